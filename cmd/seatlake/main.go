@@ -1,0 +1,101 @@
+// Command seatlake extracts Microsoft 365 and Dynamics 365 license usage into a Parquet warehouse with DuckDB views.
+// It only parses flags and calls pipelines/, load/ and internal/tenantsim.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time: -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitError carries an exit code with the one-line message printed on stderr.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+const (
+	exitFailed     = 1
+	exitUsage      = 2
+	exitIncomplete = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
+	stop()
+	if err != nil {
+		code := exitFailed
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		fmt.Fprintf(os.Stderr, "seatlake: %v\n", err)
+		os.Exit(code)
+	}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:    "seatlake",
+		Usage:   "which Microsoft 365 and Dynamics 365 licenses are used, idle, missing or wasted",
+		Version: version,
+		Description: "seatlake pages Microsoft Graph into a Parquet warehouse with DuckDB views.\n" +
+			"Start with `seatlake demo` (no Microsoft account needed), then `seatlake query`.",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {}, // main prints the one-line cause and picks the exit code
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return &exitError{code: exitUsage, err: fmt.Errorf("%w (see --help)", err)}
+		},
+		Commands: []*cli.Command{runCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(c.App.Writer, "seatlake %s\n", version)
+			return nil
+		},
+	}
+}
+
+// logFlags are shared by the commands that log.
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json (for log collectors)", EnvVars: []string{"SEATLAKE_LOG_FORMAT"}},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"SEATLAKE_LOG_LEVEL"}},
+	}
+}
+
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "text":
+		return slog.New(slog.NewTextHandler(c.App.ErrWriter, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, opts)), nil
+	}
+	return nil, &exitError{code: exitUsage, err: fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))}
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/pipelines"
+)
+
+func queryCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "query",
+		Usage:     "run SQL against the warehouse's DuckDB views",
+		ArgsUsage: `"SELECT …"`,
+		Description: "Runs one SQL statement on warehouse/seatlake.duckdb (read-only). Views are named as the tables\n" +
+			"(graph_users, graph_signins, …; *_history for every snapshot; runs). The duckdb CLI works on the same file.",
+		Flags: []cli.Flag{
+			warehouseFlag(),
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output: table (readable), csv or json (for scripts)"},
+			&cli.BoolFlag{Name: "rebuild", Usage: "rebuild the views first (after moving the warehouse directory)"},
+		},
+		Action: func(c *cli.Context) error {
+			q := strings.TrimSpace(strings.Join(c.Args().Slice(), " "))
+			if q == "" {
+				return &exitError{code: exitUsage, err: errors.New(`query: give the SQL as an argument, e.g. seatlake query "SELECT count(*) FROM graph_users"`)}
+			}
+			switch c.String("format") {
+			case "table", "csv", "json":
+			default:
+				return &exitError{code: exitUsage, err: fmt.Errorf("--format %q: want table, csv or json", c.String("format"))}
+			}
+			if c.Bool("rebuild") {
+				if err := catalog.Build(c.Context, c.String("warehouse"), pipelines.Tables()); err != nil {
+					return fmt.Errorf("rebuilding the views: %w", err)
+				}
+			}
+			return catalog.Query(c.Context, c.String("warehouse"), q, c.String("format"), c.App.Writer)
+		},
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/seatlake/seatlake/extract/msauth"
+	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/pipelines"
+)
+
+func warehouseFlag() cli.Flag {
+	return &cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "./warehouse", Usage: "the warehouse directory (Parquet, state, seatlake.duckdb)", EnvVars: []string{"SEATLAKE_WAREHOUSE"}}
+}
+
+// runFlags are the flags of `seatlake run`; `seatlake demo` reuses the tuning ones.
+func tuningFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "signin-history", Value: 30 * 24 * time.Hour, Usage: "how far back a first run fetches sign-ins (Microsoft keeps 30 days)"},
+		&cli.DurationFlag{Name: "signin-lookback", Value: 2 * time.Hour, Usage: "re-read this much before the last watermark, for late-logged sign-ins (views deduplicate)"},
+		&cli.DurationFlag{Name: "signin-window", Value: 24 * time.Hour, Usage: "length of one sign-in time window (1m..24h; windows never cross midnight UTC)"},
+		&cli.IntFlag{Name: "signin-concurrency", Value: 4, Usage: "sign-in windows fetched at once (the reporting API allows 5 requests per 10 s)"},
+		&cli.IntFlag{Name: "batch-rows", Value: 64 * 1024, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
+		&cli.DurationFlag{Name: "request-timeout", Value: 100 * time.Second, Usage: "timeout of one HTTP request, body included"},
+		&cli.IntFlag{Name: "max-attempts", Value: 8, Usage: "attempts per request on 429/5xx/network errors before the request is given up"},
+		&cli.DurationFlag{Name: "max-retry-wait", Value: 10 * time.Minute, Usage: "total time one request may spend waiting on Retry-After and backoff"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress lines on stderr: auto (only on a terminal), always or never"},
+		&cli.DurationFlag{Name: "heartbeat", Value: 30 * time.Second, Usage: "without a terminal, log a progress line this often"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print the run summary on success (for cron); failures are always reported"},
+	}
+}
+
+func runCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "tenant-id", Usage: "Entra tenant id (GUID or domain)", EnvVars: []string{"AZURE_TENANT_ID"}},
+		&cli.StringFlag{Name: "client-id", Usage: "application (client) id of the app registration", EnvVars: []string{"AZURE_CLIENT_ID"}},
+		&cli.StringFlag{Name: "client-secret-file", Usage: "read the client secret from this file instead of $AZURE_CLIENT_SECRET (there is no flag for the secret's value)", EnvVars: []string{"AZURE_CLIENT_SECRET_FILE"}},
+		&cli.StringFlag{Name: "authority-host", Value: "https://login.microsoftonline.com", Usage: "Microsoft identity platform host (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_AUTHORITY_HOST"}},
+		&cli.StringFlag{Name: "graph-endpoint", Value: "https://graph.microsoft.com", Usage: "Microsoft Graph endpoint (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_GRAPH_ENDPOINT"}},
+		warehouseFlag(),
+	}
+	flags = append(flags, tuningFlags()...)
+	flags = append(flags, logFlags()...)
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run the nightly extraction into the warehouse",
+		Description: "Pages Microsoft Graph (users, licenses, subscribed SKUs, sign-ins, report settings) into Parquet,\n" +
+			"commits the run atomically with its watermarks, rebuilds the DuckDB views and prints a run summary.\n" +
+			"Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or --client-secret-file).\n" +
+			"Exit codes: 0 succeeded, 1 failed (nothing committed), 2 usage error, 3 incomplete (committed with gaps).",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			log, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			secret, err := msauth.LoadSecret("AZURE_CLIENT_SECRET", c.String("client-secret-file"))
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			cfg := pipelines.Config{
+				TenantID:      c.String("tenant-id"),
+				ClientID:      c.String("client-id"),
+				ClientSecret:  secret,
+				AuthorityHost: c.String("authority-host"),
+				GraphEndpoint: c.String("graph-endpoint"),
+				Warehouse:     c.String("warehouse"),
+				Logger:        log,
+			}
+			if err := applyTuning(c, &cfg); err != nil {
+				return err
+			}
+			return runPipeline(c, cfg)
+		},
+	}
+}
+
+func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
+	cfg.SignInHistory = c.Duration("signin-history")
+	cfg.SignInLookback = c.Duration("signin-lookback")
+	cfg.SignInWindow = c.Duration("signin-window")
+	cfg.SignInConcurrency = c.Int("signin-concurrency")
+	cfg.BatchRows = c.Int("batch-rows")
+	cfg.RequestTimeout = c.Duration("request-timeout")
+	cfg.Retry = odata.RetryPolicy{MaxAttempts: c.Int("max-attempts"), MaxTotalWait: c.Duration("max-retry-wait")}
+	cfg.Heartbeat = c.Duration("heartbeat")
+	switch c.String("progress") {
+	case "auto":
+		if f, ok := c.App.ErrWriter.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			cfg.Progress = f
+		}
+	case "always":
+		cfg.Progress = c.App.ErrWriter
+	case "never":
+	default:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--progress %q: want auto, always or never", c.String("progress"))}
+	}
+	return nil
+}
+
+// runPipeline runs and reports: the summary on stdout (unless --quiet and succeeded), the cause on stderr via main.
+func runPipeline(c *cli.Context, cfg pipelines.Config) error {
+	sum, err := pipelines.Run(c.Context, cfg)
+	if sum != nil && (err != nil || !c.Bool("quiet")) {
+		var w io.Writer = c.App.Writer
+		sum.Print(w)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pipelines.ErrInvalidConfig):
+		return &exitError{code: exitUsage, err: err}
+	case errors.Is(err, pipelines.ErrIncomplete):
+		return &exitError{code: exitIncomplete, err: err}
+	default:
+		return &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", err)}
+	}
+}

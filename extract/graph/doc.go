@@ -1,0 +1,11 @@
+// Package graph extracts Microsoft Graph v1.0 into the graph_* warehouse tables: users (with signInActivity and
+// assignedLicenses), subscribedSkus, interactive sign-ins by time window, and the usage reports' concealment setting.
+//
+// Each stream pages its endpoint through a Pager (extract/odata in production), decodes one page at a time into
+// reused Arrow builders (table.Batcher) and hands full record batches to a table.Sink, so memory is bounded by the
+// batch size whatever the tenant's size. Page decoding is all-or-nothing: a page that does not parse appends nothing
+// and is reported as odata.ErrBadPage so the pager fetches it again.
+//
+// The extractor neither retries nor paces requests (the pager does) nor writes files (the sink does). It knows what
+// Graph means: the Entra ID P1 fallback for signInActivity, and which permission a 403 is missing.
+package graph

@@ -1,0 +1,185 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	json "github.com/goccy/go-json"
+
+	"github.com/seatlake/seatlake/extract/odata"
+)
+
+// Pager walks an OData collection, calling decode with each page's body and following the nextLink it returns.
+// *odata.Client implements it.
+type Pager interface {
+	Walk(ctx context.Context, firstURL string, decode func(body []byte) (nextLink string, err error)) error
+}
+
+// Resource is the Microsoft Graph resource (token audience) for the public cloud.
+const Resource = "https://graph.microsoft.com"
+
+// Page sizes: Graph's maxima (users: 999, or 500 with signInActivity; sign-ins: 1000).
+const (
+	usersPageSize          = 999
+	usersActivityPageSize  = 500
+	signInsPageSize        = 1000
+	codeNonPremium         = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+	codeRequestDenied      = "Authorization_RequestDenied"
+	graphTimeFilterLayout  = "2006-01-02T15:04:05Z"
+	userSelect             = "id,userPrincipalName,displayName,mail,givenName,surname,accountEnabled,userType,createdDateTime,department,jobTitle,assignedLicenses"
+	userSelectWithActivity = userSelect + ",signInActivity"
+)
+
+// ErrNoPremium means the tenant has no Entra ID P1/P2, so signInActivity and sign-in logs cannot be read.
+var ErrNoPremium = errors.New("graph: tenant has no Entra ID P1/P2 license (signInActivity and sign-in logs unavailable)")
+
+// Extractor reads one tenant's Graph data. Fields are set once; methods may run concurrently.
+type Extractor struct {
+	Endpoint    string // Graph base URL without /v1.0, e.g. https://graph.microsoft.com
+	TenantID    string
+	RunID       string
+	ExtractedAt time.Time
+	BatchRows   int
+	Alloc       memory.Allocator
+	Logger      *slog.Logger
+}
+
+func (x *Extractor) url(path string, query string) string {
+	u := strings.TrimRight(x.Endpoint, "/") + "/v1.0/" + path
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+func (x *Extractor) alloc() memory.Allocator {
+	if x.Alloc == nil {
+		return memory.DefaultAllocator
+	}
+	return x.Alloc
+}
+
+func (x *Extractor) logger() *slog.Logger {
+	if x.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return x.Logger
+}
+
+// provenance holds the typed builders of the three leading columns every raw table has.
+type provenance struct {
+	tenant, run *array.StringBuilder
+	at          *array.TimestampBuilder
+	tenantID    string
+	runID       string
+	extractedAt arrow.Timestamp
+}
+
+func (x *Extractor) newProvenance(b *array.RecordBuilder) provenance {
+	return provenance{
+		tenant:      b.Field(0).(*array.StringBuilder),
+		run:         b.Field(1).(*array.StringBuilder),
+		at:          b.Field(2).(*array.TimestampBuilder),
+		tenantID:    x.TenantID,
+		runID:       x.RunID,
+		extractedAt: arrow.Timestamp(x.ExtractedAt.UTC().UnixMicro()),
+	}
+}
+
+func (p provenance) append() {
+	p.tenant.Append(p.tenantID)
+	p.run.Append(p.runID)
+	p.at.Append(p.extractedAt)
+}
+
+// appendStr appends s, or null when the API sent null (nil pointer).
+func appendStr(b *array.StringBuilder, s *string) {
+	if s == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(*s)
+}
+
+func appendBool(b *array.BooleanBuilder, v *bool) {
+	if v == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(*v)
+}
+
+// appendTime appends a Graph timestamp, or null when absent. A value that does not parse is stored as null and
+// counted in bad: one odd value must not cost the run, and must not vanish silently either.
+func appendTime(b *array.TimestampBuilder, s *string, bad *int64) {
+	if s == nil || *s == "" {
+		b.AppendNull()
+		return
+	}
+	ts, err := parseMicros(*s)
+	if err != nil {
+		*bad++
+		b.AppendNull()
+		return
+	}
+	b.Append(ts)
+}
+
+func appendStrings(b *array.ListBuilder, vs []string) {
+	b.Append(true)
+	vb := b.ValueBuilder().(*array.StringBuilder)
+	for _, v := range vs {
+		vb.Append(v)
+	}
+}
+
+// badPage marks a decode failure as a malformed page, so the pager refetches it (a truncated body is the usual cause).
+func badPage(what string, err error) error {
+	return fmt.Errorf("%w: decoding %s page: %v", odata.ErrBadPage, what, err)
+}
+
+// explain turns Graph's well-known refusals into errors a person can act on.
+func explain(err error, what, permission string) error {
+	var he *odata.HTTPError
+	if errors.As(err, &he) {
+		switch {
+		case he.Code == codeNonPremium:
+			return fmt.Errorf("%w: %v", ErrNoPremium, err)
+		case he.Status == 403 || he.Code == codeRequestDenied:
+			return fmt.Errorf("reading %s: permission missing: grant the app the Microsoft Graph application permission %s and admin consent: %w", what, permission, err)
+		}
+	}
+	return fmt.Errorf("reading %s: %w", what, err)
+}
+
+// isNoPremium reports whether err is Graph's "no Entra ID P1" refusal.
+func isNoPremium(err error) bool {
+	var he *odata.HTTPError
+	return errors.As(err, &he) && he.Code == codeNonPremium
+}
+
+// filterEscape escapes an OData $filter for a query string the way Graph's documentation writes them: spaces as
+// %20, colons and quotes left readable, and only the characters that would break the query string escaped.
+var filterEscaper = strings.NewReplacer("%", "%25", " ", "%20", "&", "%26", "#", "%23", "+", "%2B")
+
+func filterEscape(f string) string { return filterEscaper.Replace(f) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// jsonUnmarshal decodes a page; goccy/go-json is several times faster than encoding/json on sign-in pages.
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// resetSlice empties a reused page slice. Elements are zeroed first: a decoder that appends into existing capacity
+// would otherwise leave the previous page's values in fields the new row does not carry.
+func resetSlice[T any](s []T) []T {
+	clear(s[:cap(s)])
+	return s[:0]
+}

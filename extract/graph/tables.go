@@ -1,0 +1,89 @@
+package graph
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/seatlake/seatlake/extract/table"
+)
+
+var (
+	str  = arrow.BinaryTypes.String
+	b    = arrow.FixedWidthTypes.Boolean
+	i32  = arrow.PrimitiveTypes.Int32
+	ts   = table.Timestamp
+	strs = arrow.ListOf(arrow.BinaryTypes.String)
+)
+
+// The Graph tables. Names and columns are the warehouse contract; change them only with a migration note.
+var (
+	Users = table.New("graph_users", table.Snapshot, "",
+		"Entra ID users (GET /users), with signInActivity when the tenant has Entra ID P1/P2.",
+		table.Column{Name: "id", Type: str, Key: true, Doc: "Entra object id"},
+		table.Column{Name: "user_principal_name", Type: str, Nullable: true},
+		table.Column{Name: "display_name", Type: str, Nullable: true},
+		table.Column{Name: "mail", Type: str, Nullable: true},
+		table.Column{Name: "given_name", Type: str, Nullable: true},
+		table.Column{Name: "surname", Type: str, Nullable: true},
+		table.Column{Name: "account_enabled", Type: b, Nullable: true},
+		table.Column{Name: "user_type", Type: str, Nullable: true, Doc: "Member or Guest"},
+		table.Column{Name: "created_at", Type: ts, Nullable: true, Doc: "createdDateTime"},
+		table.Column{Name: "department", Type: str, Nullable: true},
+		table.Column{Name: "job_title", Type: str, Nullable: true},
+		table.Column{Name: "last_sign_in_at", Type: ts, Nullable: true, Doc: "signInActivity.lastSignInDateTime: last interactive attempt"},
+		table.Column{Name: "last_non_interactive_sign_in_at", Type: ts, Nullable: true, Doc: "signInActivity.lastNonInteractiveSignInDateTime"},
+		table.Column{Name: "last_successful_sign_in_at", Type: ts, Nullable: true, Doc: "signInActivity.lastSuccessfulSignInDateTime (since 2023-12)"},
+		table.Column{Name: "sign_in_activity_available", Type: b, Doc: "false when the tenant has no Entra ID P1 and signInActivity could not be read"},
+		table.Column{Name: "assigned_license_count", Type: i32},
+	)
+
+	UserLicenses = table.New("graph_user_licenses", table.Snapshot, "",
+		"One row per user and assigned SKU (assignedLicenses).",
+		table.Column{Name: "user_id", Type: str, Key: true},
+		table.Column{Name: "user_principal_name", Type: str, Nullable: true},
+		table.Column{Name: "sku_id", Type: str, Key: true},
+		table.Column{Name: "disabled_plans", Type: strs, Nullable: true, Doc: "servicePlanIds switched off for this user"},
+	)
+
+	SubscribedSkus = table.New("graph_subscribed_skus", table.Snapshot, "",
+		"Purchased and consumed units per SKU (GET /subscribedSkus).",
+		table.Column{Name: "id", Type: str, Key: true, Doc: "<tenantId>_<skuId>"},
+		table.Column{Name: "sku_id", Type: str},
+		table.Column{Name: "sku_part_number", Type: str, Nullable: true},
+		table.Column{Name: "applies_to", Type: str, Nullable: true, Doc: "User or Company"},
+		table.Column{Name: "capability_status", Type: str, Nullable: true, Doc: "Enabled, Warning, Suspended, Deleted, LockedOut"},
+		table.Column{Name: "consumed_units", Type: i32},
+		table.Column{Name: "prepaid_enabled", Type: i32},
+		table.Column{Name: "prepaid_warning", Type: i32},
+		table.Column{Name: "prepaid_suspended", Type: i32},
+		table.Column{Name: "prepaid_locked_out", Type: i32},
+		table.Column{Name: "subscription_ids", Type: strs, Nullable: true},
+		table.Column{Name: "service_plan_ids", Type: strs, Nullable: true},
+	)
+
+	SignIns = table.New("graph_signins", table.Event, "created_at",
+		"Interactive sign-in events (GET /auditLogs/signIns), fetched by time window.",
+		table.Column{Name: "id", Type: str, Key: true},
+		table.Column{Name: "created_at", Type: ts, Incremental: true, Doc: "createdDateTime"},
+		table.Column{Name: "user_id", Type: str, Nullable: true},
+		table.Column{Name: "user_principal_name", Type: str, Nullable: true},
+		table.Column{Name: "app_id", Type: str, Nullable: true},
+		table.Column{Name: "app_display_name", Type: str, Nullable: true},
+		table.Column{Name: "resource_id", Type: str, Nullable: true},
+		table.Column{Name: "resource_display_name", Type: str, Nullable: true},
+		table.Column{Name: "client_app_used", Type: str, Nullable: true},
+		table.Column{Name: "is_interactive", Type: b, Nullable: true},
+		table.Column{Name: "error_code", Type: i32, Nullable: true, Doc: "status.errorCode: 0 is success"},
+		table.Column{Name: "ip_address", Type: str, Nullable: true},
+		table.Column{Name: "country_or_region", Type: str, Nullable: true, Doc: "location.countryOrRegion"},
+	)
+
+	ReportSettings = table.New("graph_report_settings", table.Snapshot, "",
+		"Whether Microsoft 365 usage reports conceal user names (GET /admin/reportSettings).",
+		table.Column{Name: "display_concealed_names", Type: b, Nullable: true},
+	)
+)
+
+// Tables lists the Graph tables in the order a run extracts them.
+func Tables() []*table.Table {
+	return []*table.Table{Users, UserLicenses, SubscribedSkus, SignIns, ReportSettings}
+}

@@ -1,0 +1,179 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/seatlake/seatlake/extract/table"
+)
+
+type userJSON struct {
+	ID                string  `json:"id"`
+	UserPrincipalName *string `json:"userPrincipalName"`
+	DisplayName       *string `json:"displayName"`
+	Mail              *string `json:"mail"`
+	GivenName         *string `json:"givenName"`
+	Surname           *string `json:"surname"`
+	AccountEnabled    *bool   `json:"accountEnabled"`
+	UserType          *string `json:"userType"`
+	CreatedDateTime   *string `json:"createdDateTime"`
+	Department        *string `json:"department"`
+	JobTitle          *string `json:"jobTitle"`
+	AssignedLicenses  []struct {
+		DisabledPlans []string `json:"disabledPlans"`
+		SkuID         string   `json:"skuId"`
+	} `json:"assignedLicenses"`
+	SignInActivity *struct {
+		LastSignInDateTime               *string `json:"lastSignInDateTime"`
+		LastNonInteractiveSignInDateTime *string `json:"lastNonInteractiveSignInDateTime"`
+		LastSuccessfulSignInDateTime     *string `json:"lastSuccessfulSignInDateTime"`
+	} `json:"signInActivity"`
+}
+
+type usersPage struct {
+	NextLink string     `json:"@odata.nextLink"`
+	Value    []userJSON `json:"value"`
+}
+
+// UsersResult says what the users stream produced.
+type UsersResult struct {
+	Users, Licenses int64
+	// SignInActivity is false when the tenant has no Entra ID P1/P2 and users were read without signInActivity.
+	SignInActivity bool
+	Pages          int
+	// BadValues counts values that did not parse (stored as null).
+	BadValues int64
+}
+
+// Users pages GET /users into graph_users and graph_user_licenses. With withActivity it selects signInActivity;
+// when Graph refuses that for lack of Entra ID P1/P2, it reads the users again without it and says so in the result.
+func (x *Extractor) Users(ctx context.Context, p Pager, withActivity bool, users, licenses table.Sink) (UsersResult, error) {
+	if withActivity {
+		res, err := x.users(ctx, p, true, users, licenses)
+		if err == nil || !isNoPremium(err) || res.Users > 0 {
+			if err != nil {
+				return res, explain(err, "users with signInActivity", "User.Read.All and AuditLog.Read.All")
+			}
+			return res, nil
+		}
+		x.logger().Warn("tenant has no Entra ID P1/P2: reading users without signInActivity", "stream", Users.Name)
+	}
+	res, err := x.users(ctx, p, false, users, licenses)
+	if err != nil {
+		return res, explain(err, "users", "User.Read.All")
+	}
+	return res, nil
+}
+
+func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, usersSink, licSink table.Sink) (UsersResult, error) {
+	res := UsersResult{SignInActivity: withActivity}
+	ub := table.NewBatcher(x.alloc(), Users, x.BatchRows, usersSink)
+	defer ub.Release()
+	lb := table.NewBatcher(x.alloc(), UserLicenses, x.BatchRows, licSink)
+	defer lb.Release()
+
+	u := ub.Builder()
+	up := x.newProvenance(u)
+	var (
+		id        = u.Field(3).(*array.StringBuilder)
+		upn       = u.Field(4).(*array.StringBuilder)
+		display   = u.Field(5).(*array.StringBuilder)
+		mail      = u.Field(6).(*array.StringBuilder)
+		given     = u.Field(7).(*array.StringBuilder)
+		surname   = u.Field(8).(*array.StringBuilder)
+		enabled   = u.Field(9).(*array.BooleanBuilder)
+		userType  = u.Field(10).(*array.StringBuilder)
+		created   = u.Field(11).(*array.TimestampBuilder)
+		dept      = u.Field(12).(*array.StringBuilder)
+		job       = u.Field(13).(*array.StringBuilder)
+		lastSign  = u.Field(14).(*array.TimestampBuilder)
+		lastNonI  = u.Field(15).(*array.TimestampBuilder)
+		lastSucc  = u.Field(16).(*array.TimestampBuilder)
+		available = u.Field(17).(*array.BooleanBuilder)
+		licCount  = u.Field(18).(*array.Int32Builder)
+	)
+	l := lb.Builder()
+	lp := x.newProvenance(l)
+	var (
+		lUser     = l.Field(3).(*array.StringBuilder)
+		lUPN      = l.Field(4).(*array.StringBuilder)
+		lSku      = l.Field(5).(*array.StringBuilder)
+		lDisabled = l.Field(6).(*array.ListBuilder)
+	)
+
+	sel, top := userSelect, usersPageSize
+	if withActivity {
+		sel, top = userSelectWithActivity, usersActivityPageSize
+	}
+	first := x.url("users", "$select="+sel+"&$top="+itoa(top))
+	var page usersPage
+	decode := func(body []byte) (string, error) {
+		page.NextLink, page.Value = "", resetSlice(page.Value)
+		if err := jsonUnmarshal(body, &page); err != nil {
+			return "", badPage("users", err)
+		}
+		// Check the page before appending anything, so a bad page appends nothing.
+		for i := range page.Value {
+			v := &page.Value[i]
+			if v.ID == "" {
+				return "", badPage("users", fmt.Errorf("user %d has no id", i))
+			}
+		}
+		for i := range page.Value {
+			v := &page.Value[i]
+			up.append()
+			id.Append(v.ID)
+			appendStr(upn, v.UserPrincipalName)
+			appendStr(display, v.DisplayName)
+			appendStr(mail, v.Mail)
+			appendStr(given, v.GivenName)
+			appendStr(surname, v.Surname)
+			appendBool(enabled, v.AccountEnabled)
+			appendStr(userType, v.UserType)
+			appendTime(created, v.CreatedDateTime, &res.BadValues)
+			appendStr(dept, v.Department)
+			appendStr(job, v.JobTitle)
+			if a := v.SignInActivity; a != nil {
+				appendTime(lastSign, a.LastSignInDateTime, &res.BadValues)
+				appendTime(lastNonI, a.LastNonInteractiveSignInDateTime, &res.BadValues)
+				appendTime(lastSucc, a.LastSuccessfulSignInDateTime, &res.BadValues)
+			} else {
+				lastSign.AppendNull()
+				lastNonI.AppendNull()
+				lastSucc.AppendNull()
+			}
+			available.Append(withActivity)
+			licCount.Append(int32(len(v.AssignedLicenses)))
+			if err := ub.RowDone(ctx); err != nil {
+				return "", err
+			}
+			res.Users++
+			for _, al := range v.AssignedLicenses {
+				lp.append()
+				lUser.Append(v.ID)
+				appendStr(lUPN, v.UserPrincipalName)
+				lSku.Append(al.SkuID)
+				appendStrings(lDisabled, al.DisabledPlans)
+				if err := lb.RowDone(ctx); err != nil {
+					return "", err
+				}
+				res.Licenses++
+			}
+		}
+		res.Pages++
+		return page.NextLink, nil
+	}
+	if err := p.Walk(ctx, first, decode); err != nil {
+		return res, err
+	}
+	if err := ub.Flush(ctx); err != nil {
+		return res, err
+	}
+	if err := lb.Flush(ctx); err != nil {
+		return res, err
+	}
+	x.logger().Debug("users read", "users", res.Users, "licenses", res.Licenses, "pages", res.Pages)
+	return res, nil
+}

@@ -1,0 +1,43 @@
+package msauth
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Secret holds a credential. Every way of printing it redacts it.
+type Secret string
+
+const redacted = "[redacted]"
+
+func (s Secret) String() string                { return redacted }
+func (s Secret) GoString() string              { return redacted }
+func (s Secret) LogValue() slog.Value          { return slog.StringValue(redacted) }
+func (s Secret) MarshalText() ([]byte, error)  { return []byte(redacted), nil }
+func (s Secret) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
+func (s Secret) Format(f fmt.State, verb rune) { f.Write([]byte(redacted)) }
+func (s Secret) Reveal() string                { return string(s) }
+
+// LoadSecret reads the secret from file when it is set (one trailing newline trimmed), else from the environment
+// variable envName. There is deliberately no way to pass the value on the command line, where ps and shell
+// history would show it.
+func LoadSecret(envName, file string) (Secret, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading the client secret file: %w", err)
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if s == "" {
+			return "", fmt.Errorf("the client secret file %s is empty", file)
+		}
+		return Secret(s), nil
+	}
+	if v := os.Getenv(envName); v != "" {
+		return Secret(v), nil
+	}
+	return "", errors.New("no client secret: set $" + envName + " or pass --client-secret-file")
+}

@@ -1,0 +1,100 @@
+package pipelines
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/seatlake/seatlake/extract/msauth"
+	"github.com/seatlake/seatlake/extract/odata"
+)
+
+// Config is everything a run needs, filled once by cmd/ and checked by Validate (which does no I/O).
+type Config struct {
+	TenantID      string
+	ClientID      string
+	ClientSecret  msauth.Secret
+	AuthorityHost string // https://login.microsoftonline.com
+	GraphEndpoint string // https://graph.microsoft.com
+	Warehouse     string // the warehouse root directory
+
+	// SignInHistory is how far back a first run fetches sign-ins (Microsoft keeps 30 days with P1/P2).
+	SignInHistory time.Duration
+	// SignInLookback re-reads this much before the watermark, for events the service logs late; views deduplicate.
+	SignInLookback time.Duration
+	// SignInConcurrency is how many sign-in windows are fetched at once (the reporting API allows 5 requests / 10 s).
+	SignInConcurrency int
+	// SignInWindow is the length of one sign-in window (windows never cross a UTC midnight).
+	SignInWindow time.Duration
+
+	BatchRows      int
+	RequestTimeout time.Duration
+	Retry          odata.RetryPolicy
+
+	Now      func() time.Time // the clock; time.Now when nil
+	Logger   *slog.Logger
+	Progress io.Writer // a terminal to draw progress on, or nil (then a heartbeat goes to the log)
+	// Heartbeat is how often a progress line is logged when there is no terminal.
+	Heartbeat time.Duration
+}
+
+// Defaults fills unset fields with the documented defaults.
+func (c *Config) Defaults() {
+	if c.AuthorityHost == "" {
+		c.AuthorityHost = "https://login.microsoftonline.com"
+	}
+	if c.GraphEndpoint == "" {
+		c.GraphEndpoint = "https://graph.microsoft.com"
+	}
+	if c.SignInHistory == 0 {
+		c.SignInHistory = 30 * 24 * time.Hour
+	}
+	if c.SignInLookback == 0 {
+		c.SignInLookback = 2 * time.Hour
+	}
+	if c.SignInConcurrency == 0 {
+		c.SignInConcurrency = 4
+	}
+	if c.SignInWindow == 0 {
+		c.SignInWindow = 24 * time.Hour
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 100 * time.Second
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate checks the configuration without I/O.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Warehouse == "" {
+		errs = append(errs, errors.New("warehouse directory is not set (--warehouse)"))
+	}
+	auth := msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+	if err := auth.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := msauth.CheckEndpoint(c.GraphEndpoint); err != nil {
+		errs = append(errs, fmt.Errorf("graph endpoint: %w", err))
+	}
+	if c.SignInHistory < 0 || c.SignInHistory > 30*24*time.Hour {
+		errs = append(errs, fmt.Errorf("sign-in history %s: must be between 0 and 30 days (Microsoft keeps 30)", c.SignInHistory))
+	}
+	if c.SignInConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("sign-in concurrency %d: must be at least 1", c.SignInConcurrency))
+	}
+	if c.SignInWindow < time.Minute || c.SignInWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("sign-in window %s: must be between 1m and 24h", c.SignInWindow))
+	}
+	return errors.Join(errs...)
+}

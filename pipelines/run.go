@@ -1,0 +1,269 @@
+package pipelines
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/seatlake/seatlake/extract/graph"
+	"github.com/seatlake/seatlake/extract/msauth"
+	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/load/warehouse"
+)
+
+// ErrInvalidConfig is returned (wrapped) when the configuration is unusable; nothing was attempted.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// ErrIncomplete is returned (wrapped) by Run when the run committed what it fetched but some of it is missing.
+var ErrIncomplete = errors.New("run incomplete")
+
+// Tables lists every table the pipeline writes, for the catalog.
+func Tables() []*table.Table {
+	return append(graph.Tables(), RunsTable)
+}
+
+const signInStream = "graph_signins"
+
+type signInState struct {
+	Watermark time.Time `json:"watermark"` // sign-ins before this instant are in the warehouse
+}
+
+// Run performs one nightly run and returns its summary. The summary is also printed by the caller and stored in
+// runs/. The error is nil only when the run succeeded; it wraps ErrIncomplete when data was committed with gaps.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	start := cfg.Now().UTC()
+	sum := &Summary{
+		RunID:     newRunID(start),
+		TenantID:  cfg.TenantID,
+		StartedAt: start,
+		Status:    StatusFailed,
+		Tables:    map[string]int64{},
+		Streams:   map[string]StreamStats{},
+	}
+	log := cfg.Logger.With("run_id", sum.RunID, "tenant_id", cfg.TenantID)
+
+	wh, err := warehouse.Open(ctx, cfg.Warehouse, log)
+	if err != nil {
+		return sum, fmt.Errorf("opening warehouse: %w", err)
+	}
+	unlock, err := wh.Lock()
+	if err != nil {
+		return sum, fmt.Errorf("locking warehouse: %w", err)
+	}
+	defer unlock()
+
+	r := &run{cfg: cfg, log: log, wh: wh, sum: sum, stats: map[string]*odata.Stats{}, progress: newProgress(cfg, log)}
+	runErr := r.execute(ctx)
+	sum.EndedAt = cfg.Now().UTC()
+	if runErr != nil {
+		sum.Error = runErr.Error()
+	}
+	for name, st := range r.stats {
+		ss := sum.Streams[name]
+		ss.Requests, ss.Retries, ss.Throttled = st.Requests.Load(), st.Retries.Load(), st.Throttled.Load()
+		ss.WaitedSeconds = st.Waited().Seconds()
+		sum.Streams[name] = ss
+	}
+	// The run row is written whatever happened: a failed nightly run must leave a record, not silence.
+	if err := r.writeRunRow(ctx); err != nil {
+		log.Error("could not store the run summary", "err", err)
+		if runErr == nil {
+			runErr = err
+			sum.Status = StatusFailed
+		}
+	}
+	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+		log.Error("could not rebuild the DuckDB catalog", "err", err)
+		if runErr == nil {
+			runErr = fmt.Errorf("rebuilding the catalog: %w", err)
+		}
+	}
+	if runErr == nil && sum.Status == StatusIncomplete {
+		runErr = fmt.Errorf("%w: %d part(s) missing, see the run summary", ErrIncomplete, len(sum.Missing))
+	}
+	return sum, runErr
+}
+
+func newRunID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+type run struct {
+	cfg      Config
+	log      *slog.Logger
+	wh       *warehouse.Warehouse
+	sum      *Summary
+	progress *progress
+
+	mu    sync.Mutex
+	stats map[string]*odata.Stats
+}
+
+func (r *run) streamStats(name string) *odata.Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.stats[name]
+	if !ok {
+		s = &odata.Stats{}
+		r.stats[name] = s
+	}
+	return s
+}
+
+func (r *run) warn(msg string) {
+	r.mu.Lock()
+	r.sum.Warnings = append(r.sum.Warnings, msg)
+	r.mu.Unlock()
+	r.log.Warn(msg)
+}
+
+func (r *run) writeRunRow(ctx context.Context) error {
+	rec, err := r.sum.record(memory.DefaultAllocator)
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	return r.wh.WriteRun(ctx, RunsTable, r.sum.TenantID, r.sum.RunID, rec)
+}
+
+// execute extracts every stream into one transaction and commits it. It sets the summary's status.
+func (r *run) execute(ctx context.Context) error {
+	cfg := r.cfg
+	txn, err := r.wh.Begin(r.sum.RunID, cfg.TenantID, r.sum.StartedAt, warehouse.WriterOptions{})
+	if err != nil {
+		return fmt.Errorf("starting the warehouse transaction: %w", err)
+	}
+	defer txn.Abort() // a no-op after Commit
+
+	httpClient := &http.Client{Timeout: 0} // per-attempt timeouts come from the pager's RequestTimeout
+	tokens := msauth.NewTokenSource(msauth.Config{
+		AuthorityHost: cfg.AuthorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, HTTPClient: &http.Client{Timeout: cfg.RequestTimeout}, Logger: r.log,
+	}, cfg.GraphEndpoint)
+	// A token first: a wrong secret or tenant is the most common failure of a new setup, and it should read as such,
+	// not as five streams failing at once.
+	if _, err := tokens.Token(ctx); err != nil {
+		return fmt.Errorf("getting a Microsoft Graph token: %w", err)
+	}
+	client := odata.NewClient(odata.Config{
+		HTTPClient: httpClient, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout, Logger: r.log,
+	})
+	// The reporting APIs (sign-ins) have their own, much lower limit: their requests share a gate, so one 429
+	// pauses every window instead of each window running into it.
+	reportClient := odata.NewClient(odata.Config{
+		HTTPClient: httpClient, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout, Logger: r.log,
+		Gate: odata.NewGate(),
+	})
+	x := &graph.Extractor{
+		Endpoint: cfg.GraphEndpoint, TenantID: cfg.TenantID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt,
+		BatchRows: cfg.BatchRows, Logger: r.log,
+	}
+
+	// One writer goroutine per table; streams hand batches over through a short queue.
+	sinks := map[*table.Table]*asyncSink{}
+	writers, wctx := errgroup.WithContext(ctx)
+	for _, t := range graph.Tables() {
+		tw, err := txn.Writer(t)
+		if err != nil {
+			return fmt.Errorf("opening %s writer: %w", t.Name, err)
+		}
+		s := newAsyncSink(4)
+		sinks[t] = s
+		writers.Go(func() error {
+			if err := s.drain(wctx, tw); err != nil {
+				return fmt.Errorf("writing %s: %w", t.Name, err)
+			}
+			return nil
+		})
+	}
+
+	r.progress.start(ctx)
+	streams, sctx := errgroup.WithContext(wctx)
+	var usersRes graph.UsersResult
+	streams.Go(func() error {
+		st := r.streamStats(graph.Users.Name)
+		p := r.progress.stream(graph.Users.Name, 0, st, &sinks[graph.Users].rows)
+		res, err := x.Users(sctx, counting{client.WithStats(st), p}, true, sinks[graph.Users], sinks[graph.UserLicenses])
+		p.done()
+		usersRes = res
+		return err
+	})
+	streams.Go(func() error {
+		st := r.streamStats(graph.SubscribedSkus.Name)
+		p := r.progress.stream(graph.SubscribedSkus.Name, 0, st, &sinks[graph.SubscribedSkus].rows)
+		_, err := x.SubscribedSkus(sctx, counting{client.WithStats(st), p}, sinks[graph.SubscribedSkus])
+		p.done()
+		return err
+	})
+	var concealed bool
+	streams.Go(func() error {
+		st := r.streamStats(graph.ReportSettings.Name)
+		var err error
+		concealed, err = x.ReportSettings(sctx, client.WithStats(st), sinks[graph.ReportSettings])
+		return err
+	})
+	var signIns signInOutcome
+	streams.Go(func() error {
+		var err error
+		signIns, err = r.signIns(sctx, x, reportClient, sinks[graph.SignIns])
+		return err
+	})
+	streamErr := streams.Wait()
+	for _, s := range sinks {
+		s.close()
+	}
+	writeErr := writers.Wait()
+	r.progress.stop()
+	for t, s := range sinks {
+		r.sum.Tables[t.Name] = s.rows.Load()
+	}
+	if streamErr != nil {
+		return streamErr
+	}
+	if writeErr != nil {
+		return writeErr
+	}
+
+	if !usersRes.SignInActivity {
+		r.warn("tenant has no Entra ID P1/P2: users were read without signInActivity (no last sign-in dates)")
+	}
+	if usersRes.BadValues > 0 {
+		r.warn(fmt.Sprintf("graph_users: %d timestamp value(s) did not parse and were stored as null", usersRes.BadValues))
+	}
+	if concealed {
+		r.warn("Microsoft 365 usage reports conceal user names (reportSettings.displayConcealedNames = true): report rows cannot be joined to users")
+	}
+	if signIns.stateChanged {
+		b, err := json.Marshal(signIns.state)
+		if err != nil {
+			return fmt.Errorf("encoding sign-in state: %w", err)
+		}
+		txn.PutState(signInStream, b)
+	}
+	if err := txn.Commit(ctx); err != nil {
+		return fmt.Errorf("committing the run: %w", err)
+	}
+	r.sum.Status = StatusSucceeded
+	if len(r.sum.Missing) > 0 {
+		r.sum.Status = StatusIncomplete
+	}
+	return nil
+}

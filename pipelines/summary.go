@@ -1,0 +1,160 @@
+package pipelines
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/seatlake/seatlake/extract/table"
+)
+
+// Run statuses.
+const (
+	StatusSucceeded  = "succeeded"
+	StatusIncomplete = "incomplete" // committed what it fetched, but some windows or streams are missing
+	StatusFailed     = "failed"     // nothing committed
+)
+
+// StreamStats is what one stream did.
+type StreamStats struct {
+	Rows          int64   `json:"rows"`
+	Pages         int64   `json:"pages"`
+	Requests      int64   `json:"requests"`
+	Retries       int64   `json:"retries"`
+	Throttled     int64   `json:"throttled"`
+	WaitedSeconds float64 `json:"waited_seconds"`
+}
+
+// Summary is the run summary: printed at the end and stored as one row in runs/.
+type Summary struct {
+	RunID     string                 `json:"run_id"`
+	TenantID  string                 `json:"tenant_id"`
+	StartedAt time.Time              `json:"started_at"`
+	EndedAt   time.Time              `json:"ended_at"`
+	Status    string                 `json:"status"`
+	Tables    map[string]int64       `json:"tables"`  // rows written per table
+	Streams   map[string]StreamStats `json:"streams"` // requests and waits per stream
+	Warnings  []string               `json:"warnings,omitempty"`
+	Missing   []string               `json:"missing,omitempty"` // what was not fetched, precisely
+	Error     string                 `json:"error,omitempty"`
+}
+
+// Totals adds up the streams.
+func (s *Summary) Totals() StreamStats {
+	var t StreamStats
+	for _, st := range s.Streams {
+		t.Pages += st.Pages
+		t.Requests += st.Requests
+		t.Retries += st.Retries
+		t.Throttled += st.Throttled
+		t.WaitedSeconds += st.WaitedSeconds
+	}
+	return t
+}
+
+// Print writes the summary for a person.
+func (s *Summary) Print(w io.Writer) {
+	t := s.Totals()
+	fmt.Fprintf(w, "run %s  tenant %s  %s in %s\n", s.RunID, s.TenantID, strings.ToUpper(s.Status), s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\trows\t")
+	names := make([]string, 0, len(s.Tables))
+	for n := range s.Tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(tw, "%s\t%d\t\n", n, s.Tables[n])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "requests %d  throttled (429) %d  retries %d  waited %.1fs\n", t.Requests, t.Throttled, t.Retries, t.WaitedSeconds)
+	for _, m := range s.Missing {
+		fmt.Fprintf(w, "MISSING: %s\n", m)
+	}
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if s.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", s.Error)
+	}
+}
+
+// RunsTable is the declaration of runs/: one row per run.
+var RunsTable = table.New("runs", table.Snapshot, "",
+	"One row per run: status, rows per table, requests, throttling, warnings and what is missing.",
+	table.Column{Name: "started_at", Type: table.Timestamp},
+	table.Column{Name: "ended_at", Type: table.Timestamp},
+	table.Column{Name: "status", Type: arrow.BinaryTypes.String, Doc: "succeeded, incomplete or failed"},
+	table.Column{Name: "rows_total", Type: arrow.PrimitiveTypes.Int64},
+	table.Column{Name: "requests", Type: arrow.PrimitiveTypes.Int64},
+	table.Column{Name: "throttled", Type: arrow.PrimitiveTypes.Int64, Doc: "429 answers received (each retried)"},
+	table.Column{Name: "retries", Type: arrow.PrimitiveTypes.Int64},
+	table.Column{Name: "waited_seconds", Type: arrow.PrimitiveTypes.Float64},
+	table.Column{Name: "tables_json", Type: arrow.BinaryTypes.String, Doc: `rows per table, e.g. {"graph_users": 2000}`},
+	table.Column{Name: "streams_json", Type: arrow.BinaryTypes.String, Doc: "requests, retries, 429s and waits per stream"},
+	table.Column{Name: "warnings", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	table.Column{Name: "missing", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	table.Column{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
+)
+
+// record builds the runs/ row. The caller releases it.
+func (s *Summary) record(mem memory.Allocator) (arrow.RecordBatch, error) {
+	b := array.NewRecordBuilder(mem, RunsTable.Schema())
+	defer b.Release()
+	tables, err := json.Marshal(s.Tables)
+	if err != nil {
+		return nil, fmt.Errorf("encoding run tables: %w", err)
+	}
+	streams, err := json.Marshal(s.Streams)
+	if err != nil {
+		return nil, fmt.Errorf("encoding run streams: %w", err)
+	}
+	var total int64
+	for _, n := range s.Tables {
+		total += n
+	}
+	t := s.Totals()
+	str := func(i int) *array.StringBuilder { return b.Field(i).(*array.StringBuilder) }
+	ts := func(i int, v time.Time) { b.Field(i).(*array.TimestampBuilder).Append(arrow.Timestamp(v.UTC().UnixMicro())) }
+	i64 := func(i int, v int64) { b.Field(i).(*array.Int64Builder).Append(v) }
+	list := func(i int, vs []string) {
+		lb := b.Field(i).(*array.ListBuilder)
+		if vs == nil {
+			lb.AppendNull()
+			return
+		}
+		lb.Append(true)
+		for _, v := range vs {
+			lb.ValueBuilder().(*array.StringBuilder).Append(v)
+		}
+	}
+	str(0).Append(s.TenantID)
+	str(1).Append(s.RunID)
+	ts(2, s.EndedAt)
+	ts(3, s.StartedAt)
+	ts(4, s.EndedAt)
+	str(5).Append(s.Status)
+	i64(6, total)
+	i64(7, t.Requests)
+	i64(8, t.Throttled)
+	i64(9, t.Retries)
+	b.Field(10).(*array.Float64Builder).Append(t.WaitedSeconds)
+	str(11).Append(string(tables))
+	str(12).Append(string(streams))
+	list(13, s.Warnings)
+	list(14, s.Missing)
+	if s.Error == "" {
+		str(15).AppendNull()
+	} else {
+		str(15).Append(s.Error)
+	}
+	return b.NewRecordBatch(), nil
+}
