@@ -88,7 +88,7 @@ func (s *Summary) Print(w io.Writer) {
 }
 
 // RunsTable is the declaration of runs/: one row per run.
-var RunsTable = table.New("runs", table.Snapshot, "",
+var RunsTable = table.New("runs", table.Log, "",
 	"One row per run: status, rows per table, requests, throttling, warnings and what is missing.",
 	table.Column{Name: "started_at", Type: table.Timestamp},
 	table.Column{Name: "ended_at", Type: table.Timestamp},

@@ -18,7 +18,7 @@ var (
 var (
 	Users = table.New("graph_users", table.Snapshot, "",
 		"Entra ID users (GET /users), with signInActivity when the tenant has Entra ID P1/P2.",
-		table.Column{Name: "id", Type: str, Key: true, Doc: "Entra object id"},
+		table.Column{Name: "id", Type: str, Key: true, HighCardinality: true, Doc: "Entra object id"},
 		table.Column{Name: "user_principal_name", Type: str, Nullable: true},
 		table.Column{Name: "display_name", Type: str, Nullable: true},
 		table.Column{Name: "mail", Type: str, Nullable: true},
@@ -62,8 +62,8 @@ var (
 
 	SignIns = table.New("graph_signins", table.Event, "created_at",
 		"Interactive sign-in events (GET /auditLogs/signIns), fetched by time window.",
-		table.Column{Name: "id", Type: str, Key: true},
-		table.Column{Name: "created_at", Type: ts, Incremental: true, Doc: "createdDateTime"},
+		table.Column{Name: "id", Type: str, Key: true, HighCardinality: true},
+		table.Column{Name: "created_at", Type: ts, Incremental: true, HighCardinality: true, Doc: "createdDateTime"},
 		table.Column{Name: "user_id", Type: str, Nullable: true},
 		table.Column{Name: "user_principal_name", Type: str, Nullable: true},
 		table.Column{Name: "app_id", Type: str, Nullable: true},
@@ -73,7 +73,7 @@ var (
 		table.Column{Name: "client_app_used", Type: str, Nullable: true},
 		table.Column{Name: "is_interactive", Type: b, Nullable: true},
 		table.Column{Name: "error_code", Type: i32, Nullable: true, Doc: "status.errorCode: 0 is success"},
-		table.Column{Name: "ip_address", Type: str, Nullable: true},
+		table.Column{Name: "ip_address", Type: str, Nullable: true, HighCardinality: true},
 		table.Column{Name: "country_or_region", Type: str, Nullable: true, Doc: "location.countryOrRegion"},
 	)
 

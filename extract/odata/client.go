@@ -177,15 +177,21 @@ func (c *Client) page(ctx context.Context, u string, buf *bytes.Buffer, decode f
 }
 
 // Get sends one GET (auth, retries, accounting) and leaves the body in buf.
+//
+// Retry bounds: answers without Retry-After (5xx, resets, timeouts) are tried at most RetryPolicy.MaxAttempts
+// times; a 429 with Retry-After is the service saying exactly when to come back, so it is bounded by
+// RetryPolicy.MaxTotalWait only. Either way the request gives up by name, never silently.
 func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 	p := c.cfg.Retry
 	var waited time.Duration
 	var last error
 	refreshed := false
+	failures := 0 // attempts that failed without the service saying when to retry
 	for attempt := 1; ; attempt++ {
 		if c.cfg.Gate != nil {
 			d, err := c.cfg.Gate.wait(ctx, c.cfg.Sleep)
 			c.stats.WaitNanos.Add(int64(d))
+			waited += d
 			if err != nil {
 				return err
 			}
@@ -197,35 +203,48 @@ func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 		status, retryAfter, err := c.do(ctx, u, token, buf)
 		switch {
 		case err == nil:
+			if c.cfg.Gate != nil {
+				c.cfg.Gate.succeeded()
+			}
 			return nil
 		case status == http.StatusUnauthorized && !refreshed:
 			// Expired or revoked earlier than announced: one new token, then the answer stands.
 			c.cfg.Tokens.Invalidate(token)
 			c.stats.AuthRefreshes.Add(1)
 			refreshed = true
-			attempt--
 			continue
 		case !retryable(status, err) || ctx.Err() != nil:
 			return err
 		}
 		last = err
-		if status == http.StatusTooManyRequests {
+		throttled := status == http.StatusTooManyRequests
+		if throttled {
 			c.stats.Throttled.Add(1)
+			if c.cfg.Gate != nil {
+				c.cfg.Gate.throttled(retryAfter)
+			}
 		}
 		wait := retryAfter
+		if wait <= 0 || !throttled {
+			failures++
+		}
 		if wait <= 0 {
 			// Full jitter: concurrent clients backing off do not come back in step.
-			ceil := math.Min(float64(p.MaxDelay), float64(p.BaseDelay)*math.Pow(2, float64(attempt-1)))
+			ceil := math.Min(float64(p.MaxDelay), float64(p.BaseDelay)*math.Pow(2, float64(failures-1)))
 			wait = time.Duration(c.cfg.Rand() * ceil)
 		}
-		if attempt >= p.MaxAttempts || waited+wait > p.MaxTotalWait {
+		if failures >= p.MaxAttempts || waited+wait > p.MaxTotalWait {
 			return fmt.Errorf("giving up on GET %s after %d attempts and %s waited: %w", redactQuery(u), attempt, waited.Round(time.Millisecond), last)
 		}
-		if status == http.StatusTooManyRequests && retryAfter > 0 && c.cfg.Gate != nil {
-			c.cfg.Gate.pause(retryAfter)
-		}
 		c.stats.Retries.Add(1)
-		c.cfg.Logger.Warn("request will be retried", "url", redactQuery(u), "status", status, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
+		level := slog.LevelInfo
+		if throttled {
+			level = slog.LevelDebug // expected under load; counted in the run summary
+		}
+		c.cfg.Logger.Log(ctx, level, "request will be retried", "url", redactQuery(u), "status", status, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
+		if c.cfg.Gate != nil && throttled {
+			continue // the gate holds this request (and every other) until Retry-After has passed
+		}
 		if err := c.cfg.Sleep(ctx, wait); err != nil {
 			return err
 		}
@@ -330,4 +349,3 @@ func redactQuery(u string) string {
 	pu.User = nil
 	return pu.String()
 }
-

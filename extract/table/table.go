@@ -16,6 +16,8 @@ const (
 	// Event tables hold immutable events: raw/<table>/tenant=<id>/event_date=YYYY-MM-DD/, the date taken from the
 	// table's EventTime column. Views deduplicate them on the key.
 	Event
+	// Log tables keep one file per run under <name>/tenant=<id>/<run_id>.parquet (the run summaries).
+	Log
 )
 
 func (k Kind) String() string {
@@ -24,6 +26,8 @@ func (k Kind) String() string {
 		return "snapshot"
 	case Event:
 		return "event"
+	case Log:
+		return "log"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -35,7 +39,10 @@ type Column struct {
 	Nullable    bool
 	Key         bool // part of the row's identity (deduplication key)
 	Incremental bool // the column incremental extraction advances on
-	Doc         string
+	// HighCardinality marks columns whose values rarely repeat (ids, IP addresses): Parquet dictionary encoding
+	// would only cost time and space there, so writers turn it off for them.
+	HighCardinality bool
+	Doc             string
 }
 
 // Table is one declared warehouse table.
