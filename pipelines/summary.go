@@ -123,7 +123,9 @@ func (s *Summary) record(mem memory.Allocator) (arrow.RecordBatch, error) {
 	}
 	t := s.Totals()
 	str := func(i int) *array.StringBuilder { return b.Field(i).(*array.StringBuilder) }
-	ts := func(i int, v time.Time) { b.Field(i).(*array.TimestampBuilder).Append(arrow.Timestamp(v.UTC().UnixMicro())) }
+	ts := func(i int, v time.Time) {
+		b.Field(i).(*array.TimestampBuilder).Append(arrow.Timestamp(v.UTC().UnixMicro()))
+	}
 	i64 := func(i int, v int64) { b.Field(i).(*array.Int64Builder).Append(v) }
 	list := func(i int, vs []string) {
 		lb := b.Field(i).(*array.ListBuilder)

@@ -224,6 +224,7 @@ func TestCLIKilledRunLeavesWarehouseUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
+	sim.ClearFaults()
 	after := listing(t, wh)
 	if strings.Join(before, "\n") != strings.Join(after, "\n") {
 		t.Fatalf("a killed run changed the warehouse:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))

@@ -145,10 +145,12 @@ func (s *TokenSource) Token(ctx context.Context) (string, error) {
 		return "", s.explain(err)
 	}
 	s.token = tok.AccessToken
-	s.exp = tok.Expiry
-	if tok.Expiry.IsZero() {
-		s.exp = s.cfg.Now().Add(time.Hour)
+	// The library's Expiry is on the wall clock; keep the lifetime it announced, on our clock.
+	life := time.Hour
+	if !tok.Expiry.IsZero() {
+		life = time.Until(tok.Expiry)
 	}
+	s.exp = s.cfg.Now().Add(life)
 	s.log.Debug("access token acquired", "scope", s.cc.Scopes[0], "expires", s.exp)
 	return s.token, nil
 }

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -45,12 +46,16 @@ func main() {
 	small := flag.Int64("signins", 1_000_000, "sign-ins for the end-to-end and conversion runs")
 	large := flag.Int64("signins-large", 10_000_000, "sign-ins for the memory-growth run (0 skips it)")
 	work := flag.String("dir", "", "working directory (default: a temporary one, removed afterwards)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of seatlake's conversion stage to this file")
 	flag.Parse()
+	cpuProfile = *profile
 	if err := run(context.Background(), *bin, *users, *small, *large, *work); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
+
+var cpuProfile string
 
 func run(ctx context.Context, bin string, users int, small, large int64, dir string) error {
 	if dir == "" {
@@ -235,6 +240,15 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir string) (time.D
 		return 0, err
 	}
 	sort.Strings(files)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	wh, err := warehouse.Open(ctx, warehouseDir, nil)
 	if err != nil {

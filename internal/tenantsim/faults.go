@@ -88,3 +88,10 @@ func (s *Sim) takeFault(path string) (Fault, bool) {
 	}
 	return Fault{}, false
 }
+
+// ClearFaults drops every queued fault.
+func (s *Sim) ClearFaults() {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	s.faults = nil
+}

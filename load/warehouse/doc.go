@@ -21,8 +21,10 @@
 //   - Partition values live only in the paths: Spark and other Hive readers reject a column present in both.
 //   - Timestamps are written as Parquet TIMESTAMP(MICROS, isAdjustedToUTC=true); the Arrow schema is stored in the
 //     file metadata so Arrow readers get the declared types back exactly.
-//   - Files are written as batches arrive (buffered row groups of WriterOptions.RowGroupRows), so memory is bounded
-//     by row group size times the partitions open at once, never by table size. Each partition file has its own
+//   - Files are written as batches arrive: each record batch becomes one or more row groups (at most
+//     WriterOptions.RowGroupRows rows) encoded and written straight to the file, so memory is bounded by the batch
+//     size, never by table size or by the number of partitions open at once (an event table keeps one file per
+//     day open; buffering row groups there would hold every day of sign-ins in memory). Each partition file has its own
 //     writer, so encoding row groups of different partitions or files in parallel is a matter of giving each
 //     writer a goroutine; the single-writer-per-table contract keeps that change local to this package.
 package warehouse

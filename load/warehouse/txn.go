@@ -272,7 +272,7 @@ func (tw *TableWriter) writeTo(partition string, rec arrow.RecordBatch) error {
 		}
 		tw.files[partition] = pf
 	}
-	if err := pf.fw.WriteBuffered(rec); err != nil {
+	if err := pf.fw.Write(rec); err != nil {
 		return fmt.Errorf("writing %s: %w", pf.staged, err)
 	}
 	pf.rows += rec.NumRows()

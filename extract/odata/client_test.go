@@ -1,0 +1,342 @@
+package odata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// tokens hands out numbered tokens and records invalidations.
+type tokens struct {
+	mu          sync.Mutex
+	n           int
+	invalidated []string
+}
+
+func (t *tokens) Token(context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		t.n = 1
+	}
+	return fmt.Sprintf("token-%d", t.n), nil
+}
+
+func (t *tokens) Invalidate(tok string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.invalidated = append(t.invalidated, tok)
+	t.n++
+}
+
+// sleeper records waits instead of sleeping.
+type sleeper struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.waits = append(s.waits, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+type step struct {
+	status     int
+	retryAfter string
+	file       string // testdata file, {{base}} replaced
+	body       string
+	truncate   bool
+	wantAuth   string
+}
+
+// script serves the steps in order and records the request URIs.
+type script struct {
+	t     *testing.T
+	srv   *httptest.Server
+	mu    sync.Mutex
+	steps []step
+	seen  []string
+	hdrs  []http.Header
+}
+
+func newScript(t *testing.T, steps ...step) *script {
+	s := &script{t: t, steps: steps}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		i := len(s.seen)
+		s.seen = append(s.seen, r.URL.RequestURI())
+		s.hdrs = append(s.hdrs, r.Header.Clone())
+		s.mu.Unlock()
+		if i >= len(s.steps) {
+			t.Errorf("unexpected request %d: %s", i, r.URL.RequestURI())
+			w.WriteHeader(500)
+			return
+		}
+		st := s.steps[i]
+		if st.wantAuth != "" && r.Header.Get("Authorization") != "Bearer "+st.wantAuth {
+			t.Errorf("request %d: Authorization %q, want Bearer %s", i, r.Header.Get("Authorization"), st.wantAuth)
+		}
+		body := []byte(st.body)
+		if st.file != "" {
+			b, err := os.ReadFile(filepath.Join("testdata", st.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = bytes.ReplaceAll(b, []byte("{{base}}"), []byte(s.srv.URL))
+		}
+		if st.retryAfter != "" {
+			w.Header().Set("Retry-After", st.retryAfter)
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		if st.status == 0 {
+			st.status = 200
+		}
+		w.WriteHeader(st.status)
+		if st.truncate {
+			w.Write(body[:len(body)/2])
+			panic(http.ErrAbortHandler)
+		}
+		w.Write(body)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func testClient(s *script, tok *tokens, sl *sleeper, p RetryPolicy) (*Client, *Stats) {
+	st := &Stats{}
+	c := NewClient(Config{Tokens: tok, Retry: p, Sleep: sl.sleep, Rand: func() float64 { return 0.5 },
+		Header: http.Header{"Prefer": {"odata.maxpagesize=5000"}}}).WithStats(st)
+	return c, st
+}
+
+// nextOf decodes just the nextLink and counts rows, as extractors do.
+func nextOf(rows *int) func([]byte) (string, error) {
+	return func(body []byte) (string, error) {
+		var p struct {
+			Next  string            `json:"@odata.nextLink"`
+			Value []json.RawMessage `json:"value"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadPage, err)
+		}
+		*rows += len(p.Value)
+		return p.Next, nil
+	}
+}
+
+func TestWalkFollowsNextLinkVerbatim(t *testing.T) {
+	s := newScript(t, step{file: "dataverse_page1.json"}, step{file: "dataverse_page2.json"})
+	c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	rows := 0
+	if err := c.Walk(context.Background(), s.srv.URL+"/api/data/v9.2/systemusers?$select=fullname", nextOf(&rows)); err != nil {
+		t.Fatal(err)
+	}
+	cookie := "/api/data/v9.2/systemusers?$select=fullname&$skiptoken=%3Ccookie%20pagenumber=%222%22%20pagingcookie=%22%253ccookie%2520page%253d%25221%2522%253e%253csystemuserid%2520last%253d%2522%257bD5026A4D-D01C-ED11-B83E-000D3A572421%257d%2522%2520first%253d%2522%257b49B0BE2E-D01C-ED11-B83E-000D3A572421%257d%2522%2520%252f%253e%253c%252fcookie%253e%22%20istracking=%22False%22%20/%3E"
+	if len(s.seen) != 2 || s.seen[1] != cookie {
+		t.Fatalf("requests %q: the paging cookie must be sent back exactly as given", s.seen)
+	}
+	if rows != 1 || st.Requests.Load() != 2 {
+		t.Errorf("rows %d, requests %d: want 1 row over 2 pages (the last empty)", rows, st.Requests.Load())
+	}
+	for _, h := range s.hdrs {
+		if h.Get("Prefer") != "odata.maxpagesize=5000" || h.Get("Accept") != "application/json" || h.Get("Authorization") != "Bearer token-1" {
+			t.Errorf("headers %v", h)
+		}
+	}
+}
+
+func TestRetries(t *testing.T) {
+	ok := step{body: `{"value":[{"a":1}]}`}
+	tests := []struct {
+		name      string
+		steps     []step
+		policy    RetryPolicy
+		wantErr   string
+		wantWaits []time.Duration
+		throttled int64
+		retries   int64
+	}{
+		{
+			name:      "429 with fractional Retry-After, then success",
+			steps:     []step{{status: 429, retryAfter: "2.128", file: "dataverse_429.json"}, ok},
+			wantWaits: []time.Duration{2128 * time.Millisecond}, throttled: 1, retries: 1,
+		},
+		{
+			name:      "503 without Retry-After backs off with jitter",
+			steps:     []step{{status: 503, body: "busy"}, {status: 504}, ok},
+			policy:    RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Minute},
+			wantWaits: []time.Duration{500 * time.Millisecond, time.Second}, retries: 2,
+		},
+		{
+			name:      "truncated body is a transport error and retried",
+			steps:     []step{{body: `{"value":[{"a":1},{"a":2}]}`, truncate: true}, ok},
+			wantWaits: []time.Duration{500 * time.Millisecond}, retries: 1,
+		},
+		{
+			name:    "gives up after MaxAttempts failures, by name",
+			steps:   []step{{status: 503}, {status: 503}, {status: 503}},
+			policy:  RetryPolicy{MaxAttempts: 3},
+			wantErr: "giving up on GET", retries: 2,
+			wantWaits: []time.Duration{500 * time.Millisecond, time.Second},
+		},
+		{
+			name:    "gives up when the next wait passes MaxTotalWait",
+			steps:   []step{{status: 429, retryAfter: "30"}, {status: 429, retryAfter: "40"}},
+			policy:  RetryPolicy{MaxTotalWait: time.Minute},
+			wantErr: "after 2 attempts and 30s waited", throttled: 2, retries: 1,
+			wantWaits: []time.Duration{30 * time.Second},
+		},
+		{
+			name:    "403 is not retried and keeps the service's code",
+			steps:   []step{{status: 403, file: "graph_403.json"}},
+			wantErr: "HTTP 403 Authorization_RequestDenied: Insufficient privileges",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScript(t, tt.steps...)
+			sl := &sleeper{}
+			c, st := testClient(s, &tokens{}, sl, tt.policy)
+			rows := 0
+			err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(&rows))
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("error %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+			}
+			if fmt.Sprint(sl.waits) != fmt.Sprint(tt.wantWaits) {
+				t.Errorf("waits %v, want %v", sl.waits, tt.wantWaits)
+			}
+			if st.Throttled.Load() != tt.throttled || st.Retries.Load() != tt.retries {
+				t.Errorf("throttled %d retries %d, want %d and %d", st.Throttled.Load(), st.Retries.Load(), tt.throttled, tt.retries)
+			}
+			if tt.wantErr == "" && rows != 1 {
+				t.Errorf("%d rows, want 1", rows)
+			}
+		})
+	}
+}
+
+func TestHTTPErrorCarriesTheServiceCode(t *testing.T) {
+	s := newScript(t, step{status: 403, file: "graph_403.json"})
+	c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	var buf bytes.Buffer
+	err := c.Get(context.Background(), s.srv.URL+"/v1.0/users?$select=id", &buf)
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		t.Fatalf("error %v is not an *HTTPError", err)
+	}
+	if he.Status != 403 || he.Code != "Authorization_RequestDenied" || he.RequestID != "3e4d6c4b-7d1c-4b8e-9a2b-1f3e5c6d7e8f" || strings.Contains(he.URL, "$select") {
+		t.Errorf("%+v", he)
+	}
+}
+
+func TestUnauthorizedGetsOneNewToken(t *testing.T) {
+	unauth := step{status: 401, body: `{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}`}
+	t.Run("new token succeeds", func(t *testing.T) {
+		s := newScript(t, step{status: 401, body: unauth.body, wantAuth: "token-1"}, step{body: `{"value":[{}]}`, wantAuth: "token-2"})
+		tok := &tokens{}
+		c, st := testClient(s, tok, &sleeper{}, RetryPolicy{})
+		rows := 0
+		if err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(&rows)); err != nil {
+			t.Fatal(err)
+		}
+		if len(tok.invalidated) != 1 || tok.invalidated[0] != "token-1" || st.AuthRefreshes.Load() != 1 {
+			t.Errorf("invalidated %v, refreshes %d", tok.invalidated, st.AuthRefreshes.Load())
+		}
+	})
+	t.Run("second 401 is returned", func(t *testing.T) {
+		s := newScript(t, unauth, unauth)
+		c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+		rows := 0
+		err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(&rows))
+		var he *HTTPError
+		if !errors.As(err, &he) || he.Status != 401 || len(s.seen) != 2 {
+			t.Errorf("error %v after %d requests: want the second 401", err, len(s.seen))
+		}
+	})
+}
+
+func TestBadPageIsFetchedAgain(t *testing.T) {
+	s := newScript(t, step{body: `{"value":[{"a":`}, step{body: `{"value":[{"a":1}]}`})
+	c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	rows := 0
+	if err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(&rows)); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || st.Retries.Load() != 1 || len(s.seen) != 2 {
+		t.Errorf("rows %d retries %d requests %d", rows, st.Retries.Load(), len(s.seen))
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"":                              0,
+		"3":                             3 * time.Second,
+		"2.128":                         2128 * time.Millisecond,
+		"Sun, 22 Nov 2026 10:00:05 GMT": 5 * time.Second,
+		"soon":                          0,
+		"-1":                            0,
+	}
+	for in, want := range tests {
+		if got := parseRetryAfter(in, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
+	var clock atomic.Int64
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g := NewGate()
+	g.now = func() time.Time { return base.Add(time.Duration(clock.Load())) }
+	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	if d, _ := g.wait(context.Background(), sleep); d != 0 {
+		t.Fatalf("an idle gate made a request wait %v", d)
+	}
+	g.throttled(3 * time.Second)
+	d, _ := g.wait(context.Background(), sleep)
+	if d != 3*time.Second {
+		t.Errorf("after a 429 with Retry-After 3s the next request waited %v", d)
+	}
+	// The spacing learned from the 429 keeps the following requests apart instead of bursting.
+	d2, _ := g.wait(context.Background(), sleep)
+	if d2 <= 0 {
+		t.Errorf("the request after a throttled one did not wait for the spacing")
+	}
+	for i := 0; i < 200; i++ {
+		g.succeeded()
+	}
+	clock.Add(int64(time.Minute))
+	if d, _ := g.wait(context.Background(), sleep); d != 0 {
+		t.Errorf("after many successes a request still waited %v", d)
+	}
+}
+
+func TestPacedGate(t *testing.T) {
+	var clock atomic.Int64
+	g := NewPacedGate(5, 10*time.Second)
+	g.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	for i := 0; i < 6; i++ {
+		g.wait(context.Background(), sleep)
+	}
+	if got := time.Duration(clock.Load()); got != 10*time.Second {
+		t.Errorf("6 requests at 5 per 10 s took %v, want 10s", got)
+	}
+}
