@@ -136,8 +136,20 @@ func (t *Txn) PutState(stream string, value []byte) {
 func (t *Txn) Commit(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	m, err := t.seal(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.w.apply(m); err != nil {
+		return fmt.Errorf("applying commit (the next run finishes it): %w", err)
+	}
+	return nil
+}
+
+// seal finishes the files and writes the commit marker: after it returns nil the run is committed.
+func (t *Txn) seal(ctx context.Context) (*manifest, error) {
 	if t.done {
-		return errors.New("the transaction is already finished")
+		return nil, errors.New("the transaction is already finished")
 	}
 	m := manifest{RunID: t.runID, TenantID: t.tenantID, State: t.state, Created: time.Now().UTC()}
 	names := make([]string, 0, len(t.writers))
@@ -148,7 +160,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 	for _, n := range names {
 		tw := t.writers[n]
 		if err := tw.close(); err != nil {
-			return fmt.Errorf("closing %s: %w", n, err)
+			return nil, fmt.Errorf("closing %s: %w", n, err)
 		}
 		for _, f := range tw.closed {
 			m.Moves = append(m.Moves, move{From: f.staged, To: f.final})
@@ -158,21 +170,18 @@ func (t *Txn) Commit(ctx context.Context) error {
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	b, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
-		return fmt.Errorf("encoding commit marker: %w", err)
+		return nil, fmt.Errorf("encoding commit marker: %w", err)
 	}
 	// The commit point: once the marker exists, the run is committed and Open will finish applying it.
 	if err := writeFileAtomic(filepath.Join(t.w.root, dirCommits, t.runID+".json"), b); err != nil {
-		return fmt.Errorf("writing commit marker: %w", err)
+		return nil, fmt.Errorf("writing commit marker: %w", err)
 	}
 	t.done = true
-	if err := t.w.apply(&m); err != nil {
-		return fmt.Errorf("applying commit (the next run finishes it): %w", err)
-	}
-	return nil
+	return &m, nil
 }
 
 // Abort discards the run's files. It is idempotent and a no-op after Commit.
