@@ -12,6 +12,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/pipelines"
 )
 
@@ -26,7 +27,7 @@ func tuningFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "signin-lookback", Value: 2 * time.Hour, Usage: "re-read this much before the last watermark, for late-logged sign-ins (views deduplicate)"},
 		&cli.DurationFlag{Name: "signin-window", Value: 24 * time.Hour, Usage: "length of one sign-in time window (1m..24h; windows never cross midnight UTC)"},
 		&cli.IntFlag{Name: "signin-concurrency", Value: 4, Usage: "sign-in windows fetched at once (the reporting API allows 5 requests per 10 s)"},
-		&cli.IntFlag{Name: "batch-rows", Value: 64 * 1024, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
+		&cli.IntFlag{Name: "batch-rows", Value: table.DefaultBatchRows, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
 		&cli.DurationFlag{Name: "request-timeout", Value: 100 * time.Second, Usage: "timeout of one HTTP request, body included"},
 		&cli.IntFlag{Name: "max-attempts", Value: 8, Usage: "attempts per request on 429/5xx/network errors before the request is given up"},
 		&cli.DurationFlag{Name: "max-retry-wait", Value: 10 * time.Minute, Usage: "total time one request may spend waiting on Retry-After and backoff"},
