@@ -185,7 +185,7 @@ func (r *run) execute(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("opening %s writer: %w", t.Name, err)
 		}
-		s := newAsyncSink(4)
+		s := newAsyncSink(2)
 		sinks[t] = s
 		writers.Go(func() error {
 			if err := s.drain(wctx, tw); err != nil {

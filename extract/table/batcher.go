@@ -22,7 +22,7 @@ type SinkFunc func(ctx context.Context, rec arrow.RecordBatch) error
 func (f SinkFunc) Write(ctx context.Context, rec arrow.RecordBatch) error { return f(ctx, rec) }
 
 // DefaultBatchRows is the number of rows per record batch when none is configured.
-const DefaultBatchRows = 32 * 1024
+const DefaultBatchRows = 16 * 1024
 
 // Batcher owns one reused RecordBuilder for a table and flushes a RecordBatch to its sink every N rows.
 // It is not safe for concurrent use: one goroutine decodes pages into one batcher.
