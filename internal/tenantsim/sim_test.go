@@ -311,7 +311,9 @@ func TestFaults(t *testing.T) {
 			s.InjectFault(Fault{Path: "/v1.0/subscribedSkus", Kind: tt.kind, Count: 1})
 			req, _ := http.NewRequest("GET", base+"/v1.0/subscribedSkus", nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
+			// A fresh connection: Go's client silently retries a GET that failed on a reused one.
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := client.Do(req)
 			got := ""
 			switch {
 			case err != nil:
