@@ -5,26 +5,25 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
-
 	"github.com/seatlake/seatlake/extract/odata"
 )
 
-// progress shows what each stream is doing: live lines on a terminal, or a heartbeat log line every
-// cfg.Heartbeat when there is no terminal (cron, CI), so a long run is never silent and never noisy.
+// progress shows what each stream is doing: one line per stream redrawn in place on a terminal, or a heartbeat log
+// line every cfg.Heartbeat when there is no terminal (cron, CI), so a long run is never silent and never noisy.
 type progress struct {
 	out       io.Writer
 	log       *slog.Logger
 	heartbeat time.Duration
+	started   time.Time
 
 	mu      sync.Mutex
 	streams []*streamProgress
-	bars    *mpb.Progress
+	drawn   int // lines drawn last time, to move the cursor back over them
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -36,7 +35,6 @@ type streamProgress struct {
 	windows, total atomic.Int64
 	finished       atomic.Bool
 	stats          *odata.Stats
-	bar            *mpb.Bar
 }
 
 func newProgress(cfg Config, log *slog.Logger) *progress {
@@ -45,21 +43,22 @@ func newProgress(cfg Config, log *slog.Logger) *progress {
 
 func (p *progress) start(ctx context.Context) {
 	ctx, p.cancel = context.WithCancel(ctx)
+	p.started = time.Now()
+	every, tick := p.heartbeat, p.logHeartbeat
 	if p.out != nil {
-		p.bars = mpb.NewWithContext(ctx, mpb.WithOutput(p.out), mpb.WithRefreshRate(200*time.Millisecond))
-		return
+		every, tick = 250*time.Millisecond, p.draw
 	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		t := time.NewTicker(p.heartbeat)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				p.logHeartbeat()
+				tick()
 			}
 		}
 	}()
@@ -83,6 +82,22 @@ func (p *progress) logHeartbeat() {
 	}
 }
 
+// draw rewrites the stream lines in place (cursor up, clear line): plain ANSI, which every terminal understands.
+func (p *progress) draw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	if p.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", p.drawn)
+	}
+	for _, s := range p.streams {
+		fmt.Fprintf(&b, "\r\x1b[2K%-22s %s\n", s.name, s.line())
+	}
+	fmt.Fprintf(&b, "\r\x1b[2K%-22s %s\n", "elapsed", time.Since(p.started).Round(time.Second))
+	p.drawn = len(p.streams) + 1
+	io.WriteString(p.out, b.String())
+}
+
 // stream registers a stream; windows > 0 when the stream is fetched in that many time windows.
 func (p *progress) stream(name string, windows int, stats *odata.Stats, rows *atomic.Int64) *streamProgress {
 	s := &streamProgress{name: name, stats: stats, rows: rows}
@@ -90,13 +105,6 @@ func (p *progress) stream(name string, windows int, stats *odata.Stats, rows *at
 	p.mu.Lock()
 	p.streams = append(p.streams, s)
 	p.mu.Unlock()
-	if p.bars != nil {
-		s.bar = p.bars.New(0, mpb.NopStyle(),
-			mpb.PrependDecorators(decor.Name(fmt.Sprintf("%-22s", name))),
-			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return s.line() }),
-				decor.Name("  "), decor.Elapsed(decor.ET_STYLE_GO)),
-		)
-	}
 	return s
 }
 
@@ -118,28 +126,16 @@ func (s *streamProgress) line() string {
 
 func (s *streamProgress) windowDone() { s.windows.Add(1) }
 
-func (s *streamProgress) done() {
-	s.finished.Store(true)
-	if s.bar != nil {
-		s.bar.SetTotal(-1, true)
-	}
-}
+func (s *streamProgress) done() { s.finished.Store(true) }
 
 func (p *progress) stop() {
-	p.mu.Lock()
-	for _, s := range p.streams {
-		if s.bar != nil && !s.bar.Completed() {
-			s.bar.Abort(false)
-		}
-	}
-	p.mu.Unlock()
-	if p.bars != nil {
-		p.bars.Wait()
-	}
 	if p.cancel != nil {
 		p.cancel()
 	}
 	p.wg.Wait()
+	if p.out != nil {
+		p.draw() // the final state stays on screen above the summary
+	}
 }
 
 // counting is a Pager that tells a stream's progress about every page.
