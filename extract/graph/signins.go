@@ -9,31 +9,6 @@ import (
 	"github.com/seatlake/seatlake/extract/table"
 )
 
-type signInJSON struct {
-	ID                  string  `json:"id"`
-	CreatedDateTime     string  `json:"createdDateTime"`
-	UserID              *string `json:"userId"`
-	UserPrincipalName   *string `json:"userPrincipalName"`
-	AppID               *string `json:"appId"`
-	AppDisplayName      *string `json:"appDisplayName"`
-	ResourceID          *string `json:"resourceId"`
-	ResourceDisplayName *string `json:"resourceDisplayName"`
-	ClientAppUsed       *string `json:"clientAppUsed"`
-	IsInteractive       *bool   `json:"isInteractive"`
-	IPAddress           *string `json:"ipAddress"`
-	Status              *struct {
-		ErrorCode *int32 `json:"errorCode"`
-	} `json:"status"`
-	Location *struct {
-		CountryOrRegion *string `json:"countryOrRegion"`
-	} `json:"location"`
-}
-
-type signInsPage struct {
-	NextLink string       `json:"@odata.nextLink"`
-	Value    []signInJSON `json:"value"`
-}
-
 // SignInsResult says what one sign-in window produced.
 type SignInsResult struct {
 	Rows      int64
@@ -93,12 +68,21 @@ func (s *SignInDecoder) Decode(ctx context.Context, body []byte) (next string, r
 type signInDecoder struct {
 	bt   *table.Batcher
 	prov provenance
-	page signInsPage
+	rows []signInRef // reused: one page of references into the body
+	tmp  []byte      // scratch for unescaping
 
 	id, user, upn, app, appName, res, resName, client, ip, country *array.StringBuilder
 	created                                                        *array.TimestampBuilder
 	interactive                                                    *array.BooleanBuilder
 	errCode                                                        *array.Int32Builder
+}
+
+// signInRef holds one sign-in's fields as sub-slices of the page body.
+type signInRef struct {
+	id, created, user, upn, app, appName, res, resName, client, ip, country field
+	interactive, hasInteractive                                             bool
+	errCode                                                                 int32
+	hasErrCode                                                              bool
 }
 
 func newSignInDecoder(x *Extractor, bt *table.Batcher) *signInDecoder {
@@ -123,44 +107,201 @@ func newSignInDecoder(x *Extractor, bt *table.Batcher) *signInDecoder {
 	}
 }
 
+// decodePage scans the whole page first and appends only if it parsed, so a truncated page appends nothing.
 func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next string, rows, bad int64, err error) {
-	d.page.NextLink, d.page.Value = "", resetSlice(d.page.Value)
-	if err := jsonUnmarshal(body, &d.page); err != nil {
+	nextRaw, err := d.scanPage(body)
+	if err != nil {
 		return "", 0, 0, badPage("sign-ins", err)
 	}
-	for i := range d.page.Value {
-		v := &d.page.Value[i]
-		ts, perr := parseMicros(v.CreatedDateTime)
-		if perr != nil || v.ID == "" {
-			bad++ // an event without a time or id cannot be partitioned or deduplicated
+	for i := range d.rows {
+		r := &d.rows[i]
+		if !r.id.set || !r.created.set {
+			bad++ // an event without an id or a time cannot be deduplicated or partitioned
+			continue
+		}
+		created := r.created.raw
+		if r.created.escaped {
+			var uerr error
+			if d.tmp, uerr = unescape(d.tmp[:0], created); uerr != nil {
+				bad++
+				continue
+			}
+			created = d.tmp
+		}
+		ts, perr := parseMicros(created)
+		if perr != nil {
+			bad++
 			continue
 		}
 		d.prov.append()
-		d.id.Append(v.ID)
+		d.str(d.id, r.id)
 		d.created.Append(ts)
-		appendStr(d.user, v.UserID)
-		appendStr(d.upn, v.UserPrincipalName)
-		appendStr(d.app, v.AppID)
-		appendStr(d.appName, v.AppDisplayName)
-		appendStr(d.res, v.ResourceID)
-		appendStr(d.resName, v.ResourceDisplayName)
-		appendStr(d.client, v.ClientAppUsed)
-		appendBool(d.interactive, v.IsInteractive)
-		if v.Status != nil && v.Status.ErrorCode != nil {
-			d.errCode.Append(*v.Status.ErrorCode)
+		d.str(d.user, r.user)
+		d.str(d.upn, r.upn)
+		d.str(d.app, r.app)
+		d.str(d.appName, r.appName)
+		d.str(d.res, r.res)
+		d.str(d.resName, r.resName)
+		d.str(d.client, r.client)
+		if r.hasInteractive {
+			d.interactive.Append(r.interactive)
+		} else {
+			d.interactive.AppendNull()
+		}
+		if r.hasErrCode {
+			d.errCode.Append(r.errCode)
 		} else {
 			d.errCode.AppendNull()
 		}
-		appendStr(d.ip, v.IPAddress)
-		if v.Location != nil {
-			appendStr(d.country, v.Location.CountryOrRegion)
-		} else {
-			d.country.AppendNull()
-		}
+		d.str(d.ip, r.ip)
+		d.str(d.country, r.country)
 		rows++
 		if err := d.bt.RowDone(ctx); err != nil {
 			return "", rows, bad, err
 		}
 	}
-	return d.page.NextLink, rows, bad, nil
+	if nextRaw.set {
+		d.tmp = d.tmp[:0]
+		if nextRaw.escaped {
+			if d.tmp, err = unescape(d.tmp, nextRaw.raw); err != nil {
+				return "", rows, bad, badPage("sign-ins", err)
+			}
+			return string(d.tmp), rows, bad, nil
+		}
+		return string(nextRaw.raw), rows, bad, nil
+	}
+	return "", rows, bad, nil
+}
+
+func (d *signInDecoder) str(b *array.StringBuilder, f field) {
+	switch {
+	case !f.set:
+		b.AppendNull()
+	case f.escaped:
+		var err error
+		d.tmp, err = unescape(d.tmp[:0], f.raw)
+		if err != nil {
+			b.AppendNull() // scanPage already accepted the string; a bad escape degrades to null
+			return
+		}
+		b.BinaryBuilder.Append(d.tmp)
+	default:
+		b.BinaryBuilder.Append(f.raw)
+	}
+}
+
+// scanPage fills d.rows with the page's sign-ins and returns the nextLink.
+func (d *signInDecoder) scanPage(body []byte) (field, error) {
+	d.rows = d.rows[:0]
+	var next field
+	sc := scanner{b: body}
+	err := sc.object(func(key []byte) error {
+		switch string(key) {
+		case "@odata.nextLink":
+			return sc.strOrNull(&next)
+		case "value":
+			return sc.array(func() error {
+				d.rows = append(d.rows, signInRef{})
+				return d.scanSignIn(&sc, &d.rows[len(d.rows)-1])
+			})
+		}
+		return sc.skip()
+	})
+	if err == nil {
+		if sc.ws(); sc.i != len(body) {
+			err = errSyntax
+		}
+	}
+	return next, err
+}
+
+func (d *signInDecoder) scanSignIn(sc *scanner, r *signInRef) error {
+	return sc.object(func(key []byte) error {
+		switch string(key) {
+		case "id":
+			return sc.strOrNull(&r.id)
+		case "createdDateTime":
+			return sc.strOrNull(&r.created)
+		case "userId":
+			return sc.strOrNull(&r.user)
+		case "userPrincipalName":
+			return sc.strOrNull(&r.upn)
+		case "appId":
+			return sc.strOrNull(&r.app)
+		case "appDisplayName":
+			return sc.strOrNull(&r.appName)
+		case "resourceId":
+			return sc.strOrNull(&r.res)
+		case "resourceDisplayName":
+			return sc.strOrNull(&r.resName)
+		case "clientAppUsed":
+			return sc.strOrNull(&r.client)
+		case "ipAddress":
+			return sc.strOrNull(&r.ip)
+		case "isInteractive":
+			switch {
+			case sc.literal("true"):
+				r.interactive, r.hasInteractive = true, true
+			case sc.literal("false"):
+				r.interactive, r.hasInteractive = false, true
+			default:
+				return sc.skip()
+			}
+			return nil
+		case "status":
+			if sc.peek() != '{' {
+				return sc.skip()
+			}
+			return sc.object(func(k []byte) error {
+				if string(k) != "errorCode" || sc.peek() == 'n' {
+					return sc.skip()
+				}
+				num, err := sc.number()
+				if err != nil {
+					return err
+				}
+				v, ok := atoi32(num)
+				if !ok {
+					return errSyntax
+				}
+				r.errCode, r.hasErrCode = v, true
+				return nil
+			})
+		case "location":
+			if sc.peek() != '{' {
+				return sc.skip()
+			}
+			return sc.object(func(k []byte) error {
+				if string(k) == "countryOrRegion" {
+					return sc.strOrNull(&r.country)
+				}
+				return sc.skip()
+			})
+		}
+		return sc.skip()
+	})
+}
+
+func atoi32(b []byte) (int32, bool) {
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg, b = true, b[1:]
+	}
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	if n < -1<<31 || n > 1<<31-1 {
+		return 0, false
+	}
+	return int32(n), true
 }

@@ -10,7 +10,7 @@ import (
 // parseMicros parses an OData DateTimeOffset as Graph writes it ("2020-03-13T19:15:41.6195833Z", fraction optional,
 // "Z" or a numeric offset) into UTC microseconds since the epoch. It is the hot path of sign-in decoding, so it
 // avoids time.Parse; anything it does not recognise falls back to time.Parse, which also rejects garbage.
-func parseMicros(s string) (arrow.Timestamp, error) {
+func parseMicros[T string | []byte](s T) (arrow.Timestamp, error) {
 	if len(s) >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') && s[13] == ':' && s[16] == ':' {
 		y, ok1 := digits(s[0:4])
 		mo, ok2 := digits(s[5:7])
@@ -42,14 +42,14 @@ func parseMicros(s string) (arrow.Timestamp, error) {
 			}
 		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, string(s))
 	if err != nil {
 		return 0, fmt.Errorf("parsing timestamp %q: %w", s, err)
 	}
 	return arrow.Timestamp(t.UnixMicro()), nil
 }
 
-func digits(s string) (int, bool) {
+func digits[T string | []byte](s T) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
