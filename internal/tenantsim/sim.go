@@ -8,110 +8,108 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Config describes the simulated tenant and how the services behave.
+// Config describes the simulated tenant and how its services behave. Use DefaultConfig and change what matters:
+// zero values of Days, TokenLifetime, Throttle, TenantID, ClientID, ClientSecret, Now and Logger get the defaults
+// below, while IdleShare, Premium and ConcealedNames are taken as given.
 type Config struct {
-	Seed           int64
-	Users          int
-	Days           int     // days of sign-in history, today included
-	SignIns        int64   // sign-ins in the history; 0 = about two per active user and day
-	IdleShare      float64 // share of users whose last sign-in is months old
-	Premium        bool    // Entra ID P1: off => signInActivity and sign-in logs answer 403
+	Seed    int64
+	Users   int   // 1..1,000,000 users (about 0.5 KB of memory each)
+	Days    int   // days of sign-in history, today included (default 30; at most 30 are served, as with P1)
+	SignIns int64 // sign-ins in the history; 0 = about two a day per active user
+
+	IdleShare      float64 // share of users whose last sign-in is 60-300 days old (0..0.9)
+	Premium        bool    // Entra ID P1: off => signInActivity and the sign-in log answer 403
 	ConcealedNames bool    // reportSettings.displayConcealedNames
-	Throttle       string  // "realistic", "scaled" or "off"
-	TokenLifetime  time.Duration
-	ExpiredSecret  bool // the token endpoint answers AADSTS7000222
 
-	TenantID, ClientID, ClientSecret string // defaults derived from Seed
+	Throttle      string        // service limits: "realistic", "scaled" (10x faster windows, for demos) or "off"
+	TokenLifetime time.Duration // lifetime of access tokens (default 1h)
+	ExpiredSecret bool          // the token endpoint answers AADSTS7000222: the client secret has expired
 
-	Now    func() time.Time // the anchor clock: the newest sign-in is at Now() at New
+	TenantID, ClientID, ClientSecret string // defaults: a GUID and a secret derived from Seed, a fixed client id
+
+	// Now anchors the history: it is read once, in New, and the newest sign-in falls just before it (truncated to
+	// the minute); the history starts at midnight UTC Days-1 days earlier. Default time.Now. Token expiry and service
+	// limits run on the wall clock regardless, so a fixed Now still gives expiring tokens.
+	Now    func() time.Time
 	Logger *slog.Logger
 }
 
-// DefaultConfig is a 2,000-user tenant with 30 days of history, P1, concealed report names and no throttling.
+// DefaultConfig is a 2,000-user tenant with 30 days of history, Entra ID P1, concealed report names and no
+// throttling (the library default; `seatlake sim` and `seatlake demo` choose their own).
 func DefaultConfig() Config {
-	return Config{Seed: 1, Users: 2000, Days: 30, IdleShare: 0.2, Premium: true, ConcealedNames: true, Throttle: "off", TokenLifetime: time.Hour}
+	return Config{Seed: 1, Users: 2000, Days: 30, IdleShare: 0.2, Premium: true, ConcealedNames: true,
+		Throttle: "off", TokenLifetime: time.Hour}
 }
 
-const defaultClientID = "5f3a8e2c-1b7d-4c9e-a6f0-3d2b1c0e9a87"
+// DefaultClientID is the application (client) id the simulator accepts unless Config.ClientID says otherwise.
+const DefaultClientID = "5f3a8e2c-1b7d-4c9e-a6f0-3d2b1c0e9a87"
 
-// Truth is what a default run against the simulator must load.
-type Truth struct {
-	TenantID       string           `json:"tenant_id"`
-	Tables         map[string]int64 `json:"tables"`
-	SignInsFrom    time.Time        `json:"signins_from"`
-	SignInsTo      time.Time        `json:"signins_to"`
-	Premium        bool             `json:"premium"`
-	ConcealedNames bool             `json:"concealed_names"`
-	Users          struct {
-		Active, Idle, Never, Disabled, Guests int
-	} `json:"users"`
-}
-
-// Stats counts what the simulator served.
-type Stats struct {
-	Requests  map[string]int64 `json:"requests"`  // by path family
-	Throttled map[string]int64 `json:"throttled"` // 429s sent, by path family
-	Tokens    int64            `json:"tokens"`    // tokens issued
-}
-
-// Sim is a running simulated tenant.
-type Sim struct {
-	cfg   Config
-	m     *model
-	log   *slog.Logger
-	mux   *http.ServeMux
-	base  atomic.Value // string: the URL nextLinks point at
-	srv   *http.Server
-	ln    net.Listener
-	limit *limits
-
-	tokMu    sync.Mutex
-	tokens   map[string]issued
-	tokenGen int64
-	minGen   int64
-	issuedN  atomic.Int64
-
-	faultMu sync.Mutex
-	faults  []*Fault
-
-	statMu    sync.Mutex
-	requests  map[string]int64
-	throttled map[string]int64
-}
-
-type issued struct {
-	resource string
-	expires  time.Time
-	gen      int64
-}
-
-// New builds the tenant model (users, SKUs, signInActivity); sign-ins are generated per request.
-func New(cfg Config) (*Sim, error) {
-	if cfg.Users < 1 || cfg.Users > 5_000_000 {
-		return nil, fmt.Errorf("users %d: want 1..5,000,000", cfg.Users)
+func (c *Config) validate() error {
+	switch {
+	case c.Users < 1 || c.Users > 1_000_000:
+		return fmt.Errorf("users %d: want 1..1,000,000", c.Users)
+	case c.Days < 0 || c.Days > 365:
+		return fmt.Errorf("days %d: want 1..365", c.Days)
+	case c.SignIns < 0:
+		return fmt.Errorf("sign-ins %d: want >= 0", c.SignIns)
+	case c.SignIns/int64(max(c.Days, 1)) > 1_000_000_000:
+		return fmt.Errorf("sign-ins %d: more than a billion a day", c.SignIns)
+	case c.IdleShare < 0 || c.IdleShare > 0.9:
+		return fmt.Errorf("idle share %.2f: want 0..0.9", c.IdleShare)
+	case c.TokenLifetime < 0:
+		return fmt.Errorf("token lifetime %s: want > 0", c.TokenLifetime)
 	}
-	if cfg.Days < 1 || cfg.Days > 365 {
-		return nil, fmt.Errorf("days %d: want 1..365", cfg.Days)
-	}
-	if cfg.SignIns < 0 {
-		return nil, fmt.Errorf("signins %d: want >= 0", cfg.SignIns)
-	}
-	if cfg.IdleShare < 0 || cfg.IdleShare > 0.9 {
-		return nil, fmt.Errorf("idle share %.2f: want 0..0.9", cfg.IdleShare)
-	}
-	switch cfg.Throttle {
-	case "":
-		cfg.Throttle = "off"
-	case "realistic", "scaled", "off":
+	switch c.Throttle {
+	case "", "realistic", "scaled", "off":
 	default:
-		return nil, fmt.Errorf("throttle %q: want realistic, scaled or off", cfg.Throttle)
+		return fmt.Errorf("throttle %q: want realistic, scaled or off", c.Throttle)
 	}
-	if cfg.TokenLifetime <= 0 {
+	return nil
+}
+
+// Sim is a simulated tenant. Its methods are safe for concurrent use.
+type Sim struct {
+	cfg    Config
+	m      *model
+	log    *slog.Logger
+	clock  func() time.Time // the wall clock of token expiry and service limits; tests replace it
+	mux    *http.ServeMux
+	limits *limits // nil: no service limits
+	truth  Truth
+	frag   fragments
+
+	tokens tokenStore
+	faults faultQueue
+	stats  counters
+	reqSeq atomic.Uint64
+	pages  sync.Pool // *reply
+
+	mu   sync.Mutex
+	srv  *http.Server
+	base string
+	done chan struct{}
+}
+
+// New validates cfg and builds the tenant: users, licenses, subscriptions and signInActivity. Sign-ins are not
+// stored; building walks them once (about 10 M a second) to make signInActivity agree with the log.
+func New(cfg Config) (*Sim, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("simulator config: %w", err)
+	}
+	if cfg.Days == 0 {
+		cfg.Days = 30
+	}
+	if cfg.Throttle == "" {
+		cfg.Throttle = "off"
+	}
+	if cfg.TokenLifetime == 0 {
 		cfg.TokenLifetime = time.Hour
 	}
 	if cfg.Now == nil {
@@ -120,170 +118,135 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.TenantID == "" {
+		cfg.TenantID = guid(hash(cfg.Seed, 1), hash(cfg.Seed, 2))
+	}
 	if cfg.ClientID == "" {
-		cfg.ClientID = defaultClientID
+		cfg.ClientID = DefaultClientID
 	}
 	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = fmt.Sprintf("sim~%016x", hash(cfg.Seed, 9))
+		cfg.ClientSecret = "sim~" + strconv.FormatUint(hash(cfg.Seed, 9), 36) + "." + strconv.FormatUint(hash(cfg.Seed, 10), 36)
 	}
-	s := &Sim{
-		cfg: cfg, log: cfg.Logger, m: newModel(cfg), tokens: map[string]issued{},
-		requests: map[string]int64{}, throttled: map[string]int64{},
-	}
-	if cfg.TenantID == "" {
-		s.cfg.TenantID = s.m.tenantID
-	}
-	s.limit = newLimits(cfg.Throttle, cfg.Now)
-	s.base.Store("http://127.0.0.1")
+	s := &Sim{cfg: cfg, log: cfg.Logger, clock: time.Now}
+	s.m = newModel(cfg, cfg.Now())
+	s.limits = newLimits(cfg.Throttle, cfg.Users, cfg.ClientID, cfg.TenantID)
+	s.frag = newFragments(s.m)
+	s.tokens.init()
+	s.stats.init()
+	s.truth = s.computeTruth()
 	s.routes()
+	s.log.Info("tenant simulated", "tenant_id", cfg.TenantID, "users", cfg.Users, "signins", s.truth.Tables["graph_signins"],
+		"premium", cfg.Premium, "throttle", cfg.Throttle)
 	return s, nil
 }
 
-// Credentials are the tenant id, client id and secret the token endpoint accepts.
+// Credentials are the tenant id, client id and client secret the token endpoint accepts.
 func (s *Sim) Credentials() (tenantID, clientID, clientSecret string) {
 	return s.cfg.TenantID, s.cfg.ClientID, s.cfg.ClientSecret
 }
 
 // Banner is the line `seatlake sim` prints on start.
 func (s *Sim) Banner() string {
-	return fmt.Sprintf("tenant_id=%s client_id=%s client_secret=%s", s.cfg.TenantID, s.cfg.ClientID, s.cfg.ClientSecret)
+	return "tenant_id=" + s.cfg.TenantID + " client_id=" + s.cfg.ClientID + " client_secret=" + s.cfg.ClientSecret
 }
 
-// Handler serves the simulator; nextLinks point at the base URL given to Start (or http://127.0.0.1).
+// Handler serves everything: the token endpoint, Graph under /v1.0 and the simulator's own /_sim endpoints.
+// nextLinks and @odata.context point at the host the request was sent to.
 func (s *Sim) Handler() http.Handler { return s.mux }
 
-// Start listens on addr, which must be a loopback address, and serves in the background.
+// Start listens on addr, which must be a loopback address ("127.0.0.1:0" picks a free port), and serves in the
+// background until Close. It returns the base URL, e.g. http://127.0.0.1:41234.
 func (s *Sim) Start(addr string) (string, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("address %q: %w", addr, err)
+		return "", fmt.Errorf("simulator address %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "", fmt.Errorf("address %q: the simulator listens on loopback only (127.0.0.1, ::1, localhost)", addr)
+		return "", fmt.Errorf("simulator address %q: the simulator listens on loopback only (127.0.0.1, ::1, localhost)", addr)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return "", errors.New("simulator already started")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	s.ln = ln
-	base := "http://" + ln.Addr().String()
-	s.base.Store(base)
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln)
-	return base, nil
+	s.base = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("simulator stopped serving", "err", err)
+		}
+	}()
+	s.log.Info("simulator listening", "url", s.base)
+	return s.base, nil
 }
 
-// Close stops the server.
+// Close stops serving: it waits up to two seconds for requests in flight, then closes every connection.
 func (s *Sim) Close() error {
-	if s.srv == nil {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.mu.Unlock()
+	if srv == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		return s.srv.Close()
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		err = srv.Close()
+	}
+	<-done
+	if err != nil {
+		return fmt.Errorf("closing the simulator: %w", err)
 	}
 	return nil
 }
 
-func (s *Sim) baseURL() string { return s.base.Load().(string) }
-
-// Truth returns what a default run must load.
-func (s *Sim) Truth() Truth {
-	m := s.m
-	t := Truth{TenantID: s.cfg.TenantID, Premium: s.cfg.Premium, ConcealedNames: s.cfg.ConcealedNames,
-		SignInsFrom: time.UnixMicro(m.servedFrom).UTC(), SignInsTo: time.UnixMicro(m.anchor).UTC()}
-	signIns := int64(0)
-	if s.cfg.Premium {
-		signIns = m.countRange(m.servedFrom, m.anchor)
-	}
-	t.Tables = map[string]int64{
-		"graph_users":           int64(len(m.users)),
-		"graph_user_licenses":   m.licenses,
-		"graph_subscribed_skus": int64(len(m.skus)),
-		"graph_signins":         signIns,
-		"graph_report_settings": 1,
-	}
-	for _, u := range m.users {
-		switch u.act {
-		case active:
-			t.Users.Active++
-		case idle:
-			t.Users.Idle++
-		default:
-			t.Users.Never++
-		}
-		if !u.enabled {
-			t.Users.Disabled++
-		}
-		if u.guest {
-			t.Users.Guests++
-		}
-	}
-	return t
-}
-
-// Stats returns request and throttling counts.
-func (s *Sim) Stats() Stats {
-	s.statMu.Lock()
-	defer s.statMu.Unlock()
-	st := Stats{Requests: map[string]int64{}, Throttled: map[string]int64{}, Tokens: s.issuedN.Load()}
-	for k, v := range s.requests {
-		st.Requests[k] = v
-	}
-	for k, v := range s.throttled {
-		st.Throttled[k] = v
-	}
-	return st
-}
-
-func (s *Sim) count(family string, throttled bool) {
-	s.statMu.Lock()
-	defer s.statMu.Unlock()
-	s.requests[family]++
-	if throttled {
-		s.throttled[family]++
-	}
+// startedBase is the URL Start listens on ("" before Start).
+func (s *Sim) startedBase() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.base
 }
 
 func (s *Sim) routes() {
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.token)
-	s.mux.HandleFunc("GET /v1.0/users", s.graph("users", s.users))
-	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.graph("subscribedSkus", s.subscribedSkus))
-	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.graph("signIns", s.signIns))
-	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.graph("reportSettings", s.reportSettings))
+	s.mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serve("token", "", s.token))
+	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", audGraph, s.users))
+	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", audGraph, s.subscribedSkus))
+	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.serve("signIns", audGraph, s.signIns))
+	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.serve("reportSettings", audGraph, s.reportSettings))
 	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Truth()) })
 	s.mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
-	s.mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		var f Fault
-		if err := json.NewDecoder(r.Body).Decode(&f); err != nil || f.Count < 1 || !f.Kind.valid() {
-			http.Error(w, `{"error":"want {\"path\":\"/v1.0/...\",\"kind\":\"Status503\",\"count\":1,\"delay\":\"1s\"}"}`, http.StatusBadRequest)
-			return
-		}
-		s.InjectFault(f)
+	s.mux.HandleFunc("POST /_sim/faults", s.postFault)
+	s.mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	// Anything else: Graph's 404, after Graph's authentication for paths under /v1.0/.
+	graphOther, other := s.serve("other", audGraph, s.graphNotFound), s.serve("other", "", s.graphNotFound)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		graphError(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+r.URL.Path+"' does not exist or one of its queried reference-property objects are not present.")
+		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
+			graphOther(w, r)
+			return
+		}
+		other(w, r)
 	})
 }
 
+// writeJSON answers the simulator's own endpoints (not a hot path).
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	w.Write(append(b, '\n'))
 }
-
-// graphError writes Graph's error body.
-func graphError(w http.ResponseWriter, status int, code, message string) {
-	now := time.Now().UTC()
-	id := guid(uint64(now.UnixNano()), mix(uint64(now.UnixNano())))
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("request-id", id)
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q,"innerError":{"date":%q,"request-id":%q,"client-request-id":%q}}}`,
-		code, message, now.Format("2006-01-02T15:04:05"), id, id)
-}
-
-var errBadQuery = errors.New("bad query")

@@ -1,92 +1,181 @@
 package tenantsim
 
 import (
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-// limits models Microsoft Graph's service limits per app and tenant (reference §2c, §2e).
+// limits models Microsoft Graph's service limits for one app in one tenant (reference §2c, §2e):
+//   - identity and access reports (auditLogs/signIns, and users when signInActivity is selected): 5 requests in any
+//     10 s, and signInActivity 10 requests a minute;
+//   - directory reads (users, subscribedSkus): a token bucket of resource units per 10 s (3,500 for tenants under 50
+//     users, 5,000 up to 500, 8,000 above), GET users costing 2, subscribedSkus 3, $select -1, $expand +1, $top < 20
+//     -1, at least 1.
+//
+// "scaled" runs the same shapes ten times faster (windows of 1 s and 6 s, directory bucket of 50 RU per second) so a
+// demo sees 429s and still finishes quickly. Throttled requests do not use up the budget, so a client that waits
+// exactly Retry-After gets through.
 type limits struct {
-	now     func() time.Time
-	classes map[string]*window
-	dir     *bucket
+	mu         sync.Mutex
+	reports    window
+	activity   window
+	dir        bucket
+	fractional bool   // Retry-After with a fraction of a second
+	scope      string // x-ms-throttle-scope of directory throttling
 }
 
-// window is a sliding-window limit: at most n requests in any span of per.
+// window allows at most n requests in any span of per (a sliding log).
 type window struct {
-	mu   sync.Mutex
 	n    int
 	per  time.Duration
-	hits []time.Time
+	hits []time.Time // oldest first
 }
 
-// bucket is a token bucket of resource units (the directory limit).
+// bucket is a token bucket of capacity resource units refilled over per.
 type bucket struct {
-	mu       sync.Mutex
-	capacity float64
-	per      time.Duration
-	level    float64
-	last     time.Time
+	capacity, level float64
+	per             time.Duration
+	last            time.Time
 }
 
-func newLimits(mode string, now func() time.Time) *limits {
-	l := &limits{now: now, classes: map[string]*window{}}
+func newLimits(mode string, users int, appID, tenantID string) *limits {
+	ru := 8000.0
+	switch {
+	case users < 50:
+		ru = 3500
+	case users <= 500:
+		ru = 5000
+	}
+	l := &limits{scope: "Tenant_Application/ReadWrite/" + appID + "/" + tenantID}
 	switch mode {
 	case "realistic":
-		l.classes["reports"] = &window{n: 5, per: 10 * time.Second}
-		l.classes["signInActivity"] = &window{n: 10, per: time.Minute}
-		l.dir = &bucket{capacity: 8000, per: 10 * time.Second, level: 8000}
+		l.reports = window{n: 5, per: 10 * time.Second}
+		l.activity = window{n: 10, per: time.Minute}
+		l.dir = bucket{capacity: ru, level: ru, per: 10 * time.Second}
 	case "scaled":
-		l.classes["reports"] = &window{n: 5, per: time.Second}
-		l.classes["signInActivity"] = &window{n: 10, per: 3 * time.Second}
-		l.dir = &bucket{capacity: 800, per: 10 * time.Second, level: 800}
+		l.reports = window{n: 5, per: time.Second}
+		l.activity = window{n: 10, per: 6 * time.Second}
+		l.dir = bucket{capacity: 50, level: 50, per: time.Second}
+		l.fractional = true
+	default:
+		return nil
 	}
 	return l
 }
 
-// admit says whether a request of class costing ru resource units may run now, and if not, how long to wait.
-func (l *limits) admit(class string, ru float64) (time.Duration, bool) {
-	now := l.now()
-	if w := l.classes[class]; w != nil {
-		if d, ok := w.admit(now); !ok {
-			return d, false
-		}
-	}
-	if l.dir != nil && class == "directory" {
-		return l.dir.admit(now, ru)
-	}
-	return 0, true
+// cost is what one request uses of each limit.
+type cost struct {
+	reports, activity bool
+	ru                float64 // directory resource units, 0 = not a directory request
 }
 
-func (w *window) admit(now time.Time) (time.Duration, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// costOf classifies a request by its path family and query.
+func costOf(family string, r *http.Request) cost {
+	sel, hasSel := query(r, "$select")
+	_, hasExpand := query(r, "$expand")
+	top, _ := query(r, "$top")
+	ru := func(base float64) float64 {
+		if hasSel {
+			base--
+		}
+		if hasExpand {
+			base++
+		}
+		if n, err := strconv.Atoi(top); err == nil && n < 20 {
+			base--
+		}
+		return max(base, 1)
+	}
+	switch family {
+	case "signIns":
+		return cost{reports: true}
+	case "users":
+		act := strings.Contains(strings.ToLower(sel), "signinactivity")
+		return cost{reports: act, activity: act, ru: ru(2)}
+	case "subscribedSkus":
+		return cost{ru: ru(3)}
+	case "reportSettings":
+		return cost{ru: 1}
+	}
+	return cost{}
+}
+
+// admit takes c from the limits at now, or says how long to wait and whether the directory bucket refused.
+func (l *limits) admit(now time.Time, c cost) (wait time.Duration, directory, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.reports {
+		wait = max(wait, l.reports.wait(now))
+	}
+	if c.activity {
+		wait = max(wait, l.activity.wait(now))
+	}
+	if c.ru > 0 {
+		if d := l.dir.wait(now, c.ru); d > 0 {
+			wait, directory = max(wait, d), true
+		}
+	}
+	if wait > 0 {
+		return wait, directory, false
+	}
+	if c.reports {
+		l.reports.take(now)
+	}
+	if c.activity {
+		l.activity.take(now)
+	}
+	if c.ru > 0 {
+		l.dir.level -= c.ru
+	}
+	return 0, false, true
+}
+
+func (w *window) wait(now time.Time) time.Duration {
 	cut := now.Add(-w.per)
 	i := 0
 	for i < len(w.hits) && !w.hits[i].After(cut) {
 		i++
 	}
-	w.hits = w.hits[i:]
-	if len(w.hits) >= w.n {
-		return w.hits[0].Add(w.per).Sub(now), false
+	w.hits = append(w.hits[:0], w.hits[i:]...)
+	if len(w.hits) < w.n {
+		return 0
 	}
-	w.hits = append(w.hits, now)
-	return 0, true
+	return w.hits[len(w.hits)-w.n].Add(w.per).Sub(now)
 }
 
-func (b *bucket) admit(now time.Time, ru float64) (time.Duration, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.last.IsZero() {
-		b.level += float64(now.Sub(b.last)) / float64(b.per) * b.capacity
-		if b.level > b.capacity {
-			b.level = b.capacity
-		}
+func (w *window) take(now time.Time) { w.hits = append(w.hits, now) }
+
+func (b *bucket) wait(now time.Time, ru float64) time.Duration {
+	if !b.last.IsZero() && now.After(b.last) {
+		b.level = min(b.capacity, b.level+float64(now.Sub(b.last))/float64(b.per)*b.capacity)
 	}
 	b.last = now
 	if b.level >= ru {
-		b.level -= ru
-		return 0, true
+		return 0
 	}
-	return time.Duration((ru - b.level) / b.capacity * float64(b.per)), false
+	return time.Duration((ru - b.level) / b.capacity * float64(b.per))
+}
+
+// admit applies the service limits to a request and renders the 429 when one is exceeded.
+func (s *Sim) admit(w http.ResponseWriter, r *http.Request, family string, rep *reply, reqID string) bool {
+	if s.limits == nil {
+		return true
+	}
+	c := costOf(family, r)
+	if c.ru > 0 {
+		w.Header().Set("x-ms-resource-unit", strconv.Itoa(int(c.ru)))
+	}
+	wait, directory, ok := s.limits.admit(s.clock(), c)
+	if ok {
+		return true
+	}
+	if directory {
+		w.Header().Set("x-ms-throttle-scope", s.limits.scope)
+		w.Header().Set("x-ms-throttle-information", "ResourceUnitLimitExceeded")
+	}
+	s.tooMany(w, rep, wait, s.limits.fractional, reqID)
+	return false
 }

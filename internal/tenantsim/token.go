@@ -3,97 +3,186 @@ package tenantsim
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
+// Audiences the token endpoint issues tokens for. Dataverse and F&O environments will add theirs.
+const audGraph = "graph"
+
+// graphAppID is Microsoft Graph's application id, also accepted as a scope resource.
+const graphAppID = "00000003-0000-0000-c000-000000000000"
+
+// tokenStore remembers issued access tokens: the audience each is for and when it expires.
+type tokenStore struct {
+	mu     sync.Mutex
+	tokens map[string]issued
+	epoch  int64 // tokens issued before this epoch are expired (ExpireTokens fault)
+	issued int64
+}
+
+type issued struct {
+	aud     string
+	expires time.Time
+	epoch   int64
+}
+
+func (t *tokenStore) init() { t.tokens = map[string]issued{} }
+
+func (t *tokenStore) add(tok string, it issued, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.tokens) >= 1024 { // forget expired tokens now and then: a long-running sim serves many clients
+		for k, v := range t.tokens {
+			if !now.Before(v.expires) || v.epoch < t.epoch {
+				delete(t.tokens, k)
+			}
+		}
+	}
+	it.epoch = t.epoch
+	t.tokens[tok] = it
+	t.issued++
+}
+
+// check says why tok is not valid for aud at now ("" when it is).
+func (t *tokenStore) check(tok, aud string, now time.Time) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	it, ok := t.tokens[tok]
+	switch {
+	case !ok:
+		return "CompactToken parsing failed with error code: 80049217"
+	case it.epoch < t.epoch || !now.Before(it.expires):
+		return "Access token has expired or is not yet valid."
+	case it.aud != aud:
+		return "Access token validation failure. Invalid audience."
+	}
+	return ""
+}
+
+// expireAll makes every token issued so far expired, as an early expiry or a revocation would.
+func (t *tokenStore) expireAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.epoch++
+}
+
+func (t *tokenStore) count() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.issued
+}
+
 // token is POST /{tenant}/oauth2/v2.0/token, the client-credentials grant (reference §1).
-func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
-	s.count("token", false)
+func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if err := r.ParseForm(); err != nil {
-		aadError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
 	}
 	clientID, secret, basic := r.BasicAuth()
 	if !basic {
 		clientID, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	tenant := r.PathValue("tenant")
-	scope := r.PostForm.Get("scope")
+	tenant, grant, scope := r.PathValue("tenant"), r.PostForm.Get("grant_type"), r.PostForm.Get("scope")
+	resource := strings.TrimSuffix(scope, "/.default")
+	aud := s.audience(r, resource)
 	switch {
-	case tenant != s.cfg.TenantID && !strings.EqualFold(tenant, s.m.domain):
-		aadError(w, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
-	case r.PostForm.Get("grant_type") != "client_credentials":
-		aadError(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+r.PostForm.Get("grant_type")+"'.")
+	case !strings.EqualFold(tenant, s.cfg.TenantID) && !strings.EqualFold(tenant, s.m.domain):
+		s.aadError(rep, http.StatusBadRequest, "invalid_request", 90002, "Tenant '"+tenant+"' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.")
+	case grant == "":
+		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+	case grant != "client_credentials":
+		s.aadError(rep, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+grant+"'.")
+	case clientID == "":
+		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 	case clientID != s.cfg.ClientID:
-		aadError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", clientID, tenant))
+		s.aadError(rep, http.StatusBadRequest, "unauthorized_client", 700016, "Application with identifier '"+clientID+"' was not found in the directory '"+s.m.orgName+"'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
 	case secret == "":
-		aadError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+		s.aadError(rep, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	case secret != s.cfg.ClientSecret:
-		aadError(w, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
+		s.aadError(rep, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+clientID+"'.")
 	case s.cfg.ExpiredSecret:
-		aadError(w, http.StatusUnauthorized, "invalid_client", 7000222, fmt.Sprintf("The provided client secret keys for app '%s' are expired. Visit the Azure portal to create new keys for your app.", clientID))
-	case !strings.HasSuffix(scope, "/.default"):
-		aadError(w, http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope))
-	case s.resource(strings.TrimSuffix(scope, "/.default")) == "":
-		aadError(w, http.StatusBadRequest, "invalid_scope", 70011, fmt.Sprintf("The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", scope))
+		s.aadError(rep, http.StatusUnauthorized, "invalid_client", 7000222, "The provided client secret keys for app '"+clientID+"' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.")
+	case scope == "":
+		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+	case !strings.HasSuffix(scope, "/.default") || strings.ContainsAny(scope, " "):
+		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope "+scope+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
+	case aud == "":
+		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid. The scope "+scope+" is not valid.")
 	default:
-		var b [24]byte
-		rand.Read(b[:])
-		tok := "sim." + hex.EncodeToString(b[:])
-		s.tokMu.Lock()
-		s.tokens[tok] = issued{resource: s.resource(strings.TrimSuffix(scope, "/.default")), expires: time.Now().Add(s.cfg.TokenLifetime), gen: s.tokenGen}
-		s.tokMu.Unlock()
-		s.issuedN.Add(1)
-		secs := int(s.cfg.TokenLifetime / time.Second)
-		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok})
+		var raw [24]byte
+		rand.Read(raw[:])
+		tok := "sim." + aud + "." + hex.EncodeToString(raw[:])
+		now := s.clock()
+		s.tokens.add(tok, issued{aud: aud, expires: now.Add(s.cfg.TokenLifetime)}, now)
+		secs := strconv.Itoa(max(1, int(s.cfg.TokenLifetime/time.Second)))
+		w.Header().Set("Cache-Control", "no-store, no-cache")
+		rep.contentType = plainJSON
+		b := append(rep.b[:0], `{"token_type":"Bearer","expires_in":`...)
+		b = append(b, secs...)
+		b = append(b, `,"ext_expires_in":`...)
+		b = append(b, secs...)
+		b = append(b, `,"access_token":"`...)
+		b = append(b, tok...)
+		rep.b = append(b, `"}`...)
 	}
 }
 
-// resource maps a scope's resource to the service it names ("" when unknown).
-func (s *Sim) resource(r string) string {
-	r = strings.TrimRight(r, "/")
+// audience maps a scope's resource (without /.default) to the audience of the token ("" when unknown).
+func (s *Sim) audience(r *http.Request, resource string) string {
+	resource = strings.TrimRight(resource, "/")
 	switch {
-	case r == "https://graph.microsoft.com" || r == "00000003-0000-0000-c000-000000000000" || r == strings.TrimRight(s.baseURL(), "/"):
-		return "graph"
+	case strings.EqualFold(resource, "https://graph.microsoft.com"), resource == graphAppID,
+		strings.EqualFold(resource, baseURL(r)), resource != "" && strings.EqualFold(resource, s.startedBase()):
+		return audGraph
 	}
 	return ""
 }
 
-// authorized checks the bearer token of a request for resource.
-func (s *Sim) authorized(r *http.Request, resource string) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+// aadError renders the identity platform's error body (reference §1).
+func (s *Sim) aadError(rep *reply, status int, code string, aadsts int, desc string) {
+	n := s.reqSeq.Add(1)
+	trace := guid(hash(s.cfg.Seed, 0xaad1, n), hash(s.cfg.Seed, 0xaad2, n))
+	corr := guid(hash(s.cfg.Seed, 0xaad3, n), hash(s.cfg.Seed, 0xaad4, n))
+	ts := s.clock().UTC().Format("2006-01-02 15:04:05Z")
+	num := strconv.Itoa(aadsts)
+	rep.status, rep.contentType = status, plainJSON
+	b := append(rep.b[:0], `{"error":`...)
+	b = appendJSONString(b, code)
+	b = append(b, `,"error_description":`...)
+	b = appendJSONString(b, "AADSTS"+num+": "+desc+"\r\nTrace ID: "+trace+"\r\nCorrelation ID: "+corr+"\r\nTimestamp: "+ts)
+	b = append(b, `,"error_codes":[`...)
+	b = append(b, num...)
+	b = append(b, `],"timestamp":"`...)
+	b = append(b, ts...)
+	b = append(b, `","trace_id":"`...)
+	b = append(b, trace...)
+	b = append(b, `","correlation_id":"`...)
+	b = append(b, corr...)
+	b = append(b, `","error_uri":"https://login.microsoftonline.com/error?code=`...)
+	b = append(b, num...)
+	rep.b = append(b, `"}`...)
+}
+
+// authorize checks the request's bearer token for aud and renders Graph's 401 when it is missing, unknown,
+// expired or for another resource.
+func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, aud string, rep *reply, reqID string) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
-		return false
+		tok, ok = strings.CutPrefix(h, "bearer ")
 	}
-	s.tokMu.Lock()
-	defer s.tokMu.Unlock()
-	t, ok := s.tokens[tok]
-	return ok && t.resource == resource && time.Now().Before(t.expires) && t.gen >= s.minGen
-}
-
-// expireTokens makes every token issued so far invalid, as a revocation or an early expiry would.
-func (s *Sim) expireTokens() {
-	s.tokMu.Lock()
-	defer s.tokMu.Unlock()
-	s.tokenGen++
-	s.minGen = s.tokenGen
-}
-
-func aadError(w http.ResponseWriter, status int, code string, aadsts int, desc string) {
-	now := time.Now().UTC()
-	trace := guid(mix(uint64(now.UnixNano())), mix(uint64(now.UnixNano())+1))
-	corr := guid(mix(uint64(now.UnixNano())+2), mix(uint64(now.UnixNano())+3))
-	ts := now.Format("2006-01-02 15:04:05Z")
-	writeJSON(w, status, map[string]any{
-		"error":             code,
-		"error_description": fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", aadsts, desc, trace, corr, ts),
-		"error_codes":       []int{aadsts},
-		"timestamp":         ts,
-		"trace_id":          trace,
-		"correlation_id":    corr,
-		"error_uri":         fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", aadsts),
-	})
+	why := "Access token is empty."
+	if ok && tok != "" {
+		why = s.tokens.check(tok, aud, s.clock())
+	}
+	if why == "" {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="`+graphAppID+`"`)
+	s.graphError(rep, http.StatusUnauthorized, "InvalidAuthenticationToken", why, reqID)
+	return false
 }

@@ -1,0 +1,226 @@
+package tenantsim
+
+import (
+	"math/bits"
+	"time"
+)
+
+// events generates the sign-in log without storing it. The history [start, anchor) is cut into one-minute
+// buckets; bucket k holds count(k) events, a formula over cumulative weights, so totals are exact without
+// generating anything; event j of bucket k is a pure function of (seed, k, j). Within a bucket, times increase
+// with j, so walking k and j downwards yields the newest-first order Graph serves.
+type events struct {
+	seed    int64
+	start   int64 // Unix microseconds, midnight of the first day
+	buckets int
+	cum     []int64 // cum[k] = weight of the buckets before k
+	total   int64
+
+	// Who signs in: an alias table over the active users' rates picks a user in O(1) (Vose's method, integer).
+	activeIdx []int32 // active user -> index in model.users
+	slots     []slot  // one per active user
+	wsum      uint64
+}
+
+// slot is one column of the alias table, packed so a draw touches one cache line.
+type slot struct {
+	prob      uint64 // keep self when a uniform draw in [0, wsum) is below prob
+	self, alt int32  // user indexes in model.users
+}
+
+// event is one sign-in.
+type event struct {
+	at    int64 // Unix microseconds
+	h, h2 uint64
+	user  int32 // index in model.users
+	fail  int8  // index in failures, -1 = success
+}
+
+func (e *events) build(m *model, cfg Config, start int64) {
+	e.seed = cfg.Seed
+	e.start = start
+	if m.anchor > start {
+		e.buckets = int((m.anchor - start) / usPerMinute)
+	}
+	e.cum = make([]int64, e.buckets+1)
+	for k := 0; k < e.buckets; k++ {
+		e.cum[k+1] = e.cum[k] + bucketWeight(start+int64(k)*usPerMinute)
+	}
+	var rates []uint64
+	for i := range m.users {
+		if m.users[i].act == active {
+			e.activeIdx = append(e.activeIdx, int32(i))
+			rates = append(rates, uint64(m.users[i].rate))
+		}
+	}
+	e.total = cfg.SignIns
+	if e.total == 0 {
+		e.total = int64(len(e.activeIdx)) * int64(cfg.Days) * 2 // about two interactive sign-ins a day
+	}
+	if len(e.activeIdx) == 0 || e.buckets == 0 {
+		e.total = 0
+		return
+	}
+	e.buildAlias(rates)
+}
+
+// bucketWeight favours working hours on weekdays, as real sign-in logs do.
+func bucketWeight(us int64) int64 {
+	t := time.UnixMicro(us).UTC()
+	work := t.Hour() >= 7 && t.Hour() < 18
+	switch wd := t.Weekday(); {
+	case wd != time.Saturday && wd != time.Sunday && work:
+		return 8
+	case work:
+		return 2
+	}
+	return 1
+}
+
+func (e *events) buildAlias(rates []uint64) {
+	n := uint64(len(rates))
+	for _, r := range rates {
+		e.wsum += r
+	}
+	prob := make([]uint64, n)
+	alias := make([]int32, n)
+	scaled := make([]uint64, n) // rate * n, compared with wsum: exact integer arithmetic, so deterministic
+	var small, large []int32
+	for i, r := range rates {
+		scaled[i] = r * n
+		if scaled[i] < e.wsum {
+			small = append(small, int32(i))
+		} else {
+			large = append(large, int32(i))
+		}
+	}
+	for len(small) > 0 && len(large) > 0 {
+		s, l := small[len(small)-1], large[len(large)-1]
+		small, large = small[:len(small)-1], large[:len(large)-1]
+		prob[s], alias[s] = scaled[s], l
+		scaled[l] -= e.wsum - scaled[s]
+		if scaled[l] < e.wsum {
+			small = append(small, l)
+		} else {
+			large = append(large, l)
+		}
+	}
+	for _, i := range append(small, large...) {
+		prob[i], alias[i] = e.wsum, i
+	}
+	e.slots = make([]slot, n)
+	for i := range e.slots {
+		e.slots[i] = slot{prob: prob[i], self: e.activeIdx[i], alt: e.activeIdx[alias[i]]}
+	}
+}
+
+// count is the number of events in bucket k.
+func (e *events) count(k int) int64 {
+	if e.total == 0 {
+		return 0
+	}
+	w := e.cum[e.buckets]
+	return mulDiv(e.total, e.cum[k+1], w) - mulDiv(e.total, e.cum[k], w)
+}
+
+// countBuckets is the number of events in buckets [a, b).
+func (e *events) countBuckets(a, b int) int64 {
+	if e.total == 0 || a >= b {
+		return 0
+	}
+	w := e.cum[e.buckets]
+	return mulDiv(e.total, e.cum[b], w) - mulDiv(e.total, e.cum[a], w)
+}
+
+func (e *events) bucketStart(k int) int64 { return e.start + int64(k)*usPerMinute }
+func (e *events) bucketSeed(k int) uint64 { return hash(e.seed, 0x5167, uint64(k)) }
+
+// at is the time and first hash of event j of the n in the bucket starting at bs.
+func (e *events) at(bs int64, seed uint64, j, n int64) (int64, uint64) {
+	h := mix(seed ^ uint64(j))
+	step := uint64(usPerMinute / n)
+	if step == 0 {
+		step = 1
+	}
+	hi, _ := bits.Mul64(h&0xffffffff, step<<32)
+	return bs + j*int64(step) + int64(hi), h
+}
+
+// event completes an event from its time and first hash.
+func (e *events) event(at int64, h uint64) event {
+	h2 := mix(h ^ 0x2545f4914f6cdd1d)
+	hi, _ := bits.Mul64(h>>32, uint64(len(e.slots))<<32)
+	sl := &e.slots[hi]
+	ev := event{at: at, h: h, h2: h2, user: sl.self, fail: -1}
+	if x, _ := bits.Mul64(h2, e.wsum); x >= sl.prob {
+		ev.user = sl.alt
+	}
+	if h2&1023 < 41 { // about 4% fail
+		ev.fail = int8((h2 >> 10) % uint64(len(failures)))
+	}
+	return ev
+}
+
+// lastEvent is the time and request id (= the sign-in's id) of a user's newest event.
+type lastEvent struct {
+	at  int64
+	req [2]uint64
+}
+
+// lastPerUser walks every event once, oldest first, and keeps each user's newest sign-in and newest successful
+// sign-in (indexed like model.users): what signInActivity must say. It also counts the failed sign-ins from
+// servedFrom on, for the truth.
+func (e *events) lastPerUser(users int, servedFrom int64) (lastAny, lastOK []lastEvent, failed int64) {
+	lastAny = make([]lastEvent, users)
+	lastOK = make([]lastEvent, users)
+	for k := 0; k < e.buckets; k++ {
+		n := e.count(k)
+		bs, seed := e.bucketStart(k), e.bucketSeed(k)
+		for j := int64(0); j < n; j++ {
+			ev := e.event(e.at(bs, seed, j, n))
+			last := lastEvent{at: ev.at, req: [2]uint64{ev.h, ev.h2}}
+			lastAny[ev.user] = last // times only grow: the last write is the newest
+			if ev.fail < 0 {
+				lastOK[ev.user] = last
+			} else if ev.at >= servedFrom {
+				failed++
+			}
+		}
+	}
+	return lastAny, lastOK, failed
+}
+
+// bucketOf is the bucket holding instant us, clamped to the history.
+func (e *events) bucketOf(us int64) int {
+	if us < e.start {
+		return -1
+	}
+	k := (us - e.start) / usPerMinute
+	return int(min(k, int64(e.buckets)))
+}
+
+// countBetween counts the events with lo <= at <= hi: whole buckets by formula, the two edge buckets by walking.
+func (e *events) countBetween(lo, hi int64) int64 {
+	if e.total == 0 || lo > hi {
+		return 0
+	}
+	kl, kh := max(e.bucketOf(lo), 0), min(e.bucketOf(hi), e.buckets-1)
+	if kh < 0 || kl > kh {
+		return 0
+	}
+	edge := func(k int) int64 {
+		var c int64
+		n := e.count(k)
+		bs, seed := e.bucketStart(k), e.bucketSeed(k)
+		for j := int64(0); j < n; j++ {
+			if at, _ := e.at(bs, seed, j, n); at >= lo && at <= hi {
+				c++
+			}
+		}
+		return c
+	}
+	if kl == kh {
+		return edge(kl)
+	}
+	return edge(kl) + e.countBuckets(kl+1, kh) + edge(kh)
+}

@@ -1,0 +1,304 @@
+package tenantsim
+
+import (
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const tokSignIns = 's'
+
+// fragments are the constant pieces of sign-in JSON, joined once so a page is mostly copies.
+type fragments struct {
+	app      [appCount][]byte // `","appId":"…","appDisplayName":"…","ipAddress":"`
+	resource [appCount][]byte // `","isInteractive":true,…,"resourceId":"…","status":`
+	client   [][]byte         // per device: `","clientAppUsed":"…","correlationId":"`
+	device   [][]byte         // per device: `,"deviceDetail":{…},"location":`
+	place    [][]byte         // per place: `{"city":…}},"appliedConditionalAccessPolicies":`
+	failure  [][]byte         // per failure: the status object
+	policies [3][]byte        // per conditionalAccessStatus: the policies and the closing brace
+	caStatus [3]string
+}
+
+const (
+	caSuccess = iota
+	caFailure
+	caNotApplied
+)
+
+func newFragments(m *model) fragments {
+	var f fragments
+	for i, a := range signInApps {
+		f.app[i] = []byte(`","appId":"` + a.appID + `","appDisplayName":"` + a.appName + `","ipAddress":"`)
+		f.resource[i] = []byte(`","isInteractive":true,"riskDetail":"none","riskLevelAggregated":"none","riskLevelDuringSignIn":"none",` +
+			`"riskState":"none","riskEventTypes":[],"resourceDisplayName":"` + a.resName + `","resourceId":"` + a.resID + `","status":`)
+	}
+	for _, d := range devices {
+		f.client = append(f.client, []byte(`","clientAppUsed":"`+d.clientApp+`","correlationId":"`))
+		f.device = append(f.device, []byte(`,"deviceDetail":{"deviceId":"","displayName":null,"operatingSystem":"`+d.os+
+			`","browser":"`+d.browser+`","isCompliant":null,"isManaged":null,"trustType":null},"location":`))
+	}
+	for _, p := range places {
+		f.place = append(f.place, []byte(`{"city":"`+p.city+`","state":"`+p.state+`","countryOrRegion":"`+p.country+
+			`","geoCoordinates":{"altitude":null,"latitude":`+p.lat+`,"longitude":`+p.lon+`}},"appliedConditionalAccessPolicies":`))
+	}
+	for _, x := range failures {
+		f.failure = append(f.failure, appendJSONString([]byte(`{"errorCode":`+strconv.Itoa(x.code)+`,"failureReason":`), x.reason))
+		f.failure[len(f.failure)-1] = append(f.failure[len(f.failure)-1], `,"additionalDetails":null}`...)
+	}
+	policy := func(result string) []byte {
+		return []byte(`[{"id":"` + m.policyID + `","displayName":"Require multifactor authentication for all users",` +
+			`"enforcedGrantControls":["Mfa"],"enforcedSessionControls":[],"result":"` + result + `"}]}`)
+	}
+	f.policies = [3][]byte{policy("success"), policy("failure"), []byte(`[]}`)}
+	f.caStatus = [3]string{"success", "failure", "notApplied"}
+	return f
+}
+
+const statusOK = `{"errorCode":0,"failureReason":null,"additionalDetails":null}`
+
+// signIns is GET /v1.0/auditLogs/signIns (reference §2c): interactive sign-ins newest first, $filter on
+// createdDateTime (ge, gt, le, lt, eq joined by and), $top (default and at most 1000), opaque $skiptoken nextLinks,
+// 30 days of retention, 403 without Entra ID P1.
+func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if !s.cfg.Premium {
+		s.notPremium(w, rep)
+		return
+	}
+	if !s.queryOptions(w, r, rep, "$filter", "$top", "$skiptoken", "$orderby") {
+		return
+	}
+	if o, ok := query(r, "$orderby"); ok && !strings.EqualFold(strings.Join(strings.Fields(o), " "), "createdDateTime desc") {
+		s.badRequest(w, rep, "BadRequest", "Invalid $orderby: only 'createdDateTime desc' is supported.")
+		return
+	}
+	top := 1000
+	if v, ok := query(r, "$top"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.badRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
+			return
+		}
+		top = min(n, 1000)
+	}
+	e := &s.m.ev
+	var wk walker
+	if tok, ok := query(r, "$skiptoken"); ok {
+		v, ok := s.openToken(tokSignIns, tok, 4)
+		if !ok || v[2] < 0 || v[2] >= int64(e.buckets) || v[3] < 0 {
+			s.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
+			return
+		}
+		wk = walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3]}
+	} else {
+		f, _ := query(r, "$filter")
+		lo, hi, err := parseCreatedFilter(f)
+		if err != nil {
+			s.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
+			return
+		}
+		lo, hi = max(lo, s.m.servedFrom), min(hi, s.m.servedTo)
+		wk = walker{e: e, lo: lo, hi: hi, k: min(e.bucketOf(hi), e.buckets-1), j: -1}
+		if lo > hi {
+			wk.k = -1
+		}
+	}
+
+	// Where does this page end? A walk over times only, so the nextLink can precede the values.
+	ahead := wk
+	for i := 0; i < top; i++ {
+		if _, _, ok := ahead.next(); !ok {
+			break
+		}
+	}
+	b := append(rep.b, `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, `/v1.0/$metadata#auditLogs/signIns",`...)
+	if _, _, ok := ahead.next(); ok {
+		b = append(b, `"@odata.nextLink":`...)
+		b = appendJSONString(b, nextLink(r, s.sealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), ahead.j+1)))
+		b = append(b, ',')
+	}
+	b = append(b, `"value":[`...)
+	var rd renderer
+	for i := 0; i < top; i++ {
+		at, h, ok := wk.next()
+		if !ok {
+			break
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = slices.Grow(b, 2048)
+		b = s.appendSignIn(b, &rd, e.event(at, h))
+	}
+	rep.b = append(b, "]}"...)
+}
+
+// walker walks the events of [lo, hi] newest first from bucket k, index j (-1: the bucket's newest).
+type walker struct {
+	e      *events
+	lo, hi int64
+	k      int
+	j      int64
+	loaded bool
+	n, bs  int64
+	seed   uint64
+}
+
+// next returns the next event's time and hash; afterwards (k, j+1) is its position.
+func (w *walker) next() (int64, uint64, bool) {
+	for w.k >= 0 {
+		if !w.loaded {
+			w.bs = w.e.bucketStart(w.k)
+			if w.bs+usPerMinute <= w.lo {
+				w.k = -1
+				return 0, 0, false
+			}
+			w.n, w.seed, w.loaded = w.e.count(w.k), w.e.bucketSeed(w.k), true
+			if w.j < 0 || w.j >= w.n {
+				w.j = w.n - 1
+			}
+		}
+		if w.j < 0 {
+			w.k, w.j, w.loaded = w.k-1, -1, false
+			continue
+		}
+		at, h := w.e.at(w.bs, w.seed, w.j, w.n)
+		w.j--
+		if at > w.hi {
+			continue
+		}
+		if at < w.lo {
+			w.k = -1
+			return 0, 0, false
+		}
+		return at, h, true
+	}
+	return 0, 0, false
+}
+
+// renderer caches the formatted minute of createdDateTime: consecutive events share it.
+type renderer struct {
+	minute int64
+	prefix []byte // "2006-01-02T15:04:"
+}
+
+func (s *Sim) appendSignIn(b []byte, rd *renderer, ev event) []byte {
+	sg := &s.m.signers[ev.user]
+	f := &s.frag
+	h3 := mix(ev.h2 ^ 0x6a09e667f3bcc909)
+	app := sg.apps[int(h3&0xff)%int(sg.nApps)]
+	dev := int(sg.dev)
+	if (h3>>8)%10 < 2 {
+		dev = int((h3 >> 12) % uint64(len(devices)))
+	}
+	pl := int(sg.place)
+	if (h3>>20)%100 < 8 {
+		pl = int((h3 >> 24) % uint64(len(places)))
+	}
+	ca := caSuccess
+	switch {
+	case ev.fail >= 0 && failures[ev.fail].ca:
+		ca = caFailure
+	case (h3>>32)%4 == 0:
+		ca = caNotApplied
+	}
+
+	b = append(b, `{"id":"`...)
+	b = appendGUID(b, ev.h, ev.h2)
+	b = append(b, `","createdDateTime":"`...)
+	if minute := ev.at / usPerMinute; minute != rd.minute || rd.prefix == nil {
+		rd.minute = minute
+		rd.prefix = time.UnixMicro(minute*usPerMinute).UTC().AppendFormat(rd.prefix[:0], "2006-01-02T15:04:")
+	}
+	b = append(b, rd.prefix...)
+	inMin := ev.at - rd.minute*usPerMinute
+	sec := inMin / 1_000_000
+	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.')
+	b = appendFrac7(b, inMin%1_000_000)
+	b = append(b, `Z","userDisplayName":"`...)
+	b = append(b, s.m.arena[sg.off:sg.off+uint32(sg.n)]...)
+	b = append(b, f.app[app]...)
+	uh := uint64(ev.user) * 0x9e3779b97f4a7c15
+	b = strconv.AppendUint(b, places[pl].ipFirst, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, (uh>>40)&255, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, (uh>>48)&255, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, 1+(h3>>40)%254, 10)
+	b = append(b, f.client[dev]...)
+	b = appendGUID(b, ev.h2, h3)
+	b = append(b, `","conditionalAccessStatus":"`...)
+	b = append(b, f.caStatus[ca]...)
+	b = append(b, f.resource[app]...)
+	if ev.fail < 0 {
+		b = append(b, statusOK...)
+	} else {
+		b = append(b, f.failure[ev.fail]...)
+	}
+	b = append(b, f.device[dev]...)
+	b = append(b, f.place[pl]...)
+	return append(b, f.policies[ca]...)
+}
+
+// parseCreatedFilter reads a $filter on createdDateTime into an inclusive range of Unix microseconds.
+func parseCreatedFilter(f string) (lo, hi int64, err error) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if strings.TrimSpace(f) == "" {
+		return lo, hi, nil
+	}
+	for _, clause := range splitAnd(f) {
+		fields := strings.Fields(clause)
+		if len(fields) != 3 || !strings.EqualFold(fields[0], "createdDateTime") {
+			return 0, 0, errorf("unsupported clause %q: the simulator filters on createdDateTime only", clause)
+		}
+		v := strings.Trim(fields[2], "'")
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return 0, 0, errorf("%q is not a DateTimeOffset such as 2024-05-01T00:00:00Z", v)
+		}
+		ns := t.UnixNano()
+		floor := ns / 1000
+		if ns%1000 < 0 {
+			floor--
+		}
+		ceil := floor
+		if ns%1000 != 0 {
+			ceil++
+		}
+		switch strings.ToLower(fields[1]) {
+		case "ge":
+			lo = max(lo, ceil)
+		case "gt":
+			lo = max(lo, floor+1)
+		case "le":
+			hi = min(hi, floor)
+		case "lt":
+			hi = min(hi, ceil-1)
+		case "eq":
+			lo, hi = max(lo, ceil), min(hi, floor)
+		default:
+			return 0, 0, errorf("unsupported operator %q", fields[1])
+		}
+	}
+	return lo, hi, nil
+}
+
+// splitAnd splits a filter on the "and" operator, whatever its case.
+func splitAnd(f string) []string {
+	var out []string
+	fields := strings.Fields(f)
+	start := 0
+	for i, w := range fields {
+		if strings.EqualFold(w, "and") {
+			out = append(out, strings.Join(fields[start:i], " "))
+			start = i + 1
+		}
+	}
+	return append(out, strings.Join(fields[start:], " "))
+}

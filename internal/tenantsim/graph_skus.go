@@ -1,0 +1,76 @@
+package tenantsim
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// subscribedSkus is GET /v1.0/subscribedSkus (reference §2b): one small, unpaged list; only $select is supported
+// by Graph, and ignored here (the whole entity is returned).
+func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if !s.queryOptions(w, r, rep, "$select") {
+		return
+	}
+	m := s.m
+	account := guid(hash(s.cfg.Seed, 50), hash(s.cfg.Seed, 51))
+	b := append(rep.b, `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, `/v1.0/$metadata#subscribedSkus","value":[`...)
+	for i := range m.skus {
+		k := &m.skus[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"accountName":`...)
+		b = appendRaw(b, m.orgName)
+		b = append(b, `,"accountId":`...)
+		b = appendRaw(b, account)
+		b = append(b, `,"appliesTo":"User","capabilityStatus":`...)
+		b = appendRaw(b, k.status)
+		b = append(b, `,"consumedUnits":`...)
+		b = strconv.AppendInt(b, int64(k.consumed), 10)
+		b = append(b, `,"id":"`...)
+		b = append(b, s.cfg.TenantID...)
+		b = append(b, '_')
+		b = append(b, k.def.id...)
+		b = append(b, `","prepaidUnits":{"enabled":`...)
+		b = strconv.AppendInt(b, int64(k.enabled), 10)
+		b = append(b, `,"lockedOut":`...)
+		b = strconv.AppendInt(b, int64(k.locked), 10)
+		b = append(b, `,"suspended":`...)
+		b = strconv.AppendInt(b, int64(k.suspended), 10)
+		b = append(b, `,"warning":`...)
+		b = strconv.AppendInt(b, int64(k.warning), 10)
+		b = append(b, `},"servicePlans":[`...)
+		for j, p := range k.def.plans {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"servicePlanId":"`...)
+			b = append(b, p.id...)
+			b = append(b, `","servicePlanName":"`...)
+			b = append(b, p.name...)
+			b = append(b, `","provisioningStatus":"Success","appliesTo":"User"}`...)
+		}
+		b = append(b, `],"skuId":"`...)
+		b = append(b, k.def.id...)
+		b = append(b, `","skuPartNumber":"`...)
+		b = append(b, k.def.part...)
+		b = append(b, `","subscriptionIds":["`...)
+		b = appendGUID(b, hash(s.cfg.Seed, 60, uint64(i)), hash(s.cfg.Seed, 61, uint64(i)))
+		b = append(b, `"]}`...)
+	}
+	rep.b = append(b, "]}"...)
+}
+
+// reportSettings is GET /v1.0/admin/reportSettings in the shape the service really returns (reference §2d).
+func (s *Sim) reportSettings(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if !s.queryOptions(w, r, rep, "$select") {
+		return
+	}
+	b := append(rep.b, `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, `/v1.0/$metadata#admin/reportSettings/$entity","displayConcealedNames":`...)
+	b = strconv.AppendBool(b, s.cfg.ConcealedNames)
+	rep.b = append(b, '}')
+}

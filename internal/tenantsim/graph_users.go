@@ -1,0 +1,265 @@
+package tenantsim
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// userProps are the user properties the simulator serves, in Graph's spelling.
+var userProps = []string{"id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "accountEnabled",
+	"userType", "createdDateTime", "department", "jobTitle", "assignedLicenses", "signInActivity", "businessPhones",
+	"mobilePhone", "officeLocation", "preferredLanguage", "usageLocation"}
+
+// defaultUserProps is the property set of GET /users without $select (reference §2a).
+var defaultUserProps = []string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+	"officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"}
+
+// notInCollections are user properties Graph only returns for a single user: selecting them on the collection
+// answers 501 (reference §2a).
+var notInCollections = []string{"aboutMe", "birthday", "hireDate", "interests", "mySite", "pastProjects",
+	"preferredName", "responsibilities", "schools", "skills", "mailboxSettings"}
+
+const tokUsers = 'u'
+
+// users is GET /v1.0/users: $select, $top (default 100, at most 999, 500 with signInActivity), $skiptoken.
+func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if !s.queryOptions(w, r, rep, "$select", "$top", "$skiptoken") {
+		return
+	}
+	props := defaultUserProps
+	sel, hasSel := query(r, "$select")
+	if hasSel {
+		props = props[:0:0]
+		for _, p := range strings.Split(sel, ",") {
+			p = strings.TrimSpace(p)
+			name := canonical(p, userProps)
+			switch {
+			case canonical(p, notInCollections) != "":
+				s.graphError(rep, http.StatusNotImplemented, "NotImplemented", "This operation target is not yet supported.", w.Header().Get("request-id"))
+				return
+			case name == "":
+				s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'Microsoft.DirectoryServices.User'.")
+				return
+			case !contains(props, name):
+				props = append(props, name)
+			}
+		}
+	}
+	activity := contains(props, "signInActivity")
+	if activity && !s.cfg.Premium {
+		s.notPremium(w, rep)
+		return
+	}
+	top := 100
+	if v, ok := query(r, "$top"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 999 {
+			s.badRequest(w, rep, "Request_UnsupportedQuery", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
+			return
+		}
+		top = n
+	}
+	if activity {
+		top = min(top, 500)
+	}
+	users := s.m.users
+	from := 0
+	if tok, ok := query(r, "$skiptoken"); ok {
+		v, ok := s.openToken(tokUsers, tok, 1)
+		if !ok || v[0] < 0 || v[0] > int64(len(users)) {
+			s.badRequest(w, rep, "Directory_InvalidSkipToken", "The specified page token value has expired and can no longer be included in your request.")
+			return
+		}
+		from = int(v[0])
+	}
+	to := min(from+top, len(users))
+
+	b := append(rep.b, `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, "/v1.0/$metadata#users"...)
+	if hasSel {
+		b = append(b, '(')
+		b = append(b, strings.Join(props, ",")...)
+		b = append(b, ')')
+	}
+	b = append(b, `",`...)
+	if to < len(users) {
+		b = append(b, `"@odata.nextLink":`...)
+		b = appendJSONString(b, nextLink(r, s.sealToken(tokUsers, int64(to))))
+		b = append(b, ',')
+	}
+	b = append(b, `"value":[`...)
+	for i := from; i < to; i++ {
+		if i > from {
+			b = append(b, ',')
+		}
+		b = s.appendUser(b, &users[i], props)
+	}
+	rep.b = append(b, "]}"...)
+}
+
+// canonical is Graph's spelling of a property name, matched case-insensitively ("" when unknown).
+func canonical(p string, names []string) string {
+	for _, n := range names {
+		if strings.EqualFold(p, n) {
+			return n
+		}
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func appendRaw(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendNullable(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendRaw(b, s)
+}
+
+func (s *Sim) appendUser(b []byte, u *user, props []string) []byte {
+	b = append(b, '{')
+	for i, p := range props {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, p...)
+		b = append(b, '"', ':')
+		switch p {
+		case "id":
+			b = appendRaw(b, u.id)
+		case "userPrincipalName":
+			b = appendRaw(b, u.upn)
+		case "displayName":
+			b = appendRaw(b, u.name)
+		case "givenName":
+			b = appendRaw(b, u.given)
+		case "surname":
+			b = appendRaw(b, u.sur)
+		case "mail":
+			b = appendNullable(b, u.mail)
+		case "accountEnabled":
+			b = strconv.AppendBool(b, u.enabled)
+		case "userType":
+			if u.guest {
+				b = appendRaw(b, "Guest")
+			} else {
+				b = appendRaw(b, "Member")
+			}
+		case "createdDateTime":
+			b = appendDate(b, u.created)
+		case "department":
+			if u.dept < 0 {
+				b = append(b, "null"...)
+			} else {
+				b = appendRaw(b, departments[u.dept])
+			}
+		case "jobTitle":
+			if u.dept < 0 {
+				b = append(b, "null"...)
+			} else {
+				b = appendRaw(b, jobTitles[u.dept])
+			}
+		case "businessPhones":
+			b = append(b, "[]"...)
+		case "mobilePhone":
+			b = append(b, "null"...)
+		case "officeLocation":
+			if u.guest {
+				b = append(b, "null"...)
+			} else {
+				b = appendRaw(b, places[u.place].city)
+			}
+		case "preferredLanguage":
+			if u.guest {
+				b = append(b, "null"...)
+			} else {
+				b = appendRaw(b, "en-US")
+			}
+		case "usageLocation":
+			if len(u.lic) == 0 {
+				b = append(b, "null"...)
+			} else {
+				b = appendRaw(b, places[u.place].country)
+			}
+		case "assignedLicenses":
+			b = s.appendLicenses(b, u)
+		case "signInActivity":
+			b = appendActivity(b, u)
+		}
+	}
+	return append(b, '}')
+}
+
+func (s *Sim) appendLicenses(b []byte, u *user) []byte {
+	b = append(b, '[')
+	for i, l := range u.lic {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		def := &skuCatalog[l.sku]
+		b = append(b, `{"disabledPlans":[`...)
+		first := true
+		for p := range def.plans {
+			if l.disabled&(1<<p) == 0 {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendRaw(b, def.plans[p].id)
+		}
+		b = append(b, `],"skuId":"`...)
+		b = append(b, def.id...)
+		b = append(b, `"}`...)
+	}
+	return append(b, ']')
+}
+
+// appendActivity writes signInActivity: null for a user who never signed in. Times carry Graph's seven
+// fractional digits so lastSignInDateTime equals, to the tick, the createdDateTime of the user's newest sign-in in
+// the log, and lastSignInRequestId is that sign-in's id.
+func appendActivity(b []byte, u *user) []byte {
+	if u.lastSignIn == 0 && u.lastNonInteractive == 0 {
+		return append(b, "null"...)
+	}
+	field := func(b []byte, name string, us int64, req [2]uint64) []byte {
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, `DateTime":`...)
+		if us == 0 {
+			b = append(b, `null,"`...)
+			b = append(b, name...)
+			return append(b, `RequestId":null`...)
+		}
+		b = appendTime7(b, us)
+		b = append(b, `,"`...)
+		b = append(b, name...)
+		b = append(b, `RequestId":"`...)
+		b = appendGUID(b, req[0], req[1])
+		return append(b, '"')
+	}
+	b = append(b, '{')
+	b = field(b, "lastSignIn", u.lastSignIn, u.lastSignInReq)
+	b = append(b, ',')
+	b = field(b, "lastNonInteractiveSignIn", u.lastNonInteractive, u.lastNIReq)
+	b = append(b, ',')
+	b = field(b, "lastSuccessfulSignIn", u.lastSuccess, u.lastSuccessReq)
+	return append(b, '}')
+}
