@@ -14,8 +14,8 @@
 //   - A run writes only into its staging directory. Commit fsyncs the files, then writes the commit marker (the
 //     manifest: every file move, every snapshot partition it replaces, every state value) atomically; the marker is
 //     the commit point. Applying it moves the files into place, removes the superseded snapshot files of the same
-//     partition and writes the state; Open rolls forward any marker left by a crash and deletes staging without
-//     a marker. So a run killed before its marker leaves the warehouse exactly as it was.
+//     partition and writes the state; Lock (taken by every run) rolls forward any marker left by a crash and
+//     deletes staging without a marker. So a run killed before its marker leaves the warehouse exactly as it was.
 //   - A snapshot table written by a run replaces that table's partition tenant=X/snapshot_date=D; event tables
 //     append, and the catalog's views deduplicate them on their key.
 //   - Partition values live only in the paths: Spark and other Hive readers reject a column present in both.

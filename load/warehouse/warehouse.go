@@ -26,8 +26,7 @@ const (
 	dirRuns    = "runs"
 )
 
-// Open prepares root (creating it if needed) and finishes what a crashed run left: a commit whose marker was
-// written is applied; staging without a marker is deleted.
+// Open prepares root, creating it if needed. Recovery from a crashed run happens when a run takes the lock.
 func Open(ctx context.Context, root string, logger *slog.Logger) (*Warehouse, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -41,18 +40,16 @@ func Open(ctx context.Context, root string, logger *slog.Logger) (*Warehouse, er
 			return nil, fmt.Errorf("creating warehouse directory: %w", err)
 		}
 	}
-	w := &Warehouse{root: abs, log: logger}
-	if err := w.recover(ctx); err != nil {
-		return nil, err
-	}
-	return w, nil
+	return &Warehouse{root: abs, log: logger}, nil
 }
 
 // Root is the warehouse's absolute path.
 func (w *Warehouse) Root() string { return w.root }
 
-// Lock takes the warehouse's exclusive lock: one run at a time. It does not wait.
-func (w *Warehouse) Lock() (unlock func() error, err error) {
+// Lock takes the warehouse's exclusive lock (one run at a time; it does not wait) and then finishes what a crashed
+// run left: a commit whose marker was written is applied, staging without a marker is deleted. Only the lock
+// holder recovers, so a second process can never delete the staging of a run in progress.
+func (w *Warehouse) Lock(ctx context.Context) (unlock func() error, err error) {
 	path := filepath.Join(w.root, dirState, ".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
@@ -65,10 +62,15 @@ func (w *Warehouse) Lock() (unlock func() error, err error) {
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
-	return func() error {
+	unlock = func() error {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		return f.Close()
-	}, nil
+	}
+	if err := w.recover(ctx); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
 }
 
 // State returns a stream's committed state.

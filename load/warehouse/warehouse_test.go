@@ -221,6 +221,11 @@ func TestUncommittedRunLeavesNoTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	unlock, err := w2.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	if got := files(t, root); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Errorf("files %v, want %v", got, before)
 	}
@@ -252,6 +257,14 @@ func TestCrashAfterTheMarkerIsRolledForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := files(t, root); len(got) != 1 || !strings.Contains(got[0], "r1-1") {
+		t.Errorf("opening the warehouse without the lock changed it: %v", got)
+	}
+	unlock, err := w2.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	want := []string{"raw/test_people/tenant=t1/snapshot_date=2026-11-22/r2-1.parquet"}
 	if got := files(t, root); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after recovery: files %v, want %v (r2 replaces r1's snapshot of the same day)", got, want)
@@ -313,15 +326,15 @@ func TestEventRowsLandInTheirDayPartition(t *testing.T) {
 
 func TestLockAllowsOneRun(t *testing.T) {
 	w, _ := Open(context.Background(), t.TempDir(), nil)
-	unlock, err := w.Lock()
+	unlock, err := w.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Lock(); err == nil || !strings.Contains(err.Error(), "another seatlake run") {
+	if _, err := w.Lock(context.Background()); err == nil || !strings.Contains(err.Error(), "another seatlake run") {
 		t.Errorf("second lock: %v", err)
 	}
 	unlock()
-	if u, err := w.Lock(); err != nil {
+	if u, err := w.Lock(context.Background()); err != nil {
 		t.Errorf("lock after unlock: %v", err)
 	} else {
 		u()
