@@ -172,9 +172,23 @@ func (r *run) execute(ctx context.Context) error {
 		HTTPClient: httpClient, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout, Logger: r.log,
 		Gate: odata.NewGate(),
 	})
+	// Records that cannot be loaded are kept aside in the run's reject files, committed with it.
+	var rejectErr error
+	var rejectMu sync.Mutex
+	rejected := map[*table.Table]*warehouse.RejectWriter{}
 	x := &graph.Extractor{
 		Endpoint: cfg.GraphEndpoint, TenantID: cfg.TenantID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt,
 		BatchRows: cfg.BatchRows, Logger: r.log,
+		Reject: func(t *table.Table, raw []byte) {
+			rw := txn.Rejects(t)
+			err := rw.Write(raw)
+			rejectMu.Lock()
+			defer rejectMu.Unlock()
+			rejected[t] = rw
+			if err != nil && rejectErr == nil {
+				rejectErr = err
+			}
+		},
 	}
 
 	// One writer goroutine per table; streams hand batches over through a short queue.
@@ -240,6 +254,13 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	if writeErr != nil {
 		return writeErr
+	}
+	if rejectErr != nil {
+		return fmt.Errorf("keeping aside records that could not be loaded: %w", rejectErr)
+	}
+	for t, rw := range rejected {
+		r.warn(fmt.Sprintf("%s: %d record(s) without a usable id or timestamp were not loaded; they are kept aside in %s",
+			t.Name, rw.Count(), rw.Path()))
 	}
 
 	if !usersRes.SignInActivity {

@@ -81,7 +81,6 @@ func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Cli
 	failed := make([]error, len(ws))
 	var noPremium bool
 	var mu sync.Mutex
-	var badValues int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.SignInConcurrency)
 	for i, w := range ws {
@@ -89,7 +88,6 @@ func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Cli
 			res, err := x.SignIns(gctx, pager, w.From, w.To, sink)
 			mu.Lock()
 			defer mu.Unlock()
-			badValues += res.BadValues
 			switch {
 			case err == nil:
 				p.windowDone()
@@ -117,9 +115,6 @@ func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Cli
 	}
 	if err != nil {
 		return signInOutcome{}, err
-	}
-	if badValues > 0 {
-		r.warn(fmt.Sprintf("graph_signins: %d sign-in(s) without a parsable id or createdDateTime were not loaded", badValues))
 	}
 
 	// The watermark advances to the end of the unbroken run of fetched windows, oldest first.

@@ -15,6 +15,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/table"
 )
 
 // Pager walks an OData collection, calling decode with each page's body and following the nextLink it returns.
@@ -50,6 +51,9 @@ type Extractor struct {
 	BatchRows   int
 	Alloc       memory.Allocator
 	Logger      *slog.Logger
+	// Reject, when set, receives each record that cannot be loaded (raw JSON), so it is kept aside rather than
+	// dropped. It may be called from concurrent streams and must not keep raw.
+	Reject func(t *table.Table, raw []byte)
 }
 
 func (x *Extractor) url(path string, query string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/table"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -223,6 +224,8 @@ func TestUsersWithoutEntraP1FallsBack(t *testing.T) {
 func TestSignInsWindowFilterAndBadRows(t *testing.T) {
 	f := newFakeGraph(t)
 	x, c, _ := newTestExtractor(t, f)
+	var rejected []string
+	x.Reject = func(tbl *table.Table, raw []byte) { rejected = append(rejected, tbl.Name+" "+string(raw)) }
 	var s collect
 	defer s.release()
 	from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
@@ -236,6 +239,14 @@ func TestSignInsWindowFilterAndBadRows(t *testing.T) {
 	}
 	if res.Rows != 2 || res.BadValues != 1 || res.Pages != 2 {
 		t.Errorf("result %+v: want 2 rows, 1 row without a parsable time kept out, 2 pages", res)
+	}
+	wantReject := `graph_signins {
+      "id": "broken-time-row",
+      "createdDateTime": "yesterday",
+      "userId": "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
+    }`
+	if len(rejected) != 1 || rejected[0] != wantReject {
+		t.Errorf("rejected %q, want the raw row kept aside:\n%s", rejected, wantReject)
 	}
 	s.golden(t, "graph_signins")
 }

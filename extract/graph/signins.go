@@ -13,7 +13,7 @@ import (
 type SignInsResult struct {
 	Rows      int64
 	Pages     int
-	BadValues int64 // rows whose createdDateTime did not parse: kept aside (not written), counted here
+	BadValues int64 // rows without an id or a parsable createdDateTime: not loaded, handed to Extractor.Reject
 }
 
 // SignInsURL is the first page of interactive sign-ins with createdDateTime in [from, to).
@@ -66,10 +66,11 @@ func (s *SignInDecoder) Decode(ctx context.Context, body []byte) (next string, r
 }
 
 type signInDecoder struct {
-	bt   *table.Batcher
-	prov provenance
-	rows []signInRef // reused: one page of references into the body
-	tmp  []byte      // scratch for unescaping
+	reject func(raw []byte)
+	bt     *table.Batcher
+	prov   provenance
+	rows   []signInRef // reused: one page of references into the body
+	tmp    []byte      // scratch for unescaping
 
 	id, user, upn, app, appName, res, resName, client, ip, country *array.StringBuilder
 	created                                                        *array.TimestampBuilder
@@ -80,6 +81,7 @@ type signInDecoder struct {
 // signInRef holds one sign-in's fields as sub-slices of the page body.
 type signInRef struct {
 	id, created, user, upn, app, appName, res, resName, client, ip, country field
+	raw                                                                     []byte // the whole object, for rejects
 	interactive, hasInteractive                                             bool
 	errCode                                                                 int32
 	hasErrCode                                                              bool
@@ -88,7 +90,12 @@ type signInRef struct {
 func newSignInDecoder(x *Extractor, bt *table.Batcher) *signInDecoder {
 	b := bt.Builder()
 	s := func(i int) *array.StringBuilder { return b.Field(i).(*array.StringBuilder) }
+	reject := func([]byte) {}
+	if x.Reject != nil {
+		reject = func(raw []byte) { x.Reject(SignIns, raw) }
+	}
 	return &signInDecoder{
+		reject:      reject,
 		bt:          bt,
 		prov:        x.newProvenance(b),
 		id:          s(3),
@@ -117,6 +124,7 @@ func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next strin
 		r := &d.rows[i]
 		if !r.id.set || !r.created.set {
 			bad++ // an event without an id or a time cannot be deduplicated or partitioned
+			d.reject(r.raw)
 			continue
 		}
 		created := r.created.raw
@@ -124,6 +132,7 @@ func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next strin
 			var uerr error
 			if d.tmp, uerr = unescape(d.tmp[:0], created); uerr != nil {
 				bad++
+				d.reject(r.raw)
 				continue
 			}
 			created = d.tmp
@@ -131,6 +140,7 @@ func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next strin
 		ts, perr := parseMicros(created)
 		if perr != nil {
 			bad++
+			d.reject(r.raw)
 			continue
 		}
 		d.prov.append()
@@ -202,7 +212,12 @@ func (d *signInDecoder) scanPage(body []byte) (field, error) {
 		case "value":
 			return sc.array(func() error {
 				d.rows = append(d.rows, signInRef{})
-				return d.scanSignIn(&sc, &d.rows[len(d.rows)-1])
+				r := &d.rows[len(d.rows)-1]
+				sc.ws()
+				start := sc.i
+				err := d.scanSignIn(&sc, r)
+				r.raw = body[start:sc.i]
+				return err
 			})
 		}
 		return sc.skip()

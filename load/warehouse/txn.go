@@ -71,6 +71,7 @@ type Txn struct {
 
 	mu      sync.Mutex
 	writers map[string]*TableWriter
+	rejects map[string]*RejectWriter
 	state   map[string]string
 	done    bool
 }
@@ -85,7 +86,7 @@ func (w *Warehouse) Begin(runID, tenantID string, snapshotDate time.Time, opts W
 	}
 	return &Txn{
 		w: w, runID: runID, tenantID: tenantID, date: snapshotDate.UTC().Format("2006-01-02"),
-		opts: opts.withDefaults(), writers: map[string]*TableWriter{}, state: map[string]string{},
+		opts: opts.withDefaults(), writers: map[string]*TableWriter{}, rejects: map[string]*RejectWriter{}, state: map[string]string{},
 	}, nil
 }
 
@@ -152,12 +153,7 @@ func (t *Txn) seal(ctx context.Context) (*manifest, error) {
 		return nil, errors.New("the transaction is already finished")
 	}
 	m := manifest{RunID: t.runID, TenantID: t.tenantID, State: t.state, Created: time.Now().UTC()}
-	names := make([]string, 0, len(t.writers))
-	for n := range t.writers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedKeys(t.writers) {
 		tw := t.writers[n]
 		if err := tw.close(); err != nil {
 			return nil, fmt.Errorf("closing %s: %w", n, err)
@@ -167,6 +163,16 @@ func (t *Txn) seal(ctx context.Context) (*manifest, error) {
 		}
 		if tw.tbl.Kind == table.Snapshot && tw.rows > 0 {
 			m.Replace = append(m.Replace, tw.partitionDir(t.date))
+		}
+	}
+	for _, n := range sortedKeys(t.rejects) {
+		rw := t.rejects[n]
+		ok, err := rw.close()
+		if err != nil {
+			return nil, fmt.Errorf("closing the reject file of %s: %w", n, err)
+		}
+		if ok {
+			m.Moves = append(m.Moves, move{From: rw.staged, To: rw.final})
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -194,6 +200,9 @@ func (t *Txn) Abort() error {
 	t.done = true
 	for _, tw := range t.writers {
 		tw.abort()
+	}
+	for _, rw := range t.rejects {
+		rw.close()
 	}
 	return os.RemoveAll(filepath.Join(t.w.root, dirStaging, t.runID))
 }
@@ -401,4 +410,13 @@ func (w *Warehouse) WriteRun(ctx context.Context, tbl *table.Table, tenantID, ru
 	}
 	syncDir(dir)
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

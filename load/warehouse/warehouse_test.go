@@ -340,3 +340,31 @@ func TestLockAllowsOneRun(t *testing.T) {
 		u()
 	}
 }
+
+func TestRejectsAreCommittedWithTheRun(t *testing.T) {
+	root := t.TempDir()
+	w, _ := Open(context.Background(), root, nil)
+	txn, _ := w.Begin("r1", "t1", day, WriterOptions{})
+	rw := txn.Rejects(events)
+	rw.Write([]byte("{\n  \"id\": \"x\",\n  \"at\": \"yesterday\"\n}"))
+	rw.Write([]byte(`not json`))
+	if _, err := os.Stat(filepath.Join(root, rw.Path())); err == nil {
+		t.Fatal("rejects visible before the commit")
+	}
+	if err := txn.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "rejects", "test_events", "tenant=t1", "r1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\"id\":\"x\",\"at\":\"yesterday\"}\n\"not json\"\n"; string(b) != want || rw.Count() != 2 {
+		t.Errorf("rejects %q (%d), want %q", b, rw.Count(), want)
+	}
+	txn2, _ := w.Begin("r2", "t1", day, WriterOptions{})
+	txn2.Rejects(events).Write([]byte(`{}`))
+	txn2.Abort()
+	if _, err := os.Stat(filepath.Join(root, "rejects", "test_events", "tenant=t1", "r2.jsonl")); err == nil {
+		t.Error("an aborted run's rejects are visible")
+	}
+}
