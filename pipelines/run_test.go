@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +219,55 @@ func TestWrongSecretFailsWithAnActionableMessage(t *testing.T) {
 		if len(sub) > 0 {
 			t.Errorf("a failed run left files under raw/%s", e.Name())
 		}
+	}
+}
+
+// corruptFirstSignIn serves the simulator, but the first sign-in page it answers has one record whose time is
+// unusable, as a service bug or a schema change would produce.
+func corruptFirstSignIn(h http.Handler) http.Handler {
+	var done atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1.0/auditLogs/signIns") || done.Load() {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == 200 && bytes.Contains(body, []byte(`"createdDateTime":"2`)) && done.CompareAndSwap(false, true) {
+			body = bytes.Replace(body, []byte(`"createdDateTime":"2`), []byte(`"createdDateTime":"not-a-time-2`), 1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	})
+}
+
+func TestUnloadableRecordsAreKeptAside(t *testing.T) {
+	sim, _ := startSim(t, nil)
+	srv := httptest.NewServer(corruptFirstSignIn(sim.Handler()))
+	defer srv.Close()
+	wh := t.TempDir()
+	sum, err := Run(context.Background(), testConfig(sim, srv.URL, wh))
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	path := filepath.Join("rejects", "graph_signins", "tenant="+sum.TenantID, sum.RunID+".jsonl")
+	if !strings.Contains(strings.Join(sum.Warnings, "\n"), "1 record(s)") || !strings.Contains(strings.Join(sum.Warnings, "\n"), path) {
+		t.Errorf("warnings %q do not name the kept-aside record and where it is", sum.Warnings)
+	}
+	b, err := os.ReadFile(filepath.Join(wh, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil || !strings.HasPrefix(rec["createdDateTime"].(string), "not-a-time-") || rec["id"] == nil {
+		t.Errorf("kept aside %s (%v): want the whole record as the service sent it", b, err)
+	}
+	if got, want := count(t, wh, "SELECT count(*) FROM graph_signins"), sim.Truth().Tables["graph_signins"]-1; got != want {
+		t.Errorf("%d sign-ins loaded, want %d (all but the unusable one)", got, want)
 	}
 }
