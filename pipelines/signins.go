@@ -13,7 +13,6 @@ import (
 
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/odata"
-	"github.com/seatlake/seatlake/extract/table"
 )
 
 // window is a half-open time range [From, To) of sign-ins.
@@ -142,5 +141,3 @@ func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Cli
 	}
 	return out, nil
 }
-
-var _ table.Sink = (*asyncSink)(nil)

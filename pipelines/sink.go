@@ -64,3 +64,5 @@ func (s *asyncSink) drain(ctx context.Context, dst table.Sink) error {
 	}
 	return first
 }
+
+var _ table.Sink = (*asyncSink)(nil)

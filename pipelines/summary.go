@@ -75,7 +75,7 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t\n", n, s.Tables[n])
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "requests %d  throttled (429) %d  retries %d  waited %.1fs\n", t.Requests, t.Throttled, t.Retries, t.WaitedSeconds)
+	fmt.Fprintf(w, "requests %d  throttled (429) %d  retries %d  waited %.1fs (summed over concurrent requests)\n", t.Requests, t.Throttled, t.Retries, t.WaitedSeconds)
 	for _, m := range s.Missing {
 		fmt.Fprintf(w, "MISSING: %s\n", m)
 	}
