@@ -62,7 +62,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("opening warehouse: %w", err)
 	}
-	unlock, err := wh.Lock(ctx)
+	unlock, err := wh.Lock()
 	if err != nil {
 		return sum, fmt.Errorf("locking warehouse: %w", err)
 	}

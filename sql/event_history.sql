@@ -1,4 +1,6 @@
-CREATE OR REPLACE VIEW {{.Name}}_history AS
-SELECT * EXCLUDE (tenant)
-FROM read_parquet('{{.Glob}}', hive_partitioning = true, union_by_name = true,
+-- Every stored copy of every event: runs whose windows overlap store an event more than once.
+CREATE OR REPLACE VIEW {{ident .View}} AS
+SELECT {{template "columns" .}},
+       event_date
+FROM read_parquet({{.Source}}, hive_partitioning = true, union_by_name = true,
                   hive_types = {'tenant': VARCHAR, 'event_date': DATE});

@@ -1,4 +1,7 @@
-CREATE OR REPLACE VIEW {{.Name}} AS
-SELECT *
-FROM {{.Name}}_history
-QUALIFY snapshot_date = max(snapshot_date) OVER (PARTITION BY tenant_id);
+-- The latest snapshot of each tenant: the view analysts use by default. Its partitions were chosen when the
+-- catalog was built (every run rebuilds it), so a query reads only them; an empty latest snapshot is empty here.
+CREATE OR REPLACE VIEW {{ident .View}} AS
+SELECT {{template "columns" .}},
+       snapshot_date
+FROM read_parquet({{.Latest}}, hive_partitioning = true, union_by_name = true,
+                  hive_types = {'tenant': VARCHAR, 'snapshot_date': DATE});

@@ -1,64 +1,76 @@
 package catalog
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode/utf8"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/mattn/go-runewidth"
 )
 
-// Query runs one SQL statement on root's catalog, read-only, and prints the result as format:
-//   - "table": aligned columns with a header and a row-count footer, NULL shown as NULL (for people);
-//   - "csv": a header row, then one record per row, NULL as an empty field;
-//   - "json": one JSON array of objects, keys in column order, NULL as null.
+// Query runs one SQL statement on root's catalog, opened read-only, and prints the result to w as format:
+//   - "table" (or ""): for people. Column headers, aligned columns (numbers to the right), NULL shown as NULL,
+//     then a row-count footer such as "(3 rows)".
+//   - "csv": RFC 4180 via encoding/csv; a header row, then one record per row; NULL is an empty field.
+//   - "json": one JSON array holding an object per row, keys in column order (a duplicated column name repeats
+//     its key); NULL is null, numbers are numbers, lists are arrays.
 //
-// Timestamps print as RFC 3339 in UTC, lists as JSON arrays.
-func Query(ctx context.Context, root, query, format string, w io.Writer) error {
+// In every format timestamps print as RFC 3339 in UTC (fractional seconds only when present), dates as
+// YYYY-MM-DD; in table and csv, lists and structs print as JSON. SQL errors are DuckDB's own, wrapped once.
+func Query(ctx context.Context, root, query, format string, w io.Writer) (err error) {
+	var p printer
+	switch format {
+	case "table", "":
+		p = &tablePrinter{}
+	case "csv":
+		p = &csvPrinter{}
+	case "json":
+		p = &jsonPrinter{}
+	default:
+		return fmt.Errorf("unknown output format %q: want table, csv or json", format)
+	}
 	path := filepath.Join(root, FileName)
-	if _, err := os.Stat(path); err != nil {
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
 		return fmt.Errorf("no warehouse at %s: run `seatlake run` or `seatlake demo` first", root)
 	}
 	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
-	defer conn.Close()
+	defer func() { err = errors.Join(err, conn.Close()) }()
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	types, err := rows.ColumnTypes()
 	if err != nil {
-		return err
+		return fmt.Errorf("query: %w", err)
 	}
-	var out printer
-	switch format {
-	case "table", "":
-		out = &tablePrinter{w: w, cols: cols}
-	case "csv":
-		out = &csvPrinter{w: csv.NewWriter(w), cols: cols}
-	case "json":
-		out = &jsonPrinter{w: w, cols: cols}
-	default:
-		return fmt.Errorf("unknown format %q: want table, csv or json", format)
+	cols := make([]column, len(types))
+	for i, t := range types {
+		cols[i] = column{name: t.Name(), kind: kindOf(t.DatabaseTypeName())}
 	}
-	if err := out.begin(); err != nil {
+	bw := bufio.NewWriter(w)
+	if err := p.begin(bw, cols); err != nil {
 		return err
 	}
 	vals := make([]any, len(cols))
@@ -68,125 +80,290 @@ func Query(ctx context.Context, root, query, format string, w io.Writer) error {
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("reading result: %w", err)
+			return fmt.Errorf("reading the result: %w", err)
 		}
-		if err := out.row(vals); err != nil {
+		if err := p.row(vals); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	return out.end()
+	if err := p.end(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 type printer interface {
-	begin() error
+	begin(w *bufio.Writer, cols []column) error
 	row(vals []any) error
 	end() error
 }
 
-// text renders a value for table and csv output.
-func text(v any) (string, bool) {
-	switch v := v.(type) {
-	case nil:
-		return "", false
-	case string:
-		return v, true
-	case []byte:
-		return fmt.Sprintf("%x", v), true
-	case time.Time:
-		return v.UTC().Format(time.RFC3339Nano), true
-	case bool, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, *big.Int:
-		return fmt.Sprint(v), true
-	}
-	b, err := json.Marshal(jsonValue(v))
-	if err != nil {
-		return fmt.Sprint(v), true
-	}
-	return string(b), true
+type column struct {
+	name string
+	kind valueKind
 }
 
-// jsonValue makes DuckDB's scanned values JSON-friendly: timestamps in RFC 3339 UTC, nested lists and maps too.
-func jsonValue(v any) any {
+// valueKind is how a column's values print: DuckDB scans DATE and TIME into time.Time like timestamps, and UUID
+// into 16 bytes like a BLOB.
+type valueKind int
+
+const (
+	kindOther valueKind = iota
+	kindNumber
+	kindDate
+	kindTime
+	kindUUID
+)
+
+func kindOf(dbType string) valueKind {
+	switch {
+	case dbType == "DATE":
+		return kindDate
+	case dbType == "TIME" || dbType == "TIME WITH TIME ZONE" || dbType == "TIMETZ":
+		return kindTime
+	case dbType == "UUID":
+		return kindUUID
+	case strings.HasPrefix(dbType, "DECIMAL"):
+		return kindNumber
+	}
+	switch dbType {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+		"UHUGEINT", "FLOAT", "DOUBLE":
+		return kindNumber
+	}
+	return kindOther
+}
+
+// text renders a non-NULL value for the table and csv formats.
+func text(v any, k valueKind) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case time.Time:
+		return formatTime(v, k)
+	case bool:
+		return strconv.FormatBool(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(v), 'g', -1, 32)
+	case []byte:
+		if k == kindUUID && len(v) == 16 {
+			return fmt.Sprintf("%x-%x-%x-%x-%x", v[0:4], v[4:6], v[6:8], v[8:10], v[10:16])
+		}
+		return fmt.Sprintf(`\x%x`, v) // BLOB, as DuckDB prints it
+	case duckdb.UUID:
+		return v.String()
+	case *duckdb.UUID:
+		return v.String()
+	case duckdb.Decimal:
+		return v.String()
+	case *big.Int:
+		return v.String()
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return fmt.Sprint(v)
+	}
+	b, err := json.Marshal(jsonValue(v, k))
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func formatTime(t time.Time, k valueKind) string {
+	switch k {
+	case kindDate:
+		return t.UTC().Format(time.DateOnly)
+	case kindTime:
+		return t.Format("15:04:05.999999")
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// jsonValue turns a scanned value into something encoding/json renders faithfully: timestamps and dates as
+// strings, lists and structs recursively, DuckDB's own types by their text.
+func jsonValue(v any, k valueKind) any {
 	switch v := v.(type) {
 	case time.Time:
-		return v.UTC().Format(time.RFC3339Nano)
+		return formatTime(v, k)
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
-			out[i] = jsonValue(e)
+			out[i] = jsonValue(e, kindOther)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = jsonValue(e)
+		for key, e := range v {
+			out[key] = jsonValue(e, kindOther)
 		}
 		return out
-	case []byte:
-		return fmt.Sprintf("%x", v)
+	case duckdb.Map:
+		out := make(map[string]any, len(v))
+		for key, e := range v {
+			out[text(key, kindOther)] = jsonValue(e, kindOther)
+		}
+		return out
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return strconv.FormatFloat(v, 'g', -1, 64) // JSON has no NaN or infinity
+		}
+		return v
+	case float32:
+		return jsonValue(float64(v), k)
+	case duckdb.Decimal:
+		return json.Number(v.String())
+	case *big.Int:
+		return json.Number(v.String())
+	case duckdb.UUID, *duckdb.UUID, []byte:
+		return text(v, k)
+	case duckdb.Interval:
+		return map[string]any{"months": v.Months, "days": v.Days, "micros": v.Micros}
 	}
 	return v
 }
 
+// tablePrinter holds the first rows to size the columns, then streams the rest at those widths, so a huge
+// result neither waits for its end nor fills memory.
 type tablePrinter struct {
-	w    io.Writer
-	cols []string
-	rows [][]string
+	w      *bufio.Writer
+	cols   []column
+	held   [][]string
+	widths []int
+	n      int
+	flowed bool
 }
 
-func (p *tablePrinter) begin() error { return nil }
+const tableHoldRows = 1000
+
+func (p *tablePrinter) begin(w *bufio.Writer, cols []column) error {
+	p.w, p.cols = w, cols
+	p.widths = make([]int, len(cols))
+	for i, c := range cols {
+		p.widths[i] = runewidth.StringWidth(c.name)
+	}
+	return nil
+}
 
 func (p *tablePrinter) row(vals []any) error {
 	r := make([]string, len(vals))
 	for i, v := range vals {
-		s, ok := text(v)
-		if !ok {
-			s = "NULL"
+		if v == nil {
+			r[i] = "NULL"
+		} else {
+			r[i] = oneLine(text(v, p.cols[i].kind))
 		}
-		r[i] = strings.NewReplacer("\n", " ", "\t", " ").Replace(s)
 	}
-	p.rows = append(p.rows, r)
+	p.n++
+	if p.flowed {
+		return p.print(r)
+	}
+	for i, s := range r {
+		p.widths[i] = max(p.widths[i], runewidth.StringWidth(s))
+	}
+	p.held = append(p.held, r)
+	if len(p.held) >= tableHoldRows {
+		return p.flow()
+	}
 	return nil
 }
 
-func (p *tablePrinter) end() error {
-	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(p.cols, "\t"))
+// flow prints the header and the held rows; later rows print as they come.
+func (p *tablePrinter) flow() error {
+	p.flowed = true
+	head := make([]string, len(p.cols))
 	rule := make([]string, len(p.cols))
 	for i, c := range p.cols {
-		rule[i] = strings.Repeat("-", max(3, utf8.RuneCountInString(c)))
+		head[i] = c.name
+		rule[i] = strings.Repeat("-", p.widths[i])
 	}
-	fmt.Fprintln(tw, strings.Join(rule, "\t"))
-	for _, r := range p.rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
+	if err := p.printAligned(head, false); err != nil {
 		return err
 	}
+	if err := p.printAligned(rule, false); err != nil {
+		return err
+	}
+	for _, r := range p.held {
+		if err := p.print(r); err != nil {
+			return err
+		}
+	}
+	p.held = nil
+	return nil
+}
+
+func (p *tablePrinter) print(r []string) error { return p.printAligned(r, true) }
+
+func (p *tablePrinter) printAligned(r []string, numbersRight bool) error {
+	var b strings.Builder
+	for i, s := range r {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		pad := p.widths[i] - runewidth.StringWidth(s)
+		last := i == len(r)-1
+		switch {
+		case numbersRight && p.cols[i].kind == kindNumber && s != "NULL":
+			b.WriteString(strings.Repeat(" ", max(pad, 0)))
+			b.WriteString(s)
+		case last:
+			b.WriteString(s) // no trailing blanks
+		default:
+			b.WriteString(s)
+			b.WriteString(strings.Repeat(" ", max(pad, 0)))
+		}
+	}
+	b.WriteByte('\n')
+	_, err := p.w.WriteString(b.String())
+	return err
+}
+
+func (p *tablePrinter) end() error {
+	if !p.flowed {
+		if err := p.flow(); err != nil {
+			return err
+		}
+	}
 	noun := "rows"
-	if len(p.rows) == 1 {
+	if p.n == 1 {
 		noun = "row"
 	}
-	_, err := fmt.Fprintf(p.w, "(%d %s)\n", len(p.rows), noun)
+	_, err := fmt.Fprintf(p.w, "(%d %s)\n", p.n, noun)
 	return err
+}
+
+// oneLine keeps a table row on one line: control characters print escaped.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\n\r\t") {
+		return s
+	}
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
 }
 
 type csvPrinter struct {
 	w    *csv.Writer
-	cols []string
+	cols []column
 	rec  []string
 }
 
-func (p *csvPrinter) begin() error { return p.w.Write(p.cols) }
+func (p *csvPrinter) begin(w *bufio.Writer, cols []column) error {
+	p.w, p.cols = csv.NewWriter(w), cols
+	p.rec = make([]string, len(cols))
+	for i, c := range cols {
+		p.rec[i] = c.name
+	}
+	return p.w.Write(p.rec)
+}
 
 func (p *csvPrinter) row(vals []any) error {
-	if p.rec == nil {
-		p.rec = make([]string, len(vals))
-	}
 	for i, v := range vals {
-		p.rec[i], _ = text(v)
+		p.rec[i] = ""
+		if v != nil {
+			p.rec[i] = text(v, p.cols[i].kind)
+		}
 	}
 	return p.w.Write(p.rec)
 }
@@ -197,41 +374,44 @@ func (p *csvPrinter) end() error {
 }
 
 type jsonPrinter struct {
-	w    io.Writer
-	cols []string
+	w    *bufio.Writer
+	cols []column
+	keys [][]byte
 	n    int
-	buf  bytes.Buffer
 }
 
-func (p *jsonPrinter) begin() error {
-	_, err := io.WriteString(p.w, "[")
+func (p *jsonPrinter) begin(w *bufio.Writer, cols []column) error {
+	p.w, p.cols = w, cols
+	for _, c := range cols {
+		k, err := json.Marshal(c.name)
+		if err != nil {
+			return err
+		}
+		p.keys = append(p.keys, k)
+	}
+	_, err := p.w.WriteString("[")
 	return err
 }
 
 func (p *jsonPrinter) row(vals []any) error {
-	p.buf.Reset()
 	if p.n > 0 {
-		p.buf.WriteString(",\n")
-	} else {
-		p.buf.WriteString("\n")
+		p.w.WriteString(",")
 	}
 	p.n++
-	p.buf.WriteString("{")
+	p.w.WriteString("\n{")
 	for i, v := range vals {
 		if i > 0 {
-			p.buf.WriteString(",")
+			p.w.WriteString(",")
 		}
-		k, _ := json.Marshal(p.cols[i])
-		p.buf.Write(k)
-		p.buf.WriteString(":")
-		b, err := json.Marshal(jsonValue(v))
+		p.w.Write(p.keys[i])
+		p.w.WriteString(":")
+		b, err := json.Marshal(jsonValue(v, p.cols[i].kind))
 		if err != nil {
-			return fmt.Errorf("encoding column %s: %w", p.cols[i], err)
+			return fmt.Errorf("encoding column %s as JSON: %w", p.cols[i].name, err)
 		}
-		p.buf.Write(b)
+		p.w.Write(b)
 	}
-	p.buf.WriteString("}")
-	_, err := p.w.Write(p.buf.Bytes())
+	_, err := p.w.WriteString("}")
 	return err
 }
 
@@ -240,6 +420,6 @@ func (p *jsonPrinter) end() error {
 	if p.n > 0 {
 		end = "\n]\n"
 	}
-	_, err := io.WriteString(p.w, end)
+	_, err := p.w.WriteString(end)
 	return err
 }

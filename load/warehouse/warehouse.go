@@ -1,22 +1,30 @@
 package warehouse
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
-// Warehouse is a warehouse directory.
+// ErrLocked is returned (wrapped) by Lock when another run holds the warehouse.
+var ErrLocked = errors.New("warehouse locked")
+
+// Warehouse is a warehouse directory. Its methods are safe for concurrent use.
 type Warehouse struct {
 	root string
 	log  *slog.Logger
+	// failpoint, set only by tests, is called at each step of a commit; a non-nil error stops the commit right
+	// there, leaving everything on disk as a killed process would.
+	failpoint func(step string) error
 }
 
 const (
@@ -24,9 +32,12 @@ const (
 	dirCommits = "_commits"
 	dirState   = "_state"
 	dirRuns    = "runs"
+	tmpPrefix  = ".tmp-" // files being written by writeFileAtomic; never read, removed by Open
 )
 
-// Open prepares root, creating it if needed. Recovery from a crashed run happens when a run takes the lock.
+// Open prepares root (creating it if needed) and finishes what a crashed run left: a commit whose marker was
+// written is applied (rolled forward); the staging of a run without a marker is deleted. Recovery runs only if
+// the warehouse lock is free: a live run's staging is its work in progress, not debris.
 func Open(ctx context.Context, root string, logger *slog.Logger) (*Warehouse, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -40,41 +51,57 @@ func Open(ctx context.Context, root string, logger *slog.Logger) (*Warehouse, er
 			return nil, fmt.Errorf("creating warehouse directory: %w", err)
 		}
 	}
-	return &Warehouse{root: abs, log: logger}, nil
+	w := &Warehouse{root: abs, log: logger}
+	unlock, err := w.Lock()
+	if errors.Is(err, ErrLocked) {
+		w.log.Info("another run holds the warehouse; leaving recovery to it", "warehouse", abs)
+		return w, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := w.recover(ctx); err != nil {
+		return nil, fmt.Errorf("recovering warehouse %s: %w", abs, err)
+	}
+	return w, nil
 }
 
 // Root is the warehouse's absolute path.
 func (w *Warehouse) Root() string { return w.root }
 
-// Lock takes the warehouse's exclusive lock (one run at a time; it does not wait) and then finishes what a crashed
-// run left: a commit whose marker was written is applied, staging without a marker is deleted. Only the lock
-// holder recovers, so a second process can never delete the staging of a run in progress.
-func (w *Warehouse) Lock(ctx context.Context) (unlock func() error, err error) {
+// Lock takes the warehouse's exclusive lock (<root>/_state/.lock): one run at a time. It does not wait: when
+// another process, or another Lock in this one, holds it, the error wraps ErrLocked. The lock dies with the
+// process, so a killed run never leaves it behind.
+func (w *Warehouse) Lock() (unlock func() error, err error) {
 	path := filepath.Join(w.root, dirState, ".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	held, err := tryLock(f)
+	if err != nil || !held {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another seatlake run is using the warehouse %s (lock %s)", w.root, path)
+		if err != nil {
+			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("locking %s: %w", path, err)
+		return nil, fmt.Errorf("%w: another seatlake run is using the warehouse %s (lock %s)", ErrLocked, w.root, path)
 	}
-	unlock = func() error {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		return f.Close()
-	}
-	if err := w.recover(ctx); err != nil {
-		unlock()
-		return nil, err
-	}
-	return unlock, nil
+	return func() error {
+		// Closing the file releases the lock; unlocking first only makes it explicit.
+		uerr := unlockFile(f)
+		return errors.Join(uerr, f.Close())
+	}, nil
 }
 
-// State returns a stream's committed state.
-func (w *Warehouse) State(tenantID, stream string) ([]byte, bool, error) {
+// State returns a stream's committed state; ok is false when none was ever committed.
+func (w *Warehouse) State(tenantID, stream string) (value []byte, ok bool, err error) {
+	if err := checkName("tenant id", tenantID); err != nil {
+		return nil, false, err
+	}
+	if err := checkName("stream", stream); err != nil {
+		return nil, false, err
+	}
 	b, err := os.ReadFile(w.statePath(tenantID, stream))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
@@ -89,14 +116,22 @@ func (w *Warehouse) statePath(tenantID, stream string) string {
 	return filepath.Join(w.root, dirState, "tenant="+tenantID, stream+".json")
 }
 
+func (w *Warehouse) fail(step string) error {
+	if w.failpoint == nil {
+		return nil
+	}
+	return w.failpoint(step)
+}
+
 // manifest is the commit marker: everything applying a commit does, so that it can be redone after a crash.
 type manifest struct {
+	Version  int               `json:"version"`
 	RunID    string            `json:"run_id"`
 	TenantID string            `json:"tenant_id"`
-	Moves    []move            `json:"moves"`   // staged file -> final file, paths relative to the root
-	Replace  []string          `json:"replace"` // snapshot partition dirs whose files from other runs go
-	State    map[string]string `json:"state"`   // stream -> value
 	Created  time.Time         `json:"created"`
+	Moves    []move            `json:"moves"`   // staged file -> final file, slash paths relative to the root
+	Replace  []string          `json:"replace"` // snapshot partition dirs whose other files the commit removes
+	State    map[string]string `json:"state"`   // stream -> value
 }
 
 type move struct {
@@ -104,23 +139,48 @@ type move struct {
 	To   string `json:"to"`
 }
 
+func (w *Warehouse) abs(rel string) string { return filepath.Join(w.root, filepath.FromSlash(rel)) }
+
 func (w *Warehouse) recover(ctx context.Context) error {
-	markers, err := filepath.Glob(filepath.Join(w.root, dirCommits, "*.json"))
+	entries, err := os.ReadDir(filepath.Join(w.root, dirCommits))
 	if err != nil {
-		return err
+		return fmt.Errorf("reading commit markers: %w", err)
 	}
-	for _, m := range markers {
-		b, err := os.ReadFile(m)
+	var pending []*manifest
+	for _, e := range entries {
+		p := filepath.Join(w.root, dirCommits, e.Name())
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
+			// A marker that never got its name: the run did not commit.
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("removing unfinished marker %s: %w", p, err)
+			}
+			continue
+		}
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("reading commit marker %s: %w", m, err)
+			return fmt.Errorf("reading commit marker %s: %w", p, err)
 		}
-		var man manifest
-		if err := json.Unmarshal(b, &man); err != nil {
-			return fmt.Errorf("commit marker %s is corrupt: %w", m, err)
+		var m manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			// Markers are renamed into place complete, so this is damage, not a crash; the data may be fine.
+			return fmt.Errorf("commit marker %s is unreadable (%w): inspect it, or move it away to drop that run's commit", p, err)
 		}
-		w.log.Warn("finishing the commit of an interrupted run", "run_id", man.RunID)
-		if err := w.apply(&man); err != nil {
-			return fmt.Errorf("finishing the commit of run %s: %w", man.RunID, err)
+		pending = append(pending, &m)
+	}
+	// Oldest first: a later run's snapshot must win over an earlier one's of the same day.
+	slices.SortFunc(pending, func(a, b *manifest) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.RunID, b.RunID))
+	})
+	for _, m := range pending {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		w.log.Warn("finishing the commit of an interrupted run", "run_id", m.RunID, "files", len(m.Moves))
+		if err := w.apply(m); err != nil {
+			return fmt.Errorf("finishing the commit of run %s: %w", m.RunID, err)
 		}
 	}
 	runs, err := os.ReadDir(filepath.Join(w.root, dirStaging))
@@ -133,16 +193,31 @@ func (w *Warehouse) recover(ctx context.Context) error {
 			return fmt.Errorf("removing staging of run %s: %w", r.Name(), err)
 		}
 	}
+	// Temporary files of interrupted atomic writes (run summaries, state).
+	for _, pattern := range []string{
+		filepath.Join(w.root, dirRuns, "*", tmpPrefix+"*"),
+		filepath.Join(w.root, dirState, "*", tmpPrefix+"*"),
+	} {
+		tmps, _ := filepath.Glob(pattern)
+		for _, t := range tmps {
+			if err := os.Remove(t); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("removing temporary file %s: %w", t, err)
+			}
+		}
+	}
 	return nil
 }
 
-// apply performs a committed manifest. It is idempotent: after a crash it is simply run again.
+// apply performs a committed manifest. Every step is idempotent, so after a crash it is simply run again.
 func (w *Warehouse) apply(m *manifest) error {
 	dirs := map[string]bool{}
-	for _, mv := range m.Moves {
-		from, to := filepath.Join(w.root, mv.From), filepath.Join(w.root, mv.To)
+	keep := map[string]bool{}
+	for i, mv := range m.Moves {
+		from, to := w.abs(mv.From), w.abs(mv.To)
+		keep[to] = true
+		dirs[filepath.Dir(to)] = true
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			return err
+			return fmt.Errorf("creating %s: %w", filepath.Dir(to), err)
 		}
 		if err := os.Rename(from, to); err != nil {
 			if _, serr := os.Stat(to); errors.Is(err, os.ErrNotExist) && serr == nil {
@@ -150,79 +225,118 @@ func (w *Warehouse) apply(m *manifest) error {
 			}
 			return fmt.Errorf("moving %s into place: %w", mv.To, err)
 		}
-		dirs[filepath.Dir(to)] = true
-	}
-	// New snapshot files are in place before the superseded ones go: a reader never finds a partition empty.
-	keep := map[string]bool{}
-	for _, mv := range m.Moves {
-		keep[filepath.Join(w.root, mv.To)] = true
-	}
-	for _, p := range m.Replace {
-		dir := filepath.Join(w.root, p)
-		entries, err := os.ReadDir(dir)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		for _, e := range entries {
-			f := filepath.Join(dir, e.Name())
-			if !keep[f] && strings.HasSuffix(e.Name(), ".parquet") {
-				if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return fmt.Errorf("removing superseded snapshot file %s: %w", f, err)
-				}
+		if i == 0 {
+			if err := w.fail("first-move"); err != nil {
+				return err
 			}
-		}
-		dirs[dir] = true
-	}
-	for stream, v := range m.State {
-		if err := writeFileAtomic(w.statePath(m.TenantID, stream), []byte(v)); err != nil {
-			return fmt.Errorf("writing state %s: %w", stream, err)
 		}
 	}
 	for d := range dirs {
-		syncDir(d)
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	if err := w.fail("moved"); err != nil {
+		return err
+	}
+	// The new snapshot files are in place before the superseded ones go: a reader never finds a partition empty.
+	for _, p := range m.Replace {
+		dir := w.abs(p)
+		entries, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("listing %s: %w", p, err)
+		}
+		removed := false
+		for _, e := range entries {
+			f := filepath.Join(dir, e.Name())
+			if keep[f] || !strings.HasSuffix(e.Name(), ".parquet") {
+				continue
+			}
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("removing superseded snapshot file %s: %w", f, err)
+			}
+			removed = true
+		}
+		if removed {
+			if err := syncDir(dir); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.fail("replaced"); err != nil {
+		return err
+	}
+	for _, stream := range slices.Sorted(maps.Keys(m.State)) {
+		if err := writeFileAtomic(w.statePath(m.TenantID, stream), []byte(m.State[stream])); err != nil {
+			return fmt.Errorf("writing state %s: %w", stream, err)
+		}
+	}
+	if err := w.fail("state"); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(filepath.Join(w.root, dirStaging, m.RunID)); err != nil {
-		return err
+		return fmt.Errorf("removing staging: %w", err)
 	}
 	if err := os.Remove(filepath.Join(w.root, dirCommits, m.RunID+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+		return fmt.Errorf("removing commit marker: %w", err)
 	}
-	syncDir(filepath.Join(w.root, dirCommits))
-	return nil
+	return syncDir(filepath.Join(w.root, dirCommits))
 }
 
-// writeFileAtomic writes data to a temporary file next to path, fsyncs it and renames it over path.
+// writeFileAtomic writes data to a temporary file next to path, fsyncs it and renames it over path: readers see
+// the old content or the new, never a part.
 func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	return writeAtomic(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// writeAtomic is writeFileAtomic with the content written by fill.
+func writeAtomic(path string, fill func(*os.File) error) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
+	err = fill(tmp)
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	syncDir(filepath.Dir(path))
+	return syncDir(dir)
+}
+
+// syncDir makes renames and removals in dir durable. Filesystems (and systems) that cannot fsync a directory
+// report EINVAL or a permission error; there is nothing more to do on them, so those are not errors.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !ignorableSyncError(err) {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
 	return nil
 }
 
-// syncDir makes a rename durable. Errors are ignored: some filesystems do not support fsync on directories.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// checkName rejects identifiers that would escape or corrupt the layout: they become path elements.
+func checkName(what, s string) error {
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`+"\x00") || strings.HasPrefix(s, tmpPrefix) {
+		return fmt.Errorf("invalid %s %q: it must be a non-empty name without path separators", what, s)
 	}
+	return nil
 }
