@@ -294,3 +294,49 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestCLIConfigFile(t *testing.T) {
+	_, base, env := startSim(t, nil)
+	dir := t.TempDir()
+	fromFile, fromFlag := filepath.Join(dir, "from-file"), filepath.Join(dir, "from-flag")
+	secretFile := filepath.Join(dir, "secret")
+	var tenant, client, secret string
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "AZURE_TENANT_ID":
+			tenant = v
+		case "AZURE_CLIENT_ID":
+			client = v
+		case "AZURE_CLIENT_SECRET":
+			secret = v
+		}
+	}
+	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
+	cfg := filepath.Join(dir, "seatlake.yaml")
+	yaml := "tenant-id: " + tenant + "\nclient-id: " + client + "\nclient-secret-file: " + secretFile +
+		"\nauthority-host: " + base + "\ngraph-endpoint: " + base + "\nwarehouse: " + fromFile + "\nsignin-concurrency: 2\nquiet: true\n"
+	os.WriteFile(cfg, []byte(yaml), 0o600)
+
+	// Everything from the file: no environment, no flags but --config.
+	if r := seatlake(t, nil, "run", "--config", cfg); r.code != 0 || r.stdout != "" {
+		t.Fatalf("run --config: exit %d, stdout %q (quiet: true), stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if n := queryCount(t, fromFile, "graph_users"); n != truth(t, base)["graph_users"] {
+		t.Errorf("the config file's warehouse has %d users", n)
+	}
+	// A flag wins over the file.
+	if r := seatlake(t, nil, "run", "--config", cfg, "--warehouse", fromFlag); r.code != 0 {
+		t.Fatalf("run --config --warehouse: exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(fromFlag, "seatlake.duckdb")); err != nil {
+		t.Errorf("--warehouse did not win over the config file: %v", err)
+	}
+	if r := seatlake(t, nil, "run", "--config", filepath.Join(dir, "missing.yaml")); r.code != exitUsage || !strings.Contains(r.stderr, "missing.yaml") {
+		t.Errorf("a missing config file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	os.WriteFile(cfg, []byte("signin-concurrency: many\n"), 0o600)
+	if r := seatlake(t, nil, "run", "--config", cfg); r.code != exitUsage || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "signin-concurrency") {
+		t.Errorf("a bad value in the config file: exit %d, stderr %q: want one line naming the key", r.code, r.stderr)
+	}
+}

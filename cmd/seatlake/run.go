@@ -52,12 +52,15 @@ func runCommand() *cli.Command {
 	}
 	flags = append(flags, tuningFlags()...)
 	flags = append(flags, logFlags()...)
+	flags = fromConfigFile(append([]cli.Flag{configFlag()}, flags...))
 	return &cli.Command{
-		Name:  "run",
-		Usage: "run the nightly extraction into the warehouse",
+		Name:   "run",
+		Before: loadConfigFile(flags),
+		Usage:  "run the nightly extraction into the warehouse",
 		Description: "Pages Microsoft Graph (users, licenses, subscribed SKUs, sign-ins, report settings) into Parquet,\n" +
 			"commits the run atomically with its watermarks, rebuilds the DuckDB views and prints a run summary.\n" +
 			"Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or --client-secret-file).\n" +
+			"Settings can also come from --config seatlake.yaml (keys named as the flags); flags and environment win.\n" +
 			"Exit codes: 0 succeeded, 1 failed (nothing committed), 2 usage error, 3 incomplete (committed with gaps).",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
