@@ -26,7 +26,7 @@ GROUP BY ALL ORDER BY users DESC`},
 SELECT sku_part_number, prepaid_enabled AS purchased, consumed_units AS assigned,
        prepaid_enabled - consumed_units AS unused, capability_status
 FROM graph_subscribed_skus ORDER BY unused DESC LIMIT 8`},
-	{"Sign-ins to Dynamics 365 and Power Apps per day (last 7 days)", `
+	{"Sign-ins to Dynamics 365 (Dataverse and Finance and Operations) per day, last 7 days", `
 SELECT event_date, count(*) AS sign_ins, count(DISTINCT user_id) AS users
 FROM graph_signins WHERE resource_id IN ('00000007-0000-0000-c000-000000000000', '00000015-0000-0000-c000-000000000000')
 GROUP BY event_date ORDER BY event_date DESC LIMIT 7`},
