@@ -63,7 +63,7 @@ func aad(code string, n int, desc string) string {
 
 func config(id *identity, now func() time.Time, log *slog.Logger) Config {
 	return Config{AuthorityHost: id.srv.URL, TenantID: "contoso.onmicrosoft.com", ClientID: "535fb089-9ff3-47b6-9bfb-4f1264799865",
-		ClientSecret: secret, Now: now, Logger: log}
+		ClientSecret: secret, Now: now, Logger: log, Sleep: func(context.Context, time.Duration) error { return nil }}
 }
 
 func TestTokensAreCachedAndRefreshed(t *testing.T) {
@@ -179,5 +179,186 @@ func TestLoadSecret(t *testing.T) {
 	}
 	if _, err := LoadSecret("TEST_SECRET_UNSET", ""); err == nil || !strings.Contains(err.Error(), "$TEST_SECRET_UNSET") {
 		t.Errorf("neither: %v", err)
+	}
+}
+
+func TestConcurrentCallersShareOneFetch(t *testing.T) {
+	id := newIdentity(t, func(map[string]string) (int, string) {
+		time.Sleep(20 * time.Millisecond) // keep the first request in flight while the others arrive
+		return 200, `{"token_type":"Bearer","expires_in":3599,"access_token":"tok-1"}`
+	})
+	ts := NewTokenSource(config(id, nil, nil), "https://graph.microsoft.com")
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if tok, err := ts.Token(context.Background()); err != nil || tok != "tok-1" {
+				t.Errorf("token %q, %v", tok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ts.Fetches() != 1 || id.requests.Load() != 1 {
+		t.Errorf("%d fetches for 16 concurrent callers, want 1", ts.Fetches())
+	}
+}
+
+func TestWaitingForAFetchHonoursContext(t *testing.T) {
+	release := make(chan struct{})
+	id := newIdentity(t, func(map[string]string) (int, string) {
+		<-release
+		return 200, `{"token_type":"Bearer","expires_in":3599,"access_token":"tok-1"}`
+	})
+	ts := NewTokenSource(config(id, nil, nil), "https://graph.microsoft.com")
+	done := make(chan error)
+	go func() { _, err := ts.Token(context.Background()); done <- err }()
+	for id.requests.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ts.Token(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("a caller whose context ended got %v, want context.Canceled without waiting", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("fetching caller: %v", err)
+	}
+}
+
+func TestShortLivedTokensAreNotFetchedOnEveryCall(t *testing.T) {
+	n := 0
+	id := newIdentity(t, func(map[string]string) (int, string) {
+		n++
+		return 200, fmt.Sprintf(`{"token_type":"Bearer","expires_in":60,"access_token":"tok-%d"}`, n)
+	})
+	now := time.Now()
+	ts := NewTokenSource(config(id, func() time.Time { return now }, nil), "https://graph.microsoft.com")
+	for i := 0; i < 5; i++ {
+		ts.Token(context.Background())
+	}
+	if ts.Fetches() != 1 {
+		t.Errorf("a 60 s token (shorter than the 2 min expiry delta) was fetched %d times", ts.Fetches())
+	}
+	now = now.Add(31 * time.Second) // past half its life: refreshed
+	if tok, _ := ts.Token(context.Background()); tok != "tok-2" {
+		t.Errorf("token after half its lifetime %q, want a new one", tok)
+	}
+}
+
+func TestTransientTokenFailuresAreRetried(t *testing.T) {
+	type answer struct {
+		status     int
+		retryAfter string
+		body       string
+	}
+	okBody := `{"token_type":"Bearer","expires_in":3599,"access_token":"tok"}`
+	busy := aad("temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
+	tests := []struct {
+		name    string
+		answers []answer
+		want    string // error substring, "" for success
+		waits   []time.Duration
+	}{
+		{"503 then success", []answer{{503, "", busy}, {200, "", okBody}}, "", []time.Duration{time.Second}},
+		{"429 with Retry-After", []answer{{429, "5", busy}, {200, "", okBody}}, "", []time.Duration{5 * time.Second}},
+		{"gives up after 3 attempts", []answer{{503, "", busy}, {503, "", busy}, {503, "", busy}}, "AADSTS90033", []time.Duration{time.Second, 2 * time.Second}},
+		{"a refusal is final at once", []answer{{401, "", aad("invalid_client", 7000222, "expired")}}, "has expired", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var i atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				a := tt.answers[min(int(i.Add(1))-1, len(tt.answers)-1)]
+				if a.retryAfter != "" {
+					w.Header().Set("Retry-After", a.retryAfter)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(a.status)
+				fmt.Fprint(w, a.body)
+			}))
+			defer srv.Close()
+			var waits []time.Duration
+			cfg := Config{AuthorityHost: srv.URL, TenantID: "contoso.onmicrosoft.com", ClientID: "c", ClientSecret: secret,
+				Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+			ts := NewTokenSource(cfg, "https://graph.microsoft.com")
+			_, err := ts.Token(context.Background())
+			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+			if fmt.Sprint(waits) != fmt.Sprint(tt.waits) || ts.Fetches() != int64(len(tt.waits)+1) {
+				t.Errorf("waits %v after %d fetches, want %v", waits, ts.Fetches(), tt.waits)
+			}
+		})
+	}
+}
+
+func TestNetworkFailureNamesTheTokenURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	var logs bytes.Buffer
+	cfg := Config{AuthorityHost: url, TenantID: "contoso.onmicrosoft.com", ClientID: "c", ClientSecret: secret,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Sleep:  func(context.Context, time.Duration) error { return nil }}
+	_, err := NewTokenSource(cfg, "https://graph.microsoft.com").Token(context.Background())
+	want := url + "/contoso.onmicrosoft.com/oauth2/v2.0/token (3 attempts)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to name %s", err, want)
+	}
+	if strings.Contains(err.Error()+logs.String(), secret) {
+		t.Errorf("the secret leaked: %v\n%s", err, logs.String())
+	}
+	if n := strings.Count(logs.String(), "retrying"); n != 2 {
+		t.Errorf("%d retry log lines, want 2:\n%s", n, logs.String())
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret(secret)
+	holder := struct {
+		Name   string
+		Secret Secret
+		Ptr    *Secret
+	}{"app", s, &s}
+	js, _ := json.Marshal(holder)
+	var text, jsonLog bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("x", "s", s, "holder", holder)
+	slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("x", "s", s, "holder", holder)
+	outs := map[string]string{
+		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%q": fmt.Sprintf("%q", s), "%x": fmt.Sprintf("%x", s),
+		"%+v struct": fmt.Sprintf("%+v", holder), "%#v struct": fmt.Sprintf("%#v", holder), "json": string(js),
+		"slog text": text.String(), "slog json": jsonLog.String(), "error": fmt.Errorf("wrapped %v", s).Error(),
+	}
+	for how, out := range outs {
+		if strings.Contains(out, secret) || !strings.Contains(out, "[redacted]") {
+			t.Errorf("%s: %s", how, out)
+		}
+	}
+	if s.Reveal() != secret {
+		t.Errorf("Reveal() = %q", s.Reveal())
+	}
+}
+
+func TestCheckEndpoint(t *testing.T) {
+	tests := map[string]bool{ // URL -> accepted
+		"https://graph.microsoft.com":       true,
+		"https://contoso.crm4.dynamics.com": true,
+		"http://127.0.0.1:8400":             true,
+		"http://127.5.5.5":                  true,
+		"http://[::1]:8400/v1.0":            true,
+		"http://LOCALHOST:1":                true,
+		"http://10.0.0.1":                   false,
+		"http://localhost.example.com":      false,
+		"http://127.0.0.1.nip.io":           false,
+		"graph.microsoft.com":               false,
+		"ftp://127.0.0.1":                   false,
+		"":                                  false,
+	}
+	for raw, ok := range tests {
+		if err := CheckEndpoint(raw); (err == nil) != ok {
+			t.Errorf("CheckEndpoint(%q) = %v, want accepted=%v", raw, err, ok)
+		}
 	}
 }

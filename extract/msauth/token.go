@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type Config struct {
 	ExpiryDelta   time.Duration // refresh this long before expiry (default 2 min)
 	Now           func() time.Time
 	Logger        *slog.Logger
+	Sleep         func(ctx context.Context, d time.Duration) error // waits between token attempts; tests inject
 }
 
 var (
@@ -96,9 +98,13 @@ type TokenSource struct {
 	log     *slog.Logger
 	fetches atomic.Int64
 
-	mu    sync.Mutex // held while fetching: concurrent callers wait for one request instead of each sending one
-	token string
-	exp   time.Time
+	// fetching is held by the one caller requesting a token: the others wait for its answer instead of each sending
+	// a request, and a waiting caller whose context ends stops waiting.
+	fetching chan struct{}
+
+	mu        sync.Mutex
+	token     string
+	refreshAt time.Time
 }
 
 // NewTokenSource returns a token source for resource (e.g. https://graph.microsoft.com).
@@ -109,19 +115,23 @@ func NewTokenSource(cfg Config, resource string) *TokenSource {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	if cfg.ExpiryDelta == 0 {
+	if cfg.ExpiryDelta <= 0 {
 		cfg.ExpiryDelta = 2 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &TokenSource{
-		cfg: cfg,
-		log: log,
+		cfg:      cfg,
+		log:      log,
+		fetching: make(chan struct{}, 1),
 		cc: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret.Reveal(),
@@ -134,25 +144,100 @@ func NewTokenSource(cfg Config, resource string) *TokenSource {
 
 // Token returns a valid access token, fetching a new one when there is none or it expires within ExpiryDelta.
 func (s *TokenSource) Token(ctx context.Context) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.token != "" && s.cfg.Now().Add(s.cfg.ExpiryDelta).Before(s.exp) {
-		return s.token, nil
+	if tok, ok := s.cached(); ok {
+		return tok, nil
 	}
-	s.fetches.Add(1)
-	tok, err := s.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient))
+	select {
+	case s.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return "", fmt.Errorf("waiting for a token from %s: %w", s.cc.TokenURL, ctx.Err())
+	}
+	defer func() { <-s.fetching }()
+	if tok, ok := s.cached(); ok { // fetched by the caller we waited for
+		return tok, nil
+	}
+	tok, err := s.fetch(ctx)
 	if err != nil {
-		return "", s.explain(err)
+		return "", err
 	}
-	s.token = tok.AccessToken
-	// The library's Expiry is on the wall clock; keep the lifetime it announced, on our clock.
-	life := time.Hour
-	if !tok.Expiry.IsZero() {
+	life := time.Hour // no lifetime announced: a 401 will tell us sooner (Invalidate)
+	switch {
+	case tok.ExpiresIn > 0:
+		life = time.Duration(tok.ExpiresIn) * time.Second
+	case !tok.Expiry.IsZero():
 		life = time.Until(tok.Expiry)
 	}
-	s.exp = s.cfg.Now().Add(life)
-	s.log.Debug("access token acquired", "scope", s.cc.Scopes[0], "expires", s.exp)
-	return s.token, nil
+	// Refresh ExpiryDelta ahead, but never later than half-way through a short lifetime: otherwise a token living
+	// less than ExpiryDelta would be fetched again on every call.
+	ahead := min(s.cfg.ExpiryDelta, life/2)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	s.token, s.refreshAt = tok.AccessToken, now.Add(life-ahead)
+	s.mu.Unlock()
+	s.log.Debug("access token acquired", "scope", s.cc.Scopes[0], "expires", now.Add(life))
+	return tok.AccessToken, nil
+}
+
+func (s *TokenSource) cached() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token, s.token != "" && s.cfg.Now().Before(s.refreshAt)
+}
+
+// tokenAttempts bounds requests for one token: the identity platform has brief outages and throttles too, and a
+// nightly run should not fail on one blip; a refusal (bad secret, unknown tenant) is final at once.
+const tokenAttempts = 3
+
+// fetch requests a token, retrying network failures, 429 and 5xx answers a few times.
+func (s *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
+	hctx := context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
+	for attempt := 1; ; attempt++ {
+		s.fetches.Add(1)
+		tok, err := s.cc.Token(hctx)
+		if err == nil {
+			return tok, nil
+		}
+		wait, transient := transientWait(err, attempt)
+		if !transient || attempt >= tokenAttempts || ctx.Err() != nil {
+			return nil, s.explain(err, attempt)
+		}
+		s.log.Warn("token request failed, retrying", "url", s.cc.TokenURL, "attempt", attempt, "wait", wait, "err", s.explain(err, attempt))
+		if err := s.cfg.Sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("waiting to retry %s: %w", s.cc.TokenURL, err)
+		}
+	}
+}
+
+// transientWait says whether a failed token request is worth repeating, and after how long (Retry-After when the
+// platform sent one, capped; else 1 s, 2 s…).
+func transientWait(err error, attempt int) (time.Duration, bool) {
+	wait := time.Duration(1<<(attempt-1)) * time.Second
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return wait, true // network failure, reset, timeout
+	}
+	if re.Response == nil {
+		return 0, false
+	}
+	switch st := re.Response.StatusCode; {
+	case st == http.StatusTooManyRequests || st >= 500:
+		if ra, perr := strconv.Atoi(strings.TrimSpace(re.Response.Header.Get("Retry-After"))); perr == nil && ra > 0 {
+			wait = min(time.Duration(ra)*time.Second, 30*time.Second)
+		}
+		return wait, true
+	}
+	return 0, false
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Invalidate drops token if it is still the current one, so the next Token call fetches a new one (a service
@@ -187,22 +272,38 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("token request refused: %s %s", e.Code, e.Description)
 }
 
-var hints = map[int]string{
-	7000215: "the client secret is wrong: use the secret's Value, not its Secret ID",
-	7000222: "the client secret has expired: create a new one in the app registration (Certificates & secrets)",
-	700016:  "the application (client id) was not found in the tenant: check the client id and tenant id, and that an admin consented to the app in this tenant",
-	90002:   "the tenant was not found: check the tenant id (a GUID or a domain such as contoso.onmicrosoft.com)",
-	70011:   "the scope was refused: the resource URL is wrong for this cloud",
-	1002012: "the scope was refused: client-credential scopes must end in /.default",
-	7000218: "the request has no client secret or assertion",
+// hint says what to do about the AADSTS codes a new setup meets most ("" for others).
+func hint(code int) string {
+	switch code {
+	case 7000215:
+		return "the client secret is wrong: use the secret's Value, not its Secret ID"
+	case 7000222:
+		return "the client secret has expired: create a new one in the app registration (Certificates & secrets)"
+	case 700016:
+		return "the application (client id) was not found in the tenant: check the client id and tenant id, and that an admin consented to the app in this tenant"
+	case 90002:
+		return "the tenant was not found: check the tenant id (a GUID or a domain such as contoso.onmicrosoft.com)"
+	case 70011:
+		return "the scope was refused: the resource URL is wrong for this cloud"
+	case 1002012:
+		return "the scope was refused: client-credential scopes must end in /.default"
+	case 7000218:
+		return "the request has no client secret or assertion"
+	}
+	return ""
 }
 
-func (s *TokenSource) explain(err error) error {
+// explain turns a failed token request into a message a person can act on. It never includes the request body
+// (it holds the secret) and scrubs the secret from anything the platform echoes back.
+func (s *TokenSource) explain(err error, attempts int) error {
+	tries := ""
+	if attempts > 1 {
+		tries = fmt.Sprintf(" (%d attempts)", attempts)
+	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		// Network failure or timeout: the URL (without query) is what a person needs. The secret is in the body,
-		// never in the URL.
-		return fmt.Errorf("requesting a token from %s: %w", s.cc.TokenURL, err)
+		// Network failure or timeout: the token URL is what a person needs; the secret is in the body, never in it.
+		return fmt.Errorf("requesting a token from %s%s: %w", s.cc.TokenURL, tries, err)
 	}
 	var body struct {
 		Error            string `json:"error"`
@@ -215,15 +316,19 @@ func (s *TokenSource) explain(err error) error {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		return fmt.Errorf("requesting a token from %s: HTTP %d with an unexpected body (not an identity platform answer?)", s.cc.TokenURL, status)
+		return fmt.Errorf("requesting a token from %s%s: HTTP %d with an unexpected body (not an identity platform answer? check the authority host)", s.cc.TokenURL, tries, status)
 	}
 	ae := &AuthError{Code: body.Error, TraceID: body.TraceID}
-	ae.Description, _, _ = strings.Cut(body.ErrorDescription, "\r\n")
-	ae.Description, _, _ = strings.Cut(ae.Description, "\n")
+	ae.Description, _, _ = strings.Cut(body.ErrorDescription, "\n")
+	ae.Description = strings.TrimSpace(ae.Description)
 	if len(body.ErrorCodes) > 0 {
 		ae.AADSTS = body.ErrorCodes[0]
 	}
-	ae.hint = hints[ae.AADSTS]
+	// "AADSTS7000215: Invalid client secret…": the code is reported apart, once.
+	if rest, ok := strings.CutPrefix(ae.Description, fmt.Sprintf("AADSTS%d:", ae.AADSTS)); ok && ae.AADSTS != 0 {
+		ae.Description = strings.TrimSpace(rest)
+	}
+	ae.hint = hint(ae.AADSTS)
 	// Never echo the secret, even if a service put it into a description.
 	if sec := s.cfg.ClientSecret.Reveal(); sec != "" {
 		ae.Description = strings.ReplaceAll(ae.Description, sec, redacted)

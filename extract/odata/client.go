@@ -3,6 +3,8 @@ package odata
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // TokenProvider gives bearer tokens and takes back one a service refused.
@@ -145,20 +148,62 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Walk GETs firstURL and every nextLink the decoder returns, until it returns "". buf is reused across pages, so
 // decode must not keep body.
+//
+// A nextLink must stay on firstURL's scheme and host: the bearer token goes with every page, and a link elsewhere
+// (a tampered or misconfigured answer) is refused rather than followed.
 func (c *Client) Walk(ctx context.Context, firstURL string, decode func(body []byte) (nextLink string, err error)) error {
+	origin, err := url.Parse(firstURL)
+	if err != nil {
+		return fmt.Errorf("walking %s: %w", redactQuery(firstURL), err)
+	}
 	var buf bytes.Buffer
-	next := firstURL
-	for next != "" {
-		var err error
-		next, err = c.page(ctx, next, &buf, decode)
+	for u := firstURL; u != ""; {
+		next, err := c.page(ctx, u, &buf, decode)
 		if err != nil {
 			return err
 		}
+		if next != "" {
+			if next == u {
+				return fmt.Errorf("paging %s: the page names itself as its nextLink; stopping instead of looping", redactQuery(u))
+			}
+			if err := sameOrigin(origin, next); err != nil {
+				return fmt.Errorf("paging %s: %w", redactQuery(u), err)
+			}
+		}
+		u = next
 	}
 	return nil
 }
 
-// page fetches and decodes one page, fetching again when the decoder rejects the body as malformed.
+// sameOrigin checks that next is on origin's scheme, host and port.
+func sameOrigin(origin *url.URL, next string) error {
+	nu, err := url.Parse(next)
+	if err != nil {
+		return fmt.Errorf("unusable nextLink: %w", err)
+	}
+	if !strings.EqualFold(nu.Scheme, origin.Scheme) || !strings.EqualFold(nu.Hostname(), origin.Hostname()) ||
+		port(nu) != port(origin) {
+		return fmt.Errorf("the nextLink leads to %s://%s, not %s://%s: refusing to send the token to another host",
+			nu.Scheme, nu.Host, origin.Scheme, origin.Host)
+	}
+	return nil
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+// page fetches and decodes one page, fetching again (after a backoff) when the decoder rejects the body as
+// malformed.
 func (c *Client) page(ctx context.Context, u string, buf *bytes.Buffer, decode func([]byte) (string, error)) (string, error) {
 	for attempt := 1; ; attempt++ {
 		if err := c.Get(ctx, u, buf); err != nil {
@@ -168,132 +213,197 @@ func (c *Client) page(ctx context.Context, u string, buf *bytes.Buffer, decode f
 		if err == nil {
 			return next, nil
 		}
-		if !errors.Is(err, ErrBadPage) || attempt >= c.cfg.Retry.MaxAttempts {
+		if !errors.Is(err, ErrBadPage) {
 			return "", fmt.Errorf("decoding %s: %w", redactQuery(u), err)
 		}
+		if attempt >= c.cfg.Retry.MaxAttempts {
+			return "", fmt.Errorf("giving up on GET %s: the page was malformed %d times: %w", redactQuery(u), attempt, err)
+		}
 		c.stats.Retries.Add(1)
-		c.cfg.Logger.Warn("malformed page, fetching it again", "url", redactQuery(u), "attempt", attempt, "err", err)
+		wait := c.backoff(attempt)
+		c.cfg.Logger.Warn("malformed page, fetching it again", "url", redactQuery(u), "attempt", attempt,
+			"wait", wait.Round(time.Millisecond), "err", err)
+		if err := c.wait(ctx, wait); err != nil {
+			return "", fmt.Errorf("waiting to fetch %s again: %w", redactQuery(u), err)
+		}
 	}
 }
 
-// Get sends one GET (auth, retries, accounting) and leaves the body in buf.
+// backoff is the capped exponential backoff with full jitter before retry n (1-based): concurrent clients backing
+// off do not come back in step.
+func (c *Client) backoff(n int) time.Duration {
+	p := c.cfg.Retry
+	ceil := math.Min(float64(p.MaxDelay), float64(p.BaseDelay)*math.Pow(2, float64(n-1)))
+	return time.Duration(c.cfg.Rand() * ceil)
+}
+
+// wait sleeps d (honouring ctx) and counts it.
+func (c *Client) wait(ctx context.Context, d time.Duration) error {
+	if err := c.cfg.Sleep(ctx, d); err != nil {
+		return err
+	}
+	c.stats.WaitNanos.Add(int64(d))
+	return nil
+}
+
+// throttledAttemptsFactor bounds attempts answered 429 + Retry-After at this many times MaxAttempts: those are
+// otherwise bounded by MaxTotalWait only, which a server sending tiny Retry-After values would turn into a hot loop.
+const throttledAttemptsFactor = 10
+
+// Get sends one GET (auth, retries, accounting) and leaves the body in buf (reset first).
 //
 // Retry bounds: answers without Retry-After (5xx, resets, timeouts) are tried at most RetryPolicy.MaxAttempts
 // times; a 429 with Retry-After is the service saying exactly when to come back, so it is bounded by
-// RetryPolicy.MaxTotalWait only. Either way the request gives up by name, never silently.
+// RetryPolicy.MaxTotalWait (and a generous attempt cap). Either way the request gives up by name, never silently.
 func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 	p := c.cfg.Retry
+	gate := c.cfg.Gate
 	var waited time.Duration
-	var last error
 	refreshed := false
 	failures := 0 // attempts that failed without the service saying when to retry
 	for attempt := 1; ; attempt++ {
-		if c.cfg.Gate != nil {
-			d, err := c.cfg.Gate.wait(ctx, c.cfg.Sleep)
+		if gate != nil {
+			d, err := gate.wait(ctx, c.cfg.Sleep)
 			c.stats.WaitNanos.Add(int64(d))
 			waited += d
 			if err != nil {
-				return err
+				return fmt.Errorf("GET %s: waiting for the throttling gate: %w", redactQuery(u), err)
 			}
 		}
-		token, err := c.cfg.Tokens.Token(ctx)
-		if err != nil {
-			return err
+		var token string
+		if c.cfg.Tokens != nil {
+			var err error
+			if token, err = c.cfg.Tokens.Token(ctx); err != nil {
+				return fmt.Errorf("GET %s: %w", redactQuery(u), err)
+			}
 		}
-		status, retryAfter, err := c.do(ctx, u, token, buf)
+		res, err := c.do(ctx, u, token, buf)
 		switch {
 		case err == nil:
-			if c.cfg.Gate != nil {
-				c.cfg.Gate.succeeded()
+			if gate != nil {
+				gate.succeeded()
 			}
 			return nil
-		case status == http.StatusUnauthorized && !refreshed:
+		case res.status == http.StatusUnauthorized && !refreshed && c.cfg.Tokens != nil:
 			// Expired or revoked earlier than announced: one new token, then the answer stands.
 			c.cfg.Tokens.Invalidate(token)
 			c.stats.AuthRefreshes.Add(1)
 			refreshed = true
+			c.cfg.Logger.Info("access token refused, fetching a new one", "url", redactQuery(u))
 			continue
-		case !retryable(status, err) || ctx.Err() != nil:
+		case !res.retry || ctx.Err() != nil:
 			return err
 		}
-		last = err
-		throttled := status == http.StatusTooManyRequests
+		throttled := res.status == http.StatusTooManyRequests
 		if throttled {
 			c.stats.Throttled.Add(1)
-			if c.cfg.Gate != nil {
-				c.cfg.Gate.throttled(retryAfter)
+			if gate != nil {
+				gate.throttled(res.retryAfter)
 			}
 		}
-		wait := retryAfter
+		wait := res.retryAfter
 		if wait <= 0 || !throttled {
 			failures++
 		}
 		if wait <= 0 {
-			// Full jitter: concurrent clients backing off do not come back in step.
-			ceil := math.Min(float64(p.MaxDelay), float64(p.BaseDelay)*math.Pow(2, float64(failures-1)))
-			wait = time.Duration(c.cfg.Rand() * ceil)
+			wait = c.backoff(failures)
 		}
-		if failures >= p.MaxAttempts || waited+wait > p.MaxTotalWait {
-			return fmt.Errorf("giving up on GET %s after %d attempts and %s waited: %w", redactQuery(u), attempt, waited.Round(time.Millisecond), last)
+		if failures >= p.MaxAttempts || attempt >= throttledAttemptsFactor*p.MaxAttempts || waited+wait > p.MaxTotalWait {
+			return fmt.Errorf("giving up on GET %s after %d attempts and %s waited: %w", redactQuery(u), attempt, waited.Round(time.Millisecond), err)
 		}
 		c.stats.Retries.Add(1)
 		level := slog.LevelInfo
 		if throttled {
-			level = slog.LevelDebug // expected under load; counted in the run summary
+			level = slog.LevelDebug // expected under load; counted in Stats and the run summary
 		}
-		c.cfg.Logger.Log(ctx, level, "request will be retried", "url", redactQuery(u), "status", status, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
-		if c.cfg.Gate != nil && throttled {
+		c.cfg.Logger.Log(ctx, level, "request will be retried", "url", redactQuery(u), "status", res.status,
+			"attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
+		if gate != nil && throttled && res.retryAfter > 0 {
 			continue // the gate holds this request (and every other) until Retry-After has passed
 		}
-		if err := c.cfg.Sleep(ctx, wait); err != nil {
-			return err
+		if err := c.wait(ctx, wait); err != nil {
+			return fmt.Errorf("GET %s: waiting to retry: %w", redactQuery(u), err)
 		}
 		waited += wait
-		c.stats.WaitNanos.Add(int64(wait))
 	}
 }
 
-// do performs one attempt. It returns the HTTP status (0 for transport errors) and the server's Retry-After.
-func (c *Client) do(ctx context.Context, u, token string, buf *bytes.Buffer) (int, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+// attempt is what one try of a request came to.
+type attempt struct {
+	status     int           // 0 when there was no complete answer
+	retryAfter time.Duration // the server's Retry-After
+	retry      bool          // worth trying again
+}
+
+// do performs one attempt.
+func (c *Client) do(ctx context.Context, u, token string, buf *bytes.Buffer) (attempt, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, 0, fmt.Errorf("building request for %s: %w", redactQuery(u), err)
+		return attempt{}, fmt.Errorf("building request for %s: %w", redactQuery(u), err)
 	}
 	for k, vs := range c.cfg.Header {
 		req.Header[k] = vs
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	c.stats.Requests.Add(1)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return 0, 0, fmt.Errorf("GET %s: %w", redactQuery(u), err)
+		return attempt{retry: transient(err)}, c.transportError(ctx, actx, u, err)
 	}
 	defer resp.Body.Close()
 	buf.Reset()
+	if resp.ContentLength > 0 {
+		buf.Grow(int(min(resp.ContentLength, 64<<20)))
+	}
 	n, rerr := buf.ReadFrom(resp.Body)
 	c.stats.Bytes.Add(n)
 	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if resp.StatusCode/100 == 2 {
-		if rerr != nil {
-			return 0, retryAfter, fmt.Errorf("reading GET %s: %w", redactQuery(u), rerr)
+		if rerr != nil { // reset, truncated body, per-attempt timeout while reading
+			return attempt{retry: transient(rerr)}, fmt.Errorf("reading the answer to GET %s: %w", redactQuery(u), c.timeoutError(ctx, actx, rerr))
 		}
-		return resp.StatusCode, 0, nil
+		return attempt{status: resp.StatusCode}, nil
 	}
 	he := &HTTPError{Status: resp.StatusCode, RetryAfter: retryAfter, URL: redactQuery(u)}
 	parseErrorBody(buf.Bytes(), he)
-	if he.RequestID == "" {
-		he.RequestID = resp.Header.Get("request-id")
+	for _, h := range []string{"request-id", "x-ms-service-request-id", "x-ms-request-id"} {
+		if he.RequestID != "" {
+			break
+		}
+		he.RequestID = resp.Header.Get(h)
 	}
-	return resp.StatusCode, retryAfter, he
+	return attempt{status: resp.StatusCode, retryAfter: retryAfter, retry: retryableStatus(resp.StatusCode)}, he
 }
 
-func retryable(status int, err error) bool {
+func (c *Client) transportError(ctx, actx context.Context, u string, err error) error {
+	return fmt.Errorf("GET %s: %w", redactQuery(u), c.timeoutError(ctx, actx, err))
+}
+
+// timeoutError names the per-attempt timeout when it, not the caller, ended the attempt.
+func (c *Client) timeoutError(ctx, actx context.Context, err error) error {
+	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no complete answer within the request timeout of %s: %w", c.cfg.RequestTimeout, err)
+	}
+	return err
+}
+
+// transient says whether a failure without an HTTP answer may go away on its own (reset, truncated body, timeout,
+// refused connection). A certificate the client cannot trust will not.
+func transient(err error) bool {
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	var cve *tls.CertificateVerificationError
+	return !(errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) || errors.As(err, &cve))
+}
+
+func retryableStatus(status int) bool {
 	switch status {
-	case 0:
-		return err != nil // transport error, reset, truncated body, per-attempt timeout
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
@@ -318,8 +428,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// parseErrorBody reads the OData error shape shared by Graph and Dataverse: {"error":{"code","message",
-// "innerError":{"request-id"}}}.
+// parseErrorBody reads the OData error shape shared by Graph ({"error":{"code","message","innerError":
+// {"request-id"}}}) and Dataverse ({"error":{"code":"0x80072322","message"}}); any other body becomes the message,
+// shortened to one line.
 func parseErrorBody(body []byte, he *HTTPError) {
 	var e struct {
 		Error struct {
@@ -331,21 +442,34 @@ func parseErrorBody(body []byte, he *HTTPError) {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && (e.Error.Code != "" || e.Error.Message != "") {
-		he.Code, he.Message, he.RequestID = e.Error.Code, e.Error.Message, e.Error.InnerError.RequestID
+		he.Code, he.Message, he.RequestID = e.Error.Code, oneLine(e.Error.Message, 500), e.Error.InnerError.RequestID
 		return
 	}
-	if len(body) > 0 {
-		he.Message = strings.TrimSpace(string(body[:min(len(body), 200)]))
-	}
+	he.Message = oneLine(string(body[:min(len(body), 4096)]), 200)
 }
 
-// redactQuery drops the query string: skiptokens and filters are noise in messages and logs.
+// oneLine collapses whitespace (an error is one log line) and cuts s to at most n bytes on a rune boundary.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// redactQuery drops the query string: skiptokens and filters are noise in messages and logs, and filters may hold
+// user names.
 func redactQuery(u string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
 		return "<unparsable url>"
 	}
 	pu.RawQuery = ""
+	pu.ForceQuery = false
 	pu.User = nil
 	return pu.String()
 }

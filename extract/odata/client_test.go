@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,6 +60,8 @@ type step struct {
 	file       string // testdata file, {{base}} replaced
 	body       string
 	truncate   bool
+	hang       bool // answer nothing until the client gives up
+	header     map[string]string
 	wantAuth   string
 }
 
@@ -97,8 +100,15 @@ func newScript(t *testing.T, steps ...step) *script {
 			}
 			body = bytes.ReplaceAll(b, []byte("{{base}}"), []byte(s.srv.URL))
 		}
+		if st.hang {
+			<-r.Context().Done()
+			return
+		}
 		if st.retryAfter != "" {
 			w.Header().Set("Retry-After", st.retryAfter)
+		}
+		for k, v := range st.header {
+			w.Header().Set(k, v)
 		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 		if st.status == 0 {
@@ -145,7 +155,7 @@ func TestWalkFollowsNextLinkVerbatim(t *testing.T) {
 		t.Fatal(err)
 	}
 	cookie := "/api/data/v9.2/systemusers?$select=fullname&$skiptoken=%3Ccookie%20pagenumber=%222%22%20pagingcookie=%22%253ccookie%2520page%253d%25221%2522%253e%253csystemuserid%2520last%253d%2522%257bD5026A4D-D01C-ED11-B83E-000D3A572421%257d%2522%2520first%253d%2522%257b49B0BE2E-D01C-ED11-B83E-000D3A572421%257d%2522%2520%252f%253e%253c%252fcookie%253e%22%20istracking=%22False%22%20/%3E"
-	if len(s.seen) != 2 || s.seen[1] != cookie {
+	if len(s.seen) != 2 || s.seen[0] != "/api/data/v9.2/systemusers?$select=fullname" || s.seen[1] != cookie {
 		t.Fatalf("requests %q: the paging cookie must be sent back exactly as given", s.seen)
 	}
 	if rows != 1 || st.Requests.Load() != 2 {
@@ -338,5 +348,235 @@ func TestPacedGate(t *testing.T) {
 	}
 	if got := time.Duration(clock.Load()); got != 10*time.Second {
 		t.Errorf("6 requests at 5 per 10 s took %v, want 10s", got)
+	}
+}
+
+func TestWalkFollowsAGraphChainExactly(t *testing.T) {
+	s := newScript(t, step{file: "graph_users_page1.json"}, step{file: "graph_users_page2.json"}, step{file: "graph_users_page3.json"})
+	c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	rows := 0
+	if err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users?$select=id,userPrincipalName&$top=2", nextOf(&rows)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/v1.0/users?$select=id,userPrincipalName&$top=2",
+		"/v1.0/users?$select=id%2cuserPrincipalName&$top=2&$skiptoken=RFNwdAIAAQAAACpHcm91cF8xZTA4MWVlMy0xNGI2LTQ4NWItYjc1Zi0zOTg3ZGVmODMyYjQ",
+		"/v1.0/users?$select=id%2cuserPrincipalName&$top=2&$skiptoken=RFNwdAIAAQAAACpHcm91cF8yZjA4MWVlMy0xNGI2LTQ4NWItYjc1Zi0zOTg3ZGVmODMyYjQ",
+	}
+	if fmt.Sprint(s.seen) != fmt.Sprint(want) {
+		t.Errorf("requests\n%q\nwant\n%q", s.seen, want)
+	}
+	if rows != 3 {
+		t.Errorf("%d rows, want 3 (the middle page is empty)", rows)
+	}
+}
+
+func TestBackoffIsCappedWithFullJitter(t *testing.T) {
+	busy := step{status: 503, file: "graph_429.json"}
+	for _, r := range []float64{0, 0.5, 0.999} {
+		t.Run(fmt.Sprint(r), func(t *testing.T) {
+			s := newScript(t, busy, busy, busy, busy, busy, step{body: `{"value":[]}`})
+			sl := &sleeper{}
+			st := &Stats{}
+			c := NewClient(Config{Tokens: &tokens{}, Sleep: sl.sleep, Rand: func() float64 { return r },
+				Retry: RetryPolicy{BaseDelay: time.Second, MaxDelay: 3 * time.Second}}).WithStats(st)
+			var buf bytes.Buffer
+			if err := c.Get(context.Background(), s.srv.URL+"/v1.0/users", &buf); err != nil {
+				t.Fatal(err)
+			}
+			var want []time.Duration
+			var total time.Duration
+			for _, ceil := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second, 3 * time.Second} {
+				d := time.Duration(r * float64(ceil))
+				want = append(want, d)
+				total += d
+			}
+			if fmt.Sprint(sl.waits) != fmt.Sprint(want) || st.Waited() != total || st.Retries.Load() != 5 {
+				t.Errorf("waits %v (total %v, %d retries), want %v: 1 s doubling, capped at 3 s, scaled by the jitter", sl.waits, st.Waited(), st.Retries.Load(), want)
+			}
+		})
+	}
+}
+
+func TestGivingUpSaysWhatHowOftenAndHowLong(t *testing.T) {
+	busy := step{status: 503, body: `{"error":{"code":"ServiceUnavailable","message":"Service Unavailable"}}`}
+	s := newScript(t, busy, busy, busy)
+	c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{MaxAttempts: 3})
+	var buf bytes.Buffer
+	err := c.Get(context.Background(), s.srv.URL+"/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01", &buf)
+	want := "giving up on GET " + s.srv.URL + "/v1.0/auditLogs/signIns after 3 attempts and 1.5s waited: GET " +
+		s.srv.URL + "/v1.0/auditLogs/signIns: HTTP 503 ServiceUnavailable: Service Unavailable"
+	if err == nil || err.Error() != want {
+		t.Errorf("error\n%v\nwant\n%s", err, want)
+	}
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status != 503 {
+		t.Errorf("the last answer is not reachable with errors.As: %v", err)
+	}
+}
+
+func TestHTTPErrorParsing(t *testing.T) {
+	tests := []struct {
+		name string
+		st   step
+		want HTTPError
+	}{
+		{"graph no premium", step{status: 403, file: "graph_403_nonpremium.json"}, HTTPError{Status: 403,
+			Code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant", Message: "Neither tenant is B2C or tenant doesn't have premium license",
+			RequestID: "2d4d6c4b-7d1c-4b8e-9a2b-1f3e5c6d7e8f"}},
+		{"graph denied", step{status: 403, file: "graph_403.json"}, HTTPError{Status: 403, Code: "Authorization_RequestDenied",
+			Message: "Insufficient privileges to complete the operation.", RequestID: "3e4d6c4b-7d1c-4b8e-9a2b-1f3e5c6d7e8f"}},
+		{"dataverse", step{status: 404, file: "dataverse_404.json", header: map[string]string{"x-ms-service-request-id": "b1f0c3e2"}},
+			HTTPError{Status: 404, Code: "0x80060888", Message: "Resource not found for the segment 'systemuser'.", RequestID: "b1f0c3e2"}},
+		{"not json", step{status: 400, body: "<html>\r\n<body>Bad\r\n   Request</body>\r\n</html>"},
+			HTTPError{Status: 400, Message: "<html> <body>Bad Request</body> </html>"}},
+		{"long", step{status: 400, body: strings.Repeat("é", 300)}, HTTPError{Status: 400, Message: strings.Repeat("é", 100) + "…"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScript(t, tt.st)
+			c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+			var buf bytes.Buffer
+			err := c.Get(context.Background(), s.srv.URL+"/api/x?$filter=a", &buf)
+			var he *HTTPError
+			if !errors.As(err, &he) {
+				t.Fatalf("error %v is not an *HTTPError", err)
+			}
+			tt.want.URL = s.srv.URL + "/api/x"
+			if *he != tt.want {
+				t.Errorf("got  %+v\nwant %+v", *he, tt.want)
+			}
+			if strings.ContainsAny(err.Error(), "\r\n") || st.Retries.Load() != 0 || len(s.seen) != 1 {
+				t.Errorf("error %q: want one line, no retry", err)
+			}
+		})
+	}
+}
+
+func TestPerAttemptTimeout(t *testing.T) {
+	ok := step{body: `{"value":[{"a":1}]}`}
+	t.Run("retried", func(t *testing.T) {
+		s := newScript(t, step{hang: true}, ok)
+		c := NewClient(Config{Tokens: &tokens{}, Sleep: (&sleeper{}).sleep, RequestTimeout: 20 * time.Millisecond})
+		rows := 0
+		if err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(&rows)); err != nil || rows != 1 {
+			t.Errorf("rows %d, error %v: a slow answer should be retried", rows, err)
+		}
+	})
+	t.Run("named when giving up", func(t *testing.T) {
+		s := newScript(t, step{hang: true}, step{hang: true})
+		c := NewClient(Config{Tokens: &tokens{}, Sleep: (&sleeper{}).sleep, RequestTimeout: 20 * time.Millisecond, Retry: RetryPolicy{MaxAttempts: 2}})
+		err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(new(int)))
+		if err == nil || !strings.Contains(err.Error(), "after 2 attempts") || !strings.Contains(err.Error(), "no complete answer within the request timeout of 20ms") {
+			t.Errorf("error %v", err)
+		}
+	})
+}
+
+func TestNextLinkMustStayOnTheHost(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	tests := []struct {
+		name, next, want string
+	}{
+		{"other host", other.URL + "/v1.0/users?$skiptoken=x", "refusing to send the token to another host"},
+		{"itself", "{{self}}", "names itself as its nextLink"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScript(t, step{body: `{"value":[],"@odata.nextLink":"` + tt.next + `"}`})
+			next := tt.next
+			if next == "{{self}}" {
+				s.steps[0].body = `{"value":[],"@odata.nextLink":"` + s.srv.URL + `/v1.0/users"}`
+			}
+			c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+			err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(new(int)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+			if len(s.seen) != 1 || elsewhere.Load() != 0 {
+				t.Errorf("%d requests here, %d elsewhere: want only the first page", len(s.seen), elsewhere.Load())
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	errSchema := errors.New("unexpected type for id")
+	t.Run("other errors stop the walk", func(t *testing.T) {
+		s := newScript(t, step{body: `{"value":[]}`})
+		c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+		err := c.Walk(context.Background(), s.srv.URL+"/x", func([]byte) (string, error) { return "", errSchema })
+		if !errors.Is(err, errSchema) || st.Requests.Load() != 1 {
+			t.Errorf("error %v after %d requests: want the decoder's error, no refetch", err, st.Requests.Load())
+		}
+	})
+	t.Run("bad pages give up after MaxAttempts", func(t *testing.T) {
+		bad := step{body: `{"value":[`}
+		s := newScript(t, bad, bad)
+		sl := &sleeper{}
+		c, st := testClient(s, &tokens{}, sl, RetryPolicy{MaxAttempts: 2})
+		err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(new(int)))
+		if !errors.Is(err, ErrBadPage) || !strings.Contains(err.Error(), "malformed 2 times") || st.Retries.Load() != 1 || len(sl.waits) != 1 {
+			t.Errorf("error %v, %d retries, waits %v", err, st.Retries.Load(), sl.waits)
+		}
+	})
+}
+
+type failingTokens struct{ err error }
+
+func (f failingTokens) Token(context.Context) (string, error) { return "", f.err }
+func (failingTokens) Invalidate(string)                       {}
+
+func TestTokenErrorsAreReturnedUnretried(t *testing.T) {
+	refused := errors.New("the client secret is wrong (AADSTS7000215)")
+	s := newScript(t)
+	c := NewClient(Config{Tokens: failingTokens{refused}, Sleep: (&sleeper{}).sleep})
+	err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(new(int)))
+	if !errors.Is(err, refused) || len(s.seen) != 0 {
+		t.Errorf("error %v after %d requests", err, len(s.seen))
+	}
+}
+
+func TestNoTokenProviderSendsNoAuthorization(t *testing.T) {
+	s := newScript(t, step{body: `{"value":[]}`})
+	c := NewClient(Config{})
+	if err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(new(int))); err != nil {
+		t.Fatal(err)
+	}
+	if h := s.hdrs[0].Get("Authorization"); h != "" {
+		t.Errorf("Authorization %q without a token provider", h)
+	}
+}
+
+func TestWaitsHonourContext(t *testing.T) {
+	s := newScript(t, step{status: 503})
+	c := NewClient(Config{Tokens: &tokens{}, Rand: func() float64 { return 1 }, Retry: RetryPolicy{BaseDelay: time.Hour, MaxTotalWait: 2 * time.Hour}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var buf bytes.Buffer
+	if err := c.Get(ctx, s.srv.URL+"/x", &buf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v, want the context's", err)
+	}
+}
+
+func TestOneLogLinePerRetryWithoutTokenOrQuery(t *testing.T) {
+	var logs bytes.Buffer
+	s := newScript(t, step{status: 503}, step{status: 429, retryAfter: "1", file: "graph_429.json"},
+		step{status: 401, body: `{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}`},
+		step{body: `{"value":[{"a":1}]}`})
+	st := &Stats{}
+	c := NewClient(Config{Tokens: &tokens{}, Sleep: (&sleeper{}).sleep, Rand: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).WithStats(st)
+	if err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users?$skiptoken=opaque", nextOf(new(int))); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "request will be retried"); n != 2 || st.Retries.Load() != 2 || st.AuthRefreshes.Load() != 1 || st.Requests.Load() != 4 {
+		t.Errorf("%d retry lines, stats %d retries %d refreshes %d requests:\n%s", n, st.Retries.Load(), st.AuthRefreshes.Load(), st.Requests.Load(), out)
+	}
+	if strings.Contains(out, "token-") || strings.Contains(out, "opaque") || strings.Contains(out, "Bearer") {
+		t.Errorf("a token or the query leaked into the log:\n%s", out)
 	}
 }
