@@ -44,14 +44,8 @@ func NewBatcher(mem memory.Allocator, t *Table, rows int, sink Sink) *Batcher {
 	return &Batcher{table: t, b: b, sink: sink, limit: rows}
 }
 
-// Table is the table this batcher builds.
-func (bt *Batcher) Table() *Table { return bt.table }
-
-// Builder returns the builder of column i, to append one value of the current row.
+// Builder returns the record builder: callers take its typed field builders once and append each row's values.
 func (bt *Batcher) Builder() *array.RecordBuilder { return bt.b }
-
-// Reserve makes room for n more rows in every column (a page's worth), to avoid regrowth while appending.
-func (bt *Batcher) Reserve(n int) { bt.b.Reserve(n) }
 
 // RowDone counts a completely appended row and flushes when the batch is full.
 func (bt *Batcher) RowDone(ctx context.Context) error {
