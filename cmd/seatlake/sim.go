@@ -21,7 +21,23 @@ func simFlags(defaultThrottle string) []cli.Flag {
 		&cli.BoolFlag{Name: "concealed-names", Value: true, Usage: "usage reports conceal user names (Microsoft's default since 2021)"},
 		&cli.StringFlag{Name: "throttle", Value: defaultThrottle, Usage: "service limits: realistic (Microsoft's), scaled (lower, for demos) or off"},
 		&cli.DurationFlag{Name: "token-lifetime", Value: time.Hour, Usage: "lifetime of issued access tokens"},
+		&cli.IntFlag{Name: "dataverse-envs", Value: 1, Usage: "Dataverse environments to serve, each on its own port"},
+		&cli.IntFlag{Name: "finops-envs", Value: 1, Usage: "Finance and Operations environments to serve, each on its own port"},
+		&cli.Int64Flag{Name: "audits-per-env", Usage: "about this many user-driven audit records per Dataverse environment (0: realistic for the users)"},
+		&cli.StringFlag{Name: "graph-permissions", Usage: "comma-separated Graph application permissions the app holds (default all seatlake needs), e.g. User.Read.All,Organization.Read.All"},
+		&cli.IntSliceFlag{Name: "auditing-off", Usage: "Dataverse environment indexes (0-based) with auditing off; repeatable"},
+		&cli.IntSliceFlag{Name: "no-application-user", Usage: "Dataverse environment indexes without seatlake's application user; repeatable"},
+		&cli.StringFlag{Name: "finops-missing-entity", Usage: "leave this entity (e.g. SecurityUserRoles) out of the first F&O environment's $metadata and service"},
+		&cli.DurationFlag{Name: "page-latency", Usage: "each Dataverse and F&O page takes at least this long, as at Microsoft (e.g. 500ms)"},
 	}
+}
+
+func indexSet(v []int) map[int]bool {
+	m := map[int]bool{}
+	for _, i := range v {
+		m[i] = true
+	}
+	return m
 }
 
 func simConfig(c *cli.Context) tenantsim.Config {
@@ -35,6 +51,19 @@ func simConfig(c *cli.Context) tenantsim.Config {
 	cfg.ConcealedNames = c.Bool("concealed-names")
 	cfg.Throttle = c.String("throttle")
 	cfg.TokenLifetime = c.Duration("token-lifetime")
+	cfg.DataverseEnvs = c.Int("dataverse-envs")
+	cfg.FinOpsEnvs = c.Int("finops-envs")
+	cfg.NoDynamics = cfg.DataverseEnvs == 0 && cfg.FinOpsEnvs == 0
+	cfg.AuditsPerEnv = c.Int64("audits-per-env")
+	if v := c.String("graph-permissions"); v != "" {
+		cfg.GraphPermissions = tenantsim.ParsePermissions(v)
+	}
+	cfg.AuditingOff = indexSet(c.IntSlice("auditing-off"))
+	cfg.NoApplicationUser = indexSet(c.IntSlice("no-application-user"))
+	if v := c.String("finops-missing-entity"); v != "" {
+		cfg.FinOpsMissingEntity = []string{v}
+	}
+	cfg.PageLatency = c.Duration("page-latency")
 	return cfg
 }
 
@@ -47,10 +76,11 @@ func simCommand() *cli.Command {
 	flags = append(flags, logFlags()...)
 	return &cli.Command{
 		Name:  "sim",
-		Usage: "serve a simulated tenant (token endpoint + Microsoft Graph) on loopback",
+		Usage: "serve a simulated tenant (token endpoint, Microsoft Graph, Dataverse and F&O environments) on loopback",
 		Description: "Serves a deterministic fake tenant for seatlake and other tools. Prints one line with the credentials it\n" +
 			"accepts (tenant_id=… client_id=… client_secret=…); the secret can be set with $SEATLAKE_SIM_CLIENT_SECRET.\n" +
-			"Point seatlake at it with --authority-host and --graph-endpoint set to the printed URL.\n" +
+			"Then it prints url=… (the token endpoint and Graph), and dataverse_url=… and finops_url=… lines, one per environment.\n" +
+			"Point seatlake at it with --authority-host and --graph-endpoint set to url, and --dataverse-url/--finops-url.\n" +
 			"GET /_sim/truth returns the rows a default run must produce; POST /_sim/faults injects faults.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
@@ -74,6 +104,9 @@ func simCommand() *cli.Command {
 			defer sim.Close()
 			fmt.Fprintln(c.App.Writer, sim.Banner())
 			fmt.Fprintf(c.App.Writer, "url=%s\n", base)
+			for _, l := range sim.URLLines() {
+				fmt.Fprintln(c.App.Writer, l)
+			}
 			log.Info("simulator serving; Ctrl-C stops it", "url", base, "users", cfg.Users, "throttle", cfg.Throttle)
 			<-c.Context.Done()
 			return nil

@@ -76,6 +76,8 @@ func (s *Sim) serve(family, aud string, h endpoint) http.HandlerFunc {
 			}
 			s.tooMany(w, rep, d, true, reqID)
 		case aud != "" && !s.authorize(w, r, aud, rep, reqID):
+		case aud == audGraph && s.graphPermission(family, r) != "":
+			s.graphError(rep, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", reqID)
 		case !s.admit(w, r, family, rep, reqID):
 		default:
 			h(w, r, rep)

@@ -82,6 +82,10 @@ type model struct {
 	ev           events
 	signers      []signer // per user
 	arena        []byte   // the users' sign-in fragments
+
+	sharedMail string  // an address two directory users share ("" = none)
+	dv         []dvEnv // Dataverse environments
+	fo         []foEnv // Finance and Operations environments
 }
 
 const (
@@ -107,6 +111,8 @@ func newModel(cfg Config, anchor time.Time) *model {
 	m.buildSigners()
 	m.ev.build(m, cfg, start)
 	m.settleActivity()
+	m.plantSharedMail()
+	m.buildDynamics(cfg)
 	return m
 }
 

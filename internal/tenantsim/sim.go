@@ -2,6 +2,7 @@ package tenantsim
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,22 @@ type Config struct {
 	ExpiredSecret bool          // the token endpoint answers AADSTS7000222: the client secret has expired
 
 	TenantID, ClientID, ClientSecret string // defaults: a GUID and a secret derived from Seed, a fixed client id
+
+	// GraphPermissions are the Graph application permissions in tokens' roles claim, which Graph enforces
+	// (nil: AllGraphPermissions).
+	GraphPermissions []string
+
+	// Dynamics 365. Each environment is served on its own loopback port once started.
+	DataverseEnvs       int              // Dataverse environments (default 1; 0 with NoDynamics)
+	FinOpsEnvs          int              // Finance and Operations environments (default 1; 0 with NoDynamics)
+	NoDynamics          bool             // serve no Dynamics 365 environment
+	AuditsPerEnv        int64            // about this many user-driven audit records per Dataverse environment (0: realistic)
+	AuditingOff         map[int]bool     // Dataverse environments (by index) with auditing off
+	NoApplicationUser   map[int]bool     // Dataverse environments without seatlake's application user
+	FinOpsMissingEntity []string         // per F&O environment: an entity left out of $metadata and the service
+	FinOpsPageSize      int              // server-driven page size of F&O (default 10,000)
+	DataverseLimits     *DataverseLimits // override the throttle mode's Dataverse limits
+	PageLatency         time.Duration    // each Dataverse and F&O page takes at least this long, as at Microsoft
 
 	// Now anchors the history: it is read once, in New, and the newest sign-in falls just before it (truncated to
 	// the minute); the history starts at midnight UTC Days-1 days earlier. Default time.Now. Token expiry and service
@@ -91,10 +108,20 @@ type Sim struct {
 	reqSeq atomic.Uint64
 	pages  sync.Pool // *reply
 
-	mu   sync.Mutex
-	srv  *http.Server
-	base string
-	done chan struct{}
+	dvGuards []*dvGuard // per Dataverse environment; nil entries: no limits
+	foGuards []*foGuard
+
+	keyOnce sync.Once // the token signing key, made on first use
+	key     *rsa.PrivateKey
+	kid     string
+	keyErr  error
+
+	mu             sync.Mutex
+	srv            *http.Server
+	extra          []*http.Server // the Dynamics environments' servers
+	base           string
+	dvURLs, foURLs []string
+	done           chan struct{}
 }
 
 // New validates cfg and builds the tenant: users, licenses, subscriptions and signInActivity. Sign-ins are not
@@ -118,6 +145,14 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.NoDynamics {
+		cfg.DataverseEnvs, cfg.FinOpsEnvs = 0, 0
+	} else {
+		cfg.DataverseEnvs, cfg.FinOpsEnvs = max(cfg.DataverseEnvs, 1), max(cfg.FinOpsEnvs, 1)
+	}
+	if cfg.FinOpsPageSize <= 0 {
+		cfg.FinOpsPageSize = 10000
+	}
 	if cfg.TenantID == "" {
 		cfg.TenantID = guid(hash(cfg.Seed, 1), hash(cfg.Seed, 2))
 	}
@@ -130,6 +165,20 @@ func New(cfg Config) (*Sim, error) {
 	s := &Sim{cfg: cfg, log: cfg.Logger, clock: time.Now}
 	s.m = newModel(cfg, cfg.Now())
 	s.limits = newLimits(cfg.Throttle, cfg.Users, cfg.ClientID, cfg.TenantID)
+	for range cfg.DataverseEnvs {
+		lim := dataverseLimits(cfg.Throttle)
+		if cfg.DataverseLimits != nil {
+			lim = cfg.DataverseLimits
+		}
+		var g *dvGuard
+		if lim != nil {
+			g = &dvGuard{lim: *lim}
+		}
+		s.dvGuards = append(s.dvGuards, g)
+	}
+	for range cfg.FinOpsEnvs {
+		s.foGuards = append(s.foGuards, finOpsGuard(cfg.Throttle))
+	}
 	s.frag = newFragments(s.m)
 	s.tokens.init()
 	s.stats.init()
@@ -173,32 +222,100 @@ func (s *Sim) Start(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	// Every Dynamics environment has its own host, as at Microsoft: a port of its own on the same loopback address.
+	var lns []net.Listener
+	var urls []string
+	for range s.cfg.DataverseEnvs + s.cfg.FinOpsEnvs {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			ln.Close()
+			for _, l := range lns {
+				l.Close()
+			}
+			return "", fmt.Errorf("listening for an environment on %s: %w", host, err)
+		}
+		lns = append(lns, l)
+		urls = append(urls, "http://"+l.Addr().String())
+	}
 	s.base = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.dvURLs, s.foURLs = urls[:s.cfg.DataverseEnvs], urls[s.cfg.DataverseEnvs:]
+	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	s.extra = nil
+	for i := range lns {
+		var h http.Handler
+		if i < s.cfg.DataverseEnvs {
+			h = s.dataverseHandler(i)
+		} else {
+			h = s.finOpsHandler(i - s.cfg.DataverseEnvs)
+		}
+		s.extra = append(s.extra, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog})
+	}
 	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var wg sync.WaitGroup
+	serve := func(srv *http.Server, l net.Listener) {
+		defer wg.Done()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("simulator stopped serving", "err", err)
 		}
+	}
+	wg.Add(1 + len(lns))
+	go serve(s.srv, ln)
+	for i, l := range lns {
+		go serve(s.extra[i], l)
+	}
+	go func() {
+		wg.Wait()
+		close(s.done)
 	}()
-	s.log.Info("simulator listening", "url", s.base)
+	s.log.Info("simulator listening", "url", s.base, "dataverse", s.dvURLs, "finops", s.foURLs)
 	return s.base, nil
+}
+
+// DataverseURLs are the started Dataverse environments' URLs (the environment URL: the Web API is under
+// /api/data/v9.2/ and the token scope is the URL + /.default).
+func (s *Sim) DataverseURLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.dvURLs...)
+}
+
+// FinOpsURLs are the started F&O environments' URLs (OData under /data/).
+func (s *Sim) FinOpsURLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.foURLs...)
+}
+
+// URLLines are the lines `seatlake sim` prints after the credentials: one per environment.
+func (s *Sim) URLLines() []string {
+	var out []string
+	for _, u := range s.DataverseURLs() {
+		out = append(out, "dataverse_url="+u)
+	}
+	for _, u := range s.FinOpsURLs() {
+		out = append(out, "finops_url="+u)
+	}
+	return out
 }
 
 // Close stops serving: it waits up to two seconds for requests in flight, then closes every connection.
 func (s *Sim) Close() error {
 	s.mu.Lock()
-	srv, done := s.srv, s.done
+	srv, extra, done := s.srv, s.extra, s.done
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		err = srv.Close()
+	var err error
+	for _, sv := range append([]*http.Server{srv}, extra...) {
+		if e := sv.Shutdown(ctx); e != nil {
+			if e = sv.Close(); e != nil && err == nil {
+				err = e
+			}
+		}
 	}
 	<-done
 	if err != nil {
@@ -217,6 +334,9 @@ func (s *Sim) startedBase() string {
 func (s *Sim) routes() {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serve("token", "", s.token))
+	s.mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
+	s.mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.jwks)
+	s.mux.HandleFunc("GET /common/discovery/instance", s.instanceDiscovery)
 	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", audGraph, s.users))
 	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", audGraph, s.subscribedSkus))
 	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.serve("signIns", audGraph, s.signIns))

@@ -1,8 +1,6 @@
 package tenantsim
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -113,10 +111,12 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 	case aud == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid. The scope "+scope+" is not valid.")
 	default:
-		var raw [24]byte
-		rand.Read(raw[:])
-		tok := "sim." + aud + "." + hex.EncodeToString(raw[:])
 		now := s.clock()
+		tok, err := s.signToken(aud, resource, now)
+		if err != nil {
+			s.aadError(rep, http.StatusInternalServerError, "temporarily_unavailable", 90033, "A transient error has occurred: "+err.Error())
+			return
+		}
 		s.tokens.add(tok, issued{aud: aud, expires: now.Add(s.cfg.TokenLifetime)}, now)
 		secs := strconv.Itoa(max(1, int(s.cfg.TokenLifetime/time.Second)))
 		w.Header().Set("Cache-Control", "no-store, no-cache")
@@ -139,7 +139,34 @@ func (s *Sim) audience(r *http.Request, resource string) string {
 		strings.EqualFold(resource, baseURL(r)), resource != "" && strings.EqualFold(resource, s.startedBase()):
 		return audGraph
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for e, u := range s.dvURLs {
+		if strings.EqualFold(resource, u) {
+			return dvAudience(e)
+		}
+	}
+	for e, u := range s.foURLs {
+		if strings.EqualFold(resource, u) {
+			return foAudience(e)
+		}
+	}
 	return ""
+}
+
+func dvAudience(e int) string { return "dataverse:" + strconv.Itoa(e) }
+func foAudience(e int) string { return "finops:" + strconv.Itoa(e) }
+
+// authorizeResource checks a Dataverse or F&O request's bearer token; those services answer 401 with an empty
+// body and a WWW-Authenticate challenge naming the authority.
+func (s *Sim) authorizeResource(w http.ResponseWriter, r *http.Request, aud string, rep *reply) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && tok != "" && s.tokens.check(tok, aud, s.clock()) == "" {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer authorization_uri=https://login.microsoftonline.com/`+s.cfg.TenantID+`/oauth2/authorize, resource_id=`+baseURL(r))
+	rep.status, rep.contentType, rep.b = http.StatusUnauthorized, plainJSON, rep.b[:0]
+	return false
 }
 
 // aadError renders the identity platform's error body (reference §1).

@@ -12,6 +12,19 @@ type Truth struct {
 	ConcealedNames bool             `json:"concealed_names"`
 	Users          UserTruth        `json:"users"`
 	SignInsFailed  int64            `json:"signins_failed"` // served sign-ins with status.errorCode != 0
+	// Identities breaks the identities mart down: rows (one per Entra user and per Dynamics account), persons,
+	// Dynamics accounts by match method, and unmatched accounts by reason.
+	Identities IdentityTruth `json:"identities"`
+	// Environments lists rows per table for each Dynamics environment, by environment URL (once started).
+	Environments map[string]map[string]int64 `json:"environments,omitempty"`
+}
+
+// IdentityTruth is the identities mart's expected shape.
+type IdentityTruth struct {
+	Rows     int64            `json:"rows"`
+	Persons  int64            `json:"persons"`
+	ByMethod map[string]int64 `json:"by_method"`
+	ByReason map[string]int64 `json:"by_reason"`
 }
 
 // UserTruth breaks the users down the way the license marts will.
@@ -34,7 +47,37 @@ func (s *Sim) Truth() Truth {
 	for k, v := range s.truth.Tables {
 		t.Tables[k] = v
 	}
+	t.Environments = map[string]map[string]int64{}
+	for i, u := range s.DataverseURLs() {
+		t.Environments[u] = s.dataverseTruth(i)
+	}
+	for i, u := range s.FinOpsURLs() {
+		t.Environments[u] = s.finOpsTruth(i)
+	}
 	return t
+}
+
+// dataverseTruth is what a run lands from Dataverse environment e: nothing without the application user.
+func (s *Sim) dataverseTruth(e int) map[string]int64 {
+	env := &s.m.dv[e]
+	if env.noAppUser {
+		return map[string]int64{"dataverse_users": 0, "dataverse_audits": 0, "dataverse_audit_settings": 0}
+	}
+	return map[string]int64{"dataverse_users": int64(len(env.users)), "dataverse_audits": env.audits.total, "dataverse_audit_settings": 1}
+}
+
+// finOpsTruth is what a run lands from F&O environment e: nothing when an entity is missing (the pre-flight check
+// refuses the environment).
+func (s *Sim) finOpsTruth(e int) map[string]int64 {
+	env := &s.m.fo[e]
+	if env.missingEntity != "" {
+		return map[string]int64{"finops_users": 0, "finops_security_roles": 0, "finops_user_roles": 0}
+	}
+	var roles int64
+	for _, u := range env.users {
+		roles += int64(len(u.roles))
+	}
+	return map[string]int64{"finops_users": int64(len(env.users)), "finops_security_roles": int64(len(foRoles)), "finops_user_roles": roles}
 }
 
 func (s *Sim) computeTruth() Truth {
@@ -53,6 +96,18 @@ func (s *Sim) computeTruth() Truth {
 		"graph_signins":         signIns,
 		"graph_report_settings": 1,
 	}
+	for e := range m.dv {
+		for k, v := range s.dataverseTruth(e) {
+			t.Tables[k] += v
+		}
+	}
+	for e := range m.fo {
+		for k, v := range s.finOpsTruth(e) {
+			t.Tables[k] += v
+		}
+	}
+	t.Identities = s.identityTruth()
+	t.Tables["identities"] = t.Identities.Rows
 	for i := range m.users {
 		u := &m.users[i]
 		t.Users.Total++
@@ -77,6 +132,39 @@ func (s *Sim) computeTruth() Truth {
 			if len(u.lic) > 0 {
 				t.Users.DisabledLicensed++
 			}
+		}
+	}
+	return t
+}
+
+// identityTruth counts the identities mart from how each account was planted.
+func (s *Sim) identityTruth() IdentityTruth {
+	m := s.m
+	t := IdentityTruth{ByMethod: map[string]int64{}, ByReason: map[string]int64{}}
+	t.Rows, t.Persons = int64(len(m.users)), int64(len(m.users))
+	count := func(method, reason string) {
+		t.Rows++
+		if method != "" {
+			t.ByMethod[method]++
+		} else {
+			t.ByReason[reason]++
+			t.Persons++
+		}
+	}
+	for e := range m.dv {
+		if m.dv[e].noAppUser {
+			continue
+		}
+		for _, u := range m.dv[e].users {
+			count(u.method, u.reason)
+		}
+	}
+	for e := range m.fo {
+		if m.fo[e].missingEntity != "" {
+			continue
+		}
+		for _, u := range m.fo[e].users {
+			count(u.method, u.reason)
 		}
 	}
 	return t

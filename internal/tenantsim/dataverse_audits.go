@@ -1,0 +1,259 @@
+package tenantsim
+
+import (
+	"slices"
+	"sync"
+)
+
+// auditLog generates one Dataverse environment's audit table without storing it. The history is cut into hours;
+// hour k's records are a pure function of (seed, environment, k), generated on demand, sorted by createdon and kept
+// in a small cache while pages walk through them. A record's position (hour, index) is what its auditid encodes,
+// so the paging cookie's "last" id says where the next page starts, as a real paging cookie does.
+//
+// What is in it, as Dataverse logs it:
+//   - user access (action 64 through a model-driven app, 65 through web services; operation 4), at most once per
+//     user per audit interval: each user has one hour (their phase) in every interval when access may be logged;
+//   - record changes (Create 1, Update 2, Delete 3) by Sales users on sales tables and service agents on service
+//     tables; readers only open records;
+//   - a daily role assignment by SYSTEM (action 55), which a user-driven query filters out.
+type auditLog struct {
+	seed     uint64
+	start    int64 // Unix microseconds, midnight of the first day
+	hours    int
+	anchor   int64
+	interval int
+	env      *dvEnv
+	byPhase  [][]int32 // access users by phase
+	scale    uint32    // record changes per busy writer-hour, in thousandths (1000 = realistic)
+	total    int64     // records a user-driven query (actions 1, 2, 3, 64, 65) returns over the whole history
+	noise    int64     // other records (role assignments)
+
+	mu    sync.Mutex
+	cache map[int][]auditRec
+	order []int
+}
+
+// auditRec is one audit record.
+type auditRec struct {
+	at     int64 // Unix microseconds, whole seconds
+	h      uint64
+	user   int32 // index into dvEnv.users
+	action uint8
+	otc    uint8 // index into objectTypes
+}
+
+var objectTypes = []string{"systemuser", "opportunity", "lead", "quote", "account", "contact", "incident", "knowledgearticle"}
+
+var (
+	salesOTC   = []uint8{1, 2, 3, 4, 5}
+	serviceOTC = []uint8{6, 7, 5, 4}
+)
+
+const usPerHour = 60 * usPerMinute
+
+func (a *auditLog) build(m *model, cfg Config, env *dvEnv) {
+	a.seed = hash(cfg.Seed, 0xa0d17, uint64(env.idx))
+	a.env = env
+	a.start = m.ev.start
+	a.anchor = m.anchor
+	a.hours = int((m.anchor - a.start) / usPerHour)
+	a.interval = env.interval
+	a.byPhase = make([][]int32, a.interval)
+	for _, u := range env.access {
+		p := int(env.users[u].phase) % a.interval
+		a.byPhase[p] = append(a.byPhase[p], u)
+	}
+	a.scale = 1000
+	a.cache = map[int][]auditRec{}
+	if cfg.AuditsPerEnv > 0 {
+		access, changes := a.countKinds()
+		if changes > 0 && cfg.AuditsPerEnv > access {
+			a.scale = uint32(min(1000*(cfg.AuditsPerEnv-access)/changes, 1<<30))
+		} else {
+			a.scale = 0
+		}
+	}
+	a.total, a.noise = 0, 0
+	for k := 0; k < a.hours; k++ {
+		for _, r := range a.generate(k) {
+			if userDriven(r.action) {
+				a.total++
+			} else {
+				a.noise++
+			}
+		}
+	}
+}
+
+// countKinds counts access and change records at the realistic scale.
+func (a *auditLog) countKinds() (access, changes int64) {
+	for k := 0; k < a.hours; k++ {
+		for _, r := range a.generate(k) {
+			switch r.action {
+			case 64, 65:
+				access++
+			case 1, 2, 3:
+				changes++
+			}
+		}
+	}
+	return access, changes
+}
+
+func userDriven(action uint8) bool {
+	switch action {
+	case 1, 2, 3, 64, 65:
+		return true
+	}
+	return false
+}
+
+// generate returns hour k's records sorted by time (not cached).
+func (a *auditLog) generate(k int) []auditRec {
+	env := a.env
+	if !env.auditOn {
+		return nil
+	}
+	hs := a.start + int64(k)*usPerHour
+	w := uint64(bucketWeight(hs))
+	var recs []auditRec
+	rnd := func(parts ...uint64) uint64 { return hash(int64(a.seed), append([]uint64{uint64(k)}, parts...)...) }
+	at := func(x uint64) int64 {
+		t := hs + int64(x%uint64(usPerHour))
+		t -= t % 1_000_000
+		return min(t, a.anchor-1_000_000)
+	}
+	if env.accessOn {
+		for _, u := range a.byPhase[k%a.interval] {
+			x := rnd(uint64(u), 1)
+			if x%1000 >= uint64(env.users[u].rate)*w/8 {
+				continue
+			}
+			act := uint8(64)
+			if (x>>20)%5 == 0 {
+				act = 65
+			}
+			recs = append(recs, auditRec{at: at(x >> 24), h: x, user: u, action: act, otc: 0})
+		}
+	}
+	if a.scale > 0 {
+		for _, u := range env.writers {
+			x := rnd(uint64(u), 2)
+			if x%1000 >= uint64(env.users[u].rate)*w/16 {
+				continue
+			}
+			n := (1 + (x>>12)%3) * uint64(a.scale)
+			cnt := n / 1000
+			if rnd(uint64(u), 3)%1000 < n%1000 {
+				cnt++
+			}
+			tables := salesOTC
+			if env.users[u].role == dvService {
+				tables = serviceOTC
+			}
+			for j := range cnt {
+				y := rnd(uint64(u), 4, j)
+				act := uint8(2)
+				switch y % 100 {
+				case 0, 1, 2, 3, 4:
+					act = 3
+				case 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24:
+					act = 1
+				}
+				recs = append(recs, auditRec{at: at(y >> 8), h: y, user: u, action: act, otc: tables[(y>>40)%uint64(len(tables))]})
+			}
+		}
+	}
+	if k%24 == 9 && len(env.users) > 4 { // a role assignment by SYSTEM each morning
+		x := rnd(9)
+		recs = append(recs, auditRec{at: at(x), h: x, user: 0, action: 55, otc: 0})
+	}
+	slices.SortStableFunc(recs, func(p, q auditRec) int {
+		switch {
+		case p.at < q.at:
+			return -1
+		case p.at > q.at:
+			return 1
+		}
+		return 0
+	})
+	return recs
+}
+
+// hour returns hour k's records, from the cache when a page has just read them.
+func (a *auditLog) hour(k int) []auditRec {
+	a.mu.Lock()
+	if recs, ok := a.cache[k]; ok {
+		a.mu.Unlock()
+		return recs
+	}
+	a.mu.Unlock()
+	recs := a.generate(k)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.cache[k]; !ok {
+		if len(a.order) >= 32 {
+			delete(a.cache, a.order[0])
+			a.order = a.order[1:]
+		}
+		a.cache[k] = recs
+		a.order = append(a.order, k)
+	}
+	return recs
+}
+
+// hourOf is the hour holding instant us, clamped to [0, hours].
+func (a *auditLog) hourOf(us int64) int {
+	if us < a.start {
+		return 0
+	}
+	return int(min((us-a.start)/usPerHour, int64(a.hours)))
+}
+
+// auditID encodes the record's position in its first 48 bits (masked), the rest is noise: a GUID, as Dataverse's,
+// that the paging cookie can carry.
+func (a *auditLog) auditID(k int, j int) string {
+	pos := (uint64(k)<<24 | uint64(j)) ^ (a.seed >> 16 & 0xffffffffffff)
+	return guid(pos<<16|(a.seed&0xffff), hash(int64(a.seed), uint64(k), uint64(j)))
+}
+
+// position decodes an auditID (ok false for an id this log did not issue).
+func (a *auditLog) position(id string) (k, j int, ok bool) {
+	hi, ok := guidHigh48(id)
+	if !ok {
+		return 0, 0, false
+	}
+	pos := hi ^ (a.seed >> 16 & 0xffffffffffff)
+	k, j = int(pos>>24), int(pos&0xffffff)
+	if k >= a.hours || j >= len(a.hour(k)) || a.auditID(k, j) != id {
+		return 0, 0, false
+	}
+	return k, j, true
+}
+
+// guidHigh48 reads the first 12 hex digits of a GUID.
+func guidHigh48(id string) (uint64, bool) {
+	if len(id) != 36 || id[8] != '-' {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < 13; i++ {
+		if i == 8 {
+			continue
+		}
+		c := id[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, true
+}

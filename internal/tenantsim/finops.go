@@ -1,0 +1,341 @@
+package tenantsim
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The Finance and Operations OData service of one environment (reference §4): /data/$metadata, /data/SystemUsers,
+// /data/SecurityRoles and /data/SecurityUserRoles, with server-driven pages of 10,000 rows, $select, $filter,
+// $top/$skip, cross-company, and resource-based 429s when too many requests run at once.
+//
+// In this simulated environment users and their role assignments belong to legal entities, so a client that leaves
+// out cross-company=true sees only the rows of its default company (USMF): the failure the option exists to avoid.
+
+const foDefaultCompany = "USMF"
+
+type foEntity struct {
+	set, typ string
+	props    []string
+	kinds    map[string]byte // filterable properties (lower case) and their kinds
+	edm      map[string]string
+}
+
+var foEntities = []foEntity{
+	{set: "SystemUsers", typ: "SystemUser",
+		props: []string{"UserID", "UserName", "Alias", "Email", "Enabled", "NetworkDomain", "Company", "PersonName", "AccountType", "ExternalUser", "Language"},
+		edm:   map[string]string{"Enabled": "Edm.Boolean", "ExternalUser": "Edm.Boolean", "AccountType": "Microsoft.Dynamics.DataEntities.UserAccountType"}},
+	{set: "SecurityRoles", typ: "SecurityRole",
+		props: []string{"SecurityRoleIdentifier", "SecurityRoleName", "Description", "ContextString", "AccessToSensitiveData", "UserLicenseType"},
+		edm:   map[string]string{"AccessToSensitiveData": "Edm.Boolean", "UserLicenseType": "Microsoft.Dynamics.DataEntities.UserLicenseType"}},
+	{set: "SecurityUserRoles", typ: "SecurityUserRole",
+		props: []string{"UserId", "SecurityRoleIdentifier", "SecurityRoleName", "AssignmentStatus", "AssignmentMode", "UserLicenseType"},
+		edm: map[string]string{"AssignmentStatus": "Microsoft.Dynamics.DataEntities.RoleAssignmentStatus",
+			"AssignmentMode": "Microsoft.Dynamics.DataEntities.RoleAssignmentMode", "UserLicenseType": "Microsoft.Dynamics.DataEntities.UserLicenseType"}},
+}
+
+var foKeys = map[string][]string{"SystemUser": {"UserID"}, "SecurityRole": {"SecurityRoleIdentifier"}, "SecurityUserRole": {"UserId", "SecurityRoleIdentifier"}}
+
+// foGuard models resource-based service protection: too many requests at once and the environment answers 429.
+type foGuard struct {
+	mu       sync.Mutex
+	max      int
+	inflight int
+}
+
+func (g *foGuard) admit() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.inflight >= g.max {
+		return false
+	}
+	g.inflight++
+	return true
+}
+
+func (g *foGuard) done() {
+	g.mu.Lock()
+	g.inflight--
+	g.mu.Unlock()
+}
+
+func finOpsGuard(mode string) *foGuard {
+	switch mode {
+	case "realistic":
+		return &foGuard{max: 16}
+	case "scaled":
+		return &foGuard{max: 4}
+	}
+	return nil
+}
+
+// finOpsHandler serves F&O environment e.
+func (s *Sim) finOpsHandler(e int) http.Handler {
+	env := &s.m.fo[e]
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		family := "finops.other"
+		name, isData := strings.CutPrefix(r.URL.Path, "/data/")
+		if isData {
+			family = "finops." + name
+		}
+		reqID := s.requestID()
+		w.Header().Set("request-id", reqID)
+		w.Header().Set("OData-Version", "4.0")
+		rep := s.getReply()
+		defer s.pages.Put(rep)
+		f, faulty := s.faults.take(r.URL.Path)
+		if faulty && s.dynamicsFault(w, r, rep, f, family) {
+			return
+		}
+		guard := s.foGuards[e]
+		switch {
+		case r.Method != http.MethodGet:
+			foError(rep, http.StatusMethodNotAllowed, "The requested resource does not support http method '"+r.Method+"'.")
+		case !s.authorizeResource(w, r, foAudience(e), rep):
+		case guard != nil && !guard.admit():
+			w.Header().Set("Retry-After", "1")
+			foError(rep, http.StatusTooManyRequests, "This request could not be processed at this time due to system experiencing high resource utilization.")
+		default:
+			if guard != nil {
+				defer guard.done()
+			}
+			if s.cfg.PageLatency > 0 {
+				time.Sleep(s.cfg.PageLatency)
+			}
+			s.foServe(r, rep, env, name, isData)
+		}
+		s.stats.request(family, rep.status)
+		writeReply(w, rep, faulty && f.Kind == TruncatedBody)
+	})
+}
+
+func foError(rep *reply, status int, message string) {
+	rep.status, rep.contentType = status, plainJSON
+	b := append(rep.b[:0], `{"error":{"code":"","message":`...)
+	b = appendJSONString(b, message)
+	rep.b = append(b, `}}`...)
+}
+
+func (s *Sim) foServe(r *http.Request, rep *reply, env *foEnv, name string, isData bool) {
+	if isData && name == "$metadata" {
+		s.foMetadata(rep, env)
+		return
+	}
+	for i := range foEntities {
+		ent := &foEntities[i]
+		if isData && name == ent.set && env.missingEntity != ent.set {
+			s.foCollection(r, rep, env, ent)
+			return
+		}
+	}
+	foError(rep, http.StatusNotFound, "No HTTP resource was found that matches the request URI '"+baseURL(r)+r.URL.Path+"'.")
+}
+
+// foMetadata renders enough CSDL for the three entities (and leaves out the missing one).
+func (s *Sim) foMetadata(rep *reply, env *foEnv) {
+	rep.contentType = "application/xml"
+	b := append(rep.b[:0], `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`+
+		`<edmx:DataServices><Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">`...)
+	for _, ent := range foEntities {
+		if ent.set == env.missingEntity {
+			continue
+		}
+		b = append(b, `<EntityType Name="`+ent.typ+`"><Key>`...)
+		for _, k := range foKeys[ent.typ] {
+			b = append(b, `<PropertyRef Name="`+k+`" />`...)
+		}
+		b = append(b, `</Key>`...)
+		for _, p := range ent.props {
+			t := ent.edm[p]
+			if t == "" {
+				t = "Edm.String"
+			}
+			nullable := "true"
+			for _, k := range foKeys[ent.typ] {
+				if k == p {
+					nullable = "false"
+				}
+			}
+			b = append(b, `<Property Name="`+p+`" Type="`+t+`" Nullable="`+nullable+`" />`...)
+		}
+		b = append(b, `</EntityType>`...)
+	}
+	b = append(b, `<EnumType Name="UserLicenseType">`...)
+	for i, n := range []string{"None", "SelfServe", "Task", "Functional", "Enterprise", "Server", "Universal", "Activity", "Finance", "SCM", "Commerce", "Project", "HR"} {
+		b = append(b, `<Member Name="`+n+`" Value="`+strconv.Itoa(i)+`" />`...)
+	}
+	b = append(b, `</EnumType><EntityContainer Name="Resources">`...)
+	for _, ent := range foEntities {
+		if ent.set == env.missingEntity {
+			continue
+		}
+		b = append(b, `<EntitySet Name="`+ent.set+`" EntityType="Microsoft.Dynamics.DataEntities.`+ent.typ+`" />`...)
+	}
+	rep.b = append(b, `</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`...)
+}
+
+// foRow is one row of an entity: its property values in ent.props order.
+type foRow []fvalue
+
+func str(s string) fvalue { return fvalue{kind: 's', s: s} }
+func boolv(b bool) fvalue {
+	if b {
+		return fvalue{kind: 'b', i: 1}
+	}
+	return fvalue{kind: 'b'}
+}
+
+// foRows lists an entity's rows visible to the query (the default company only without cross-company).
+func (s *Sim) foRows(env *foEnv, ent *foEntity, cross bool) []foRow {
+	var rows []foRow
+	switch ent.set {
+	case "SystemUsers":
+		for _, u := range env.users {
+			if !cross && u.company != foDefaultCompany {
+				continue
+			}
+			rows = append(rows, foRow{str(u.userID), str(u.name), str(u.alias), str(u.email), boolv(u.enabled),
+				str("https://sts.windows.net/"), str(u.company), str(u.name), str(u.accountType), boolv(u.external), str("en-us")})
+		}
+	case "SecurityRoles":
+		for _, r := range foRoles {
+			rows = append(rows, foRow{str(r.id), str(r.name), str(r.name + " role"), str(""), boolv(r.id == "-SYSADMIN-"), str(r.license)})
+		}
+	case "SecurityUserRoles":
+		for _, u := range env.users {
+			if !cross && u.company != foDefaultCompany {
+				continue
+			}
+			for _, ri := range u.roles {
+				r := foRoles[ri]
+				rows = append(rows, foRow{str(u.userID), str(r.id), str(r.name), str("Enabled"), str("Manual"), str(r.license)})
+			}
+		}
+	}
+	return rows
+}
+
+// foCollection serves an entity set: server pages of FinOpsPageSize rows (default 10,000) with an opaque
+// $skiptoken, or client paging with $top/$skip.
+func (s *Sim) foCollection(r *http.Request, rep *reply, env *foEnv, ent *foEntity) {
+	cross := false
+	if v, ok := query(r, "cross-company"); ok {
+		cross = strings.EqualFold(v, "true")
+	}
+	props := ent.props
+	idx := make([]int, 0, len(props))
+	if v, ok := query(r, "$select"); ok {
+		props = nil
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			found := false
+			for i, q := range ent.props {
+				if q == p { // F&O property names are case-sensitive
+					props, idx, found = append(props, q), append(idx, i), true
+				}
+			}
+			if !found {
+				foError(rep, http.StatusBadRequest, "Could not find a property named '"+p+"' on type 'Microsoft.Dynamics.DataEntities."+ent.typ+"'.")
+				return
+			}
+		}
+	} else {
+		for i := range props {
+			idx = append(idx, i)
+		}
+	}
+	var filter *fnode
+	if f, ok := query(r, "$filter"); ok {
+		kinds := map[string]byte{}
+		for _, p := range ent.props {
+			kinds[strings.ToLower(p)] = 's'
+			if ent.edm[p] == "Edm.Boolean" {
+				kinds[strings.ToLower(p)] = 'b'
+			}
+		}
+		var err error
+		if filter, err = parseFilter(f, kinds); err != nil {
+			foError(rep, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	rows := s.foRows(env, ent, cross)
+	if filter != nil {
+		kept := rows[:0]
+		for _, row := range rows {
+			get := func(prop string) fvalue {
+				for i, p := range ent.props {
+					if strings.ToLower(p) == prop {
+						return row[i]
+					}
+				}
+				return fvalue{kind: 'n'}
+			}
+			if filter.eval(get) {
+				kept = append(kept, row)
+			}
+		}
+		rows = kept
+	}
+	start, end := 0, len(rows)
+	if v, ok := query(r, "$skip"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			foError(rep, http.StatusBadRequest, "Invalid $skip value '"+v+"'.")
+			return
+		}
+		start = min(n, len(rows))
+	}
+	if tok, ok := query(r, "$skiptoken"); ok {
+		vals, ok := s.openToken('f', tok, 1)
+		if !ok || vals[0] < 0 || vals[0] > int64(len(rows)) {
+			foError(rep, http.StatusBadRequest, "The $skiptoken is not valid.")
+			return
+		}
+		start = int(vals[0])
+	}
+	if v, ok := query(r, "$top"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			foError(rep, http.StatusBadRequest, "Invalid $top value '"+v+"'.")
+			return
+		}
+		end = min(end, start+n)
+	}
+	pageSize := s.cfg.FinOpsPageSize
+	more := end-start > pageSize
+	if more {
+		end = start + pageSize
+	}
+	b := append(rep.b[:0], `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, `/data/$metadata#`+ent.set+`","value":[`...)
+	for n, row := range rows[start:end] {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"@odata.etag":"W/\"JzEsNTYzNzE0NDU3Nic=\""`...)
+		for k, p := range props {
+			b = append(b, `,"`...)
+			b = append(b, p...)
+			b = append(b, `":`...)
+			v := row[idx[k]]
+			switch v.kind {
+			case 'b':
+				b = strconv.AppendBool(b, v.i == 1)
+			default:
+				b = appendJSONString(b, v.s)
+			}
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	if more {
+		b = append(b, `,"@odata.nextLink":`...)
+		b = appendJSONString(b, nextLink(r, s.sealToken('f', int64(end))))
+	}
+	rep.b = append(b, '}')
+}
