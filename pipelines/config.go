@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/seatlake/seatlake/extract/msauth"
@@ -13,6 +14,7 @@ import (
 
 // Config is everything a run needs, filled once by cmd/ and checked by Validate (which does no I/O).
 type Config struct {
+	Name          string // the tenant's name in the config file (default: its id)
 	TenantID      string
 	ClientID      string
 	ClientSecret  msauth.Secret
@@ -28,6 +30,17 @@ type Config struct {
 	SignInConcurrency int
 	// SignInWindow is the length of one sign-in window (windows never cross a UTC midnight).
 	SignInWindow time.Duration
+
+	// Dataverse and FinOps are the tenant's Dynamics 365 environment URLs.
+	Dataverse []string
+	FinOps    []string
+	// DataverseHistory is how far back a first run fetches audit records (default 30 days); DataverseLookback
+	// re-reads before the watermark for records logged late; DataverseWindow is one window's length;
+	// DataverseConcurrency is how many windows of one environment are fetched at once.
+	DataverseHistory     time.Duration
+	DataverseLookback    time.Duration
+	DataverseWindow      time.Duration
+	DataverseConcurrency int
 
 	BatchRows      int
 	RequestTimeout time.Duration
@@ -59,6 +72,21 @@ func (c *Config) Defaults() {
 	}
 	if c.SignInWindow == 0 {
 		c.SignInWindow = 24 * time.Hour
+	}
+	if c.DataverseHistory == 0 {
+		c.DataverseHistory = 30 * 24 * time.Hour
+	}
+	if c.DataverseLookback == 0 {
+		c.DataverseLookback = 4 * time.Hour
+	}
+	if c.DataverseWindow == 0 {
+		c.DataverseWindow = 24 * time.Hour
+	}
+	if c.DataverseConcurrency == 0 {
+		c.DataverseConcurrency = 4
+	}
+	if c.Name == "" {
+		c.Name = c.TenantID
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 100 * time.Second
@@ -95,6 +123,28 @@ func (c *Config) Validate() error {
 	}
 	if c.SignInWindow < time.Minute || c.SignInWindow > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("sign-in window %s: must be between 1m and 24h", c.SignInWindow))
+	}
+	if c.DataverseHistory < 0 || c.DataverseHistory > 3650*24*time.Hour {
+		errs = append(errs, fmt.Errorf("dataverse history %s: must be between 0 and 10 years", c.DataverseHistory))
+	}
+	if c.DataverseWindow < time.Minute || c.DataverseWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("dataverse window %s: must be between 1m and 24h", c.DataverseWindow))
+	}
+	if c.DataverseConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("dataverse concurrency %d: must be at least 1", c.DataverseConcurrency))
+	}
+	seen := map[string]bool{}
+	for _, env := range append(append([]string(nil), c.Dataverse...), c.FinOps...) {
+		if err := msauth.CheckEndpoint(env); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s: %w", env, err))
+		}
+		if u, err := url.Parse(env); err == nil && (u.Path != "" && u.Path != "/" || u.RawQuery != "") {
+			errs = append(errs, fmt.Errorf("environment %s: give the environment's root URL (e.g. https://contoso.crm.dynamics.com), without a path", env))
+		}
+		if seen[env] {
+			errs = append(errs, fmt.Errorf("environment %s is listed twice", env))
+		}
+		seen[env] = true
 	}
 	return errors.Join(errs...)
 }

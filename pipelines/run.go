@@ -15,12 +15,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/seatlake/seatlake/extract/dataverse"
+	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
-	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/warehouse"
+	"github.com/seatlake/seatlake/transform"
 )
 
 // ErrInvalidConfig is returned (wrapped) when the configuration is unusable; nothing was attempted.
@@ -31,67 +33,77 @@ var ErrIncomplete = errors.New("run incomplete")
 
 // Tables lists every table the pipeline writes, for the catalog.
 func Tables() []*table.Table {
-	return append(graph.Tables(), RunsTable)
+	var ts []*table.Table
+	ts = append(ts, graph.Tables()...)
+	ts = append(ts, dataverse.Tables()...)
+	ts = append(ts, finops.Tables()...)
+	ts = append(ts, transform.Marts()...)
+	return append(ts, RunsTable)
+}
+
+// sourceTables are the tables this run writes: Graph's, and the Dynamics ones when environments are configured.
+// A table of a source not configured keeps its snapshots (opening its writer would replace today's with nothing).
+func (r *run) sourceTables() []*table.Table {
+	ts := graph.Tables()
+	if len(r.cfg.Dataverse) > 0 {
+		ts = append(ts, dataverse.Tables()...)
+	}
+	if len(r.cfg.FinOps) > 0 {
+		ts = append(ts, finops.Tables()...)
+	}
+	return ts
 }
 
 const signInStream = "graph_signins"
 
-type signInState struct {
-	Watermark time.Time `json:"watermark"` // sign-ins before this instant are in the warehouse
-}
-
-// Run performs one nightly run and returns its summary. The summary is also printed by the caller and stored in
-// runs/. The error is nil only when the run succeeded; it wraps ErrIncomplete when data was committed with gaps.
-func Run(ctx context.Context, cfg Config) (*Summary, error) {
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
+// runTenant performs one tenant's nightly run in wh (whose lock the caller holds) and returns its summary, which is
+// also stored in runs/. The error is nil only when the run succeeded; it wraps ErrIncomplete when data was committed
+// with gaps. The caller rebuilds the catalog.
+func runTenant(ctx context.Context, cfg Config, wh *warehouse.Warehouse, catalogMu *sync.Mutex) (*Summary, error) {
 	start := cfg.Now().UTC()
 	sum := &Summary{
-		RunID:     newRunID(start),
-		TenantID:  cfg.TenantID,
-		StartedAt: start,
-		Status:    StatusFailed,
-		Tables:    map[string]int64{},
-		Streams:   map[string]StreamStats{},
+		RunID:        newRunID(start),
+		TenantID:     cfg.TenantID,
+		Tenant:       cfg.Name,
+		StartedAt:    start,
+		Status:       StatusFailed,
+		Tables:       map[string]int64{},
+		Streams:      map[string]StreamStats{},
+		Environments: map[string]map[string]int64{},
 	}
 	log := cfg.Logger.With("run_id", sum.RunID, "tenant_id", cfg.TenantID)
-
-	wh, err := warehouse.Open(ctx, cfg.Warehouse, log)
-	if err != nil {
-		return sum, fmt.Errorf("opening warehouse: %w", err)
+	if cfg.Name != "" && cfg.Name != cfg.TenantID {
+		log = log.With("tenant", cfg.Name)
 	}
-	unlock, err := wh.Lock()
-	if err != nil {
-		return sum, fmt.Errorf("locking warehouse: %w", err)
-	}
-	defer unlock()
-
 	r := &run{cfg: cfg, log: log, wh: wh, sum: sum, stats: map[string]*odata.Stats{}, progress: newProgress(cfg, log)}
 	runErr := r.execute(ctx)
+	if runErr == nil {
+		// The raw data is committed whatever happens to the marts; a run whose marts fail says so and is
+		// incomplete, never failed.
+		if err := r.computeMarts(ctx, catalogMu); err != nil {
+			sum.Missing = append(sum.Missing, "marts: "+err.Error())
+			sum.Status = StatusIncomplete
+			log.Error("marts not computed", "err", err)
+		}
+	}
 	sum.EndedAt = cfg.Now().UTC()
 	if runErr != nil {
 		sum.Error = runErr.Error()
 	}
+	r.mu.Lock()
 	for name, st := range r.stats {
 		ss := sum.Streams[name]
 		ss.Requests, ss.Retries, ss.Throttled = st.Requests.Load(), st.Retries.Load(), st.Throttled.Load()
 		ss.WaitedSeconds = st.Waited().Seconds()
 		sum.Streams[name] = ss
 	}
+	r.mu.Unlock()
 	// The run row is written whatever happened: a failed nightly run must leave a record, not silence.
 	if err := r.writeRunRow(ctx); err != nil {
 		log.Error("could not store the run summary", "err", err)
 		if runErr == nil {
 			runErr = err
 			sum.Status = StatusFailed
-		}
-	}
-	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
-		log.Error("could not rebuild the DuckDB catalog", "err", err)
-		if runErr == nil {
-			runErr = fmt.Errorf("rebuilding the catalog: %w", err)
 		}
 	}
 	if runErr == nil && sum.Status == StatusIncomplete {
@@ -194,7 +206,7 @@ func (r *run) execute(ctx context.Context) error {
 	// One writer goroutine per table; streams hand batches over through a short queue.
 	sinks := map[*table.Table]*asyncSink{}
 	writers, wctx := errgroup.WithContext(ctx)
-	for _, t := range graph.Tables() {
+	for _, t := range r.sourceTables() {
 		tw, err := txn.Writer(t)
 		if err != nil {
 			return fmt.Errorf("opening %s writer: %w", t.Name, err)
@@ -234,12 +246,15 @@ func (r *run) execute(ctx context.Context) error {
 		concealed, err = x.ReportSettings(sctx, client.WithStats(st), sinks[graph.ReportSettings])
 		return err
 	})
-	var signIns signInOutcome
+	var signIns windowOutcome
 	streams.Go(func() error {
 		var err error
 		signIns, err = r.signIns(sctx, x, reportClient, sinks[graph.SignIns])
 		return err
 	})
+	// Dynamics environments: each on its own, so one failing environment is named as missing and never stops
+	// the others or Graph.
+	dynamics := r.dynamics(sctx, streams, sinks)
 	streamErr := streams.Wait()
 	for _, s := range sinks {
 		s.close()
@@ -272,12 +287,15 @@ func (r *run) execute(ctx context.Context) error {
 	if concealed {
 		r.warn("Microsoft 365 usage reports conceal user names (reportSettings.displayConcealedNames = true): report rows cannot be joined to users")
 	}
-	if signIns.stateChanged {
-		b, err := json.Marshal(signIns.state)
-		if err != nil {
-			return fmt.Errorf("encoding sign-in state: %w", err)
+	for _, o := range append([]windowOutcome{signIns}, dynamics.outcomes()...) {
+		if !o.stateChanged {
+			continue
 		}
-		txn.PutState(signInStream, b)
+		b, err := json.Marshal(o.state)
+		if err != nil {
+			return fmt.Errorf("encoding %s state: %w", o.key, err)
+		}
+		txn.PutState(o.key, b)
 	}
 	if err := txn.Commit(ctx); err != nil {
 		return fmt.Errorf("committing the run: %w", err)

@@ -40,59 +40,74 @@ func signInWindows(from, to time.Time, size time.Duration) []window {
 	return ws
 }
 
-type signInOutcome struct {
-	state        signInState
+// windowState is the committed state of a windowed stream.
+type windowState struct {
+	Watermark time.Time `json:"watermark"` // events before this instant are in the warehouse
+}
+
+// windowOutcome is what a windowed stream leaves to commit: its state under key, when it moved.
+type windowOutcome struct {
+	key          string
+	state        windowState
 	stateChanged bool
 }
 
-// signIns fetches the sign-in windows since the last committed watermark, a bounded number at once. A window that
-// cannot be fetched is listed as missing (the run is then incomplete) and the watermark stops before it; windows
-// that succeed are kept. No Entra ID P1/P2 skips the stream with a warning.
-func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Client, sink *asyncSink) (signInOutcome, error) {
-	cfg := r.cfg
+// windowSpec describes one windowed event stream (sign-ins, one environment's audits).
+type windowSpec struct {
+	stream      string // named in missing lines, e.g. graph_signins
+	key         string // state key (a file name)
+	history     time.Duration
+	lookback    time.Duration
+	size        time.Duration
+	concurrency int
+	fetch       func(ctx context.Context, from, to time.Time) (rows int64, err error)
+	// fatal says whether an error ends every window (e.g. no Entra ID P1): fetchWindows then returns it.
+	fatal func(err error) bool
+}
+
+// fetchWindows fetches the windows since the stream's last committed watermark, a bounded number at once. A window
+// that cannot be fetched is listed as missing (the run is then incomplete) and the watermark stops before it;
+// windows that succeed are kept.
+func (r *run) fetchWindows(ctx context.Context, spec windowSpec, p *streamProgress) (windowOutcome, error) {
 	now := r.sum.StartedAt.Truncate(time.Second)
-	var prev signInState
-	raw, ok, err := r.wh.State(cfg.TenantID, signInStream)
+	out := windowOutcome{key: spec.key}
+	raw, ok, err := r.wh.State(r.cfg.TenantID, spec.key)
 	if err != nil {
-		return signInOutcome{}, fmt.Errorf("reading sign-in state: %w", err)
+		return out, fmt.Errorf("reading %s state: %w", spec.stream, err)
 	}
 	if ok {
-		if err := json.Unmarshal(raw, &prev); err != nil {
-			return signInOutcome{}, fmt.Errorf("reading sign-in state %s: %w", raw, err)
+		if err := json.Unmarshal(raw, &out.state); err != nil {
+			return out, fmt.Errorf("reading %s state %s: %w", spec.stream, raw, err)
 		}
 	}
-	retained := now.Add(-cfg.SignInHistory)
-	from := retained.Truncate(24 * time.Hour) // whole first day: the service keeps 30 days from now, not from midnight
+	prev := out.state
+	retained := now.Add(-spec.history)
+	from := retained.Truncate(24 * time.Hour) // whole first day: the service keeps N days from now, not from midnight
 	if ok && !prev.Watermark.IsZero() {
-		from = prev.Watermark.Add(-cfg.SignInLookback)
+		from = prev.Watermark.Add(-spec.lookback)
 		if from.Before(retained) {
-			r.warn(fmt.Sprintf("graph_signins: the last watermark %s is older than Microsoft's retention; sign-ins between it and %s are gone from the service",
-				prev.Watermark.Format(time.RFC3339), retained.Format(time.RFC3339)))
+			r.warn(fmt.Sprintf("%s: the last watermark %s is older than the history kept; events between it and %s are not fetched",
+				spec.stream, prev.Watermark.Format(time.RFC3339), retained.Format(time.RFC3339)))
 			from = retained
 		}
 	}
-	ws := signInWindows(from, now, cfg.SignInWindow)
-	st := r.streamStats(graph.SignIns.Name)
-	p := r.progress.stream(graph.SignIns.Name, len(ws), st, &sink.rows)
-	defer p.done()
-	pager := counting{client.WithStats(st), p}
+	ws := signInWindows(from, now, spec.size)
+	p.total.Store(int64(len(ws)))
 
 	failed := make([]error, len(ws))
-	var noPremium bool
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(cfg.SignInConcurrency)
+	g.SetLimit(spec.concurrency)
 	for i, w := range ws {
 		g.Go(func() error {
-			res, err := x.SignIns(gctx, pager, w.From, w.To, sink)
+			rows, err := spec.fetch(gctx, w.From, w.To)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
 				p.windowDone()
 				return nil
-			case errors.Is(err, graph.ErrNoPremium):
-				noPremium = true
+			case spec.fatal != nil && spec.fatal(err):
 				return err // stops the other windows: none of them can succeed
 			case ctx.Err() != nil:
 				return ctx.Err() // the run is being cancelled
@@ -100,31 +115,25 @@ func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Cli
 				// Rows a half-read window already handed over are kept (views deduplicate them when the window
 				// is fetched again); the watermark stops before this window, so the next run fetches it again.
 				failed[i] = err
-				if res.Rows > 0 {
-					failed[i] = fmt.Errorf("%w (after %d rows)", err, res.Rows)
+				if rows > 0 {
+					failed[i] = fmt.Errorf("%w (after %d rows)", err, rows)
 				}
 				return nil
 			}
 		})
 	}
-	err = g.Wait()
-	if noPremium {
-		r.warn("graph_signins skipped: the tenant has no Entra ID P1/P2, which Microsoft requires for sign-in logs")
-		return signInOutcome{}, nil
-	}
-	if err != nil {
-		return signInOutcome{}, err
+	if err := g.Wait(); err != nil {
+		return out, err
 	}
 
 	// The watermark advances to the end of the unbroken run of fetched windows, oldest first.
-	out := signInOutcome{state: prev}
 	var missing []string
 	mark := from
 	broken := false
 	for i, w := range ws {
 		if failed[i] != nil {
 			broken = true
-			missing = append(missing, fmt.Sprintf("graph_signins %s: %v", w, failed[i]))
+			missing = append(missing, fmt.Sprintf("%s %s: %v", spec.stream, w, failed[i]))
 			continue
 		}
 		if !broken {
@@ -140,4 +149,27 @@ func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Cli
 		out.stateChanged = true
 	}
 	return out, nil
+}
+
+// signIns fetches the sign-in windows. No Entra ID P1/P2 skips the stream with a warning.
+func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Client, sink *asyncSink) (windowOutcome, error) {
+	cfg := r.cfg
+	st := r.streamStats(graph.SignIns.Name)
+	p := r.progress.stream(graph.SignIns.Name, 0, st, &sink.rows)
+	defer p.done()
+	pager := counting{client.WithStats(st), p}
+	out, err := r.fetchWindows(ctx, windowSpec{
+		stream: graph.SignIns.Name, key: signInStream,
+		history: cfg.SignInHistory, lookback: cfg.SignInLookback, size: cfg.SignInWindow, concurrency: cfg.SignInConcurrency,
+		fetch: func(ctx context.Context, from, to time.Time) (int64, error) {
+			res, err := x.SignIns(ctx, pager, from, to, sink)
+			return res.Rows, err
+		},
+		fatal: func(err error) bool { return errors.Is(err, graph.ErrNoPremium) },
+	}, p)
+	if errors.Is(err, graph.ErrNoPremium) {
+		r.warn("graph_signins skipped: the tenant has no Entra ID P1/P2, which Microsoft requires for sign-in logs")
+		return windowOutcome{key: signInStream}, nil
+	}
+	return out, err
 }

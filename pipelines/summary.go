@@ -37,6 +37,7 @@ type StreamStats struct {
 type Summary struct {
 	RunID     string                 `json:"run_id"`
 	TenantID  string                 `json:"tenant_id"`
+	Tenant    string                 `json:"tenant,omitempty"` // the tenant's name in the config file
 	StartedAt time.Time              `json:"started_at"`
 	EndedAt   time.Time              `json:"ended_at"`
 	Status    string                 `json:"status"`
@@ -45,6 +46,8 @@ type Summary struct {
 	Warnings  []string               `json:"warnings,omitempty"`
 	Missing   []string               `json:"missing,omitempty"` // what was not fetched, precisely
 	Error     string                 `json:"error,omitempty"`
+	// Environments has rows per table for each Dynamics environment, by environment URL.
+	Environments map[string]map[string]int64 `json:"environments,omitempty"`
 }
 
 // Totals adds up the streams.
@@ -63,7 +66,11 @@ func (s *Summary) Totals() StreamStats {
 // Print writes the summary for a person.
 func (s *Summary) Print(w io.Writer) {
 	t := s.Totals()
-	fmt.Fprintf(w, "run %s  tenant %s  %s in %s\n", s.RunID, s.TenantID, strings.ToUpper(s.Status), s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond))
+	tenant := s.TenantID
+	if s.Tenant != "" && s.Tenant != s.TenantID {
+		tenant = s.Tenant + " (" + s.TenantID + ")"
+	}
+	fmt.Fprintf(w, "run %s  tenant %s  %s in %s\n", s.RunID, tenant, strings.ToUpper(s.Status), s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "table\trows\t")
 	names := make([]string, 0, len(s.Tables))
@@ -75,6 +82,25 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t\n", n, s.Tables[n])
 	}
 	tw.Flush()
+	envs := make([]string, 0, len(s.Environments))
+	for e := range s.Environments {
+		envs = append(envs, e)
+	}
+	sort.Strings(envs)
+	for _, e := range envs {
+		fmt.Fprintf(w, "environment %s\n", e)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		rows := s.Environments[e]
+		ts := make([]string, 0, len(rows))
+		for t := range rows {
+			ts = append(ts, t)
+		}
+		sort.Strings(ts)
+		for _, t := range ts {
+			fmt.Fprintf(tw, "  %s\t%d\t\n", t, rows[t])
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "requests %d  throttled (429) %d  retries %d  waited %.1fs (summed over concurrent requests)\n", t.Requests, t.Throttled, t.Retries, t.WaitedSeconds)
 	for _, m := range s.Missing {
 		fmt.Fprintf(w, "MISSING: %s\n", m)
@@ -99,7 +125,8 @@ var RunsTable = table.New("runs", table.Log, "",
 	table.Column{Name: "retries", Type: arrow.PrimitiveTypes.Int64},
 	table.Column{Name: "waited_seconds", Type: arrow.PrimitiveTypes.Float64},
 	table.Column{Name: "tables_json", Type: arrow.BinaryTypes.String, Doc: `rows per table, e.g. {"graph_users": 2000}`},
-	table.Column{Name: "streams_json", Type: arrow.BinaryTypes.String, Doc: "requests, retries, 429s and waits per stream"},
+	table.Column{Name: "streams_json", Type: arrow.BinaryTypes.String, Doc: "rows, pages, requests, retries, 429s and waits per stream"},
+	table.Column{Name: "environments_json", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "rows per table for each Dynamics environment"},
 	table.Column{Name: "warnings", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 	table.Column{Name: "missing", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 	table.Column{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
@@ -151,12 +178,21 @@ func (s *Summary) record(mem memory.Allocator) (arrow.RecordBatch, error) {
 	b.Field(10).(*array.Float64Builder).Append(t.WaitedSeconds)
 	str(11).Append(string(tables))
 	str(12).Append(string(streams))
-	list(13, s.Warnings)
-	list(14, s.Missing)
-	if s.Error == "" {
-		str(15).AppendNull()
+	if len(s.Environments) == 0 {
+		str(13).AppendNull()
 	} else {
-		str(15).Append(s.Error)
+		envs, err := json.Marshal(s.Environments)
+		if err != nil {
+			return nil, fmt.Errorf("encoding run environments: %w", err)
+		}
+		str(13).Append(string(envs))
+	}
+	list(14, s.Warnings)
+	list(15, s.Missing)
+	if s.Error == "" {
+		str(16).AppendNull()
+	} else {
+		str(16).Append(s.Error)
 	}
 	return b.NewRecordBatch(), nil
 }

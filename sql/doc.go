@@ -23,3 +23,9 @@ import "embed"
 //
 //go:embed *.sql
 var Views embed.FS
+
+// Marts holds one query per mart (marts/<name>.sql), run by transform over the committed views. Parameters are
+// positional ($1 is the tenant id).
+//
+//go:embed marts/*.sql
+var Marts embed.FS

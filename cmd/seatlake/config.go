@@ -1,72 +1,313 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
-	"github.com/urfave/cli/v2/altsrc"
+	"gopkg.in/yaml.v3"
+
+	"github.com/seatlake/seatlake/extract/msauth"
 )
 
-// configFlag names a YAML file whose keys are the command's flag names, for the nightly job's settings:
-//
-//	tenant-id: 72f988bf-86f1-41af-91ab-2d7cd011db47
-//	client-id: 535fb089-9ff3-47b6-9bfb-4f1264799865
-//	client-secret-file: /run/secrets/seatlake
-//	warehouse: /data/seatlake
-//	signin-concurrency: 4
-//
-// Command-line flags and environment variables win over the file. There is no key for the secret's value, as there
-// is no flag for it: the file names a secret file instead.
+// The config file (--config seatlake.yaml) describes a deployment: settings at the top, keyed as the flags of
+// `seatlake run` (flags and environment variables win), and a tenants list, each tenant with its credentials
+// reference (never a secret value), cloud, Dynamics 365 environments and history depth. Every key is checked:
+// an unknown one is an error naming it (and the tenant), not ignored. See seatlake.example.yaml.
+
 func configFlag() cli.Flag {
-	return &cli.StringFlag{Name: "config", Usage: "YAML file of settings, keys named as these flags (e.g. tenant-id, warehouse); flags and environment variables win", EnvVars: []string{"SEATLAKE_CONFIG"}}
+	return &cli.StringFlag{Name: "config", Usage: "YAML file: settings keyed as these flags, and a tenants list (see seatlake.example.yaml); flags and environment variables win", EnvVars: []string{"SEATLAKE_CONFIG"}}
 }
 
-// fromConfigFile lets every flag also be read from the --config file.
-func fromConfigFile(flags []cli.Flag) []cli.Flag {
-	out := make([]cli.Flag, 0, len(flags))
-	for _, f := range flags {
-		switch f := f.(type) {
-		case *cli.StringFlag:
-			if f.Name == "config" {
-				out = append(out, f)
-				continue
-			}
-			out = append(out, altsrc.NewStringFlag(f))
-		case *cli.IntFlag:
-			out = append(out, altsrc.NewIntFlag(f))
-		case *cli.Int64Flag:
-			out = append(out, altsrc.NewInt64Flag(f))
-		case *cli.Float64Flag:
-			out = append(out, altsrc.NewFloat64Flag(f))
-		case *cli.DurationFlag:
-			out = append(out, altsrc.NewDurationFlag(f))
-		case *cli.BoolFlag:
-			out = append(out, altsrc.NewBoolFlag(f))
-		default:
-			out = append(out, f)
-		}
-	}
-	return out
+// tenantFile is one entry of the tenants list.
+type tenantFile struct {
+	Name             string   `yaml:"name"`
+	TenantID         string   `yaml:"tenant-id"`
+	ClientID         string   `yaml:"client-id"`
+	ClientSecretFile string   `yaml:"client-secret-file"`
+	ClientSecretEnv  string   `yaml:"client-secret-env"`
+	Cloud            string   `yaml:"cloud"`
+	AuthorityHost    string   `yaml:"authority-host"`
+	GraphEndpoint    string   `yaml:"graph-endpoint"`
+	Dataverse        []string `yaml:"dataverse"`
+	FinOps           []string `yaml:"finops"`
+	SignInHistory    string   `yaml:"signin-history"`
+	DataverseHistory string   `yaml:"dataverse-history"`
 }
 
-// loadConfigFile is the Before hook that applies the --config file to the flags not set otherwise.
-func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
-	apply := altsrc.InitInputSourceWithContext(flags, altsrc.NewYamlSourceFromFlagFunc("config"))
+// tenantKeys are the keys a tenant entry may have.
+var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "cloud", "authority-host",
+	"graph-endpoint", "dataverse", "finops", "signin-history", "dataverse-history"}
+
+// fileConfig is what the config file says beyond the flags.
+type fileConfig struct {
+	path    string
+	tenants []tenantFile
+}
+
+// loadConfigFile is the Before hook of a command taking --config: it sets every flag the file names and the command
+// line and environment did not, and keeps the tenants list for the action.
+func loadConfigFile(dst **fileConfig) cli.BeforeFunc {
 	return func(c *cli.Context) error {
 		path := c.String("config")
 		if path == "" {
 			return nil
 		}
-		if _, err := os.Stat(path); err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--config: %w", err)}
+		fc, err := readConfigFile(c, path)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--config %s: %w", path, err)}
 		}
-		if err := apply(c); err != nil {
-			// altsrc nests its causes over several lines; one line is what a log collector keeps.
-			msg := strings.Join(strings.Fields(err.Error()), " ")
-			return &exitError{code: exitUsage, err: fmt.Errorf("--config %s: %s", path, msg)}
-		}
+		*dst = fc
 		return nil
 	}
+}
+
+func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var top yaml.Node
+	if err := yaml.Unmarshal(raw, &top); err != nil {
+		return nil, fmt.Errorf("not YAML: %s", oneLine(err.Error()))
+	}
+	fc := &fileConfig{path: path}
+	if len(top.Content) == 0 {
+		return fc, nil
+	}
+	doc := top.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, errors.New("the file must be a mapping of keys to values")
+	}
+	flags := map[string]cli.Flag{}
+	var flagNames []string
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			flags[n] = f
+		}
+		if n := f.Names()[0]; n != "config" && n != "help" {
+			flagNames = append(flagNames, n)
+		}
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		key, val := doc.Content[i].Value, doc.Content[i+1]
+		if key == "tenants" {
+			if fc.tenants, err = readTenants(val); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		f, ok := flags[key]
+		if !ok || key == "config" || key == "help" {
+			return nil, fmt.Errorf("unknown key %q (line %d)%s", key, doc.Content[i].Line, suggest(key, append(flagNames, "tenants")))
+		}
+		if key == "client-secret" {
+			return nil, fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with client-secret-file", key, doc.Content[i].Line)
+		}
+		name := f.Names()[0]
+		if c.IsSet(name) {
+			continue // the command line or the environment wins
+		}
+		var vals []string
+		switch val.Kind {
+		case yaml.ScalarNode:
+			vals = []string{val.Value}
+		case yaml.SequenceNode:
+			for _, v := range val.Content {
+				if v.Kind != yaml.ScalarNode {
+					return nil, fmt.Errorf("key %q (line %d): want a list of values", key, v.Line)
+				}
+				vals = append(vals, v.Value)
+			}
+		default:
+			return nil, fmt.Errorf("key %q (line %d): want a value or a list", key, val.Line)
+		}
+		for _, v := range vals {
+			if err := c.Set(name, v); err != nil {
+				return nil, fmt.Errorf("key %q (line %d): %s", key, val.Line, oneLine(err.Error()))
+			}
+		}
+	}
+	return fc, nil
+}
+
+func readTenants(n *yaml.Node) ([]tenantFile, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("tenants (line %d): want a list of tenants", n.Line)
+	}
+	var out []tenantFile
+	for i, tn := range n.Content {
+		label := fmt.Sprintf("tenants[%d]", i)
+		if tn.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s (line %d): want a mapping (name, tenant-id, client-id, …)", label, tn.Line)
+		}
+		for k := 0; k+1 < len(tn.Content); k += 2 {
+			if tn.Content[k].Value == "name" {
+				label = fmt.Sprintf("tenant %q", tn.Content[k+1].Value)
+			}
+		}
+		for k := 0; k+1 < len(tn.Content); k += 2 {
+			key := tn.Content[k].Value
+			known := false
+			for _, a := range tenantKeys {
+				known = known || a == key
+			}
+			if key == "client-secret" {
+				return nil, fmt.Errorf("%s: key %q (line %d): a secret's value never goes in the file: use client-secret-file or client-secret-env", label, key, tn.Content[k].Line)
+			}
+			if !known {
+				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, suggest(key, tenantKeys))
+			}
+		}
+		var t tenantFile
+		if err := tn.Decode(&t); err != nil {
+			return nil, fmt.Errorf("%s: %s", label, oneLine(err.Error()))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// suggest is ", did you mean …?" for the known key nearest to key, when one is near.
+func suggest(key string, known []string) string {
+	best, bestD := "", 4
+	for _, k := range known {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		sort.Strings(known)
+		return ""
+	}
+	return fmt.Sprintf(", did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// tenantSettings is a tenant's resolved settings: what pipelines.Config needs of it.
+type tenantSettings struct {
+	name, tenantID, clientID string
+	secret                   msauth.Secret
+	authority, graph         string
+	dataverse, finops        []string
+	signInHistory            time.Duration
+	dataverseHistory         time.Duration
+}
+
+// resolve checks a tenant entry and reads its secret; errors name the tenant and the key. defaults are the
+// settings of the command line (authority, graph endpoint, histories) that a tenant may override.
+func (t tenantFile) resolve(i int, defaults tenantSettings) (tenantSettings, error) {
+	label := fmt.Sprintf("tenants[%d]", i)
+	if t.Name != "" {
+		label = fmt.Sprintf("tenant %q", t.Name)
+	}
+	fail := func(key, format string, args ...any) (tenantSettings, error) {
+		return tenantSettings{}, fmt.Errorf("%s: %s: %s", label, key, fmt.Sprintf(format, args...))
+	}
+	if t.Name == "" {
+		return fail("name", "missing: give each tenant a short name (used by --tenant and in the summary)")
+	}
+	if t.TenantID == "" {
+		return fail("tenant-id", "missing: the Entra tenant id (a GUID) or its domain")
+	}
+	if t.ClientID == "" {
+		return fail("client-id", "missing: the application (client) id of the app registration")
+	}
+	s := defaults
+	s.name, s.tenantID, s.clientID = t.Name, t.TenantID, t.ClientID
+	if t.Cloud != "" {
+		cl, ok := msauth.Clouds[t.Cloud]
+		if !ok {
+			return fail("cloud", "%q: want one of %s", t.Cloud, strings.Join(msauth.CloudNames(), ", "))
+		}
+		s.authority, s.graph = cl.AuthorityHost, cl.GraphEndpoint
+	}
+	if t.AuthorityHost != "" {
+		s.authority = t.AuthorityHost
+	}
+	if t.GraphEndpoint != "" {
+		s.graph = t.GraphEndpoint
+	}
+	for _, kv := range []struct{ key, v string }{{"authority-host", s.authority}, {"graph-endpoint", s.graph}} {
+		if err := msauth.CheckEndpoint(kv.v); err != nil {
+			return fail(kv.key, "%v", err)
+		}
+	}
+	for _, kv := range []struct {
+		key  string
+		envs []string
+	}{{"dataverse", t.Dataverse}, {"finops", t.FinOps}} {
+		for _, e := range kv.envs {
+			if err := msauth.CheckEndpoint(e); err != nil {
+				return fail(kv.key, "%s: %v", e, err)
+			}
+		}
+	}
+	s.dataverse, s.finops = trimURLs(t.Dataverse), trimURLs(t.FinOps)
+	for _, kv := range []struct {
+		key string
+		v   string
+		dst *time.Duration
+	}{{"signin-history", t.SignInHistory, &s.signInHistory}, {"dataverse-history", t.DataverseHistory, &s.dataverseHistory}} {
+		if kv.v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(kv.v)
+		if err != nil {
+			return fail(kv.key, "%q: want a duration such as 720h", kv.v)
+		}
+		*kv.dst = d
+	}
+	switch {
+	case t.ClientSecretFile != "" && t.ClientSecretEnv != "":
+		return fail("client-secret-file", "give client-secret-file or client-secret-env, not both")
+	case t.ClientSecretFile != "":
+		sec, err := msauth.LoadSecret("", t.ClientSecretFile)
+		if err != nil {
+			return fail("client-secret-file", "%v", err)
+		}
+		s.secret = sec
+	case t.ClientSecretEnv != "":
+		v := os.Getenv(t.ClientSecretEnv)
+		if v == "" {
+			return fail("client-secret-env", "the environment variable %s is empty or not set", t.ClientSecretEnv)
+		}
+		s.secret = msauth.Secret(strings.TrimSpace(v))
+	default:
+		return fail("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it)")
+	}
+	return s, nil
+}
+
+func trimURLs(us []string) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = strings.TrimRight(strings.TrimSpace(u), "/")
+	}
+	return out
 }

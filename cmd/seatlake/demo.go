@@ -30,6 +30,16 @@ FROM graph_subscribed_skus ORDER BY unused DESC LIMIT 8`},
 SELECT event_date, count(*) AS sign_ins, count(DISTINCT user_id) AS users
 FROM graph_signins WHERE resource_id IN ('00000007-0000-0000-c000-000000000000', '00000015-0000-0000-c000-000000000000')
 GROUP BY event_date ORDER BY event_date DESC LIMIT 7`},
+	{"Identities: Dynamics 365 accounts by how they join an Entra user, or why they do not", `
+SELECT source, coalesce(match_method, unmatched_reason) AS how, count(*) AS accounts, round(avg(confidence), 2) AS confidence
+FROM identities WHERE source <> 'entra'
+GROUP BY ALL ORDER BY source, accounts DESC`},
+	{"Dataverse activity per environment: audit records, users seen, last record", `
+SELECT environment_url,
+       count(*) FILTER (WHERE action IN (64, 65)) AS access_records,
+       count(*) FILTER (WHERE action IN (1, 2, 3)) AS record_changes,
+       count(DISTINCT user_id) AS users_seen, max(createdon) AS last_record
+FROM dataverse_audits GROUP BY ALL ORDER BY environment_url`},
 	{"Disabled accounts still holding licenses", `
 SELECT count(*) AS disabled_but_licensed FROM graph_users WHERE NOT account_enabled AND assigned_license_count > 0`},
 }
@@ -51,6 +61,9 @@ func demoCommand() *cli.Command {
 				return err
 			}
 			scfg := simConfig(c)
+			if !c.IsSet("dataverse-envs") {
+				scfg.DataverseEnvs = 2 // a main org and a sales org, as many tenants have
+			}
 			sim, err := tenantsim.New(scfg)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("configuring the simulator: %w", err)}
@@ -61,16 +74,17 @@ func demoCommand() *cli.Command {
 			}
 			defer sim.Close()
 			tenant, client, secret := sim.Credentials()
-			fmt.Fprintf(c.App.Writer, "simulated tenant %s at %s: %d users, %d days of sign-ins, throttling %s\n\n",
-				tenant, base, scfg.Users, scfg.Days, scfg.Throttle)
+			fmt.Fprintf(c.App.Writer, "simulated tenant %s at %s: %d users, %d days of sign-ins, %d Dataverse and %d F&O environments, throttling %s\n\n",
+				tenant, base, scfg.Users, scfg.Days, len(sim.DataverseURLs()), len(sim.FinOpsURLs()), scfg.Throttle)
 			cfg := pipelines.Config{
 				TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret),
 				AuthorityHost: base, GraphEndpoint: base, Warehouse: c.String("warehouse"), Logger: log,
+				Dataverse: sim.DataverseURLs(), FinOps: sim.FinOpsURLs(),
 			}
 			if err := applyTuning(c, &cfg); err != nil {
 				return err
 			}
-			if err := runPipeline(c, cfg); err != nil {
+			if err := runTenants(c, []pipelines.Config{cfg}); err != nil {
 				return err
 			}
 			for _, q := range demoQueries {

@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"sort"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -30,6 +30,9 @@ func tuningFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "signin-lookback", Value: 2 * time.Hour, Usage: "re-read this much before the last watermark, for late-logged sign-ins (views deduplicate)"},
 		&cli.DurationFlag{Name: "signin-window", Value: 24 * time.Hour, Usage: "length of one sign-in time window (1m..24h; windows never cross midnight UTC)"},
 		&cli.IntFlag{Name: "signin-concurrency", Value: 4, Usage: "sign-in windows fetched at once (the reporting API allows 5 requests per 10 s)"},
+		&cli.DurationFlag{Name: "dataverse-history", Value: 30 * 24 * time.Hour, Usage: "how far back a first run fetches Dataverse audit records"},
+		&cli.DurationFlag{Name: "dataverse-window", Value: 24 * time.Hour, Usage: "length of one audit time window (1m..24h; windows never cross midnight UTC)"},
+		&cli.IntFlag{Name: "dataverse-concurrency", Value: 4, Usage: "audit windows of one environment fetched at once"},
 		&cli.IntFlag{Name: "batch-rows", Value: table.DefaultBatchRows, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
 		&cli.DurationFlag{Name: "request-timeout", Value: 100 * time.Second, Usage: "timeout of one HTTP request, body included"},
 		&cli.IntFlag{Name: "max-attempts", Value: 8, Usage: "attempts per request on 429/5xx/network errors before the request is given up"},
@@ -43,50 +46,103 @@ func tuningFlags() []cli.Flag {
 
 func runCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "tenant-id", Usage: "Entra tenant id (GUID or domain)", EnvVars: []string{"AZURE_TENANT_ID"}},
+		configFlag(),
+		&cli.StringFlag{Name: "tenant-id", Usage: "Entra tenant id (GUID or domain), without a config file's tenants list", EnvVars: []string{"AZURE_TENANT_ID"}},
 		&cli.StringFlag{Name: "client-id", Usage: "application (client) id of the app registration", EnvVars: []string{"AZURE_CLIENT_ID"}},
 		&cli.StringFlag{Name: "client-secret-file", Usage: "read the client secret from this file instead of $AZURE_CLIENT_SECRET (there is no flag for the secret's value)", EnvVars: []string{"AZURE_CLIENT_SECRET_FILE"}},
 		&cli.StringFlag{Name: "authority-host", Value: "https://login.microsoftonline.com", Usage: "Microsoft identity platform host (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_AUTHORITY_HOST"}},
 		&cli.StringFlag{Name: "graph-endpoint", Value: "https://graph.microsoft.com", Usage: "Microsoft Graph endpoint (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_GRAPH_ENDPOINT"}},
+		&cli.StringSliceFlag{Name: "dataverse-url", Usage: "a Dataverse environment URL, e.g. https://contoso.crm.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_DATAVERSE_URL"}},
+		&cli.StringSliceFlag{Name: "finops-url", Usage: "a Finance and Operations environment URL, e.g. https://contoso.operations.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
+		&cli.StringFlag{Name: "tenant", Usage: "run only this tenant of the config file's tenants list"},
+		&cli.IntFlag{Name: "parallel-tenants", Value: 2, Usage: "tenants run at once"},
 		warehouseFlag(),
 	}
 	flags = append(flags, tuningFlags()...)
 	flags = append(flags, logFlags()...)
-	flags = fromConfigFile(append([]cli.Flag{configFlag()}, flags...))
+	var fc *fileConfig
 	return &cli.Command{
 		Name:   "run",
-		Before: loadConfigFile(flags),
+		Before: loadConfigFile(&fc),
 		Usage:  "run the nightly extraction into the warehouse",
-		Description: "Pages Microsoft Graph (users, licenses, subscribed SKUs, sign-ins, report settings) into Parquet,\n" +
-			"commits the run atomically with its watermarks, rebuilds the DuckDB views and prints a run summary.\n" +
-			"Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or --client-secret-file).\n" +
-			"Settings can also come from --config seatlake.yaml (keys named as the flags); flags and environment win.\n" +
-			"Exit codes: 0 succeeded, 1 failed (nothing committed), 2 usage error, 3 incomplete (committed with gaps).",
+		Description: "Pages Microsoft Graph (users, licenses, subscribed SKUs, sign-ins, report settings), each Dataverse environment\n" +
+			"(users, audit settings, user-driven audit records) and each F&O environment (users, security roles, role\n" +
+			"assignments) into Parquet, commits each tenant atomically with its watermarks, computes the identities mart,\n" +
+			"rebuilds the DuckDB views and prints a summary per tenant.\n" +
+			"One tenant: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or --client-secret-file), --dataverse-url\n" +
+			"and --finops-url. Many: a config file with a tenants list (seatlake.example.yaml); --tenant picks one.\n" +
+			"Exit codes: 0 succeeded, 1 failed (nothing committed), 2 usage error, 3 incomplete (committed with gaps);\n" +
+			"with several tenants, the worst of them.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c)
 			if err != nil {
 				return err
 			}
-			secret, err := msauth.LoadSecret("AZURE_CLIENT_SECRET", c.String("client-secret-file"))
+			base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
+			if err := applyTuning(c, &base); err != nil {
+				return err
+			}
+			cfgs, err := tenantConfigs(c, fc, base)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			cfg := pipelines.Config{
-				TenantID:      c.String("tenant-id"),
-				ClientID:      c.String("client-id"),
-				ClientSecret:  secret,
-				AuthorityHost: c.String("authority-host"),
-				GraphEndpoint: c.String("graph-endpoint"),
-				Warehouse:     c.String("warehouse"),
-				Logger:        log,
-			}
-			if err := applyTuning(c, &cfg); err != nil {
-				return err
-			}
-			return runPipeline(c, cfg)
+			return runTenants(c, cfgs)
 		},
 	}
+}
+
+// tenantConfigs turns the command line, or the config file's tenants, into one pipelines.Config per tenant to run.
+func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config) ([]pipelines.Config, error) {
+	defaults := tenantSettings{authority: c.String("authority-host"), graph: c.String("graph-endpoint"),
+		signInHistory: base.SignInHistory, dataverseHistory: base.DataverseHistory}
+	var settings []tenantSettings
+	if fc != nil && len(fc.tenants) > 0 {
+		names := map[string]bool{}
+		for i, t := range fc.tenants {
+			s, err := t.resolve(i, defaults)
+			if err != nil {
+				return nil, err
+			}
+			if names[s.name] {
+				return nil, fmt.Errorf("tenant %q: name: used by two tenants", s.name)
+			}
+			names[s.name] = true
+			if pick := c.String("tenant"); pick == "" || pick == s.name {
+				settings = append(settings, s)
+			}
+		}
+		if len(settings) == 0 {
+			var all []string
+			for n := range names {
+				all = append(all, n)
+			}
+			sort.Strings(all)
+			return nil, fmt.Errorf("--tenant %q: the config file has no such tenant (it has %s)", c.String("tenant"), strings.Join(all, ", "))
+		}
+	} else {
+		if c.String("tenant") != "" {
+			return nil, errors.New("--tenant picks a tenant of a config file's tenants list, and there is none")
+		}
+		secret, err := msauth.LoadSecret("AZURE_CLIENT_SECRET", c.String("client-secret-file"))
+		if err != nil {
+			return nil, err
+		}
+		s := defaults
+		s.tenantID, s.clientID, s.secret = c.String("tenant-id"), c.String("client-id"), secret
+		s.dataverse, s.finops = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
+		settings = append(settings, s)
+	}
+	var cfgs []pipelines.Config
+	for _, s := range settings {
+		cfg := base
+		cfg.Name, cfg.TenantID, cfg.ClientID, cfg.ClientSecret = s.name, s.tenantID, s.clientID, s.secret
+		cfg.AuthorityHost, cfg.GraphEndpoint = s.authority, s.graph
+		cfg.Dataverse, cfg.FinOps = s.dataverse, s.finops
+		cfg.SignInHistory, cfg.DataverseHistory = s.signInHistory, s.dataverseHistory
+		cfgs = append(cfgs, cfg)
+	}
+	return cfgs, nil
 }
 
 func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
@@ -94,6 +150,9 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	cfg.SignInLookback = c.Duration("signin-lookback")
 	cfg.SignInWindow = c.Duration("signin-window")
 	cfg.SignInConcurrency = c.Int("signin-concurrency")
+	cfg.DataverseHistory = c.Duration("dataverse-history")
+	cfg.DataverseWindow = c.Duration("dataverse-window")
+	cfg.DataverseConcurrency = c.Int("dataverse-concurrency")
 	cfg.BatchRows = c.Int("batch-rows")
 	cfg.RequestTimeout = c.Duration("request-timeout")
 	cfg.Retry = odata.RetryPolicy{MaxAttempts: c.Int("max-attempts"), MaxTotalWait: c.Duration("max-retry-wait")}
@@ -115,23 +174,44 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	return nil
 }
 
-// runPipeline runs and reports: the summary on stdout (unless --quiet and succeeded), the cause on stderr via main.
-func runPipeline(c *cli.Context, cfg pipelines.Config) error {
-	sum, err := pipelines.Run(c.Context, cfg)
-	if sum != nil && (err != nil || !c.Bool("quiet")) {
-		var w io.Writer = c.App.Writer
-		sum.Print(w)
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, pipelines.ErrInvalidConfig):
-		return &exitError{code: exitUsage, err: err}
-	case errors.Is(err, pipelines.ErrIncomplete):
-		return &exitError{code: exitIncomplete, err: err}
-	default:
+// runTenants runs and reports: each tenant's summary on stdout (unless --quiet and it succeeded), the cause on
+// stderr via main. The exit code is the worst of the tenants': failed over incomplete over succeeded.
+func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
+	res, err := pipelines.RunTenants(c.Context, cfgs, c.Int("parallel-tenants"))
+	if err != nil {
+		if errors.Is(err, pipelines.ErrInvalidConfig) {
+			return &exitError{code: exitUsage, err: err}
+		}
 		return &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", err)}
 	}
+	var worst *exitError
+	for i, r := range res {
+		if r.Summary != nil && (r.Err != nil || !c.Bool("quiet")) {
+			if i > 0 {
+				fmt.Fprintln(c.App.Writer)
+			}
+			r.Summary.Print(c.App.Writer)
+		}
+		var e *exitError
+		switch {
+		case r.Err == nil:
+			continue
+		case errors.Is(r.Err, pipelines.ErrIncomplete):
+			e = &exitError{code: exitIncomplete, err: r.Err}
+		default:
+			e = &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", r.Err)}
+		}
+		if len(res) > 1 {
+			e.err = fmt.Errorf("tenant %s: %w", r.Name, e.err)
+		}
+		if worst == nil || e.code == exitFailed && worst.code != exitFailed {
+			worst = e
+		}
+	}
+	if worst == nil {
+		return nil
+	}
+	return worst
 }
 
 // setMemoryLimit sets Go's soft memory limit. What a run holds at once is bounded by the batch size (a few batches

@@ -423,3 +423,17 @@ func (p *jsonPrinter) end() error {
 	_, err := p.w.WriteString(end)
 	return err
 }
+
+// Open opens the warehouse's catalog read-only, for code that runs SQL over the views (the marts). The caller
+// closes it.
+func Open(root string) (*sql.DB, error) {
+	path := filepath.Join(root, FileName)
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return nil, fmt.Errorf("no catalog at %s", path)
+	}
+	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return db, nil
+}

@@ -1,0 +1,92 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/load/warehouse"
+)
+
+// TenantResult is one tenant's run: its summary (nil when it never started) and its error.
+type TenantResult struct {
+	Name    string
+	Summary *Summary
+	Err     error
+}
+
+// Run performs one tenant's nightly run: RunTenants with one tenant.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	res, err := RunTenants(ctx, []Config{cfg}, 1)
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Summary, res[0].Err
+}
+
+// RunTenants runs every tenant into one warehouse, parallel at a time. Each tenant has its own token sources, run
+// row and commit: one failing never loses or blocks another's data. The configurations are all checked first
+// (no I/O); an invalid one stops everything before any request, with an error wrapping ErrInvalidConfig that names
+// the tenant. The DuckDB catalog is rebuilt once, after the last tenant.
+func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResult, error) {
+	var errs []error
+	seen := map[string]bool{}
+	for i := range cfgs {
+		cfgs[i].Defaults()
+		if err := cfgs[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", cfgs[i].Name, err))
+		}
+		if seen[cfgs[i].TenantID] {
+			errs = append(errs, fmt.Errorf("tenant %s: tenant id %s is configured twice", cfgs[i].Name, cfgs[i].TenantID))
+		}
+		seen[cfgs[i].TenantID] = true
+	}
+	if len(cfgs) == 0 {
+		errs = append(errs, errors.New("no tenant to run"))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	}
+	root := cfgs[0].Warehouse
+	for _, c := range cfgs[1:] {
+		if c.Warehouse != root {
+			return nil, fmt.Errorf("%w: tenants %s and %s name different warehouses; one run writes one warehouse", ErrInvalidConfig, cfgs[0].Name, c.Name)
+		}
+	}
+	log := cfgs[0].Logger
+	wh, err := warehouse.Open(ctx, root, log)
+	if err != nil {
+		return nil, fmt.Errorf("opening warehouse: %w", err)
+	}
+	unlock, err := wh.Lock()
+	if err != nil {
+		return nil, fmt.Errorf("locking warehouse: %w", err)
+	}
+	defer unlock()
+
+	res := make([]TenantResult, len(cfgs))
+	var catalogMu sync.Mutex
+	var g errgroup.Group // not WithContext: one tenant's failure must not cancel another
+	g.SetLimit(max(parallel, 1))
+	for i, cfg := range cfgs {
+		g.Go(func() error {
+			sum, err := runTenant(ctx, cfg, wh, &catalogMu)
+			res[i] = TenantResult{Name: cfg.Name, Summary: sum, Err: err}
+			return nil
+		})
+	}
+	g.Wait()
+	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+		log.Error("could not rebuild the DuckDB catalog", "err", err)
+		for i := range res {
+			if res[i].Err == nil {
+				res[i].Err = fmt.Errorf("rebuilding the catalog: %w", err)
+			}
+		}
+	}
+	return res, nil
+}
