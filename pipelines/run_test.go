@@ -49,6 +49,7 @@ func testConfig(sim *tenantsim.Sim, base, warehouse string) Config {
 	return Config{
 		TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret),
 		AuthorityHost: base, GraphEndpoint: base, Warehouse: warehouse,
+		Dataverse: sim.DataverseURLs(), FinOps: sim.FinOpsURLs(),
 		SignInHistory: 7 * 24 * time.Hour,
 		BatchRows:     1000, // several batches per stream, even on a small tenant
 		Retry:         odata.RetryPolicy{MaxAttempts: 4, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxTotalWait: 5 * time.Second},

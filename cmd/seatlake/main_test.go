@@ -76,6 +76,7 @@ func startSim(t *testing.T, mutate func(*tenantsim.Config)) (*tenantsim.Sim, str
 	env := []string{
 		"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=" + client, "AZURE_CLIENT_SECRET=" + secret,
 		"SEATLAKE_AUTHORITY_HOST=" + base, "SEATLAKE_GRAPH_ENDPOINT=" + base,
+		"SEATLAKE_DATAVERSE_URL=" + strings.Join(sim.DataverseURLs(), ","), "SEATLAKE_FINOPS_URL=" + strings.Join(sim.FinOpsURLs(), ","),
 	}
 	return sim, base, env
 }
