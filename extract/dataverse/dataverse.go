@@ -99,11 +99,11 @@ func badPage(what string, err error) error {
 
 // Settings is an environment's audit configuration.
 type Settings struct {
-	OrganizationID            string
-	AuditEnabled              bool
-	UserAccessAuditEnabled    bool
-	UserAccessIntervalHours   int
-	RetentionDays             int
+	OrganizationID          string
+	AuditEnabled            bool
+	UserAccessAuditEnabled  bool
+	UserAccessIntervalHours int
+	RetentionDays           int
 }
 
 // Warnings says which Dynamics activity evidence the settings leave out, and which setting turns it on.

@@ -26,10 +26,14 @@ func (bt *Batcher) String(name string) *array.StringBuilder {
 }
 
 // Bool is the builder of a boolean column.
-func (bt *Batcher) Bool(name string) *array.BooleanBuilder { return bt.builder(name).(*array.BooleanBuilder) }
+func (bt *Batcher) Bool(name string) *array.BooleanBuilder {
+	return bt.builder(name).(*array.BooleanBuilder)
+}
 
 // Int32 is the builder of an int32 column.
-func (bt *Batcher) Int32(name string) *array.Int32Builder { return bt.builder(name).(*array.Int32Builder) }
+func (bt *Batcher) Int32(name string) *array.Int32Builder {
+	return bt.builder(name).(*array.Int32Builder)
+}
 
 // Timestamp is the builder of a timestamp column.
 func (bt *Batcher) Timestamp(name string) *array.TimestampBuilder {

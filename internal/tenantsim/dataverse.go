@@ -138,7 +138,7 @@ func (s *Sim) dvServe(e int, family string, h dvEndpoint) http.HandlerFunc {
 		guard := s.dvGuards[e]
 		switch {
 		case !s.authorizeResource(w, r, dvAudience(e), rep):
-		case env.noAppUser:
+		case env.noAppUser.Load():
 			dvError(rep, http.StatusForbidden, "0x80072560", "The user is not a member of the organization.")
 		default:
 			if guard != nil {

@@ -3,6 +3,7 @@ package tenantsim
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // The Dynamics 365 half of the tenant: Dataverse environments (systemusers, audit settings, an audit log generated
@@ -56,9 +57,9 @@ type dvEnv struct {
 	users           []dvUser
 	auditOn         bool
 	accessOn        bool
-	interval        int // useraccessauditinginterval, hours
-	retention       int // auditretentionperiodv2, days
-	noAppUser       bool
+	interval        int         // useraccessauditinginterval, hours
+	retention       int         // auditretentionperiodv2, days
+	noAppUser       atomic.Bool // switched at run time by SetApplicationUser
 	audits          auditLog
 	writers, access []int32 // users who write records; users who open the app (indexes into users)
 }
@@ -137,7 +138,7 @@ func (m *model) buildDataverse(cfg Config, e int) {
 	if cfg.AuditingOff[e] {
 		env.auditOn, env.accessOn = false, false
 	}
-	env.noAppUser = cfg.NoApplicationUser[e]
+	env.noAppUser.Store(cfg.NoApplicationUser[e])
 	add := func(u dvUser) int {
 		u.id = guid(uint64(len(env.users))^h(10), h(11, uint64(len(env.users))))
 		env.users = append(env.users, u)

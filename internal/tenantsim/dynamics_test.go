@@ -257,7 +257,9 @@ func TestServiceProtectionLimits(t *testing.T) {
 					defer wg.Done()
 					resp, body := e.get(dvAPI + "WhoAmI")
 					if resp.StatusCode == 429 {
-						var b struct{ Error struct{ Code, Message string } }
+						var b struct {
+							Error struct{ Code, Message string }
+						}
 						json.Unmarshal(body, &b)
 						mu.Lock()
 						codes = append(codes, b.Error.Code)

@@ -120,7 +120,7 @@ func (s *Sim) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"tenant_discovery_endpoint": baseURL(r) + "/" + s.cfg.TenantID + "/v2.0/.well-known/openid-configuration",
 		"api-version":               "1.1",
-		"metadata": []map[string]any{{"preferred_network": host, "preferred_cache": host, "aliases": []string{host}}},
+		"metadata":                  []map[string]any{{"preferred_network": host, "preferred_cache": host, "aliases": []string{host}}},
 	})
 }
 

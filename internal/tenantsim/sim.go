@@ -93,14 +93,15 @@ func (c *Config) validate() error {
 
 // Sim is a simulated tenant. Its methods are safe for concurrent use.
 type Sim struct {
-	cfg    Config
-	m      *model
-	log    *slog.Logger
-	clock  func() time.Time // the wall clock of token expiry and service limits; tests replace it
-	mux    *http.ServeMux
-	limits *limits // nil: no service limits
-	truth  Truth
-	frag   fragments
+	cfg     Config
+	m       *model
+	log     *slog.Logger
+	clock   func() time.Time // the wall clock of token expiry and service limits; tests replace it
+	mux     *http.ServeMux
+	limits  *limits // nil: no service limits
+	truth   Truth
+	truthMu sync.Mutex
+	frag    fragments
 
 	tokens tokenStore
 	faults faultQueue

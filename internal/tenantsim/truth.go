@@ -42,7 +42,9 @@ type UserTruth struct {
 
 // Truth returns what a default run must load (also GET /_sim/truth).
 func (s *Sim) Truth() Truth {
+	s.truthMu.Lock()
 	t := s.truth
+	s.truthMu.Unlock()
 	t.Tables = make(map[string]int64, len(s.truth.Tables))
 	for k, v := range s.truth.Tables {
 		t.Tables[k] = v
@@ -60,7 +62,7 @@ func (s *Sim) Truth() Truth {
 // dataverseTruth is what a run lands from Dataverse environment e: nothing without the application user.
 func (s *Sim) dataverseTruth(e int) map[string]int64 {
 	env := &s.m.dv[e]
-	if env.noAppUser {
+	if env.noAppUser.Load() {
 		return map[string]int64{"dataverse_users": 0, "dataverse_audits": 0, "dataverse_audit_settings": 0}
 	}
 	return map[string]int64{"dataverse_users": int64(len(env.users)), "dataverse_audits": env.audits.total, "dataverse_audit_settings": 1}
@@ -152,7 +154,7 @@ func (s *Sim) identityTruth() IdentityTruth {
 		}
 	}
 	for e := range m.dv {
-		if m.dv[e].noAppUser {
+		if m.dv[e].noAppUser.Load() {
 			continue
 		}
 		for _, u := range m.dv[e].users {
@@ -168,4 +170,14 @@ func (s *Sim) identityTruth() IdentityTruth {
 		}
 	}
 	return t
+}
+
+// SetApplicationUser adds (ok true) or removes seatlake's application user in Dataverse environment e, as an
+// administrator would between two runs; the truth follows.
+func (s *Sim) SetApplicationUser(e int, ok bool) {
+	s.m.dv[e].noAppUser.Store(!ok)
+	t := s.computeTruth()
+	s.truthMu.Lock()
+	s.truth = t
+	s.truthMu.Unlock()
 }
