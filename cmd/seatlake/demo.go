@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -84,6 +85,11 @@ func demoCommand() *cli.Command {
 			if err := applyTuning(c, &cfg); err != nil {
 				return err
 			}
+			fmt.Fprintln(c.App.Writer, "seatlake check: what the run will need, before it runs")
+			for _, res := range pipelines.Check(c.Context, cfg) {
+				fmt.Fprintf(c.App.Writer, "  %-4s %s %s %s\n", strings.ToUpper(res.Status), res.Source, res.Check, res.Action)
+			}
+			fmt.Fprintln(c.App.Writer)
 			if err := runTenants(c, []pipelines.Config{cfg}); err != nil {
 				return err
 			}

@@ -44,7 +44,8 @@ func tuningFlags() []cli.Flag {
 	}
 }
 
-func runCommand() *cli.Command {
+// runFlags are the flags of `seatlake run`, shared by `seatlake check`.
+func runFlags() []cli.Flag {
 	flags := []cli.Flag{
 		configFlag(),
 		&cli.StringFlag{Name: "tenant-id", Usage: "Entra tenant id (GUID or domain), without a config file's tenants list", EnvVars: []string{"AZURE_TENANT_ID"}},
@@ -59,7 +60,11 @@ func runCommand() *cli.Command {
 		warehouseFlag(),
 	}
 	flags = append(flags, tuningFlags()...)
-	flags = append(flags, logFlags()...)
+	return append(flags, logFlags()...)
+}
+
+func runCommand() *cli.Command {
+	flags := runFlags()
 	var fc *fileConfig
 	return &cli.Command{
 		Name:   "run",

@@ -1,0 +1,189 @@
+package pipelines
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/seatlake/seatlake/extract/dataverse"
+	"github.com/seatlake/seatlake/extract/finops"
+	"github.com/seatlake/seatlake/extract/msauth"
+	"github.com/seatlake/seatlake/extract/odata"
+)
+
+// Check results.
+const (
+	CheckOK   = "ok"
+	CheckWarn = "warn"
+	CheckFail = "fail"
+)
+
+// CheckResult is one line of `seatlake check`: what was checked, where, how it went and what to do.
+type CheckResult struct {
+	Tenant string `json:"tenant"`
+	Source string `json:"source"` // graph, dataverse or finops
+	Target string `json:"target"` // the endpoint or environment URL
+	Check  string `json:"check"`
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Action string `json:"action,omitempty"`
+}
+
+// graphPermissions are the Graph application permissions seatlake needs, with what each is for. Alternatives are
+// separated by " or ".
+var graphPermissions = []struct{ perm, why string }{
+	{"User.Read.All", "users and their licenses"},
+	{"AuditLog.Read.All", "signInActivity and the sign-in logs"},
+	{"Organization.Read.All or LicenseAssignment.Read.All", "subscribed SKUs"},
+	{"ReportSettings.Read.All", "whether usage reports conceal names"},
+	{"Reports.Read.All", "Microsoft 365 usage reports"},
+}
+
+// Check validates a tenant's setup before a run: tokens for each resource, the Graph permissions in the token's
+// roles claim (the token itself is never printed), Entra ID P1, and for each Dataverse environment the application
+// user, audit read access and audit settings, for each F&O environment the entities in $metadata. It sends only
+// reads and a handful of requests.
+func Check(ctx context.Context, cfg Config) []CheckResult {
+	cfg.Defaults()
+	var out []CheckResult
+	add := func(source, target, check, status, detail, action string) {
+		out = append(out, CheckResult{Tenant: cfg.Name, Source: source, Target: target, Check: check, Status: status, Detail: detail, Action: action})
+	}
+	if err := cfg.Validate(); err != nil {
+		add("config", "", "configuration", CheckFail, oneLine(err.Error()), "fix the configuration")
+		return out
+	}
+	auth := msauth.Config{AuthorityHost: cfg.AuthorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, HTTPClient: &http.Client{Timeout: cfg.RequestTimeout}, Logger: cfg.Logger}
+	retry := odata.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30e9}
+	client := func(tokens *msauth.TokenSource, header http.Header) *odata.Client {
+		return odata.NewClient(odata.Config{Tokens: tokens, Retry: retry, RequestTimeout: cfg.RequestTimeout, Header: header, Logger: cfg.Logger})
+	}
+
+	graphTokens := msauth.NewTokenSource(auth, cfg.GraphEndpoint)
+	tok, err := graphTokens.Token(ctx)
+	if err != nil {
+		add("graph", cfg.AuthorityHost, "token", CheckFail, oneLine(err.Error()), tokenAction(err))
+		return out // nothing else can work without a token: the same cause would repeat on every line
+	}
+	add("graph", cfg.AuthorityHost, "token", CheckOK, "a Microsoft Graph token was issued", "")
+	roles := tokenRoles(tok)
+	for _, p := range graphPermissions {
+		held := false
+		for _, alt := range strings.Split(p.perm, " or ") {
+			held = held || roles[alt] || roles["Directory.Read.All"] && (alt == "User.Read.All" || alt == "Organization.Read.All")
+		}
+		name := strings.Split(p.perm, " or ")[0]
+		if held {
+			add("graph", cfg.GraphEndpoint, "permission "+name, CheckOK, "held, for "+p.why, "")
+			continue
+		}
+		add("graph", cfg.GraphEndpoint, "permission "+name, CheckFail, "not in the token's roles: needed for "+p.why,
+			"grant the app the Microsoft Graph application permission "+name+" and admin consent")
+	}
+	gc := client(graphTokens, nil)
+	var buf bytes.Buffer
+	err = gc.Get(ctx, strings.TrimRight(cfg.GraphEndpoint, "/")+"/v1.0/users?$select=id,signInActivity&$top=1", &buf)
+	var he *odata.HTTPError
+	switch {
+	case err == nil:
+		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckOK, "signInActivity is readable", "")
+	case errors.As(err, &he) && he.Code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant":
+		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckWarn, "the tenant has no Entra ID P1/P2: no signInActivity and no sign-in logs",
+			"license Entra ID P1 (or a suite with it) for last sign-in evidence; runs still succeed without it")
+	case errors.As(err, &he) && he.Status == 403:
+		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckFail, oneLine(err.Error()),
+			"grant the app the Microsoft Graph application permission AuditLog.Read.All and admin consent")
+	default:
+		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckFail, oneLine(err.Error()), "check the Graph endpoint and the network")
+	}
+
+	for _, env := range cfg.Dataverse {
+		tokens := msauth.NewTokenSource(auth, env)
+		if _, err := tokens.Token(ctx); err != nil {
+			add("dataverse", env, "token", CheckFail, oneLine(err.Error()), tokenAction(err))
+			continue
+		}
+		c := client(tokens, dataverse.Headers())
+		x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID}
+		if _, err := x.WhoAmI(ctx, c); err != nil {
+			action := "check the environment URL"
+			if errors.Is(err, dataverse.ErrNoApplicationUser) {
+				action = "create an application user for client id " + cfg.ClientID + " (Power Platform admin center > Environments > the environment > Settings > Users + permissions > Application users)"
+			}
+			add("dataverse", env, "application user", CheckFail, oneLine(err.Error()), action)
+			continue
+		}
+		add("dataverse", env, "application user", CheckOK, "WhoAmI answered", "")
+		if err := c.Get(ctx, x.OneAuditURL(), &buf); err != nil {
+			add("dataverse", env, "read audits", CheckFail, oneLine(err.Error()),
+				"give the application user a security role that reads audit summaries (prvReadAuditSummary)")
+		} else {
+			add("dataverse", env, "read audits", CheckOK, "a one-row audits request succeeded", "")
+		}
+		s, err := x.Settings(ctx, c, discard{})
+		switch {
+		case err != nil:
+			add("dataverse", env, "audit settings", CheckFail, oneLine(err.Error()), "give the application user read access to the organization table")
+		case !s.AuditEnabled || !s.UserAccessAuditEnabled:
+			w := s.Warnings(env)[0]
+			detail, action, _ := strings.Cut(w, ": turn on ")
+			add("dataverse", env, "audit settings", CheckWarn, detail[strings.Index(detail, ": ")+2:], "turn on "+action)
+		default:
+			add("dataverse", env, "audit settings", CheckOK, fmt.Sprintf("auditing and user access auditing on (every %d h, kept %d days)", s.UserAccessIntervalHours, s.RetentionDays), "")
+		}
+	}
+	for _, env := range cfg.FinOps {
+		tokens := msauth.NewTokenSource(auth, env)
+		if _, err := tokens.Token(ctx); err != nil {
+			add("finops", env, "token", CheckFail, oneLine(err.Error()), tokenAction(err))
+			continue
+		}
+		x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID}
+		if err := x.CheckMetadata(ctx, client(tokens, nil)); err != nil {
+			add("finops", env, "entities", CheckFail, oneLine(err.Error()),
+				"make SystemUsers, SecurityRoles and SecurityUserRoles available, and register client id "+cfg.ClientID+" under System administration > Setup > Microsoft Entra applications")
+			continue
+		}
+		add("finops", env, "entities", CheckOK, "SystemUsers, SecurityRoles and SecurityUserRoles are in $metadata", "")
+	}
+	return out
+}
+
+// tokenRoles reads the roles claim of an access token. The token comes straight from the identity platform over
+// TLS, so its signature is not what is checked here: only what permissions it says the app holds.
+func tokenRoles(tok string) map[string]bool {
+	roles := map[string]bool{}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err != nil {
+		return roles
+	}
+	if rs, ok := claims["roles"].([]any); ok {
+		for _, r := range rs {
+			if s, ok := r.(string); ok {
+				roles[s] = true
+			}
+		}
+	}
+	return roles
+}
+
+func tokenAction(err error) string {
+	var ae *msauth.AuthError
+	if errors.As(err, &ae) {
+		return "fix the app registration's credentials as the AADSTS message says"
+	}
+	return "check the authority host and the network"
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+type discard struct{}
+
+func (discard) Write(context.Context, arrow.RecordBatch) error { return nil }
