@@ -127,6 +127,9 @@ func (s *Sim) dvServe(e int, family string, h dvEndpoint) http.HandlerFunc {
 		reqID := s.requestID()
 		w.Header().Set("x-ms-service-request-id", reqID)
 		w.Header().Set("REQ_ID", reqID)
+		if c := r.Header.Get("client-request-id"); c != "" {
+			w.Header().Set("client-request-id", c)
+		}
 		w.Header().Set("OData-Version", "4.0")
 		rep := s.getReply()
 		defer s.pages.Put(rep)

@@ -83,6 +83,9 @@ func (s *Sim) finOpsHandler(e int) http.Handler {
 		}
 		reqID := s.requestID()
 		w.Header().Set("request-id", reqID)
+		if c := r.Header.Get("client-request-id"); c != "" {
+			w.Header().Set("client-request-id", c)
+		}
 		w.Header().Set("OData-Version", "4.0")
 		rep := s.getReply()
 		defer s.pages.Put(rep)
