@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/golang-jwt/jwt/v5"
@@ -15,6 +16,7 @@ import (
 	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/table"
 )
 
 // Check results.
@@ -59,9 +61,8 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		add("config", "", "configuration", CheckFail, oneLine(err.Error()), "fix the configuration")
 		return out
 	}
-	auth := msauth.Config{AuthorityHost: cfg.AuthorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID,
-		ClientSecret: cfg.ClientSecret, HTTPClient: &http.Client{Timeout: cfg.RequestTimeout}, Logger: cfg.Logger}
-	retry := odata.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30e9}
+	auth := cfg.auth(cfg.Logger)
+	retry := odata.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30 * time.Second}
 	client := func(tokens *msauth.TokenSource, header http.Header) *odata.Client {
 		return odata.NewClient(odata.Config{Tokens: tokens, Retry: retry, RequestTimeout: cfg.RequestTimeout, Header: header, Logger: cfg.Logger})
 	}
@@ -127,14 +128,13 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		} else {
 			add("dataverse", env, "read audits", CheckOK, "a one-row audits request succeeded", "")
 		}
-		s, err := x.Settings(ctx, c, discard{})
+		s, err := x.Settings(ctx, c, table.SinkFunc(func(context.Context, arrow.RecordBatch) error { return nil }))
+		missing, action := s.Gap()
 		switch {
 		case err != nil:
 			add("dataverse", env, "audit settings", CheckFail, oneLine(err.Error()), "give the application user read access to the organization table")
-		case !s.AuditEnabled || !s.UserAccessAuditEnabled:
-			w := s.Warnings(env)[0]
-			detail, action, _ := strings.Cut(w, ": turn on ")
-			add("dataverse", env, "audit settings", CheckWarn, detail[strings.Index(detail, ": ")+2:], "turn on "+action)
+		case missing != "":
+			add("dataverse", env, "audit settings", CheckWarn, missing, action)
 		default:
 			add("dataverse", env, "audit settings", CheckOK, fmt.Sprintf("auditing and user access auditing on (every %d h, kept %d days)", s.UserAccessIntervalHours, s.RetentionDays), "")
 		}
@@ -183,7 +183,3 @@ func tokenAction(err error) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-type discard struct{}
-
-func (discard) Write(context.Context, arrow.RecordBatch) error { return nil }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -51,6 +52,12 @@ type Config struct {
 	Progress io.Writer // a terminal to draw progress on, or nil (then a heartbeat goes to the log)
 	// Heartbeat is how often a progress line is logged when there is no terminal.
 	Heartbeat time.Duration
+}
+
+// auth is the tenant's client-credentials setup; every resource's token source is made from it.
+func (c *Config) auth(log *slog.Logger) msauth.Config {
+	return msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		HTTPClient: &http.Client{Timeout: c.RequestTimeout}, Logger: log}
 }
 
 // Defaults fills unset fields with the documented defaults.
@@ -108,8 +115,7 @@ func (c *Config) Validate() error {
 	if c.Warehouse == "" {
 		errs = append(errs, errors.New("warehouse directory is not set (--warehouse)"))
 	}
-	auth := msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
-	if err := auth.Validate(); err != nil {
+	if err := c.auth(nil).Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := msauth.CheckEndpoint(c.GraphEndpoint); err != nil {

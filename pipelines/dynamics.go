@@ -141,10 +141,7 @@ func (r *run) envDone(ctx context.Context, d *dynamicsRun, kind, env string, out
 // and its own gate, since each environment's limits are its own.
 func (r *run) envClient(env string, header http.Header) *odata.Client {
 	cfg := r.cfg
-	tokens := msauth.NewTokenSource(msauth.Config{
-		AuthorityHost: cfg.AuthorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID,
-		ClientSecret: cfg.ClientSecret, HTTPClient: &http.Client{Timeout: cfg.RequestTimeout}, Logger: r.log,
-	}, env)
+	tokens := msauth.NewTokenSource(cfg.auth(r.log), env)
 	return odata.NewClient(odata.Config{
 		HTTPClient: &http.Client{}, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout,
 		Logger: r.log.With("environment", env), Header: header, Gate: odata.NewGate(),
@@ -191,7 +188,7 @@ func (r *run) dataverseEnv(ctx context.Context, env string, sinks map[*table.Tab
 		}
 	}()
 	x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID, TenantID: cfg.TenantID, RunID: r.sum.RunID,
-		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows, Logger: r.log}
+		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows}
 	host := envHost(env)
 	stream := func(t *table.Table) (string, *odata.Stats, *streamProgress) {
 		name := t.Name + " " + host
@@ -234,10 +231,11 @@ func (r *run) dataverseEnv(ctx context.Context, env string, sinks map[*table.Tab
 				rejected.Add(res.Rejected)
 				return res.Rows, err
 			},
-			// Without an application user or the privilege, no window can succeed: the environment fails as one.
+			// Refused (no application user, no privilege, a token the environment does not take): no window can
+			// succeed, so the environment fails as one.
 			fatal: func(err error) bool {
 				var he *odata.HTTPError
-				return errors.Is(err, dataverse.ErrNoApplicationUser) || errors.As(err, &he) && (he.Status == 401 || he.Status == 403)
+				return errors.As(err, &he) && (he.Status == 401 || he.Status == 403)
 			},
 		}, p)
 		if n := rejected.Load(); n > 0 {
@@ -262,7 +260,7 @@ func (r *run) finOpsEnv(ctx context.Context, env string, sinks map[*table.Table]
 		}
 	}()
 	x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID, TenantID: cfg.TenantID, RunID: r.sum.RunID,
-		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows, Logger: r.log}
+		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows}
 	if err := x.CheckMetadata(ctx, client.WithStats(r.streamStats("finops_metadata "+envHost(env)))); err != nil {
 		return err
 	}

@@ -2,29 +2,50 @@ package pipelines
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform"
 )
 
-// computeMarts computes the tenant's marts over what is committed (ELT: the catalog's views are rebuilt first, so
-// they include this run's data) and lands them under marts/ in a second commit. catalogMu serialises catalog
-// rebuilds of tenants running side by side.
-func (r *run) computeMarts(ctx context.Context, catalogMu *sync.Mutex) (err error) {
-	catalogMu.Lock()
-	defer catalogMu.Unlock()
-	if err := catalog.Build(ctx, r.wh.Root(), Tables()); err != nil {
-		return fmt.Errorf("rebuilding the catalog for the marts: %w", err)
+// computeMarts computes the marts of every tenant whose raw data was committed (ELT: over the committed views, so
+// the catalog is rebuilt first, once for all tenants) and lands each tenant's marts under marts/ in a second commit.
+// The raw data stays committed whatever happens here: a tenant whose marts fail is incomplete, never failed.
+func computeMarts(ctx context.Context, wh *warehouse.Warehouse, runs []*run) {
+	fail := func(r *run, err error) {
+		r.mu.Lock()
+		r.sum.Missing = append(r.sum.Missing, "marts: "+err.Error())
+		r.sum.Status = StatusIncomplete
+		r.mu.Unlock()
+		r.log.Error("marts not computed", "err", err)
 	}
-	db, err := catalog.Open(r.wh.Root())
+	if len(runs) == 0 {
+		return
+	}
+	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+		for _, r := range runs {
+			fail(r, fmt.Errorf("rebuilding the catalog for the marts: %w", err))
+		}
+		return
+	}
+	db, err := catalog.Open(wh.Root())
 	if err != nil {
-		return err
+		for _, r := range runs {
+			fail(r, err)
+		}
+		return
 	}
-	defer func() { err = errors.Join(err, db.Close()) }()
+	defer db.Close()
+	for _, r := range runs {
+		if err := r.marts(ctx, db); err != nil {
+			fail(r, err)
+		}
+	}
+}
+
+// marts computes this tenant's marts over db and commits them.
+func (r *run) marts(ctx context.Context, db transform.Queryer) error {
 	txn, err := r.wh.Begin(r.sum.RunID+"-marts", r.cfg.TenantID, r.sum.StartedAt, warehouse.WriterOptions{Layer: warehouse.Marts})
 	if err != nil {
 		return fmt.Errorf("starting the marts transaction: %w", err)

@@ -56,10 +56,8 @@ func (r *run) sourceTables() []*table.Table {
 
 const signInStream = "graph_signins"
 
-// runTenant performs one tenant's nightly run in wh (whose lock the caller holds) and returns its summary, which is
-// also stored in runs/. The error is nil only when the run succeeded; it wraps ErrIncomplete when data was committed
-// with gaps. The caller rebuilds the catalog.
-func runTenant(ctx context.Context, cfg Config, wh *warehouse.Warehouse, catalogMu *sync.Mutex) (*Summary, error) {
+// newRun prepares one tenant's nightly run in wh (whose lock the caller holds).
+func newRun(cfg Config, wh *warehouse.Warehouse) *run {
 	start := cfg.Now().UTC()
 	sum := &Summary{
 		RunID:        newRunID(start),
@@ -75,18 +73,15 @@ func runTenant(ctx context.Context, cfg Config, wh *warehouse.Warehouse, catalog
 	if cfg.Name != "" && cfg.Name != cfg.TenantID {
 		log = log.With("tenant", cfg.Name)
 	}
-	r := &run{cfg: cfg, log: log, wh: wh, sum: sum, stats: map[string]*odata.Stats{}, progress: newProgress(cfg, log)}
-	runErr := r.execute(ctx)
-	if runErr == nil {
-		// The raw data is committed whatever happens to the marts; a run whose marts fail says so and is
-		// incomplete, never failed.
-		if err := r.computeMarts(ctx, catalogMu); err != nil {
-			sum.Missing = append(sum.Missing, "marts: "+err.Error())
-			sum.Status = StatusIncomplete
-			log.Error("marts not computed", "err", err)
-		}
-	}
-	sum.EndedAt = cfg.Now().UTC()
+	return &run{cfg: cfg, log: log, wh: wh, sum: sum, stats: map[string]*odata.Stats{}, progress: newProgress(cfg, log)}
+}
+
+// finish closes the run's summary and stores it in runs/, whatever happened: a failed nightly run must leave a
+// record, not silence. runErr is the raw stage's error. The error returned is nil only when the run succeeded; it
+// wraps ErrIncomplete when data was committed with gaps.
+func (r *run) finish(ctx context.Context, runErr error) (*Summary, error) {
+	sum := r.sum
+	sum.EndedAt = r.cfg.Now().UTC()
 	if runErr != nil {
 		sum.Error = runErr.Error()
 	}
@@ -98,9 +93,8 @@ func runTenant(ctx context.Context, cfg Config, wh *warehouse.Warehouse, catalog
 		sum.Streams[name] = ss
 	}
 	r.mu.Unlock()
-	// The run row is written whatever happened: a failed nightly run must leave a record, not silence.
 	if err := r.writeRunRow(ctx); err != nil {
-		log.Error("could not store the run summary", "err", err)
+		r.log.Error("could not store the run summary", "err", err)
 		if runErr == nil {
 			runErr = err
 			sum.Status = StatusFailed
@@ -166,10 +160,7 @@ func (r *run) execute(ctx context.Context) error {
 	defer txn.Abort() // a no-op after Commit
 
 	httpClient := &http.Client{Timeout: 0} // per-attempt timeouts come from the pager's RequestTimeout
-	tokens := msauth.NewTokenSource(msauth.Config{
-		AuthorityHost: cfg.AuthorityHost, TenantID: cfg.TenantID, ClientID: cfg.ClientID,
-		ClientSecret: cfg.ClientSecret, HTTPClient: &http.Client{Timeout: cfg.RequestTimeout}, Logger: r.log,
-	}, cfg.GraphEndpoint)
+	tokens := msauth.NewTokenSource(cfg.auth(r.log), cfg.GraphEndpoint)
 	// A token first: a wrong secret or tenant is the most common failure of a new setup, and it should read as such,
 	// not as five streams failing at once.
 	if _, err := tokens.Token(ctx); err != nil {

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,35 +72,10 @@ func (s *Summary) Print(w io.Writer) {
 		tenant = s.Tenant + " (" + s.TenantID + ")"
 	}
 	fmt.Fprintf(w, "run %s  tenant %s  %s in %s\n", s.RunID, tenant, strings.ToUpper(s.Status), s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "table\trows\t")
-	names := make([]string, 0, len(s.Tables))
-	for n := range s.Tables {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(tw, "%s\t%d\t\n", n, s.Tables[n])
-	}
-	tw.Flush()
-	envs := make([]string, 0, len(s.Environments))
-	for e := range s.Environments {
-		envs = append(envs, e)
-	}
-	sort.Strings(envs)
-	for _, e := range envs {
+	printRows(w, "table\trows\t\n", "", s.Tables)
+	for _, e := range slices.Sorted(maps.Keys(s.Environments)) {
 		fmt.Fprintf(w, "environment %s\n", e)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		rows := s.Environments[e]
-		ts := make([]string, 0, len(rows))
-		for t := range rows {
-			ts = append(ts, t)
-		}
-		sort.Strings(ts)
-		for _, t := range ts {
-			fmt.Fprintf(tw, "  %s\t%d\t\n", t, rows[t])
-		}
-		tw.Flush()
+		printRows(w, "", "  ", s.Environments[e])
 	}
 	fmt.Fprintf(w, "requests %d  throttled (429) %d  retries %d  waited %.1fs (summed over concurrent requests)\n", t.Requests, t.Throttled, t.Retries, t.WaitedSeconds)
 	for _, m := range s.Missing {
@@ -111,6 +87,16 @@ func (s *Summary) Print(w io.Writer) {
 	if s.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", s.Error)
 	}
+}
+
+// printRows prints rows per table, sorted by table, numbers aligned right.
+func printRows(w io.Writer, header, indent string, rows map[string]int64) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, header)
+	for _, t := range slices.Sorted(maps.Keys(rows)) {
+		fmt.Fprintf(tw, "%s%s\t%d\t\n", indent, t, rows[t])
+	}
+	tw.Flush()
 }
 
 // RunsTable is the declaration of runs/: one row per run.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -68,18 +67,32 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 	}
 	defer unlock()
 
-	res := make([]TenantResult, len(cfgs))
-	var catalogMu sync.Mutex
+	// Raw data first, tenants side by side; then the marts of those committed, over one catalog rebuild; then each
+	// tenant's run row; then the catalog again, so the views show the marts and the runs.
+	runs := make([]*run, len(cfgs))
+	runErrs := make([]error, len(cfgs))
 	var g errgroup.Group // not WithContext: one tenant's failure must not cancel another
 	g.SetLimit(max(parallel, 1))
 	for i, cfg := range cfgs {
+		runs[i] = newRun(cfg, wh)
 		g.Go(func() error {
-			sum, err := runTenant(ctx, cfg, wh, &catalogMu)
-			res[i] = TenantResult{Name: cfg.Name, Summary: sum, Err: err}
+			runErrs[i] = runs[i].execute(ctx)
 			return nil
 		})
 	}
 	g.Wait()
+	var committed []*run
+	for i, r := range runs {
+		if runErrs[i] == nil {
+			committed = append(committed, r)
+		}
+	}
+	computeMarts(ctx, wh, committed)
+	res := make([]TenantResult, len(cfgs))
+	for i, r := range runs {
+		sum, err := r.finish(ctx, runErrs[i])
+		res[i] = TenantResult{Name: cfgs[i].Name, Summary: sum, Err: err}
+	}
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
 		log.Error("could not rebuild the DuckDB catalog", "err", err)
 		for i := range res {

@@ -85,7 +85,7 @@ func Compute(ctx context.Context, db Queryer, mart *table.Table, run Run, sink t
 	}
 	bt := table.NewBatcher(mem, mart, run.BatchRows, sink)
 	defer bt.Release()
-	prov := bt.Provenance(run.TenantID, run.RunID, run.At)
+	prov := table.NewProvenance(bt.Builder(), run.TenantID, run.RunID, run.At)
 	b := bt.Builder()
 	dest := make([]any, len(declared))
 	for i, c := range declared {
@@ -109,7 +109,7 @@ func Compute(ctx context.Context, db Queryer, mart *table.Table, run Run, sink t
 		if err := rows.Scan(dest...); err != nil {
 			return n, fmt.Errorf("computing %s: %w", mart.Name, err)
 		}
-		prov()
+		prov.Append()
 		for i := range declared {
 			fb := b.Field(i + 3)
 			switch v := dest[i].(type) {

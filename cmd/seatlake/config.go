@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/seatlake/seatlake/extract/msauth"
+	"github.com/seatlake/seatlake/pipelines"
 )
 
 // The config file (--config seatlake.yaml) describes a deployment: settings at the top, keyed as the flags of
@@ -181,7 +181,6 @@ func suggest(key string, known []string) string {
 		}
 	}
 	if best == "" {
-		sort.Strings(known)
 		return ""
 	}
 	return fmt.Sprintf(", did you mean %q?", best)
@@ -209,25 +208,15 @@ func editDistance(a, b string) int {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// tenantSettings is a tenant's resolved settings: what pipelines.Config needs of it.
-type tenantSettings struct {
-	name, tenantID, clientID string
-	secret                   msauth.Secret
-	authority, graph         string
-	dataverse, finops        []string
-	signInHistory            time.Duration
-	dataverseHistory         time.Duration
-}
-
-// resolve checks a tenant entry and reads its secret; errors name the tenant and the key. defaults are the
-// settings of the command line (authority, graph endpoint, histories) that a tenant may override.
-func (t tenantFile) resolve(i int, defaults tenantSettings) (tenantSettings, error) {
+// resolve checks a tenant entry, reads its secret and returns base with the tenant's settings; errors name the
+// tenant and the key. base holds what the command line says (endpoints, histories), which a tenant may override.
+func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, error) {
 	label := fmt.Sprintf("tenants[%d]", i)
 	if t.Name != "" {
 		label = fmt.Sprintf("tenant %q", t.Name)
 	}
-	fail := func(key, format string, args ...any) (tenantSettings, error) {
-		return tenantSettings{}, fmt.Errorf("%s: %s: %s", label, key, fmt.Sprintf(format, args...))
+	fail := func(key, format string, args ...any) (pipelines.Config, error) {
+		return pipelines.Config{}, fmt.Errorf("%s: %s: %s", label, key, fmt.Sprintf(format, args...))
 	}
 	if t.Name == "" {
 		return fail("name", "missing: give each tenant a short name (used by --tenant and in the summary)")
@@ -238,42 +227,38 @@ func (t tenantFile) resolve(i int, defaults tenantSettings) (tenantSettings, err
 	if t.ClientID == "" {
 		return fail("client-id", "missing: the application (client) id of the app registration")
 	}
-	s := defaults
-	s.name, s.tenantID, s.clientID = t.Name, t.TenantID, t.ClientID
+	cfg := base
+	cfg.Name, cfg.TenantID, cfg.ClientID = t.Name, t.TenantID, t.ClientID
 	if t.Cloud != "" {
 		cl, ok := msauth.Clouds[t.Cloud]
 		if !ok {
 			return fail("cloud", "%q: want one of %s", t.Cloud, strings.Join(msauth.CloudNames(), ", "))
 		}
-		s.authority, s.graph = cl.AuthorityHost, cl.GraphEndpoint
+		cfg.AuthorityHost, cfg.GraphEndpoint = cl.AuthorityHost, cl.GraphEndpoint
 	}
 	if t.AuthorityHost != "" {
-		s.authority = t.AuthorityHost
+		cfg.AuthorityHost = t.AuthorityHost
 	}
 	if t.GraphEndpoint != "" {
-		s.graph = t.GraphEndpoint
+		cfg.GraphEndpoint = t.GraphEndpoint
 	}
-	for _, kv := range []struct{ key, v string }{{"authority-host", s.authority}, {"graph-endpoint", s.graph}} {
-		if err := msauth.CheckEndpoint(kv.v); err != nil {
-			return fail(kv.key, "%v", err)
-		}
-	}
+	// Endpoints are checked here as well as by pipelines.Config.Validate, so the message names the file's key.
 	for _, kv := range []struct {
 		key  string
-		envs []string
-	}{{"dataverse", t.Dataverse}, {"finops", t.FinOps}} {
-		for _, e := range kv.envs {
-			if err := msauth.CheckEndpoint(e); err != nil {
-				return fail(kv.key, "%s: %v", e, err)
+		urls []string
+	}{{"authority-host", []string{cfg.AuthorityHost}}, {"graph-endpoint", []string{cfg.GraphEndpoint}}, {"dataverse", t.Dataverse}, {"finops", t.FinOps}} {
+		for _, u := range kv.urls {
+			if err := msauth.CheckEndpoint(u); err != nil {
+				return fail(kv.key, "%s: %v", u, err)
 			}
 		}
 	}
-	s.dataverse, s.finops = trimURLs(t.Dataverse), trimURLs(t.FinOps)
+	cfg.Dataverse, cfg.FinOps = trimURLs(t.Dataverse), trimURLs(t.FinOps)
 	for _, kv := range []struct {
 		key string
 		v   string
 		dst *time.Duration
-	}{{"signin-history", t.SignInHistory, &s.signInHistory}, {"dataverse-history", t.DataverseHistory, &s.dataverseHistory}} {
+	}{{"signin-history", t.SignInHistory, &cfg.SignInHistory}, {"dataverse-history", t.DataverseHistory, &cfg.DataverseHistory}} {
 		if kv.v == "" {
 			continue
 		}
@@ -291,17 +276,17 @@ func (t tenantFile) resolve(i int, defaults tenantSettings) (tenantSettings, err
 		if err != nil {
 			return fail("client-secret-file", "%v", err)
 		}
-		s.secret = sec
+		cfg.ClientSecret = sec
 	case t.ClientSecretEnv != "":
 		v := os.Getenv(t.ClientSecretEnv)
 		if v == "" {
 			return fail("client-secret-env", "the environment variable %s is empty or not set", t.ClientSecretEnv)
 		}
-		s.secret = msauth.Secret(strings.TrimSpace(v))
+		cfg.ClientSecret = msauth.Secret(strings.TrimSpace(v))
 	default:
 		return fail("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it)")
 	}
-	return s, nil
+	return cfg, nil
 }
 
 func trimURLs(us []string) []string {

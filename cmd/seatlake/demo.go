@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -86,9 +85,7 @@ func demoCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintln(c.App.Writer, "seatlake check: what the run will need, before it runs")
-			for _, res := range pipelines.Check(c.Context, cfg) {
-				fmt.Fprintf(c.App.Writer, "  %-4s %s %s %s\n", strings.ToUpper(res.Status), res.Source, res.Check, res.Action)
-			}
+			printChecks(c.App.Writer, pipelines.Check(c.Context, cfg))
 			fmt.Fprintln(c.App.Writer)
 			if err := runTenants(c, []pipelines.Config{cfg}); err != nil {
 				return err

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,33 +99,8 @@ func runCommand() *cli.Command {
 
 // tenantConfigs turns the command line, or the config file's tenants, into one pipelines.Config per tenant to run.
 func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config) ([]pipelines.Config, error) {
-	defaults := tenantSettings{authority: c.String("authority-host"), graph: c.String("graph-endpoint"),
-		signInHistory: base.SignInHistory, dataverseHistory: base.DataverseHistory}
-	var settings []tenantSettings
-	if fc != nil && len(fc.tenants) > 0 {
-		names := map[string]bool{}
-		for i, t := range fc.tenants {
-			s, err := t.resolve(i, defaults)
-			if err != nil {
-				return nil, err
-			}
-			if names[s.name] {
-				return nil, fmt.Errorf("tenant %q: name: used by two tenants", s.name)
-			}
-			names[s.name] = true
-			if pick := c.String("tenant"); pick == "" || pick == s.name {
-				settings = append(settings, s)
-			}
-		}
-		if len(settings) == 0 {
-			var all []string
-			for n := range names {
-				all = append(all, n)
-			}
-			sort.Strings(all)
-			return nil, fmt.Errorf("--tenant %q: the config file has no such tenant (it has %s)", c.String("tenant"), strings.Join(all, ", "))
-		}
-	} else {
+	base.AuthorityHost, base.GraphEndpoint = c.String("authority-host"), c.String("graph-endpoint")
+	if fc == nil || len(fc.tenants) == 0 {
 		if c.String("tenant") != "" {
 			return nil, errors.New("--tenant picks a tenant of a config file's tenants list, and there is none")
 		}
@@ -133,19 +108,29 @@ func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config) ([]pip
 		if err != nil {
 			return nil, err
 		}
-		s := defaults
-		s.tenantID, s.clientID, s.secret = c.String("tenant-id"), c.String("client-id"), secret
-		s.dataverse, s.finops = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
-		settings = append(settings, s)
+		cfg := base
+		cfg.TenantID, cfg.ClientID, cfg.ClientSecret = c.String("tenant-id"), c.String("client-id"), secret
+		cfg.Dataverse, cfg.FinOps = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
+		return []pipelines.Config{cfg}, nil
 	}
 	var cfgs []pipelines.Config
-	for _, s := range settings {
-		cfg := base
-		cfg.Name, cfg.TenantID, cfg.ClientID, cfg.ClientSecret = s.name, s.tenantID, s.clientID, s.secret
-		cfg.AuthorityHost, cfg.GraphEndpoint = s.authority, s.graph
-		cfg.Dataverse, cfg.FinOps = s.dataverse, s.finops
-		cfg.SignInHistory, cfg.DataverseHistory = s.signInHistory, s.dataverseHistory
-		cfgs = append(cfgs, cfg)
+	var names []string
+	for i, t := range fc.tenants {
+		cfg, err := t.resolve(i, base)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(names, cfg.Name) {
+			return nil, fmt.Errorf("tenant %q: name: used by two tenants", cfg.Name)
+		}
+		names = append(names, cfg.Name)
+		if pick := c.String("tenant"); pick == "" || pick == cfg.Name {
+			cfgs = append(cfgs, cfg)
+		}
+	}
+	if len(cfgs) == 0 {
+		slices.Sort(names)
+		return nil, fmt.Errorf("--tenant %q: the config file has no such tenant (it has %s)", c.String("tenant"), strings.Join(names, ", "))
 	}
 	return cfgs, nil
 }

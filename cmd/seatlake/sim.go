@@ -53,7 +53,6 @@ func simConfig(c *cli.Context) tenantsim.Config {
 	cfg.TokenLifetime = c.Duration("token-lifetime")
 	cfg.DataverseEnvs = c.Int("dataverse-envs")
 	cfg.FinOpsEnvs = c.Int("finops-envs")
-	cfg.NoDynamics = cfg.DataverseEnvs == 0 && cfg.FinOpsEnvs == 0
 	cfg.AuditsPerEnv = c.Int64("audits-per-env")
 	if v := c.String("graph-permissions"); v != "" {
 		cfg.GraphPermissions = tenantsim.ParsePermissions(v)

@@ -64,10 +64,10 @@ func (x *Extractor) Audits(ctx context.Context, p Pager, from, to time.Time, sin
 		}
 		for i := range page.Value {
 			v := &page.Value[i]
-			var at time.Time
+			var at arrow.Timestamp
 			var err error
 			if v.CreatedOn != nil {
-				at, err = time.Parse(time.RFC3339Nano, *v.CreatedOn)
+				at, err = table.ParseTimestamp(*v.CreatedOn)
 			}
 			if v.ID == "" || v.CreatedOn == nil || err != nil {
 				if x.Reject != nil {
@@ -79,7 +79,7 @@ func (x *Extractor) Audits(ctx context.Context, p Pager, from, to time.Time, sin
 			}
 			prov()
 			id.Append(v.ID)
-			created.Append(arrow.Timestamp(at.UnixMicro()))
+			created.Append(at)
 			table.AppendInt32(action, v.Action)
 			table.AppendInt32(op, v.Operation)
 			table.AppendString(uid, v.UserID)

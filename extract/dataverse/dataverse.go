@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +31,8 @@ type Getter interface {
 const PageSize = 5000
 
 // Headers are sent on every Dataverse request: the OData version and the page size, as the Web API documents.
-func Headers() map[string][]string {
-	return map[string][]string{
+func Headers() http.Header {
+	return http.Header{
 		"Odata-Maxversion": {"4.0"},
 		"Odata-Version":    {"4.0"},
 		"Prefer":           {"odata.maxpagesize=" + strconv.Itoa(PageSize)},
@@ -52,7 +52,6 @@ type Extractor struct {
 	ExtractedAt    time.Time
 	BatchRows      int
 	Alloc          memory.Allocator
-	Logger         *slog.Logger
 	// Reject, when set, receives each record that cannot be loaded (raw JSON), so it is kept aside rather than
 	// dropped. It may be called from concurrent streams and must not keep raw.
 	Reject func(t *table.Table, raw []byte)
@@ -81,7 +80,7 @@ func (x *Extractor) explain(err error, what string) error {
 		case he.Code == "0x80072560" || strings.Contains(he.Message, "not a member of the organization"):
 			return fmt.Errorf("%w: reading %s from %s: create an application user for client id %s in the environment "+
 				"(Power Platform admin center > Environments > the environment > Settings > Users + permissions > Application users) "+
-				"with a security role that reads users and audit history: %v", ErrNoApplicationUser, what, x.Environment, x.ClientID, err)
+				"with a security role that reads users and audit history: %w", ErrNoApplicationUser, what, x.Environment, x.ClientID, err)
 		case he.Status == 403:
 			return fmt.Errorf("reading %s from %s: the application user lacks a privilege: give it a security role with read access to "+
 				"users and audit summaries (prvReadAuditSummary): %w", what, x.Environment, err)
@@ -106,15 +105,24 @@ type Settings struct {
 	RetentionDays           int
 }
 
-// Warnings says which Dynamics activity evidence the settings leave out, and which setting turns it on.
-func (s Settings) Warnings(env string) []string {
+// Gap says which Dynamics activity evidence the settings leave out, and the action that turns it on ("" when
+// nothing is missing).
+func (s Settings) Gap() (missing, action string) {
+	const where = " (Power Platform admin center > Environments > the environment > Settings > Audit and logs > Audit settings)"
 	switch {
 	case !s.AuditEnabled:
-		return []string{"dataverse " + env + ": auditing is off, so Dynamics activity evidence (user access, record changes) for this environment is missing: " +
-			"turn on \"Start Auditing\" and \"Log access\" (Power Platform admin center > Environments > the environment > Settings > Audit and logs > Audit settings)"}
+		return "auditing is off, so Dynamics activity evidence (user access, record changes) for this environment is missing",
+			"turn on \"Start Auditing\" and \"Log access\"" + where
 	case !s.UserAccessAuditEnabled:
-		return []string{"dataverse " + env + ": user access auditing is off, so the last access of each user is missing: " +
-			"turn on \"Log access\" (Power Platform admin center > Environments > the environment > Settings > Audit and logs > Audit settings)"}
+		return "user access auditing is off, so the last access of each user is missing", "turn on \"Log access\"" + where
+	}
+	return "", ""
+}
+
+// Warnings is Gap as run warnings for environment env.
+func (s Settings) Warnings(env string) []string {
+	if missing, action := s.Gap(); missing != "" {
+		return []string{"dataverse " + env + ": " + missing + ": " + action}
 	}
 	return nil
 }
@@ -176,10 +184,10 @@ func (x *Extractor) Settings(ctx context.Context, p Pager, sink table.Sink) (Set
 
 // provenance appends the columns every Dataverse row starts with.
 func (x *Extractor) provenance(bt *table.Batcher, orgID string) func() {
-	prov := bt.Provenance(x.TenantID, x.RunID, x.ExtractedAt)
+	prov := table.NewProvenance(bt.Builder(), x.TenantID, x.RunID, x.ExtractedAt)
 	env, org := bt.String(envColumn.Name), bt.String(orgColumn.Name)
 	return func() {
-		prov()
+		prov.Append()
 		env.Append(x.Environment)
 		if orgID == "" {
 			org.AppendNull()
@@ -274,9 +282,7 @@ func (x *Extractor) Users(ctx context.Context, p Pager, sink table.Sink) (UsersR
 			table.AppendBool(licensed, v.Licensed)
 			table.AppendString(app, v.AppID)
 			table.AppendBool(integration, v.Integration)
-			if !table.AppendTime(created, v.CreatedOn) {
-				res.BadValues++
-			}
+			table.AppendTime(created, v.CreatedOn, &res.BadValues)
 			res.Rows++
 			if err := bt.RowDone(ctx); err != nil {
 				return "", err

@@ -64,7 +64,7 @@ func setup(t *testing.T, mutate func(*tenantsim.Config), pageSize int) (*tenants
 	env := sim.DataverseURLs()[0]
 	tokens := msauth.NewTokenSource(msauth.Config{AuthorityHost: base, TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret)}, env)
 	rec := &recording{next: http.DefaultTransport}
-	h := http.Header(Headers())
+	h := Headers()
 	if pageSize > 0 {
 		h = h.Clone()
 		h.Set("Prefer", "odata.maxpagesize="+itoa(pageSize))
@@ -124,37 +124,39 @@ func TestAuditsPageByCookie(t *testing.T) {
 	}
 }
 
-// TestAuditsServiceProtectionLimits meets each of the three Dataverse limits: the pager waits as told and the
-// window still lands whole.
+// TestAuditsServiceProtectionLimits meets each of the three Dataverse limits, answered with its own error code: the
+// pager waits as told and every audit record of the history still lands.
 func TestAuditsServiceProtectionLimits(t *testing.T) {
 	cases := []struct {
-		name string
+		code string
 		lim  tenantsim.DataverseLimits
 		conc int
 	}{
-		{"requests 0x80072322", tenantsim.DataverseLimits{Requests: 4, Execution: time.Hour, Window: time.Second, Concurrent: 50}, 1},
-		{"execution time 0x80072321", tenantsim.DataverseLimits{Requests: 1000, Execution: 30 * time.Millisecond, Window: time.Second, Concurrent: 50}, 1},
-		{"concurrency 0x80072326", tenantsim.DataverseLimits{Requests: 1000, Execution: time.Hour, Window: time.Second, Concurrent: 1}, 4},
+		{"0x80072322", tenantsim.DataverseLimits{Requests: 2, Execution: time.Hour, Window: time.Second, Concurrent: 50}, 1},
+		{"0x80072321", tenantsim.DataverseLimits{Requests: 1000, Execution: 30 * time.Millisecond, Window: time.Second, Concurrent: 50}, 1},
+		{"0x80072326", tenantsim.DataverseLimits{Requests: 1000, Execution: time.Hour, Window: time.Second, Concurrent: 1}, 4},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.code, func(t *testing.T) {
 			sim, x, c, _ := setup(t, func(cfg *tenantsim.Config) {
 				lim := tc.lim
 				cfg.DataverseLimits = &lim
 				cfg.PageLatency = 15 * time.Millisecond
-			}, 50)
+			}, 400)
 			var rows rowCounter
 			var st odata.Stats
 			cs := c.WithStats(&st)
 			var wg sync.WaitGroup
 			errs := make([]error, tc.conc)
-			day := fixedNow.Truncate(24 * time.Hour)
+			// The whole history in tc.conc windows read at once.
+			from, to := fixedNow.AddDate(0, 0, -10), fixedNow.Add(time.Hour)
+			step := to.Sub(from) / time.Duration(tc.conc)
 			for i := range tc.conc {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					from := day.AddDate(0, 0, -i-1)
-					_, errs[i] = x.Audits(context.Background(), cs, from, from.Add(24*time.Hour), &rows)
+					a := from.Add(time.Duration(i) * step)
+					_, errs[i] = x.Audits(context.Background(), cs, a, a.Add(step), &rows)
 				}()
 			}
 			wg.Wait()
@@ -163,14 +165,15 @@ func TestAuditsServiceProtectionLimits(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if st.Throttled.Load() == 0 {
-				t.Fatalf("no 429 met: the limit was not exercised")
+			stats := sim.Stats()
+			if stats.Limits[tc.code] == 0 {
+				t.Fatalf("the service never answered %s (limits met: %v): the limit was not exercised", tc.code, stats.Limits)
 			}
-			if sim.Stats().Throttled["dataverse.audits"] != st.Throttled.Load() {
-				t.Errorf("client counted %d 429s, the service sent %d", st.Throttled.Load(), sim.Stats().Throttled["dataverse.audits"])
+			if stats.Throttled["dataverse.audits"] != st.Throttled.Load() {
+				t.Errorf("client counted %d 429s, the service sent %d", st.Throttled.Load(), stats.Throttled["dataverse.audits"])
 			}
-			if rows.n.Load() == 0 {
-				t.Errorf("no rows landed")
+			if want := sim.Truth().Environments[x.Environment]["dataverse_audits"]; rows.n.Load() != want {
+				t.Errorf("%d audit records landed, the environment has %d", rows.n.Load(), want)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -40,7 +39,6 @@ type Extractor struct {
 	ExtractedAt time.Time
 	BatchRows   int
 	Alloc       memory.Allocator
-	Logger      *slog.Logger
 }
 
 // entity is what seatlake reads of one entity set.
@@ -154,7 +152,7 @@ func walk[T any](ctx context.Context, x *Extractor, p Pager, e entity, t *table.
 	var res Result
 	bt := table.NewBatcher(x.alloc(), t, x.BatchRows, sink)
 	defer bt.Release()
-	prov := bt.Provenance(x.TenantID, x.RunID, x.ExtractedAt)
+	prov := table.NewProvenance(bt.Builder(), x.TenantID, x.RunID, x.ExtractedAt)
 	env := bt.String(envColumn.Name)
 	fill := row(bt)
 	var page struct {
@@ -167,7 +165,7 @@ func walk[T any](ctx context.Context, x *Extractor, p Pager, e entity, t *table.
 			return "", fmt.Errorf("%w: decoding %s page: %v", odata.ErrBadPage, e.set, err)
 		}
 		for i := range page.Value {
-			prov()
+			prov.Append()
 			env.Append(x.Environment)
 			fill(&page.Value[i])
 			res.Rows++

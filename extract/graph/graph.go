@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	json "github.com/goccy/go-json"
@@ -78,71 +77,8 @@ func (x *Extractor) logger() *slog.Logger {
 	return x.Logger
 }
 
-// provenance holds the typed builders of the three leading columns every raw table has.
-type provenance struct {
-	tenant, run *array.StringBuilder
-	at          *array.TimestampBuilder
-	tenantID    string
-	runID       string
-	extractedAt arrow.Timestamp
-}
-
-func (x *Extractor) newProvenance(b *array.RecordBuilder) provenance {
-	return provenance{
-		tenant:      b.Field(0).(*array.StringBuilder),
-		run:         b.Field(1).(*array.StringBuilder),
-		at:          b.Field(2).(*array.TimestampBuilder),
-		tenantID:    x.TenantID,
-		runID:       x.RunID,
-		extractedAt: arrow.Timestamp(x.ExtractedAt.UTC().UnixMicro()),
-	}
-}
-
-func (p provenance) append() {
-	p.tenant.Append(p.tenantID)
-	p.run.Append(p.runID)
-	p.at.Append(p.extractedAt)
-}
-
-// appendStr appends s, or null when the API sent null (nil pointer).
-func appendStr(b *array.StringBuilder, s *string) {
-	if s == nil {
-		b.AppendNull()
-		return
-	}
-	b.Append(*s)
-}
-
-func appendBool(b *array.BooleanBuilder, v *bool) {
-	if v == nil {
-		b.AppendNull()
-		return
-	}
-	b.Append(*v)
-}
-
-// appendTime appends a Graph timestamp, or null when absent. A value that does not parse is stored as null and
-// counted in bad: one odd value must not cost the run, and must not vanish silently either.
-func appendTime(b *array.TimestampBuilder, s *string, bad *int64) {
-	if s == nil || *s == "" {
-		b.AppendNull()
-		return
-	}
-	ts, err := parseMicros(*s)
-	if err != nil {
-		*bad++
-		b.AppendNull()
-		return
-	}
-	b.Append(ts)
-}
-
-func appendStrings(b *array.ListBuilder, vs []string) {
-	b.Append(true)
-	vb := b.ValueBuilder().(*array.StringBuilder)
-	for _, v := range vs {
-		vb.Append(v)
-	}
+func (x *Extractor) newProvenance(b *array.RecordBuilder) table.Provenance {
+	return table.NewProvenance(b, x.TenantID, x.RunID, x.ExtractedAt)
 }
 
 // badPage marks a decode failure as a malformed page, so the pager refetches it (a truncated body is the usual cause).

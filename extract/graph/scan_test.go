@@ -50,12 +50,12 @@ func reference(t testing.TB, x *Extractor, mem memory.Allocator, body []byte) (s
 		if v.ID == nil || v.CreatedDateTime == nil {
 			continue
 		}
-		ts, err := parseMicros(*v.CreatedDateTime)
+		ts, err := table.ParseTimestamp(*v.CreatedDateTime)
 		if err != nil {
 			continue
 		}
-		p.append()
-		str := func(i int, s *string) { appendStr(b.Field(i).(*array.StringBuilder), s) }
+		p.Append()
+		str := func(i int, s *string) { table.AppendString(b.Field(i).(*array.StringBuilder), s) }
 		str(3, v.ID)
 		b.Field(4).(*array.TimestampBuilder).Append(ts)
 		str(5, v.UserID)
@@ -65,7 +65,7 @@ func reference(t testing.TB, x *Extractor, mem memory.Allocator, body []byte) (s
 		str(9, v.ResourceID)
 		str(10, v.ResourceDisplayName)
 		str(11, v.ClientAppUsed)
-		appendBool(b.Field(12).(*array.BooleanBuilder), v.IsInteractive)
+		table.AppendBool(b.Field(12).(*array.BooleanBuilder), v.IsInteractive)
 		if v.Status != nil && v.Status.ErrorCode != nil {
 			b.Field(13).(*array.Int32Builder).Append(*v.Status.ErrorCode)
 		} else {

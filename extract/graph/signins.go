@@ -68,7 +68,7 @@ func (s *SignInDecoder) Decode(ctx context.Context, body []byte) (next string, r
 type signInDecoder struct {
 	reject func(raw []byte)
 	bt     *table.Batcher
-	prov   provenance
+	prov   table.Provenance
 	rows   []signInRef // reused: one page of references into the body
 	tmp    []byte      // scratch for unescaping
 
@@ -137,13 +137,13 @@ func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next strin
 			}
 			created = d.tmp
 		}
-		ts, perr := parseMicros(created)
+		ts, perr := table.ParseTimestamp(created)
 		if perr != nil {
 			bad++
 			d.reject(r.raw)
 			continue
 		}
-		d.prov.append()
+		d.prov.Append()
 		d.str(d.id, r.id)
 		d.created.Append(ts)
 		d.str(d.user, r.user)

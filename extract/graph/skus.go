@@ -53,18 +53,18 @@ func (x *Extractor) SubscribedSkus(ctx context.Context, p Pager, sink table.Sink
 		}
 		for i := range page.Value {
 			v := &page.Value[i]
-			prov.append()
+			prov.Append()
 			id.Append(v.ID)
 			skuID.Append(v.SkuID)
-			appendStr(part, v.SkuPartNumber)
-			appendStr(applies, v.AppliesTo)
-			appendStr(status, v.CapabilityStatus)
+			table.AppendString(part, v.SkuPartNumber)
+			table.AppendString(applies, v.AppliesTo)
+			table.AppendString(status, v.CapabilityStatus)
 			consumed.Append(v.ConsumedUnits)
 			enabled.Append(v.PrepaidUnits.Enabled)
 			warning.Append(v.PrepaidUnits.Warning)
 			suspended.Append(v.PrepaidUnits.Suspended)
 			locked.Append(v.PrepaidUnits.LockedOut)
-			appendStrings(subs, v.SubscriptionIDs)
+			table.AppendStrings(subs, v.SubscriptionIDs)
 			plans.Append(true)
 			pv := plans.ValueBuilder().(*array.StringBuilder)
 			for _, sp := range v.ServicePlans {
@@ -110,8 +110,8 @@ func (x *Extractor) ReportSettings(ctx context.Context, p Pager, sink table.Sink
 	if v == nil && body.Value != nil {
 		v = body.Value.DisplayConcealedNames
 	}
-	prov.append()
-	appendBool(col, v)
+	prov.Append()
+	table.AppendBool(col, v)
 	if err := bt.RowDone(ctx); err != nil {
 		return false, err
 	}

@@ -123,22 +123,22 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 		}
 		for i := range page.Value {
 			v := &page.Value[i]
-			up.append()
+			up.Append()
 			id.Append(v.ID)
-			appendStr(upn, v.UserPrincipalName)
-			appendStr(display, v.DisplayName)
-			appendStr(mail, v.Mail)
-			appendStr(given, v.GivenName)
-			appendStr(surname, v.Surname)
-			appendBool(enabled, v.AccountEnabled)
-			appendStr(userType, v.UserType)
-			appendTime(created, v.CreatedDateTime, &res.BadValues)
-			appendStr(dept, v.Department)
-			appendStr(job, v.JobTitle)
+			table.AppendString(upn, v.UserPrincipalName)
+			table.AppendString(display, v.DisplayName)
+			table.AppendString(mail, v.Mail)
+			table.AppendString(given, v.GivenName)
+			table.AppendString(surname, v.Surname)
+			table.AppendBool(enabled, v.AccountEnabled)
+			table.AppendString(userType, v.UserType)
+			table.AppendTime(created, v.CreatedDateTime, &res.BadValues)
+			table.AppendString(dept, v.Department)
+			table.AppendString(job, v.JobTitle)
 			if a := v.SignInActivity; a != nil {
-				appendTime(lastSign, a.LastSignInDateTime, &res.BadValues)
-				appendTime(lastNonI, a.LastNonInteractiveSignInDateTime, &res.BadValues)
-				appendTime(lastSucc, a.LastSuccessfulSignInDateTime, &res.BadValues)
+				table.AppendTime(lastSign, a.LastSignInDateTime, &res.BadValues)
+				table.AppendTime(lastNonI, a.LastNonInteractiveSignInDateTime, &res.BadValues)
+				table.AppendTime(lastSucc, a.LastSuccessfulSignInDateTime, &res.BadValues)
 			} else {
 				lastSign.AppendNull()
 				lastNonI.AppendNull()
@@ -151,11 +151,11 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 			}
 			res.Users++
 			for _, al := range v.AssignedLicenses {
-				lp.append()
+				lp.Append()
 				lUser.Append(v.ID)
-				appendStr(lUPN, v.UserPrincipalName)
+				table.AppendString(lUPN, v.UserPrincipalName)
 				lSku.Append(al.SkuID)
-				appendStrings(lDisabled, al.DisabledPlans)
+				table.AppendStrings(lDisabled, al.DisabledPlans)
 				if err := lb.RowDone(ctx); err != nil {
 					return "", err
 				}

@@ -40,15 +40,33 @@ func (bt *Batcher) Timestamp(name string) *array.TimestampBuilder {
 	return bt.builder(name).(*array.TimestampBuilder)
 }
 
-// Provenance returns a function appending the three provenance columns every raw row starts with.
-func (bt *Batcher) Provenance(tenantID, runID string, extractedAt time.Time) func() {
-	tb, rb, ab := bt.String(TenantID.Name), bt.String(RunID.Name), bt.Timestamp(ExtractedAt.Name)
-	at := arrow.Timestamp(extractedAt.UTC().UnixMicro())
-	return func() {
-		tb.Append(tenantID)
-		rb.Append(runID)
-		ab.Append(at)
+// Provenance appends the three columns every raw row starts with (tenant_id, run_id, extracted_at), from the typed
+// builders taken once.
+type Provenance struct {
+	tenant, run *array.StringBuilder
+	at          *array.TimestampBuilder
+	tenantID    string
+	runID       string
+	extractedAt arrow.Timestamp
+}
+
+// NewProvenance takes b's first three builders, which New declares as the provenance columns.
+func NewProvenance(b *array.RecordBuilder, tenantID, runID string, extractedAt time.Time) Provenance {
+	return Provenance{
+		tenant:      b.Field(0).(*array.StringBuilder),
+		run:         b.Field(1).(*array.StringBuilder),
+		at:          b.Field(2).(*array.TimestampBuilder),
+		tenantID:    tenantID,
+		runID:       runID,
+		extractedAt: arrow.Timestamp(extractedAt.UTC().UnixMicro()),
 	}
+}
+
+// Append appends one row's provenance.
+func (p Provenance) Append() {
+	p.tenant.Append(p.tenantID)
+	p.run.Append(p.runID)
+	p.at.Append(p.extractedAt)
 }
 
 // AppendString appends s, or null when the service sent null (nil).
@@ -78,19 +96,27 @@ func AppendInt32(b *array.Int32Builder, v *int32) {
 	b.Append(*v)
 }
 
-// AppendTime appends an OData DateTimeOffset (RFC 3339) as UTC microseconds, or null when absent. A value that does
-// not parse is stored as null and reported (false), so the caller can count it: one odd value must not cost the
-// run, nor vanish silently.
-func AppendTime(b *array.TimestampBuilder, s *string) bool {
+// AppendStrings appends a list of strings (an empty list for nil).
+func AppendStrings(b *array.ListBuilder, vs []string) {
+	b.Append(true)
+	vb := b.ValueBuilder().(*array.StringBuilder)
+	for _, v := range vs {
+		vb.Append(v)
+	}
+}
+
+// AppendTime appends an OData DateTimeOffset as UTC microseconds, or null when absent. A value that does not parse
+// is stored as null and counted in bad: one odd value must not cost the run, and must not vanish silently either.
+func AppendTime(b *array.TimestampBuilder, s *string, bad *int64) {
 	if s == nil || *s == "" {
 		b.AppendNull()
-		return true
+		return
 	}
-	t, err := time.Parse(time.RFC3339Nano, *s)
+	ts, err := ParseTimestamp(*s)
 	if err != nil {
+		*bad++
 		b.AppendNull()
-		return false
+		return
 	}
-	b.Append(arrow.Timestamp(t.UnixMicro()))
-	return true
+	b.Append(ts)
 }

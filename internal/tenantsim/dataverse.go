@@ -48,7 +48,7 @@ type execSpan struct {
 	d   time.Duration
 }
 
-// admit lets a request start, or returns the error code, message and wait of the limit it exceeds.
+// admit lets a request start (code ""), or returns the error code, message and wait of the limit it exceeds.
 func (g *dvGuard) admit(now time.Time) (code, msg string, wait time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -103,117 +103,102 @@ func (g *dvGuard) done(now time.Time, d time.Duration) {
 
 // dataverseHandler serves environment e.
 func (s *Sim) dataverseHandler(e int) http.Handler {
+	env := &s.m.dv[e]
+	svc := envService{
+		aud: dvAudience(e), errorBody: dvError, guard: s.guards[dvAudience(e)],
+		headers: func(h http.Header, reqID string) {
+			h.Set("x-ms-service-request-id", reqID)
+			h.Set("REQ_ID", reqID)
+		},
+		refuse: func(rep *reply) bool {
+			if env.noAppUser.Load() {
+				dvError(rep, http.StatusForbidden, "0x80072560", "The user is not a member of the organization.")
+				return true
+			}
+			return false
+		},
+	}
+	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv)) http.HandlerFunc {
+		return s.serveEnv(svc, "dataverse."+name, func(w http.ResponseWriter, r *http.Request, rep *reply) { h(w, r, rep, env) })
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+dvAPI+"systemusers", s.dvServe(e, "systemusers", s.dvSystemUsers))
-	mux.HandleFunc("GET "+dvAPI+"audits", s.dvServe(e, "audits", s.dvAudits))
-	mux.HandleFunc("GET "+dvAPI+"organizations", s.dvServe(e, "organizations", s.dvOrganizations))
-	mux.HandleFunc("GET "+dvAPI+"WhoAmI", s.dvServe(e, "WhoAmI", s.dvWhoAmI))
-	mux.HandleFunc("GET "+dvAPI+"WhoAmI()", s.dvServe(e, "WhoAmI", s.dvWhoAmI))
-	mux.HandleFunc("/", s.dvServe(e, "other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
+	mux.HandleFunc("GET "+dvAPI+"systemusers", on("systemusers", s.dvSystemUsers))
+	mux.HandleFunc("GET "+dvAPI+"audits", on("audits", s.dvAudits))
+	mux.HandleFunc("GET "+dvAPI+"organizations", on("organizations", s.dvOrganizations))
+	mux.HandleFunc("GET "+dvAPI+"WhoAmI", on("WhoAmI", s.dvWhoAmI))
+	mux.HandleFunc("GET "+dvAPI+"WhoAmI()", on("WhoAmI", s.dvWhoAmI))
+	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
 		seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		dvError(rep, http.StatusNotFound, "0x80060888", "Resource not found for the segment '"+seg+"'.")
 	}))
 	return mux
 }
 
-type dvEndpoint func(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv)
+// guard is a Dynamics environment's service protection: admit lets a request start (code "") or names the limit
+// it exceeds; done reports a finished request and how long it took.
+type guard interface {
+	admit(now time.Time) (code, msg string, wait time.Duration)
+	done(now time.Time, took time.Duration)
+}
 
-// dvServe wraps a Dataverse endpoint: injected faults, the bearer token for this environment, the application
-// user, the service protection limits, the simulated page latency, then the endpoint.
-func (s *Sim) dvServe(e int, family string, h dvEndpoint) http.HandlerFunc {
-	env := &s.m.dv[e]
-	family = "dataverse." + family
+// envService is how one Dynamics environment answers, for serveEnv.
+type envService struct {
+	aud       string                                             // the token audience
+	headers   func(h http.Header, reqID string)                  // the service's own response headers
+	errorBody func(rep *reply, status int, code, message string) // the service's error body
+	guard     guard                                              // nil: no limits
+	refuse    func(rep *reply) bool                              // a refusal after the token (Dataverse: no application user)
+}
+
+// serveEnv wraps a Dataverse or F&O endpoint with what every request goes through: injected faults, the bearer
+// token for the environment, the service's own refusals, its service protection, the simulated page latency, then
+// the endpoint. Faults come first, as in Graph (serve), and share its connection-level handling.
+func (s *Sim) serveEnv(svc envService, family string, h endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reqID := s.requestID()
-		w.Header().Set("x-ms-service-request-id", reqID)
-		w.Header().Set("REQ_ID", reqID)
+		svc.headers(w.Header(), reqID)
 		if c := r.Header.Get("client-request-id"); c != "" {
 			w.Header().Set("client-request-id", c)
 		}
 		w.Header().Set("OData-Version", "4.0")
-		rep := s.getReply()
-		defer s.pages.Put(rep)
 		f, faulty := s.faults.take(r.URL.Path)
-		if faulty && s.dynamicsFault(w, r, rep, f, family) {
+		if faulty && !s.connectionFault(w, r, f, family) {
 			return
 		}
+		rep := s.getReply()
+		defer s.pages.Put(rep)
 		started := s.clock()
-		guard := s.dvGuards[e]
-		switch {
-		case !s.authorizeResource(w, r, dvAudience(e), rep):
-		case env.noAppUser.Load():
-			dvError(rep, http.StatusForbidden, "0x80072560", "The user is not a member of the organization.")
+		switch status := faultStatus(f, faulty); {
+		case status != 0:
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(f.Delay.Seconds()+0.999))))
+			}
+			svc.errorBody(rep, status, "0x80040216", "An unexpected error occurred.")
+		case r.Method != http.MethodGet:
+			svc.errorBody(rep, http.StatusMethodNotAllowed, "", "The requested resource does not support http method '"+r.Method+"'.")
+		case !s.authorizeResource(w, r, svc.aud, rep):
+		case svc.refuse != nil && svc.refuse(rep):
 		default:
-			if guard != nil {
-				if code, msg, wait := guard.admit(started); code != "" {
+			if svc.guard != nil {
+				if code, msg, wait := svc.guard.admit(started); code != "" {
 					w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-					dvError(rep, http.StatusTooManyRequests, code, msg)
+					svc.errorBody(rep, http.StatusTooManyRequests, code, msg)
+					s.stats.limit(code)
 					break
 				}
 			}
 			if s.cfg.PageLatency > 0 {
 				time.Sleep(s.cfg.PageLatency)
 			}
-			h(w, r, rep, env)
-			if guard != nil {
+			h(w, r, rep)
+			if svc.guard != nil {
 				now := s.clock()
-				guard.done(now, now.Sub(started))
+				svc.guard.done(now, now.Sub(started))
 			}
 		}
 		s.stats.request(family, rep.status)
 		writeReply(w, rep, faulty && f.Kind == TruncatedBody)
 	}
-}
-
-// writeReply sends a rendered answer with its Content-Length; truncate sends half of the body and breaks the
-// connection, so the client sees an unexpected EOF.
-func writeReply(w http.ResponseWriter, rep *reply, truncate bool) {
-	w.Header().Set("Content-Type", rep.contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(rep.b)))
-	w.WriteHeader(rep.status)
-	if truncate {
-		w.Write(rep.b[:len(rep.b)/2])
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		panic(http.ErrAbortHandler)
-	}
-	w.Write(rep.b)
-}
-
-// dynamicsFault applies an injected fault to a Dataverse or F&O request; true when the answer is complete.
-func (s *Sim) dynamicsFault(w http.ResponseWriter, r *http.Request, rep *reply, f Fault, family string) bool {
-	s.stats.fault(f.Kind)
-	switch f.Kind {
-	case ConnReset:
-		s.stats.request(family, 0)
-		resetConn(w)
-		return true
-	case SlowPage:
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return true
-		}
-		return false
-	case ExpireTokens:
-		s.tokens.expireAll()
-		return false
-	case TruncatedBody:
-		return false // handled by the generic path below: cut after rendering
-	}
-	status := map[FaultKind]int{Status500: 500, Status503: 503, Status504: 504, Throttle429: 429}[f.Kind]
-	if f.Kind == Throttle429 {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(f.Delay.Seconds()+0.999))))
-	}
-	dvError(rep, status, "0x80040216", "An unexpected error occurred.")
-	s.stats.request(family, status)
-	w.Header().Set("Content-Type", rep.contentType)
-	w.WriteHeader(status)
-	w.Write(rep.b)
-	return true
 }
 
 // dvError renders the Dataverse Web API error body.
@@ -329,26 +314,6 @@ func cookieLast(tok string) (lastID string, page int, ok bool) {
 	return strings.ToLower(inner[k+len(`last="{`) : k+len(`last="{`)+36]), n - 1, true
 }
 
-// dvNextLink is the request's URL with a new $skiptoken, the other options kept verbatim.
-func dvNextLink(r *http.Request, cookie string) string {
-	var sb strings.Builder
-	sb.WriteString(baseURL(r))
-	sb.WriteString(r.URL.EscapedPath())
-	sep := byte('?')
-	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
-		if kv == "" || strings.HasPrefix(kv, "$skiptoken=") || strings.HasPrefix(strings.ToLower(kv), "%24skiptoken=") {
-			continue
-		}
-		sb.WriteByte(sep)
-		sb.WriteString(kv)
-		sep = '&'
-	}
-	sb.WriteByte(sep)
-	sb.WriteString("$skiptoken=")
-	sb.WriteString(cookie)
-	return sb.String()
-}
-
 // selectProps reads $select against the properties an entity has; nil = all of them.
 func selectProps(r *http.Request, rep *reply, entity string, all []string) ([]string, bool) {
 	v, ok := query(r, "$select")
@@ -373,28 +338,45 @@ func selectProps(r *http.Request, rep *reply, entity string, all []string) ([]st
 	return out, true
 }
 
-var systemUserProps = []string{"systemuserid", "domainname", "internalemailaddress", "fullname", "azureactivedirectoryobjectid",
-	"isdisabled", "accessmode", "islicensed", "applicationid", "isintegrationuser", "createdon"}
+// dvProps is an entity's properties in the order they are rendered, each with the kind a $filter compares
+// ('s' string or GUID, 'b' boolean, 'i' integer, 't' DateTimeOffset).
+type dvProps struct {
+	names []string
+	kinds map[string]byte
+}
 
-var systemUserFilterProps = map[string]byte{"systemuserid": 's', "domainname": 's', "internalemailaddress": 's', "fullname": 's',
-	"azureactivedirectoryobjectid": 's', "isdisabled": 'b', "accessmode": 'i', "islicensed": 'b', "applicationid": 's',
-	"isintegrationuser": 'b', "createdon": 't'}
+type dvProp struct {
+	name string
+	kind byte
+}
+
+func newDvProps(props []dvProp) dvProps {
+	p := dvProps{kinds: map[string]byte{}}
+	for _, d := range props {
+		p.names = append(p.names, d.name)
+		p.kinds[d.name] = d.kind
+	}
+	return p
+}
+
+var systemUserProps = newDvProps([]dvProp{
+	{"systemuserid", 's'},
+	{"domainname", 's'},
+	{"internalemailaddress", 's'},
+	{"fullname", 's'},
+	{"azureactivedirectoryobjectid", 's'},
+	{"isdisabled", 'b'},
+	{"accessmode", 'i'},
+	{"islicensed", 'b'},
+	{"applicationid", 's'},
+	{"isintegrationuser", 'b'},
+	{"createdon", 't'},
+})
 
 var accessModes = []string{"Read-Write", "Administrative", "Read", "Support User", "Non-interactive", "Delegated Admin"}
 
 func (u *dvUser) value(prop string) fvalue {
-	str := func(s string) fvalue {
-		if s == "" {
-			return fvalue{kind: 'n'}
-		}
-		return fvalue{kind: 's', s: s}
-	}
-	bl := func(b bool) fvalue {
-		if b {
-			return fvalue{kind: 'b', i: 1}
-		}
-		return fvalue{kind: 'b'}
-	}
+	str, bl := nullableString, boolValue
 	switch prop {
 	case "systemuserid":
 		return str(u.id)
@@ -445,14 +427,14 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	if !ok {
 		return
 	}
-	props, ok := selectProps(r, rep, "systemuser", systemUserProps)
+	props, ok := selectProps(r, rep, "systemuser", systemUserProps.names)
 	if !ok {
 		return
 	}
 	var filter *fnode
 	if f, ok := query(r, "$filter"); ok {
 		var err error
-		if filter, err = parseFilter(f, systemUserFilterProps); err != nil {
+		if filter, err = parseFilter(f, systemUserProps.kinds); err != nil {
 			dvError(rep, http.StatusBadRequest, "0x80060888", err.Error())
 			return
 		}
@@ -527,16 +509,24 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	b = append(b, ']')
 	if more && p.top == 0 {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = appendJSONString(b, dvNextLink(r, pagingCookie("systemuserid", page, first, last)))
+		b = appendJSONString(b, nextLink(r, pagingCookie("systemuserid", page, first, last)))
 	}
 	rep.b = append(b, '}')
 }
 
-var auditProps = []string{"auditid", "createdon", "action", "operation", "objecttypecode", "_objectid_value", "_userid_value",
-	"_callinguserid_value", "transactionid", "attributemask", "useradditionalinfo"}
-
-var auditFilterProps = map[string]byte{"auditid": 's', "createdon": 't', "action": 'i', "operation": 'i', "objecttypecode": 's',
-	"_objectid_value": 's', "_userid_value": 's', "_callinguserid_value": 's'}
+var auditProps = newDvProps([]dvProp{
+	{"auditid", 's'},
+	{"createdon", 't'},
+	{"action", 'i'},
+	{"operation", 'i'},
+	{"objecttypecode", 's'},
+	{"_objectid_value", 's'},
+	{"_userid_value", 's'},
+	{"_callinguserid_value", 's'},
+	{"transactionid", 's'},
+	{"attributemask", 's'},
+	{"useradditionalinfo", 's'},
+})
 
 var auditActionNames = map[uint8]string{1: "Create", 2: "Update", 3: "Delete", 55: "Assign Role To User", 64: "User Access via Web",
 	65: "User Access via Web Services"}
@@ -591,7 +581,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	if !ok {
 		return
 	}
-	props, ok := selectProps(r, rep, "audit", auditProps)
+	props, ok := selectProps(r, rep, "audit", auditProps.names)
 	if !ok {
 		return
 	}
@@ -611,7 +601,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	lo, hi := a.start, a.anchor+1
 	if f, ok := query(r, "$filter"); ok {
 		var err error
-		if filter, err = parseFilter(f, auditFilterProps); err != nil {
+		if filter, err = parseFilter(f, auditProps.kinds); err != nil {
 			dvError(rep, http.StatusBadRequest, "0x80060888", err.Error())
 			return
 		}
@@ -694,7 +684,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	b = append(b, ']')
 	if more && p.top == 0 {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = appendJSONString(b, dvNextLink(r, pagingCookie("auditid", page, first, last)))
+		b = appendJSONString(b, nextLink(r, pagingCookie("auditid", page, first, last)))
 	}
 	rep.b = append(b, '}')
 }

@@ -1,6 +1,7 @@
 package tenantsim
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 )
@@ -26,7 +27,6 @@ type auditLog struct {
 	byPhase  [][]int32 // access users by phase
 	scale    uint32    // record changes per busy writer-hour, in thousandths (1000 = realistic)
 	total    int64     // records a user-driven query (actions 1, 2, 3, 64, 65) returns over the whole history
-	noise    int64     // other records (role assignments)
 
 	mu    sync.Mutex
 	cache map[int][]auditRec
@@ -65,28 +65,19 @@ func (a *auditLog) build(m *model, cfg Config, env *dvEnv) {
 	}
 	a.scale = 1000
 	a.cache = map[int][]auditRec{}
-	if cfg.AuditsPerEnv > 0 {
-		access, changes := a.countKinds()
+	access, changes := a.count()
+	if cfg.AuditsPerEnv > 0 { // scale the record changes to reach about the requested total, and count again
+		a.scale = 0
 		if changes > 0 && cfg.AuditsPerEnv > access {
 			a.scale = uint32(min(1000*(cfg.AuditsPerEnv-access)/changes, 1<<30))
-		} else {
-			a.scale = 0
 		}
+		access, changes = a.count()
 	}
-	a.total, a.noise = 0, 0
-	for k := 0; k < a.hours; k++ {
-		for _, r := range a.generate(k) {
-			if userDriven(r.action) {
-				a.total++
-			} else {
-				a.noise++
-			}
-		}
-	}
+	a.total = access + changes
 }
 
-// countKinds counts access and change records at the realistic scale.
-func (a *auditLog) countKinds() (access, changes int64) {
+// count walks every hour once and counts the user access and record change records (not sorted: only counted).
+func (a *auditLog) count() (access, changes int64) {
 	for k := 0; k < a.hours; k++ {
 		for _, r := range a.generate(k) {
 			switch r.action {
@@ -100,15 +91,7 @@ func (a *auditLog) countKinds() (access, changes int64) {
 	return access, changes
 }
 
-func userDriven(action uint8) bool {
-	switch action {
-	case 1, 2, 3, 64, 65:
-		return true
-	}
-	return false
-}
-
-// generate returns hour k's records sorted by time (not cached).
+// generate returns hour k's records in generation order (hour sorts them by time).
 func (a *auditLog) generate(k int) []auditRec {
 	env := a.env
 	if !env.auditOn {
@@ -168,19 +151,10 @@ func (a *auditLog) generate(k int) []auditRec {
 		x := rnd(9)
 		recs = append(recs, auditRec{at: at(x), h: x, user: 0, action: 55, otc: 0})
 	}
-	slices.SortStableFunc(recs, func(p, q auditRec) int {
-		switch {
-		case p.at < q.at:
-			return -1
-		case p.at > q.at:
-			return 1
-		}
-		return 0
-	})
 	return recs
 }
 
-// hour returns hour k's records, from the cache when a page has just read them.
+// hour returns hour k's records sorted by createdon, from the cache when a page has just read them.
 func (a *auditLog) hour(k int) []auditRec {
 	a.mu.Lock()
 	if recs, ok := a.cache[k]; ok {
@@ -189,6 +163,7 @@ func (a *auditLog) hour(k int) []auditRec {
 	}
 	a.mu.Unlock()
 	recs := a.generate(k)
+	slices.SortStableFunc(recs, func(p, q auditRec) int { return cmp.Compare(p.at, q.at) })
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.cache[k]; !ok {

@@ -18,6 +18,23 @@ type fvalue struct {
 	s    string
 }
 
+func stringValue(s string) fvalue { return fvalue{kind: 's', s: s} }
+
+// nullableString is s, or null when empty.
+func nullableString(s string) fvalue {
+	if s == "" {
+		return fvalue{kind: 'n'}
+	}
+	return stringValue(s)
+}
+
+func boolValue(b bool) fvalue {
+	if b {
+		return fvalue{kind: 'b', i: 1}
+	}
+	return fvalue{kind: 'b'}
+}
+
 // fnode is a parsed filter: a comparison, or and/or/not of other nodes.
 type fnode struct {
 	op          string // "and", "or", "not", or a comparison operator

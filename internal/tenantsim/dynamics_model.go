@@ -119,7 +119,7 @@ func (m *model) buildDynamics(cfg Config) {
 	}
 }
 
-func (m *model) hasSku(u *user, s int) bool {
+func (u *user) hasSku(s int) bool {
 	for _, l := range u.lic {
 		if int(l.sku) == s {
 			return true
@@ -160,11 +160,11 @@ func (m *model) buildDataverse(cfg Config, e int) {
 		}
 		var role dvRole
 		switch {
-		case m.hasSku(u, skuSales):
+		case u.hasSku(skuSales):
 			role = dvSales
-		case m.hasSku(u, skuService):
+		case u.hasSku(skuService):
 			role = dvService
-		case m.hasSku(u, skuTeamMembers), m.hasSku(u, skuPowerApps):
+		case u.hasSku(skuTeamMembers), u.hasSku(skuPowerApps):
 			role = dvReader
 		default:
 			continue
@@ -231,19 +231,20 @@ func (m *model) buildFinOps(cfg Config, e int) {
 	seen := map[string]int{}
 	for i := range m.users {
 		u := &m.users[i]
-		full, team := m.hasSku(u, skuOps), m.hasSku(u, skuTeamMembers) && h(1, uint64(i))%3 == 0
+		full, team := u.hasSku(skuOps), u.hasSku(skuTeamMembers) && h(1, uint64(i))%3 == 0
 		if u.guest || !(full || team) {
 			continue
 		}
 		hu := func(f uint64) uint64 { return h(10, uint64(i), f) }
-		id := strings.ToLower(u.given[:1] + u.sur)
-		if len(id) > 20 {
-			id = id[:20]
+		base := strings.ToLower(u.given[:1] + u.sur)
+		if len(base) > 16 {
+			base = base[:16] // F&O user ids are short; room is left for the number that keeps them unique
 		}
-		if k := seen[id]; k > 0 {
+		id := base
+		if k := seen[base]; k > 0 {
 			id += strconv.Itoa(k + 1)
 		}
-		seen[strings.ToLower(u.given[:1]+u.sur)]++
+		seen[base]++
 		fu := foUser{userID: id, name: u.name, alias: u.upn, email: u.mail, enabled: u.enabled,
 			company: foCompanies[hu(1)%uint64(len(foCompanies))], accountType: "ClaimsUser", method: methodAlias}
 		switch r := hu(2) % 100; {

@@ -46,17 +46,17 @@ type foGuard struct {
 	inflight int
 }
 
-func (g *foGuard) admit() bool {
+func (g *foGuard) admit(time.Time) (code, msg string, wait time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.inflight >= g.max {
-		return false
+		return "429", "This request could not be processed at this time due to system experiencing high resource utilization.", time.Second
 	}
 	g.inflight++
-	return true
+	return "", "", 0
 }
 
-func (g *foGuard) done() {
+func (g *foGuard) done(time.Time, time.Duration) {
 	g.mu.Lock()
 	g.inflight--
 	g.mu.Unlock()
@@ -75,66 +75,44 @@ func finOpsGuard(mode string) *foGuard {
 // finOpsHandler serves F&O environment e.
 func (s *Sim) finOpsHandler(e int) http.Handler {
 	env := &s.m.fo[e]
+	svc := envService{aud: foAudience(e), errorBody: foError, guard: s.guards[foAudience(e)],
+		headers: func(h http.Header, reqID string) { h.Set("request-id", reqID) }}
+	data := map[string]http.HandlerFunc{}
+	for _, name := range []string{"$metadata", "SystemUsers", "SecurityRoles", "SecurityUserRoles"} {
+		data[name] = s.serveEnv(svc, "finops."+name, func(w http.ResponseWriter, r *http.Request, rep *reply) { s.foServe(r, rep, env, name) })
+	}
+	other := s.serveEnv(svc, "finops.other", func(w http.ResponseWriter, r *http.Request, rep *reply) { s.foServe(r, rep, env, "") })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		family := "finops.other"
-		name, isData := strings.CutPrefix(r.URL.Path, "/data/")
-		if isData {
-			family = "finops." + name
-		}
-		reqID := s.requestID()
-		w.Header().Set("request-id", reqID)
-		if c := r.Header.Get("client-request-id"); c != "" {
-			w.Header().Set("client-request-id", c)
-		}
-		w.Header().Set("OData-Version", "4.0")
-		rep := s.getReply()
-		defer s.pages.Put(rep)
-		f, faulty := s.faults.take(r.URL.Path)
-		if faulty && s.dynamicsFault(w, r, rep, f, family) {
+		if name, ok := strings.CutPrefix(r.URL.Path, "/data/"); ok && data[name] != nil {
+			data[name](w, r)
 			return
 		}
-		guard := s.foGuards[e]
-		switch {
-		case r.Method != http.MethodGet:
-			foError(rep, http.StatusMethodNotAllowed, "The requested resource does not support http method '"+r.Method+"'.")
-		case !s.authorizeResource(w, r, foAudience(e), rep):
-		case guard != nil && !guard.admit():
-			w.Header().Set("Retry-After", "1")
-			foError(rep, http.StatusTooManyRequests, "This request could not be processed at this time due to system experiencing high resource utilization.")
-		default:
-			if guard != nil {
-				defer guard.done()
-			}
-			if s.cfg.PageLatency > 0 {
-				time.Sleep(s.cfg.PageLatency)
-			}
-			s.foServe(r, rep, env, name, isData)
-		}
-		s.stats.request(family, rep.status)
-		writeReply(w, rep, faulty && f.Kind == TruncatedBody)
+		other(w, r)
 	})
 }
 
-func foError(rep *reply, status int, message string) {
+// foError renders F&O's OData error body; its code is empty, as F&O sends it.
+func foError(rep *reply, status int, _, message string) {
 	rep.status, rep.contentType = status, plainJSON
 	b := append(rep.b[:0], `{"error":{"code":"","message":`...)
 	b = appendJSONString(b, message)
 	rep.b = append(b, `}}`...)
 }
 
-func (s *Sim) foServe(r *http.Request, rep *reply, env *foEnv, name string, isData bool) {
-	if isData && name == "$metadata" {
+// foServe answers /data/<name> ("" for any other path).
+func (s *Sim) foServe(r *http.Request, rep *reply, env *foEnv, name string) {
+	if name == "$metadata" {
 		s.foMetadata(rep, env)
 		return
 	}
 	for i := range foEntities {
 		ent := &foEntities[i]
-		if isData && name == ent.set && env.missingEntity != ent.set {
+		if name == ent.set && env.missingEntity != ent.set {
 			s.foCollection(r, rep, env, ent)
 			return
 		}
 	}
-	foError(rep, http.StatusNotFound, "No HTTP resource was found that matches the request URI '"+baseURL(r)+r.URL.Path+"'.")
+	foError(rep, http.StatusNotFound, "", "No HTTP resource was found that matches the request URI '"+baseURL(r)+r.URL.Path+"'.")
 }
 
 // foMetadata renders enough CSDL for the three entities (and leaves out the missing one).
@@ -183,14 +161,6 @@ func (s *Sim) foMetadata(rep *reply, env *foEnv) {
 // foRow is one row of an entity: its property values in ent.props order.
 type foRow []fvalue
 
-func str(s string) fvalue { return fvalue{kind: 's', s: s} }
-func boolv(b bool) fvalue {
-	if b {
-		return fvalue{kind: 'b', i: 1}
-	}
-	return fvalue{kind: 'b'}
-}
-
 // foRows lists an entity's rows visible to the query (the default company only without cross-company).
 func (s *Sim) foRows(env *foEnv, ent *foEntity, cross bool) []foRow {
 	var rows []foRow
@@ -200,12 +170,12 @@ func (s *Sim) foRows(env *foEnv, ent *foEntity, cross bool) []foRow {
 			if !cross && u.company != foDefaultCompany {
 				continue
 			}
-			rows = append(rows, foRow{str(u.userID), str(u.name), str(u.alias), str(u.email), boolv(u.enabled),
-				str("https://sts.windows.net/"), str(u.company), str(u.name), str(u.accountType), boolv(u.external), str("en-us")})
+			rows = append(rows, foRow{stringValue(u.userID), stringValue(u.name), stringValue(u.alias), stringValue(u.email), boolValue(u.enabled),
+				stringValue("https://sts.windows.net/"), stringValue(u.company), stringValue(u.name), stringValue(u.accountType), boolValue(u.external), stringValue("en-us")})
 		}
 	case "SecurityRoles":
 		for _, r := range foRoles {
-			rows = append(rows, foRow{str(r.id), str(r.name), str(r.name + " role"), str(""), boolv(r.id == "-SYSADMIN-"), str(r.license)})
+			rows = append(rows, foRow{stringValue(r.id), stringValue(r.name), stringValue(r.name + " role"), stringValue(""), boolValue(r.id == "-SYSADMIN-"), stringValue(r.license)})
 		}
 	case "SecurityUserRoles":
 		for _, u := range env.users {
@@ -214,7 +184,7 @@ func (s *Sim) foRows(env *foEnv, ent *foEntity, cross bool) []foRow {
 			}
 			for _, ri := range u.roles {
 				r := foRoles[ri]
-				rows = append(rows, foRow{str(u.userID), str(r.id), str(r.name), str("Enabled"), str("Manual"), str(r.license)})
+				rows = append(rows, foRow{stringValue(u.userID), stringValue(r.id), stringValue(r.name), stringValue("Enabled"), stringValue("Manual"), stringValue(r.license)})
 			}
 		}
 	}
@@ -241,7 +211,7 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *foEnv, ent *foEntit
 				}
 			}
 			if !found {
-				foError(rep, http.StatusBadRequest, "Could not find a property named '"+p+"' on type 'Microsoft.Dynamics.DataEntities."+ent.typ+"'.")
+				foError(rep, http.StatusBadRequest, "", "Could not find a property named '"+p+"' on type 'Microsoft.Dynamics.DataEntities."+ent.typ+"'.")
 				return
 			}
 		}
@@ -261,7 +231,7 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *foEnv, ent *foEntit
 		}
 		var err error
 		if filter, err = parseFilter(f, kinds); err != nil {
-			foError(rep, http.StatusBadRequest, err.Error())
+			foError(rep, http.StatusBadRequest, "", err.Error())
 			return
 		}
 	}
@@ -287,7 +257,7 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *foEnv, ent *foEntit
 	if v, ok := query(r, "$skip"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			foError(rep, http.StatusBadRequest, "Invalid $skip value '"+v+"'.")
+			foError(rep, http.StatusBadRequest, "", "Invalid $skip value '"+v+"'.")
 			return
 		}
 		start = min(n, len(rows))
@@ -295,7 +265,7 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *foEnv, ent *foEntit
 	if tok, ok := query(r, "$skiptoken"); ok {
 		vals, ok := s.openToken('f', tok, 1)
 		if !ok || vals[0] < 0 || vals[0] > int64(len(rows)) {
-			foError(rep, http.StatusBadRequest, "The $skiptoken is not valid.")
+			foError(rep, http.StatusBadRequest, "", "The $skiptoken is not valid.")
 			return
 		}
 		start = int(vals[0])
@@ -303,7 +273,7 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *foEnv, ent *foEntit
 	if v, ok := query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			foError(rep, http.StatusBadRequest, "Invalid $top value '"+v+"'.")
+			foError(rep, http.StatusBadRequest, "", "Invalid $top value '"+v+"'.")
 			return
 		}
 		end = min(end, start+n)

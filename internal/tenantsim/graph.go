@@ -39,42 +39,22 @@ func (s *Sim) serve(family, aud string, h endpoint) http.HandlerFunc {
 			w.Header().Set("client-request-id", reqID)
 		}
 		f, faulty := s.faults.take(r.URL.Path)
-		if faulty {
-			s.stats.fault(f.Kind)
-			s.log.Debug("injecting fault", "path", r.URL.Path, "kind", f.Kind)
-			switch f.Kind {
-			case ConnReset:
-				s.stats.request(family, 0)
-				resetConn(w)
-				return
-			case SlowPage:
-				t := time.NewTimer(f.Delay)
-				select {
-				case <-t.C:
-				case <-r.Context().Done():
-					t.Stop()
-					s.stats.request(family, 0)
-					return
-				}
-			case ExpireTokens:
-				s.tokens.expireAll()
-			}
+		if faulty && !s.connectionFault(w, r, f, family) {
+			return
 		}
 		rep := s.getReply()
 		defer s.pages.Put(rep)
+		status := faultStatus(f, faulty)
 		switch {
-		case faulty && f.Kind == Status500:
-			s.graphError(rep, http.StatusInternalServerError, "InternalServerError", "An internal server error occurred. Please retry.", reqID)
-		case faulty && f.Kind == Status503:
-			s.graphError(rep, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable. Please retry.", reqID)
-		case faulty && f.Kind == Status504:
-			s.graphError(rep, http.StatusGatewayTimeout, "GatewayTimeout", "The operation timed out.", reqID)
-		case faulty && f.Kind == Throttle429:
+		case status == http.StatusTooManyRequests:
 			d := f.Delay
 			if d <= 0 {
 				d = time.Second
 			}
 			s.tooMany(w, rep, d, true, reqID)
+		case status != 0:
+			gf := graphFaults[status]
+			s.graphError(rep, status, gf.code, gf.message, reqID)
 		case aud != "" && !s.authorize(w, r, aud, rep, reqID):
 		case aud == audGraph && s.graphPermission(family, r) != "":
 			s.graphError(rep, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", reqID)
@@ -84,18 +64,74 @@ func (s *Sim) serve(family, aud string, h endpoint) http.HandlerFunc {
 		}
 		s.stats.request(family, rep.status)
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rep.status, "bytes", len(rep.b))
-		w.Header().Set("Content-Type", rep.contentType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(rep.b)))
-		w.WriteHeader(rep.status)
-		if faulty && f.Kind == TruncatedBody {
-			w.Write(rep.b[:len(rep.b)/2])
-			if fl, ok := w.(http.Flusher); ok {
-				fl.Flush()
-			}
-			panic(http.ErrAbortHandler) // net/http closes the connection quietly: the client reads an unexpected EOF
-		}
-		w.Write(rep.b)
+		writeReply(w, rep, faulty && f.Kind == TruncatedBody)
 	}
+}
+
+// graphFaults are Graph's answers to the injected 5xx faults.
+var graphFaults = map[int]struct{ code, message string }{
+	http.StatusInternalServerError: {"InternalServerError", "An internal server error occurred. Please retry."},
+	http.StatusServiceUnavailable:  {"ServiceUnavailable", "The service is temporarily unavailable. Please retry."},
+	http.StatusGatewayTimeout:      {"GatewayTimeout", "The operation timed out."},
+}
+
+// connectionFault applies what an injected fault does before any answer, the same in every service: a reset
+// connection, a slow page, revoked tokens. It counts the fault, and returns false when the request is over.
+func (s *Sim) connectionFault(w http.ResponseWriter, r *http.Request, f Fault, family string) bool {
+	s.stats.fault(f.Kind)
+	s.log.Debug("injecting fault", "path", r.URL.Path, "kind", f.Kind)
+	switch f.Kind {
+	case ConnReset:
+		s.stats.request(family, 0)
+		resetConn(w)
+		return false
+	case SlowPage:
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			s.stats.request(family, 0)
+			return false
+		}
+	case ExpireTokens:
+		s.tokens.expireAll()
+	}
+	return true
+}
+
+// faultStatus is the HTTP status an injected fault answers with, 0 when it is not a status fault.
+func faultStatus(f Fault, faulty bool) int {
+	if !faulty {
+		return 0
+	}
+	switch f.Kind {
+	case Status500:
+		return http.StatusInternalServerError
+	case Status503:
+		return http.StatusServiceUnavailable
+	case Status504:
+		return http.StatusGatewayTimeout
+	case Throttle429:
+		return http.StatusTooManyRequests
+	}
+	return 0
+}
+
+// writeReply sends a rendered answer with its Content-Length; truncate sends half of the body and breaks the
+// connection: net/http closes it quietly and the client reads an unexpected EOF.
+func writeReply(w http.ResponseWriter, rep *reply, truncate bool) {
+	w.Header().Set("Content-Type", rep.contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(rep.b)))
+	w.WriteHeader(rep.status)
+	if truncate {
+		w.Write(rep.b[:len(rep.b)/2])
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		panic(http.ErrAbortHandler)
+	}
+	w.Write(rep.b)
 }
 
 func (s *Sim) getReply() *reply {

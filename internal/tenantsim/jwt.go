@@ -124,15 +124,22 @@ func (s *Sim) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// graphPermission names the permission a Graph request needs that the token lacks ("" when it has what it needs).
-func (s *Sim) graphPermission(family string, r *http.Request) string {
+// heldPermissions is the set of Graph permissions the app holds (Directory.Read.All implies the two reads it
+// covers), made once in New.
+func heldPermissions(roles []string) map[string]bool {
 	held := map[string]bool{}
-	for _, p := range s.graphRoles() {
+	for _, p := range roles {
 		held[p] = true
 	}
 	if held["Directory.Read.All"] {
 		held["User.Read.All"], held["Organization.Read.All"] = true, true
 	}
+	return held
+}
+
+// graphPermission names the permission a Graph request needs that the token lacks ("" when it has what it needs).
+func (s *Sim) graphPermission(family string, r *http.Request) string {
+	held := s.held
 	switch family {
 	case "users":
 		if !held["User.Read.All"] {

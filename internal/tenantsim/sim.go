@@ -18,7 +18,7 @@ import (
 
 // Config describes the simulated tenant and how its services behave. Use DefaultConfig and change what matters:
 // zero values of Days, TokenLifetime, Throttle, TenantID, ClientID, ClientSecret, Now and Logger get the defaults
-// below, while IdleShare, Premium and ConcealedNames are taken as given.
+// below, while IdleShare, Premium, ConcealedNames, DataverseEnvs and FinOpsEnvs are taken as given.
 type Config struct {
 	Seed    int64
 	Users   int   // 1..1,000,000 users (about 0.5 KB of memory each)
@@ -40,9 +40,8 @@ type Config struct {
 	GraphPermissions []string
 
 	// Dynamics 365. Each environment is served on its own loopback port once started.
-	DataverseEnvs       int              // Dataverse environments (default 1; 0 with NoDynamics)
-	FinOpsEnvs          int              // Finance and Operations environments (default 1; 0 with NoDynamics)
-	NoDynamics          bool             // serve no Dynamics 365 environment
+	DataverseEnvs       int              // Dataverse environments (DefaultConfig: 1; 0 serves none)
+	FinOpsEnvs          int              // Finance and Operations environments (DefaultConfig: 1; 0 serves none)
 	AuditsPerEnv        int64            // about this many user-driven audit records per Dataverse environment (0: realistic)
 	AuditingOff         map[int]bool     // Dataverse environments (by index) with auditing off
 	NoApplicationUser   map[int]bool     // Dataverse environments without seatlake's application user
@@ -62,7 +61,7 @@ type Config struct {
 // throttling (the library default; `seatlake sim` and `seatlake demo` choose their own).
 func DefaultConfig() Config {
 	return Config{Seed: 1, Users: 2000, Days: 30, IdleShare: 0.2, Premium: true, ConcealedNames: true,
-		Throttle: "off", TokenLifetime: time.Hour}
+		Throttle: "off", TokenLifetime: time.Hour, DataverseEnvs: 1, FinOpsEnvs: 1}
 }
 
 // DefaultClientID is the application (client) id the simulator accepts unless Config.ClientID says otherwise.
@@ -70,6 +69,8 @@ const DefaultClientID = "5f3a8e2c-1b7d-4c9e-a6f0-3d2b1c0e9a87"
 
 func (c *Config) validate() error {
 	switch {
+	case c.DataverseEnvs < 0 || c.DataverseEnvs > 16 || c.FinOpsEnvs < 0 || c.FinOpsEnvs > 16:
+		return fmt.Errorf("environments %d Dataverse, %d F&O: want 0..16 of each", c.DataverseEnvs, c.FinOpsEnvs)
 	case c.Users < 1 || c.Users > 1_000_000:
 		return fmt.Errorf("users %d: want 1..1,000,000", c.Users)
 	case c.Days < 0 || c.Days > 365:
@@ -109,8 +110,8 @@ type Sim struct {
 	reqSeq atomic.Uint64
 	pages  sync.Pool // *reply
 
-	dvGuards []*dvGuard // per Dataverse environment; nil entries: no limits
-	foGuards []*foGuard
+	held   map[string]bool  // the Graph permissions the app holds (heldPermissions)
+	guards map[string]guard // service protection by token audience (Dynamics environments); absent: no limits
 
 	keyOnce sync.Once // the token signing key, made on first use
 	key     *rsa.PrivateKey
@@ -146,11 +147,6 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.NoDynamics {
-		cfg.DataverseEnvs, cfg.FinOpsEnvs = 0, 0
-	} else {
-		cfg.DataverseEnvs, cfg.FinOpsEnvs = max(cfg.DataverseEnvs, 1), max(cfg.FinOpsEnvs, 1)
-	}
 	if cfg.FinOpsPageSize <= 0 {
 		cfg.FinOpsPageSize = 10000
 	}
@@ -166,19 +162,21 @@ func New(cfg Config) (*Sim, error) {
 	s := &Sim{cfg: cfg, log: cfg.Logger, clock: time.Now}
 	s.m = newModel(cfg, cfg.Now())
 	s.limits = newLimits(cfg.Throttle, cfg.Users, cfg.ClientID, cfg.TenantID)
-	for range cfg.DataverseEnvs {
-		lim := dataverseLimits(cfg.Throttle)
-		if cfg.DataverseLimits != nil {
-			lim = cfg.DataverseLimits
-		}
-		var g *dvGuard
-		if lim != nil {
-			g = &dvGuard{lim: *lim}
-		}
-		s.dvGuards = append(s.dvGuards, g)
+	s.held = heldPermissions(s.graphRoles())
+	s.guards = map[string]guard{}
+	lim := dataverseLimits(cfg.Throttle)
+	if cfg.DataverseLimits != nil {
+		lim = cfg.DataverseLimits
 	}
-	for range cfg.FinOpsEnvs {
-		s.foGuards = append(s.foGuards, finOpsGuard(cfg.Throttle))
+	for e := range cfg.DataverseEnvs {
+		if lim != nil {
+			s.guards[dvAudience(e)] = &dvGuard{lim: *lim}
+		}
+	}
+	for e := range cfg.FinOpsEnvs {
+		if g := finOpsGuard(cfg.Throttle); g != nil {
+			s.guards[foAudience(e)] = g
+		}
 	}
 	s.frag = newFragments(s.m)
 	s.tokens.init()

@@ -1,12 +1,16 @@
 package tenantsim
 
-import "sync"
+import (
+	"maps"
+	"sync"
+)
 
 // Stats counts what the simulator served.
 type Stats struct {
 	Requests  map[string]int64 `json:"requests"`  // requests answered, by path family (token, users, signIns, …)
 	Throttled map[string]int64 `json:"throttled"` // 429s sent, by path family (service limits and injected)
 	Faults    map[string]int64 `json:"faults"`    // injected faults applied, by kind
+	Limits    map[string]int64 `json:"limits"`    // Dynamics service protection 429s, by the limit's error code (F&O: "429")
 	Tokens    int64            `json:"tokens"`    // access tokens issued
 }
 
@@ -15,10 +19,11 @@ type counters struct {
 	requests  map[string]int64
 	throttled map[string]int64
 	faults    map[string]int64
+	limits    map[string]int64
 }
 
 func (c *counters) init() {
-	c.requests, c.throttled, c.faults = map[string]int64{}, map[string]int64{}, map[string]int64{}
+	c.requests, c.throttled, c.faults, c.limits = map[string]int64{}, map[string]int64{}, map[string]int64{}, map[string]int64{}
 }
 
 func (c *counters) request(family string, status int) {
@@ -28,6 +33,12 @@ func (c *counters) request(family string, status int) {
 	if status == 429 {
 		c.throttled[family]++
 	}
+}
+
+func (c *counters) limit(code string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.limits[code]++
 }
 
 func (c *counters) fault(k FaultKind) {
@@ -41,15 +52,6 @@ func (s *Sim) Stats() Stats {
 	c := &s.stats
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := Stats{Requests: map[string]int64{}, Throttled: map[string]int64{}, Faults: map[string]int64{}, Tokens: s.tokens.count()}
-	for k, v := range c.requests {
-		st.Requests[k] = v
-	}
-	for k, v := range c.throttled {
-		st.Throttled[k] = v
-	}
-	for k, v := range c.faults {
-		st.Faults[k] = v
-	}
-	return st
+	return Stats{Requests: maps.Clone(c.requests), Throttled: maps.Clone(c.throttled), Faults: maps.Clone(c.faults),
+		Limits: maps.Clone(c.limits), Tokens: s.tokens.count()}
 }

@@ -1,4 +1,4 @@
-package graph
+package table
 
 import (
 	"testing"
@@ -22,18 +22,18 @@ func TestParseMicros(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseMicros(tt.in)
+			got, err := ParseTimestamp(tt.in)
 			if tt.wantErr {
 				if err == nil {
-					t.Fatalf("parseMicros(%q) = %v, want an error", tt.in, got)
+					t.Fatalf("ParseTimestamp(%q) = %v, want an error", tt.in, got)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseMicros(%q): %v", tt.in, err)
+				t.Fatalf("ParseTimestamp(%q): %v", tt.in, err)
 			}
 			if s := time.UnixMicro(int64(got)).UTC().Format(time.RFC3339Nano); s != tt.want {
-				t.Errorf("parseMicros(%q) = %s, want %s", tt.in, s, tt.want)
+				t.Errorf("ParseTimestamp(%q) = %s, want %s", tt.in, s, tt.want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package graph
+package table
 
 import (
 	"fmt"
@@ -7,10 +7,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// parseMicros parses an OData DateTimeOffset as Graph writes it ("2020-03-13T19:15:41.6195833Z", fraction optional,
-// "Z" or a numeric offset) into UTC microseconds since the epoch. It is the hot path of sign-in decoding, so it
-// avoids time.Parse; anything it does not recognise falls back to time.Parse, which also rejects garbage.
-func parseMicros[T string | []byte](s T) (arrow.Timestamp, error) {
+// ParseTimestamp parses an OData DateTimeOffset as Graph and Dataverse write it ("2020-03-13T19:15:41.6195833Z", fraction optional,
+// "Z" or a numeric offset) into UTC microseconds since the epoch. It is on the hot path of event decoding, so it
+// avoids time.Parse (sign-ins and audit records are the hot paths); anything it does not recognise falls back to time.Parse, which also rejects garbage.
+func ParseTimestamp[T string | []byte](s T) (arrow.Timestamp, error) {
 	if len(s) >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') && s[13] == ':' && s[16] == ':' {
 		y, ok1 := digits(s[0:4])
 		mo, ok2 := digits(s[5:7])
