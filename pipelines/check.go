@@ -64,7 +64,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 	auth := cfg.auth(cfg.Logger)
 	retry := odata.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30 * time.Second}
 	client := func(tokens *msauth.TokenSource, header http.Header) *odata.Client {
-		return odata.NewClient(odata.Config{Tokens: tokens, Retry: retry, RequestTimeout: cfg.RequestTimeout, Header: header, Logger: cfg.Logger})
+		return odata.NewClient(odata.Config{HTTPClient: cfg.httpClient(0), Tokens: tokens, Retry: retry, RequestTimeout: cfg.RequestTimeout, Header: header, Logger: cfg.Logger})
 	}
 
 	graphTokens := msauth.NewTokenSource(auth, cfg.GraphEndpoint)

@@ -1,6 +1,8 @@
 package pipelines
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +49,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	Retry          odata.RetryPolicy
 
+	// RootCAs, when set, are the only certificate authorities trusted (an in-process simulator's); nil trusts the
+	// system's, which SSL_CERT_FILE and SSL_CERT_DIR can point elsewhere.
+	RootCAs *x509.CertPool
+
 	Now      func() time.Time // the clock; time.Now when nil
 	Logger   *slog.Logger
 	Progress io.Writer // a terminal to draw progress on, or nil (then a heartbeat goes to the log)
@@ -57,7 +63,18 @@ type Config struct {
 // auth is the tenant's client-credentials setup; every resource's token source is made from it.
 func (c *Config) auth(log *slog.Logger) msauth.Config {
 	return msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
-		HTTPClient: &http.Client{Timeout: c.RequestTimeout}, Logger: log}
+		HTTPClient: c.httpClient(c.RequestTimeout), Logger: log}
+}
+
+// httpClient is an HTTP client trusting RootCAs (the system's when nil); timeout 0 leaves timeouts to the caller.
+func (c *Config) httpClient(timeout time.Duration) *http.Client {
+	hc := &http.Client{Timeout: timeout}
+	if c.RootCAs != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}
+		hc.Transport = t
+	}
+	return hc
 }
 
 // Defaults fills unset fields with the documented defaults.

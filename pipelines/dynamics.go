@@ -143,7 +143,7 @@ func (r *run) envClient(env string, header http.Header) *odata.Client {
 	cfg := r.cfg
 	tokens := msauth.NewTokenSource(cfg.auth(r.log), env)
 	return odata.NewClient(odata.Config{
-		HTTPClient: &http.Client{}, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout,
+		HTTPClient: cfg.httpClient(0), Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout,
 		Logger: r.log.With("environment", env), Header: header, Gate: odata.NewGate(),
 	})
 }

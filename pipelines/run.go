@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -159,7 +158,7 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	defer txn.Abort() // a no-op after Commit
 
-	httpClient := &http.Client{Timeout: 0} // per-attempt timeouts come from the pager's RequestTimeout
+	httpClient := cfg.httpClient(0) // per-attempt timeouts come from the pager's RequestTimeout
 	tokens := msauth.NewTokenSource(cfg.auth(r.log), cfg.GraphEndpoint)
 	// A token first: a wrong secret or tenant is the most common failure of a new setup, and it should read as such,
 	// not as five streams failing at once.

@@ -46,14 +46,14 @@ SELECT count(*) AS disabled_but_licensed FROM graph_users WHERE NOT account_enab
 
 func demoCommand() *cli.Command {
 	flags := []cli.Flag{warehouseFlag()}
-	flags = append(flags, simFlags("scaled")...)
+	flags = append(flags, simFlags("scaled", true)...)
 	flags = append(flags, tuningFlags()...)
 	flags = append(flags, logFlags()...)
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "run the whole pipeline against the built-in tenant simulator (no Microsoft account needed)",
 		Description: "Starts the simulator on a random loopback port (scaled-down service limits, so throttling shows),\n" +
-			"runs the nightly pipeline into --warehouse, prints the run summary and a few sample answers.",
+			"over https with its own CA (--tls=false for http), runs the nightly pipeline into --warehouse, prints the run summary and a few sample answers.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c)
@@ -79,7 +79,7 @@ func demoCommand() *cli.Command {
 			cfg := pipelines.Config{
 				TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret),
 				AuthorityHost: base, GraphEndpoint: base, Warehouse: c.String("warehouse"), Logger: log,
-				Dataverse: sim.DataverseURLs(), FinOps: sim.FinOpsURLs(),
+				Dataverse: sim.DataverseURLs(), FinOps: sim.FinOpsURLs(), RootCAs: sim.CertPool(),
 			}
 			if err := applyTuning(c, &cfg); err != nil {
 				return err

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -10,7 +12,7 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
-func simFlags(defaultThrottle string) []cli.Flag {
+func simFlags(defaultThrottle string, defaultTLS bool) []cli.Flag {
 	return []cli.Flag{
 		&cli.Int64Flag{Name: "seed", Value: 7, Usage: "generator seed: the same seed serves the same tenant"},
 		&cli.IntFlag{Name: "users", Value: 2000, Usage: "users in the tenant"},
@@ -28,6 +30,7 @@ func simFlags(defaultThrottle string) []cli.Flag {
 		&cli.IntSliceFlag{Name: "auditing-off", Usage: "Dataverse environment indexes (0-based) with auditing off; repeatable"},
 		&cli.IntSliceFlag{Name: "no-application-user", Usage: "Dataverse environment indexes without seatlake's application user; repeatable"},
 		&cli.StringFlag{Name: "finops-missing-entity", Usage: "leave this entity (e.g. SecurityUserRoles) out of the first F&O environment's $metadata and service"},
+		&cli.BoolFlag{Name: "tls", Value: defaultTLS, Usage: "serve https with the simulator's own certificate authority (clients trust its CA file)"},
 		&cli.DurationFlag{Name: "page-latency", Usage: "each Dataverse and F&O page takes at least this long, as at Microsoft (e.g. 500ms)"},
 	}
 }
@@ -63,6 +66,7 @@ func simConfig(c *cli.Context) tenantsim.Config {
 		cfg.FinOpsMissingEntity = []string{v}
 	}
 	cfg.PageLatency = c.Duration("page-latency")
+	cfg.TLS = c.Bool("tls")
 	return cfg
 }
 
@@ -71,7 +75,8 @@ func simCommand() *cli.Command {
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8400", Usage: "loopback address to listen on (127.0.0.1:0 picks a free port)"},
 		&cli.StringFlag{Name: "tenant-id", Usage: "tenant id to serve (default: derived from the seed)"},
 		&cli.StringFlag{Name: "client-id", Usage: "client id to accept (default: a fixed id)"},
-	}, simFlags("realistic")...)
+		&cli.StringFlag{Name: "ca-file", Usage: "with --tls: write the CA certificate here (default: a file in the temporary directory)"},
+	}, simFlags("realistic", false)...)
 	flags = append(flags, logFlags()...)
 	return &cli.Command{
 		Name:  "sim",
@@ -80,6 +85,7 @@ func simCommand() *cli.Command {
 			"accepts (tenant_id=… client_id=… client_secret=…); the secret can be set with $SEATLAKE_SIM_CLIENT_SECRET.\n" +
 			"Then it prints url=… (the token endpoint and Graph), and dataverse_url=… and finops_url=… lines, one per environment.\n" +
 			"Point seatlake at it with --authority-host and --graph-endpoint set to url, and --dataverse-url/--finops-url.\n" +
+			"With --tls it serves https and prints ca_file=…, the CA to trust (e.g. SSL_CERT_FILE=<ca_file> seatlake run …).\n" +
 			"GET /_sim/truth returns the rows a default run must produce; POST /_sim/faults injects faults.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
@@ -105,6 +111,16 @@ func simCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "url=%s\n", base)
 			for _, l := range sim.URLLines() {
 				fmt.Fprintln(c.App.Writer, l)
+			}
+			if pem := sim.CAPEM(); pem != nil {
+				path := c.String("ca-file")
+				if path == "" {
+					path = filepath.Join(os.TempDir(), "seatlake-sim-ca-"+base[strings.LastIndexByte(base, ':')+1:]+".pem")
+				}
+				if err := os.WriteFile(path, pem, 0o644); err != nil {
+					return fmt.Errorf("writing the simulator's CA: %w", err)
+				}
+				fmt.Fprintf(c.App.Writer, "ca_file=%s\n", path)
 			}
 			log.Info("simulator serving; Ctrl-C stops it", "url", base, "users", cfg.Users, "throttle", cfg.Throttle)
 			<-c.Context.Done()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,10 +14,14 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
-// fullTruth reads the whole /_sim/truth document.
-func fullTruth(t *testing.T, base string) tenantsim.Truth {
+// fullTruth reads the whole /_sim/truth document (roots: the simulator's CA when it serves https).
+func fullTruth(t *testing.T, base string, roots ...*x509.CertPool) tenantsim.Truth {
 	t.Helper()
-	resp, err := http.Get(base + "/_sim/truth")
+	hc := http.DefaultClient
+	if len(roots) > 0 {
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots[0]}}}
+	}
+	resp, err := hc.Get(base + "/_sim/truth")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +202,31 @@ func TestCLIConfigErrorsNameTenantAndKey(t *testing.T) {
 				t.Errorf("a configuration error created the warehouse: validation must come before anything else")
 			}
 		})
+	}
+}
+
+// TestCLIRunOverTLS: `seatlake sim --tls` style, the run trusts the simulator's CA through SSL_CERT_FILE (Go's
+// standard way to name the trusted roots) and lands what the truth says.
+func TestCLIRunOverTLS(t *testing.T) {
+	sim, base, env := startSim(t, func(c *tenantsim.Config) { c.TLS = true })
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("base %s", base)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, sim.CAPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--warehouse", wh); r.code != exitFailed || !strings.Contains(r.stderr, "certificate") {
+		t.Fatalf("without the CA: exit %d, stderr %q: want a certificate failure", r.code, r.stderr)
+	}
+	r := seatlake(t, append(env, "SSL_CERT_FILE="+ca), "run", "--warehouse", wh)
+	if r.code != 0 {
+		t.Fatalf("with SSL_CERT_FILE: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for table, want := range fullTruth(t, base, sim.CertPool()).Tables {
+		if got := queryCount(t, wh, table); got != want {
+			t.Errorf("%s: %d rows, truth %d", table, got, want)
+		}
 	}
 }

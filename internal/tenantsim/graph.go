@@ -33,6 +33,9 @@ func (s *Sim) serve(family, aud string, h endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reqID := s.requestID()
 		w.Header().Set("request-id", reqID)
+		if aud == audGraph {
+			w.Header().Set("OData-Version", "4.0")
+		}
 		if c := r.Header.Get("client-request-id"); c != "" {
 			w.Header().Set("client-request-id", c)
 		} else {

@@ -3,6 +3,7 @@ package tenantsim
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,7 @@ type Config struct {
 	FinOpsPageSize      int              // server-driven page size of F&O (default 10,000)
 	DataverseLimits     *DataverseLimits // override the throttle mode's Dataverse limits
 	PageLatency         time.Duration    // each Dataverse and F&O page takes at least this long, as at Microsoft
+	TLS                 bool             // serve https with the simulator's own CA (CAPEM) instead of http
 
 	// Now anchors the history: it is read once, in New, and the newest sign-in falls just before it (truncated to
 	// the minute); the history starts at midnight UTC Days-1 days earlier. Default time.Now. Token expiry and service
@@ -110,6 +112,7 @@ type Sim struct {
 	reqSeq atomic.Uint64
 	pages  sync.Pool // *reply
 
+	tls    *serverTLS       // nil: plain http
 	held   map[string]bool  // the Graph permissions the app holds (heldPermissions)
 	guards map[string]guard // service protection by token audience (Dynamics environments); absent: no limits
 
@@ -163,6 +166,13 @@ func New(cfg Config) (*Sim, error) {
 	s.m = newModel(cfg, cfg.Now())
 	s.limits = newLimits(cfg.Throttle, cfg.Users, cfg.ClientID, cfg.TenantID)
 	s.held = heldPermissions(s.graphRoles())
+	if cfg.TLS {
+		t, err := newServerTLS(time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("simulator TLS: %w", err)
+		}
+		s.tls = t
+	}
 	s.guards = map[string]guard{}
 	lim := dataverseLimits(cfg.Throttle)
 	if cfg.DataverseLimits != nil {
@@ -234,9 +244,20 @@ func (s *Sim) Start(addr string) (string, error) {
 			return "", fmt.Errorf("listening for an environment on %s: %w", host, err)
 		}
 		lns = append(lns, l)
-		urls = append(urls, "http://"+l.Addr().String())
 	}
-	s.base = "http://" + ln.Addr().String()
+	scheme := "http://"
+	if s.tls != nil {
+		// HTTP/1.1 only, as the services answer this client: an HTTP/2 connection could not be reset by a fault.
+		scheme = "https://"
+		ln = tls.NewListener(ln, s.tls.config())
+		for i := range lns {
+			lns[i] = tls.NewListener(lns[i], s.tls.config())
+		}
+	}
+	for _, l := range lns {
+		urls = append(urls, scheme+l.Addr().String())
+	}
+	s.base = scheme + ln.Addr().String()
 	s.dvURLs, s.foURLs = urls[:s.cfg.DataverseEnvs], urls[s.cfg.DataverseEnvs:]
 	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}

@@ -85,7 +85,8 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 		clientID, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	tenant, grant, scope := r.PathValue("tenant"), r.PostForm.Get("grant_type"), r.PostForm.Get("scope")
-	resource := strings.TrimSuffix(scope, "/.default")
+	resourceScope := resourceScope(scope)
+	resource := strings.TrimSuffix(resourceScope, "/.default")
 	aud := s.audience(r, resource)
 	switch {
 	case !strings.EqualFold(tenant, s.cfg.TenantID) && !strings.EqualFold(tenant, s.m.domain):
@@ -106,7 +107,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 		s.aadError(rep, http.StatusUnauthorized, "invalid_client", 7000222, "The provided client secret keys for app '"+clientID+"' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.")
 	case scope == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
-	case !strings.HasSuffix(scope, "/.default") || strings.ContainsAny(scope, " "):
+	case !strings.HasSuffix(resourceScope, "/.default") || strings.ContainsAny(resourceScope, " "):
 		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope "+scope+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 	case aud == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid. The scope "+scope+" is not valid.")
@@ -129,6 +130,20 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 		b = append(b, tok...)
 		rep.b = append(b, `"}`...)
 	}
+}
+
+// resourceScope is the scope without the OpenID Connect scopes (openid, profile, offline_access, email) that
+// MSAL adds to every request and the identity platform ignores in a client-credentials grant.
+func resourceScope(scope string) string {
+	var rest []string
+	for _, f := range strings.Fields(scope) {
+		switch f {
+		case "openid", "profile", "offline_access", "email":
+		default:
+			rest = append(rest, f)
+		}
+	}
+	return strings.Join(rest, " ")
 }
 
 // audience maps a scope's resource (without /.default) to the audience of the token ("" when unknown).
