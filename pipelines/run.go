@@ -217,7 +217,8 @@ func (r *run) execute(ctx context.Context) error {
 	streams.Go(func() error {
 		st := r.streamStats(graph.Users.Name)
 		p := r.progress.stream(graph.Users.Name, 0, st, &sinks[graph.Users].rows)
-		res, err := x.Users(sctx, counting{client.WithStats(st), p}, true, sinks[graph.Users], sinks[graph.UserLicenses])
+		// With signInActivity, /users counts against the reporting APIs' limit too: it shares the sign-ins' gate.
+		res, err := x.Users(sctx, counting{reportClient.WithStats(st), p}, true, sinks[graph.Users], sinks[graph.UserLicenses])
 		p.done()
 		usersRes = res
 		return err

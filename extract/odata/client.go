@@ -262,8 +262,10 @@ func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 	refreshed := false
 	failures := 0 // attempts that failed without the service saying when to retry
 	for attempt := 1; ; attempt++ {
+		var started time.Time
 		if gate != nil {
-			d, err := gate.wait(ctx, c.cfg.Sleep)
+			d, start, err := gate.wait(ctx, c.cfg.Sleep)
+			started = start
 			c.stats.WaitNanos.Add(int64(d))
 			waited += d
 			if err != nil {
@@ -298,7 +300,7 @@ func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 		if throttled {
 			c.stats.Throttled.Add(1)
 			if gate != nil {
-				gate.throttled(res.retryAfter)
+				gate.throttled(started, res.retryAfter)
 			}
 		}
 		wait := res.retryAfter

@@ -316,16 +316,16 @@ func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
 	g := NewGate()
 	g.now = func() time.Time { return base.Add(time.Duration(clock.Load())) }
 	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
-	if d, _ := g.wait(context.Background(), sleep); d != 0 {
+	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {
 		t.Fatalf("an idle gate made a request wait %v", d)
 	}
-	g.throttled(3 * time.Second)
-	d, _ := g.wait(context.Background(), sleep)
+	g.throttled(time.Time{}, 3*time.Second)
+	d, _, _ := g.wait(context.Background(), sleep)
 	if d != 3*time.Second {
 		t.Errorf("after a 429 with Retry-After 3s the next request waited %v", d)
 	}
 	// The spacing learned from the 429 keeps the following requests apart instead of bursting.
-	d2, _ := g.wait(context.Background(), sleep)
+	d2, _, _ := g.wait(context.Background(), sleep)
 	if d2 <= 0 {
 		t.Errorf("the request after a throttled one did not wait for the spacing")
 	}
@@ -333,7 +333,7 @@ func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
 		g.succeeded()
 	}
 	clock.Add(int64(time.Minute))
-	if d, _ := g.wait(context.Background(), sleep); d != 0 {
+	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {
 		t.Errorf("after many successes a request still waited %v", d)
 	}
 }

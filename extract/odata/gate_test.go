@@ -61,8 +61,9 @@ func TestGatePausesConcurrentRequests(t *testing.T) {
 	if err := <-errA; err != nil {
 		t.Fatal(err)
 	}
-	if len(bWaits) != 1 || bWaits[0] != 3*time.Second || statsB.Waited() != 3*time.Second {
-		t.Errorf("window B waited %v (stats %v): want the 3 s window A was told", bWaits, statsB.Waited())
+	// B waits out A's Retry-After too, then takes the slot after A's (the spacing the 429 set: 50 ms).
+	if len(bWaits) != 1 || bWaits[0] < 3*time.Second || bWaits[0] > 3*time.Second+50*time.Millisecond || statsB.Waited() != bWaits[0] {
+		t.Errorf("window B waited %v (stats %v): want the 3 s window A was told, and at most one spacing more", bWaits, statsB.Waited())
 	}
 	if statsA.Throttled.Load() != 1 || statsA.Retries.Load() != 1 || statsB.Throttled.Load() != 0 {
 		t.Errorf("A throttled %d retries %d, B throttled %d", statsA.Throttled.Load(), statsA.Retries.Load(), statsB.Throttled.Load())
@@ -91,5 +92,55 @@ func TestGated429WithoutRetryAfterBacksOff(t *testing.T) {
 	}
 	if total < 500*time.Millisecond {
 		t.Errorf("waits %v after a 429 without Retry-After: want at least the 0.5 s backoff", sl.waits)
+	}
+}
+
+// TestGateLearnsTheLimitFromRetryAfter: a service allowing n requests in any T answers the (n+1)th with the
+// Retry-After that frees the oldest slot; the gate infers T/n from its own recent starts and spaces at that.
+func TestGateLearnsTheLimitFromRetryAfter(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
+	cases := []struct {
+		name      string
+		starts    []time.Time
+		now, free int // ms
+		want      time.Duration
+		ok        bool
+	}{
+		{"a burst of 5, then 5 per second", at(0, 1, 2, 3, 4), 10, 1000, 200 * time.Millisecond, true},
+		{"5 per 10 s, whole seconds of Retry-After", at(0, 5, 10, 15, 20), 30, 10000, 2 * time.Second, true},
+		{"an older request outside the window", at(-5000, 0, 1, 2), 10, 1000, 333333333, true},
+		{"evenly spaced at 3 per 1.2 s", at(0, 400, 800, 1200), 1400, 1600, 400 * time.Millisecond, true},
+		{"no history", nil, 10, 1000, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := learnedSpacing(tc.starts, t0.Add(time.Duration(tc.now)*time.Millisecond), t0.Add(time.Duration(tc.free)*time.Millisecond))
+			if ok != tc.ok || got != tc.want {
+				t.Errorf("learnedSpacing = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	// Through the gate: after the 429 the spacing is the learned one; successes relax it only slowly.
+	g := NewGate()
+	now := t0
+	g.now = func() time.Time { return now }
+	g.starts = at(0, 1, 2, 3, 4, 10) // the sixth is refused
+	now = t0.Add(10 * time.Millisecond)
+	g.throttled(now, 990*time.Millisecond)
+	if g.spacing != 200*time.Millisecond || g.floor != 200*time.Millisecond {
+		t.Errorf("after the 429: spacing %v, floor %v; want 200ms", g.spacing, g.floor)
+	}
+	for range 10 {
+		g.succeeded()
+	}
+	if g.spacing < 180*time.Millisecond || g.spacing >= 200*time.Millisecond {
+		t.Errorf("after 10 successes the spacing is %v: want it a little under 200ms, not back to 0", g.spacing)
 	}
 }

@@ -7,10 +7,17 @@
 //     seatlake's production path (graph.Extractor.SignIns -> pipelines.Queue -> warehouse writer, fed from files
 //     instead of HTTP) and (b) by DuckDB's COPY over read_json, with defaults and with preserve_insertion_order=false.
 //  3. Flat memory: the end-to-end run again at 10,000,000 sign-ins; peak RSS compared with the 1M run.
+//  4. Dataverse audits end to end: one Dataverse environment with 1,000,000 user-driven audit records (throttling
+//     off, the same 20,000 users, few sign-ins); audit rows/s, CPU s, peak RSS; and again at 10,000,000 for flat
+//     memory.
+//  5. Extraction at the speed the services allow: a Graph + Dataverse run (2,000 users, 30 days) against scaled
+//     service limits with 100 ms pages; limit_efficiency = wall time / the least time the simulated limits allow
+//     for the requests that succeeded (Graph's reporting window, Dataverse's request and concurrency limits).
 //
 // The last line is machine-readable:
 //
-//	bench: rows_per_s=… ratio_vs_duckdb=… peak_rss_mib=… rss_growth_10m=…
+//	bench: rows_per_s=… ratio_vs_duckdb=… peak_rss_mib=… rss_growth_10m=… audits_rows_per_s=… audits_peak_rss_mib=…
+//	audits_rss_growth_10m=… limit_efficiency=… limit_throttled_pct=…
 package main
 
 import (
@@ -22,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,11 +52,13 @@ func main() {
 	users := flag.Int("users", 20000, "users in the simulated tenant")
 	small := flag.Int64("signins", 1_000_000, "sign-ins for the end-to-end and conversion runs")
 	large := flag.Int64("signins-large", 10_000_000, "sign-ins for the memory-growth run (0 skips it)")
+	audits := flag.Int64("audits", 1_000_000, "Dataverse audit records for the audits run (0 skips the audits runs)")
+	auditsLarge := flag.Int64("audits-large", 10_000_000, "audit records for the audits memory-growth run (0 skips it)")
 	work := flag.String("dir", "", "working directory (default: a temporary one, removed afterwards)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of seatlake's conversion stage to this file")
 	flag.Parse()
 	cpuProfile = *profile
-	if err := run(context.Background(), *bin, *users, *small, *large, *work); err != nil {
+	if err := run(context.Background(), *bin, *users, *small, *large, *audits, *auditsLarge, *work); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -56,7 +66,7 @@ func main() {
 
 var cpuProfile string
 
-func run(ctx context.Context, bin string, users int, small, large int64, dir string) error {
+func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, dir string) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "seatlake-bench-")
 		if err != nil {
@@ -72,14 +82,14 @@ func run(ctx context.Context, bin string, users int, small, large int64, dir str
 	bin = abs
 
 	fmt.Printf("== 1. end to end: %d sign-ins, %d users, simulator in its own process, throttling off\n", small, users)
-	e2e, err := endToEnd(ctx, bin, users, small, filepath.Join(dir, "e2e-1m"), filepath.Join(dir, "pages"))
+	e2e, err := endToEnd(ctx, bin, signInSpec(users, small), filepath.Join(dir, "e2e-1m"), filepath.Join(dir, "pages"))
 	if err != nil {
 		return err
 	}
 	fmt.Printf("seatlake run: %.2f s wall, %.0f sign-in rows/s, %.2f CPU s, peak RSS %.0f MiB\n",
-		e2e.wall.Seconds(), float64(e2e.signIns)/e2e.wall.Seconds(), e2e.cpu.Seconds(), e2e.rssMiB)
+		e2e.wall.Seconds(), float64(e2e.rows)/e2e.wall.Seconds(), e2e.cpu.Seconds(), e2e.rssMiB)
 
-	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", e2e.signIns)
+	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", e2e.rows)
 	ours, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "conv-seatlake"))
 	if err != nil {
 		return err
@@ -101,62 +111,101 @@ func run(ctx context.Context, bin string, users int, small, large int64, dir str
 	growth := 0.0
 	if large > 0 {
 		fmt.Printf("\n== 3. memory: end to end again at %d sign-ins\n", large)
-		big, err := endToEnd(ctx, bin, users, large, filepath.Join(dir, "e2e-10m"), "")
+		big, err := endToEnd(ctx, bin, signInSpec(users, large), filepath.Join(dir, "e2e-10m"), "")
 		if err != nil {
 			return err
 		}
 		growth = big.rssMiB / e2e.rssMiB
 		fmt.Printf("seatlake run: %.2f s wall, %.0f sign-in rows/s, %.2f CPU s, peak RSS %.0f MiB (%.2fx the 1M run)\n",
-			big.wall.Seconds(), float64(big.signIns)/big.wall.Seconds(), big.cpu.Seconds(), big.rssMiB, growth)
+			big.wall.Seconds(), float64(big.rows)/big.wall.Seconds(), big.cpu.Seconds(), big.rssMiB, growth)
 	}
-	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f\n",
-		float64(e2e.signIns)/e2e.wall.Seconds(), ratio, e2e.rssMiB, growth)
+
+	var aud e2eResult
+	auditsGrowth := 0.0
+	if audits > 0 {
+		fmt.Printf("\n== 4. end to end: one Dataverse environment with about %d audit records, %d users, throttling off\n", audits, users)
+		if aud, err = endToEnd(ctx, bin, auditSpec(users, audits), filepath.Join(dir, "audits-1m"), ""); err != nil {
+			return err
+		}
+		fmt.Printf("seatlake run: %.2f s wall, %d audit rows, %.0f audit rows/s, %.2f CPU s, peak RSS %.0f MiB\n",
+			aud.wall.Seconds(), aud.rows, float64(aud.rows)/aud.wall.Seconds(), aud.cpu.Seconds(), aud.rssMiB)
+		if auditsLarge > 0 {
+			big, err := endToEnd(ctx, bin, auditSpec(users, auditsLarge), filepath.Join(dir, "audits-10m"), "")
+			if err != nil {
+				return err
+			}
+			auditsGrowth = big.rssMiB / aud.rssMiB
+			fmt.Printf("again at about %d: %.2f s wall, %d audit rows, %.0f rows/s, %.2f CPU s, peak RSS %.0f MiB (%.2fx)\n", auditsLarge,
+				big.wall.Seconds(), big.rows, float64(big.rows)/big.wall.Seconds(), big.cpu.Seconds(), big.rssMiB, auditsGrowth)
+		}
+	}
+
+	fmt.Printf("\n== 5. extraction at the speed the services allow: Graph + Dataverse, scaled limits, 100 ms pages\n")
+	eff, err := limitEfficiency(ctx, bin, filepath.Join(dir, "limits"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seatlake run: %.2f s wall; the limits allow %.2f s (Graph reporting %.2f s, Dataverse %.2f s); %d of %d requests throttled\n",
+		eff.wall.Seconds(), eff.minimum.Seconds(), eff.graphMin.Seconds(), eff.dvMin.Seconds(), eff.throttled, eff.requests)
+
+	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f\n",
+		float64(e2e.rows)/e2e.wall.Seconds(), ratio, e2e.rssMiB, growth, perSecond(aud), aud.rssMiB, auditsGrowth,
+		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)))
 	return nil
+}
+
+func perSecond(r e2eResult) float64 {
+	if r.wall <= 0 {
+		return 0
+	}
+	return float64(r.rows) / r.wall.Seconds()
+}
+
+// e2eSpec is one end-to-end measurement: what the simulator serves, what the run reads, which rows it counts.
+type e2eSpec struct {
+	simArgs  []string
+	dv, fo   int      // environments the simulator serves (each prints a line)
+	runEnv   []string // environment variable names set to the simulator's Dynamics URLs, e.g. SEATLAKE_DATAVERSE_URL
+	countSQL string   // the rows measured
+}
+
+func signInSpec(users int, signIns int64) e2eSpec {
+	return e2eSpec{
+		simArgs:  []string{"--users", fmt.Sprint(users), "--days", "30", "--signins", fmt.Sprint(signIns), "--dataverse-envs", "0", "--finops-envs", "0"},
+		countSQL: "SELECT count(*) FROM graph_signins",
+	}
+}
+
+func auditSpec(users int, audits int64) e2eSpec {
+	return e2eSpec{
+		simArgs: []string{"--users", fmt.Sprint(users), "--days", "30", "--signins", "1000", "--dataverse-envs", "1", "--finops-envs", "0",
+			"--audits-per-env", fmt.Sprint(audits)},
+		dv: 1, runEnv: []string{"SEATLAKE_DATAVERSE_URL"},
+		countSQL: "SELECT count(*) FROM dataverse_audits",
+	}
 }
 
 type e2eResult struct {
 	wall, cpu time.Duration
 	rssMiB    float64
-	signIns   int64
+	rows      int64
 }
 
 // endToEnd starts `seatlake sim` and runs `seatlake run` against it. With pagesDir set it also saves the sign-in
 // pages the simulator serves, for the conversion stage.
-func endToEnd(ctx context.Context, bin string, users int, signIns int64, warehouseDir, pagesDir string) (e2eResult, error) {
-	sim := exec.CommandContext(ctx, bin, "sim", "--addr", "127.0.0.1:0", "--users", fmt.Sprint(users),
-		"--days", "30", "--signins", fmt.Sprint(signIns), "--throttle", "off", "--log-level", "warn")
-	out, err := sim.StdoutPipe()
+func endToEnd(ctx context.Context, bin string, spec e2eSpec, warehouseDir, pagesDir string) (e2eResult, error) {
+	creds, stop, err := startSim(ctx, bin, append(spec.simArgs, "--throttle", "off"), spec.dv+spec.fo)
 	if err != nil {
 		return e2eResult{}, err
 	}
-	sim.Stderr = os.Stderr
-	if err := sim.Start(); err != nil {
-		return e2eResult{}, fmt.Errorf("starting the simulator: %w", err)
-	}
-	defer func() { sim.Process.Signal(os.Interrupt); sim.Wait() }()
-	creds := map[string]string{}
-	sc := bufio.NewScanner(out)
-	for len(creds) < 4 && sc.Scan() {
-		for _, kv := range strings.Fields(sc.Text()) {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				creds[k] = v
-			}
-		}
-	}
-	if creds["url"] == "" || creds["tenant_id"] == "" {
-		return e2eResult{}, errors.New("the simulator did not print its credentials and url")
-	}
-	go io.Copy(io.Discard, out)
+	defer stop()
 
 	if pagesDir != "" {
 		if err := savePages(ctx, creds, pagesDir); err != nil {
 			return e2eResult{}, err
 		}
 	}
-	run := exec.CommandContext(ctx, bin, "run", "--warehouse", warehouseDir, "--quiet", "--progress", "never", "--log-level", "warn")
-	run.Env = append(os.Environ(), "AZURE_TENANT_ID="+creds["tenant_id"], "AZURE_CLIENT_ID="+creds["client_id"],
-		"AZURE_CLIENT_SECRET="+creds["client_secret"], "SEATLAKE_AUTHORITY_HOST="+creds["url"], "SEATLAKE_GRAPH_ENDPOINT="+creds["url"])
-	run.Stdout, run.Stderr = os.Stdout, os.Stderr
+	run := runCommand(ctx, bin, creds, spec.runEnv, warehouseDir)
 	start := time.Now()
 	if err := run.Start(); err != nil {
 		return e2eResult{}, fmt.Errorf("seatlake run: %w", err)
@@ -176,12 +225,114 @@ func endToEnd(ctx context.Context, bin string, users int, signIns int64, warehou
 		cpu:    run.ProcessState.UserTime() + run.ProcessState.SystemTime(),
 		rssMiB: float64(<-peak) / 1024,
 	}
-	n, err := countSignIns(ctx, warehouseDir)
+	n, err := countRows(ctx, warehouseDir, spec.countSQL)
 	if err != nil {
 		return res, err
 	}
-	res.signIns = n
+	res.rows = n
 	return res, nil
+}
+
+// startSim starts `seatlake sim` and reads what it prints: credentials, url and one line per environment.
+func startSim(ctx context.Context, bin string, args []string, envs int) (creds map[string]string, stop func(), err error) {
+	sim := exec.CommandContext(ctx, bin, append([]string{"sim", "--addr", "127.0.0.1:0", "--tls=false", "--log-level", "warn"}, args...)...)
+	out, err := sim.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	sim.Stderr = os.Stderr
+	if err := sim.Start(); err != nil {
+		return nil, nil, fmt.Errorf("starting the simulator: %w", err)
+	}
+	stop = func() { sim.Process.Signal(os.Interrupt); sim.Wait() }
+	creds = map[string]string{}
+	sc := bufio.NewScanner(out)
+	for lines := 0; lines < 2+envs && sc.Scan(); lines++ {
+		for _, kv := range strings.Fields(sc.Text()) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				creds[k] += v + "," // dataverse_url and finops_url repeat
+			}
+		}
+	}
+	for k, v := range creds {
+		creds[k] = strings.TrimSuffix(v, ",")
+	}
+	if creds["url"] == "" || creds["tenant_id"] == "" {
+		stop()
+		return nil, nil, errors.New("the simulator did not print its credentials and url")
+	}
+	go io.Copy(io.Discard, out)
+	return creds, stop, nil
+}
+
+// runCommand is `seatlake run` against the simulator, quietly; dynamics names the environment variables that get
+// its Dynamics URLs.
+func runCommand(ctx context.Context, bin string, creds map[string]string, dynamics []string, warehouseDir string) *exec.Cmd {
+	run := exec.CommandContext(ctx, bin, "run", "--warehouse", warehouseDir, "--quiet", "--progress", "never", "--log-level", "warn")
+	run.Env = append(os.Environ(), "AZURE_TENANT_ID="+creds["tenant_id"], "AZURE_CLIENT_ID="+creds["client_id"],
+		"AZURE_CLIENT_SECRET="+creds["client_secret"], "SEATLAKE_AUTHORITY_HOST="+creds["url"], "SEATLAKE_GRAPH_ENDPOINT="+creds["url"])
+	for _, name := range dynamics {
+		key := "dataverse_url"
+		if name == "SEATLAKE_FINOPS_URL" {
+			key = "finops_url"
+		}
+		run.Env = append(run.Env, name+"="+creds[key])
+	}
+	run.Stdout, run.Stderr = os.Stdout, os.Stderr
+	return run
+}
+
+// efficiency is what limitEfficiency measured.
+type efficiency struct {
+	wall, minimum, graphMin, dvMin time.Duration
+	requests, throttled            int64
+}
+
+// limitEfficiency runs Graph + one Dataverse environment against the simulator's scaled limits with 100 ms pages
+// and compares the wall time with the least time those limits allow for the requests that succeeded:
+//   - Graph's reporting APIs (sign-ins, and users with signInActivity): 5 requests a second (scaled);
+//   - Dataverse: 60 requests per 3 s, and 6 at once of 100 ms each: the slower of the two rates.
+//
+// Graph and Dataverse run side by side, so the least total is the larger of the two.
+func limitEfficiency(ctx context.Context, bin, warehouseDir string) (efficiency, error) {
+	const latency = 100 * time.Millisecond
+	creds, stop, err := startSim(ctx, bin, []string{"--users", "2000", "--days", "30", "--throttle", "scaled",
+		"--page-latency", latency.String(), "--dataverse-envs", "1", "--finops-envs", "0"}, 1)
+	if err != nil {
+		return efficiency{}, err
+	}
+	defer stop()
+	run := runCommand(ctx, bin, creds, []string{"SEATLAKE_DATAVERSE_URL"}, warehouseDir)
+	start := time.Now()
+	if err := run.Run(); err != nil {
+		return efficiency{}, fmt.Errorf("seatlake run: %w", err)
+	}
+	eff := efficiency{wall: time.Since(start)}
+	resp, err := http.Get(creds["url"] + "/_sim/stats")
+	if err != nil {
+		return eff, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Requests  map[string]int64 `json:"requests"`
+		Throttled map[string]int64 `json:"throttled"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return eff, err
+	}
+	ok := func(family string) int64 { return st.Requests[family] - st.Throttled[family] }
+	var dvOK int64
+	for family := range st.Requests {
+		eff.requests += st.Requests[family]
+		eff.throttled += st.Throttled[family]
+		if strings.HasPrefix(family, "dataverse.") {
+			dvOK += ok(family)
+		}
+	}
+	eff.graphMin = time.Duration(ok("signIns")+ok("users")) * time.Second / 5
+	eff.dvMin = time.Duration(dvOK) * max(3*time.Second/60, latency/6)
+	eff.minimum = max(eff.graphMin, eff.dvMin)
+	return eff, nil
 }
 
 // watchPeakRSS polls the process's VmHWM (KiB) every 20 ms until it exits and returns the last value read: the
@@ -209,14 +360,14 @@ func watchPeakRSS(pid int) int64 {
 	}
 }
 
-func countSignIns(ctx context.Context, warehouseDir string) (int64, error) {
+func countRows(ctx context.Context, warehouseDir, query string) (int64, error) {
 	db, err := sql.Open("duckdb", filepath.Join(warehouseDir, "seatlake.duckdb")+"?access_mode=read_only")
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	var n int64
-	err = db.QueryRowContext(ctx, "SELECT count(*) FROM graph_signins").Scan(&n)
+	err = db.QueryRowContext(ctx, query).Scan(&n)
 	return n, err
 }
 
