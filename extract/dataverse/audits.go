@@ -58,7 +58,7 @@ func (x *Extractor) Audits(ctx context.Context, p Pager, from, to time.Time, sin
 		Value    []auditJSON `json:"value"`
 	}
 	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", page.Value[:0]
+		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
 		if err := json.Unmarshal(body, &page); err != nil {
 			return "", badPage("audits", err)
 		}

@@ -257,7 +257,7 @@ func (x *Extractor) Users(ctx context.Context, p Pager, sink table.Sink) (UsersR
 		Value    []userJSON `json:"value"`
 	}
 	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", page.Value[:0]
+		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
 		if err := json.Unmarshal(body, &page); err != nil {
 			return "", badPage("systemusers", err)
 		}

@@ -160,7 +160,7 @@ func walk[T any](ctx context.Context, x *Extractor, p Pager, e entity, t *table.
 		Value    []T    `json:"value"`
 	}
 	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", page.Value[:0]
+		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
 		if err := json.Unmarshal(body, &page); err != nil {
 			return "", fmt.Errorf("%w: decoding %s page: %v", odata.ErrBadPage, e.set, err)
 		}

@@ -116,10 +116,3 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // jsonUnmarshal decodes a page; goccy/go-json is several times faster than encoding/json on sign-in pages.
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
-
-// resetSlice empties a reused page slice. Elements are zeroed first: a decoder that appends into existing capacity
-// would otherwise leave the previous page's values in fields the new row does not carry.
-func resetSlice[T any](s []T) []T {
-	clear(s[:cap(s)])
-	return s[:0]
-}

@@ -47,7 +47,7 @@ func (x *Extractor) SubscribedSkus(ctx context.Context, p Pager, sink table.Sink
 	var rows int64
 	var page skusPage
 	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", resetSlice(page.Value)
+		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
 		if err := jsonUnmarshal(body, &page); err != nil {
 			return "", badPage("subscribedSkus", err)
 		}

@@ -110,7 +110,7 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	first := x.url("users", "$select="+sel+"&$top="+itoa(top))
 	var page usersPage
 	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", resetSlice(page.Value)
+		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
 		if err := jsonUnmarshal(body, &page); err != nil {
 			return "", badPage("users", err)
 		}

@@ -120,3 +120,10 @@ func AppendTime(b *array.TimestampBuilder, s *string, bad *int64) {
 	}
 	b.Append(ts)
 }
+
+// ResetSlice empties a reused page slice, zeroing it first: a JSON decoder appending into existing capacity would
+// otherwise leave a previous record's values in the fields a new record does not carry.
+func ResetSlice[T any](s []T) []T {
+	clear(s[:cap(s)])
+	return s[:0]
+}

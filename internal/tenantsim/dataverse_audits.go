@@ -187,9 +187,11 @@ func (a *auditLog) hourOf(us int64) int {
 
 // auditID encodes the record's position in its first 48 bits (masked), the rest is noise: a GUID, as Dataverse's,
 // that the paging cookie can carry.
-func (a *auditLog) auditID(k int, j int) string {
+func (a *auditLog) auditID(k int, j int) string { return string(a.appendAuditID(nil, k, j)) }
+
+func (a *auditLog) appendAuditID(b []byte, k, j int) []byte {
 	pos := (uint64(k)<<24 | uint64(j)) ^ (a.seed >> 16 & 0xffffffffffff)
-	return guid(pos<<16|(a.seed&0xffff), hash(int64(a.seed), uint64(k), uint64(j)))
+	return appendGUID(b, pos<<16|(a.seed&0xffff), hash(int64(a.seed), uint64(k), uint64(j)))
 }
 
 // position decodes an auditID (ok false for an id this log did not issue).
