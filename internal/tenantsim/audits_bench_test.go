@@ -17,7 +17,8 @@ func BenchmarkAuditPages(b *testing.B) {
 	h := c.s.dataverseHandler(0)
 	first := dv + dvAPI + "audits?$filter=" + url.QueryEscape(userDrivenFilter)
 	marker := []byte(`"@odata.nextLink":"`)
-	rows := 0
+	rows := int64(0)
+	per := c.s.Truth().Environments[dv]["dataverse_audits"]
 	b.ResetTimer()
 	for range b.N {
 		for next := first; next != ""; {
@@ -27,13 +28,13 @@ func BenchmarkAuditPages(b *testing.B) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			body := rec.Body.Bytes()
-			rows += bytes.Count(body, []byte(`"auditid":`))
 			next = ""
 			if i := bytes.LastIndex(body, marker); i >= 0 {
 				rest := body[i+len(marker):]
 				next = strings.ReplaceAll(string(rest[:bytes.IndexByte(rest, '"')]), `\u0026`, "&")
 			}
 		}
+		rows += per
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }

@@ -163,7 +163,14 @@ func (a *auditLog) hour(k int) []auditRec {
 	}
 	a.mu.Unlock()
 	recs := a.generate(k)
-	slices.SortStableFunc(recs, func(p, q auditRec) int { return cmp.Compare(p.at, q.at) })
+	// Records of one second are ordered by their hash: deterministic, and an unstable sort is several times faster
+	// than a stable one on an hour of records.
+	slices.SortFunc(recs, func(p, q auditRec) int {
+		if c := cmp.Compare(p.at, q.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(p.h, q.h)
+	})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.cache[k]; !ok {
