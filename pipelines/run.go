@@ -237,6 +237,23 @@ func (r *run) execute(ctx context.Context) error {
 		concealed, err = x.ReportSettings(sctx, client.WithStats(st), sinks[graph.ReportSettings])
 		return err
 	})
+	var usage graph.UsageReportResult
+	streams.Go(func() error {
+		st := r.streamStats(graph.UsageReport.Name)
+		p := r.progress.stream(graph.UsageReport.Name, 0, st, &sinks[graph.UsageReport].rows)
+		var err error
+		usage, err = x.UsageReport(sctx, counting{client.WithStats(st), p}, sinks[graph.UsageReport])
+		p.done()
+		if err != nil && sctx.Err() == nil {
+			// Usage reports are evidence, not the roster: without them the run goes on and says what is missing.
+			r.mu.Lock()
+			r.sum.Missing = append(r.sum.Missing, graph.UsageReport.Name+": "+err.Error())
+			r.mu.Unlock()
+			r.log.Error("usage report not read", "err", err)
+			return nil
+		}
+		return err
+	})
 	var signIns windowOutcome
 	streams.Go(func() error {
 		var err error
@@ -274,6 +291,9 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	if usersRes.BadValues > 0 {
 		r.warn(fmt.Sprintf("graph_users: %d timestamp value(s) did not parse and were stored as null", usersRes.BadValues))
+	}
+	if usage.BadValues > 0 {
+		r.warn(fmt.Sprintf("%s: %d value(s) did not parse and were stored as null", graph.UsageReport.Name, usage.BadValues))
 	}
 	if concealed {
 		r.warn("Microsoft 365 usage reports conceal user names (reportSettings.displayConcealedNames = true): report rows cannot be joined to users")

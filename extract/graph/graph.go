@@ -34,7 +34,7 @@ const (
 	codeNonPremium         = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 	codeRequestDenied      = "Authorization_RequestDenied"
 	graphTimeFilterLayout  = "2006-01-02T15:04:05Z"
-	userSelect             = "id,userPrincipalName,displayName,mail,givenName,surname,accountEnabled,userType,createdDateTime,department,jobTitle,assignedLicenses"
+	userSelect             = "id,userPrincipalName,displayName,mail,givenName,surname,accountEnabled,userType,createdDateTime,department,jobTitle,assignedLicenses,licenseAssignmentStates"
 	userSelectWithActivity = userSelect + ",signInActivity"
 )
 

@@ -11,6 +11,7 @@ var (
 	b    = arrow.FixedWidthTypes.Boolean
 	i32  = arrow.PrimitiveTypes.Int32
 	ts   = table.Timestamp
+	date = arrow.FixedWidthTypes.Date32
 	strs = arrow.ListOf(arrow.BinaryTypes.String)
 )
 
@@ -42,6 +43,9 @@ var (
 		table.Column{Name: "user_principal_name", Type: str, Nullable: true},
 		table.Column{Name: "sku_id", Type: str, Key: true},
 		table.Column{Name: "disabled_plans", Type: strs, Nullable: true, Doc: "servicePlanIds switched off for this user"},
+		table.Column{Name: "assigned_by_group", Type: str, Nullable: true, Doc: "licenseAssignmentStates: the group(s) the license is inherited from (ids, comma-separated); null when assigned directly. Reclaim it by removing the user from the group"},
+		table.Column{Name: "assignment_state", Type: str, Nullable: true, Doc: "licenseAssignmentStates.state: Active, ActiveWithError, Disabled or Error"},
+		table.Column{Name: "assigned_at", Type: ts, Nullable: true, Doc: "licenseAssignmentStates.lastUpdatedDateTime: when the assignment last changed (its assignment date, for a license assigned once)"},
 	)
 
 	SubscribedSkus = table.New("graph_subscribed_skus", table.Snapshot, "",
@@ -77,6 +81,30 @@ var (
 		table.Column{Name: "country_or_region", Type: str, Nullable: true, Doc: "location.countryOrRegion"},
 	)
 
+	UsageReport = table.New("graph_usage_report", table.Snapshot, "",
+		"Microsoft 365 usage per user (GET /reports/getOffice365ActiveUserDetail(period='D30'), a CSV): each workload's last activity date. "+
+			"When the tenant conceals report names, user_principal_name and display_name are 32-hex hashes that join to nobody.",
+		table.Column{Name: "report_refresh_date", Type: date, Doc: "the day the report's data is as of (2-3 days behind)"},
+		table.Column{Name: "user_principal_name", Type: str, Key: true, Doc: "the UPN, or a 32-hex hash when names are concealed"},
+		table.Column{Name: "display_name", Type: str, Nullable: true},
+		table.Column{Name: "name_concealed", Type: b, Doc: "user_principal_name is a 32-hex hash (^[0-9A-F]{32}$)"},
+		table.Column{Name: "is_deleted", Type: b, Nullable: true},
+		table.Column{Name: "deleted_date", Type: date, Nullable: true},
+		table.Column{Name: "has_exchange_license", Type: b, Nullable: true},
+		table.Column{Name: "has_onedrive_license", Type: b, Nullable: true},
+		table.Column{Name: "has_sharepoint_license", Type: b, Nullable: true},
+		table.Column{Name: "has_skype_license", Type: b, Nullable: true},
+		table.Column{Name: "has_yammer_license", Type: b, Nullable: true},
+		table.Column{Name: "has_teams_license", Type: b, Nullable: true},
+		table.Column{Name: "exchange_last_activity", Type: date, Nullable: true},
+		table.Column{Name: "onedrive_last_activity", Type: date, Nullable: true},
+		table.Column{Name: "sharepoint_last_activity", Type: date, Nullable: true},
+		table.Column{Name: "skype_last_activity", Type: date, Nullable: true},
+		table.Column{Name: "yammer_last_activity", Type: date, Nullable: true},
+		table.Column{Name: "teams_last_activity", Type: date, Nullable: true},
+		table.Column{Name: "assigned_products", Type: strs, Nullable: true, Doc: "Assigned Products, split on +"},
+	)
+
 	ReportSettings = table.New("graph_report_settings", table.Snapshot, "",
 		"Whether Microsoft 365 usage reports conceal user names (GET /admin/reportSettings).",
 		table.Column{Name: "display_concealed_names", Type: b, Nullable: true},
@@ -85,5 +113,5 @@ var (
 
 // Tables lists the Graph tables in the order a run extracts them.
 func Tables() []*table.Table {
-	return []*table.Table{Users, UserLicenses, SubscribedSkus, SignIns, ReportSettings}
+	return []*table.Table{Users, UserLicenses, SubscribedSkus, SignIns, ReportSettings, UsageReport}
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -25,6 +26,12 @@ type userJSON struct {
 		DisabledPlans []string `json:"disabledPlans"`
 		SkuID         string   `json:"skuId"`
 	} `json:"assignedLicenses"`
+	LicenseAssignmentStates []struct {
+		AssignedByGroup     *string `json:"assignedByGroup"`
+		SkuID               string  `json:"skuId"`
+		State               *string `json:"state"`
+		LastUpdatedDateTime *string `json:"lastUpdatedDateTime"`
+	} `json:"licenseAssignmentStates"`
 	SignInActivity *struct {
 		LastSignInDateTime               *string `json:"lastSignInDateTime"`
 		LastNonInteractiveSignInDateTime *string `json:"lastNonInteractiveSignInDateTime"`
@@ -101,6 +108,9 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 		lUPN      = l.Field(4).(*array.StringBuilder)
 		lSku      = l.Field(5).(*array.StringBuilder)
 		lDisabled = l.Field(6).(*array.ListBuilder)
+		lGroup    = lb.String("assigned_by_group")
+		lState    = lb.String("assignment_state")
+		lAssigned = lb.Timestamp("assigned_at")
 	)
 
 	sel, top := userSelect, usersPageSize
@@ -156,6 +166,7 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 				table.AppendString(lUPN, v.UserPrincipalName)
 				lSku.Append(al.SkuID)
 				table.AppendStrings(lDisabled, al.DisabledPlans)
+				appendAssignment(v, al.SkuID, lGroup, lState, lAssigned, &res.BadValues)
 				if err := lb.RowDone(ctx); err != nil {
 					return "", err
 				}
@@ -176,4 +187,44 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	}
 	x.logger().Debug("users read", "users", res.Users, "licenses", res.Licenses, "pages", res.Pages)
 	return res, nil
+}
+
+// appendAssignment appends what licenseAssignmentStates says of the user's license of skuID: the groups it is
+// inherited from (null when any assignment is direct: removing the user from a group would not free it), the state
+// and the oldest update time.
+func appendAssignment(v *userJSON, skuID string, group, state *array.StringBuilder, at *array.TimestampBuilder, bad *int64) {
+	var groups []string
+	direct, found := false, false
+	var st, when *string
+	for i := range v.LicenseAssignmentStates {
+		a := &v.LicenseAssignmentStates[i]
+		if !strings.EqualFold(a.SkuID, skuID) {
+			continue
+		}
+		found = true
+		if a.AssignedByGroup == nil || *a.AssignedByGroup == "" {
+			direct = true
+		} else {
+			groups = append(groups, *a.AssignedByGroup)
+		}
+		if st == nil || (a.State != nil && *a.State != "Active") {
+			st = a.State
+		}
+		if a.LastUpdatedDateTime != nil && (when == nil || *a.LastUpdatedDateTime < *when) {
+			when = a.LastUpdatedDateTime
+		}
+	}
+	if !found {
+		group.AppendNull()
+		state.AppendNull()
+		at.AppendNull()
+		return
+	}
+	if direct || len(groups) == 0 {
+		group.AppendNull()
+	} else {
+		group.Append(strings.Join(groups, ","))
+	}
+	table.AppendString(state, st)
+	table.AppendTime(at, when, bad)
 }

@@ -127,3 +127,13 @@ func ResetSlice[T any](s []T) []T {
 	clear(s[:cap(s)])
 	return s[:0]
 }
+
+// Date32 is the builder of a date column.
+func (bt *Batcher) Date32(name string) *array.Date32Builder {
+	return bt.builder(name).(*array.Date32Builder)
+}
+
+// List is the builder of a list<string> column.
+func (bt *Batcher) List(name string) *array.ListBuilder {
+	return bt.builder(name).(*array.ListBuilder)
+}

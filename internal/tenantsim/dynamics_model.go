@@ -48,6 +48,7 @@ type dvUser struct {
 	rate                        uint32 // chance in 1000 of opening the app in a busy hour
 	phase                       uint8  // hour (mod the audit interval) of the user's access slot
 	method, reason              string
+	entra                       int32 // index into model.users of the person it joins, -1 = none
 }
 
 // dvEnv is one Dataverse environment.
@@ -77,6 +78,7 @@ type foUser struct {
 	company, accountType       string
 	roles                      []uint8 // indexes into foRoles
 	method, reason             string
+	entra                      int32 // index into model.users of the person it joins, -1 = none
 }
 
 // foRole is one F&O security role: AOT name, label and the license it requires (UserLicenseType's member name).
@@ -140,6 +142,9 @@ func (m *model) buildDataverse(cfg Config, e int) {
 	}
 	env.noAppUser.Store(cfg.NoApplicationUser[e])
 	add := func(u dvUser) int {
+		if u.method == "" {
+			u.entra = -1
+		}
 		u.id = guid(uint64(len(env.users))^h(10), h(11, uint64(len(env.users))))
 		env.users = append(env.users, u)
 		return len(env.users) - 1
@@ -179,7 +184,7 @@ func (m *model) buildDataverse(cfg Config, e int) {
 		}
 		du := dvUser{domain: u.upn, email: u.mail, fullname: u.name, aad: u.id, disabled: !u.enabled, licensed: true,
 			created: max(u.created, m.anchor-700*usPerDay) + int64(hu(2)%uint64(30*usPerDay)), role: role,
-			rate: uint32(150 + hu(3)%700), phase: uint8(hu(4) % 4), method: methodObjectID}
+			rate: uint32(150 + hu(3)%700), phase: uint8(hu(4) % 4), method: methodObjectID, entra: int32(i)}
 		du.created = min(du.created, m.anchor-usPerDay)
 		if u.act != active || !u.enabled {
 			du.role = dvQuiet
@@ -196,8 +201,12 @@ func (m *model) buildDataverse(cfg Config, e int) {
 	for i := range max(1, len(env.users)/100) {
 		n := firstNames[h(50, uint64(i))%uint64(len(firstNames))] + " " + lastNames[h(51, uint64(i))%uint64(len(lastNames))]
 		up := strings.ToLower(strings.ReplaceAll(n, " ", ".")) + ".left" + strconv.Itoa(i) + "@" + m.domain
-		add(dvUser{fullname: n, domain: up, email: up, aad: guid(h(52, uint64(i)), h(53, uint64(i))), disabled: true,
-			created: m.anchor - int64(400+h(54, uint64(i))%300)*usPerDay, role: dvQuiet, reason: reasonNotInEntra})
+		du := dvUser{fullname: n, domain: up, email: up, aad: guid(h(52, uint64(i)), h(53, uint64(i))), disabled: true,
+			created: m.anchor - int64(400+h(54, uint64(i))%300)*usPerDay, role: dvQuiet, reason: reasonNotInEntra}
+		if i == 0 { // left the company, yet the account stays enabled and someone keeps using it: suspicious activity
+			du.disabled, du.role, du.rate, du.phase = false, dvReader, 600, uint8(h(55)%4)
+		}
+		add(du)
 	}
 	for i := range env.users {
 		switch env.users[i].role {
@@ -227,7 +236,7 @@ func (m *model) buildFinOps(cfg Config, e int) {
 		panic("unknown F&O role " + id)
 	}
 	env.users = append(env.users, foUser{userID: "Admin", name: "Admin", alias: "admin@" + m.domain, email: "admin@" + m.domain,
-		enabled: true, company: "USMF", accountType: "ClaimsUser", roles: []uint8{role("-SYSADMIN-")}, reason: reasonNoMatch})
+		enabled: true, company: "USMF", accountType: "ClaimsUser", roles: []uint8{role("-SYSADMIN-")}, reason: reasonNoMatch, entra: -1})
 	seen := map[string]int{}
 	for i := range m.users {
 		u := &m.users[i]
@@ -246,7 +255,7 @@ func (m *model) buildFinOps(cfg Config, e int) {
 		}
 		seen[base]++
 		fu := foUser{userID: id, name: u.name, alias: u.upn, email: u.mail, enabled: u.enabled,
-			company: foCompanies[hu(1)%uint64(len(foCompanies))], accountType: "ClaimsUser", method: methodAlias}
+			company: foCompanies[hu(1)%uint64(len(foCompanies))], accountType: "ClaimsUser", method: methodAlias, entra: int32(i)}
 		switch r := hu(2) % 100; {
 		case r < 10: // the UPN typed in another letter case
 			fu.alias = strings.ToUpper(u.upn[:1]) + u.upn[1:strings.IndexByte(u.upn, '@')] + strings.ToUpper(u.upn[strings.IndexByte(u.upn, '@'):])
@@ -258,12 +267,15 @@ func (m *model) buildFinOps(cfg Config, e int) {
 			}
 		}
 		fu.roles = append(fu.roles, role("SYSTEMUSER"))
-		if full {
+		switch {
+		case full && hu(6)%8 == 0: // a warehouse worker holding a full Operations license: a downgrade to Activity
+			fu.roles = append(fu.roles, role("WHSWAREHOUSEWORKER"))
+		case full:
 			fu.roles = append(fu.roles, role(foRoles[6+hu(3)%4].id))
 			if hu(4)%4 == 0 {
 				fu.roles = append(fu.roles, role("VENDACCOUNTSPAYABLECLERK"))
 			}
-		} else {
+		default:
 			fu.roles = append(fu.roles, role("EMPLOYEE"))
 			if hu(5)%5 == 0 { // a Team Members user given a full user's role: under-licensed
 				fu.roles = append(fu.roles, role("LEDGERACCOUNTANT"))
@@ -276,13 +288,13 @@ func (m *model) buildFinOps(cfg Config, e int) {
 		id := "ext" + strconv.Itoa(i+1)
 		env.users = append(env.users, foUser{userID: id, name: "External auditor " + strconv.Itoa(i+1),
 			alias: id + "@auditors.example", email: id + "@auditors.example", enabled: i != 2, external: true,
-			company: "USMF", accountType: "ClaimsUser", roles: []uint8{role("EMPLOYEE")}, reason: reasonNoMatch})
+			company: "USMF", accountType: "ClaimsUser", roles: []uint8{role("EMPLOYEE")}, reason: reasonNoMatch, entra: -1})
 	}
 	// One account known only by an address two directory users share: a conflict, reported, not guessed.
 	if m.sharedMail != "" {
 		env.users = append(env.users, foUser{userID: "shared1", name: "Shared mailbox user", alias: "shared1@legacy-contoso.com",
 			email: m.sharedMail, enabled: true, company: "USMF", accountType: "ClaimsUser",
-			roles: []uint8{role("CUSTACCOUNTSRECEIVABLECLERK")}, reason: reasonConflict})
+			roles: []uint8{role("CUSTACCOUNTSRECEIVABLECLERK")}, reason: reasonConflict, entra: -1})
 	}
 }
 

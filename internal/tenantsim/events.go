@@ -169,8 +169,8 @@ type lastEvent struct {
 
 // lastPerUser walks every event once, oldest first, and keeps each user's newest sign-in and newest successful
 // sign-in (indexed like model.users): what signInActivity must say. It also counts the failed sign-ins from
-// servedFrom on, for the truth.
-func (e *events) lastPerUser(users int, servedFrom int64) (lastAny, lastOK []lastEvent, failed int64) {
+// servedFrom on, for the truth, and hands every successful sign-in served to served, oldest first.
+func (e *events) lastPerUser(users int, servedFrom int64, served func(event)) (lastAny, lastOK []lastEvent, failed int64) {
 	lastAny = make([]lastEvent, users)
 	lastOK = make([]lastEvent, users)
 	for k := 0; k < e.buckets; k++ {
@@ -182,6 +182,9 @@ func (e *events) lastPerUser(users int, servedFrom int64) (lastAny, lastOK []las
 			lastAny[ev.user] = last // times only grow: the last write is the newest
 			if ev.fail < 0 {
 				lastOK[ev.user] = last
+				if ev.at >= servedFrom {
+					served(ev)
+				}
 			} else if ev.at >= servedFrom {
 				failed++
 			}

@@ -191,7 +191,7 @@ func (s *Sim) appendSignIn(b []byte, rd *renderer, ev event) []byte {
 	sg := &s.m.signers[ev.user]
 	f := &s.frag
 	h3 := mix(ev.h2 ^ 0x6a09e667f3bcc909)
-	app := sg.apps[int(h3&0xff)%int(sg.nApps)]
+	app := sg.app(h3)
 	dev := int(sg.dev)
 	if (h3>>8)%10 < 2 {
 		dev = int((h3 >> 12) % uint64(len(devices)))

@@ -8,7 +8,7 @@ import (
 
 // userProps are the user properties the simulator serves, in Graph's spelling.
 var userProps = []string{"id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "accountEnabled",
-	"userType", "createdDateTime", "department", "jobTitle", "assignedLicenses", "signInActivity", "businessPhones",
+	"userType", "createdDateTime", "department", "jobTitle", "assignedLicenses", "licenseAssignmentStates", "signInActivity", "businessPhones",
 	"mobilePhone", "officeLocation", "preferredLanguage", "usageLocation"}
 
 // defaultUserProps is the property set of GET /users without $select (reference §2a).
@@ -199,6 +199,8 @@ func (s *Sim) appendUser(b []byte, u *user, props []string) []byte {
 			}
 		case "assignedLicenses":
 			b = s.appendLicenses(b, u)
+		case "licenseAssignmentStates":
+			b = s.appendAssignmentStates(b, u)
 		case "signInActivity":
 			b = appendActivity(b, u)
 		}

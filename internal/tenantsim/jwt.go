@@ -160,6 +160,10 @@ func (s *Sim) graphPermission(family string, r *http.Request) string {
 		if !held["ReportSettings.Read.All"] {
 			return "ReportSettings.Read.All"
 		}
+	case "reports":
+		if !held["Reports.Read.All"] {
+			return "Reports.Read.All"
+		}
 	}
 	return ""
 }

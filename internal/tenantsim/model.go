@@ -19,6 +19,20 @@ const (
 type license struct {
 	sku      uint8
 	disabled uint16
+	group    int8  // index into licenseGroups when a group assigns it, -1 = assigned directly
+	assigned int64 // Unix microseconds, whole seconds: licenseAssignmentStates[].lastUpdatedDateTime
+}
+
+// licenseGroup is a security group that assigns a SKU to its members (group-based licensing).
+type licenseGroup struct {
+	name string
+	sku  int // the SKU it assigns
+}
+
+var licenseGroups = []licenseGroup{
+	{"All staff - Microsoft 365 E3", skuM365E3},
+	{"All staff - Office 365 E3", skuO365E3},
+	{"Sales - Dynamics 365 Sales", skuSales},
 }
 
 // user is one directory user. Strings are generated once: users pages and sign-in pages copy them verbatim, so
@@ -27,6 +41,7 @@ type user struct {
 	id, upn, name, given, sur string
 	mail                      string // "" = null
 	guest, enabled            bool
+	breakGlass                bool // an emergency access account: never signs in, excluded by the default rules
 	dept                      int8 // -1 = null (guests)
 	act                       activity
 	created                   int64 // Unix microseconds
@@ -54,6 +69,12 @@ type signer struct {
 	dev   uint8
 }
 
+// app is the application of a sign-in of this user whose third hash is h3.
+func (sg *signer) app(h3 uint64) uint8 { return sg.apps[int(h3&0xff)%int(sg.nApps)] }
+
+// appOf is the application an event signs in to.
+func (m *model) appOf(ev event) uint8 { return m.signers[ev.user].app(mix(ev.h2 ^ 0x6a09e667f3bcc909)) }
+
 // sku is a subscribed SKU with its seat counts.
 type sku struct {
 	def                                 *skuDef
@@ -79,6 +100,8 @@ type model struct {
 	servedFrom int64  // oldest sign-in served: 30 days of retention
 
 	failedServed int64 // failed sign-ins served
+	// lastApp is each user's newest successful sign-in served (Unix microseconds, 0 = none) per application.
+	lastApp [][appCount]int64
 	ev           events
 	signers      []signer // per user
 	arena        []byte   // the users' sign-in fragments
@@ -111,6 +134,8 @@ func newModel(cfg Config, anchor time.Time) *model {
 	m.buildSigners()
 	m.ev.build(m, cfg, start)
 	m.settleActivity()
+	m.plantAssignments()
+	m.plantBreakGlass()
 	m.plantSharedMail()
 	m.buildDynamics(cfg)
 	return m
@@ -225,7 +250,7 @@ func (m *model) assignLicenses(u *user, h func(uint64) uint64) {
 		if m.skuIndex[s] < 0 {
 			return
 		}
-		l := license{sku: uint8(s)}
+		l := license{sku: uint8(s), group: -1}
 		if opt := skuCatalog[s].optional; len(opt) > 0 {
 			switch r := h(40+salt) % 100; {
 			case r < 5:
@@ -314,7 +339,10 @@ func (m *model) setSeats() {
 // not) is the newest event of the user in the log; the last successful one is the newest successful event or a
 // later non-interactive sign-in (a token refresh).
 func (m *model) settleActivity() {
-	lastAny, lastOK, failed := m.ev.lastPerUser(len(m.users), m.servedFrom)
+	m.lastApp = make([][appCount]int64, len(m.users))
+	lastAny, lastOK, failed := m.ev.lastPerUser(len(m.users), m.servedFrom, func(ev event) {
+		m.lastApp[ev.user][m.appOf(ev)] = ev.at
+	})
 	m.failedServed = failed
 	for _, ui := range m.ev.activeIdx {
 		a := ui

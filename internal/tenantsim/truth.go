@@ -1,6 +1,10 @@
 package tenantsim
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // Truth is what a default `seatlake run` against the simulator must load, and a summary of the tenant.
 type Truth struct {
@@ -17,6 +21,9 @@ type Truth struct {
 	Identities IdentityTruth `json:"identities"`
 	// Environments lists rows per table for each Dynamics environment, by environment URL (once started).
 	Environments map[string]map[string]int64 `json:"environments,omitempty"`
+	// UsageTruth is what the license marts must find (license_usage by status, finops_under_licensed,
+	// downgrades, findings), at the simulator's clock (as_of) with the default rules.
+	UsageTruth
 }
 
 // IdentityTruth is the identities mart's expected shape.
@@ -45,6 +52,8 @@ func (s *Sim) Truth() Truth {
 	s.truthMu.Lock()
 	t := s.truth
 	s.truthMu.Unlock()
+	t.Findings = slices.Clone(s.truth.Findings)
+	t.LicenseUsage = maps.Clone(s.truth.LicenseUsage)
 	t.Tables = make(map[string]int64, len(s.truth.Tables))
 	for k, v := range s.truth.Tables {
 		t.Tables[k] = v
@@ -97,6 +106,8 @@ func (s *Sim) computeTruth() Truth {
 		"graph_subscribed_skus": int64(len(m.skus)),
 		"graph_signins":         signIns,
 		"graph_report_settings": 1,
+		"graph_usage_report":    m.reportRows(),
+		"license_usage":         m.licenses,
 	}
 	for e := range m.dv {
 		for k, v := range s.dataverseTruth(e) {
@@ -109,6 +120,7 @@ func (s *Sim) computeTruth() Truth {
 		}
 	}
 	t.Identities = s.identityTruth()
+	t.UsageTruth = s.usageTruth()
 	t.Tables["identities"] = t.Identities.Rows
 	for i := range m.users {
 		u := &m.users[i]

@@ -1,0 +1,179 @@
+package tenantsim
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The Microsoft 365 usage reports (reference §2d): GET /v1.0/reports/getOffice365ActiveUserDetail(period='D30')
+// answers 302 with a pre-authenticated download URL, valid a few minutes, that serves a CSV (with a UTF-8 BOM) and
+// takes no Authorization header. When reportSettings.displayConcealedNames is on, user principal names and display
+// names are 32-hex hashes.
+
+const tokReport = 'r'
+
+// reportHeader is the CSV header of getOffice365ActiveUserDetail, as documented.
+const reportHeader = "Report Refresh Date,User Principal Name,Display Name,Is Deleted,Deleted Date,Has Exchange License," +
+	"Has OneDrive License,Has SharePoint License,Has Skype For Business License,Has Yammer License,Has Teams License," +
+	"Exchange Last Activity Date,OneDrive Last Activity Date,SharePoint Last Activity Date," +
+	"Skype For Business Last Activity Date,Yammer Last Activity Date,Teams Last Activity Date," +
+	"Exchange License Assign Date,OneDrive License Assign Date,SharePoint License Assign Date," +
+	"Skype For Business License Assign Date,Yammer License Assign Date,Teams License Assign Date,Assigned Products"
+
+// reportLagDays is how far the report's refresh date trails the tenant's clock (usage reports run 2-3 days late).
+const reportLagDays = 2
+
+// productNames are the names the Assigned Products column uses.
+var productNames = map[uint8]string{
+	skuO365E3: "OFFICE 365 E3", skuO365E5: "OFFICE 365 E5", skuM365E3: "MICROSOFT 365 E3", skuM365E5: "MICROSOFT 365 E5",
+	skuSales: "DYNAMICS 365 SALES ENTERPRISE EDITION", skuService: "DYNAMICS 365 CUSTOMER SERVICE ENTERPRISE EDITION",
+	skuTeamMembers: "DYNAMICS 365 TEAM MEMBERS", skuOps: "DYNAMICS 365 UNF OPS PLAN ENT EDITION",
+	skuPowerApps: "POWER APPS PREMIUM", skuEntraP1: "MICROSOFT ENTRA ID P1", skuFlowFree: "MICROSOFT POWER AUTOMATE FREE",
+	skuCRMLegacy: "MICROSOFT DYNAMICS CRM ONLINE",
+}
+
+// usageReport is GET /v1.0/reports/{function}: only getOffice365ActiveUserDetail with a period.
+func (s *Sim) usageReport(w http.ResponseWriter, r *http.Request, rep *reply) {
+	fn := r.PathValue("function")
+	name, arg, ok := strings.Cut(fn, "(")
+	if !ok || name != "getOffice365ActiveUserDetail" || !strings.HasSuffix(arg, ")") {
+		s.graphError(rep, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+fn+"'.", w.Header().Get("request-id"))
+		return
+	}
+	arg = strings.TrimSuffix(arg, ")")
+	switch arg {
+	case "period='D7'", "period='D30'", "period='D90'", "period='D180'":
+	default:
+		s.graphError(rep, http.StatusBadRequest, "BadRequest", "Invalid value for the period parameter: "+arg+". Use D7, D30, D90 or D180.", w.Header().Get("request-id"))
+		return
+	}
+	tok := s.sealToken(tokReport, time.Now().Add(5*time.Minute).Unix())
+	w.Header().Set("Location", baseURL(r)+"/_sim/reports/"+tok+"/Office365ActiveUserDetail.csv")
+	rep.status = http.StatusFound
+	rep.contentType = "text/plain"
+}
+
+// reportDownload serves the CSV behind the 302: no token needed, the URL is the credential, and it expires.
+func (s *Sim) reportDownload(w http.ResponseWriter, r *http.Request) {
+	vals, ok := s.openToken(tokReport, r.PathValue("token"), 1)
+	if !ok || time.Now().Unix() > vals[0] {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Signature not valid in the specified time frame</Message></Error>`))
+		return
+	}
+	b := s.renderUsageReport()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+	s.stats.request("reportDownload", http.StatusOK)
+}
+
+// usageDays is a user's last activity per workload, in days since the Unix epoch (-1 = none): never after the
+// report's refresh date, never after the day of the user's last successful sign-in (nobody uses Exchange or Teams
+// without signing in), and none for a user who never signed in.
+type usageDays struct{ exchange, oneDrive, sharePoint, teams int64 }
+
+func (m *model) usageOf(i int) usageDays {
+	u := &m.users[i]
+	none := usageDays{-1, -1, -1, -1}
+	if u.lastSuccess == 0 || !u.hasSuite() {
+		return none
+	}
+	d0 := u.lastSuccess / usPerDay
+	refresh := m.anchor/usPerDay - reportLagDays
+	h := func(f uint64) uint64 { return hash(m.seed, 5000, uint64(i), f) }
+	d := usageDays{
+		exchange:   min(d0-int64(h(1)%3), refresh),
+		sharePoint: min(d0-int64(h(3)%9), refresh),
+		teams:      min(d0-int64(h(2)%4), refresh),
+		oneDrive:   -1,
+	}
+	if h(4)%10 < 6 {
+		d.oneDrive = min(d0-int64(h(5)%12), refresh)
+	}
+	return d
+}
+
+// latest is the newest workload date, -1 for none.
+func (d usageDays) latest() int64 { return max(d.exchange, d.oneDrive, d.sharePoint, d.teams) }
+
+// reportRows counts the report's rows: one per member holding a Microsoft 365 / Office 365 suite.
+func (m *model) reportRows() int64 {
+	var n int64
+	for i := range m.users {
+		if !m.users[i].guest && m.users[i].hasSuite() {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Sim) renderUsageReport() []byte {
+	m := s.m
+	b := []byte("\ufeff" + reportHeader + "\r\n")
+	refresh := m.anchor/usPerDay - reportLagDays
+	day := func(b []byte, d int64) []byte {
+		if d < 0 {
+			return b
+		}
+		return time.Unix(d*86400, 0).UTC().AppendFormat(b, "2006-01-02")
+	}
+	for i := range m.users {
+		u := &m.users[i]
+		if u.guest || !u.hasSuite() {
+			continue
+		}
+		b = day(b, refresh)
+		b = append(b, ',')
+		if s.cfg.ConcealedNames {
+			h := m.concealedName(i)
+			b = append(b, h...)
+			b = append(b, ',')
+			b = append(b, h...)
+		} else {
+			b = append(b, u.upn...)
+			b = append(b, ',')
+			b = appendCSV(b, u.name)
+		}
+		b = append(b, ",False,,True,True,True,True,False,True,"...)
+		d := m.usageOf(i)
+		b = day(b, d.exchange)
+		b = append(b, ',')
+		b = day(b, d.oneDrive)
+		b = append(b, ',')
+		b = day(b, d.sharePoint)
+		b = append(b, ",,,"...)
+		b = day(b, d.teams)
+		var assigned int64
+		var products []string
+		for _, l := range u.lic {
+			if suiteSku(l.sku) {
+				assigned = l.assigned / usPerDay
+			}
+			products = append(products, productNames[l.sku])
+		}
+		for w := 0; w < 6; w++ {
+			b = append(b, ',')
+			if w != 4 { // no Yammer license
+				b = day(b, assigned)
+			}
+		}
+		b = append(b, ',')
+		b = appendCSV(b, strings.Join(products, "+"))
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// appendCSV writes a CSV field, quoted when it holds a comma, a quote or a line break.
+func appendCSV(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, ",\"\r\n") {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	b = append(b, strings.ReplaceAll(s, `"`, `""`)...)
+	return append(b, '"')
+}
