@@ -8,7 +8,9 @@ import (
 // Group-based licensing, assignment dates and emergency access accounts: what the license marts need beyond
 // assignedLicenses. Group ids are drawn from the seed.
 
-func (m *model) groupID(g int) string { return guid(hash(m.seed, 70, uint64(g)), hash(m.seed, 71, uint64(g))) }
+func (m *model) groupID(g int) string {
+	return guid(hash(m.seed, 70, uint64(g)), hash(m.seed, 71, uint64(g)))
+}
 
 // plantAssignments dates every license (licenseAssignmentStates[].lastUpdatedDateTime) and lets the licensing
 // groups assign part of their SKU's licenses. Most licenses were assigned when the user was created or long ago;

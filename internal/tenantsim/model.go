@@ -102,9 +102,9 @@ type model struct {
 	failedServed int64 // failed sign-ins served
 	// lastApp is each user's newest successful sign-in served (Unix microseconds, 0 = none) per application.
 	lastApp [][appCount]int64
-	ev           events
-	signers      []signer // per user
-	arena        []byte   // the users' sign-in fragments
+	ev      events
+	signers []signer // per user
+	arena   []byte   // the users' sign-in fragments
 
 	sharedMail string  // an address two directory users share ("" = none)
 	dv         []dvEnv // Dataverse environments
