@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/seatlake/seatlake/transform/rules"
 	"io"
 	"log/slog"
 	"net/http"
@@ -53,7 +54,11 @@ type Config struct {
 	// system's, which SSL_CERT_FILE and SSL_CERT_DIR can point elsewhere.
 	RootCAs *x509.CertPool
 
-	Now      func() time.Time // the clock; time.Now when nil
+	Now func() time.Time // the clock; time.Now when nil
+	// Rules are the license rules of the marts (rules.Default() when nil); AsOf is the day the marts are computed
+	// as of (the run's start date when zero), so that a run can be reproduced.
+	Rules    *rules.Rules
+	AsOf     time.Time
 	Logger   *slog.Logger
 	Progress io.Writer // a terminal to draw progress on, or nil (then a heartbeat goes to the log)
 	// Heartbeat is how often a progress line is logged when there is no terminal.

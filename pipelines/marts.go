@@ -2,11 +2,16 @@ package pipelines
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
+	"slices"
+	"time"
 
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform"
+	"github.com/seatlake/seatlake/transform/rules"
 )
 
 // computeMarts computes the marts of every tenant whose raw data was committed (ELT: over the committed views, so
@@ -45,8 +50,24 @@ func computeMarts(ctx context.Context, wh *warehouse.Warehouse, runs []*run) {
 }
 
 // marts computes this tenant's marts over db and commits them.
-func (r *run) marts(ctx context.Context, db transform.Queryer) error {
-	txn, err := r.wh.Begin(r.sum.RunID+"-marts", r.cfg.TenantID, r.sum.StartedAt, warehouse.WriterOptions{Layer: warehouse.Marts})
+func (r *run) marts(ctx context.Context, pool *sql.DB) error {
+	db, err := pool.Conn(ctx) // the marts share temporary tables: one connection
+	if err != nil {
+		return fmt.Errorf("opening the catalog: %w", err)
+	}
+	defer db.Close()
+	r.mu.Lock()
+	missing := slices.Clone(r.sum.Missing)
+	r.mu.Unlock()
+	asOf := r.cfg.AsOf
+	if asOf.IsZero() {
+		asOf = r.sum.StartedAt
+	}
+	if err := transform.Prepare(ctx, db, transform.Inputs{Rules: r.cfg.Rules, AsOf: asOf, Missing: missing}); err != nil {
+		return err
+	}
+	// The marts' snapshot is the day they are as of: recomputing an earlier day adds to their history.
+	txn, err := r.wh.Begin(r.sum.RunID+"-marts", r.cfg.TenantID, asOf, warehouse.WriterOptions{Layer: warehouse.Marts})
 	if err != nil {
 		return fmt.Errorf("starting the marts transaction: %w", err)
 	}
@@ -72,5 +93,111 @@ func (r *run) marts(ctx context.Context, db transform.Queryer) error {
 		r.sum.Tables[k] = v
 	}
 	r.mu.Unlock()
+	return nil
+}
+
+// MartsConfig configures a recomputation of the marts from what the warehouse holds.
+type MartsConfig struct {
+	Warehouse string
+	Tenants   []string // tenant ids; every tenant with committed users when empty
+	Rules     *rules.Rules
+	AsOf      time.Time // the day the marts are computed as of; required
+	BatchRows int
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// MartsResult is one tenant's recomputed marts.
+type MartsResult struct {
+	TenantID string
+	Tables   map[string]int64
+	Err      error
+}
+
+// RecomputeMarts computes every tenant's marts again from the committed raw tables (no request to any service),
+// as of cfg.AsOf with cfg.Rules, and commits them as each tenant's latest marts snapshot; the catalog is rebuilt
+// after. What the tenant's last run could not fetch is taken from its run row, so findings still report it.
+func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error) {
+	if cfg.AsOf.IsZero() {
+		return nil, fmt.Errorf("%w: no as-of date", ErrInvalidConfig)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	wh, err := warehouse.Open(ctx, cfg.Warehouse, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("opening warehouse: %w", err)
+	}
+	unlock, err := wh.Lock()
+	if err != nil {
+		return nil, fmt.Errorf("locking warehouse: %w", err)
+	}
+	defer unlock()
+	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+		return nil, fmt.Errorf("rebuilding the catalog: %w", err)
+	}
+	pool, err := catalog.Open(wh.Root())
+	if err != nil {
+		return nil, err
+	}
+	tenants := cfg.Tenants
+	if len(tenants) == 0 {
+		rows, err := pool.QueryContext(ctx, "SELECT DISTINCT tenant_id FROM graph_users ORDER BY 1")
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("listing the warehouse's tenants: %w", err)
+		}
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err == nil {
+				tenants = append(tenants, t)
+			}
+		}
+		rows.Close()
+	}
+	if len(tenants) == 0 {
+		pool.Close()
+		return nil, fmt.Errorf("the warehouse %s holds no committed tenant: run `seatlake run` first", cfg.Warehouse)
+	}
+	var res []MartsResult
+	for _, t := range tenants {
+		var missing []string
+		row := pool.QueryRowContext(ctx, "SELECT coalesce(missing, []) FROM runs WHERE tenant_id = $1 AND status <> 'failed' ORDER BY started_at DESC LIMIT 1", t)
+		var m duckdbList
+		if err := row.Scan(&m); err == nil {
+			missing = m
+		}
+		start := cfg.Now().UTC()
+		r := &run{
+			cfg: Config{TenantID: t, Rules: cfg.Rules, AsOf: cfg.AsOf, BatchRows: cfg.BatchRows},
+			log: cfg.Logger.With("tenant_id", t), wh: wh,
+			sum: &Summary{RunID: newRunID(start), TenantID: t, StartedAt: start, Tables: map[string]int64{}, Missing: missing},
+		}
+		err := r.marts(ctx, pool)
+		res = append(res, MartsResult{TenantID: t, Tables: r.sum.Tables, Err: err})
+	}
+	pool.Close()
+	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+		return res, fmt.Errorf("rebuilding the catalog: %w", err)
+	}
+	return res, nil
+}
+
+// duckdbList scans a DuckDB list of strings.
+type duckdbList []string
+
+func (l *duckdbList) Scan(v any) error {
+	items, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("not a list: %T", v)
+	}
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			*l = append(*l, s)
+		}
+	}
 	return nil
 }

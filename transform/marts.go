@@ -18,6 +18,10 @@ import (
 var (
 	str = arrow.BinaryTypes.String
 	f64 = arrow.PrimitiveTypes.Float64
+	i32 = arrow.PrimitiveTypes.Int32
+	i64 = arrow.PrimitiveTypes.Int64
+	bl  = arrow.FixedWidthTypes.Boolean
+	ts  = table.Timestamp
 )
 
 // Identities is the identities mart: one row per Entra user and per Dynamics 365 account.
@@ -38,12 +42,104 @@ var Identities = table.New("identities", table.Snapshot, "",
 	table.Column{Name: "detail", Type: str, Nullable: true, Doc: "what a person needs to check the row"},
 )
 
-// Marts lists the marts in the order they are computed.
-func Marts() []*table.Table { return []*table.Table{Identities} }
+// UserActivity is the user_activity mart.
+var UserActivity = table.New("user_activity", table.Snapshot, "",
+	"Per Entra user and product the user holds: the last activity, the evidence that gave it and its known lag, and the newest date of each evidence kind.",
+	table.Column{Name: "user_id", Type: str, Key: true},
+	table.Column{Name: "user_principal_name", Type: str, Nullable: true},
+	table.Column{Name: "product_id", Type: str, Key: true},
+	table.Column{Name: "product_name", Type: str, Nullable: true},
+	table.Column{Name: "last_activity", Type: ts, Nullable: true, Doc: "the newest evidence of the product's kinds; null when none"},
+	table.Column{Name: "evidence", Type: str, Nullable: true, Doc: "signin_log, dataverse, sign_in_activity or usage_report"},
+	table.Column{Name: "evidence_detail", Type: str, Nullable: true, Doc: "which app, environment or report"},
+	table.Column{Name: "evidence_lag", Type: str, Nullable: true, Doc: "how late that evidence is known to arrive"},
+	table.Column{Name: "last_sign_in_log", Type: ts, Nullable: true},
+	table.Column{Name: "last_dataverse", Type: ts, Nullable: true},
+	table.Column{Name: "last_dataverse_access", Type: ts, Nullable: true},
+	table.Column{Name: "last_dataverse_change", Type: ts, Nullable: true},
+	table.Column{Name: "last_sign_in_activity", Type: ts, Nullable: true},
+	table.Column{Name: "last_usage_report", Type: ts, Nullable: true},
+	table.Column{Name: "evidence_since", Type: ts, Nullable: true, Doc: "the oldest evidence held of the product's sign-in log and Dataverse kinds: how far back absence can be claimed"},
+)
 
-// Queryer runs a query; *sql.DB and *sql.Conn implement it.
+// LicenseUsage is the license_usage mart.
+var LicenseUsage = table.New("license_usage", table.Snapshot, "",
+	"One row per user and assigned SKU: product, assignment, last activity and evidence, days inactive, status, reason, cost, and whether to reclaim or downgrade it.",
+	table.Column{Name: "user_id", Type: str, Key: true},
+	table.Column{Name: "user_principal_name", Type: str, Nullable: true},
+	table.Column{Name: "display_name", Type: str, Nullable: true},
+	table.Column{Name: "sku_id", Type: str, Key: true},
+	table.Column{Name: "sku_part_number", Type: str, Nullable: true},
+	table.Column{Name: "product_id", Type: str, Nullable: true},
+	table.Column{Name: "product_name", Type: str, Nullable: true},
+	table.Column{Name: "assigned_at", Type: ts, Nullable: true},
+	table.Column{Name: "assigned_by_group", Type: str, Nullable: true, Doc: "the group the license is inherited from: reclaim by removing the user from it"},
+	table.Column{Name: "last_activity", Type: ts, Nullable: true},
+	table.Column{Name: "evidence", Type: str, Nullable: true},
+	table.Column{Name: "evidence_detail", Type: str, Nullable: true},
+	table.Column{Name: "evidence_lag", Type: str, Nullable: true},
+	table.Column{Name: "days_inactive", Type: i32, Nullable: true, Doc: "days since the last activity (or since the evidence that bounds it)"},
+	table.Column{Name: "threshold_days", Type: i32, Nullable: true},
+	table.Column{Name: "status", Type: str, Doc: "active, low_usage, never_used, disabled_user_licensed, grace_period, excluded or review_only"},
+	table.Column{Name: "reason", Type: str, Nullable: true, Doc: "one sentence a person can act on"},
+	table.Column{Name: "downgrade_to", Type: str, Nullable: true, Doc: "a cheaper license the evidence says is enough"},
+	table.Column{Name: "required_license", Type: str, Nullable: true, Doc: "for F&O licenses: the tier the user's roles require"},
+	table.Column{Name: "monthly_cost", Type: f64, Nullable: true},
+	table.Column{Name: "currency", Type: str, Nullable: true},
+	table.Column{Name: "yearly_saving", Type: f64, Nullable: true, Doc: "reclaim: 12 x the price; downgrade: 12 x the difference"},
+	table.Column{Name: "reclaim_candidate", Type: bl},
+	table.Column{Name: "action", Type: str, Nullable: true, Doc: "remove license, remove from group <id>, or downgrade to <license>"},
+)
+
+// LicensePosition is the license_position mart.
+var LicensePosition = table.New("license_position", table.Snapshot, "",
+	"The compliance position: per SKU, seats purchased, assigned, active, inactive, available, short, reclaimable and their cost; per F&O license tier, users requiring it against users holding it.",
+	table.Column{Name: "kind", Type: str, Key: true, Doc: "sku or finops_license"},
+	table.Column{Name: "sku_id", Type: str, Nullable: true, Key: true},
+	table.Column{Name: "sku_part_number", Type: str, Nullable: true},
+	table.Column{Name: "product_id", Type: str, Nullable: true},
+	table.Column{Name: "product_name", Type: str, Nullable: true, Key: true},
+	table.Column{Name: "capability_status", Type: str, Nullable: true},
+	table.Column{Name: "purchased", Type: i32, Nullable: true, Doc: "prepaidUnits.enabled"},
+	table.Column{Name: "warning", Type: i32, Nullable: true, Doc: "prepaidUnits.warning: expired, in grace"},
+	table.Column{Name: "suspended", Type: i32, Nullable: true},
+	table.Column{Name: "assigned", Type: i32, Nullable: true, Doc: "consumedUnits (finops_license: users holding the tier)"},
+	table.Column{Name: "active", Type: i32, Nullable: true},
+	table.Column{Name: "inactive", Type: i32, Nullable: true, Doc: "low_usage, never_used and disabled_user_licensed"},
+	table.Column{Name: "undecided", Type: i32, Nullable: true, Doc: "grace_period, review_only and excluded"},
+	table.Column{Name: "available", Type: i32, Nullable: true, Doc: "purchased - assigned (negative when short)"},
+	table.Column{Name: "shortfall", Type: i32, Nullable: true, Doc: "assigned beyond purchased and warning seats"},
+	table.Column{Name: "reclaimable", Type: i32, Nullable: true},
+	table.Column{Name: "downgradable", Type: i32, Nullable: true},
+	table.Column{Name: "required", Type: i32, Nullable: true, Doc: "finops_license: users whose roles require this tier"},
+	table.Column{Name: "under_licensed", Type: i32, Nullable: true, Doc: "finops_license: users requiring this tier who hold less"},
+	table.Column{Name: "monthly_price", Type: f64, Nullable: true},
+	table.Column{Name: "currency", Type: str, Nullable: true},
+	table.Column{Name: "idle_monthly_cost", Type: f64, Nullable: true, Doc: "what the reclaimable seats cost a month"},
+	table.Column{Name: "yearly_saving", Type: f64, Nullable: true, Doc: "reclaims and downgrades, a year"},
+)
+
+// Findings is the findings mart.
+var Findings = table.New("findings", table.Snapshot, "",
+	"Anonymization, data-quality and compliance findings: code, severity, environment, count, what was seen and what to do.",
+	table.Column{Name: "code", Type: str, Key: true},
+	table.Column{Name: "severity", Type: str, Doc: "high, medium or low"},
+	table.Column{Name: "environment_url", Type: str, Nullable: true, Key: true},
+	table.Column{Name: "count", Type: i64},
+	table.Column{Name: "detail", Type: str},
+	table.Column{Name: "action", Type: str, Doc: "what to do"},
+)
+
+// Marts lists the marts in the order they are computed: each may read the ones before it (as mart_<name>).
+func Marts() []*table.Table {
+	return []*table.Table{Identities, UserActivity, LicenseUsage, LicensePosition, Findings}
+}
+
+// Queryer runs queries and statements on one connection (the marts share its temporary tables); *sql.Conn
+// implements it.
 type Queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // Run identifies the computation: its rows carry the tenant, the run id and the time as their provenance.
@@ -55,14 +151,19 @@ type Run struct {
 	Alloc     memory.Allocator
 }
 
-// Compute runs mart's query (sql/marts/<name>.sql) for the run's tenant over db and writes its rows to sink. The
-// query's columns must be the mart's declared columns, in order; a mismatch is an error naming both.
+// Compute runs mart's query (sql/marts/<name>.sql) for the run's tenant over db, keeps the result as the temporary
+// table mart_<name> (the marts after it read it) and writes its rows to sink. Prepare must have loaded the rules on
+// db first. The query's columns must be the mart's declared columns, in order; a mismatch is an error naming both.
 func Compute(ctx context.Context, db Queryer, mart *table.Table, run Run, sink table.Sink) (int64, error) {
 	q, err := seatsql.Marts.ReadFile("marts/" + mart.Name + ".sql")
 	if err != nil {
 		return 0, fmt.Errorf("mart %s: %w", mart.Name, err)
 	}
-	rows, err := db.QueryContext(ctx, string(q), run.TenantID)
+	tmp := "mart_" + mart.Name
+	if _, err := db.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+tmp+" AS "+string(q), run.TenantID); err != nil {
+		return 0, fmt.Errorf("computing %s: %w", mart.Name, err)
+	}
+	rows, err := db.QueryContext(ctx, "SELECT * FROM "+tmp)
 	if err != nil {
 		return 0, fmt.Errorf("computing %s: %w", mart.Name, err)
 	}

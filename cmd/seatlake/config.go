@@ -47,6 +47,7 @@ var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file"
 type fileConfig struct {
 	path    string
 	tenants []tenantFile
+	rules   *yaml.Node // the rules section (transform/rules.Override), applied over the default rules
 }
 
 // loadConfigFile is the Before hook of a command taking --config: it sets every flag the file names and the command
@@ -101,9 +102,16 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 			}
 			continue
 		}
+		if key == "rules" {
+			if val.Kind != yaml.MappingNode {
+				return nil, fmt.Errorf("rules (line %d): want a mapping (threshold-days, product-thresholds, exclude, prices, products-file)", val.Line)
+			}
+			fc.rules = val
+			continue
+		}
 		f, ok := flags[key]
 		if !ok || key == "config" || key == "help" {
-			return nil, fmt.Errorf("unknown key %q (line %d)%s", key, doc.Content[i].Line, suggest(key, append(flagNames, "tenants")))
+			return nil, fmt.Errorf("unknown key %q (line %d)%s", key, doc.Content[i].Line, suggest(key, append(flagNames, "tenants", "rules")))
 		}
 		if key == "client-secret" {
 			return nil, fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with client-secret-file", key, doc.Content[i].Line)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -17,7 +18,33 @@ import (
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/pipelines"
+	"github.com/seatlake/seatlake/transform/rules"
 )
+
+func asOfFlag() cli.Flag {
+	return &cli.StringFlag{Name: "as-of", Usage: "compute the marts as of this day (YYYY-MM-DD; default today, UTC): the same data and day give the same answers", EnvVars: []string{"SEATLAKE_AS_OF"}}
+}
+
+// martRules are the license rules (the defaults, with the config file's rules section over them) and the --as-of
+// day (zero: the run's own date).
+func martRules(c *cli.Context, fc *fileConfig) (*rules.Rules, time.Time, error) {
+	r := rules.Default()
+	if fc != nil && fc.rules != nil {
+		var err error
+		if r, err = r.Apply(fc.rules, filepath.Dir(fc.path)); err != nil {
+			return nil, time.Time{}, &exitError{code: exitUsage, err: fmt.Errorf("--config %s: %w", fc.path, err)}
+		}
+	}
+	var asOf time.Time
+	if v := c.String("as-of"); v != "" {
+		d, err := parseAsOf(v)
+		if err != nil {
+			return nil, time.Time{}, &exitError{code: exitUsage, err: err}
+		}
+		asOf = d
+	}
+	return r, asOf, nil
+}
 
 func warehouseFlag() cli.Flag {
 	return &cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "./warehouse", Usage: "the warehouse directory (Parquet, state, seatlake.duckdb)", EnvVars: []string{"SEATLAKE_WAREHOUSE"}}
@@ -57,6 +84,7 @@ func runFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "finops-url", Usage: "a Finance and Operations environment URL, e.g. https://contoso.operations.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
 		&cli.StringFlag{Name: "tenant", Usage: "run only this tenant of the config file's tenants list"},
 		&cli.IntFlag{Name: "parallel-tenants", Value: 2, Usage: "tenants run at once"},
+		asOfFlag(),
 		warehouseFlag(),
 	}
 	flags = append(flags, tuningFlags()...)
@@ -86,6 +114,9 @@ func runCommand() *cli.Command {
 			}
 			base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
 			if err := applyTuning(c, &base); err != nil {
+				return err
+			}
+			if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
 				return err
 			}
 			cfgs, err := tenantConfigs(c, fc, base)

@@ -76,6 +76,7 @@ func simCommand() *cli.Command {
 		&cli.StringFlag{Name: "tenant-id", Usage: "tenant id to serve (default: derived from the seed)"},
 		&cli.StringFlag{Name: "client-id", Usage: "client id to accept (default: a fixed id)"},
 		&cli.StringFlag{Name: "ca-file", Usage: "with --tls: write the CA certificate here (default: a file in the temporary directory)"},
+		&cli.StringFlag{Name: "as-of", Usage: "the simulator's clock: the tenant as it is at 00:00 UTC on this day (YYYY-MM-DD); /_sim/truth is as of it. Run seatlake with the same --as-of"},
 	}, simFlags("realistic", false)...)
 	flags = append(flags, logFlags()...)
 	return &cli.Command{
@@ -94,6 +95,13 @@ func simCommand() *cli.Command {
 				return err
 			}
 			cfg := simConfig(c)
+			if v := c.String("as-of"); v != "" {
+				d, err := parseAsOf(v)
+				if err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				cfg.Now = func() time.Time { return d }
+			}
 			cfg.TenantID = c.String("tenant-id")
 			cfg.ClientID = c.String("client-id")
 			cfg.ClientSecret = os.Getenv("SEATLAKE_SIM_CLIENT_SECRET")
@@ -127,4 +135,13 @@ func simCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// parseAsOf reads an --as-of day: YYYY-MM-DD, midnight UTC.
+func parseAsOf(v string) (time.Time, error) {
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--as-of %q: want a day such as 2026-11-30", v)
+	}
+	return d, nil
 }

@@ -101,7 +101,9 @@ func (s *Sim) usageTruth() UsageTruth {
 						E = max(E, m.lastApp[i][a])
 					}
 				}
-				E = max(E, dv[i].last)
+				if l.sku != skuOps { // F&O is proved by its sign-ins only: Dataverse audits are not F&O use
+					E = max(E, dv[i].last)
+				}
 			}
 			status := ""
 			switch {
@@ -139,6 +141,7 @@ func (s *Sim) usageTruth() UsageTruth {
 				}
 			}
 			t.LicenseUsage[status]++
+
 			if status != "active" {
 				continue
 			}

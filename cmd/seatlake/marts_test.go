@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim"
+)
+
+// usageTruth reads what /_sim/truth says the license marts must find.
+func usageTruth(t *testing.T, base string) tenantsim.UsageTruth {
+	t.Helper()
+	resp, err := http.Get(base + "/_sim/truth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr tenantsim.UsageTruth
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// csvRows runs a query through the CLI and returns its CSV rows without the header.
+func csvRows(t *testing.T, wh, q string) [][]string {
+	t.Helper()
+	r := seatlake(t, nil, "query", "--warehouse", wh, "--format", "csv", q)
+	if r.code != 0 {
+		t.Fatalf("query %q: exit %d: %s", q, r.code, r.stderr)
+	}
+	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("query %q: csv %q (%v)", q, r.stdout, err)
+	}
+	return recs[1:]
+}
+
+// The license marts of a run against a seeded tenant find what the generator planted: statuses, downgrades, F&O
+// users under-licensed and the findings, with the simulator's clock as --as-of on both sides.
+func TestCLILicenseMartsMatchTruth(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*tenantsim.Config)
+	}{
+		{"concealed names", nil},
+		{"names shown, no P1", func(c *tenantsim.Config) { c.ConcealedNames, c.Premium = false, false }},
+		{"names shown, auditing off", func(c *tenantsim.Config) { c.ConcealedNames, c.AuditingOff = false, map[int]bool{0: true} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asOf := time.Now().UTC().Truncate(24 * time.Hour)
+			_, base, env := startSim(t, func(c *tenantsim.Config) {
+				c.Users, c.Days, c.SignIns = 600, 30, 0
+				c.Now = func() time.Time { return asOf }
+				if tc.mutate != nil {
+					tc.mutate(c)
+				}
+			})
+			want := usageTruth(t, base)
+			if want.AsOf != asOf.Format(time.DateOnly) {
+				t.Fatalf("the simulator's truth is as of %s, want %s", want.AsOf, asOf.Format(time.DateOnly))
+			}
+			wh := t.TempDir()
+			r := seatlake(t, env, "run", "--quiet", "--warehouse", wh, "--as-of", want.AsOf)
+			if r.code != 0 {
+				t.Fatalf("seatlake run: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			got := map[string]int64{}
+			for _, row := range csvRows(t, wh, "SELECT status, count(*) FROM license_usage GROUP BY status") {
+				n, _ := strconv.ParseInt(row[1], 10, 64)
+				got[row[0]] = n
+			}
+			for status, n := range want.LicenseUsage {
+				if got[status] != n {
+					t.Errorf("license_usage %s: the marts have %d, the tenant %d", status, got[status], n)
+				}
+			}
+			for status := range got {
+				if _, ok := want.LicenseUsage[status]; !ok {
+					t.Errorf("license_usage has status %q the truth does not know", status)
+				}
+			}
+			if n := csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE downgrade_to IS NOT NULL")[0][0]; n != strconv.FormatInt(want.Downgrades, 10) {
+				t.Errorf("downgrades: the marts have %s, the tenant %d", n, want.Downgrades)
+			}
+			under := csvRows(t, wh, "SELECT coalesce(sum(under_licensed), 0) FROM license_position WHERE kind = 'finops_license'")[0][0]
+			if under != strconv.FormatInt(want.FinOpsUnderLicensed, 10) {
+				t.Errorf("F&O under-licensed: the marts have %s, the tenant %d", under, want.FinOpsUnderLicensed)
+			}
+			var codes []string
+			for _, row := range csvRows(t, wh, "SELECT DISTINCT code FROM findings ORDER BY code") {
+				codes = append(codes, row[0])
+			}
+			if !slices.Equal(codes, want.Findings) {
+				t.Errorf("findings: the marts have %v, the tenant %v", codes, want.Findings)
+			}
+			if t.Failed() {
+
+				for _, row := range csvRows(t, wh, "SELECT status, product_id, reason FROM license_usage USING SAMPLE 12 ROWS") {
+					t.Log(row)
+				}
+			}
+		})
+	}
+}

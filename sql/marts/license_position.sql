@@ -1,0 +1,67 @@
+-- license_position: the compliance position. One row per subscribed SKU (kind 'sku'): seats purchased (enabled),
+-- in warning (expired, in grace) and suspended, assigned, and how the assigned ones are used (this run's
+-- license_usage), what is available or short, what can be reclaimed or downgraded and what the idle seats cost.
+-- One row per F&O license tier (kind 'finops_license'): persons whose roles require the tier against persons
+-- holding it; under_licensed counts those who need it and hold less (a compliance gap).
+-- $1 is the tenant id.
+WITH k AS (
+    SELECT k.sku_id, k.sku_part_number, k.capability_status, k.prepaid_enabled, k.prepaid_warning, k.prepaid_suspended,
+           k.consumed_units, s.product_id
+    FROM graph_subscribed_skus k LEFT JOIN rule_skus s ON s.sku_part_number = k.sku_part_number
+    WHERE k.tenant_id = $1
+),
+use AS (
+    SELECT sku_id,
+           count(*) FILTER (WHERE status = 'active') AS active,
+           count(*) FILTER (WHERE status IN ('low_usage', 'never_used', 'disabled_user_licensed')) AS inactive,
+           count(*) FILTER (WHERE status IN ('grace_period', 'review_only', 'excluded')) AS undecided,
+           count(*) FILTER (WHERE reclaim_candidate) AS reclaimable,
+           count(*) FILTER (WHERE downgrade_to IS NOT NULL) AS downgradable,
+           sum(monthly_cost) FILTER (WHERE reclaim_candidate) AS idle_monthly_cost,
+           sum(yearly_saving) AS yearly_saving
+    FROM mart_license_usage GROUP BY sku_id
+),
+fo_required AS (
+    SELECT i.entra_user_id AS user_id, max(coalesce(r.license_rank, 0)) AS rank
+    FROM finops_users f
+    JOIN mart_identities i ON i.source = 'finops' AND i.environment_url = f.environment_url AND i.account_id = f.user_id
+    LEFT JOIN finops_user_roles r ON r.tenant_id = $1 AND r.environment_url = f.environment_url AND r.user_id = f.user_id
+    WHERE f.tenant_id = $1 AND i.entra_user_id IS NOT NULL AND coalesce(f.enabled, true)
+    GROUP BY 1
+),
+fo_held AS (
+    SELECT l.user_id, max(rp.finops_rank) AS rank
+    FROM mart_license_usage l JOIN rule_products rp ON rp.product_id = l.product_id
+    WHERE rp.finops_rank IS NOT NULL GROUP BY 1
+),
+fo AS (
+    SELECT coalesce(r.user_id, h.user_id) AS user_id, r.rank AS required, coalesce(h.rank, 0) AS held
+    FROM fo_required r FULL JOIN fo_held h ON h.user_id = r.user_id
+)
+SELECT 'sku' AS kind, k.sku_id, k.sku_part_number, k.product_id, rp.product_name, k.capability_status,
+       k.prepaid_enabled AS purchased, k.prepaid_warning AS warning, k.prepaid_suspended AS suspended,
+       k.consumed_units AS assigned,
+       CAST(coalesce(u.active, 0) AS INTEGER) AS active, CAST(coalesce(u.inactive, 0) AS INTEGER) AS inactive,
+       CAST(coalesce(u.undecided, 0) AS INTEGER) AS undecided,
+       k.prepaid_enabled - k.consumed_units AS available,
+       greatest(k.consumed_units - k.prepaid_enabled - k.prepaid_warning, 0) AS shortfall,
+       CAST(coalesce(u.reclaimable, 0) AS INTEGER) AS reclaimable, CAST(coalesce(u.downgradable, 0) AS INTEGER) AS downgradable,
+       CAST(NULL AS INTEGER) AS required, CAST(NULL AS INTEGER) AS under_licensed,
+       pr.monthly_price, pr.currency, u.idle_monthly_cost, u.yearly_saving
+FROM k
+LEFT JOIN use u ON u.sku_id = k.sku_id
+LEFT JOIN rule_products rp ON rp.product_id = k.product_id
+LEFT JOIN rule_prices pr ON pr.sku_part_number = k.sku_part_number
+UNION ALL
+SELECT 'finops_license', NULL, t.sku, NULL, 'F&O ' || t.tier, NULL, NULL, NULL, NULL,
+       CAST(count(fo.user_id) FILTER (WHERE fo.held = t.rank) AS INTEGER),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       CAST(count(fo.user_id) FILTER (WHERE fo.required = t.rank) AS INTEGER),
+       CAST(count(fo.user_id) FILTER (WHERE fo.required = t.rank AND fo.held < t.rank) AS INTEGER),
+       pr.monthly_price, pr.currency, NULL, NULL
+FROM rule_tiers t
+LEFT JOIN fo ON true
+LEFT JOIN rule_prices pr ON pr.sku_part_number = coalesce(t.sku, 'finops:' || t.tier)
+WHERE (SELECT count(*) FROM finops_users WHERE tenant_id = $1) > 0
+GROUP BY t.tier, t.rank, t.sku, pr.monthly_price, pr.currency
+ORDER BY kind DESC, sku_part_number, product_name

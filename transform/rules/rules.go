@@ -1,0 +1,320 @@
+// Package rules holds the license rules as data: which SKUs make which product, the evidence that proves each
+// product is used, the inactivity threshold, exclusions, F&O license tiers and prices. The defaults are
+// default.yaml (embedded); a deployment overrides them in its config file. transform/ loads them into DuckDB as
+// small tables beside the warehouse views; no rule is an if in Go.
+package rules
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+//go:embed prices.example.csv
+var examplePrices []byte
+
+// Evidence kinds a product may list.
+const (
+	SignInLog      = "signin_log"
+	Dataverse      = "dataverse"
+	SignInActivity = "sign_in_activity"
+	UsageReport    = "usage_report"
+)
+
+// Rules is the whole rule set.
+type Rules struct {
+	ThresholdDays int                 `yaml:"threshold-days"`
+	Exclude       Exclude             `yaml:"exclude"`
+	Evidence      map[string]Evidence `yaml:"evidence"`
+	FinOpsTiers   []Tier              `yaml:"finops-tiers"`
+	Products      []Product           `yaml:"products"`
+	// Prices are the price list (empty: costs and savings are null). PricesSource says where it came from.
+	Prices       []Price `yaml:"-"`
+	PricesSource string  `yaml:"-"`
+}
+
+// Exclude says which licenses are never reclaim candidates.
+type Exclude struct {
+	UPNRegex                 string   `yaml:"upn-regex"`
+	Users                    []string `yaml:"users"`
+	Groups                   []string `yaml:"groups"`
+	DataverseNonInteractive  bool     `yaml:"dataverse-non-interactive"`
+}
+
+// Evidence describes one evidence kind.
+type Evidence struct {
+	Lag string `yaml:"lag"`
+}
+
+// Tier is an F&O license tier.
+type Tier struct {
+	Tier string `yaml:"tier"`
+	Rank int    `yaml:"rank"`
+	SKU  string `yaml:"sku"`
+}
+
+// Product is a licensed product.
+type Product struct {
+	ID            string   `yaml:"id"`
+	Name          string   `yaml:"name"`
+	SKUs          []string `yaml:"skus"`
+	Evidence      []string `yaml:"evidence"`
+	Resources     []string `yaml:"resources"`
+	ThresholdDays int      `yaml:"threshold-days"`
+	DowngradeTo   string   `yaml:"downgrade-to"`
+	DowngradeSKU  string   `yaml:"downgrade-sku"`
+	FinOpsLicense string   `yaml:"finops-license"`
+}
+
+// Price is one price-list row: a SKU part number (or finops:<tier>) and its monthly price per user.
+type Price struct {
+	SKU      string
+	Monthly  float64
+	Currency string
+}
+
+// Default returns the built-in rules with the example price list, which is labelled as such wherever it is used.
+func Default() *Rules {
+	r, err := parse(defaultYAML)
+	if err != nil {
+		panic("rules: default.yaml: " + err.Error()) // a broken embedded file fails every test
+	}
+	return r
+}
+
+// WithExamplePrices returns r with the example price list (clearly marked examples, for the demo).
+func (r *Rules) WithExamplePrices() *Rules {
+	p, err := ReadPrices(bytes.NewReader(examplePrices))
+	if err != nil {
+		panic("rules: prices.example.csv: " + err.Error())
+	}
+	c := *r
+	c.Prices, c.PricesSource = p, "example prices (not your agreement's)"
+	return &c
+}
+
+func parse(b []byte) (*Rules, error) {
+	var r Rules
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		return nil, err
+	}
+	return &r, r.Validate()
+}
+
+// Override is the rules section of a config file: every field optional, applied over the defaults.
+type Override struct {
+	ThresholdDays     *int           `yaml:"threshold-days"`
+	ProductThresholds map[string]int `yaml:"product-thresholds"`
+	Exclude           *struct {
+		UPNRegex                *string  `yaml:"upn-regex"`
+		Users                   []string `yaml:"users"`
+		Groups                  []string `yaml:"groups"`
+		DataverseNonInteractive *bool    `yaml:"dataverse-non-interactive"`
+	} `yaml:"exclude"`
+	Prices       string `yaml:"prices"`
+	ProductsFile string `yaml:"products-file"`
+}
+
+// Apply reads a config file's rules section (a YAML node) over r. Relative file names are taken from dir (the
+// config file's folder). Errors name the key and line.
+func (r *Rules) Apply(node *yaml.Node, dir string) (*Rules, error) {
+	var o Override
+	b, err := yaml.Marshal(node)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&o); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("rules: %s (lines counted from the rules key)", oneLine(err.Error()))
+	}
+	c := *r
+	c.Products = slices.Clone(r.Products)
+	path := func(p string) string {
+		if filepath.IsAbs(p) || dir == "" {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	if o.ProductsFile != "" {
+		raw, err := os.ReadFile(path(o.ProductsFile))
+		if err != nil {
+			return nil, fmt.Errorf("rules: products-file: %w", err)
+		}
+		var pf struct {
+			Products []Product `yaml:"products"`
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&pf); err != nil {
+			return nil, fmt.Errorf("rules: products-file %s: %s", o.ProductsFile, oneLine(err.Error()))
+		}
+		c.Products = pf.Products
+	}
+	if o.ThresholdDays != nil {
+		c.ThresholdDays = *o.ThresholdDays
+	}
+	for id, days := range o.ProductThresholds {
+		i := slices.IndexFunc(c.Products, func(p Product) bool { return p.ID == id })
+		if i < 0 {
+			return nil, fmt.Errorf("rules: product-thresholds: no product %q (products: %s)", id, strings.Join(c.productIDs(), ", "))
+		}
+		c.Products[i].ThresholdDays = days
+	}
+	if e := o.Exclude; e != nil {
+		if e.UPNRegex != nil {
+			c.Exclude.UPNRegex = *e.UPNRegex
+		}
+		if e.Users != nil {
+			c.Exclude.Users = e.Users
+		}
+		if e.Groups != nil {
+			c.Exclude.Groups = e.Groups
+		}
+		if e.DataverseNonInteractive != nil {
+			c.Exclude.DataverseNonInteractive = *e.DataverseNonInteractive
+		}
+	}
+	if o.Prices != "" {
+		f, err := os.Open(path(o.Prices))
+		if err != nil {
+			return nil, fmt.Errorf("rules: prices: %w", err)
+		}
+		defer f.Close()
+		if c.Prices, err = ReadPrices(f); err != nil {
+			return nil, fmt.Errorf("rules: prices %s: %w", o.Prices, err)
+		}
+		c.PricesSource = o.Prices
+	}
+	return &c, c.Validate()
+}
+
+func (r *Rules) productIDs() []string {
+	ids := make([]string, len(r.Products))
+	for i, p := range r.Products {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// Validate checks the rules make sense, naming the product or key that does not.
+func (r *Rules) Validate() error {
+	var errs []error
+	if r.ThresholdDays < 1 || r.ThresholdDays > 3650 {
+		errs = append(errs, fmt.Errorf("threshold-days %d: want 1 to 3650", r.ThresholdDays))
+	}
+	if r.Exclude.UPNRegex != "" {
+		if _, err := regexp.Compile(r.Exclude.UPNRegex); err != nil {
+			errs = append(errs, fmt.Errorf("exclude.upn-regex: %w", err))
+		}
+	}
+	ids, skus := map[string]bool{}, map[string]string{}
+	for i, p := range r.Products {
+		name := p.ID
+		if name == "" {
+			name = "#" + strconv.Itoa(i+1)
+			errs = append(errs, fmt.Errorf("product %s: no id", name))
+		}
+		if ids[p.ID] {
+			errs = append(errs, fmt.Errorf("product %s: listed twice", name))
+		}
+		ids[p.ID] = true
+		if len(p.SKUs) == 0 {
+			errs = append(errs, fmt.Errorf("product %s: no skus", name))
+		}
+		for _, s := range p.SKUs {
+			if other, ok := skus[s]; ok {
+				errs = append(errs, fmt.Errorf("product %s: SKU %s is already product %s", name, s, other))
+			}
+			skus[s] = p.ID
+		}
+		if len(p.Evidence) == 0 {
+			errs = append(errs, fmt.Errorf("product %s: no evidence (want some of %s, %s, %s, %s)", name, SignInLog, Dataverse, SignInActivity, UsageReport))
+		}
+		for _, e := range p.Evidence {
+			if _, ok := r.Evidence[e]; !ok {
+				errs = append(errs, fmt.Errorf("product %s: unknown evidence %q (want %s, %s, %s or %s)", name, e, SignInLog, Dataverse, SignInActivity, UsageReport))
+			}
+		}
+		if slices.Contains(p.Evidence, SignInLog) && len(p.Resources) == 0 {
+			errs = append(errs, fmt.Errorf("product %s: evidence %s needs resources (the resource ids its sign-ins ask a token for)", name, SignInLog))
+		}
+		if p.ThresholdDays != 0 && (p.ThresholdDays < 1 || p.ThresholdDays > 3650) {
+			errs = append(errs, fmt.Errorf("product %s: threshold-days %d: want 1 to 3650", name, p.ThresholdDays))
+		}
+		if p.FinOpsLicense != "" && !slices.ContainsFunc(r.FinOpsTiers, func(t Tier) bool { return t.Tier == p.FinOpsLicense }) {
+			errs = append(errs, fmt.Errorf("product %s: finops-license %q is not a tier of finops-tiers", name, p.FinOpsLicense))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadPrices reads a price list: CSV with the header sku_part_number,monthly_price,currency (more columns are
+// kept out), one row per SKU.
+func ReadPrices(rd io.Reader) ([]Price, error) {
+	r := csv.NewReader(rd)
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading the header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
+	}
+	for _, need := range []string{"sku_part_number", "monthly_price", "currency"} {
+		if _, ok := col[need]; !ok {
+			return nil, fmt.Errorf("no column %s (want sku_part_number,monthly_price,currency)", need)
+		}
+	}
+	var out []Price
+	seen := map[string]bool{}
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		get := func(k string) string {
+			if i := col[k]; i < len(rec) {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		}
+		p := Price{SKU: get("sku_part_number"), Currency: get("currency")}
+		if p.SKU == "" {
+			return nil, fmt.Errorf("line %d: no sku_part_number", line)
+		}
+		if seen[p.SKU] {
+			return nil, fmt.Errorf("line %d: %s is priced twice", line, p.SKU)
+		}
+		seen[p.SKU] = true
+		if p.Monthly, err = strconv.ParseFloat(get("monthly_price"), 64); err != nil || p.Monthly < 0 {
+			return nil, fmt.Errorf("line %d: monthly_price %q is not a price", line, get("monthly_price"))
+		}
+		if len(p.Currency) != 3 {
+			return nil, fmt.Errorf("line %d: currency %q: want a 3-letter code such as USD", line, p.Currency)
+		}
+		out = append(out, p)
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
