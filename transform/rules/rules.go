@@ -49,10 +49,10 @@ type Rules struct {
 
 // Exclude says which licenses are never reclaim candidates.
 type Exclude struct {
-	UPNRegex                 string   `yaml:"upn-regex"`
-	Users                    []string `yaml:"users"`
-	Groups                   []string `yaml:"groups"`
-	DataverseNonInteractive  bool     `yaml:"dataverse-non-interactive"`
+	UPNRegex                string   `yaml:"upn-regex"`
+	Users                   []string `yaml:"users"`
+	Groups                  []string `yaml:"groups"`
+	DataverseNonInteractive bool     `yaml:"dataverse-non-interactive"`
 }
 
 // Evidence describes one evidence kind.
