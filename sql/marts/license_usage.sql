@@ -168,8 +168,8 @@ SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, prod
                     ELSE 'no ' || evidence_phrase || ' in all ' || days_held || ' days of evidence held (threshold ' || threshold || ')'
                END
                || CASE WHEN assigned_by_group IS NOT NULL THEN '; inherited from group ' || assigned_by_group || ': remove the user from that group' ELSE '' END
-           WHEN 'never_used' THEN 'never used: no ' || evidence_phrase || ' and '
-               || CASE WHEN sia_available THEN 'no sign-in ever' ELSE 'no usage in the report' END
+           WHEN 'never_used' THEN 'never used: no ' || evidence_phrase
+               || CASE WHEN specific THEN ', and never signed in to anything' ELSE ' ever' END
                || '; assigned ' || coalesce(days_assigned || ' days ago', 'at an unknown date')
                || CASE WHEN assigned_by_group IS NOT NULL THEN '; inherited from group ' || assigned_by_group || ': remove the user from that group' ELSE '' END
        END AS reason,
