@@ -2,34 +2,28 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/load/report"
 	"github.com/seatlake/seatlake/pipelines"
+	"github.com/seatlake/seatlake/transform/rules"
 )
 
 // demoQueries are the sample answers the demo prints: the questions seatlake exists to answer.
 var demoQueries = []struct{ title, sql string }{
-	{"Licensed users by last interactive sign-in", `
-SELECT CASE
-         WHEN last_sign_in_at IS NULL THEN 'never (or before April 2020)'
-         WHEN last_sign_in_at >= now() - INTERVAL 30 DAY THEN 'last 30 days'
-         WHEN last_sign_in_at >= now() - INTERVAL 60 DAY THEN '30-60 days ago'
-         ELSE 'over 60 days ago'
-       END AS last_sign_in, count(*) AS users
-FROM graph_users WHERE assigned_license_count > 0
-GROUP BY ALL ORDER BY users DESC`},
-	{"Seats per SKU: purchased, assigned, unused", `
-SELECT sku_part_number, prepaid_enabled AS purchased, consumed_units AS assigned,
-       prepaid_enabled - consumed_units AS unused, capability_status
-FROM graph_subscribed_skus ORDER BY unused DESC LIMIT 8`},
-	{"Sign-ins to Dynamics 365 (Dataverse and Finance and Operations) per day, last 7 days", `
-SELECT event_date, count(*) AS sign_ins, count(DISTINCT user_id) AS users
-FROM graph_signins WHERE resource_id IN ('00000007-0000-0000-c000-000000000000', '00000015-0000-0000-c000-000000000000')
-GROUP BY event_date ORDER BY event_date DESC LIMIT 7`},
+	{"Licenses by status (license_usage): what is used, idle, unknown", `
+SELECT status, count(*) AS licenses, count(*) FILTER (WHERE reclaim_candidate) AS to_reclaim,
+       round(sum(yearly_saving), 0) AS yearly_saving, any_value(currency) AS currency
+FROM license_usage GROUP BY ALL ORDER BY licenses DESC`},
+	{"Why: one row of each status, with the evidence that decided it", `
+SELECT status, user_principal_name, sku_part_number, reason
+FROM (SELECT *, row_number() OVER (PARTITION BY status ORDER BY days_inactive DESC NULLS LAST, user_principal_name) AS n FROM license_usage)
+WHERE n = 1 ORDER BY status`},
 	{"Identities: Dynamics 365 accounts by how they join an Entra user, or why they do not", `
 SELECT source, coalesce(match_method, unmatched_reason) AS how, count(*) AS accounts, round(avg(confidence), 2) AS confidence
 FROM identities WHERE source <> 'entra'
@@ -40,8 +34,6 @@ SELECT environment_url,
        count(*) FILTER (WHERE action IN (1, 2, 3)) AS record_changes,
        count(DISTINCT user_id) AS users_seen, max(createdon) AS last_record
 FROM dataverse_audits GROUP BY ALL ORDER BY environment_url`},
-	{"Disabled accounts still holding licenses", `
-SELECT count(*) AS disabled_but_licensed FROM graph_users WHERE NOT account_enabled AND assigned_license_count > 0`},
 }
 
 func demoCommand() *cli.Command {
@@ -84,6 +76,8 @@ func demoCommand() *cli.Command {
 			if err := applyTuning(c, &cfg); err != nil {
 				return err
 			}
+			// The demo prices licenses with the example price list, which says it holds examples.
+			cfg.Rules = rules.Default().WithExamplePrices()
 			fmt.Fprintln(c.App.Writer, "seatlake check: what the run will need, before it runs")
 			printChecks(c.App.Writer, pipelines.Check(c.Context, cfg))
 			fmt.Fprintln(c.App.Writer)
@@ -96,7 +90,29 @@ func demoCommand() *cli.Command {
 					return fmt.Errorf("demo query %q: %w", q.title, err)
 				}
 			}
-			fmt.Fprintf(c.App.Writer, "\nAsk your own: seatlake query --warehouse %s \"SELECT * FROM graph_users LIMIT 5\"\n", c.String("warehouse"))
+			fmt.Fprintf(c.App.Writer, "\nThe report (prices are EXAMPLES from the built-in example price list, not an agreement's)\n\n")
+			wh := c.String("warehouse")
+			db, err := catalog.Open(wh)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			t, err := report.Load(c.Context, db, tenant, 0)
+			if err != nil {
+				return fmt.Errorf("demo report: %w", err)
+			}
+			t.WriteText(c.App.Writer, 5)
+			page := filepath.Join(wh, "report.html")
+			if err := writeHTML(page, []*report.Tenant{t}, 20); err != nil {
+				return err
+			}
+			plan, err := report.WritePlan(filepath.Join(wh, "report"), []*report.Tenant{t})
+			if err != nil {
+				return err
+			}
+			abs, _ := filepath.Abs(page)
+			fmt.Fprintf(c.App.Writer, "\nreclaim_plan=%s\nhtml=%s\n", plan, abs)
+			fmt.Fprintf(c.App.Writer, "\nAsk your own: seatlake query --warehouse %s \"SELECT * FROM license_usage LIMIT 5\"\n", wh)
 			return nil
 		},
 	}

@@ -62,7 +62,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("%w (see --help)", err)}
 		},
-		Commands: []*cli.Command{runCommand(), checkCommand(), martsCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
+		Commands: []*cli.Command{runCommand(), checkCommand(), martsCommand(), reportCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
 	}
 }
 

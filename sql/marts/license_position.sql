@@ -43,7 +43,7 @@ SELECT 'sku' AS kind, k.sku_id, k.sku_part_number, k.product_id, rp.product_name
        k.consumed_units AS assigned,
        CAST(coalesce(u.active, 0) AS INTEGER) AS active, CAST(coalesce(u.inactive, 0) AS INTEGER) AS inactive,
        CAST(coalesce(u.undecided, 0) AS INTEGER) AS undecided,
-       k.prepaid_enabled - k.consumed_units AS available,
+       k.prepaid_enabled + k.prepaid_warning - k.consumed_units AS available,
        greatest(k.consumed_units - k.prepaid_enabled - k.prepaid_warning, 0) AS shortfall,
        CAST(coalesce(u.reclaimable, 0) AS INTEGER) AS reclaimable, CAST(coalesce(u.downgradable, 0) AS INTEGER) AS downgradable,
        CAST(NULL AS INTEGER) AS required, CAST(NULL AS INTEGER) AS under_licensed,

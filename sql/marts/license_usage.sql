@@ -136,7 +136,7 @@ SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, prod
                || CASE WHEN assigned_by_group IS NOT NULL THEN ', inherited from group ' || assigned_by_group || ': remove the user from that group'
                        ELSE ': remove the license' END
            WHEN 'active' THEN 'in use: last ' || evidence_detail || ' on ' || strftime(last_activity, '%Y-%m-%d')
-               || ' (' || days_since_activity || ' days ago, threshold ' || threshold || ')'
+               || ' (' || CASE days_since_activity WHEN 0 THEN 'today' WHEN 1 THEN '1 day ago' ELSE days_since_activity || ' days ago' END || ', threshold ' || threshold || ')'
                || CASE WHEN downgrade_to_now IS NOT NULL AND downgrade_kind = 'finops'
                        THEN '; the user''s F&O roles need only ' || downgrade_to_now || ': downgrade'
                        WHEN downgrade_to_now IS NOT NULL

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/load/report"
+)
+
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "report",
+		Usage: "print the compliance position, the top reclaim and downgrade candidates and the findings; write the reclaim plan and an HTML page",
+		Description: "Reads the marts of the warehouse (the latest snapshot of each tenant). On stdout: the position per SKU and\n" +
+			"product, the top --top reclaim and downgrade candidates with their saving, and the findings. --csv DIR writes\n" +
+			"DIR/reclaim-plan.csv (every candidate: user, SKU, status, action, reason, evidence, saving) for a change ticket;\n" +
+			"--html FILE writes one self-contained page with charts (no network needed to open it). It prints\n" +
+			"reclaim_plan=PATH and html=PATH for what it wrote.",
+		Flags: []cli.Flag{
+			warehouseFlag(),
+			&cli.StringSliceFlag{Name: "tenant-id", Usage: "only this tenant; repeatable (default: every tenant in the warehouse)"},
+			&cli.IntFlag{Name: "top", Value: 10, Usage: "candidates of each kind shown on the terminal and the page"},
+			&cli.StringFlag{Name: "csv", Usage: "write the reclaim plan to this directory (reclaim-plan.csv)"},
+			&cli.StringFlag{Name: "html", Usage: "write the report page to this file, e.g. report.html"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the paths written"},
+		},
+		Action: func(c *cli.Context) error {
+			db, err := catalog.Open(c.String("warehouse"))
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("%w: run `seatlake run` (or `seatlake demo`) first", err)}
+			}
+			defer db.Close()
+			tenants := c.StringSlice("tenant-id")
+			if len(tenants) == 0 {
+				if tenants, err = report.Tenants(c.Context, db); err != nil {
+					return err
+				}
+			}
+			if len(tenants) == 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("the warehouse %s has no marts yet: run `seatlake run` or `seatlake marts`", c.String("warehouse"))}
+			}
+			var all []*report.Tenant
+			for _, id := range tenants {
+				t, err := report.Load(c.Context, db, id, 0)
+				if err != nil {
+					return fmt.Errorf("tenant %s: %w", id, err)
+				}
+				if t.Licenses == 0 && t.AsOf == "" {
+					return &exitError{code: exitUsage, err: fmt.Errorf("tenant %s has no marts in %s", id, c.String("warehouse"))}
+				}
+				all = append(all, t)
+			}
+			top := max(c.Int("top"), 0)
+			if !c.Bool("quiet") {
+				for i, t := range all {
+					if i > 0 {
+						fmt.Fprintln(c.App.Writer)
+					}
+					t.WriteText(c.App.Writer, top)
+				}
+			}
+			if dir := c.String("csv"); dir != "" {
+				path, err := report.WritePlan(dir, all)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "reclaim_plan=%s\n", path)
+			}
+			if path := c.String("html"); path != "" {
+				if err := writeHTML(path, all, top); err != nil {
+					return err
+				}
+				abs, _ := filepath.Abs(path)
+				fmt.Fprintf(c.App.Writer, "html=%s\n", abs)
+			}
+			return nil
+		},
+	}
+}
+
+// writeHTML writes the page to a temporary name and renames it, so a reader never opens half a page.
+func writeHTML(path string, all []*report.Tenant, top int) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp)
+	if err := report.WriteHTML(f, all, top, time.Now()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/csv"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim"
+)
+
+// reportWarehouse runs a seeded tenant with a config file that prices licenses, and returns the warehouse.
+func reportWarehouse(t *testing.T) (wh string, env []string) {
+	t.Helper()
+	_, _, env = startSim(t, func(c *tenantsim.Config) { c.Users, c.Days, c.SignIns = 600, 30, 0 })
+	dir := t.TempDir()
+	prices := filepath.Join(dir, "prices.csv")
+	os.WriteFile(prices, []byte("sku_part_number,monthly_price,currency\nDYN365_ENTERPRISE_SALES,95,EUR\nDYN365_ENTERPRISE_CUSTOMER_SERVICE,95,EUR\n"+
+		"DYN365_TEAM_MEMBERS,8,EUR\nDynamics_365_for_Operations,180,EUR\nENTERPRISEPACK,23,EUR\nSPE_E3,36,EUR\nSPE_E5,57,EUR\nENTERPRISEPREMIUM,38,EUR\n"+
+		"POWERAPPS_PER_USER,20,EUR\nAAD_PREMIUM,6,EUR\nFLOW_FREE,0,EUR\nfinops:Activity,50,EUR\n"), 0o644)
+	cfg := filepath.Join(dir, "seatlake.yaml")
+	os.WriteFile(cfg, []byte("rules:\n  prices: prices.csv\n  threshold-days: 60\n"), 0o644)
+	wh = filepath.Join(dir, "wh")
+	if r := seatlake(t, env, "run", "--quiet", "--config", cfg, "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	return wh, env
+}
+
+// The report: the position per SKU, the top candidates with their saving, the findings on the terminal; every
+// candidate in the CSV plan; a page that needs no network.
+func TestCLIReport(t *testing.T) {
+	wh, _ := reportWarehouse(t)
+	out := t.TempDir()
+	page := filepath.Join(out, "report.html")
+	r := seatlake(t, nil, "report", "--warehouse", wh, "--top", "3", "--csv", out, "--html", page)
+	if r.code != 0 {
+		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"Compliance position per SKU", "DYN365_ENTERPRISE_SALES", "Per product", "Reclaim candidates (top 3 of",
+		"Downgrade candidates (top 3 of", "Findings (", "finops_under_licensed", "EUR ", "reclaim_plan=", "html="} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// The plan holds every candidate: as many rows as license_usage has reclaim and downgrade candidates.
+	want := csvRows(t, wh, "SELECT count(*) FILTER (WHERE reclaim_candidate) + count(*) FILTER (WHERE downgrade_to IS NOT NULL) FROM license_usage")[0][0]
+	f, err := os.Open(filepath.Join(out, "reclaim-plan.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strconv.Itoa(len(recs)-1) != want || len(recs) < 10 {
+		t.Errorf("reclaim-plan.csv has %d candidates, license_usage %s", len(recs)-1, want)
+	}
+	if strings.Join(recs[0], ",") != "tenant_id,user_id,user_principal_name,sku_part_number,product,status,action,days_inactive,last_activity,evidence,reason,yearly_saving,currency" {
+		t.Errorf("plan header: %v", recs[0])
+	}
+	for _, rec := range recs[1:] {
+		if rec[6] == "" || rec[10] == "" {
+			t.Fatalf("a plan row without action or reason: %v", rec)
+		}
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(html)
+	if n := strings.Count(s, "<svg"); n < 3 {
+		t.Errorf("the page has %d charts, want the seats, inactivity and savings charts", n)
+	}
+	// Self-contained: nothing to fetch (no script, stylesheet, image or font from anywhere).
+	if loc := regexp.MustCompile(`(?i)<script|<link|<img|(src|href)\s*=\s*"(https?:)?//|@import|url\(`).FindStringIndex(s); loc != nil {
+		t.Errorf("the page fetches something: %q", s[loc[0]:min(len(s), loc[1]+60)])
+	}
+	for _, want := range []string{"Compliance position per SKU", "Top reclaim candidates", "Findings", "finops_under_licensed"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
+// The page as a person sees it: Chromium renders it offline and the seats chart's three series (purchased,
+// assigned, active) are on screen. Runs when Chromium is installed (CI installs it; SEATLAKE_REQUIRE_CHROMIUM=1
+// makes its absence a failure).
+func TestReportScreenshot(t *testing.T) {
+	browser := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		if os.Getenv("SEATLAKE_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("no chromium on PATH and SEATLAKE_REQUIRE_CHROMIUM is set (apt-get install chromium)")
+		}
+		t.Skip("no chromium on PATH: install Debian's chromium to run the report's screenshot check")
+	}
+	wh, _ := reportWarehouse(t)
+	out := t.TempDir()
+	page := filepath.Join(out, "report.html")
+	if r := seatlake(t, nil, "report", "--quiet", "--warehouse", wh, "--html", page); r.code != 0 {
+		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+	}
+	shot := filepath.Join(out, "report.png")
+	cmd := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+		"--window-size=1280,1400", "--screenshot="+shot, "file://"+page)
+	cmd.Env = append(os.Environ(), "HOME="+out)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("chromium did not render the page in 90 s")
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string][3]uint32{"purchased": {84, 112, 198}, "assigned": {145, 204, 117}, "active": {250, 200, 88}}
+	count := map[string]int{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			for name, c := range series {
+				if near(r>>8, c[0]) && near(g>>8, c[1]) && near(bl>>8, c[2]) {
+					count[name]++
+				}
+			}
+		}
+	}
+	for name := range series {
+		if count[name] < 400 {
+			t.Errorf("the rendered page shows %d pixels of the %s series: the seats chart is not on screen (%v)", count[name], name, count)
+		}
+	}
+	if t.Failed() {
+		keep := filepath.Join(os.TempDir(), "seatlake-report-failed.png")
+		if b, err := os.ReadFile(shot); err == nil && os.WriteFile(keep, b, 0o644) == nil {
+			t.Logf("screenshot kept at %s", keep)
+		}
+	}
+}
+
+func near(a, b uint32) bool { return a+6 >= b && a <= b+6 }
