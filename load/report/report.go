@@ -37,12 +37,12 @@ type Tenant struct {
 
 // Position is one license_position row.
 type Position struct {
-	Kind, SKU, Product, Status                                  string
-	Purchased, Warning, Assigned, Active, Inactive, Undecided   int64
-	Available, Shortfall, Reclaimable, Downgradable             int64
-	Required, UnderLicensed                                     int64
-	MonthlyPrice, IdleMonthly, YearlySaving                     float64
-	HasPrice                                                    bool
+	Kind, SKU, Product, Status                                string
+	Purchased, Warning, Assigned, Active, Inactive, Undecided int64
+	Available, Shortfall, Reclaimable, Downgradable           int64
+	Required, UnderLicensed                                   int64
+	MonthlyPrice, IdleMonthly, YearlySaving                   float64
+	HasPrice                                                  bool
 }
 
 // Product sums the position by product.
@@ -56,10 +56,10 @@ type Product struct {
 // Candidate is a license to reclaim or downgrade.
 type Candidate struct {
 	TenantID, UserID, UPN, SKU, Product, Status, Reason string
-	Evidence, LastActivity, Action, DowngradeTo      string
-	DaysInactive                                     sql.NullInt64
-	YearlySaving                                     float64
-	Currency                                         string
+	Evidence, LastActivity, Action, DowngradeTo         string
+	DaysInactive                                        sql.NullInt64
+	YearlySaving                                        float64
+	Currency                                            string
 }
 
 // Finding is one findings row.
