@@ -142,7 +142,8 @@ SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, prod
                        WHEN downgrade_to_now IS NOT NULL
                        THEN '; Dataverse audits show only access, no record changes, for ' || threshold || ' days: ' || downgrade_to_now || ' is enough'
                        ELSE '' END
-           WHEN 'grace_period' THEN 'assigned ' || days_assigned || ' days ago (' || strftime(assigned_at, '%Y-%m-%d')
+           WHEN 'grace_period' THEN 'assigned ' || CASE days_assigned WHEN 0 THEN 'today' WHEN 1 THEN '1 day ago' ELSE days_assigned || ' days ago' END
+               || ' (' || strftime(assigned_at, '%Y-%m-%d')
                || '), within the ' || threshold || '-day grace period'
                || CASE WHEN last_activity IS NULL THEN '; no use yet' ELSE '; last ' || evidence_detail || ' on ' || strftime(last_activity, '%Y-%m-%d') END
            WHEN 'review_only' THEN
