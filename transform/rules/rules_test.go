@@ -42,7 +42,7 @@ func TestApplyAndItsErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "bad-prices.csv"), []byte("sku_part_number,monthly_price,currency\nSPE_E3,cheap,EUR\n"), 0o644)
 	for _, tc := range []struct {
 		name, yaml, err string
-		check          func(*testing.T, *Rules)
+		check           func(*testing.T, *Rules)
 	}{
 		{name: "overrides", yaml: "threshold-days: 30\nproduct-thresholds: {dynamics-365-sales: 90}\nexclude: {users: [a@b.c], upn-regex: '^svc-'}\nprices: prices.csv\n",
 			check: func(t *testing.T, r *Rules) {
