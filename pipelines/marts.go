@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/seatlake/seatlake/load/catalog"
@@ -49,6 +51,9 @@ func computeMarts(ctx context.Context, wh *warehouse.Warehouse, runs []*run) {
 	}
 }
 
+// martsMemory is DuckDB's memory limit while it computes the marts.
+const martsMemory = "512MB"
+
 // marts computes this tenant's marts over db and commits them.
 func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	db, err := pool.Conn(ctx) // the marts share temporary tables: one connection
@@ -56,6 +61,16 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 		return fmt.Errorf("opening the catalog: %w", err)
 	}
 	defer db.Close()
+	// DuckDB's own memory for the marts: enough for a 100,000-user tenant's aggregates (they stream the event
+	// tables' columns, never hold them), well under the machine's; a bigger tenant spills to the temporary
+	// directory instead of growing the process.
+	// Spill files go under _staging (DuckDB's default, <catalog>.tmp, is the name the catalog build writes to).
+	spill := filepath.Join(r.wh.Root(), "_staging", "duckdb-spill")
+	for _, set := range []string{"SET memory_limit = '" + martsMemory + "'", "SET temp_directory = '" + strings.ReplaceAll(spill, "'", "''") + "'"} {
+		if _, err := db.ExecContext(ctx, set); err != nil {
+			return fmt.Errorf("limiting the marts' memory: %w", err)
+		}
+	}
 	r.mu.Lock()
 	missing := slices.Clone(r.sum.Missing)
 	r.mu.Unlock()

@@ -13,11 +13,14 @@
 //  5. Extraction at the speed the services allow: a Graph + Dataverse run (2,000 users, 30 days) against scaled
 //     service limits with 100 ms pages; limit_efficiency = wall time / the least time the simulated limits allow
 //     for the requests that succeeded (Graph's reporting window, Dataverse's request and concurrency limits).
+//  6. The marts: a tenant of 100,000 users, 10,000,000 sign-ins, 1,000,000 Dataverse audit records and one F&O
+//     environment is run into a warehouse; then `seatlake marts` alone recomputes every mart from the committed
+//     Parquet. Reported: its wall time and peak RSS.
 //
 // The last line is machine-readable:
 //
 //	bench: rows_per_s=… ratio_vs_duckdb=… peak_rss_mib=… rss_growth_10m=… audits_rows_per_s=… audits_peak_rss_mib=…
-//	audits_rss_growth_10m=… limit_efficiency=… limit_throttled_pct=…
+//	audits_rss_growth_10m=… limit_efficiency=… limit_throttled_pct=… marts_s=… marts_peak_rss_mib=…
 package main
 
 import (
@@ -54,11 +57,12 @@ func main() {
 	large := flag.Int64("signins-large", 10_000_000, "sign-ins for the memory-growth run (0 skips it)")
 	audits := flag.Int64("audits", 1_000_000, "Dataverse audit records for the audits run (0 skips the audits runs)")
 	auditsLarge := flag.Int64("audits-large", 10_000_000, "audit records for the audits memory-growth run (0 skips it)")
+	martsUsers := flag.Int("marts-users", 100_000, "users of the marts run's tenant (0 skips the marts run)")
 	work := flag.String("dir", "", "working directory (default: a temporary one, removed afterwards)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of seatlake's conversion stage to this file")
 	flag.Parse()
 	cpuProfile = *profile
-	if err := run(context.Background(), *bin, *users, *small, *large, *audits, *auditsLarge, *work); err != nil {
+	if err := run(context.Background(), *bin, *users, *small, *large, *audits, *auditsLarge, *martsUsers, *work); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -66,7 +70,7 @@ func main() {
 
 var cpuProfile string
 
-func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, dir string) error {
+func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, dir string) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "seatlake-bench-")
 		if err != nil {
@@ -148,9 +152,20 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 	fmt.Printf("seatlake run: %.2f s wall; the limits allow %.2f s (Graph reporting %.2f s, Dataverse %.2f s); %d of %d requests throttled\n",
 		eff.wall.Seconds(), eff.minimum.Seconds(), eff.graphMin.Seconds(), eff.dvMin.Seconds(), eff.throttled, eff.requests)
 
-	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f\n",
+	var marts martsResult
+	if martsUsers > 0 {
+		fmt.Printf("\n== 6. the marts: %d users, 10,000,000 sign-ins, 1,000,000 audit records, one F&O environment\n", martsUsers)
+		if marts, err = martsRun(ctx, bin, martsUsers, filepath.Join(dir, "marts")); err != nil {
+			return err
+		}
+		fmt.Printf("seatlake marts: %.2f s wall, %.2f CPU s, peak RSS %.0f MiB, %d license_usage rows (the run before it: %.2f s)\n",
+			marts.wall.Seconds(), marts.cpu.Seconds(), marts.rssMiB, marts.rows, marts.runWall.Seconds())
+	}
+
+	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f\n",
 		float64(e2e.rows)/e2e.wall.Seconds(), ratio, e2e.rssMiB, growth, perSecond(aud), aud.rssMiB, auditsGrowth,
-		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)))
+		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)),
+		marts.wall.Seconds(), marts.rssMiB)
 	return nil
 }
 
@@ -498,4 +513,41 @@ TO '%s' (FORMAT parquet)`, duckColumns, filepath.Join(pagesDir, "*.json"), strin
 		return 0, fmt.Errorf("duckdb copy: %w", err)
 	}
 	return time.Since(start), nil
+}
+
+type martsResult struct {
+	wall, cpu, runWall time.Duration
+	rssMiB             float64
+	rows               int64
+}
+
+// martsRun lands a large tenant (the run computes its marts once), then measures `seatlake marts` alone: every
+// mart recomputed from the committed Parquet, nothing fetched.
+func martsRun(ctx context.Context, bin string, users int, warehouseDir string) (martsResult, error) {
+	spec := e2eSpec{
+		simArgs: []string{"--users", fmt.Sprint(users), "--days", "30", "--signins", "10000000", "--dataverse-envs", "1",
+			"--finops-envs", "1", "--audits-per-env", "1000000"},
+		dv: 1, fo: 1, runEnv: []string{"SEATLAKE_DATAVERSE_URL", "SEATLAKE_FINOPS_URL"},
+		countSQL: "SELECT count(*) FROM license_usage",
+	}
+	landed, err := endToEnd(ctx, bin, spec, warehouseDir, "")
+	if err != nil {
+		return martsResult{}, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "marts", "--warehouse", warehouseDir, "--quiet", "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return martsResult{}, fmt.Errorf("seatlake marts: %w", err)
+	}
+	peak := make(chan int64, 1)
+	go func() { peak <- watchPeakRSS(cmd.Process.Pid) }()
+	err = cmd.Wait()
+	res := martsResult{wall: time.Since(start), runWall: landed.wall, rows: landed.rows}
+	if err != nil {
+		return res, fmt.Errorf("seatlake marts: %w", err)
+	}
+	res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	res.rssMiB = float64(<-peak) / 1024
+	return res, nil
 }

@@ -32,13 +32,14 @@ WITH f AS (
            'find out who uses these accounts; disable the ones that belong to people who left'
     FROM (
         SELECT a.environment_url, i.account_id, coalesce(i.account_name, i.account_id) AS account_name
-        FROM dataverse_audits a
+        FROM (SELECT DISTINCT environment_url, user_id FROM dataverse_audits_history WHERE tenant_id = $1) a
         JOIN mart_identities i ON i.source = 'dataverse' AND i.environment_url = a.environment_url AND i.account_id = a.user_id
-        WHERE a.tenant_id = $1 AND i.entra_user_id IS NULL AND i.unmatched_reason NOT IN ('application_user', 'built_in')
+        WHERE i.entra_user_id IS NULL AND i.unmatched_reason NOT IN ('application_user', 'built_in')
         UNION ALL
-        SELECT NULL, s.user_id, coalesce(s.user_principal_name, s.user_id)
-        FROM graph_signins s
-        WHERE s.tenant_id = $1 AND s.user_id IS NOT NULL AND s.user_id NOT IN (SELECT id FROM graph_users WHERE tenant_id = $1)
+        SELECT NULL, s.user_id, coalesce(s.upn, s.user_id)
+        FROM (SELECT user_id, any_value(user_principal_name) AS upn FROM graph_signins_history
+              WHERE tenant_id = $1 AND user_id IS NOT NULL GROUP BY user_id) s
+        WHERE s.user_id NOT IN (SELECT id FROM graph_users WHERE tenant_id = $1)
     ) GROUP BY environment_url
     UNION ALL
     SELECT CASE unmatched_reason WHEN 'not_in_entra' THEN 'dataverse_not_in_entra' WHEN 'conflict' THEN 'identity_conflict' ELSE 'finops_no_entra_identity' END,
