@@ -110,6 +110,9 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 			continue
 		}
 		f, ok := flags[key]
+		if !ok && isRunFlag(key) {
+			continue // a setting of `seatlake run` this command does not use (e.g. `seatlake marts` with the nightly file)
+		}
 		if !ok || key == "config" || key == "help" {
 			return nil, fmt.Errorf("unknown key %q (line %d)%s", key, doc.Content[i].Line, suggest(key, append(flagNames, "tenants", "rules")))
 		}
@@ -303,4 +306,16 @@ func trimURLs(us []string) []string {
 		out[i] = strings.TrimRight(strings.TrimSpace(u), "/")
 	}
 	return out
+}
+
+// isRunFlag reports whether key names a flag of `seatlake run`: the config file is keyed by them.
+func isRunFlag(key string) bool {
+	for _, f := range runFlags() {
+		for _, n := range f.Names() {
+			if n == key {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,5 +109,47 @@ func TestCLILicenseMartsMatchTruth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// `seatlake marts` recomputes the marts from what is committed, with the config file's rules, as of a day: an
+// earlier day adds a snapshot to the history; a shorter threshold finds more idle licenses; a bad rule is a usage
+// error naming the key.
+func TestCLIMartsRecompute(t *testing.T) {
+	_, _, env := startSim(t, func(c *tenantsim.Config) { c.Users, c.Days, c.SignIns = 400, 30, 0 })
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	low := func() int64 {
+		n, _ := strconv.ParseInt(csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE status = 'low_usage'")[0][0], 10, 64)
+		return n
+	}
+	before := low()
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	r := seatlake(t, nil, "marts", "--warehouse", wh, "--as-of", yesterday)
+	if r.code != 0 || !strings.Contains(r.stdout, "as_of="+yesterday) || !strings.Contains(r.stdout, "license_usage=") {
+		t.Fatalf("marts: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	if n := csvRows(t, wh, "SELECT count(DISTINCT snapshot_date) FROM license_usage_history")[0][0]; n != "2" {
+		t.Errorf("license_usage_history has %s snapshot days, want today's and yesterday's", n)
+	}
+	cfg := filepath.Join(t.TempDir(), "seatlake.yaml")
+	os.WriteFile(cfg, []byte("quiet: true\nrules:\n  threshold-days: 15\n"), 0o644)
+	if r := seatlake(t, nil, "marts", "--warehouse", wh, "--config", cfg); r.code != 0 || r.stdout != "" {
+		t.Fatalf("marts --config: exit %d: %q %s", r.code, r.stdout, r.stderr)
+	}
+	if after := low(); after <= before {
+		t.Errorf("a 15-day threshold finds %d low_usage licenses, the 60-day default %d: want more", after, before)
+	}
+	if n := csvRows(t, wh, "SELECT DISTINCT threshold_days FROM license_usage WHERE product_id = 'microsoft-365'")[0][0]; n != "15" {
+		t.Errorf("threshold_days %s, want 15", n)
+	}
+	os.WriteFile(cfg, []byte("rules:\n  treshold-days: 15\n"), 0o644)
+	if r := seatlake(t, nil, "marts", "--warehouse", wh, "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, "treshold-days") {
+		t.Errorf("a misspelt rule: exit %d, %s", r.code, r.stderr)
+	}
+	if r := seatlake(t, nil, "marts", "--warehouse", wh, "--as-of", "30/11/2026"); r.code != 2 || !strings.Contains(r.stderr, "--as-of") {
+		t.Errorf("a bad --as-of: exit %d, %s", r.code, r.stderr)
 	}
 }
