@@ -82,6 +82,11 @@ func (r *run) fetchWindows(ctx context.Context, spec windowSpec, p *streamProgre
 	}
 	prev := out.state
 	retained := now.Add(-spec.history)
+	if asOf := r.cfg.AsOf; !asOf.IsZero() && asOf.Before(now) {
+		// A run as of an earlier day fetches the history those answers need: back from that day, not from today
+		// (what the service no longer keeps simply is not there).
+		retained = asOf.Add(-spec.history)
+	}
 	from := retained.Truncate(24 * time.Hour) // whole first day: the service keeps N days from now, not from midnight
 	if ok && !prev.Watermark.IsZero() {
 		from = prev.Watermark.Add(-spec.lookback)

@@ -153,3 +153,63 @@ func TestCLIMartsRecompute(t *testing.T) {
 		t.Errorf("a bad --as-of: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// `seatlake sim --as-of DAY` and `seatlake run --as-of DAY` agree, for a day in the past too: the run fetches the
+// history back from that day, and the marts equal the truth the simulator states as of it.
+func TestCLISimAsOfAgreesWithRunAsOf(t *testing.T) {
+	day := time.Now().UTC().AddDate(0, 0, -3).Format(time.DateOnly)
+	sim := command(nil, "sim", "--addr", "127.0.0.1:0", "--as-of", day, "--users", "400", "--throttle", "off", "--log-level", "error")
+	out, err := sim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
+	vals := map[string]string{}
+	buf := make([]byte, 0, 4096)
+	deadline := time.Now().Add(30 * time.Second)
+	for vals["finops_url"] == "" && time.Now().Before(deadline) {
+		chunk := make([]byte, 1024)
+		n, err := out.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		for _, f := range strings.Fields(string(buf)) {
+			if k, v, ok := strings.Cut(f, "="); ok {
+				vals[k] = v
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if vals["url"] == "" || vals["finops_url"] == "" {
+		t.Fatalf("the simulator printed %q", buf)
+	}
+	want := usageTruth(t, vals["url"])
+	if want.AsOf != day {
+		t.Fatalf("the simulator's truth is as of %s, want %s", want.AsOf, day)
+	}
+	env := []string{"AZURE_TENANT_ID=" + vals["tenant_id"], "AZURE_CLIENT_ID=" + vals["client_id"], "AZURE_CLIENT_SECRET=" + vals["client_secret"],
+		"SEATLAKE_AUTHORITY_HOST=" + vals["url"], "SEATLAKE_GRAPH_ENDPOINT=" + vals["url"],
+		"SEATLAKE_DATAVERSE_URL=" + vals["dataverse_url"], "SEATLAKE_FINOPS_URL=" + vals["finops_url"]}
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh, "--as-of", day); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	got := map[string]int64{}
+	for _, row := range csvRows(t, wh, "SELECT status, count(*) FROM license_usage GROUP BY status") {
+		got[row[0]], _ = strconv.ParseInt(row[1], 10, 64)
+	}
+	for status, n := range want.LicenseUsage {
+		if got[status] != n {
+			t.Errorf("license_usage %s: the marts have %d, the simulator as of %s %d", status, got[status], day, n)
+		}
+	}
+	if len(got) == 0 {
+		t.Error("license_usage is empty")
+	}
+	if d := csvRows(t, wh, "SELECT DISTINCT CAST(snapshot_date AS VARCHAR) FROM license_usage")[0][0]; d != day {
+		t.Errorf("the marts snapshot is %s, want the as-of day %s", d, day)
+	}
+}
