@@ -66,7 +66,7 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	// directory instead of growing the process.
 	// Spill files go under _staging (DuckDB's default, <catalog>.tmp, is the name the catalog build writes to).
 	spill := filepath.Join(r.wh.Root(), "_staging", "duckdb-spill")
-	for _, set := range []string{"SET memory_limit = '" + martsMemory + "'", "SET temp_directory = '" + strings.ReplaceAll(spill, "'", "''") + "'"} {
+	for _, set := range []string{"SET enable_external_file_cache = false", "SET memory_limit = '" + martsMemory + "'", "SET temp_directory = '" + strings.ReplaceAll(spill, "'", "''") + "'"} {
 		if _, err := db.ExecContext(ctx, set); err != nil {
 			return fmt.Errorf("limiting the marts' memory: %w", err)
 		}

@@ -134,6 +134,14 @@ func TestCLIMartsRecompute(t *testing.T) {
 	if n := csvRows(t, wh, "SELECT count(DISTINCT snapshot_date) FROM license_usage_history")[0][0]; n != "2" {
 		t.Errorf("license_usage_history has %s snapshot days, want today's and yesterday's", n)
 	}
+	// With two snapshots the report's page draws the trend.
+	page := filepath.Join(t.TempDir(), "report.html")
+	if r := seatlake(t, nil, "report", "--quiet", "--warehouse", wh, "--html", page); r.code != 0 {
+		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(page); !strings.Contains(string(b), `id="chart-trend"`) {
+		t.Error("the report page has no trend chart across the two snapshots")
+	}
 	cfg := filepath.Join(t.TempDir(), "seatlake.yaml")
 	os.WriteFile(cfg, []byte("quiet: true\nrules:\n  threshold-days: 15\n"), 0o644)
 	if r := seatlake(t, nil, "marts", "--warehouse", wh, "--config", cfg); r.code != 0 || r.stdout != "" {
