@@ -37,6 +37,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
 	stop()
+	if err == nil && len(os.Args) > 1 && unknownCommand != "" {
+		err = &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q: see 'seatlake --help'", unknownCommand)}
+	}
 	if err != nil {
 		code := exitFailed
 		var ee *exitError
@@ -48,22 +51,44 @@ func main() {
 	}
 }
 
+// unknownCommand is the command line's unknown command, if any (urfave/cli reports it through a callback).
+var unknownCommand string
+
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "seatlake",
 		Usage:   "which Microsoft 365 and Dynamics 365 licenses are used, idle, missing or wasted",
 		Version: version,
 		Description: "seatlake pages Microsoft Graph into a Parquet warehouse with DuckDB views.\n" +
 			"Start with `seatlake demo` (no Microsoft account needed), then `seatlake query`.",
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // main prints the one-line cause and picks the exit code
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line cause and picks the exit code
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return &exitError{code: exitUsage, err: fmt.Errorf("%w (see --help)", err)}
+			return &exitError{code: exitUsage, err: fmt.Errorf("%w: see 'seatlake --help'", err)}
 		},
-		Commands: []*cli.Command{runCommand(), checkCommand(), martsCommand(), reportCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
+		CommandNotFound: func(c *cli.Context, name string) { unknownCommand = name },
+		Commands:        []*cli.Command{runCommand(), checkCommand(), martsCommand(), reportCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
 	}
+	// A bad flag on a command is one line naming it and where the help is, exit 2: never 40 lines of help on
+	// stderr that a cron mail buries the cause in.
+	for _, cmd := range app.Commands {
+		name := cmd.Name
+		cmd.HideHelpCommand = true
+		before := cmd.Before // the config file first: its values are range-checked too
+		cmd.Before = func(c *cli.Context) error {
+			if before != nil {
+				if err := before(c); err != nil {
+					return err
+				}
+			}
+			return checkRanges(c)
+		}
+		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+			return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w: see 'seatlake %s --help'", name, err, name)}
+		}
+	}
+	return app
 }
 
 func versionCommand() *cli.Command {

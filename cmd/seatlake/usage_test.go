@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// What a script sees of a bad command line: exit 2 and one line naming the flag (or command) and where the help is;
+// help itself works and exits 0.
+func TestCLIUsageErrors(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "seatlake.yaml")
+	os.WriteFile(cfg, []byte("batch-rows: -5\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", "--bogus"}, 2, "run: flag provided but not defined: -bogus: see 'seatlake run --help'"},
+		{[]string{"report", "--tops", "3"}, 2, "see 'seatlake report --help'"},
+		{[]string{"nope"}, 2, `unknown command "nope": see 'seatlake --help'`},
+		{[]string{"run", "--batch-rows", "-5"}, 2, "--batch-rows -5: want 1 to 1000000: see 'seatlake run --help'"},
+		{[]string{"run", "--config", cfg}, 2, "--batch-rows -5: want 1 to 1000000"},
+		{[]string{"run", "--max-attempts", "0"}, 2, "--max-attempts 0: want 1 to 100"},
+		{[]string{"run", "--request-timeout", "0s"}, 2, "--request-timeout 0s: want 1s to 1h0m0s"},
+		{[]string{"sim", "--idle-share", "1.5"}, 2, "--idle-share 1.5: want 0 to 1"},
+		{[]string{"marts", "--as-of", "yesterday"}, 2, "--as-of \"yesterday\""},
+		{[]string{"help"}, 0, ""},
+		{[]string{"help", "run"}, 0, ""},
+		{[]string{"run", "--help"}, 0, ""},
+	} {
+		r := seatlake(t, nil, tc.args...)
+		if r.code != tc.code {
+			t.Errorf("seatlake %s: exit %d, want %d (%s)", strings.Join(tc.args, " "), r.code, tc.code, r.stderr)
+			continue
+		}
+		if tc.code != 0 {
+			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("seatlake %s: stderr (%d lines) %q, want one line with %q", strings.Join(tc.args, " "), lines, r.stderr, tc.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("seatlake %s: stdout %q, want nothing", strings.Join(tc.args, " "), r.stdout)
+			}
+		} else if !strings.Contains(r.stdout, "USAGE") {
+			t.Errorf("seatlake %s: no help on stdout: %q", strings.Join(tc.args, " "), r.stdout)
+		}
+	}
+}
