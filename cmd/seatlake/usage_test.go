@@ -12,6 +12,9 @@ import (
 func TestCLIUsageErrors(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "seatlake.yaml")
 	os.WriteFile(cfg, []byte("batch-rows: -5\n"), 0o644)
+	shared := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(shared, []byte("s3cr3t-value\n"), 0o640)
+	os.Chmod(shared, 0o640)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -26,6 +29,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"run", "--request-timeout", "0s"}, 2, "--request-timeout 0s: want 1s to 1h0m0s"},
 		{[]string{"sim", "--idle-share", "1.5"}, 2, "--idle-share 1.5: want 0 to 1"},
 		{[]string{"marts", "--as-of", "yesterday"}, 2, "--as-of \"yesterday\""},
+		{[]string{"run", "--tenant-id", "t", "--client-id", "c", "--client-secret-file", shared}, 2, "readable by others (mode 0640): run chmod 600 " + shared},
 		{[]string{"help"}, 0, ""},
 		{[]string{"help", "run"}, 0, ""},
 		{[]string{"run", "--help"}, 0, ""},

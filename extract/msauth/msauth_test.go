@@ -180,6 +180,31 @@ func TestLoadSecret(t *testing.T) {
 	if _, err := LoadSecret("TEST_SECRET_UNSET", ""); err == nil || !strings.Contains(err.Error(), "$TEST_SECRET_UNSET") {
 		t.Errorf("neither: %v", err)
 	}
+	for _, tc := range []struct {
+		name    string
+		content string
+		mode    os.FileMode
+		want    string // the secret, or a part of the error
+		refused bool
+	}{
+		{"trailing space and newline", secret + "  \r\n", 0o600, secret, false},
+		{"group readable", secret, 0o640, "readable by others (mode 0640): run chmod 600", true},
+		{"world readable", secret, 0o644, "run chmod 600", true},
+		{"only whitespace", " \n", 0o600, "is empty", true},
+	} {
+		f := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+		os.WriteFile(f, []byte(tc.content), 0o600)
+		os.Chmod(f, tc.mode)
+		s, err := LoadSecret("", f)
+		switch {
+		case tc.refused && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want one with %q", tc.name, err, tc.want)
+		case tc.refused && strings.Contains(err.Error(), secret):
+			t.Errorf("%s: the error shows the secret: %v", tc.name, err)
+		case !tc.refused && (err != nil || s.Reveal() != tc.want):
+			t.Errorf("%s: %q, %v", tc.name, s.Reveal(), err)
+		}
+	}
 }
 
 func TestConcurrentCallersShareOneFetch(t *testing.T) {

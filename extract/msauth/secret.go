@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 )
 
@@ -26,17 +27,26 @@ func (s Secret) Reveal() string                { return string(s) }
 // history would show it.
 func LoadSecret(envName, file string) (Secret, error) {
 	if file != "" {
+		// Like ssh with a private key: a secret others on the machine can read is refused, with the fix.
+		st, err := os.Stat(file)
+		if err != nil {
+			return "", fmt.Errorf("reading the client secret file: %w", err)
+		}
+		if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("the client secret file %s is readable by others (mode %04o): run chmod 600 %s", file, st.Mode().Perm(), file)
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("reading the client secret file: %w", err)
 		}
-		s := strings.TrimRight(string(b), "\r\n")
+		// Editors and `echo` leave a newline, copy and paste a space: none is ever part of a secret.
+		s := strings.TrimSpace(string(b))
 		if s == "" {
 			return "", fmt.Errorf("the client secret file %s is empty", file)
 		}
 		return Secret(s), nil
 	}
-	if v := os.Getenv(envName); v != "" {
+	if v := strings.TrimSpace(os.Getenv(envName)); v != "" {
 		return Secret(v), nil
 	}
 	return "", errors.New("no client secret: set $" + envName + " or pass --client-secret-file")
