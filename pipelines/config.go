@@ -57,8 +57,11 @@ type Config struct {
 	Now func() time.Time // the clock; time.Now when nil
 	// Rules are the license rules of the marts (rules.Default() when nil); AsOf is the day the marts are computed
 	// as of (the run's start date when zero), so that a run can be reproduced.
-	Rules    *rules.Rules
-	AsOf     time.Time
+	Rules *rules.Rules
+	AsOf  time.Time
+	// Quiet logs only errors while the run goes (no warnings, no heartbeat): a condition that repeats every night
+	// is recorded in the run row, and Summary.NewWarnings says which warnings are new since the last run.
+	Quiet    bool
 	Logger   *slog.Logger
 	Progress io.Writer // a terminal to draw progress on, or nil (then a heartbeat goes to the log)
 	// Heartbeat is how often a progress line is logged when there is no terminal.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -68,7 +69,11 @@ func newRun(cfg Config, wh *warehouse.Warehouse) *run {
 		Streams:      map[string]StreamStats{},
 		Environments: map[string]map[string]int64{},
 	}
-	log := cfg.Logger.With("run_id", sum.RunID, "tenant_id", cfg.TenantID)
+	logger := cfg.Logger
+	if cfg.Quiet {
+		logger = slog.New(minLevel{slog.LevelError, logger.Handler()})
+	}
+	log := logger.With("run_id", sum.RunID, "tenant_id", cfg.TenantID)
 	if cfg.Name != "" && cfg.Name != cfg.TenantID {
 		log = log.With("tenant", cfg.Name)
 	}
@@ -298,6 +303,9 @@ func (r *run) execute(ctx context.Context) error {
 	if concealed {
 		r.warn("Microsoft 365 usage reports conceal user names (reportSettings.displayConcealedNames = true): report rows cannot be joined to users")
 	}
+	if err := r.compareWarnings(txn); err != nil {
+		return err
+	}
 	for _, o := range append([]windowOutcome{signIns}, dynamics.outcomes()...) {
 		if !o.stateChanged {
 			continue
@@ -317,3 +325,48 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	return nil
 }
+
+// warningsKey is the state key of the last committed run's warnings.
+const warningsKey = "run_warnings"
+
+// compareWarnings sets Summary.NewWarnings from the last committed run's warnings and stores this run's with the
+// commit, so "new since the last run" holds across crashes as the watermarks do.
+func (r *run) compareWarnings(txn *warehouse.Txn) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var prev []string
+	raw, ok, err := r.wh.State(r.cfg.TenantID, warningsKey)
+	if err != nil {
+		return fmt.Errorf("reading the last run's warnings: %w", err)
+	}
+	if ok {
+		if err := json.Unmarshal(raw, &prev); err != nil {
+			return fmt.Errorf("reading the last run's warnings %s: %w", raw, err)
+		}
+	}
+	r.sum.NewWarnings = nil
+	for _, w := range r.sum.Warnings {
+		if !slices.Contains(prev, w) {
+			r.sum.NewWarnings = append(r.sum.NewWarnings, w)
+		}
+	}
+	b, err := json.Marshal(append([]string{}, r.sum.Warnings...))
+	if err != nil {
+		return err
+	}
+	txn.PutState(warningsKey, b)
+	return nil
+}
+
+// minLevel drops records below its level: a quiet run's logger.
+type minLevel struct {
+	level slog.Level
+	h     slog.Handler
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.level && m.h.Enabled(ctx, l)
+}
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler           { return minLevel{m.level, m.h.WithAttrs(as)} }
+func (m minLevel) WithGroup(n string) slog.Handler                 { return minLevel{m.level, m.h.WithGroup(n)} }

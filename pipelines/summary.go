@@ -45,6 +45,9 @@ type Summary struct {
 	Tables    map[string]int64       `json:"tables"`  // rows written per table
 	Streams   map[string]StreamStats `json:"streams"` // requests and waits per stream
 	Warnings  []string               `json:"warnings,omitempty"`
+	// NewWarnings are the warnings the tenant's last committed run did not have: conditions that appeared or
+	// changed. A quiet run prints only these.
+	NewWarnings []string `json:"new_warnings,omitempty"`
 	Missing   []string               `json:"missing,omitempty"` // what was not fetched, precisely
 	Error     string                 `json:"error,omitempty"`
 	// Environments has rows per table for each Dynamics environment, by environment URL.
@@ -71,8 +74,18 @@ func (s *Summary) Print(w io.Writer) {
 	if s.Tenant != "" && s.Tenant != s.TenantID {
 		tenant = s.Tenant + " (" + s.TenantID + ")"
 	}
-	fmt.Fprintf(w, "run %s  tenant %s  %s in %s\n", s.RunID, tenant, strings.ToUpper(s.Status), s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond))
-	printRows(w, "table\trows\t\n", "", s.Tables)
+	took := ""
+	if !s.StartedAt.IsZero() && !s.EndedAt.Before(s.StartedAt) {
+		took = " in " + s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "run %s  tenant %s  %s%s\n", s.RunID, tenant, strings.ToUpper(s.Status), took)
+	header := "table\trows\t\n"
+	if s.Status == StatusFailed {
+		header = "table\trows fetched, not committed\t\n" // a failed run landed nothing: these are not rows in the warehouse
+	}
+	if len(s.Tables) > 0 {
+		printRows(w, header, "", s.Tables)
+	}
 	for _, e := range slices.Sorted(maps.Keys(s.Environments)) {
 		fmt.Fprintf(w, "environment %s\n", e)
 		printRows(w, "", "  ", s.Environments[e])

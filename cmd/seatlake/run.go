@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -67,7 +68,8 @@ func tuningFlags() []cli.Flag {
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress lines on stderr: auto (only on a terminal), always or never"},
 		&cli.DurationFlag{Name: "heartbeat", Value: 30 * time.Second, Usage: "without a terminal, log a progress line this often"},
 		&cli.StringFlag{Name: "memory-limit", Value: "auto", Usage: "Go soft memory limit, e.g. 512MiB; auto: 96 MiB + 4 KiB per --batch-rows row (GOMEMLIMIT wins when set)"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print the run summary on success (for cron); failures are always reported"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "for cron: nothing on stdout or stderr when the run succeeds, except a warning that is new since the last run; failures are always reported"},
+		&cli.BoolFlag{Name: "verbose", Usage: "with --quiet: log every warning and the heartbeat as they happen, not only the new ones"},
 	}
 }
 
@@ -119,6 +121,7 @@ func runCommand() *cli.Command {
 			if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
 				return err
 			}
+			base.Quiet = c.Bool("quiet") && !c.Bool("verbose")
 			cfgs, err := tenantConfigs(c, fc, base)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
@@ -212,6 +215,12 @@ func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
 				fmt.Fprintln(c.App.Writer)
 			}
 			r.Summary.Print(c.App.Writer)
+		}
+		if r.Summary != nil && r.Err == nil && c.Bool("quiet") && !c.Bool("verbose") {
+			// Quiet, and it worked: only what is new since the last night is worth a cron mail.
+			for _, w := range r.Summary.NewWarnings {
+				fmt.Fprintf(c.App.ErrWriter, "seatlake: tenant %s: new since the last run: %s\n", cmp.Or(r.Name, r.Summary.TenantID), w)
+			}
 		}
 		var e *exitError
 		switch {

@@ -51,3 +51,28 @@ func TestCLIUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A nightly quiet run: the first night prints only what is new (the concealed report names, one line); the next
+// night, with nothing changed, prints nothing at all, on stdout or stderr, while the run row still records it.
+func TestCLIQuietIsSilentWhenNothingChanged(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	wh := t.TempDir()
+	first := seatlake(t, env, "run", "--quiet", "--warehouse", wh)
+	if first.code != 0 || first.stdout != "" {
+		t.Fatalf("first quiet run: exit %d, stdout %q, stderr %s", first.code, first.stdout, first.stderr)
+	}
+	if lines := strings.Split(strings.TrimSpace(first.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "new since the last run") || !strings.Contains(lines[0], "conceal") {
+		t.Errorf("first quiet run's stderr: want one line saying the report names are concealed, got %q", first.stderr)
+	}
+	second := seatlake(t, env, "run", "--quiet", "--warehouse", wh)
+	if second.code != 0 || second.stdout != "" || second.stderr != "" {
+		t.Errorf("second quiet run: exit %d, stdout %q, stderr %q: want silence", second.code, second.stdout, second.stderr)
+	}
+	if n := csvRows(t, wh, "SELECT count(*) FROM runs WHERE list_contains(warnings, (SELECT warnings[1] FROM runs ORDER BY started_at LIMIT 1))")[0][0]; n != "2" {
+		t.Errorf("the warning is recorded in %s run rows, want both", n)
+	}
+	verbose := seatlake(t, env, "run", "--quiet", "--verbose", "--warehouse", wh)
+	if verbose.code != 0 || verbose.stdout != "" || !strings.Contains(verbose.stderr, "conceal") {
+		t.Errorf("--quiet --verbose: exit %d, stdout %q, stderr %q: want the warning logged", verbose.code, verbose.stdout, verbose.stderr)
+	}
+}
