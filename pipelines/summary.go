@@ -48,8 +48,8 @@ type Summary struct {
 	// NewWarnings are the warnings the tenant's last committed run did not have: conditions that appeared or
 	// changed. A quiet run prints only these.
 	NewWarnings []string `json:"new_warnings,omitempty"`
-	Missing   []string               `json:"missing,omitempty"` // what was not fetched, precisely
-	Error     string                 `json:"error,omitempty"`
+	Missing     []string `json:"missing,omitempty"` // what was not fetched, precisely
+	Error       string   `json:"error,omitempty"`
 	// Environments has rows per table for each Dynamics environment, by environment URL.
 	Environments map[string]map[string]int64 `json:"environments,omitempty"`
 }
