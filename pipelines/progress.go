@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,13 @@ func (p *progress) stream(name string, windows int, stats *odata.Stats, rows *at
 	p.streams = append(p.streams, s)
 	p.mu.Unlock()
 	return s
+}
+
+// all returns the streams registered so far.
+func (p *progress) all() []*streamProgress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.streams)
 }
 
 func (s *streamProgress) line() string {

@@ -96,6 +96,14 @@ func (r *run) finish(ctx context.Context, runErr error) (*Summary, error) {
 		ss.WaitedSeconds = st.Waited().Seconds()
 		sum.Streams[name] = ss
 	}
+	for _, p := range r.progress.all() {
+		ss := sum.Streams[p.name]
+		ss.Rows, ss.Pages = p.rows.Load(), p.pages.Load()
+		if n := p.windows.Load(); n > 0 {
+			ss.Windows = n
+		}
+		sum.Streams[p.name] = ss
+	}
 	r.mu.Unlock()
 	if err := r.writeRunRow(ctx); err != nil {
 		r.log.Error("could not store the run summary", "err", err)

@@ -98,6 +98,13 @@ func (r *run) fetchWindows(ctx context.Context, spec windowSpec, p *streamProgre
 	}
 	ws := signInWindows(from, now, spec.size)
 	p.total.Store(int64(len(ws)))
+	if len(ws) > 0 {
+		r.mu.Lock()
+		ss := r.sum.Streams[p.name]
+		ss.FirstWindow, ss.LastWindow = ws[0].From, ws[len(ws)-1].To
+		r.sum.Streams[p.name] = ss
+		r.mu.Unlock()
+	}
 
 	failed := make([]error, len(ws))
 	var mu sync.Mutex

@@ -32,6 +32,10 @@ type StreamStats struct {
 	Retries       int64   `json:"retries"`
 	Throttled     int64   `json:"throttled"`
 	WaitedSeconds float64 `json:"waited_seconds"`
+	// Windows, for a windowed stream: how many it fetched, and the first window's start and the last one's end.
+	Windows     int64     `json:"windows,omitempty"`
+	FirstWindow time.Time `json:"first_window,omitzero"`
+	LastWindow  time.Time `json:"last_window,omitzero"`
 }
 
 // Summary is the run summary: printed at the end and stored as one row in runs/.

@@ -135,6 +135,22 @@ func TestCLIRunMatchesTruth(t *testing.T) {
 			t.Errorf("%s: the warehouse has %d rows, the tenant %d", table, got, want)
 		}
 	}
+	// The run row says, per stream, what it did: pages, rows, requests, and the windows of a windowed stream.
+	var streams map[string]struct {
+		Rows, Pages, Requests, Windows int64
+		FirstWindow                    time.Time `json:"first_window"`
+		LastWindow                     time.Time `json:"last_window"`
+	}
+	raw := csvRows(t, wh, "SELECT streams_json FROM runs")[0][0]
+	if err := json.Unmarshal([]byte(raw), &streams); err != nil {
+		t.Fatalf("streams_json %q: %v", raw, err)
+	}
+	if u := streams["graph_users"]; u.Rows != truth(t, base)["graph_users"] || u.Pages == 0 || u.Requests < u.Pages {
+		t.Errorf("streams_json graph_users: %+v", u)
+	}
+	if s := streams["graph_signins"]; s.Rows == 0 || s.Windows == 0 || s.FirstWindow.IsZero() {
+		t.Errorf("streams_json graph_signins: %+v (raw %s)", s, raw)
+	}
 }
 
 func TestCLIQueryFormats(t *testing.T) {
