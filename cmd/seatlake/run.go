@@ -2,8 +2,10 @@ package main
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -70,6 +72,7 @@ func tuningFlags() []cli.Flag {
 		&cli.StringFlag{Name: "memory-limit", Value: "auto", Usage: "Go soft memory limit, e.g. 512MiB; auto: 96 MiB + 4 KiB per --batch-rows row (GOMEMLIMIT wins when set)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "for cron: nothing on stdout or stderr when the run succeeds, except a warning that is new since the last run; failures are always reported"},
 		&cli.BoolFlag{Name: "verbose", Usage: "with --quiet: log every warning and the heartbeat as they happen, not only the new ones"},
+		&cli.StringFlag{Name: "result-json", Usage: "write the result as JSON, one object per tenant and line (run id, tenant, status, exit code, duration, rows per table, warnings, missing, error), to this file or - for stdout"},
 	}
 }
 
@@ -208,6 +211,9 @@ func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
 		}
 		return &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", err)}
 	}
+	if err := writeResults(c, res); err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
 	var worst *exitError
 	for i, r := range res {
 		if r.Summary != nil && (r.Err != nil || !c.Bool("quiet")) {
@@ -284,4 +290,72 @@ func parseBytes(v string) (int64, error) {
 		}
 	}
 	return 0, errors.New("want a size like 512MiB or 2GiB")
+}
+
+// runResult is one line of --result-json: what a scheduler or a monitoring check needs, without parsing text.
+type runResult struct {
+	RunID           string                           `json:"run_id"`
+	Tenant          string                           `json:"tenant,omitempty"`
+	TenantID        string                           `json:"tenant_id"`
+	Status          string                           `json:"status"`
+	ExitCode        int                              `json:"exit_code"`
+	StartedAt       time.Time                        `json:"started_at"`
+	EndedAt         time.Time                        `json:"ended_at"`
+	DurationSeconds float64                          `json:"duration_seconds"`
+	Tables          map[string]int64                 `json:"tables"`
+	Streams         map[string]pipelines.StreamStats `json:"streams,omitempty"`
+	Warnings        []string                         `json:"warnings"`
+	NewWarnings     []string                         `json:"new_warnings"`
+	Missing         []string                         `json:"missing"`
+	Error           string                           `json:"error,omitempty"`
+}
+
+// writeResults writes --result-json: to stdout with -, else to the file, replaced whole (temporary name, rename).
+func writeResults(c *cli.Context, res []pipelines.TenantResult) error {
+	path := c.String("result-json")
+	if path == "" {
+		return nil
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	for _, r := range res {
+		if r.Summary == nil {
+			continue
+		}
+		s := r.Summary
+		code := 0
+		switch {
+		case r.Err == nil:
+		case errors.Is(r.Err, pipelines.ErrIncomplete):
+			code = exitIncomplete
+		default:
+			code = exitFailed
+		}
+		out := runResult{RunID: s.RunID, Tenant: r.Name, TenantID: s.TenantID, Status: s.Status, ExitCode: code,
+			StartedAt: s.StartedAt, EndedAt: s.EndedAt, Tables: s.Tables, Streams: s.Streams,
+			Warnings: append([]string{}, s.Warnings...), NewWarnings: append([]string{}, s.NewWarnings...),
+			Missing: append([]string{}, s.Missing...), Error: s.Error}
+		if !s.EndedAt.Before(s.StartedAt) {
+			out.DurationSeconds = s.EndedAt.Sub(s.StartedAt).Seconds()
+		}
+		if r.Err != nil && out.Error == "" {
+			out.Error = r.Err.Error()
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	if path == "-" {
+		_, err := io.WriteString(c.App.Writer, b.String())
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o640); err != nil {
+		return fmt.Errorf("--result-json: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--result-json: %w", err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,34 @@ func TestCLIQuietIsSilentWhenNothingChanged(t *testing.T) {
 	verbose := seatlake(t, env, "run", "--quiet", "--verbose", "--warehouse", wh)
 	if verbose.code != 0 || verbose.stdout != "" || !strings.Contains(verbose.stderr, "conceal") {
 		t.Errorf("--quiet --verbose: exit %d, stdout %q, stderr %q: want the warning logged", verbose.code, verbose.stdout, verbose.stderr)
+	}
+}
+
+// --result-json: one JSON object per tenant that a scheduler reads instead of the text, for a success (to stdout,
+// with --quiet) and a failure (to a file).
+func TestCLIResultJSON(t *testing.T) {
+	_, base, env := startSim(t, nil)
+	wh := t.TempDir()
+	r := seatlake(t, env, "run", "--quiet", "--warehouse", wh, "--result-json", "-")
+	var ok runResult
+	if err := json.Unmarshal([]byte(r.stdout), &ok); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, stdout %q: %v", r.code, r.stdout, err)
+	}
+	if ok.Status != "succeeded" || ok.ExitCode != 0 || ok.RunID == "" || ok.DurationSeconds <= 0 || ok.Tables["graph_users"] != truth(t, base)["graph_users"] {
+		t.Errorf("result: %+v", ok)
+	}
+	bad := append(append([]string{}, env...), "AZURE_CLIENT_SECRET=zz-not-the-secret-q7")
+	file := filepath.Join(t.TempDir(), "result.json")
+	r = seatlake(t, bad, "run", "--quiet", "--warehouse", wh, "--result-json", file)
+	raw, err := os.ReadFile(file)
+	if err != nil || r.code != 1 {
+		t.Fatalf("failed run: exit %d, %v", r.code, err)
+	}
+	var failed runResult
+	if err := json.Unmarshal(raw, &failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed.Status != "failed" || failed.ExitCode != 1 || !strings.Contains(failed.Error, "AADSTS") || strings.Contains(string(raw), "zz-not-the-secret-q7") {
+		t.Errorf("failed result: %s", raw)
 	}
 }
