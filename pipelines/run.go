@@ -28,6 +28,9 @@ import (
 // ErrInvalidConfig is returned (wrapped) when the configuration is unusable; nothing was attempted.
 var ErrInvalidConfig = errors.New("invalid configuration")
 
+// ErrInterrupted is returned (wrapped) when a signal stopped the run; its run row says "interrupted".
+var ErrInterrupted = errors.New("run interrupted")
+
 // ErrIncomplete is returned (wrapped) by Run when the run committed what it fetched but some of it is missing.
 var ErrIncomplete = errors.New("run incomplete")
 
@@ -88,6 +91,21 @@ func (r *run) finish(ctx context.Context, runErr error) (*Summary, error) {
 	sum.EndedAt = r.cfg.Now().UTC()
 	if runErr != nil {
 		sum.Error = runErr.Error()
+	}
+	if ctx.Err() != nil {
+		// Interrupted: the record of it is written all the same, with a few seconds of its own.
+		if sum.Status == StatusFailed {
+			sum.Status = StatusInterrupted
+		}
+		if runErr == nil {
+			runErr = fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+		} else {
+			runErr = fmt.Errorf("%w: %w", ErrInterrupted, runErr)
+		}
+		sum.Error = runErr.Error()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 	}
 	r.mu.Lock()
 	for name, st := range r.stats {

@@ -22,6 +22,9 @@ const (
 	StatusSucceeded  = "succeeded"
 	StatusIncomplete = "incomplete" // committed what it fetched, but some windows or streams are missing
 	StatusFailed     = "failed"     // nothing committed
+	// StatusInterrupted: a signal (Ctrl-C, a CronJob's deadline, a systemd stop) stopped the run; nothing of it
+	// was committed unless the commit had already happened, and the next run resumes from the last watermarks.
+	StatusInterrupted = "interrupted"
 )
 
 // StreamStats is what one stream did.

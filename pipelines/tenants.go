@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -91,13 +92,21 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 			committed = append(committed, r)
 		}
 	}
-	computeMarts(ctx, wh, committed)
+	if ctx.Err() == nil {
+		computeMarts(ctx, wh, committed)
+	}
 	res := make([]TenantResult, len(cfgs))
 	for i, r := range runs {
 		sum, err := r.finish(ctx, runErrs[i])
 		res[i] = TenantResult{Name: cfgs[i].Name, Summary: sum, Err: err}
 	}
-	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+	cctx := ctx
+	if ctx.Err() != nil { // interrupted: the views still get the run rows, within a few seconds
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
+	if err := catalog.Build(cctx, wh.Root(), Tables()); err != nil {
 		log.Error("could not rebuild the DuckDB catalog", "err", err)
 		for i := range res {
 			if res[i].Err == nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -34,9 +35,25 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels the work: requests stop, nothing partial is committed, the run row says
+	// "interrupted", and the process exits 130 (SIGINT) or 143 (SIGTERM). A second one exits at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	go func() {
+		s := <-sigs
+		got.Store(s)
+		cancel()
+		s = <-sigs
+		fmt.Fprintf(os.Stderr, "seatlake: %s again: exiting at once\n", signalName(s))
+		os.Exit(signalCode(s))
+	}()
 	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
-	stop()
+	if s, ok := got.Load().(os.Signal); ok && !(len(os.Args) > 1 && os.Args[1] == "sim") { // Ctrl-C is how a simulator stops
+		fmt.Fprintf(os.Stderr, "seatlake: interrupted by %s: nothing partial was committed; the run row says what was fetched, and the next run resumes\n", signalName(s))
+		os.Exit(signalCode(s))
+	}
 	if err == nil && len(os.Args) > 1 && unknownCommand != "" {
 		err = &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q: see 'seatlake --help'", unknownCommand)}
 	}
@@ -123,4 +140,18 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, opts)), nil
 	}
 	return nil, &exitError{code: exitUsage, err: fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))}
+}
+
+func signalCode(s os.Signal) int {
+	if s == syscall.SIGTERM {
+		return 143
+	}
+	return 130
+}
+
+func signalName(s os.Signal) string {
+	if s == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
 }

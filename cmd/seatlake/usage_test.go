@@ -2,10 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
 // What a script sees of a bad command line: exit 2 and one line naming the flag (or command) and where the help is;
@@ -104,5 +110,48 @@ func TestCLIResultJSON(t *testing.T) {
 	}
 	if failed.Status != "failed" || failed.ExitCode != 1 || !strings.Contains(failed.Error, "AADSTS") || strings.Contains(string(raw), "zz-not-the-secret-q7") {
 		t.Errorf("failed result: %s", raw)
+	}
+}
+
+// SIGTERM during a run (a CronJob's deadline, a systemd stop): exit 143 within seconds, one line, an "interrupted"
+// run row, nothing partial committed; the next run completes and equals the tenant.
+func TestCLISigtermLeavesAnInterruptedRunRow(t *testing.T) {
+	_, base, env := startSim(t, func(c *tenantsim.Config) { c.PageLatency = 300 * time.Millisecond })
+	wh := t.TempDir()
+	cmd := command(env, "run", "--warehouse", wh, "--dataverse-concurrency", "1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	took := time.Since(sent)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Fatalf("after SIGTERM: %v (stderr %s), want exit 143", err, stderr.String())
+	}
+	if took > 10*time.Second {
+		t.Errorf("exited %s after SIGTERM, want within a few seconds", took)
+	}
+	if !strings.Contains(stderr.String(), "interrupted by SIGTERM") {
+		t.Errorf("stderr %q lacks the interruption line", stderr.String())
+	}
+	rows := csvRows(t, wh, "SELECT status, error FROM runs")
+	if len(rows) != 1 || rows[0][0] != "interrupted" {
+		t.Fatalf("runs after SIGTERM: %v, want one interrupted row", rows)
+	}
+	if n := queryCount(t, wh, "graph_users"); n != 0 {
+		t.Errorf("the interrupted run committed %d users: nothing partial may land", n)
+	}
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("the next run: exit %d: %s", r.code, r.stderr)
+	}
+	for table, want := range truth(t, base) {
+		if got := queryCount(t, wh, table); got != want {
+			t.Errorf("after the interrupted run, %s has %d rows, the tenant %d", table, got, want)
+		}
 	}
 }
