@@ -10,6 +10,7 @@ import (
 
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/report"
+	"github.com/seatlake/seatlake/load/warehouse"
 )
 
 func reportCommand() *cli.Command {
@@ -86,12 +87,12 @@ func reportCommand() *cli.Command {
 // writeHTML writes the page to a temporary name and renames it, so a reader never opens half a page.
 func writeHTML(path string, all []*report.Tenant, top int) error {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, warehouse.DirMode); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
 	}
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, warehouse.FileMode)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,5 +154,39 @@ func TestCLISigtermLeavesAnInterruptedRunRow(t *testing.T) {
 		if got := queryCount(t, wh, table); got != want {
 			t.Errorf("after the interrupted run, %s has %d rows, the tenant %d", table, got, want)
 		}
+	}
+}
+
+// The warehouse holds who signed in from where: its files are 0640 and its directories 0750 at most (a stricter
+// umask narrows them), never readable by other users of the machine; the report's files too.
+func TestCLIWarehouseFileModes(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	wh := filepath.Join(t.TempDir(), "wh")
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	out := filepath.Join(wh, "out")
+	if r := seatlake(t, nil, "report", "--quiet", "--warehouse", wh, "--csv", out, "--html", filepath.Join(out, "report.html")); r.code != 0 {
+		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+	}
+	files := 0
+	filepath.WalkDir(wh, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		mode := info.Mode().Perm()
+		switch {
+		case d.IsDir() && mode&^0o750 != 0:
+			t.Errorf("directory %s has mode %04o, want at most 0750", path, mode)
+		case !d.IsDir() && mode&^0o640 != 0:
+			t.Errorf("file %s has mode %04o, want at most 0640", path, mode)
+		case !d.IsDir():
+			files++
+		}
+		return nil
+	})
+	if files < 10 {
+		t.Errorf("only %d files checked", files)
 	}
 }

@@ -81,6 +81,10 @@ func Build(ctx context.Context, root string, tables []*table.Table) error {
 		os.Remove(tmp + ".wal")
 		return fmt.Errorf("building the catalog: %w", err)
 	}
+	if err := os.Chmod(tmp, 0o640); err != nil { // as the warehouse's other files (DuckDB creates it as the umask allows)
+		os.Remove(tmp)
+		return fmt.Errorf("building the catalog: %w", err)
+	}
 	if err := os.Rename(tmp, filepath.Join(abs, FileName)); err != nil {
 		return fmt.Errorf("replacing the catalog: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/seatlake/seatlake/load/warehouse"
 )
 
 // WriteText prints the tenant's report for a terminal, with the top candidates of each kind.
@@ -100,12 +102,12 @@ var PlanColumns = []string{"tenant_id", "user_id", "user_principal_name", "sku_p
 // WritePlan writes every reclaim and downgrade candidate of the tenants to dir/reclaim-plan.csv, the largest saving
 // first: the attachment of a change ticket. It returns the file's path.
 func WritePlan(dir string, tenants []*Tenant) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, warehouse.DirMode); err != nil {
 		return "", fmt.Errorf("writing the reclaim plan: %w", err)
 	}
 	path := filepath.Join(dir, "reclaim-plan.csv")
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, warehouse.FileMode)
 	if err != nil {
 		return "", fmt.Errorf("writing the reclaim plan: %w", err)
 	}

@@ -45,10 +45,10 @@ func (r *RejectWriter) Write(raw []byte) error {
 	defer r.mu.Unlock()
 	if r.f == nil {
 		abs := filepath.Join(r.txn.w.root, r.staged)
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(abs), DirMode); err != nil {
 			return err
 		}
-		f, err := os.Create(abs)
+		f, err := os.OpenFile(abs, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, FileMode)
 		if err != nil {
 			return fmt.Errorf("creating the reject file of %s: %w", r.table, err)
 		}

@@ -111,10 +111,10 @@ func (w *Warehouse) Begin(runID, tenantID string, snapshotDate time.Time, opts W
 	if _, err := os.Stat(filepath.Join(w.root, dirCommits, runID+".json")); err == nil {
 		return nil, fmt.Errorf("beginning run %s: the run id was already committed", runID)
 	}
-	if err := os.MkdirAll(filepath.Join(w.root, dirStaging), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(w.root, dirStaging), DirMode); err != nil {
 		return nil, fmt.Errorf("beginning run %s: %w", runID, err)
 	}
-	if err := os.Mkdir(filepath.Join(w.root, dirStaging, runID), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(w.root, dirStaging, runID), DirMode); err != nil {
 		return nil, fmt.Errorf("beginning run %s: creating its staging: %w", runID, err)
 	}
 	return &Txn{

@@ -47,7 +47,7 @@ func Open(ctx context.Context, root string, logger *slog.Logger) (*Warehouse, er
 		return nil, fmt.Errorf("resolving warehouse path %s: %w", root, err)
 	}
 	for _, d := range []string{abs, filepath.Join(abs, dirStaging), filepath.Join(abs, dirCommits), filepath.Join(abs, dirState)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, DirMode); err != nil {
 			return nil, fmt.Errorf("creating warehouse directory: %w", err)
 		}
 	}
@@ -75,7 +75,7 @@ func (w *Warehouse) Root() string { return w.root }
 // process, so a killed run never leaves it behind.
 func (w *Warehouse) Lock() (unlock func() error, err error) {
 	path := filepath.Join(w.root, dirState, ".lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file: %w", err)
 	}
@@ -216,7 +216,7 @@ func (w *Warehouse) apply(m *manifest) error {
 		from, to := w.abs(mv.From), w.abs(mv.To)
 		keep[to] = true
 		dirs[filepath.Dir(to)] = true
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(to), DirMode); err != nil {
 			return fmt.Errorf("creating %s: %w", filepath.Dir(to), err)
 		}
 		if err := os.Rename(from, to); err != nil {
@@ -295,7 +295,7 @@ func writeFileAtomic(path string, data []byte) error {
 // writeAtomic is writeFileAtomic with the content written by fill.
 func writeAtomic(path string, fill func(*os.File) error) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
@@ -340,3 +340,11 @@ func checkName(what, s string) error {
 	}
 	return nil
 }
+
+// The warehouse's file modes: who signed in from where is personal data, so files are readable by the owner and the
+// group (the analysts one shares the warehouse with), never by other users of the machine; a stricter umask
+// narrows them further (it only ever removes bits).
+const (
+	FileMode os.FileMode = 0o640
+	DirMode  os.FileMode = 0o750
+)

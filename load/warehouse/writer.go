@@ -314,10 +314,10 @@ func (tw *TableWriter) open(partition string) (*partFile, error) {
 	tw.seq[partition]++
 	final := path.Join(tw.partitionDir(partition), fmt.Sprintf("%s-%d.parquet", tw.txn.runID, tw.seq[partition]))
 	abs := filepath.Join(tw.txn.w.root, dirStaging, tw.txn.runID, filepath.FromSlash(final))
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(abs), DirMode); err != nil {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}
-	f, err := os.OpenFile(abs, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(abs, os.O_CREATE|os.O_EXCL|os.O_WRONLY, FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", final, err)
 	}
