@@ -190,3 +190,36 @@ func TestCLIWarehouseFileModes(t *testing.T) {
 		t.Errorf("only %d files checked", files)
 	}
 }
+
+// A warehouse copied elsewhere (to share with an analyst, to back up) reads its own files: the catalog's paths are
+// relative to it. The original is removed, so reading the old place would fail. When files the catalog names are
+// gone, the error says so and how to rebuild.
+func TestCLICopiedWarehouseReadsItsOwnFiles(t *testing.T) {
+	_, base, env := startSim(t, nil)
+	orig := filepath.Join(t.TempDir(), "wh")
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", orig); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	cp := filepath.Join(t.TempDir(), "copy", "wh")
+	os.MkdirAll(filepath.Dir(cp), 0o750)
+	if out, err := exec.Command("cp", "-a", orig, cp).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	os.RemoveAll(orig)
+	for _, table := range []string{"graph_users", "graph_signins", "license_usage"} {
+		if got, want := queryCount(t, cp, table), truth(t, base)[table]; got != want {
+			t.Errorf("the copy's %s has %d rows, want %d", table, got, want)
+		}
+	}
+	parts, _ := filepath.Glob(filepath.Join(cp, "raw", "graph_users", "tenant=*", "snapshot_date=*"))
+	for _, p := range parts {
+		os.RemoveAll(p)
+	}
+	r := seatlake(t, nil, "query", "--warehouse", cp, "SELECT count(*) FROM graph_users")
+	if r.code == 0 || !strings.Contains(r.stderr, "does not match the files") || !strings.Contains(r.stderr, "--rebuild") {
+		t.Errorf("files gone: exit %d, %s", r.code, r.stderr)
+	}
+	if r := seatlake(t, nil, "query", "--warehouse", cp, "--rebuild", "SELECT count(*) FROM graph_users"); r.code != 0 {
+		t.Errorf("after --rebuild: exit %d: %s", r.code, r.stderr)
+	}
+}

@@ -107,6 +107,9 @@ func create(ctx context.Context, path string, tmpl *template.Template, root stri
 		return err
 	}
 	defer func() { err = errors.Join(err, conn.Close()) }()
+	if _, err := conn.ExecContext(ctx, "SET file_search_path = "+lit(root)); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, t := range tables {
 		if seen[t.Name] {
@@ -199,8 +202,21 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, ro
 			}
 		}
 	} else {
-		d.Source = lit(filepath.ToSlash(glob))
-		d.Latest = latestPartitions(files)
+		// Paths relative to the warehouse: a copy of it, moved or shared, reads its own files (DuckDB resolves them
+		// through file_search_path, which Open sets to the warehouse; the duckdb CLI started in the warehouse
+		// directory resolves them from there).
+		relGlob, err := filepath.Rel(root, glob)
+		if err != nil {
+			return nil, err
+		}
+		rel := make([]string, len(files))
+		for i, f := range files {
+			if rel[i], err = filepath.Rel(root, f); err != nil {
+				return nil, err
+			}
+		}
+		d.Source = lit(filepath.ToSlash(relGlob))
+		d.Latest = latestPartitions(rel)
 		if err := markPresent(ctx, conn, d.Source, d.Columns); err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,9 +47,9 @@ func Query(ctx context.Context, root, query, format string, w io.Writer) (err er
 	if st, err := os.Stat(path); err != nil || st.IsDir() {
 		return fmt.Errorf("no warehouse at %s: run `seatlake run` or `seatlake demo` first", root)
 	}
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
+	db, err := openReadOnly(root)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", path, err)
+		return err
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 	conn, err := db.Conn(ctx)
@@ -58,7 +59,7 @@ func Query(ctx context.Context, root, query, format string, w io.Writer) (err er
 	defer func() { err = errors.Join(err, conn.Close()) }()
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
-		return fmt.Errorf("query: %w", err)
+		return fmt.Errorf("query: %w", Explain(root, err))
 	}
 	defer func() { err = errors.Join(err, rows.Close()) }()
 	types, err := rows.ColumnTypes()
@@ -431,9 +432,29 @@ func Open(root string) (*sql.DB, error) {
 	if st, err := os.Stat(path); err != nil || st.IsDir() {
 		return nil, fmt.Errorf("no catalog at %s", path)
 	}
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
+	return openReadOnly(root)
+}
+
+// openReadOnly opens root's catalog read-only with the warehouse as DuckDB's file search path, so the views'
+// relative paths read the Parquet files beside the catalog, wherever the warehouse was copied or moved.
+func openReadOnly(root string) (*sql.DB, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(abs, FileName)
+	db, err := sql.Open("duckdb", path+"?access_mode=read_only&file_search_path="+url.QueryEscape(abs))
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// Explain adds the fix to a query error that says the catalog and the files beside it disagree (a warehouse copied
+// in part, or files removed by hand).
+func Explain(root string, err error) error {
+	if err != nil && (strings.Contains(err.Error(), "No files found") || strings.Contains(err.Error(), "No such file")) {
+		return fmt.Errorf("the catalog does not match the files in %s (copied in part, or files removed?): run `seatlake query --warehouse %s --rebuild \"SELECT 1\"` to rebuild it from the files there: %w", root, root, err)
+	}
+	return err
 }
