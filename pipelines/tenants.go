@@ -107,10 +107,21 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 		defer cancel()
 	}
 	if err := catalog.Build(cctx, wh.Root(), Tables()); err != nil {
+		// The data is committed: the run is not a failure, but its views are stale until the catalog is rebuilt.
+		// The run row and the exit code say exactly that.
 		log.Error("could not rebuild the DuckDB catalog", "err", err)
-		for i := range res {
-			if res[i].Err == nil {
-				res[i].Err = fmt.Errorf("rebuilding the catalog: %w", err)
+		msg := fmt.Sprintf("catalog: the DuckDB views could not be rebuilt (%v): the data is committed; the next run or `seatlake query --rebuild` rebuilds them", err)
+		for i, r := range runs {
+			if r.sum.Status != StatusSucceeded && r.sum.Status != StatusIncomplete {
+				continue
+			}
+			r.sum.Missing = append(r.sum.Missing, msg)
+			r.sum.Status = StatusIncomplete
+			if werr := r.writeRunRow(cctx); werr != nil {
+				log.Error("could not store the run summary", "err", werr)
+			}
+			if res[i].Err == nil || errors.Is(res[i].Err, ErrIncomplete) {
+				res[i].Err = fmt.Errorf("%w: %s", ErrIncomplete, msg)
 			}
 		}
 	}

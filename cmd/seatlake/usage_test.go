@@ -223,3 +223,25 @@ func TestCLICopiedWarehouseReadsItsOwnFiles(t *testing.T) {
 		t.Errorf("after --rebuild: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// The data committed but the catalog could not be rebuilt: not a failure. Exit 3, the run row says incomplete and
+// why, and --rebuild brings the views back.
+func TestCLICatalogFailureAfterCommitIsIncomplete(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("first run: exit %d: %s", r.code, r.stderr)
+	}
+	blocker := filepath.Join(wh, "seatlake.duckdb.tmp")
+	os.MkdirAll(filepath.Join(blocker, "x"), 0o750) // a directory where the catalog build writes its new file
+	r := seatlake(t, env, "run", "--quiet", "--warehouse", wh)
+	if r.code != 3 || !strings.Contains(r.stderr+r.stdout, "the data is committed") || !strings.Contains(r.stderr+r.stdout, "--rebuild") {
+		t.Fatalf("catalog failure: exit %d, want 3 naming the fix\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	os.RemoveAll(blocker)
+	rows := csvRows(t, wh, "SELECT status FROM runs ORDER BY started_at")
+	if r := seatlake(t, nil, "query", "--warehouse", wh, "--rebuild", "--format", "csv", "SELECT status, array_to_string(missing, ';') FROM runs ORDER BY started_at"); r.code != 0 ||
+		!strings.Contains(r.stdout, "succeeded") || !strings.Contains(r.stdout, "incomplete,") || !strings.Contains(r.stdout, "catalog: the DuckDB views could not be rebuilt") {
+		t.Errorf("runs after --rebuild (before: %v): exit %d %s %s", rows, r.code, r.stdout, r.stderr)
+	}
+}
