@@ -10,7 +10,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/seatlake
 
 demo: build
-	./$(BIN) demo --warehouse ./warehouse
+	./$(BIN) demo
 
 test:
 	$(GO) vet ./...
@@ -26,4 +26,4 @@ bench: build
 	$(GO) run ./internal/bench
 
 clean:
-	rm -rf bin warehouse
+	rm -rf bin seatlake-demo

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,7 +38,11 @@ FROM dataverse_audits GROUP BY ALL ORDER BY environment_url`},
 }
 
 func demoCommand() *cli.Command {
-	flags := []cli.Flag{warehouseFlag()}
+	flags := []cli.Flag{
+		// Not ./warehouse and not $SEATLAKE_WAREHOUSE: a fake tenant never lands in the warehouse of a real run.
+		&cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "./seatlake-demo", Usage: "the demo's own warehouse directory"},
+		&cli.BoolFlag{Name: "force", Usage: "write the demo into a warehouse that holds other tenants' data"},
+	}
 	flags = append(flags, simFlags("scaled", true)...)
 	flags = append(flags, tuningFlags()...)
 	flags = append(flags, logFlags()...)
@@ -66,6 +71,11 @@ func demoCommand() *cli.Command {
 			}
 			defer sim.Close()
 			tenant, client, secret := sim.Credentials()
+			if others := otherTenants(c.String("warehouse"), tenant); len(others) > 0 && !c.Bool("force") {
+				return &exitError{code: exitUsage, err: fmt.Errorf("%s holds data of other tenants (%s): the demo's simulated tenant would mix into it; pick another --warehouse, or --force",
+					c.String("warehouse"), strings.Join(others, ", "))}
+			}
+			fmt.Fprintf(c.App.Writer, "demo warehouse: %s (the demo's own: a real run's warehouse is not touched)\n", c.String("warehouse"))
 			fmt.Fprintf(c.App.Writer, "simulated tenant %s at %s: %d users, %d days of sign-ins, %d Dataverse and %d F&O environments, throttling %s\n\n",
 				tenant, base, scfg.Users, scfg.Days, len(sim.DataverseURLs()), len(sim.FinOpsURLs()), scfg.Throttle)
 			cfg := pipelines.Config{
@@ -116,4 +126,16 @@ func demoCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// otherTenants lists the tenants other than tenant whose users a warehouse holds.
+func otherTenants(root, tenant string) []string {
+	dirs, _ := filepath.Glob(filepath.Join(root, "raw", "graph_users", "tenant=*"))
+	var out []string
+	for _, d := range dirs {
+		if t := strings.TrimPrefix(filepath.Base(d), "tenant="); t != tenant {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -245,3 +245,14 @@ func TestCLICatalogFailureAfterCommitIsIncomplete(t *testing.T) {
 		t.Errorf("runs after --rebuild (before: %v): exit %d %s %s", rows, r.code, r.stdout, r.stderr)
 	}
 }
+
+// The demo never mixes its simulated tenant into a real warehouse: it refuses one holding another tenant's data
+// (exit 2, naming it), unless --force.
+func TestCLIDemoRefusesAnotherTenantsWarehouse(t *testing.T) {
+	wh := t.TempDir()
+	os.MkdirAll(filepath.Join(wh, "raw", "graph_users", "tenant=72f988bf-86f1-41af-91ab-2d7cd011db47"), 0o750)
+	r := seatlake(t, nil, "demo", "--warehouse", wh)
+	if r.code != 2 || !strings.Contains(r.stderr, "holds data of other tenants (72f988bf-86f1-41af-91ab-2d7cd011db47)") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("demo into a real warehouse: exit %d, %s", r.code, r.stderr)
+	}
+}
