@@ -23,8 +23,11 @@ type Config struct {
 	ClientID      string
 	ClientSecret  msauth.Secret
 	AuthorityHost string // https://login.microsoftonline.com
-	GraphEndpoint string // https://graph.microsoft.com
-	Warehouse     string // the warehouse root directory
+	// AllowAuthorityHosts are hosts beyond Microsoft's documented identity platform hosts (and loopback) that the
+	// client secret may be sent to (--allow-authority-host).
+	AllowAuthorityHosts []string
+	GraphEndpoint       string // https://graph.microsoft.com
+	Warehouse           string // the warehouse root directory
 
 	// SignInHistory is how far back a first run fetches sign-ins (Microsoft keeps 30 days with P1/P2).
 	SignInHistory time.Duration
@@ -141,6 +144,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("warehouse directory is not set (--warehouse)"))
 	}
 	if err := c.auth(nil).Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := msauth.CheckAuthorityHost(c.AuthorityHost, c.AllowAuthorityHosts); err != nil {
 		errs = append(errs, err)
 	}
 	if err := msauth.CheckEndpoint(c.GraphEndpoint); err != nil {

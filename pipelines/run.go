@@ -80,6 +80,9 @@ func newRun(cfg Config, wh *warehouse.Warehouse) *run {
 	if cfg.Name != "" && cfg.Name != cfg.TenantID {
 		log = log.With("tenant", cfg.Name)
 	}
+	if len(cfg.AllowAuthorityHosts) > 0 && msauth.CheckAuthorityHost(cfg.AuthorityHost, nil) != nil {
+		log.Warn("the client secret goes to an authority host outside Microsoft's documented ones, as --allow-authority-host allows", "authority_host", cfg.AuthorityHost)
+	}
 	return &run{cfg: cfg, log: log, wh: wh, sum: sum, stats: map[string]*odata.Stats{}, progress: newProgress(cfg, log)}
 }
 

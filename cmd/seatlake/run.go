@@ -84,6 +84,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "client-id", Usage: "application (client) id of the app registration", EnvVars: []string{"AZURE_CLIENT_ID"}},
 		&cli.StringFlag{Name: "client-secret-file", Usage: "read the client secret from this file instead of $AZURE_CLIENT_SECRET (there is no flag for the secret's value)", EnvVars: []string{"AZURE_CLIENT_SECRET_FILE"}},
 		&cli.StringFlag{Name: "authority-host", Value: "https://login.microsoftonline.com", Usage: "Microsoft identity platform host (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_AUTHORITY_HOST"}},
+		&cli.StringSliceFlag{Name: "allow-authority-host", Usage: "an identity platform host beyond Microsoft's documented ones (login.microsoftonline.com, .us, chinacloudapi.cn) that may receive the client secret; repeatable; logged when used"},
 		&cli.StringFlag{Name: "graph-endpoint", Value: "https://graph.microsoft.com", Usage: "Microsoft Graph endpoint (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_GRAPH_ENDPOINT"}},
 		&cli.StringSliceFlag{Name: "dataverse-url", Usage: "a Dataverse environment URL, e.g. https://contoso.crm.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_DATAVERSE_URL"}},
 		&cli.StringSliceFlag{Name: "finops-url", Usage: "a Finance and Operations environment URL, e.g. https://contoso.operations.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
@@ -137,6 +138,7 @@ func runCommand() *cli.Command {
 // tenantConfigs turns the command line, or the config file's tenants, into one pipelines.Config per tenant to run.
 func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config) ([]pipelines.Config, error) {
 	base.AuthorityHost, base.GraphEndpoint = c.String("authority-host"), c.String("graph-endpoint")
+	base.AllowAuthorityHosts = c.StringSlice("allow-authority-host")
 	if fc == nil || len(fc.tenants) == 0 {
 		if c.String("tenant") != "" {
 			return nil, errors.New("--tenant picks a tenant of a config file's tenants list, and there is none")

@@ -23,6 +23,8 @@ func TestCLIUsageErrors(t *testing.T) {
 	shared := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(shared, []byte("s3cr3t-value\n"), 0o640)
 	os.Chmod(shared, 0o640)
+	good := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(good, []byte("s3cr3t-value\n"), 0o600)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -38,6 +40,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"sim", "--idle-share", "1.5"}, 2, "--idle-share 1.5: want 0 to 1"},
 		{[]string{"marts", "--as-of", "yesterday"}, 2, "--as-of \"yesterday\""},
 		{[]string{"run", "--tenant-id", "t", "--client-id", "c", "--client-secret-file", shared}, 2, "readable by others (mode 0640): run chmod 600 " + shared},
+		{[]string{"run", "--tenant-id", "72f988bf-86f1-41af-91ab-2d7cd011db47", "--client-id", "c", "--client-secret-file", good, "--authority-host", "https://login.evil.example"}, 2,
+			"is not one of Microsoft's identity platform hosts"},
 		{[]string{"help"}, 0, ""},
 		{[]string{"help", "run"}, 0, ""},
 		{[]string{"run", "--help"}, 0, ""},

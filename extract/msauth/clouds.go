@@ -1,6 +1,11 @@
 package msauth
 
-import "sort"
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+)
 
 // Cloud is a Microsoft cloud's identity platform and Graph endpoint (Microsoft's "National cloud deployments" and
 // "Microsoft Entra authentication endpoints" tables). Dataverse and F&O need no entry: their environment URLs name
@@ -28,4 +33,42 @@ func CloudNames() []string {
 	}
 	sort.Strings(ns)
 	return ns
+}
+
+// CheckAuthorityHost accepts the identity platform hosts Microsoft documents for its clouds, and loopback (the
+// simulator, tests); any other host needs to be listed in allowed, since the client secret is sent to it.
+func CheckAuthorityHost(raw string, allowed []string) error {
+	if err := CheckEndpoint(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw)
+	host := strings.ToLower(u.Hostname())
+	if isLoopback(host) {
+		return nil
+	}
+	for _, c := range Clouds {
+		if cu, err := url.Parse(c.AuthorityHost); err == nil && strings.EqualFold(cu.Hostname(), host) {
+			return nil
+		}
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(strings.TrimSpace(a), host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("authority host %s is not one of Microsoft's identity platform hosts (%s): the client secret would be sent there; if it is right (a proxy, a sovereign cloud), allow it with --allow-authority-host %s",
+		raw, strings.Join(knownAuthorityHosts(), ", "), host)
+}
+
+func knownAuthorityHosts() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range Clouds {
+		if u, err := url.Parse(c.AuthorityHost); err == nil && !seen[u.Host] {
+			seen[u.Host] = true
+			out = append(out, u.Host)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
