@@ -260,3 +260,22 @@ func TestCLIDemoRefusesAnotherTenantsWarehouse(t *testing.T) {
 		t.Errorf("demo into a real warehouse: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// `seatlake config validate FILE` checks a file as a run would, with no network call: a good file passes; a
+// misspelt key is named with its line and the key meant.
+func TestCLIConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	os.WriteFile(secret, []byte("s3cr3t\n"), 0o600)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("warehouse: "+filepath.Join(dir, "wh")+"\nrules:\n  threshold-days: 45\ntenants:\n"+
+		"  - {name: contoso, tenant-id: 72f988bf-86f1-41af-91ab-2d7cd011db47, client-id: c, client-secret-file: "+secret+"}\n"), 0o644)
+	if r := seatlake(t, nil, "config", "validate", good); r.code != 0 || !strings.Contains(r.stdout, "ok config="+good+" tenants=1") {
+		t.Errorf("a good file: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("batch-rows: 1000\nwarehose: /x\n"), 0o644)
+	if r := seatlake(t, nil, "config", "validate", bad); r.code != 2 || !strings.Contains(r.stderr, `unknown key "warehose" (line 2), did you mean "warehouse"?`) {
+		t.Errorf("a misspelt key: exit %d, %s", r.code, r.stderr)
+	}
+}

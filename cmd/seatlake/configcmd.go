@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seatlake/seatlake/pipelines"
+)
+
+// configCommand is `seatlake config validate`: the whole config file checked as a run would, without a request.
+func configCommand() *cli.Command {
+	var fc *fileConfig
+	return &cli.Command{
+		Name:  "config",
+		Usage: "work with the config file",
+		Subcommands: []*cli.Command{{
+			Name:      "validate",
+			Usage:     "check a config file as `seatlake run` would, with no network call: keys, values, ranges, tenants, secrets' files and variables, rules",
+			ArgsUsage: "[FILE]",
+			Flags:     runFlags(),
+			Before: func(c *cli.Context) error {
+				if c.NArg() == 1 && !c.IsSet("config") {
+					if err := c.Set("config", c.Args().First()); err != nil {
+						return err
+					}
+				}
+				if c.String("config") == "" {
+					return &exitError{code: exitUsage, err: errors.New("config validate: name the file (seatlake config validate seatlake.yaml)")}
+				}
+				if err := loadConfigFile(&fc)(c); err != nil {
+					return err
+				}
+				return checkRanges(c)
+			},
+			Action: func(c *cli.Context) error {
+				log, err := newLogger(c)
+				if err != nil {
+					return err
+				}
+				base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
+				if err := applyTuning(c, &base); err != nil {
+					return err
+				}
+				if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
+					return err
+				}
+				cfgs, err := tenantConfigs(c, fc, base)
+				if err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), err)}
+				}
+				var errs []error
+				for i := range cfgs {
+					cfgs[i].Defaults()
+					if err := cfgs[i].Validate(); err != nil {
+						errs = append(errs, fmt.Errorf("tenant %s: %w", cfgs[i].Name, err))
+					}
+				}
+				if len(errs) > 0 {
+					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Join(errs...))}
+				}
+				fmt.Fprintf(c.App.Writer, "ok config=%s tenants=%d\n", c.String("config"), len(cfgs))
+				return nil
+			},
+		}},
+	}
+}
