@@ -18,10 +18,12 @@ import (
 
 // Config is everything a run needs, filled once by cmd/ and checked by Validate (which does no I/O).
 type Config struct {
-	Name          string // the tenant's name in the config file (default: its id)
-	TenantID      string
-	ClientID      string
-	ClientSecret  msauth.Secret
+	Name         string // the tenant's name in the config file (default: its id)
+	TenantID     string
+	ClientID     string
+	ClientSecret msauth.Secret
+	// Assertion, when set, is the client credential instead of the secret (certificate, federated token).
+	Assertion     msauth.Assertion
 	AuthorityHost string // https://login.microsoftonline.com
 	// AllowAuthorityHosts are hosts beyond Microsoft's documented identity platform hosts (and loopback) that the
 	// client secret may be sent to (--allow-authority-host).
@@ -73,7 +75,7 @@ type Config struct {
 
 // auth is the tenant's client-credentials setup; every resource's token source is made from it.
 func (c *Config) auth(log *slog.Logger) msauth.Config {
-	return msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+	return msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Assertion: c.Assertion,
 		HTTPClient: c.httpClient(c.RequestTimeout), Logger: log}
 }
 

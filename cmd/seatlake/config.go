@@ -30,6 +30,9 @@ type tenantFile struct {
 	ClientID         string   `yaml:"client-id"`
 	ClientSecretFile string   `yaml:"client-secret-file"`
 	ClientSecretEnv  string   `yaml:"client-secret-env"`
+	CertificateFile  string   `yaml:"client-certificate-file"`
+	CertPasswordEnv  string   `yaml:"client-certificate-password-env"`
+	FederatedFile    string   `yaml:"federated-token-file"`
 	Cloud            string   `yaml:"cloud"`
 	AuthorityHost    string   `yaml:"authority-host"`
 	GraphEndpoint    string   `yaml:"graph-endpoint"`
@@ -40,7 +43,8 @@ type tenantFile struct {
 }
 
 // tenantKeys are the keys a tenant entry may have.
-var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "cloud", "authority-host",
+var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "client-certificate-file",
+	"client-certificate-password-env", "federated-token-file", "cloud", "authority-host",
 	"graph-endpoint", "dataverse", "finops", "signin-history", "dataverse-history"}
 
 // fileConfig is what the config file says beyond the flags.
@@ -280,6 +284,15 @@ func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, err
 		*kv.dst = d
 	}
 	switch {
+	case t.CertificateFile != "" || t.FederatedFile != "":
+		if t.ClientSecretFile != "" || t.ClientSecretEnv != "" || (t.CertificateFile != "" && t.FederatedFile != "") {
+			return fail("client-certificate-file", "give one credential: client-certificate-file, federated-token-file or a client secret")
+		}
+		sec, a, err := credential(cfg.ClientID, t.CertificateFile, cmpOr(t.CertPasswordEnv, "AZURE_CLIENT_CERTIFICATE_PASSWORD"), t.FederatedFile, "", "")
+		if err != nil {
+			return fail(map[bool]string{true: "client-certificate-file", false: "federated-token-file"}[t.CertificateFile != ""], "%v", err)
+		}
+		cfg.ClientSecret, cfg.Assertion = sec, a
 	case t.ClientSecretFile != "" && t.ClientSecretEnv != "":
 		return fail("client-secret-file", "give client-secret-file or client-secret-env, not both")
 	case t.ClientSecretFile != "":
@@ -295,7 +308,7 @@ func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, err
 		}
 		cfg.ClientSecret = msauth.Secret(strings.TrimSpace(v))
 	default:
-		return fail("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it)")
+		return fail("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it, or client-certificate-file, or federated-token-file)")
 	}
 	return cfg, nil
 }
@@ -318,4 +331,11 @@ func isRunFlag(key string) bool {
 		}
 	}
 	return false
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -82,6 +82,8 @@ func runFlags() []cli.Flag {
 		configFlag(),
 		&cli.StringFlag{Name: "tenant-id", Usage: "Entra tenant id (GUID or domain), without a config file's tenants list", EnvVars: []string{"AZURE_TENANT_ID"}},
 		&cli.StringFlag{Name: "client-id", Usage: "application (client) id of the app registration", EnvVars: []string{"AZURE_CLIENT_ID"}},
+		&cli.StringFlag{Name: "client-certificate-file", Usage: "authenticate with this certificate and its private key (PEM or PKCS#12) instead of a secret; its password in $AZURE_CLIENT_CERTIFICATE_PASSWORD", EnvVars: []string{"AZURE_CLIENT_CERTIFICATE_PATH"}},
+		&cli.StringFlag{Name: "federated-token-file", Usage: "authenticate with the federated token in this file (workload identity federation: Kubernetes, GitHub Actions), read at every token request", EnvVars: []string{"AZURE_FEDERATED_TOKEN_FILE"}},
 		&cli.StringFlag{Name: "client-secret-file", Usage: "read the client secret from this file instead of $AZURE_CLIENT_SECRET (there is no flag for the secret's value)", EnvVars: []string{"AZURE_CLIENT_SECRET_FILE"}},
 		&cli.StringFlag{Name: "authority-host", Value: "https://login.microsoftonline.com", Usage: "Microsoft identity platform host (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_AUTHORITY_HOST"}},
 		&cli.StringSliceFlag{Name: "allow-authority-host", Usage: "an identity platform host beyond Microsoft's documented ones (login.microsoftonline.com, .us, chinacloudapi.cn) that may receive the client secret; repeatable; logged when used"},
@@ -143,12 +145,13 @@ func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config) ([]pip
 		if c.String("tenant") != "" {
 			return nil, errors.New("--tenant picks a tenant of a config file's tenants list, and there is none")
 		}
-		secret, err := msauth.LoadSecret("AZURE_CLIENT_SECRET", c.String("client-secret-file"))
-		if err != nil {
+		cfg := base
+		cfg.TenantID, cfg.ClientID = c.String("tenant-id"), c.String("client-id")
+		var err error
+		if cfg.ClientSecret, cfg.Assertion, err = credential(cfg.ClientID, c.String("client-certificate-file"),
+			"AZURE_CLIENT_CERTIFICATE_PASSWORD", c.String("federated-token-file"), "AZURE_CLIENT_SECRET", c.String("client-secret-file")); err != nil {
 			return nil, err
 		}
-		cfg := base
-		cfg.TenantID, cfg.ClientID, cfg.ClientSecret = c.String("tenant-id"), c.String("client-id"), secret
 		cfg.Dataverse, cfg.FinOps = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
 		return []pipelines.Config{cfg}, nil
 	}
@@ -360,4 +363,24 @@ func writeResults(c *cli.Context, res []pipelines.TenantResult) error {
 		return fmt.Errorf("--result-json: %w", err)
 	}
 	return nil
+}
+
+// credential picks the client credential, strongest first: a certificate, a federated token file, else a secret
+// (from its file or its environment variable). Passwords and secrets come from the environment or files only.
+func credential(clientID, certFile, certPasswordEnv, federatedFile, secretEnv, secretFile string) (msauth.Secret, msauth.Assertion, error) {
+	switch {
+	case certFile != "":
+		cert, key, err := msauth.LoadCertificate(certFile, msauth.Secret(os.Getenv(certPasswordEnv)))
+		if err != nil {
+			return "", nil, err
+		}
+		return "", msauth.CertificateAssertion(clientID, cert, key, nil), nil
+	case federatedFile != "":
+		if _, err := os.Stat(federatedFile); err != nil {
+			return "", nil, fmt.Errorf("the federated token file: %w", err)
+		}
+		return "", msauth.FederatedAssertion(federatedFile), nil
+	}
+	secret, err := msauth.LoadSecret(secretEnv, secretFile)
+	return secret, nil, err
 }

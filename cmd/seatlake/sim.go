@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,6 +78,8 @@ func simCommand() *cli.Command {
 		&cli.StringFlag{Name: "tenant-id", Usage: "tenant id to serve (default: derived from the seed)"},
 		&cli.StringFlag{Name: "client-id", Usage: "client id to accept (default: a fixed id)"},
 		&cli.StringFlag{Name: "ca-file", Usage: "with --tls: write the CA certificate here (default: a file in the temporary directory)"},
+		&cli.StringFlag{Name: "client-certificate", Usage: "accept client assertions signed with this certificate (PEM): certificate credentials"},
+		&cli.StringFlag{Name: "client-certificate-out", Usage: "generate a certificate and its key, write them here (PEM, mode 0600) for the client, and accept assertions signed with it"},
 		&cli.StringFlag{Name: "as-of", Usage: "the simulator's clock: the tenant as it is at 00:00 UTC on this day (YYYY-MM-DD); /_sim/truth is as of it. Run seatlake with the same --as-of"},
 	}, simFlags("realistic", false)...)
 	flags = append(flags, logFlags()...)
@@ -95,12 +99,37 @@ func simCommand() *cli.Command {
 				return err
 			}
 			cfg := simConfig(c)
+			certOut := ""
 			if v := c.String("as-of"); v != "" {
 				d, err := parseAsOf(v)
 				if err != nil {
 					return &exitError{code: exitUsage, err: err}
 				}
 				cfg.Now = func() time.Time { return d }
+			}
+			if path := c.String("client-certificate"); path != "" {
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate: %w", err)}
+				}
+				blk, _ := pem.Decode(raw)
+				if blk == nil || blk.Type != "CERTIFICATE" {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate %s: want a PEM certificate", path)}
+				}
+				if cfg.ClientCertificate, err = x509.ParseCertificate(blk.Bytes); err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate %s: %w", path, err)}
+				}
+			}
+			if path := c.String("client-certificate-out"); path != "" {
+				pemBytes, cert, err := tenantsim.NewClientCertificate("seatlake-sim client", time.Now().AddDate(1, 0, 0))
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
+					return fmt.Errorf("--client-certificate-out: %w", err)
+				}
+				cfg.ClientCertificate = cert
+				certOut = path
 			}
 			cfg.TenantID = c.String("tenant-id")
 			cfg.ClientID = c.String("client-id")
@@ -119,6 +148,9 @@ func simCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "url=%s\n", base)
 			for _, l := range sim.URLLines() {
 				fmt.Fprintln(c.App.Writer, l)
+			}
+			if certOut != "" {
+				fmt.Fprintf(c.App.Writer, "client_certificate=%s\n", certOut)
 			}
 			if pem := sim.CAPEM(); pem != nil {
 				path := c.String("ca-file")

@@ -148,7 +148,7 @@ func TestValidate(t *testing.T) {
 		{"valid", func(*Config) {}, ""},
 		{"domain tenant", func(c *Config) { c.TenantID = "contoso.onmicrosoft.com" }, ""},
 		{"bad tenant", func(c *Config) { c.TenantID = "not a tenant" }, "neither a GUID nor a domain"},
-		{"no secret", func(c *Config) { c.ClientSecret = "" }, "client secret is not set"},
+		{"no secret", func(c *Config) { c.ClientSecret = "" }, "no client credential: a secret"},
 		{"http loopback", func(c *Config) { c.AuthorityHost = "http://127.0.0.1:8400" }, ""},
 		{"http localhost", func(c *Config) { c.AuthorityHost = "http://localhost:8400" }, ""},
 		{"http elsewhere", func(c *Config) { c.AuthorityHost = "http://login.example.com" }, "only for loopback"},
@@ -385,5 +385,34 @@ func TestCheckEndpoint(t *testing.T) {
 		if err := CheckEndpoint(raw); (err == nil) != ok {
 			t.Errorf("CheckEndpoint(%q) = %v, want accepted=%v", raw, err, ok)
 		}
+	}
+}
+
+// Workload identity federation: the federated token is read from its file at every token request (the platform
+// rotates it), sent as the client assertion, and no secret goes with it.
+func TestFederatedTokenIsReadAtEveryRequest(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(file, []byte("federated-1\n"), 0o600)
+	var seen []string
+	id := newIdentity(t, func(form map[string]string) (int, string) {
+		if form["client_assertion_type"] != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" || form["client_secret"] != "" {
+			t.Errorf("form %v", form)
+		}
+		seen = append(seen, form["client_assertion"])
+		return 200, `{"token_type":"Bearer","expires_in":3599,"access_token":"tok"}`
+	})
+	cfg := config(id, nil, nil)
+	cfg.ClientSecret, cfg.Assertion = "", FederatedAssertion(file)
+	ts := NewTokenSource(cfg, "https://graph.microsoft.com")
+	if _, err := ts.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(file, []byte("federated-2"), 0o600)
+	ts.Invalidate("tok")
+	if _, err := ts.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(seen, ",") != "federated-1,federated-2" {
+		t.Errorf("assertions sent: %v, want the file's content each time", seen)
 	}
 }

@@ -29,11 +29,14 @@ type Config struct {
 	TenantID      string
 	ClientID      string
 	ClientSecret  Secret
-	HTTPClient    *http.Client  // for token requests; a 30 s timeout when nil
-	ExpiryDelta   time.Duration // refresh this long before expiry (default 2 min)
-	Now           func() time.Time
-	Logger        *slog.Logger
-	Sleep         func(ctx context.Context, d time.Duration) error // waits between token attempts; tests inject
+	// Assertion, when set, is the credential instead of the secret: a certificate-signed JWT or a federated token
+	// (CertificateAssertion, FederatedAssertion).
+	Assertion   Assertion
+	HTTPClient  *http.Client  // for token requests; a 30 s timeout when nil
+	ExpiryDelta time.Duration // refresh this long before expiry (default 2 min)
+	Now         func() time.Time
+	Logger      *slog.Logger
+	Sleep       func(ctx context.Context, d time.Duration) error // waits between token attempts; tests inject
 }
 
 var (
@@ -53,8 +56,8 @@ func (c Config) Validate() error {
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("client id is not set (--client-id or $AZURE_CLIENT_ID)"))
 	}
-	if c.ClientSecret == "" {
-		errs = append(errs, errors.New("client secret is not set ($AZURE_CLIENT_SECRET or --client-secret-file)"))
+	if c.ClientSecret == "" && c.Assertion == nil {
+		errs = append(errs, errors.New("no client credential: a secret ($AZURE_CLIENT_SECRET or --client-secret-file), a certificate ($AZURE_CLIENT_CERTIFICATE_PATH) or a federated token file ($AZURE_FEDERATED_TOKEN_FILE)"))
 	}
 	if c.AuthorityHost != "" {
 		if err := CheckEndpoint(c.AuthorityHost); err != nil {
@@ -193,7 +196,16 @@ func (s *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
 	for attempt := 1; ; attempt++ {
 		s.fetches.Add(1)
-		tok, err := s.cc.Token(hctx)
+		cc := s.cc
+		if s.cfg.Assertion != nil {
+			a, err := s.cfg.Assertion(ctx, cc.TokenURL)
+			if err != nil {
+				return nil, err
+			}
+			cc.ClientSecret = ""
+			cc.EndpointParams = url.Values{"client_assertion_type": {assertionType}, "client_assertion": {a}}
+		}
+		tok, err := cc.Token(hctx)
 		if err == nil {
 			return tok, nil
 		}
@@ -279,6 +291,12 @@ func hint(code int) string {
 		return "the client secret is wrong: use the secret's Value, not its Secret ID"
 	case 7000222:
 		return "the client secret has expired: create a new one in the app registration (Certificates & secrets)"
+	case 700027:
+		return "the client assertion's signature was refused: the certificate is not the one uploaded to the app registration (Certificates & secrets)"
+	case 700024:
+		return "the client assertion is outside its valid time: check this machine's clock"
+	case 700021, 700023:
+		return "the client assertion's audience, issuer or subject is wrong: it must name the token endpoint and the client id"
 	case 700016:
 		return "the application (client id) was not found in the tenant: check the client id and tenant id, and that an admin consented to the app in this tenant"
 	case 90002:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ type Config struct {
 	Throttle      string        // service limits: "realistic", "scaled" (10x faster windows, for demos) or "off"
 	TokenLifetime time.Duration // lifetime of access tokens (default 1h)
 	ExpiredSecret bool          // the token endpoint answers AADSTS7000222: the client secret has expired
+	// ClientCertificate is the certificate registered on the app: client assertions signed with its key are
+	// accepted (certificate credentials); nil accepts none.
+	ClientCertificate *x509.Certificate
 
 	TenantID, ClientID, ClientSecret string // defaults: a GUID and a secret derived from Seed, a fixed client id
 

@@ -99,12 +99,26 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 	case clientID != s.cfg.ClientID:
 		s.aadError(rep, http.StatusBadRequest, "unauthorized_client", 700016, "Application with identifier '"+clientID+"' was not found in the directory '"+s.m.orgName+"'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
+	case r.PostForm.Get("client_assertion") != "":
+		if code, msg := s.checkAssertion(r, clientID, tenant); code != 0 {
+			s.aadError(rep, http.StatusUnauthorized, "invalid_client", code, msg)
+			return
+		}
+		s.issue(w, r, rep, scope, resourceScope, resource, aud)
 	case secret == "":
 		s.aadError(rep, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	case secret != s.cfg.ClientSecret:
 		s.aadError(rep, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+clientID+"'.")
 	case s.cfg.ExpiredSecret:
 		s.aadError(rep, http.StatusUnauthorized, "invalid_client", 7000222, "The provided client secret keys for app '"+clientID+"' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.")
+	default:
+		s.issue(w, r, rep, scope, resourceScope, resource, aud)
+	}
+}
+
+// issue checks the scope and answers with an access token: the end of the grant, whatever the client credential.
+func (s *Sim) issue(w http.ResponseWriter, r *http.Request, rep *reply, scope, resourceScope, resource, aud string) {
+	switch {
 	case scope == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
 	case !strings.HasSuffix(resourceScope, "/.default") || strings.ContainsAny(resourceScope, " "):

@@ -107,8 +107,10 @@ func create(ctx context.Context, path string, tmpl *template.Template, root stri
 		return err
 	}
 	defer func() { err = errors.Join(err, conn.Close()) }()
-	if _, err := conn.ExecContext(ctx, "SET file_search_path = "+lit(root)); err != nil {
-		return err
+	if relocatable(root) {
+		if _, err := conn.ExecContext(ctx, "SET file_search_path = "+lit(root)); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	for _, t := range tables {
@@ -205,14 +207,16 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, ro
 		// Paths relative to the warehouse: a copy of it, moved or shared, reads its own files (DuckDB resolves them
 		// through file_search_path, which Open sets to the warehouse; the duckdb CLI started in the warehouse
 		// directory resolves them from there).
-		relGlob, err := filepath.Rel(root, glob)
-		if err != nil {
-			return nil, err
-		}
-		rel := make([]string, len(files))
-		for i, f := range files {
-			if rel[i], err = filepath.Rel(root, f); err != nil {
+		relGlob, rel := glob, files
+		if relocatable(root) {
+			if relGlob, err = filepath.Rel(root, glob); err != nil {
 				return nil, err
+			}
+			rel = make([]string, len(files))
+			for i, f := range files {
+				if rel[i], err = filepath.Rel(root, f); err != nil {
+					return nil, err
+				}
 			}
 		}
 		d.Source = lit(filepath.ToSlash(relGlob))
@@ -324,3 +328,8 @@ func duckType(t arrow.DataType) (string, error) {
 	}
 	return "", fmt.Errorf("no DuckDB type for %s", t)
 }
+
+// relocatable says whether the catalog of a warehouse at root names its files relative to it. DuckDB's
+// file_search_path is a comma-separated list, so a warehouse whose path holds a comma gets absolute paths instead
+// (it then reads from where it was built until rebuilt elsewhere).
+func relocatable(root string) bool { return !strings.Contains(root, ",") }

@@ -443,7 +443,11 @@ func openReadOnly(root string) (*sql.DB, error) {
 		return nil, err
 	}
 	path := filepath.Join(abs, FileName)
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only&file_search_path="+url.QueryEscape(abs))
+	dsn := path + "?access_mode=read_only"
+	if relocatable(abs) {
+		dsn += "&file_search_path=" + url.QueryEscape(abs)
+	}
+	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
