@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform/rules"
 	"io"
 	"log/slog"
@@ -66,9 +67,11 @@ type Config struct {
 	AsOf  time.Time
 	// Quiet logs only errors while the run goes (no warnings, no heartbeat): a condition that repeats every night
 	// is recorded in the run row, and Summary.NewWarnings says which warnings are new since the last run.
-	Quiet    bool
-	Logger   *slog.Logger
-	Progress io.Writer // a terminal to draw progress on, or nil (then a heartbeat goes to the log)
+	Quiet bool
+	// ParquetCompression is the codec of the Parquet files written: gzip (default), snappy, zstd or none.
+	ParquetCompression string
+	Logger             *slog.Logger
+	Progress           io.Writer // a terminal to draw progress on, or nil (then a heartbeat goes to the log)
 	// Heartbeat is how often a progress line is logged when there is no terminal.
 	Heartbeat time.Duration
 }
@@ -168,6 +171,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DataverseWindow < time.Minute || c.DataverseWindow > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("dataverse window %s: must be between 1m and 24h", c.DataverseWindow))
+	}
+	if c.ParquetCompression != "" {
+		if err := warehouse.CheckCodec(c.ParquetCompression); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.DataverseConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("dataverse concurrency %d: must be at least 1", c.DataverseConcurrency))

@@ -82,7 +82,7 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 		return err
 	}
 	// The marts' snapshot is the day they are as of: recomputing an earlier day adds to their history.
-	txn, err := r.wh.Begin(r.sum.RunID+"-marts", r.cfg.TenantID, asOf, warehouse.WriterOptions{Layer: warehouse.Marts})
+	txn, err := r.wh.Begin(r.sum.RunID+"-marts", r.cfg.TenantID, asOf, warehouse.WriterOptions{Layer: warehouse.Marts, Codec: r.cfg.ParquetCompression})
 	if err != nil {
 		return fmt.Errorf("starting the marts transaction: %w", err)
 	}

@@ -186,7 +186,7 @@ func (r *run) writeRunRow(ctx context.Context) error {
 // execute extracts every stream into one transaction and commits it. It sets the summary's status.
 func (r *run) execute(ctx context.Context) error {
 	cfg := r.cfg
-	txn, err := r.wh.Begin(r.sum.RunID, cfg.TenantID, r.sum.StartedAt, warehouse.WriterOptions{})
+	txn, err := r.wh.Begin(r.sum.RunID, cfg.TenantID, r.sum.StartedAt, warehouse.WriterOptions{Codec: cfg.ParquetCompression})
 	if err != nil {
 		return fmt.Errorf("starting the warehouse transaction: %w", err)
 	}

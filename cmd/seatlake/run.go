@@ -20,6 +20,7 @@ import (
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/pipelines"
 	"github.com/seatlake/seatlake/transform/rules"
 )
@@ -63,6 +64,7 @@ func tuningFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "dataverse-history", Value: 30 * 24 * time.Hour, Usage: "how far back a first run fetches Dataverse audit records"},
 		&cli.DurationFlag{Name: "dataverse-window", Value: 24 * time.Hour, Usage: "length of one audit time window (1m..24h; windows never cross midnight UTC)"},
 		&cli.IntFlag{Name: "dataverse-concurrency", Value: 4, Usage: "audit windows of one environment fetched at once"},
+		&cli.StringFlag{Name: "parquet-compression", Value: warehouse.DefaultCodec, Usage: "Parquet codec: gzip (the default: as small as zstd, and read by every BI tool), snappy, zstd or none"},
 		&cli.IntFlag{Name: "batch-rows", Value: table.DefaultBatchRows, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
 		&cli.DurationFlag{Name: "request-timeout", Value: 100 * time.Second, Usage: "timeout of one HTTP request, body included"},
 		&cli.IntFlag{Name: "max-attempts", Value: 8, Usage: "attempts per request on 429/5xx/network errors before the request is given up"},
@@ -186,6 +188,10 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	cfg.DataverseWindow = c.Duration("dataverse-window")
 	cfg.DataverseConcurrency = c.Int("dataverse-concurrency")
 	cfg.BatchRows = c.Int("batch-rows")
+	cfg.ParquetCompression = c.String("parquet-compression")
+	if err := warehouse.CheckCodec(cfg.ParquetCompression); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--parquet-compression: %w", err)}
+	}
 	cfg.RequestTimeout = c.Duration("request-timeout")
 	cfg.Retry = odata.RetryPolicy{MaxAttempts: c.Int("max-attempts"), MaxTotalWait: c.Duration("max-retry-wait")}
 	cfg.Heartbeat = c.Duration("heartbeat")

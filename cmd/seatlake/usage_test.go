@@ -42,6 +42,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"run", "--tenant-id", "t", "--client-id", "c", "--client-secret-file", shared}, 2, "readable by others (mode 0640): run chmod 600 " + shared},
 		{[]string{"run", "--tenant-id", "72f988bf-86f1-41af-91ab-2d7cd011db47", "--client-id", "c", "--client-secret-file", good, "--authority-host", "https://login.evil.example"}, 2,
 			"is not one of Microsoft's identity platform hosts"},
+		{[]string{"run", "--parquet-compression", "lz4"}, 2, "want snappy, zstd, gzip or none"},
 		{[]string{"help"}, 0, ""},
 		{[]string{"help", "run"}, 0, ""},
 		{[]string{"run", "--help"}, 0, ""},
@@ -277,5 +278,24 @@ func TestCLIConfigValidate(t *testing.T) {
 	os.WriteFile(bad, []byte("batch-rows: 1000\nwarehose: /x\n"), 0o644)
 	if r := seatlake(t, nil, "config", "validate", bad); r.code != 2 || !strings.Contains(r.stderr, `unknown key "warehose" (line 2), did you mean "warehouse"?`) {
 		t.Errorf("a misspelt key: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// --parquet-compression picks the codec of every Parquet file written; gzip by default.
+func TestCLIParquetCompression(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	for _, tc := range []struct{ flag, want string }{{"", "GZIP"}, {"snappy", "SNAPPY"}, {"zstd", "ZSTD"}} {
+		wh := t.TempDir()
+		args := []string{"run", "--quiet", "--warehouse", wh}
+		if tc.flag != "" {
+			args = append(args, "--parquet-compression", tc.flag)
+		}
+		if r := seatlake(t, env, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		got := csvRows(t, wh, "SELECT DISTINCT compression FROM parquet_metadata('raw/graph_signins/*/*/*.parquet') UNION SELECT DISTINCT compression FROM parquet_metadata('marts/license_usage/*/*/*.parquet') ORDER BY 1")
+		if len(got) != 1 || got[0][0] != tc.want {
+			t.Errorf("--parquet-compression %q: the files use %v, want %s", tc.flag, got, tc.want)
+		}
 	}
 }

@@ -46,6 +46,7 @@ import (
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/pipelines"
 )
@@ -94,11 +95,11 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 		e2e.wall.Seconds(), float64(e2e.rows)/e2e.wall.Seconds(), e2e.cpu.Seconds(), e2e.rssMiB)
 
 	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", e2e.rows)
-	ours, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "conv-seatlake"))
+	ours, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "conv-seatlake"), "")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("seatlake production path:                 %.2f s\n", ours.Seconds())
+	fmt.Printf("seatlake production path (%s):          %.2f s\n", warehouse.DefaultCodec, ours.Seconds())
 	duckDefault, err := convertDuckDB(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "duck-default.parquet"), false)
 	if err != nil {
 		return err
@@ -111,6 +112,31 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 	fmt.Printf("DuckDB COPY (preserve_insertion_order=false): %.2f s\n", duckUnordered.Seconds())
 	ratio := duckDefault.Seconds() / ours.Seconds()
 	fmt.Printf("ratio DuckDB/seatlake: %.2f (defaults), %.2f (unordered)\n", ratio, duckUnordered.Seconds()/ours.Seconds())
+
+	fmt.Printf("\n== 2b. Parquet compression: the same sign-ins written with each codec (size of the files, write time)\n")
+	codecLine := ""
+	for _, codec := range []string{"snappy", "zstd", "gzip", "none"} {
+		out := filepath.Join(dir, "codec-"+codec)
+		d, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), out, codec)
+		if err != nil {
+			return err
+		}
+		size, err := dirSize(filepath.Join(out, "raw"))
+		if err != nil {
+			return err
+		}
+		// Read back as an analyst's query would: every row, three columns decompressed.
+		readStart := time.Now()
+		n, err := countRows(ctx, "", "SELECT CAST(count(*) + 0*count(DISTINCT user_id) + 0*sum(length(app_display_name)) + 0*epoch(max(created_at)) AS BIGINT) FROM read_parquet('"+
+			filepath.Join(out, "raw", "graph_signins", "*", "*", "*.parquet")+"')")
+		if err != nil {
+			return fmt.Errorf("DuckDB reading the %s files: %w", codec, err)
+		}
+		read := time.Since(readStart)
+		fmt.Printf("%-7s %7.1f MiB  write %.2f s  DuckDB query %.3f s (%d rows)\n", codec, float64(size)/(1<<20), d.Seconds(), read.Seconds(), n)
+		codecLine += fmt.Sprintf(" parquet_%s_mib=%.1f parquet_%s_s=%.2f", codec, float64(size)/(1<<20), codec, d.Seconds())
+		os.RemoveAll(out)
+	}
 
 	growth := 0.0
 	if large > 0 {
@@ -162,7 +188,7 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 			marts.wall.Seconds(), marts.cpu.Seconds(), marts.rssMiB, marts.rows, marts.runWall.Seconds())
 	}
 
-	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f\n",
+	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f"+codecLine+"\n",
 		float64(e2e.rows)/e2e.wall.Seconds(), ratio, e2e.rssMiB, growth, perSecond(aud), aud.rssMiB, auditsGrowth,
 		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)),
 		marts.wall.Seconds(), marts.rssMiB)
@@ -376,7 +402,10 @@ func watchPeakRSS(pid int) int64 {
 }
 
 func countRows(ctx context.Context, warehouseDir, query string) (int64, error) {
-	db, err := sql.Open("duckdb", filepath.Join(warehouseDir, "seatlake.duckdb")+"?access_mode=read_only")
+	db, err := catalog.Open(warehouseDir) // the views name files relative to the warehouse
+	if warehouseDir == "" {
+		db, err = sql.Open("duckdb", "")
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -432,7 +461,7 @@ func (f filePager) Walk(ctx context.Context, _ string, decode func([]byte) (stri
 }
 
 // convertSeatlake runs the production conversion: decoding in one goroutine, Parquet writing in another, committed.
-func convertSeatlake(ctx context.Context, pagesDir, warehouseDir string) (time.Duration, error) {
+func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) (time.Duration, error) {
 	files, err := filepath.Glob(filepath.Join(pagesDir, "*.json"))
 	if err != nil {
 		return 0, err
@@ -452,7 +481,7 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir string) (time.D
 	if err != nil {
 		return 0, err
 	}
-	txn, err := wh.Begin("bench", "bench-tenant", start, warehouse.WriterOptions{})
+	txn, err := wh.Begin("bench", "bench-tenant", start, warehouse.WriterOptions{Codec: codec})
 	if err != nil {
 		return 0, err
 	}
@@ -550,4 +579,19 @@ func martsRun(ctx context.Context, bin string, users int, warehouseDir string) (
 	res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	res.rssMiB = float64(<-peak) / 1024
 	return res, nil
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
 }

@@ -29,7 +29,7 @@
 //   - Partition values live only in the paths: Spark and other Hive readers reject a column present in both.
 //   - Types: timestamp[us, UTC] is written as Parquet TIMESTAMP(isAdjustedToUTC=true, MICROS) (nothing coerces it:
 //     pqarrow keeps the unit), date32 as DATE, list<string> as LIST; the Arrow schema is stored in the file
-//     metadata so Arrow readers get the declared types back exactly. zstd level 1 by default. Columns declared
+//     metadata so Arrow readers get the declared types back exactly. gzip by default (DefaultCodec). Columns declared
 //     HighCardinality get no dictionary (and, for strings, no min/max statistics, which random ids never use).
 //
 // Memory and speed: by default every record batch is encoded and written as it arrives (a row group per batch
