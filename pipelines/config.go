@@ -24,8 +24,10 @@ type Config struct {
 	ClientID     string
 	ClientSecret msauth.Secret
 	// Assertion, when set, is the client credential instead of the secret (certificate, federated token).
-	Assertion     msauth.Assertion
-	AuthorityHost string // https://login.microsoftonline.com
+	Assertion msauth.Assertion
+	// ManagedIdentity: tokens from the Azure host's managed identity (ClientID, when set, picks a user-assigned one).
+	ManagedIdentity bool
+	AuthorityHost   string // https://login.microsoftonline.com
 	// AllowAuthorityHosts are hosts beyond Microsoft's documented identity platform hosts (and loopback) that the
 	// client secret may be sent to (--allow-authority-host).
 	AllowAuthorityHosts []string
@@ -78,7 +80,7 @@ type Config struct {
 
 // auth is the tenant's client-credentials setup; every resource's token source is made from it.
 func (c *Config) auth(log *slog.Logger) msauth.Config {
-	return msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Assertion: c.Assertion,
+	return msauth.Config{AuthorityHost: c.AuthorityHost, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Assertion: c.Assertion, ManagedIdentity: c.ManagedIdentity,
 		HTTPClient: c.httpClient(c.RequestTimeout), Logger: log}
 }
 

@@ -33,6 +33,7 @@ type tenantFile struct {
 	CertificateFile  string   `yaml:"client-certificate-file"`
 	CertPasswordEnv  string   `yaml:"client-certificate-password-env"`
 	FederatedFile    string   `yaml:"federated-token-file"`
+	ManagedIdentity  bool     `yaml:"managed-identity"`
 	Cloud            string   `yaml:"cloud"`
 	AuthorityHost    string   `yaml:"authority-host"`
 	GraphEndpoint    string   `yaml:"graph-endpoint"`
@@ -44,7 +45,7 @@ type tenantFile struct {
 
 // tenantKeys are the keys a tenant entry may have.
 var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "client-certificate-file",
-	"client-certificate-password-env", "federated-token-file", "cloud", "authority-host",
+	"client-certificate-password-env", "federated-token-file", "managed-identity", "cloud", "authority-host",
 	"graph-endpoint", "dataverse", "finops", "signin-history", "dataverse-history"}
 
 // fileConfig is what the config file says beyond the flags.
@@ -284,6 +285,11 @@ func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, err
 		*kv.dst = d
 	}
 	switch {
+	case t.ManagedIdentity:
+		if t.CertificateFile != "" || t.FederatedFile != "" || t.ClientSecretFile != "" || t.ClientSecretEnv != "" {
+			return fail("managed-identity", "give one credential: managed-identity, client-certificate-file, federated-token-file or a client secret")
+		}
+		cfg.ManagedIdentity = true
 	case t.CertificateFile != "" || t.FederatedFile != "":
 		if t.ClientSecretFile != "" || t.ClientSecretEnv != "" || (t.CertificateFile != "" && t.FederatedFile != "") {
 			return fail("client-certificate-file", "give one credential: client-certificate-file, federated-token-file or a client secret")

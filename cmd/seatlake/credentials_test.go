@@ -44,3 +44,22 @@ func TestCLICertificateCredential(t *testing.T) {
 		t.Errorf("a readable key file: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// Managed identity: on an Azure host the SDKs find the identity endpoint in IDENTITY_ENDPOINT and IDENTITY_HEADER;
+// the simulator serves one, and a run with --managed-identity (no secret anywhere) lands the tenant through it.
+func TestCLIManagedIdentity(t *testing.T) {
+	sim, base, env := startSim(t, nil)
+	_, _, secret := sim.Credentials()
+	mi := append(append([]string{}, env...), "AZURE_CLIENT_SECRET=", "IDENTITY_ENDPOINT="+base+"/_sim/managed-identity/token", "IDENTITY_HEADER="+secret)
+	wh := t.TempDir()
+	if r := seatlake(t, mi, "run", "--quiet", "--warehouse", wh, "--managed-identity"); r.code != 0 {
+		t.Fatalf("run with the managed identity: exit %d: %s", r.code, r.stderr)
+	}
+	if got, want := queryCount(t, wh, "graph_users"), truth(t, base)["graph_users"]; got != want {
+		t.Errorf("graph_users %d, want %d", got, want)
+	}
+	wrong := append(append([]string{}, env...), "AZURE_CLIENT_SECRET=", "IDENTITY_ENDPOINT="+base+"/_sim/managed-identity/token", "IDENTITY_HEADER=not-it")
+	if r := seatlake(t, wrong, "run", "--warehouse", t.TempDir(), "--managed-identity"); r.code != 1 || !strings.Contains(r.stderr, "managed identity") {
+		t.Errorf("a wrong identity header: exit %d, %s", r.code, r.stderr)
+	}
+}

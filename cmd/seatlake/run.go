@@ -85,6 +85,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tenant-id", Usage: "Entra tenant id (GUID or domain), without a config file's tenants list", EnvVars: []string{"AZURE_TENANT_ID"}},
 		&cli.StringFlag{Name: "client-id", Usage: "application (client) id of the app registration", EnvVars: []string{"AZURE_CLIENT_ID"}},
 		&cli.StringFlag{Name: "client-certificate-file", Usage: "authenticate with this certificate and its private key (PEM or PKCS#12) instead of a secret; its password in $AZURE_CLIENT_CERTIFICATE_PASSWORD", EnvVars: []string{"AZURE_CLIENT_CERTIFICATE_PATH"}},
+		&cli.BoolFlag{Name: "managed-identity", Usage: "get tokens from this Azure host's managed identity (a VM, App Service, Functions, Container Apps, Arc); --client-id picks a user-assigned one", EnvVars: []string{"SEATLAKE_MANAGED_IDENTITY"}},
 		&cli.StringFlag{Name: "federated-token-file", Usage: "authenticate with the federated token in this file (workload identity federation: Kubernetes, GitHub Actions), read at every token request", EnvVars: []string{"AZURE_FEDERATED_TOKEN_FILE"}},
 		&cli.StringFlag{Name: "client-secret-file", Usage: "read the client secret from this file instead of $AZURE_CLIENT_SECRET (there is no flag for the secret's value)", EnvVars: []string{"AZURE_CLIENT_SECRET_FILE"}},
 		&cli.StringFlag{Name: "authority-host", Value: "https://login.microsoftonline.com", Usage: "Microsoft identity platform host (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_AUTHORITY_HOST"}},
@@ -150,7 +151,9 @@ func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config) ([]pip
 		cfg := base
 		cfg.TenantID, cfg.ClientID = c.String("tenant-id"), c.String("client-id")
 		var err error
-		if cfg.ClientSecret, cfg.Assertion, err = credential(cfg.ClientID, c.String("client-certificate-file"),
+		if c.Bool("managed-identity") {
+			cfg.ManagedIdentity = true
+		} else if cfg.ClientSecret, cfg.Assertion, err = credential(cfg.ClientID, c.String("client-certificate-file"),
 			"AZURE_CLIENT_CERTIFICATE_PASSWORD", c.String("federated-token-file"), "AZURE_CLIENT_SECRET", c.String("client-secret-file")); err != nil {
 			return nil, err
 		}

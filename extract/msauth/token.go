@@ -18,6 +18,9 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
 // DefaultAuthorityHost is the public cloud's identity platform.
@@ -31,12 +34,15 @@ type Config struct {
 	ClientSecret  Secret
 	// Assertion, when set, is the credential instead of the secret: a certificate-signed JWT or a federated token
 	// (CertificateAssertion, FederatedAssertion).
-	Assertion   Assertion
-	HTTPClient  *http.Client  // for token requests; a 30 s timeout when nil
-	ExpiryDelta time.Duration // refresh this long before expiry (default 2 min)
-	Now         func() time.Time
-	Logger      *slog.Logger
-	Sleep       func(ctx context.Context, d time.Duration) error // waits between token attempts; tests inject
+	Assertion Assertion
+	// ManagedIdentity gets tokens from the Azure host's managed identity (IMDS on a VM, IDENTITY_ENDPOINT on App
+	// Service, Functions, Container Apps, Arc…), through azidentity; with ClientID set, that user-assigned identity.
+	ManagedIdentity bool
+	HTTPClient      *http.Client  // for token requests; a 30 s timeout when nil
+	ExpiryDelta     time.Duration // refresh this long before expiry (default 2 min)
+	Now             func() time.Time
+	Logger          *slog.Logger
+	Sleep           func(ctx context.Context, d time.Duration) error // waits between token attempts; tests inject
 }
 
 var (
@@ -53,10 +59,10 @@ func (c Config) Validate() error {
 	case !guidRE.MatchString(c.TenantID) && !domainRE.MatchString(c.TenantID):
 		errs = append(errs, fmt.Errorf("tenant id %q is neither a GUID nor a domain like contoso.onmicrosoft.com", c.TenantID))
 	}
-	if c.ClientID == "" {
+	if c.ClientID == "" && !c.ManagedIdentity { // a system-assigned managed identity needs none
 		errs = append(errs, errors.New("client id is not set (--client-id or $AZURE_CLIENT_ID)"))
 	}
-	if c.ClientSecret == "" && c.Assertion == nil {
+	if c.ClientSecret == "" && c.Assertion == nil && !c.ManagedIdentity {
 		errs = append(errs, errors.New("no client credential: a secret ($AZURE_CLIENT_SECRET or --client-secret-file), a certificate ($AZURE_CLIENT_CERTIFICATE_PATH) or a federated token file ($AZURE_FEDERATED_TOKEN_FILE)"))
 	}
 	if c.AuthorityHost != "" {
@@ -98,6 +104,9 @@ func isLoopback(host string) bool {
 type TokenSource struct {
 	cfg     Config
 	cc      clientcredentials.Config
+	miOnce  sync.Once
+	mi      *azidentity.ManagedIdentityCredential
+	miErr   error
 	log     *slog.Logger
 	fetches atomic.Int64
 
@@ -196,6 +205,19 @@ func (s *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
 	for attempt := 1; ; attempt++ {
 		s.fetches.Add(1)
+		if s.cfg.ManagedIdentity {
+			tok, err := s.managed(ctx)
+			if err == nil {
+				return tok, nil
+			}
+			if attempt >= tokenAttempts || ctx.Err() != nil {
+				return nil, fmt.Errorf("getting a token from the managed identity for %s: %w", s.cc.Scopes[0], err)
+			}
+			if err := s.cfg.Sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		cc := s.cc
 		if s.cfg.Assertion != nil {
 			a, err := s.cfg.Assertion(ctx, cc.TokenURL)
@@ -352,4 +374,23 @@ func (s *TokenSource) explain(err error, attempts int) error {
 		ae.Description = strings.ReplaceAll(ae.Description, sec, redacted)
 	}
 	return ae
+}
+
+// managed gets a token from the host's managed identity.
+func (s *TokenSource) managed(ctx context.Context) (*oauth2.Token, error) {
+	s.miOnce.Do(func() {
+		opts := &azidentity.ManagedIdentityCredentialOptions{}
+		if s.cfg.ClientID != "" {
+			opts.ID = azidentity.ClientID(s.cfg.ClientID)
+		}
+		s.mi, s.miErr = azidentity.NewManagedIdentityCredential(opts)
+	})
+	if s.miErr != nil {
+		return nil, s.miErr
+	}
+	at, err := s.mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: s.cc.Scopes})
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: at.Token, TokenType: "Bearer", Expiry: at.ExpiresOn}, nil
 }

@@ -367,6 +367,7 @@ func (s *Sim) routes() {
 	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.serve("reportSettings", audGraph, s.reportSettings))
 	s.mux.HandleFunc("GET /v1.0/reports/{function}", s.serve("reports", audGraph, s.usageReport))
 	s.mux.HandleFunc("GET /_sim/reports/{token}/Office365ActiveUserDetail.csv", s.reportDownload)
+	s.mux.HandleFunc("GET /_sim/managed-identity/token", s.managedIdentity)
 	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Truth()) })
 	s.mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
 	s.mux.HandleFunc("POST /_sim/faults", s.postFault)

@@ -1,0 +1,49 @@
+package tenantsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// The managed identity endpoint of an Azure host, in the App Service protocol the Azure SDKs use when
+// IDENTITY_ENDPOINT and IDENTITY_HEADER are set: GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=R
+// [&client_id=C] with the header X-IDENTITY-HEADER: {IDENTITY_HEADER}; the answer is a token for R with expires_on in
+// Unix seconds. The header's value is the simulator's client secret, so only a caller who was given it gets tokens.
+func (s *Sim) managedIdentity(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, msg string) {
+		w.Header().Set("Content-Type", plainJSON)
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]any{"statusCode": status, "message": msg})
+	}
+	q := r.URL.Query()
+	switch {
+	case r.Header.Get("X-IDENTITY-HEADER") != s.cfg.ClientSecret:
+		fail(http.StatusUnauthorized, "The X-IDENTITY-HEADER header is missing or wrong.")
+		return
+	case q.Get("api-version") == "":
+		fail(http.StatusBadRequest, "The api-version parameter is required.")
+		return
+	case q.Get("client_id") != "" && q.Get("client_id") != s.cfg.ClientID:
+		fail(http.StatusBadRequest, "No user-assigned identity with client id "+q.Get("client_id")+" is attached to this host.")
+		return
+	}
+	resource := strings.TrimSuffix(q.Get("resource"), "/.default")
+	aud := s.audience(r, resource)
+	if aud == "" {
+		fail(http.StatusBadRequest, "The resource "+resource+" is not a valid resource.")
+		return
+	}
+	now := s.clock()
+	tok, err := s.signToken(aud, resource, now)
+	if err != nil {
+		fail(http.StatusInternalServerError, err.Error())
+		return
+	}
+	exp := now.Add(s.cfg.TokenLifetime)
+	s.tokens.add(tok, issued{aud: aud, expires: exp}, now)
+	w.Header().Set("Content-Type", plainJSON)
+	json.NewEncoder(w).Encode(map[string]string{"access_token": tok, "expires_on": strconv.FormatInt(exp.Unix(), 10),
+		"resource": resource, "token_type": "Bearer", "client_id": s.cfg.ClientID})
+}
