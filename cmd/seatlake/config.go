@@ -240,7 +240,7 @@ func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, err
 	if t.TenantID == "" {
 		return fail("tenant-id", "missing: the Entra tenant id (a GUID) or its domain")
 	}
-	if t.ClientID == "" {
+	if t.ClientID == "" && !t.ManagedIdentity { // a system-assigned managed identity has none to give
 		return fail("client-id", "missing: the application (client) id of the app registration")
 	}
 	cfg := base
