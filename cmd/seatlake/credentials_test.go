@@ -38,6 +38,12 @@ func TestCLICertificateCredential(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "AADSTS700027") || !strings.Contains(r.stderr, "not the one uploaded to the app registration") {
 		t.Errorf("a wrong certificate: exit %d, %s", r.code, r.stderr)
 	}
+	expiredPEM, _, _ := tenantsim.NewClientCertificate("expired", time.Now().Add(-time.Minute))
+	expired := filepath.Join(dir, "expired.pem")
+	os.WriteFile(expired, expiredPEM, 0o600)
+	if r := seatlake(t, noSecret, "run", "--warehouse", t.TempDir(), "--client-certificate-file", expired); r.code != 2 || !strings.Contains(r.stderr, "expired on") {
+		t.Errorf("an expired certificate: exit %d, %s", r.code, r.stderr)
+	}
 	os.Chmod(good, 0o644)
 	r = seatlake(t, noSecret, "run", "--warehouse", t.TempDir(), "--client-certificate-file", good)
 	if r.code != 2 || !strings.Contains(r.stderr, "chmod 600") {
