@@ -1,0 +1,310 @@
+// Package assets pushes what the marts found into Jira Service Management Assets through its Imports REST API
+// (reference §5): one Person per user, one Subscription per subscribed SKU, one License Assignment per user and
+// SKU, each identified by stable ids (externalIdPart), so a repeated sync updates the same objects and never
+// duplicates them. Every sync sends the full set, as Assets importers do: objects absent from a completed import
+// are marked missing by Assets, and a full send repairs objects someone edited.
+package assets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Person, Subscription and Assignment are the rows a sync sends (selectors persons, subscriptions, assignments).
+type Person struct {
+	ID          string `json:"id"`
+	UPN         string `json:"upn"`
+	DisplayName string `json:"displayName"`
+	Department  string `json:"department"`
+	Enabled     bool   `json:"enabled"`
+}
+
+type Subscription struct {
+	SkuID        string  `json:"skuId"`
+	Part         string  `json:"part"`
+	Product      string  `json:"product"`
+	Purchased    int64   `json:"purchased"`
+	Assigned     int64   `json:"assigned"`
+	Active       int64   `json:"active"`
+	Available    int64   `json:"available"`
+	MonthlyPrice float64 `json:"monthlyPrice"`
+}
+
+type Assignment struct {
+	UserID           string  `json:"userId"`
+	SkuID            string  `json:"skuId"`
+	Status           string  `json:"status"`
+	LastActivity     string  `json:"lastActivity"`
+	Evidence         string  `json:"evidence"`
+	DaysInactive     int64   `json:"daysInactive"`
+	Reason           string  `json:"reason"`
+	MonthlyCost      float64 `json:"monthlyCost"`
+	ReclaimCandidate bool    `json:"reclaimCandidate"`
+}
+
+// Data is one full send.
+type Data struct {
+	Persons       []Person
+	Subscriptions []Subscription
+	Assignments   []Assignment
+}
+
+// Config configures a sync.
+type Config struct {
+	BaseURL    string // https://api.atlassian.com by default
+	Token      string // the import source's container token; never logged
+	ChunkSize  int    // objects per submitResults request (default 500)
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	MaxWait    time.Duration // how long to wait for the execution to finish (default 10 min)
+	Poll       time.Duration // status poll interval (default 2 s)
+	Attempts   int           // per request, on 429/5xx/network errors (default 6)
+}
+
+// Result says what the sync did.
+type Result struct {
+	ExecutionID string
+	MappingPut  bool
+	Sent        map[string]int // per selector
+	Status      string         // the execution's last status: DONE, FAILED, CANCELLED
+	Counts      map[string]int // what Assets reported, when it does
+	Chunks      int
+}
+
+// ErrTokenRefused means Assets answered 401: the container token is wrong or was regenerated.
+var ErrTokenRefused = errors.New("the Assets container token was refused (401): regenerate it on the import source (Assets > Import > the external import source) and give seatlake the new one")
+
+// Sync sends data to the import source, following the documented workflow: discover the links, put the schema and
+// mapping when missing (or changed), start an execution, submit the data in chunks, complete it, and wait for
+// DONE or FAILED. When seatlake itself fails after the execution started, it records the failure on the execution
+// and cancels it, so the next sync can start.
+func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
+	c := newClient(cfg)
+	res := Result{Sent: map[string]int{}}
+	var info struct {
+		Links struct{ GetStatus, Start, Mapping string } `json:"links"`
+	}
+	if err := c.call(ctx, http.MethodGet, c.base+"/jsm/assets/v1/imports/info", nil, &info); err != nil {
+		return res, fmt.Errorf("discovering the import source: %w", err)
+	}
+	var status struct{ Status string }
+	if err := c.call(ctx, http.MethodGet, info.Links.GetStatus, nil, &status); err != nil {
+		return res, fmt.Errorf("reading the import source's status: %w", err)
+	}
+	switch status.Status {
+	case "DISABLED":
+		return res, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
+	case "RUNNING":
+		return res, errors.New("an import is RUNNING on this import source: wait for it, or cancel it in Assets, then sync again")
+	}
+	doc := Mapping()
+	if status.Status == "MISSING_MAPPING" {
+		if err := c.call(ctx, http.MethodPut, info.Links.Mapping, doc, nil); err != nil {
+			return res, fmt.Errorf("putting the schema and mapping: %w", err)
+		}
+		res.MappingPut = true
+	} else if err := c.call(ctx, http.MethodPatch, info.Links.Mapping, doc, nil); err != nil {
+		// PATCH adds what is new; what it cannot change is an error saying so.
+		return res, fmt.Errorf("updating the schema and mapping (PATCH cannot rename object types or change attribute types: remove the import source's mapping in Assets to start over): %w", err)
+	}
+	var exec struct {
+		Links struct{ SubmitResults, GetExecutionStatus, Cancel string } `json:"links"`
+	}
+	if err := c.call(ctx, http.MethodPost, info.Links.Start, nil, &exec); err != nil {
+		return res, fmt.Errorf("starting an import execution: %w", err)
+	}
+	res.ExecutionID = exec.Links.Cancel[strings.LastIndexByte(exec.Links.Cancel, '/')+1:]
+	abort := func(cause error) (Result, error) {
+		// Record our failure on the execution and cancel it, with time of its own: a cancelled context must not
+		// leave the import source RUNNING.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		reason := cause.Error()
+		if len(reason) > 1024 {
+			reason = reason[:1024]
+		}
+		_ = c.call(actx, http.MethodPost, exec.Links.Cancel+"/history/failed", map[string]string{"failureReason": reason}, nil)
+		_ = c.call(actx, http.MethodDelete, exec.Links.Cancel, nil, nil)
+		res.Status = "CANCELLED"
+		return res, cause
+	}
+	send := func(selector string, rows []any) error {
+		for i := 0; i < len(rows); i += c.chunk {
+			part := rows[i:min(i+c.chunk, len(rows))]
+			if err := c.call(ctx, http.MethodPost, exec.Links.SubmitResults, map[string]any{"data": map[string]any{selector: part}}, nil); err != nil {
+				return fmt.Errorf("submitting %s %d-%d: %w", selector, i+1, i+len(part), err)
+			}
+			res.Sent[selector] += len(part)
+			res.Chunks++
+		}
+		return nil
+	}
+	// Referenced objects before the objects referencing them.
+	for _, sel := range []struct {
+		name string
+		rows []any
+	}{{"persons", toAny(data.Persons)}, {"subscriptions", toAny(data.Subscriptions)}, {"assignments", toAny(data.Assignments)}} {
+		if err := send(sel.name, sel.rows); err != nil {
+			return abort(err)
+		}
+	}
+	if err := c.call(ctx, http.MethodPost, exec.Links.SubmitResults, map[string]bool{"completed": true}, nil); err != nil {
+		return abort(fmt.Errorf("completing the import: %w", err))
+	}
+	deadline := time.Now().Add(c.maxWait)
+	for {
+		var st struct {
+			Status string         `json:"status"`
+			Counts map[string]int `json:"counts"`
+		}
+		if err := c.call(ctx, http.MethodGet, exec.Links.GetExecutionStatus, nil, &st); err != nil {
+			return res, fmt.Errorf("reading the execution's status: %w", err)
+		}
+		res.Status, res.Counts = st.Status, st.Counts
+		switch st.Status {
+		case "DONE":
+			return res, nil
+		case "FAILED", "CANCELLED":
+			return res, fmt.Errorf("Assets ended the import %s: see the import source's history in Assets", st.Status)
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("the import is still %s after %s: Assets will finish it; the next sync waits for it", st.Status, c.maxWait)
+		}
+		if err := sleep(ctx, c.poll); err != nil {
+			return res, err
+		}
+	}
+}
+
+func toAny[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i := range xs {
+		out[i] = xs[i]
+	}
+	return out
+}
+
+type client struct {
+	base     string
+	token    string
+	hc       *http.Client
+	log      *slog.Logger
+	chunk    int
+	maxWait  time.Duration
+	poll     time.Duration
+	attempts int
+}
+
+func newClient(cfg Config) *client {
+	c := &client{base: strings.TrimRight(cfg.BaseURL, "/"), token: cfg.Token, hc: cfg.HTTPClient, log: cfg.Logger,
+		chunk: cfg.ChunkSize, maxWait: cfg.MaxWait, poll: cfg.Poll, attempts: cfg.Attempts}
+	if c.base == "" {
+		c.base = "https://api.atlassian.com"
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.chunk <= 0 {
+		c.chunk = 500
+	}
+	if c.maxWait <= 0 {
+		c.maxWait = 10 * time.Minute
+	}
+	if c.poll <= 0 {
+		c.poll = 2 * time.Second
+	}
+	if c.attempts <= 0 {
+		c.attempts = 6
+	}
+	return c
+}
+
+// call sends one request with retries on 429 (its Retry-After), 5xx and network errors; a 401 is final at once.
+func (c *client) call(ctx context.Context, method, url string, body, out any) error {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.hc.Do(req)
+		wait := time.Duration(attempt) * 500 * time.Millisecond
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode < 300:
+				if out != nil && len(bytes.TrimSpace(b)) > 0 {
+					if err := json.Unmarshal(b, out); err != nil {
+						return fmt.Errorf("%s %s: decoding the answer: %w", method, redact(url), err)
+					}
+				}
+				return nil
+			case resp.StatusCode == http.StatusUnauthorized:
+				return ErrTokenRefused
+			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+				if ra, perr := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); perr == nil && ra > 0 {
+					wait = time.Duration(ra * float64(time.Second))
+				}
+				err = fmt.Errorf("%s %s: %d %s", method, redact(url), resp.StatusCode, oneLine(b))
+			default:
+				return fmt.Errorf("%s %s: %d %s", method, redact(url), resp.StatusCode, oneLine(b))
+			}
+		}
+		if attempt >= c.attempts || ctx.Err() != nil {
+			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
+		}
+		c.log.Warn("Assets request failed, retrying", "attempt", attempt, "wait", wait, "err", err)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// redact keeps a URL's path (the links hold no secret, but their query might).
+func redact(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+func oneLine(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
