@@ -85,7 +85,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return &exitError{code: exitUsage, err: fmt.Errorf("%w: see 'seatlake --help'", err)}
 		},
 		CommandNotFound: func(c *cli.Context, name string) { unknownCommand = name },
-		Commands:        []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), reportCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
+		Commands:        []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), syncCommand(), reportCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
 	}
 	// A bad flag on a command is one line naming it and where the help is, exit 2: never 40 lines of help on
 	// stderr that a cron mail buries the cause in.

@@ -29,7 +29,7 @@ func (w *Warehouse) WriteRun(ctx context.Context, tbl *table.Table, tenantID, ru
 		return fmt.Errorf("writing run summary: batch schema %s does not match the declaration of %s", rec.Schema(), tbl.Name)
 	}
 	o := WriterOptions{}.withDefaults()
-	dst := filepath.Join(w.root, dirRuns, "tenant="+tenantID, runID+".parquet")
+	dst := filepath.Join(w.root, tbl.Name, "tenant="+tenantID, runID+".parquet") // runs/, syncs/: the record tables
 	err := writeAtomic(dst, func(f *os.File) error {
 		buf := bufio.NewWriter(f)
 		fw, err := pqarrow.NewFileWriter(tbl.Schema(), buf, parquetProps(tbl, o), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))

@@ -196,6 +196,7 @@ func (w *Warehouse) recover(ctx context.Context) error {
 	// Temporary files of interrupted atomic writes (run summaries, state).
 	for _, pattern := range []string{
 		filepath.Join(w.root, dirRuns, "*", tmpPrefix+"*"),
+		filepath.Join(w.root, "syncs", "*", tmpPrefix+"*"),
 		filepath.Join(w.root, dirState, "*", tmpPrefix+"*"),
 	} {
 		tmps, _ := filepath.Glob(pattern)

@@ -1,0 +1,225 @@
+package pipelines
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/load/assets"
+	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/load/warehouse"
+)
+
+// SyncsTable is the record of every sync to an asset system, dry runs included, whatever its outcome.
+var SyncsTable = table.New("syncs", table.Log, "",
+	"One row per sync to an asset system: target, dry run, when, what was sent per object type, the target's counts, status and error.",
+	table.Column{Name: "sync_id", Type: arrow.BinaryTypes.String, Key: true},
+	table.Column{Name: "target", Type: arrow.BinaryTypes.String, Doc: "jsm-assets or servicenow"},
+	table.Column{Name: "dry_run", Type: arrow.FixedWidthTypes.Boolean},
+	table.Column{Name: "started_at", Type: table.Timestamp},
+	table.Column{Name: "ended_at", Type: table.Timestamp},
+	table.Column{Name: "execution_id", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the Assets execution (or ServiceNow import sets)"},
+	table.Column{Name: "sent_json", Type: arrow.BinaryTypes.String, Doc: "objects sent per type"},
+	table.Column{Name: "counts_json", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the target's own counts, where it reports them"},
+	table.Column{Name: "status", Type: arrow.BinaryTypes.String, Doc: "succeeded, failed or partial"},
+	table.Column{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
+)
+
+// ErrNotComplete means the tenant's latest run was not complete: a sync refuses it unless allowed.
+var ErrNotComplete = errors.New("the latest run was not complete")
+
+// SyncConfig configures a sync of the warehouse's latest committed marts.
+type SyncConfig struct {
+	Warehouse    string
+	Tenants      []string // every tenant with marts when empty
+	DryRun       bool
+	AllowPartial bool
+	JSM          assets.Config
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// SyncResult is one tenant's sync.
+type SyncResult struct {
+	SyncID, TenantID, Status, ExecutionID string
+	Sent, Counts                          map[string]int
+	Err                                   error
+}
+
+// SyncJSMAssets sends each tenant's people, subscriptions and license assignments (the latest committed marts)
+// to the Assets import source, and records each sync in syncs/ before returning, whatever happened.
+func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	wh, err := warehouse.Open(ctx, cfg.Warehouse, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("opening warehouse: %w", err)
+	}
+	db, err := catalog.Open(wh.Root())
+	if err != nil {
+		return nil, fmt.Errorf("%w: run `seatlake run` first", err)
+	}
+	defer db.Close()
+	tenants := cfg.Tenants
+	if len(tenants) == 0 {
+		rows, err := db.QueryContext(ctx, "SELECT DISTINCT tenant_id FROM license_usage ORDER BY 1")
+		if err != nil {
+			return nil, fmt.Errorf("listing the tenants with marts: %w", catalog.Explain(wh.Root(), err))
+		}
+		for rows.Next() {
+			var t string
+			rows.Scan(&t)
+			tenants = append(tenants, t)
+		}
+		rows.Close()
+	}
+	if len(tenants) == 0 {
+		return nil, fmt.Errorf("%w: the warehouse has no marts yet: run `seatlake run` first", ErrInvalidConfig)
+	}
+	var out []SyncResult
+	for _, t := range tenants {
+		start := cfg.Now().UTC()
+		res := SyncResult{SyncID: newRunID(start), TenantID: t, Status: "failed", Sent: map[string]int{}}
+		res.Err = func() error {
+			var status string
+			err := db.QueryRowContext(ctx, "SELECT status FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1", t).Scan(&status)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("reading the latest run: %w", err)
+			}
+			if status != StatusSucceeded && !cfg.AllowPartial {
+				return fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
+			}
+			data, err := loadAssetsData(ctx, db, t)
+			if err != nil {
+				return err
+			}
+			res.Sent = map[string]int{"persons": len(data.Persons), "subscriptions": len(data.Subscriptions), "assignments": len(data.Assignments)}
+			if cfg.DryRun {
+				res.Status = "succeeded"
+				return nil
+			}
+			r, err := assets.Sync(ctx, cfg.JSM, data)
+			res.ExecutionID, res.Counts = r.ExecutionID, r.Counts
+			if err != nil {
+				if r.ExecutionID != "" && len(r.Sent) > 0 {
+					res.Status = "failed"
+				}
+				return err
+			}
+			res.Sent, res.Status = r.Sent, "succeeded"
+			return nil
+		}()
+		if err := writeSync(ctx, wh, res, cfg.DryRun, start, cfg.Now().UTC()); err != nil {
+			cfg.Logger.Error("could not record the sync", "err", err)
+			if res.Err == nil {
+				res.Err, res.Status = fmt.Errorf("recording the sync: %w", err), "failed"
+			}
+		}
+		out = append(out, res)
+	}
+	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
+	}
+	return out, nil
+}
+
+// loadAssetsData reads the latest committed marts of tenant t as the rows a sync sends.
+func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, error) {
+	var d assets.Data
+	q := func(query string, scan func(*sql.Rows) error) error {
+		rows, err := db.QueryContext(ctx, query, t)
+		if err != nil {
+			return fmt.Errorf("reading the marts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return fmt.Errorf("reading the marts: %w", err)
+			}
+		}
+		return rows.Err()
+	}
+	err := q(`SELECT id, coalesce(user_principal_name, ''), coalesce(display_name, ''), coalesce(department, ''), coalesce(account_enabled, false)
+		FROM graph_users WHERE tenant_id = $1 ORDER BY id`, func(r *sql.Rows) error {
+		var p assets.Person
+		err := r.Scan(&p.ID, &p.UPN, &p.DisplayName, &p.Department, &p.Enabled)
+		d.Persons = append(d.Persons, p)
+		return err
+	})
+	if err != nil {
+		return d, err
+	}
+	err = q(`SELECT sku_id, coalesce(sku_part_number, ''), coalesce(product_name, ''), coalesce(purchased, 0) + coalesce(warning, 0),
+		coalesce(assigned, 0), coalesce(active, 0), coalesce(available, 0), coalesce(monthly_price, 0)
+		FROM license_position WHERE tenant_id = $1 AND kind = 'sku' ORDER BY sku_id`, func(r *sql.Rows) error {
+		var s assets.Subscription
+		err := r.Scan(&s.SkuID, &s.Part, &s.Product, &s.Purchased, &s.Assigned, &s.Active, &s.Available, &s.MonthlyPrice)
+		d.Subscriptions = append(d.Subscriptions, s)
+		return err
+	})
+	if err != nil {
+		return d, err
+	}
+	err = q(`SELECT user_id, sku_id, status, coalesce(strftime(last_activity, '%Y-%m-%dT%H:%M:%SZ'), ''), coalesce(evidence_detail, ''),
+		coalesce(days_inactive, 0), coalesce(reason, ''), coalesce(monthly_cost, 0), reclaim_candidate
+		FROM license_usage WHERE tenant_id = $1 ORDER BY user_id, sku_id`, func(r *sql.Rows) error {
+		var a assets.Assignment
+		err := r.Scan(&a.UserID, &a.SkuID, &a.Status, &a.LastActivity, &a.Evidence, &a.DaysInactive, &a.Reason, &a.MonthlyCost, &a.ReclaimCandidate)
+		d.Assignments = append(d.Assignments, a)
+		return err
+	})
+	return d, err
+}
+
+// writeSync stores one syncs row (never a token: the row holds ids, counts and the error's text).
+func writeSync(ctx context.Context, wh *warehouse.Warehouse, r SyncResult, dry bool, start, end time.Time) error {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, SyncsTable.Schema())
+	defer b.Release()
+	sent, _ := json.Marshal(r.Sent)
+	b.Field(0).(*array.StringBuilder).Append(r.TenantID)
+	b.Field(1).(*array.StringBuilder).Append(r.SyncID)
+	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(start.UnixMicro()))
+	b.Field(3).(*array.StringBuilder).Append(r.SyncID)
+	b.Field(4).(*array.StringBuilder).Append("jsm-assets")
+	b.Field(5).(*array.BooleanBuilder).Append(dry)
+	b.Field(6).(*array.TimestampBuilder).Append(arrow.Timestamp(start.UnixMicro()))
+	b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(end.UnixMicro()))
+	appendOpt(b.Field(8).(*array.StringBuilder), r.ExecutionID)
+	b.Field(9).(*array.StringBuilder).Append(string(sent))
+	if r.Counts != nil {
+		c, _ := json.Marshal(r.Counts)
+		b.Field(10).(*array.StringBuilder).Append(string(c))
+	} else {
+		b.Field(10).AppendNull()
+	}
+	b.Field(11).(*array.StringBuilder).Append(r.Status)
+	if r.Err != nil {
+		b.Field(12).(*array.StringBuilder).Append(r.Err.Error())
+	} else {
+		b.Field(12).AppendNull()
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	return wh.WriteRun(ctx, SyncsTable, r.TenantID, r.SyncID, rec)
+}
+
+func appendOpt(b *array.StringBuilder, s string) {
+	if s == "" {
+		b.AppendNull()
+		return
+	}
+	b.Append(s)
+}
