@@ -9,6 +9,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/internal/tenantsim"
+	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/report"
 	"github.com/seatlake/seatlake/pipelines"
@@ -122,6 +123,29 @@ func demoCommand() *cli.Command {
 			}
 			abs, _ := filepath.Abs(page)
 			fmt.Fprintf(c.App.Writer, "\nreclaim_plan=%s\nhtml=%s\n", plan, abs)
+			// The asset system: the same answers pushed into an emulated JSM Assets, twice (the second changes nothing).
+			assetsURL, assetsToken, _, stopAssets, err := startAssetsEmulator("127.0.0.1")
+			if err != nil {
+				return err
+			}
+			defer stopAssets()
+			fmt.Fprintf(c.App.Writer, "\nseatlake sync jsm-assets into an emulated Assets at %s (twice: the second sync changes nothing)\n", assetsURL)
+			for i := 0; i < 2; i++ {
+				res, err := pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{Warehouse: wh, Logger: log,
+					JSM: assets.Config{BaseURL: assetsURL, Token: assetsToken}})
+				if err != nil {
+					return fmt.Errorf("demo sync: %w", err)
+				}
+				for _, r := range res {
+					if r.Err != nil {
+						return fmt.Errorf("demo sync: %w", r.Err)
+					}
+					for _, kind := range []struct{ sel, name string }{{"persons", "Person"}, {"subscriptions", "Subscription"}, {"assignments", "License Assignment"}} {
+						fmt.Fprintf(c.App.Writer, "jsm-assets sync=%d type=%q sent=%d created=%d updated=%d unchanged=%d\n", i+1, kind.name,
+							r.Sent[kind.sel], r.Counts[kind.name+":created"], r.Counts[kind.name+":updated"], r.Counts[kind.name+":unchanged"])
+					}
+				}
+			}
 			fmt.Fprintf(c.App.Writer, "\nAsk your own: seatlake query --warehouse %s \"SELECT * FROM license_usage LIMIT 5\"\n", wh)
 			return nil
 		},

@@ -152,6 +152,12 @@ func simCommand() *cli.Command {
 			if certOut != "" {
 				fmt.Fprintf(c.App.Writer, "client_certificate=%s\n", certOut)
 			}
+			assetsURL, assetsToken, _, stopAssets, err := startAssetsEmulator("127.0.0.1")
+			if err != nil {
+				return err
+			}
+			defer stopAssets()
+			fmt.Fprintf(c.App.Writer, "jsm_assets_url=%s jsm_assets_token=%s\n", assetsURL, assetsToken)
 			if pem := sim.CAPEM(); pem != nil {
 				path := c.String("ca-file")
 				if path == "" {
