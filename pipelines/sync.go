@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -52,8 +54,15 @@ type SyncConfig struct {
 type SyncResult struct {
 	SyncID, TenantID, Status, ExecutionID string
 	Sent, Counts                          map[string]int
-	Err                                   error
+	// Diff is, per selector, what changed against the last successful sync's record of what it sent: new,
+	// changed and gone objects (a dry run's answer; a real sync fills it too).
+	Diff map[string]map[string]int
+	Err  error
 }
+
+// sentKey is the state key of what the last successful sync sent: per selector, each object's identity and a hash
+// of its fields.
+const sentKey = "jsm_assets_sent"
 
 // SyncJSMAssets sends each tenant's people, subscriptions and license assignments (the latest committed marts)
 // to the Assets import source, and records each sync in syncs/ before returning, whatever happened.
@@ -68,6 +77,11 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
+	unlock, err := wh.Lock() // a sync and a run never interleave their commits
+	if err != nil {
+		return nil, fmt.Errorf("locking warehouse: %w", err)
+	}
+	defer unlock()
 	db, err := catalog.Open(wh.Root())
 	if err != nil {
 		return nil, fmt.Errorf("%w: run `seatlake run` first", err)
@@ -107,6 +121,12 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 				return err
 			}
 			res.Sent = map[string]int{"persons": len(data.Persons), "subscriptions": len(data.Subscriptions), "assignments": len(data.Assignments)}
+			now := fingerprints(data)
+			var prev map[string]map[string]string
+			if raw, ok, err := wh.State(t, sentKey); err == nil && ok {
+				json.Unmarshal(raw, &prev)
+			}
+			res.Diff = diff(prev, now)
 			if cfg.DryRun {
 				res.Status = "succeeded"
 				return nil
@@ -120,6 +140,20 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 				return err
 			}
 			res.Sent, res.Status = r.Sent, "succeeded"
+			// Remember what was sent, committed like a run's state: the next dry run diffs against it.
+			b, err := json.Marshal(now)
+			if err != nil {
+				return err
+			}
+			txn, err := wh.Begin(res.SyncID+"-sent", t, start, warehouse.WriterOptions{})
+			if err != nil {
+				return fmt.Errorf("recording what was sent: %w", err)
+			}
+			txn.PutState(sentKey, b)
+			if err := txn.Commit(ctx); err != nil {
+				txn.Abort()
+				return fmt.Errorf("recording what was sent: %w", err)
+			}
 			return nil
 		}()
 		if err := writeSync(ctx, wh, res, cfg.DryRun, start, cfg.Now().UTC()); err != nil {
@@ -222,4 +256,48 @@ func appendOpt(b *array.StringBuilder, s string) {
 		return
 	}
 	b.Append(s)
+}
+
+// fingerprints is, per selector, each object's identity and a hash of everything sent for it.
+func fingerprints(d assets.Data) map[string]map[string]string {
+	out := map[string]map[string]string{"persons": {}, "subscriptions": {}, "assignments": {}}
+	h := func(v any) string {
+		b, _ := json.Marshal(v)
+		f := fnv.New64a()
+		f.Write(b)
+		return strconv.FormatUint(f.Sum64(), 36)
+	}
+	for _, p := range d.Persons {
+		out["persons"][p.ID] = h(p)
+	}
+	for _, s := range d.Subscriptions {
+		out["subscriptions"][s.SkuID] = h(s)
+	}
+	for _, a := range d.Assignments {
+		out["assignments"][a.UserID+"|"+a.SkuID] = h(a)
+	}
+	return out
+}
+
+// diff counts, per selector, the objects new, changed and gone between two fingerprints.
+func diff(prev, now map[string]map[string]string) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for sel, objs := range now {
+		c := map[string]int{"new": 0, "changed": 0, "gone": 0}
+		for id, hsh := range objs {
+			switch old, ok := prev[sel][id]; {
+			case !ok:
+				c["new"]++
+			case old != hsh:
+				c["changed"]++
+			}
+		}
+		for id := range prev[sel] {
+			if _, ok := objs[id]; !ok {
+				c["gone"]++
+			}
+		}
+		out[sel] = c
+	}
+	return out
 }

@@ -65,9 +65,15 @@ func syncCommand() *cli.Command {
 				code := exitFailed
 				for _, r := range res {
 					for _, kind := range []struct{ sel, name string }{{"persons", "Person"}, {"subscriptions", "Subscription"}, {"assignments", "License Assignment"}} {
-						fmt.Fprintf(c.App.Writer, "jsm-assets tenant=%s type=%q sent=%d created=%d updated=%d unchanged=%d dry_run=%t status=%s\n",
+						if c.Bool("dry-run") {
+							d := r.Diff[kind.sel]
+							fmt.Fprintf(c.App.Writer, "jsm-assets tenant=%s type=%q would_send=%d new=%d changed=%d gone=%d dry_run=true (against the last successful sync)\n",
+								r.TenantID, kind.name, r.Sent[kind.sel], d["new"], d["changed"], d["gone"])
+							continue
+						}
+						fmt.Fprintf(c.App.Writer, "jsm-assets tenant=%s type=%q sent=%d created=%d updated=%d unchanged=%d dry_run=false status=%s\n",
 							r.TenantID, kind.name, r.Sent[kind.sel], r.Counts[kind.name+":created"], r.Counts[kind.name+":updated"],
-							r.Counts[kind.name+":unchanged"], c.Bool("dry-run"), r.Status)
+							r.Counts[kind.name+":unchanged"], r.Status)
 					}
 					if r.Err != nil {
 						if errors.Is(r.Err, pipelines.ErrNotComplete) {

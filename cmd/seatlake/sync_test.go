@@ -23,6 +23,12 @@ func TestCLISyncJSMAssets(t *testing.T) {
 	defer srv.Close()
 	assets.SetBase(srv.URL)
 	tokenEnv := []string{"SEATLAKE_JSM_ASSETS_TOKEN=assets-container-token"}
+	users := csvRows(t, wh, "SELECT count(*) FROM graph_users")[0][0]
+	// A dry run sends nothing and says what would change against the last sync: before any, everything is new.
+	dry := seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--dry-run")
+	if dry.code != 0 || !strings.Contains(dry.stdout, `type="Person" would_send=`+users+` new=`+users+` changed=0 gone=0`) || len(assets.Objects()) != 0 {
+		t.Fatalf("dry run before any sync: exit %d\n%s%s", dry.code, dry.stdout, dry.stderr)
+	}
 	for i := 0; i < 2; i++ {
 		r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--chunk-size", "100")
 		if r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 3 {
@@ -31,6 +37,10 @@ func TestCLISyncJSMAssets(t *testing.T) {
 		if i == 1 && (!strings.Contains(r.stdout, `type="Person" sent=`) || strings.Contains(r.stdout, "created=1") || !strings.Contains(r.stdout, "updated=0")) {
 			t.Errorf("the second sync changed something:\n%s", r.stdout)
 		}
+	}
+	dry = seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--dry-run")
+	if dry.code != 0 || strings.Count(dry.stdout, "new=0 changed=0 gone=0") != 3 {
+		t.Errorf("dry run after the syncs: want nothing new, changed or gone\n%s%s", dry.stdout, dry.stderr)
 	}
 	held := assets.Objects()
 	for typ, q := range map[string]string{
@@ -57,7 +67,7 @@ func TestCLISyncJSMAssets(t *testing.T) {
 		t.Errorf("a rotated token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rows := csvRows(t, wh, "SELECT status, coalesce(error, '') FROM syncs ORDER BY started_at")
-	if len(rows) != 3 || rows[0][0] != "succeeded" || rows[1][0] != "succeeded" || rows[2][0] != "failed" || strings.Contains(rows[2][1], "assets-container-token") {
+	if len(rows) != 5 || rows[0][0] != "succeeded" || rows[2][0] != "succeeded" || rows[4][0] != "failed" || strings.Contains(rows[4][1], "assets-container-token") {
 		t.Errorf("syncs: %v", rows)
 	}
 }
