@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -131,7 +134,21 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 				res.Status = "succeeded"
 				return nil
 			}
-			r, err := assets.Sync(ctx, cfg.JSM, data)
+			// An execution a killed sync left behind is recorded beside the syncs: cancel it before starting.
+			marker := filepath.Join(wh.Root(), "syncs", "tenant="+t, ".jsm-assets-execution")
+			jsm := cfg.JSM
+			if b, err := os.ReadFile(marker); err == nil {
+				jsm.StaleExecution = strings.TrimSpace(string(b))
+			}
+			jsm.Started = func(link string) {
+				if link == "" {
+					os.Remove(marker)
+					return
+				}
+				os.MkdirAll(filepath.Dir(marker), warehouse.DirMode)
+				os.WriteFile(marker, []byte(link+"\n"), warehouse.FileMode)
+			}
+			r, err := assets.Sync(ctx, jsm, data)
 			res.ExecutionID, res.Counts = r.ExecutionID, r.Counts
 			if err != nil {
 				if r.ExecutionID != "" && len(r.Sent) > 0 {

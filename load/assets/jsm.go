@@ -68,6 +68,12 @@ type Config struct {
 	MaxWait    time.Duration // how long to wait for the execution to finish (default 10 min)
 	Poll       time.Duration // status poll interval (default 2 s)
 	Attempts   int           // per request, on 429/5xx/network errors (default 6)
+	// StaleExecution is the cancel link of an execution an earlier sync started and never finished (it was
+	// killed): when the import source is RUNNING, that execution is cancelled first, so this sync can start.
+	StaleExecution string
+	// Started, when set, is told the cancel link of the execution this sync starts (to record it), and told ""
+	// once the execution has ended.
+	Started func(cancelLink string)
 }
 
 // Result says what the sync did.
@@ -104,7 +110,20 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 	case "DISABLED":
 		return res, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
 	case "RUNNING":
-		return res, errors.New("an import is RUNNING on this import source: wait for it, or cancel it in Assets, then sync again")
+		if cfg.StaleExecution == "" {
+			return res, errors.New("an import is RUNNING on this import source: wait for it, or cancel it in Assets, then sync again")
+		}
+		// Ours, left by a sync that was killed: cancel it and go on.
+		_ = c.call(ctx, http.MethodDelete, cfg.StaleExecution, nil, nil)
+		if err := c.call(ctx, http.MethodGet, info.Links.GetStatus, nil, &status); err != nil {
+			return res, fmt.Errorf("reading the import source's status: %w", err)
+		}
+		if status.Status == "RUNNING" {
+			return res, errors.New("an import is RUNNING on this import source and it is not seatlake's: wait for it, or cancel it in Assets")
+		}
+		if cfg.Started != nil {
+			cfg.Started("")
+		}
 	}
 	doc := Mapping()
 	if status.Status == "MISSING_MAPPING" {
@@ -123,6 +142,10 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		return res, fmt.Errorf("starting an import execution: %w", err)
 	}
 	res.ExecutionID = exec.Links.Cancel[strings.LastIndexByte(exec.Links.Cancel, '/')+1:]
+	if cfg.Started != nil {
+		cfg.Started(exec.Links.Cancel)
+		defer cfg.Started("")
+	}
 	abort := func(cause error) (Result, error) {
 		// Record our failure on the execution and cancel it, with time of its own: a cancelled context must not
 		// leave the import source RUNNING.
