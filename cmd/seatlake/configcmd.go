@@ -29,10 +29,7 @@ func configCommand() *cli.Command {
 				if c.String("config") == "" {
 					return &exitError{code: exitUsage, err: errors.New("config validate: name the file (seatlake config validate seatlake.yaml)")}
 				}
-				if err := loadConfigFile(&fc)(c); err != nil {
-					return err
-				}
-				return checkRanges(c)
+				return loadConfigFile(&fc)(c) // then the ranges, as for every command
 			},
 			Action: func(c *cli.Context) error {
 				log, err := newLogger(c)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -50,12 +51,11 @@ func main() {
 		os.Exit(signalCode(s))
 	}()
 	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
-	if s, ok := got.Load().(os.Signal); ok && !(len(os.Args) > 1 && os.Args[1] == "sim") { // Ctrl-C is how a simulator stops
+	// A command the signal cut short returns an error: exit 130/143. One whose normal end is the signal (the
+	// simulator serving until Ctrl-C) or that had finished returns nil and exits 0.
+	if s, ok := got.Load().(os.Signal); ok && err != nil {
 		fmt.Fprintf(os.Stderr, "seatlake: interrupted by %s: nothing partial was committed; the run row says what was fetched, and the next run resumes\n", signalName(s))
 		os.Exit(signalCode(s))
-	}
-	if err == nil && len(os.Args) > 1 && unknownCommand != "" {
-		err = &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q: see 'seatlake --help'", unknownCommand)}
 	}
 	if err != nil {
 		code := exitFailed
@@ -67,9 +67,6 @@ func main() {
 		os.Exit(code)
 	}
 }
-
-// unknownCommand is the command line's unknown command, if any (urfave/cli reports it through a callback).
-var unknownCommand string
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
@@ -84,28 +81,41 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("%w: see 'seatlake --help'", err)}
 		},
-		CommandNotFound: func(c *cli.Context, name string) { unknownCommand = name },
-		Commands:        []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), syncCommand(), reportCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
+		// Without a command: the help; with a word that is no command: one line and exit 2.
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q: see 'seatlake --help'", c.Args().First())}
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), syncCommand(), reportCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
 	}
 	// A bad flag on a command is one line naming it and where the help is, exit 2: never 40 lines of help on
 	// stderr that a cron mail buries the cause in.
-	for _, cmd := range app.Commands {
-		name := cmd.Name
+	strict(app.Commands, "")
+	return app
+}
+
+// strict gives every command and subcommand one-line usage errors and range-checked numeric flags (after its own
+// Before, so a config file's values are checked too).
+func strict(cmds []*cli.Command, parent string) {
+	for _, cmd := range cmds {
+		name := strings.TrimSpace(parent + " " + cmd.Name)
 		cmd.HideHelpCommand = true
-		before := cmd.Before // the config file first: its values are range-checked too
+		before := cmd.Before
 		cmd.Before = func(c *cli.Context) error {
 			if before != nil {
 				if err := before(c); err != nil {
 					return err
 				}
 			}
-			return checkRanges(c)
+			return checkRanges(c, name)
 		}
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w: see 'seatlake %s --help'", name, err, name)}
 		}
+		strict(cmd.Subcommands, name)
 	}
-	return app
 }
 
 func versionCommand() *cli.Command {

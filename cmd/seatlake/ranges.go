@@ -23,6 +23,7 @@ var ranges = map[string]flagRange{
 	"max-attempts":          {min: 1, max: 100},
 	"parallel-tenants":      {min: 1, max: 64},
 	"top":                   {min: 0, max: 1_000_000},
+	"chunk-size":            {min: 1, max: 1000},
 	"users":                 {min: 0, max: 10_000_000},
 	"days":                  {min: 1, max: 365},
 	"signins":               {min: 0, max: 100_000_000_000},
@@ -42,8 +43,8 @@ var ranges = map[string]flagRange{
 	"page-latency":          {dmin: 0, dmax: time.Minute},
 }
 
-// checkRanges checks the command's numeric flags against ranges.
-func checkRanges(c *cli.Context) error {
+// checkRanges checks the numeric flags of command (its full name, for the message) against ranges.
+func checkRanges(c *cli.Context, command string) error {
 	for _, f := range c.Command.Flags {
 		name := f.Names()[0]
 		r, ok := ranges[name]
@@ -70,7 +71,7 @@ func checkRanges(c *cli.Context) error {
 			}
 		}
 		if bad != "" {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--%s %s: see 'seatlake %s --help'", name, bad, c.Command.Name)}
+			return &exitError{code: exitUsage, err: fmt.Errorf("--%s %s: see 'seatlake %s --help'", name, bad, command)}
 		}
 	}
 	return nil

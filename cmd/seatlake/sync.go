@@ -38,9 +38,6 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if n := c.Int("chunk-size"); n < 1 || n > 1000 {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--chunk-size %d: want 1 to 1000", n)}
-				}
 				if err := msauth.CheckEndpoint(c.String("url")); err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("--url: %w", err)}
 				}

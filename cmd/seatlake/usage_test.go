@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -297,5 +298,23 @@ func TestCLIParquetCompression(t *testing.T) {
 		if len(got) != 1 || got[0][0] != tc.want {
 			t.Errorf("--parquet-compression %q: the files use %v, want %s", tc.flag, got, tc.want)
 		}
+	}
+}
+
+// Ctrl-C is how a simulator stops: it exits 0, not as an interrupted run.
+func TestCLISimStopsCleanlyOnSIGINT(t *testing.T) {
+	sim := command(nil, "sim", "--addr", "127.0.0.1:0", "--users", "50", "--throttle", "off")
+	out, _ := sim.StdoutPipe()
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256)
+	if _, err := out.Read(buf); err != nil { // serving: it printed its credentials
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, out)
+	sim.Process.Signal(os.Interrupt)
+	if err := sim.Wait(); err != nil {
+		t.Errorf("the simulator after SIGINT: %v, want exit 0", err)
 	}
 }
