@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -145,8 +146,9 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 					os.Remove(marker)
 					return
 				}
-				os.MkdirAll(filepath.Dir(marker), warehouse.DirMode)
-				os.WriteFile(marker, []byte(link+"\n"), warehouse.FileMode)
+				if err := warehouse.WriteAtomic(marker, func(w io.Writer) error { _, err := io.WriteString(w, link+"\n"); return err }); err != nil {
+					cfg.Logger.Warn("could not record the started execution; a killed sync would leave it for Assets to time out", "err", err)
+				}
 			}
 			r, err := assets.Sync(ctx, jsm, data)
 			res.ExecutionID, res.Counts = r.ExecutionID, r.Counts

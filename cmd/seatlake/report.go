@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -84,25 +84,11 @@ func reportCommand() *cli.Command {
 	}
 }
 
-// writeHTML writes the page to a temporary name and renames it, so a reader never opens half a page.
+// writeHTML writes the page whole (a temporary name, then a rename), so a reader never opens half a page.
 func writeHTML(path string, all []*report.Tenant, top int) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, warehouse.DirMode); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, warehouse.FileMode)
+	err := warehouse.WriteAtomic(path, func(w io.Writer) error { return report.WriteHTML(w, all, top, time.Now()) })
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp)
-	if err := report.WriteHTML(f, all, top, time.Now()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
+	return nil
 }

@@ -363,12 +363,7 @@ func writeResults(c *cli.Context, res []pipelines.TenantResult) error {
 		_, err := io.WriteString(c.App.Writer, b.String())
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o640); err != nil {
-		return fmt.Errorf("--result-json: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := warehouse.WriteAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, b.String()); return err }); err != nil {
 		return fmt.Errorf("--result-json: %w", err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -102,39 +101,26 @@ var PlanColumns = []string{"tenant_id", "user_id", "user_principal_name", "sku_p
 // WritePlan writes every reclaim and downgrade candidate of the tenants to dir/reclaim-plan.csv, the largest saving
 // first: the attachment of a change ticket. It returns the file's path.
 func WritePlan(dir string, tenants []*Tenant) (string, error) {
-	if err := os.MkdirAll(dir, warehouse.DirMode); err != nil {
-		return "", fmt.Errorf("writing the reclaim plan: %w", err)
-	}
 	path := filepath.Join(dir, "reclaim-plan.csv")
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, warehouse.FileMode)
-	if err != nil {
-		return "", fmt.Errorf("writing the reclaim plan: %w", err)
-	}
-	defer os.Remove(tmp)
-	w := csv.NewWriter(f)
-	w.Write(PlanColumns)
-	for _, t := range tenants {
-		for _, group := range [][]Candidate{t.Reclaims, t.Downgrades} {
-			for _, c := range group {
-				d := ""
-				if c.DaysInactive.Valid {
-					d = strconv.FormatInt(c.DaysInactive.Int64, 10)
+	err := warehouse.WriteAtomic(path, func(f io.Writer) error {
+		w := csv.NewWriter(f)
+		w.Write(PlanColumns)
+		for _, t := range tenants {
+			for _, group := range [][]Candidate{t.Reclaims, t.Downgrades} {
+				for _, c := range group {
+					d := ""
+					if c.DaysInactive.Valid {
+						d = strconv.FormatInt(c.DaysInactive.Int64, 10)
+					}
+					w.Write([]string{c.TenantID, c.UserID, c.UPN, c.SKU, c.Product, c.Status, c.Action, d, c.LastActivity, c.Evidence,
+						c.Reason, strconv.FormatFloat(c.YearlySaving, 'f', 2, 64), c.Currency})
 				}
-				w.Write([]string{c.TenantID, c.UserID, c.UPN, c.SKU, c.Product, c.Status, c.Action, d, c.LastActivity, c.Evidence,
-					c.Reason, strconv.FormatFloat(c.YearlySaving, 'f', 2, 64), c.Currency})
 			}
 		}
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return "", fmt.Errorf("writing the reclaim plan: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("writing the reclaim plan: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+		w.Flush()
+		return w.Error()
+	})
+	if err != nil {
 		return "", fmt.Errorf("writing the reclaim plan: %w", err)
 	}
 	return path, nil

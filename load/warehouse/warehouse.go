@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -293,6 +294,13 @@ func writeFileAtomic(path string, data []byte) error {
 	})
 }
 
+// WriteAtomic writes a file as the warehouse writes its own, for what is written beside it (a report, a plan, a
+// result): fill writes a temporary file next to path (mode FileMode), which is fsynced and renamed over path, so
+// readers see the old content or the new, never a part.
+func WriteAtomic(path string, fill func(io.Writer) error) error {
+	return writeAtomic(path, func(f *os.File) error { return fill(f) })
+}
+
 // writeAtomic is writeFileAtomic with the content written by fill.
 func writeAtomic(path string, fill func(*os.File) error) error {
 	dir := filepath.Dir(path)
@@ -304,7 +312,10 @@ func writeAtomic(path string, fill func(*os.File) error) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
-	err = fill(tmp)
+	err = tmp.Chmod(FileMode)
+	if err == nil {
+		err = fill(tmp)
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
