@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform"
@@ -88,17 +89,9 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	}
 	defer txn.Abort()
 	run := transform.Run{TenantID: r.cfg.TenantID, RunID: r.sum.RunID, At: r.sum.StartedAt, BatchRows: r.cfg.BatchRows}
-	rows := map[string]int64{}
-	for _, m := range transform.Marts() {
-		tw, err := txn.Writer(m)
-		if err != nil {
-			return fmt.Errorf("opening %s writer: %w", m.Name, err)
-		}
-		n, err := transform.Compute(ctx, db, m, run, tw)
-		if err != nil {
-			return err
-		}
-		rows[m.Name] = n
+	rows, err := transform.ComputeAll(ctx, db, run, func(m *table.Table) (table.Sink, error) { return txn.Writer(m) })
+	if err != nil {
+		return err
 	}
 	if err := txn.Commit(ctx); err != nil {
 		return fmt.Errorf("committing the marts: %w", err)

@@ -130,9 +130,62 @@ var Findings = table.New("findings", table.Snapshot, "",
 	table.Column{Name: "action", Type: str, Doc: "what to do"},
 )
 
-// Marts lists the marts in the order they are computed: each may read the ones before it (as mart_<name>).
+// step is one query of the marts' computation: a mart (landed, and kept as mart_<name> for the steps after it) or
+// a shared table (sql/marts/<shared>.sql, kept as <shared>, never landed).
+type step struct {
+	mart   *table.Table
+	shared string
+}
+
+// steps are the marts' queries in order: each may read those before it.
+var steps = []step{{mart: Identities}, {shared: "finops_required"}, {mart: UserActivity}, {mart: LicenseUsage},
+	{mart: LicensePosition}, {mart: Findings}}
+
+// Marts lists the marts in the order they are computed.
 func Marts() []*table.Table {
-	return []*table.Table{Identities, UserActivity, LicenseUsage, LicensePosition, Findings}
+	var out []*table.Table
+	for _, s := range steps {
+		if s.mart != nil {
+			out = append(out, s.mart)
+		}
+	}
+	return out
+}
+
+// ComputeAll computes every mart in order for the run's tenant over db (on which Prepare loaded the rules),
+// writing each to the sink open returns for it, and returns the rows per mart.
+func ComputeAll(ctx context.Context, db Queryer, run Run, open func(*table.Table) (table.Sink, error)) (map[string]int64, error) {
+	rows := map[string]int64{}
+	for _, s := range steps {
+		if s.shared != "" {
+			if err := materialize(ctx, db, s.shared, s.shared, run.TenantID); err != nil {
+				return rows, err
+			}
+			continue
+		}
+		sink, err := open(s.mart)
+		if err != nil {
+			return rows, fmt.Errorf("opening %s writer: %w", s.mart.Name, err)
+		}
+		n, err := Compute(ctx, db, s.mart, run, sink)
+		if err != nil {
+			return rows, err
+		}
+		rows[s.mart.Name] = n
+	}
+	return rows, nil
+}
+
+// materialize runs sql/marts/<name>.sql for tenant into the temporary table as.
+func materialize(ctx context.Context, db Queryer, name, as, tenant string) error {
+	q, err := seatsql.Marts.ReadFile("marts/" + name + ".sql")
+	if err != nil {
+		return fmt.Errorf("mart %s: %w", name, err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+as+" AS "+string(q), tenant); err != nil {
+		return fmt.Errorf("computing %s: %w", name, err)
+	}
+	return nil
 }
 
 // Queryer runs queries and statements on one connection (the marts share its temporary tables); *sql.Conn
@@ -153,15 +206,11 @@ type Run struct {
 
 // Compute runs mart's query (sql/marts/<name>.sql) for the run's tenant over db, keeps the result as the temporary
 // table mart_<name> (the marts after it read it) and writes its rows to sink. Prepare must have loaded the rules on
-// db first. The query's columns must be the mart's declared columns, in order; a mismatch is an error naming both.
+// db first, and the steps before the mart must have run (ComputeAll runs them in order). The query's columns must be the mart's declared columns, in order; a mismatch is an error naming both.
 func Compute(ctx context.Context, db Queryer, mart *table.Table, run Run, sink table.Sink) (int64, error) {
-	q, err := seatsql.Marts.ReadFile("marts/" + mart.Name + ".sql")
-	if err != nil {
-		return 0, fmt.Errorf("mart %s: %w", mart.Name, err)
-	}
 	tmp := "mart_" + mart.Name
-	if _, err := db.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+tmp+" AS "+string(q), run.TenantID); err != nil {
-		return 0, fmt.Errorf("computing %s: %w", mart.Name, err)
+	if err := materialize(ctx, db, mart.Name, tmp, run.TenantID); err != nil {
+		return 0, err
 	}
 	rows, err := db.QueryContext(ctx, "SELECT * FROM "+tmp)
 	if err != nil {

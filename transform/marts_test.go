@@ -126,16 +126,19 @@ func computeCase(t *testing.T, dir string) map[string]string {
 	}
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
-	out := map[string]string{}
-	for _, m := range Marts() {
-		var got bytes.Buffer
-		w := csv.NewWriter(&got)
+	bufs := map[string]*bytes.Buffer{}
+	run := Run{TenantID: "t1", RunID: "golden", At: asOf, BatchRows: 4, Alloc: mem}
+	_, err = ComputeAll(ctx, db, run, func(m *table.Table) (table.Sink, error) {
+		got := &bytes.Buffer{}
+		bufs[m.Name] = got
+		w := csv.NewWriter(got)
 		header := []string{}
 		for _, c := range m.Columns[3:] {
 			header = append(header, c.Name)
 		}
 		w.Write(header)
-		sink := table.SinkFunc(func(_ context.Context, rec arrow.RecordBatch) error {
+		w.Flush()
+		return table.SinkFunc(func(_ context.Context, rec arrow.RecordBatch) error {
 			for r := 0; r < int(rec.NumRows()); r++ {
 				row := make([]string, 0, len(header))
 				for c := 3; c < int(rec.NumCols()); c++ {
@@ -143,14 +146,16 @@ func computeCase(t *testing.T, dir string) map[string]string {
 				}
 				w.Write(row)
 			}
-			return nil
-		})
-		run := Run{TenantID: "t1", RunID: "golden", At: asOf, BatchRows: 4, Alloc: mem}
-		if _, err := Compute(ctx, db, m, run, sink); err != nil {
-			t.Fatal(err)
-		}
-		w.Flush()
-		out[m.Name] = got.String()
+			w.Flush()
+			return w.Error()
+		}), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for name, b := range bufs {
+		out[name] = b.String()
 	}
 	return out
 }

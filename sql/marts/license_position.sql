@@ -21,14 +21,6 @@ use AS (
            sum(yearly_saving) AS yearly_saving
     FROM mart_license_usage GROUP BY sku_id
 ),
-fo_required AS (
-    SELECT i.entra_user_id AS user_id, max(coalesce(r.license_rank, 0)) AS rank
-    FROM finops_users f
-    JOIN mart_identities i ON i.source = 'finops' AND i.environment_url = f.environment_url AND i.account_id = f.user_id
-    LEFT JOIN finops_user_roles r ON r.tenant_id = $1 AND r.environment_url = f.environment_url AND r.user_id = f.user_id
-    WHERE f.tenant_id = $1 AND i.entra_user_id IS NOT NULL AND coalesce(f.enabled, true)
-    GROUP BY 1
-),
 fo_held AS (
     SELECT l.user_id, max(rp.finops_rank) AS rank
     FROM mart_license_usage l JOIN rule_products rp ON rp.product_id = l.product_id
@@ -36,7 +28,7 @@ fo_held AS (
 ),
 fo AS (
     SELECT coalesce(r.user_id, h.user_id) AS user_id, r.rank AS required, coalesce(h.rank, 0) AS held
-    FROM fo_required r FULL JOIN fo_held h ON h.user_id = r.user_id
+    FROM finops_required r FULL JOIN fo_held h ON h.user_id = r.user_id
 )
 SELECT 'sku' AS kind, k.sku_id, k.sku_part_number, k.product_id, rp.product_name, k.capability_status,
        k.prepaid_enabled AS purchased, k.prepaid_warning AS warning, k.prepaid_suspended AS suspended,

@@ -38,14 +38,6 @@ non_interactive AS (
     JOIN mart_identities i ON i.source = 'dataverse' AND i.environment_url = d.environment_url AND i.account_id = d.systemuserid
     WHERE d.tenant_id = $1 AND i.entra_user_id IS NOT NULL AND (d.accessmode = 4 OR d.applicationid IS NOT NULL)
 ),
-fo_required AS (
-    SELECT i.entra_user_id AS user_id, max(coalesce(r.license_rank, 0)) AS rank
-    FROM finops_users f
-    JOIN mart_identities i ON i.source = 'finops' AND i.environment_url = f.environment_url AND i.account_id = f.user_id
-    LEFT JOIN finops_user_roles r ON r.tenant_id = $1 AND r.environment_url = f.environment_url AND r.user_id = f.user_id
-    WHERE f.tenant_id = $1 AND i.entra_user_id IS NOT NULL AND coalesce(f.enabled, true)
-    GROUP BY 1
-),
 base AS (
     SELECT l.*, u.user_principal_name, u.display_name, u.account_enabled, u.last_successful_sign_in_at AS any_sign_in,
            coalesce(u.sign_in_activity_available, false) AS sia_available,
@@ -76,7 +68,7 @@ base AS (
     LEFT JOIN rule_product_kinds rk ON rk.product_id = l.product_id
     LEFT JOIN mart_user_activity a ON a.user_id = l.user_id AND a.product_id = l.product_id
     LEFT JOIN non_interactive ni ON ni.user_id = l.user_id
-    LEFT JOIN fo_required fr ON fr.user_id = l.user_id
+    LEFT JOIN finops_required fr ON fr.user_id = l.user_id
 ),
 judged AS (
     SELECT *,
