@@ -239,34 +239,32 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, err
 
 // writeSync stores one syncs row (never a token: the row holds ids, counts and the error's text).
 func writeSync(ctx context.Context, wh *warehouse.Warehouse, r SyncResult, dry bool, start, end time.Time) error {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, SyncsTable.Schema())
-	defer b.Release()
+	bt := table.NewBatcher(memory.DefaultAllocator, SyncsTable, 1, table.SinkFunc(func(ctx context.Context, rec arrow.RecordBatch) error {
+		return wh.WriteRun(ctx, SyncsTable, r.TenantID, r.SyncID, rec)
+	}))
+	defer bt.Release()
+	table.NewProvenance(bt.Builder(), r.TenantID, r.SyncID, start).Append()
 	sent, _ := json.Marshal(r.Sent)
-	b.Field(0).(*array.StringBuilder).Append(r.TenantID)
-	b.Field(1).(*array.StringBuilder).Append(r.SyncID)
-	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(start.UnixMicro()))
-	b.Field(3).(*array.StringBuilder).Append(r.SyncID)
-	b.Field(4).(*array.StringBuilder).Append("jsm-assets")
-	b.Field(5).(*array.BooleanBuilder).Append(dry)
-	b.Field(6).(*array.TimestampBuilder).Append(arrow.Timestamp(start.UnixMicro()))
-	b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(end.UnixMicro()))
-	appendOpt(b.Field(8).(*array.StringBuilder), r.ExecutionID)
-	b.Field(9).(*array.StringBuilder).Append(string(sent))
+	bt.String("sync_id").Append(r.SyncID)
+	bt.String("target").Append("jsm-assets")
+	bt.Bool("dry_run").Append(dry)
+	bt.Timestamp("started_at").Append(arrow.Timestamp(start.UnixMicro()))
+	bt.Timestamp("ended_at").Append(arrow.Timestamp(end.UnixMicro()))
+	appendOpt(bt.String("execution_id"), r.ExecutionID)
+	bt.String("sent_json").Append(string(sent))
+	counts := ""
 	if r.Counts != nil {
 		c, _ := json.Marshal(r.Counts)
-		b.Field(10).(*array.StringBuilder).Append(string(c))
-	} else {
-		b.Field(10).AppendNull()
+		counts = string(c)
 	}
-	b.Field(11).(*array.StringBuilder).Append(r.Status)
+	appendOpt(bt.String("counts_json"), counts)
+	bt.String("status").Append(r.Status)
+	errText := ""
 	if r.Err != nil {
-		b.Field(12).(*array.StringBuilder).Append(r.Err.Error())
-	} else {
-		b.Field(12).AppendNull()
+		errText = r.Err.Error()
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	return wh.WriteRun(ctx, SyncsTable, r.TenantID, r.SyncID, rec)
+	appendOpt(bt.String("error"), errText)
+	return bt.RowDone(ctx) // one row: the batch is full and goes to the sink
 }
 
 func appendOpt(b *array.StringBuilder, s string) {
