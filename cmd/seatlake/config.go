@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -294,7 +295,7 @@ func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, err
 		if t.ClientSecretFile != "" || t.ClientSecretEnv != "" || (t.CertificateFile != "" && t.FederatedFile != "") {
 			return fail("client-certificate-file", "give one credential: client-certificate-file, federated-token-file or a client secret")
 		}
-		sec, a, err := credential(cfg.ClientID, t.CertificateFile, cmpOr(t.CertPasswordEnv, "AZURE_CLIENT_CERTIFICATE_PASSWORD"), t.FederatedFile, "", "")
+		sec, a, err := credential(cfg.ClientID, t.CertificateFile, cmp.Or(t.CertPasswordEnv, "AZURE_CLIENT_CERTIFICATE_PASSWORD"), t.FederatedFile, "", "")
 		if err != nil {
 			return fail(map[bool]string{true: "client-certificate-file", false: "federated-token-file"}[t.CertificateFile != ""], "%v", err)
 		}
@@ -337,11 +338,4 @@ func isRunFlag(key string) bool {
 		}
 	}
 	return false
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -57,16 +56,9 @@ func CertificateAssertion(clientID string, cert *x509.Certificate, key *rsa.Priv
 // PKCS#12 (.pfx/.p12) file, with azidentity's parser (the Azure SDK's own, so any file it accepts works here). A
 // key file others can read is refused, as ssh refuses a key.
 func LoadCertificate(path string, password Secret) (*x509.Certificate, *rsa.PrivateKey, error) {
-	st, err := os.Stat(path)
+	data, err := readPrivate(path, "the client certificate (it holds the private key)")
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the client certificate: %w", err)
-	}
-	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
-		return nil, nil, fmt.Errorf("the client certificate %s holds a private key and is readable by others (mode %04o): run chmod 600 %s", path, st.Mode().Perm(), path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the client certificate: %w", err)
+		return nil, nil, err
 	}
 	certs, key, err := azidentity.ParseCertificates(data, []byte(password.Reveal()))
 	if err != nil {

@@ -27,17 +27,9 @@ func (s Secret) Reveal() string                { return string(s) }
 // history would show it.
 func LoadSecret(envName, file string) (Secret, error) {
 	if file != "" {
-		// Like ssh with a private key: a secret others on the machine can read is refused, with the fix.
-		st, err := os.Stat(file)
+		b, err := readPrivate(file, "the client secret file")
 		if err != nil {
-			return "", fmt.Errorf("reading the client secret file: %w", err)
-		}
-		if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
-			return "", fmt.Errorf("the client secret file %s is readable by others (mode %04o): run chmod 600 %s", file, st.Mode().Perm(), file)
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("reading the client secret file: %w", err)
+			return "", err
 		}
 		// Editors and `echo` leave a newline, copy and paste a space: none is ever part of a secret.
 		s := strings.TrimSpace(string(b))
@@ -50,4 +42,21 @@ func LoadSecret(envName, file string) (Secret, error) {
 		return Secret(v), nil
 	}
 	return "", errors.New("no client secret: set $" + envName + " or pass --client-secret-file")
+}
+
+// readPrivate reads a file holding a credential. Like ssh with a private key, one that group or others can read is
+// refused, with the chmod that fixes it; what names the file in messages.
+func readPrivate(path, what string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s %s is readable by others (mode %04o): run chmod 600 %s", what, path, st.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	return b, nil
 }

@@ -66,7 +66,7 @@ func Mapping() map[string]any {
 				at["minimumCardinality"], at["maximumCardinality"] = 1, 1
 			}
 			attrs = append(attrs, at)
-			m := map[string]any{"attributeExternalId": a.id, "attributeName": a.name, "attributeLocators": splitLocators(a.locator)}
+			m := map[string]any{"attributeExternalId": a.id, "attributeName": a.name, "attributeLocators": strings.Fields(a.locator)}
 			if a.key {
 				m["externalIdPart"] = true
 			}
@@ -86,5 +86,3 @@ func Mapping() map[string]any {
 		"mapping": map[string]any{"objectTypeMappings": maps},
 	}
 }
-
-func splitLocators(s string) []string { return strings.Fields(s) }
