@@ -140,10 +140,7 @@ func demoCommand() *cli.Command {
 					if r.Err != nil {
 						return fmt.Errorf("demo sync: %w", r.Err)
 					}
-					for _, kind := range []struct{ sel, name string }{{"persons", "Person"}, {"subscriptions", "Subscription"}, {"assignments", "License Assignment"}} {
-						fmt.Fprintf(c.App.Writer, "jsm-assets sync=%d type=%q sent=%d created=%d updated=%d unchanged=%d\n", i+1, kind.name,
-							r.Sent[kind.sel], r.Counts[kind.name+":created"], r.Counts[kind.name+":updated"], r.Counts[kind.name+":unchanged"])
-					}
+					printSync(c.App.Writer, fmt.Sprintf("jsm-assets sync=%d", i+1), r, false)
 				}
 			}
 			fmt.Fprintf(c.App.Writer, "\nAsk your own: seatlake query --warehouse %s \"SELECT * FROM license_usage LIMIT 5\"\n", wh)

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -61,17 +63,7 @@ func syncCommand() *cli.Command {
 				var failed []error
 				code := exitFailed
 				for _, r := range res {
-					for _, kind := range []struct{ sel, name string }{{"persons", "Person"}, {"subscriptions", "Subscription"}, {"assignments", "License Assignment"}} {
-						if c.Bool("dry-run") {
-							d := r.Diff[kind.sel]
-							fmt.Fprintf(c.App.Writer, "jsm-assets tenant=%s type=%q would_send=%d new=%d changed=%d gone=%d dry_run=true (against the last successful sync)\n",
-								r.TenantID, kind.name, r.Sent[kind.sel], d["new"], d["changed"], d["gone"])
-							continue
-						}
-						fmt.Fprintf(c.App.Writer, "jsm-assets tenant=%s type=%q sent=%d created=%d updated=%d unchanged=%d dry_run=false status=%s\n",
-							r.TenantID, kind.name, r.Sent[kind.sel], r.Counts[kind.name+":created"], r.Counts[kind.name+":updated"],
-							r.Counts[kind.name+":unchanged"], r.Status)
-					}
+					printSync(c.App.Writer, "jsm-assets tenant="+r.TenantID, r, c.Bool("dry-run"))
 					if r.Err != nil {
 						if errors.Is(r.Err, pipelines.ErrNotComplete) {
 							code = exitUsage
@@ -90,5 +82,26 @@ func syncCommand() *cli.Command {
 				return nil
 			},
 		}},
+	}
+}
+
+// printSync prints one line per object type of a sync: what was sent and what the target says it did (counts it
+// did not report are "-"), or for a dry run what would be new, changed and gone against the last sync.
+func printSync(w io.Writer, prefix string, r pipelines.SyncResult, dry bool) {
+	for _, t := range assets.Types() {
+		if dry {
+			d := r.Diff[t.Selector]
+			fmt.Fprintf(w, "%s type=%q would_send=%d new=%d changed=%d gone=%d dry_run=true (against the last successful sync)\n",
+				prefix, t.Name, r.Sent[t.Selector], d["new"], d["changed"], d["gone"])
+			continue
+		}
+		count := func(what string) string {
+			if r.Counts == nil {
+				return "-"
+			}
+			return strconv.Itoa(r.Counts[t.Name+":"+what])
+		}
+		fmt.Fprintf(w, "%s type=%q sent=%d created=%s updated=%s unchanged=%s dry_run=false status=%s\n",
+			prefix, t.Name, r.Sent[t.Selector], count("created"), count("updated"), count("unchanged"), r.Status)
 	}
 }

@@ -171,12 +171,9 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		}
 		return nil
 	}
-	// Referenced objects before the objects referencing them.
-	for _, sel := range []struct {
-		name string
-		rows []any
-	}{{"persons", toAny(data.Persons)}, {"subscriptions", toAny(data.Subscriptions)}, {"assignments", toAny(data.Assignments)}} {
-		if err := send(sel.name, sel.rows); err != nil {
+	rows := map[string][]any{"persons": toAny(data.Persons), "subscriptions": toAny(data.Subscriptions), "assignments": toAny(data.Assignments)}
+	for _, t := range Types() { // referenced objects before the objects referencing them
+		if err := send(t.Selector, rows[t.Selector]); err != nil {
 			return abort(err)
 		}
 	}

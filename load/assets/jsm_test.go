@@ -63,8 +63,12 @@ func TestSyncFailures(t *testing.T) {
 	}
 	// A chunk the service refuses: the failure is recorded on the execution and it is cancelled, so the next sync starts.
 	s.MaxChunk = 5
-	if _, err := Sync(context.Background(), cfg, sample(20)); err == nil || !strings.Contains(err.Error(), "submitting persons 1-7") {
+	res, err := Sync(context.Background(), cfg, sample(20))
+	if err == nil || !strings.Contains(err.Error(), "submitting persons 1-7") {
 		t.Errorf("a refused chunk: %v", err)
+	}
+	if st, failure, _ := s.Execution(res.ExecutionID); st == "INGESTING" || !strings.Contains(failure, "submitting persons 1-7") {
+		t.Errorf("the refused sync's execution is %s with failure %q: want it ended, the cause recorded", st, failure)
 	}
 	s.MaxChunk = 0
 	if _, err := Sync(context.Background(), cfg, sample(20)); err != nil {
@@ -77,7 +81,7 @@ func TestSyncFailures(t *testing.T) {
 	}
 	// A rotated token: refused at once, naming what to do; the token itself never appears.
 	s.RotateToken("new-token")
-	_, err := Sync(context.Background(), cfg, sample(2))
+	_, err = Sync(context.Background(), cfg, sample(2))
 	if !errors.Is(err, ErrTokenRefused) || strings.Contains(err.Error(), "container-token") {
 		t.Errorf("a rotated token: %v", err)
 	}

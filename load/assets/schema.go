@@ -51,6 +51,18 @@ var objectTypes = []objType{
 	}},
 }
 
+// ObjectType names one of seatlake's object types and the selector its rows are sent under.
+type ObjectType struct{ Selector, Name string }
+
+// Types are seatlake's object types, in the order a sync sends them (referenced types first).
+func Types() []ObjectType {
+	out := make([]ObjectType, len(objectTypes))
+	for i, t := range objectTypes {
+		out[i] = ObjectType{t.selector, t.name}
+	}
+	return out
+}
+
 // Mapping is the schema-and-mapping document seatlake puts on the import source.
 func Mapping() map[string]any {
 	var types, maps []any

@@ -29,7 +29,6 @@ type Server struct {
 	seq       int
 	FailNext  bool // the next completed execution ends FAILED (a test's fault)
 	MaxChunk  int  // objects accepted per data request (0: 1000)
-	requests  int
 	workspace string
 	sourceID  string
 }
@@ -115,6 +114,17 @@ func (s *Server) SetBase(base string) {
 // RotateToken makes the old token invalid, as regenerating it in Assets does.
 func (s *Server) RotateToken(newToken string) { s.mu.Lock(); s.token = newToken; s.mu.Unlock() }
 
+// Execution returns an execution's status and the failure recorded on it (history/failed), for tests.
+func (s *Server) Execution(id string) (status, failure string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.execs[id]
+	if !ok {
+		return "", "", false
+	}
+	return e.status, e.failure, true
+}
+
 // Objects returns a copy of what Assets holds, by object type name.
 func (s *Server) Objects() map[string][]Object {
 	s.mu.Lock()
@@ -148,7 +158,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests++
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errorMessages": []string{"The container token is invalid or was regenerated."}})
 		return
@@ -365,7 +374,8 @@ func (s *Server) data(w http.ResponseWriter, r *http.Request, e *execution) {
 var iqlRE = regexp.MustCompile(`^\s*"?([^"=]+?)"?\s*(=|Like|LIKE|like)\s*\$\{([^}]+)\}\s*$`)
 
 // process applies a completed execution: objects created or updated by identity, references resolved by IQL.
-// Assets processes asynchronously; the emulator does it at once and reports DONE on the next status read.
+// Assets processes asynchronously; the emulator does it at once and reports DONE on the next status read. Its
+// status answer adds "counts" (<type>:created/updated/unchanged), which Assets' documented status does not have.
 func (s *Server) process(e *execution) {
 	e.status = "PROCESSING"
 	if s.FailNext {

@@ -148,8 +148,11 @@ func TestImportWorkflow(t *testing.T) {
 	// A failure recorded while ingesting; an execution that ends FAILED; a rotated token.
 	_, started := c.do("POST", l["start"], nil)
 	el := links(started)
-	if code, _ := c.do("POST", el["cancel"][:strings.LastIndex(el["cancel"], "/")]+"/"+el["cancel"][strings.LastIndex(el["cancel"], "/")+1:]+"/history/failed", map[string]any{"failureReason": "sink broke"}); code != 204 {
+	if code, _ := c.do("POST", el["cancel"]+"/history/failed", map[string]any{"failureReason": "sink broke"}); code != 204 {
 		t.Errorf("history/failed: %d", code)
+	}
+	if st, failure, _ := s.Execution(el["cancel"][strings.LastIndex(el["cancel"], "/")+1:]); st != "FAILED" || failure != "sink broke" {
+		t.Errorf("after history/failed: %s %q", st, failure)
 	}
 	s.FailNext = true
 	_, started = c.do("POST", l["start"], nil)
