@@ -108,6 +108,7 @@ type Sim struct {
 	limits  *limits // nil: no service limits
 	truth   Truth
 	truthMu sync.Mutex
+	usage   *UsageTruth // computed on the first Truth call (truthMu)
 	frag    fragments
 
 	tokens tokenStore

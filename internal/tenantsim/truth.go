@@ -50,14 +50,17 @@ type UserTruth struct {
 // Truth returns what a default run must load (also GET /_sim/truth).
 func (s *Sim) Truth() Truth {
 	s.truthMu.Lock()
-	t := s.truth
-	s.truthMu.Unlock()
-	t.Findings = slices.Clone(s.truth.Findings)
-	t.LicenseUsage = maps.Clone(s.truth.LicenseUsage)
-	t.Tables = make(map[string]int64, len(s.truth.Tables))
-	for k, v := range s.truth.Tables {
-		t.Tables[k] = v
+	if s.usage == nil {
+		// The license marts' truth walks every audit record: computed when first asked for, not at start-up.
+		u := s.usageTruth()
+		s.usage = &u
 	}
+	t := s.truth
+	t.UsageTruth = *s.usage
+	t.Findings = slices.Clone(t.Findings)
+	t.LicenseUsage = maps.Clone(t.LicenseUsage)
+	t.Tables = maps.Clone(t.Tables)
+	s.truthMu.Unlock()
 	t.Environments = map[string]map[string]int64{}
 	for i, u := range s.DataverseURLs() {
 		t.Environments[u] = s.dataverseTruth(i)
@@ -120,7 +123,6 @@ func (s *Sim) computeTruth() Truth {
 		}
 	}
 	t.Identities = s.identityTruth()
-	t.UsageTruth = s.usageTruth()
 	t.Tables["identities"] = t.Identities.Rows
 	for i := range m.users {
 		u := &m.users[i]
@@ -190,6 +192,6 @@ func (s *Sim) SetApplicationUser(e int, ok bool) {
 	s.m.dv[e].noAppUser.Store(!ok)
 	t := s.computeTruth()
 	s.truthMu.Lock()
-	s.truth = t
+	s.truth, s.usage = t, nil
 	s.truthMu.Unlock()
 }
