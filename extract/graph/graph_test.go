@@ -342,6 +342,15 @@ func TestUsageReport(t *testing.T) {
 		if res.Rows != 3 || res.Concealed != 1 || res.BadValues != 1 || got.rows() != 3 {
 			t.Errorf("truncated=%v: rows %d, concealed %d, bad values %d, landed %d; want 3, 1, 1, 3", truncated, res.Rows, res.Concealed, res.BadValues, got.rows())
 		}
+		downloads := 0
+		for _, r := range f.requests {
+			if strings.HasPrefix(r, "/download/report.csv") {
+				downloads++
+			}
+		}
+		if want := map[bool]int{false: 1, true: 2}[truncated]; downloads != want {
+			t.Errorf("truncated=%v: %d downloads, want %d (a cut body is fetched again, whole)", truncated, downloads, want)
+		}
 		got.golden(t, "usage_report")
 		got.release()
 	}
