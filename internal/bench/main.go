@@ -401,10 +401,14 @@ func watchPeakRSS(pid int) int64 {
 	}
 }
 
+// countRows runs a counting query over a warehouse's views, or, with no warehouse, in an in-memory DuckDB.
 func countRows(ctx context.Context, warehouseDir, query string) (int64, error) {
-	db, err := catalog.Open(warehouseDir) // the views name files relative to the warehouse
+	var db *sql.DB
+	var err error
 	if warehouseDir == "" {
 		db, err = sql.Open("duckdb", "")
+	} else {
+		db, err = catalog.Open(warehouseDir) // the views name files relative to the warehouse
 	}
 	if err != nil {
 		return 0, err
