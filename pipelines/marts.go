@@ -153,18 +153,10 @@ func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error)
 	}
 	tenants := cfg.Tenants
 	if len(tenants) == 0 {
-		rows, err := pool.QueryContext(ctx, "SELECT DISTINCT tenant_id FROM graph_users ORDER BY 1")
-		if err != nil {
+		if tenants, err = catalog.Tenants(ctx, pool, "graph_users"); err != nil {
 			pool.Close()
-			return nil, fmt.Errorf("listing the warehouse's tenants: %w", err)
+			return nil, err
 		}
-		for rows.Next() {
-			var t string
-			if err := rows.Scan(&t); err == nil {
-				tenants = append(tenants, t)
-			}
-		}
-		rows.Close()
 	}
 	if len(tenants) == 0 {
 		pool.Close()

@@ -93,16 +93,9 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 	defer db.Close()
 	tenants := cfg.Tenants
 	if len(tenants) == 0 {
-		rows, err := db.QueryContext(ctx, "SELECT DISTINCT tenant_id FROM license_usage ORDER BY 1")
-		if err != nil {
-			return nil, fmt.Errorf("listing the tenants with marts: %w", catalog.Explain(wh.Root(), err))
+		if tenants, err = catalog.Tenants(ctx, db, "license_usage"); err != nil {
+			return nil, catalog.Explain(wh.Root(), err)
 		}
-		for rows.Next() {
-			var t string
-			rows.Scan(&t)
-			tenants = append(tenants, t)
-		}
-		rows.Close()
 	}
 	if len(tenants) == 0 {
 		return nil, fmt.Errorf("%w: the warehouse has no marts yet: run `seatlake run` first", ErrInvalidConfig)

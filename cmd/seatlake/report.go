@@ -38,7 +38,7 @@ func reportCommand() *cli.Command {
 			defer db.Close()
 			tenants := c.StringSlice("tenant-id")
 			if len(tenants) == 0 {
-				if tenants, err = report.Tenants(c.Context, db); err != nil {
+				if tenants, err = catalog.Tenants(c.Context, db, "license_usage"); err != nil {
 					return err
 				}
 			}

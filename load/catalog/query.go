@@ -462,3 +462,21 @@ func Explain(root string, err error) error {
 	}
 	return err
 }
+
+// Tenants lists the tenants a view of the catalog has rows of, sorted.
+func Tenants(ctx context.Context, db *sql.DB, view string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT DISTINCT tenant_id FROM "+view+" ORDER BY 1")
+	if err != nil {
+		return nil, fmt.Errorf("listing the tenants of %s: %w", view, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("listing the tenants of %s: %w", view, err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -80,20 +80,6 @@ type TrendPoint struct {
 	Active, Inactive, Unknown int64
 }
 
-// Tenants lists the tenants whose marts the warehouse holds.
-func Tenants(ctx context.Context, db Queryer) ([]string, error) {
-	var out []string
-	err := each(ctx, db, "SELECT DISTINCT tenant_id FROM license_usage ORDER BY 1", nil, func(r *sql.Rows) error {
-		var t string
-		if err := r.Scan(&t); err != nil {
-			return err
-		}
-		out = append(out, t)
-		return nil
-	})
-	return out, err
-}
-
 // Load reads one tenant's report from the marts views; top is how many candidates of each kind to keep.
 func Load(ctx context.Context, db Queryer, tenantID string, top int) (*Tenant, error) {
 	t := &Tenant{TenantID: tenantID, ByStatus: map[string]int64{}}
