@@ -50,6 +50,7 @@ type SyncConfig struct {
 	DryRun       bool
 	AllowPartial bool
 	JSM          assets.Config
+	ServiceNow   assets.ServiceNowConfig
 	Logger       *slog.Logger
 	Now          func() time.Time
 }
@@ -64,13 +65,47 @@ type SyncResult struct {
 	Err  error
 }
 
-// sentKey is the state key of what the last successful sync sent: per selector, each object's identity and a hash
-// of its fields.
-const sentKey = "jsm_assets_sent"
+// syncTarget is an asset system a sync sends to: its name in syncs.target, the state key of what its last
+// successful sync sent (per selector, each object's identity and a hash of its fields), and the send itself.
+type syncTarget struct {
+	name, sentKey string
+	send          func(ctx context.Context, wh *warehouse.Warehouse, tenant string, data assets.Data) (assets.Result, error)
+}
 
 // SyncJSMAssets sends each tenant's people, subscriptions and license assignments (the latest committed marts)
 // to the Assets import source, and records each sync in syncs/ before returning, whatever happened.
 func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
+	return syncTenants(ctx, cfg, syncTarget{name: "jsm-assets", sentKey: "jsm_assets_sent",
+		send: func(ctx context.Context, wh *warehouse.Warehouse, t string, data assets.Data) (assets.Result, error) {
+			// An execution a killed sync left behind is recorded beside the syncs: cancel it before starting.
+			marker := filepath.Join(wh.Root(), "syncs", "tenant="+t, ".jsm-assets-execution")
+			jsm := cfg.JSM
+			if b, err := os.ReadFile(marker); err == nil {
+				jsm.StaleExecution = strings.TrimSpace(string(b))
+			}
+			jsm.Started = func(link string) {
+				if link == "" {
+					os.Remove(marker)
+					return
+				}
+				if err := warehouse.WriteAtomic(marker, func(w io.Writer) error { _, err := io.WriteString(w, link+"\n"); return err }); err != nil {
+					cfg.Logger.Warn("could not record the started execution; a killed sync would leave it for Assets to time out", "err", err)
+				}
+			}
+			return assets.Sync(ctx, jsm, data)
+		}})
+}
+
+// SyncServiceNow sends the same rows to a ServiceNow instance's staging tables (Import Set API), waits until
+// every import set is processed, and records the sync: rows the transform maps refused make it partial.
+func SyncServiceNow(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
+	return syncTenants(ctx, cfg, syncTarget{name: "servicenow", sentKey: "servicenow_sent",
+		send: func(ctx context.Context, _ *warehouse.Warehouse, _ string, data assets.Data) (assets.Result, error) {
+			return assets.SyncServiceNow(ctx, cfg.ServiceNow, data)
+		}})
+}
+
+func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]SyncResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -120,7 +155,7 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 			res.Sent = map[string]int{"persons": len(data.Persons), "subscriptions": len(data.Subscriptions), "assignments": len(data.Assignments)}
 			now := fingerprints(data)
 			var prev map[string]map[string]string
-			if raw, ok, err := wh.State(t, sentKey); err == nil && ok {
+			if raw, ok, err := wh.State(t, target.sentKey); err == nil && ok {
 				json.Unmarshal(raw, &prev)
 			}
 			res.Diff = diff(prev, now)
@@ -128,26 +163,11 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 				res.Status = "succeeded"
 				return nil
 			}
-			// An execution a killed sync left behind is recorded beside the syncs: cancel it before starting.
-			marker := filepath.Join(wh.Root(), "syncs", "tenant="+t, ".jsm-assets-execution")
-			jsm := cfg.JSM
-			if b, err := os.ReadFile(marker); err == nil {
-				jsm.StaleExecution = strings.TrimSpace(string(b))
-			}
-			jsm.Started = func(link string) {
-				if link == "" {
-					os.Remove(marker)
-					return
-				}
-				if err := warehouse.WriteAtomic(marker, func(w io.Writer) error { _, err := io.WriteString(w, link+"\n"); return err }); err != nil {
-					cfg.Logger.Warn("could not record the started execution; a killed sync would leave it for Assets to time out", "err", err)
-				}
-			}
-			r, err := assets.Sync(ctx, jsm, data)
+			r, err := target.send(ctx, wh, t, data)
 			res.ExecutionID, res.Counts = r.ExecutionID, r.Counts
 			if err != nil {
-				if r.ExecutionID != "" && len(r.Sent) > 0 {
-					res.Status = "failed"
+				if errors.Is(err, assets.ErrRowsRefused) {
+					res.Sent, res.Status = r.Sent, "partial" // the target took the other rows
 				}
 				return err
 			}
@@ -161,14 +181,14 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 			if err != nil {
 				return fmt.Errorf("recording what was sent: %w", err)
 			}
-			txn.PutState(sentKey, b)
+			txn.PutState(target.sentKey, b)
 			if err := txn.Commit(ctx); err != nil {
 				txn.Abort()
 				return fmt.Errorf("recording what was sent: %w", err)
 			}
 			return nil
 		}()
-		if err := writeSync(ctx, wh, res, cfg.DryRun, start, cfg.Now().UTC()); err != nil {
+		if err := writeSync(ctx, wh, target.name, res, cfg.DryRun, start, cfg.Now().UTC()); err != nil {
 			cfg.Logger.Error("could not record the sync", "err", err)
 			if res.Err == nil {
 				res.Err, res.Status = fmt.Errorf("recording the sync: %w", err), "failed"
@@ -198,10 +218,16 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, err
 		}
 		return rows.Err()
 	}
-	err := q(`SELECT id, coalesce(user_principal_name, ''), coalesce(display_name, ''), coalesce(department, ''), coalesce(account_enabled, false)
-		FROM graph_users WHERE tenant_id = $1 ORDER BY id`, func(r *sql.Rows) error {
+	// A person's Dynamics 365 accounts are the identities mart's rows joined to them.
+	err := q(`SELECT g.id, coalesce(g.user_principal_name, ''), coalesce(g.display_name, ''), coalesce(g.department, ''), coalesce(g.account_enabled, false),
+			coalesce(d.accounts, '')
+		FROM graph_users g
+		LEFT JOIN (SELECT entra_user_id, string_agg(source || ' ' || regexp_replace(coalesce(environment_url, ''), '^https?://', '') || ': ' ||
+				coalesce(account_name, account_id), ', ' ORDER BY source, environment_url, account_id) AS accounts
+			FROM identities WHERE tenant_id = $1 AND source <> 'entra' AND entra_user_id IS NOT NULL GROUP BY entra_user_id) d ON d.entra_user_id = g.id
+		WHERE g.tenant_id = $1 ORDER BY g.id`, func(r *sql.Rows) error {
 		var p assets.Person
-		err := r.Scan(&p.ID, &p.UPN, &p.DisplayName, &p.Department, &p.Enabled)
+		err := r.Scan(&p.ID, &p.UPN, &p.DisplayName, &p.Department, &p.Enabled, &p.DynamicsUsers)
 		d.Persons = append(d.Persons, p)
 		return err
 	})
@@ -231,7 +257,7 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, err
 }
 
 // writeSync stores one syncs row (never a token: the row holds ids, counts and the error's text).
-func writeSync(ctx context.Context, wh *warehouse.Warehouse, r SyncResult, dry bool, start, end time.Time) error {
+func writeSync(ctx context.Context, wh *warehouse.Warehouse, target string, r SyncResult, dry bool, start, end time.Time) error {
 	bt := table.NewBatcher(memory.DefaultAllocator, SyncsTable, 1, table.SinkFunc(func(ctx context.Context, rec arrow.RecordBatch) error {
 		return wh.WriteRun(ctx, SyncsTable, r.TenantID, r.SyncID, rec)
 	}))
@@ -239,7 +265,7 @@ func writeSync(ctx context.Context, wh *warehouse.Warehouse, r SyncResult, dry b
 	table.NewProvenance(bt.Builder(), r.TenantID, r.SyncID, start).Append()
 	sent, _ := json.Marshal(r.Sent)
 	bt.String("sync_id").Append(r.SyncID)
-	bt.String("target").Append("jsm-assets")
+	bt.String("target").Append(target)
 	bt.Bool("dry_run").Append(dry)
 	bt.Timestamp("started_at").Append(arrow.Timestamp(start.UnixMicro()))
 	bt.Timestamp("ended_at").Append(arrow.Timestamp(end.UnixMicro()))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
+	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 )
 
 // startAssetsEmulator serves the JSM Assets emulator on a loopback port of host; it returns its URL, its container
@@ -26,4 +27,30 @@ func startAssetsEmulator(host string) (url, token string, emu *jsmassets.Server,
 	srv := &http.Server{Handler: emu}
 	go srv.Serve(ln)
 	return url, token, emu, func() { srv.Close() }, nil
+}
+
+// serviceNowEmulator is a running ServiceNow emulator and the credentials it accepts.
+type serviceNowEmulator struct {
+	URL, User, Password, ClientID, ClientSecret string
+	*servicenow.Server
+	stop func()
+}
+
+// startServiceNowEmulator serves the ServiceNow emulator (the default staging tables and transform maps) on a
+// loopback port of host.
+func startServiceNowEmulator(host string) (*serviceNowEmulator, error) {
+	b := make([]byte, 24)
+	rand.Read(b)
+	e := &serviceNowEmulator{User: "seatlake.integration", Password: "sim-" + hex.EncodeToString(b[:12]),
+		ClientID: "seatlake-sim-client", ClientSecret: "sim-" + hex.EncodeToString(b[12:])}
+	e.Server = servicenow.New(e.User, e.Password, e.ClientID, e.ClientSecret)
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("starting the ServiceNow emulator: %w", err)
+	}
+	e.URL = "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: e.Server}
+	go srv.Serve(ln)
+	e.stop = func() { srv.Close() }
+	return e, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,6 +91,91 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 	if doc.Kind != yaml.MappingNode {
 		return nil, errors.New("the file must be a mapping of keys to values")
 	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		key, val := doc.Content[i].Value, doc.Content[i+1]
+		switch key {
+		case "tenants":
+			if fc.tenants, err = readTenants(val); err != nil {
+				return nil, err
+			}
+		case "rules":
+			if val.Kind != yaml.MappingNode {
+				return nil, fmt.Errorf("rules (line %d): want a mapping (threshold-days, product-thresholds, exclude, prices, products-file)", val.Line)
+			}
+			fc.rules = val
+		case "sync":
+			if err := readSyncSection(c, val); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := applyKeys(c, doc, "", true); err != nil {
+		return nil, err
+	}
+	return fc, nil
+}
+
+// sectionKeys are the top-level keys that are sections, not flags.
+var sectionKeys = []string{"tenants", "rules", "sync"}
+
+// readSyncSection checks the sync section (one mapping per target, keyed as that `seatlake sync` subcommand's
+// flags) and, when c is that subcommand, sets its flags from it.
+func readSyncSection(c *cli.Context, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("sync (line %d): want a mapping of targets (jsm-assets, servicenow) to their settings", n.Line)
+	}
+	var targets []string
+	subs := map[string]*cli.Command{}
+	for _, sc := range syncCommand().Subcommands {
+		targets = append(targets, sc.Name)
+		subs[sc.Name] = sc
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name, val := n.Content[i].Value, n.Content[i+1]
+		sub, ok := subs[name]
+		if !ok {
+			return fmt.Errorf("sync: unknown target %q (line %d)%s", name, n.Content[i].Line, suggest(name, targets))
+		}
+		if val.Kind != yaml.MappingNode {
+			return fmt.Errorf("sync.%s (line %d): want a mapping of settings", name, val.Line)
+		}
+		if c.Command.Name == name && len(c.Lineage()) > 2 && c.Lineage()[1].Command != nil && c.Lineage()[1].Command.Name == "sync" {
+			if err := applyKeys(c, val, "sync."+name+".", false); err != nil {
+				return err
+			}
+			continue
+		}
+		// Another command reads the file: the keys are checked against the target's flags, not applied.
+		known := map[string]bool{}
+		var names []string
+		for _, f := range sub.Flags {
+			for _, fn := range f.Names() {
+				known[fn] = true
+			}
+			names = append(names, f.Names()[0])
+		}
+		for k := 0; k+1 < len(val.Content); k += 2 {
+			key := val.Content[k].Value
+			if !known[key] || key == "config" || key == "help" {
+				return fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, suggest(key, names))
+			}
+			if isSecretKey(key) {
+				return fmt.Errorf("key \"sync.%s.%s\" (line %d): a secret's value never goes in the file: name a file with %s-file", name, key, val.Content[k].Line, key)
+			}
+		}
+	}
+	return nil
+}
+
+// isSecretKey names keys that would hold a secret's value.
+func isSecretKey(key string) bool {
+	return key == "client-secret" || key == "password" || key == "token" || key == "secret"
+}
+
+// applyKeys sets, from a mapping of the file, every flag of c it names that the command line and the environment
+// did not; a key that names no flag is an error naming it (prefix says where it is). Top-level keys (top) may be
+// sections, or settings of `seatlake run` that this command does not use.
+func applyKeys(c *cli.Context, m *yaml.Node, prefix string, top bool) error {
 	flags := map[string]cli.Flag{}
 	var flagNames []string
 	for _, f := range c.Command.Flags {
@@ -100,30 +186,23 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 			flagNames = append(flagNames, n)
 		}
 	}
-	for i := 0; i+1 < len(doc.Content); i += 2 {
-		key, val := doc.Content[i].Value, doc.Content[i+1]
-		if key == "tenants" {
-			if fc.tenants, err = readTenants(val); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if key == "rules" {
-			if val.Kind != yaml.MappingNode {
-				return nil, fmt.Errorf("rules (line %d): want a mapping (threshold-days, product-thresholds, exclude, prices, products-file)", val.Line)
-			}
-			fc.rules = val
+	if top {
+		flagNames = append(flagNames, sectionKeys...)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key, val := m.Content[i].Value, m.Content[i+1]
+		if top && slices.Contains(sectionKeys, key) {
 			continue
 		}
 		f, ok := flags[key]
-		if !ok && isRunFlag(key) {
+		if !ok && top && isRunFlag(key) {
 			continue // a setting of `seatlake run` this command does not use (e.g. `seatlake marts` with the nightly file)
 		}
-		if !ok || key == "config" || key == "help" {
-			return nil, fmt.Errorf("unknown key %q (line %d)%s", key, doc.Content[i].Line, suggest(key, append(flagNames, "tenants", "rules")))
+		if isSecretKey(key) {
+			return fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with %s-file", prefix+key, m.Content[i].Line, key)
 		}
-		if key == "client-secret" {
-			return nil, fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with client-secret-file", key, doc.Content[i].Line)
+		if !ok || key == "config" || key == "help" {
+			return fmt.Errorf("unknown key %q (line %d)%s", prefix+key, m.Content[i].Line, suggest(key, flagNames))
 		}
 		name := f.Names()[0]
 		if c.IsSet(name) {
@@ -136,20 +215,20 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 		case yaml.SequenceNode:
 			for _, v := range val.Content {
 				if v.Kind != yaml.ScalarNode {
-					return nil, fmt.Errorf("key %q (line %d): want a list of values", key, v.Line)
+					return fmt.Errorf("key %q (line %d): want a list of values", prefix+key, v.Line)
 				}
 				vals = append(vals, v.Value)
 			}
 		default:
-			return nil, fmt.Errorf("key %q (line %d): want a value or a list", key, val.Line)
+			return fmt.Errorf("key %q (line %d): want a value or a list", prefix+key, val.Line)
 		}
 		for _, v := range vals {
 			if err := c.Set(name, v); err != nil {
-				return nil, fmt.Errorf("key %q (line %d): %s", key, val.Line, oneLine(err.Error()))
+				return fmt.Errorf("key %q (line %d): %s", prefix+key, val.Line, oneLine(err.Error()))
 			}
 		}
 	}
-	return fc, nil
+	return nil
 }
 
 func readTenants(n *yaml.Node) ([]tenantFile, error) {

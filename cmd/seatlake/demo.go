@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -123,25 +126,70 @@ func demoCommand() *cli.Command {
 			}
 			abs, _ := filepath.Abs(page)
 			fmt.Fprintf(c.App.Writer, "\nreclaim_plan=%s\nhtml=%s\n", plan, abs)
-			// The asset system: the same answers pushed into an emulated JSM Assets, twice (the second changes nothing).
-			assetsURL, assetsToken, _, stopAssets, err := startAssetsEmulator("127.0.0.1")
+			// The asset systems: the same answers pushed into an emulated JSM Assets and an emulated ServiceNow,
+			// twice each: the second sync changes nothing there and sends the same externalIds.
+			assetsURL, assetsToken, emu, stopAssets, err := startAssetsEmulator("127.0.0.1")
 			if err != nil {
 				return err
 			}
 			defer stopAssets()
-			fmt.Fprintf(c.App.Writer, "\nseatlake sync jsm-assets into an emulated Assets at %s (twice: the second sync changes nothing)\n", assetsURL)
-			for i := 0; i < 2; i++ {
-				res, err := pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{Warehouse: wh, Logger: log,
-					JSM: assets.Config{BaseURL: assetsURL, Token: assetsToken}})
-				if err != nil {
-					return fmt.Errorf("demo sync: %w", err)
-				}
-				for _, r := range res {
-					if r.Err != nil {
-						return fmt.Errorf("demo sync: %w", r.Err)
+			sn, err := startServiceNowEmulator("127.0.0.1")
+			if err != nil {
+				return err
+			}
+			defer sn.stop()
+			jsmIDs := func() []string {
+				var ids []string
+				for typ, objs := range emu.Objects() {
+					for _, o := range objs {
+						ids = append(ids, typ+"/"+o.Identity)
 					}
-					printSync(c.App.Writer, fmt.Sprintf("jsm-assets sync=%d", i+1), r, false)
 				}
+				sort.Strings(ids)
+				return ids
+			}
+			snIDs := func() []string {
+				var ids []string
+				for table, recs := range sn.Held().Targets {
+					for _, r := range recs {
+						ids = append(ids, table+"/"+r.Values["u_external_id"])
+					}
+				}
+				sort.Strings(ids)
+				return ids
+			}
+			targets := []struct {
+				name, where string
+				sync        func() ([]pipelines.SyncResult, error)
+				ids         func() []string
+			}{
+				{"jsm-assets", "an emulated Assets at " + assetsURL, func() ([]pipelines.SyncResult, error) {
+					return pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{Warehouse: wh, Logger: log, JSM: assets.Config{BaseURL: assetsURL, Token: assetsToken}})
+				}, jsmIDs},
+				{"servicenow", "an emulated ServiceNow at " + sn.URL, func() ([]pipelines.SyncResult, error) {
+					return pipelines.SyncServiceNow(c.Context, pipelines.SyncConfig{Warehouse: wh, Logger: log,
+						ServiceNow: assets.ServiceNowConfig{InstanceURL: sn.URL, User: sn.User, Password: sn.Password, Poll: 100 * time.Millisecond}})
+				}, snIDs},
+			}
+			for _, tg := range targets {
+				fmt.Fprintf(c.App.Writer, "\nseatlake sync %s into %s (twice: the second sync changes nothing)\n", tg.name, tg.where)
+				var first []string
+				for i := 0; i < 2; i++ {
+					res, err := tg.sync()
+					if err != nil {
+						return fmt.Errorf("demo sync %s: %w", tg.name, err)
+					}
+					for _, r := range res {
+						if r.Err != nil {
+							return fmt.Errorf("demo sync %s: %w", tg.name, r.Err)
+						}
+						printSync(c.App.Writer, fmt.Sprintf("%s sync=%d", tg.name, i+1), r, false)
+					}
+					if i == 0 {
+						first = tg.ids()
+					}
+				}
+				fmt.Fprintf(c.App.Writer, "%s objects=%d same_external_ids=%t\n", tg.name, len(first), slices.Equal(first, tg.ids()))
 			}
 			fmt.Fprintf(c.App.Writer, "\nAsk your own: seatlake query --warehouse %s \"SELECT * FROM license_usage LIMIT 5\"\n", wh)
 			return nil

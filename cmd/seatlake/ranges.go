@@ -24,6 +24,8 @@ var ranges = map[string]flagRange{
 	"parallel-tenants":      {min: 1, max: 64},
 	"top":                   {min: 0, max: 1_000_000},
 	"chunk-size":            {min: 1, max: 1000},
+	"batch-size":            {min: 1, max: 200},
+	"max-removals":          {min: 0, max: 100_000},
 	"users":                 {min: 0, max: 10_000_000},
 	"days":                  {min: 1, max: 365},
 	"signins":               {min: 0, max: 100_000_000_000},

@@ -158,6 +158,13 @@ func simCommand() *cli.Command {
 			}
 			defer stopAssets()
 			fmt.Fprintf(c.App.Writer, "jsm_assets_url=%s jsm_assets_token=%s\n", assetsURL, assetsToken)
+			sn, err := startServiceNowEmulator("127.0.0.1")
+			if err != nil {
+				return err
+			}
+			defer sn.stop()
+			fmt.Fprintf(c.App.Writer, "servicenow_url=%s servicenow_user=%s servicenow_password=%s servicenow_client_id=%s servicenow_client_secret=%s\n",
+				sn.URL, sn.User, sn.Password, sn.ClientID, sn.ClientSecret)
 			if pem := sim.CAPEM(); pem != nil {
 				path := c.String("ca-file")
 				if path == "" {

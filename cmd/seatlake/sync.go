@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,16 @@ import (
 )
 
 func syncCommand() *cli.Command {
+	common := func() []cli.Flag {
+		return append([]cli.Flag{
+			warehouseFlag(),
+			configFlag(),
+			&cli.StringSliceFlag{Name: "tenant-id", Usage: "only this tenant; repeatable"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "send nothing: print and record what would change against the last successful sync"},
+			&cli.BoolFlag{Name: "allow-partial", Usage: "sync even when the tenant's latest run was incomplete"},
+		}, logFlags()...)
+	}
+	var fcJSM, fcSN *fileConfig
 	return &cli.Command{
 		Name:  "sync",
 		Usage: "push people, subscriptions and license usage into an asset system",
@@ -25,16 +36,14 @@ func syncCommand() *cli.Command {
 			Description: "Sends every tenant's people (Person), subscribed SKUs (Subscription) and license assignments (License Assignment,\n" +
 				"with status, last activity, reason and cost) from the latest committed marts: the full set every time, identified by\n" +
 				"stable ids, so a repeated sync updates the same objects. The container token comes from $SEATLAKE_JSM_ASSETS_TOKEN\n" +
-				"or --token-file. Every sync is recorded in the syncs table. Exit 0 only when Assets finished the import (DONE).",
+				"or --token-file. Settings may come from the config file's sync.jsm-assets section. Every sync is recorded in the\n" +
+				"syncs table. Exit 0 only when Assets finished the import (DONE).",
+			Before: loadConfigFile(&fcJSM),
 			Flags: append([]cli.Flag{
-				warehouseFlag(),
 				&cli.StringFlag{Name: "url", Value: "https://api.atlassian.com", Usage: "the Assets API base URL (http:// only on loopback)", EnvVars: []string{"SEATLAKE_JSM_ASSETS_URL"}},
 				&cli.StringFlag{Name: "token-file", Usage: "read the import source's container token from this file instead of $SEATLAKE_JSM_ASSETS_TOKEN"},
 				&cli.IntFlag{Name: "chunk-size", Value: 500, Usage: "objects per submitResults request"},
-				&cli.StringSliceFlag{Name: "tenant-id", Usage: "only this tenant; repeatable"},
-				&cli.BoolFlag{Name: "dry-run", Usage: "send nothing: print and record what would be sent"},
-				&cli.BoolFlag{Name: "allow-partial", Usage: "sync even when the tenant's latest run was incomplete"},
-			}, logFlags()...),
+			}, common()...),
 			Action: func(c *cli.Context) error {
 				log, err := newLogger(c)
 				if err != nil {
@@ -49,40 +58,105 @@ func syncCommand() *cli.Command {
 						return &exitError{code: exitUsage, err: fmt.Errorf("the Assets container token: %w", err)}
 					}
 				}
-				res, err := pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{
-					Warehouse: c.String("warehouse"), Tenants: c.StringSlice("tenant-id"), DryRun: c.Bool("dry-run"),
-					AllowPartial: c.Bool("allow-partial"), Logger: log,
-					JSM: assets.Config{BaseURL: c.String("url"), Token: token.Reveal(), ChunkSize: c.Int("chunk-size"), Logger: log},
-				})
+				cfg := syncConfig(c, log)
+				cfg.JSM = assets.Config{BaseURL: c.String("url"), Token: token.Reveal(), ChunkSize: c.Int("chunk-size"), Logger: log}
+				res, err := pipelines.SyncJSMAssets(c.Context, cfg)
+				return syncOutcome(c, "jsm-assets", res, err)
+			},
+		}, {
+			Name:  "servicenow",
+			Usage: "sync into ServiceNow through the Import Set API (staging tables and your transform maps)",
+			Description: "Sends the same rows as strings into three staging tables (u_seatlake_user, u_seatlake_subscription,\n" +
+				"u_seatlake_license by default), each carrying u_external_id, the coalesce key of your transform maps, with\n" +
+				"insertMultiple (at most 200 records a request), waits until every import set is processed, and reads each row's\n" +
+				"result: rows a transform map marked error are counted and named, and fail the sync. Basic auth (--user with\n" +
+				"$SEATLAKE_SERVICENOW_PASSWORD or --password-file) or OAuth client credentials (--client-id with\n" +
+				"$SEATLAKE_SERVICENOW_CLIENT_SECRET or --client-secret-file). Settings may come from the config file's\n" +
+				"sync.servicenow section. Every sync is recorded in the syncs table.",
+			Before: loadConfigFile(&fcSN),
+			Flags: append([]cli.Flag{
+				&cli.StringFlag{Name: "instance-url", Usage: "https://<instance>.service-now.com (http:// only on loopback)", EnvVars: []string{"SEATLAKE_SERVICENOW_URL"}},
+				&cli.StringFlag{Name: "user", Usage: "the integration user (basic auth)", EnvVars: []string{"SEATLAKE_SERVICENOW_USER"}},
+				&cli.StringFlag{Name: "password-file", Usage: "read the user's password from this file instead of $SEATLAKE_SERVICENOW_PASSWORD"},
+				&cli.StringFlag{Name: "client-id", Usage: "OAuth client credentials instead of basic auth: the application registry's client id", EnvVars: []string{"SEATLAKE_SERVICENOW_CLIENT_ID"}},
+				&cli.StringFlag{Name: "client-secret-file", Usage: "read the OAuth client secret from this file instead of $SEATLAKE_SERVICENOW_CLIENT_SECRET"},
+				&cli.StringFlag{Name: "user-table", Value: assets.DefaultStagingTables.User, Usage: "the staging table for people"},
+				&cli.StringFlag{Name: "subscription-table", Value: assets.DefaultStagingTables.Subscription, Usage: "the staging table for subscribed SKUs"},
+				&cli.StringFlag{Name: "license-table", Value: assets.DefaultStagingTables.License, Usage: "the staging table for license assignments"},
+				&cli.IntFlag{Name: "batch-size", Value: assets.MaxServiceNowBatch, Usage: "records per insertMultiple request"},
+			}, common()...),
+			Action: func(c *cli.Context) error {
+				log, err := newLogger(c)
 				if err != nil {
-					if errors.Is(err, pipelines.ErrInvalidConfig) {
-						return &exitError{code: exitUsage, err: err}
-					}
-					return &exitError{code: exitFailed, err: fmt.Errorf("sync: %w", err)}
+					return err
 				}
-				var failed []error
-				code := exitFailed
-				for _, r := range res {
-					printSync(c.App.Writer, "jsm-assets tenant="+r.TenantID, r, c.Bool("dry-run"))
-					if r.Err != nil {
-						if errors.Is(r.Err, pipelines.ErrNotComplete) {
-							code = exitUsage
+				if c.String("instance-url") == "" {
+					return &exitError{code: exitUsage, err: errors.New("sync servicenow: --instance-url is required (https://<instance>.service-now.com)")}
+				}
+				if err := msauth.CheckEndpoint(c.String("instance-url")); err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--instance-url: %w", err)}
+				}
+				sn := assets.ServiceNowConfig{InstanceURL: c.String("instance-url"), Logger: log, BatchSize: c.Int("batch-size"),
+					Tables: assets.StagingTables{User: c.String("user-table"), Subscription: c.String("subscription-table"), License: c.String("license-table")}}
+				if !c.Bool("dry-run") {
+					switch {
+					case c.String("client-id") != "" && c.String("user") != "":
+						return &exitError{code: exitUsage, err: errors.New("sync servicenow: give --user (basic auth) or --client-id (OAuth), not both")}
+					case c.String("client-id") != "":
+						sec, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_CLIENT_SECRET", c.String("client-secret-file"))
+						if err != nil {
+							return &exitError{code: exitUsage, err: fmt.Errorf("the ServiceNow OAuth client secret: %w", err)}
 						}
-						failed = append(failed, fmt.Errorf("tenant %s: %w", r.TenantID, r.Err))
+						sn.ClientID, sn.ClientSecret = c.String("client-id"), sec.Reveal()
+					case c.String("user") != "":
+						pw, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_PASSWORD", c.String("password-file"))
+						if err != nil {
+							return &exitError{code: exitUsage, err: fmt.Errorf("the ServiceNow password of %s: %w", c.String("user"), err)}
+						}
+						sn.User, sn.Password = c.String("user"), pw.Reveal()
+					default:
+						return &exitError{code: exitUsage, err: errors.New("sync servicenow: give --user (basic auth, password from $SEATLAKE_SERVICENOW_PASSWORD or --password-file) or --client-id (OAuth)")}
 					}
 				}
-				if len(failed) > 0 {
-					msgs := make([]string, len(failed))
-					for i, f := range failed {
-						msgs[i] = f.Error()
-					}
-					sort.Strings(msgs)
-					return &exitError{code: code, err: fmt.Errorf("sync jsm-assets: %s", strings.Join(msgs, "; "))}
-				}
-				return nil
+				cfg := syncConfig(c, log)
+				cfg.ServiceNow = sn
+				res, err := pipelines.SyncServiceNow(c.Context, cfg)
+				return syncOutcome(c, "servicenow", res, err)
 			},
 		}},
 	}
+}
+
+func syncConfig(c *cli.Context, log *slog.Logger) pipelines.SyncConfig {
+	return pipelines.SyncConfig{Warehouse: c.String("warehouse"), Tenants: c.StringSlice("tenant-id"), DryRun: c.Bool("dry-run"),
+		AllowPartial: c.Bool("allow-partial"), Logger: log}
+}
+
+// syncOutcome prints a sync's lines and turns its failures into one line and an exit code: 2 when a run was not
+// complete or the configuration is wrong, 1 for anything else short of success.
+func syncOutcome(c *cli.Context, target string, res []pipelines.SyncResult, err error) error {
+	if err != nil {
+		if errors.Is(err, pipelines.ErrInvalidConfig) {
+			return &exitError{code: exitUsage, err: err}
+		}
+		return &exitError{code: exitFailed, err: fmt.Errorf("sync %s: %w", target, err)}
+	}
+	var msgs []string
+	code := exitFailed
+	for _, r := range res {
+		printSync(c.App.Writer, target+" tenant="+r.TenantID, r, c.Bool("dry-run"))
+		if r.Err != nil {
+			if errors.Is(r.Err, pipelines.ErrNotComplete) {
+				code = exitUsage
+			}
+			msgs = append(msgs, fmt.Sprintf("tenant %s: %v", r.TenantID, r.Err))
+		}
+	}
+	if len(msgs) > 0 {
+		sort.Strings(msgs)
+		return &exitError{code: code, err: fmt.Errorf("sync %s: %s", target, strings.Join(msgs, "; "))}
+	}
+	return nil
 }
 
 // printSync prints one line per object type of a sync: what was sent and what the target says it did (counts it
@@ -101,7 +175,7 @@ func printSync(w io.Writer, prefix string, r pipelines.SyncResult, dry bool) {
 			}
 			return strconv.Itoa(r.Counts[t.Name+":"+what])
 		}
-		fmt.Fprintf(w, "%s type=%q sent=%d created=%s updated=%s unchanged=%s dry_run=false status=%s\n",
-			prefix, t.Name, r.Sent[t.Selector], count("created"), count("updated"), count("unchanged"), r.Status)
+		fmt.Fprintf(w, "%s type=%q sent=%d created=%s updated=%s unchanged=%s errors=%s dry_run=false status=%s\n",
+			prefix, t.Name, r.Sent[t.Selector], count("created"), count("updated"), count("unchanged"), count("errors"), r.Status)
 	}
 }

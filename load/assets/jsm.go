@@ -26,6 +26,8 @@ type Person struct {
 	DisplayName string `json:"displayName"`
 	Department  string `json:"department"`
 	Enabled     bool   `json:"enabled"`
+	// DynamicsUsers are the person's Dynamics 365 accounts (source, environment host and account name).
+	DynamicsUsers string `json:"dynamicsUsers"`
 }
 
 type Subscription struct {
@@ -214,22 +216,36 @@ func toAny[T any](xs []T) []any {
 }
 
 type client struct {
-	base     string
-	token    string
-	hc       *http.Client
-	log      *slog.Logger
-	chunk    int
-	maxWait  time.Duration
-	poll     time.Duration
-	attempts int
+	base string
+	// authorize sets the request's credentials; refused is the error of a 401 (final, never retried).
+	authorize func(ctx context.Context, req *http.Request) error
+	refused   error
+	service   string // who answers, for the log
+	hc        *http.Client
+	log       *slog.Logger
+	chunk     int
+	maxWait   time.Duration
+	poll      time.Duration
+	attempts  int
 }
 
 func newClient(cfg Config) *client {
-	c := &client{base: strings.TrimRight(cfg.BaseURL, "/"), token: cfg.Token, hc: cfg.HTTPClient, log: cfg.Logger,
-		chunk: cfg.ChunkSize, maxWait: cfg.MaxWait, poll: cfg.Poll, attempts: cfg.Attempts}
+	c := &client{base: strings.TrimRight(cfg.BaseURL, "/"), hc: cfg.HTTPClient, log: cfg.Logger,
+		chunk: cfg.ChunkSize, maxWait: cfg.MaxWait, poll: cfg.Poll, attempts: cfg.Attempts,
+		refused: ErrTokenRefused, service: "Assets"}
+	c.authorize = func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+cfg.Token)
+		return nil
+	}
 	if c.base == "" {
 		c.base = "https://api.atlassian.com"
 	}
+	c.defaults()
+	return c
+}
+
+// defaults fills what the caller left unset.
+func (c *client) defaults() {
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 60 * time.Second}
 	}
@@ -248,7 +264,6 @@ func newClient(cfg Config) *client {
 	if c.attempts <= 0 {
 		c.attempts = 6
 	}
-	return c
 }
 
 // call sends one request with retries on 429 (its Retry-After), 5xx and network errors; a 401 is final at once.
@@ -265,7 +280,9 @@ func (c *client) call(ctx context.Context, method, url string, body, out any) er
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		if err := c.authorize(ctx, req); err != nil {
+			return err
+		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json")
 		resp, err := c.hc.Do(req)
@@ -282,7 +299,7 @@ func (c *client) call(ctx context.Context, method, url string, body, out any) er
 				}
 				return nil
 			case resp.StatusCode == http.StatusUnauthorized:
-				return ErrTokenRefused
+				return c.refused
 			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 				if ra, perr := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); perr == nil && ra > 0 {
 					wait = time.Duration(ra * float64(time.Second))
@@ -295,7 +312,7 @@ func (c *client) call(ctx context.Context, method, url string, body, out any) er
 		if attempt >= c.attempts || ctx.Err() != nil {
 			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
 		}
-		c.log.Warn("Assets request failed, retrying", "attempt", attempt, "wait", wait, "err", err)
+		c.log.Warn(c.service+" request failed, retrying", "attempt", attempt, "wait", wait, "err", err)
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}

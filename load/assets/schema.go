@@ -26,6 +26,7 @@ var objectTypes = []objType{
 		{id: "seatlake/person/display-name", name: "Display name", typ: "text", locator: "displayName", desc: "Display name"},
 		{id: "seatlake/person/department", name: "Department", typ: "text", locator: "department", desc: "Department"},
 		{id: "seatlake/person/enabled", name: "Enabled", typ: "boolean", locator: "enabled", desc: "The account can sign in"},
+		{id: "seatlake/person/dynamics-users", name: "Dynamics users", typ: "textarea", locator: "dynamicsUsers", desc: "The person's Dataverse and F&O accounts (environment: account)"},
 	}},
 	{"seatlake/subscription", "Subscription", "subscriptions", "A subscribed SKU and its seats", []attr{
 		{id: "seatlake/subscription/sku-id", name: "SKU id", typ: "text", locator: "skuId", key: true, desc: "skuId"},
