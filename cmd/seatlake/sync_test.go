@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
+	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 )
 
 // A sync into the emulated Assets: what Assets holds afterwards equals the marts (persons, subscriptions,
@@ -128,5 +129,97 @@ func TestCLIKilledSyncIsRecoveredByTheNext(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("the record of the stale execution is still there: %v", err)
+	}
+}
+
+// A sync into the emulated ServiceNow, as an administrator would run it: basic auth with the password in a file,
+// then OAuth client credentials; what the target tables hold equals the marts; the second sync leaves every row
+// ignored; rows a transform map refuses are counted, named and make the sync partial (exit 1); a wrong password
+// fails with its record and never shows the password; the instance's 429s are waited out.
+func TestCLISyncServiceNow(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	sn := servicenow.New("seatlake.integration", "pa55-w0rd-secret", "client-1", "client-secret-value")
+	sn.ThrottleEvery = 9
+	srv := httptest.NewServer(sn)
+	defer srv.Close()
+	pwFile := filepath.Join(t.TempDir(), "password")
+	os.WriteFile(pwFile, []byte("pa55-w0rd-secret\n"), 0o600)
+	basic := []string{"sync", "servicenow", "--warehouse", wh, "--instance-url", srv.URL, "--user", "seatlake.integration", "--password-file", pwFile}
+
+	r := seatlake(t, nil, basic...)
+	if r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 3 || strings.Contains(r.stdout, "created=0 ") {
+		t.Fatalf("first sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	held := sn.Held()
+	if held.MaxBatch > 200 || held.MaxBatch == 0 {
+		t.Errorf("an insertMultiple request carried %d records; at most 200", held.MaxBatch)
+	}
+	for table, q := range map[string]string{
+		"u_m365_person":       "SELECT count(*) FROM graph_users",
+		"u_m365_subscription": "SELECT count(*) FROM license_position WHERE kind = 'sku'",
+		"u_m365_license":      "SELECT count(*) FROM license_usage",
+	} {
+		if want, _ := strconv.Atoi(csvRows(t, wh, q)[0][0]); len(held.Targets[table]) != want || want == 0 {
+			t.Errorf("ServiceNow holds %d %s records, the marts %d", len(held.Targets[table]), table, want)
+		}
+	}
+	byStatus := map[string]int{}
+	for _, rec := range held.Targets["u_m365_license"] {
+		byStatus[rec.Values["u_status"]]++
+	}
+	for _, row := range csvRows(t, wh, "SELECT status, count(*) FROM license_usage GROUP BY 1") {
+		if n, _ := strconv.Atoi(row[1]); byStatus[row[0]] != n {
+			t.Errorf("ServiceNow holds %d %s licenses, the marts %d", byStatus[row[0]], row[0], n)
+		}
+	}
+
+	// OAuth client credentials: the same rows again, every one ignored by the coalesce.
+	oauth := []string{"SEATLAKE_SERVICENOW_CLIENT_SECRET=client-secret-value"}
+	r = seatlake(t, oauth, "sync", "servicenow", "--warehouse", wh, "--instance-url", srv.URL, "--client-id", "client-1")
+	if r.code != 0 || strings.Count(r.stdout, "created=0 updated=0") != 3 || strings.Count(r.stdout, "errors=0") != 3 {
+		t.Fatalf("second sync (OAuth): exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := sn.Held().Targets; len(n["u_m365_person"]) != len(held.Targets["u_m365_person"]) {
+		t.Errorf("the second sync duplicated people: %d then %d", len(held.Targets["u_m365_person"]), len(n["u_m365_person"]))
+	}
+	dry := seatlake(t, nil, "sync", "servicenow", "--warehouse", wh, "--instance-url", srv.URL, "--dry-run")
+	if dry.code != 0 || strings.Count(dry.stdout, "new=0 changed=0 gone=0") != 3 {
+		t.Errorf("dry run after the syncs: want nothing new, changed or gone\n%s%s", dry.stdout, dry.stderr)
+	}
+
+	// A transform script refusing never-used licenses: the others land, the refused are counted and named.
+	sn.Reject = func(table string, v map[string]string) string {
+		if table == "u_seatlake_license" && v["u_status"] == "never_used" {
+			return "never_used licenses are reviewed by hand"
+		}
+		return ""
+	}
+	r = seatlake(t, nil, basic...)
+	refused := csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE status = 'never_used'")[0][0]
+	if r.code != 1 || !strings.Contains(r.stdout, "errors="+refused+" dry_run=false status=partial") ||
+		!strings.Contains(r.stderr, refused+" rows marked error") || !strings.Contains(r.stderr, "never_used licenses are reviewed by hand") {
+		t.Errorf("refused rows (%s expected): exit %d\n%s%s", refused, r.code, r.stdout, r.stderr)
+	}
+	sn.Reject = nil
+
+	sn.SetPassword("rotated")
+	r = seatlake(t, nil, basic...)
+	if r.code != 1 || !strings.Contains(r.stderr, "refused the credentials (401)") || strings.Contains(r.stdout+r.stderr, "pa55-w0rd-secret") {
+		t.Errorf("a rotated password: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	rows := csvRows(t, wh, "SELECT target, dry_run, status, coalesce(error, '') FROM syncs ORDER BY started_at")
+	want := [][]string{{"servicenow", "false", "succeeded"}, {"servicenow", "false", "succeeded"}, {"servicenow", "true", "succeeded"},
+		{"servicenow", "false", "partial"}, {"servicenow", "false", "failed"}}
+	if len(rows) != len(want) {
+		t.Fatalf("syncs: %v", rows)
+	}
+	for i, w := range want {
+		if rows[i][0] != w[0] || rows[i][1] != w[1] || rows[i][2] != w[2] || strings.Contains(rows[i][3], "pa55-w0rd-secret") {
+			t.Errorf("syncs row %d: %v, want %v", i, rows[i], w)
+		}
 	}
 }
