@@ -88,6 +88,14 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		add("graph", cfg.GraphEndpoint, "permission "+name, CheckFail, "not in the token's roles: needed for "+p.why,
 			"grant the app the Microsoft Graph application permission "+name+" and admin consent")
 	}
+	// Only `seatlake reclaim --apply` writes: without the permission everything else works, so it is a warning.
+	if roles["LicenseAssignment.ReadWrite.All"] || roles["User.ReadWrite.All"] || roles["Directory.ReadWrite.All"] {
+		add("graph", cfg.GraphEndpoint, "permission LicenseAssignment.ReadWrite.All", CheckOK, "held, for seatlake reclaim --apply (removing licenses)", "")
+	} else {
+		add("graph", cfg.GraphEndpoint, "permission LicenseAssignment.ReadWrite.All", CheckWarn,
+			"not in the token's roles: seatlake reclaim --apply cannot remove licenses (runs, syncs and reports do not need it)",
+			"grant the app the Microsoft Graph application permission LicenseAssignment.ReadWrite.All and admin consent, only if it is to remove licenses")
+	}
 	gc := client(graphTokens, nil)
 	var buf bytes.Buffer
 	err = gc.Get(ctx, strings.TrimRight(cfg.GraphEndpoint, "/")+"/v1.0/users?$select=id,signInActivity&$top=1", &buf)

@@ -41,7 +41,7 @@ func Tables() []*table.Table {
 	ts = append(ts, dataverse.Tables()...)
 	ts = append(ts, finops.Tables()...)
 	ts = append(ts, transform.Marts()...)
-	return append(ts, RunsTable, SyncsTable)
+	return append(ts, RunsTable, SyncsTable, ActionsTable)
 }
 
 // sourceTables are the tables this run writes: Graph's, and the Dynamics ones when environments are configured.

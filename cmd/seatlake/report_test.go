@@ -63,7 +63,7 @@ func TestCLIReport(t *testing.T) {
 	if strconv.Itoa(len(recs)-1) != want || len(recs) < 10 {
 		t.Errorf("reclaim-plan.csv has %d candidates, license_usage %s", len(recs)-1, want)
 	}
-	if strings.Join(recs[0], ",") != "tenant_id,user_id,user_principal_name,sku_part_number,product,status,action,days_inactive,last_activity,evidence,reason,yearly_saving,currency" {
+	if strings.Join(recs[0], ",") != "tenant_id,user_id,user_principal_name,sku_part_number,product,status,action,days_inactive,last_activity,evidence,reason,yearly_saving,currency,sku_id,assigned_by_group,snapshot_date,approve" {
 		t.Errorf("plan header: %v", recs[0])
 	}
 	for _, rec := range recs[1:] {

@@ -20,7 +20,8 @@ import (
 // validate tokens can.
 
 // AllGraphPermissions are the Microsoft Graph application permissions a fully consented seatlake app holds.
-var AllGraphPermissions = []string{"User.Read.All", "AuditLog.Read.All", "Organization.Read.All", "ReportSettings.Read.All", "Reports.Read.All"}
+var AllGraphPermissions = []string{"User.Read.All", "AuditLog.Read.All", "Organization.Read.All", "ReportSettings.Read.All", "Reports.Read.All",
+	"LicenseAssignment.ReadWrite.All"}
 
 func (s *Sim) signingKey() (*rsa.PrivateKey, string, error) {
 	s.keyOnce.Do(func() {
@@ -155,6 +156,10 @@ func (s *Sim) graphPermission(family string, r *http.Request) string {
 	case "signIns":
 		if !held["AuditLog.Read.All"] {
 			return "AuditLog.Read.All"
+		}
+	case "assignLicense":
+		if !held["LicenseAssignment.ReadWrite.All"] && !held["User.ReadWrite.All"] && !held["Directory.ReadWrite.All"] {
+			return "LicenseAssignment.ReadWrite.All"
 		}
 	case "reportSettings":
 		if !held["ReportSettings.Read.All"] {

@@ -110,6 +110,7 @@ type Sim struct {
 	truthMu sync.Mutex
 	usage   *UsageTruth // computed on the first Truth call (truthMu)
 	frag    fragments
+	lw      licenseWrites // assignLicense's changes
 
 	tokens tokenStore
 	faults faultQueue
@@ -362,14 +363,23 @@ func (s *Sim) routes() {
 	s.mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
 	s.mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.jwks)
 	s.mux.HandleFunc("GET /common/discovery/instance", s.instanceDiscovery)
-	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", audGraph, s.users))
-	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", audGraph, s.subscribedSkus))
+	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", audGraph, s.reading(s.users)))
+	s.mux.HandleFunc("GET /v1.0/users/{id}", s.serve("users", audGraph, s.reading(s.user)))
+	s.mux.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.serve("assignLicense", audGraph, s.assignLicense))
+	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", audGraph, s.reading(s.subscribedSkus)))
 	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.serve("signIns", audGraph, s.signIns))
 	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.serve("reportSettings", audGraph, s.reportSettings))
-	s.mux.HandleFunc("GET /v1.0/reports/{function}", s.serve("reports", audGraph, s.usageReport))
+	s.mux.HandleFunc("GET /v1.0/reports/{function}", s.serve("reports", audGraph, s.reading(s.usageReport)))
 	s.mux.HandleFunc("GET /_sim/reports/{token}/Office365ActiveUserDetail.csv", s.reportDownload)
 	s.mux.HandleFunc("GET /_sim/managed-identity/token", s.managedIdentity)
 	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Truth()) })
+	s.mux.HandleFunc("POST /_sim/users/{id}/sign-in", func(w http.ResponseWriter, r *http.Request) {
+		if !s.SignInNow(r.PathValue("id")) {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	s.mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
 	s.mux.HandleFunc("POST /_sim/faults", s.postFault)
 	s.mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,9 @@ type Truth struct {
 	ConcealedNames bool             `json:"concealed_names"`
 	Users          UserTruth        `json:"users"`
 	SignInsFailed  int64            `json:"signins_failed"` // served sign-ins with status.errorCode != 0
+	// LicenseRemovals counts licenses removed through assignLicense since start (the license truth above is the
+	// tenant as generated, before any removal).
+	LicenseRemovals int64 `json:"license_removals"`
 	// Identities breaks the identities mart down: rows (one per Entra user and per Dynamics account), persons,
 	// Dynamics accounts by match method, and unmatched accounts by reason.
 	Identities IdentityTruth `json:"identities"`
@@ -52,7 +55,9 @@ func (s *Sim) Truth() Truth {
 	s.truthMu.Lock()
 	if s.usage == nil {
 		// The license marts' truth walks every audit record: computed when first asked for, not at start-up.
+		s.lw.mu.RLock()
 		u := s.usageTruth()
+		s.lw.mu.RUnlock()
 		s.usage = &u
 	}
 	t := s.truth
@@ -61,6 +66,9 @@ func (s *Sim) Truth() Truth {
 	t.LicenseUsage = maps.Clone(t.LicenseUsage)
 	t.Tables = maps.Clone(t.Tables)
 	s.truthMu.Unlock()
+	s.lw.mu.RLock()
+	t.LicenseRemovals = s.lw.removed
+	s.lw.mu.RUnlock()
 	t.Environments = map[string]map[string]int64{}
 	for i, u := range s.DataverseURLs() {
 		t.Environments[u] = s.dataverseTruth(i)

@@ -57,6 +57,7 @@ type Product struct {
 type Candidate struct {
 	TenantID, UserID, UPN, SKU, Product, Status, Reason string
 	Evidence, LastActivity, Action, DowngradeTo         string
+	SkuID, AssignedByGroup, SnapshotDate                string
 	DaysInactive                                        sql.NullInt64
 	YearlySaving                                        float64
 	Currency                                            string
@@ -194,7 +195,8 @@ func Load(ctx context.Context, db Queryer, tenantID string, top int) (*Tenant, e
 func candidates(ctx context.Context, db Queryer, tenantID, where string, top int) ([]Candidate, error) {
 	q := `SELECT tenant_id, user_id, coalesce(user_principal_name, ''), coalesce(sku_part_number, sku_id), coalesce(product_name, ''), status,
 	             coalesce(reason, ''), coalesce(evidence_detail, ''), coalesce(strftime(last_activity, '%Y-%m-%d'), ''), coalesce(action, ''),
-	             coalesce(downgrade_to, ''), days_inactive, coalesce(yearly_saving, 0), coalesce(currency, '')
+	             coalesce(downgrade_to, ''), days_inactive, coalesce(yearly_saving, 0), coalesce(currency, ''),
+	             sku_id, coalesce(assigned_by_group, ''), strftime(snapshot_date, '%Y-%m-%d')
 	      FROM license_usage WHERE tenant_id = $1 AND ` + where + `
 	      ORDER BY coalesce(yearly_saving, 0) DESC, days_inactive DESC NULLS LAST, user_principal_name, sku_part_number`
 	if top > 0 {
@@ -204,7 +206,7 @@ func candidates(ctx context.Context, db Queryer, tenantID, where string, top int
 	err := each(ctx, db, q, []any{tenantID}, func(r *sql.Rows) error {
 		var c Candidate
 		if err := r.Scan(&c.TenantID, &c.UserID, &c.UPN, &c.SKU, &c.Product, &c.Status, &c.Reason, &c.Evidence, &c.LastActivity,
-			&c.Action, &c.DowngradeTo, &c.DaysInactive, &c.YearlySaving, &c.Currency); err != nil {
+			&c.Action, &c.DowngradeTo, &c.DaysInactive, &c.YearlySaving, &c.Currency, &c.SkuID, &c.AssignedByGroup, &c.SnapshotDate); err != nil {
 			return err
 		}
 		out = append(out, c)

@@ -94,9 +94,10 @@ func days(c Candidate) string {
 	return strconv.FormatInt(c.DaysInactive.Int64, 10) + "d"
 }
 
-// PlanColumns are the reclaim plan's columns.
+// PlanColumns are the reclaim plan's columns. An approver marks the rows to apply in the last one, approve (yes);
+// `seatlake reclaim --plan` reads the file back by these names.
 var PlanColumns = []string{"tenant_id", "user_id", "user_principal_name", "sku_part_number", "product", "status", "action",
-	"days_inactive", "last_activity", "evidence", "reason", "yearly_saving", "currency"}
+	"days_inactive", "last_activity", "evidence", "reason", "yearly_saving", "currency", "sku_id", "assigned_by_group", "snapshot_date", "approve"}
 
 // WritePlan writes every reclaim and downgrade candidate of the tenants to dir/reclaim-plan.csv, the largest saving
 // first: the attachment of a change ticket. It returns the file's path.
@@ -113,7 +114,7 @@ func WritePlan(dir string, tenants []*Tenant) (string, error) {
 						d = strconv.FormatInt(c.DaysInactive.Int64, 10)
 					}
 					w.Write([]string{c.TenantID, c.UserID, c.UPN, c.SKU, c.Product, c.Status, c.Action, d, c.LastActivity, c.Evidence,
-						c.Reason, strconv.FormatFloat(c.YearlySaving, 'f', 2, 64), c.Currency})
+						c.Reason, strconv.FormatFloat(c.YearlySaving, 'f', 2, 64), c.Currency, c.SkuID, c.AssignedByGroup, c.SnapshotDate, ""})
 				}
 			}
 		}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"slices"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The reclaim loop as an approver runs it: a plan from `report --csv`, three rows approved (a direct assignment,
+// a group-inherited one, and a user who signs in after the plan); over the cap nothing happens; the preview
+// removes nothing; --apply removes only the direct one (the simulator's later reads agree), names the group for
+// the inherited one and skips the user who became active; every decision is in the actions table; applying the
+// plan again removes nothing more; the next run no longer sees the removed license.
+func TestCLIReclaim(t *testing.T) {
+	sim, base, env := startSim(t, nil)
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
+		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+	}
+	f, err := os.Open(filepath.Join(dir, "reclaim-plan.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	direct, group, active := -1, -1, -1
+	for i, rec := range recs[1:] {
+		switch {
+		case rec[col["action"]] != "remove license" && !strings.HasPrefix(rec[col["action"]], "remove from group"):
+		case rec[col["assigned_by_group"]] != "" && group < 0:
+			group = i + 1
+		case rec[col["assigned_by_group"]] == "" && direct < 0:
+			direct = i + 1
+		case rec[col["assigned_by_group"]] == "" && active < 0 && recs[i+1][col["user_id"]] != recs[direct][col["user_id"]]:
+			active = i + 1
+		}
+	}
+	if direct < 0 || group < 0 || active < 0 {
+		t.Fatalf("the plan lacks a direct, a group-inherited or a second direct candidate: %d %d %d", direct, group, active)
+	}
+	for _, i := range []int{direct, group, active} {
+		recs[i][col["approve"]] = "yes"
+	}
+	plan := filepath.Join(dir, "approved.csv")
+	pf, _ := os.Create(plan)
+	csv.NewWriter(pf).WriteAll(recs)
+	pf.Close()
+	if !sim.SignInNow(recs[active][col["user_id"]]) {
+		t.Fatal("the simulator has no such user")
+	}
+	reclaim := func(extra ...string) result {
+		return seatlake(t, env, append([]string{"reclaim", "--warehouse", wh, "--plan", plan, "--actor", "approver@contoso"}, extra...)...)
+	}
+	hasLicense := func(i int) bool {
+		return slices.ContainsFunc(sim.Licenses(recs[i][col["user_id"]]), func(s string) bool { return strings.EqualFold(s, recs[i][col["sku_id"]]) })
+	}
+
+	if r := reclaim("--apply", "--max-removals", "2"); r.code != 2 || !strings.Contains(r.stderr, "3 approved rows, --max-removals 2") || !hasLicense(direct) {
+		t.Fatalf("over the cap: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := reclaim()
+	if r.code != 0 || !strings.Contains(r.stdout, "approved=3 applied=false removed=0 would_remove=1 group_removal_needed=1 skipped=1") || !hasLicense(direct) {
+		t.Fatalf("preview: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = reclaim("--apply")
+	if r.code != 0 || !strings.Contains(r.stdout, "approved=3 applied=true removed=1 would_remove=0 group_removal_needed=1 skipped=1") {
+		t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if hasLicense(direct) || !hasLicense(group) || !hasLicense(active) {
+		t.Errorf("after apply: the direct license must be gone, the group one and the active user's kept")
+	}
+	if !strings.Contains(r.stdout, "remove the user from that group") || !strings.Contains(r.stdout, "became active since the plan") {
+		t.Errorf("the reasons: %s", r.stdout)
+	}
+	resp, err := http.Get(base + "/_sim/truth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Removals int64 `json:"license_removals"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	if tr.Removals != 1 {
+		t.Errorf("the simulator's truth counts %d removals, want 1", tr.Removals)
+	}
+	r = reclaim("--apply")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed=0") || !strings.Contains(r.stdout, "no longer assigned") {
+		t.Errorf("applying the plan again: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	acts := csvRows(t, wh, "SELECT applied, result, actor, plan_line FROM actions ORDER BY acted_at, action_id")
+	if len(acts) != 9 || !strings.HasPrefix(acts[0][2], "approver@contoso") {
+		t.Fatalf("actions: %v", acts)
+	}
+	removed := csvRows(t, wh, "SELECT count(*) FROM actions WHERE applied AND result = 'removed'")[0][0]
+	if removed != "1" {
+		t.Errorf("actions record %s removals, want 1", removed)
+	}
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run after reclaim: exit %d: %s", r.code, r.stderr)
+	}
+	left := csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE user_id = '"+recs[direct][col["user_id"]]+"' AND sku_id = '"+recs[direct][col["sku_id"]]+"'")[0][0]
+	if left != "0" {
+		t.Errorf("the next run still sees the removed license")
+	}
+}

@@ -1,0 +1,169 @@
+package tenantsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// licenseWrites guards what assignLicense changes (users' licenses, SKUs' consumed units) against the handlers
+// and truth that read them.
+type licenseWrites struct {
+	mu      sync.RWMutex
+	idxOnce sync.Once
+	byID    map[string]int // user id -> index in model.users
+	removed int64          // licenses removed through assignLicense
+}
+
+// reading wraps a handler that reads licenses.
+func (s *Sim) reading(h endpoint) endpoint {
+	return func(w http.ResponseWriter, r *http.Request, rep *reply) {
+		s.lw.mu.RLock()
+		defer s.lw.mu.RUnlock()
+		h(w, r, rep)
+	}
+}
+
+func (s *Sim) userIndex(id string) (int, bool) {
+	s.lw.idxOnce.Do(func() {
+		s.lw.byID = make(map[string]int, len(s.m.users))
+		for i := range s.m.users {
+			s.lw.byID[s.m.users[i].id] = i
+		}
+	})
+	i, ok := s.lw.byID[strings.ToLower(id)]
+	return i, ok
+}
+
+// user is GET /v1.0/users/{id}: one user by object id, with $select as on the collection.
+func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if !s.queryOptions(w, r, rep, "$select") {
+		return
+	}
+	i, ok := s.userIndex(r.PathValue("id"))
+	if !ok {
+		s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
+			"Resource '"+r.PathValue("id")+"' does not exist or one of its queried reference-property objects are not present.", w.Header().Get("request-id"))
+		return
+	}
+	props := defaultUserProps
+	if sel, ok := query(r, "$select"); ok {
+		props = nil
+		for _, p := range strings.Split(sel, ",") {
+			name := canonical(strings.TrimSpace(p), userProps)
+			if name == "" {
+				s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'Microsoft.DirectoryServices.User'.")
+				return
+			}
+			if name == "signInActivity" && !s.cfg.Premium {
+				s.notPremium(w, rep)
+				return
+			}
+			props = append(props, name)
+		}
+	}
+	b := append(rep.b, `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, `/v1.0/$metadata#users/$entity",`...)
+	u := s.appendUser(nil, &s.m.users[i], props)
+	rep.b = append(b, u[1:]...)
+}
+
+// assignLicense is POST /v1.0/users/{id}/assignLicense: addLicenses and removeLicenses (both required), as Graph
+// does. A license the user inherits from a group cannot be removed directly: 400, as Microsoft answers.
+func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) {
+	reqID := w.Header().Get("request-id")
+	var body struct {
+		AddLicenses *[]struct {
+			SkuID string `json:"skuId"`
+		} `json:"addLicenses"`
+		RemoveLicenses *[]string `json:"removeLicenses"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil || body.AddLicenses == nil || body.RemoveLicenses == nil {
+		s.graphError(rep, http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'addLicenses' or 'removeLicenses': both are required.", reqID)
+		return
+	}
+	s.lw.mu.Lock()
+	defer s.lw.mu.Unlock()
+	i, ok := s.userIndex(r.PathValue("id"))
+	if !ok {
+		s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
+			"Resource '"+r.PathValue("id")+"' does not exist or one of its queried reference-property objects are not present.", reqID)
+		return
+	}
+	u := &s.m.users[i]
+	// Check every removal before changing anything: the call is all or nothing.
+	idx := make([]int, 0, len(*body.RemoveLicenses))
+	for _, sku := range *body.RemoveLicenses {
+		at := -1
+		for li, l := range u.lic {
+			if strings.EqualFold(skuCatalog[l.sku].id, sku) {
+				at = li
+			}
+		}
+		switch {
+		case at < 0:
+			s.graphError(rep, http.StatusBadRequest, "Request_BadRequest", "User does not have a corresponding license for skuId '"+sku+"'.", reqID)
+			return
+		case u.lic[at].group >= 0:
+			s.graphError(rep, http.StatusBadRequest, "Request_BadRequest",
+				"User license is inherited from a group membership and it cannot be removed directly from the user.", reqID)
+			return
+		}
+		idx = append(idx, at)
+	}
+	if len(*body.AddLicenses) > 0 {
+		s.graphError(rep, http.StatusBadRequest, "Request_BadRequest", "The simulator does not add licenses.", reqID)
+		return
+	}
+	keep := u.lic[:0:0]
+	for li, l := range u.lic {
+		removed := false
+		for _, at := range idx {
+			removed = removed || at == li
+		}
+		if removed {
+			s.m.skus[s.m.skuIndex[l.sku]].consumed--
+			s.lw.removed++
+			continue
+		}
+		keep = append(keep, l)
+	}
+	u.lic = keep
+	b := append(rep.b, `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, `/v1.0/$metadata#users/$entity",`...)
+	one := s.appendUser(nil, u, []string{"id", "displayName", "userPrincipalName", "assignedLicenses"})
+	rep.b = append(b, one[1:]...)
+}
+
+// SignInNow records a sign-in of the user at the simulator's clock in signInActivity (a user who became active
+// since a reclaim plan was made); it reports whether the user exists.
+func (s *Sim) SignInNow(userID string) bool {
+	s.lw.mu.Lock()
+	defer s.lw.mu.Unlock()
+	i, ok := s.userIndex(userID)
+	if !ok {
+		return false
+	}
+	now := s.clock().UnixMicro()
+	u := &s.m.users[i]
+	u.lastSignIn, u.lastSuccess = now, now
+	return true
+}
+
+// Licenses returns the SKU ids a user holds now (as GET /users/{id} would show them), for tests.
+func (s *Sim) Licenses(userID string) []string {
+	s.lw.mu.RLock()
+	defer s.lw.mu.RUnlock()
+	i, ok := s.userIndex(userID)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, l := range s.m.users[i].lic {
+		out = append(out, skuCatalog[l.sku].id)
+	}
+	return out
+}
