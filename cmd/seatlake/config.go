@@ -409,6 +409,9 @@ func trimURLs(us []string) []string {
 
 // isRunFlag reports whether key names a flag of `seatlake run`: the config file is keyed by them.
 func isRunFlag(key string) bool {
+	if key == "then-sync" {
+		return true
+	}
 	for _, f := range runFlags() {
 		for _, n := range f.Names() {
 			if n == key {

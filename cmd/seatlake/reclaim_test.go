@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
-	"slices"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )

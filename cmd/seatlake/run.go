@@ -103,7 +103,8 @@ func runFlags() []cli.Flag {
 }
 
 func runCommand() *cli.Command {
-	flags := runFlags()
+	flags := append(runFlags(), &cli.StringSliceFlag{Name: "then-sync",
+		Usage: "after a successful run, sync into this asset system (jsm-assets or servicenow) with its settings from the config file's sync section and the environment; repeatable"})
 	var fc *fileConfig
 	return &cli.Command{
 		Name:   "run",
@@ -135,7 +136,15 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			return runTenants(c, cfgs)
+			for _, target := range c.StringSlice("then-sync") {
+				if target != "jsm-assets" && target != "servicenow" {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--then-sync %q: want jsm-assets or servicenow", target)}
+				}
+			}
+			if err := runTenants(c, cfgs); err != nil {
+				return err
+			}
+			return thenSync(c, cfgs)
 		},
 	}
 }
@@ -387,4 +396,33 @@ func credential(clientID, certFile, certPasswordEnv, federatedFile, secretEnv, s
 	}
 	secret, err := msauth.LoadSecret(secretEnv, secretFile)
 	return secret, nil, err
+}
+
+// thenSync runs `seatlake sync TARGET` for each --then-sync target after a successful run, over the tenants just
+// run, with the same config file: its settings come from the file's sync section and the environment. Quiet, a
+// sync that succeeds prints nothing; one that fails is the command's error.
+func thenSync(c *cli.Context, cfgs []pipelines.Config) error {
+	for _, target := range c.StringSlice("then-sync") {
+		args := []string{c.App.Name, "sync", target, "--warehouse", c.String("warehouse")}
+		if f := c.String("config"); f != "" {
+			args = append(args, "--config", f)
+		}
+		for _, cfg := range cfgs {
+			args = append(args, "--tenant-id", cfg.TenantID)
+		}
+		quiet := c.Bool("quiet") && !c.Bool("verbose")
+		if quiet {
+			args = append(args, "--log-level", "error")
+		}
+		out := c.App.Writer
+		if quiet {
+			c.App.Writer = io.Discard
+		}
+		err := c.App.RunContext(c.Context, args)
+		c.App.Writer = out
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

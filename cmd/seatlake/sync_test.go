@@ -223,3 +223,45 @@ func TestCLISyncServiceNow(t *testing.T) {
 		}
 	}
 }
+
+// A nightly run that chains a sync, set up in the config file alone: quiet and successful, it prints nothing and
+// ServiceNow holds the people; a misspelled sync key fails before anything runs, naming it; `config validate`
+// checks the sync section.
+func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	sn := servicenow.New("seatlake.integration", "pw-from-file", "", "")
+	srv := httptest.NewServer(sn)
+	defer srv.Close()
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "wh")
+	pw := filepath.Join(dir, "password")
+	os.WriteFile(pw, []byte("pw-from-file"), 0o600)
+	cfg := filepath.Join(dir, "seatlake.yaml")
+	write := func(passwordKey string) {
+		os.WriteFile(cfg, []byte("warehouse: "+wh+"\nthen-sync: [servicenow]\nsync:\n  servicenow:\n    instance-url: "+srv.URL+
+			"\n    user: seatlake.integration\n    "+passwordKey+": "+pw+"\n"), 0o600)
+	}
+	write("pasword-file")
+	if r := seatlake(t, env, "config", "validate", cfg); r.code != 2 || !strings.Contains(r.stderr, `"sync.servicenow.pasword-file"`) || !strings.Contains(r.stderr, `did you mean "password-file"`) {
+		t.Errorf("config validate with a misspelled sync key: exit %d: %s", r.code, r.stderr)
+	}
+	if r := seatlake(t, env, "run", "--quiet", "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, "pasword-file") {
+		t.Errorf("run with a misspelled sync key: exit %d: %s", r.code, r.stderr)
+	}
+	write("password-file")
+	if r := seatlake(t, env, "config", "validate", cfg); r.code != 0 {
+		t.Errorf("config validate: exit %d: %s", r.code, r.stderr)
+	}
+	r := seatlake(t, env, "run", "--quiet", "--config", cfg)
+	// The first night's one line is a condition new since the last run (concealed names); nothing of the sync.
+	if r.code != 0 || r.stdout != "" || strings.Count(r.stderr, "\n") != strings.Count(r.stderr, "new since the last run") {
+		t.Fatalf("quiet run then sync: exit %d\nstdout: %q\nstderr: %q", r.code, r.stdout, r.stderr)
+	}
+	users, _ := strconv.Atoi(csvRows(t, wh, "SELECT count(*) FROM graph_users")[0][0])
+	if n := len(sn.Held().Targets["u_m365_person"]); n != users || users == 0 {
+		t.Errorf("ServiceNow holds %d people, the warehouse %d", n, users)
+	}
+	if rows := csvRows(t, wh, "SELECT target, status FROM syncs"); len(rows) != 1 || rows[0][0] != "servicenow" || rows[0][1] != "succeeded" {
+		t.Errorf("syncs: %v", rows)
+	}
+}
