@@ -86,3 +86,18 @@ func TestSyncFailures(t *testing.T) {
 		t.Errorf("a rotated token: %v", err)
 	}
 }
+
+// Under load Assets answers 429 with Retry-After: the sync waits and goes on, and nothing is lost.
+func TestSyncWaitsOutRateLimits(t *testing.T) {
+	s, cfg := emulator(t)
+	s.RateLimit = 8 // requests a second
+	cfg.ChunkSize, cfg.Attempts = 10, 6
+	res, err := Sync(context.Background(), cfg, sample(60))
+	if err != nil || res.Status != "DONE" {
+		t.Fatalf("sync under rate limits: %+v %v", res, err)
+	}
+	objs := s.Objects()
+	if s.Throttled == 0 || len(objs["Person"]) != 60 || len(objs["License Assignment"]) != 60 {
+		t.Errorf("throttled %d times; Assets holds %d persons and %d assignments, want 60 each", s.Throttled, len(objs["Person"]), len(objs["License Assignment"]))
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Server is one Assets workspace with one external import source.
@@ -31,6 +32,12 @@ type Server struct {
 	MaxChunk  int  // objects accepted per data request (0: 1000)
 	workspace string
 	sourceID  string
+	// RateLimit is the requests per second the API takes before answering 429 with Retry-After (0: no limit),
+	// as Atlassian's rate limiting does under load; Throttled counts those answers.
+	RateLimit int
+	Throttled int
+	window    time.Time
+	inWindow  int
 }
 
 // Object is an object Assets holds.
@@ -161,6 +168,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errorMessages": []string{"The container token is invalid or was regenerated."}})
 		return
+	}
+	if s.RateLimit > 0 {
+		now := time.Now()
+		if now.Sub(s.window) >= time.Second {
+			s.window, s.inWindow = now, 0
+		}
+		s.inWindow++
+		if s.inWindow > s.RateLimit {
+			s.Throttled++
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{"errorMessages": []string{"Rate limit exceeded."}})
+			return
+		}
 	}
 	prefix := "/jsm/assets/workspace/" + s.workspace + "/v1/importsource/" + s.sourceID
 	path := r.URL.Path
