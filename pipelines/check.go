@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -148,6 +149,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		}
 	}
 	for _, env := range cfg.FinOps {
+		checkEventsEndpoint(cfg.Warehouse, env, add)
 		tokens := msauth.NewTokenSource(auth, env)
 		if _, err := tokens.Token(ctx); err != nil {
 			add("finops", env, "token", CheckFail, oneLine(err.Error()), tokenAction(err))
@@ -162,6 +164,28 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		add("finops", env, "entities", CheckOK, "SystemUsers, SecurityRoles and SecurityUserRoles are in $metadata", "")
 	}
 	return out
+}
+
+// checkEventsEndpoint says whether the environment has a business events endpoint (a callback secret made by
+// `seatlake events new-endpoint`) and when the receiver last got an event from it. Neither is needed for a run.
+func checkEventsEndpoint(wh, env string, add func(source, target, check, status, detail, action string)) {
+	name := EventsEnvName(env)
+	if wh == "" {
+		return
+	}
+	if _, err := os.Stat(SecretPath(wh, name)); err != nil {
+		add("finops", env, "events endpoint", CheckOK, "not configured (optional: without it, user and role changes are seen by the nightly run; "+
+			"seatlake events new-endpoint --finops "+name+" makes one)", "")
+		return
+	}
+	st, err := ReadEventsStatus(wh)
+	last, ok := st.Environments[name]
+	if err != nil || !ok {
+		add("finops", env, "events endpoint", CheckWarn, "configured ("+name+"), but no event has been received yet (no last event)",
+			"register the callback URL in F&O (Business events > Endpoints > HTTPS), activate events for it, and keep seatlake events serve running")
+		return
+	}
+	add("finops", env, "events endpoint", CheckOK, "configured ("+name+"); last event received "+last.UTC().Format(time.RFC3339), "")
 }
 
 // tokenRoles reads the roles claim of an access token. The token comes straight from the identity platform over

@@ -70,6 +70,10 @@ type Config struct {
 	// Quiet logs only errors while the run goes (no warnings, no heartbeat): a condition that repeats every night
 	// is recorded in the run row, and Summary.NewWarnings says which warnings are new since the last run.
 	Quiet bool
+	// FinOpsOnly reads only the F&O environments (users, roles, role assignments) and recomputes the marts over
+	// them and the last committed Graph and Dataverse data: the intraday refresh a business event triggers. It
+	// leaves the sign-in watermarks and the nightly warnings untouched.
+	FinOpsOnly bool
 	// ParquetCompression is the codec of the Parquet files written: gzip (default), snappy, zstd or none.
 	ParquetCompression string
 	Logger             *slog.Logger

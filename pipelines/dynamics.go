@@ -104,7 +104,11 @@ func envHost(env string) string {
 // missing list (the run is then incomplete) and returns nil, so it never cancels Graph or another environment.
 func (r *run) dynamics(ctx context.Context, g *errgroup.Group, sinks map[*table.Table]*asyncSink) *dynamicsRun {
 	d := &dynamicsRun{}
-	for _, env := range r.cfg.Dataverse {
+	dataverse := r.cfg.Dataverse
+	if r.cfg.FinOpsOnly {
+		dataverse = nil
+	}
+	for _, env := range dataverse {
 		g.Go(func() error {
 			out, err := r.dataverseEnv(ctx, env, sinks)
 			return r.envDone(ctx, d, "dataverse", env, out, err)

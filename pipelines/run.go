@@ -41,12 +41,15 @@ func Tables() []*table.Table {
 	ts = append(ts, dataverse.Tables()...)
 	ts = append(ts, finops.Tables()...)
 	ts = append(ts, transform.Marts()...)
-	return append(ts, RunsTable, SyncsTable, ActionsTable)
+	return append(ts, RunsTable, SyncsTable, ActionsTable, BusinessEventsTable)
 }
 
 // sourceTables are the tables this run writes: Graph's, and the Dynamics ones when environments are configured.
 // A table of a source not configured keeps its snapshots (opening its writer would replace today's with nothing).
 func (r *run) sourceTables() []*table.Table {
+	if r.cfg.FinOpsOnly {
+		return finops.Tables()
+	}
 	ts := graph.Tables()
 	if len(r.cfg.Dataverse) > 0 {
 		ts = append(ts, dataverse.Tables()...)
@@ -196,8 +199,10 @@ func (r *run) execute(ctx context.Context) error {
 	tokens := msauth.NewTokenSource(cfg.auth(r.log), cfg.GraphEndpoint)
 	// A token first: a wrong secret or tenant is the most common failure of a new setup, and it should read as such,
 	// not as five streams failing at once.
-	if _, err := tokens.Token(ctx); err != nil {
-		return fmt.Errorf("getting a Microsoft Graph token: %w", err)
+	if !cfg.FinOpsOnly {
+		if _, err := tokens.Token(ctx); err != nil {
+			return fmt.Errorf("getting a Microsoft Graph token: %w", err)
+		}
 	}
 	client := odata.NewClient(odata.Config{
 		HTTPClient: httpClient, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout, Logger: r.log,
@@ -248,52 +253,54 @@ func (r *run) execute(ctx context.Context) error {
 	r.progress.start(ctx)
 	streams, sctx := errgroup.WithContext(wctx)
 	var usersRes graph.UsersResult
-	streams.Go(func() error {
-		st := r.streamStats(graph.Users.Name)
-		p := r.progress.stream(graph.Users.Name, 0, st, &sinks[graph.Users].rows)
-		// With signInActivity, /users counts against the reporting APIs' limit too: it shares the sign-ins' gate.
-		res, err := x.Users(sctx, counting{reportClient.WithStats(st), p}, true, sinks[graph.Users], sinks[graph.UserLicenses])
-		p.done()
-		usersRes = res
-		return err
-	})
-	streams.Go(func() error {
-		st := r.streamStats(graph.SubscribedSkus.Name)
-		p := r.progress.stream(graph.SubscribedSkus.Name, 0, st, &sinks[graph.SubscribedSkus].rows)
-		_, err := x.SubscribedSkus(sctx, counting{client.WithStats(st), p}, sinks[graph.SubscribedSkus])
-		p.done()
-		return err
-	})
 	var concealed bool
-	streams.Go(func() error {
-		st := r.streamStats(graph.ReportSettings.Name)
-		var err error
-		concealed, err = x.ReportSettings(sctx, client.WithStats(st), sinks[graph.ReportSettings])
-		return err
-	})
 	var usage graph.UsageReportResult
-	streams.Go(func() error {
-		st := r.streamStats(graph.UsageReport.Name)
-		p := r.progress.stream(graph.UsageReport.Name, 0, st, &sinks[graph.UsageReport].rows)
-		var err error
-		usage, err = x.UsageReport(sctx, counting{client.WithStats(st), p}, sinks[graph.UsageReport])
-		p.done()
-		if err != nil && sctx.Err() == nil {
-			// Usage reports are evidence, not the roster: without them the run goes on and says what is missing.
-			r.mu.Lock()
-			r.sum.Missing = append(r.sum.Missing, graph.UsageReport.Name+": "+err.Error())
-			r.mu.Unlock()
-			r.log.Error("usage report not read", "err", err)
-			return nil
-		}
-		return err
-	})
 	var signIns windowOutcome
-	streams.Go(func() error {
-		var err error
-		signIns, err = r.signIns(sctx, x, reportClient, sinks[graph.SignIns])
-		return err
-	})
+	if !cfg.FinOpsOnly {
+		streams.Go(func() error {
+			st := r.streamStats(graph.Users.Name)
+			p := r.progress.stream(graph.Users.Name, 0, st, &sinks[graph.Users].rows)
+			// With signInActivity, /users counts against the reporting APIs' limit too: it shares the sign-ins' gate.
+			res, err := x.Users(sctx, counting{reportClient.WithStats(st), p}, true, sinks[graph.Users], sinks[graph.UserLicenses])
+			p.done()
+			usersRes = res
+			return err
+		})
+		streams.Go(func() error {
+			st := r.streamStats(graph.SubscribedSkus.Name)
+			p := r.progress.stream(graph.SubscribedSkus.Name, 0, st, &sinks[graph.SubscribedSkus].rows)
+			_, err := x.SubscribedSkus(sctx, counting{client.WithStats(st), p}, sinks[graph.SubscribedSkus])
+			p.done()
+			return err
+		})
+		streams.Go(func() error {
+			st := r.streamStats(graph.ReportSettings.Name)
+			var err error
+			concealed, err = x.ReportSettings(sctx, client.WithStats(st), sinks[graph.ReportSettings])
+			return err
+		})
+		streams.Go(func() error {
+			st := r.streamStats(graph.UsageReport.Name)
+			p := r.progress.stream(graph.UsageReport.Name, 0, st, &sinks[graph.UsageReport].rows)
+			var err error
+			usage, err = x.UsageReport(sctx, counting{client.WithStats(st), p}, sinks[graph.UsageReport])
+			p.done()
+			if err != nil && sctx.Err() == nil {
+				// Usage reports are evidence, not the roster: without them the run goes on and says what is missing.
+				r.mu.Lock()
+				r.sum.Missing = append(r.sum.Missing, graph.UsageReport.Name+": "+err.Error())
+				r.mu.Unlock()
+				r.log.Error("usage report not read", "err", err)
+				return nil
+			}
+			return err
+		})
+		streams.Go(func() error {
+			var err error
+			signIns, err = r.signIns(sctx, x, reportClient, sinks[graph.SignIns])
+			return err
+		})
+	}
 	// Dynamics environments: each on its own, so one failing environment is named as missing and never stops
 	// the others or Graph.
 	dynamics := r.dynamics(sctx, streams, sinks)
@@ -320,7 +327,7 @@ func (r *run) execute(ctx context.Context) error {
 			t.Name, rw.Count(), rw.Path()))
 	}
 
-	if !usersRes.SignInActivity {
+	if !usersRes.SignInActivity && !cfg.FinOpsOnly {
 		r.warn("tenant has no Entra ID P1/P2: users were read without signInActivity (no last sign-in dates)")
 	}
 	if usersRes.BadValues > 0 {
@@ -332,8 +339,10 @@ func (r *run) execute(ctx context.Context) error {
 	if concealed {
 		r.warn("Microsoft 365 usage reports conceal user names (reportSettings.displayConcealedNames = true): report rows cannot be joined to users")
 	}
-	if err := r.compareWarnings(txn); err != nil {
-		return err
+	if !cfg.FinOpsOnly { // the nightly run's warnings stay the reference of "new since the last run"
+		if err := r.compareWarnings(txn); err != nil {
+			return err
+		}
 	}
 	for _, o := range append([]windowOutcome{signIns}, dynamics.outcomes()...) {
 		if !o.stateChanged {

@@ -55,6 +55,7 @@ type fileConfig struct {
 	path    string
 	tenants []tenantFile
 	rules   *yaml.Node // the rules section (transform/rules.Override), applied over the default rules
+	routes  []pipelines.Route
 }
 
 // loadConfigFile is the Before hook of a command taking --config: it sets every flag the file names and the command
@@ -107,6 +108,10 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 			if err := readSyncSection(c, val); err != nil {
 				return nil, err
 			}
+		case "events":
+			if fc.routes, err = readEventsSection(c, val); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := applyKeys(c, doc, "", true); err != nil {
@@ -116,7 +121,78 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 }
 
 // sectionKeys are the top-level keys that are sections, not flags.
-var sectionKeys = []string{"tenants", "rules", "sync"}
+var sectionKeys = []string{"tenants", "rules", "sync", "events"}
+
+// readEventsSection checks the events section (the receiver's settings, keyed as `seatlake events serve` flags, and
+// its routes), sets the flags when c is that command, and returns the routes.
+func readEventsSection(c *cli.Context, n *yaml.Node) ([]pipelines.Route, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("events (line %d): want a mapping (listen, public-url, commit-interval, routes, …)", n.Line)
+	}
+	settings := &yaml.Node{Kind: yaml.MappingNode}
+	var routes []pipelines.Route
+	known := []string{"routes"}
+	for _, f := range eventsFlags() {
+		known = append(known, f.Names()[0])
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i].Value, n.Content[i+1]
+		switch {
+		case key == "routes":
+			var err error
+			if routes, err = readRoutes(val); err != nil {
+				return nil, err
+			}
+		case !slices.Contains(known, key):
+			return nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, suggest(key, known))
+		default:
+			settings.Content = append(settings.Content, n.Content[i], val)
+		}
+	}
+	if c.Command.Name == "serve" {
+		if err := applyKeys(c, settings, "events.", false); err != nil {
+			return nil, err
+		}
+	}
+	if routes == nil {
+		return nil, nil
+	}
+	return routes, nil
+}
+
+// readRoutes reads events.routes: each a mapping of conditions (event-id, legal-entity, environment, fields) and
+// actions.
+func readRoutes(n *yaml.Node) ([]pipelines.Route, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("events.routes (line %d): want a list of routes", n.Line)
+	}
+	keys := []string{"event-id", "legal-entity", "environment", "fields", "actions"}
+	out := []pipelines.Route{}
+	for i, rn := range n.Content {
+		if rn.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("events.routes[%d] (line %d): want a mapping (%s)", i, rn.Line, strings.Join(keys, ", "))
+		}
+		for k := 0; k+1 < len(rn.Content); k += 2 {
+			if key := rn.Content[k].Value; !slices.Contains(keys, key) {
+				return nil, fmt.Errorf("events.routes[%d]: unknown key %q (line %d)%s", i, key, rn.Content[k].Line, suggest(key, keys))
+			}
+		}
+		var r pipelines.Route
+		if err := rn.Decode(&r); err != nil {
+			return nil, fmt.Errorf("events.routes[%d]: %s", i, oneLine(err.Error()))
+		}
+		if len(r.Actions) == 0 {
+			return nil, fmt.Errorf("events.routes[%d] (line %d): no actions: want %s", i, rn.Line, strings.Join(pipelines.RouteActions, " or "))
+		}
+		for _, a := range r.Actions {
+			if !slices.Contains(pipelines.RouteActions, a) {
+				return nil, fmt.Errorf("events.routes[%d] (line %d): action %q: want %s", i, rn.Line, a, strings.Join(pipelines.RouteActions, " or "))
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
 
 // readSyncSection checks the sync section (one mapping per target, keyed as that `seatlake sync` subcommand's
 // flags) and, when c is that subcommand, sets its flags from it.

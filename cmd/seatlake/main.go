@@ -88,7 +88,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}
 			return cli.ShowAppHelp(c)
 		},
-		Commands: []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), syncCommand(), reportCommand(), reclaimCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
+		Commands: []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), syncCommand(), reportCommand(), reclaimCommand(), eventsCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
 	}
 	// A bad flag on a command is one line naming it and where the help is, exit 2: never 40 lines of help on
 	// stderr that a cron mail buries the cause in.

@@ -3,14 +3,18 @@ package main
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -75,6 +79,10 @@ func simConfig(c *cli.Context) tenantsim.Config {
 func simCommand() *cli.Command {
 	flags := append([]cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8400", Usage: "loopback address to listen on (127.0.0.1:0 picks a free port)"},
+		&cli.IntFlag{Name: "finops-events", Usage: "the F&O business events plan's size: with --finops-events-to, send them; serving, POST /_sim/finops-events/apply applies their role changes"},
+		&cli.StringFlag{Name: "finops-events-to", Usage: "post the plan's business events (with duplicates and one malformed body) to this callback URL (loopback only), print finops_events_distinct=N and exit"},
+		&cli.Float64Flag{Name: "finops-events-rate", Value: 200, Usage: "events a second the sender posts"},
+		&cli.StringFlag{Name: "finops-events-apply", Usage: "before sending, ask the simulator serving F&O at this URL to apply the plan's role changes"},
 		&cli.StringFlag{Name: "tenant-id", Usage: "tenant id to serve (default: derived from the seed)"},
 		&cli.StringFlag{Name: "client-id", Usage: "client id to accept (default: a fixed id)"},
 		&cli.StringFlag{Name: "ca-file", Usage: "with --tls: write the CA certificate here (default: a file in the temporary directory)"},
@@ -135,9 +143,13 @@ func simCommand() *cli.Command {
 			cfg.ClientID = c.String("client-id")
 			cfg.ClientSecret = os.Getenv("SEATLAKE_SIM_CLIENT_SECRET")
 			cfg.Logger = log
+			cfg.FinOpsEvents = c.Int("finops-events")
 			sim, err := tenantsim.New(cfg)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("configuring the simulator: %w", err)}
+			}
+			if to := c.String("finops-events-to"); to != "" {
+				return sendEvents(c, sim, to)
 			}
 			base, err := sim.Start(c.String("addr"))
 			if err != nil {
@@ -189,4 +201,29 @@ func parseAsOf(v string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("--as-of %q: want a day such as 2026-11-30", v)
 	}
 	return d, nil
+}
+
+// sendEvents plays F&O's side of business events: the plan's events posted to a receiver, then one line.
+func sendEvents(c *cli.Context, sim *tenantsim.Sim, to string) error {
+	n := c.Int("finops-events")
+	if n <= 0 {
+		return &exitError{code: exitUsage, err: errors.New("sim: --finops-events-to needs --finops-events N (N > 0)")}
+	}
+	if err := msauth.CheckEndpoint(to); err != nil || !strings.HasPrefix(to, "http://127.") && !strings.HasPrefix(to, "http://localhost") && !strings.HasPrefix(to, "https://127.") {
+		return &exitError{code: exitUsage, err: fmt.Errorf("sim: --finops-events-to %s: the simulator sends to loopback only", to)}
+	}
+	if apply := c.String("finops-events-apply"); apply != "" {
+		resp, err := http.Post(strings.TrimRight(apply, "/")+"/_sim/finops-events/apply?n="+strconv.Itoa(n), "application/json", nil)
+		if err != nil {
+			return fmt.Errorf("applying the events' changes: %w", err)
+		}
+		resp.Body.Close()
+	}
+	res, err := sim.SendFinOpsEvents(c.Context, to, n, c.Float64("finops-events-rate"), nil)
+	fmt.Fprintf(c.App.Writer, "finops_events_distinct=%d finops_events_sent=%d finops_events_duplicates=%d finops_events_malformed=%d\n",
+		res.Distinct, res.Sent, res.Duplicates, res.Malformed)
+	if err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("sim: sending business events: %w", err)}
+	}
+	return nil
 }

@@ -101,6 +101,8 @@ func foError(rep *reply, status int, _, message string) {
 
 // foServe answers /data/<name> ("" for any other path).
 func (s *Sim) foServe(r *http.Request, rep *reply, env *foEnv, name string) {
+	s.foMu.RLock() // business events' role changes may be applied meanwhile
+	defer s.foMu.RUnlock()
 	if name == "$metadata" {
 		s.foMetadata(rep, env)
 		return

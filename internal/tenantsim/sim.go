@@ -45,8 +45,11 @@ type Config struct {
 	GraphPermissions []string
 
 	// Dynamics 365. Each environment is served on its own loopback port once started.
-	DataverseEnvs       int              // Dataverse environments (DefaultConfig: 1; 0 serves none)
-	FinOpsEnvs          int              // Finance and Operations environments (DefaultConfig: 1; 0 serves none)
+	DataverseEnvs int // Dataverse environments (DefaultConfig: 1; 0 serves none)
+	FinOpsEnvs    int // Finance and Operations environments (DefaultConfig: 1; 0 serves none)
+	// FinOpsEvents is the number of F&O business events of the plan this simulator sends or whose changes it
+	// applies (POST /_sim/finops-events/apply); /_sim/truth reports it as finops_events_distinct.
+	FinOpsEvents        int
 	AuditsPerEnv        int64            // about this many user-driven audit records per Dataverse environment (0: realistic)
 	AuditingOff         map[int]bool     // Dataverse environments (by index) with auditing off
 	NoApplicationUser   map[int]bool     // Dataverse environments without seatlake's application user
@@ -111,6 +114,9 @@ type Sim struct {
 	usage   *UsageTruth // computed on the first Truth call (truthMu)
 	frag    fragments
 	lw      licenseWrites // assignLicense's changes
+	foMu    sync.RWMutex  // F&O users' roles, which business events' changes update
+	// eventsApplied are the F&O users whose role changes ApplyFinOpsEvents applied (truthMu).
+	eventsApplied []string
 
 	tokens tokenStore
 	faults faultQueue
@@ -373,6 +379,7 @@ func (s *Sim) routes() {
 	s.mux.HandleFunc("GET /_sim/reports/{token}/Office365ActiveUserDetail.csv", s.reportDownload)
 	s.mux.HandleFunc("GET /_sim/managed-identity/token", s.managedIdentity)
 	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Truth()) })
+	s.mux.HandleFunc("POST /_sim/finops-events/apply", eventsApplyHandler(s))
 	s.mux.HandleFunc("POST /_sim/users/{id}/sign-in", func(w http.ResponseWriter, r *http.Request) {
 		if !s.SignInNow(r.PathValue("id")) {
 			http.NotFound(w, r)

@@ -19,6 +19,10 @@ type Truth struct {
 	// LicenseRemovals counts licenses removed through assignLicense since start (the license truth above is the
 	// tenant as generated, before any removal).
 	LicenseRemovals int64 `json:"license_removals"`
+	// FinOpsEventsDistinct is the number of distinct business events of the configured plan, FinOpsEventsUsers the
+	// F&O users whose role changes were applied (their role rows after a refresh-user must show the new role).
+	FinOpsEventsDistinct int      `json:"finops_events_distinct"`
+	FinOpsEventsUsers    []string `json:"finops_events_users"`
 	// Identities breaks the identities mart down: rows (one per Entra user and per Dynamics account), persons,
 	// Dynamics accounts by match method, and unmatched accounts by reason.
 	Identities IdentityTruth `json:"identities"`
@@ -56,7 +60,9 @@ func (s *Sim) Truth() Truth {
 	if s.usage == nil {
 		// The license marts' truth walks every audit record: computed when first asked for, not at start-up.
 		s.lw.mu.RLock()
+		s.foMu.RLock()
 		u := s.usageTruth()
+		s.foMu.RUnlock()
 		s.lw.mu.RUnlock()
 		s.usage = &u
 	}
@@ -65,7 +71,9 @@ func (s *Sim) Truth() Truth {
 	t.Findings = slices.Clone(t.Findings)
 	t.LicenseUsage = maps.Clone(t.LicenseUsage)
 	t.Tables = maps.Clone(t.Tables)
+	t.FinOpsEventsUsers = slices.Clone(s.eventsApplied)
 	s.truthMu.Unlock()
+	t.FinOpsEventsDistinct = len(s.FinOpsEventPlan(s.cfg.FinOpsEvents))
 	s.lw.mu.RLock()
 	t.LicenseRemovals = s.lw.removed
 	s.lw.mu.RUnlock()

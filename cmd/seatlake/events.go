@@ -1,0 +1,239 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seatlake/seatlake/load/warehouse"
+	"github.com/seatlake/seatlake/pipelines"
+)
+
+// eventsFlags are the receiver's own flags (also keys of the config file's events section).
+func eventsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8443", Usage: "address to listen on"},
+		&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM); without it, plain HTTP behind a TLS-terminating reverse proxy"},
+		&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (PEM)"},
+		&cli.StringFlag{Name: "public-url", Usage: "the receiver's URL as F&O reaches it (https://seatlake.contoso.com behind a proxy); default: the listen address"},
+		&cli.StringFlag{Name: "secret-file", Usage: "the callback secret of the one environment (default: <warehouse>/_events/secrets/<name>.secret)"},
+		&cli.DurationFlag{Name: "commit-interval", Value: 30 * time.Second, Usage: "commit journaled events to the warehouse this often"},
+		&cli.IntFlag{Name: "commit-events", Value: 1000, Usage: "or as soon as this many events are journaled"},
+		&cli.Int64Flag{Name: "max-body", Value: 1 << 20, Usage: "largest event body accepted, in bytes"},
+		&cli.BoolFlag{Name: "group-commit", Value: true, Usage: "events arriving together share one fsync (false: one fsync per event)"},
+	}
+}
+
+func eventsCommand() *cli.Command {
+	var fcServe, fcNew *fileConfig
+	return &cli.Command{
+		Name:  "events",
+		Usage: "receive Finance and Operations business events between nightly runs",
+		Subcommands: []*cli.Command{{
+			Name:   "serve",
+			Usage:  "the business events endpoint: journal, commit to finops_business_events, route (refresh-user, log)",
+			Before: loadConfigFile(&fcServe),
+			Description: "One callback path per F&O environment (/finops/events/<name>/<secret>), registered in F&O as an HTTPS business\n" +
+				"event endpoint. Each distinct event is appended and fsynced to a journal before the 2xx; F&O's retries land once.\n" +
+				"Journaled events are committed to finops_business_events every --commit-interval or --commit-events, and on\n" +
+				"SIGTERM. Routes (the config file's events.routes) run refresh-user (an intraday re-read of the environment's F&O\n" +
+				"users and roles, marts recomputed) and log. Prints callback_url=… per environment when ready.",
+			Flags: append(runFlags(), eventsFlags()...),
+			Action: func(c *cli.Context) error {
+				log, err := newLogger(c)
+				if err != nil {
+					return err
+				}
+				if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
+					return &exitError{code: exitUsage, err: errors.New("events serve: give both --tls-cert and --tls-key, or neither")}
+				}
+				base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log, Quiet: true}
+				if err := applyTuning(c, &base); err != nil {
+					return err
+				}
+				if base.Rules, base.AsOf, err = martRules(c, fcServe); err != nil {
+					return err
+				}
+				cfgs, err := tenantConfigs(c, fcServe, base)
+				if err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				envs, err := eventsEnvs(c, cfgs)
+				if err != nil {
+					return err
+				}
+				var routes []pipelines.Route
+				if fcServe != nil {
+					routes = fcServe.routes
+				}
+				rcv, err := pipelines.NewReceiver(c.Context, pipelines.EventsConfig{Warehouse: c.String("warehouse"), Envs: envs, Routes: routes,
+					GroupCommit: c.Bool("group-commit"), CommitEvery: c.Duration("commit-interval"), CommitEvents: c.Int("commit-events"),
+					MaxBody: c.Int64("max-body"), Logger: log, Refresh: refreshUsers(c.String("warehouse"))})
+				if err != nil {
+					if errors.Is(err, pipelines.ErrInvalidConfig) {
+						return &exitError{code: exitUsage, err: fmt.Errorf("events serve: %w", err)}
+					}
+					return &exitError{code: exitFailed, err: fmt.Errorf("events serve: %w", err)}
+				}
+				ln, err := net.Listen("tcp", c.String("listen"))
+				if err != nil {
+					return &exitError{code: exitFailed, err: fmt.Errorf("events serve: %w", err)}
+				}
+				srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+				public := publicURL(c, ln.Addr().String())
+				for _, e := range envs {
+					secret, _ := os.ReadFile(e.SecretFile)
+					fmt.Fprintf(c.App.Writer, "callback_url=%s%s environment=%s finops_url=%s\n", public,
+						pipelines.CallbackPath(e.Name, strings.TrimSpace(string(secret))), e.Name, e.URL)
+				}
+				ctx, cancel := context.WithCancel(c.Context)
+				defer cancel()
+				done := make(chan error, 1)
+				go func() { done <- rcv.Run(ctx) }()
+				serveErr := make(chan error, 1)
+				go func() {
+					if c.String("tls-cert") != "" {
+						serveErr <- srv.ServeTLS(ln, c.String("tls-cert"), c.String("tls-key"))
+					} else {
+						serveErr <- srv.Serve(ln)
+					}
+				}()
+				select {
+				case <-c.Context.Done(): // SIGTERM or SIGINT: stop taking events, commit what is journaled, exit
+				case err := <-serveErr:
+					cancel()
+					<-done
+					return &exitError{code: exitFailed, err: fmt.Errorf("events serve: %w", err)}
+				}
+				sctx, scancel := context.WithTimeout(context.WithoutCancel(c.Context), 10*time.Second)
+				srv.Shutdown(sctx)
+				scancel()
+				cancel()
+				if err := <-done; err != nil {
+					return &exitError{code: exitFailed, err: fmt.Errorf("events serve: the last commit: %w (the events stay journaled for the next start)", err)}
+				}
+				st := rcv.Stats()
+				fmt.Fprintf(c.App.Writer, "events accepted=%d duplicates=%d malformed=%d unauthorized=%d too_large=%d wrong_type=%d committed=%d journaled=%d\n",
+					st.Accepted, st.Duplicates, st.Malformed, st.Unauthorized, st.TooLarge, st.WrongType, st.Committed, st.Journaled)
+				return nil
+			},
+		}, {
+			Name:   "new-endpoint",
+			Usage:  "make (or rotate) an environment's callback secret and print the URL to register in F&O",
+			Before: loadConfigFile(&fcNew),
+			Description: "Writes a new random secret for the F&O environment NAME (the first label of its host, as `events serve` prints)\n" +
+				"and prints callback_url=…: register it in F&O under System administration > Setup > Business events >\n" +
+				"Endpoints > New > HTTPS. Running it again rotates the secret: the old URL is refused (401) from then on.",
+			Flags: []cli.Flag{warehouseFlag(), configFlag(),
+				&cli.StringFlag{Name: "finops", Usage: "the environment's name"},
+				&cli.StringSliceFlag{Name: "finops-url", Usage: "the environment's URL, without a config file", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
+				&cli.StringFlag{Name: "secret-file", Usage: "where to write the secret (default: <warehouse>/_events/secrets/<name>.secret)"},
+				&cli.StringFlag{Name: "public-url", Usage: "the receiver's URL as F&O reaches it"},
+				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8443", Usage: "the receiver's listen address (for the URL without --public-url)"},
+			},
+			Action: func(c *cli.Context) error {
+				names := map[string]string{}
+				for _, u := range c.StringSlice("finops-url") {
+					names[pipelines.EventsEnvName(u)] = u
+				}
+				if fcNew != nil {
+					for _, t := range fcNew.tenants {
+						for _, u := range t.FinOps {
+							names[pipelines.EventsEnvName(u)] = u
+						}
+					}
+				}
+				name := c.String("finops")
+				if name == "" && len(names) == 1 {
+					for n := range names {
+						name = n
+					}
+				}
+				if _, ok := names[name]; !ok {
+					var known []string
+					for n := range names {
+						known = append(known, n)
+					}
+					slices.Sort(known)
+					return &exitError{code: exitUsage, err: fmt.Errorf("events new-endpoint: --finops %q: no such F&O environment (configured: %s)", name, strings.Join(known, ", "))}
+				}
+				path := cmp.Or(c.String("secret-file"), pipelines.SecretPath(c.String("warehouse"), name))
+				b := make([]byte, 32)
+				rand.Read(b)
+				secret := hex.EncodeToString(b)
+				if err := os.MkdirAll(filepath.Dir(path), warehouse.DirMode); err != nil {
+					return &exitError{code: exitFailed, err: err}
+				}
+				if err := warehouse.WriteAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, secret+"\n"); return err }); err != nil {
+					return &exitError{code: exitFailed, err: fmt.Errorf("writing the secret: %w", err)}
+				}
+				if err := os.Chmod(path, 0o600); err != nil {
+					return &exitError{code: exitFailed, err: err}
+				}
+				fmt.Fprintf(c.App.Writer, "callback_url=%s%s environment=%s secret_file=%s\n", publicURL(c, c.String("listen")), pipelines.CallbackPath(name, secret), name, path)
+				return nil
+			},
+		}},
+	}
+}
+
+// publicURL is the receiver's base URL as F&O reaches it.
+func publicURL(c *cli.Context, addr string) string {
+	if u := c.String("public-url"); u != "" {
+		return strings.TrimRight(u, "/")
+	}
+	scheme := "http"
+	if c.String("tls-cert") != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + addr
+}
+
+// eventsEnvs are the receiver's environments: every F&O environment of the tenants, each with its secret file.
+func eventsEnvs(c *cli.Context, cfgs []pipelines.Config) ([]pipelines.EventsEnv, error) {
+	var envs []pipelines.EventsEnv
+	for i := range cfgs {
+		for _, u := range cfgs[i].FinOps {
+			envs = append(envs, pipelines.EventsEnv{Name: pipelines.EventsEnvName(u), URL: u, Tenant: &cfgs[i],
+				SecretFile: pipelines.SecretPath(c.String("warehouse"), pipelines.EventsEnvName(u))})
+		}
+	}
+	if len(envs) == 0 {
+		return nil, &exitError{code: exitUsage, err: errors.New("events serve: no F&O environment: give --finops-url, or tenants with finops in the config file")}
+	}
+	if f := c.String("secret-file"); f != "" {
+		if len(envs) != 1 {
+			return nil, &exitError{code: exitUsage, err: errors.New("events serve: --secret-file is for one environment; with several, each has its own under <warehouse>/_events/secrets")}
+		}
+		envs[0].SecretFile = f
+	}
+	return envs, nil
+}
+
+// refreshUsers is the refresh-user action: an F&O-only run of the environment's tenant, marts recomputed.
+func refreshUsers(wh string) func(ctx context.Context, env pipelines.EventsEnv, users []string) error {
+	return func(ctx context.Context, env pipelines.EventsEnv, users []string) error {
+		cfg := *env.Tenant
+		cfg.FinOpsOnly, cfg.Warehouse, cfg.Quiet = true, wh, true
+		cfg.Progress = nil
+		sum, err := pipelines.Run(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		cfg.Logger.Info("refreshed F&O users after business events", "environment", env.Name, "users", len(users), "run_id", sum.RunID)
+		return nil
+	}
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim"
+)
+
+// receiver is a running `seatlake events serve`.
+type receiver struct {
+	cmd      *exec.Cmd
+	callback string
+	stdout   *bytes.Buffer
+	stderr   *bytes.Buffer
+}
+
+func startReceiver(t *testing.T, env []string, args ...string) *receiver {
+	t.Helper()
+	cmd := command(env, append([]string{"events", "serve", "--listen", "127.0.0.1:0"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	cmd.Stderr = r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "callback_url="); ok {
+			r.callback = strings.Fields(v)[0]
+			break
+		}
+	}
+	if r.callback == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the receiver printed no callback_url: %s", r.stderr)
+	}
+	go func() {
+		for sc.Scan() {
+			r.stdout.WriteString(sc.Text() + "\n")
+		}
+	}()
+	return r
+}
+
+func post(t *testing.T, url, ctype, body string) int {
+	t.Helper()
+	resp, err := http.Post(url, ctype, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Business events end to end: the simulator's sender posts the plan's events (with retries' duplicates and one
+// malformed body) to `events serve`; the receiver is killed -9 after acknowledging them all, before any commit;
+// restarted, it replays its journal and commits every distinct event once; F&O's retries after the outage are
+// duplicates; a wrong secret, a wrong content type and an oversized body are refused and counted; refresh-user
+// re-reads the environment, so the changed users' new role is in finops_user_roles before any nightly run; SIGTERM
+// commits what is journaled and exits.
+func TestCLIEventsServe(t *testing.T) {
+	const n = 30
+	sim, base, env := startSim(t, func(c *tenantsim.Config) { c.FinOpsEvents = n })
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	name := "finops-" + sim.FinOpsURLs()[0][strings.LastIndexByte(sim.FinOpsURLs()[0], ':')+1:]
+	if r := seatlake(t, env, "events", "new-endpoint", "--warehouse", wh); r.code != 0 || !strings.Contains(r.stdout, "/finops/events/"+name+"/") {
+		t.Fatalf("new-endpoint: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if st, err := os.Stat(filepath.Join(wh, "_events", "secrets", name+".secret")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the secret file: %v %v", st, err)
+	}
+	changed := sim.ApplyFinOpsEvents(n) // what the events announce happens in F&O
+	if len(changed) == 0 {
+		t.Fatal("the plan changes no user")
+	}
+	inList := "'" + strings.Join(changed, "','") + "'"
+	roleQuery := "SELECT count(DISTINCT user_id) FROM finops_user_roles WHERE security_role_identifier = 'LEDGERCHIEFFINANCIALOFFICER' AND user_id IN (" + inList + ")"
+	before, _ := strconv.Atoi(csvRows(t, wh, roleQuery)[0][0])
+	if before == len(changed) {
+		t.Fatalf("the nightly run already sees every change")
+	}
+
+	// Nothing is committed while the receiver runs (long interval): then kill -9.
+	rcv := startReceiver(t, env, "--warehouse", wh, "--commit-interval", "1h", "--commit-events", "100000")
+	sender := []string{"sim", "--seed", "7", "--users", "250", "--days", "4", "--signins", "5000", "--throttle", "off",
+		"--finops-events", strconv.Itoa(n), "--finops-events-rate", "500", "--finops-events-to", rcv.callback}
+	s := seatlake(t, nil, sender...)
+	if s.code != 0 || !strings.Contains(s.stdout, "finops_events_distinct="+strconv.Itoa(n)) || !strings.Contains(s.stdout, "finops_events_malformed=1") {
+		t.Fatalf("the sender: exit %d\n%s%s", s.code, s.stdout, s.stderr)
+	}
+	bad := strings.Replace(rcv.callback, "/"+name+"/", "/"+name+"/x", 1)
+	if code := post(t, bad, "application/json", `{}`); code != 401 {
+		t.Errorf("a wrong secret: %d, want 401", code)
+	}
+	if code := post(t, rcv.callback, "text/plain", `{}`); code != 415 {
+		t.Errorf("a wrong content type: %d, want 415", code)
+	}
+	if code := post(t, rcv.callback, "application/json", `{"BusinessEventId":"x","Pad":"`+strings.Repeat("a", 2<<20)+`"}`); code != 413 {
+		t.Errorf("an oversized body: %d, want 413", code)
+	}
+	resp, err := http.Get(strings.SplitN(rcv.callback, "/finops/", 2)[0] + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Accepted, Duplicates, Malformed, Unauthorized, TooLarge, WrongType, Journaled int64 }
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.Accepted != n || st.Duplicates == 0 || st.Malformed != 1 || st.Unauthorized != 1 || st.TooLarge != 1 || st.WrongType != 1 {
+		t.Errorf("counters: %+v", st)
+	}
+	if strings.Contains(rcv.stderr.String(), strings.TrimPrefix(rcv.callback[strings.LastIndexByte(rcv.callback, '/'):], "/")) {
+		t.Errorf("the secret is in the receiver's log")
+	}
+	rcv.cmd.Process.Signal(syscall.SIGKILL)
+	rcv.cmd.Wait()
+
+	// Restarted: the journal is replayed and committed, the routes run; F&O's retries are duplicates.
+	rcv = startReceiver(t, env, "--warehouse", wh, "--commit-interval", "1s")
+	sender[len(sender)-1] = rcv.callback
+	s = seatlake(t, nil, sender...)
+	if s.code != 0 {
+		t.Fatalf("the sender after the restart: exit %d\n%s%s\nreceiver: %s", s.code, s.stdout, s.stderr, rcv.stderr)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		after, _ := strconv.Atoi(csvRows(t, wh, roleQuery)[0][0])
+		if after == len(changed) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refresh-user did not land the changed users' role rows: %d of %d\n%s", after, len(changed), rcv.stderr)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	rcv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := rcv.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, rcv.stderr)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !strings.Contains(rcv.stdout.String(), "accepted=0 duplicates="+strconv.Itoa(n+n/5)) {
+		t.Errorf("every event sent after the restart is a duplicate: %s", rcv.stdout)
+	}
+	rows := csvRows(t, wh, "SELECT count(*), count(DISTINCT business_event_id || control_number), count(user_id) FROM finops_business_events")
+	if rows[0][0] != strconv.Itoa(n) || rows[0][1] != strconv.Itoa(n) {
+		t.Errorf("finops_business_events: %v, want %d distinct events, each once", rows, n)
+	}
+	resp, err = http.Get(base + "/_sim/truth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Distinct int      `json:"finops_events_distinct"`
+		Users    []string `json:"finops_events_users"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	if tr.Distinct != n || len(tr.Users) != len(changed) {
+		t.Errorf("truth: %+v", tr)
+	}
+	if r := seatlake(t, env, "check", "--warehouse", wh); !strings.Contains(r.stdout, "events endpoint") || !strings.Contains(r.stdout, "last event") {
+		t.Errorf("check says nothing of the events endpoint:\n%s", r.stdout)
+	}
+}

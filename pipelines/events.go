@@ -1,0 +1,575 @@
+package pipelines
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/seatlake/seatlake/extract/businessevents"
+	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/load/warehouse"
+)
+
+// BusinessEventsTable holds every distinct F&O business event the receiver acknowledged, once.
+var BusinessEventsTable = table.New("finops_business_events", table.Log, "",
+	"One row per distinct Finance and Operations business event received (F&O's retries land once): the envelope, the user it is about, and the body.",
+	table.Column{Name: "business_event_id", Type: arrow.BinaryTypes.String, Key: true, Doc: "BusinessEventId, e.g. BusinessEventsAlertEvent"},
+	table.Column{Name: "control_number", Type: arrow.BinaryTypes.String, Key: true, Doc: "ControlNumber: what F&O repeats when it retries"},
+	table.Column{Name: "event_id", Type: arrow.BinaryTypes.String, Nullable: true},
+	table.Column{Name: "event_time", Type: table.Timestamp, Nullable: true, Doc: "EventTimeIso8601, else EventTime"},
+	table.Column{Name: "legal_entity", Type: arrow.BinaryTypes.String, Nullable: true},
+	table.Column{Name: "environment", Type: arrow.BinaryTypes.String, Key: true, Doc: "the F&O environment's name (its callback path)"},
+	table.Column{Name: "environment_url", Type: arrow.BinaryTypes.String, Nullable: true},
+	table.Column{Name: "received_at", Type: table.Timestamp},
+	table.Column{Name: "major_version", Type: arrow.PrimitiveTypes.Int32},
+	table.Column{Name: "minor_version", Type: arrow.PrimitiveTypes.Int32},
+	table.Column{Name: "user_id", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the F&O user the event is about, when it names one"},
+	table.Column{Name: "payload", Type: arrow.BinaryTypes.String, Doc: "the body as received (JSON text)"},
+)
+
+// EventsEnv is one F&O environment the receiver has a callback path for.
+type EventsEnv struct {
+	Name       string // the callback path's name (the environment host's first label)
+	URL        string // https://contoso.operations.dynamics.com
+	SecretFile string // re-read when it changes: rotating it invalidates the old callback URL at once
+	Tenant     *Config
+}
+
+// Route is a routing policy: when an event matches every condition given, its actions run (refresh-user, log).
+type Route struct {
+	EventID     string            `yaml:"event-id"`
+	LegalEntity string            `yaml:"legal-entity"`
+	Environment string            `yaml:"environment"`
+	Fields      map[string]string `yaml:"fields"`
+	Actions     []string          `yaml:"actions"`
+}
+
+// DefaultRoutes refresh the user of an alert on the user or user-role table, and log every event.
+var DefaultRoutes = []Route{
+	{EventID: "BusinessEventsAlertEvent", Fields: map[string]string{"TableName": "SecurityUserRole"}, Actions: []string{"refresh-user"}},
+	{EventID: "BusinessEventsAlertEvent", Fields: map[string]string{"TableName": "UserInfo"}, Actions: []string{"refresh-user"}},
+	{Actions: []string{"log"}},
+}
+
+// RouteActions are the actions a route may name.
+var RouteActions = []string{"refresh-user", "log"}
+
+func (rt Route) matches(e *businessevents.Event) bool {
+	eq := func(want, got string) bool { return want == "" || strings.EqualFold(want, got) }
+	if !eq(rt.EventID, e.BusinessEventID) || !eq(rt.LegalEntity, e.LegalEntity) || !eq(rt.Environment, e.Environment) {
+		return false
+	}
+	for k, v := range rt.Fields {
+		if !strings.EqualFold(v, e.Field(k)) {
+			return false
+		}
+	}
+	return true
+}
+
+// EventsConfig configures the receiver.
+type EventsConfig struct {
+	Warehouse    string
+	Envs         []EventsEnv
+	Routes       []Route // DefaultRoutes when nil
+	GroupCommit  bool    // share one fsync among the events that arrive during the previous one
+	CommitEvery  time.Duration
+	CommitEvents int
+	MaxBody      int64
+	Logger       *slog.Logger
+	// Refresh is the refresh-user action: re-read the environment's F&O users and role assignments and commit
+	// them as an intraday snapshot, marts recomputed (a FinOpsOnly run of the environment's tenant).
+	Refresh func(ctx context.Context, env EventsEnv, users []string) error
+	Now     func() time.Time
+}
+
+// EventsStats are the receiver's counters since it started.
+type EventsStats struct {
+	Accepted, Duplicates, Malformed, Unauthorized, TooLarge, WrongType, Committed, ActionFailures int64
+	Journaled                                                                                    int64 // accepted, not yet committed
+}
+
+// Receiver is the business events endpoint: it authenticates the callback path's secret, journals each distinct
+// event durably before its 2xx, and commits the journal to the warehouse every CommitEvery or CommitEvents events
+// (and on shutdown); then the routes' actions run. An event whose action fails stays journaled and is retried.
+type Receiver struct {
+	cfg     EventsConfig
+	wh      *warehouse.Warehouse
+	journal *businessevents.Journal
+	envs    map[string]*EventsEnv
+	secrets map[string]*secretFile
+
+	mu        sync.Mutex
+	seen      map[string]bool // committed or journaled: a retry of one of them is a duplicate
+	committed map[string]bool
+	last      map[string]time.Time // environment -> the last event's arrival
+	pending   atomic.Int64
+	kick      chan struct{}
+
+	accepted, duplicates, malformed, unauthorized, tooLarge, wrongType, committedN, actionFailures atomic.Int64
+}
+
+type secretFile struct {
+	path  string
+	mu    sync.Mutex
+	mtime time.Time
+	value []byte
+}
+
+// current re-reads the secret when the file changed (a rotation takes effect at once).
+func (s *secretFile) current() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := os.Stat(s.path)
+	if err != nil {
+		return nil
+	}
+	if !st.ModTime().Equal(s.mtime) || s.value == nil {
+		b, err := os.ReadFile(s.path)
+		if err != nil {
+			return nil
+		}
+		s.value, s.mtime = []byte(strings.TrimSpace(string(b))), st.ModTime()
+	}
+	return s.value
+}
+
+// EventsDir is where the receiver keeps its journal, secrets and status, under the warehouse.
+func EventsDir(warehouseRoot string) string { return filepath.Join(warehouseRoot, "_events") }
+
+// SecretPath is the default secret file of an environment's callback path.
+func SecretPath(warehouseRoot, env string) string {
+	return filepath.Join(EventsDir(warehouseRoot), "secrets", env+".secret")
+}
+
+// NewReceiver opens the warehouse and the journal; events a killed receiver journaled are committed by the first
+// commit (they are known, so F&O's retries of them are duplicates).
+func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Routes == nil {
+		cfg.Routes = DefaultRoutes
+	}
+	if cfg.CommitEvery <= 0 {
+		cfg.CommitEvery = 30 * time.Second
+	}
+	if cfg.CommitEvents <= 0 {
+		cfg.CommitEvents = 1000
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if len(cfg.Envs) == 0 {
+		return nil, fmt.Errorf("%w: no F&O environment to receive events for", ErrInvalidConfig)
+	}
+	wh, err := warehouse.Open(ctx, cfg.Warehouse, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("opening warehouse: %w", err)
+	}
+	r := &Receiver{cfg: cfg, wh: wh, envs: map[string]*EventsEnv{}, secrets: map[string]*secretFile{}, seen: map[string]bool{},
+		committed: map[string]bool{}, last: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+	for i := range cfg.Envs {
+		e := &cfg.Envs[i]
+		if _, err := os.Stat(e.SecretFile); err != nil {
+			return nil, fmt.Errorf("%w: environment %s: no secret at %s: run `seatlake events new-endpoint --finops %s`", ErrInvalidConfig, e.Name, e.SecretFile, e.Name)
+		}
+		r.envs[e.Name] = e
+		r.secrets[e.Name] = &secretFile{path: e.SecretFile}
+	}
+	if err := r.loadCommitted(ctx); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(EventsDir(wh.Root()), "journal")
+	segs, err := businessevents.Segments(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range segs {
+		evs, err := businessevents.ReadSegment(s)
+		if err != nil {
+			return nil, fmt.Errorf("replaying the journal: %w", err)
+		}
+		for _, e := range evs {
+			r.seen[e.Key()] = true
+			r.pending.Add(1)
+		}
+	}
+	if r.journal, err = businessevents.OpenJournal(dir, cfg.GroupCommit); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// loadCommitted reads the keys of the events the warehouse holds.
+func (r *Receiver) loadCommitted(ctx context.Context) error {
+	db, err := catalog.Open(r.wh.Root())
+	if err != nil {
+		return nil // no catalog yet: nothing committed
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT environment, business_event_id, control_number FROM finops_business_events`)
+	if err != nil {
+		return nil // the table does not exist yet
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var env, id, cn string
+		if err := rows.Scan(&env, &id, &cn); err != nil {
+			return fmt.Errorf("reading the committed events: %w", err)
+		}
+		k := env + "|" + id + "|" + cn
+		r.seen[k], r.committed[k] = true, true
+	}
+	return rows.Err()
+}
+
+// Stats returns the counters.
+func (r *Receiver) Stats() EventsStats {
+	return EventsStats{Accepted: r.accepted.Load(), Duplicates: r.duplicates.Load(), Malformed: r.malformed.Load(),
+		Unauthorized: r.unauthorized.Load(), TooLarge: r.tooLarge.Load(), WrongType: r.wrongType.Load(),
+		Committed: r.committedN.Load(), ActionFailures: r.actionFailures.Load(), Journaled: r.pending.Load()}
+}
+
+// CallbackPath is the path F&O posts an environment's events to.
+func CallbackPath(env, secret string) string { return "/finops/events/" + env + "/" + secret }
+
+// ServeHTTP takes POST /finops/events/{environment}/{secret}; GET /healthz answers the counters.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == "/healthz" && req.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(r.Stats())
+		return
+	}
+	rest, ok := strings.CutPrefix(req.URL.Path, "/finops/events/")
+	name, secret, _ := strings.Cut(rest, "/")
+	env := r.envs[name]
+	if !ok || env == nil {
+		http.Error(w, "no such callback path", http.StatusNotFound)
+		return
+	}
+	want := r.secrets[name].current()
+	if len(want) == 0 || subtle.ConstantTimeCompare([]byte(secret), want) != 1 {
+		r.unauthorized.Add(1)
+		// Logged without the secret: only the environment and where the request came from.
+		r.cfg.Logger.Warn("business event refused: wrong or missing secret", "environment", name, "remote", req.RemoteAddr)
+		http.Error(w, "wrong or missing secret in the callback URL", http.StatusUnauthorized)
+		return
+	}
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "POST a business event", http.StatusMethodNotAllowed)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		r.wrongType.Add(1)
+		http.Error(w, "Content-Type must be application/json", http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.cfg.MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		r.tooLarge.Add(1)
+		http.Error(w, fmt.Sprintf("the body is over %d bytes", r.cfg.MaxBody), http.StatusRequestEntityTooLarge)
+		return
+	case err != nil:
+		r.malformed.Add(1)
+		http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	e, err := businessevents.Parse(name, body, r.cfg.Now())
+	if err != nil {
+		r.malformed.Add(1)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	key := e.Key()
+	r.mu.Lock()
+	dup := r.seen[key]
+	if !dup {
+		r.seen[key] = true // a retry racing this request is a duplicate; if journaling fails, it is forgotten again
+	}
+	r.mu.Unlock()
+	if dup {
+		r.duplicates.Add(1)
+		w.WriteHeader(http.StatusOK) // F&O stops retrying: the event is already kept
+		return
+	}
+	if err := r.journal.Append(e); err != nil {
+		r.mu.Lock()
+		delete(r.seen, key)
+		r.mu.Unlock()
+		r.cfg.Logger.Error("could not journal a business event: F&O will retry it", "environment", name, "err", err)
+		http.Error(w, "could not store the event; retry", http.StatusServiceUnavailable)
+		return
+	}
+	r.accepted.Add(1)
+	r.mu.Lock()
+	r.last[name] = e.ReceivedAt
+	r.mu.Unlock()
+	if r.pending.Add(1) >= int64(r.cfg.CommitEvents) {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// Run commits every CommitEvery, or when CommitEvents are journaled, until ctx ends; then it commits what is
+// journaled (with time of its own) and closes the journal.
+func (r *Receiver) Run(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.CommitEvery)
+	defer t.Stop()
+	if r.pending.Load() > 0 {
+		r.commitLogged(ctx) // what a killed receiver left
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			err := r.Commit(fctx)
+			return errors.Join(err, r.journal.Close())
+		case <-t.C:
+		case <-r.kick:
+		}
+		r.commitLogged(ctx)
+	}
+}
+
+func (r *Receiver) commitLogged(ctx context.Context) {
+	if err := r.Commit(ctx); err != nil {
+		r.cfg.Logger.Error("business events not committed yet; they stay journaled and are retried", "err", err)
+	}
+}
+
+// Commit lands every closed journal segment in the warehouse (each distinct event once), runs the routes'
+// actions, and removes a segment once its events are committed and their actions done.
+func (r *Receiver) Commit(ctx context.Context) error {
+	segs, err := r.journal.Rotate()
+	if err != nil || len(segs) == 0 {
+		return err
+	}
+	type segment struct {
+		path   string
+		events []*businessevents.Event
+	}
+	var all []segment
+	var fresh []*businessevents.Event
+	inBatch := map[string]bool{}
+	for _, s := range segs {
+		evs, err := businessevents.ReadSegment(s)
+		if err != nil {
+			return err
+		}
+		all = append(all, segment{s, evs})
+		r.mu.Lock()
+		for _, e := range evs {
+			if !r.committed[e.Key()] && !inBatch[e.Key()] {
+				fresh = append(fresh, e)
+				inBatch[e.Key()] = true
+			}
+		}
+		r.mu.Unlock()
+	}
+	if len(fresh) > 0 {
+		if err := r.land(ctx, fresh); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		for _, e := range fresh {
+			r.committed[e.Key()] = true
+		}
+		r.mu.Unlock()
+		r.committedN.Add(int64(len(fresh)))
+	}
+	r.writeStatus()
+	var failed error
+	for _, s := range all {
+		if err := r.act(ctx, s.events); err != nil {
+			r.actionFailures.Add(1)
+			failed = errors.Join(failed, err)
+			continue // the segment stays: its actions are retried at the next commit
+		}
+		if err := os.Remove(s.path); err != nil {
+			return fmt.Errorf("removing a committed journal segment: %w", err)
+		}
+		r.pending.Add(-int64(len(s.events)))
+	}
+	return failed
+}
+
+// land writes the events to finops_business_events, one file per tenant, under the warehouse lock, and rebuilds
+// the catalog.
+func (r *Receiver) land(ctx context.Context, evs []*businessevents.Event) error {
+	unlock, err := r.wh.Lock()
+	if err != nil {
+		return fmt.Errorf("locking the warehouse (a run holds it; retried at the next commit): %w", err)
+	}
+	defer unlock()
+	byTenant := map[string][]*businessevents.Event{}
+	for _, e := range evs {
+		t := r.envs[e.Environment].Tenant.TenantID
+		byTenant[t] = append(byTenant[t], e)
+	}
+	now := r.cfg.Now().UTC()
+	for tenant, list := range byTenant {
+		id := "events-" + newRunID(now)
+		bt := table.NewBatcher(memory.DefaultAllocator, BusinessEventsTable, len(list), table.SinkFunc(func(ctx context.Context, rec arrow.RecordBatch) error {
+			return r.wh.WriteRun(ctx, BusinessEventsTable, tenant, id, rec)
+		}))
+		for _, e := range list {
+			table.NewProvenance(bt.Builder(), tenant, id, now).Append()
+			bt.String("business_event_id").Append(e.BusinessEventID)
+			bt.String("control_number").Append(e.ControlNumber)
+			appendOpt(bt.String("event_id"), e.EventID)
+			if e.EventTime.IsZero() {
+				bt.Timestamp("event_time").AppendNull()
+			} else {
+				bt.Timestamp("event_time").Append(arrow.Timestamp(e.EventTime.UnixMicro()))
+			}
+			appendOpt(bt.String("legal_entity"), e.LegalEntity)
+			bt.String("environment").Append(e.Environment)
+			appendOpt(bt.String("environment_url"), r.envs[e.Environment].URL)
+			bt.Timestamp("received_at").Append(arrow.Timestamp(e.ReceivedAt.UnixMicro()))
+			bt.Int32("major_version").Append(e.MajorVersion)
+			bt.Int32("minor_version").Append(e.MinorVersion)
+			appendOpt(bt.String("user_id"), e.UserID)
+			bt.String("payload").Append(string(e.Payload))
+			if err := bt.RowDone(ctx); err != nil {
+				bt.Release()
+				return fmt.Errorf("writing finops_business_events: %w", err)
+			}
+		}
+		bt.Release()
+	}
+	if err := catalog.Build(ctx, r.wh.Root(), Tables()); err != nil {
+		return fmt.Errorf("rebuilding the catalog: %w", err)
+	}
+	return nil
+}
+
+// act runs the routes' actions for a segment's events: refresh-user once per environment, with its users.
+func (r *Receiver) act(ctx context.Context, evs []*businessevents.Event) error {
+	refresh := map[string][]string{}
+	for _, e := range evs {
+		for _, rt := range r.cfg.Routes {
+			if !rt.matches(e) {
+				continue
+			}
+			for _, a := range rt.Actions {
+				switch a {
+				case "log":
+					r.cfg.Logger.Info("business event", "environment", e.Environment, "business_event_id", e.BusinessEventID,
+						"control_number", e.ControlNumber, "legal_entity", e.LegalEntity, "user_id", e.UserID)
+				case "refresh-user":
+					if e.UserID != "" && !contains(refresh[e.Environment], e.UserID) {
+						refresh[e.Environment] = append(refresh[e.Environment], e.UserID)
+					}
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(refresh))
+	for n := range refresh {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs error
+	for _, n := range names {
+		if r.cfg.Refresh == nil {
+			continue
+		}
+		if err := r.cfg.Refresh(ctx, *r.envs[n], refresh[n]); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("refresh-user in %s (%d users): %w", n, len(refresh[n]), err))
+		}
+	}
+	return errs
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// EventsStatus is what `seatlake check` reads of a receiver: per environment, when the last event arrived.
+type EventsStatus struct {
+	UpdatedAt    time.Time            `json:"updated_at"`
+	Environments map[string]time.Time `json:"last_event_at"`
+}
+
+// StatusPath is the receiver's status file.
+func StatusPath(warehouseRoot string) string { return filepath.Join(EventsDir(warehouseRoot), "status.json") }
+
+func (r *Receiver) writeStatus() {
+	r.mu.Lock()
+	st := EventsStatus{UpdatedAt: r.cfg.Now().UTC(), Environments: map[string]time.Time{}}
+	for k, v := range r.last {
+		st.Environments[k] = v
+	}
+	r.mu.Unlock()
+	if old, err := ReadEventsStatus(r.wh.Root()); err == nil {
+		for k, v := range old.Environments {
+			if v.After(st.Environments[k]) {
+				st.Environments[k] = v
+			}
+		}
+	}
+	err := warehouse.WriteAtomic(StatusPath(r.wh.Root()), func(w io.Writer) error { return json.NewEncoder(w).Encode(st) })
+	if err != nil {
+		r.cfg.Logger.Warn("could not write the receiver's status", "err", err)
+	}
+}
+
+// ReadEventsStatus reads the receiver's status file.
+func ReadEventsStatus(warehouseRoot string) (EventsStatus, error) {
+	var st EventsStatus
+	b, err := os.ReadFile(StatusPath(warehouseRoot))
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+// EventsEnvName is an F&O environment's name in its callback path: the first label of its host
+// (contoso-prod for https://contoso-prod.operations.dynamics.com), or finops-<port> for an address.
+func EventsEnvName(envURL string) string {
+	u, err := url.Parse(envURL)
+	if err != nil || u.Host == "" {
+		return strings.ToLower(envURL)
+	}
+	h := u.Hostname()
+	if net.ParseIP(h) != nil || !strings.Contains(h, ".") {
+		return "finops-" + cmp.Or(u.Port(), "443")
+	}
+	return strings.ToLower(h[:strings.IndexByte(h, '.')])
+}
