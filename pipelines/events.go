@@ -414,11 +414,20 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		if err := r.act(ctx, s.events); err != nil {
 			r.actionFailures.Add(1)
 			failed = errors.Join(failed, err)
-			continue // the segment stays: its actions are retried at the next commit
+			// The segment stays, with its error beside it: its actions are retried at the next commit.
+			werr := warehouse.WriteAtomic(s.path+".error", func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s %v\n", r.cfg.Now().UTC().Format(time.RFC3339), err)
+				return err
+			})
+			if werr != nil {
+				r.cfg.Logger.Warn("could not record the action's error beside the journal", "err", werr)
+			}
+			continue
 		}
 		if err := os.Remove(s.path); err != nil {
 			return fmt.Errorf("removing a committed journal segment: %w", err)
 		}
+		os.Remove(s.path + ".error")
 		r.pending.Add(-int64(len(s.events)))
 	}
 	return failed

@@ -16,7 +16,7 @@ import (
 func TestDeployFiles(t *testing.T) {
 	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
 		dir := t.TempDir()
-		for _, f := range []string{"seatlake.service", "seatlake.timer"} {
+		for _, f := range []string{"seatlake.service", "seatlake.timer", "seatlake-events.service"} {
 			b, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
 			if err != nil {
 				t.Fatal(err)
@@ -24,7 +24,7 @@ func TestDeployFiles(t *testing.T) {
 			// The binary the unit starts must exist for verify: this test binary stands in for it.
 			os.WriteFile(filepath.Join(dir, f), []byte(strings.ReplaceAll(string(b), "/usr/local/bin/seatlake", os.Args[0])), 0o644)
 		}
-		out, err := exec.Command(sa, "verify", filepath.Join(dir, "seatlake.service"), filepath.Join(dir, "seatlake.timer")).CombinedOutput()
+		out, err := exec.Command(sa, "verify", filepath.Join(dir, "seatlake.service"), filepath.Join(dir, "seatlake.timer"), filepath.Join(dir, "seatlake-events.service")).CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != "" {
 			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 		}

@@ -181,3 +181,21 @@ func TestCLIEventsServe(t *testing.T) {
 		t.Errorf("check says nothing of the events endpoint:\n%s", r.stdout)
 	}
 }
+
+// The events section of the config file: its keys and its routes are checked, naming what is wrong.
+func TestCLIEventsConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, events, want string }{
+		{"a misspelled key", "  comit-interval: 5s\n", `"events.comit-interval"`},
+		{"an unknown action", "  routes:\n    - event-id: X\n      actions: [delete-user]\n", `action "delete-user"`},
+		{"a route without actions", "  routes:\n    - event-id: X\n", "no actions"},
+		{"an unknown route key", "  routes:\n    - eventid: X\n      actions: [log]\n", `unknown key "eventid"`},
+	} {
+		f := filepath.Join(dir, "c.yaml")
+		os.WriteFile(f, []byte("warehouse: "+dir+"\nevents:\n"+tc.events), 0o600)
+		r := seatlake(t, []string{"SEATLAKE_FINOPS_URL=https://contoso-prod.operations.dynamics.com"}, "events", "serve", "--config", f)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%s: exit %d: %s", tc.name, r.code, r.stderr)
+		}
+	}
+}

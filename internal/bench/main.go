@@ -16,11 +16,15 @@
 //  6. The marts: a tenant of 100,000 users, 10,000,000 sign-ins, 1,000,000 Dataverse audit records and one F&O
 //     environment is run into a warehouse; then `seatlake marts` alone recomputes every mart from the committed
 //     Parquet. Reported: its wall time and peak RSS.
+//  7. Business events: `seatlake events serve` in its own process takes 20,000 distinct events from 32 concurrent
+//     clients, once with an fsync per event and once with group commit; each 2xx means the event is on disk.
+//     Reported: events acknowledged a second and the acknowledgement latency (p50, p99).
 //
 // The last line is machine-readable:
 //
 //	bench: rows_per_s=… ratio_vs_duckdb=… peak_rss_mib=… rss_growth_10m=… audits_rows_per_s=… audits_peak_rss_mib=…
 //	audits_rss_growth_10m=… limit_efficiency=… limit_throttled_pct=… marts_s=… marts_peak_rss_mib=…
+//	events_fsync_per_s=… events_fsync_p99_ms=… events_group_per_s=… events_group_p99_ms=…
 package main
 
 import (
@@ -61,8 +65,16 @@ func main() {
 	martsUsers := flag.Int("marts-users", 100_000, "users of the marts run's tenant (0 skips the marts run)")
 	work := flag.String("dir", "", "working directory (default: a temporary one, removed afterwards)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of seatlake's conversion stage to this file")
+	onlyEvents := flag.Bool("only-events", false, "run section 7 (business events) alone")
 	flag.Parse()
 	cpuProfile = *profile
+	if *onlyEvents {
+		if err := runEvents(context.Background(), *bin, *work); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), *bin, *users, *small, *large, *audits, *auditsLarge, *martsUsers, *work); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -188,12 +200,19 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 			marts.wall.Seconds(), marts.cpu.Seconds(), marts.rssMiB, marts.rows, marts.runWall.Seconds())
 	}
 
-	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f"+codecLine+"\n",
+	evs, err := eventsSection(ctx, bin, dir)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f"+codecLine+"\n",
 		float64(e2e.rows)/e2e.wall.Seconds(), ratio, e2e.rssMiB, growth, perSecond(aud), aud.rssMiB, auditsGrowth,
 		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)),
-		marts.wall.Seconds(), marts.rssMiB)
+		marts.wall.Seconds(), marts.rssMiB, evs[false].perSecond, ms(evs[false].p99), evs[true].perSecond, ms(evs[true].p99))
 	return nil
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func perSecond(r e2eResult) float64 {
 	if r.wall <= 0 {

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// eventsResult is section 7: the business events receiver, measured from outside as F&O sees it.
+type eventsResult struct {
+	perSecond     float64
+	p50, p99, max time.Duration
+	accepted      int64
+}
+
+// eventsBench starts `seatlake events serve` (its own process, a fresh warehouse, commits every second) and posts
+// n distinct events from clients concurrent clients; each acknowledgement means the event was fsynced. It reports
+// events acknowledged a second and the acknowledgement latency's percentiles.
+func eventsBench(ctx context.Context, bin, dir string, n, clients int, group bool) (eventsResult, error) {
+	var res eventsResult
+	wh := filepath.Join(dir, "warehouse")
+	if err := os.MkdirAll(wh, 0o750); err != nil {
+		return res, err
+	}
+	env := append(os.Environ(), "AZURE_TENANT_ID=bench-tenant", "AZURE_CLIENT_ID=bench-client", "AZURE_CLIENT_SECRET=never-sent",
+		"SEATLAKE_FINOPS_URL=http://127.0.0.1:9")
+	mk := exec.CommandContext(ctx, bin, "events", "new-endpoint", "--warehouse", wh)
+	mk.Env = env
+	if out, err := mk.CombinedOutput(); err != nil {
+		return res, fmt.Errorf("events new-endpoint: %v: %s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, bin, "events", "serve", "--warehouse", wh, "--listen", "127.0.0.1:0", "--commit-interval", "1s",
+		"--commit-events", "5000", fmt.Sprintf("--group-commit=%t", group), "--log-level", "warn")
+	cmd.Env = env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(out)
+	callback := ""
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "callback_url="); ok {
+			callback = strings.Fields(v)[0]
+			break
+		}
+	}
+	if callback == "" {
+		return res, fmt.Errorf("the receiver printed no callback_url: %s", stderr.String())
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second}
+	lat := make([]time.Duration, n)
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				body := fmt.Sprintf(`{"BusinessEventId":"SalesOrderInvoicedBusinessEvent","ControlNumber":%d,"EventId":"bench-%d","EventTimeIso8601":"2026-12-02T10:00:00Z","BusinessEventLegalEntity":"USMF","MajorVersion":1,"MinorVersion":0,"InvoiceAccount":"US-%03d","InvoiceAmount":%d.5}`,
+					5637144576+i, i, i%1000, i)
+				t0 := time.Now()
+				resp, err := hc.Post(callback, "application/json", strings.NewReader(body))
+				if err != nil || resp.StatusCode != http.StatusAccepted {
+					failed.Add(1)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	if f := failed.Load(); f > 0 {
+		return res, fmt.Errorf("%d of %d events were not acknowledged: %s", f, n, stderr.String())
+	}
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	res = eventsResult{perSecond: float64(n) / wall.Seconds(), p50: lat[n/2], p99: lat[n*99/100], max: lat[n-1], accepted: int64(n)}
+	// SIGTERM: the receiver commits what is journaled; the warehouse then holds every event.
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return res, fmt.Errorf("the receiver after SIGINT: %v: %s", err, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		cmd.Process.Signal(syscall.SIGQUIT)
+		time.Sleep(time.Second)
+		return res, fmt.Errorf("the receiver did not stop within a minute of SIGINT: %s", stderr.String())
+	}
+	return res, nil
+}
+
+// eventsSection is section 7: fsync per event, then group commit.
+func eventsSection(ctx context.Context, bin, dir string) (map[bool]eventsResult, error) {
+	fmt.Printf("\n== 7. business events: events serve, 20,000 distinct events from 32 clients, each acknowledged after its fsync\n")
+	evs := map[bool]eventsResult{}
+	for _, group := range []bool{false, true} {
+		r, err := eventsBench(ctx, bin, filepath.Join(dir, fmt.Sprintf("events-%t", group)), 20000, 32, group)
+		if err != nil {
+			return nil, err
+		}
+		evs[group] = r
+		mode := "fsync per event"
+		if group {
+			mode = "group commit"
+		}
+		fmt.Printf("%-16s %.0f events/s acknowledged, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", mode, r.perSecond,
+			ms(r.p50), ms(r.p99), ms(r.max))
+	}
+	return evs, nil
+}
+
+func runEvents(ctx context.Context, bin, dir string) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "seatlake-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	evs, err := eventsSection(ctx, bin, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench: events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f\n",
+		evs[false].perSecond, ms(evs[false].p99), evs[true].perSecond, ms(evs[true].p99))
+	return nil
+}
