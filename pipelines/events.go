@@ -106,7 +106,7 @@ type EventsConfig struct {
 // EventsStats are the receiver's counters since it started.
 type EventsStats struct {
 	Accepted, Duplicates, Malformed, Unauthorized, TooLarge, WrongType, Committed, ActionFailures int64
-	Journaled                                                                                    int64 // accepted, not yet committed
+	Journaled                                                                                     int64 // accepted, not yet committed
 }
 
 // Receiver is the business events endpoint: it authenticates the callback path's secret, journals each distinct
@@ -537,7 +537,9 @@ type EventsStatus struct {
 }
 
 // StatusPath is the receiver's status file.
-func StatusPath(warehouseRoot string) string { return filepath.Join(EventsDir(warehouseRoot), "status.json") }
+func StatusPath(warehouseRoot string) string {
+	return filepath.Join(EventsDir(warehouseRoot), "status.json")
+}
 
 func (r *Receiver) writeStatus() {
 	r.mu.Lock()
