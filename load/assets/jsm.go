@@ -1,8 +1,10 @@
-// Package assets pushes what the marts found into Jira Service Management Assets through its Imports REST API
-// (reference §5): one Person per user, one Subscription per subscribed SKU, one License Assignment per user and
-// SKU, each identified by stable ids (externalIdPart), so a repeated sync updates the same objects and never
-// duplicates them. Every sync sends the full set, as Assets importers do: objects absent from a completed import
-// are marked missing by Assets, and a full send repairs objects someone edited.
+// Package assets pushes what the marts found into the asset systems: Jira Service Management Assets through its
+// Imports REST API (reference §5, jsm.go) and ServiceNow through its Import Set API (reference §6, servicenow.go).
+// Both send the same rows: one Person per user, one Subscription per subscribed SKU, one License Assignment per user
+// and SKU, each identified by stable ids, so a repeated sync updates the same objects and never duplicates them.
+// Every sync sends the full set, as Assets importers do: objects absent from a completed import are marked missing
+// by Assets, and a full send repairs objects someone edited. The two sinks share the rows and the HTTP client
+// (retries on 429 and 5xx, a 401 final), which is why they are one package.
 package assets
 
 import (
