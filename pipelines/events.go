@@ -363,7 +363,11 @@ func (r *Receiver) Run(ctx context.Context) error {
 }
 
 func (r *Receiver) commitLogged(ctx context.Context) {
-	if err := r.Commit(ctx); err != nil {
+	// A commit that has begun finishes even when a signal comes meanwhile: cut short, it could leave the catalog
+	// half rebuilt; the signal is served right after it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	if err := r.Commit(cctx); err != nil {
 		r.cfg.Logger.Error("business events not committed yet; they stay journaled and are retried", "err", err)
 	}
 }
