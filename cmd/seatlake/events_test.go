@@ -3,11 +3,21 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,24 +99,24 @@ func TestCLIEventsServe(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(wh, "_events", "secrets", name+".secret")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("the secret file: %v %v", st, err)
 	}
-	changed := sim.ApplyFinOpsEvents(n) // what the events announce happens in F&O
-	if len(changed) == 0 {
-		t.Fatal("the plan changes no user")
-	}
-	inList := "'" + strings.Join(changed, "','") + "'"
-	roleQuery := "SELECT count(DISTINCT user_id) FROM finops_user_roles WHERE security_role_identifier = 'LEDGERCHIEFFINANCIALOFFICER' AND user_id IN (" + inList + ")"
-	before, _ := strconv.Atoi(csvRows(t, wh, roleQuery)[0][0])
-	if before == len(changed) {
-		t.Fatalf("the nightly run already sees every change")
-	}
-
 	// Nothing is committed while the receiver runs (long interval): then kill -9.
 	rcv := startReceiver(t, env, "--warehouse", wh, "--commit-interval", "1h", "--commit-events", "100000")
+	// A second simulator, same seed, plays F&O: it has the serving simulator apply the changes the events
+	// announce, then posts the events.
 	sender := []string{"sim", "--seed", "7", "--users", "250", "--days", "4", "--signins", "5000", "--throttle", "off",
-		"--finops-events", strconv.Itoa(n), "--finops-events-rate", "500", "--finops-events-to", rcv.callback}
+		"--finops-events", strconv.Itoa(n), "--finops-events-rate", "500", "--finops-events-apply", base, "--finops-events-to", rcv.callback}
 	s := seatlake(t, nil, sender...)
 	if s.code != 0 || !strings.Contains(s.stdout, "finops_events_distinct="+strconv.Itoa(n)) || !strings.Contains(s.stdout, "finops_events_malformed=1") {
 		t.Fatalf("the sender: exit %d\n%s%s", s.code, s.stdout, s.stderr)
+	}
+	changed := sim.Truth().FinOpsEventsUsers
+	if len(changed) == 0 {
+		t.Fatal("the plan changed no user")
+	}
+	inList := "'" + strings.Join(changed, "','") + "'"
+	roleQuery := "SELECT count(DISTINCT user_id) FROM finops_user_roles WHERE security_role_identifier = 'LEDGERCHIEFFINANCIALOFFICER' AND user_id IN (" + inList + ")"
+	if before, _ := strconv.Atoi(csvRows(t, wh, roleQuery)[0][0]); before == len(changed) {
+		t.Fatalf("the nightly run already sees every change")
 	}
 	bad := strings.Replace(rcv.callback, "/"+name+"/", "/"+name+"/x", 1)
 	if code := post(t, bad, "application/json", `{}`); code != 401 {
@@ -137,6 +147,7 @@ func TestCLIEventsServe(t *testing.T) {
 	// Restarted: the journal is replayed and committed, the routes run; F&O's retries are duplicates.
 	rcv = startReceiver(t, env, "--warehouse", wh, "--commit-interval", "1s")
 	sender[len(sender)-1] = rcv.callback
+	sender = slices.Delete(sender, len(sender)-4, len(sender)-2) // the changes are applied already
 	s = seatlake(t, nil, sender...)
 	if s.code != 0 {
 		t.Fatalf("the sender after the restart: exit %d\n%s%s\nreceiver: %s", s.code, s.stdout, s.stderr, rcv.stderr)
@@ -198,4 +209,72 @@ func TestCLIEventsConfig(t *testing.T) {
 			t.Errorf("%s: exit %d: %s", tc.name, r.code, r.stderr)
 		}
 	}
+}
+
+// HTTPS with the receiver's own certificate, and a rotated secret: the old callback URL is refused at once, the
+// new one works, without restarting the receiver.
+func TestCLIEventsTLSAndRotation(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	env := []string{"AZURE_TENANT_ID=t1", "AZURE_CLIENT_ID=c1", "AZURE_CLIENT_SECRET=never-sent", "SEATLAKE_FINOPS_URL=https://contoso-prod.operations.dynamics.com"}
+	wh := filepath.Join(dir, "wh")
+	if r := seatlake(t, env, "events", "new-endpoint", "--warehouse", wh, "--finops", "contoso-prod"); r.code != 0 {
+		t.Fatalf("new-endpoint: exit %d: %s", r.code, r.stderr)
+	}
+	rcv := startReceiver(t, env, "--warehouse", wh, "--tls-cert", certFile, "--tls-key", keyFile)
+	if !strings.HasPrefix(rcv.callback, "https://127.0.0.1:") {
+		t.Fatalf("callback %s: want https", rcv.callback)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	send := func(url string, cn int) int {
+		resp, err := hc.Post(url, "application/json", strings.NewReader(`{"BusinessEventId":"X","ControlNumber":`+strconv.Itoa(cn)+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send(rcv.callback, 1); code != 202 {
+		t.Fatalf("an event over https: %d", code)
+	}
+	r := seatlake(t, env, "events", "new-endpoint", "--warehouse", wh, "--finops", "contoso-prod")
+	newURL := strings.Fields(strings.TrimPrefix(r.stdout, "callback_url="))[0]
+	newURL = rcv.callback[:strings.Index(rcv.callback, "/finops/")] + newURL[strings.Index(newURL, "/finops/"):]
+	if code := send(rcv.callback, 2); code != 401 {
+		t.Errorf("the old URL after a rotation: %d, want 401", code)
+	}
+	if code := send(newURL, 3); code != 202 {
+		t.Errorf("the new URL: %d, want 202", code)
+	}
+	rcv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := rcv.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, rcv.stderr)
+	}
+	if rows := csvRows(t, wh, "SELECT control_number FROM finops_business_events ORDER BY 1"); len(rows) != 2 || rows[0][0] != "1" || rows[1][0] != "3" {
+		t.Errorf("finops_business_events after SIGTERM: %v, want events 1 and 3", rows)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key; it returns their paths and a pool trusting it.
+func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "seatlake events"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }
