@@ -30,8 +30,9 @@ import (
 	"github.com/seatlake/seatlake/load/warehouse"
 )
 
-// BusinessEventsTable holds every distinct F&O business event the receiver acknowledged, once.
-var BusinessEventsTable = table.New("finops_business_events", table.Log, "",
+// BusinessEventsTable holds every distinct F&O business event the receiver acknowledged: an event table by the day
+// it was received, whose views deduplicate on the environment, BusinessEventId and ControlNumber.
+var BusinessEventsTable = table.New("finops_business_events", table.Event, "received_at",
 	"One row per distinct Finance and Operations business event received (F&O's retries land once): the envelope, the user it is about, and the body.",
 	table.Column{Name: "business_event_id", Type: arrow.BinaryTypes.String, Key: true, Doc: "BusinessEventId, e.g. BusinessEventsAlertEvent"},
 	table.Column{Name: "control_number", Type: arrow.BinaryTypes.String, Key: true, Doc: "ControlNumber: what F&O repeats when it retries"},
@@ -120,8 +121,10 @@ type Receiver struct {
 	secrets map[string]*secretFile
 
 	mu        sync.Mutex
-	seen      map[string]bool // committed or journaled: a retry of one of them is a duplicate
-	committed map[string]bool
+	// seen and committed hold the keys of the events received within DedupWindow, with when: a retry of one of
+	// them is acknowledged as a duplicate; an older repeat is committed again and the views still show it once.
+	seen      map[string]time.Time // committed or journaled
+	committed map[string]time.Time
 	last      map[string]time.Time // environment -> the last event's arrival
 	pending   atomic.Int64
 	kick      chan struct{}
@@ -190,8 +193,8 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
-	r := &Receiver{cfg: cfg, wh: wh, envs: map[string]*EventsEnv{}, secrets: map[string]*secretFile{}, seen: map[string]bool{},
-		committed: map[string]bool{}, last: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+	r := &Receiver{cfg: cfg, wh: wh, envs: map[string]*EventsEnv{}, secrets: map[string]*secretFile{}, seen: map[string]time.Time{},
+		committed: map[string]time.Time{}, last: map[string]time.Time{}, kick: make(chan struct{}, 1)}
 	for i := range cfg.Envs {
 		e := &cfg.Envs[i]
 		if _, err := os.Stat(e.SecretFile); err != nil {
@@ -214,7 +217,7 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 			return nil, fmt.Errorf("replaying the journal: %w", err)
 		}
 		for _, e := range evs {
-			r.seen[e.Key()] = true
+			r.seen[e.Key()] = e.ReceivedAt
 			r.pending.Add(1)
 		}
 	}
@@ -231,18 +234,20 @@ func (r *Receiver) loadCommitted(ctx context.Context) error {
 		return nil // no catalog yet: nothing committed
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT environment, business_event_id, control_number FROM finops_business_events`)
+	rows, err := db.QueryContext(ctx, `SELECT environment, business_event_id, control_number, received_at FROM finops_business_events
+		WHERE received_at >= $1`, r.cfg.Now().Add(-DedupWindow).UTC())
 	if err != nil {
 		return nil // the table does not exist yet
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var env, id, cn string
-		if err := rows.Scan(&env, &id, &cn); err != nil {
+		var at time.Time
+		if err := rows.Scan(&env, &id, &cn, &at); err != nil {
 			return fmt.Errorf("reading the committed events: %w", err)
 		}
 		k := env + "|" + id + "|" + cn
-		r.seen[k], r.committed[k] = true, true
+		r.seen[k], r.committed[k] = at, at
 	}
 	return rows.Err()
 }
@@ -309,9 +314,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	key := e.Key()
 	r.mu.Lock()
-	dup := r.seen[key]
+	_, dup := r.seen[key]
 	if !dup {
-		r.seen[key] = true // a retry racing this request is a duplicate; if journaling fails, it is forgotten again
+		r.seen[key] = e.ReceivedAt // a retry racing this request is a duplicate; if journaling fails, it is forgotten again
 	}
 	r.mu.Unlock()
 	if dup {
@@ -375,6 +380,7 @@ func (r *Receiver) commitLogged(ctx context.Context) {
 // Commit lands every closed journal segment in the warehouse (each distinct event once), runs the routes'
 // actions, and removes a segment once its events are committed and their actions done.
 func (r *Receiver) Commit(ctx context.Context) error {
+	r.forgetOld()
 	segs, err := r.journal.Rotate()
 	if err != nil || len(segs) == 0 {
 		return err
@@ -394,7 +400,7 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		all = append(all, segment{s, evs})
 		r.mu.Lock()
 		for _, e := range evs {
-			if !r.committed[e.Key()] && !inBatch[e.Key()] {
+			if _, done := r.committed[e.Key()]; !done && !inBatch[e.Key()] {
 				fresh = append(fresh, e)
 				inBatch[e.Key()] = true
 			}
@@ -407,7 +413,7 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		for _, e := range fresh {
-			r.committed[e.Key()] = true
+			r.committed[e.Key()] = e.ReceivedAt
 		}
 		r.mu.Unlock()
 		r.committedN.Add(int64(len(fresh)))
@@ -437,6 +443,23 @@ func (r *Receiver) Commit(ctx context.Context) error {
 	return failed
 }
 
+// DedupWindow is how long the receiver remembers an event's key to answer F&O's retries as duplicates: memory is
+// bounded by a week of events, not by every event ever received.
+const DedupWindow = 7 * 24 * time.Hour
+
+// forgetOld drops the keys of events received before the window; journaled events are kept whatever their age.
+func (r *Receiver) forgetOld() {
+	cut := r.cfg.Now().Add(-DedupWindow)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, at := range r.committed {
+		if at.Before(cut) {
+			delete(r.committed, k)
+			delete(r.seen, k)
+		}
+	}
+}
+
 // land writes the events to finops_business_events, one file per tenant, under the warehouse lock, and rebuilds
 // the catalog.
 func (r *Receiver) land(ctx context.Context, evs []*businessevents.Event) error {
@@ -452,39 +475,58 @@ func (r *Receiver) land(ctx context.Context, evs []*businessevents.Event) error 
 	}
 	now := r.cfg.Now().UTC()
 	for tenant, list := range byTenant {
+		// Committed as a run's raw data is: staged, then made visible at once with a commit marker.
 		id := "events-" + newRunID(now)
-		bt := table.NewBatcher(memory.DefaultAllocator, BusinessEventsTable, len(list), table.SinkFunc(func(ctx context.Context, rec arrow.RecordBatch) error {
-			return r.wh.WriteRun(ctx, BusinessEventsTable, tenant, id, rec)
-		}))
-		for _, e := range list {
-			table.NewProvenance(bt.Builder(), tenant, id, now).Append()
-			bt.String("business_event_id").Append(e.BusinessEventID)
-			bt.String("control_number").Append(e.ControlNumber)
-			appendOpt(bt.String("event_id"), e.EventID)
-			if e.EventTime.IsZero() {
-				bt.Timestamp("event_time").AppendNull()
-			} else {
-				bt.Timestamp("event_time").Append(arrow.Timestamp(e.EventTime.UnixMicro()))
-			}
-			appendOpt(bt.String("legal_entity"), e.LegalEntity)
-			bt.String("environment").Append(e.Environment)
-			appendOpt(bt.String("environment_url"), r.envs[e.Environment].URL)
-			bt.Timestamp("received_at").Append(arrow.Timestamp(e.ReceivedAt.UnixMicro()))
-			bt.Int32("major_version").Append(e.MajorVersion)
-			bt.Int32("minor_version").Append(e.MinorVersion)
-			appendOpt(bt.String("user_id"), e.UserID)
-			bt.String("payload").Append(string(e.Payload))
-			if err := bt.RowDone(ctx); err != nil {
-				bt.Release()
-				return fmt.Errorf("writing finops_business_events: %w", err)
-			}
+		txn, err := r.wh.Begin(id, tenant, now, warehouse.WriterOptions{})
+		if err != nil {
+			return fmt.Errorf("committing business events: %w", err)
 		}
-		bt.Release()
+		if err := r.write(ctx, txn, tenant, id, now, list); err != nil {
+			txn.Abort()
+			return fmt.Errorf("writing finops_business_events: %w", err)
+		}
+		if err := txn.Commit(ctx); err != nil {
+			txn.Abort()
+			return fmt.Errorf("committing business events: %w", err)
+		}
 	}
 	if err := catalog.Build(ctx, r.wh.Root(), Tables()); err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}
 	return nil
+}
+
+// write adds the events to the transaction's finops_business_events.
+func (r *Receiver) write(ctx context.Context, txn *warehouse.Txn, tenant, runID string, now time.Time, list []*businessevents.Event) error {
+	tw, err := txn.Writer(BusinessEventsTable)
+	if err != nil {
+		return err
+	}
+	bt := table.NewBatcher(memory.DefaultAllocator, BusinessEventsTable, 1024, tw)
+	defer bt.Release()
+	for _, e := range list {
+		table.NewProvenance(bt.Builder(), tenant, runID, now).Append()
+		bt.String("business_event_id").Append(e.BusinessEventID)
+		bt.String("control_number").Append(e.ControlNumber)
+		appendOpt(bt.String("event_id"), e.EventID)
+		if e.EventTime.IsZero() {
+			bt.Timestamp("event_time").AppendNull()
+		} else {
+			bt.Timestamp("event_time").Append(arrow.Timestamp(e.EventTime.UnixMicro()))
+		}
+		appendOpt(bt.String("legal_entity"), e.LegalEntity)
+		bt.String("environment").Append(e.Environment)
+		appendOpt(bt.String("environment_url"), r.envs[e.Environment].URL)
+		bt.Timestamp("received_at").Append(arrow.Timestamp(e.ReceivedAt.UnixMicro()))
+		bt.Int32("major_version").Append(e.MajorVersion)
+		bt.Int32("minor_version").Append(e.MinorVersion)
+		appendOpt(bt.String("user_id"), e.UserID)
+		bt.String("payload").Append(string(e.Payload))
+		if err := bt.RowDone(ctx); err != nil {
+			return err
+		}
+	}
+	return bt.Flush(ctx)
 }
 
 // act runs the routes' actions for a segment's events: refresh-user once per environment, with its users.
