@@ -120,7 +120,7 @@ type Receiver struct {
 	envs    map[string]*EventsEnv
 	secrets map[string]*secretFile
 
-	mu        sync.Mutex
+	mu sync.Mutex
 	// seen and committed hold the keys of the events received within DedupWindow, with when: a retry of one of
 	// them is acknowledged as a duplicate; an older repeat is committed again and the views still show it once.
 	seen      map[string]time.Time // committed or journaled
