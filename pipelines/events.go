@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -543,7 +544,7 @@ func (r *Receiver) act(ctx context.Context, evs []*businessevents.Event) error {
 					r.cfg.Logger.Info("business event", "environment", e.Environment, "business_event_id", e.BusinessEventID,
 						"control_number", e.ControlNumber, "legal_entity", e.LegalEntity, "user_id", e.UserID)
 				case "refresh-user":
-					if e.UserID != "" && !contains(refresh[e.Environment], e.UserID) {
+					if e.UserID != "" && !slices.Contains(refresh[e.Environment], e.UserID) {
 						refresh[e.Environment] = append(refresh[e.Environment], e.UserID)
 					}
 				}
@@ -565,15 +566,6 @@ func (r *Receiver) act(ctx context.Context, evs []*businessevents.Event) error {
 		}
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // EventsStatus is what `seatlake check` reads of a receiver: per environment, when the last event arrived.
