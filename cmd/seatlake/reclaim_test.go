@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
 // The reclaim loop as an approver runs it: a plan from `report --csv`, three rows approved (a direct assignment,
@@ -118,5 +121,65 @@ func TestCLIReclaim(t *testing.T) {
 	left := csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE user_id = '"+recs[direct][col["user_id"]]+"' AND sku_id = '"+recs[direct][col["sku_id"]]+"'")[0][0]
 	if left != "0" {
 		t.Errorf("the next run still sees the removed license")
+	}
+}
+
+// What the approver may get wrong, and what changed since the plan: an approve value that is neither yes nor empty
+// is refused naming its line; a user the rules now exclude is skipped; without LicenseAssignment.ReadWrite.All the
+// removal fails with Graph's answer, recorded, exit 1.
+func TestCLIReclaimRefusals(t *testing.T) {
+	sim, _, env := startSim(t, func(c *tenantsim.Config) {
+		c.GraphPermissions = []string{"User.Read.All", "AuditLog.Read.All", "Organization.Read.All", "ReportSettings.Read.All", "Reports.Read.All"}
+	})
+	wh, dir := t.TempDir(), t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
+		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "reclaim-plan.csv"))
+	recs, _ := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	var direct []int
+	for i, rec := range recs[1:] {
+		if rec[col["action"]] == "remove license" && rec[col["assigned_by_group"]] == "" && len(direct) < 2 &&
+			(len(direct) == 0 || rec[col["user_id"]] != recs[direct[0]][col["user_id"]]) {
+			direct = append(direct, i+1)
+		}
+	}
+	if len(direct) < 2 {
+		t.Fatalf("the plan has fewer than two direct candidates")
+	}
+	write := func(approve string) string {
+		for _, i := range direct {
+			recs[i][col["approve"]] = approve
+		}
+		p := filepath.Join(dir, "plan.csv")
+		f, _ := os.Create(p)
+		csv.NewWriter(f).WriteAll(recs)
+		f.Close()
+		return p
+	}
+	r := seatlake(t, env, "reclaim", "--warehouse", wh, "--plan", write("maybe"))
+	if r.code != 2 || !strings.Contains(r.stderr, "line "+strconv.Itoa(direct[0]+1)) || !strings.Contains(r.stderr, `"maybe"`) {
+		t.Errorf("approve=maybe: exit %d: %s", r.code, r.stderr)
+	}
+	// The rules now exclude the first user; the second's removal is refused by Graph for want of the permission.
+	cfg := filepath.Join(dir, "seatlake.yaml")
+	os.WriteFile(cfg, []byte("rules:\n  exclude:\n    users: ["+recs[direct[0]][col["user_principal_name"]]+"]\n"), 0o600)
+	r = seatlake(t, env, "reclaim", "--warehouse", wh, "--config", cfg, "--plan", write("yes"), "--apply")
+	if r.code != 1 || !strings.Contains(r.stdout, "now excluded by the rules") || !strings.Contains(r.stdout, "Authorization_RequestDenied") ||
+		!strings.Contains(r.stdout, "removed=0") || !strings.Contains(r.stdout, "failed=1") {
+		t.Errorf("excluded and unauthorized: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !slices.ContainsFunc(sim.Licenses(recs[direct[1]][col["user_id"]]), func(s string) bool { return strings.EqualFold(s, recs[direct[1]][col["sku_id"]]) }) {
+		t.Errorf("a refused removal removed the license")
+	}
+	if rows := csvRows(t, wh, "SELECT result FROM actions ORDER BY plan_line"); len(rows) != 2 {
+		t.Errorf("actions: %v", rows)
 	}
 }
