@@ -66,23 +66,33 @@ func AssignmentKey(a Assignment) string { return a.UserID + ":" + a.SkuID }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-func stagingRows(d Data) map[string][]map[string]string {
-	out := map[string][]map[string]string{}
-	for _, p := range d.Persons {
-		out["persons"] = append(out["persons"], map[string]string{"u_external_id": p.ID, "u_entra_id": p.ID, "u_upn": p.UPN,
-			"u_display_name": p.DisplayName, "u_department": p.Department, "u_enabled": strconv.FormatBool(p.Enabled), "u_dynamics_users": p.DynamicsUsers})
+// stagingSource is one selector's rows as staging columns, made one at a time: a sync holds one request's rows as
+// strings, not the tenant's.
+type stagingSource struct {
+	n   int
+	row func(i int) map[string]string
+}
+
+func stagingRows(d Data) map[string]stagingSource {
+	return map[string]stagingSource{
+		"persons": {len(d.Persons), func(i int) map[string]string {
+			p := d.Persons[i]
+			return map[string]string{"u_external_id": p.ID, "u_entra_id": p.ID, "u_upn": p.UPN, "u_display_name": p.DisplayName,
+				"u_department": p.Department, "u_enabled": strconv.FormatBool(p.Enabled), "u_dynamics_users": p.DynamicsUsers}
+		}},
+		"subscriptions": {len(d.Subscriptions), func(i int) map[string]string {
+			s := d.Subscriptions[i]
+			return map[string]string{"u_external_id": s.SkuID, "u_sku_id": s.SkuID, "u_part_number": s.Part, "u_product": s.Product,
+				"u_purchased": strconv.FormatInt(s.Purchased, 10), "u_assigned": strconv.FormatInt(s.Assigned, 10),
+				"u_active": strconv.FormatInt(s.Active, 10), "u_available": strconv.FormatInt(s.Available, 10), "u_monthly_price": num(s.MonthlyPrice)}
+		}},
+		"assignments": {len(d.Assignments), func(i int) map[string]string {
+			a := d.Assignments[i]
+			return map[string]string{"u_external_id": AssignmentKey(a), "u_user": a.UserID, "u_subscription": a.SkuID, "u_status": a.Status,
+				"u_last_activity": a.LastActivity, "u_evidence": a.Evidence, "u_days_inactive": strconv.FormatInt(a.DaysInactive, 10),
+				"u_reason": a.Reason, "u_monthly_cost": num(a.MonthlyCost), "u_reclaim_candidate": strconv.FormatBool(a.ReclaimCandidate)}
+		}},
 	}
-	for _, s := range d.Subscriptions {
-		out["subscriptions"] = append(out["subscriptions"], map[string]string{"u_external_id": s.SkuID, "u_sku_id": s.SkuID, "u_part_number": s.Part,
-			"u_product": s.Product, "u_purchased": strconv.FormatInt(s.Purchased, 10), "u_assigned": strconv.FormatInt(s.Assigned, 10),
-			"u_active": strconv.FormatInt(s.Active, 10), "u_available": strconv.FormatInt(s.Available, 10), "u_monthly_price": num(s.MonthlyPrice)})
-	}
-	for _, a := range d.Assignments {
-		out["assignments"] = append(out["assignments"], map[string]string{"u_external_id": AssignmentKey(a), "u_user": a.UserID, "u_subscription": a.SkuID,
-			"u_status": a.Status, "u_last_activity": a.LastActivity, "u_evidence": a.Evidence, "u_days_inactive": strconv.FormatInt(a.DaysInactive, 10),
-			"u_reason": a.Reason, "u_monthly_cost": num(a.MonthlyCost), "u_reclaim_candidate": strconv.FormatBool(a.ReclaimCandidate)})
-	}
-	return out
 }
 
 // SyncServiceNow sends data to the staging tables with insertMultiple (users and subscriptions before licenses, at
@@ -109,9 +119,12 @@ func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Resul
 	sets := map[string][]string{} // selector -> import set sys_ids
 	var numbers []string
 	for _, t := range Types() { // referenced kinds first: the license transform resolves users and subscriptions
-		all := rows[t.Selector]
-		for i := 0; i < len(all); i += c.chunk {
-			part := all[i:min(i+c.chunk, len(all))]
+		src := rows[t.Selector]
+		for i := 0; i < src.n; i += c.chunk {
+			part := make([]map[string]string, 0, min(c.chunk, src.n-i))
+			for k := i; k < min(i+c.chunk, src.n); k++ {
+				part = append(part, src.row(k))
+			}
 			var ans struct {
 				ImportSetID string `json:"import_set_id"`
 			}
