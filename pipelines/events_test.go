@@ -61,3 +61,46 @@ func TestReceiverRetriesFailedActions(t *testing.T) {
 		t.Errorf("after the retry: %+v, error files %v", st, errs)
 	}
 }
+
+// A receiver started on a warehouse that already holds events answers F&O's late retries of them as duplicates.
+func TestReceiverRemembersCommittedEvents(t *testing.T) {
+	wh := t.TempDir()
+	secret := SecretPath(wh, "contoso-prod")
+	os.MkdirAll(filepath.Dir(secret), 0o750)
+	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	cfg := EventsConfig{Warehouse: wh, CommitEvery: time.Hour,
+		Envs: []EventsEnv{{Name: "contoso-prod", URL: "https://contoso-prod.operations.dynamics.com", SecretFile: secret, Tenant: &Config{TenantID: "t1"}}}}
+	post := func(rcv *Receiver, cn string) int {
+		srv := httptest.NewServer(rcv)
+		defer srv.Close()
+		resp, err := http.Post(srv.URL+CallbackPath("contoso-prod", "s3cret"), "application/json",
+			strings.NewReader(`{"BusinessEventId":"SalesOrderInvoicedBusinessEvent","ControlNumber":`+cn+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	first, err := NewReceiver(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := post(first, "1"); code != http.StatusAccepted {
+		t.Fatalf("first event: %d", code)
+	}
+	if err := first.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first.journal.Close()
+	second, err := NewReceiver(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.journal.Close()
+	if code := post(second, "1"); code != http.StatusOK || second.Stats().Duplicates != 1 {
+		t.Errorf("a retry of a committed event after a restart: %d, %+v", code, second.Stats())
+	}
+	if code := post(second, "2"); code != http.StatusAccepted {
+		t.Errorf("a new event: %d", code)
+	}
+}
