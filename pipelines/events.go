@@ -418,6 +418,9 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 		r.committedN.Add(int64(len(fresh)))
+		st := r.Stats()
+		r.cfg.Logger.Info("business events committed", "events", len(fresh), "accepted", st.Accepted, "duplicates", st.Duplicates,
+			"refused", st.Malformed+st.Unauthorized+st.TooLarge+st.WrongType, "committed", st.Committed)
 	}
 	r.writeStatus()
 	var failed error
