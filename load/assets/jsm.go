@@ -185,6 +185,7 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		return abort(fmt.Errorf("completing the import: %w", err))
 	}
 	deadline := time.Now().Add(c.maxWait)
+	next := c.pollWaits()
 	for {
 		var st struct {
 			Status string         `json:"status"`
@@ -203,9 +204,20 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("the import is still %s after %s: Assets will finish it; the next sync waits for it", st.Status, c.maxWait)
 		}
-		if err := sleep(ctx, c.poll); err != nil {
+		if err := sleep(ctx, next()); err != nil {
 			return res, err
 		}
+	}
+}
+
+// pollWaits gives the waits between status polls: a small import is done in a moment, so the first poll comes
+// soon and the next ones less often, up to the poll interval.
+func (c *client) pollWaits() func() time.Duration {
+	wait := min(250*time.Millisecond, c.poll)
+	return func() time.Duration {
+		w := wait
+		wait = min(2*wait, c.poll)
+		return w
 	}
 }
 

@@ -182,7 +182,7 @@ func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Resul
 func (c *client) waitProcessed(ctx context.Context, ids []string) ([]string, error) {
 	deadline := time.Now().Add(c.maxWait)
 	var numbers []string
-	wait := min(250*time.Millisecond, c.poll) // a small import is processed in a moment: poll soon, then less often
+	next := c.pollWaits()
 	for len(ids) > 0 {
 		batch := ids[:min(100, len(ids))]
 		var ans struct {
@@ -218,10 +218,9 @@ func (c *client) waitProcessed(ctx context.Context, ids []string) ([]string, err
 			if time.Now().After(deadline) {
 				return numbers, fmt.Errorf("%d import sets are still not processed after %s: the instance's import scheduler is slow or stopped", len(left), c.maxWait)
 			}
-			if err := sleep(ctx, wait); err != nil {
+			if err := sleep(ctx, next()); err != nil {
 				return numbers, err
 			}
-			wait = min(2*wait, c.poll)
 		}
 		ids = left
 	}
