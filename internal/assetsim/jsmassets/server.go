@@ -412,6 +412,7 @@ func (s *Server) process(e *execution) {
 		}
 	}
 	e.counts = map[string]int{}
+	index := map[string]map[string]string{} // IQL lookups of this execution: type and attribute -> value -> object id
 	// Referenced types first: a mapping whose IQL names another type is applied after it.
 	maps := append([]typeMapping(nil), s.mapping.Mapping.ObjectTypeMappings...)
 	sort.SliceStable(maps, func(i, j int) bool { return refs(maps[i]) < refs(maps[j]) })
@@ -436,7 +437,7 @@ func (s *Server) process(e *execution) {
 				}
 				val := strings.Join(vals, " ")
 				if am.ObjectMappingIQL != "" && val != "" {
-					val = s.resolve(am.ObjectMappingIQL, am.AttributeExternalID, val)
+					val = s.resolve(index, am.ObjectMappingIQL, am.AttributeExternalID, val)
 				}
 				attrs[name] = val
 				if am.ExternalIDPart {
@@ -474,7 +475,7 @@ func refs(m typeMapping) int {
 
 // resolve finds the object a reference names: "Attr = ${x}" against the referenced type's attribute Attr; the value
 // stored is the referenced object's id, or "unresolved:<value>" when none matches.
-func (s *Server) resolve(iql, attrExternalID, val string) string {
+func (s *Server) resolve(index map[string]map[string]string, iql, attrExternalID, val string) string {
 	m := iqlRE.FindStringSubmatch(iql)
 	if m == nil {
 		return "unresolved:" + val
@@ -491,10 +492,22 @@ func (s *Server) resolve(iql, attrExternalID, val string) string {
 			}
 		}
 	}
-	for _, o := range s.objects[target] {
-		if o.Attributes[strings.TrimSpace(m[1])] == val {
-			return "ref:" + o.ID
+	// The referenced type's objects are all in place before the first reference to them (referenced types are
+	// applied first), so one index per type and attribute serves the whole execution, as Assets' own index would.
+	attr := strings.TrimSpace(m[1])
+	key := target + "\x00" + attr
+	byValue, ok := index[key]
+	if !ok {
+		byValue = map[string]string{}
+		for _, o := range s.objects[target] {
+			if _, dup := byValue[o.Attributes[attr]]; !dup {
+				byValue[o.Attributes[attr]] = o.ID
+			}
 		}
+		index[key] = byValue
+	}
+	if id, ok := byValue[val]; ok {
+		return "ref:" + id
 	}
 	return "unresolved:" + val
 }
