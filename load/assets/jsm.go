@@ -172,6 +172,7 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 			}
 			res.Sent[selector] += len(part)
 			res.Chunks++
+			c.heartbeat(selector, res.Sent[selector], len(rows))
 		}
 		return nil
 	}
@@ -241,6 +242,17 @@ type client struct {
 	maxWait   time.Duration
 	poll      time.Duration
 	attempts  int
+	lastBeat  time.Time // the client's start, then the last progress line
+}
+
+// heartbeat logs how far a sync is every 10 seconds: a long sync is never silent, a short one says nothing
+// until its summary.
+func (c *client) heartbeat(what string, sent, total int) {
+	if time.Since(c.lastBeat) < 10*time.Second {
+		return
+	}
+	c.lastBeat = time.Now()
+	c.log.Info(c.service+" sync progress", "sending", what, "sent", sent, "of", total)
 }
 
 func newClient(cfg Config) *client {
@@ -260,6 +272,7 @@ func newClient(cfg Config) *client {
 
 // defaults fills what the caller left unset.
 func (c *client) defaults() {
+	c.lastBeat = time.Now()
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 60 * time.Second}
 	}

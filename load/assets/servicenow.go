@@ -138,6 +138,7 @@ func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Resul
 			sets[t.Selector] = append(sets[t.Selector], ans.ImportSetID)
 			res.Sent[t.Selector] += len(part)
 			res.Chunks++
+			c.heartbeat(t.Selector, res.Sent[t.Selector], src.n)
 		}
 		// Licenses reference users and subscriptions: their sets are processed before the licenses are sent.
 		nums, err := c.waitProcessed(ctx, sets[t.Selector])
