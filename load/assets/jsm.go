@@ -172,7 +172,7 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 			}
 			res.Sent[selector] += len(part)
 			res.Chunks++
-			c.heartbeat(selector, res.Sent[selector], len(rows))
+			c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", len(rows))
 		}
 		return nil
 	}
@@ -205,6 +205,7 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("the import is still %s after %s: Assets will finish it; the next sync waits for it", st.Status, c.maxWait)
 		}
+		c.heartbeat("waiting for Assets to finish the import", "status", st.Status, "waited", time.Since(deadline.Add(-c.maxWait)).Round(time.Second))
 		if err := sleep(ctx, next()); err != nil {
 			return res, err
 		}
@@ -247,12 +248,12 @@ type client struct {
 
 // heartbeat logs how far a sync is every 10 seconds: a long sync is never silent, a short one says nothing
 // until its summary.
-func (c *client) heartbeat(what string, sent, total int) {
+func (c *client) heartbeat(msg string, args ...any) {
 	if time.Since(c.lastBeat) < 10*time.Second {
 		return
 	}
 	c.lastBeat = time.Now()
-	c.log.Info(c.service+" sync progress", "sending", what, "sent", sent, "of", total)
+	c.log.Info(c.service+" sync: "+msg, args...)
 }
 
 func newClient(cfg Config) *client {

@@ -138,7 +138,7 @@ func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Resul
 			sets[t.Selector] = append(sets[t.Selector], ans.ImportSetID)
 			res.Sent[t.Selector] += len(part)
 			res.Chunks++
-			c.heartbeat(t.Selector, res.Sent[t.Selector], src.n)
+			c.heartbeat("sending", "objects", t.Selector, "sent", res.Sent[t.Selector], "of", src.n)
 		}
 		// Licenses reference users and subscriptions: their sets are processed before the licenses are sent.
 		nums, err := c.waitProcessed(ctx, sets[t.Selector])
@@ -219,6 +219,7 @@ func (c *client) waitProcessed(ctx context.Context, ids []string) ([]string, err
 			if time.Now().After(deadline) {
 				return numbers, fmt.Errorf("%d import sets are still not processed after %s: the instance's import scheduler is slow or stopped", len(left), c.maxWait)
 			}
+			c.heartbeat("waiting for the import sets to be processed", "left", len(left), "waited", time.Since(deadline.Add(-c.maxWait)).Round(time.Second))
 			if err := sleep(ctx, next()); err != nil {
 				return numbers, err
 			}
