@@ -218,8 +218,10 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 			return nil, fmt.Errorf("replaying the journal: %w", err)
 		}
 		for _, e := range evs {
+			if _, done := r.committed[e.Key()]; !done {
+				r.pending.Add(1) // journaled, not committed: the first commit lands it
+			}
 			r.seen[e.Key()] = e.ReceivedAt
-			r.pending.Add(1)
 		}
 	}
 	if r.journal, err = businessevents.OpenJournal(dir, cfg.GroupCommit); err != nil {
@@ -418,6 +420,7 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 		r.committedN.Add(int64(len(fresh)))
+		r.pending.Add(-int64(len(fresh)))
 		st := r.Stats()
 		r.cfg.Logger.Info("business events committed", "events", len(fresh), "accepted", st.Accepted, "duplicates", st.Duplicates,
 			"refused", st.Malformed+st.Unauthorized+st.TooLarge+st.WrongType, "committed", st.Committed)
@@ -442,7 +445,6 @@ func (r *Receiver) Commit(ctx context.Context) error {
 			return fmt.Errorf("removing a committed journal segment: %w", err)
 		}
 		os.Remove(s.path + ".error")
-		r.pending.Add(-int64(len(s.events)))
 	}
 	return failed
 }

@@ -49,7 +49,7 @@ func TestReceiverRetriesFailedActions(t *testing.T) {
 	if err == nil || calls != 1 || len(errs) != 1 || len(segs) < 2 {
 		t.Fatalf("a failing refresh: err %v, %d calls, error files %v, segments %v", err, calls, errs, segs)
 	}
-	if st := rcv.Stats(); st.Committed != 1 || st.Duplicates != 1 || st.Journaled != 1 {
+	if st := rcv.Stats(); st.Committed != 1 || st.Duplicates != 1 || st.Journaled != 0 || st.ActionFailures != 1 {
 		t.Errorf("stats after the failed action: %+v", st)
 	}
 	fail = false
