@@ -204,7 +204,7 @@ func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]Sync
 
 // loadAssetsData reads the latest committed marts of tenant t as the rows a sync sends.
 func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, error) {
-	var d assets.Data
+	d := assets.Data{TenantID: t}
 	q := func(query string, scan func(*sql.Rows) error) error {
 		rows, err := db.QueryContext(ctx, query, t)
 		if err != nil {

@@ -57,6 +57,7 @@ type Assignment struct {
 
 // Data is one full send.
 type Data struct {
+	TenantID      string // whose rows these are: ServiceNow rows carry it, and a SKU's key is per tenant there
 	Persons       []Person
 	Subscriptions []Subscription
 	Assignments   []Assignment

@@ -49,20 +49,24 @@ var ErrCredentialsRefused = errors.New("ServiceNow refused the credentials (401)
 // ErrRowsRefused means the transform maps marked rows error: the sync landed the others and names those.
 var ErrRowsRefused = errors.New("the transform maps refused rows")
 
-// StagingColumns are the columns of each staging table, in the order the README documents them (every one a string,
+// stagingColumns are the columns of each staging table, in the order the README documents them (every one a string,
 // as the Import Set API takes them). A license's u_user and u_subscription hold the u_external_id of its user and
 // its subscription.
-func StagingColumns() map[string][]string {
+func stagingColumns() map[string][]string {
 	return map[string][]string{
-		"persons":       {"u_external_id", "u_entra_id", "u_upn", "u_display_name", "u_department", "u_enabled", "u_dynamics_users"},
-		"subscriptions": {"u_external_id", "u_sku_id", "u_part_number", "u_product", "u_purchased", "u_assigned", "u_active", "u_available", "u_monthly_price"},
-		"assignments": {"u_external_id", "u_user", "u_subscription", "u_status", "u_last_activity", "u_evidence", "u_days_inactive",
+		"persons":       {"u_external_id", "u_tenant_id", "u_entra_id", "u_upn", "u_display_name", "u_department", "u_enabled", "u_dynamics_users"},
+		"subscriptions": {"u_external_id", "u_tenant_id", "u_sku_id", "u_part_number", "u_product", "u_purchased", "u_assigned", "u_active", "u_available", "u_monthly_price"},
+		"assignments": {"u_external_id", "u_tenant_id", "u_user", "u_subscription", "u_status", "u_last_activity", "u_evidence", "u_days_inactive",
 			"u_reason", "u_monthly_cost", "u_reclaim_candidate"},
 	}
 }
 
 // AssignmentKey is a license assignment's identity: the user's Entra object id and the SKU id.
 func AssignmentKey(a Assignment) string { return a.UserID + ":" + a.SkuID }
+
+// subscriptionKey is a subscription's u_external_id in ServiceNow: the tenant and the SKU id (every tenant that buys
+// a product has the same SKU id, and one instance may receive several tenants).
+func subscriptionKey(tenant, sku string) string { return tenant + ":" + sku }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
@@ -77,18 +81,19 @@ func stagingRows(d Data) map[string]stagingSource {
 	return map[string]stagingSource{
 		"persons": {len(d.Persons), func(i int) map[string]string {
 			p := d.Persons[i]
-			return map[string]string{"u_external_id": p.ID, "u_entra_id": p.ID, "u_upn": p.UPN, "u_display_name": p.DisplayName,
+			return map[string]string{"u_external_id": p.ID, "u_tenant_id": d.TenantID, "u_entra_id": p.ID, "u_upn": p.UPN, "u_display_name": p.DisplayName,
 				"u_department": p.Department, "u_enabled": strconv.FormatBool(p.Enabled), "u_dynamics_users": p.DynamicsUsers}
 		}},
 		"subscriptions": {len(d.Subscriptions), func(i int) map[string]string {
 			s := d.Subscriptions[i]
-			return map[string]string{"u_external_id": s.SkuID, "u_sku_id": s.SkuID, "u_part_number": s.Part, "u_product": s.Product,
+			return map[string]string{"u_external_id": subscriptionKey(d.TenantID, s.SkuID), "u_tenant_id": d.TenantID, "u_sku_id": s.SkuID, "u_part_number": s.Part, "u_product": s.Product,
 				"u_purchased": strconv.FormatInt(s.Purchased, 10), "u_assigned": strconv.FormatInt(s.Assigned, 10),
 				"u_active": strconv.FormatInt(s.Active, 10), "u_available": strconv.FormatInt(s.Available, 10), "u_monthly_price": num(s.MonthlyPrice)}
 		}},
 		"assignments": {len(d.Assignments), func(i int) map[string]string {
 			a := d.Assignments[i]
-			return map[string]string{"u_external_id": AssignmentKey(a), "u_user": a.UserID, "u_subscription": a.SkuID, "u_status": a.Status,
+			return map[string]string{"u_external_id": AssignmentKey(a), "u_tenant_id": d.TenantID, "u_user": a.UserID,
+				"u_subscription": subscriptionKey(d.TenantID, a.SkuID), "u_status": a.Status,
 				"u_last_activity": a.LastActivity, "u_evidence": a.Evidence, "u_days_inactive": strconv.FormatInt(a.DaysInactive, 10),
 				"u_reason": a.Reason, "u_monthly_cost": num(a.MonthlyCost), "u_reclaim_candidate": strconv.FormatBool(a.ReclaimCandidate)}
 		}},
