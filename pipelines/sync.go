@@ -50,9 +50,12 @@ type SyncConfig struct {
 	DryRun       bool
 	AllowPartial bool
 	JSM          assets.Config
-	ServiceNow   assets.ServiceNowConfig
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// JSMTokens are tenants' own import source tokens (one import source per tenant); a tenant without one uses
+	// JSM.Token.
+	JSMTokens  map[string]string
+	ServiceNow assets.ServiceNowConfig
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // SyncResult is one tenant's sync.
@@ -80,6 +83,12 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 			// An execution a killed sync left behind is recorded beside the syncs: cancel it before starting.
 			marker := filepath.Join(wh.Root(), "syncs", "tenant="+t, ".jsm-assets-execution")
 			jsm := cfg.JSM
+			if tok, ok := cfg.JSMTokens[t]; ok {
+				jsm.Token = tok
+			}
+			if jsm.Token == "" {
+				return assets.Result{}, fmt.Errorf("%w: no Assets container token for tenant %s: give jsm-assets-token-file in its entry of the config file, or $SEATLAKE_JSM_ASSETS_TOKEN", ErrInvalidConfig, t)
+			}
 			if b, err := os.ReadFile(marker); err == nil {
 				jsm.StaleExecution = strings.TrimSpace(string(b))
 			}

@@ -43,12 +43,15 @@ type tenantFile struct {
 	FinOps           []string `yaml:"finops"`
 	SignInHistory    string   `yaml:"signin-history"`
 	DataverseHistory string   `yaml:"dataverse-history"`
+	// AssetsTokenFile is this tenant's own JSM Assets import source token (one import source per tenant: a
+	// completed import marks the objects absent from it as missing).
+	AssetsTokenFile string `yaml:"jsm-assets-token-file"`
 }
 
 // tenantKeys are the keys a tenant entry may have.
 var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "client-certificate-file",
 	"client-certificate-password-env", "federated-token-file", "managed-identity", "cloud", "authority-host",
-	"graph-endpoint", "dataverse", "finops", "signin-history", "dataverse-history"}
+	"graph-endpoint", "dataverse", "finops", "signin-history", "dataverse-history", "jsm-assets-token-file"}
 
 // fileConfig is what the config file says beyond the flags.
 type fileConfig struct {

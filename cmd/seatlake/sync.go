@@ -52,13 +52,29 @@ func syncCommand() *cli.Command {
 				if err := msauth.CheckEndpoint(c.String("url")); err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("--url: %w", err)}
 				}
+				// Tenants of the config file may name their own import source's token.
+				tokens := map[string]string{}
+				if fcJSM != nil && !c.Bool("dry-run") {
+					for _, t := range fcJSM.tenants {
+						if t.AssetsTokenFile == "" {
+							continue
+						}
+						tok, err := msauth.LoadSecret("", t.AssetsTokenFile)
+						if err != nil {
+							return &exitError{code: exitUsage, err: fmt.Errorf("tenant %q: jsm-assets-token-file: %w", t.Name, err)}
+						}
+						tokens[t.TenantID] = tok.Reveal()
+					}
+				}
 				var token msauth.Secret
 				if !c.Bool("dry-run") {
-					if token, err = msauth.LoadSecret("SEATLAKE_JSM_ASSETS_TOKEN", c.String("token-file")); err != nil {
+					// The shared token is needed unless every tenant has its own; a tenant left without one fails alone.
+					if token, err = msauth.LoadSecret("SEATLAKE_JSM_ASSETS_TOKEN", c.String("token-file")); err != nil && len(tokens) == 0 {
 						return &exitError{code: exitUsage, err: fmt.Errorf("the Assets container token: %w", err)}
 					}
 				}
 				cfg := syncConfig(c, log)
+				cfg.JSMTokens = tokens
 				cfg.JSM = assets.Config{BaseURL: c.String("url"), Token: token.Reveal(), ChunkSize: c.Int("chunk-size"), Logger: log}
 				res, err := pipelines.SyncJSMAssets(c.Context, cfg)
 				return syncOutcome(c, "jsm-assets", res, err)

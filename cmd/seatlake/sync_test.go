@@ -12,6 +12,7 @@ import (
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
 	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
+	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
 // A sync into the emulated Assets: what Assets holds afterwards equals the marts (persons, subscriptions,
@@ -263,5 +264,48 @@ func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
 	}
 	if rows := csvRows(t, wh, "SELECT target, status FROM syncs"); len(rows) != 1 || rows[0][0] != "servicenow" || rows[0][1] != "succeeded" {
 		t.Errorf("syncs: %v", rows)
+	}
+}
+
+// Several tenants into Assets, each into its own import source (its token named in its entry of the config file):
+// each source holds its tenant's people only.
+func TestCLISyncJSMAssetsImportSourcePerTenant(t *testing.T) {
+	simA, baseA, _ := startSim(t, func(c *tenantsim.Config) { c.Seed = 11 })
+	simB, baseB, _ := startSim(t, func(c *tenantsim.Config) { c.Seed = 12 })
+	dir := t.TempDir()
+	_, _, secretA := simA.Credentials()
+	_, _, secretB := simB.Credentials()
+	wh := filepath.Join(dir, "wh")
+	emuA, emuB := jsmassets.New("token-a"), jsmassets.New("token-b")
+	// One Assets API, two import sources: the token says which.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer token-a" {
+			emuA.ServeHTTP(w, r)
+			return
+		}
+		emuB.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	emuA.SetBase(srv.URL)
+	emuB.SetBase(srv.URL)
+	tenants := tenantYAML("alpha", simA, baseA, writeSecret(t, dir, "a", secretA)) + "    jsm-assets-token-file: " + writeSecret(t, dir, "ta", "token-a") + "\n" +
+		tenantYAML("beta", simB, baseB, writeSecret(t, dir, "b", secretB)) + "    jsm-assets-token-file: " + writeSecret(t, dir, "tb", "token-b") + "\n"
+	cfg := filepath.Join(dir, "seatlake.yaml")
+	os.WriteFile(cfg, []byte("warehouse: "+wh+"\nsync:\n  jsm-assets:\n    url: "+srv.URL+"\ntenants:\n"+tenants), 0o600)
+	if r := seatlake(t, nil, "run", "--quiet", "--config", cfg); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	if r := seatlake(t, nil, "sync", "jsm-assets", "--config", cfg); r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 6 {
+		t.Fatalf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		emu *jsmassets.Server
+		sim *tenantsim.Sim
+	}{{emuA, simA}, {emuB, simB}} {
+		tenant, _, _ := c.sim.Credentials()
+		want, _ := strconv.Atoi(csvRows(t, wh, "SELECT count(*) FROM graph_users WHERE tenant_id = '"+tenant+"'")[0][0])
+		if got := len(c.emu.Objects()["Person"]); got != want || want == 0 {
+			t.Errorf("the import source of tenant %s holds %d people, the tenant has %d", tenant, got, want)
+		}
 	}
 }
