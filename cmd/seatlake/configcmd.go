@@ -19,7 +19,7 @@ func configCommand() *cli.Command {
 			Name:      "validate",
 			Usage:     "check a config file as `seatlake run` would, with no network call: keys, values, ranges, tenants, secrets' files and variables, rules",
 			ArgsUsage: "[FILE]",
-			Flags:     runFlags(),
+			Flags:     append(runFlags(), thenSyncFlag()),
 			Before: func(c *cli.Context) error {
 				if c.NArg() == 1 && !c.IsSet("config") {
 					if err := c.Set("config", c.Args().First()); err != nil {
@@ -35,6 +35,9 @@ func configCommand() *cli.Command {
 				log, err := newLogger(c)
 				if err != nil {
 					return err
+				}
+				if err := checkThenSync(c); err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Unwrap(err))}
 				}
 				base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
 				if err := applyTuning(c, &base); err != nil {

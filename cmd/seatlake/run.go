@@ -103,8 +103,7 @@ func runFlags() []cli.Flag {
 }
 
 func runCommand() *cli.Command {
-	flags := append(runFlags(), &cli.StringSliceFlag{Name: "then-sync",
-		Usage: "after a successful run, sync into this asset system (jsm-assets or servicenow) with its settings from the config file's sync section and the environment; repeatable"})
+	flags := append(runFlags(), thenSyncFlag())
 	var fc *fileConfig
 	return &cli.Command{
 		Name:   "run",
@@ -136,10 +135,8 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			for _, target := range c.StringSlice("then-sync") {
-				if target != "jsm-assets" && target != "servicenow" {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--then-sync %q: want jsm-assets or servicenow", target)}
-				}
+			if err := checkThenSync(c); err != nil {
+				return err
 			}
 			if err := runTenants(c, cfgs); err != nil {
 				return err
@@ -396,6 +393,21 @@ func credential(clientID, certFile, certPasswordEnv, federatedFile, secretEnv, s
 	}
 	secret, err := msauth.LoadSecret(secretEnv, secretFile)
 	return secret, nil, err
+}
+
+func thenSyncFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "then-sync",
+		Usage: "after a successful run, sync into this asset system (jsm-assets or servicenow) with its settings from the config file's sync section and the environment; repeatable"}
+}
+
+// checkThenSync checks the --then-sync targets before anything runs.
+func checkThenSync(c *cli.Context) error {
+	for _, target := range c.StringSlice("then-sync") {
+		if target != "jsm-assets" && target != "servicenow" {
+			return &exitError{code: exitUsage, err: fmt.Errorf("then-sync %q: want jsm-assets or servicenow", target)}
+		}
+	}
+	return nil
 }
 
 // thenSync runs `seatlake sync TARGET` for each --then-sync target after a successful run, over the tenants just

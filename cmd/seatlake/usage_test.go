@@ -280,6 +280,11 @@ func TestCLIConfigValidate(t *testing.T) {
 	if r := seatlake(t, nil, "config", "validate", bad); r.code != 2 || !strings.Contains(r.stderr, `unknown key "warehose" (line 2), did you mean "warehouse"?`) {
 		t.Errorf("a misspelt key: exit %d, %s", r.code, r.stderr)
 	}
+	target := filepath.Join(dir, "target.yaml")
+	os.WriteFile(target, []byte("then-sync: [jira]\n"), 0o644)
+	if r := seatlake(t, nil, "config", "validate", target); r.code != 2 || !strings.Contains(r.stderr, `then-sync "jira": want jsm-assets or servicenow`) {
+		t.Errorf("an unknown then-sync target: exit %d, %s", r.code, r.stderr)
+	}
 }
 
 // --parquet-compression picks the codec of every Parquet file written; gzip by default.
