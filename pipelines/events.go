@@ -426,14 +426,40 @@ func (r *Receiver) Commit(ctx context.Context) error {
 			"refused", st.Malformed+st.Unauthorized+st.TooLarge+st.WrongType, "committed", st.Committed)
 	}
 	r.writeStatus()
+	// The routes: every event of the commit is routed, and each tenant is refreshed once, whatever the number of
+	// its events and segments.
+	perSeg := make([]routed, len(all))
+	for i, seg := range all {
+		perSeg[i] = r.route(seg.events)
+	}
+	jobs := routed{}
+	for _, rt := range perSeg {
+		for t, job := range rt {
+			if jobs[t] == nil {
+				jobs[t] = &refreshJob{env: job.env}
+			}
+			for _, u := range job.users {
+				if !slices.Contains(jobs[t].users, u) {
+					jobs[t].users = append(jobs[t].users, u)
+				}
+			}
+		}
+	}
+	failedTenants := r.refresh(ctx, jobs)
 	var failed error
-	for _, s := range all {
-		if err := r.act(ctx, s.events); err != nil {
+	for _, err := range failedTenants {
+		failed = errors.Join(failed, err)
+	}
+	for i, seg := range all {
+		var segErr error
+		for t := range perSeg[i] {
+			segErr = errors.Join(segErr, failedTenants[t])
+		}
+		if segErr != nil {
 			r.actionFailures.Add(1)
-			failed = errors.Join(failed, err)
 			// The segment stays, with its error beside it: its actions are retried at the next commit.
-			werr := warehouse.WriteAtomic(s.path+".error", func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "%s %v\n", r.cfg.Now().UTC().Format(time.RFC3339), err)
+			werr := warehouse.WriteAtomic(seg.path+".error", func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s %v\n", r.cfg.Now().UTC().Format(time.RFC3339), segErr)
 				return err
 			})
 			if werr != nil {
@@ -441,10 +467,10 @@ func (r *Receiver) Commit(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := os.Remove(s.path); err != nil {
+		if err := os.Remove(seg.path); err != nil {
 			return fmt.Errorf("removing a committed journal segment: %w", err)
 		}
-		os.Remove(s.path + ".error")
+		os.Remove(seg.path + ".error")
 	}
 	return failed
 }
@@ -535,9 +561,18 @@ func (r *Receiver) write(ctx context.Context, txn *warehouse.Txn, tenant, runID 
 	return bt.Flush(ctx)
 }
 
-// act runs the routes' actions for a segment's events: refresh-user once per environment, with its users.
-func (r *Receiver) act(ctx context.Context, evs []*businessevents.Event) error {
-	refresh := map[string][]string{}
+// routed is what the routes ask of a set of events: the users to refresh, per tenant (a refresh re-reads every F&O
+// environment of the tenant), with the environment they came from.
+type routed map[string]*refreshJob
+
+type refreshJob struct {
+	env   EventsEnv
+	users []string
+}
+
+// route logs the events the routes say to log and collects the refreshes they ask for.
+func (r *Receiver) route(evs []*businessevents.Event) routed {
+	jobs := routed{}
 	for _, e := range evs {
 		for _, rt := range r.cfg.Routes {
 			if !rt.matches(e) {
@@ -549,28 +584,43 @@ func (r *Receiver) act(ctx context.Context, evs []*businessevents.Event) error {
 					r.cfg.Logger.Info("business event", "environment", e.Environment, "business_event_id", e.BusinessEventID,
 						"control_number", e.ControlNumber, "legal_entity", e.LegalEntity, "user_id", e.UserID)
 				case "refresh-user":
-					if e.UserID != "" && !slices.Contains(refresh[e.Environment], e.UserID) {
-						refresh[e.Environment] = append(refresh[e.Environment], e.UserID)
+					if e.UserID == "" {
+						continue
+					}
+					env := r.envs[e.Environment]
+					job := jobs[env.Tenant.TenantID]
+					if job == nil {
+						job = &refreshJob{env: *env}
+						jobs[env.Tenant.TenantID] = job
+					}
+					if !slices.Contains(job.users, e.UserID) {
+						job.users = append(job.users, e.UserID)
 					}
 				}
 			}
 		}
 	}
-	names := make([]string, 0, len(refresh))
-	for n := range refresh {
-		names = append(names, n)
+	return jobs
+}
+
+// refresh runs each tenant's refresh once; it returns the tenants whose refresh failed, with the error.
+func (r *Receiver) refresh(ctx context.Context, jobs routed) map[string]error {
+	tenants := make([]string, 0, len(jobs))
+	for t := range jobs {
+		tenants = append(tenants, t)
 	}
-	sort.Strings(names)
-	var errs error
-	for _, n := range names {
+	sort.Strings(tenants)
+	failed := map[string]error{}
+	for _, t := range tenants {
 		if r.cfg.Refresh == nil {
 			continue
 		}
-		if err := r.cfg.Refresh(ctx, *r.envs[n], refresh[n]); err != nil {
-			errs = errors.Join(errs, fmt.Errorf("refresh-user in %s (%d users): %w", n, len(refresh[n]), err))
+		job := jobs[t]
+		if err := r.cfg.Refresh(ctx, job.env, job.users); err != nil {
+			failed[t] = fmt.Errorf("refresh-user for tenant %s (%d users): %w", t, len(job.users), err)
 		}
 	}
-	return errs
+	return failed
 }
 
 // EventsStatus is what `seatlake check` reads of a receiver: per environment, when the last event arrived.

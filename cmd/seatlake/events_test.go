@@ -168,6 +168,10 @@ func TestCLIEventsServe(t *testing.T) {
 		t.Fatalf("after SIGTERM: %v\n%s", err, rcv.stderr)
 	}
 	time.Sleep(100 * time.Millisecond)
+	// The replayed events refreshed the tenant once, whatever their number; the duplicates, never.
+	if c := strings.Count(rcv.stderr.String(), "refreshed F&O users"); c != 1 {
+		t.Errorf("refresh-user ran %d times, want once", c)
+	}
 	if !strings.Contains(rcv.stdout.String(), "accepted=0 duplicates="+strconv.Itoa(n+n/5)) {
 		t.Errorf("every event sent after the restart is a duplicate: %s", rcv.stdout)
 	}
