@@ -139,7 +139,7 @@ func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error)
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
-	unlock, err := wh.Lock()
+	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
 	if err != nil {
 		return nil, fmt.Errorf("locking warehouse: %w", err)
 	}

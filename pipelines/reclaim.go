@@ -111,7 +111,7 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
-	unlock, err := wh.Lock()
+	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
 	if err != nil {
 		return nil, fmt.Errorf("locking warehouse: %w", err)
 	}

@@ -125,7 +125,7 @@ func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]Sync
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
-	unlock, err := wh.Lock() // a sync and a run never interleave their commits
+	unlock, err := wh.LockWait(ctx, warehouse.LockPatience) // a sync and a run never interleave their commits
 	if err != nil {
 		return nil, fmt.Errorf("locking warehouse: %w", err)
 	}

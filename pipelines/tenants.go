@@ -63,7 +63,7 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
-	unlock, err := wh.Lock()
+	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
 	if err != nil {
 		return nil, fmt.Errorf("locking warehouse: %w", err)
 	}

@@ -95,6 +95,37 @@ func (w *Warehouse) Lock() (unlock func() error, err error) {
 	}, nil
 }
 
+// LockWait takes the lock as Lock does, waiting up to max while another process holds it: the events receiver
+// commits for a moment every half minute, and a nightly run, a sync or a reclaim starting then waits for it
+// rather than failing. Past max, the error wraps ErrLocked.
+func (w *Warehouse) LockWait(ctx context.Context, max time.Duration) (unlock func() error, err error) {
+	deadline := time.Now().Add(max)
+	logged := false
+	for {
+		unlock, err := w.Lock()
+		if !errors.Is(err, ErrLocked) {
+			return unlock, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w (waited %s)", err, max)
+		}
+		if !logged {
+			w.log.Info("waiting for the warehouse lock: another seatlake process (a run, a sync, the events receiver) holds it", "warehouse", w.root, "up_to", max)
+			logged = true
+		}
+		t := time.NewTimer(250 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// LockPatience is how long a run, a sync, a reclaim or a marts recomputation waits for the warehouse lock.
+const LockPatience = 2 * time.Minute
+
 // State returns a stream's committed state; ok is false when none was ever committed.
 func (w *Warehouse) State(tenantID, stream string) (value []byte, ok bool, err error) {
 	if err := checkName("tenant id", tenantID); err != nil {

@@ -919,3 +919,28 @@ func TestRejectsAreCommittedWithTheRun(t *testing.T) {
 		t.Error("an aborted run's rejects are visible")
 	}
 }
+
+// LockWait waits while another holder has the lock and takes it when it is released; past its patience it fails
+// with ErrLocked, saying how long it waited.
+func TestLockWait(t *testing.T) {
+	w, err := Open(context.Background(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := w.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.LockWait(context.Background(), 300*time.Millisecond); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "waited 300ms") {
+		t.Errorf("past its patience: %v", err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		unlock()
+	}()
+	u2, err := w.LockWait(context.Background(), 10*time.Second)
+	if err != nil {
+		t.Fatalf("after the holder released it: %v", err)
+	}
+	u2()
+}
