@@ -18,6 +18,7 @@ import (
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/load/assets"
 )
 
 // Check results.
@@ -215,3 +216,46 @@ func tokenAction(err error) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// SyncTargets are the asset systems the config file syncs into, as `seatlake check` probes them.
+type SyncTargets struct {
+	JSM        []JSMTarget // one per import source: the shared one, or each tenant's own
+	ServiceNow *assets.ServiceNowConfig
+}
+
+// JSMTarget is one Assets import source and the tenant whose it is ("-" for the shared one).
+type JSMTarget struct {
+	Tenant string
+	Config assets.Config
+}
+
+// CheckSyncTargets probes each configured asset system without sending anything: a token or a password that would
+// fail tonight's sync fails here today.
+func CheckSyncTargets(ctx context.Context, t SyncTargets) []CheckResult {
+	var out []CheckResult
+	add := func(source, target, check, status, detail, action string) {
+		out = append(out, CheckResult{Tenant: "-", Source: source, Target: target, Check: check, Status: status, Detail: detail, Action: action})
+	}
+	for _, j := range t.JSM {
+		status, err := assets.ProbeJSM(ctx, j.Config)
+		res := func(status, detail, action string) {
+			out = append(out, CheckResult{Tenant: j.Tenant, Source: "jsm-assets", Target: j.Config.BaseURL, Check: "import source", Status: status, Detail: detail, Action: action})
+		}
+		switch {
+		case err != nil:
+			res(CheckFail, oneLine(err.Error()), "fix the container token or the import source in Assets before tonight's sync")
+		case status == "RUNNING":
+			res(CheckWarn, "an import is RUNNING on the import source", "let it finish, or cancel it in Assets: a sync cannot start while it runs")
+		default:
+			res(CheckOK, "the container token is taken; the import source is "+status, "")
+		}
+	}
+	if t.ServiceNow != nil {
+		if err := assets.ProbeServiceNow(ctx, *t.ServiceNow); err != nil {
+			add("servicenow", t.ServiceNow.InstanceURL, "import set API", CheckFail, oneLine(err.Error()), "fix the credentials or the staging tables before tonight's sync")
+		} else {
+			add("servicenow", t.ServiceNow.InstanceURL, "import set API", CheckOK, "the credentials are taken; sys_import_set and the staging tables are readable", "")
+		}
+	}
+	return out
+}

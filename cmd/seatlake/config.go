@@ -59,6 +59,7 @@ type fileConfig struct {
 	tenants []tenantFile
 	rules   *yaml.Node // the rules section (transform/rules.Override), applied over the default rules
 	routes  []pipelines.Route
+	sync    map[string]*yaml.Node // the sync section's settings per target, for `seatlake check`
 }
 
 // loadConfigFile is the Before hook of a command taking --config: it sets every flag the file names and the command
@@ -108,7 +109,7 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 			}
 			fc.rules = val
 		case "sync":
-			if err := readSyncSection(c, val); err != nil {
+			if fc.sync, err = readSyncSection(c, val); err != nil {
 				return nil, err
 			}
 		case "events":
@@ -199,10 +200,11 @@ func readRoutes(n *yaml.Node) ([]pipelines.Route, error) {
 
 // readSyncSection checks the sync section (one mapping per target, keyed as that `seatlake sync` subcommand's
 // flags) and, when c is that subcommand, sets its flags from it.
-func readSyncSection(c *cli.Context, n *yaml.Node) error {
+func readSyncSection(c *cli.Context, n *yaml.Node) (map[string]*yaml.Node, error) {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("sync (line %d): want a mapping of targets (jsm-assets, servicenow) to their settings", n.Line)
+		return nil, fmt.Errorf("sync (line %d): want a mapping of targets (jsm-assets, servicenow) to their settings", n.Line)
 	}
+	out := map[string]*yaml.Node{}
 	var targets []string
 	subs := map[string]*cli.Command{}
 	for _, sc := range syncCommand().Subcommands {
@@ -213,14 +215,15 @@ func readSyncSection(c *cli.Context, n *yaml.Node) error {
 		name, val := n.Content[i].Value, n.Content[i+1]
 		sub, ok := subs[name]
 		if !ok {
-			return fmt.Errorf("sync: unknown target %q (line %d)%s", name, n.Content[i].Line, suggest(name, targets))
+			return nil, fmt.Errorf("sync: unknown target %q (line %d)%s", name, n.Content[i].Line, suggest(name, targets))
 		}
 		if val.Kind != yaml.MappingNode {
-			return fmt.Errorf("sync.%s (line %d): want a mapping of settings", name, val.Line)
+			return nil, fmt.Errorf("sync.%s (line %d): want a mapping of settings", name, val.Line)
 		}
+		out[name] = val
 		if c.Command.Name == name && len(c.Lineage()) > 2 && c.Lineage()[1].Command != nil && c.Lineage()[1].Command.Name == "sync" {
 			if err := applyKeys(c, val, "sync."+name+".", false); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
@@ -236,14 +239,14 @@ func readSyncSection(c *cli.Context, n *yaml.Node) error {
 		for k := 0; k+1 < len(val.Content); k += 2 {
 			key := val.Content[k].Value
 			if !known[key] || key == "config" || key == "help" {
-				return fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, suggest(key, names))
+				return nil, fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, suggest(key, names))
 			}
 			if isSecretKey(key) {
-				return fmt.Errorf("key \"sync.%s.%s\" (line %d): a secret's value never goes in the file: name a file with %s-file", name, key, val.Content[k].Line, key)
+				return nil, fmt.Errorf("key \"sync.%s.%s\" (line %d): a secret's value never goes in the file: name a file with %s-file", name, key, val.Content[k].Line, key)
 			}
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // isSecretKey names keys that would hold a secret's value.

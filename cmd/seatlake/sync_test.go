@@ -265,6 +265,15 @@ func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
 	if rows := csvRows(t, wh, "SELECT target, status FROM syncs"); len(rows) != 1 || rows[0][0] != "servicenow" || rows[0][1] != "succeeded" {
 		t.Errorf("syncs: %v", rows)
 	}
+	// `seatlake check` probes the sync targets of the file: tonight's refused password fails today.
+	if r := seatlake(t, env, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" import set API") {
+		t.Errorf("check with a working ServiceNow: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	sn.SetPassword("rotated")
+	if r := seatlake(t, env, "check", "--config", cfg); r.code != 1 || !strings.Contains(r.stdout, "FAIL - servicenow") ||
+		!strings.Contains(r.stdout, "refused the credentials (401)") || strings.Contains(r.stdout+r.stderr, "pw-from-file") {
+		t.Errorf("check with a rotated password: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // Several tenants into Assets, each into its own import source (its token named in its entry of the config file):
@@ -297,6 +306,11 @@ func TestCLISyncJSMAssetsImportSourcePerTenant(t *testing.T) {
 	}
 	if r := seatlake(t, nil, "sync", "jsm-assets", "--config", cfg); r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 6 {
 		t.Fatalf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// `seatlake check` probes each tenant's import source with its own token.
+	if r := seatlake(t, nil, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "OK   alpha jsm-assets "+srv.URL+" import source") ||
+		!strings.Contains(r.stdout, "OK   beta jsm-assets "+srv.URL+" import source") {
+		t.Errorf("check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, c := range []struct {
 		emu *jsmassets.Server

@@ -374,3 +374,26 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// ProbeJSM checks, before a night depends on it, that the container token is taken and that the import source can
+// start an import: its status is neither DISABLED nor RUNNING. It sends nothing and returns the status.
+func ProbeJSM(ctx context.Context, cfg Config) (string, error) {
+	if cfg.Attempts == 0 {
+		cfg.Attempts = 2
+	}
+	c := newClient(cfg)
+	var info struct {
+		Links struct{ GetStatus string } `json:"links"`
+	}
+	if err := c.call(ctx, http.MethodGet, c.base+"/jsm/assets/v1/imports/info", nil, &info); err != nil {
+		return "", fmt.Errorf("discovering the import source: %w", err)
+	}
+	var status struct{ Status string }
+	if err := c.call(ctx, http.MethodGet, info.Links.GetStatus, nil, &status); err != nil {
+		return "", fmt.Errorf("reading the import source's status: %w", err)
+	}
+	if status.Status == "DISABLED" {
+		return status.Status, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
+	}
+	return status.Status, nil
+}

@@ -312,3 +312,32 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 	}
 	return c, nil
 }
+
+// ProbeServiceNow checks, before a night depends on it, that the credentials are taken and that the integration
+// user can read what a sync reads: sys_import_set and the three staging tables (which must exist). It sends
+// nothing.
+func ProbeServiceNow(ctx context.Context, cfg ServiceNowConfig) error {
+	if cfg.Attempts == 0 {
+		cfg.Attempts = 2
+	}
+	c, err := newServiceNowClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	tables := cfg.Tables
+	if tables.User == "" {
+		tables = DefaultStagingTables
+	}
+	for _, t := range []string{"sys_import_set", tables.User, tables.Subscription, tables.License} {
+		var ans struct {
+			Result []map[string]any `json:"result"`
+		}
+		if err := c.call(ctx, http.MethodGet, c.base+"/api/now/table/"+url.PathEscape(t)+"?sysparm_limit=1", nil, &ans); err != nil {
+			if errors.Is(err, ErrCredentialsRefused) {
+				return err
+			}
+			return fmt.Errorf("reading %s: %w: create the staging tables as the README says, and let the integration user read them", t, err)
+		}
+	}
+	return nil
+}
