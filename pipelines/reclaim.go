@@ -208,7 +208,9 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 	if group != "" && slices.ContainsFunc(cfg.Rules.Exclude.Groups, func(s string) bool { return strings.EqualFold(s, group) }) {
 		return "now excluded by the rules (the license comes from excluded group " + group + ")"
 	}
-	if since := activeSince(row); !u.LastSignIn.IsZero() && !since.IsZero() && u.LastSignIn.After(since) {
+	// signInActivity is evidence of a product whose use is any sign-in (Microsoft 365, Entra ID); a Dynamics license
+	// is used in Dynamics, which the latest marts (checked above) say from its own evidence.
+	if since := activeSince(row); signInIsEvidence(cfg.Rules, row.SkuPart) && !u.LastSignIn.IsZero() && !since.IsZero() && u.LastSignIn.After(since) {
 		return "became active since the plan: signed in " + u.LastSignIn.Format(time.RFC3339)
 	}
 	if group != "" {
@@ -226,6 +228,17 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 	}
 	a.Result = "removed"
 	return "removed with assignLicense"
+}
+
+// signInIsEvidence reports whether the product of a SKU counts any sign-in (signInActivity) as use; an unknown SKU
+// is treated as one that does, so the check errs on keeping the license.
+func signInIsEvidence(r *rules.Rules, skuPart string) bool {
+	for _, p := range r.Products {
+		if slices.ContainsFunc(p.SKUs, func(s string) bool { return strings.EqualFold(s, skuPart) }) {
+			return slices.Contains(p.Evidence, "sign_in_activity")
+		}
+	}
+	return true
 }
 
 // activeSince is the instant after which a sign-in means the user became active since the plan: the end of the

@@ -14,10 +14,11 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
-// The reclaim loop as an approver runs it: a plan from `report --csv`, three rows approved (a direct assignment,
-// a group-inherited one, and a user who signs in after the plan); over the cap nothing happens; the preview
-// removes nothing; --apply removes only the direct one (the simulator's later reads agree), names the group for
-// the inherited one and skips the user who became active; every decision is in the actions table; applying the
+// The reclaim loop as an approver runs it: a plan from `report --csv`, four rows approved (a direct assignment, a
+// group-inherited one, a Microsoft 365 license whose user signs in after the plan, and a Dynamics 365 license whose
+// user signs in too); over the cap nothing happens; the preview removes nothing; --apply removes the direct and the
+// Dynamics ones (a sign-in is not Dynamics use; the simulator's later reads agree), names the group for the
+// inherited one and skips the Microsoft 365 user who became active; every decision is in the actions table; applying the
 // plan again removes nothing more; the next run no longer sees the removed license.
 func TestCLIReclaim(t *testing.T) {
 	sim, base, env := startSim(t, nil)
@@ -42,30 +43,46 @@ func TestCLIReclaim(t *testing.T) {
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	direct, group, active := -1, -1, -1
+	// A group-inherited candidate; a direct one of a product any sign-in proves (Microsoft 365, Entra ID, Power
+	// Automate) whose user then signs in; a direct Dynamics 365 one whose user signs in too (a sign-in is not
+	// Dynamics use); and another direct one. Four users.
+	group, active, dynamics, direct := -1, -1, -1, -1
+	users := map[string]bool{}
 	for i, rec := range recs[1:] {
+		row, user, product := i+1, rec[col["user_id"]], rec[col["product"]]
 		switch {
-		case rec[col["action"]] != "remove license" && !strings.HasPrefix(rec[col["action"]], "remove from group"):
-		case rec[col["assigned_by_group"]] != "" && group < 0:
-			group = i + 1
-		case rec[col["assigned_by_group"]] == "" && direct < 0:
-			direct = i + 1
-		case rec[col["assigned_by_group"]] == "" && active < 0 && recs[i+1][col["user_id"]] != recs[direct][col["user_id"]]:
-			active = i + 1
+		case rec[col["action"]] != "remove license" && !strings.HasPrefix(rec[col["action"]], "remove from group"), users[user]:
+			continue
+		case rec[col["assigned_by_group"]] != "":
+			if group >= 0 {
+				continue
+			}
+			group = row
+		case active < 0 && (product == "Microsoft 365 / Office 365" || product == "Microsoft Entra ID" || product == "Power Automate"):
+			active = row
+		case dynamics < 0 && strings.HasPrefix(product, "Dynamics 365"):
+			dynamics = row
+		case direct < 0:
+			direct = row
+		default:
+			continue
 		}
+		users[user] = true
 	}
-	if direct < 0 || group < 0 || active < 0 {
-		t.Fatalf("the plan lacks a direct, a group-inherited or a second direct candidate: %d %d %d", direct, group, active)
+	if direct < 0 || group < 0 || active < 0 || dynamics < 0 {
+		t.Fatalf("the plan lacks a direct, a group-inherited, a sign-in product or a Dynamics candidate: %d %d %d %d", direct, group, active, dynamics)
 	}
-	for _, i := range []int{direct, group, active} {
+	for _, i := range []int{direct, group, active, dynamics} {
 		recs[i][col["approve"]] = "yes"
 	}
 	plan := filepath.Join(dir, "approved.csv")
 	pf, _ := os.Create(plan)
 	csv.NewWriter(pf).WriteAll(recs)
 	pf.Close()
-	if !sim.SignInNow(recs[active][col["user_id"]]) {
-		t.Fatal("the simulator has no such user")
+	for _, i := range []int{active, dynamics} {
+		if !sim.SignInNow(recs[i][col["user_id"]]) {
+			t.Fatal("the simulator has no such user")
+		}
 	}
 	reclaim := func(extra ...string) result {
 		return seatlake(t, env, append([]string{"reclaim", "--warehouse", wh, "--plan", plan, "--actor", "approver@contoso"}, extra...)...)
@@ -74,19 +91,19 @@ func TestCLIReclaim(t *testing.T) {
 		return slices.ContainsFunc(sim.Licenses(recs[i][col["user_id"]]), func(s string) bool { return strings.EqualFold(s, recs[i][col["sku_id"]]) })
 	}
 
-	if r := reclaim("--apply", "--max-removals", "2"); r.code != 2 || !strings.Contains(r.stderr, "3 approved rows, --max-removals 2") || !hasLicense(direct) {
+	if r := reclaim("--apply", "--max-removals", "3"); r.code != 2 || !strings.Contains(r.stderr, "4 approved rows, --max-removals 3") || !hasLicense(direct) {
 		t.Fatalf("over the cap: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r := reclaim()
-	if r.code != 0 || !strings.Contains(r.stdout, "approved=3 applied=false removed=0 would_remove=1 group_removal_needed=1 skipped=1") || !hasLicense(direct) {
+	if r.code != 0 || !strings.Contains(r.stdout, "approved=4 applied=false removed=0 would_remove=2 group_removal_needed=1 skipped=1") || !hasLicense(direct) {
 		t.Fatalf("preview: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = reclaim("--apply")
-	if r.code != 0 || !strings.Contains(r.stdout, "approved=3 applied=true removed=1 would_remove=0 group_removal_needed=1 skipped=1") {
+	if r.code != 0 || !strings.Contains(r.stdout, "approved=4 applied=true removed=2 would_remove=0 group_removal_needed=1 skipped=1") {
 		t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if hasLicense(direct) || !hasLicense(group) || !hasLicense(active) {
-		t.Errorf("after apply: the direct license must be gone, the group one and the active user's kept")
+	if hasLicense(direct) || hasLicense(dynamics) || !hasLicense(group) || !hasLicense(active) {
+		t.Errorf("after apply: the direct and the Dynamics licenses must be gone, the group one and the active user's kept")
 	}
 	if !strings.Contains(r.stdout, "remove the user from that group") || !strings.Contains(r.stdout, "became active since the plan") {
 		t.Errorf("the reasons: %s", r.stdout)
@@ -100,20 +117,20 @@ func TestCLIReclaim(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&tr)
 	resp.Body.Close()
-	if tr.Removals != 1 {
-		t.Errorf("the simulator's truth counts %d removals, want 1", tr.Removals)
+	if tr.Removals != 2 {
+		t.Errorf("the simulator's truth counts %d removals, want 2", tr.Removals)
 	}
 	r = reclaim("--apply")
 	if r.code != 0 || !strings.Contains(r.stdout, "removed=0") || !strings.Contains(r.stdout, "no longer assigned") {
 		t.Errorf("applying the plan again: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	acts := csvRows(t, wh, "SELECT applied, result, actor, plan_line FROM actions ORDER BY acted_at, action_id")
-	if len(acts) != 9 || !strings.HasPrefix(acts[0][2], "approver@contoso") {
+	if len(acts) != 12 || !strings.HasPrefix(acts[0][2], "approver@contoso") {
 		t.Fatalf("actions: %v", acts)
 	}
 	removed := csvRows(t, wh, "SELECT count(*) FROM actions WHERE applied AND result = 'removed'")[0][0]
-	if removed != "1" {
-		t.Errorf("actions record %s removals, want 1", removed)
+	if removed != "2" {
+		t.Errorf("actions record %s removals, want 2", removed)
 	}
 	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
 		t.Fatalf("run after reclaim: exit %d: %s", r.code, r.stderr)
