@@ -132,8 +132,8 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 		t := cfg.Tenants[i]
 		t.Defaults()
 		tokens := msauth.NewTokenSource(t.auth(cfg.Logger), t.GraphEndpoint)
-		graphs[t.TenantID] = &reclaim.Graph{Endpoint: t.GraphEndpoint, Tokens: tokens, HTTP: t.httpClient(0),
-			Reader: odata.NewClient(odata.Config{HTTPClient: t.httpClient(0), Tokens: tokens, RequestTimeout: t.RequestTimeout, Logger: cfg.Logger,
+		graphs[t.TenantID] = &reclaim.Graph{Endpoint: t.GraphEndpoint,
+			Client: odata.NewClient(odata.Config{HTTPClient: t.httpClient(0), Tokens: tokens, RequestTimeout: t.RequestTimeout, Logger: cfg.Logger,
 				Retry: odata.RetryPolicy{MaxAttempts: 5, MaxTotalWait: 2 * time.Minute}})}
 		clients[t.TenantID] = t.ClientID
 	}
@@ -223,6 +223,13 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 		return "a direct assignment, idle as the plan says"
 	}
 	if err := g.RemoveLicense(ctx, row.UserID, row.SkuID); err != nil {
+		// A removal whose answer was lost and whose retry was refused has still happened: the user says.
+		if now, rerr := g.ReadUser(ctx, row.UserID, false); rerr == nil {
+			if _, still := now.Licenses[strings.ToLower(row.SkuID)]; !still {
+				a.Result = "removed"
+				return "removed with assignLicense (its answer was lost; the user no longer holds it)"
+			}
+		}
 		a.Result = "failed"
 		return err.Error()
 	}

@@ -2,12 +2,14 @@ package odata
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -76,6 +78,7 @@ var ErrBadPage = errors.New("odata: malformed page")
 
 // HTTPError is a service's non-success answer.
 type HTTPError struct {
+	Method     string // GET when empty
 	Status     int
 	Code       string // the service's error code: Graph "Authorization_RequestDenied", Dataverse "0x80072322"…
 	Message    string
@@ -85,7 +88,7 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	msg := fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status)
+	msg := fmt.Sprintf("%s %s: HTTP %d", cmp.Or(e.Method, http.MethodGet), e.URL, e.Status)
 	if e.Code != "" {
 		msg += " " + e.Code
 	}
@@ -98,7 +101,7 @@ func (e *HTTPError) Error() string {
 	return msg
 }
 
-// Client sends authenticated GETs with retries and accounting.
+// Client sends authenticated requests (GETs, and the POST of an action) with retries and accounting.
 type Client struct {
 	cfg   Config
 	stats *Stats
@@ -256,6 +259,16 @@ const throttledAttemptsFactor = 10
 // times; a 429 with Retry-After is the service saying exactly when to come back, so it is bounded by
 // RetryPolicy.MaxTotalWait (and a generous attempt cap). Either way the request gives up by name, never silently.
 func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
+	return c.send(ctx, http.MethodGet, u, nil, buf)
+}
+
+// Post sends one POST with a JSON body (an OData action), retried as Get is: use it for actions that are safe to
+// repeat, and check their effect when the answer is lost.
+func (c *Client) Post(ctx context.Context, u string, body []byte, buf *bytes.Buffer) error {
+	return c.send(ctx, http.MethodPost, u, body, buf)
+}
+
+func (c *Client) send(ctx context.Context, method, u string, body []byte, buf *bytes.Buffer) error {
 	p := c.cfg.Retry
 	gate := c.cfg.Gate
 	var waited time.Duration
@@ -269,17 +282,17 @@ func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 			c.stats.WaitNanos.Add(int64(d))
 			waited += d
 			if err != nil {
-				return fmt.Errorf("GET %s: waiting for the throttling gate: %w", redactQuery(u), err)
+				return fmt.Errorf("%s %s: waiting for the throttling gate: %w", method, redactQuery(u), err)
 			}
 		}
 		var token string
 		if c.cfg.Tokens != nil {
 			var err error
 			if token, err = c.cfg.Tokens.Token(ctx); err != nil {
-				return fmt.Errorf("GET %s: %w", redactQuery(u), err)
+				return fmt.Errorf("%s %s: %w", method, redactQuery(u), err)
 			}
 		}
-		res, err := c.do(ctx, u, token, buf)
+		res, err := c.do(ctx, method, u, body, token, buf)
 		switch {
 		case err == nil:
 			if gate != nil {
@@ -311,7 +324,7 @@ func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 			wait = c.backoff(failures)
 		}
 		if failures >= p.MaxAttempts || attempt >= throttledAttemptsFactor*p.MaxAttempts || waited+wait > p.MaxTotalWait {
-			return fmt.Errorf("giving up on GET %s after %d attempts and %s waited: %w", redactQuery(u), attempt, waited.Round(time.Millisecond), err)
+			return fmt.Errorf("giving up on %s %s after %d attempts and %s waited: %w", method, redactQuery(u), attempt, waited.Round(time.Millisecond), err)
 		}
 		c.stats.Retries.Add(1)
 		level := slog.LevelInfo
@@ -324,7 +337,7 @@ func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 			continue // the gate holds this request (and every other) until Retry-After has passed
 		}
 		if err := c.wait(ctx, wait); err != nil {
-			return fmt.Errorf("GET %s: waiting to retry: %w", redactQuery(u), err)
+			return fmt.Errorf("%s %s: waiting to retry: %w", method, redactQuery(u), err)
 		}
 		waited += wait
 	}
@@ -338,10 +351,14 @@ type attempt struct {
 }
 
 // do performs one attempt.
-func (c *Client) do(ctx context.Context, u, token string, buf *bytes.Buffer) (attempt, error) {
+func (c *Client) do(ctx context.Context, method, u string, body []byte, token string, buf *bytes.Buffer) (attempt, error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(actx, method, u, rd)
 	if err != nil {
 		return attempt{}, fmt.Errorf("building request for %s: %w", redactQuery(u), err)
 	}
@@ -349,13 +366,16 @@ func (c *Client) do(ctx context.Context, u, token string, buf *bytes.Buffer) (at
 		req.Header[k] = vs
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	c.stats.Requests.Add(1)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return attempt{retry: transient(err)}, c.transportError(ctx, actx, u, err)
+		return attempt{retry: transient(err)}, fmt.Errorf("%s %s: %w", method, redactQuery(u), c.timeoutError(ctx, actx, err))
 	}
 	defer resp.Body.Close()
 	buf.Reset()
@@ -367,11 +387,14 @@ func (c *Client) do(ctx context.Context, u, token string, buf *bytes.Buffer) (at
 	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if resp.StatusCode/100 == 2 {
 		if rerr != nil { // reset, truncated body, per-attempt timeout while reading
-			return attempt{retry: transient(rerr)}, fmt.Errorf("reading the answer to GET %s: %w", redactQuery(u), c.timeoutError(ctx, actx, rerr))
+			return attempt{retry: transient(rerr)}, fmt.Errorf("reading the answer to %s %s: %w", method, redactQuery(u), c.timeoutError(ctx, actx, rerr))
 		}
 		return attempt{status: resp.StatusCode}, nil
 	}
 	he := &HTTPError{Status: resp.StatusCode, RetryAfter: retryAfter, URL: redactQuery(u)}
+	if method != http.MethodGet {
+		he.Method = method
+	}
 	parseErrorBody(buf.Bytes(), he)
 	for _, h := range []string{"request-id", "x-ms-service-request-id", "x-ms-request-id"} {
 		if he.RequestID != "" {
@@ -380,10 +403,6 @@ func (c *Client) do(ctx context.Context, u, token string, buf *bytes.Buffer) (at
 		he.RequestID = resp.Header.Get(h)
 	}
 	return attempt{status: resp.StatusCode, retryAfter: retryAfter, retry: retryableStatus(resp.StatusCode)}, he
-}
-
-func (c *Client) transportError(ctx, actx context.Context, u string, err error) error {
-	return fmt.Errorf("GET %s: %w", redactQuery(u), c.timeoutError(ctx, actx, err))
 }
 
 // timeoutError names the per-attempt timeout when it, not the caller, ended the attempt.

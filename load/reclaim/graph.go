@@ -6,28 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/seatlake/seatlake/extract/odata"
 )
 
-// TokenSource gives Graph access tokens.
-type TokenSource interface {
-	Token(ctx context.Context) (string, error)
-}
-
-// Graph reads users and removes their licenses.
+// Graph reads users and removes their licenses, through an OData client (auth, retries, request timeouts).
 type Graph struct {
 	Endpoint string // https://graph.microsoft.com
-	Tokens   TokenSource
-	HTTP     *http.Client
-	Reader   *odata.Client // GETs, with the extractors' retries
-	Sleep    func(ctx context.Context, d time.Duration) error
+	Client   *odata.Client
 }
 
 // User is what a removal is decided on.
@@ -49,7 +39,7 @@ func (g *Graph) ReadUser(ctx context.Context, id string, premium bool) (User, er
 		sel += ",signInActivity"
 	}
 	var buf bytes.Buffer
-	err := g.Reader.Get(ctx, strings.TrimRight(g.Endpoint, "/")+"/v1.0/users/"+url.PathEscape(id)+"?$select="+sel, &buf)
+	err := g.Client.Get(ctx, strings.TrimRight(g.Endpoint, "/")+"/v1.0/users/"+url.PathEscape(id)+"?$select="+sel, &buf)
 	var he *odata.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
 		return User{}, ErrNotFound
@@ -107,59 +97,18 @@ func (g *Graph) ReadUser(ctx context.Context, id string, premium bool) (User, er
 	return u, nil
 }
 
-// RemoveLicense removes one directly assigned license: POST /users/{id}/assignLicense with removeLicenses. 429 and
-// 503 (the request was not processed) are retried after their Retry-After; other errors are returned with Graph's
-// code and message.
+// RemoveLicense removes one directly assigned license: POST /users/{id}/assignLicense with removeLicenses. The
+// client retries it as it retries a read: a repeat of a removal that did happen answers 400, so a caller that gets
+// an error re-reads the user to learn what is true.
 func (g *Graph) RemoveLicense(ctx context.Context, userID, skuID string) error {
-	body, _ := json.Marshal(map[string]any{"addLicenses": []any{}, "removeLicenses": []string{skuID}})
+	body, err := json.Marshal(map[string]any{"addLicenses": []any{}, "removeLicenses": []string{skuID}})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
 	u := strings.TrimRight(g.Endpoint, "/") + "/v1.0/users/" + url.PathEscape(userID) + "/assignLicense"
-	sleep := g.Sleep
-	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+	if err := g.Client.Post(ctx, u, body, &buf); err != nil {
+		return fmt.Errorf("removing license %s from %s: %w", skuID, userID, err)
 	}
-	for attempt := 1; ; attempt++ {
-		tok, err := g.Tokens.Token(ctx)
-		if err != nil {
-			return fmt.Errorf("getting a Graph token: %w", err)
-		}
-		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodPost, u, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := g.HTTP.Do(req)
-		if err != nil {
-			cancel()
-			return fmt.Errorf("assignLicense for %s: %w", userID, err)
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		cancel()
-		if resp.StatusCode < 300 {
-			return nil
-		}
-		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) && attempt < 5 {
-			wait := time.Duration(attempt) * time.Second
-			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-				wait = time.Duration(s) * time.Second
-			}
-			if err := sleep(ctx, wait); err != nil {
-				return err
-			}
-			continue
-		}
-		var ge struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		json.Unmarshal(b, &ge)
-		return fmt.Errorf("assignLicense for %s: %d %s: %s", userID, resp.StatusCode, ge.Error.Code, ge.Error.Message)
-	}
+	return nil
 }
