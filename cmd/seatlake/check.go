@@ -1,17 +1,16 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
 
-	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/pipelines"
 )
 
@@ -89,80 +88,74 @@ func checkCommand() *cli.Command {
 	}
 }
 
-// syncTargets are the asset systems of the config file's sync section, with their secrets from the files it names
-// or the environment, for `seatlake check` to probe.
+// syncTargets are the asset systems of the config file's sync section, built as the sync commands build them, for
+// `seatlake check` to probe.
 func syncTargets(fc *fileConfig, log *slog.Logger) (pipelines.SyncTargets, error) {
 	var t pipelines.SyncTargets
 	if fc == nil {
 		return t, nil
 	}
 	if n := fc.sync["jsm-assets"]; n != nil {
-		var s struct {
-			URL       string `yaml:"url"`
-			TokenFile string `yaml:"token-file"`
+		get, err := sectionSetting("jsm-assets", n)
+		if err != nil {
+			return t, err
 		}
-		if err := n.Decode(&s); err != nil {
-			return t, fmt.Errorf("sync.jsm-assets: %s", oneLine(err.Error()))
+		cfg, own, err := jsmTarget(get, fc.tenants, true, log)
+		if err != nil {
+			return t, fmt.Errorf("sync.jsm-assets: %w", err)
 		}
-		if err := msauth.CheckEndpoint(cmp.Or(s.URL, "https://api.atlassian.com")); err != nil {
-			return t, fmt.Errorf("sync.jsm-assets.url: %w", err)
+		for _, o := range own {
+			c := cfg
+			c.Token = o.Token
+			t.JSM = append(t.JSM, pipelines.JSMTarget{Tenant: o.Name, Config: c})
 		}
-		base := assets.Config{BaseURL: cmp.Or(s.URL, "https://api.atlassian.com"), Logger: log}
-		for _, tn := range fc.tenants { // tenants with their own import source
-			if tn.AssetsTokenFile == "" {
-				continue
-			}
-			tok, err := msauth.LoadSecret("", tn.AssetsTokenFile)
-			if err != nil {
-				return t, fmt.Errorf("tenant %q: jsm-assets-token-file: %w", tn.Name, err)
-			}
-			cfg := base
-			cfg.Token = tok.Reveal()
-			t.JSM = append(t.JSM, pipelines.JSMTarget{Tenant: tn.Name, Config: cfg})
-		}
-		tok, err := msauth.LoadSecret("SEATLAKE_JSM_ASSETS_TOKEN", s.TokenFile)
-		switch {
-		case err == nil:
-			cfg := base
-			cfg.Token = tok.Reveal()
+		if cfg.Token != "" {
 			t.JSM = append(t.JSM, pipelines.JSMTarget{Tenant: "-", Config: cfg})
-		case len(t.JSM) == 0:
-			return t, fmt.Errorf("sync.jsm-assets: the container token: %w", err)
 		}
 	}
 	if n := fc.sync["servicenow"]; n != nil {
-		var s struct {
-			InstanceURL      string `yaml:"instance-url"`
-			User             string `yaml:"user"`
-			PasswordFile     string `yaml:"password-file"`
-			ClientID         string `yaml:"client-id"`
-			ClientSecretFile string `yaml:"client-secret-file"`
-			UserTable        string `yaml:"user-table"`
-			SubTable         string `yaml:"subscription-table"`
-			LicenseTable     string `yaml:"license-table"`
+		get, err := sectionSetting("servicenow", n)
+		if err != nil {
+			return t, err
 		}
-		if err := n.Decode(&s); err != nil {
-			return t, fmt.Errorf("sync.servicenow: %s", oneLine(err.Error()))
-		}
-		if err := msauth.CheckEndpoint(s.InstanceURL); err != nil {
-			return t, fmt.Errorf("sync.servicenow.instance-url: %w", err)
-		}
-		sn := &assets.ServiceNowConfig{InstanceURL: s.InstanceURL, User: s.User, ClientID: s.ClientID, Logger: log,
-			Tables: assets.StagingTables{User: cmp.Or(s.UserTable, assets.DefaultStagingTables.User),
-				Subscription: cmp.Or(s.SubTable, assets.DefaultStagingTables.Subscription), License: cmp.Or(s.LicenseTable, assets.DefaultStagingTables.License)}}
-		var sec msauth.Secret
-		var err error
-		if s.ClientID != "" {
-			sec, err = msauth.LoadSecret("SEATLAKE_SERVICENOW_CLIENT_SECRET", s.ClientSecretFile)
-			sn.ClientSecret = sec.Reveal()
-		} else {
-			sec, err = msauth.LoadSecret("SEATLAKE_SERVICENOW_PASSWORD", s.PasswordFile)
-			sn.Password = sec.Reveal()
-		}
+		sn, err := serviceNowTarget(get, true, log)
 		if err != nil {
 			return t, fmt.Errorf("sync.servicenow: %w", err)
 		}
-		t.ServiceNow = sn
+		t.ServiceNow = &sn
 	}
 	return t, nil
+}
+
+// sectionSetting reads a sync target's settings as its sync command would with no flag on the command line: the
+// flag's environment variable, then the config file's key, then the flag's default.
+func sectionSetting(target string, n *yaml.Node) (setting, error) {
+	var keys map[string]string
+	if err := n.Decode(&keys); err != nil {
+		return nil, fmt.Errorf("sync.%s: %s", target, oneLine(err.Error()))
+	}
+	flags := map[string]cli.Flag{}
+	for _, sc := range syncCommand().Subcommands {
+		if sc.Name == target {
+			for _, f := range sc.Flags {
+				flags[f.Names()[0]] = f
+			}
+		}
+	}
+	return func(name string) string {
+		if f, ok := flags[name].(*cli.StringFlag); ok {
+			for _, env := range f.EnvVars {
+				if v := os.Getenv(env); v != "" {
+					return v
+				}
+			}
+		}
+		if v := keys[name]; v != "" {
+			return v
+		}
+		if f, ok := flags[name].(cli.DocGenerationFlag); ok {
+			return f.GetValue()
+		}
+		return ""
+	}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -49,33 +50,19 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := msauth.CheckEndpoint(c.String("url")); err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--url: %w", err)}
+				var tenants []tenantFile
+				if fcJSM != nil {
+					tenants = fcJSM.tenants
 				}
-				// Tenants of the config file may name their own import source's token.
-				tokens := map[string]string{}
-				if fcJSM != nil && !c.Bool("dry-run") {
-					for _, t := range fcJSM.tenants {
-						if t.AssetsTokenFile == "" {
-							continue
-						}
-						tok, err := msauth.LoadSecret("", t.AssetsTokenFile)
-						if err != nil {
-							return &exitError{code: exitUsage, err: fmt.Errorf("tenant %q: jsm-assets-token-file: %w", t.Name, err)}
-						}
-						tokens[t.TenantID] = tok.Reveal()
-					}
-				}
-				var token msauth.Secret
-				if !c.Bool("dry-run") {
-					// The shared token is needed unless every tenant has its own; a tenant left without one fails alone.
-					if token, err = msauth.LoadSecret("SEATLAKE_JSM_ASSETS_TOKEN", c.String("token-file")); err != nil && len(tokens) == 0 {
-						return &exitError{code: exitUsage, err: fmt.Errorf("the Assets container token: %w", err)}
-					}
+				jsm, own, err := jsmTarget(flagSetting(c), tenants, !c.Bool("dry-run"), log)
+				if err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("sync jsm-assets: %w", err)}
 				}
 				cfg := syncConfig(c, log)
-				cfg.JSMTokens = tokens
-				cfg.JSM = assets.Config{BaseURL: c.String("url"), Token: token.Reveal(), ChunkSize: c.Int("chunk-size"), Logger: log}
+				cfg.JSM, cfg.JSMTokens = jsm, map[string]string{}
+				for _, t := range own {
+					cfg.JSMTokens[t.TenantID] = t.Token
+				}
 				res, err := pipelines.SyncJSMAssets(c.Context, cfg)
 				return syncOutcome(c, "jsm-assets", res, err)
 			},
@@ -106,33 +93,9 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if c.String("instance-url") == "" {
-					return &exitError{code: exitUsage, err: errors.New("sync servicenow: --instance-url is required (https://<instance>.service-now.com)")}
-				}
-				if err := msauth.CheckEndpoint(c.String("instance-url")); err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--instance-url: %w", err)}
-				}
-				sn := assets.ServiceNowConfig{InstanceURL: c.String("instance-url"), Logger: log, BatchSize: c.Int("batch-size"),
-					Tables: assets.StagingTables{User: c.String("user-table"), Subscription: c.String("subscription-table"), License: c.String("license-table")}}
-				if !c.Bool("dry-run") {
-					switch {
-					case c.String("client-id") != "" && c.String("user") != "":
-						return &exitError{code: exitUsage, err: errors.New("sync servicenow: give --user (basic auth) or --client-id (OAuth), not both")}
-					case c.String("client-id") != "":
-						sec, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_CLIENT_SECRET", c.String("client-secret-file"))
-						if err != nil {
-							return &exitError{code: exitUsage, err: fmt.Errorf("the ServiceNow OAuth client secret: %w", err)}
-						}
-						sn.ClientID, sn.ClientSecret = c.String("client-id"), sec.Reveal()
-					case c.String("user") != "":
-						pw, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_PASSWORD", c.String("password-file"))
-						if err != nil {
-							return &exitError{code: exitUsage, err: fmt.Errorf("the ServiceNow password of %s: %w", c.String("user"), err)}
-						}
-						sn.User, sn.Password = c.String("user"), pw.Reveal()
-					default:
-						return &exitError{code: exitUsage, err: errors.New("sync servicenow: give --user (basic auth, password from $SEATLAKE_SERVICENOW_PASSWORD or --password-file) or --client-id (OAuth)")}
-					}
+				sn, err := serviceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
+				if err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("sync servicenow: %w", err)}
 				}
 				cfg := syncConfig(c, log)
 				cfg.ServiceNow = sn
@@ -141,6 +104,96 @@ func syncCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// setting reads one setting of a sync target by its flag's name: from the command line (flagSetting) or, for
+// `seatlake check`, from the config file's sync section (sectionSetting).
+type setting func(name string) string
+
+func flagSetting(c *cli.Context) setting {
+	return func(name string) string {
+		if v := c.Value(name); v != nil {
+			return fmt.Sprint(v)
+		}
+		return ""
+	}
+}
+
+// tenantToken is a tenant's own Assets import source token.
+type tenantToken struct{ Name, TenantID, Token string }
+
+// jsmTarget is the Assets sink's configuration: the API, the shared container token, and the tokens of the tenants
+// that name their own import source (jsm-assets-token-file). Without secrets (a dry run) no token is read.
+func jsmTarget(get setting, tenants []tenantFile, secrets bool, log *slog.Logger) (assets.Config, []tenantToken, error) {
+	cfg := assets.Config{BaseURL: cmp.Or(get("url"), "https://api.atlassian.com"), Logger: log}
+	if n, err := strconv.Atoi(get("chunk-size")); err == nil {
+		cfg.ChunkSize = n
+	}
+	if err := msauth.CheckEndpoint(cfg.BaseURL); err != nil {
+		return cfg, nil, fmt.Errorf("url: %w", err)
+	}
+	if !secrets {
+		return cfg, nil, nil
+	}
+	var own []tenantToken
+	for _, t := range tenants {
+		if t.AssetsTokenFile == "" {
+			continue
+		}
+		tok, err := msauth.LoadSecret("", t.AssetsTokenFile)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("tenant %q: jsm-assets-token-file: %w", t.Name, err)
+		}
+		own = append(own, tenantToken{t.Name, t.TenantID, tok.Reveal()})
+	}
+	// The shared token is needed unless tenants have their own; a tenant left without one fails alone.
+	tok, err := msauth.LoadSecret("SEATLAKE_JSM_ASSETS_TOKEN", get("token-file"))
+	if err != nil && len(own) == 0 {
+		return cfg, nil, fmt.Errorf("the Assets container token: %w", err)
+	}
+	cfg.Token = tok.Reveal()
+	return cfg, own, nil
+}
+
+// serviceNowTarget is the ServiceNow sink's configuration: the instance, the staging tables, and basic auth or OAuth
+// client credentials (read only with secrets: a dry run sends nothing).
+func serviceNowTarget(get setting, secrets bool, log *slog.Logger) (assets.ServiceNowConfig, error) {
+	sn := assets.ServiceNowConfig{InstanceURL: get("instance-url"), Logger: log,
+		Tables: assets.StagingTables{User: cmp.Or(get("user-table"), assets.DefaultStagingTables.User),
+			Subscription: cmp.Or(get("subscription-table"), assets.DefaultStagingTables.Subscription),
+			License:      cmp.Or(get("license-table"), assets.DefaultStagingTables.License)}}
+	if n, err := strconv.Atoi(get("batch-size")); err == nil {
+		sn.BatchSize = n
+	}
+	if sn.InstanceURL == "" {
+		return sn, errors.New("instance-url is required (https://<instance>.service-now.com)")
+	}
+	if err := msauth.CheckEndpoint(sn.InstanceURL); err != nil {
+		return sn, fmt.Errorf("instance-url: %w", err)
+	}
+	if !secrets {
+		return sn, nil
+	}
+	user, client := get("user"), get("client-id")
+	switch {
+	case client != "" && user != "":
+		return sn, errors.New("give user (basic auth) or client-id (OAuth), not both")
+	case client != "":
+		sec, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_CLIENT_SECRET", get("client-secret-file"))
+		if err != nil {
+			return sn, fmt.Errorf("the OAuth client secret: %w", err)
+		}
+		sn.ClientID, sn.ClientSecret = client, sec.Reveal()
+	case user != "":
+		pw, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_PASSWORD", get("password-file"))
+		if err != nil {
+			return sn, fmt.Errorf("the password of %s: %w", user, err)
+		}
+		sn.User, sn.Password = user, pw.Reveal()
+	default:
+		return sn, errors.New("give user (basic auth, password from $SEATLAKE_SERVICENOW_PASSWORD or password-file) or client-id (OAuth)")
+	}
+	return sn, nil
 }
 
 func syncConfig(c *cli.Context, log *slog.Logger) pipelines.SyncConfig {
