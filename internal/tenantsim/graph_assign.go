@@ -47,21 +47,10 @@ func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *reply) {
 			"Resource '"+r.PathValue("id")+"' does not exist or one of its queried reference-property objects are not present.", w.Header().Get("request-id"))
 		return
 	}
-	props := defaultUserProps
-	if sel, ok := query(r, "$select"); ok {
-		props = nil
-		for _, p := range strings.Split(sel, ",") {
-			name := canonical(strings.TrimSpace(p), userProps)
-			if name == "" {
-				s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'Microsoft.DirectoryServices.User'.")
-				return
-			}
-			if name == "signInActivity" && !s.cfg.Premium {
-				s.notPremium(w, rep)
-				return
-			}
-			props = append(props, name)
-		}
+	sel, hasSel := query(r, "$select")
+	props, ok := s.selectUserProps(w, rep, sel, hasSel, false)
+	if !ok {
+		return
 	}
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)

@@ -27,30 +27,12 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if !s.queryOptions(w, r, rep, "$select", "$top", "$skiptoken") {
 		return
 	}
-	props := defaultUserProps
 	sel, hasSel := query(r, "$select")
-	if hasSel {
-		props = props[:0:0]
-		for _, p := range strings.Split(sel, ",") {
-			p = strings.TrimSpace(p)
-			name := canonical(p, userProps)
-			switch {
-			case canonical(p, notInCollections) != "":
-				s.graphError(rep, http.StatusNotImplemented, "NotImplemented", "This operation target is not yet supported.", w.Header().Get("request-id"))
-				return
-			case name == "":
-				s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'Microsoft.DirectoryServices.User'.")
-				return
-			case !contains(props, name):
-				props = append(props, name)
-			}
-		}
-	}
-	activity := contains(props, "signInActivity")
-	if activity && !s.cfg.Premium {
-		s.notPremium(w, rep)
+	props, ok := s.selectUserProps(w, rep, sel, hasSel, true)
+	if !ok {
 		return
 	}
+	activity := contains(props, "signInActivity")
 	top := 100
 	if v, ok := query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
@@ -97,6 +79,35 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
 		b = s.appendUser(b, &users[i], props)
 	}
 	rep.b = append(b, "]}"...)
+}
+
+// selectUserProps reads $select for /users (collection true) or /users/{id}: the properties in Graph's spelling, or
+// the default set without $select. It answers the error and returns false for an unknown property, a property
+// Graph serves only for one user (on the collection), and signInActivity without Entra ID P1.
+func (s *Sim) selectUserProps(w http.ResponseWriter, rep *reply, sel string, hasSel, collection bool) ([]string, bool) {
+	if !hasSel {
+		return defaultUserProps, true
+	}
+	var props []string
+	for _, p := range strings.Split(sel, ",") {
+		p = strings.TrimSpace(p)
+		name := canonical(p, userProps)
+		switch {
+		case collection && canonical(p, notInCollections) != "":
+			s.graphError(rep, http.StatusNotImplemented, "NotImplemented", "This operation target is not yet supported.", w.Header().Get("request-id"))
+			return nil, false
+		case name == "":
+			s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'Microsoft.DirectoryServices.User'.")
+			return nil, false
+		case !contains(props, name):
+			props = append(props, name)
+		}
+	}
+	if contains(props, "signInActivity") && !s.cfg.Premium {
+		s.notPremium(w, rep)
+		return nil, false
+	}
+	return props, true
 }
 
 // canonical is Graph's spelling of a property name, matched case-insensitively ("" when unknown).

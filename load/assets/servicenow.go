@@ -49,18 +49,6 @@ var ErrCredentialsRefused = errors.New("ServiceNow refused the credentials (401)
 // ErrRowsRefused means the transform maps marked rows error: the sync landed the others and names those.
 var ErrRowsRefused = errors.New("the transform maps refused rows")
 
-// stagingColumns are the columns of each staging table, in the order the README documents them (every one a string,
-// as the Import Set API takes them). A license's u_user and u_subscription hold the u_external_id of its user and
-// its subscription.
-func stagingColumns() map[string][]string {
-	return map[string][]string{
-		"persons":       {"u_external_id", "u_tenant_id", "u_entra_id", "u_upn", "u_display_name", "u_department", "u_enabled", "u_dynamics_users"},
-		"subscriptions": {"u_external_id", "u_tenant_id", "u_sku_id", "u_part_number", "u_product", "u_purchased", "u_assigned", "u_active", "u_available", "u_monthly_price"},
-		"assignments": {"u_external_id", "u_tenant_id", "u_user", "u_subscription", "u_status", "u_last_activity", "u_evidence", "u_days_inactive",
-			"u_reason", "u_monthly_cost", "u_reclaim_candidate"},
-	}
-}
-
 // AssignmentKey is a license assignment's identity: the user's Entra object id and the SKU id.
 func AssignmentKey(a Assignment) string { return a.UserID + ":" + a.SkuID }
 

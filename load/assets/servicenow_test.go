@@ -2,6 +2,7 @@ package assets
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -15,25 +16,29 @@ func TestStagingColumnsAreDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := map[string]string{"persons": DefaultStagingTables.User, "subscriptions": DefaultStagingTables.Subscription, "assignments": DefaultStagingTables.License}
-	rows := stagingRows(sample(1))
-	for sel, cols := range stagingColumns() {
-		var got []string
-		for k := range rows[sel].row(0) {
-			got = append(got, k)
-		}
-		if !slices.Equal(sorted(got), sorted(cols)) {
-			t.Errorf("%s rows carry %v, the documented columns are %v", sel, sorted(got), sorted(cols))
-		}
+	for sel, src := range stagingRows(sample(1)) {
 		line := ""
 		for _, l := range strings.Split(string(readme), "\n") {
 			if strings.HasPrefix(l, "| `"+tables[sel]+"` |") {
 				line = l
 			}
 		}
-		for _, c := range cols {
-			if !strings.Contains(line, "`"+c+"`") {
-				t.Errorf("the README's row for %s does not document %s", tables[sel], c)
+		var documented []string
+		cells := strings.SplitN(line, "|", 4) // "", the table, its columns, ""
+		if len(cells) < 3 {
+			t.Fatalf("the README has no row for %s", tables[sel])
+		}
+		for _, c := range regexp.MustCompile("`(u_[a-z_]+)`").FindAllStringSubmatch(cells[2], -1) {
+			if !slices.Contains(documented, c[1]) {
+				documented = append(documented, c[1])
 			}
+		}
+		var sent []string
+		for k := range src.row(0) {
+			sent = append(sent, k)
+		}
+		if !slices.Equal(sorted(sent), sorted(documented)) {
+			t.Errorf("%s rows carry %v, the README documents %v", tables[sel], sorted(sent), sorted(documented))
 		}
 	}
 }
