@@ -207,6 +207,9 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 	if err := r.loadCommitted(ctx); err != nil {
 		return nil, err
 	}
+	if st, err := ReadEventsStatus(wh.Root()); err == nil && st.Environments != nil {
+		r.last = st.Environments // what earlier receivers saw, read once; written at each commit
+	}
 	dir := filepath.Join(EventsDir(wh.Root()), "journal")
 	segs, err := businessevents.Segments(dir)
 	if err != nil {
@@ -222,6 +225,7 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 				r.pending.Add(1) // journaled, not committed: the first commit lands it
 			}
 			r.seen[e.Key()] = e.ReceivedAt
+			r.arrived(e)
 		}
 	}
 	if r.journal, err = businessevents.OpenJournal(dir, cfg.GroupCommit); err != nil {
@@ -317,6 +321,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	key := e.Key()
 	r.mu.Lock()
+	r.arrived(e) // a retry is an arrival too: the endpoint works
 	_, dup := r.seen[key]
 	if !dup {
 		r.seen[key] = e.ReceivedAt // a retry racing this request is a duplicate; if journaling fails, it is forgotten again
@@ -336,9 +341,6 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.accepted.Add(1)
-	r.mu.Lock()
-	r.last[name] = e.ReceivedAt
-	r.mu.Unlock()
 	if r.pending.Add(1) >= int64(r.cfg.CommitEvents) {
 		select {
 		case r.kick <- struct{}{}:
@@ -428,22 +430,10 @@ func (r *Receiver) Commit(ctx context.Context) error {
 	r.writeStatus()
 	// The routes: every event of the commit is routed, and each tenant is refreshed once, whatever the number of
 	// its events and segments.
-	perSeg := make([]routed, len(all))
-	for i, seg := range all {
-		perSeg[i] = r.route(seg.events)
-	}
 	jobs := routed{}
-	for _, rt := range perSeg {
-		for t, job := range rt {
-			if jobs[t] == nil {
-				jobs[t] = &refreshJob{env: job.env}
-			}
-			for _, u := range job.users {
-				if !slices.Contains(jobs[t].users, u) {
-					jobs[t].users = append(jobs[t].users, u)
-				}
-			}
-		}
+	needs := make([][]string, len(all)) // per segment, the tenants whose refresh it waits for
+	for i, seg := range all {
+		needs[i] = r.route(seg.events, jobs)
 	}
 	failedTenants := r.refresh(ctx, jobs)
 	var failed error
@@ -452,7 +442,7 @@ func (r *Receiver) Commit(ctx context.Context) error {
 	}
 	for i, seg := range all {
 		var segErr error
-		for t := range perSeg[i] {
+		for _, t := range needs[i] {
 			segErr = errors.Join(segErr, failedTenants[t])
 		}
 		if segErr != nil {
@@ -473,6 +463,13 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		os.Remove(seg.path + ".error")
 	}
 	return failed
+}
+
+// arrived notes when the environment's last event came, for `seatlake check` (r.mu held).
+func (r *Receiver) arrived(e *businessevents.Event) {
+	if e.ReceivedAt.After(r.last[e.Environment]) {
+		r.last[e.Environment] = e.ReceivedAt
+	}
 }
 
 // DedupWindow is how long the receiver remembers an event's key to answer F&O's retries as duplicates: memory is
@@ -570,9 +567,10 @@ type refreshJob struct {
 	users []string
 }
 
-// route logs the events the routes say to log and collects the refreshes they ask for.
-func (r *Receiver) route(evs []*businessevents.Event) routed {
-	jobs := routed{}
+// route logs the events the routes say to log and adds the refreshes they ask for to jobs; it returns the tenants
+// whose refresh these events need.
+func (r *Receiver) route(evs []*businessevents.Event, jobs routed) []string {
+	var tenants []string
 	for _, e := range evs {
 		for _, rt := range r.cfg.Routes {
 			if !rt.matches(e) {
@@ -596,11 +594,14 @@ func (r *Receiver) route(evs []*businessevents.Event) routed {
 					if !slices.Contains(job.users, e.UserID) {
 						job.users = append(job.users, e.UserID)
 					}
+					if !slices.Contains(tenants, env.Tenant.TenantID) {
+						tenants = append(tenants, env.Tenant.TenantID)
+					}
 				}
 			}
 		}
 	}
-	return jobs
+	return tenants
 }
 
 // refresh runs each tenant's refresh once; it returns the tenants whose refresh failed, with the error.
@@ -641,13 +642,6 @@ func (r *Receiver) writeStatus() {
 		st.Environments[k] = v
 	}
 	r.mu.Unlock()
-	if old, err := ReadEventsStatus(r.wh.Root()); err == nil {
-		for k, v := range old.Environments {
-			if v.After(st.Environments[k]) {
-				st.Environments[k] = v
-			}
-		}
-	}
 	err := warehouse.WriteAtomic(StatusPath(r.wh.Root()), func(w io.Writer) error { return json.NewEncoder(w).Encode(st) })
 	if err != nil {
 		r.cfg.Logger.Warn("could not write the receiver's status", "err", err)

@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -149,7 +150,7 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 	actor := cfg.Actor
 	if actor == "" {
 		host, _ := os.Hostname()
-		actor = cmpOrEnv("SUDO_USER", "USER", "LOGNAME") + "@" + host
+		actor = cmp.Or(os.Getenv("SUDO_USER"), os.Getenv("USER"), os.Getenv("LOGNAME"), "unknown") + "@" + host
 	}
 	if err := writeActions(ctx, wh, reclaimID, actor, clients, cfg, planSum, start, out); err != nil {
 		return out, fmt.Errorf("recording the actions (the removals above were done): %w", err)
@@ -260,15 +261,6 @@ func activeSince(row reclaim.Row) time.Time {
 		t = d.Add(24 * time.Hour)
 	}
 	return t
-}
-
-func cmpOrEnv(names ...string) string {
-	for _, n := range names {
-		if v := os.Getenv(n); v != "" {
-			return v
-		}
-	}
-	return "unknown"
 }
 
 func writeActions(ctx context.Context, wh *warehouse.Warehouse, reclaimID, actor string, clients map[string]string, cfg ReclaimConfig,

@@ -228,7 +228,6 @@ func refreshUsers(wh string) func(ctx context.Context, env pipelines.EventsEnv, 
 	return func(ctx context.Context, env pipelines.EventsEnv, users []string) error {
 		cfg := *env.Tenant
 		cfg.FinOpsOnly, cfg.Warehouse, cfg.Quiet = true, wh, true
-		cfg.Progress = nil
 		sum, err := pipelines.Run(ctx, cfg)
 		if err != nil {
 			return err

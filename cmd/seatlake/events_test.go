@@ -193,7 +193,8 @@ func TestCLIEventsServe(t *testing.T) {
 	if tr.Distinct != n || len(tr.Users) != len(changed) {
 		t.Errorf("truth: %+v", tr)
 	}
-	if r := seatlake(t, env, "check", "--warehouse", wh); !strings.Contains(r.stdout, "events endpoint") || !strings.Contains(r.stdout, "last event") {
+	// An OK line naming the endpoint and when its last event came (the warning for "no event yet" would not do).
+	if r := seatlake(t, env, "check", "--warehouse", wh); !strings.Contains(r.stdout, "events endpoint: configured ("+name+"); last event received 20") {
 		t.Errorf("check says nothing of the events endpoint:\n%s", r.stdout)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,7 +16,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -209,7 +210,7 @@ func sendEvents(c *cli.Context, sim *tenantsim.Sim, to string) error {
 	if n <= 0 {
 		return &exitError{code: exitUsage, err: errors.New("sim: --finops-events-to needs --finops-events N (N > 0)")}
 	}
-	if err := msauth.CheckEndpoint(to); err != nil || !strings.HasPrefix(to, "http://127.") && !strings.HasPrefix(to, "http://localhost") && !strings.HasPrefix(to, "https://127.") {
+	if u, err := url.Parse(to); err != nil || !loopbackHost(u.Hostname()) {
 		return &exitError{code: exitUsage, err: fmt.Errorf("sim: --finops-events-to %s: the simulator sends to loopback only", to)}
 	}
 	if apply := c.String("finops-events-apply"); apply != "" {
@@ -226,4 +227,13 @@ func sendEvents(c *cli.Context, sim *tenantsim.Sim, to string) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("sim: sending business events: %w", err)}
 	}
 	return nil
+}
+
+// loopbackHost reports whether host is this machine: the simulator sends nowhere else.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -73,7 +73,9 @@ func (s *Sim) Truth() Truth {
 	t.Tables = maps.Clone(t.Tables)
 	t.FinOpsEventsUsers = slices.Clone(s.eventsApplied)
 	s.truthMu.Unlock()
-	t.FinOpsEventsDistinct = len(s.FinOpsEventPlan(s.cfg.FinOpsEvents))
+	if len(s.m.fo) > 0 { // the plan has one distinct event per number asked for, when there is an F&O environment
+		t.FinOpsEventsDistinct = max(s.cfg.FinOpsEvents, 0)
+	}
 	s.lw.mu.RLock()
 	t.LicenseRemovals = s.lw.removed
 	s.lw.mu.RUnlock()
