@@ -145,7 +145,7 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 		a := ReclaimAction{Row: row, Action: "none", Result: "skipped"}
 		a.Reason = decide(ctx, db, graphs[row.TenantID], cfg, excludeRE, row, &a)
 		out = append(out, a)
-		cfg.Logger.Info("reclaim", "user", row.UPN, "sku", row.SkuPart, "action", a.Action, "result", a.Result, "reason", a.Reason)
+		cfg.Logger.Debug("reclaim", "user", row.UPN, "sku", row.SkuPart, "action", a.Action, "result", a.Result, "reason", a.Reason)
 	}
 	actor := cfg.Actor
 	if actor == "" {
