@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
 // receiver is a running `seatlake events serve`.
@@ -87,7 +85,7 @@ func post(t *testing.T, url, ctype, body string) int {
 // commits what is journaled and exits.
 func TestCLIEventsServe(t *testing.T) {
 	const n = 30
-	sim, base, env := startSim(t, func(c *tenantsim.Config) { c.FinOpsEvents = n })
+	sim, base, env := startSim(t, nil) // the plan comes from the sender, which has this simulator apply it
 	wh := t.TempDir()
 	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
 		t.Fatalf("run: exit %d: %s", r.code, r.stderr)

@@ -102,7 +102,7 @@ func (s *Sim) ApplyFinOpsEvents(n int) []string {
 		}
 	}
 	s.truthMu.Lock()
-	s.eventsApplied = changed
+	s.eventsApplied, s.eventsPlanned = changed, n
 	s.truthMu.Unlock()
 	return changed
 }

@@ -117,6 +117,7 @@ type Sim struct {
 	foMu    sync.RWMutex  // F&O users' roles, which business events' changes update
 	// eventsApplied are the F&O users whose role changes ApplyFinOpsEvents applied (truthMu).
 	eventsApplied []string
+	eventsPlanned int // the plan size ApplyFinOpsEvents applied (truthMu)
 
 	tokens tokenStore
 	faults faultQueue

@@ -72,9 +72,11 @@ func (s *Sim) Truth() Truth {
 	t.LicenseUsage = maps.Clone(t.LicenseUsage)
 	t.Tables = maps.Clone(t.Tables)
 	t.FinOpsEventsUsers = slices.Clone(s.eventsApplied)
+	planned := s.eventsPlanned
 	s.truthMu.Unlock()
 	if len(s.m.fo) > 0 { // the plan has one distinct event per number asked for, when there is an F&O environment
-		t.FinOpsEventsDistinct = max(s.cfg.FinOpsEvents, 0)
+		// The plan this simulator was started with, or the one a sender had it apply.
+		t.FinOpsEventsDistinct = max(s.cfg.FinOpsEvents, planned, 0)
 	}
 	s.lw.mu.RLock()
 	t.LicenseRemovals = s.lw.removed
