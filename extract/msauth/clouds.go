@@ -16,7 +16,8 @@ type Cloud struct {
 }
 
 // Clouds are the clouds a config file may name. GCC (usgov) runs on the public endpoints; GCC High and DoD on the
-// US Government ones; China is operated by 21Vianet.
+// US Government ones; China is operated by 21Vianet. Hosts from "Microsoft Graph national cloud deployments"; China's
+// authority is the one that page and the Azure SDK (azcore/cloud) name, see also chinaPartnerAuthority.
 var Clouds = map[string]Cloud{
 	"public":     {"https://login.microsoftonline.com", "https://graph.microsoft.com"},
 	"usgov":      {"https://login.microsoftonline.com", "https://graph.microsoft.com"},
@@ -24,6 +25,10 @@ var Clouds = map[string]Cloud{
 	"dod":        {"https://login.microsoftonline.us", "https://dod-graph.microsoft.us"},
 	"china":      {"https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"},
 }
+
+// chinaPartnerAuthority is the host the identity platform's own "National clouds" page gives for China; the Graph
+// page and the Azure SDK give login.chinacloudapi.cn. Both are accepted as Microsoft's.
+const chinaPartnerAuthority = "login.partner.microsoftonline.cn"
 
 // CloudNames lists the clouds' names, sorted.
 func CloudNames() []string {
@@ -43,7 +48,7 @@ func CheckAuthorityHost(raw string, allowed []string) error {
 	}
 	u, _ := url.Parse(raw)
 	host := strings.ToLower(u.Hostname())
-	if isLoopback(host) {
+	if isLoopback(host) || host == chinaPartnerAuthority {
 		return nil
 	}
 	for _, c := range Clouds {
@@ -62,7 +67,7 @@ func CheckAuthorityHost(raw string, allowed []string) error {
 
 func knownAuthorityHosts() []string {
 	seen := map[string]bool{}
-	var out []string
+	out := []string{chinaPartnerAuthority}
 	for _, c := range Clouds {
 		if u, err := url.Parse(c.AuthorityHost); err == nil && !seen[u.Host] {
 			seen[u.Host] = true

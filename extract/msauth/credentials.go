@@ -4,9 +4,10 @@ import (
 	"context"
 	cryptorand "crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -23,33 +24,47 @@ type Assertion func(ctx context.Context, tokenURL string) (string, error)
 
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// CertificateAssertion signs, for each token request, the JWT Microsoft's "certificate credentials" page
-// documents: RS256, the certificate's SHA-1 thumbprint as x5t, aud the token endpoint, iss and sub the client id,
-// a fresh jti, valid from now for ten minutes.
+// CertificateAssertion signs, for each token request, the JWT of Microsoft's "certificate credentials" page:
+// PS256, typ JWT, the certificate's base64url SHA-256 thumbprint as x5t#S256; aud the token endpoint, iss and sub
+// the client id, a GUID jti, nbf now and exp ten minutes later (the page asks for 5-10 minutes). MSAL for Go signs
+// the same way for Entra ID (RS256 with a SHA-1 x5t only for AD FS).
 func CertificateAssertion(clientID string, cert *x509.Certificate, key *rsa.PrivateKey, now func() time.Time) Assertion {
-	sum := sha1.Sum(cert.Raw)
-	x5t := base64.RawURLEncoding.EncodeToString(sum[:])
+	sum := sha256.Sum256(cert.Raw)
+	thumb := base64.RawURLEncoding.EncodeToString(sum[:])
 	if now == nil {
 		now = time.Now
 	}
 	return func(_ context.Context, tokenURL string) (string, error) {
 		t := now()
-		jti := make([]byte, 16)
-		if _, err := randRead(jti); err != nil {
-			return "", err
+		jti, err := newGUID()
+		if err != nil {
+			return "", fmt.Errorf("making the client assertion's jti: %w", err)
 		}
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
-			Audience: jwt.ClaimStrings{tokenURL}, Issuer: clientID, Subject: clientID,
-			ID: base64.RawURLEncoding.EncodeToString(jti), NotBefore: jwt.NewNumericDate(t), IssuedAt: jwt.NewNumericDate(t),
-			ExpiresAt: jwt.NewNumericDate(t.Add(10 * time.Minute)),
+		// aud is a single string, as on the page (RegisteredClaims would write a one-element array).
+		tok := jwt.NewWithClaims(jwt.SigningMethodPS256, jwt.MapClaims{
+			"aud": tokenURL, "iss": clientID, "sub": clientID, "jti": jti,
+			"nbf": t.Unix(), "iat": t.Unix(), "exp": t.Add(10 * time.Minute).Unix(),
 		})
-		tok.Header["x5t"] = x5t
+		tok.Header["typ"] = "JWT"
+		tok.Header["x5t#S256"] = thumb
 		s, err := tok.SignedString(key)
 		if err != nil {
 			return "", fmt.Errorf("signing the client assertion: %w", err)
 		}
 		return s, nil
 	}
+}
+
+// newGUID is a random (version 4) GUID, the form the page gives for jti.
+func newGUID() (string, error) {
+	var b [16]byte
+	if _, err := randRead(b[:]); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }
 
 // LoadCertificate reads a certificate with its private key from a PEM file (certificate and key blocks) or a

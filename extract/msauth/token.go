@@ -306,29 +306,41 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("token request refused: %s %s", e.Code, e.Description)
 }
 
-// hint says what to do about the AADSTS codes a new setup meets most ("" for others).
+// hint says what to do about the AADSTS codes a new setup meets most ("" for others). The codes and their meaning
+// are those of Microsoft's "Microsoft Entra authentication and authorization error codes" page, except 700024, which
+// that page does not list (see testdata/README.md).
 func hint(code int) string {
 	switch code {
 	case 7000215:
 		return "the client secret is wrong: use the secret's Value, not its Secret ID"
 	case 7000222:
 		return "the client secret has expired: create a new one in the app registration (Certificates & secrets)"
-	case 700027:
-		return "the client assertion's signature was refused: the certificate is not the one uploaded to the app registration (Certificates & secrets)"
-	case 700024:
-		return "the client assertion is outside its valid time: check this machine's clock"
-	case 700021, 700023:
-		return "the client assertion's audience, issuer or subject is wrong: it must name the token endpoint and the client id"
-	case 700016:
-		return "the application (client id) was not found in the tenant: check the client id and tenant id, and that an admin consented to the app in this tenant"
-	case 90002:
-		return "the tenant was not found: check the tenant id (a GUID or a domain such as contoso.onmicrosoft.com)"
-	case 70011:
-		return "the scope was refused: the resource URL is wrong for this cloud"
-	case 1002012:
-		return "the scope was refused: client-credential scopes must end in /.default"
 	case 7000218:
 		return "the request has no client secret or assertion"
+	case 7000112:
+		return "the application is disabled in the tenant: enable its enterprise application (Properties > Enabled for users to sign-in)"
+	case 700027:
+		return "the client assertion's signature was refused: the certificate is not the one uploaded to the app registration (Certificates & secrets)"
+	case 50027:
+		return "the client assertion was refused: its audience must be the token endpoint and it must be within its valid time (check this machine's clock)"
+	case 700024:
+		return "the client assertion is outside its valid time: check this machine's clock, or that the federated token file is being refreshed"
+	case 50048:
+		return "the client assertion's subject does not match its issuer: both must be the client id"
+	case 700016:
+		return "the application (client id) was not found in the tenant: check the client id and tenant id, and that an admin consented to the app in this tenant"
+	case 500011:
+		return "the resource is not in the tenant: the service (Dynamics 365, Dataverse) is not provisioned there, or the environment URL is wrong"
+	case 90002:
+		return "the tenant was not found: check the tenant id (a GUID or a domain such as contoso.onmicrosoft.com) and that it is in this cloud"
+	case 70011:
+		return "the scope was refused: the resource URL is wrong for this cloud"
+	case 700022:
+		return "the scope names more than one resource: one token is requested per resource"
+	case 700023:
+		return "the scope has no resource: client-credential scopes are <resource>/.default"
+	case 1002012:
+		return "the scope was refused: client-credential scopes must end in /.default"
 	}
 	return ""
 }
