@@ -30,11 +30,14 @@ type Getter interface {
 // PageSize is what every request asks for with Prefer: odata.maxpagesize (Dataverse's maximum).
 const PageSize = 5000
 
-// Headers are sent on every Dataverse request: the OData version and the page size, as the Web API documents.
+// Headers are sent on every Dataverse request, as "Compose HTTP requests and handle errors" asks of every request
+// (OData-MaxVersion and OData-Version 4.0, If-None-Match: null against cached answers; the pager adds Accept:
+// application/json), with the page size of "Page results using OData".
 func Headers() http.Header {
 	return http.Header{
 		"Odata-Maxversion": {"4.0"},
 		"Odata-Version":    {"4.0"},
+		"If-None-Match":    {"null"},
 		"Prefer":           {"odata.maxpagesize=" + strconv.Itoa(PageSize)},
 	}
 }

@@ -57,7 +57,7 @@ func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
 type step struct {
 	status     int
 	retryAfter string
-	file       string // testdata file, {{base}} replaced
+	file       string // testdata file, {{base}} and the documentation's [Organization URI] replaced by the server
 	body       string
 	truncate   bool
 	hang       bool // answer nothing until the client gives up
@@ -99,6 +99,7 @@ func newScript(t *testing.T, steps ...step) *script {
 				t.Fatal(err)
 			}
 			body = bytes.ReplaceAll(b, []byte("{{base}}"), []byte(s.srv.URL))
+			body = bytes.ReplaceAll(body, []byte("[Organization URI]"), []byte(s.srv.URL))
 		}
 		if st.hang {
 			<-r.Context().Done()
@@ -147,19 +148,26 @@ func nextOf(rows *int) func([]byte) (string, error) {
 	}
 }
 
+// The two pages of "Page results using OData" (Dataverse), replayed verbatim: each paging-cookie nextLink is sent
+// back exactly as given, with the same Prefer: odata.maxpagesize, until a page has none.
 func TestWalkFollowsNextLinkVerbatim(t *testing.T) {
-	s := newScript(t, step{file: "dataverse_page1.json"}, step{file: "dataverse_page2.json"})
+	s := newScript(t, step{file: "dataverse_page1.json", header: map[string]string{"Preference-Applied": "odata.maxpagesize=2"}},
+		step{file: "dataverse_page2.json", header: map[string]string{"Preference-Applied": "odata.maxpagesize=2"}},
+		step{file: "dataverse_page3.json"})
 	c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
 	rows := 0
-	if err := c.Walk(context.Background(), s.srv.URL+"/api/data/v9.2/systemusers?$select=fullname", nextOf(&rows)); err != nil {
+	if err := c.Walk(context.Background(), s.srv.URL+"/api/data/v9.2/contacts?$select=fullname", nextOf(&rows)); err != nil {
 		t.Fatal(err)
 	}
-	cookie := "/api/data/v9.2/systemusers?$select=fullname&$skiptoken=%3Ccookie%20pagenumber=%222%22%20pagingcookie=%22%253ccookie%2520page%253d%25221%2522%253e%253csystemuserid%2520last%253d%2522%257bD5026A4D-D01C-ED11-B83E-000D3A572421%257d%2522%2520first%253d%2522%257b49B0BE2E-D01C-ED11-B83E-000D3A572421%257d%2522%2520%252f%253e%253c%252fcookie%253e%22%20istracking=%22False%22%20/%3E"
-	if len(s.seen) != 2 || s.seen[0] != "/api/data/v9.2/systemusers?$select=fullname" || s.seen[1] != cookie {
-		t.Fatalf("requests %q: the paging cookie must be sent back exactly as given", s.seen)
+	want := []string{"/api/data/v9.2/contacts?$select=fullname",
+		"/api/data/v9.2/contacts?$select=fullname&$skiptoken=%3Ccookie%20pagenumber=%222%22%20pagingcookie=%22%253ccookie%2520page%253d%25221%2522%253e%253ccontactid%2520last%253d%2522%257bD5026A4D-D01C-ED11-B83E-000D3A572421%257d%2522%2520first%253d%2522%257b49B0BE2E-D01C-ED11-B83E-000D3A572421%257d%2522%2520%252f%253e%253c%252fcookie%253e%22%20istracking=%22False%22%20/%3E",
+		"/api/data/v9.2/contacts?$select=fullname&$skiptoken=%3Ccookie%20pagenumber=%223%22%20pagingcookie=%22%253ccookie%2520page%253d%25222%2522%253e%253ccontactid%2520last%253d%2522%257bF2318099-171F-ED11-B83E-000D3A572421%257d%2522%2520first%253d%2522%257bBB55F942-161F-ED11-B83E-000D3A572421%257d%2522%2520%252f%253e%253c%252fcookie%253e%22%20istracking=%22False%22%20/%3E",
 	}
-	if rows != 1 || st.Requests.Load() != 2 {
-		t.Errorf("rows %d, requests %d: want 1 row over 2 pages (the last empty)", rows, st.Requests.Load())
+	if strings.Join(s.seen, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("requests\n%s\nwant\n%s\nthe paging cookie must be sent back exactly as given", strings.Join(s.seen, "\n"), strings.Join(want, "\n"))
+	}
+	if rows != 4 || st.Requests.Load() != 3 {
+		t.Errorf("rows %d, requests %d: want 4 rows over 3 pages (the last empty)", rows, st.Requests.Load())
 	}
 	for _, h := range s.hdrs {
 		if h.Get("Prefer") != "odata.maxpagesize=5000" || h.Get("Accept") != "application/json" || h.Get("Authorization") != "Bearer token-1" {
@@ -427,7 +435,7 @@ func TestHTTPErrorParsing(t *testing.T) {
 		{"graph denied", step{status: 403, file: "graph_403.json"}, HTTPError{Status: 403, Code: "Authorization_RequestDenied",
 			Message: "Insufficient privileges to complete the operation.", RequestID: "3e4d6c4b-7d1c-4b8e-9a2b-1f3e5c6d7e8f"}},
 		{"dataverse", step{status: 404, file: "dataverse_404.json", header: map[string]string{"x-ms-service-request-id": "b1f0c3e2"}},
-			HTTPError{Status: 404, Code: "0x80060888", Message: "Resource not found for the segment 'systemuser'.", RequestID: "b1f0c3e2"}},
+			HTTPError{Status: 404, Code: "0x8006088a", Message: "Resource not found for the segment 'Account'.", RequestID: "b1f0c3e2"}},
 		{"not json", step{status: 400, body: "<html>\r\n<body>Bad\r\n   Request</body>\r\n</html>"},
 			HTTPError{Status: 400, Message: "<html> <body>Bad Request</body> </html>"}},
 		{"long", step{status: 400, body: strings.Repeat("é", 300)}, HTTPError{Status: 400, Message: strings.Repeat("é", 100) + "…"}},

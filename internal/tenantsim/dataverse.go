@@ -15,6 +15,15 @@ import (
 
 const dvAPI = "/api/data/v9.2/"
 
+// Error codes of the Web API's JSON error body ({"error":{"code","message"}}, "Compose HTTP requests and handle
+// errors"): "Troubleshoot Dataverse Web API client errors" shows 0x8006088a for a resource not found for a segment
+// (404) and 0x0 for a property that does not exist (400). Other query-option errors are given 0x0 too (assumed, see
+// extract/dataverse/testdata/README.md).
+const (
+	dvNotFound   = "0x8006088a"
+	dvQueryError = "0x0"
+)
+
 // DataverseLimits are the service protection limits of one environment, per application user (reference §3).
 type DataverseLimits struct {
 	Requests   int           // requests per Window (6,000)
@@ -86,12 +95,22 @@ func (g *dvGuard) admit(now time.Time) (code, msg string, wait time.Duration) {
 			}
 		}
 		return "0x80072321", "Combined execution time of incoming requests exceeded limit of " +
-			strconv.FormatInt(g.lim.Execution.Milliseconds(), 10) + " milliseconds over time window of " +
+			thousands(g.lim.Execution.Milliseconds()) + " milliseconds over time window of " +
 			strconv.Itoa(int(g.lim.Window/time.Second)) + " seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.", wait
 	}
 	g.inflight++
 	g.starts = append(g.starts, now)
 	return "", "", 0
+}
+
+// thousands writes n with comma separators, as the service protection page prints the execution-time limit
+// ("1,200,000 milliseconds").
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func (g *dvGuard) done(now time.Time, d time.Duration) {
@@ -129,7 +148,7 @@ func (s *Sim) dataverseHandler(e int) http.Handler {
 	mux.HandleFunc("GET "+dvAPI+"WhoAmI()", on("WhoAmI", s.dvWhoAmI))
 	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
 		seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-		dvError(rep, http.StatusNotFound, "0x80060888", "Resource not found for the segment '"+seg+"'.")
+		dvError(rep, http.StatusNotFound, dvNotFound, "Resource not found for the segment '"+seg+"'.")
 	}))
 	return mux
 }
@@ -175,7 +194,8 @@ func (s *Sim) serveEnv(svc envService, family string, h endpoint) http.HandlerFu
 			}
 			svc.errorBody(rep, status, "0x80040216", "An unexpected error occurred.")
 		case r.Method != http.MethodGet:
-			svc.errorBody(rep, http.StatusMethodNotAllowed, "", "The requested resource does not support http method '"+r.Method+"'.")
+			// A function called with the wrong method: "Troubleshoot Dataverse Web API client errors".
+			svc.errorBody(rep, http.StatusNotFound, "", "No HTTP resource was found that matches the request URI '"+baseURL(r)+r.URL.Path+"'.")
 		case !s.authorizeResource(w, r, svc.aud, rep):
 		case svc.refuse != nil && svc.refuse(rep):
 		default:
@@ -229,7 +249,7 @@ func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *reply) (dv
 			if v, ok := strings.CutPrefix(part, "odata.maxpagesize="); ok {
 				n, err := strconv.Atoi(v)
 				if err != nil || n < 1 {
-					dvError(rep, http.StatusBadRequest, "0x80060888", "The value of odata.maxpagesize preference must be a positive integer.")
+					dvError(rep, http.StatusBadRequest, dvQueryError, "The value of odata.maxpagesize preference must be a positive integer.")
 					return p, false
 				}
 				p.size, p.preferred = min(n, 5000), true
@@ -243,7 +263,7 @@ func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *reply) (dv
 	if v, ok := query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			dvError(rep, http.StatusBadRequest, "0x80060888", "Invalid value for $top: '"+v+"'.")
+			dvError(rep, http.StatusBadRequest, dvQueryError, "Invalid value for $top: '"+v+"'.")
 			return p, false
 		}
 		if !p.preferred { // with maxpagesize, $top is ignored (reference §3)
@@ -251,7 +271,7 @@ func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *reply) (dv
 		}
 	}
 	if _, ok := query(r, "$skip"); ok {
-		dvError(rep, http.StatusBadRequest, "0x80060888", "The query parameter $skip is not supported")
+		dvError(rep, http.StatusBadRequest, dvQueryError, "The query parameter $skip is not supported")
 		return p, false
 	}
 	p.skipCookie, _ = query(r, "$skiptoken")
@@ -331,7 +351,7 @@ func selectProps(r *http.Request, rep *reply, entity string, all []string) ([]st
 			}
 		}
 		if !found {
-			dvError(rep, http.StatusBadRequest, "0x80060888", "Could not find a property named '"+p+"' on type 'Microsoft.Dynamics.CRM."+entity+"'.")
+			dvError(rep, http.StatusBadRequest, dvQueryError, "Could not find a property named '"+p+"' on type 'Microsoft.Dynamics.CRM."+entity+"'.")
 			return nil, false
 		}
 	}
@@ -435,7 +455,7 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	if f, ok := query(r, "$filter"); ok {
 		var err error
 		if filter, err = parseFilter(f, systemUserProps.kinds); err != nil {
-			dvError(rep, http.StatusBadRequest, "0x80060888", err.Error())
+			dvError(rep, http.StatusBadRequest, dvQueryError, err.Error())
 			return
 		}
 	}
@@ -592,7 +612,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 			desc = true
 		case "createdon asc", "createdon":
 		default:
-			dvError(rep, http.StatusBadRequest, "0x80060888", "The simulated audits entity set orders by createdon only, not '"+o+"'.")
+			dvError(rep, http.StatusBadRequest, dvQueryError, "The simulated audits entity set orders by createdon only, not '"+o+"'.")
 			return
 		}
 	}
@@ -602,7 +622,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	if f, ok := query(r, "$filter"); ok {
 		var err error
 		if filter, err = parseFilter(f, auditProps.kinds); err != nil {
-			dvError(rep, http.StatusBadRequest, "0x80060888", err.Error())
+			dvError(rep, http.StatusBadRequest, dvQueryError, err.Error())
 			return
 		}
 		lo, hi = filter.bounds("createdon", lo, hi)
@@ -763,7 +783,13 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply
 	}
 	b := append(rep.b[:0], `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
-	b = append(b, dvAPI+`$metadata#organizations","value":[{"@odata.etag":"W/\"`...)
+	b = append(b, dvAPI+`$metadata#organizations`...)
+	if _, selected := query(r, "$select"); selected {
+		b = append(b, '(')
+		b = append(b, strings.Join(props, ",")...)
+		b = append(b, ')')
+	}
+	b = append(b, `","value":[{"@odata.etag":"W/\"`...)
 	b = strconv.AppendUint(b, hash(s.cfg.Seed, 0x0e, uint64(env.idx))%100000000, 10)
 	b = append(b, `\""`...)
 	hasID := false

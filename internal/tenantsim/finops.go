@@ -39,7 +39,9 @@ var foEntities = []foEntity{
 
 var foKeys = map[string][]string{"SystemUser": {"UserID"}, "SecurityRole": {"SecurityRoleIdentifier"}, "SecurityUserRole": {"UserId", "SecurityRoleIdentifier"}}
 
-// foGuard models resource-based service protection: too many requests at once and the environment answers 429.
+// foGuard models resource-based service protection ("Service protection API limits", "Priority-based throttling
+// FAQ"): when the environment's resources are over their threshold it answers 429 with Retry-After in seconds and
+// the FAQ's message. Too many requests at once stands for that threshold here.
 type foGuard struct {
 	mu       sync.Mutex
 	max      int
@@ -50,7 +52,7 @@ func (g *foGuard) admit(time.Time) (code, msg string, wait time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.inflight >= g.max {
-		return "429", "This request could not be processed at this time due to system experiencing high resource utilization.", time.Second
+		return "429", "This request could not be processed at this time due to system experiencing high resource utilization. Retry the request after 1 seconds", time.Second
 	}
 	g.inflight++
 	return "", "", 0

@@ -68,8 +68,10 @@ func (s *Sim) signToken(aud, resource string, now time.Time) (string, error) {
 		"uti":   base64.RawURLEncoding.EncodeToString(jti[:]),
 		"ver":   "1.0",
 	}
-	if aud == audGraph {
-		claims["roles"] = s.graphRoles()
+	// An app-only token carries no roles claim when the app holds no application permission on the resource
+	// ("client credentials flow": "app-only tokens can be issued without a roles claim").
+	if roles := s.graphRoles(); aud == audGraph && len(roles) > 0 {
+		claims["roles"] = roles
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["kid"] = kid
