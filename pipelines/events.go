@@ -161,6 +161,17 @@ func (s *secretFile) current() []byte {
 // EventsDir is where the receiver keeps its journal, secrets and status, under the warehouse.
 func EventsDir(warehouseRoot string) string { return filepath.Join(warehouseRoot, "_events") }
 
+// RejectedDir is where journal lines that are no business event are set aside, as they were.
+func RejectedDir(warehouseRoot string) string {
+	return filepath.Join(EventsDir(warehouseRoot), "rejected")
+}
+
+// isJSON is a Content-Type of application/json, with or without parameters (charset=utf-8).
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
 // SecretPath is the default secret file of an environment's callback path.
 func SecretPath(warehouseRoot, env string) string {
 	return filepath.Join(EventsDir(warehouseRoot), "secrets", env+".secret")
@@ -216,9 +227,13 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 		return nil, err
 	}
 	for _, s := range segs {
-		evs, err := businessevents.ReadSegment(s)
+		evs, rej, err := businessevents.ReadSegment(s)
 		if err != nil {
 			return nil, fmt.Errorf("replaying the journal: %w", err)
+		}
+		if len(rej) > 0 {
+			cfg.Logger.Warn("journaled lines that are no business event: set aside at the next commit, never committed",
+				"segment", filepath.Base(s), "lines", len(rej), "first", rej[0].Reason)
 		}
 		for _, e := range evs {
 			if _, done := r.committed[e.Key()]; !done {
@@ -296,9 +311,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "POST a business event", http.StatusMethodNotAllowed)
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if ct := req.Header.Get("Content-Type"); !isJSON(ct) {
 		r.wrongType.Add(1)
-		http.Error(w, "Content-Type must be application/json", http.StatusUnsupportedMediaType)
+		r.cfg.Logger.Warn("business event refused: not application/json", "environment", name, "content_type", ct, "remote", req.RemoteAddr)
+		http.Error(w, fmt.Sprintf("Content-Type %q: a business event is application/json", ct), http.StatusUnsupportedMediaType)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.cfg.MaxBody))
@@ -315,7 +331,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	e, err := businessevents.Parse(name, body, r.cfg.Now())
 	if err != nil {
+		// Refused before it is journaled: nothing of it reaches the warehouse. F&O keeps it in its business events
+		// error log (Download payload), so the reason is logged, not the body.
 		r.malformed.Add(1)
+		r.cfg.Logger.Warn("business event refused", "environment", name, "bytes", len(body), "reason", err.Error(), "remote", req.RemoteAddr)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -391,18 +410,19 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		return err
 	}
 	type segment struct {
-		path   string
-		events []*businessevents.Event
+		path     string
+		events   []*businessevents.Event
+		rejected []businessevents.Rejected
 	}
 	var all []segment
 	var fresh []*businessevents.Event
 	inBatch := map[string]bool{}
 	for _, s := range segs {
-		evs, err := businessevents.ReadSegment(s)
+		evs, rej, err := businessevents.ReadSegment(s)
 		if err != nil {
 			return err
 		}
-		all = append(all, segment{s, evs})
+		all = append(all, segment{s, evs, rej})
 		r.mu.Lock()
 		for _, e := range evs {
 			if _, done := r.committed[e.Key()]; !done && !inBatch[e.Key()] {
@@ -456,6 +476,13 @@ func (r *Receiver) Commit(ctx context.Context) error {
 				r.cfg.Logger.Warn("could not record the action's error beside the journal", "err", werr)
 			}
 			continue
+		}
+		if err := businessevents.SetAside(RejectedDir(r.wh.Root()), seg.path, seg.rejected); err != nil {
+			return err
+		}
+		if len(seg.rejected) > 0 {
+			r.cfg.Logger.Warn("journaled lines that are no business event set aside", "segment", filepath.Base(seg.path),
+				"lines", len(seg.rejected), "dir", RejectedDir(r.wh.Root()), "first", seg.rejected[0].Reason)
 		}
 		if err := os.Remove(seg.path); err != nil {
 			return fmt.Errorf("removing a committed journal segment: %w", err)
@@ -582,8 +609,11 @@ func (r *Receiver) route(evs []*businessevents.Event, jobs routed) []string {
 					r.cfg.Logger.Info("business event", "environment", e.Environment, "business_event_id", e.BusinessEventID,
 						"control_number", e.ControlNumber, "legal_entity", e.LegalEntity, "user_id", e.UserID)
 				case "refresh-user":
-					if e.UserID == "" {
-						continue
+					// The refresh re-reads the environment whole, so it runs for an alert that names no user too;
+					// the user is what the log and the stored row say.
+					if e.RecIDShaped() {
+						r.cfg.Logger.Warn("an alert on SecurityUserRole whose KeyValue1 is all digits: if it is the assignment's RecId and not a user id, user_id holds that number; the environment is refreshed whole either way",
+							"environment", e.Environment, "control_number", e.ControlNumber, "key_value1", e.UserID)
 					}
 					env := r.envs[e.Environment]
 					job := jobs[env.Tenant.TenantID]
@@ -591,7 +621,7 @@ func (r *Receiver) route(evs []*businessevents.Event, jobs routed) []string {
 						job = &refreshJob{env: *env}
 						jobs[env.Tenant.TenantID] = job
 					}
-					if !slices.Contains(job.users, e.UserID) {
+					if e.UserID != "" && !slices.Contains(job.users, e.UserID) {
 						job.users = append(job.users, e.UserID)
 					}
 					if !slices.Contains(tenants, env.Tenant.TenantID) {

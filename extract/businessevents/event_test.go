@@ -1,59 +1,139 @@
 package businessevents
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-func TestParse(t *testing.T) {
-	alert, _ := os.ReadFile("testdata/sample-alert.json")
-	unknown, _ := os.ReadFile("testdata/sample-unknown.json")
-	for _, tc := range []struct {
-		name                                 string
-		body                                 string
-		malformed                            bool
-		id, control, entity, user, eventTime string
-	}{
-		{name: "an alert on the user-role table names its user", body: string(alert), id: "BusinessEventsAlertEvent", control: "5637144577",
-			entity: "USMF", user: "adele", eventTime: "2025-12-02T14:00:00Z"},
-		{name: "an event seatlake does not know is kept; /Date(ms)/ time", body: string(unknown), id: "SalesOrderInvoicedBusinessEvent",
-			control: "5637144600", entity: "USRT", eventTime: "2025-12-02T14:10:00Z"},
-		{name: "an alert on UserInfo keyed by id", body: `{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"TableName":"UserInfo","KeyFieldName1":"id","KeyFieldValue1":"bob"}`,
-			id: "BusinessEventsAlertEvent", control: "1", user: "bob"},
-		{name: "no control number: the event id stands in", body: `{"BusinessEventId":"X","EventId":"E-1"}`, id: "X", control: "E-1"},
-		{name: "truncated JSON", body: `{"BusinessEventId":"X",`, malformed: true},
-		{name: "no BusinessEventId", body: `{"ControlNumber":1}`, malformed: true},
-		{name: "an array", body: `[{"BusinessEventId":"X"}]`, malformed: true},
-		{name: "two values", body: `{"BusinessEventId":"X"} {}`, malformed: true},
-	} {
-		e, err := Parse("contoso-prod", []byte(tc.body), time.Unix(0, 0))
-		if tc.malformed {
-			if !errors.Is(err, ErrMalformed) {
-				t.Errorf("%s: %v, want ErrMalformed", tc.name, err)
+var update = flag.Bool("update", false, "rewrite the golden expected.json files")
+
+// parsed is what a golden case expects of a payload: the envelope fields and the user, or the refusal.
+type parsed struct {
+	BusinessEventID string `json:"business_event_id,omitempty"`
+	ControlNumber   string `json:"control_number,omitempty"`
+	EventID         string `json:"event_id,omitempty"`
+	EventTime       string `json:"event_time,omitempty"`
+	LegalEntity     string `json:"legal_entity,omitempty"`
+	MajorVersion    int32  `json:"major_version"`
+	MinorVersion    int32  `json:"minor_version"`
+	UserID          string `json:"user_id,omitempty"`
+	Error           string `json:"error,omitempty"`
+}
+
+// Every payload under testdata/golden (the vendor's and public samples verbatim, and the documented alert shape the
+// simulator sends) goes through the parser; expected.json is what it must find. -update rewrites them.
+func TestParseGolden(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/golden/*")
+	if len(dirs) < 7 {
+		t.Fatalf("golden cases: %v", dirs)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join(dir, "payload.json"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		got := ""
-		if !e.EventTime.IsZero() {
-			got = e.EventTime.Format(time.RFC3339)
-		}
-		if e.BusinessEventID != tc.id || e.ControlNumber != tc.control || e.LegalEntity != tc.entity || e.UserID != tc.user || got != tc.eventTime {
-			t.Errorf("%s: %+v", tc.name, e)
-		}
+			var got parsed
+			e, err := Parse("contoso-prod", body, time.Unix(0, 0))
+			if err != nil {
+				got.Error = err.Error()
+			} else {
+				got = parsed{BusinessEventID: e.BusinessEventID, ControlNumber: e.ControlNumber, EventID: e.EventID, LegalEntity: e.LegalEntity,
+					MajorVersion: e.MajorVersion, MinorVersion: e.MinorVersion, UserID: e.UserID}
+				if !e.EventTime.IsZero() {
+					got.EventTime = e.EventTime.Format(time.RFC3339Nano)
+				}
+				if !json.Valid(e.Payload) || bytes.HasPrefix(e.Payload, []byte("\xef\xbb\xbf")) {
+					t.Errorf("the kept payload is not the JSON body: %q", e.Payload)
+				}
+			}
+			want := filepath.Join(dir, "expected.json")
+			if *update {
+				b, _ := json.MarshalIndent(got, "", "  ")
+				if err := os.WriteFile(want, append(b, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			b, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			var exp parsed
+			if err := json.Unmarshal(b, &exp); err != nil {
+				t.Fatal(err)
+			}
+			if got != exp {
+				t.Errorf("parsed %+v\nwant   %+v", got, exp)
+			}
+		})
 	}
 }
 
-// Concurrent appends with group commit all land; a segment whose last line was cut short by a kill reads back
-// without it; rotation hands over closed segments only.
+// Bodies that are no business event are refused with the reason, whatever their shape; none of them panics.
+func TestParseRefuses(t *testing.T) {
+	for _, tc := range []struct{ name, body, reason string }{
+		{"not UTF-8", "{\"BusinessEventId\":\"X\",\"ControlNumber\":1,\"Name\":\"Caf\xe9\"}", "not UTF-8 (byte 52)"},
+		{"an unpaired surrogate escape", `{"BusinessEventId":"X","ControlNumber":1,"Name":"\ud800"}`, `unpaired surrogate \uD800`},
+		{"a low surrogate alone", `{"BusinessEventId":"X","ControlNumber":1,"Name":"a\\\udc00"}`, `unpaired surrogate \uDC00`},
+		{"truncated JSON", `{"BusinessEventId":"X",`, "unexpected EOF"},
+		{"empty", ``, "EOF"},
+		{"an array", `[{"BusinessEventId":"X","ControlNumber":1}]`, "the body is an array, not a JSON object"},
+		{"a string", `"BusinessEventId"`, "the body is a string, not a JSON object"},
+		{"two values", `{"BusinessEventId":"X","ControlNumber":1} {}`, "more than one JSON value"},
+		{"trailing garbage", `{"BusinessEventId":"X","ControlNumber":1}}`, "more than one JSON value"},
+		{"no BusinessEventId", `{"ControlNumber":1}`, "no BusinessEventId string (got nothing)"},
+		{"an empty BusinessEventId", `{"BusinessEventId":" ","ControlNumber":1}`, "an empty BusinessEventId"},
+		{"a numeric BusinessEventId", `{"BusinessEventId":7,"ControlNumber":1}`, "no BusinessEventId string (got a number)"},
+		{"no ControlNumber", `{"BusinessEventId":"X","EventId":"E-1"}`, "no integer ControlNumber (got nothing)"},
+		{"a string ControlNumber", `{"BusinessEventId":"X","ControlNumber":"1"}`, "no integer ControlNumber (got a string)"},
+		{"a fractional ControlNumber", `{"BusinessEventId":"X","ControlNumber":1.5}`, "no integer ControlNumber (got a number)"},
+		{"a ControlNumber past int64", `{"BusinessEventId":"X","ControlNumber":99999999999999999999}`, "no integer ControlNumber (got a number)"},
+	} {
+		_, err := Parse("env", []byte(tc.body), time.Now())
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.reason) {
+			t.Errorf("%s: %v, want ErrMalformed saying %q", tc.name, err, tc.reason)
+		}
+	}
+	// Paired surrogates and escaped backslashes are fine.
+	if _, err := Parse("env", []byte(`{"BusinessEventId":"X","ControlNumber":1,"A":"\ud83d\ude00","B":"\\ud800"}`), time.Now()); err != nil {
+		t.Errorf("a paired surrogate and an escaped backslash: %v", err)
+	}
+}
+
+// Which user an event is about: only an alert on the user or user-role table names one, by the alerted record's
+// KeyValue1; the alert's UserId (the rule's owner) and fields of other events never do.
+func TestParseUser(t *testing.T) {
+	for _, tc := range []struct{ name, body, user string }{
+		{"alert on UserInfo", `{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"TableName":"UserInfo","KeyValue1":"bob","UserId":"Admin"}`, "bob"},
+		{"alert on SecurityUserRole, any case", `{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"TableName":"securityuserrole","KeyValue1":"adele","KeyValue2":"5637144590","UserId":"Admin"}`, "adele"},
+		{"alert on another table", `{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"TableName":"CustTable","KeyValue1":"US-001","UserId":"Admin"}`, ""},
+		{"alert without a table", `{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"UserId":"Admin"}`, ""},
+		{"another event with user-like fields", `{"BusinessEventId":"X","ControlNumber":1,"TableName":"UserInfo","KeyValue1":"bob","UserId":"carol"}`, ""},
+	} {
+		e, err := Parse("env", []byte(tc.body), time.Now())
+		if err != nil || e.UserID != tc.user {
+			t.Errorf("%s: user %q (%v), want %q", tc.name, e.UserID, err, tc.user)
+		}
+	}
+	e, _ := Parse("env", []byte(`{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"TableName":"SecurityUserRole","KeyValue1":"5637144601"}`), time.Now())
+	if !e.RecIDShaped() {
+		t.Errorf("an all-digit KeyValue1 on SecurityUserRole is not flagged")
+	}
+}
+
+// Concurrent appends with group commit all land, byte for byte; a segment whose last line was cut short by a kill
+// reads back without it; a line that no longer parses is returned as rejected and set aside as it was; rotation
+// hands over closed segments only; a segment written before bodies were kept as strings still reads.
 func TestJournal(t *testing.T) {
 	dir := t.TempDir()
 	j, err := OpenJournal(dir, true)
@@ -65,7 +145,7 @@ func TestJournal(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e, _ := Parse("env", []byte(`{"BusinessEventId":"X","ControlNumber":`+strconv.Itoa(i)+`}`), time.Now())
+			e, _ := Parse("env", []byte(`{ "BusinessEventId": "X", "ControlNumber": `+strconv.Itoa(i)+`, "Note": "<a & b>" }`), time.Now())
 			if err := j.Append(e); err != nil {
 				t.Error(err)
 			}
@@ -76,22 +156,32 @@ func TestJournal(t *testing.T) {
 	if err != nil || len(segs) != 1 {
 		t.Fatalf("rotate: %v %v", segs, err)
 	}
-	evs, err := ReadSegment(segs[0])
-	if err != nil || len(evs) != 200 {
-		t.Fatalf("read back %d events: %v", len(evs), err)
+	evs, rej, err := ReadSegment(segs[0])
+	if err != nil || len(evs) != 200 || len(rej) != 0 {
+		t.Fatalf("read back %d events, %d rejected: %v", len(evs), len(rej), err)
+	}
+	if p := string(evs[0].Payload); !strings.HasPrefix(p, `{ "BusinessEventId": "X", "ControlNumber": `) || !strings.HasSuffix(p, `"Note": "<a & b>" }`) {
+		t.Errorf("the payload is not kept as it came: %s", p)
 	}
 	j.Close()
 	f, _ := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
+	// An older receiver's line (body as a JSON value), one it journaled though it is not UTF-8, and a torn line.
+	f.WriteString(`{"environment":"env","received_at":"2026-01-01T00:00:00Z","payload":{"BusinessEventId":"Old","ControlNumber":9}}` + "\n")
+	f.WriteString("{\"environment\":\"env\",\"received_at\":\"2026-01-01T00:00:00Z\",\"payload\":{\"BusinessEventId\":\"Bad\",\"ControlNumber\":10,\"N\":\"\xff\"}}\n")
 	f.WriteString(`{"environment":"env","received_at":"2026-`)
 	f.Close()
-	if evs, err := ReadSegment(segs[0]); err != nil || len(evs) != 200 {
-		t.Errorf("a torn last line: %d events, %v", len(evs), err)
+	evs, rej, err = ReadSegment(segs[0])
+	if err != nil || len(evs) != 201 || evs[200].BusinessEventID != "Old" || len(rej) != 1 || rej[0].Line != 202 || !strings.Contains(rej[0].Reason, "not UTF-8") {
+		t.Fatalf("an old line, a rejected line and a torn line: %d events, rejected %+v, %v", len(evs), rej, err)
+	}
+	aside := filepath.Join(dir, "rejected")
+	if err := SetAside(aside, segs[0], rej); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(aside, filepath.Base(segs[0]))); !bytes.Equal(b, append(rej[0].Raw, '\n')) {
+		t.Errorf("set aside: %q", b)
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "seg-*")); len(m) != 2 {
 		t.Errorf("segments: %v", m)
 	}
-}
-
-func itoa(i int) string {
-	return string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
 }

@@ -34,11 +34,13 @@ type appendReq struct {
 	done chan error
 }
 
-// record is one journal line.
+// record is one journal line. The body is kept as a JSON string, byte for byte as it came; segments written before
+// that kept it as a JSON value (payload), which is still read.
 type record struct {
 	Environment string          `json:"environment"`
 	ReceivedAt  time.Time       `json:"received_at"`
-	Payload     json.RawMessage `json:"payload"`
+	Body        string          `json:"body,omitempty"`
+	Payload     json.RawMessage `json:"payload,omitempty"`
 }
 
 // OpenJournal opens dir (created 0750) and starts a new segment after the ones already there.
@@ -95,11 +97,13 @@ func (j *Journal) next() error {
 
 // Append journals e and returns once it is on disk.
 func (j *Journal) Append(e *Event) error {
-	line, err := json.Marshal(record{Environment: e.Environment, ReceivedAt: e.ReceivedAt, Payload: e.Payload})
-	if err != nil {
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line) // one line, ending in a newline
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(record{Environment: e.Environment, ReceivedAt: e.ReceivedAt, Body: string(e.Payload)}); err != nil {
 		return err
 	}
-	req := appendReq{line: append(line, '\n'), done: make(chan error, 1)}
+	req := appendReq{line: line.Bytes(), done: make(chan error, 1)}
 	select {
 	case j.reqs <- req:
 	case <-j.done:
@@ -184,30 +188,75 @@ func (j *Journal) Close() error {
 	return j.f.Close()
 }
 
+// Rejected is a journal line that no longer parses as a business event (it was journaled by an older receiver that
+// accepted what this one refuses, e.g. a body that is not UTF-8): set aside, never committed, never blocking the
+// lines after it.
+type Rejected struct {
+	Line   int    // 1-based
+	Reason string // what is wrong with it
+	Raw    []byte // the journal line as it is on disk
+}
+
 // ReadSegment reads a segment's events. A last line cut short (the receiver was killed while writing it, before
-// the event was acknowledged) is skipped; a bad line elsewhere is an error naming it.
-func ReadSegment(path string) ([]*Event, error) {
+// the event was acknowledged) is skipped; a line that is not a journal record, or whose body no longer parses, is
+// returned as rejected with the reason.
+func ReadSegment(path string) ([]*Event, []Rejected, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if i := bytes.LastIndexByte(b, '\n'); i < len(b)-1 {
 		b = b[:i+1] // the torn last line: never acknowledged
 	}
 	var out []*Event
+	var rej []Rejected
 	for n, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}
 		var r record
 		if err := json.Unmarshal(line, &r); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", path, n+1, err)
+			rej = append(rej, Rejected{Line: n + 1, Reason: "not a journal record: " + err.Error(), Raw: line})
+			continue
 		}
-		e, err := Parse(r.Environment, r.Payload, r.ReceivedAt)
+		body := []byte(r.Body)
+		if r.Body == "" {
+			body = r.Payload
+		}
+		e, err := Parse(r.Environment, body, r.ReceivedAt)
 		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", path, n+1, err)
+			rej = append(rej, Rejected{Line: n + 1, Reason: err.Error(), Raw: line})
+			continue
 		}
 		out = append(out, e)
 	}
-	return out, nil
+	return out, rej, nil
+}
+
+// SetAside appends a segment's rejected lines, as they were, to dir/<segment's name> (created 0750/0640).
+func SetAside(dir, segment string, rej []Rejected) error {
+	if len(rej) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("setting rejected journal lines aside: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, filepath.Base(segment)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("setting rejected journal lines aside: %w", err)
+	}
+	var buf bytes.Buffer
+	for _, r := range rej {
+		buf.Write(r.Raw)
+		buf.WriteByte('\n')
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return fmt.Errorf("setting rejected journal lines aside: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("setting rejected journal lines aside: %w", err)
+	}
+	return f.Close()
 }
