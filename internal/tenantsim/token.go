@@ -74,7 +74,8 @@ func (t *tokenStore) count() int64 {
 	return t.issued
 }
 
-// token is POST /{tenant}/oauth2/v2.0/token, the client-credentials grant (reference §1).
+// token is POST /{tenant}/oauth2/v2.0/token, the client-credentials grant of "OAuth 2.0 client credentials flow on
+// the Microsoft identity platform"; every fact it relies on is in extract/msauth/testdata/README.md.
 func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if err := r.ParseForm(); err != nil {
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
@@ -121,7 +122,9 @@ func (s *Sim) issue(w http.ResponseWriter, r *http.Request, rep *reply, scope, r
 	switch {
 	case scope == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
-	case !strings.HasSuffix(resourceScope, "/.default") || strings.ContainsAny(resourceScope, " "):
+	case strings.ContainsAny(resourceScope, " "):
+		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 700022, "The provided value for the input parameter scope is not valid because it contains more than one resource. Scope "+scope+" is not valid.")
+	case !strings.HasSuffix(resourceScope, "/.default"):
 		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope "+scope+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 	case aud == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid. The scope "+scope+" is not valid.")
@@ -198,7 +201,9 @@ func (s *Sim) authorizeResource(w http.ResponseWriter, r *http.Request, aud stri
 	return false
 }
 
-// aadError renders the identity platform's error body (reference §1).
+// aadError renders the identity platform's error body: error, error_description (AADSTS code, then trace,
+// correlation id and time on their own lines), error_codes, timestamp, trace_id, correlation_id and error_uri, as
+// the error code reference shows it.
 func (s *Sim) aadError(rep *reply, status int, code string, aadsts int, desc string) {
 	n := s.reqSeq.Add(1)
 	trace := guid(hash(s.cfg.Seed, 0xaad1, n), hash(s.cfg.Seed, 0xaad2, n))

@@ -32,6 +32,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"scope without /.default", "", url.Values{"scope": {"https://graph.microsoft.com/User.Read.All"}}, 400, "invalid_scope", 1002012, "/.default suffixed"},
 		{"unknown resource", "", url.Values{"scope": {"https://foo.microsoft.com/.default"}}, 400, "invalid_scope", 70011, "The scope https://foo.microsoft.com/.default is not valid"},
 		{"wrong grant type", "", url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type", 70003, "unsupported grant type"},
+		{"two resources", "", url.Values{"scope": {"https://graph.microsoft.com/.default " + c.base + "/.default"}}, 400, "invalid_scope", 700022, "more than one resource"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
