@@ -77,12 +77,14 @@ func post(t *testing.T, url, ctype, body string) int {
 	return resp.StatusCode
 }
 
-// Business events end to end: the simulator's sender posts the plan's events (with retries' duplicates and one
-// malformed body) to `events serve`; the receiver is killed -9 after acknowledging them all, before any commit;
-// restarted, it replays its journal and commits every distinct event once; F&O's retries after the outage are
+// Business events end to end: the simulator's sender posts the plan's events in the documented shape (alerts on
+// SecurityUserRole and UserInfo, with retries' duplicates and one malformed body) to `events serve`; the receiver is
+// killed -9 after acknowledging them all, before any commit; restarted, it replays its journal and commits every
+// distinct event once, each alert with the user of the alerted record; F&O's retries after the outage are
 // duplicates; a wrong secret, a wrong content type and an oversized body are refused and counted; refresh-user
-// re-reads the environment, so the changed users' new role is in finops_user_roles before any nightly run; SIGTERM
-// commits what is journaled and exits.
+// re-reads the environment, so the warehouse's F&O role assignments equal what F&O serves before any nightly run;
+// bodies that are no business event (not UTF-8, an unpaired surrogate, truncated, nested past reason, ...) are
+// refused with 400 and every query over finops_business_events keeps working; SIGTERM commits what is journaled.
 func TestCLIEventsServe(t *testing.T) {
 	const n = 30
 	sim, base, env := startSim(t, nil) // the plan comes from the sender, which has this simulator apply it
@@ -161,28 +163,98 @@ func TestCLIEventsServe(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	rcv.cmd.Process.Signal(syscall.SIGTERM)
-	if err := rcv.cmd.Wait(); err != nil {
-		t.Fatalf("after SIGTERM: %v\n%s", err, rcv.stderr)
-	}
-	time.Sleep(100 * time.Millisecond)
-	// The replayed events refreshed the tenant once, whatever their number; the duplicates, never.
-	if c := strings.Count(rcv.stderr.String(), "refreshed F&O users"); c != 1 {
-		t.Errorf("refresh-user ran %d times, want once", c)
-	}
-	if !strings.Contains(rcv.stdout.String(), "accepted=0 duplicates="+strconv.Itoa(n+n/5)) {
-		t.Errorf("every event sent after the restart is a duplicate: %s", rcv.stdout)
-	}
-	// Each distinct event is stored once: the history view shows every stored copy, not only the deduplicated view.
-	rows := csvRows(t, wh, "SELECT (SELECT count(*) FROM finops_business_events_history), count(*), count(DISTINCT business_event_id || control_number) FROM finops_business_events")
-	if rows[0][0] != strconv.Itoa(n) || rows[0][1] != strconv.Itoa(n) || rows[0][2] != strconv.Itoa(n) {
-		t.Errorf("finops_business_events (stored, shown, distinct): %v, want %d each", rows, n)
+	// What F&O serves now, role assignment for role assignment, is what the warehouse holds.
+	foURL := sim.FinOpsURLs()[0]
+	var served struct {
+		Environments map[string]map[string]int64 `json:"environments"`
 	}
 	resp, err = http.Get(base + "/_sim/truth")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tr struct {
+	json.NewDecoder(resp.Body).Decode(&served)
+	resp.Body.Close()
+	if got := csvRows(t, wh, "SELECT count(*) FROM finops_user_roles")[0][0]; got != strconv.FormatInt(served.Environments[foURL]["finops_user_roles"], 10) {
+		t.Errorf("finops_user_roles after refresh-user: %s rows, F&O serves %d", got, served.Environments[foURL]["finops_user_roles"])
+	}
+
+	// Bodies that are no business event: refused before they are journaled, whatever they hold. A BOM before a
+	// valid event is allowed (RFC 8259 lets a parser ignore it) and lands without it.
+	for _, bad := range []string{
+		"{\"BusinessEventId\":\"BusinessEventsAlertEvent\",\"ControlNumber\":900001,\"TableName\":\"UserInfo\",\"KeyValue1\":\"caf\xe9\"}",
+		"{\"BusinessEventId\":\"X\",\"ControlNumber\":900002,\"Name\":\"\xff\xfe\"}",
+		`{"BusinessEventId":"X","ControlNumber":900003,"Name":"\udc00"}`,
+		"{\"BusinessEventId\":\"X\",\"ControlNumber\":900004,\"Name\":\"a\x00b\"}",
+		`{"BusinessEventId":"X","ControlNumber":900005`,
+		`{"BusinessEventId":"X","ControlNumber":"900006"}`,
+		`{"BusinessEventId":"X"}`,
+		`{"BusinessEventId":"X","ControlNumber":900008}]`,
+		strings.Repeat("[", 20000),
+		`null`,
+		``,
+	} {
+		if code := post(t, rcv.callback, "application/json", bad); code != 400 {
+			t.Errorf("%.40q: %d, want 400", bad, code)
+		}
+	}
+	if code := post(t, rcv.callback, "application/json; charset=utf-8", "\xef\xbb\xbf"+`{"BusinessEventId":"VendorInvoicePostedBusinessEvent","ControlNumber":900100,"EventTime":"\/Date(1196865000000)\/","Note":"\ud83d\ude00 <&>"}`); code != 202 {
+		t.Errorf("a valid event after a BOM: %d, want 202", code)
+	}
+	rcv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := rcv.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, rcv.stderr)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if c := strings.Count(rcv.stderr.String(), "business event refused"); c != 12 { // and the sender's malformed body
+		t.Errorf("%d refusals logged, want 12:\n%s", c, rcv.stderr)
+	}
+	// Every query over the table works: every column, the payload as text and as JSON, the history view.
+	for _, q := range []string{
+		"SELECT * FROM finops_business_events",
+		"SELECT * FROM finops_business_events_history",
+		"SELECT max(length(payload)), count(DISTINCT payload), string_agg(payload, ',') IS NOT NULL FROM finops_business_events",
+		"SELECT count(*) FROM finops_business_events WHERE json_valid(payload) AND json_extract_string(payload, '$.BusinessEventId') = business_event_id",
+	} {
+		if r := seatlake(t, nil, "query", "--warehouse", wh, "--format", "csv", q); r.code != 0 {
+			t.Errorf("%s: exit %d: %s", q, r.code, r.stderr)
+		}
+	}
+	if got := csvRows(t, wh, "SELECT count(*) FROM finops_business_events WHERE json_valid(payload) AND json_extract_string(payload, '$.BusinessEventId') = business_event_id")[0][0]; got != strconv.Itoa(n+1) {
+		t.Errorf("events whose payload is the JSON they came as: %s, want %d", got, n+1)
+	}
+	if got := csvRows(t, wh, "SELECT event_time, json_extract_string(payload, '$.Note') FROM finops_business_events WHERE control_number = '900100'"); len(got) != 1 || got[0][0] != "2007-12-05T14:30:00Z" || got[0][1] != "\U0001F600 <&>" {
+		t.Errorf("the event after a BOM: %v", got)
+	}
+	// Each alert names the user of the alerted record (KeyValue1), never the rule's owner (UserId); the role
+	// alerts name exactly the users whose roles changed.
+	if got := csvRows(t, wh, `SELECT count(*), count(*) FILTER (WHERE user_id = json_extract_string(payload, '$.KeyValue1') AND user_id <> json_extract_string(payload, '$.UserId'))
+		FROM finops_business_events WHERE business_event_id = 'BusinessEventsAlertEvent'`); got[0][0] == "0" || got[0][0] != got[0][1] {
+		t.Errorf("alerts (all, with the alerted record's user): %v", got)
+	}
+	var roleUsers []string
+	for _, r := range csvRows(t, wh, "SELECT DISTINCT user_id FROM finops_business_events WHERE json_extract_string(payload, '$.TableName') = 'SecurityUserRole' ORDER BY 1") {
+		roleUsers = append(roleUsers, r[0])
+	}
+	if want := slices.Sorted(slices.Values(changed)); !slices.Equal(roleUsers, want) {
+		t.Errorf("users of the role alerts: %v, want %v", roleUsers, want)
+	}
+	// The replayed events refreshed the tenant once, whatever their number; the duplicates, never.
+	if c := strings.Count(rcv.stderr.String(), "refreshed F&O users"); c != 1 {
+		t.Errorf("refresh-user ran %d times, want once", c)
+	}
+	if !strings.Contains(rcv.stdout.String(), "accepted=1 duplicates="+strconv.Itoa(n+n/5)+" malformed=12") {
+		t.Errorf("every event the sender posted after the restart is a duplicate: %s", rcv.stdout)
+	}
+	// Each distinct event is stored once: the history view shows every stored copy, not only the deduplicated view.
+	rows := csvRows(t, wh, "SELECT (SELECT count(*) FROM finops_business_events_history), count(*), count(DISTINCT business_event_id || control_number) FROM finops_business_events")
+	if rows[0][0] != strconv.Itoa(n+1) || rows[0][1] != strconv.Itoa(n+1) || rows[0][2] != strconv.Itoa(n+1) {
+		t.Errorf("finops_business_events (stored, shown, distinct): %v, want %d each", rows, n+1)
+	}
+	resp, err = http.Get(base + "/_sim/truth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct { // the plan's truth
 		Distinct int      `json:"finops_events_distinct"`
 		Users    []string `json:"finops_events_users"`
 	}

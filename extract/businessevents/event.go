@@ -80,13 +80,13 @@ func Parse(env string, body []byte, received time.Time) (*Event, error) {
 	id, ok := fields["BusinessEventId"].(string)
 	switch e.BusinessEventID = strings.TrimSpace(id); {
 	case !ok:
-		return nil, fmt.Errorf("%w: no BusinessEventId string (got %s)", ErrMalformed, kind(fields["BusinessEventId"]))
+		return nil, fmt.Errorf("%w: no BusinessEventId string (got %s)", ErrMalformed, fieldKind(fields, "BusinessEventId"))
 	case e.BusinessEventID == "":
 		return nil, fmt.Errorf("%w: an empty BusinessEventId", ErrMalformed)
 	}
 	cn, ok := fields["ControlNumber"].(json.Number)
 	if _, err := strconv.ParseInt(string(cn), 10, 64); !ok || err != nil {
-		return nil, fmt.Errorf("%w: no integer ControlNumber (got %s)", ErrMalformed, kind(fields["ControlNumber"]))
+		return nil, fmt.Errorf("%w: no integer ControlNumber (got %s)", ErrMalformed, fieldKind(fields, "ControlNumber"))
 	}
 	e.ControlNumber = string(cn)
 	e.EventID = str(fields["EventId"])
@@ -145,11 +145,19 @@ func str(v any) string {
 	return ""
 }
 
+// fieldKind names what a field holds for an error message: nothing when it is absent.
+func fieldKind(f map[string]any, name string) string {
+	if v, ok := f[name]; ok {
+		return kind(v)
+	}
+	return "nothing"
+}
+
 // kind names a JSON value's type for an error message.
 func kind(v any) string {
 	switch v.(type) {
 	case nil:
-		return "nothing"
+		return "null"
 	case string:
 		return "a string"
 	case json.Number:

@@ -3,9 +3,12 @@ package tenantsim
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +30,12 @@ type PlannedEvent struct {
 
 // FinOpsEventPlan is the plan of n distinct events: every third an alert on SecurityUserRole (a role assigned to a
 // user), every third an alert on UserInfo (a user changed), the others business events seatlake does not know.
+//
+// The bodies have the documented shape (extract/businessevents/testdata/README.md): the envelope every business
+// event carries, and for an alert ("Send externally" on an alert rule, BusinessEventsAlertEvent) the alert rule's
+// context: the alerted record's table and key (TableName, KeyValue1, KeyValue2), the field, the company
+// (DataAreaId), the rule (RuleId, Subject, Message) and its owner (UserId, Email: who is notified, not the user the
+// record is about). Keys are in alphabetical order, as F&O's samples show them.
 func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 	if len(s.m.fo) == 0 || n <= 0 {
 		return nil
@@ -38,30 +47,57 @@ func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 			candidates = append(candidates, i)
 		}
 	}
+	roleRecID := int64(5637144576)
+	for i, r := range foRoles {
+		if r.id == finOpsEventRole {
+			roleRecID += int64(i)
+		}
+	}
 	base := s.m.anchor / 1000 // ms
 	out := make([]PlannedEvent, n)
 	for i := range n {
 		h := hash(s.cfg.Seed, 300, uint64(i))
-		cn := 5637144576 + int64(i)
-		id := guid(h, hash(s.cfg.Seed, 301, uint64(i)))
 		ms := base - int64(n-i)*1000
-		iso := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.0000000Z")
 		company := foCompanies[h%uint64(len(foCompanies))]
-		envelope := fmt.Sprintf(`"ControlNumber":%d,"EventId":"%s","EventTime":"/Date(%d)/","EventTimeIso8601":"%s","BusinessEventLegalEntity":"%s","MajorVersion":0,"MinorVersion":0,"InitiatingUserAADObjectId":"{00000000-0000-0000-0000-000000000000}","ParentContextRecordSubjects":[]`,
-			cn, id, ms, iso, company)
+		body := map[string]any{
+			"BusinessEventLegalEntity":    strings.ToLower(company),
+			"ContextRecordSubject":        "",
+			"ControlNumber":               5637144576 + int64(i),
+			"EventId":                     guid(h, hash(s.cfg.Seed, 301, uint64(i))),
+			"EventTime":                   fmt.Sprintf("/Date(%d)/", ms),
+			"EventTimeIso8601":            time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.0000000Z"),
+			"InitiatingUserAADObjectId":   "{00000000-0000-0000-0000-000000000000}",
+			"MajorVersion":                0,
+			"MinorVersion":                0,
+			"ParentContextRecordSubjects": []string{},
+		}
+		alert := func(table, tableLabel string, tableID int, field, fieldLabel string, fieldID int, trigger, subject, key1, key2 string) {
+			maps.Copy(body, map[string]any{
+				"BusinessEventId": "BusinessEventsAlertEvent", "DataAreaId": strings.ToLower(company), "Email": "admin@contoso.com",
+				"FieldId": fieldID, "FieldLabel": fieldLabel, "FieldName": field, "KeyValue1": key1, "KeyValue2": key2, "Link": "",
+				"Message": subject, "MessageDetails": tableLabel + ": " + key1, "ParentTableId": tableID, "RuleId": fmt.Sprintf("%06d", 400+i%3),
+				"Subject": subject, "TableId": tableID, "TableLabel": tableLabel, "TableName": table, "TypeTrigger": trigger, "UserId": "Admin",
+			})
+		}
+		var user string
 		switch {
 		case i%3 == 0 && len(candidates) > 0:
-			u := env.users[candidates[int(h>>8)%len(candidates)]]
-			out[i] = PlannedEvent{UserID: u.userID, Body: []byte(fmt.Sprintf(`{"BusinessEventId":"BusinessEventsAlertEvent",%s,"AlertId":"%d","RuleId":"5637144576","TableName":"SecurityUserRole","FieldLabel":"Security role","EventType":"Created","KeyFieldName1":"User","KeyFieldValue1":"%s","Subject":"Role %s assigned","UserId":"%s","CompanyId":"%s"}`,
-				envelope, cn, u.userID, finOpsEventRole, u.userID, company))}
+			user = env.users[candidates[int(h>>8)%len(candidates)]].userID
+			alert("SecurityUserRole", "Security user role", 65393, "SecurityRole", "Security role", 2, "RecordInsert",
+				"Role "+finOpsEventRole+" assigned", user, strconv.FormatInt(roleRecID, 10))
+			out[i].UserID = user
 		case i%3 == 1 && len(candidates) > 0:
-			u := env.users[candidates[int(h>>8)%len(candidates)]]
-			out[i] = PlannedEvent{Body: []byte(fmt.Sprintf(`{"BusinessEventId":"BusinessEventsAlertEvent",%s,"AlertId":"%d","RuleId":"5637144577","TableName":"UserInfo","FieldLabel":"Enabled","EventType":"Field changed","KeyFieldName1":"id","KeyFieldValue1":"%s","Subject":"User changed","UserId":"%s","CompanyId":"%s"}`,
-				envelope, cn, u.userID, u.userID, company))}
+			u := env.users[candidates[int(h>>8)%len(candidates)]].userID
+			alert("UserInfo", "User information", 65518, "enable", "Enabled", 5, "FieldChanged", "User changed", u, "")
 		default:
-			out[i] = PlannedEvent{Body: []byte(fmt.Sprintf(`{"BusinessEventId":"SalesOrderInvoicedBusinessEvent",%s,"InvoiceAccount":"US-%03d","InvoiceAmount":%d.5}`,
-				envelope, h%1000, h%100000))}
+			maps.Copy(body, map[string]any{"BusinessEventId": "SalesOrderInvoicedBusinessEvent",
+				"InvoiceAccount": fmt.Sprintf("US-%03d", h%1000), "InvoiceAmount": json.Number(fmt.Sprintf("%d.5", h%100000))})
 		}
+		b, err := json.Marshal(body) // keys sorted
+		if err != nil {
+			panic(err) // the values above always marshal
+		}
+		out[i].Body = b
 	}
 	return out
 }
