@@ -3,6 +3,7 @@ package tenantsim
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -451,6 +452,12 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	if !ok {
 		return
 	}
+	// The primary key comes back whether selected or not, after the selected columns ("Page results using OData":
+	// contactid on a $select=fullname page).
+	selected := props
+	if !slices.Contains(props, "systemuserid") {
+		props = append(slices.Clip(props), "systemuserid")
+	}
 	var filter *fnode
 	if f, ok := query(r, "$filter"); ok {
 		var err error
@@ -482,7 +489,7 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	b := append(rep.b[:0], `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, dvAPI+`$metadata#systemusers(`...)
-	b = append(b, strings.Join(props, ",")...)
+	b = append(b, strings.Join(selected, ",")...)
 	b = append(b, `)","value":[`...)
 	n, first, last, more := 0, "", "", false
 	for i := start; i < len(env.users); i++ {

@@ -339,3 +339,50 @@ func TestIdentityTruthIsPlanted(t *testing.T) {
 		}
 	}
 }
+
+// TestDataverseAnswersAsDocumented checks the simulated Web API against the answers Microsoft's pages show
+// (extract/dataverse/testdata/README.md): the key comes back unselected, paging is announced in Preference-Applied,
+// and the client errors of "Troubleshoot Dataverse Web API client errors" carry their status, code and message.
+func TestDataverseAnswersAsDocumented(t *testing.T) {
+	c := startSim(t, func(cfg *Config) { cfg.Users = 100 })
+	e := c.env(c.s.DataverseURLs()[0])
+	e.prefer = "odata.maxpagesize=2"
+	resp, body := e.get(dvAPI + "systemusers?$select=fullname")
+	var page struct {
+		Context string           `json:"@odata.context"`
+		Value   []map[string]any `json:"value"`
+		Next    string           `json:"@odata.nextLink"`
+	}
+	json.Unmarshal(body, &page)
+	if resp.Header.Get("Preference-Applied") != "odata.maxpagesize=2" || len(page.Value) != 2 || page.Next == "" ||
+		page.Value[0]["systemuserid"] == nil || page.Value[0]["@odata.etag"] == nil || !strings.HasSuffix(page.Context, "$metadata#systemusers(fullname)") {
+		t.Errorf("a $select=fullname page: %s %s", resp.Header.Get("Preference-Applied"), body)
+	}
+	e.prefer = ""
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code, msg    string
+	}{
+		{"GET", dvAPI + "Account", 404, "0x8006088a", "Resource not found for the segment 'Account'."},
+		{"GET", dvAPI + "systemusers?$select=Name", 400, "0x0", "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.systemuser'."},
+		{"POST", dvAPI + "WhoAmI", 404, "", "No HTTP resource was found that matches the request URI '" + e.base + dvAPI + "WhoAmI'."},
+	} {
+		req, _ := http.NewRequest(tc.method, e.base+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.tok)
+		resp, err := e.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var eb struct{ Error struct{ Code, Message string } }
+		json.Unmarshal(b, &eb)
+		if resp.StatusCode != tc.status || eb.Error.Code != tc.code || eb.Error.Message != tc.msg {
+			t.Errorf("%s %s: %d %s, want %d %q %q", tc.method, tc.path, resp.StatusCode, b, tc.status, tc.code, tc.msg)
+		}
+	}
+	if got := thousands(1200000); got != "1,200,000" {
+		t.Errorf("the execution-time limit reads %s, want 1,200,000 as the page prints it", got)
+	}
+}
