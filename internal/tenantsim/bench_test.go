@@ -44,7 +44,7 @@ func BenchmarkSignInPages(b *testing.B) {
 		b.Fatal(err)
 	}
 	tok := issueToken(b, s, "https://graph.microsoft.com/.default")
-	first := "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01T00:00:00Z%20and%20createdDateTime%20lt%202026-11-20T00:00:00Z"
+	first := "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01T00:00:00Z%20and%20createdDateTime%20le%202026-11-19T23:59:59.9999999Z"
 	h := s.Handler()
 	url := first
 	var rows, bytesOut int64
@@ -87,7 +87,7 @@ func BenchmarkSignInPagesHTTP(b *testing.B) {
 	}
 	defer s.Close()
 	tok := issueToken(b, s, base+"/.default")
-	first := base + "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01T00:00:00Z%20and%20createdDateTime%20lt%202026-11-20T00:00:00Z"
+	first := base + "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01T00:00:00Z%20and%20createdDateTime%20le%202026-11-19T23:59:59.9999999Z"
 	url := first
 	var rows int64
 	buf := make([]byte, 2<<20)

@@ -1,6 +1,7 @@
 package tenantsim
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -17,6 +18,9 @@ type reply struct {
 	status      int
 	contentType string
 	b           []byte
+	// clientReqID is the client-request-id the client sent (the request id when it sent none), which Graph echoes
+	// in the client-request-id header and in an error's innerError.
+	clientReqID string
 }
 
 const (
@@ -47,14 +51,18 @@ func (s *Sim) serve(family, aud string, h endpoint) http.HandlerFunc {
 		}
 		rep := s.getReply()
 		defer s.pages.Put(rep)
+		rep.clientReqID = w.Header().Get("client-request-id")
 		status := faultStatus(f, faulty)
 		switch {
 		case status == http.StatusTooManyRequests:
+			// An injected 429 sends its Delay as given, a fraction of a second too (the form of Microsoft's own
+			// sample): the test that injects it chose it.
 			d := f.Delay
 			if d <= 0 {
 				d = time.Second
 			}
-			s.tooMany(w, rep, d, true, reqID)
+			w.Header().Set("Retry-After", strconv.FormatFloat(math.Ceil(d.Seconds()*1000)/1000, 'f', -1, 64))
+			s.tooMany(rep, reqID)
 		case status != 0:
 			gf := graphFaults[status]
 			s.graphError(rep, status, gf.code, gf.message, reqID)
@@ -142,7 +150,7 @@ func (s *Sim) getReply() *reply {
 	if rep == nil {
 		rep = &reply{b: make([]byte, 0, 64<<10)}
 	}
-	rep.status, rep.contentType, rep.b = http.StatusOK, odataJSON, rep.b[:0]
+	rep.status, rep.contentType, rep.b, rep.clientReqID = http.StatusOK, odataJSON, rep.b[:0], ""
 	return rep
 }
 
@@ -172,7 +180,9 @@ func resetConn(w http.ResponseWriter) {
 	conn.Close()
 }
 
-// graphError renders Graph's error body (reference §2a, §2e).
+// graphError renders Graph's error body ("Microsoft Graph error responses and resource types", and the examples of
+// "Advanced query capabilities on directory objects"): code, message, and innerError with the date, the request-id
+// and the client-request-id the client sent (the request id when it sent none).
 func (s *Sim) graphError(rep *reply, status int, code, message, reqID string) {
 	rep.status, rep.contentType = status, plainJSON
 	b := append(rep.b[:0], `{"error":{"code":`...)
@@ -183,27 +193,26 @@ func (s *Sim) graphError(rep *reply, status int, code, message, reqID string) {
 	b = s.clock().UTC().AppendFormat(b, "2006-01-02T15:04:05")
 	b = append(b, `","request-id":"`...)
 	b = append(b, reqID...)
-	b = append(b, `","client-request-id":"`...)
-	b = append(b, reqID...)
-	rep.b = append(b, `"}}}`...)
+	b = append(b, `","client-request-id":`...)
+	b = appendJSONString(b, cmp.Or(rep.clientReqID, reqID))
+	rep.b = append(b, `}}}`...)
 }
 
-// tooMany renders Graph's 429 (reference §2e) with Retry-After in seconds: whole seconds, as the service usually
-// sends, unless fractional (scaled limits, injected faults), as in Microsoft's own sample.
-func (s *Sim) tooMany(w http.ResponseWriter, rep *reply, wait time.Duration, fractional bool, reqID string) {
-	secs := wait.Seconds()
-	if fractional {
-		ms := math.Ceil(max(secs, 0.05)*1000) / 1000
-		w.Header().Set("Retry-After", strconv.FormatFloat(ms, 'f', -1, 64))
-	} else {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(secs+0.999))))
-	}
+// tooMany renders the body of Graph's 429 ("Microsoft Graph throttling guidance", sample response); the caller has
+// set Retry-After.
+func (s *Sim) tooMany(rep *reply, reqID string) {
 	rep.status, rep.contentType = http.StatusTooManyRequests, plainJSON
 	b := append(rep.b[:0], `{"error":{"code":"TooManyRequests","innerError":{"code":"429","date":"`...)
 	b = s.clock().UTC().AppendFormat(b, "2006-01-02T15:04:05")
 	b = append(b, `","message":"Please retry after","request-id":"`...)
 	b = append(b, reqID...)
 	rep.b = append(b, `","status":"429"},"message":"Please retry again later."}}`...)
+}
+
+// retryAfterSeconds is the Retry-After of a service limit: whole seconds (RFC 9110 delay-seconds), rounded up so
+// that a client coming back after it finds the window free; at least 1.
+func retryAfterSeconds(wait time.Duration) string {
+	return strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10)
 }
 
 func (s *Sim) graphNotFound(w http.ResponseWriter, r *http.Request, rep *reply) {

@@ -14,6 +14,9 @@ type licenseWrites struct {
 	idxOnce sync.Once
 	byID    map[string]int // user id -> index in model.users
 	removed int64          // licenses removed through assignLicense
+
+	orderOnce [3]sync.Once // users sorted for $orderby, by orderUPN and orderName
+	order     [3][]int32
 }
 
 // reading wraps a handler that reads licenses.
@@ -36,8 +39,12 @@ func (s *Sim) userIndex(id string) (int, bool) {
 	return i, ok
 }
 
-// user is GET /v1.0/users/{id}: one user by object id, with $select as on the collection.
+// user is GET /v1.0/users/{id}: one user by object id, with $select as on the collection; and GET /users/$count.
 func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if r.PathValue("id") == "$count" {
+		s.usersCount(w, r, rep)
+		return
+	}
 	if !s.queryOptions(w, r, rep, "$select") {
 		return
 	}

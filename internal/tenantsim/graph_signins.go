@@ -60,9 +60,10 @@ func newFragments(m *model) fragments {
 
 const statusOK = `{"errorCode":0,"failureReason":null,"additionalDetails":null}`
 
-// signIns is GET /v1.0/auditLogs/signIns (reference §2c): interactive sign-ins newest first, $filter on
-// createdDateTime (ge, gt, le, lt, eq joined by and), $top (default and at most 1000), opaque $skiptoken nextLinks,
-// 30 days of retention, 403 without Entra ID P1.
+// signIns is GET /v1.0/auditLogs/signIns ("List signIns", "signIn resource type"): interactive sign-ins newest first
+// ($orderby createdDateTime asc for oldest first), $filter on createdDateTime (eq, le, ge: the operators the resource
+// documents) and userId (eq), joined by and; $top (default and at most 1000), opaque $skiptoken nextLinks, 30 days
+// of retention, 403 without Entra ID P1.
 func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if !s.cfg.Premium {
 		s.notPremium(w, rep)
@@ -71,9 +72,16 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if !s.queryOptions(w, r, rep, "$filter", "$top", "$skiptoken", "$orderby") {
 		return
 	}
-	if o, ok := query(r, "$orderby"); ok && !strings.EqualFold(strings.Join(strings.Fields(o), " "), "createdDateTime desc") {
-		s.badRequest(w, rep, "BadRequest", "Invalid $orderby: only 'createdDateTime desc' is supported.")
-		return
+	asc := false
+	if o, ok := query(r, "$orderby"); ok {
+		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
+		case "createddatetime desc":
+		case "createddatetime", "createddatetime asc":
+			asc = true
+		default:
+			s.badRequest(w, rep, "BadRequest", "Invalid $orderby: sign-ins are ordered by createdDateTime (asc or desc) only.")
+			return
+		}
 	}
 	top := 1000
 	if v, ok := query(r, "$top"); ok {
@@ -87,23 +95,28 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 	e := &s.m.ev
 	var wk walker
 	if tok, ok := query(r, "$skiptoken"); ok {
-		v, ok := s.openToken(tokSignIns, tok, 4)
-		if !ok || v[2] < 0 || v[2] >= int64(e.buckets) || v[3] < 0 {
+		v, ok := s.openToken(tokSignIns, tok, 6)
+		if !ok || v[2] < 0 || v[2] >= int64(e.buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(s.m.users)) {
 			s.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
 			return
 		}
-		wk = walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3]}
+		wk = walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3], user: int32(v[4]), asc: v[5] == 1}
 	} else {
 		f, _ := query(r, "$filter")
-		lo, hi, err := parseCreatedFilter(f)
+		sf, err := s.parseSignInFilter(f)
 		if err != nil {
 			s.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
 			return
 		}
-		lo, hi = max(lo, s.m.servedFrom), min(hi, s.m.servedTo)
-		wk = walker{e: e, lo: lo, hi: hi, k: min(e.bucketOf(hi), e.buckets-1), j: -1}
-		if lo > hi {
+		lo, hi := max(sf.lo, s.m.servedFrom), min(sf.hi, s.m.servedTo)
+		wk = walker{e: e, lo: lo, hi: hi, j: -1, user: sf.user, asc: asc}
+		switch {
+		case lo > hi || sf.none:
 			wk.k = -1
+		case asc:
+			wk.k, wk.j = max(e.bucketOf(lo), 0), 0
+		default:
+			wk.k = min(e.bucketOf(hi), e.buckets-1)
 		}
 	}
 
@@ -118,8 +131,14 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 	b = append(b, baseURL(r)...)
 	b = append(b, `/v1.0/$metadata#auditLogs/signIns",`...)
 	if _, _, ok := ahead.next(); ok {
+		// ahead.j has moved past the event that opens the next page: the token points back at it.
+		j := ahead.j + 1
+		dir := int64(0)
+		if ahead.asc {
+			j, dir = ahead.j-1, 1
+		}
 		b = append(b, `"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, s.sealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), ahead.j+1)))
+		b = appendJSONString(b, nextLink(r, s.sealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), j, int64(wk.user), dir)))
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
@@ -138,19 +157,38 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 	rep.b = append(b, "]}"...)
 }
 
-// walker walks the events of [lo, hi] newest first from bucket k, index j (-1: the bucket's newest).
+// walker walks the events of [lo, hi] from bucket k, index j: newest first (j -1: the bucket's newest), or oldest
+// first when asc. When user is not -1 it yields that user's events only.
 type walker struct {
 	e      *events
 	lo, hi int64
 	k      int
 	j      int64
+	user   int32
+	asc    bool
 	loaded bool
 	n, bs  int64
 	seed   uint64
 }
 
-// next returns the next event's time and hash; afterwards (k, j+1) is its position.
+// next returns the next event's time and hash.
 func (w *walker) next() (int64, uint64, bool) {
+	for {
+		var at int64
+		var h uint64
+		var ok bool
+		if w.asc {
+			at, h, ok = w.nextAsc()
+		} else {
+			at, h, ok = w.nextDesc()
+		}
+		if !ok || w.user < 0 || w.e.event(at, h).user == w.user {
+			return at, h, ok
+		}
+	}
+}
+
+func (w *walker) nextDesc() (int64, uint64, bool) {
 	for w.k >= 0 {
 		if !w.loaded {
 			w.bs = w.e.bucketStart(w.k)
@@ -178,6 +216,36 @@ func (w *walker) next() (int64, uint64, bool) {
 		}
 		return at, h, true
 	}
+	return 0, 0, false
+}
+
+func (w *walker) nextAsc() (int64, uint64, bool) {
+	for w.k >= 0 && w.k < w.e.buckets {
+		if !w.loaded {
+			w.bs = w.e.bucketStart(w.k)
+			if w.bs > w.hi {
+				w.k = -1
+				return 0, 0, false
+			}
+			w.n, w.seed, w.loaded = w.e.count(w.k), w.e.bucketSeed(w.k), true
+			w.j = max(w.j, 0)
+		}
+		if w.j >= w.n {
+			w.k, w.j, w.loaded = w.k+1, 0, false
+			continue
+		}
+		at, h := w.e.at(w.bs, w.seed, w.j, w.n)
+		w.j++
+		if at < w.lo {
+			continue
+		}
+		if at > w.hi {
+			w.k = -1
+			return 0, 0, false
+		}
+		return at, h, true
+	}
+	w.k = -1
 	return 0, 0, false
 }
 
@@ -246,21 +314,46 @@ func (s *Sim) appendSignIn(b []byte, rd *renderer, ev event) []byte {
 	return append(b, f.policies[ca]...)
 }
 
-// parseCreatedFilter reads a $filter on createdDateTime into an inclusive range of Unix microseconds.
-func parseCreatedFilter(f string) (lo, hi int64, err error) {
-	lo, hi = math.MinInt64, math.MaxInt64
+// signInFilter is a parsed $filter on sign-ins: createdDateTime in [lo, hi] (Unix microseconds), and one user's
+// sign-ins (user -1: everyone's; none: a user the tenant does not have).
+type signInFilter struct {
+	lo, hi int64
+	user   int32
+	none   bool
+}
+
+// parseSignInFilter reads a $filter on sign-ins: createdDateTime eq, le or ge a DateTimeOffset, and userId eq a
+// quoted id, joined by and. gt and lt are not among the operators the signIn resource documents, and are refused.
+func (s *Sim) parseSignInFilter(f string) (signInFilter, error) {
+	sf := signInFilter{lo: math.MinInt64, hi: math.MaxInt64, user: -1}
 	if strings.TrimSpace(f) == "" {
-		return lo, hi, nil
+		return sf, nil
 	}
 	for _, clause := range splitAnd(f) {
 		fields := strings.Fields(clause)
-		if len(fields) != 3 || !strings.EqualFold(fields[0], "createdDateTime") {
-			return 0, 0, errorf("unsupported clause %q: the simulator filters on createdDateTime only", clause)
+		if len(fields) != 3 {
+			return sf, errorf("unsupported clause %q: the simulator filters on createdDateTime (eq, le, ge) and userId (eq)", clause)
+		}
+		switch {
+		case strings.EqualFold(fields[0], "userId"):
+			id, quoted := strings.CutPrefix(fields[2], "'")
+			id, closed := strings.CutSuffix(id, "'")
+			if !strings.EqualFold(fields[1], "eq") || !quoted || !closed {
+				return sf, errorf("unsupported clause %q: userId supports eq with a quoted id", clause)
+			}
+			if i, ok := s.userIndex(id); ok {
+				sf.user = int32(i)
+			} else {
+				sf.none = true
+			}
+			continue
+		case !strings.EqualFold(fields[0], "createdDateTime"):
+			return sf, errorf("unsupported clause %q: the simulator filters on createdDateTime (eq, le, ge) and userId (eq)", clause)
 		}
 		v := strings.Trim(fields[2], "'")
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return 0, 0, errorf("%q is not a DateTimeOffset such as 2024-05-01T00:00:00Z", v)
+			return sf, errorf("%q is not a DateTimeOffset such as 2024-05-01T00:00:00Z", v)
 		}
 		ns := t.UnixNano()
 		floor := ns / 1000
@@ -273,20 +366,16 @@ func parseCreatedFilter(f string) (lo, hi int64, err error) {
 		}
 		switch strings.ToLower(fields[1]) {
 		case "ge":
-			lo = max(lo, ceil)
-		case "gt":
-			lo = max(lo, floor+1)
+			sf.lo = max(sf.lo, ceil)
 		case "le":
-			hi = min(hi, floor)
-		case "lt":
-			hi = min(hi, ceil-1)
+			sf.hi = min(sf.hi, floor)
 		case "eq":
-			lo, hi = max(lo, ceil), min(hi, floor)
+			sf.lo, sf.hi = max(sf.lo, ceil), min(sf.hi, floor)
 		default:
-			return 0, 0, errorf("unsupported operator %q", fields[1])
+			return sf, errorf("unsupported operator %q: createdDateTime supports eq, le and ge", fields[1])
 		}
 	}
-	return lo, hi, nil
+	return sf, nil
 }
 
 // splitAnd splits a filter on the "and" operator, whatever its case.

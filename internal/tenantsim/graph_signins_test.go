@@ -25,6 +25,16 @@ func signInsURL(filter string, extra string) string {
 	return u
 }
 
+// signInWindow is the $filter of sign-ins in [from, to) with the operators the signIn resource documents (ge, le): le
+// the last tick (100 ns) before to.
+func signInWindow(from, to string) string {
+	t, err := time.Parse(time.RFC3339Nano, to)
+	if err != nil {
+		panic(err)
+	}
+	return "createdDateTime ge " + from + " and createdDateTime le " + t.Add(-100*time.Nanosecond).Format("2006-01-02T15:04:05.9999999Z")
+}
+
 func parseTime(t *testing.T, v any) time.Time {
 	t.Helper()
 	s, _ := v.(string)
@@ -49,7 +59,7 @@ func TestSignInWindowsCoverEverySignInOnce(t *testing.T) {
 		lo, _ := time.Parse(time.RFC3339Nano, bounds[i])
 		hi, _ := time.Parse(time.RFC3339Nano, bounds[i+1])
 		for _, top := range []string{"", "$top=333"} {
-			rows, pages := c.all(signInsURL("createdDateTime ge "+bounds[i]+" and createdDateTime lt "+bounds[i+1], top))
+			rows, pages := c.all(signInsURL(signInWindow(bounds[i], bounds[i+1]), top))
 			want := c.s.m.ev.countBetween(max(lo.UnixMicro(), c.s.m.servedFrom), hi.UnixMicro()-1)
 			if int64(len(rows)) != want {
 				t.Fatalf("window %d (%s): %d sign-ins in %d pages, want %d", i, top, len(rows), pages, want)
@@ -142,17 +152,16 @@ func TestSignInFilterOperators(t *testing.T) {
 		rows, _ := c.all(signInsURL(f, ""))
 		return len(rows)
 	}
-	base := count("createdDateTime ge " + dayBefore + " and createdDateTime lt " + at)
+	base := count("createdDateTime ge " + dayBefore + " and createdDateTime le " + at)
+	after := instant.Add(100 * time.Nanosecond).Format(time.RFC3339Nano)
 	tests := []struct {
 		filter string
 		want   int
 	}{
-		{"createdDateTime ge " + dayBefore + " and createdDateTime le " + at, base + 1},
-		{"createdDateTime ge " + dayBefore + " and createdDateTime lt " + at, base},
-		{"createdDateTime gt " + dayBefore + " and createdDateTime lt " + at, base}, // no sign-in falls on a whole second here
+		{"createdDateTime ge " + dayBefore + " and createdDateTime le " + after, base}, // no sign-in in the tick after
 		{"createdDateTime eq " + at, 1},
 		{"createdDateTime ge " + at + " and createdDateTime le " + at, 1},
-		{"createdDateTime gt " + at + " and createdDateTime le " + at, 0},
+		{"createdDateTime ge " + after + " and createdDateTime le " + at, 0},
 		{"createdDateTime GE " + at + " AND createdDateTime LE " + at, 1}, // operators in any case
 		{"createdDateTime ge '" + at + "' and createdDateTime le '" + at + "'", 1},
 	}
@@ -163,7 +172,12 @@ func TestSignInFilterOperators(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"createdDateTime ge yesterday", "appId eq 'x'", "createdDateTime between 1 and 2", "createdDateTime ge 2026-11-19"} {
+	if base < 2 {
+		t.Fatalf("a day of sign-ins holds %d", base)
+	}
+	// gt and lt are not among the operators the signIn resource documents for createdDateTime (eq, le, ge).
+	for _, bad := range []string{"createdDateTime ge yesterday", "appId eq 'x'", "createdDateTime between 1 and 2", "createdDateTime ge 2026-11-19",
+		"createdDateTime lt " + at, "createdDateTime gt " + dayBefore, "userId ne 'x'", "userId eq x"} {
 		resp, body := c.get(signInsURL(bad, ""))
 		if resp.StatusCode != 400 {
 			t.Errorf("%q: status %d, want 400", bad, resp.StatusCode)
@@ -187,7 +201,7 @@ func TestSignInPageSizes(t *testing.T) {
 			t.Errorf("%q: %d rows (nextLink %q), want %d and a nextLink", tt.top, len(p.Value), p.NextLink, tt.want)
 		}
 	}
-	for _, bad := range []string{"$top=0", "$top=x", "$skip=5", "$skiptoken=AAAA", "$orderby=createdDateTime%20asc"} {
+	for _, bad := range []string{"$top=0", "$top=x", "$skip=5", "$skiptoken=AAAA", "$orderby=userId"} {
 		if resp, _ := c.get(signInsURL("", bad)); resp.StatusCode != 400 {
 			t.Errorf("%s: status %d, want 400", bad, resp.StatusCode)
 		}
@@ -214,7 +228,7 @@ func TestSignInRetention(t *testing.T) {
 			t.Fatalf("sign-in older than the retention: %v", r["createdDateTime"])
 		}
 	}
-	old, _ := c.all(signInsURL("createdDateTime lt 2026-10-15T00:00:00Z", ""))
+	old, _ := c.all(signInsURL("createdDateTime le 2026-10-14T23:59:59.9999999Z", ""))
 	if len(old) != 0 {
 		t.Errorf("%d sign-ins older than 30 days served", len(old))
 	}
@@ -298,7 +312,7 @@ func TestDeterministic(t *testing.T) {
 		"/v1.0/users?$top=50",
 		"/v1.0/users?$select=id,assignedLicenses,signInActivity,createdDateTime&$top=999",
 		"/v1.0/subscribedSkus",
-		signInsURL("createdDateTime ge 2026-11-18T00:00:00Z and createdDateTime lt 2026-11-19T00:00:00Z", ""),
+		signInsURL(signInWindow("2026-11-18T00:00:00Z", "2026-11-19T00:00:00Z"), ""),
 	}
 	bodies := func(seed int64) []string {
 		s := newSim(t, func(c *Config) { c.Seed = seed })
@@ -336,6 +350,65 @@ func TestGeneratedStringsNeedNoEscaping(t *testing.T) {
 			if string(appendJSONString(nil, v)) != `"`+v+`"` {
 				t.Fatalf("user string %q needs escaping: it is copied raw into JSON", v)
 			}
+		}
+	}
+}
+
+// $filter on userId (documented filterable with eq), with the createdDateTime window, as a client reading one
+// person's sign-ins asks: exactly that user's sign-ins, across pages, none empty.
+func TestSignInsOfOneUser(t *testing.T) {
+	c := startSim(t, nil)
+	win := signInWindow("2026-11-16T00:00:00Z", "2026-11-21T00:00:00Z")
+	all, _ := c.all(signInsURL(win, ""))
+	perUser := map[string]int{}
+	for _, r := range all {
+		perUser[r["userId"].(string)]++
+	}
+	var busiest string
+	for id, n := range perUser {
+		if n > perUser[busiest] {
+			busiest = id
+		}
+	}
+	if perUser[busiest] < 4 {
+		t.Fatalf("the busiest user has %d sign-ins: want several pages of 3", perUser[busiest])
+	}
+	for _, f := range []string{
+		"userId eq '" + busiest + "' and " + win,
+		win + " and userId eq '" + strings.ToUpper(busiest) + "'",
+	} {
+		rows, pages := c.all(signInsURL(f, "$top=3"))
+		if len(rows) != perUser[busiest] || pages != (len(rows)+2)/3 {
+			t.Errorf("%s: %d sign-ins in %d pages, want %d in pages of 3", f, len(rows), pages, perUser[busiest])
+		}
+		prev := time.Now()
+		for _, r := range rows {
+			at := parseTime(t, r["createdDateTime"])
+			if r["userId"] != busiest || at.After(prev) {
+				t.Fatalf("%s: served %v at %s (after %s)", f, r["userId"], at, prev)
+			}
+			prev = at
+		}
+	}
+	resp, body := c.get(signInsURL("userId eq '00000000-0000-0000-0000-000000000000'", ""))
+	if p := decodePage(t, body); resp.StatusCode != 200 || len(p.Value) != 0 || p.NextLink != "" {
+		t.Errorf("a user the tenant does not have: %d, %d rows, nextLink %q", resp.StatusCode, len(p.Value), p.NextLink)
+	}
+}
+
+// $orderby=createdDateTime asc (the resource supports $orderby on createdDateTime) serves the same sign-ins oldest
+// first.
+func TestSignInsOldestFirst(t *testing.T) {
+	c := startSim(t, nil)
+	win := signInWindow("2026-11-18T00:00:00Z", "2026-11-20T00:00:00Z")
+	desc, _ := c.all(signInsURL(win, "$top=333"))
+	asc, pages := c.all(signInsURL(win, "$top=333&$orderby=createdDateTime%20asc"))
+	if len(asc) != len(desc) || pages != (len(asc)+332)/333 {
+		t.Fatalf("oldest first: %d sign-ins in %d pages, newest first %d", len(asc), pages, len(desc))
+	}
+	for i := range asc {
+		if asc[i]["id"] != desc[len(desc)-1-i]["id"] {
+			t.Fatalf("sign-in %d oldest first is %v, want %v", i, asc[i]["id"], desc[len(desc)-1-i]["id"])
 		}
 	}
 }

@@ -22,63 +22,92 @@ var notInCollections = []string{"aboutMe", "birthday", "hireDate", "interests", 
 
 const tokUsers = 'u'
 
-// users is GET /v1.0/users: $select, $top (default 100, at most 999, 500 with signInActivity), $skiptoken.
+// users is GET /v1.0/users: $select, $top (default 100, at most 999, 500 with signInActivity), $skiptoken, and the
+// $filter, $orderby, $count and $search of graph_userquery.go. The skiptoken is the position in the query's order
+// of the next user that matches, found before the page is answered so that no page comes back empty.
 func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
-	if !s.queryOptions(w, r, rep, "$select", "$top", "$skiptoken") {
-		return
-	}
-	sel, hasSel := query(r, "$select")
-	props, ok := s.selectUserProps(w, rep, sel, hasSel, true)
+	q, ok := s.parseUserQuery(w, r, rep, true)
 	if !ok {
 		return
 	}
-	activity := contains(props, "signInActivity")
-	top := 100
-	if v, ok := query(r, "$top"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 999 {
-			s.badRequest(w, rep, "Request_UnsupportedQuery", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
-			return
-		}
-		top = n
-	}
-	if activity {
-		top = min(top, 500)
-	}
 	users := s.m.users
+	n := len(users)
 	from := 0
-	if tok, ok := query(r, "$skiptoken"); ok {
+	tok, paged := query(r, "$skiptoken")
+	if paged {
 		v, ok := s.openToken(tokUsers, tok, 1)
-		if !ok || v[0] < 0 || v[0] > int64(len(users)) {
+		if !ok || v[0] < 0 || v[0] > int64(n) {
 			s.badRequest(w, rep, "Directory_InvalidSkipToken", "The specified page token value has expired and can no longer be included in your request.")
 			return
 		}
 		from = int(v[0])
 	}
-	to := min(from+top, len(users))
+	matches := func(p int) bool { return q.match == nil || q.match(&users[s.userAt(&q, p)]) }
 
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, "/v1.0/$metadata#users"...)
-	if hasSel {
+	if q.hasSel {
 		b = append(b, '(')
-		b = append(b, strings.Join(props, ",")...)
+		b = append(b, strings.Join(q.props, ",")...)
 		b = append(b, ')')
 	}
 	b = append(b, `",`...)
-	if to < len(users) {
+	if q.count && !paged { // on the first page only ("Paging Microsoft Graph data in your app")
+		total := 0
+		for p := 0; p < n; p++ {
+			if matches(p) {
+				total++
+			}
+		}
+		b = append(b, `"@odata.count":`...)
+		b = strconv.AppendInt(b, int64(total), 10)
+		b = append(b, ',')
+	}
+	page := make([]int, 0, min(q.top, n))
+	p := from
+	for ; p < n && len(page) < q.top; p++ {
+		if matches(p) {
+			page = append(page, s.userAt(&q, p))
+		}
+	}
+	for p < n && !matches(p) {
+		p++
+	}
+	if p < n {
 		b = append(b, `"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, s.sealToken(tokUsers, int64(to))))
+		b = appendJSONString(b, nextLink(r, s.sealToken(tokUsers, int64(p))))
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
-	for i := from; i < to; i++ {
-		if i > from {
+	for k, i := range page {
+		if k > 0 {
 			b = append(b, ',')
 		}
-		b = s.appendUser(b, &users[i], props)
+		b = s.appendUser(b, &users[i], q.props)
 	}
 	rep.b = append(b, "]}"...)
+}
+
+// usersCount is GET /v1.0/users/$count: the number of users (matching $filter or $search) as text/plain, with
+// ConsistencyLevel: eventual; without it, Graph's 400.
+func (s *Sim) usersCount(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if !advancedHeader(r) {
+		s.badRequest(w, rep, "Request_BadRequest", "$count is not currently supported.")
+		return
+	}
+	q, ok := s.parseUserQuery(w, r, rep, false)
+	if !ok {
+		return
+	}
+	total := 0
+	for i := range s.m.users {
+		if q.match == nil || q.match(&s.m.users[i]) {
+			total++
+		}
+	}
+	rep.contentType = "text/plain"
+	rep.b = strconv.AppendInt(rep.b, int64(total), 10)
 }
 
 // selectUserProps reads $select for /users (collection true) or /users/{id}: the properties in Graph's spelling, or

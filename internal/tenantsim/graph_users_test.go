@@ -1,7 +1,10 @@
 package tenantsim
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -264,5 +267,245 @@ func TestReportSettings(t *testing.T) {
 				t.Errorf("%d %s, want %s", resp.StatusCode, body, want)
 			}
 		})
+	}
+}
+
+// getWith fetches a path with the client's token and extra request headers (ConsistencyLevel, client-request-id).
+func (c *client) getWith(path string, header map[string]string) (*http.Response, []byte) {
+	c.t.Helper()
+	req, _ := http.NewRequest("GET", c.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+c.tok)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp, b
+}
+
+// allWith follows nextLinks from path, sending header on every page (Graph does not carry ConsistencyLevel into a
+// nextLink: the client resends it), and returns the rows and the first page's @odata.count (-1 when absent).
+func (c *client) allWith(path string, header map[string]string) (rows []map[string]any, count int) {
+	c.t.Helper()
+	count = -1
+	for next, first := path, true; next != ""; first = false {
+		resp, body := c.getWith(strings.TrimPrefix(next, c.base), header)
+		if resp.StatusCode != 200 {
+			c.t.Fatalf("GET %s: %d %s", next, resp.StatusCode, body)
+		}
+		var p struct {
+			Count    *int             `json:"@odata.count"`
+			NextLink string           `json:"@odata.nextLink"`
+			Value    []map[string]any `json:"value"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			c.t.Fatal(err)
+		}
+		switch {
+		case first && p.Count != nil:
+			count = *p.Count
+		case !first && p.Count != nil:
+			c.t.Errorf("@odata.count on a page after the first: %s", next)
+		}
+		if first && len(p.Value) == 0 && p.NextLink != "" {
+			c.t.Errorf("an empty page with a nextLink: %s", next)
+		}
+		rows = append(rows, p.Value...)
+		next = p.NextLink
+	}
+	return rows, count
+}
+
+var eventual = map[string]string{"ConsistencyLevel": "eventual"}
+
+// $count as Graph documents it ("Advanced query capabilities on directory objects", "List users" example 3): with
+// ConsistencyLevel: eventual, $count=true adds @odata.count to the first page and /users/$count answers the number
+// as text/plain; without the header $count=true is silently ignored and /users/$count is a 400.
+func TestUsersCount(t *testing.T) {
+	c := startSim(t, nil)
+	truth := c.s.Truth()
+	total := int(truth.Tables["graph_users"])
+
+	rows, count := c.allWith("/v1.0/users?$count=true&$top=100&$select=id", nil)
+	if count != -1 || len(rows) != total {
+		t.Errorf("$count=true without ConsistencyLevel: @odata.count %d (want none), %d rows of %d", count, len(rows), total)
+	}
+	rows, count = c.allWith("/v1.0/users?$count=true&$top=100&$select=id", eventual)
+	if count != total || len(rows) != total {
+		t.Errorf("$count=true with ConsistencyLevel: @odata.count %d, %d rows; want %d", count, len(rows), total)
+	}
+
+	resp, body := c.getWith("/v1.0/users/$count", map[string]string{"client-request-id": "5f2b1c8e-0000-4000-8000-00000000c0de"})
+	if resp.StatusCode != 400 {
+		t.Fatalf("/users/$count without ConsistencyLevel: %d %s, want 400", resp.StatusCode, body)
+	}
+	e := decodeGraphErr(t, body)
+	if e.Error.Code != "Request_BadRequest" || e.Error.Message != "$count is not currently supported." {
+		t.Errorf("/users/$count without ConsistencyLevel: %+v", e.Error)
+	}
+	if got := e.Error.InnerError["client-request-id"]; got != "5f2b1c8e-0000-4000-8000-00000000c0de" || resp.Header.Get("client-request-id") != got {
+		t.Errorf("client-request-id %q (header %q), want the one the client sent", got, resp.Header.Get("client-request-id"))
+	}
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{"", total},
+		{"?$filter=accountEnabled%20eq%20false", truth.Users.Disabled},
+		{"?$filter=userType%20eq%20'Guest'", truth.Users.Guests},
+	} {
+		resp, body := c.getWith("/v1.0/users/$count"+tt.query, eventual)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || string(body) != fmt.Sprint(tt.want) {
+			t.Errorf("/users/$count%s: %d %q %q, want 200 text/plain %d", tt.query, resp.StatusCode, resp.Header.Get("Content-Type"), body, tt.want)
+		}
+	}
+}
+
+// $filter and $orderby as the Graph SDKs send them: the default (non-advanced) queries need no header; the rest need
+// ConsistencyLevel: eventual and $count=true, or answer 400 Request_UnsupportedQuery.
+func TestUsersFilterAndOrderBy(t *testing.T) {
+	c := startSim(t, nil)
+	truth := c.s.Truth()
+	total := int(truth.Tables["graph_users"])
+	count := func(path string, header map[string]string) int {
+		rows, _ := c.allWith(path, header)
+		return len(rows)
+	}
+
+	// Disabled accounts, 7 a page: every page full but the last, every row disabled.
+	rows, _ := c.allWith("/v1.0/users?$filter=accountEnabled%20eq%20false&$select=id,accountEnabled&$top=7", nil)
+	for _, r := range rows {
+		if r["accountEnabled"] != false {
+			t.Fatalf("accountEnabled eq false served %v", r)
+		}
+	}
+	if len(rows) != truth.Users.Disabled || len(rows) == 0 {
+		t.Errorf("accountEnabled eq false: %d users, truth has %d disabled", len(rows), truth.Users.Disabled)
+	}
+
+	// Ordered by userPrincipalName, both ways, across pages.
+	for _, dir := range []string{"", "%20asc", "%20desc"} {
+		rows, _ := c.allWith("/v1.0/users?$orderby=userPrincipalName"+dir+"&$top=120", nil)
+		if len(rows) != total {
+			t.Fatalf("$orderby=userPrincipalName%s: %d of %d users", dir, len(rows), total)
+		}
+		upns := make([]string, len(rows))
+		for i, r := range rows {
+			upns[i] = strings.ToLower(r["userPrincipalName"].(string))
+		}
+		if dir == "%20desc" {
+			slices.Reverse(upns)
+		}
+		if !sort.StringsAreSorted(upns) {
+			t.Errorf("$orderby=userPrincipalName%s: not in order", dir)
+		}
+	}
+
+	tests := []struct {
+		name   string
+		path   string
+		header map[string]string
+		want   int // -1: 400
+		code   string
+	}{
+		{"guests", "/v1.0/users?$filter=userType%20eq%20'Guest'", nil, truth.Users.Guests, ""},
+		{"member and enabled", "/v1.0/users?$filter=userType%20eq%20'Member'%20and%20accountEnabled%20eq%20true", nil, truth.Users.Members - (truth.Users.Disabled - disabledGuests(c)), ""},
+		{"startsWith", "/v1.0/users?$filter=startswith(userPrincipalName,'" + firstLetter(c) + "')", nil, withPrefix(c, firstLetter(c)), ""},
+		{"license", "/v1.0/users?$filter=assignedLicenses/any(x:x/skuId%20eq%201e1a282c-9c54-43a2-9310-98ef728faace)", nil, holding(c, "1e1a282c-9c54-43a2-9310-98ef728faace"), ""},
+		{"ne needs the advanced parameters", "/v1.0/users?$filter=accountEnabled%20ne%20true", nil, -1, "Request_UnsupportedQuery"},
+		{"ne needs $count=true too", "/v1.0/users?$filter=accountEnabled%20ne%20true", eventual, -1, "Request_UnsupportedQuery"},
+		{"ne as an advanced query", "/v1.0/users?$filter=accountEnabled%20ne%20true&$count=true", eventual, truth.Users.Disabled, ""},
+		{"endsWith needs the advanced parameters", "/v1.0/users?$filter=endswith(userPrincipalName,'%23EXT%23@x')", nil, -1, "Request_UnsupportedQuery"},
+		{"filter with orderby needs the advanced parameters", "/v1.0/users?$filter=accountEnabled%20eq%20false&$orderby=displayName", nil, -1, "Request_UnsupportedQuery"},
+		{"filter with orderby as an advanced query", "/v1.0/users?$filter=accountEnabled%20eq%20false&$orderby=displayName&$count=true", eventual, truth.Users.Disabled, ""},
+		{"orderby a property Graph does not sort on", "/v1.0/users?$orderby=department", nil, -1, "Request_UnsupportedQuery"},
+		{"filter on an unknown property", "/v1.0/users?$filter=shoeSize%20eq%20'42'", nil, -1, "Request_UnsupportedQuery"},
+		{"search needs ConsistencyLevel", "/v1.0/users?$search=%22displayName:a%22", nil, -1, "Request_UnsupportedQuery"},
+		{"search", "/v1.0/users?$search=%22displayName:" + firstName(c) + "%22&$count=true", eventual, withName(c, firstName(c)), ""},
+		{"count=true with no ConsistencyLevel is ignored", "/v1.0/users?$count=true", nil, total, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want >= 0 {
+				if got := count(tt.path, tt.header); got != tt.want || got == 0 {
+					t.Errorf("%d users, want %d (and some)", got, tt.want)
+				}
+				return
+			}
+			resp, body := c.getWith(tt.path, tt.header)
+			if resp.StatusCode != 400 {
+				t.Fatalf("status %d, want 400: %s", resp.StatusCode, body)
+			}
+			if e := decodeGraphErr(t, body); e.Error.Code != tt.code {
+				t.Errorf("code %q, want %q", e.Error.Code, tt.code)
+			}
+		})
+	}
+}
+
+// The tenant's users, for the expectations above (read through the model, not the endpoint under test).
+func disabledGuests(c *client) (n int) {
+	for _, u := range c.s.m.users {
+		if u.guest && !u.enabled {
+			n++
+		}
+	}
+	return n
+}
+
+func firstLetter(c *client) string { return strings.ToLower(c.s.m.users[0].upn[:1]) }
+
+func withPrefix(c *client, p string) (n int) {
+	for _, u := range c.s.m.users {
+		if strings.HasPrefix(strings.ToLower(u.upn), p) {
+			n++
+		}
+	}
+	return n
+}
+
+func holding(c *client, sku string) (n int) {
+	for _, u := range c.s.m.users {
+		for _, l := range u.lic {
+			if skuCatalog[l.sku].id == sku {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func firstName(c *client) string { return strings.ToLower(c.s.m.users[0].given) }
+
+func withName(c *client, w string) (n int) {
+	for _, u := range c.s.m.users {
+		if wordPrefix(strings.ToLower(u.name), w) {
+			n++
+		}
+	}
+	return n
+}
+
+// Graph's error body carries, in innerError, the client-request-id the client sent ("Microsoft Graph error
+// responses and resource types"; "Advanced query capabilities" examples), and the request id when it sent none.
+func TestErrorEchoesClientRequestID(t *testing.T) {
+	c := startSim(t, nil)
+	resp, body := c.getWith("/v1.0/users/11111111-2222-3333-4444-555555555555", map[string]string{"client-request-id": "7964ef27-13a3-6ca4-ed7b-73c271110867"})
+	e := decodeGraphErr(t, body)
+	if resp.StatusCode != 404 || e.Error.InnerError["client-request-id"] != "7964ef27-13a3-6ca4-ed7b-73c271110867" ||
+		resp.Header.Get("client-request-id") != "7964ef27-13a3-6ca4-ed7b-73c271110867" || e.Error.InnerError["request-id"] == e.Error.InnerError["client-request-id"] {
+		t.Errorf("with a client-request-id: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	resp, body = c.getWith("/v1.0/users/11111111-2222-3333-4444-555555555555", nil)
+	if e := decodeGraphErr(t, body); e.Error.InnerError["client-request-id"] != e.Error.InnerError["request-id"] || resp.Header.Get("request-id") != e.Error.InnerError["request-id"] {
+		t.Errorf("without a client-request-id: %v %s", resp.Header, body)
 	}
 }

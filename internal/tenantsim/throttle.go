@@ -8,23 +8,26 @@ import (
 	"time"
 )
 
-// limits models Microsoft Graph's service limits for one app in one tenant (reference §2c, §2e):
+// limits models Microsoft Graph's service limits for one app in one tenant ("Microsoft Graph service-specific
+// throttling limits"; extract/graph/testdata/README.md has the facts and their pages):
 //   - identity and access reports (auditLogs/signIns, and users when signInActivity is selected): 5 requests in any
 //     10 s, and signInActivity 10 requests a minute;
 //   - directory reads (users, subscribedSkus): a token bucket of resource units per 10 s (3,500 for tenants under 50
-//     users, 5,000 up to 500, 8,000 above), GET users costing 2, subscribedSkus 3, $select -1, $expand +1, $top < 20
-//     -1, at least 1.
+//     users, 5,000 up to 500, 8,000 above), GET users costing 2, subscribedSkus 3, any other path 1, $select -1,
+//     $expand +1, $top < 20 -1, at least 1;
+//   - usage reports (/reports, CSV): 14 requests per 10 minutes.
 //
-// "scaled" runs the same shapes ten times faster (windows of 1 s and 6 s, directory bucket of 50 RU per second) so a
-// demo sees 429s and still finishes quickly. Throttled requests do not use up the budget, so a client that waits
-// exactly Retry-After gets through.
+// "scaled" runs the same shapes ten times faster (windows of 1 s, 6 s and 1 minute, a directory bucket of 50 RU per
+// second) so a demo sees 429s and still finishes quickly. Every 429 carries Retry-After in whole seconds, rounded up
+// to the first whole second at which the limit that refused the request has room again, and throttled requests do
+// not use the budget: a client that waits exactly Retry-After gets through, unless others took the room first.
 type limits struct {
-	mu         sync.Mutex
-	reports    window
-	activity   window
-	dir        bucket
-	fractional bool   // Retry-After with a fraction of a second
-	scope      string // x-ms-throttle-scope of directory throttling
+	mu       sync.Mutex
+	reports  window
+	activity window
+	usage    window // usage reports
+	dir      bucket
+	scope    string // x-ms-throttle-scope of directory throttling
 }
 
 // window allows at most n requests in any span of per (a sliding log).
@@ -54,12 +57,13 @@ func newLimits(mode string, users int, appID, tenantID string) *limits {
 	case "realistic":
 		l.reports = window{n: 5, per: 10 * time.Second}
 		l.activity = window{n: 10, per: time.Minute}
+		l.usage = window{n: 14, per: 10 * time.Minute}
 		l.dir = bucket{capacity: ru, level: ru, per: 10 * time.Second}
 	case "scaled":
 		l.reports = window{n: 5, per: time.Second}
 		l.activity = window{n: 10, per: 6 * time.Second}
+		l.usage = window{n: 14, per: time.Minute}
 		l.dir = bucket{capacity: 50, level: 50, per: time.Second}
-		l.fractional = true
 	default:
 		return nil
 	}
@@ -68,8 +72,8 @@ func newLimits(mode string, users int, appID, tenantID string) *limits {
 
 // cost is what one request uses of each limit.
 type cost struct {
-	reports, activity bool
-	ru                float64 // directory resource units, 0 = not a directory request
+	reports, activity, usage bool
+	ru                       float64 // directory resource units, 0 = not a directory request
 }
 
 // costOf classifies a request by its path family and query.
@@ -94,11 +98,17 @@ func costOf(family string, r *http.Request) cost {
 		return cost{reports: true}
 	case "users":
 		act := strings.Contains(strings.ToLower(sel), "signinactivity")
-		return cost{reports: act, activity: act, ru: ru(2)}
+		base := 2.0 // GET users; users/{id} and users/$count are paths the table does not list: 1
+		if r.URL.Path != "/v1.0/users" {
+			base = 1
+		}
+		return cost{reports: act, activity: act, ru: ru(base)}
 	case "subscribedSkus":
 		return cost{ru: ru(3)}
 	case "reportSettings":
 		return cost{ru: 1}
+	case "reports":
+		return cost{usage: true}
 	}
 	return cost{}
 }
@@ -107,11 +117,26 @@ func costOf(family string, r *http.Request) cost {
 func (l *limits) admit(now time.Time, c cost) (wait time.Duration, directory, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.admitLocked(now, c)
+}
+
+// admitClock is admit at clock's time, read under the lock so that the times the limits see never go back: a
+// request refused after another was admitted is told to wait from the later time.
+func (l *limits) admitClock(clock func() time.Time, c cost) (wait time.Duration, directory, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.admitLocked(clock(), c)
+}
+
+func (l *limits) admitLocked(now time.Time, c cost) (wait time.Duration, directory, ok bool) {
 	if c.reports {
 		wait = max(wait, l.reports.wait(now))
 	}
 	if c.activity {
 		wait = max(wait, l.activity.wait(now))
+	}
+	if c.usage {
+		wait = max(wait, l.usage.wait(now))
 	}
 	if c.ru > 0 {
 		if d := l.dir.wait(now, c.ru); d > 0 {
@@ -126,6 +151,9 @@ func (l *limits) admit(now time.Time, c cost) (wait time.Duration, directory, ok
 	}
 	if c.activity {
 		l.activity.take(now)
+	}
+	if c.usage {
+		l.usage.take(now)
 	}
 	if c.ru > 0 {
 		l.dir.level -= c.ru
@@ -168,7 +196,7 @@ func (s *Sim) admit(w http.ResponseWriter, r *http.Request, family string, rep *
 	if c.ru > 0 {
 		w.Header().Set("x-ms-resource-unit", strconv.Itoa(int(c.ru)))
 	}
-	wait, directory, ok := s.limits.admit(s.clock(), c)
+	wait, directory, ok := s.limits.admitClock(s.clock, c)
 	if ok {
 		return true
 	}
@@ -176,6 +204,7 @@ func (s *Sim) admit(w http.ResponseWriter, r *http.Request, family string, rep *
 		w.Header().Set("x-ms-throttle-scope", s.limits.scope)
 		w.Header().Set("x-ms-throttle-information", "ResourceUnitLimitExceeded")
 	}
-	s.tooMany(w, rep, wait, s.limits.fractional, reqID)
+	w.Header().Set("Retry-After", retryAfterSeconds(wait))
+	s.tooMany(rep, reqID)
 	return false
 }
