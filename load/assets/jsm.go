@@ -9,13 +9,17 @@ package assets
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -86,44 +90,121 @@ type Result struct {
 	ExecutionID string
 	MappingPut  bool
 	Sent        map[string]int // per selector
-	Status      string         // the execution's last status: DONE, FAILED, CANCELLED
-	Counts      map[string]int // what Assets reported, when it does
-	Chunks      int
+	Status      string         // the execution's last status: DONE, CANCELLED, or one seatlake does not know
+	// Counts are what Assets reported for the finished import, per object type name: <type>:created, :updated,
+	// :unchanged and :errors (from the status answer's progressResult); nil when it reported none.
+	Counts map[string]int
+	Chunks int
 }
 
 // ErrTokenRefused means Assets answered 401: the container token is wrong or was regenerated.
 var ErrTokenRefused = errors.New("the Assets container token was refused (401): regenerate it on the import source (Assets > Import > the external import source) and give seatlake the new one")
 
-// Sync sends data to the import source, following the documented workflow: discover the links, put the schema and
-// mapping when missing (or changed), start an execution, submit the data in chunks, complete it, and wait for
-// DONE or FAILED. When seatlake itself fails after the execution started, it records the failure on the execution
-// and cancels it, so the next sync can start.
+// objectErrors is a finished import in which Assets refused objects: the sync is partial (errors.Is
+// ErrRowsRefused), and the error names what Assets said.
+type objectErrors struct {
+	n        int
+	messages []string
+}
+
+func (e *objectErrors) Error() string {
+	msg := e.messages
+	if len(msg) > 5 {
+		msg = append(msg[:5:5], fmt.Sprintf("and %d more", len(e.messages)-5))
+	}
+	return fmt.Sprintf("Assets refused %d object(s) of the import: %s (see the import source's history in Assets)", e.n, strings.Join(msg, "; "))
+}
+
+func (e *objectErrors) Is(target error) bool { return target == ErrRowsRefused }
+
+// The links the imports info answer and an execution's start answer carry (Imports REST API guide; the Assets REST
+// API's "Start data ingestion" example).
+type infoLinks struct {
+	GetStatus string `json:"getStatus"`
+	Start     string `json:"start"`
+	Mapping   string `json:"mapping"`
+}
+
+type executionLinks struct {
+	SubmitProgress     string `json:"submitProgress"`
+	SubmitResults      string `json:"submitResults"`
+	GetExecutionStatus string `json:"getExecutionStatus"`
+	Cancel             string `json:"cancel"`
+}
+
+// Configuration statuses ("Status of Import configuration") and execution statuses seatlake knows.
+const (
+	configIdle           = "IDLE"
+	configRunning        = "RUNNING"
+	configDisabled       = "DISABLED"
+	configMissingMapping = "MISSING_MAPPING"
+
+	execIngesting  = "INGESTING"
+	execProcessing = "PROCESSING"
+	execDone       = "DONE"
+	execCancelled  = "CANCELLED"
+)
+
+// discover reads the import source's links and its configuration status, refusing a status it does not know.
+func (c *client) discover(ctx context.Context) (infoLinks, string, error) {
+	var info struct {
+		Links infoLinks `json:"links"`
+	}
+	if err := c.call(ctx, http.MethodGet, c.base+"/jsm/assets/v1/imports/info", nil, &info); err != nil {
+		return info.Links, "", fmt.Errorf("discovering the import source: %w", err)
+	}
+	for name, link := range map[string]string{"getStatus": info.Links.GetStatus, "start": info.Links.Start, "mapping": info.Links.Mapping} {
+		if link == "" {
+			return info.Links, "", fmt.Errorf("discovering the import source: the imports info answer has no links.%s", name)
+		}
+	}
+	status, err := c.configStatus(ctx, info.Links.GetStatus)
+	return info.Links, status, err
+}
+
+func (c *client) configStatus(ctx context.Context, link string) (string, error) {
+	var st struct {
+		Status string `json:"status"`
+	}
+	if err := c.call(ctx, http.MethodGet, link, nil, &st); err != nil {
+		return "", fmt.Errorf("reading the import source's status: %w", err)
+	}
+	switch st.Status {
+	case configIdle, configRunning, configDisabled, configMissingMapping:
+		return st.Status, nil
+	}
+	return st.Status, fmt.Errorf("the import source's status is %q, which seatlake does not know (IDLE, RUNNING, DISABLED, MISSING_MAPPING): look at the import source in Assets", st.Status)
+}
+
+// Sync sends data to the import source, following the links the Imports REST API guide names: discover them, put
+// the schema and mapping when missing (or patch it), start an execution, submit the data in chunks to its
+// submitResults link, complete it, and read its getExecutionStatus link until DONE. When seatlake itself fails
+// after the execution started, it records the failure on the execution and cancels it (its cancel link), so the
+// next sync can start.
 func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 	c := newClient(cfg)
 	res := Result{Sent: map[string]int{}}
-	var info struct {
-		Links struct{ GetStatus, Start, Mapping string } `json:"links"`
+	rows, err := payload(data) // every value in its type's form before anything is sent
+	if err != nil {
+		return res, fmt.Errorf("preparing the objects: %w", err)
 	}
-	if err := c.call(ctx, http.MethodGet, c.base+"/jsm/assets/v1/imports/info", nil, &info); err != nil {
-		return res, fmt.Errorf("discovering the import source: %w", err)
+	links, status, err := c.discover(ctx)
+	if err != nil {
+		return res, err
 	}
-	var status struct{ Status string }
-	if err := c.call(ctx, http.MethodGet, info.Links.GetStatus, nil, &status); err != nil {
-		return res, fmt.Errorf("reading the import source's status: %w", err)
-	}
-	switch status.Status {
-	case "DISABLED":
+	switch status {
+	case configDisabled:
 		return res, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
-	case "RUNNING":
+	case configRunning:
 		if cfg.StaleExecution == "" {
 			return res, errors.New("an import is RUNNING on this import source: wait for it, or cancel it in Assets, then sync again")
 		}
 		// Ours, left by a sync that was killed: cancel it and go on.
 		_ = c.call(ctx, http.MethodDelete, cfg.StaleExecution, nil, nil)
-		if err := c.call(ctx, http.MethodGet, info.Links.GetStatus, nil, &status); err != nil {
-			return res, fmt.Errorf("reading the import source's status: %w", err)
+		if status, err = c.configStatus(ctx, links.GetStatus); err != nil {
+			return res, err
 		}
-		if status.Status == "RUNNING" {
+		if status == configRunning {
 			return res, errors.New("an import is RUNNING on this import source and it is not seatlake's: wait for it, or cancel it in Assets")
 		}
 		if cfg.Started != nil {
@@ -131,24 +212,32 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		}
 	}
 	doc := Mapping()
-	if status.Status == "MISSING_MAPPING" {
-		if err := c.call(ctx, http.MethodPut, info.Links.Mapping, doc, nil); err != nil {
+	if status == configMissingMapping {
+		if err := c.call(ctx, http.MethodPut, links.Mapping, doc, nil); err != nil {
 			return res, fmt.Errorf("putting the schema and mapping: %w", err)
 		}
 		res.MappingPut = true
-	} else if err := c.call(ctx, http.MethodPatch, info.Links.Mapping, doc, nil); err != nil {
+	} else if err := c.call(ctx, http.MethodPatch, links.Mapping, doc, nil); err != nil {
 		// PATCH adds what is new; what it cannot change is an error saying so.
 		return res, fmt.Errorf("updating the schema and mapping (PATCH cannot rename object types or change attribute types: remove the import source's mapping in Assets to start over): %w", err)
 	}
-	var exec struct {
-		Links struct{ SubmitResults, GetExecutionStatus, Cancel string } `json:"links"`
+	var started struct {
+		ID    string         `json:"id"`
+		Links executionLinks `json:"links"`
 	}
-	if err := c.call(ctx, http.MethodPost, info.Links.Start, nil, &exec); err != nil {
+	if err := c.call(ctx, http.MethodPost, links.Start, nil, &started); err != nil {
 		return res, fmt.Errorf("starting an import execution: %w", err)
 	}
-	res.ExecutionID = exec.Links.Cancel[strings.LastIndexByte(exec.Links.Cancel, '/')+1:]
+	exec := started.Links
+	for name, link := range map[string]string{"submitResults": exec.SubmitResults, "getExecutionStatus": exec.GetExecutionStatus, "cancel": exec.Cancel} {
+		if link == "" {
+			return res, fmt.Errorf("starting an import execution: the answer has no links.%s", name)
+		}
+	}
+	// The execution is the one whose data goes to submitResults: …/executions/{id}/data.
+	res.ExecutionID = cmp.Or(started.ID, executionID(exec.SubmitResults))
 	if cfg.Started != nil {
-		cfg.Started(exec.Links.Cancel)
+		cfg.Started(exec.Cancel)
 		defer cfg.Started("")
 	}
 	abort := func(cause error) (Result, error) {
@@ -160,48 +249,57 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		if len(reason) > 1024 {
 			reason = reason[:1024]
 		}
-		_ = c.call(actx, http.MethodPost, exec.Links.Cancel+"/history/failed", map[string]string{"failureReason": reason}, nil)
-		_ = c.call(actx, http.MethodDelete, exec.Links.Cancel, nil, nil)
-		res.Status = "CANCELLED"
+		// No link names history/failed: it sits beside data under the execution (Assets REST API
+		// "Create failed import history": …/executions/{executionId}/history/failed).
+		if base, ok := strings.CutSuffix(redact(exec.SubmitResults), "/data"); ok {
+			if err := c.call(actx, http.MethodPost, base+"/history/failed", map[string]string{"failureReason": reason}, nil); err != nil {
+				c.log.Warn("could not record the failure on the Assets execution", "err", err)
+			}
+		}
+		if err := c.call(actx, http.MethodDelete, exec.Cancel, nil, nil); err != nil {
+			c.log.Warn("could not cancel the Assets execution; Assets will time it out", "err", err)
+		}
+		res.Status = execCancelled
 		return res, cause
 	}
-	send := func(selector string, rows []any) error {
-		for i := 0; i < len(rows); i += c.chunk {
-			part := rows[i:min(i+c.chunk, len(rows))]
-			if err := c.call(ctx, http.MethodPost, exec.Links.SubmitResults, map[string]any{"data": map[string]any{selector: part}}, nil); err != nil {
+	send := func(selector string, objs []map[string]any) error {
+		for i := 0; i < len(objs); i += c.chunk {
+			part := objs[i:min(i+c.chunk, len(objs))]
+			body := map[string]any{"data": map[string]any{selector: part}, "clientGeneratedId": newChunkID()}
+			if err := c.call(ctx, http.MethodPost, exec.SubmitResults, body, nil); err != nil {
 				return fmt.Errorf("submitting %s %d-%d: %w", selector, i+1, i+len(part), err)
 			}
 			res.Sent[selector] += len(part)
 			res.Chunks++
-			c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", len(rows))
+			c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", len(objs))
 		}
 		return nil
 	}
-	rows := map[string][]any{"persons": toAny(data.Persons), "subscriptions": toAny(data.Subscriptions), "assignments": toAny(data.Assignments)}
 	for _, t := range Types() { // referenced objects before the objects referencing them
 		if err := send(t.Selector, rows[t.Selector]); err != nil {
 			return abort(err)
 		}
 	}
-	if err := c.call(ctx, http.MethodPost, exec.Links.SubmitResults, map[string]bool{"completed": true}, nil); err != nil {
+	if err := c.call(ctx, http.MethodPost, exec.SubmitResults, map[string]any{"completed": true, "clientGeneratedId": newChunkID()}, nil); err != nil {
 		return abort(fmt.Errorf("completing the import: %w", err))
 	}
 	deadline := time.Now().Add(c.maxWait)
 	next := c.pollWaits()
 	for {
-		var st struct {
-			Status string         `json:"status"`
-			Counts map[string]int `json:"counts"`
-		}
-		if err := c.call(ctx, http.MethodGet, exec.Links.GetExecutionStatus, nil, &st); err != nil {
+		var st executionStatus
+		if err := c.call(ctx, http.MethodGet, exec.GetExecutionStatus, nil, &st); err != nil {
 			return res, fmt.Errorf("reading the execution's status: %w", err)
 		}
-		res.Status, res.Counts = st.Status, st.Counts
+		res.Status = st.Status
 		switch st.Status {
-		case "DONE":
-			return res, nil
-		case "FAILED", "CANCELLED":
-			return res, fmt.Errorf("Assets ended the import %s: see the import source's history in Assets", st.Status)
+		case execDone:
+			res.Counts = st.counts()
+			return res, st.outcome()
+		case execCancelled:
+			return res, errors.New("Assets reports the import CANCELLED (cancelled in Assets, or by Assets): see the import source's history in Assets, then sync again")
+		case execIngesting, execProcessing:
+		default:
+			return res, fmt.Errorf("Assets reports the import execution %q, a status seatlake does not know (INGESTING, PROCESSING, DONE, CANCELLED): see the import source's history in Assets", st.Status)
 		}
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("the import is still %s after %s: Assets will finish it; the next sync waits for it", st.Status, c.maxWait)
@@ -213,6 +311,107 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 	}
 }
 
+// executionStatus is the answer of an execution's getExecutionStatus link. Its progressResult is documented by the
+// Assets REST API's example ("Status of Import Execution"), not by a schema: seatlake reads the per-type results
+// and their error messages from it, and nothing else.
+type executionStatus struct {
+	Status         string `json:"status"`
+	ProgressResult *struct {
+		Result              string `json:"result"`
+		ObjectTypeResultMap map[string]struct {
+			ObjectTypeName   string          `json:"objectTypeName"`
+			ObjectsCreated   int             `json:"objectsCreated"`
+			ObjectsUpdated   int             `json:"objectsUpdated"`
+			ObjectsIdentical int             `json:"objectsIdentical"`
+			ErrorMessages    json.RawMessage `json:"errorMessages"`
+		} `json:"objectTypeResultMap"`
+		ErrorMessages json.RawMessage `json:"errorMessages"`
+	} `json:"progressResult"`
+}
+
+func (s executionStatus) counts() map[string]int {
+	if s.ProgressResult == nil || s.ProgressResult.ObjectTypeResultMap == nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, r := range s.ProgressResult.ObjectTypeResultMap {
+		out[r.ObjectTypeName+":created"] += r.ObjectsCreated
+		out[r.ObjectTypeName+":updated"] += r.ObjectsUpdated
+		out[r.ObjectTypeName+":unchanged"] += r.ObjectsIdentical
+		out[r.ObjectTypeName+":errors"] += len(messages(r.ErrorMessages))
+	}
+	return out
+}
+
+// outcome is a DONE execution's verdict: its error messages (per object type, then the import's own) make it
+// partial; a result other than OK fails it by name.
+func (s executionStatus) outcome() error {
+	p := s.ProgressResult
+	if p == nil {
+		return nil
+	}
+	e := &objectErrors{}
+	for _, r := range p.ObjectTypeResultMap {
+		for _, m := range messages(r.ErrorMessages) {
+			e.n++
+			e.messages = append(e.messages, r.ObjectTypeName+": "+m)
+		}
+	}
+	for _, m := range messages(p.ErrorMessages) {
+		e.messages = append(e.messages, m)
+	}
+	sort.Strings(e.messages)
+	if len(e.messages) > 0 {
+		return e
+	}
+	if p.Result != "" && p.Result != "OK" {
+		return fmt.Errorf("Assets finished the import with result %q: see the import source's history in Assets", p.Result)
+	}
+	return nil
+}
+
+// messages reads an errorMessages value: null (none), a string, or a list of strings; anything else is kept as its
+// JSON text, so a message is never lost to an unexpected shape.
+func messages(raw json.RawMessage) []string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if one == "" {
+			return nil
+		}
+		return []string{one}
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		return many
+	}
+	return []string{oneLine(raw)}
+}
+
+// executionID is the execution a submitResults link belongs to (…/executions/{id}/data), for the record.
+func executionID(submitResults string) string {
+	u, err := url.Parse(submitResults)
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) >= 3 && parts[len(parts)-1] == "data" && parts[len(parts)-3] == "executions" {
+		return parts[len(parts)-2]
+	}
+	return ""
+}
+
+// newChunkID is a chunk's clientGeneratedId: random, and the same on each retry of that chunk.
+func newChunkID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
 // pollWaits gives the waits between status polls: a small import is done in a moment, so the first poll comes
 // soon and the next ones less often, up to the poll interval.
 func (c *client) pollWaits() func() time.Duration {
@@ -222,14 +421,6 @@ func (c *client) pollWaits() func() time.Duration {
 		wait = min(2*wait, c.poll)
 		return w
 	}
-}
-
-func toAny[T any](xs []T) []any {
-	out := make([]any, len(xs))
-	for i := range xs {
-		out[i] = xs[i]
-	}
-	return out
 }
 
 type client struct {
@@ -381,19 +572,12 @@ func ProbeJSM(ctx context.Context, cfg Config) (string, error) {
 	if cfg.Attempts == 0 {
 		cfg.Attempts = 2
 	}
-	c := newClient(cfg)
-	var info struct {
-		Links struct{ GetStatus string } `json:"links"`
+	_, status, err := newClient(cfg).discover(ctx)
+	if err != nil {
+		return status, err
 	}
-	if err := c.call(ctx, http.MethodGet, c.base+"/jsm/assets/v1/imports/info", nil, &info); err != nil {
-		return "", fmt.Errorf("discovering the import source: %w", err)
+	if status == configDisabled {
+		return status, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
 	}
-	var status struct{ Status string }
-	if err := c.call(ctx, http.MethodGet, info.Links.GetStatus, nil, &status); err != nil {
-		return "", fmt.Errorf("reading the import source's status: %w", err)
-	}
-	if status.Status == "DISABLED" {
-		return status.Status, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
-	}
-	return status.Status, nil
+	return status, nil
 }

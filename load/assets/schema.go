@@ -1,13 +1,31 @@
 package assets
 
-import "strings"
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
 
 // The Assets object schema seatlake imports into: Person, Subscription and License Assignment, with externalIds on
-// every object type and attribute (so the 2023_10_19 schema applies, and uniqueness can be set), the assignment
-// referencing its Person and its Subscription by their key attributes. Identities are stable ids: the Entra
-// object id, the SKU id, and the pair.
+// every object type and attribute, the assignment referencing its Person and its Subscription by their key
+// attributes. Identities are stable ids: the Entra object id, the SKU id, and the pair. Every fact this relies on is
+// in internal/assetsim/jsmassets/testdata/README.md with its source.
 
-const schemaURL = "https://api.atlassian.com/jsm/assets/imports/external/schema/versions/2021_09_15"
+// schemaURL is the JSON schema the document conforms to. ExternalIds, uniqueness and cardinality exist only in the
+// 2023_10_19 definition (the 2021_09_15 one has none of them), and this is that definition's own $id.
+const schemaURL = "https://api.atlassian.com/jsm/insight/imports/external/schema/versions/2023_10_19"
+
+// Attribute types of the 2023_10_19 definition that seatlake uses, and the JSON form each value is sent in.
+const (
+	typeText     = "text"              // a JSON string
+	typeTextarea = "textarea"          // a JSON string
+	typeInteger  = "integer"           // a JSON number, whole, within Assets' 32-bit range
+	typeDouble   = "double"            // a JSON number
+	typeBoolean  = "boolean"           // true or false
+	typeDateTime = "date_time"         // an ISO 8601 (RFC 3339) string in UTC
+	typeRef      = "referenced_object" // a JSON string, interpolated into the attribute's objectMappingIQL
+)
 
 type attr struct {
 	id, name, typ, ref, locator, iql, desc string
@@ -17,38 +35,68 @@ type attr struct {
 type objType struct {
 	id, name, selector, desc string
 	attrs                    []attr
+	// rows gives the type's rows from a send, each as raw values by locator; a nil value is unknown and is omitted.
+	rows func(d Data) []map[string]any
 }
 
 var objectTypes = []objType{
 	{"seatlake/person", "Person", "persons", "A person in Entra ID, as seatlake last saw them", []attr{
-		{id: "seatlake/person/entra-id", name: "Entra object id", typ: "text", locator: "id", key: true, desc: "Entra ID user object id"},
-		{id: "seatlake/person/upn", name: "User principal name", typ: "text", locator: "upn", desc: "UPN"},
-		{id: "seatlake/person/display-name", name: "Display name", typ: "text", locator: "displayName", desc: "Display name"},
-		{id: "seatlake/person/department", name: "Department", typ: "text", locator: "department", desc: "Department"},
-		{id: "seatlake/person/enabled", name: "Enabled", typ: "boolean", locator: "enabled", desc: "The account can sign in"},
-		{id: "seatlake/person/dynamics-users", name: "Dynamics users", typ: "textarea", locator: "dynamicsUsers", desc: "The person's Dataverse and F&O accounts (environment: account)"},
+		{id: "seatlake/person/entra-id", name: "Entra object id", typ: typeText, locator: "id", key: true, desc: "Entra ID user object id"},
+		{id: "seatlake/person/upn", name: "User principal name", typ: typeText, locator: "upn", desc: "UPN"},
+		{id: "seatlake/person/display-name", name: "Display name", typ: typeText, locator: "displayName", desc: "Display name"},
+		{id: "seatlake/person/department", name: "Department", typ: typeText, locator: "department", desc: "Department"},
+		{id: "seatlake/person/enabled", name: "Enabled", typ: typeBoolean, locator: "enabled", desc: "The account can sign in"},
+		{id: "seatlake/person/dynamics-users", name: "Dynamics users", typ: typeTextarea, locator: "dynamicsUsers", desc: "The person's Dataverse and F&O accounts (environment: account)"},
+	}, func(d Data) []map[string]any {
+		out := make([]map[string]any, len(d.Persons))
+		for i, p := range d.Persons {
+			out[i] = map[string]any{"id": p.ID, "upn": p.UPN, "displayName": p.DisplayName, "department": p.Department,
+				"enabled": p.Enabled, "dynamicsUsers": p.DynamicsUsers}
+		}
+		return out
 	}},
 	{"seatlake/subscription", "Subscription", "subscriptions", "A subscribed SKU and its seats", []attr{
-		{id: "seatlake/subscription/sku-id", name: "SKU id", typ: "text", locator: "skuId", key: true, desc: "skuId"},
-		{id: "seatlake/subscription/part", name: "Part number", typ: "text", locator: "part", desc: "skuPartNumber"},
-		{id: "seatlake/subscription/product", name: "Product", typ: "text", locator: "product", desc: "The product the rules map it to"},
-		{id: "seatlake/subscription/purchased", name: "Purchased", typ: "integer", locator: "purchased", desc: "prepaidUnits.enabled + warning"},
-		{id: "seatlake/subscription/assigned", name: "Assigned", typ: "integer", locator: "assigned", desc: "consumedUnits"},
-		{id: "seatlake/subscription/active", name: "Active", typ: "integer", locator: "active", desc: "Assigned and in use"},
-		{id: "seatlake/subscription/available", name: "Available", typ: "integer", locator: "available", desc: "Purchased - assigned"},
-		{id: "seatlake/subscription/price", name: "Monthly price", typ: "double", locator: "monthlyPrice", desc: "From the price list"},
+		{id: "seatlake/subscription/sku-id", name: "SKU id", typ: typeText, locator: "skuId", key: true, desc: "skuId"},
+		{id: "seatlake/subscription/part", name: "Part number", typ: typeText, locator: "part", desc: "skuPartNumber"},
+		{id: "seatlake/subscription/product", name: "Product", typ: typeText, locator: "product", desc: "The product the rules map it to"},
+		{id: "seatlake/subscription/purchased", name: "Purchased", typ: typeInteger, locator: "purchased", desc: "prepaidUnits.enabled + warning"},
+		{id: "seatlake/subscription/assigned", name: "Assigned", typ: typeInteger, locator: "assigned", desc: "consumedUnits"},
+		{id: "seatlake/subscription/active", name: "Active", typ: typeInteger, locator: "active", desc: "Assigned and in use"},
+		{id: "seatlake/subscription/available", name: "Available", typ: typeInteger, locator: "available", desc: "Purchased - assigned"},
+		{id: "seatlake/subscription/price", name: "Monthly price", typ: typeDouble, locator: "monthlyPrice", desc: "From the price list"},
+	}, func(d Data) []map[string]any {
+		out := make([]map[string]any, len(d.Subscriptions))
+		for i, s := range d.Subscriptions {
+			out[i] = map[string]any{"skuId": s.SkuID, "part": s.Part, "product": s.Product, "purchased": s.Purchased,
+				"assigned": s.Assigned, "active": s.Active, "available": s.Available, "monthlyPrice": s.MonthlyPrice}
+		}
+		return out
 	}},
 	{"seatlake/assignment", "License Assignment", "assignments", "A license assigned to a person, with its usage", []attr{
-		{id: "seatlake/assignment/key", name: "Key", typ: "text", locator: "userId skuId", key: true, desc: "Entra object id and SKU id"},
-		{id: "seatlake/assignment/person", name: "Person", typ: "referenced_object", ref: "seatlake/person", locator: "userId", iql: `"Entra object id" = ${userId}`, desc: "Who holds it"},
-		{id: "seatlake/assignment/subscription", name: "Subscription", typ: "referenced_object", ref: "seatlake/subscription", locator: "skuId", iql: `"SKU id" = ${skuId}`, desc: "Which SKU"},
-		{id: "seatlake/assignment/status", name: "Status", typ: "text", locator: "status", desc: "active, low_usage, never_used, disabled_user_licensed, grace_period, excluded, review_only"},
-		{id: "seatlake/assignment/last-activity", name: "Last activity", typ: "date_time", locator: "lastActivity", desc: "The latest evidence of use"},
-		{id: "seatlake/assignment/evidence", name: "Evidence", typ: "text", locator: "evidence", desc: "What gave the last activity"},
-		{id: "seatlake/assignment/days-inactive", name: "Days inactive", typ: "integer", locator: "daysInactive", desc: "Days since the last activity"},
-		{id: "seatlake/assignment/reason", name: "Reason", typ: "textarea", locator: "reason", desc: "Why this status, in one sentence"},
-		{id: "seatlake/assignment/monthly-cost", name: "Monthly cost", typ: "double", locator: "monthlyCost", desc: "From the price list"},
-		{id: "seatlake/assignment/reclaim", name: "Reclaim candidate", typ: "boolean", locator: "reclaimCandidate", desc: "seatlake recommends removing it"},
+		{id: "seatlake/assignment/key", name: "Key", typ: typeText, locator: "userId skuId", key: true, desc: "Entra object id and SKU id"},
+		{id: "seatlake/assignment/person", name: "Person", typ: typeRef, ref: "seatlake/person", locator: "userId", iql: `"Entra object id" = ${userId}`, desc: "Who holds it"},
+		{id: "seatlake/assignment/subscription", name: "Subscription", typ: typeRef, ref: "seatlake/subscription", locator: "skuId", iql: `"SKU id" = ${skuId}`, desc: "Which SKU"},
+		{id: "seatlake/assignment/status", name: "Status", typ: typeText, locator: "status", desc: "active, low_usage, never_used, disabled_user_licensed, grace_period, excluded, review_only"},
+		{id: "seatlake/assignment/last-activity", name: "Last activity", typ: typeDateTime, locator: "lastActivity", desc: "The latest evidence of use"},
+		{id: "seatlake/assignment/evidence", name: "Evidence", typ: typeText, locator: "evidence", desc: "What gave the last activity"},
+		{id: "seatlake/assignment/days-inactive", name: "Days inactive", typ: typeInteger, locator: "daysInactive", desc: "Days since the last activity"},
+		{id: "seatlake/assignment/reason", name: "Reason", typ: typeTextarea, locator: "reason", desc: "Why this status, in one sentence"},
+		{id: "seatlake/assignment/monthly-cost", name: "Monthly cost", typ: typeDouble, locator: "monthlyCost", desc: "From the price list"},
+		{id: "seatlake/assignment/reclaim", name: "Reclaim candidate", typ: typeBoolean, locator: "reclaimCandidate", desc: "seatlake recommends removing it"},
+	}, func(d Data) []map[string]any {
+		out := make([]map[string]any, len(d.Assignments))
+		for i, a := range d.Assignments {
+			var days any = a.DaysInactive
+			// The marts leave days_inactive empty when nothing bounds the inactivity (no activity and no other
+			// evidence), and the rows read that as 0; with no last activity a 0 is that unknown, not "active today".
+			if a.DaysInactive == 0 && a.LastActivity == "" {
+				days = nil
+			}
+			out[i] = map[string]any{"userId": a.UserID, "skuId": a.SkuID, "status": a.Status, "lastActivity": a.LastActivity,
+				"evidence": a.Evidence, "daysInactive": days, "reason": a.Reason, "monthlyCost": a.MonthlyCost,
+				"reclaimCandidate": a.ReclaimCandidate}
+		}
+		return out
 	}},
 }
 
@@ -98,4 +146,107 @@ func Mapping() map[string]any {
 			"objectTypes": types}},
 		"mapping": map[string]any{"objectTypeMappings": maps},
 	}
+}
+
+// payload is a send's objects by selector, each attribute value in the JSON form its type takes and an unknown or
+// empty value left out (Assets refuses an empty string for a typed attribute). A value seatlake cannot put in its
+// type's form, or an object without its identity, is an error naming the object: nothing is sent then.
+func payload(d Data) (map[string][]map[string]any, error) {
+	out := map[string][]map[string]any{}
+	for _, t := range objectTypes {
+		rows := t.rows(d)
+		enc := make([]map[string]any, 0, len(rows))
+		for i, raw := range rows {
+			obj := map[string]any{}
+			for _, a := range t.attrs {
+				for _, loc := range strings.Fields(a.locator) {
+					if _, done := obj[loc]; done {
+						continue
+					}
+					v, err := typed(a.typ, raw[loc])
+					if err != nil {
+						return nil, fmt.Errorf("%s %d (%v): attribute %q: %w", t.name, i+1, identity(t, raw), a.name, err)
+					}
+					if v != nil {
+						obj[loc] = v
+					}
+				}
+				if a.key {
+					for _, loc := range strings.Fields(a.locator) {
+						if obj[loc] == nil {
+							return nil, fmt.Errorf("%s %d: its identity %q (%s) is empty: Assets could not tell it from another", t.name, i+1, a.name, loc)
+						}
+					}
+				}
+			}
+			enc = append(enc, obj)
+		}
+		out[t.selector] = enc
+	}
+	return out, nil
+}
+
+func identity(t objType, raw map[string]any) string {
+	var parts []string
+	for _, a := range t.attrs {
+		if a.key {
+			for _, loc := range strings.Fields(a.locator) {
+				parts = append(parts, fmt.Sprint(raw[loc]))
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// typed puts a raw row value in the JSON form of an attribute type; nil means leave the attribute out.
+func typed(typ string, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch typ {
+	case typeText, typeTextarea, typeRef:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%T is not text", v)
+		}
+		if s == "" {
+			return nil, nil
+		}
+		return s, nil
+	case typeInteger:
+		n, ok := v.(int64)
+		if !ok {
+			return nil, fmt.Errorf("%T is not an integer", v)
+		}
+		if n < math.MinInt32 || n > math.MaxInt32 {
+			return nil, fmt.Errorf("%d is outside the range of an Assets integer", n)
+		}
+		return n, nil
+	case typeDouble:
+		f, ok := v.(float64)
+		if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%v is not a number", v)
+		}
+		return f, nil
+	case typeBoolean:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("%T is not a boolean", v)
+		}
+		return b, nil
+	case typeDateTime:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%T is not a date and time", v)
+		}
+		if s == "" {
+			return nil, nil
+		}
+		ts, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an RFC 3339 date and time", s)
+		}
+		return ts.UTC().Format(time.RFC3339), nil
+	}
+	return nil, fmt.Errorf("seatlake sends no value of type %q", typ)
 }

@@ -1,18 +1,25 @@
-// Package jsmassets emulates the Jira Service Management Assets "Imports" REST API (external import source):
-// container-token auth, the info links, config status, schema and mapping (validated as the 2023_10_19 schema
-// requires), executions INGESTING -> PROCESSING -> DONE, data chunks, cancel and recorded failures, and objects
-// created or updated by their externalId. GET /_sim/assets returns what it holds, by object type.
+// Package jsmassets emulates the Jira Service Management Assets "Imports" REST API (an external import source), as
+// Atlassian documents it: container-token auth, the imports info links, the configuration status, the schema and
+// mapping (PUT once, PATCH to change, validated as the 2023_10_19 definition and the schema-and-mapping guide
+// require), executions whose links it hands out, data chunks by selector, completion, cancel, recorded failures,
+// the execution status with its progressResult, and 429 with Retry-After under load. Each attribute value must come
+// in its type's form: one that does not is an object error in the result, and the object is left as it was.
+// Every fact it follows is in testdata/README.md with its source. GET /_sim/assets returns what it holds.
 package jsmassets
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,24 +30,30 @@ type Server struct {
 	mu        sync.Mutex
 	token     string
 	base      string // the URL links point to, set by the caller after listening
-	mapping   *document
+	workspace string
+	sourceID  string
+	model     *model // nil until a mapping is put: MISSING_MAPPING
 	execs     map[string]*execution
 	latest    string
 	objects   map[string]map[string]*Object // object type name -> identity -> object
 	seq       int
-	FailNext  bool // the next completed execution ends FAILED (a test's fault)
-	MaxChunk  int  // objects accepted per data request (0: 1000)
-	workspace string
-	sourceID  string
-	// RateLimit is the requests per second the API takes before answering 429 with Retry-After (0: no limit),
-	// as Atlassian's rate limiting does under load; Throttled counts those answers.
-	RateLimit int
-	Throttled int
-	window    time.Time
-	inWindow  int
+	index     map[string]map[string]string // during an import: referenced type and attribute -> value -> object id
+
+	// ForceStatus, when set, is the status the next completed execution reports, unprocessed, from then on: a
+	// test's fault (Assets answering a status the documentation does not name, say).
+	ForceStatus string
+	// MaxChunk refuses a data request holding more objects (0: no limit; Assets documents none): a test's fault.
+	MaxChunk int
+	// RateLimit is the requests per second the API takes before answering 429 (0: no limit), with Retry-After
+	// unless OmitRetryAfter; Throttled counts those answers.
+	RateLimit      int
+	OmitRetryAfter bool
+	Throttled      int
+	window         time.Time
+	inWindow       int
 }
 
-// Object is an object Assets holds.
+// Object is an object Assets holds, its attribute values as text.
 type Object struct {
 	ID         string            `json:"id"`
 	Type       string            `json:"type"`
@@ -50,65 +63,21 @@ type Object struct {
 }
 
 type execution struct {
-	id      string
-	status  string // INGESTING, PROCESSING, DONE, FAILED, CANCELLED
-	data    map[string][]map[string]any
-	failure string
-	counts  map[string]int
+	id        string
+	status    string // INGESTING, PROCESSING, DONE, CANCELLED (or ForceStatus)
+	chunks    []map[string]any
+	chunkIDs  map[string]bool
+	failure   string
+	reads     int             // status reads left before a processed execution says DONE
+	result    *progressResult // once processed
+	started   time.Time
+	completed time.Time
 }
-
-// document is the schema-and-mapping body.
-type document struct {
-	Schema struct {
-		ObjectSchema struct {
-			Name        string       `json:"name"`
-			Description *string      `json:"description"`
-			ObjectTypes []objectType `json:"objectTypes"`
-		} `json:"objectSchema"`
-	} `json:"schema"`
-	Mapping struct {
-		ObjectTypeMappings []typeMapping `json:"objectTypeMappings"`
-	} `json:"mapping"`
-}
-
-type objectType struct {
-	ExternalID  string      `json:"externalId"`
-	Name        string      `json:"name"`
-	Description *string     `json:"description"`
-	Attributes  []attribute `json:"attributes"`
-}
-
-type attribute struct {
-	ExternalID            string  `json:"externalId"`
-	Name                  string  `json:"name"`
-	Description           *string `json:"description"`
-	Type                  string  `json:"type"`
-	ReferenceObjectTypeID string  `json:"referenceObjectTypeExternalId"`
-}
-
-type typeMapping struct {
-	ObjectTypeExternalID string         `json:"objectTypeExternalId"`
-	ObjectTypeName       string         `json:"objectTypeName"`
-	Selector             string         `json:"selector"`
-	Description          *string        `json:"description"`
-	AttributesMapping    []attributeMap `json:"attributesMapping"`
-}
-
-type attributeMap struct {
-	AttributeExternalID string   `json:"attributeExternalId"`
-	AttributeName       string   `json:"attributeName"`
-	AttributeLocators   []string `json:"attributeLocators"`
-	ExternalIDPart      bool     `json:"externalIdPart"`
-	ObjectMappingIQL    string   `json:"objectMappingIQL"`
-}
-
-var attributeTypes = map[string]bool{"text": true, "integer": true, "boolean": true, "double": true, "date": true, "time": true,
-	"date_time": true, "url": true, "email": true, "textarea": true, "select": true, "ipaddress": true, "referenced_object": true, "status": true}
 
 // New returns an emulator accepting token.
 func New(token string) *Server {
 	return &Server{token: token, execs: map[string]*execution{}, objects: map[string]map[string]*Object{},
-		workspace: "ws-" + randomID()[:8], sourceID: "is-" + randomID()[:8]}
+		workspace: randomUUID(), sourceID: randomUUID()}
 }
 
 // SetBase sets the URL the links point to (http://127.0.0.1:port).
@@ -151,10 +120,18 @@ func (s *Server) Objects() map[string][]Object {
 	return out
 }
 
-func randomID() string {
+func randomUUID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
-	return hex.EncodeToString(b)
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// The import source's own paths: the info links use the /jsm/assets/ form of the imports guide, the execution links
+// the /jsm/insight/ form of the "Start data ingestion" example, so a client that builds URLs instead of following
+// links finds nothing.
+func (s *Server) sourcePath(prefix string) string {
+	return "/jsm/" + prefix + "/workspace/" + s.workspace + "/v1/importsource/" + s.sourceID
 }
 
 // ServeHTTP routes the Imports API and /_sim/assets.
@@ -177,146 +154,107 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inWindow++
 		if s.inWindow > s.RateLimit {
 			s.Throttled++
-			w.Header().Set("Retry-After", "1")
+			if !s.OmitRetryAfter {
+				w.Header().Set("Retry-After", "1")
+			}
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{"errorMessages": []string{"Rate limit exceeded."}})
 			return
 		}
 	}
-	prefix := "/jsm/assets/workspace/" + s.workspace + "/v1/importsource/" + s.sourceID
+	assets, insight := s.sourcePath("assets"), s.sourcePath("insight")
 	path := r.URL.Path
 	switch {
 	case r.Method == http.MethodGet && path == "/jsm/assets/v1/imports/info":
 		writeJSON(w, http.StatusOK, map[string]any{"links": map[string]string{
-			"getStatus": s.base + prefix + "/configstatus", "start": s.base + prefix + "/executions", "mapping": s.base + prefix + "/mapping"}})
-	case r.Method == http.MethodGet && path == prefix+"/configstatus":
+			"getStatus": s.base + assets + "/configstatus", "start": s.base + assets + "/executions", "mapping": s.base + assets + "/mapping"}})
+	case r.Method == http.MethodGet && path == assets+"/configstatus":
 		st := "IDLE"
 		switch {
-		case s.mapping == nil:
+		case s.model == nil:
 			st = "MISSING_MAPPING"
-		case s.latest != "" && (s.execs[s.latest].status == "INGESTING" || s.execs[s.latest].status == "PROCESSING"):
+		case s.running() != nil:
 			st = "RUNNING"
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": st})
-	case (r.Method == http.MethodPut || r.Method == http.MethodPatch) && path == prefix+"/mapping":
+	case (r.Method == http.MethodPut || r.Method == http.MethodPatch) && path == assets+"/mapping":
 		s.putMapping(w, r)
-	case r.Method == http.MethodGet && path == prefix+"/schema-and-mapping":
-		if s.mapping == nil {
-			writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"No mapping."}})
+	case r.Method == http.MethodGet && path == assets+"/schema-and-mapping":
+		if s.model == nil {
+			writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"The import source has no schema and mapping."}})
 			return
 		}
-		writeJSON(w, http.StatusOK, s.mapping)
-	case r.Method == http.MethodPost && path == prefix+"/executions":
-		s.start(w, prefix)
-	case strings.HasPrefix(path, prefix+"/executions/"):
-		s.execution(w, r, strings.TrimPrefix(path, prefix+"/executions/"))
+		writeJSON(w, http.StatusOK, s.model.document())
+	case r.Method == http.MethodPost && path == assets+"/executions":
+		s.start(w, insight)
+	case r.Method == http.MethodGet && (path == assets+"/executions/status" || path == insight+"/executions/status"):
+		if s.latest == "" {
+			writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"No execution yet."}})
+			return
+		}
+		writeJSON(w, http.StatusOK, s.execs[s.latest].statusAnswer())
+	case strings.HasPrefix(path, insight+"/executions/"):
+		s.execution(w, r, strings.TrimPrefix(path, insight+"/executions/"))
+	case strings.HasPrefix(path, assets+"/executions/"):
+		s.execution(w, r, strings.TrimPrefix(path, assets+"/executions/"))
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Not found: " + r.Method + " " + path}})
 	}
 }
 
+func (s *Server) running() *execution {
+	if e := s.execs[s.latest]; e != nil && (e.status == "INGESTING" || e.status == "PROCESSING") {
+		return e
+	}
+	return nil
+}
+
 func (s *Server) putMapping(w http.ResponseWriter, r *http.Request) {
-	var d document
 	body, _ := io.ReadAll(r.Body)
+	var d document
 	if err := json.Unmarshal(body, &d); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"Invalid JSON: " + err.Error()}})
 		return
 	}
-	if err := validate(&d); err != nil {
+	var next *model
+	var err error
+	switch {
+	case r.Method == http.MethodPut && s.model != nil:
+		writeJSON(w, http.StatusConflict, map[string]any{"errorMessages": []string{"A mapping already exists for this import: PATCH it."}})
+		return
+	case r.Method == http.MethodPut:
+		next, err = build(&d)
+	case s.model == nil:
+		err = fmt.Errorf("the import source has no schema and mapping to update: PUT one")
+	default:
+		next, err = s.model.patch(&d)
+	}
+	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{err.Error()}})
 		return
 	}
-	if r.Method == http.MethodPatch && s.mapping != nil {
-		if err := patchable(s.mapping, &d); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{err.Error()}})
-			return
-		}
-	}
-	s.mapping = &d
+	s.model = next
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// validate checks what the 2023_10_19 schema requires.
-func validate(d *document) error {
-	os := &d.Schema.ObjectSchema
-	if os.Name == "" || os.Description == nil || len(os.ObjectTypes) == 0 {
-		return fmt.Errorf("schema.objectSchema needs name, description and at least one object type")
+func (s *Server) start(w http.ResponseWriter, insight string) {
+	code := ""
+	switch {
+	case s.model == nil:
+		code = "MISSING_MAPPING"
+	case s.running() != nil:
+		code = "IN_PROGRESS"
 	}
-	types := map[string]bool{}
-	for _, t := range os.ObjectTypes {
-		if t.Name == "" || t.Description == nil || t.ExternalID == "" {
-			return fmt.Errorf("object type %q: name, description and externalId are required", t.Name)
-		}
-		types[t.ExternalID] = true
-	}
-	for _, t := range os.ObjectTypes {
-		for _, a := range t.Attributes {
-			switch {
-			case a.Name == "" || a.Description == nil || a.Type == "" || a.ExternalID == "":
-				return fmt.Errorf("object type %s: attribute %q needs name, description, type and externalId", t.Name, a.Name)
-			case !attributeTypes[a.Type]:
-				return fmt.Errorf("object type %s: attribute %s: unknown type %q", t.Name, a.Name, a.Type)
-			case a.Type == "referenced_object" && !types[a.ReferenceObjectTypeID]:
-				return fmt.Errorf("object type %s: attribute %s references %q, which is not an object type of the schema", t.Name, a.Name, a.ReferenceObjectTypeID)
-			}
-		}
-	}
-	for _, m := range d.Mapping.ObjectTypeMappings {
-		if m.ObjectTypeName == "" || m.Selector == "" || m.Description == nil {
-			return fmt.Errorf("mapping of %q: objectTypeName, selector and description are required", m.ObjectTypeName)
-		}
-		ids := 0
-		for _, am := range m.AttributesMapping {
-			if am.AttributeName == "" || len(am.AttributeLocators) == 0 {
-				return fmt.Errorf("mapping of %s: every attribute mapping needs attributeName and attributeLocators", m.ObjectTypeName)
-			}
-			if am.ExternalIDPart {
-				ids++
-			}
-		}
-		if ids == 0 {
-			return fmt.Errorf("mapping of %s: no attribute is an externalIdPart: objects could not be identified", m.ObjectTypeName)
-		}
-	}
-	return nil
-}
-
-// patchable refuses what PATCH cannot change: an object type's name, an attribute's name or type.
-func patchable(old, d *document) error {
-	for _, ot := range old.Schema.ObjectSchema.ObjectTypes {
-		for _, nt := range d.Schema.ObjectSchema.ObjectTypes {
-			if nt.ExternalID != ot.ExternalID {
-				continue
-			}
-			if nt.Name != ot.Name {
-				return fmt.Errorf("PATCH cannot rename object type %s (to %s)", ot.Name, nt.Name)
-			}
-			for _, oa := range ot.Attributes {
-				for _, na := range nt.Attributes {
-					if na.ExternalID == oa.ExternalID && (na.Name != oa.Name || na.Type != oa.Type) {
-						return fmt.Errorf("PATCH cannot change attribute %s of %s (name or type)", oa.Name, ot.Name)
-					}
-				}
-			}
-		}
-	}
-	return nil
-}
-
-func (s *Server) start(w http.ResponseWriter, prefix string) {
-	if s.mapping == nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"The import source has no mapping (MISSING_MAPPING)."}})
+	if code != "" {
+		writeJSON(w, http.StatusConflict, map[string]any{"result": "error", "errorCode": code})
 		return
 	}
-	if s.latest != "" && (s.execs[s.latest].status == "INGESTING" || s.execs[s.latest].status == "PROCESSING") {
-		writeJSON(w, http.StatusConflict, map[string]any{"errorMessages": []string{"An execution is already running: cancel it or wait."}})
-		return
-	}
-	id := randomID()
-	s.execs[id] = &execution{id: id, status: "INGESTING", data: map[string][]map[string]any{}}
+	id := randomUUID()
+	s.execs[id] = &execution{id: id, status: "INGESTING", chunkIDs: map[string]bool{}, started: time.Now()}
 	s.latest = id
-	e := s.base + prefix + "/executions/" + id
+	e := s.base + insight + "/executions/" + id
 	writeJSON(w, http.StatusOK, map[string]any{"links": map[string]string{
-		"submitProgress": e + "/progress", "submitResults": e + "/data", "getExecutionStatus": e + "/status", "cancel": e}})
+		"submitProgress": e + "/progress", "submitResults": e + "/data", "getExecutionStatus": e + "/status", "cancel": e},
+		"result": "success"})
 }
 
 func (s *Server) execution(w http.ResponseWriter, r *http.Request, rest string) {
@@ -328,27 +266,32 @@ func (s *Server) execution(w http.ResponseWriter, r *http.Request, rest string) 
 	}
 	switch {
 	case r.Method == http.MethodGet && op == "status":
-		body := map[string]any{"executionId": id, "status": e.status}
-		if e.counts != nil {
-			body["counts"] = e.counts
-		}
-		writeJSON(w, http.StatusOK, body)
+		writeJSON(w, http.StatusOK, e.statusAnswer())
 	case r.Method == http.MethodDelete && op == "":
 		if e.status == "INGESTING" || e.status == "PROCESSING" {
 			e.status = "CANCELLED"
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(http.StatusOK)
 	case r.Method == http.MethodPost && op == "history/failed":
 		if e.status != "INGESTING" {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"A failure can be recorded only while INGESTING."}})
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"A failure can be recorded only while the execution is INGESTING."}})
 			return
 		}
 		var body struct {
 			FailureReason string `json:"failureReason"`
 		}
-		json.NewDecoder(r.Body).Decode(&body)
-		e.failure, e.status = body.FailureReason, "FAILED"
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.FailureReason == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"failureReason is required."}})
+			return
+		}
+		e.failure = body.FailureReason
 		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodPut && op == "progress":
+		if e.status != "INGESTING" {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"The execution is " + e.status + "."}})
+			return
+		}
+		w.WriteHeader(http.StatusOK)
 	case r.Method == http.MethodPost && op == "data":
 		s.data(w, r, e)
 	default:
@@ -362,162 +305,378 @@ func (s *Server) data(w http.ResponseWriter, r *http.Request, e *execution) {
 		return
 	}
 	var body struct {
-		Data      map[string][]map[string]any `json:"data"`
-		Completed bool                        `json:"completed"`
+		Data              map[string]any `json:"data"`
+		Completed         bool           `json:"completed"`
+		ClientGeneratedID string         `json:"clientGeneratedId"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"Invalid JSON: " + err.Error()}})
 		return
 	}
-	n := 0
-	for _, rows := range body.Data {
-		n += len(rows)
+	if s.MaxChunk > 0 {
+		n := 0
+		for _, v := range body.Data {
+			if rows, ok := v.([]any); ok {
+				n += len(rows)
+			}
+		}
+		if n > s.MaxChunk {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errorMessages": []string{fmt.Sprintf("A chunk holds %d objects: at most %d.", n, s.MaxChunk)}})
+			return
+		}
 	}
-	max := s.MaxChunk
-	if max == 0 {
-		max = 1000
-	}
-	if n > max {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errorMessages": []string{fmt.Sprintf("A chunk holds %d objects: at most %d.", n, max)}})
-		return
-	}
-	for sel, rows := range body.Data {
-		e.data[sel] = append(e.data[sel], rows...)
+	// A chunk sent again with the same clientGeneratedId (a retry) is taken once.
+	if body.Data != nil && (body.ClientGeneratedID == "" || !e.chunkIDs[body.ClientGeneratedID]) {
+		e.chunks = append(e.chunks, body.Data)
+		if body.ClientGeneratedID != "" {
+			e.chunkIDs[body.ClientGeneratedID] = true
+		}
 	}
 	if body.Completed {
-		s.process(e)
+		e.completed = time.Now()
+		if s.ForceStatus != "" {
+			e.status, s.ForceStatus = s.ForceStatus, ""
+		} else {
+			s.process(e)
+		}
 	}
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, "{}")
 }
 
-var iqlRE = regexp.MustCompile(`^\s*"?([^"=]+?)"?\s*(=|Like|LIKE|like)\s*\$\{([^}]+)\}\s*$`)
+// statusAnswer is an execution's status answer, shaped as the "Status of Import Execution" example: the status,
+// and once processed the progressResult with a result per object type.
+func (e *execution) statusAnswer() map[string]any {
+	if e.status == "PROCESSING" && e.result != nil {
+		if e.reads > 0 {
+			e.reads--
+		} else {
+			e.status = "DONE"
+		}
+	}
+	out := map[string]any{"status": e.status}
+	if e.status == "DONE" && e.result != nil {
+		out["progressResult"] = e.result
+	}
+	return out
+}
 
-// process applies a completed execution: objects created or updated by identity, references resolved by IQL.
-// Assets processes asynchronously; the emulator does it at once and reports DONE on the next status read. Its
-// status answer adds "counts" (<type>:created/updated/unchanged), which Assets' documented status does not have.
+type progressResult struct {
+	Type                       string                       `json:"type"`
+	Started                    string                       `json:"started"`
+	Ended                      string                       `json:"ended"`
+	Result                     string                       `json:"result"`
+	Status                     string                       `json:"status"`
+	PopulatedObjectTypes       []string                     `json:"populatedObjectTypes"`
+	ObjectTypeResultMap        map[string]*objectTypeResult `json:"objectTypeResultMap"`
+	ErrorMessages              []string                     `json:"errorMessages"`
+	TotalNumberEntriesInImport int                          `json:"totalNumberEntriesInImport"`
+}
+
+type objectTypeResult struct {
+	ObjectTypeName   string   `json:"objectTypeName"`
+	ObjectTypeID     int      `json:"objectTypeId"`
+	ObjectsUpdated   int      `json:"objectsUpdated"`
+	ObjectsCreated   int      `json:"objectsCreated"`
+	ObjectsIdentical int      `json:"objectsIdentical"`
+	EntriesInSource  int      `json:"entriesInSource"`
+	ErrorMessages    []string `json:"errorMessages"` // null when none, as in the example
+}
+
+// process applies a completed execution: each mapping's entries become objects, created or updated by identity,
+// references resolved by their objectMappingIQL; an entry with a value not in its attribute type's form is an
+// object error and changes nothing. Assets processes asynchronously: the emulator does it at once and says
+// PROCESSING on the first status read, DONE after.
 func (s *Server) process(e *execution) {
-	e.status = "PROCESSING"
-	if s.FailNext {
-		s.FailNext = false
-		e.status, e.failure = "FAILED", "the emulator was told to fail this execution"
-		return
-	}
-	typeName := map[string]string{}
-	attrName := map[string]string{}
-	for _, t := range s.mapping.Schema.ObjectSchema.ObjectTypes {
-		typeName[t.ExternalID] = t.Name
-		for _, a := range t.Attributes {
-			attrName[a.ExternalID] = a.Name
+	e.status, e.reads = "PROCESSING", 1
+	s.index = map[string]map[string]string{}
+	res := &progressResult{Type: "IMPORT", Started: e.started.UTC().Format(time.RFC3339Nano), Ended: time.Now().UTC().Format(time.RFC3339Nano),
+		Result: "OK", Status: "FINISHED", ObjectTypeResultMap: map[string]*objectTypeResult{}}
+	for _, m := range s.model.order() {
+		t := m.typ
+		tr := &objectTypeResult{ObjectTypeName: t.name, ObjectTypeID: t.seq}
+		res.ObjectTypeResultMap[strconv.Itoa(t.seq)] = tr
+		if s.objects[t.name] == nil {
+			s.objects[t.name] = map[string]*Object{}
 		}
-	}
-	e.counts = map[string]int{}
-	index := map[string]map[string]string{} // IQL lookups of this execution: type and attribute -> value -> object id
-	// Referenced types first: a mapping whose IQL names another type is applied after it.
-	maps := append([]typeMapping(nil), s.mapping.Mapping.ObjectTypeMappings...)
-	sort.SliceStable(maps, func(i, j int) bool { return refs(maps[i]) < refs(maps[j]) })
-	for _, m := range maps {
-		tname := m.ObjectTypeName
-		if s.objects[tname] == nil {
-			s.objects[tname] = map[string]*Object{}
+		entries := select_(e.chunks, m.selector)
+		if len(entries) > 0 {
+			res.PopulatedObjectTypes = append(res.PopulatedObjectTypes, t.name)
 		}
-		for _, row := range e.data[m.Selector] {
-			attrs := map[string]string{}
-			var idParts []string
-			for _, am := range m.AttributesMapping {
-				name := am.AttributeName
-				if n := attrName[am.AttributeExternalID]; n != "" {
-					name = n
-				}
-				var vals []string
-				for _, loc := range am.AttributeLocators {
-					if v, ok := row[loc]; ok && v != nil {
-						vals = append(vals, fmt.Sprint(v))
-					}
-				}
-				val := strings.Join(vals, " ")
-				if am.ObjectMappingIQL != "" && val != "" {
-					val = s.resolve(index, am.ObjectMappingIQL, am.AttributeExternalID, val)
-				}
-				attrs[name] = val
-				if am.ExternalIDPart {
-					idParts = append(idParts, val)
-				}
+		for _, entry := range entries {
+			tr.EntriesInSource++
+			res.TotalNumberEntriesInImport++
+			attrs, identity, err := s.entry(m, entry)
+			if err != nil {
+				tr.ErrorMessages = append(tr.ErrorMessages, err.Error())
+				continue
 			}
-			identity := strings.Join(idParts, "|")
-			if o, ok := s.objects[tname][identity]; ok {
-				if !sameAttrs(o.Attributes, attrs) {
-					o.Attributes = attrs
-					o.Updated++
-					e.counts[tname+":updated"]++
-				} else {
-					e.counts[tname+":unchanged"]++
+			if o, ok := s.objects[t.name][identity]; ok {
+				if same(o.Attributes, attrs) {
+					tr.ObjectsIdentical++
+					continue
 				}
+				o.Attributes = attrs
+				o.Updated++
+				tr.ObjectsUpdated++
 				continue
 			}
 			s.seq++
-			s.objects[tname][identity] = &Object{ID: fmt.Sprint(s.seq), Type: tname, Identity: identity, Attributes: attrs}
-			e.counts[tname+":created"]++
+			s.objects[t.name][identity] = &Object{ID: strconv.Itoa(s.seq), Type: t.name, Identity: identity, Attributes: attrs}
+			tr.ObjectsCreated++
 		}
 	}
-	e.status = "DONE"
+	e.result = res
 }
 
-func refs(m typeMapping) int {
-	n := 0
-	for _, am := range m.AttributesMapping {
-		if am.ObjectMappingIQL != "" {
-			n++
+// entry is one data entry as attribute values and identity, or the object error refusing it.
+func (s *Server) entry(m *mappingDef, entry map[string]any) (map[string]string, string, error) {
+	attrs := map[string]string{}
+	var idParts []string
+	label := ""
+	for _, am := range m.attrs {
+		var vals []string
+		for _, loc := range am.locators {
+			v, ok := entry[loc]
+			if !ok || v == nil {
+				continue
+			}
+			text, err := valueOf(am.attr, v)
+			if err != nil {
+				return nil, "", fmt.Errorf("entry %s: attribute %q (%s): %v", describe(entry, m), am.attr.name, am.attr.typ, err)
+			}
+			vals = append(vals, text)
+		}
+		if len(vals) == 0 {
+			continue // an empty data locator: the attribute is left empty
+		}
+		val := strings.Join(vals, " ")
+		if am.attr.typ == "referenced_object" && am.iql != "" {
+			val = s.resolve(am, val)
+		}
+		attrs[am.attr.name] = val
+		if am.externalIDPart {
+			idParts = append(idParts, val)
+		}
+		if am.attr.label {
+			label = val
 		}
 	}
-	return n
+	identity := strings.Join(idParts, "|")
+	if identity == "" {
+		identity = label
+	}
+	if identity == "" {
+		return nil, "", fmt.Errorf("entry %s: no externalIdPart attribute nor label has a value: the object cannot be identified", describe(entry, m))
+	}
+	return attrs, identity, nil
 }
 
-// resolve finds the object a reference names: "Attr = ${x}" against the referenced type's attribute Attr; the value
-// stored is the referenced object's id, or "unresolved:<value>" when none matches.
-func (s *Server) resolve(index map[string]map[string]string, iql, attrExternalID, val string) string {
-	m := iqlRE.FindStringSubmatch(iql)
-	if m == nil {
-		return "unresolved:" + val
-	}
-	target := ""
-	for _, t := range s.mapping.Schema.ObjectSchema.ObjectTypes {
-		for _, a := range t.Attributes {
-			if a.ExternalID == attrExternalID {
-				for _, rt := range s.mapping.Schema.ObjectSchema.ObjectTypes {
-					if rt.ExternalID == a.ReferenceObjectTypeID {
-						target = rt.Name
-					}
+func describe(entry map[string]any, m *mappingDef) string {
+	for _, am := range m.attrs {
+		if am.externalIDPart || am.attr.label {
+			for _, loc := range am.locators {
+				if v, ok := entry[loc]; ok {
+					return fmt.Sprintf("%q", fmt.Sprint(v))
 				}
 			}
 		}
 	}
-	// The referenced type's objects are all in place before the first reference to them (referenced types are
-	// applied first), so one index per type and attribute serves the whole execution, as Assets' own index would.
-	attr := strings.TrimSpace(m[1])
-	key := target + "\x00" + attr
-	byValue, ok := index[key]
-	if !ok {
-		byValue = map[string]string{}
-		for _, o := range s.objects[target] {
-			if _, dup := byValue[o.Attributes[attr]]; !dup {
-				byValue[o.Attributes[attr]] = o.ID
-			}
-		}
-		index[key] = byValue
+	b, _ := json.Marshal(entry)
+	if len(b) > 80 {
+		b = append(b[:80], "…"...)
 	}
-	if id, ok := byValue[val]; ok {
-		return "ref:" + id
-	}
-	return "unresolved:" + val
+	return string(b)
 }
 
-func sameAttrs(a, b map[string]string) bool {
+var (
+	isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	isoTime = regexp.MustCompile(`^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
+)
+
+// valueOf checks a value against its attribute's type and returns it as the text Assets shows. Text types take a
+// string (or a number or boolean, as text); every other type takes its own JSON form and refuses an empty string.
+func valueOf(a *attrDef, v any) (string, error) {
+	str, isStr := v.(string)
+	switch a.typ {
+	case "text", "textarea", "select", "status", "referenced_object":
+		switch x := v.(type) {
+		case string:
+			if a.typ == "text" && len([]rune(x)) > 255 {
+				return "", fmt.Errorf("%d characters: a text attribute holds at most 255", len([]rune(x)))
+			}
+			if a.typ == "status" && len(a.typeValues) > 0 && x != "" && !contains(a.typeValues, x) {
+				return "", fmt.Errorf("%q is not one of the attribute's statuses", x)
+			}
+			return x, nil
+		case json.Number:
+			return x.String(), nil
+		case bool:
+			return strconv.FormatBool(x), nil
+		}
+		return "", fmt.Errorf("a %T is not text", v)
+	case "integer":
+		n, ok := v.(json.Number)
+		if !ok {
+			return "", fmt.Errorf("%s is not an integer", show(v))
+		}
+		i, err := strconv.ParseInt(n.String(), 10, 64)
+		if err != nil || i < math.MinInt32 || i > math.MaxInt32 {
+			return "", fmt.Errorf("%s is not an integer within -2147483648..2147483647", n)
+		}
+		return strconv.FormatInt(i, 10), nil
+	case "double":
+		n, ok := v.(json.Number)
+		if !ok {
+			return "", fmt.Errorf("%s is not a number", show(v))
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return "", fmt.Errorf("%s is not a number", n)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	case "boolean":
+		b, ok := v.(bool)
+		if !ok {
+			return "", fmt.Errorf("%s is not a boolean (true or false)", show(v))
+		}
+		return strconv.FormatBool(b), nil
+	case "date_time":
+		if !isStr {
+			return "", fmt.Errorf("%s is not an ISO 8601 date_time", show(v))
+		}
+		t, err := time.Parse(time.RFC3339Nano, str)
+		if err != nil {
+			return "", fmt.Errorf("%s is not an ISO 8601 date_time", show(v))
+		}
+		return t.UTC().Format(time.RFC3339Nano), nil
+	case "date":
+		if !isStr || !isoDate.MatchString(str) {
+			return "", fmt.Errorf("%s is not an ISO 8601 date", show(v))
+		}
+		if _, err := time.Parse("2006-01-02", str); err != nil {
+			return "", fmt.Errorf("%s is not a date", show(v))
+		}
+		return str, nil
+	case "time":
+		if !isStr || !isoTime.MatchString(str) {
+			return "", fmt.Errorf("%s is not an ISO 8601 time", show(v))
+		}
+		return str, nil
+	case "url":
+		if !isStr || !(strings.HasPrefix(str, "http://") || strings.HasPrefix(str, "https://")) {
+			return "", fmt.Errorf("%s is not a URL starting with http:// or https://", show(v))
+		}
+		return str, nil
+	case "email":
+		if !isStr || !strings.Contains(str, "@") {
+			return "", fmt.Errorf("%s is not an email address", show(v))
+		}
+		return str, nil
+	case "ipaddress":
+		if ip := net.ParseIP(str); !isStr || ip == nil || ip.To4() == nil {
+			return "", fmt.Errorf("%s is not an IPv4 address", show(v))
+		}
+		return str, nil
+	}
+	return "", fmt.Errorf("unknown attribute type %q", a.typ)
+}
+
+func show(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// select_ finds a selector's entries in the submitted data: "hardDrives" is the top-level array of that name,
+// "hardDrives.files" each hard drive's files.
+func select_(chunks []map[string]any, selector string) []map[string]any {
+	var out []map[string]any
+	var walk func(v any, path []string)
+	walk = func(v any, path []string) {
+		rows, ok := v.([]any)
+		if !ok {
+			return
+		}
+		for _, row := range rows {
+			obj, ok := row.(map[string]any)
+			if !ok {
+				continue
+			}
+			if len(path) == 0 {
+				out = append(out, obj)
+				continue
+			}
+			walk(obj[path[0]], path[1:])
+		}
+	}
+	parts := strings.Split(selector, ".")
+	for _, c := range chunks {
+		walk(c[parts[0]], parts[1:])
+	}
+	return out
+}
+
+var iqlRE = regexp.MustCompile(`^\s*("[^"]+"|\S+)\s*(=|==|Like|LIKE|like)\s*\$\{([^}]+)\}\s*$`)
+
+// resolve finds the object a reference names: `Attr = ${x}` or `Attr Like ${x}` against the referenced type's
+// attribute Attr; the value held is "ref:<object id>", or "unresolved:<value>" when none matches.
+func (s *Server) resolve(am *attrMapDef, val string) string {
+	m := iqlRE.FindStringSubmatch(am.iql)
+	target := am.attr.refType
+	if m == nil || target == nil {
+		return "unresolved:" + val
+	}
+	name := strings.Trim(m[1], `"`)
+	like := !strings.HasPrefix(m[2], "=")
+	if !like && target != am.owner {
+		// Equality on another type, whose objects are all in place (referenced types are applied first): one
+		// index per type and attribute serves the whole import.
+		key := target.name + "\x00" + name
+		byValue, ok := s.index[key]
+		if !ok {
+			byValue = map[string]string{}
+			for _, o := range s.objects[target.name] {
+				if old, dup := byValue[o.Attributes[name]]; !dup || o.ID < old {
+					byValue[o.Attributes[name]] = o.ID
+				}
+			}
+			s.index[key] = byValue
+		}
+		if id, ok := byValue[val]; ok {
+			return "ref:" + id
+		}
+		return "unresolved:" + val
+	}
+	ids := make([]string, 0, 1)
+	for _, o := range s.objects[target.name] {
+		v := o.Attributes[name]
+		if v == val || (like && strings.Contains(strings.ToLower(v), strings.ToLower(val))) {
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return "unresolved:" + val
+	}
+	sort.Strings(ids)
+	return "ref:" + ids[0]
+}
+
+func same(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for k, v := range a {
-		if b[k] != v {
+		if w, ok := b[k]; !ok || w != v {
 			return false
 		}
 	}
@@ -525,7 +684,9 @@ func sameAttrs(a, b map[string]string) bool {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	json.NewEncoder(&buf).Encode(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	w.Write(buf.Bytes())
 }
