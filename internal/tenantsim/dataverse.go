@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// The Dataverse Web API of one environment (reference §3): /api/data/v9.2/systemusers, /audits, /organizations and
-// /WhoAmI, with Prefer odata.maxpagesize (at most 5,000, echoed in Preference-Applied), paging-cookie nextLinks,
-// @odata.etag on items, formatted values when annotations are asked for, and the three service protection limits.
+// The Dataverse Web API of one environment: /api/data/v9.2/systemusers, /audits, /organizations and /WhoAmI, with
+// Prefer odata.maxpagesize (at most 5,000, echoed in Preference-Applied), paging-cookie nextLinks, @odata.etag on
+// items, formatted values when annotations are asked for, and the three service protection limits. Every fact and
+// the page it comes from: extract/dataverse/testdata/README.md.
 
 const dvAPI = "/api/data/v9.2/"
 
@@ -25,7 +26,7 @@ const (
 	dvQueryError = "0x0"
 )
 
-// DataverseLimits are the service protection limits of one environment, per application user (reference §3).
+// DataverseLimits are the service protection limits of one environment, per application user ("Service protection API limits").
 type DataverseLimits struct {
 	Requests   int           // requests per Window (6,000)
 	Execution  time.Duration // combined execution time per Window (20 minutes)
@@ -267,7 +268,7 @@ func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *reply) (dv
 			dvError(rep, http.StatusBadRequest, dvQueryError, "Invalid value for $top: '"+v+"'.")
 			return p, false
 		}
-		if !p.preferred { // with maxpagesize, $top is ignored (reference §3)
+		if !p.preferred { // with maxpagesize, $top is ignored ("Page results using OData")
 			p.top = n
 		}
 	}

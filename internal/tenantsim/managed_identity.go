@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// The managed identity endpoint of an Azure host, in the App Service protocol the Azure SDKs use when
+// The managed identity endpoint of an Azure host ("Use managed identities for App Service and Azure Functions";
+// facts in extract/msauth/testdata/README.md), in the App Service protocol the Azure SDKs use when
 // IDENTITY_ENDPOINT and IDENTITY_HEADER are set: GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=R
 // [&client_id=C] with the header X-IDENTITY-HEADER: {IDENTITY_HEADER}; the answer is a token for R with expires_on in
 // Unix seconds. The header's value is the simulator's client secret, so only a caller who was given it gets tokens.
