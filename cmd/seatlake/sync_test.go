@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
 	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
@@ -16,8 +17,10 @@ import (
 )
 
 // A sync into the emulated Assets: what Assets holds afterwards equals the marts (persons, subscriptions,
-// assignments, and the assignments by status); a second sync creates and changes nothing; each sync is recorded;
-// a refused token fails the sync with its record, never showing the token.
+// assignments, and the assignments by status), with no object error, the users with no activity at all included
+// (their last activity left out, not sent empty); a second sync creates and changes nothing; an execution status
+// the documentation does not name fails the sync by name at once; each sync is recorded; a refused token fails the
+// sync with its record, never showing the token.
 func TestCLISyncJSMAssets(t *testing.T) {
 	_, _, env := startSim(t, nil)
 	wh := t.TempDir()
@@ -37,7 +40,7 @@ func TestCLISyncJSMAssets(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ {
 		r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--chunk-size", "100")
-		if r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 3 {
+		if r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 3 || strings.Count(r.stdout, "errors=0 ") != 3 {
 			t.Fatalf("sync %d: exit %d\n%s%s", i+1, r.code, r.stdout, r.stderr)
 		}
 		if i == 1 && (!strings.Contains(r.stdout, `type="Person" sent=`) || strings.Contains(r.stdout, "created=1") || !strings.Contains(r.stdout, "updated=0")) {
@@ -67,13 +70,34 @@ func TestCLISyncJSMAssets(t *testing.T) {
 			t.Errorf("Assets holds %d %s assignments, the marts %d", byStatus[row[0]], row[0], n)
 		}
 	}
-	assets.RotateToken("regenerated")
+	// The users with no activity at all are held, their last activity and days inactive left empty.
+	never, _ := strconv.Atoi(csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE last_activity IS NULL AND days_inactive IS NULL")[0][0])
+	withoutActivity := 0
+	for _, a := range held["License Assignment"] {
+		if _, ok := a.Attributes["Last activity"]; !ok {
+			if _, ok := a.Attributes["Days inactive"]; !ok {
+				withoutActivity++
+			}
+		}
+	}
+	if never == 0 || withoutActivity != never {
+		t.Errorf("Assets holds %d assignments without activity, the marts %d", withoutActivity, never)
+	}
+	// A status the documentation does not name: the sync fails naming it, without waiting for its time-out.
+	assets.ForceStatus = "ARCHIVED"
+	began := time.Now()
 	r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL)
+	if r.code != 1 || !strings.Contains(r.stderr, `"ARCHIVED", a status seatlake does not know`) || time.Since(began) > time.Minute {
+		t.Errorf("an unknown execution status: exit %d after %s\n%s%s", r.code, time.Since(began), r.stdout, r.stderr)
+	}
+	assets.RotateToken("regenerated")
+	r = seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL)
 	if r.code != 1 || !strings.Contains(r.stderr, "refused (401)") || strings.Contains(r.stdout+r.stderr, "assets-container-token") {
 		t.Errorf("a rotated token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rows := csvRows(t, wh, "SELECT status, coalesce(error, '') FROM syncs ORDER BY started_at")
-	if len(rows) != 5 || rows[0][0] != "succeeded" || rows[2][0] != "succeeded" || rows[4][0] != "failed" || strings.Contains(rows[4][1], "assets-container-token") {
+	if len(rows) != 6 || rows[0][0] != "succeeded" || rows[2][0] != "succeeded" || rows[4][0] != "failed" || !strings.Contains(rows[4][1], "ARCHIVED") ||
+		rows[5][0] != "failed" || strings.Contains(rows[5][1], "assets-container-token") {
 		t.Errorf("syncs: %v", rows)
 	}
 }
