@@ -36,14 +36,19 @@ type serviceNowEmulator struct {
 	stop func()
 }
 
-// startServiceNowEmulator serves the ServiceNow emulator (the default staging tables and transform maps) on a
-// loopback port of host.
-func startServiceNowEmulator(host string) (*serviceNowEmulator, error) {
+// startServiceNowEmulator serves the ServiceNow emulator (the default staging tables and transform maps, the
+// instance set up for the OAuth client credentials grant) on a loopback port of host; opts change it before it
+// serves.
+func startServiceNowEmulator(host string, opts ...func(*servicenow.Server)) (*serviceNowEmulator, error) {
 	b := make([]byte, 24)
 	rand.Read(b)
 	e := &serviceNowEmulator{User: "seatlake.integration", Password: "sim-" + hex.EncodeToString(b[:12]),
 		ClientID: "seatlake-sim-client", ClientSecret: "sim-" + hex.EncodeToString(b[12:])}
 	e.Server = servicenow.New(e.User, e.Password, e.ClientID, e.ClientSecret)
+	e.Server.SetClientCredentials(true, e.User)
+	for _, o := range opts {
+		o(e.Server)
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("starting the ServiceNow emulator: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -89,6 +90,8 @@ func simCommand() *cli.Command {
 		&cli.StringFlag{Name: "ca-file", Usage: "with --tls: write the CA certificate here (default: a file in the temporary directory)"},
 		&cli.StringFlag{Name: "client-certificate", Usage: "accept client assertions signed with this certificate (PEM): certificate credentials"},
 		&cli.StringFlag{Name: "client-certificate-out", Usage: "generate a certificate and its key, write them here (PEM, mode 0600) for the client, and accept assertions signed with it"},
+		&cli.BoolFlag{Name: "servicenow-column-names", Usage: "the ServiceNow emulator has REST Insert Multiples entries mapping the staging tables by Column name (sync with --column-mapping name)"},
+		&cli.BoolFlag{Name: "servicenow-no-client-credentials", Usage: "the ServiceNow emulator is not set up for the OAuth client credentials grant (the system property off, no OAuth Application User)"},
 		&cli.StringFlag{Name: "as-of", Usage: "the simulator's clock: the tenant as it is at 00:00 UTC on this day (YYYY-MM-DD); /_sim/truth is as of it. Run seatlake with the same --as-of"},
 	}, simFlags("realistic", false)...)
 	flags = append(flags, logFlags()...)
@@ -171,7 +174,16 @@ func simCommand() *cli.Command {
 			}
 			defer stopAssets()
 			fmt.Fprintf(c.App.Writer, "jsm_assets_url=%s jsm_assets_token=%s\n", assetsURL, assetsToken)
-			sn, err := startServiceNowEmulator("127.0.0.1")
+			sn, err := startServiceNowEmulator("127.0.0.1", func(s *servicenow.Server) {
+				if c.Bool("servicenow-column-names") {
+					for _, t := range servicenow.DefaultTransforms() {
+						s.SetInsertMultiple(t.Staging, servicenow.InsertMultipleEntry{ColumnNames: true})
+					}
+				}
+				if c.Bool("servicenow-no-client-credentials") {
+					s.SetClientCredentials(false, "")
+				}
+			})
 			if err != nil {
 				return err
 			}

@@ -71,8 +71,9 @@ func syncCommand() *cli.Command {
 			Usage: "sync into ServiceNow through the Import Set API (staging tables and your transform maps)",
 			Description: "Sends the same rows as strings into three staging tables (u_seatlake_user, u_seatlake_subscription,\n" +
 				"u_seatlake_license by default), each carrying u_external_id, the coalesce key of your transform maps, with\n" +
-				"insertMultiple (at most 200 records a request), waits until every import set is processed, and reads each row's\n" +
-				"result: rows a transform map marked error are counted and named, and fail the sync. Basic auth (--user with\n" +
+				"insertMultiple (at most 200 records a request; keys are the columns' labels, read from sys_dictionary, unless\n" +
+				"--column-mapping name), waits until every import set is transformed, and reads each row's result: rows marked\n" +
+				"error or skipped, or landed without u_external_id, are counted and named, and fail the sync. Basic auth (--user with\n" +
 				"$SEATLAKE_SERVICENOW_PASSWORD or --password-file) or OAuth client credentials (--client-id with\n" +
 				"$SEATLAKE_SERVICENOW_CLIENT_SECRET or --client-secret-file). Settings may come from the config file's\n" +
 				"sync.servicenow section. Every sync is recorded in the syncs table.",
@@ -87,6 +88,8 @@ func syncCommand() *cli.Command {
 				&cli.StringFlag{Name: "subscription-table", Value: assets.DefaultStagingTables.Subscription, Usage: "the staging table for subscribed SKUs"},
 				&cli.StringFlag{Name: "license-table", Value: assets.DefaultStagingTables.License, Usage: "the staging table for license assignments"},
 				&cli.IntFlag{Name: "batch-size", Value: assets.MaxServiceNowBatch, Usage: "records per insertMultiple request"},
+				&cli.StringFlag{Name: "column-mapping", Value: assets.ColumnLabels, Usage: "insertMultiple's record keys: label (ServiceNow's default; " +
+					"the labels are read from sys_dictionary) or name (when a REST Insert Multiples entry maps each staging table by Column name)"},
 			}, common()...),
 			Action: func(c *cli.Context) error {
 				log, err := newLogger(c)
@@ -164,6 +167,11 @@ func serviceNowTarget(get setting, secrets bool, log *slog.Logger) (assets.Servi
 			License:      cmp.Or(get("license-table"), assets.DefaultStagingTables.License)}}
 	if n, err := strconv.Atoi(get("batch-size")); err == nil {
 		sn.BatchSize = n
+	}
+	switch sn.ColumnMapping = cmp.Or(get("column-mapping"), assets.ColumnLabels); sn.ColumnMapping {
+	case assets.ColumnLabels, assets.ColumnNames:
+	default:
+		return sn, fmt.Errorf("column-mapping %q: want %s or %s", sn.ColumnMapping, assets.ColumnLabels, assets.ColumnNames)
 	}
 	if sn.InstanceURL == "" {
 		return sn, errors.New("instance-url is required (https://<instance>.service-now.com)")

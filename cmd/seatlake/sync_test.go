@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,9 +159,10 @@ func TestCLIKilledSyncIsRecoveredByTheNext(t *testing.T) {
 }
 
 // A sync into the emulated ServiceNow, as an administrator would run it: basic auth with the password in a file,
-// then OAuth client credentials; what the target tables hold equals the marts; the second sync leaves every row
-// ignored; rows a transform map refuses are counted, named and make the sync partial (exit 1); a wrong password
-// fails with its record and never shows the password; the instance's 429s are waited out.
+// then OAuth client credentials, refused until the instance is set up for the grant (the failure names the system
+// property and the OAuth Application User); what the target tables hold equals the marts; the second sync leaves
+// every row ignored; rows a transform map refuses are counted, named and make the sync partial (exit 1); a wrong
+// password fails with its record and never shows the password; the instance's 429s are waited out.
 func TestCLISyncServiceNow(t *testing.T) {
 	_, _, env := startSim(t, nil)
 	wh := t.TempDir()
@@ -202,8 +204,15 @@ func TestCLISyncServiceNow(t *testing.T) {
 		}
 	}
 
-	// OAuth client credentials: the same rows again, every one ignored by the coalesce.
+	// OAuth client credentials on an instance not set up for the grant: refused, naming what to set up.
 	oauth := []string{"SEATLAKE_SERVICENOW_CLIENT_SECRET=client-secret-value"}
+	r = seatlake(t, oauth, "sync", "servicenow", "--warehouse", wh, "--instance-url", srv.URL, "--client-id", "client-1")
+	if r.code != 1 || !strings.Contains(r.stderr, "glide.oauth.inbound.client.credential.grant_type.enabled") ||
+		!strings.Contains(r.stderr, "OAuth Application User") || strings.Contains(r.stdout+r.stderr, "client-secret-value") {
+		t.Errorf("OAuth with the grant off: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Set up: the same rows again, every one ignored by the coalesce.
+	sn.SetClientCredentials(true, "seatlake.integration")
 	r = seatlake(t, oauth, "sync", "servicenow", "--warehouse", wh, "--instance-url", srv.URL, "--client-id", "client-1")
 	if r.code != 0 || strings.Count(r.stdout, "created=0 updated=0") != 3 || strings.Count(r.stdout, "errors=0") != 3 {
 		t.Fatalf("second sync (OAuth): exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -226,7 +235,7 @@ func TestCLISyncServiceNow(t *testing.T) {
 	r = seatlake(t, nil, basic...)
 	refused := csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE status = 'never_used'")[0][0]
 	if r.code != 1 || !strings.Contains(r.stdout, "errors="+refused+" dry_run=false status=partial") ||
-		!strings.Contains(r.stderr, refused+" rows marked error") || !strings.Contains(r.stderr, "never_used licenses are reviewed by hand") {
+		!strings.Contains(r.stderr, refused+" rows of u_seatlake_license marked error") || !strings.Contains(r.stderr, "never_used licenses are reviewed by hand") {
 		t.Errorf("refused rows (%s expected): exit %d\n%s%s", refused, r.code, r.stdout, r.stderr)
 	}
 	sn.Reject = nil
@@ -237,8 +246,8 @@ func TestCLISyncServiceNow(t *testing.T) {
 		t.Errorf("a rotated password: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rows := csvRows(t, wh, "SELECT target, dry_run, status, coalesce(error, '') FROM syncs ORDER BY started_at")
-	want := [][]string{{"servicenow", "false", "succeeded"}, {"servicenow", "false", "succeeded"}, {"servicenow", "true", "succeeded"},
-		{"servicenow", "false", "partial"}, {"servicenow", "false", "failed"}}
+	want := [][]string{{"servicenow", "false", "succeeded"}, {"servicenow", "false", "failed"}, {"servicenow", "false", "succeeded"},
+		{"servicenow", "true", "succeeded"}, {"servicenow", "false", "partial"}, {"servicenow", "false", "failed"}}
 	if len(rows) != len(want) {
 		t.Fatalf("syncs: %v", rows)
 	}
@@ -246,6 +255,72 @@ func TestCLISyncServiceNow(t *testing.T) {
 		if rows[i][0] != w[0] || rows[i][1] != w[1] || rows[i][2] != w[2] || strings.Contains(rows[i][3], "pa55-w0rd-secret") {
 			t.Errorf("syncs row %d: %v, want %v", i, rows[i], w)
 		}
+	}
+}
+
+// insertMultiple's keys are column labels unless the instance has REST Insert Multiples entries mapping the staging
+// tables by column name. In either instance, a sync with the other column mapping fails (exit 1, recorded failed,
+// nothing landed) naming the setting or the entry to change, and one with the right mapping lands every row with its
+// values; a sync never exits 0 with rows skipped or empty.
+func TestCLISyncServiceNowColumnMapping(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	users := map[string]string{}
+	for _, row := range csvRows(t, wh, "SELECT id, coalesce(user_principal_name, '') FROM graph_users") {
+		users[row[0]] = row[1]
+	}
+	licenses, _ := strconv.Atoi(csvRows(t, wh, "SELECT count(*) FROM license_usage")[0][0])
+	for _, tc := range []struct {
+		name         string
+		entries      bool // REST Insert Multiples entries with Column mapping = Column name
+		wrong, right string
+		fix          string
+	}{
+		{"the instance's default: labels", false, "name", "label", "add a REST Insert Multiples [sys_rest_insert_multiple] entry for u_seatlake_user with Column mapping = Column name, or set column-mapping: label"},
+		{"entries mapping by column name", true, "label", "name", "set column-mapping: name (--column-mapping name), or remove that entry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sn := servicenow.New("seatlake.integration", "pw", "", "")
+			if tc.entries {
+				for _, tr := range servicenow.DefaultTransforms() {
+					sn.SetInsertMultiple(tr.Staging, servicenow.InsertMultipleEntry{ColumnNames: true})
+				}
+			}
+			srv := httptest.NewServer(sn)
+			defer srv.Close()
+			pw := []string{"SEATLAKE_SERVICENOW_PASSWORD=pw"}
+			sync := func(mapping string) result {
+				return seatlake(t, pw, "sync", "servicenow", "--warehouse", wh, "--instance-url", srv.URL, "--user", "seatlake.integration", "--column-mapping", mapping)
+			}
+			before := len(csvRows(t, wh, "SELECT sync_id FROM syncs"))
+			r := sync(tc.wrong)
+			if r.code != 1 || strings.Contains(r.stdout, "status=succeeded") || !strings.Contains(r.stdout, `type="Person" sent=`+strconv.Itoa(len(users))+` created=0 updated=0 unchanged=0 errors=`+strconv.Itoa(len(users))) ||
+				!strings.Contains(r.stderr, "landed without u_external_id") || !strings.Contains(r.stderr, tc.fix) {
+				t.Errorf("--column-mapping %s: exit %d\n%s%s", tc.wrong, r.code, r.stdout, r.stderr)
+			}
+			if held := sn.Held(); len(held.Targets["u_m365_person"]) != 0 || held.Rows["u_seatlake_user"]["skipped"] != len(users) || held.Rows["u_seatlake_license"] != nil {
+				t.Errorf("after the wrong mapping ServiceNow holds %d people, staging rows %v", len(held.Targets["u_m365_person"]), held.Rows)
+			}
+			r = sync(tc.right)
+			if r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 3 || strings.Count(r.stdout, "errors=0") != 3 {
+				t.Fatalf("--column-mapping %s: exit %d\n%s%s", tc.right, r.code, r.stdout, r.stderr)
+			}
+			held := sn.Held()
+			landed := map[string]string{}
+			for _, rec := range held.Targets["u_m365_person"] {
+				landed[rec.Values["u_external_id"]] = rec.Values["u_upn"]
+			}
+			if !reflect.DeepEqual(landed, users) || len(held.Targets["u_m365_license"]) != licenses {
+				t.Errorf("ServiceNow holds %d people (%d licenses) whose ids and UPNs are not the warehouse's %d (%d)", len(landed), len(held.Targets["u_m365_license"]), len(users), licenses)
+			}
+			rows := csvRows(t, wh, "SELECT status, coalesce(error, '') FROM syncs ORDER BY started_at")[before:]
+			if len(rows) != 2 || rows[0][0] != "failed" || !strings.Contains(rows[0][1], "landed without u_external_id") || rows[1][0] != "succeeded" {
+				t.Errorf("syncs: %v", rows)
+			}
+		})
 	}
 }
 
@@ -290,7 +365,8 @@ func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
 		t.Errorf("syncs: %v", rows)
 	}
 	// `seatlake check` probes the sync targets of the file: tonight's refused password fails today.
-	if r := seatlake(t, env, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" import set API") {
+	if r := seatlake(t, env, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" import set API") ||
+		!strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" credentials") || !strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" column mapping: labels") {
 		t.Errorf("check with a working ServiceNow: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	sn.SetPassword("rotated")

@@ -1,12 +1,14 @@
 package assets
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,20 +21,31 @@ import (
 
 // ServiceNowConfig configures a sync into a ServiceNow instance through its Import Set API (reference §6): rows into
 // one staging table per object kind, transformed by the administrator's transform maps (coalesce on
-// u_external_id). Writes go through import sets only; samp_sw_subscription is never written directly.
+// u_external_id). Writes go through import sets only; samp_sw_subscription is never written directly. The facts
+// this relies on, with their ServiceNow pages, are in internal/assetsim/servicenow/testdata/README.md.
 type ServiceNowConfig struct {
 	InstanceURL string // https://<instance>.service-now.com
 	// Basic auth (User, Password) or OAuth client credentials (ClientID, ClientSecret, /oauth_token.do).
 	User, Password         string
 	ClientID, ClientSecret string
 	Tables                 StagingTables
-	BatchSize              int // records per insertMultiple request (default and at most 200)
-	HTTPClient             *http.Client
-	Logger                 *slog.Logger
-	MaxWait                time.Duration // how long to wait for the import sets to be processed (default 10 min)
-	Poll                   time.Duration // status poll interval (default 2 s)
-	Attempts               int           // per request, on 429/5xx/network errors (default 6)
+	// ColumnMapping says what insertMultiple's record keys are: ColumnLabels (ServiceNow's default; seatlake reads
+	// each column's label from sys_dictionary) or ColumnNames (the instance has a REST Insert Multiples entry for
+	// each staging table with Column mapping = Column name). Empty means ColumnLabels.
+	ColumnMapping string
+	BatchSize     int // records per insertMultiple request (default and at most 200)
+	HTTPClient    *http.Client
+	Logger        *slog.Logger
+	MaxWait       time.Duration // how long to wait for the import sets to be transformed (default 10 min)
+	Poll          time.Duration // status poll interval (default 2 s)
+	Attempts      int           // per request, on 429/5xx/network errors (default 6)
 }
+
+// Column mappings of insertMultiple's record keys.
+const (
+	ColumnLabels = "label"
+	ColumnNames  = "name"
+)
 
 // StagingTables are the import set tables seatlake writes, one per object kind.
 type StagingTables struct{ User, Subscription, License string }
@@ -46,7 +59,14 @@ const MaxServiceNowBatch = 200
 // ErrCredentialsRefused means the instance answered 401: the user's password or the OAuth client was refused.
 var ErrCredentialsRefused = errors.New("ServiceNow refused the credentials (401): check the integration user and its password, or the OAuth client id and secret")
 
-// ErrRowsRefused means the transform maps marked rows error: the sync landed the others and names those.
+// ErrOAuthRefused means /oauth_token.do refused the client credentials grant. ServiceNow refuses it alike for a
+// wrong secret and for an instance not set up for the grant.
+var ErrOAuthRefused = errors.New("ServiceNow refused the OAuth client credentials grant: check the client id and secret " +
+	"(System OAuth > Application Registry), that the system property glide.oauth.inbound.client.credential.grant_type.enabled " +
+	"is true, and that the client's registry record names an OAuth Application User")
+
+// ErrRowsRefused means some rows did not land (the transform maps marked them error, or skipped them) while others
+// did: the sync names those and is partial.
 var ErrRowsRefused = errors.New("the transform maps refused rows")
 
 // AssignmentKey is a license assignment's identity: the user's Entra object id and the SKU id.
@@ -57,6 +77,9 @@ func AssignmentKey(a Assignment) string { return a.UserID + ":" + a.SkuID }
 func subscriptionKey(tenant, sku string) string { return tenant + ":" + sku }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// coalesceColumn is the staging column the transform maps coalesce on.
+const coalesceColumn = "u_external_id"
 
 // stagingSource is one selector's rows as staging columns, made one at a time: a sync holds one request's rows as
 // strings, not the tenant's.
@@ -88,97 +111,264 @@ func stagingRows(d Data) map[string]stagingSource {
 	}
 }
 
+// stagingColumns are the columns seatlake sends to a selector's staging table, sorted.
+func stagingColumns(selector string) []string {
+	one := Data{Persons: make([]Person, 1), Subscriptions: make([]Subscription, 1), Assignments: make([]Assignment, 1)}
+	var cols []string
+	for c := range stagingRows(one)[selector].row(0) {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	return cols
+}
+
+func (cfg ServiceNowConfig) tables() map[string]string {
+	t := cfg.Tables
+	return map[string]string{"persons": cmp.Or(t.User, DefaultStagingTables.User), "subscriptions": cmp.Or(t.Subscription, DefaultStagingTables.Subscription),
+		"assignments": cmp.Or(t.License, DefaultStagingTables.License)}
+}
+
+func (cfg ServiceNowConfig) mapping() string { return cmp.Or(cfg.ColumnMapping, ColumnLabels) }
+
 // SyncServiceNow sends data to the staging tables with insertMultiple (users and subscriptions before licenses, at
-// most 200 records a request), waits until every import set is processed, and reads the rows' transform results:
-// Counts has, per object type, created (inserted), updated, unchanged (ignored), skipped and errors. Rows the
-// transform maps marked error are named in an error wrapping ErrRowsRefused.
+// most 200 records a request), its keys the columns' labels read from sys_dictionary or their names (ColumnMapping),
+// waits until each table's import sets are transformed, and reads what each row became before sending the next
+// table. Counts has, per object type, created (inserted), updated, unchanged (ignored), errors (rows marked error or
+// skipped, and rows that landed without u_external_id), and of those skipped and landed_empty. Rows that landed
+// without u_external_id stop the sync with an error naming the column mapping to fix; refused and skipped rows are
+// named in an error wrapping ErrRowsRefused when other rows landed.
 func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Result, error) {
 	c, err := newServiceNowClient(ctx, cfg)
 	if err != nil {
 		return Result{}, err
 	}
-	if cfg.Tables.User == "" {
-		cfg.Tables.User = DefaultStagingTables.User
+	if m := cfg.mapping(); m != ColumnLabels && m != ColumnNames {
+		return Result{}, fmt.Errorf("column mapping %q: want %s or %s", m, ColumnLabels, ColumnNames)
 	}
-	if cfg.Tables.Subscription == "" {
-		cfg.Tables.Subscription = DefaultStagingTables.Subscription
-	}
-	if cfg.Tables.License == "" {
-		cfg.Tables.License = DefaultStagingTables.License
-	}
-	tables := map[string]string{"persons": cfg.Tables.User, "subscriptions": cfg.Tables.Subscription, "assignments": cfg.Tables.License}
+	tables := cfg.tables()
 	res := Result{Sent: map[string]int{}, Counts: map[string]int{}}
 	rows := stagingRows(data)
-	sets := map[string][]string{} // selector -> import set sys_ids
-	var numbers []string
+	var numbers, problems []string
+	landed := 0
+	done := func(err error) (Result, error) {
+		res.ExecutionID = strings.Join(numbers, ",")
+		if err == nil && len(problems) > 0 {
+			err = fmt.Errorf("%s", strings.Join(problems, "; "))
+			if landed > 0 {
+				err = fmt.Errorf("%w: %s", ErrRowsRefused, strings.Join(problems, "; "))
+			}
+		}
+		return res, err
+	}
 	for _, t := range Types() { // referenced kinds first: the license transform resolves users and subscriptions
-		src := rows[t.Selector]
+		table, src := tables[t.Selector], rows[t.Selector]
+		if src.n == 0 {
+			continue
+		}
+		keys, err := c.columnKeys(ctx, cfg.mapping(), table, stagingColumns(t.Selector))
+		if err != nil {
+			return done(err)
+		}
+		var sets []sentSet
 		for i := 0; i < src.n; i += c.chunk {
 			part := make([]map[string]string, 0, min(c.chunk, src.n-i))
 			for k := i; k < min(i+c.chunk, src.n); k++ {
 				part = append(part, src.row(k))
 			}
-			var ans struct {
-				ImportSetID string `json:"import_set_id"`
+			id, err := c.insertMultiple(ctx, table, keys, part)
+			if err != nil {
+				return done(fmt.Errorf("inserting %s rows %d-%d into %s: %w", t.Name, i+1, i+len(part), table, err))
 			}
-			u := c.base + "/api/now/import/" + url.PathEscape(tables[t.Selector]) + "/insertMultiple"
-			if err := c.call(ctx, http.MethodPost, u, map[string]any{"records": part}, &ans); err != nil {
-				return res, fmt.Errorf("inserting %s rows %d-%d into %s: %w", t.Name, i+1, i+len(part), tables[t.Selector], err)
-			}
-			if ans.ImportSetID == "" {
-				return res, fmt.Errorf("inserting into %s: the answer names no import set", tables[t.Selector])
-			}
-			sets[t.Selector] = append(sets[t.Selector], ans.ImportSetID)
+			sets = append(sets, sentSet{id, len(part)})
 			res.Sent[t.Selector] += len(part)
 			res.Chunks++
 			c.heartbeat("sending", "objects", t.Selector, "sent", res.Sent[t.Selector], "of", src.n)
 		}
-		// Licenses reference users and subscriptions: their sets are processed before the licenses are sent.
-		nums, err := c.waitProcessed(ctx, sets[t.Selector])
+		// Licenses reference users and subscriptions: their rows are transformed before the licenses are sent.
+		nums, err := c.waitTransformed(ctx, table, sets)
 		numbers = append(numbers, nums...)
 		if err != nil {
-			res.ExecutionID = strings.Join(numbers, ",")
-			return res, err
+			return done(err)
 		}
-	}
-	res.ExecutionID = strings.Join(numbers, ",")
-	var refused []string
-	nRefused := 0
-	for _, t := range Types() {
-		states, errs, err := c.rowResults(ctx, tables[t.Selector], sets[t.Selector])
+		tally, err := c.rowResults(ctx, table, sets)
 		if err != nil {
-			return res, fmt.Errorf("reading the transform results of %s: %w", tables[t.Selector], err)
+			return done(fmt.Errorf("reading the transform results of %s: %w", table, err))
 		}
-		for state, n := range states {
-			key := map[string]string{"inserted": "created", "updated": "updated", "ignored": "unchanged", "error": "errors", "skipped": "skipped"}[state]
-			if key == "" {
-				key = state
-			}
+		for key, n := range map[string]int{"created": tally.states["inserted"], "updated": tally.states["updated"], "unchanged": tally.states["ignored"],
+			"errors": tally.states["error"] + len(tally.skipped) + tally.empty, "skipped": len(tally.skipped), "landed_empty": tally.empty} {
 			res.Counts[t.Name+":"+key] += n
 		}
-		nRefused += len(errs)
-		refused = append(refused, errs...)
+		landed += tally.states["inserted"] + tally.states["updated"] + tally.states["ignored"]
+		if tally.empty > 0 {
+			// Every row of the table lands the same way: sending the next tables would only add empty rows.
+			problems = append(problems, fmt.Sprintf("%d of the %d rows sent to %s landed without %s (%s), so no transform map could take them: %s",
+				tally.empty, tally.read, table, coalesceColumn, tally.emptyStates(), emptyRowsFix(cfg.mapping(), table)))
+			return done(nil)
+		}
+		if len(tally.refused) > 0 {
+			problems = append(problems, fmt.Sprintf("%d rows of %s marked error: %s", len(tally.refused), table, some(tally.refused)))
+		}
+		if len(tally.skipped) > 0 {
+			problems = append(problems, fmt.Sprintf("%d rows of %s skipped (ServiceNow skips a row whose coalesce value is missing): %s: "+
+				"make the transform map of %s coalesce on %s", len(tally.skipped), table, some(tally.skipped), table, coalesceColumn))
+		}
 	}
 	res.Status = "processed"
-	if nRefused > 0 {
-		sort.Strings(refused)
-		shown := refused[:min(5, len(refused))]
-		more := ""
-		if len(refused) > len(shown) {
-			more = fmt.Sprintf(" (and %d more)", len(refused)-len(shown))
-		}
-		return res, fmt.Errorf("%w: %d rows marked error: %s%s", ErrRowsRefused, nRefused, strings.Join(shown, "; "), more)
-	}
-	return res, nil
+	return done(nil)
 }
 
-// waitProcessed polls sys_import_set until each set is processed, within the bounded wait; it returns their numbers.
-func (c *client) waitProcessed(ctx context.Context, ids []string) ([]string, error) {
+// emptyRowsFix says why rows land without their values under a column mapping, and what to change.
+func emptyRowsFix(mapping, table string) string {
+	if mapping == ColumnNames {
+		return "the instance took the keys as column labels (insertMultiple's default) and dropped the column names seatlake sent: " +
+			"add a REST Insert Multiples [sys_rest_insert_multiple] entry for " + table + " with Column mapping = Column name, " +
+			"or set column-mapping: label (seatlake then reads the labels from sys_dictionary)"
+	}
+	return "the instance dropped the column labels seatlake read from sys_dictionary, as it does when a REST Insert Multiples " +
+		"[sys_rest_insert_multiple] entry for " + table + " sets Column mapping = Column name: set column-mapping: name " +
+		"(--column-mapping name), or remove that entry"
+}
+
+// some names at most five items, sorted.
+func some(items []string) string {
+	sort.Strings(items)
+	shown := items[:min(5, len(items))]
+	s := strings.Join(shown, "; ")
+	if len(items) > len(shown) {
+		s += fmt.Sprintf(" (and %d more)", len(items)-len(shown))
+	}
+	return s
+}
+
+// columnKeys gives the record key insertMultiple takes for each column seatlake sends to a staging table: the
+// column's name when a REST Insert Multiples entry maps the table by column name, else (the default) its label,
+// read from sys_dictionary.
+func (c *client) columnKeys(ctx context.Context, mapping, table string, cols []string) (map[string]string, error) {
+	keys := map[string]string{}
+	if mapping == ColumnNames {
+		for _, col := range cols {
+			keys[col] = col
+		}
+		return keys, nil
+	}
+	labels, err := c.labels(ctx, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the labels of %s's columns from sys_dictionary (insertMultiple takes column labels unless a "+
+			"REST Insert Multiples entry maps the table by column name): %w: let the integration user read sys_dictionary, "+
+			"or add that entry and set column-mapping: name", table, err)
+	}
+	return labelKeys(table, cols, labels)
+}
+
+// labels reads a table's own columns and their labels from the dictionary: element -> column_label.
+func (c *client) labels(ctx context.Context, table string) (map[string]string, error) {
+	var ans struct {
+		Result []struct {
+			Name        string `json:"name"`
+			Element     string `json:"element"`
+			ColumnLabel string `json:"column_label"`
+		} `json:"result"`
+	}
+	u := c.base + "/api/now/table/sys_dictionary?" + url.Values{"sysparm_query": {"name=" + table},
+		"sysparm_fields": {"name,element,column_label"}, "sysparm_limit": {"10000"}}.Encode()
+	if err := c.call(ctx, http.MethodGet, u, nil, &ans); err != nil {
+		return nil, err
+	}
+	labels := map[string]string{}
+	for _, e := range ans.Result {
+		if e.Name != table {
+			// The instance drops the query's invalid parts: the answer is not this table's dictionary.
+			return nil, fmt.Errorf("sys_dictionary answered an entry of table %q to a query for name=%s", e.Name, table)
+		}
+		if e.Element != "" { // the table's own entry has no element
+			labels[e.Element] = e.ColumnLabel
+		}
+	}
+	return labels, nil
+}
+
+// labelKeys maps each column to its label; a missing column, or a label that is empty or shared by two columns, is
+// an error naming the fix.
+func labelKeys(table string, cols []string, labels map[string]string) (map[string]string, error) {
+	owners := map[string][]string{}
+	for el, lb := range labels {
+		owners[lb] = append(owners[lb], el)
+	}
+	keys := map[string]string{}
+	var missing, unlabelled []string
+	for _, col := range cols {
+		lb, ok := labels[col]
+		switch {
+		case !ok:
+			missing = append(missing, col)
+		case strings.TrimSpace(lb) == "":
+			unlabelled = append(unlabelled, col+" has no label")
+		case len(owners[lb]) > 1:
+			o := append([]string(nil), owners[lb]...)
+			sort.Strings(o)
+			unlabelled = append(unlabelled, fmt.Sprintf("label %q is shared by %s", lb, strings.Join(o, ", ")))
+		default:
+			keys[col] = lb
+		}
+	}
+	var errs []string
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Sprintf("%s has no column %s: add the missing columns (type String) as the README lists them", table, strings.Join(missing, ", ")))
+	}
+	if len(unlabelled) > 0 {
+		sort.Strings(unlabelled)
+		unlabelled = slices.Compact(unlabelled)
+		errs = append(errs, fmt.Sprintf("in %s, %s: insertMultiple finds a column by its label, so give each column its own label "+
+			"(System Definition > Dictionary)", table, strings.Join(unlabelled, "; ")))
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	return keys, nil
+}
+
+// insertMultiple posts one request of rows (keyed by column name) to a staging table, each key replaced by keys, and
+// returns the import set it made.
+func (c *client) insertMultiple(ctx context.Context, table string, keys map[string]string, rows []map[string]string) (string, error) {
+	records := make([]map[string]string, len(rows))
+	for i, r := range rows {
+		records[i] = make(map[string]string, len(r))
+		for col, v := range r {
+			records[i][keys[col]] = v
+		}
+	}
+	var ans struct {
+		ImportSetID string `json:"import_set_id"`
+	}
+	u := c.base + "/api/now/import/" + url.PathEscape(table) + "/insertMultiple"
+	if err := c.call(ctx, http.MethodPost, u, map[string]any{"records": records}, &ans); err != nil {
+		return "", err
+	}
+	if ans.ImportSetID == "" {
+		return "", errors.New("the answer names no import set (no import_set_id)")
+	}
+	return ans.ImportSetID, nil
+}
+
+// sentSet is an import set insertMultiple made and how many rows it carries.
+type sentSet struct {
+	id string
+	n  int
+}
+
+// waitTransformed waits, bounded, until each import set is transformed: its state processed, or, for an import set
+// still loading (a synchronous one stays loading until ServiceNow closes it at midnight), each of its rows past
+// pending. It returns the sets' numbers.
+func (c *client) waitTransformed(ctx context.Context, table string, sets []sentSet) ([]string, error) {
 	deadline := time.Now().Add(c.maxWait)
 	var numbers []string
 	next := c.pollWaits()
-	for len(ids) > 0 {
-		batch := ids[:min(100, len(ids))]
+	for len(sets) > 0 {
+		batch := sets[:min(100, len(sets))]
+		ids := make([]string, len(batch))
+		for i, s := range batch {
+			ids[i] = s.id
+		}
 		var ans struct {
 			Result []struct {
 				SysID  string `json:"sys_id"`
@@ -186,67 +376,101 @@ func (c *client) waitProcessed(ctx context.Context, ids []string) ([]string, err
 				State  string `json:"state"`
 			} `json:"result"`
 		}
-		u := c.base + "/api/now/table/sys_import_set?" + url.Values{"sysparm_query": {"sys_idIN" + strings.Join(batch, ",")},
-			"sysparm_fields": {"sys_id,number,state"}, "sysparm_limit": {strconv.Itoa(len(batch))}}.Encode()
+		u := c.base + "/api/now/table/sys_import_set?" + url.Values{"sysparm_query": {"sys_idIN" + strings.Join(ids, ",")},
+			"sysparm_fields": {"sys_id,number,state"}, "sysparm_limit": {strconv.Itoa(len(ids))}}.Encode()
 		if err := c.call(ctx, http.MethodGet, u, nil, &ans); err != nil {
 			return numbers, fmt.Errorf("reading the import sets' state: %w", err)
 		}
-		done := map[string]string{}
+		state, number := map[string]string{}, map[string]string{}
+		var loading []sentSet
 		for _, s := range ans.Result {
-			switch s.State {
+			state[s.SysID], number[s.SysID] = s.State, s.Number
+		}
+		done := map[string]bool{}
+		for _, s := range batch {
+			switch state[s.id] {
 			case "processed":
-				done[s.SysID] = s.Number
+				done[s.id] = true
+			case "loading":
+				loading = append(loading, s)
+			case "loaded":
 			case "cancelled":
-				return numbers, fmt.Errorf("ServiceNow cancelled import set %s: see System Import Sets > Import Sets", s.Number)
+				return numbers, fmt.Errorf("ServiceNow cancelled import set %s of %s: see System Import Sets > Import Sets", number[s.id], table)
+			case "":
+				return numbers, fmt.Errorf("import set %s of %s is not in sys_import_set, or the integration user cannot read it", s.id, table)
+			default:
+				return numbers, fmt.Errorf("import set %s of %s is in state %q, which seatlake does not know (loading, loaded, processed, cancelled)",
+					number[s.id], table, state[s.id])
 			}
 		}
-		var left []string
-		for _, id := range ids {
-			if n, ok := done[id]; ok {
-				numbers = append(numbers, n)
+		if len(loading) > 0 {
+			final, err := c.finalRows(ctx, table, loading)
+			if err != nil {
+				return numbers, fmt.Errorf("reading the rows of the loading import sets of %s: %w", table, err)
+			}
+			for _, s := range loading {
+				done[s.id] = final[s.id] == s.n
+			}
+		}
+		var left []sentSet
+		for _, s := range sets {
+			if done[s.id] {
+				numbers = append(numbers, number[s.id])
 			} else {
-				left = append(left, id)
+				left = append(left, s)
 			}
 		}
-		if len(left) == len(ids) {
+		if len(left) == len(sets) {
 			if time.Now().After(deadline) {
-				return numbers, fmt.Errorf("%d import sets are still not processed after %s: the instance's import scheduler is slow or stopped", len(left), c.maxWait)
+				return numbers, fmt.Errorf("%d import sets of %s are still not transformed after %s: the instance's import scheduler is slow or stopped", len(left), table, c.maxWait)
 			}
-			c.heartbeat("waiting for the import sets to be processed", "left", len(left), "waited", time.Since(deadline.Add(-c.maxWait)).Round(time.Second))
+			c.heartbeat("waiting for the import sets to be transformed", "table", table, "left", len(left), "waited", time.Since(deadline.Add(-c.maxWait)).Round(time.Second))
 			if err := sleep(ctx, next()); err != nil {
 				return numbers, err
 			}
 		}
-		ids = left
+		sets = left
 	}
 	return numbers, nil
 }
 
-// rowResults reads a staging table's rows of the given import sets: the count per sys_import_state, and each error
-// row named by its u_external_id and message.
-func (c *client) rowResults(ctx context.Context, table string, ids []string) (map[string]int, []string, error) {
-	states := map[string]int{}
-	var errs []string
-	const page = 1000
-	for len(ids) > 0 {
-		batch := ids[:min(20, len(ids))]
-		ids = ids[len(batch):]
+// finalRows counts, per import set, the rows past pending.
+func (c *client) finalRows(ctx context.Context, table string, sets []sentSet) (map[string]int, error) {
+	final := map[string]int{}
+	err := c.eachRow(ctx, table, sets, "sys_import_set,sys_import_state", func(r map[string]string) error {
+		if r["sys_import_state"] != "pending" {
+			final[r["sys_import_set"]]++
+		}
+		return nil
+	})
+	return final, err
+}
+
+// eachRow reads the staging rows of the given import sets, a page at a time.
+func (c *client) eachRow(ctx context.Context, table string, sets []sentSet, fields string, f func(map[string]string) error) error {
+	for len(sets) > 0 {
+		batch := sets[:min(20, len(sets))]
+		sets = sets[len(batch):]
+		ids, expect := make([]string, len(batch)), 0
+		for i, s := range batch {
+			ids[i], expect = s.id, expect+s.n
+		}
+		page := min(max(expect, 1), 10000)
 		for offset := 0; ; offset += page {
 			var ans struct {
 				Result []map[string]string `json:"result"`
 			}
 			u := c.base + "/api/now/table/" + url.PathEscape(table) + "?" + url.Values{
-				"sysparm_query":                  {"sys_import_setIN" + strings.Join(batch, ",")},
-				"sysparm_fields":                 {"u_external_id,sys_import_state,sys_import_state_comment"},
+				"sysparm_query":                  {"sys_import_setIN" + strings.Join(ids, ",")},
+				"sysparm_fields":                 {fields},
 				"sysparm_exclude_reference_link": {"true"},
 				"sysparm_limit":                  {strconv.Itoa(page)}, "sysparm_offset": {strconv.Itoa(offset)}}.Encode()
 			if err := c.call(ctx, http.MethodGet, u, nil, &ans); err != nil {
-				return nil, nil, err
+				return err
 			}
 			for _, r := range ans.Result {
-				states[r["sys_import_state"]]++
-				if r["sys_import_state"] == "error" {
-					errs = append(errs, fmt.Sprintf("%s %s: %s", table, r["u_external_id"], r["sys_import_state_comment"]))
+				if err := f(r); err != nil {
+					return err
 				}
 			}
 			if len(ans.Result) < page {
@@ -254,7 +478,74 @@ func (c *client) rowResults(ctx context.Context, table string, ids []string) (ma
 			}
 		}
 	}
-	return states, errs, nil
+	return nil
+}
+
+// rowTally is what the rows of one staging table's import sets became.
+type rowTally struct {
+	read    int
+	states  map[string]int // inserted, updated, ignored, error (rows with u_external_id)
+	refused []string       // "<table> <u_external_id>: <comment>" of rows marked error
+	skipped []string       // u_external_id of rows skipped
+	empty   int            // rows that landed without u_external_id, whatever their state
+	emptyBy map[string]int // their states
+}
+
+func (t rowTally) emptyStates() string {
+	var parts []string
+	for _, st := range sortedKeys(t.emptyBy) {
+		parts = append(parts, fmt.Sprintf("%s: %d", st, t.emptyBy[st]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// rowResults reads what each staging row of the import sets became. A row in a state seatlake does not know, or
+// fewer rows than were sent, is an error: nothing is taken as success unread.
+func (c *client) rowResults(ctx context.Context, table string, sets []sentSet) (rowTally, error) {
+	t := rowTally{states: map[string]int{}, emptyBy: map[string]int{}}
+	sent := 0
+	for _, s := range sets {
+		sent += s.n
+	}
+	err := c.eachRow(ctx, table, sets, coalesceColumn+",sys_import_state,sys_import_state_comment,sys_import_row", func(r map[string]string) error {
+		t.read++
+		state, id := r["sys_import_state"], r[coalesceColumn]
+		switch state {
+		case "inserted", "updated", "ignored", "error", "skipped":
+		default:
+			return fmt.Errorf("row %s (%s=%q) of %s is in state %q after its import set was transformed; seatlake knows inserted, updated, ignored, skipped and error",
+				r["sys_import_row"], coalesceColumn, id, table, state)
+		}
+		switch {
+		case id == "":
+			t.empty++
+			t.emptyBy[state]++
+		case state == "skipped":
+			t.skipped = append(t.skipped, id)
+		case state == "error":
+			t.states[state]++
+			t.refused = append(t.refused, fmt.Sprintf("%s %s: %s", table, id, r["sys_import_state_comment"]))
+		default:
+			t.states[state]++
+		}
+		return nil
+	})
+	if err != nil {
+		return t, err
+	}
+	if t.read != sent {
+		return t, fmt.Errorf("read %d of the %d rows sent to %s: let the integration user read every row of the staging table", t.read, sent, table)
+	}
+	return t, nil
 }
 
 func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, error) {
@@ -281,9 +572,9 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 			mu.Unlock()
 			if err != nil {
 				var re *oauth2.RetrieveError
-				if errors.As(err, &re) && (re.Response.StatusCode == http.StatusUnauthorized || re.Response.StatusCode == http.StatusBadRequest) {
-					return fmt.Errorf("ServiceNow refused the OAuth client %q (%d %s): check the client id and secret in System OAuth > Application Registry",
-						cfg.ClientID, re.Response.StatusCode, re.ErrorCode)
+				if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+					return fmt.Errorf("%w (client %q: %d %s)", ErrOAuthRefused, cfg.ClientID, re.Response.StatusCode,
+						strings.TrimSpace(re.ErrorCode+" "+re.ErrorDescription))
 				}
 				return fmt.Errorf("getting a ServiceNow OAuth token: %w", err)
 			}
@@ -301,31 +592,119 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 	return c, nil
 }
 
-// ProbeServiceNow checks, before a night depends on it, that the credentials are taken and that the integration
-// user can read what a sync reads: sys_import_set and the three staging tables (which must exist). It sends
-// nothing.
-func ProbeServiceNow(ctx context.Context, cfg ServiceNowConfig) error {
+// Probe results.
+const (
+	ProbeOK   = "ok"
+	ProbeWarn = "warn"
+	ProbeFail = "fail"
+)
+
+// ProbeResult is one thing ProbeServiceNow checked: how it went, what it saw, and what to do.
+type ProbeResult struct{ Check, Status, Detail, Action string }
+
+// ProbeServiceNow checks, before a night depends on it and without sending anything, what a sync needs: the
+// credentials (the OAuth client credentials grant's set-up included), read access to sys_import_set and the three
+// staging tables, and the column mapping: under labels, each column seatlake sends exists with its own label in
+// sys_dictionary, and the instance has no REST Insert Multiples entry that would make it expect names; under names,
+// the instance has such entries.
+func ProbeServiceNow(ctx context.Context, cfg ServiceNowConfig) []ProbeResult {
 	if cfg.Attempts == 0 {
 		cfg.Attempts = 2
 	}
 	c, err := newServiceNowClient(ctx, cfg)
 	if err != nil {
-		return err
+		return []ProbeResult{{"configuration", ProbeFail, err.Error(), "fix the sync.servicenow settings"}}
 	}
-	tables := cfg.Tables
-	if tables.User == "" {
-		tables = DefaultStagingTables
+	var out []ProbeResult
+	add := func(check, status, detail, action string) {
+		out = append(out, ProbeResult{check, status, detail, action})
 	}
-	for _, t := range []string{"sys_import_set", tables.User, tables.Subscription, tables.License} {
+	read := func(table, query string) (int, error) {
 		var ans struct {
 			Result []map[string]any `json:"result"`
 		}
-		if err := c.call(ctx, http.MethodGet, c.base+"/api/now/table/"+url.PathEscape(t)+"?sysparm_limit=1", nil, &ans); err != nil {
-			if errors.Is(err, ErrCredentialsRefused) {
-				return err
-			}
-			return fmt.Errorf("reading %s: %w: create the staging tables as the README says, and let the integration user read them", t, err)
+		err := c.call(ctx, http.MethodGet, c.base+"/api/now/table/"+url.PathEscape(table)+"?"+query, nil, &ans)
+		return len(ans.Result), err
+	}
+	_, err = read("sys_import_set", "sysparm_limit=1&sysparm_fields=sys_id")
+	switch {
+	case errors.Is(err, ErrOAuthRefused):
+		add("OAuth client credentials", ProbeFail, err.Error(), "set the system property glide.oauth.inbound.client.credential.grant_type.enabled "+
+			"to true (sys_properties.list), add the OAuth Application User field to the client's registry record and name the integration "+
+			"user in it, and check the client id and secret")
+		return out
+	case errors.Is(err, ErrCredentialsRefused):
+		add("credentials", ProbeFail, err.Error(), "fix the integration user's password, or the OAuth client")
+		return out
+	case err != nil:
+		add("import set API", ProbeFail, "reading sys_import_set: "+err.Error(), "check the instance URL, and let the integration user read sys_import_set")
+		return out
+	case cfg.ClientID != "":
+		add("OAuth client credentials", ProbeOK, fmt.Sprintf("client %s got a token with the client credentials grant, and the API takes it", cfg.ClientID), "")
+	default:
+		add("credentials", ProbeOK, "basic auth as "+cfg.User+" is taken", "")
+	}
+	tables := cfg.tables()
+	names := []string{tables["persons"], tables["subscriptions"], tables["assignments"]}
+	var unreadable []string
+	for _, t := range names {
+		if _, err := read(t, "sysparm_limit=1&sysparm_fields=sys_id"); err != nil {
+			unreadable = append(unreadable, t+": "+err.Error())
 		}
 	}
-	return nil
+	if len(unreadable) > 0 {
+		add("import set API", ProbeFail, strings.Join(unreadable, "; "), "create the staging tables as the README says (extend Import Set Row), and let the integration user read them")
+		return out
+	}
+	add("import set API", ProbeOK, "sys_import_set and the staging tables "+strings.Join(names, ", ")+" are readable", "")
+	entries, entriesErr := read("sys_rest_insert_multiple", "sysparm_fields=sys_id&sysparm_limit=1000")
+	if cfg.mapping() == ColumnNames {
+		switch {
+		case entriesErr != nil:
+			add("column mapping", ProbeWarn, "names (column-mapping: name), but sys_rest_insert_multiple is not readable, so the REST Insert Multiples entries cannot be confirmed: "+entriesErr.Error(),
+				"let the integration user read sys_rest_insert_multiple; a sync whose rows land empty fails naming this")
+		case entries == 0:
+			add("column mapping", ProbeFail, "names (column-mapping: name), but the instance has no REST Insert Multiples entry: insertMultiple takes column labels and drops names",
+				"add a REST Insert Multiples [sys_rest_insert_multiple] entry for each of "+strings.Join(names, ", ")+" with Column mapping = Column name, or remove column-mapping: name")
+		case entries < len(names):
+			add("column mapping", ProbeWarn, fmt.Sprintf("names (column-mapping: name), but the instance has %d REST Insert Multiples entries for %d staging tables", entries, len(names)),
+				"give each of "+strings.Join(names, ", ")+" an entry with Column mapping = Column name")
+		default:
+			add("column mapping", ProbeOK, fmt.Sprintf("names: the instance has %d REST Insert Multiples entries (their fields are not documented, so a sync checks that rows land with their values)", entries), "")
+		}
+		return out
+	}
+	var problems, found []string
+	for sel, t := range tables {
+		cols := stagingColumns(sel)
+		labels, err := c.labels(ctx, t)
+		if err == nil {
+			_, err = labelKeys(t, cols, labels)
+		}
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		found = append(found, fmt.Sprintf("%s: %d columns", t, len(cols)))
+	}
+	sort.Strings(found)
+	switch {
+	case len(problems) > 0:
+		sort.Strings(problems)
+		add("column mapping", ProbeFail, "labels (insertMultiple's default): "+strings.Join(problems, "; "),
+			"fix the staging columns as said, or let the integration user read sys_dictionary; or add REST Insert Multiples entries with Column mapping = Column name and set column-mapping: name")
+	case entriesErr == nil && entries > 0:
+		add("column mapping", ProbeWarn, fmt.Sprintf("labels read from sys_dictionary (%s), but the instance has %d REST Insert Multiples entries: "+
+			"one that maps a staging table by Column name makes the instance drop labels", strings.Join(found, ", "), entries),
+			"if an entry maps "+strings.Join(names, ", ")+" by Column name, set column-mapping: name (seatlake cannot see which table an entry is for); a sync whose rows land empty fails naming this")
+	default:
+		detail := "labels, insertMultiple's default, each column with its own label in sys_dictionary (" + strings.Join(found, ", ") + ")"
+		if entriesErr != nil {
+			detail += "; sys_rest_insert_multiple is not readable, so an entry mapping by Column name would show only when rows land empty, which a sync reports"
+		} else {
+			detail += "; no REST Insert Multiples entry changes it"
+		}
+		add("column mapping", ProbeOK, detail, "")
+	}
+	return out
 }
