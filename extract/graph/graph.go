@@ -33,7 +33,8 @@ const (
 	signInsPageSize        = 1000
 	codeNonPremium         = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 	codeRequestDenied      = "Authorization_RequestDenied"
-	graphTimeFilterLayout  = "2006-01-02T15:04:05Z"
+	graphTimeFilterLayout  = "2006-01-02T15:04:05.9999999Z" // whole seconds print without a fraction
+	graphTick              = 100 * time.Nanosecond          // Graph writes times to seven fractional digits
 	userSelect             = "id,userPrincipalName,displayName,mail,givenName,surname,accountEnabled,userType,createdDateTime,department,jobTitle,assignedLicenses,licenseAssignmentStates"
 	userSelectWithActivity = userSelect + ",signInActivity"
 )

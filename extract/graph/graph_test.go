@@ -246,7 +246,7 @@ func TestSignInsWindowFilterAndBadRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-20T00:00:00Z%20and%20createdDateTime%20lt%202026-11-21T00:00:00Z&$top=1000"
+	want := "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-20T00:00:00Z%20and%20createdDateTime%20le%202026-11-20T23:59:59.9999999Z&$top=1000"
 	if f.requests[0] != want {
 		t.Errorf("first request\n %s\nwant\n %s", f.requests[0], want)
 	}

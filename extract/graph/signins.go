@@ -16,9 +16,11 @@ type SignInsResult struct {
 	BadValues int64 // rows without an id or a parsable createdDateTime: not loaded, handed to Extractor.Reject
 }
 
-// SignInsURL is the first page of interactive sign-ins with createdDateTime in [from, to).
+// SignInsURL is the first page of interactive sign-ins with createdDateTime in [from, to). The signIn resource
+// documents eq, le and ge for createdDateTime (not lt), so the window ends with le the last tick (100 ns, the
+// precision of Graph's times) before to.
 func (x *Extractor) SignInsURL(from, to time.Time) string {
-	f := "createdDateTime ge " + from.UTC().Format(graphTimeFilterLayout) + " and createdDateTime lt " + to.UTC().Format(graphTimeFilterLayout)
+	f := "createdDateTime ge " + from.UTC().Format(graphTimeFilterLayout) + " and createdDateTime le " + to.Add(-graphTick).UTC().Format(graphTimeFilterLayout)
 	return x.url("auditLogs/signIns", "$filter="+filterEscape(f)+"&$top="+itoa(signInsPageSize))
 }
 

@@ -146,9 +146,9 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 			table.AppendString(dept, v.Department)
 			table.AppendString(job, v.JobTitle)
 			if a := v.SignInActivity; a != nil {
-				table.AppendTime(lastSign, a.LastSignInDateTime, &res.BadValues)
-				table.AppendTime(lastNonI, a.LastNonInteractiveSignInDateTime, &res.BadValues)
-				table.AppendTime(lastSucc, a.LastSuccessfulSignInDateTime, &res.BadValues)
+				appendActivityTime(lastSign, a.LastSignInDateTime, &res.BadValues)
+				appendActivityTime(lastNonI, a.LastNonInteractiveSignInDateTime, &res.BadValues)
+				appendActivityTime(lastSucc, a.LastSuccessfulSignInDateTime, &res.BadValues)
 			} else {
 				lastSign.AppendNull()
 				lastNonI.AppendNull()
@@ -187,6 +187,17 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	}
 	x.logger().Debug("users read", "users", res.Users, "licenses", res.Licenses, "pages", res.Pages)
 	return res, nil
+}
+
+// appendActivityTime appends a signInActivity time, null for 0001-01-01T00:00:00Z: the zero DateTimeOffset that
+// Learn's List users example shows (with an empty request id) for a user without a sign-in of that kind. Landed as
+// a time, it would read as activity two thousand years ago instead of none.
+func appendActivityTime(b *array.TimestampBuilder, v *string, bad *int64) {
+	if v != nil && strings.HasPrefix(*v, "0001-01-01T00:00:00") {
+		b.AppendNull()
+		return
+	}
+	table.AppendTime(b, v, bad)
 }
 
 // appendAssignment appends what licenseAssignmentStates says of the user's license of skuID: the groups it is
