@@ -254,22 +254,30 @@ func (s *Sim) appendLicenses(b []byte, u *user) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		def := &skuCatalog[l.sku]
-		b = append(b, `{"disabledPlans":[`...)
-		first := true
-		for p := range def.plans {
-			if l.disabled&(1<<p) == 0 {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = appendRaw(b, def.plans[p].id)
-		}
-		b = append(b, `],"skuId":"`...)
-		b = append(b, def.id...)
+		b = append(b, `{"disabledPlans":`...)
+		b = appendDisabledPlans(b, l)
+		b = append(b, `,"skuId":"`...)
+		b = append(b, skuCatalog[l.sku].id...)
 		b = append(b, `"}`...)
+	}
+	return append(b, ']')
+}
+
+// appendDisabledPlans writes the servicePlanIds switched off in a license, as assignedLicenses and
+// licenseAssignmentStates both show them.
+func appendDisabledPlans(b []byte, l license) []byte {
+	def := &skuCatalog[l.sku]
+	b = append(b, '[')
+	first := true
+	for p := range def.plans {
+		if l.disabled&(1<<p) == 0 {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendRaw(b, def.plans[p].id)
 	}
 	return append(b, ']')
 }

@@ -509,3 +509,37 @@ func TestErrorEchoesClientRequestID(t *testing.T) {
 		t.Errorf("without a client-request-id: %v %s", resp.Header, body)
 	}
 }
+
+// licenseAssignmentStates as the resource documents it: error null for a license assigned successfully,
+// assignedByGroup null when direct, and the plans the assignment disables (those of assignedLicenses).
+func TestLicenseAssignmentStates(t *testing.T) {
+	c := startSim(t, nil)
+	rows, _ := c.all("/v1.0/users?$select=id,assignedLicenses,licenseAssignmentStates&$top=999")
+	var inherited, disabled int
+	for _, r := range rows {
+		plans := map[string]string{}
+		for _, l := range r["assignedLicenses"].([]any) {
+			l := l.(map[string]any)
+			plans[l["skuId"].(string)] = fmt.Sprint(l["disabledPlans"])
+		}
+		states := r["licenseAssignmentStates"].([]any)
+		if len(states) != len(plans) {
+			t.Fatalf("user %v: %d assignment states for %d licenses", r["id"], len(states), len(plans))
+		}
+		for _, s := range states {
+			s := s.(map[string]any)
+			if s["error"] != nil || s["state"] != "Active" || plans[s["skuId"].(string)] != fmt.Sprint(s["disabledPlans"]) {
+				t.Fatalf("user %v: state %v, assigned licenses %v", r["id"], s, plans)
+			}
+			if s["assignedByGroup"] != nil {
+				inherited++
+			}
+			if len(s["disabledPlans"].([]any)) > 0 {
+				disabled++
+			}
+		}
+	}
+	if inherited == 0 || disabled == 0 {
+		t.Errorf("want inherited licenses (%d) and disabled plans (%d) among the states", inherited, disabled)
+	}
+}

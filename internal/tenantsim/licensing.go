@@ -75,7 +75,10 @@ func (s *Sim) appendAssignmentStates(b []byte, u *user) []byte {
 		} else {
 			b = appendRaw(b, s.m.groupID(int(l.group)))
 		}
-		b = append(b, `,"disabledPlans":[],"error":"None","lastUpdatedDateTime":`...)
+		// error is null for a license assigned successfully ("licenseAssignmentState resource type").
+		b = append(b, `,"disabledPlans":`...)
+		b = appendDisabledPlans(b, l)
+		b = append(b, `,"error":null,"lastUpdatedDateTime":`...)
 		b = appendTime7(b, l.assigned)
 		b = append(b, `,"skuId":"`...)
 		b = append(b, skuCatalog[l.sku].id...)
