@@ -1,5 +1,6 @@
 // Package assets pushes what the marts found into the asset systems: Jira Service Management Assets through its
-// Imports REST API (reference §5, jsm.go) and ServiceNow through its Import Set API (reference §6, servicenow.go).
+// Imports REST API (jsm.go; the Atlassian facts it relies on are in internal/assetsim/jsmassets/testdata/README.md)
+// and ServiceNow through its Import Set API (reference §6, servicenow.go).
 // Both send the same rows: one Person per user, one Subscription per subscribed SKU, one License Assignment per user
 // and SKU, each identified by stable ids, so a repeated sync updates the same objects and never duplicates them.
 // Every sync sends the full set, as Assets importers do: objects absent from a completed import are marked missing
@@ -521,8 +522,8 @@ func (c *client) call(ctx context.Context, method, url string, body, out any) er
 			case resp.StatusCode == http.StatusUnauthorized:
 				return c.refused
 			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-				if ra, perr := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); perr == nil && ra > 0 {
-					wait = time.Duration(ra * float64(time.Second))
+				if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+					wait = d
 				}
 				err = fmt.Errorf("%s %s: %d %s", method, redact(url), resp.StatusCode, oneLine(b))
 			default:
@@ -537,6 +538,21 @@ func (c *client) call(ctx context.Context, method, url string, body, out any) er
 			return err
 		}
 	}
+}
+
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date; without one the caller backs off on its
+// own (Assets has answered 429 without it).
+func retryAfter(h string, now time.Time) (time.Duration, bool) {
+	if h == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(h, 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now), true
+	}
+	return 0, false
 }
 
 // redact keeps a URL's path (the links hold no secret, but their query might).
