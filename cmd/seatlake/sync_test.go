@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -373,6 +374,43 @@ func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
 	if r := seatlake(t, env, "check", "--config", cfg); r.code != 1 || !strings.Contains(r.stdout, "FAIL - servicenow") ||
 		!strings.Contains(r.stdout, "refused the credentials (401)") || strings.Contains(r.stdout+r.stderr, "pw-from-file") {
 		t.Errorf("check with a rotated password: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// `seatlake check` names the ServiceNow set-up a sync would lack, never showing the secret: OAuth client credentials
+// on an instance not set up for the grant (the system property and the OAuth Application User), then, once set up,
+// column-mapping: name without REST Insert Multiples entries; with the entries every ServiceNow line is OK.
+func TestCLICheckServiceNowSetUp(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	sn := servicenow.New("seatlake.integration", "pw", "client-1", "client-secret-value")
+	srv := httptest.NewServer(sn)
+	defer srv.Close()
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	os.WriteFile(secret, []byte("client-secret-value"), 0o600)
+	cfg := filepath.Join(dir, "seatlake.yaml")
+	os.WriteFile(cfg, []byte("warehouse: "+filepath.Join(dir, "wh")+"\nsync:\n  servicenow:\n    instance-url: "+srv.URL+
+		"\n    client-id: client-1\n    client-secret-file: "+secret+"\n    column-mapping: name\n"), 0o600)
+	line := func(status, check string) string {
+		return fmt.Sprintf("%-4s - servicenow %s %s: ", status, srv.URL, check)
+	}
+	r := seatlake(t, env, "check", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stdout, line("FAIL", "OAuth client credentials")) || !strings.Contains(r.stdout, "glide.oauth.inbound.client.credential.grant_type.enabled") ||
+		!strings.Contains(r.stdout, "OAuth Application User") || strings.Contains(r.stdout+r.stderr, "client-secret-value") {
+		t.Errorf("check with the grant off: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	sn.SetClientCredentials(true, "seatlake.integration")
+	r = seatlake(t, env, "check", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stdout, line("OK", "OAuth client credentials")) || !strings.Contains(r.stdout, line("FAIL", "column mapping")+"names") ||
+		!strings.Contains(r.stdout, "with Column mapping = Column name, or remove column-mapping: name") {
+		t.Errorf("check, names without entries: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, tr := range servicenow.DefaultTransforms() {
+		sn.SetInsertMultiple(tr.Staging, servicenow.InsertMultipleEntry{ColumnNames: true})
+	}
+	r = seatlake(t, env, "check", "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, line("OK", "column mapping")+"names") || strings.Count(r.stdout, "- servicenow ") != 3 {
+		t.Errorf("check, names with entries: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 

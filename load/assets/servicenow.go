@@ -664,7 +664,7 @@ func ProbeServiceNow(ctx context.Context, cfg ServiceNowConfig) []ProbeResult {
 			add("column mapping", ProbeWarn, "names (column-mapping: name), but sys_rest_insert_multiple is not readable, so the REST Insert Multiples entries cannot be confirmed: "+entriesErr.Error(),
 				"let the integration user read sys_rest_insert_multiple; a sync whose rows land empty fails naming this")
 		case entries == 0:
-			add("column mapping", ProbeFail, "names (column-mapping: name), but the instance has no REST Insert Multiples entry: insertMultiple takes column labels and drops names",
+			add("column mapping", ProbeFail, "names (column-mapping: name), but the instance has no REST Insert Multiples entry: insertMultiple takes column labels, so the names seatlake would send match no column",
 				"add a REST Insert Multiples [sys_rest_insert_multiple] entry for each of "+strings.Join(names, ", ")+" with Column mapping = Column name, or remove column-mapping: name")
 		case entries < len(names):
 			add("column mapping", ProbeWarn, fmt.Sprintf("names (column-mapping: name), but the instance has %d REST Insert Multiples entries for %d staging tables", entries, len(names)),

@@ -174,7 +174,6 @@ func TestSyncServiceNowColumnMapping(t *testing.T) {
 				}
 				return
 			}
-			t.Log(err)
 			if err == nil || errors.Is(err, ErrRowsRefused) {
 				t.Fatalf("want a failure (not partial: nothing landed), got %v", err)
 			}
