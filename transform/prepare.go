@@ -3,6 +3,8 @@ package transform
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +46,7 @@ func Prepare(ctx context.Context, db Queryer, in Inputs) error {
 		`CREATE OR REPLACE TEMP TABLE rule_tiers (tier VARCHAR, rank INTEGER, sku VARCHAR)`,
 		`CREATE OR REPLACE TEMP TABLE rule_prices (sku_part_number VARCHAR, monthly_price DOUBLE, currency VARCHAR)`,
 		`CREATE OR REPLACE TEMP TABLE rule_exclusions (kind VARCHAR, value VARCHAR)`,
+		`CREATE OR REPLACE TEMP TABLE rule_sku_names (sku_part_number VARCHAR, sku_id VARCHAR, display_name VARCHAR)`,
 	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
@@ -120,6 +123,9 @@ func Prepare(ctx context.Context, db Queryer, in Inputs) error {
 			return err
 		}
 	}
+	if err := loadSKUNames(r, ins); err != nil {
+		return err
+	}
 	// One row per product with a flag per evidence kind and its threshold: what the mart queries test.
 	_, err := db.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE rule_product_kinds AS
 		SELECT p.product_id, coalesce(p.threshold_days, (SELECT threshold_days FROM run_params)) AS threshold_days,
@@ -131,6 +137,34 @@ func Prepare(ctx context.Context, db Queryer, in Inputs) error {
 		GROUP BY p.product_id, p.threshold_days`)
 	if err != nil {
 		return fmt.Errorf("loading the rules: %w", err)
+	}
+	return nil
+}
+
+// loadSKUNames loads the SKUs' display names, one row per part number (Microsoft's list with the rules' sku-names
+// over it, and the renamed SKUs Microsoft does not list), a GUID at most once: the marts look a SKU up by part
+// number, then by skuId.
+func loadSKUNames(r *rules.Rules, ins func(string, ...any) error) error {
+	names := r.DisplayNames()
+	seenID := map[string]bool{}
+	for _, n := range r.SKUNames {
+		name, ok := names[n.PartNumber]
+		if !ok {
+			continue
+		}
+		delete(names, n.PartNumber)
+		var id any
+		if n.SkuID != "" && !seenID[n.SkuID] {
+			seenID[n.SkuID], id = true, n.SkuID
+		}
+		if err := ins("rule_sku_names", n.PartNumber, id, name); err != nil {
+			return err
+		}
+	}
+	for _, part := range slices.Sorted(maps.Keys(names)) {
+		if err := ins("rule_sku_names", part, nil, names[part]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

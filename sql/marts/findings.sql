@@ -60,16 +60,19 @@ WITH f AS (
     SELECT 'finops_under_licensed', 'high', NULL, sum(under_licensed),
            sum(under_licensed) || ' F&O user(s) hold a lower license than their roles require ('
                || string_agg(product_name || ': ' || under_licensed, ', ' ORDER BY product_name) FILTER (WHERE under_licensed > 0) || ')',
-           'assign the license the roles require, or remove the roles that need it (license_usage.required_license per user)'
+           'assign the license the roles require (license_usage.action ''assign <tier>'', true_up_monthly_cost per user), or remove the roles that need it'
     FROM mart_license_position WHERE kind = 'finops_license' HAVING sum(under_licensed) > 0
     UNION ALL
     SELECT 'seats_short', 'high', NULL, sum(shortfall),
-           'more seats assigned than purchased: ' || string_agg(sku_part_number || ' short by ' || shortfall, ', ' ORDER BY sku_part_number),
+           'more seats assigned than purchased: ' || string_agg(product_display_name
+               || CASE WHEN product_display_name <> sku_part_number THEN ' (' || sku_part_number || ')' ELSE '' END || ' short by ' || shortfall, ', ' ORDER BY sku_part_number),
            'buy the missing seats or reclaim idle ones (license_usage.reclaim_candidate)'
     FROM mart_license_position WHERE kind = 'sku' AND shortfall > 0 HAVING count(*) > 0
     UNION ALL
     SELECT 'subscription_in_grace', 'high', NULL, count(*),
-           'subscription(s) expired and in their grace period (capabilityStatus Warning): ' || string_agg(sku_part_number, ', ' ORDER BY sku_part_number),
+           'subscription(s) expired and in their grace period (capabilityStatus Warning): ' || string_agg(product_display_name
+               || CASE WHEN product_display_name <> sku_part_number THEN ' (' || sku_part_number || ')' ELSE '' END
+               || ', ' || warning || ' seat(s) in grace', '; ' ORDER BY sku_part_number),
            'renew before the grace period ends, or plan to move their ' || sum(assigned) || ' assigned users'
     FROM mart_license_position WHERE kind = 'sku' AND capability_status = 'Warning' HAVING count(*) > 0
     UNION ALL

@@ -13,17 +13,31 @@
 --                            older than the threshold
 --   never_used               no evidence of the product and the user never signed in (or, for products proved by
 --                            sign-ins and the usage report, no activity at all)
+-- Apart from the status, an F&O license row is under_licensed when the user's F&O roles require a higher tier than
+-- the highest F&O license the user holds (flagged on that license's row): the action is "assign <tier>" (unless
+-- the license is reclaimed), true_up_monthly_cost what the required tier costs a month more.
+-- product_display_name is Microsoft's product name of the SKU (or the rules' sku-names), else its part number.
 WITH p AS (SELECT * FROM run_params),
 u AS (
     SELECT id, user_principal_name, display_name, account_enabled, last_successful_sign_in_at, sign_in_activity_available
     FROM graph_users WHERE tenant_id = $1
 ),
 lic AS (
-    SELECT l.user_id, l.sku_id, k.sku_part_number, s.product_id, l.assigned_at, l.assigned_by_group
+    SELECT l.user_id, l.sku_id, k.sku_part_number,
+           coalesce(nm.display_name, ng.display_name, k.sku_part_number, l.sku_id) AS product_display_name,
+           s.product_id, l.assigned_at, l.assigned_by_group
     FROM graph_user_licenses l
     LEFT JOIN graph_subscribed_skus k ON k.sku_id = l.sku_id AND k.tenant_id = $1
     LEFT JOIN rule_skus s ON s.sku_part_number = k.sku_part_number
+    LEFT JOIN rule_sku_names nm ON nm.sku_part_number = k.sku_part_number
+    LEFT JOIN rule_sku_names ng ON ng.sku_id = lower(l.sku_id) AND nm.sku_part_number IS NULL
     WHERE l.tenant_id = $1
+),
+-- per user: the highest F&O license rank held, what a license row needs to know whether it is the one to flag
+held AS (
+    SELECT l.user_id, max(rp.finops_rank) AS held_rank
+    FROM lic l JOIN rule_products rp ON rp.product_id = l.product_id
+    WHERE rp.finops_rank IS NOT NULL GROUP BY 1
 ),
 report AS (
     SELECT count(*) AS rows, count(*) FILTER (WHERE name_concealed) AS concealed
@@ -49,7 +63,8 @@ base AS (
            a.last_dataverse_access, a.last_dataverse_change,
            (SELECT concealed FROM settings) OR (SELECT concealed > 0 AND concealed = rows FROM report) AS report_concealed,
            (SELECT rows > concealed FROM report) AS report_usable,
-           fr.rank AS required_rank,
+           fr.rank AS required_rank, h.held_rank,
+           row_number() OVER (PARTITION BY l.user_id, rp.finops_rank ORDER BY l.sku_part_number, l.sku_id) AS rank_row,
            CASE WHEN p.upn_regex <> '' AND regexp_matches(lower(u.user_principal_name), p.upn_regex) THEN 'the exclusion pattern ' || p.upn_regex
                 WHEN lower(u.user_principal_name) IN (SELECT value FROM rule_exclusions WHERE kind = 'user') THEN 'the exclusion list'
                 WHEN l.assigned_by_group IS NOT NULL AND EXISTS (SELECT 1 FROM rule_exclusions x WHERE x.kind = 'group'
@@ -69,6 +84,7 @@ base AS (
     LEFT JOIN mart_user_activity a ON a.user_id = l.user_id AND a.product_id = l.product_id
     LEFT JOIN non_interactive ni ON ni.user_id = l.user_id
     LEFT JOIN finops_required fr ON fr.user_id = l.user_id
+    LEFT JOIN held h ON h.user_id = l.user_id
 ),
 judged AS (
     SELECT *,
@@ -106,25 +122,33 @@ decided AS (
             WHEN finops_rank IS NOT NULL AND required_rank IS NOT NULL AND required_rank < finops_rank
                 THEN (SELECT tier FROM rule_tiers t WHERE t.rank = required_rank ORDER BY t.tier LIMIT 1)
         END AS downgrade_to_now,
-        CASE WHEN finops_rank IS NOT NULL AND required_rank IS NOT NULL AND required_rank < finops_rank THEN 'finops' ELSE 'dynamics' END AS downgrade_kind
+        CASE WHEN finops_rank IS NOT NULL AND required_rank IS NOT NULL AND required_rank < finops_rank THEN 'finops' ELSE 'dynamics' END AS downgrade_kind,
+        coalesce(finops_rank IS NOT NULL AND finops_rank = held_rank AND rank_row = 1 AND required_rank > held_rank, false) AS under_licensed,
+        (SELECT tier FROM rule_tiers t WHERE t.rank = required_rank ORDER BY t.tier LIMIT 1) AS required_tier,
+        (SELECT tier FROM rule_tiers t WHERE t.rank = finops_rank ORDER BY t.tier LIMIT 1) AS held_tier
     FROM judged
 ),
 priced AS (
     SELECT d.*, pr.monthly_price, pr.currency,
-           CASE WHEN d.downgrade_kind = 'finops' THEN coalesce(tp.monthly_price, fp.monthly_price) ELSE dp.monthly_price END AS target_price
+           CASE WHEN d.downgrade_kind = 'finops' THEN coalesce(tp.monthly_price, fp.monthly_price) ELSE dp.monthly_price END AS target_price,
+           coalesce(rtp.monthly_price, rfp.monthly_price) AS required_price
     FROM decided d
     LEFT JOIN rule_prices pr ON pr.sku_part_number = d.sku_part_number
     LEFT JOIN rule_prices dp ON dp.sku_part_number = d.downgrade_sku
     LEFT JOIN rule_tiers tt ON tt.tier = d.downgrade_to_now
     LEFT JOIN rule_prices tp ON tp.sku_part_number = tt.sku
     LEFT JOIN rule_prices fp ON fp.sku_part_number = 'finops:' || d.downgrade_to_now
+    LEFT JOIN rule_tiers rt ON rt.tier = d.required_tier AND d.under_licensed
+    LEFT JOIN rule_prices rtp ON rtp.sku_part_number = rt.sku
+    LEFT JOIN rule_prices rfp ON rfp.sku_part_number = 'finops:' || rt.tier
 )
-SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, product_id, product_name,
+SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, product_display_name, product_id, product_name,
        assigned_at, assigned_by_group, last_activity, evidence, evidence_detail, evidence_lag,
        CAST(days_inactive AS INTEGER) AS days_inactive, CAST(threshold AS INTEGER) AS threshold_days, status,
        CASE status
            WHEN 'excluded' THEN 'excluded by ' || excluded_by || ': never a reclaim candidate'
-           WHEN 'disabled_user_licensed' THEN 'the account is disabled and still holds ' || coalesce(sku_part_number, sku_id)
+           WHEN 'disabled_user_licensed' THEN 'the account is disabled and still holds ' || product_display_name
+               || CASE WHEN sku_part_number <> product_display_name THEN ' (' || sku_part_number || ')' ELSE '' END
                || CASE WHEN assigned_by_group IS NOT NULL THEN ', inherited from group ' || assigned_by_group || ': remove the user from that group'
                        ELSE ': remove the license' END
            WHEN 'active' THEN 'in use: last ' || evidence_detail || ' on ' || strftime(last_activity, '%Y-%m-%d')
@@ -165,15 +189,19 @@ SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, prod
                || CASE WHEN specific THEN ', and never signed in to anything' ELSE ' ever' END
                || '; assigned ' || coalesce(days_assigned || ' days ago', 'at an unknown date')
                || CASE WHEN assigned_by_group IS NOT NULL THEN '; inherited from group ' || assigned_by_group || ': remove the user from that group' ELSE '' END
-       END AS reason,
+       END
+       || CASE WHEN under_licensed THEN '; under-licensed: the user''s F&O roles require ' || required_tier || ', more than the '
+               || coalesce(held_tier, product_display_name) || ' license held: assign ' || required_tier ELSE '' END AS reason,
        CASE WHEN downgrade_to_now IS NOT NULL THEN downgrade_to_now END AS downgrade_to,
-       CASE WHEN finops_rank IS NOT NULL THEN (SELECT tier FROM rule_tiers t WHERE t.rank = required_rank ORDER BY t.tier LIMIT 1) END AS required_license,
+       CASE WHEN finops_rank IS NOT NULL THEN required_tier END AS required_license, under_licensed,
        monthly_price AS monthly_cost, currency,
        CASE WHEN status IN ('low_usage', 'never_used', 'disabled_user_licensed') THEN 12 * monthly_price
             WHEN downgrade_to_now IS NOT NULL THEN 12 * (monthly_price - coalesce(target_price, monthly_price)) END AS yearly_saving,
+       CASE WHEN under_licensed THEN greatest(required_price - coalesce(monthly_price, 0), 0) END AS true_up_monthly_cost,
        status IN ('low_usage', 'never_used', 'disabled_user_licensed') AS reclaim_candidate,
        CASE WHEN status IN ('low_usage', 'never_used', 'disabled_user_licensed') AND assigned_by_group IS NOT NULL THEN 'remove from group ' || assigned_by_group
             WHEN status IN ('low_usage', 'never_used', 'disabled_user_licensed') THEN 'remove license'
+            WHEN under_licensed THEN 'assign ' || required_tier
             WHEN downgrade_to_now IS NOT NULL THEN 'downgrade to ' || downgrade_to_now END AS action
 FROM priced
 ORDER BY user_id, sku_part_number, sku_id

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,9 +43,16 @@ type Rules struct {
 	Evidence      map[string]Evidence `yaml:"evidence"`
 	FinOpsTiers   []Tier              `yaml:"finops-tiers"`
 	Products      []Product           `yaml:"products"`
+	// NameOverrides renames SKUs: part number -> the name the report, the marts and the syncs show, over
+	// Microsoft's product name.
+	NameOverrides map[string]string `yaml:"sku-names"`
 	// Prices are the price list (empty: costs and savings are null). PricesSource says where it came from.
 	Prices       []Price `yaml:"-"`
 	PricesSource string  `yaml:"-"`
+	// SKUNames are Microsoft's product display names (the shipped subset unless replaced); SKUNamesSource says
+	// where they came from.
+	SKUNames       []SKUName `yaml:"-"`
+	SKUNamesSource string    `yaml:"-"`
 }
 
 // Exclude says which licenses are never reclaim candidates.
@@ -93,6 +101,7 @@ func Default() *Rules {
 	if err != nil {
 		panic("rules: default.yaml: " + err.Error()) // a broken embedded file fails every test
 	}
+	r.SKUNames, r.SKUNamesSource = ShippedSKUNames(), "seatlake's copy of Microsoft's product names (transform/rules/skunames.csv)"
 	return r
 }
 
@@ -129,6 +138,11 @@ type Override struct {
 	} `yaml:"exclude"`
 	Prices       string `yaml:"prices"`
 	ProductsFile string `yaml:"products-file"`
+	// SKUNames renames SKUs (part number: name), over Microsoft's names and default.yaml's.
+	SKUNames map[string]string `yaml:"sku-names"`
+	// SKUNamesFile replaces the shipped product names with a file in Microsoft's CSV columns, e.g. the whole list
+	// downloaded from SKUNamesURL.
+	SKUNamesFile string `yaml:"sku-names-file"`
 }
 
 // Apply reads a config file's rules section (a YAML node) over r. Relative file names are taken from dir (the
@@ -146,6 +160,7 @@ func (r *Rules) Apply(node *yaml.Node, dir string) (*Rules, error) {
 	}
 	c := *r
 	c.Products = slices.Clone(r.Products)
+	c.NameOverrides = maps.Clone(r.NameOverrides)
 	path := func(p string) string {
 		if filepath.IsAbs(p) || dir == "" {
 			return p
@@ -201,6 +216,23 @@ func (r *Rules) Apply(node *yaml.Node, dir string) (*Rules, error) {
 			return nil, fmt.Errorf("rules: prices %s: %w", o.Prices, err)
 		}
 		c.PricesSource = o.Prices
+	}
+	if o.SKUNamesFile != "" {
+		f, err := os.Open(path(o.SKUNamesFile))
+		if err != nil {
+			return nil, fmt.Errorf("rules: sku-names-file: %w", err)
+		}
+		defer f.Close()
+		if c.SKUNames, err = ReadSKUNames(f); err != nil {
+			return nil, fmt.Errorf("rules: sku-names-file %s: %w", o.SKUNamesFile, err)
+		}
+		c.SKUNamesSource = o.SKUNamesFile
+	}
+	if len(o.SKUNames) > 0 && c.NameOverrides == nil {
+		c.NameOverrides = map[string]string{}
+	}
+	for part, name := range o.SKUNames {
+		c.NameOverrides[part] = name
 	}
 	return &c, c.Validate()
 }
@@ -260,6 +292,11 @@ func (r *Rules) Validate() error {
 		}
 		if p.FinOpsLicense != "" && !slices.ContainsFunc(r.FinOpsTiers, func(t Tier) bool { return t.Tier == p.FinOpsLicense }) {
 			errs = append(errs, fmt.Errorf("product %s: finops-license %q is not a tier of finops-tiers", name, p.FinOpsLicense))
+		}
+	}
+	for _, part := range slices.Sorted(maps.Keys(r.NameOverrides)) {
+		if strings.TrimSpace(part) == "" || strings.TrimSpace(r.NameOverrides[part]) == "" {
+			errs = append(errs, fmt.Errorf("sku-names: %q: %q: want a part number and a name (e.g. DYN365_TEAM_MEMBERS: Dynamics 365 Team Members)", part, r.NameOverrides[part]))
 		}
 	}
 	return errors.Join(errs...)
