@@ -21,10 +21,18 @@ import (
 
 // demoQueries are the sample answers the demo prints: the questions seatlake exists to answer.
 var demoQueries = []struct{ title, sql string }{
-	{"Licenses by status (license_usage): what is used, idle, unknown", `
-SELECT status, count(*) AS licenses, count(*) FILTER (WHERE reclaim_candidate) AS to_reclaim,
-       round(sum(yearly_saving), 0) AS yearly_saving, any_value(currency) AS currency
-FROM license_usage GROUP BY ALL ORDER BY licenses DESC`},
+	{"Licenses by status (license_usage): what is used, idle, unknown; downgrades and under-licensed F&O users on their own lines", `
+SELECT what, licenses, to_reclaim, yearly_saving, currency FROM (
+    SELECT 0 AS o, status AS what, count(*) AS licenses, count(*) FILTER (WHERE reclaim_candidate) AS to_reclaim,
+           round(coalesce(sum(yearly_saving) FILTER (WHERE reclaim_candidate), 0), 0) AS yearly_saving, coalesce(any_value(currency), '') AS currency
+    FROM license_usage GROUP BY status
+    UNION ALL
+    SELECT 1, 'downgrade (active, a cheaper license is enough)', count(*), 0, round(coalesce(sum(yearly_saving), 0), 0), coalesce(any_value(currency), '')
+    FROM license_usage WHERE downgrade_to IS NOT NULL
+    UNION ALL
+    SELECT 2, 'under-licensed F&O (' || coalesce(round(sum(true_up_monthly_cost), 0), 0) || ' a month to comply)', count(*), 0, 0, coalesce(any_value(currency), '')
+    FROM license_usage WHERE under_licensed)
+ORDER BY o, licenses DESC, what`},
 	{"Why: one row of each status, with the evidence that decided it", `
 SELECT status, user_principal_name, sku_part_number, reason
 FROM (SELECT *, row_number() OVER (PARTITION BY status ORDER BY days_inactive DESC NULLS LAST, user_principal_name) AS n FROM license_usage)
@@ -115,7 +123,7 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("demo report: %w", err)
 			}
-			t.WriteText(c.App.Writer, 5)
+			t.WriteText(c.App.Writer, 5, terminalWidth(c.App.Writer))
 			page := filepath.Join(wh, "report.html")
 			if err := writeHTML(page, []*report.Tenant{t}, 20); err != nil {
 				return err

@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/report"
@@ -62,7 +65,7 @@ func reportCommand() *cli.Command {
 					if i > 0 {
 						fmt.Fprintln(c.App.Writer)
 					}
-					t.WriteText(c.App.Writer, top)
+					t.WriteText(c.App.Writer, top, terminalWidth(c.App.Writer))
 				}
 			}
 			if dir := c.String("csv"); dir != "" {
@@ -91,4 +94,18 @@ func writeHTML(path string, all []*report.Tenant, top int) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// terminalWidth is how wide the terminal report may print: $COLUMNS, else the terminal's width, else
+// report.DefaultWidth (a file or a pipe).
+func terminalWidth(w io.Writer) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+			return width
+		}
+	}
+	return report.DefaultWidth
 }

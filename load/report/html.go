@@ -6,57 +6,85 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"regexp"
+	"strconv"
 	"time"
-
-	"github.com/go-analyze/charts"
 )
 
 //go:embed report.html.tmpl
 var pageTemplate string
 
-// Page is what the HTML page shows: every tenant, with their charts rendered to SVG.
+// Page is what the HTML page shows: every tenant, with its charts' bars.
 type Page struct {
 	Generated string
 	Tenants   []pageTenant
 	Top       int
+	HeldNote  string
 }
 
 type pageTenant struct {
 	*Tenant
-	Seats, Inactivity, Savings, Trend template.HTML
-	TopReclaims, TopDowngrades        []Candidate
+	Summary                                      []string
+	Seats                                        []seatRow
+	Inactivity, Savings                          []barRow
+	Trend                                        []trendRow
+	TopReclaims, TopDowngrades, TopUnderLicensed []Candidate
+	UnderLicensedNoLicense                       int64
+	HasWarning, HasSuspended                     bool
 }
 
-// WriteHTML writes one self-contained page: inline CSS and SVG charts, no script and nothing fetched, so it opens
-// offline, in a mail attachment or a ticket. now is only printed in the footer.
+// seatRow is a SKU in the seats chart: the bars' lengths in percent of the longest.
+type seatRow struct {
+	Position
+	PurchasedPct, WarningPct, SuspendedPct, AssignedPct, ActivePct float64
+}
+
+// Bought says what the first bar shows, in words: "799", "0 + 171 in grace", "0 + 5 suspended".
+func (r seatRow) Bought() string {
+	s := strconv.FormatInt(r.Purchased, 10)
+	if r.Warning > 0 {
+		s += " + " + strconv.FormatInt(r.Warning, 10) + " in grace"
+	}
+	if r.Suspended > 0 {
+		s += " + " + strconv.FormatInt(r.Suspended, 10) + " suspended"
+	}
+	return s
+}
+
+// barRow is one bar of a one-series chart.
+type barRow struct {
+	Label, Value string
+	Pct          float64
+}
+
+// trendRow is one snapshot: its stacked bar's parts in percent of the largest total.
+type trendRow struct {
+	TrendPoint
+	ActivePct, InactivePct, UnknownPct float64
+}
+
+// WriteHTML writes one self-contained page: inline CSS, charts drawn as HTML bars with their figures written
+// beside them, no script and nothing fetched, so it opens offline, in a mail attachment or a ticket, and fits a
+// 1400-pixel window (text wraps; nothing scrolls sideways). now is only printed in the footer.
 func WriteHTML(w io.Writer, tenants []*Tenant, top int, now time.Time) error {
 	tmpl, err := template.New("report").Funcs(template.FuncMap{
-		"money": money,
-		"days":  days,
-		"status": func(by map[string]int64) string {
-			return statusLine(by)
-		},
+		"money":  money,
+		"days":   days,
+		"status": statusLine,
+		"pct":    func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 	}).Parse(pageTemplate)
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
-	page := Page{Generated: generated(now), Top: top}
+	page := Page{Generated: generated(now), Top: top, HeldNote: FinOpsHeldNote}
 	for _, t := range tenants {
-		pt := pageTenant{Tenant: t, TopReclaims: t.Reclaims[:min(len(t.Reclaims), top)], TopDowngrades: t.Downgrades[:min(len(t.Downgrades), top)]}
-		if pt.Seats, err = seatsChart(t); err != nil {
-			return err
-		}
-		if pt.Inactivity, err = inactivityChart(t); err != nil {
-			return err
-		}
-		if pt.Savings, err = savingsChart(t); err != nil {
-			return err
-		}
+		pt := pageTenant{Tenant: t, Summary: t.Summary(), TopReclaims: t.Reclaims[:min(len(t.Reclaims), top)],
+			TopDowngrades: t.Downgrades[:min(len(t.Downgrades), top)], TopUnderLicensed: t.UnderLicensed[:min(len(t.UnderLicensed), top)],
+			UnderLicensedNoLicense: max(t.FinOpsUnderLicensed-t.UnderLicensedCount, 0)}
+		pt.Seats, pt.HasWarning, pt.HasSuspended = seatRows(t)
+		pt.Inactivity = inactivityRows(t)
+		pt.Savings = savingRows(t)
 		if len(t.Trend) > 1 {
-			if pt.Trend, err = trendChart(t); err != nil {
-				return err
-			}
+			pt.Trend = trendRows(t)
 		}
 		page.Tenants = append(page.Tenants, pt)
 	}
@@ -68,119 +96,81 @@ func WriteHTML(w io.Writer, tenants []*Tenant, top int, now time.Time) error {
 	return err
 }
 
-func painter(width, height int) *charts.Painter {
-	return charts.NewPainter(charts.PainterOptions{OutputFormat: charts.ChartOutputSVG, Width: width, Height: height})
-}
-
-// xmlDecl is the XML declaration an SVG file starts with; inline in HTML it must go.
-var xmlDecl = regexp.MustCompile(`^<\?xml[^>]*>\s*`)
-
-func svg(p *charts.Painter) (template.HTML, error) {
-	b, err := p.Bytes()
-	if err != nil {
-		return "", fmt.Errorf("rendering a chart: %w", err)
+// pct is v as a percentage of of, at least a sliver when v is not zero (so a small count still shows).
+func pct(v, of int64) float64 {
+	if v <= 0 || of <= 0 {
+		return 0
 	}
-	// The SVG is the chart library's output from our numbers and SKU names (never raw user input); labels are
-	// escaped by the library.
-	return template.HTML(xmlDecl.ReplaceAll(b, nil)), nil //nolint:gosec // generated SVG, see above
+	return max(100*float64(v)/float64(of), 0.5)
 }
 
-// seatsChart: seats purchased, assigned and active per SKU.
-func seatsChart(t *Tenant) (template.HTML, error) {
-	var labels []string
-	vals := [][]float64{{}, {}, {}}
+// seatRows: seats bought (purchased, in grace, suspended: the same figures as the compliance table), assigned and
+// active per SKU. Free self-service SKUs (priced 0, often 10,000 seats) are left out so they do not flatten the
+// other bars; so are SKUs with no seats at all.
+func seatRows(t *Tenant) (rows []seatRow, warning, suspended bool) {
+	var longest int64
 	for _, p := range t.Position {
-		if p.Purchased+p.Warning+p.Assigned == 0 || (p.HasPrice && p.MonthlyPrice == 0) {
-			continue // nothing to see, or a free self-service SKU whose 10,000 seats would flatten every other bar
+		if skipSeats(p) {
+			continue
 		}
-		labels = append(labels, p.SKU)
-		vals[0] = append(vals[0], float64(p.Purchased+p.Warning))
-		vals[1] = append(vals[1], float64(p.Assigned))
-		vals[2] = append(vals[2], float64(p.Active))
+		longest = max(longest, p.Purchased+p.Warning+p.Suspended, p.Assigned)
 	}
-	if len(labels) == 0 {
-		return "", nil
+	for _, p := range t.Position {
+		if skipSeats(p) {
+			continue
+		}
+		warning = warning || p.Warning > 0
+		suspended = suspended || p.Suspended > 0
+		rows = append(rows, seatRow{Position: p, PurchasedPct: pct(p.Purchased, longest), WarningPct: pct(p.Warning, longest),
+			SuspendedPct: pct(p.Suspended, longest), AssignedPct: pct(p.Assigned, longest), ActivePct: pct(p.Active, longest)})
 	}
-	opt := charts.NewBarChartOptionWithData(vals)
-	opt.Horizontal = true
-	opt.Title.Text = "Seats per SKU: purchased, assigned, active"
-	opt.ValueAxis = []charts.ValueAxisOption{{Min: charts.Ptr(0.0)}}
-	opt.CategoryAxis.Labels = labels
-	opt.Legend = charts.LegendOption{SeriesNames: []string{"purchased", "assigned", "active"}, Offset: charts.OffsetRight}
-	p := painter(900, 80+len(labels)*48)
-	if err := p.BarChart(opt); err != nil {
-		return "", fmt.Errorf("seats chart: %w", err)
-	}
-	return svg(p)
+	return rows, warning, suspended
 }
 
-// inactivityChart: how long the inactive licenses have been idle.
-func inactivityChart(t *Tenant) (template.HTML, error) {
-	if len(t.Inactivity) == 0 {
-		return "", nil
-	}
-	var labels []string
-	var vals []float64
+func skipSeats(p Position) bool {
+	return p.Purchased+p.Warning+p.Suspended+p.Assigned == 0 || (p.HasPrice && p.MonthlyPrice == 0)
+}
+
+// inactivityRows: how long the inactive licenses have been idle.
+func inactivityRows(t *Tenant) []barRow {
+	var longest int64
 	for _, b := range t.Inactivity {
-		labels = append(labels, b.Label)
-		vals = append(vals, float64(b.Count))
+		longest = max(longest, b.Count)
 	}
-	opt := charts.NewBarChartOptionWithData([][]float64{vals})
-	opt.Title.Text = "Inactive licenses by time idle"
-	opt.ValueAxis = []charts.ValueAxisOption{{Min: charts.Ptr(0.0)}}
-	opt.CategoryAxis.Labels = labels
-	opt.SeriesLabelPosition = "top"
-	p := painter(600, 340)
-	if err := p.BarChart(opt); err != nil {
-		return "", fmt.Errorf("inactivity chart: %w", err)
+	var rows []barRow
+	for _, b := range t.Inactivity {
+		rows = append(rows, barRow{Label: b.Label, Value: strconv.FormatInt(b.Count, 10), Pct: pct(b.Count, longest)})
 	}
-	return svg(p)
+	return rows
 }
 
-// savingsChart: the yearly saving of reclaims and downgrades by product.
-func savingsChart(t *Tenant) (template.HTML, error) {
-	var labels []string
-	var vals []float64
+// savingRows: the yearly saving of reclaims and downgrades by product.
+func savingRows(t *Tenant) []barRow {
+	var longest float64
+	for _, p := range t.Products {
+		longest = max(longest, p.YearlySaving)
+	}
+	var rows []barRow
 	for _, p := range t.Products {
 		if p.YearlySaving <= 0 {
 			continue
 		}
-		labels = append(labels, p.Product)
-		vals = append(vals, p.YearlySaving)
+		rows = append(rows, barRow{Label: p.Product, Value: money(p.YearlySaving, t.Currency), Pct: max(100*p.YearlySaving/longest, 0.5)})
 	}
-	if len(labels) == 0 {
-		return "", nil
-	}
-	opt := charts.NewBarChartOptionWithData([][]float64{vals})
-	opt.Horizontal = true
-	opt.Title.Text = "Yearly saving by product (" + t.Currency + ")"
-	opt.ValueAxis = []charts.ValueAxisOption{{Min: charts.Ptr(0.0)}}
-	opt.CategoryAxis.Labels = labels
-	opt.SeriesLabelPosition = "right"
-	p := painter(600, 80+len(labels)*44)
-	if err := p.BarChart(opt); err != nil {
-		return "", fmt.Errorf("savings chart: %w", err)
-	}
-	return svg(p)
+	return rows
 }
 
-// trendChart: licenses active, inactive and undecided across the marts snapshots.
-func trendChart(t *Tenant) (template.HTML, error) {
-	var labels []string
-	vals := [][]float64{{}, {}, {}}
-	for _, p := range t.Trend {
-		labels = append(labels, p.Date)
-		vals[0] = append(vals[0], float64(p.Active))
-		vals[1] = append(vals[1], float64(p.Inactive))
-		vals[2] = append(vals[2], float64(p.Unknown))
+// trendRows: licenses active, inactive and undecided across the last 30 marts snapshots.
+func trendRows(t *Tenant) []trendRow {
+	points := t.Trend[max(len(t.Trend)-30, 0):]
+	var longest int64
+	for _, p := range points {
+		longest = max(longest, p.Active+p.Inactive+p.Unknown)
 	}
-	opt := charts.NewLineChartOptionWithData(vals)
-	opt.Title.Text = "Licenses across snapshots"
-	opt.XAxis.Labels = labels
-	opt.Legend = charts.LegendOption{SeriesNames: []string{"active", "inactive", "undecided"}, Offset: charts.OffsetRight}
-	p := painter(900, 340)
-	if err := p.LineChart(opt); err != nil {
-		return "", fmt.Errorf("trend chart: %w", err)
+	var rows []trendRow
+	for _, p := range points {
+		rows = append(rows, trendRow{TrendPoint: p, ActivePct: pct(p.Active, longest), InactivePct: pct(p.Inactive, longest),
+			UnknownPct: pct(p.Unknown, longest)})
 	}
-	return svg(p)
+	return rows
 }

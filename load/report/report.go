@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,23 +28,33 @@ type Tenant struct {
 	Products   []Product
 	Reclaims   []Candidate
 	Downgrades []Candidate
-	Findings   []Finding
-	Inactivity []Bucket
-	Trend      []TrendPoint
+	// UnderLicensed are the F&O license rows whose user's roles require a higher tier (license_usage.under_licensed).
+	UnderLicensed []Candidate
+	Findings      []Finding
+	Inactivity    []Bucket
+	Trend         []TrendPoint
 	// Totals over every candidate, not only the top ones shown.
-	ReclaimCount, DowngradeCount int64
-	YearlySaving, IdleMonthly    float64
+	ReclaimCount, DowngradeCount, UnderLicensedCount int64
+	YearlySaving, IdleMonthly                        float64
+	ReclaimSaving, DowngradeSaving, TrueUpMonthly    float64
+	// FinOpsUnderLicensed is license_position's count of F&O users holding less than their roles require, those
+	// without any F&O license included (they have no license_usage row to flag).
+	FinOpsUnderLicensed int64
 }
 
-// Position is one license_position row.
+// Position is one license_position row. Purchased is prepaidUnits.enabled; Warning (in grace) and Suspended are
+// shown beside it, never added to it: Available = Purchased + Warning - Assigned, as the mart computes it.
 type Position struct {
-	Kind, SKU, Product, Status                                string
-	Purchased, Warning, Assigned, Active, Inactive, Undecided int64
-	Available, Shortfall, Reclaimable, Downgradable           int64
-	Required, UnderLicensed                                   int64
-	MonthlyPrice, IdleMonthly, YearlySaving                   float64
-	HasPrice                                                  bool
+	Kind, SKU, Display, Product, Status                                  string
+	Purchased, Warning, Suspended, Assigned, Active, Inactive, Undecided int64
+	Available, Shortfall, Reclaimable, Downgradable                      int64
+	Required, UnderLicensed, HeldWithoutAccount                          int64
+	MonthlyPrice, IdleMonthly, YearlySaving, TrueUpMonthly               float64
+	HasPrice                                                             bool
 }
+
+// Label is the SKU as people know it: Microsoft's product name with the part number beside it.
+func (p Position) Label() string { return label(p.Display, p.SKU) }
 
 // Product sums the position by product.
 type Product struct {
@@ -53,14 +64,28 @@ type Product struct {
 	IdleMonthly, YearlySaving float64
 }
 
-// Candidate is a license to reclaim or downgrade.
+// Candidate is a license to reclaim, downgrade or (under-licensed) upgrade.
 type Candidate struct {
-	TenantID, UserID, UPN, SKU, Product, Status, Reason string
-	Evidence, LastActivity, Action, DowngradeTo         string
-	SkuID, AssignedByGroup, SnapshotDate                string
-	DaysInactive                                        sql.NullInt64
-	YearlySaving                                        float64
-	Currency                                            string
+	TenantID, UserID, UPN, SKU, Display, Product, Status, Reason string
+	Evidence, LastActivity, Action, DowngradeTo, RequiredLicense string
+	SkuID, AssignedByGroup, SnapshotDate                         string
+	DaysInactive                                                 sql.NullInt64
+	YearlySaving, TrueUpMonthly                                  float64
+	Currency                                                     string
+}
+
+// Label is the license as people know it: the product name with the part number beside it.
+func (c Candidate) Label() string { return label(c.Display, c.SKU) }
+
+// label is "name (PART)", or the part number alone when there is no other name.
+func label(display, part string) string {
+	switch {
+	case display == "" || display == part:
+		return part
+	case part == "":
+		return display
+	}
+	return display + " (" + part + ")"
 }
 
 // Finding is one findings row.
@@ -107,17 +132,24 @@ func Load(ctx context.Context, db Queryer, tenantID string, top int) (*Tenant, e
 			t.Licenses += n
 			return nil
 		}},
-		{`SELECT kind, coalesce(sku_part_number, ''), coalesce(product_name, sku_part_number, ''), coalesce(capability_status, ''),
-		         coalesce(purchased, 0), coalesce(warning, 0), coalesce(assigned, 0), coalesce(active, 0), coalesce(inactive, 0),
+		{`SELECT kind, coalesce(sku_part_number, ''), coalesce(product_display_name, ''),
+		         coalesce(product_name, sku_part_number, ''), coalesce(capability_status, ''),
+		         coalesce(purchased, 0), coalesce(warning, 0), coalesce(suspended, 0), coalesce(assigned, 0), coalesce(active, 0), coalesce(inactive, 0),
 		         coalesce(undecided, 0), coalesce(available, 0), coalesce(shortfall, 0), coalesce(reclaimable, 0), coalesce(downgradable, 0),
-		         coalesce(required, 0), coalesce(under_licensed, 0), monthly_price IS NOT NULL, coalesce(monthly_price, 0),
-		         coalesce(idle_monthly_cost, 0), coalesce(yearly_saving, 0)
-		  FROM license_position WHERE tenant_id = $1 ORDER BY kind DESC, coalesce(yearly_saving, 0) DESC, sku_part_number`, func(r *sql.Rows) error {
+		         coalesce(required, 0), coalesce(under_licensed, 0), coalesce(held_without_finops_account, 0),
+		         monthly_price IS NOT NULL, coalesce(monthly_price, 0), coalesce(idle_monthly_cost, 0), coalesce(yearly_saving, 0),
+		         coalesce(true_up_monthly_cost, 0)
+		  FROM license_position WHERE tenant_id = $1
+		  ORDER BY kind DESC, CASE WHEN kind = 'sku' THEN -coalesce(yearly_saving, 0) END, CASE WHEN kind = 'sku' THEN sku_part_number END,
+		           coalesce(monthly_price, 0), product_name`, func(r *sql.Rows) error {
 			var p Position
-			if err := r.Scan(&p.Kind, &p.SKU, &p.Product, &p.Status, &p.Purchased, &p.Warning, &p.Assigned, &p.Active, &p.Inactive,
-				&p.Undecided, &p.Available, &p.Shortfall, &p.Reclaimable, &p.Downgradable, &p.Required, &p.UnderLicensed,
-				&p.HasPrice, &p.MonthlyPrice, &p.IdleMonthly, &p.YearlySaving); err != nil {
+			if err := r.Scan(&p.Kind, &p.SKU, &p.Display, &p.Product, &p.Status, &p.Purchased, &p.Warning, &p.Suspended, &p.Assigned, &p.Active,
+				&p.Inactive, &p.Undecided, &p.Available, &p.Shortfall, &p.Reclaimable, &p.Downgradable, &p.Required, &p.UnderLicensed,
+				&p.HeldWithoutAccount, &p.HasPrice, &p.MonthlyPrice, &p.IdleMonthly, &p.YearlySaving, &p.TrueUpMonthly); err != nil {
 				return err
+			}
+			if p.Kind == "finops_license" {
+				t.FinOpsUnderLicensed += p.UnderLicensed
 			}
 			if p.Kind == "sku" {
 				t.Position = append(t.Position, p)
@@ -137,9 +169,13 @@ func Load(ctx context.Context, db Queryer, tenantID string, top int) (*Tenant, e
 			return nil
 		}},
 		{`SELECT count(*) FILTER (WHERE reclaim_candidate), count(*) FILTER (WHERE downgrade_to IS NOT NULL),
-		         coalesce(sum(yearly_saving), 0), coalesce(sum(monthly_cost) FILTER (WHERE reclaim_candidate), 0)
+		         coalesce(sum(yearly_saving), 0), coalesce(sum(monthly_cost) FILTER (WHERE reclaim_candidate), 0),
+		         coalesce(sum(yearly_saving) FILTER (WHERE reclaim_candidate), 0), coalesce(sum(yearly_saving) FILTER (WHERE downgrade_to IS NOT NULL), 0),
+		         count(*) FILTER (WHERE coalesce(under_licensed, false)),
+		         coalesce(sum(coalesce(true_up_monthly_cost, 0)), 0)
 		  FROM license_usage WHERE tenant_id = $1`, func(r *sql.Rows) error {
-			return r.Scan(&t.ReclaimCount, &t.DowngradeCount, &t.YearlySaving, &t.IdleMonthly)
+			return r.Scan(&t.ReclaimCount, &t.DowngradeCount, &t.YearlySaving, &t.IdleMonthly, &t.ReclaimSaving, &t.DowngradeSaving,
+				&t.UnderLicensedCount, &t.TrueUpMonthly)
 		}},
 		{`SELECT code, severity, coalesce(environment_url, ''), count, detail, action FROM findings WHERE tenant_id = $1
 		  ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, code, environment_url`, func(r *sql.Rows) error {
@@ -188,25 +224,33 @@ func Load(ctx context.Context, db Queryer, tenantID string, top int) (*Tenant, e
 	if t.Downgrades, err = candidates(ctx, db, tenantID, "downgrade_to IS NOT NULL", top); err != nil {
 		return nil, err
 	}
+	if t.UnderLicensed, err = candidates(ctx, db, tenantID, "coalesce(under_licensed, false) ORDER BY reclaim_candidate, coalesce(true_up_monthly_cost, 0) DESC, user_principal_name", top); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
-// candidates are the rows matching where, the largest saving first (top 0: all of them).
+// candidates are the rows matching where, the largest saving first unless where ends in its own ORDER BY (top 0:
+// all of them).
 func candidates(ctx context.Context, db Queryer, tenantID, where string, top int) ([]Candidate, error) {
-	q := `SELECT tenant_id, user_id, coalesce(user_principal_name, ''), coalesce(sku_part_number, sku_id), coalesce(product_name, ''), status,
-	             coalesce(reason, ''), coalesce(evidence_detail, ''), coalesce(strftime(last_activity, '%Y-%m-%d'), ''), coalesce(action, ''),
-	             coalesce(downgrade_to, ''), days_inactive, coalesce(yearly_saving, 0), coalesce(currency, ''),
+	q := `SELECT tenant_id, user_id, coalesce(user_principal_name, ''), coalesce(sku_part_number, sku_id), coalesce(product_display_name, ''),
+	             coalesce(product_name, ''), status, coalesce(reason, ''), coalesce(evidence_detail, ''), coalesce(strftime(last_activity, '%Y-%m-%d'), ''),
+	             coalesce(action, ''), coalesce(downgrade_to, ''), coalesce(required_license, ''), days_inactive, coalesce(yearly_saving, 0),
+	             coalesce(true_up_monthly_cost, 0), coalesce(currency, ''),
 	             sku_id, coalesce(assigned_by_group, ''), strftime(snapshot_date, '%Y-%m-%d')
-	      FROM license_usage WHERE tenant_id = $1 AND ` + where + `
-	      ORDER BY coalesce(yearly_saving, 0) DESC, days_inactive DESC NULLS LAST, user_principal_name, sku_part_number`
+	      FROM license_usage WHERE tenant_id = $1 AND ` + where
+	if !strings.Contains(where, "ORDER BY") {
+		q += ` ORDER BY coalesce(yearly_saving, 0) DESC, days_inactive DESC NULLS LAST, user_principal_name, sku_part_number`
+	}
 	if top > 0 {
 		q += fmt.Sprintf(" LIMIT %d", top)
 	}
 	var out []Candidate
 	err := each(ctx, db, q, []any{tenantID}, func(r *sql.Rows) error {
 		var c Candidate
-		if err := r.Scan(&c.TenantID, &c.UserID, &c.UPN, &c.SKU, &c.Product, &c.Status, &c.Reason, &c.Evidence, &c.LastActivity,
-			&c.Action, &c.DowngradeTo, &c.DaysInactive, &c.YearlySaving, &c.Currency, &c.SkuID, &c.AssignedByGroup, &c.SnapshotDate); err != nil {
+		if err := r.Scan(&c.TenantID, &c.UserID, &c.UPN, &c.SKU, &c.Display, &c.Product, &c.Status, &c.Reason, &c.Evidence, &c.LastActivity,
+			&c.Action, &c.DowngradeTo, &c.RequiredLicense, &c.DaysInactive, &c.YearlySaving, &c.TrueUpMonthly, &c.Currency, &c.SkuID,
+			&c.AssignedByGroup, &c.SnapshotDate); err != nil {
 			return err
 		}
 		out = append(out, c)
