@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
+	"html"
 	"image/png"
 	"os"
 	"os/exec"
@@ -39,11 +42,21 @@ func TestCLIReport(t *testing.T) {
 	wh, _ := reportWarehouse(t)
 	out := t.TempDir()
 	page := filepath.Join(out, "report.html")
-	r := seatlake(t, nil, "report", "--warehouse", wh, "--top", "3", "--csv", out, "--html", page)
+	r := seatlake(t, []string{"COLUMNS="}, "report", "--warehouse", wh, "--top", "3", "--csv", out, "--html", page)
 	if r.code != 0 {
 		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"Compliance position per SKU", "DYN365_ENTERPRISE_SALES", "Per product", "Reclaim candidates (top 3 of",
+	// Not a terminal and no $COLUMNS: 100 columns, reasons wrapped under their candidate (the plan keeps them whole).
+	for i, l := range strings.Split(r.stdout, "\n") {
+		if len([]rune(l)) > 100 && !strings.HasPrefix(l, "html=") && !strings.HasPrefix(l, "reclaim_plan=") {
+			t.Errorf("line %d is %d characters wide, want at most 100: %q", i+1, len([]rune(l)), l)
+		}
+	}
+	if wide := seatlake(t, []string{"COLUMNS=240"}, "report", "--warehouse", wh, "--top", "3"); !strings.Contains(wide.stdout,
+		"Dynamics 365 for Sales Enterprise Edition (DYN365_ENTERPRISE_SALES)") {
+		t.Errorf("with COLUMNS=240 the report does not name the SKU by its product name and part number on one line:\n%s", wide.stdout)
+	}
+	for _, want := range []string{"Compliance position per SKU", "DYN365_ENTERPRISE_SALES", "Dynamics 365 for Sales", "Per product", "Reclaim candidates (top 3 of",
 		"Downgrade candidates (top 3 of", "Findings (", "finops_under_licensed", "EUR ", "reclaim_plan=", "html="} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("report output lacks %q:\n%s", want, r.stdout)
@@ -90,9 +103,11 @@ func TestCLIReport(t *testing.T) {
 	}
 }
 
-// The page as a person sees it: Chromium renders it offline and the seats chart's three series (purchased,
-// assigned, active) are on screen. Runs when Chromium is installed (CI installs it; SEATLAKE_REQUIRE_CHROMIUM=1
-// makes its absence a failure).
+// The page as a person sees it, in a 1400-pixel window: Chromium renders it offline, the seats chart's three
+// series (purchased, assigned, active) are on screen, and a script run in a copy of the page (the page itself has
+// none) finds nothing wider than the window, nothing scrolling sideways, no table cell overflowing and no chart
+// label cut by its chart or covering another. Runs when Chromium is installed (CI installs it;
+// SEATLAKE_REQUIRE_CHROMIUM=1 makes its absence a failure).
 func TestReportScreenshot(t *testing.T) {
 	browser := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -113,21 +128,63 @@ func TestReportScreenshot(t *testing.T) {
 	if r := seatlake(t, nil, "report", "--quiet", "--warehouse", wh, "--html", page); r.code != 0 {
 		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
 	}
-	shot := filepath.Join(out, "report.png")
-	cmd := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-		"--window-size=1280,1400", "--screenshot="+shot, "file://"+page)
-	cmd.Env = append(os.Environ(), "HOME="+out)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Run() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("chromium: %v", err)
+	chromium := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(browser, append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+out)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		done := make(chan error, 1)
+		go func() { done <- cmd.Run() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("chromium: %v", err)
+			}
+		case <-time.After(90 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("chromium did not render the page in 90 s")
 		}
-	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("chromium did not render the page in 90 s")
+		return stdout.Bytes()
 	}
+
+	// The layout, measured in the browser.
+	body, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured := filepath.Join(out, "measured.html")
+	os.WriteFile(measured, bytes.Replace(body, []byte("</body>"), []byte("<script>"+layoutCheck+"</script></body>"), 1), 0o644)
+	dom := chromium("--window-size=1400,1000", "--virtual-time-budget=10000", "--dump-dom", "file://"+measured)
+	m := regexp.MustCompile(`(?s)<pre id="seatlake-metrics">(.*?)</pre>`).FindSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the layout check did not run in Chromium: %.300s", dom)
+	}
+	var layout struct {
+		Problems    []string `json:"problems"`
+		ScrollWidth int      `json:"scrollWidth"`
+		Window      int      `json:"window"`
+		Texts       int      `json:"texts"`
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &layout); err != nil {
+		t.Fatalf("layout check: %v: %s", err, m[1])
+	}
+	if layout.Window != 1400 || layout.Texts < 30 {
+		t.Errorf("the layout check measured a %d px window and %d chart labels, want 1400 px and the charts' labels", layout.Window, layout.Texts)
+	}
+	if layout.ScrollWidth > 1400 {
+		t.Errorf("the page is %d px wide in a 1400 px window: it scrolls sideways", layout.ScrollWidth)
+	}
+	for i, p := range layout.Problems {
+		if i == 15 {
+			t.Errorf("at 1400 px: and %d more problems", len(layout.Problems)-i)
+			break
+		}
+		t.Errorf("at 1400 px: %s", p)
+	}
+
+	shot := filepath.Join(out, "report.png")
+	chromium("--window-size=1400,1400", "--screenshot="+shot, "file://"+page)
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)
@@ -164,3 +221,62 @@ func TestReportScreenshot(t *testing.T) {
 }
 
 func near(a, b uint32) bool { return a+6 >= b && a <= b+6 }
+
+// layoutCheck runs in a copy of the report page once it is laid out, and writes what it finds into
+// <pre id="seatlake-metrics"> as JSON: the page's width, the window's, how many chart labels it measured, and the
+// problems a reader would see (anything past the window's right edge, a box that scrolls sideways, a table cell
+// whose text is wider than the cell, a chart label cut by its chart or by a clipping box, a label over a bar, two
+// labels overlapping).
+const layoutCheck = `window.addEventListener('load', () => {
+  const problems = [];
+  const vw = window.innerWidth;
+  const de = document.documentElement;
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+  if (de.scrollWidth > vw) problems.push('the page is ' + de.scrollWidth + ' px wide in a ' + vw + ' px window');
+  for (const el of document.querySelectorAll('body *')) {
+    const cs = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > vw + 0.5) problems.push(name(el) + ' ends at ' + Math.round(r.right) + ' px, past the window');
+    if (['auto', 'scroll'].includes(cs.overflowX) && el.scrollWidth > el.clientWidth + 1) problems.push(name(el) + ' scrolls sideways');
+    if ((el.tagName === 'TD' || el.tagName === 'TH') && el.scrollWidth > el.clientWidth + 1)
+      problems.push(name(el) + ' "' + el.textContent.trim().slice(0, 40) + '" is wider than its cell');
+  }
+  let texts = 0;
+  const inside = (r, c) => r.left >= c.left - 0.5 && r.right <= c.right + 0.5 && r.top >= c.top - 0.5 && r.bottom <= c.bottom + 0.5;
+  for (const chart of document.querySelectorAll('.chart, svg')) {
+    const cr = chart.getBoundingClientRect();
+    const seen = [];
+    const bars = chart.tagName === 'svg' ? [] : Array.from(chart.querySelectorAll('svg')).map(b => b.getBoundingClientRect());
+    const walker = document.createTreeWalker(chart, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const t = n.textContent.trim();
+      if (!t) continue;
+      const range = document.createRange();
+      range.selectNodeContents(n);
+      for (const r of range.getClientRects()) {
+        if (r.width < 0.5 || r.height < 0.5) continue;
+        texts++;
+        if (!inside(r, cr)) problems.push(name(chart) + ': "' + t + '" is cut by the chart\'s edge');
+        for (let p = n.parentElement; p && p !== chart; p = p.parentElement) {
+          const ps = getComputedStyle(p);
+          if ((ps.overflowX !== 'visible' || ps.overflowY !== 'visible') && !inside(r, p.getBoundingClientRect()))
+            problems.push(name(chart) + ': "' + t + '" is cut by ' + name(p));
+        }
+        for (const b of bars) {
+          const w = Math.min(r.right, b.right) - Math.max(r.left, b.left), h = Math.min(r.bottom, b.bottom) - Math.max(r.top, b.top);
+          if (w > 0.5 && h > 0.5) problems.push(name(chart) + ': "' + t + '" covers a bar');
+        }
+        for (const s of seen) {
+          const w = Math.min(r.right, s.r.right) - Math.max(r.left, s.r.left), h = Math.min(r.bottom, s.r.bottom) - Math.max(r.top, s.r.top);
+          if (w > 0.5 && h > 0.5) problems.push(name(chart) + ': "' + t + '" overlaps "' + s.t + '"');
+        }
+        seen.push({ r, t });
+      }
+    }
+  }
+  const out = document.createElement('pre');
+  out.id = 'seatlake-metrics';
+  out.textContent = JSON.stringify({ problems, scrollWidth: de.scrollWidth, window: vw, texts });
+  document.body.appendChild(out);
+});`

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,10 +33,10 @@ type pageTenant struct {
 	HasWarning, HasSuspended                     bool
 }
 
-// seatRow is a SKU in the seats chart: the bars' lengths in percent of the longest.
+// seatRow is a SKU in the seats chart: its bars (seats bought, assigned, active) in percent of the longest.
 type seatRow struct {
 	Position
-	PurchasedPct, WarningPct, SuspendedPct, AssignedPct, ActivePct float64
+	BoughtBar, AssignedBar, ActiveBar []seg
 }
 
 // Bought says what the first bar shows, in words: "799", "0 + 171 in grace", "0 + 5 suspended".
@@ -53,17 +54,52 @@ func (r seatRow) Bought() string {
 // barRow is one bar of a one-series chart.
 type barRow struct {
 	Label, Value string
-	Pct          float64
+	Bar          []seg
 }
 
-// trendRow is one snapshot: its stacked bar's parts in percent of the largest total.
+// trendRow is one snapshot: its stacked bar (active, inactive, undecided) in percent of the largest total.
 type trendRow struct {
 	TrendPoint
-	ActivePct, InactivePct, UnknownPct float64
+	Bar []seg
 }
 
-// WriteHTML writes one self-contained page: inline CSS, charts drawn as HTML bars with their figures written
-// beside them, no script and nothing fetched, so it opens offline, in a mail attachment or a ticket, and fits a
+// seg is a stretch of a bar, drawn as an SVG rect in a 100-unit-wide track: its series (the CSS class that colours
+// it), where it starts and how long it is.
+type seg struct {
+	Class string
+	X, W  float64
+}
+
+// stack lays parts (series, value) end to end, each as a percentage of of: at least a sliver when not zero, so a
+// small count still shows, and never past the track's end.
+func stack(of float64, parts ...any) []seg {
+	var out []seg
+	x := 0.0
+	for i := 0; i+1 < len(parts); i += 2 {
+		v := toFloat(parts[i+1])
+		if v <= 0 || of <= 0 {
+			continue
+		}
+		w := min(max(100*v/of, 0.5), 100-x)
+		out = append(out, seg{Class: parts[i].(string), X: x, W: w})
+		x += w
+	}
+	return out
+}
+
+func toFloat(v any) float64 {
+	switch v := v.(type) {
+	case int64:
+		return float64(v)
+	case float64:
+		return v
+	}
+	return 0
+}
+
+// WriteHTML writes one self-contained page: inline CSS, charts whose bars are inline SVG and whose labels and
+// figures are HTML text beside them (so they wrap, never get cut, whatever the reader's fonts), no script and
+// nothing fetched, so it opens offline, in a mail attachment or a ticket, and fits a
 // 1400-pixel window (text wraps; nothing scrolls sideways). now is only printed in the footer.
 func WriteHTML(w io.Writer, tenants []*Tenant, top int, now time.Time) error {
 	tmpl, err := template.New("report").Funcs(template.FuncMap{
@@ -71,6 +107,7 @@ func WriteHTML(w io.Writer, tenants []*Tenant, top int, now time.Time) error {
 		"days":   days,
 		"status": statusLine,
 		"pct":    func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+		"breaks": breaks,
 	}).Parse(pageTemplate)
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
@@ -96,12 +133,12 @@ func WriteHTML(w io.Writer, tenants []*Tenant, top int, now time.Time) error {
 	return err
 }
 
-// pct is v as a percentage of of, at least a sliver when v is not zero (so a small count still shows).
-func pct(v, of int64) float64 {
-	if v <= 0 || of <= 0 {
-		return 0
-	}
-	return max(100*float64(v)/float64(of), 0.5)
+// breaks escapes s for HTML and lets a browser break it after an underscore, an @ or a dot, where part numbers and
+// user names read best split (DYN365_ENTERPRISE_ / CUSTOMER_SERVICE).
+func breaks(s string) template.HTML {
+	e := template.HTMLEscapeString(s)
+	e = strings.NewReplacer("_", "_<wbr>", "@", "@<wbr>", ".", ".<wbr>").Replace(e)
+	return template.HTML(e) //nolint:gosec // escaped above; only <wbr> is added
 }
 
 // seatRows: seats bought (purchased, in grace, suspended: the same figures as the compliance table), assigned and
@@ -121,8 +158,9 @@ func seatRows(t *Tenant) (rows []seatRow, warning, suspended bool) {
 		}
 		warning = warning || p.Warning > 0
 		suspended = suspended || p.Suspended > 0
-		rows = append(rows, seatRow{Position: p, PurchasedPct: pct(p.Purchased, longest), WarningPct: pct(p.Warning, longest),
-			SuspendedPct: pct(p.Suspended, longest), AssignedPct: pct(p.Assigned, longest), ActivePct: pct(p.Active, longest)})
+		l := float64(longest)
+		rows = append(rows, seatRow{Position: p, BoughtBar: stack(l, "purchased", p.Purchased, "warning", p.Warning, "suspended", p.Suspended),
+			AssignedBar: stack(l, "assigned", p.Assigned), ActiveBar: stack(l, "active", p.Active)})
 	}
 	return rows, warning, suspended
 }
@@ -139,7 +177,7 @@ func inactivityRows(t *Tenant) []barRow {
 	}
 	var rows []barRow
 	for _, b := range t.Inactivity {
-		rows = append(rows, barRow{Label: b.Label, Value: strconv.FormatInt(b.Count, 10), Pct: pct(b.Count, longest)})
+		rows = append(rows, barRow{Label: b.Label, Value: strconv.FormatInt(b.Count, 10), Bar: stack(float64(longest), "plain", b.Count)})
 	}
 	return rows
 }
@@ -155,7 +193,7 @@ func savingRows(t *Tenant) []barRow {
 		if p.YearlySaving <= 0 {
 			continue
 		}
-		rows = append(rows, barRow{Label: p.Product, Value: money(p.YearlySaving, t.Currency), Pct: max(100*p.YearlySaving/longest, 0.5)})
+		rows = append(rows, barRow{Label: p.Product, Value: money(p.YearlySaving, t.Currency), Bar: stack(longest, "plain", p.YearlySaving)})
 	}
 	return rows
 }
@@ -169,8 +207,7 @@ func trendRows(t *Tenant) []trendRow {
 	}
 	var rows []trendRow
 	for _, p := range points {
-		rows = append(rows, trendRow{TrendPoint: p, ActivePct: pct(p.Active, longest), InactivePct: pct(p.Inactive, longest),
-			UnknownPct: pct(p.Unknown, longest)})
+		rows = append(rows, trendRow{TrendPoint: p, Bar: stack(float64(longest), "active", p.Active, "inactive", p.Inactive, "undecided", p.Unknown)})
 	}
 	return rows
 }

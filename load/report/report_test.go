@@ -292,10 +292,16 @@ func textOf(n *html.Node) string {
 	walk = func(n *html.Node) {
 		if n.Type == html.TextNode {
 			b.WriteString(n.Data)
+		}
+		wordBreak := n.Type == html.ElementNode && n.Data == "wbr" // a place to break a line, not a space
+		if n.Type == html.ElementNode && !wordBreak {
 			b.WriteString(" ")
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c)
+		}
+		if n.Type == html.ElementNode && !wordBreak {
+			b.WriteString(" ")
 		}
 	}
 	walk(n)
