@@ -84,6 +84,20 @@ func TestCLIReport(t *testing.T) {
 			t.Fatalf("a plan row without action or reason: %v", rec)
 		}
 	}
+	// The demo's "Licenses by status": each figure on its own row. A downgrade saving is not the active row's (an
+	// active row with to_reclaim 0 beside a saving read as a contradiction); downgrades have their own row.
+	byWhat := map[string][]string{}
+	for _, row := range csvRows(t, wh, demoQueries[0].sql) {
+		byWhat[strings.SplitN(row[0], " ", 2)[0]] = row
+	}
+	downgrades := csvRows(t, wh, "SELECT count(*), round(sum(yearly_saving), 0) FROM license_usage WHERE downgrade_to IS NOT NULL")[0]
+	if a := byWhat["active"]; a == nil || a[2] != "0" || a[3] != "0.0" && a[3] != "0" {
+		t.Errorf("demo status table: the active row is %v, want no reclaim and no saving on it", a)
+	}
+	if d := byWhat["downgrade"]; d == nil || d[1] != downgrades[0] || d[3] != downgrades[1] || downgrades[0] == "0" {
+		t.Errorf("demo status table: the downgrade row is %v, want %v licenses and their saving %v", d, downgrades[0], downgrades[1])
+	}
+
 	html, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
