@@ -64,7 +64,8 @@ var UserActivity = table.New("user_activity", table.Snapshot, "",
 
 // LicenseUsage is the license_usage mart.
 var LicenseUsage = table.New("license_usage", table.Snapshot, "",
-	"One row per user and assigned SKU: product, assignment, last activity and evidence, days inactive, status, reason, cost, and whether to reclaim or downgrade it.",
+	"One row per user and assigned SKU: product and Microsoft's product name, assignment, last activity and evidence, days inactive, status, reason, cost, "+
+		"whether to reclaim or downgrade it, and whether the user's F&O roles need more (under_licensed, with the monthly true-up).",
 	table.Column{Name: "user_id", Type: str, Key: true},
 	table.Column{Name: "user_principal_name", Type: str, Nullable: true},
 	table.Column{Name: "display_name", Type: str, Nullable: true},
@@ -96,7 +97,8 @@ var LicenseUsage = table.New("license_usage", table.Snapshot, "",
 
 // LicensePosition is the license_position mart.
 var LicensePosition = table.New("license_position", table.Snapshot, "",
-	"The compliance position: per SKU, seats purchased, assigned, active, inactive, available, short, reclaimable and their cost; per F&O license tier, users requiring it against users holding it.",
+	"The compliance position: per SKU, seats purchased, in warning and suspended, assigned, active, inactive, available, short, reclaimable and their cost; "+
+		"per F&O license tier, F&O users requiring it against F&O users holding it, holders without an F&O account apart, under-licensed users and the true-up.",
 	table.Column{Name: "kind", Type: str, Key: true, Doc: "sku or finops_license"},
 	table.Column{Name: "sku_id", Type: str, Nullable: true, Key: true},
 	table.Column{Name: "sku_part_number", Type: str, Nullable: true},
