@@ -212,6 +212,9 @@ func tokenAction(err error) string {
 	if errors.As(err, &ae) {
 		return "fix the app registration's credentials as the AADSTS message says"
 	}
+	if ce := odata.CertificateProblem(err); ce != nil {
+		return ce.Fix
+	}
 	return "check the authority host and the network"
 }
 

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/extract/odata"
 )
 
 const secret = "s3cr3t~Value.with-symbols"
@@ -414,5 +416,39 @@ func TestFederatedTokenIsReadAtEveryRequest(t *testing.T) {
 	}
 	if strings.Join(seen, ",") != "federated-1,federated-2" {
 		t.Errorf("assertions sent: %v, want the file's content each time", seen)
+	}
+}
+
+// An authority host whose certificate this machine does not trust (the simulator with --tls and no SSL_CERT_FILE)
+// is named at once with the fix: one request, no retries, no "check the network".
+func TestUntrustedAuthorityCertificateIsNamedAtOnce(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"token_type":"Bearer","expires_in":3599,"access_token":"tok"}`)
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	var logs bytes.Buffer
+	cfg := Config{AuthorityHost: srv.URL, TenantID: "contoso.onmicrosoft.com", ClientID: "c", ClientSecret: secret,
+		HTTPClient: &http.Client{}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+	ts := NewTokenSource(cfg, "https://graph.microsoft.com")
+	_, err := ts.Token(context.Background())
+	var ce *odata.CertificateError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a certificate error, got %v", err)
+	}
+	for _, want := range []string{srv.URL + "/contoso.onmicrosoft.com/oauth2/v2.0/token", "signed by an unknown authority", "set SSL_CERT_FILE to"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if ts.Fetches() != 1 || len(waits) != 0 || strings.Contains(logs.String(), "retrying") {
+		t.Errorf("a certificate error was retried: %d fetches, waits %v, logs %s", ts.Fetches(), waits, logs.String())
+	}
+	// With the CA trusted, the same source gets its token.
+	cfg.HTTPClient = srv.Client()
+	if _, err := NewTokenSource(cfg, "https://graph.microsoft.com").Token(context.Background()); err != nil {
+		t.Fatalf("with the CA trusted: %v", err)
 	}
 }

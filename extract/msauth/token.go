@@ -21,6 +21,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/seatlake/seatlake/extract/odata"
 )
 
 // DefaultAuthorityHost is the public cloud's identity platform.
@@ -246,6 +248,9 @@ func (s *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 // platform sent one, capped; else 1 s, 2 s…).
 func transientWait(err error, attempt int) (time.Duration, bool) {
 	wait := time.Duration(1<<(attempt-1)) * time.Second
+	if odata.CertificateProblem(err) != nil {
+		return 0, false // a certificate this machine does not trust stays untrusted
+	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return wait, true // network failure, reset, timeout
@@ -351,6 +356,9 @@ func (s *TokenSource) explain(err error, attempts int) error {
 	tries := ""
 	if attempts > 1 {
 		tries = fmt.Sprintf(" (%d attempts)", attempts)
+	}
+	if ce := odata.CertificateProblem(err); ce != nil {
+		return fmt.Errorf("requesting a token from %s: %w", s.cc.TokenURL, ce)
 	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {

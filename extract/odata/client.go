@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -375,7 +373,10 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, token st
 	c.stats.Requests.Add(1)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return attempt{retry: transient(err)}, fmt.Errorf("%s %s: %w", method, redactQuery(u), c.timeoutError(ctx, actx, err))
+		if ce := CertificateProblem(err); ce != nil { // not transient: said once, with the fix
+			return attempt{}, fmt.Errorf("%s %s: %w", method, redactQuery(u), ce)
+		}
+		return attempt{retry: true}, fmt.Errorf("%s %s: %w", method, redactQuery(u), c.timeoutError(ctx, actx, err))
 	}
 	defer resp.Body.Close()
 	buf.Reset()
@@ -387,7 +388,7 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, token st
 	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if resp.StatusCode/100 == 2 {
 		if rerr != nil { // reset, truncated body, per-attempt timeout while reading
-			return attempt{retry: transient(rerr)}, fmt.Errorf("reading the answer to %s %s: %w", method, redactQuery(u), c.timeoutError(ctx, actx, rerr))
+			return attempt{retry: true}, fmt.Errorf("reading the answer to %s %s: %w", method, redactQuery(u), c.timeoutError(ctx, actx, rerr))
 		}
 		return attempt{status: resp.StatusCode}, nil
 	}
@@ -411,16 +412,6 @@ func (c *Client) timeoutError(ctx, actx context.Context, err error) error {
 		return fmt.Errorf("no complete answer within the request timeout of %s: %w", c.cfg.RequestTimeout, err)
 	}
 	return err
-}
-
-// transient says whether a failure without an HTTP answer may go away on its own (reset, truncated body, timeout,
-// refused connection). A certificate the client cannot trust will not.
-func transient(err error) bool {
-	var uae x509.UnknownAuthorityError
-	var hne x509.HostnameError
-	var cie x509.CertificateInvalidError
-	var cve *tls.CertificateVerificationError
-	return !(errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) || errors.As(err, &cve))
 }
 
 func retryableStatus(status int) bool {

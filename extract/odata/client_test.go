@@ -588,3 +588,37 @@ func TestOneLogLinePerRetryWithoutTokenOrQuery(t *testing.T) {
 		t.Errorf("a token or the query leaked into the log:\n%s", out)
 	}
 }
+
+// A server whose certificate this machine does not trust fails at once, naming the problem and the fix: retrying
+// cannot change a certificate, and "check the network" would send a person the wrong way.
+func TestUntrustedCertificateIsNamedAtOnce(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte(`{"value":[]}`))
+	}))
+	defer srv.Close()
+	sl := &sleeper{}
+	c := NewClient(Config{HTTPClient: &http.Client{}, Sleep: sl.sleep, Logger: slog.New(slog.DiscardHandler)})
+	err := c.Walk(context.Background(), srv.URL+"/v1.0/users", func([]byte) (string, error) { return "", nil })
+	if err == nil {
+		t.Fatal("an untrusted certificate was accepted")
+	}
+	var ce *CertificateError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a *CertificateError, got %T: %v", err, err)
+	}
+	for _, want := range []string{"the server's certificate is signed by an unknown authority", "set SSL_CERT_FILE to", "seatlake sim --tls prints it"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if len(sl.waits) != 0 || c.stats.Retries.Load() != 0 || c.stats.Requests.Load() != 1 {
+		t.Errorf("retried a certificate error: %d requests, %d retries, waits %v", c.stats.Requests.Load(), c.stats.Retries.Load(), sl.waits)
+	}
+	// Trusting the server's CA (what SSL_CERT_FILE does) is the fix.
+	c = NewClient(Config{HTTPClient: srv.Client(), Sleep: sl.sleep})
+	if err := c.Walk(context.Background(), srv.URL+"/v1.0/users", func([]byte) (string, error) { return "", nil }); err != nil {
+		t.Fatalf("with the CA trusted: %v", err)
+	}
+}

@@ -8,7 +8,8 @@
 //     Retry-After (seconds, fractional too, or an HTTP date) and otherwise a capped exponential backoff with full
 //     jitter, until RetryPolicy.MaxAttempts or MaxTotalWait; then the error says what, how often and how long.
 //     A 429 with Retry-After does not use up MaxAttempts (the service said when to come back): MaxTotalWait bounds
-//     it. Certificate errors and unbuildable requests are not retried.
+//     it. Certificate errors and unbuildable requests are not retried: an untrusted certificate comes back as
+//     *CertificateError, which names the problem and the fix (SSL_CERT_FILE).
 //   - A 401 drops the token and retries once with a new one. Other 4xx answers are not retried: they come back as
 //     *HTTPError with the service's error code, so callers decide with errors.As, never by matching strings.
 //   - A page the decoder rejects as ErrBadPage (truncated JSON) is fetched again; decoders are all-or-nothing.

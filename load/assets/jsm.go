@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seatlake/seatlake/extract/odata"
 )
 
 // Person, Subscription and Assignment are the rows a sync sends (selectors persons, subscriptions, assignments).
@@ -487,7 +489,8 @@ func (c *client) defaults() {
 	}
 }
 
-// call sends one request with retries on 429 (its Retry-After), 5xx and network errors; a 401 is final at once.
+// call sends one request with retries on 429 (its Retry-After), 5xx and network errors; a 401 is final at once, and
+// so is a certificate this machine does not trust.
 func (c *client) call(ctx context.Context, method, url string, body, out any) error {
 	var raw []byte
 	if body != nil {
@@ -508,6 +511,9 @@ func (c *client) call(ctx context.Context, method, url string, body, out any) er
 		req.Header.Set("Accept", "application/json")
 		resp, err := c.hc.Do(req)
 		wait := time.Duration(attempt) * 500 * time.Millisecond
+		if ce := odata.CertificateProblem(err); ce != nil { // not transient: said once, with the fix
+			return fmt.Errorf("%s %s: %w", method, redact(url), ce)
+		}
 		if err == nil {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 			resp.Body.Close()

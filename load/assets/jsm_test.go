@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -349,5 +350,40 @@ func TestRetryAfter(t *testing.T) {
 		if got, _ := retryAfter(h, now); got != want {
 			t.Errorf("Retry-After %q: %s, want %s", h, got, want)
 		}
+	}
+}
+
+// An asset system whose certificate this machine does not trust fails at once, naming the problem and the fix:
+// no retries (Attempts 6 would otherwise try six times) and no Assets or ServiceNow error text to puzzle over.
+func TestUntrustedCertificateIsNamedAtOnce(t *testing.T) {
+	var conns int
+	var mu sync.Mutex
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	_, err := ProbeJSM(context.Background(), Config{BaseURL: srv.URL, Token: "t", Attempts: 6})
+	if !strings.Contains(fmt.Sprint(err), "signed by an unknown authority: set SSL_CERT_FILE") {
+		t.Errorf("Assets: %v", err)
+	}
+	for _, cfg := range []ServiceNowConfig{
+		{InstanceURL: srv.URL, User: "u", Password: "p", Attempts: 6},
+		{InstanceURL: srv.URL, ClientID: "c", ClientSecret: "s", Attempts: 6},
+	} {
+		probes := ProbeServiceNow(context.Background(), cfg)
+		if len(probes) == 0 || probes[0].Status != ProbeFail || !strings.Contains(probes[0].Detail, "signed by an unknown authority: set SSL_CERT_FILE") {
+			t.Errorf("ServiceNow (client id %q): %+v", cfg.ClientID, probes)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 3 {
+		t.Errorf("%d connections for 3 probes: a certificate error was retried", conns)
 	}
 }

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/seatlake/seatlake/extract/odata"
 )
 
 // ServiceNowConfig configures a sync into a ServiceNow instance through its Import Set API (reference §6): rows into
@@ -575,6 +577,9 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 				if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
 					return fmt.Errorf("%w (client %q: %d %s)", ErrOAuthRefused, cfg.ClientID, re.Response.StatusCode,
 						strings.TrimSpace(re.ErrorCode+" "+re.ErrorDescription))
+				}
+				if ce := odata.CertificateProblem(err); ce != nil {
+					err = ce
 				}
 				return fmt.Errorf("getting a ServiceNow OAuth token: %w", err)
 			}
