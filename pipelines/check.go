@@ -72,7 +72,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 	graphTokens := msauth.NewTokenSource(auth, cfg.GraphEndpoint)
 	tok, err := graphTokens.Token(ctx)
 	if err != nil {
-		add("graph", cfg.AuthorityHost, "token", CheckFail, oneLine(err.Error()), tokenAction(err))
+		add("graph", cfg.AuthorityHost, "token", CheckFail, tokenDetail(err), tokenAction(err))
 		return out // nothing else can work without a token: the same cause would repeat on every line
 	}
 	add("graph", cfg.AuthorityHost, "token", CheckOK, "a Microsoft Graph token was issued", "")
@@ -118,7 +118,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 	for _, env := range cfg.Dataverse {
 		tokens := msauth.NewTokenSource(auth, env)
 		if _, err := tokens.Token(ctx); err != nil {
-			add("dataverse", env, "token", CheckFail, oneLine(err.Error()), tokenAction(err))
+			add("dataverse", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
 			continue
 		}
 		c := client(tokens, dataverse.Headers())
@@ -153,7 +153,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		checkEventsEndpoint(cfg.Warehouse, env, add)
 		tokens := msauth.NewTokenSource(auth, env)
 		if _, err := tokens.Token(ctx); err != nil {
-			add("finops", env, "token", CheckFail, oneLine(err.Error()), tokenAction(err))
+			add("finops", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
 			continue
 		}
 		x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID}
@@ -205,6 +205,14 @@ func tokenRoles(tok string) map[string]bool {
 		}
 	}
 	return roles
+}
+
+// tokenDetail is a failed token request's error, without the fix when the action says it (an untrusted certificate).
+func tokenDetail(err error) string {
+	if ce := odata.CertificateProblem(err); ce != nil {
+		return oneLine(strings.Replace(err.Error(), ": "+ce.Fix, "", 1))
+	}
+	return oneLine(err.Error())
 }
 
 func tokenAction(err error) string {

@@ -80,7 +80,7 @@ func simConfig(c *cli.Context) tenantsim.Config {
 
 func simCommand() *cli.Command {
 	flags := append([]cli.Flag{
-		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8400", Usage: "loopback address to listen on (127.0.0.1:0 picks a free port)"},
+		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8400", Usage: "loopback address to listen on; the Dataverse, then F&O environments take the ports right after it (127.0.0.1:0 picks free ports)"},
 		&cli.IntFlag{Name: "finops-events", Usage: "the F&O business events plan's size: with --finops-events-to, send them; serving, POST /_sim/finops-events/apply applies their role changes"},
 		&cli.StringFlag{Name: "finops-events-to", Usage: "post the plan's business events (with duplicates and one malformed body) to this callback URL (loopback only), print finops_events_distinct=N and exit"},
 		&cli.Float64Flag{Name: "finops-events-rate", Value: 200, Usage: "events a second the sender posts"},
@@ -100,7 +100,8 @@ func simCommand() *cli.Command {
 		Usage: "serve a simulated tenant (token endpoint, Microsoft Graph, Dataverse and F&O environments) on loopback",
 		Description: "Serves a deterministic fake tenant for seatlake and other tools. Prints one line with the credentials it\n" +
 			"accepts (tenant_id=… client_id=… client_secret=…); the secret can be set with $SEATLAKE_SIM_CLIENT_SECRET.\n" +
-			"Then it prints url=… (the token endpoint and Graph), and dataverse_url=… and finops_url=… lines, one per environment.\n" +
+			"Then it prints url=… (the token endpoint and Graph), and dataverse_url=… and finops_url=… lines, one per environment,\n" +
+			"on the ports right after --addr's (8401, 8402… by default): the same flags serve the same URLs on every start.\n" +
 			"Point seatlake at it with --authority-host and --graph-endpoint set to url, and --dataverse-url/--finops-url.\n" +
 			"With --tls it serves https and prints ca_file=…, the CA to trust (e.g. SSL_CERT_FILE=<ca_file> seatlake run …).\n" +
 			"GET /_sim/truth returns the rows a default run must produce; POST /_sim/faults injects faults.",

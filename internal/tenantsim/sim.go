@@ -227,10 +227,18 @@ func (s *Sim) Handler() http.Handler { return s.mux }
 
 // Start listens on addr, which must be a loopback address ("127.0.0.1:0" picks a free port), and serves in the
 // background until Close. It returns the base URL, e.g. http://127.0.0.1:41234.
+//
+// Each Dynamics environment gets a port of its own: with a fixed port P, the Dataverse environments take P+1, P+2…
+// and the F&O environments the ports after them, so the same flags serve the same URLs on every start (a config
+// file written once keeps working); with port 0 every port is picked free.
 func (s *Sim) Start(addr string) (string, error) {
-	host, _, err := net.SplitHostPort(addr)
+	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", fmt.Errorf("simulator address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port+s.cfg.DataverseEnvs+s.cfg.FinOpsEnvs > 65535 {
+		return "", fmt.Errorf("simulator address %q: want a port from 0 to %d (the environments take the ports after it)", addr, 65535-s.cfg.DataverseEnvs-s.cfg.FinOpsEnvs)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return "", fmt.Errorf("simulator address %q: the simulator listens on loopback only (127.0.0.1, ::1, localhost)", addr)
@@ -247,14 +255,26 @@ func (s *Sim) Start(addr string) (string, error) {
 	// Every Dynamics environment has its own host, as at Microsoft: a port of its own on the same loopback address.
 	var lns []net.Listener
 	var urls []string
-	for range s.cfg.DataverseEnvs + s.cfg.FinOpsEnvs {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	for i := range s.cfg.DataverseEnvs + s.cfg.FinOpsEnvs {
+		envPort := 0
+		if port != 0 {
+			envPort = port + 1 + i
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(envPort)))
 		if err != nil {
 			ln.Close()
 			for _, l := range lns {
 				l.Close()
 			}
-			return "", fmt.Errorf("listening for an environment on %s: %w", host, err)
+			what := fmt.Sprintf("Dataverse environment %d", i+1)
+			if i >= s.cfg.DataverseEnvs {
+				what = fmt.Sprintf("F&O environment %d", i-s.cfg.DataverseEnvs+1)
+			}
+			if envPort != 0 {
+				return "", fmt.Errorf("listening for %s on port %d (the environments take the %d ports after --addr's): %w; choose another --addr",
+					what, envPort, s.cfg.DataverseEnvs+s.cfg.FinOpsEnvs, err)
+			}
+			return "", fmt.Errorf("listening for %s on %s: %w", what, host, err)
 		}
 		lns = append(lns, l)
 	}

@@ -2,6 +2,8 @@ package tenantsim
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -136,5 +138,55 @@ func TestHandlerMountedElsewhere(t *testing.T) {
 	}
 	if !strings.HasPrefix(s.Banner(), "tenant_id=") {
 		t.Error(s.Banner())
+	}
+}
+
+// With a fixed --addr the Dynamics environments are served on the ports right after it, the same on every start,
+// so a config file naming their URLs keeps working; a port already taken is named with the fix.
+func TestFixedAddrGivesStableEnvironmentPorts(t *testing.T) {
+	mutate := func(c *Config) { c.DataverseEnvs, c.FinOpsEnvs = 2, 1 }
+	var port int
+	var first []string
+	for try := 0; ; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		s := newSim(t, mutate)
+		base, err := s.Start(fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			if try < 5 && port+3 <= 65535 {
+				continue // a neighbouring port is someone else's: pick another
+			}
+			t.Fatal(err)
+		}
+		first = append([]string{base}, s.URLLines()...)
+		s.Close()
+		break
+	}
+	want := []string{
+		fmt.Sprintf("http://127.0.0.1:%d", port),
+		fmt.Sprintf("dataverse_url=http://127.0.0.1:%d", port+1),
+		fmt.Sprintf("dataverse_url=http://127.0.0.1:%d", port+2),
+		fmt.Sprintf("finops_url=http://127.0.0.1:%d", port+3),
+	}
+	if fmt.Sprint(first) != fmt.Sprint(want) {
+		t.Fatalf("first start: %v, want %v", first, want)
+	}
+	s := newSim(t, mutate)
+	base, err := s.Start(fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("second start on the same --addr: %v", err)
+	}
+	defer s.Close()
+	if again := append([]string{base}, s.URLLines()...); fmt.Sprint(again) != fmt.Sprint(want) {
+		t.Errorf("second start: %v, want %v", again, want)
+	}
+	// A third simulator on the port of the first's F&O environment cannot have its own environments there.
+	_, err = newSim(t, mutate).Start(fmt.Sprintf("127.0.0.1:%d", port+3))
+	if err == nil || !strings.Contains(err.Error(), "choose another --addr") && !strings.Contains(err.Error(), "listening on") {
+		t.Errorf("a taken port: %v", err)
 	}
 }
