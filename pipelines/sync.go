@@ -243,22 +243,30 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, err
 	if err != nil {
 		return d, err
 	}
-	err = q(`SELECT sku_id, coalesce(sku_part_number, ''), coalesce(product_name, ''), coalesce(purchased, 0) + coalesce(warning, 0),
-		coalesce(assigned, 0), coalesce(active, 0), coalesce(available, 0), coalesce(monthly_price, 0)
+	err = q(`SELECT sku_id, coalesce(sku_part_number, ''), coalesce(product_display_name, sku_part_number, ''), coalesce(product_name, ''),
+		coalesce(purchased, 0) + coalesce(warning, 0), coalesce(assigned, 0), coalesce(active, 0), coalesce(available, 0), coalesce(monthly_price, 0)
 		FROM license_position WHERE tenant_id = $1 AND kind = 'sku' ORDER BY sku_id`, func(r *sql.Rows) error {
 		var s assets.Subscription
-		err := r.Scan(&s.SkuID, &s.Part, &s.Product, &s.Purchased, &s.Assigned, &s.Active, &s.Available, &s.MonthlyPrice)
+		err := r.Scan(&s.SkuID, &s.Part, &s.ProductName, &s.Product, &s.Purchased, &s.Assigned, &s.Active, &s.Available, &s.MonthlyPrice)
 		d.Subscriptions = append(d.Subscriptions, s)
 		return err
 	})
 	if err != nil {
 		return d, err
 	}
-	err = q(`SELECT user_id, sku_id, status, coalesce(strftime(last_activity, '%Y-%m-%dT%H:%M:%SZ'), ''), coalesce(evidence_detail, ''),
-		coalesce(days_inactive, 0), coalesce(reason, ''), coalesce(monthly_cost, 0), reclaim_candidate
+	// days_inactive stays NULL when unknown (no activity and no other evidence): a nil, never a 0 ("active today").
+	err = q(`SELECT user_id, sku_id, coalesce(product_display_name, sku_part_number, sku_id), status,
+		coalesce(strftime(last_activity, '%Y-%m-%dT%H:%M:%SZ'), ''), coalesce(evidence_detail, ''),
+		days_inactive, coalesce(reason, ''), coalesce(monthly_cost, 0), reclaim_candidate,
+		coalesce(under_licensed, false), coalesce(required_license, ''), coalesce(true_up_monthly_cost, 0), coalesce(action, '')
 		FROM license_usage WHERE tenant_id = $1 ORDER BY user_id, sku_id`, func(r *sql.Rows) error {
 		var a assets.Assignment
-		err := r.Scan(&a.UserID, &a.SkuID, &a.Status, &a.LastActivity, &a.Evidence, &a.DaysInactive, &a.Reason, &a.MonthlyCost, &a.ReclaimCandidate)
+		var days sql.NullInt64
+		err := r.Scan(&a.UserID, &a.SkuID, &a.ProductName, &a.Status, &a.LastActivity, &a.Evidence, &days, &a.Reason, &a.MonthlyCost,
+			&a.ReclaimCandidate, &a.UnderLicensed, &a.RequiredLicense, &a.TrueUpMonthlyCost, &a.Action)
+		if days.Valid {
+			a.DaysInactive = &days.Int64
+		}
 		d.Assignments = append(d.Assignments, a)
 		return err
 	})

@@ -40,8 +40,11 @@ type Person struct {
 }
 
 type Subscription struct {
-	SkuID        string  `json:"skuId"`
-	Part         string  `json:"part"`
+	SkuID string `json:"skuId"`
+	Part  string `json:"part"`
+	// ProductName is Microsoft's product name of the SKU (license_position.product_display_name), the name people
+	// recognise; Product is the rules' product it belongs to.
+	ProductName  string  `json:"productName"`
 	Product      string  `json:"product"`
 	Purchased    int64   `json:"purchased"`
 	Assigned     int64   `json:"assigned"`
@@ -51,16 +54,31 @@ type Subscription struct {
 }
 
 type Assignment struct {
-	UserID           string  `json:"userId"`
-	SkuID            string  `json:"skuId"`
-	Status           string  `json:"status"`
-	LastActivity     string  `json:"lastActivity"`
-	Evidence         string  `json:"evidence"`
-	DaysInactive     int64   `json:"daysInactive"`
+	UserID       string `json:"userId"`
+	SkuID        string `json:"skuId"`
+	ProductName  string `json:"productName"` // Microsoft's product name of the SKU (license_usage.product_display_name)
+	Status       string `json:"status"`
+	LastActivity string `json:"lastActivity"`
+	Evidence     string `json:"evidence"`
+	// DaysInactive is nil when nothing bounds the inactivity (no activity and no other evidence): unknown, never 0.
+	DaysInactive     *int64  `json:"daysInactive"`
 	Reason           string  `json:"reason"`
 	MonthlyCost      float64 `json:"monthlyCost"`
 	ReclaimCandidate bool    `json:"reclaimCandidate"`
+	// UnderLicensed: the user's F&O roles require RequiredLicense, a higher tier than the F&O license held; the
+	// Action (assign <tier>) puts it right for TrueUpMonthlyCost more a month (0 when not under-licensed).
+	UnderLicensed     bool    `json:"underLicensed"`
+	RequiredLicense   string  `json:"requiredLicense"`
+	TrueUpMonthlyCost float64 `json:"trueUpMonthlyCost"`
+	// Action is license_usage.action: remove license, remove from group …, assign <tier> or downgrade to …; "" when
+	// there is nothing to do (sent as "none", so a value an earlier sync put there is replaced).
+	Action string `json:"action"`
 }
+
+// noAction is what the syncs send as an assignment's action when there is nothing to do: an explicit value, because
+// a value left out would leave the earlier one in place (Assets' empty-values setting, ServiceNow's transform maps
+// not copying empty fields).
+const noAction = "none"
 
 // Data is one full send.
 type Data struct {

@@ -25,21 +25,24 @@ const goldenDir = "../../internal/assetsim/jsmassets/testdata"
 // inactive unknown) and has no department.
 func sample(n int) Data {
 	var d Data
-	d.Subscriptions = []Subscription{{SkuID: "sku-e3", Part: "SPE_E3", Product: "Microsoft 365", Purchased: 10, Assigned: int64(n), MonthlyPrice: 36}}
+	d.Subscriptions = []Subscription{{SkuID: "sku-e3", Part: "SPE_E3", ProductName: "Microsoft 365 E3", Product: "Microsoft 365", Purchased: 10, Assigned: int64(n), MonthlyPrice: 36}}
 	for i := range n {
 		id := fmt.Sprintf("user-%03d", i)
 		p := Person{ID: id, UPN: id + "@contoso.com", DisplayName: "User " + id, Department: "Sales", Enabled: true}
-		a := Assignment{UserID: id, SkuID: "sku-e3", Status: "active", LastActivity: "2024-05-01T08:30:00Z", Evidence: "sign-in",
-			DaysInactive: 3, Reason: "in use", MonthlyCost: 36}
+		a := Assignment{UserID: id, SkuID: "sku-e3", ProductName: "Microsoft 365 E3", Status: "active", LastActivity: "2024-05-01T08:30:00Z", Evidence: "sign-in",
+			DaysInactive: ptr(int64(3)), Reason: "in use", MonthlyCost: 36}
 		if i%3 == 0 {
 			p.Department = ""
-			a = Assignment{UserID: id, SkuID: "sku-e3", Status: "never_used", Reason: "no activity at all", MonthlyCost: 36, ReclaimCandidate: true}
+			a = Assignment{UserID: id, SkuID: "sku-e3", ProductName: "Microsoft 365 E3", Status: "never_used", Reason: "no activity at all", MonthlyCost: 36,
+				ReclaimCandidate: true, Action: "remove license"}
 		}
 		d.Persons = append(d.Persons, p)
 		d.Assignments = append(d.Assignments, a)
 	}
 	return d
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func emulator(t *testing.T) (*jsmassets.Server, Config) {
 	s := jsmassets.New("container-token")

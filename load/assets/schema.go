@@ -1,6 +1,7 @@
 package assets
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -58,6 +59,7 @@ var objectTypes = []objType{
 	{"seatlake/subscription", "Subscription", "subscriptions", "A subscribed SKU and its seats", []attr{
 		{id: "seatlake/subscription/sku-id", name: "SKU id", typ: typeText, locator: "skuId", key: true, desc: "skuId"},
 		{id: "seatlake/subscription/part", name: "Part number", typ: typeText, locator: "part", desc: "skuPartNumber"},
+		{id: "seatlake/subscription/product-name", name: "Product name", typ: typeText, locator: "productName", desc: "Microsoft's product name of the SKU"},
 		{id: "seatlake/subscription/product", name: "Product", typ: typeText, locator: "product", desc: "The product the rules map it to"},
 		{id: "seatlake/subscription/purchased", name: "Purchased", typ: typeInteger, locator: "purchased", desc: "prepaidUnits.enabled + warning"},
 		{id: "seatlake/subscription/assigned", name: "Assigned", typ: typeInteger, locator: "assigned", desc: "consumedUnits"},
@@ -67,7 +69,7 @@ var objectTypes = []objType{
 	}, func(d Data) []map[string]any {
 		out := make([]map[string]any, len(d.Subscriptions))
 		for i, s := range d.Subscriptions {
-			out[i] = map[string]any{"skuId": s.SkuID, "part": s.Part, "product": s.Product, "purchased": s.Purchased,
+			out[i] = map[string]any{"skuId": s.SkuID, "part": s.Part, "productName": s.ProductName, "product": s.Product, "purchased": s.Purchased,
 				"assigned": s.Assigned, "active": s.Active, "available": s.Available, "monthlyPrice": s.MonthlyPrice}
 		}
 		return out
@@ -76,6 +78,7 @@ var objectTypes = []objType{
 		{id: "seatlake/assignment/key", name: "Key", typ: typeText, locator: "userId skuId", key: true, desc: "Entra object id and SKU id"},
 		{id: "seatlake/assignment/person", name: "Person", typ: typeRef, ref: "seatlake/person", locator: "userId", iql: `"Entra object id" = ${userId}`, desc: "Who holds it"},
 		{id: "seatlake/assignment/subscription", name: "Subscription", typ: typeRef, ref: "seatlake/subscription", locator: "skuId", iql: `"SKU id" = ${skuId}`, desc: "Which SKU"},
+		{id: "seatlake/assignment/product-name", name: "Product name", typ: typeText, locator: "productName", desc: "Microsoft's product name of the SKU"},
 		{id: "seatlake/assignment/status", name: "Status", typ: typeText, locator: "status", desc: "active, low_usage, never_used, disabled_user_licensed, grace_period, excluded, review_only"},
 		{id: "seatlake/assignment/last-activity", name: "Last activity", typ: typeDateTime, locator: "lastActivity", desc: "The latest evidence of use"},
 		{id: "seatlake/assignment/evidence", name: "Evidence", typ: typeText, locator: "evidence", desc: "What gave the last activity"},
@@ -83,18 +86,21 @@ var objectTypes = []objType{
 		{id: "seatlake/assignment/reason", name: "Reason", typ: typeTextarea, locator: "reason", desc: "Why this status, in one sentence"},
 		{id: "seatlake/assignment/monthly-cost", name: "Monthly cost", typ: typeDouble, locator: "monthlyCost", desc: "From the price list"},
 		{id: "seatlake/assignment/reclaim", name: "Reclaim candidate", typ: typeBoolean, locator: "reclaimCandidate", desc: "seatlake recommends removing it"},
+		{id: "seatlake/assignment/under-licensed", name: "Under-licensed", typ: typeBoolean, locator: "underLicensed", desc: "The user's F&O roles require a higher license than the one held"},
+		{id: "seatlake/assignment/required-license", name: "Required license", typ: typeText, locator: "requiredLicense", desc: "For F&O licenses: the tier the user's roles require"},
+		{id: "seatlake/assignment/true-up", name: "True-up monthly cost", typ: typeDouble, locator: "trueUpMonthlyCost", desc: "What the required license costs a month more (0 when not under-licensed)"},
+		{id: "seatlake/assignment/action", name: "Action", typ: typeText, locator: "action", desc: "remove license, remove from group, assign <tier>, downgrade to <license>, or none"},
 	}, func(d Data) []map[string]any {
 		out := make([]map[string]any, len(d.Assignments))
 		for i, a := range d.Assignments {
-			var days any = a.DaysInactive
-			// The marts leave days_inactive empty when nothing bounds the inactivity (no activity and no other
-			// evidence), and the rows read that as 0; with no last activity a 0 is that unknown, not "active today".
-			if a.DaysInactive == 0 && a.LastActivity == "" {
-				days = nil
+			var days any // unknown: left out
+			if a.DaysInactive != nil {
+				days = *a.DaysInactive
 			}
-			out[i] = map[string]any{"userId": a.UserID, "skuId": a.SkuID, "status": a.Status, "lastActivity": a.LastActivity,
+			out[i] = map[string]any{"userId": a.UserID, "skuId": a.SkuID, "productName": a.ProductName, "status": a.Status, "lastActivity": a.LastActivity,
 				"evidence": a.Evidence, "daysInactive": days, "reason": a.Reason, "monthlyCost": a.MonthlyCost,
-				"reclaimCandidate": a.ReclaimCandidate}
+				"reclaimCandidate": a.ReclaimCandidate, "underLicensed": a.UnderLicensed, "requiredLicense": a.RequiredLicense,
+				"trueUpMonthlyCost": a.TrueUpMonthlyCost, "action": cmp.Or(a.Action, noAction)}
 		}
 		return out
 	}},

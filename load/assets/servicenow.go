@@ -99,16 +99,23 @@ func stagingRows(d Data) map[string]stagingSource {
 		}},
 		"subscriptions": {len(d.Subscriptions), func(i int) map[string]string {
 			s := d.Subscriptions[i]
-			return map[string]string{"u_external_id": subscriptionKey(d.TenantID, s.SkuID), "u_tenant_id": d.TenantID, "u_sku_id": s.SkuID, "u_part_number": s.Part, "u_product": s.Product,
+			return map[string]string{"u_external_id": subscriptionKey(d.TenantID, s.SkuID), "u_tenant_id": d.TenantID, "u_sku_id": s.SkuID, "u_part_number": s.Part,
+				"u_product_name": s.ProductName, "u_product": s.Product,
 				"u_purchased": strconv.FormatInt(s.Purchased, 10), "u_assigned": strconv.FormatInt(s.Assigned, 10),
 				"u_active": strconv.FormatInt(s.Active, 10), "u_available": strconv.FormatInt(s.Available, 10), "u_monthly_price": num(s.MonthlyPrice)}
 		}},
 		"assignments": {len(d.Assignments), func(i int) map[string]string {
 			a := d.Assignments[i]
+			days := "" // unknown
+			if a.DaysInactive != nil {
+				days = strconv.FormatInt(*a.DaysInactive, 10)
+			}
 			return map[string]string{"u_external_id": AssignmentKey(a), "u_tenant_id": d.TenantID, "u_user": a.UserID,
-				"u_subscription": subscriptionKey(d.TenantID, a.SkuID), "u_status": a.Status,
-				"u_last_activity": a.LastActivity, "u_evidence": a.Evidence, "u_days_inactive": strconv.FormatInt(a.DaysInactive, 10),
-				"u_reason": a.Reason, "u_monthly_cost": num(a.MonthlyCost), "u_reclaim_candidate": strconv.FormatBool(a.ReclaimCandidate)}
+				"u_subscription": subscriptionKey(d.TenantID, a.SkuID), "u_product_name": a.ProductName, "u_status": a.Status,
+				"u_last_activity": a.LastActivity, "u_evidence": a.Evidence, "u_days_inactive": days,
+				"u_reason": a.Reason, "u_monthly_cost": num(a.MonthlyCost), "u_reclaim_candidate": strconv.FormatBool(a.ReclaimCandidate),
+				"u_under_licensed": strconv.FormatBool(a.UnderLicensed), "u_required_license": a.RequiredLicense,
+				"u_true_up_monthly_cost": num(a.TrueUpMonthlyCost), "u_action": cmp.Or(a.Action, noAction)}
 		}},
 	}
 }

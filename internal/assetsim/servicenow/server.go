@@ -55,12 +55,13 @@ func DefaultTransforms() []Transform {
 			"u_entra_id", "Entra ID", "u_upn", "UPN", "u_display_name", "Display name", "u_department", "Department",
 			"u_enabled", "Enabled", "u_dynamics_users", "Dynamics users")...)},
 		{Staging: "u_seatlake_subscription", Target: "u_m365_subscription", Coalesce: "u_external_id", Columns: cols(append(common,
-			"u_sku_id", "SKU ID", "u_part_number", "Part number", "u_product", "Product", "u_purchased", "Purchased",
+			"u_sku_id", "SKU ID", "u_part_number", "Part number", "u_product_name", "Product name", "u_product", "Product", "u_purchased", "Purchased",
 			"u_assigned", "Assigned", "u_active", "Active", "u_available", "Available", "u_monthly_price", "Monthly price")...)},
 		{Staging: "u_seatlake_license", Target: "u_m365_license", Coalesce: "u_external_id", Columns: cols(append(common,
-			"u_user", "User", "u_subscription", "Subscription", "u_status", "Status", "u_last_activity", "Last activity",
+			"u_user", "User", "u_subscription", "Subscription", "u_product_name", "Product name", "u_status", "Status", "u_last_activity", "Last activity",
 			"u_evidence", "Evidence", "u_days_inactive", "Days inactive", "u_reason", "Reason", "u_monthly_cost", "Monthly cost",
-			"u_reclaim_candidate", "Reclaim candidate")...),
+			"u_reclaim_candidate", "Reclaim candidate", "u_under_licensed", "Under licensed", "u_required_license", "Required license",
+			"u_true_up_monthly_cost", "True up monthly cost", "u_action", "Action")...),
 			References: map[string]string{"u_user": "u_m365_person", "u_subscription": "u_m365_subscription"}},
 	}
 }
