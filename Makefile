@@ -4,7 +4,12 @@ BIN     := bin/seatlake
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build demo test vet bench clean report-check
+# Azurite, the Azure Blob emulator the warehouse tests start (internal/testservices), from the npm registry into a
+# cache folder that is not committed; the stamp names the version, so changing it installs again.
+AZURITE_VERSION := 3.37.0
+AZURITE_STAMP   := .cache/azurite/installed-$(AZURITE_VERSION)
+
+.PHONY: build demo test vet bench clean report-check azurite
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/seatlake
@@ -12,7 +17,9 @@ build:
 demo: build
 	./$(BIN) demo
 
-test:
+# The warehouse tests start PostgreSQL (Debian's postgresql), Azurite (below) and moto_server themselves on loopback;
+# each one missing is a skip that says so (SEATLAKE_REQUIRE_SERVICES=1, as in .ci/run, makes it a failure).
+test: azurite
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
@@ -21,6 +28,15 @@ test:
 report-check:
 	@command -v chromium >/dev/null || { echo "report-check needs chromium: apt-get install chromium"; exit 2; }
 	SEATLAKE_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -run 'TestReportScreenshot|TestCLIReport' ./cmd/seatlake
+
+azurite: $(AZURITE_STAMP)
+
+$(AZURITE_STAMP):
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "make azurite: no npm here, so the tests that need Azurite skip (apt-get install npm)"; \
+	else \
+	  npm install --prefix .cache/azurite --no-audit --no-fund --loglevel=error --save-exact azurite@$(AZURITE_VERSION) && touch $@; \
+	fi
 
 bench: build
 	$(GO) run ./internal/bench
