@@ -3,4 +3,4 @@ CREATE OR REPLACE VIEW {{ident .View}} AS
 SELECT {{template "columns" .}},
        event_date
 FROM read_parquet({{.Source}}, hive_partitioning = true, union_by_name = true,
-                  hive_types = {'tenant': VARCHAR, 'event_date': DATE});
+                  hive_types = {'tenant_id': VARCHAR, 'event_date': DATE});

@@ -1,4 +1,4 @@
--- One file per run (runs/tenant=<id>/<run_id>.parquet): every row of every run.
+-- Every row of every run: the record table's current files.
 CREATE OR REPLACE VIEW {{ident .View}} AS
 SELECT {{template "columns" .}}
-FROM read_parquet({{.Source}}, hive_partitioning = true, union_by_name = true, hive_types = {'tenant': VARCHAR});
+FROM read_parquet({{.Source}}, hive_partitioning = true, union_by_name = true, hive_types = {'tenant_id': VARCHAR});

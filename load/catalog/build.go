@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/template"
 
@@ -16,6 +15,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // the DuckDB database/sql driver
 
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/load/warehouse"
 	seatsql "github.com/seatlake/seatlake/sql"
 )
 
@@ -51,10 +51,8 @@ func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // lit quotes a SQL string literal.
 func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// Build (re)creates root/seatlake.duckdb with the views of tables. It writes seatlake.duckdb.tmp and renames it
-// over the catalog, so readers open either the old catalog or the new one. The views name absolute paths and the
-// latest partitions found now: every run rebuilds the catalog, and so must anyone who moves the warehouse
-// (`seatlake query --rebuild`). Two Builds of one warehouse must not run at once.
+// Build (re)creates root/seatlake.duckdb with the views of tables over the warehouse at root (opened as
+// warehouse.Open does: its saved configuration, else the embedded catalog). See BuildFrom.
 func Build(ctx context.Context, root string, tables []*table.Table) error {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -63,20 +61,47 @@ func Build(ctx context.Context, root string, tables []*table.Table) error {
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return fmt.Errorf("building the catalog: no warehouse at %s", root)
 	}
+	wh, err := warehouse.Open(ctx, abs, nil)
+	if err != nil {
+		return fmt.Errorf("building the catalog: %w", err)
+	}
+	defer wh.Close()
+	return BuildFrom(ctx, wh, tables)
+}
+
+// BuildFrom (re)creates seatlake.duckdb in the warehouse's directory with the views of tables over the
+// warehouse's read set (each tenant's tables at the snapshots of its last committed transactions: see
+// warehouse.ReadSet). It writes a temporary database and renames it over the catalog, so readers open either the
+// old catalog or the new one. The views name the read set's files by their absolute local paths (for object
+// storage, copies in the warehouse directory's file cache): every commit is followed by a rebuild.
+func BuildFrom(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table) error {
+	abs := wh.Root()
 	if strings.ContainsAny(filepath.ToSlash(abs), "*?[]{}") {
 		return fmt.Errorf("building the catalog: the warehouse path %s contains glob characters (*?[]{}), which DuckDB would expand: move it", abs)
+	}
+	seen := map[string]bool{}
+	for _, t := range tables {
+		if seen[t.Name] {
+			return fmt.Errorf("building the catalog: table %s is listed twice", t.Name)
+		}
+		seen[t.Name] = true
 	}
 	tmpl, err := parseTemplates()
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(abs, FileName+".tmp")
-	for _, p := range []string{tmp, tmp + ".wal"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("building the catalog: removing a stale %s: %w", p, err)
-		}
+	rs, err := wh.ReadSet(ctx, tables)
+	if err != nil {
+		return fmt.Errorf("building the catalog: %w", err)
 	}
-	if err := create(ctx, tmp, tmpl, abs, tables); err != nil {
+	tmpf, err := os.CreateTemp(abs, FileName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("building the catalog: %w", err)
+	}
+	tmp := tmpf.Name()
+	tmpf.Close()
+	os.Remove(tmp) // DuckDB creates the file itself
+	if err := create(ctx, tmp, tmpl, wh, rs, tables); err != nil {
 		os.Remove(tmp)
 		os.Remove(tmp + ".wal")
 		return fmt.Errorf("building the catalog: %w", err)
@@ -86,6 +111,7 @@ func Build(ctx context.Context, root string, tables []*table.Table) error {
 		return fmt.Errorf("building the catalog: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(abs, FileName)); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("replacing the catalog: %w", err)
 	}
 	if d, err := os.Open(abs); err == nil {
@@ -96,7 +122,7 @@ func Build(ctx context.Context, root string, tables []*table.Table) error {
 }
 
 // create writes a new DuckDB database at path holding the views of tables.
-func create(ctx context.Context, path string, tmpl *template.Template, root string, tables []*table.Table) (err error) {
+func create(ctx context.Context, path string, tmpl *template.Template, wh *warehouse.Warehouse, rs *warehouse.ReadSet, tables []*table.Table) (err error) {
 	db, err := sql.Open("duckdb", path)
 	if err != nil {
 		return err
@@ -107,18 +133,8 @@ func create(ctx context.Context, path string, tmpl *template.Template, root stri
 		return err
 	}
 	defer func() { err = errors.Join(err, conn.Close()) }()
-	if relocatable(root) {
-		if _, err := conn.ExecContext(ctx, "SET file_search_path = "+lit(root)); err != nil {
-			return err
-		}
-	}
-	seen := map[string]bool{}
 	for _, t := range tables {
-		if seen[t.Name] {
-			return fmt.Errorf("table %s is listed twice", t.Name)
-		}
-		seen[t.Name] = true
-		stmts, err := tableViews(ctx, conn, tmpl, root, t)
+		stmts, err := tableViews(ctx, conn, tmpl, wh, rs.Tables[t.Name])
 		if err != nil {
 			return fmt.Errorf("the views of %s: %w", t.Name, err)
 		}
@@ -133,8 +149,9 @@ func create(ctx context.Context, path string, tmpl *template.Template, root stri
 	return err
 }
 
-// tableViews renders the statements creating t's views.
-func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, root string, t *table.Table) ([]string, error) {
+// tableViews renders the statements creating a table's views over its part of the read set.
+func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, tr *warehouse.TableRead) ([]string, error) {
+	t := tr.Table
 	d := viewData{View: t.Name, History: t.Name + "_history", Keys: t.Keys(), Doc: t.Doc}
 	for _, c := range t.Columns {
 		typ, err := duckType(c.Type)
@@ -143,45 +160,43 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, ro
 		}
 		d.Columns = append(d.Columns, viewColumn{Name: c.Name, Type: typ, Doc: c.Doc})
 	}
-
-	var dir, glob string
 	var names []string // templates, in order: the event view reads its history view
 	switch t.Kind {
-	case table.Snapshot, table.Event:
-		// Extracted tables live in raw/, transform outputs in marts/. Table names are unique across layers (raw
-		// tables carry their source's prefix), so a table is wherever its folder is.
-		dir = filepath.Join(root, "raw", t.Name)
-		for _, l := range []string{"raw", "marts"} {
-			if st, err := os.Stat(filepath.Join(root, l, t.Name)); err == nil && st.IsDir() {
-				dir = filepath.Join(root, l, t.Name)
-				break
-			}
+	case table.Snapshot:
+		d.Partition, d.PartitionDoc = "snapshot_date", "UTC day of the snapshot (the partition's snapshot_date)"
+		names = []string{"snapshot_history.sql", "snapshot_latest.sql"}
+	case table.Event:
+		if len(d.Keys) == 0 {
+			return nil, errors.New("an event table needs key columns: its views deduplicate on them")
 		}
-		glob = filepath.Join(dir, "tenant=*", "*=*", "*.parquet")
-		if t.Kind == table.Snapshot {
-			d.Partition, d.PartitionDoc = "snapshot_date", "UTC day of the snapshot (the partition's snapshot_date)"
-			names = []string{"snapshot_history.sql", "snapshot_latest.sql"}
-		} else {
-			if len(d.Keys) == 0 {
-				return nil, errors.New("an event table needs key columns: its views deduplicate on them")
-			}
-			d.Partition, d.PartitionDoc = "event_date", "UTC date of "+t.EventTime+" (the partition's event_date)"
-			names = []string{"event_history.sql", "event_latest.sql"}
-		}
+		d.Partition, d.PartitionDoc = "event_date", "UTC date of "+t.EventTime+" (the partition's event_date)"
+		names = []string{"event_history.sql", "event_latest.sql"}
 	case table.Log:
-		dir = filepath.Join(root, t.Name)
-		glob = filepath.Join(dir, "tenant=*", "*.parquet")
 		names = []string{"log.sql"}
 	default:
 		return nil, fmt.Errorf("unknown table kind %s", t.Kind)
 	}
-	files, err := filepath.Glob(glob)
-	if err != nil {
-		return nil, err
-	}
 	views := []string{t.Name}
 	if t.Kind != table.Log {
 		views = append(views, d.History)
+	}
+	// Each tenant's latest day (snapshot tables): what the default view reads.
+	latestDay := map[string]string{}
+	for _, f := range tr.Files {
+		if f.Day > latestDay[f.Tenant] {
+			latestDay[f.Tenant] = f.Day
+		}
+	}
+	var all, latest []string
+	for _, f := range tr.Files {
+		p, err := wh.LocalCopy(ctx, f.Location)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, lit(filepath.ToSlash(p)))
+		if f.Day == latestDay[f.Tenant] {
+			latest = append(latest, lit(filepath.ToSlash(p)))
+		}
 	}
 
 	var out []string
@@ -195,7 +210,7 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, ro
 		}
 		return nil
 	}
-	if len(files) == 0 {
+	if len(all) == 0 {
 		for _, v := range views {
 			e := d
 			e.View = v
@@ -204,23 +219,8 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, ro
 			}
 		}
 	} else {
-		// Paths relative to the warehouse: a copy of it, moved or shared, reads its own files (DuckDB resolves them
-		// through file_search_path, which Open sets to the warehouse; the duckdb CLI started in the warehouse
-		// directory resolves them from there).
-		relGlob, rel := glob, files
-		if relocatable(root) {
-			if relGlob, err = filepath.Rel(root, glob); err != nil {
-				return nil, err
-			}
-			rel = make([]string, len(files))
-			for i, f := range files {
-				if rel[i], err = filepath.Rel(root, f); err != nil {
-					return nil, err
-				}
-			}
-		}
-		d.Source = lit(filepath.ToSlash(relGlob))
-		d.Latest = latestPartitions(rel)
+		d.Source = "[" + strings.Join(all, ", ") + "]"
+		d.Latest = "[" + strings.Join(latest, ", ") + "]"
 		if err := markPresent(ctx, conn, d.Source, d.Columns); err != nil {
 			return nil, err
 		}
@@ -242,25 +242,6 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, ro
 		}
 	}
 	return out, nil
-}
-
-// latestPartitions is the read_parquet argument naming each tenant's latest partition (for snapshot tables: the
-// latest snapshot_date). The file names stay a glob, so a later run replacing that day's files is still read.
-func latestPartitions(files []string) string {
-	latest := map[string]string{} // tenant dir -> latest partition dir
-	for _, f := range files {
-		part := filepath.Dir(f)
-		tenant := filepath.Dir(part)
-		if filepath.Base(part) > filepath.Base(latest[tenant]) {
-			latest[tenant] = part
-		}
-	}
-	var globs []string
-	for _, part := range latest {
-		globs = append(globs, lit(filepath.ToSlash(filepath.Join(part, "*.parquet"))))
-	}
-	slices.Sort(globs)
-	return "[" + strings.Join(globs, ", ") + "]"
 }
 
 // markPresent sets Present on the columns some file has.
@@ -328,8 +309,3 @@ func duckType(t arrow.DataType) (string, error) {
 	}
 	return "", fmt.Errorf("no DuckDB type for %s", t)
 }
-
-// relocatable says whether the catalog of a warehouse at root names its files relative to it. DuckDB's
-// file_search_path is a comma-separated list, so a warehouse whose path holds a comma gets absolute paths instead
-// (it then reads from where it was built until rebuilt elsewhere).
-func relocatable(root string) bool { return !strings.Contains(root, ",") }

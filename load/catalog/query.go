@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -435,8 +434,7 @@ func Open(root string) (*sql.DB, error) {
 	return openReadOnly(root)
 }
 
-// openReadOnly opens root's catalog read-only with the warehouse as DuckDB's file search path, so the views'
-// relative paths read the Parquet files beside the catalog, wherever the warehouse was copied or moved.
+// openReadOnly opens root's catalog read-only.
 func openReadOnly(root string) (*sql.DB, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -444,9 +442,6 @@ func openReadOnly(root string) (*sql.DB, error) {
 	}
 	path := filepath.Join(abs, FileName)
 	dsn := path + "?access_mode=read_only"
-	if relocatable(abs) {
-		dsn += "&file_search_path=" + url.QueryEscape(abs)
-	}
 	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)

@@ -2,8 +2,11 @@ package warehouse
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,8 +14,9 @@ import (
 	"github.com/seatlake/seatlake/extract/table"
 )
 
-// RejectWriter keeps aside the records of one table that could not be loaded, one JSON object per line, in
-// rejects/<table>/tenant=<id>/<run_id>.jsonl. The file is committed with the run (and vanishes with an aborted run),
+// RejectWriter keeps aside the records of one table that could not be loaded, one JSON object per line, beside
+// the data: rejects/<table>/tenant=<id>/<run_id>.jsonl in the warehouse's storage. Records go to a local file
+// first (under the warehouse directory's _staging/<run_id>/), stored when the run commits, removed when it aborts,
 // so a record is never silently lost and never shown twice. Safe for concurrent use.
 type RejectWriter struct {
 	txn   *Txn
@@ -20,11 +24,13 @@ type RejectWriter struct {
 
 	mu     sync.Mutex
 	f      *os.File
-	staged string
-	final  string
+	staged string // local file
+	final  string // slash path relative to the storage
 	n      int64
 	buf    bytes.Buffer
 }
+
+const dirStaging = "_staging"
 
 // Rejects returns the run's reject file for tbl (created on the first record).
 func (t *Txn) Rejects(tbl *table.Table) *RejectWriter {
@@ -33,8 +39,8 @@ func (t *Txn) Rejects(tbl *table.Table) *RejectWriter {
 	if rw, ok := t.rejects[tbl.Name]; ok {
 		return rw
 	}
-	final := filepath.Join("rejects", tbl.Name, "tenant="+t.tenantID, t.runID+".jsonl")
-	rw := &RejectWriter{txn: t, table: tbl.Name, final: final, staged: filepath.Join(dirStaging, t.runID, final)}
+	final := "rejects/" + tbl.Name + "/tenant=" + t.tenantID + "/" + t.runID + ".jsonl"
+	rw := &RejectWriter{txn: t, table: tbl.Name, final: final, staged: filepath.Join(t.w.root, dirStaging, t.runID, filepath.FromSlash(final))}
 	t.rejects[tbl.Name] = rw
 	return rw
 }
@@ -44,11 +50,10 @@ func (r *RejectWriter) Write(raw []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.f == nil {
-		abs := filepath.Join(r.txn.w.root, r.staged)
-		if err := os.MkdirAll(filepath.Dir(abs), DirMode); err != nil {
+		if err := os.MkdirAll(filepath.Dir(r.staged), DirMode); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(abs, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, FileMode)
+		f, err := os.OpenFile(r.staged, os.O_CREATE|os.O_TRUNC|os.O_RDWR, FileMode)
 		if err != nil {
 			return fmt.Errorf("creating the reject file of %s: %w", r.table, err)
 		}
@@ -76,20 +81,54 @@ func (r *RejectWriter) Count() int64 {
 	return r.n
 }
 
-// Path is where the records are once the run commits, relative to the warehouse root.
+// Path is where the records are once the run commits, relative to the warehouse's storage.
 func (r *RejectWriter) Path() string { return r.final }
 
-// close makes the file durable; it returns whether there is a file to commit.
-func (r *RejectWriter) close() (bool, error) {
+// publish stores the file at its final place in the storage.
+func (r *RejectWriter) publish(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.f == nil {
-		return false, nil
+		return nil
 	}
-	err := r.f.Sync()
-	if cerr := r.f.Close(); err == nil {
-		err = cerr
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	r.f = nil
-	return err == nil, err
+	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	loc := r.txn.w.storage + "/" + r.final
+	if err := r.txn.w.remove(loc); err != nil && !errors.Is(err, os.ErrNotExist) && !isNotFound(err) {
+		return err
+	}
+	out, err := r.txn.w.create(loc)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, r.f)
+	return errors.Join(err, out.Close())
 }
+
+// cleanup removes the local file.
+func (r *RejectWriter) cleanup() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+	os.Remove(r.staged)
+	os.Remove(filepath.Join(r.txn.w.root, dirStaging, r.txn.runID)) // when empty
+}
+
+// abort removes the local file and a stored copy, if a failed commit got that far.
+func (r *RejectWriter) abort() {
+	stored := r.f != nil
+	r.cleanup()
+	if stored {
+		_ = r.txn.w.remove(r.txn.w.storage + "/" + r.final)
+	}
+}
+
+// isNotFound says whether a storage error means the object does not exist.
+func isNotFound(err error) bool { return errors.Is(err, os.ErrNotExist) }

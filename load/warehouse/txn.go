@@ -2,18 +2,16 @@ package warehouse
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path"
-	"path/filepath"
+	"maps"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/iceberg-go"
 
 	"github.com/seatlake/seatlake/extract/table"
 )
@@ -87,23 +85,28 @@ func (o WriterOptions) withDefaults() WriterOptions {
 	return o
 }
 
-// Txn is one run's writes to one tenant; nothing of it is visible before Commit.
+// Txn is one run's writes to one tenant. Its data files are written as batches arrive; Commit commits each table
+// (one Iceberg snapshot per table), then records the run's commit in the commit log: readers and State see a
+// transaction only once that record is there, so a transaction killed between two table commits is invisible.
 type Txn struct {
 	w        *Warehouse
 	runID    string
 	tenantID string
 	date     string // snapshot_date of snapshot tables
+	day      int32  // the same, in days since 1970-01-01
 	opts     WriterOptions
 
-	mu      sync.Mutex
-	writers map[string]*TableWriter
-	rejects map[string]*RejectWriter
-	state   map[string]string
-	done    bool // committed (marker written) or aborted
+	mu        sync.Mutex
+	writers   map[string]*TableWriter
+	rejects   map[string]*RejectWriter
+	state     map[string]string
+	done      bool // committed or aborted
+	retries   int
+	snapshots map[string]int64
 }
 
 // Begin starts run runID's transaction for tenantID; snapshot tables land in snapshot_date = the UTC date of
-// snapshotDate. A run id is used once: Begin fails if the run already has staging or a commit marker.
+// snapshotDate. A run id names one transaction: it is what the commit log and the snapshots' summaries record.
 func (w *Warehouse) Begin(runID, tenantID string, snapshotDate time.Time, opts WriterOptions) (*Txn, error) {
 	if err := checkName("run id", runID); err != nil {
 		return nil, fmt.Errorf("beginning a run: %w", err)
@@ -115,24 +118,17 @@ func (w *Warehouse) Begin(runID, tenantID string, snapshotDate time.Time, opts W
 	if o.Layer != Raw && o.Layer != Marts {
 		return nil, fmt.Errorf("beginning run %s: unknown layer %q", runID, o.Layer)
 	}
-	if _, err := os.Stat(filepath.Join(w.root, dirCommits, runID+".json")); err == nil {
-		return nil, fmt.Errorf("beginning run %s: the run id was already committed", runID)
-	}
-	if err := os.MkdirAll(filepath.Join(w.root, dirStaging), DirMode); err != nil {
-		return nil, fmt.Errorf("beginning run %s: %w", runID, err)
-	}
-	if err := os.Mkdir(filepath.Join(w.root, dirStaging, runID), DirMode); err != nil {
-		return nil, fmt.Errorf("beginning run %s: creating its staging: %w", runID, err)
-	}
+	d := snapshotDate.UTC()
 	return &Txn{
-		w: w, runID: runID, tenantID: tenantID, date: snapshotDate.UTC().Format(time.DateOnly), opts: o,
+		w: w, runID: runID, tenantID: tenantID, date: d.Format(time.DateOnly), day: int32(utcDay(d.UnixMicro())), opts: o,
 		writers: map[string]*TableWriter{}, rejects: map[string]*RejectWriter{}, state: map[string]string{},
+		snapshots: map[string]int64{},
 	}, nil
 }
 
 // Writer returns the transaction's writer for tbl, the same one on every call. Opening a snapshot table's writer
-// commits the run to that table's snapshot: committed without rows, it replaces the day's partition with an empty
-// file (the source is empty today). Tables whose writer is never opened are left as they are.
+// commits the run to that table's snapshot: committed without rows, it replaces the tenant's files of the day with
+// an empty file (the source is empty today). Tables whose writer is never opened are left as they are.
 func (t *Txn) Writer(tbl *table.Table) (*TableWriter, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -153,41 +149,29 @@ func (t *Txn) Writer(tbl *table.Table) (*TableWriter, error) {
 	return tw, nil
 }
 
-// PutState stages a stream's state (a copy of value); it becomes visible with the commit, never before. The
-// stream name must be usable as a file name (Commit rejects it otherwise).
+// PutState stages a stream's state (a copy of value); State returns it once the transaction is committed, never
+// before. The stream name must be a plain name (Commit rejects it otherwise).
 func (t *Txn) PutState(stream string, value []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.state[stream] = string(value)
 }
 
-// Commit makes every file and state value of the run visible at once. Call it after every writer's last Write
-// has returned. It finishes and fsyncs the files, writes the commit marker (the commit point), then moves the
-// files into place, removes the snapshot files they supersede and writes the state. An error before the marker
-// leaves the warehouse as it was (Abort cleans up); an error after it is reported, and the next Open finishes
-// the commit.
+// Commit finishes the data files, commits every table the transaction wrote (snapshot tables replace the tenant's
+// files of the day, event tables append; each with bounded retries on concurrent commits), then appends the
+// transaction's record to the commit log: the snapshot id of each table and the state. That record is the commit
+// point: an error (or a kill) before it leaves readers and State on the previous transaction, and the next run
+// of the tenant supersedes what was committed (snapshot tables) or adds it again (event tables, deduplicated by
+// the views). Call Commit after every writer's last Write has returned.
 func (t *Txn) Commit(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m, err := t.seal(ctx)
-	if err != nil {
-		return fmt.Errorf("committing run %s: %w", t.runID, err)
-	}
-	if err := t.w.apply(m); err != nil {
-		return fmt.Errorf("run %s is committed, but putting its files in place failed (the next run finishes it): %w", t.runID, err)
-	}
-	return nil
-}
-
-// seal finishes the files and writes the commit marker: once it returns nil the run is committed.
-func (t *Txn) seal(ctx context.Context) (*manifest, error) {
 	if t.done {
-		return nil, errors.New("the transaction is already finished")
+		return fmt.Errorf("committing run %s: the transaction is already finished", t.runID)
 	}
-	m := manifest{Version: 1, RunID: t.runID, TenantID: t.tenantID, Created: time.Now().UTC(), State: t.state}
 	for stream := range t.state {
 		if err := checkName("state stream", stream); err != nil {
-			return nil, err
+			return fmt.Errorf("committing run %s: %w", t.runID, err)
 		}
 	}
 	names := make([]string, 0, len(t.writers))
@@ -196,18 +180,8 @@ func (t *Txn) seal(ctx context.Context) (*manifest, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		tw := t.writers[n]
-		if err := tw.close(); err != nil {
-			return nil, fmt.Errorf("finishing %s: %w", n, err)
-		}
-		for _, f := range tw.closed {
-			m.Moves = append(m.Moves, move{From: path.Join(dirStaging, t.runID, f.final), To: f.final})
-		}
-		if tw.tbl.Kind == table.Snapshot {
-			m.Replace = append(m.Replace, tw.partitionDir(t.date))
+		if err := t.writers[n].close(ctx); err != nil {
+			return fmt.Errorf("committing run %s: finishing %s: %w", t.runID, n, err)
 		}
 	}
 	rejects := make([]string, 0, len(t.rejects))
@@ -216,38 +190,62 @@ func (t *Txn) seal(ctx context.Context) (*manifest, error) {
 	}
 	sort.Strings(rejects)
 	for _, n := range rejects {
-		rw := t.rejects[n]
-		ok, err := rw.close()
-		if err != nil {
-			return nil, fmt.Errorf("finishing the reject file of %s: %w", n, err)
+		if err := t.rejects[n].publish(ctx); err != nil {
+			return fmt.Errorf("committing run %s: storing the reject file of %s: %w", t.runID, n, err)
 		}
-		if ok {
-			m.Moves = append(m.Moves, move{From: filepath.ToSlash(rw.staged), To: filepath.ToSlash(rw.final)})
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	b, err := json.MarshalIndent(m, "", " ")
-	if err != nil {
-		return nil, fmt.Errorf("encoding commit marker: %w", err)
 	}
 	if err := t.w.fail("sealed"); err != nil {
-		return nil, err
+		return err
 	}
-	// The commit point: once the marker has its name, the run is committed and Open finishes applying it.
-	if err := writeFileAtomic(filepath.Join(t.w.root, dirCommits, t.runID+".json"), b); err != nil {
-		return nil, fmt.Errorf("writing commit marker: %w", err)
+	props := iceberg.Properties{propRunID: t.runID, propTenantID: t.tenantID}
+	for k, v := range t.state {
+		props[propState+k] = v
+	}
+	for _, n := range names {
+		tw := t.writers[n]
+		res, err := t.w.commitTable(ctx, n, props, tw.plan)
+		t.retries += res.Retries
+		if err != nil {
+			return fmt.Errorf("committing run %s: %w", t.runID, err)
+		}
+		tw.committed = true
+		t.snapshots[n] = res.SnapshotID
+		if err := t.w.fail("committed " + n); err != nil {
+			return err
+		}
+	}
+	if len(names) > 0 || len(t.state) > 0 {
+		res, err := t.w.recordCommit(ctx, t.tenantID, t.runID, t.snapshots, t.state, t.retries)
+		t.retries += res.Retries
+		if err != nil {
+			return fmt.Errorf("committing run %s: recording the commit: %w", t.runID, err)
+		}
 	}
 	t.done = true
-	if err := t.w.fail("marked"); err != nil {
-		return nil, err
+	for _, rw := range t.rejects {
+		rw.cleanup()
 	}
-	return &m, nil
+	return t.w.fail("recorded")
 }
 
-// Abort discards the run's files and staged state. It is idempotent and a no-op after a successful Commit (or
-// after a Commit that got as far as the marker).
+// Retries is the number of commit attempts past the first that Commit needed (concurrent commits of other jobs,
+// unknown outcomes checked): what the run's row reports.
+func (t *Txn) Retries() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.retries
+}
+
+// Snapshots is the snapshot id of every table Commit committed, by table name.
+func (t *Txn) Snapshots() map[string]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.snapshots)
+}
+
+// Abort discards the transaction: it removes the data files of the tables it did not commit (a table already
+// committed keeps them: its snapshot names them) and the reject files. It is idempotent and a no-op after a
+// successful Commit.
 func (t *Txn) Abort() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -255,13 +253,14 @@ func (t *Txn) Abort() error {
 		return nil
 	}
 	t.done = true
+	var errs []error
 	for _, tw := range t.writers {
-		tw.abort()
+		errs = append(errs, tw.abort())
 	}
 	for _, rw := range t.rejects {
-		rw.close()
+		rw.abort()
 	}
-	if err := os.RemoveAll(filepath.Join(t.w.root, dirStaging, t.runID)); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("aborting run %s: %w", t.runID, err)
 	}
 	return nil

@@ -1,81 +1,324 @@
 package warehouse
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	icebergio "github.com/apache/iceberg-go/io"
+	itable "github.com/apache/iceberg-go/table"
+	_ "modernc.org/sqlite" // the embedded catalog's pure-Go SQLite driver
+
+	"github.com/seatlake/seatlake/extract/table"
 )
 
-// ErrLocked is returned (wrapped) by Lock when another run holds the warehouse.
+// ErrLocked is returned (wrapped) by Lock when another process holds the warehouse's local lock.
 var ErrLocked = errors.New("warehouse locked")
 
-// Warehouse is a warehouse directory. Its methods are safe for concurrent use.
+// Namespace is the Iceberg namespace of every seatlake table.
+const Namespace = "seatlake"
+
+// CatalogName is the name the catalog records for seatlake's tables (the SQL catalog's catalog_name column): an
+// engine reading the SQL catalog must use it as its catalog's name.
+const CatalogName = "seatlake"
+
+// EmbeddedCatalogFile is the SQLite file of the embedded catalog, inside the warehouse directory.
+const EmbeddedCatalogFile = "catalog.sqlite"
+
+// Config says where a warehouse is. The zero value of every field but Root is the embedded default.
+type Config struct {
+	// Root is the local warehouse directory: seatlake.duckdb, the embedded catalog, the events receiver's journal,
+	// and, when Storage is local, the tables themselves. Required.
+	Root string
+	// Catalog is the Iceberg catalog: "" for the SQL catalog in Root/catalog.sqlite (SQLite, the embedded
+	// default), sqlite:///path/file for another SQLite file.
+	Catalog string
+	// Storage is where the tables' files go: "" for Root.
+	Storage string
+	// Commit bounds the commit retries (zero values: the defaults).
+	Commit CommitOptions
+	Logger *slog.Logger
+}
+
+// Warehouse is a set of Iceberg tables in one catalog and one storage location. Its methods are safe for
+// concurrent use.
 type Warehouse struct {
-	root string
-	log  *slog.Logger
+	root    string
+	storage string // location of the tables: file:///abs/path, or an object store's URL; no trailing slash
+	local   string // the storage's local directory when it is local, else ""
+	cat     catalog.Catalog
+	db      *sql.DB // the embedded catalog's database, closed by Close
+	props   iceberg.Properties
+	fs      icebergio.IO
+	commit  CommitOptions
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	ensured map[string]bool // tables whose existence and schema this process has checked
+
 	// failpoint, set only by tests, is called at each step of a commit; a non-nil error stops the commit right
-	// there, leaving everything on disk as a killed process would.
+	// there, leaving everything as a killed process would.
 	failpoint func(step string) error
 }
 
-const (
-	dirStaging = "_staging"
-	dirCommits = "_commits"
-	dirState   = "_state"
-	dirRuns    = "runs"
-	tmpPrefix  = ".tmp-" // files being written by writeFileAtomic; never read, removed by Open
-)
-
-// Open prepares root (creating it if needed) and finishes what a crashed run left: a commit whose marker was
-// written is applied (rolled forward); the staging of a run without a marker is deleted. Recovery runs only if
-// the warehouse lock is free: a live run's staging is its work in progress, not debris.
+// Open opens (creating it if needed) the embedded warehouse at root: the Iceberg SQL catalog in
+// root/catalog.sqlite and the tables under root.
 func Open(ctx context.Context, root string, logger *slog.Logger) (*Warehouse, error) {
+	return OpenConfig(ctx, Config{Root: root, Logger: logger})
+}
+
+// OpenConfig opens the warehouse cfg describes, creating the namespace if needed. Tables are created on first
+// use. Close releases the catalog.
+func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
+	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	abs, err := filepath.Abs(root)
+	abs, err := filepath.Abs(cfg.Root)
 	if err != nil {
-		return nil, fmt.Errorf("resolving warehouse path %s: %w", root, err)
+		return nil, fmt.Errorf("resolving warehouse path %s: %w", cfg.Root, err)
 	}
-	for _, d := range []string{abs, filepath.Join(abs, dirStaging), filepath.Join(abs, dirCommits), filepath.Join(abs, dirState)} {
-		if err := os.MkdirAll(d, DirMode); err != nil {
-			return nil, fmt.Errorf("creating warehouse directory: %w", err)
+	if err := os.MkdirAll(abs, DirMode); err != nil {
+		return nil, fmt.Errorf("creating warehouse directory: %w", err)
+	}
+	w := &Warehouse{root: abs, log: logger, commit: cfg.Commit.withDefaults(), ensured: map[string]bool{}, props: iceberg.Properties{}}
+	switch s := cfg.Storage; {
+	case s == "":
+		w.local = abs
+	case strings.HasPrefix(s, "file://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("storage location %s: %w", s, err)
 		}
+		w.local = filepath.Clean(u.Path)
+	case !strings.Contains(s, "://"):
+		if w.local, err = filepath.Abs(s); err != nil {
+			return nil, fmt.Errorf("storage location %s: %w", s, err)
+		}
+	default:
+		w.storage = strings.TrimRight(s, "/")
 	}
-	w := &Warehouse{root: abs, log: logger}
-	unlock, err := w.Lock()
-	if errors.Is(err, ErrLocked) {
-		w.log.Info("another run holds the warehouse; leaving recovery to it", "warehouse", abs)
-		return w, nil
+	if w.local != "" {
+		if err := os.MkdirAll(w.local, DirMode); err != nil {
+			return nil, fmt.Errorf("creating the storage directory: %w", err)
+		}
+		w.storage = "file://" + filepath.ToSlash(w.local)
 	}
-	if err != nil {
+	w.props["warehouse"] = w.storage
+	if w.fs, err = icebergio.LoadFS(ctx, w.props, w.storage); err != nil {
+		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
+	}
+	if err := w.openCatalog(ctx, cfg.Catalog); err != nil {
 		return nil, err
 	}
-	defer unlock()
-	if err := w.recover(ctx); err != nil {
-		return nil, fmt.Errorf("recovering warehouse %s: %w", abs, err)
+	if err := w.cat.CreateNamespace(ctx, itable.Identifier{Namespace}, iceberg.Properties{"comment": "seatlake: Microsoft 365 and Dynamics 365 license usage"}); err != nil &&
+		!errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		w.Close()
+		return nil, fmt.Errorf("creating the namespace %s: %w", Namespace, err)
 	}
 	return w, nil
 }
 
-// Root is the warehouse's absolute path.
+// openCatalog connects to the catalog named by spec ("" = the embedded SQLite file).
+func (w *Warehouse) openCatalog(ctx context.Context, spec string) error {
+	path := filepath.Join(w.root, EmbeddedCatalogFile)
+	switch {
+	case spec == "":
+	case strings.HasPrefix(spec, "sqlite://"):
+		path = strings.TrimPrefix(spec, "sqlite://")
+	default:
+		return fmt.Errorf("catalog %s: want nothing (the embedded catalog) or sqlite:///path", redactURL(spec))
+	}
+	// WAL and a busy timeout let several processes and goroutines commit through one file; an immediate
+	// transaction lock avoids the deadlock of two readers upgrading to writers at once.
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(60000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("opening the catalog %s: %w", path, err)
+	}
+	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, iceberg.Properties{"warehouse": w.storage})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("opening the catalog %s: %w", path, err)
+	}
+	if err := os.Chmod(path, FileMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.Close()
+		return fmt.Errorf("opening the catalog %s: %w", path, err)
+	}
+	w.cat, w.db = cat, db
+	return nil
+}
+
+// redactURL drops the password of a URL, for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Close releases the catalog.
+func (w *Warehouse) Close() error {
+	var err error
+	if c, ok := w.cat.(catalog.Closer); ok {
+		err = c.Close()
+	}
+	if w.db != nil {
+		err = errors.Join(err, w.db.Close())
+	}
+	return err
+}
+
+// Root is the warehouse's local directory (absolute).
 func (w *Warehouse) Root() string { return w.root }
 
-// Lock takes the warehouse's exclusive lock (<root>/_state/.lock): one run at a time. It does not wait: when
-// another process, or another Lock in this one, holds it, the error wraps ErrLocked. The lock dies with the
-// process, so a killed run never leaves it behind.
+// Storage is the location of the tables' files (file:///… for local storage).
+func (w *Warehouse) Storage() string { return w.storage }
+
+// LocalPath is the local file of a storage location, and whether the location is local.
+func (w *Warehouse) LocalPath(location string) (string, bool) {
+	if w.local == "" {
+		return "", false
+	}
+	if p, ok := strings.CutPrefix(location, "file://"); ok {
+		return filepath.FromSlash(p), true
+	}
+	if filepath.IsAbs(location) {
+		return location, true
+	}
+	return "", false
+}
+
+func ident(name string) itable.Identifier { return itable.Identifier{Namespace, name} }
+
+// tableLocation is where a table's files live: <storage>/<layer>/<table> for raw and marts tables,
+// <storage>/<table> for record tables.
+func (w *Warehouse) tableLocation(tbl *table.Table, layer Layer) string {
+	if tbl.Kind == table.Log {
+		return w.storage + "/" + tbl.Name
+	}
+	return w.storage + "/" + string(layer) + "/" + tbl.Name
+}
+
+// ensureTable loads tbl's Iceberg table, creating it (in layer) if it does not exist and adding the columns the
+// declaration gained since. Columns are only ever added (as optional), never changed or dropped.
+func (w *Warehouse) ensureTable(ctx context.Context, tbl *table.Table, layer Layer) (*itable.Table, error) {
+	if err := checkName("table name", tbl.Name); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	checked := w.ensured[tbl.Name]
+	w.mu.Unlock()
+	it, err := w.cat.LoadTable(ctx, ident(tbl.Name))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		it, err = w.createTable(ctx, tbl, layer)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading table %s: %w", tbl.Name, err)
+	}
+	if checked {
+		return it, nil
+	}
+	if it, err = w.evolve(ctx, tbl, it); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.ensured[tbl.Name] = true
+	w.mu.Unlock()
+	return it, nil
+}
+
+func (w *Warehouse) createTable(ctx context.Context, tbl *table.Table, layer Layer) (*itable.Table, error) {
+	sc, err := icebergSchema(tbl)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := partitionSpec(sc, tbl)
+	if err != nil {
+		return nil, err
+	}
+	props := iceberg.Properties{
+		itable.PropertyFormatVersion: "2",
+		// seatlake retries conflicts itself, re-planning each attempt (see commitTable).
+		itable.CommitNumRetriesKey:                 "0",
+		itable.MetadataDeleteAfterCommitEnabledKey: "true",
+		itable.MetadataPreviousVersionsMaxKey:      "20",
+		itable.ParquetCompressionKey:               DefaultCodec,
+		"seatlake.kind":                            tbl.Kind.String(),
+	}
+	if tbl.Doc != "" {
+		props["comment"] = tbl.Doc
+	}
+	it, err := w.cat.CreateTable(ctx, ident(tbl.Name), sc,
+		catalog.WithLocation(w.tableLocation(tbl, layer)), catalog.WithPartitionSpec(spec), catalog.WithProperties(props))
+	if errors.Is(err, catalog.ErrTableAlreadyExists) { // another process created it first
+		return w.cat.LoadTable(ctx, ident(tbl.Name))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating table %s: %w", tbl.Name, err)
+	}
+	w.log.Info("created Iceberg table", "table", Namespace+"."+tbl.Name, "location", it.Location())
+	return it, nil
+}
+
+// evolve adds the declared columns the table lacks.
+func (w *Warehouse) evolve(ctx context.Context, tbl *table.Table, it *itable.Table) (*itable.Table, error) {
+	for attempt := 0; ; attempt++ {
+		sc := it.Schema()
+		txn := it.NewTransaction()
+		upd := txn.UpdateSchema(true, false)
+		added := 0
+		ids := 1 << 20 // placeholders: the update assigns the real ids
+		for _, c := range tbl.Columns {
+			if _, ok := sc.FindFieldByName(c.Name); ok {
+				continue
+			}
+			typ, err := icebergType(c.Type, &ids)
+			if err != nil {
+				return nil, fmt.Errorf("table %s column %s: %w", tbl.Name, c.Name, err)
+			}
+			upd.AddColumn([]string{c.Name}, typ, c.Doc, false, nil)
+			added++
+		}
+		if added == 0 {
+			return it, nil
+		}
+		if err := upd.Commit(); err != nil {
+			return nil, fmt.Errorf("adding columns to %s: %w", tbl.Name, err)
+		}
+		next, err := txn.Commit(ctx)
+		if err == nil {
+			w.log.Info("added the declaration's new columns to the Iceberg table", "table", tbl.Name, "columns", added)
+			return next, nil
+		}
+		if !isConflict(err) || attempt >= w.commit.MaxAttempts {
+			return nil, fmt.Errorf("adding columns to %s: %w", tbl.Name, err)
+		}
+		if it, err = w.cat.LoadTable(ctx, ident(tbl.Name)); err != nil {
+			return nil, fmt.Errorf("loading table %s: %w", tbl.Name, err)
+		}
+	}
+}
+
+// Lock takes the warehouse directory's local lock (<root>/.lock) without waiting: one holder per machine. Iceberg
+// commits do not need it (they use optimistic concurrency); what it still serializes is work on the local
+// directory that two processes must not do at once. The error wraps ErrLocked when another holder has it. The
+// lock dies with the process.
 func (w *Warehouse) Lock() (unlock func() error, err error) {
-	path := filepath.Join(w.root, dirState, ".lock")
+	path := filepath.Join(w.root, ".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file: %w", err)
@@ -86,18 +329,16 @@ func (w *Warehouse) Lock() (unlock func() error, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("%w: another seatlake run is using the warehouse %s (lock %s)", ErrLocked, w.root, path)
+		return nil, fmt.Errorf("%w: another seatlake process is using the warehouse %s (lock %s)", ErrLocked, w.root, path)
 	}
 	return func() error {
-		// Closing the file releases the lock; unlocking first only makes it explicit.
 		uerr := unlockFile(f)
 		return errors.Join(uerr, f.Close())
 	}, nil
 }
 
-// LockWait takes the lock as Lock does, waiting up to max while another process holds it: the events receiver
-// commits for a moment every half minute, and a nightly run, a sync or a reclaim starting then waits for it
-// rather than failing. Past max, the error wraps ErrLocked.
+// LockWait takes the lock as Lock does, waiting up to max while another process holds it. Past max, the error
+// wraps ErrLocked.
 func (w *Warehouse) LockWait(ctx context.Context, max time.Duration) (unlock func() error, err error) {
 	deadline := time.Now().Add(max)
 	logged := false
@@ -110,7 +351,7 @@ func (w *Warehouse) LockWait(ctx context.Context, max time.Duration) (unlock fun
 			return nil, fmt.Errorf("%w (waited %s)", err, max)
 		}
 		if !logged {
-			w.log.Info("waiting for the warehouse lock: another seatlake process (a run, a sync, the events receiver) holds it", "warehouse", w.root, "up_to", max)
+			w.log.Info("waiting for the warehouse lock: another seatlake process holds it", "warehouse", w.root, "up_to", max)
 			logged = true
 		}
 		t := time.NewTimer(250 * time.Millisecond)
@@ -126,28 +367,6 @@ func (w *Warehouse) LockWait(ctx context.Context, max time.Duration) (unlock fun
 // LockPatience is how long a run, a sync, a reclaim or a marts recomputation waits for the warehouse lock.
 const LockPatience = 2 * time.Minute
 
-// State returns a stream's committed state; ok is false when none was ever committed.
-func (w *Warehouse) State(tenantID, stream string) (value []byte, ok bool, err error) {
-	if err := checkName("tenant id", tenantID); err != nil {
-		return nil, false, err
-	}
-	if err := checkName("stream", stream); err != nil {
-		return nil, false, err
-	}
-	b, err := os.ReadFile(w.statePath(tenantID, stream))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading state %s: %w", stream, err)
-	}
-	return b, true, nil
-}
-
-func (w *Warehouse) statePath(tenantID, stream string) string {
-	return filepath.Join(w.root, dirState, "tenant="+tenantID, stream+".json")
-}
-
 func (w *Warehouse) fail(step string) error {
 	if w.failpoint == nil {
 		return nil
@@ -155,166 +374,7 @@ func (w *Warehouse) fail(step string) error {
 	return w.failpoint(step)
 }
 
-// manifest is the commit marker: everything applying a commit does, so that it can be redone after a crash.
-type manifest struct {
-	Version  int               `json:"version"`
-	RunID    string            `json:"run_id"`
-	TenantID string            `json:"tenant_id"`
-	Created  time.Time         `json:"created"`
-	Moves    []move            `json:"moves"`   // staged file -> final file, slash paths relative to the root
-	Replace  []string          `json:"replace"` // snapshot partition dirs whose other files the commit removes
-	State    map[string]string `json:"state"`   // stream -> value
-}
-
-type move struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-}
-
-func (w *Warehouse) abs(rel string) string { return filepath.Join(w.root, filepath.FromSlash(rel)) }
-
-func (w *Warehouse) recover(ctx context.Context) error {
-	entries, err := os.ReadDir(filepath.Join(w.root, dirCommits))
-	if err != nil {
-		return fmt.Errorf("reading commit markers: %w", err)
-	}
-	var pending []*manifest
-	for _, e := range entries {
-		p := filepath.Join(w.root, dirCommits, e.Name())
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
-			// A marker that never got its name: the run did not commit.
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("removing unfinished marker %s: %w", p, err)
-			}
-			continue
-		}
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("reading commit marker %s: %w", p, err)
-		}
-		var m manifest
-		if err := json.Unmarshal(b, &m); err != nil {
-			// Markers are renamed into place complete, so this is damage, not a crash; the data may be fine.
-			return fmt.Errorf("commit marker %s is unreadable (%w): inspect it, or move it away to drop that run's commit", p, err)
-		}
-		pending = append(pending, &m)
-	}
-	// Oldest first: a later run's snapshot must win over an earlier one's of the same day.
-	slices.SortFunc(pending, func(a, b *manifest) int {
-		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.RunID, b.RunID))
-	})
-	for _, m := range pending {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		w.log.Warn("finishing the commit of an interrupted run", "run_id", m.RunID, "files", len(m.Moves))
-		if err := w.apply(m); err != nil {
-			return fmt.Errorf("finishing the commit of run %s: %w", m.RunID, err)
-		}
-	}
-	runs, err := os.ReadDir(filepath.Join(w.root, dirStaging))
-	if err != nil {
-		return fmt.Errorf("reading staging: %w", err)
-	}
-	for _, r := range runs {
-		w.log.Warn("removing the files of a run that did not commit", "run_id", r.Name())
-		if err := os.RemoveAll(filepath.Join(w.root, dirStaging, r.Name())); err != nil {
-			return fmt.Errorf("removing staging of run %s: %w", r.Name(), err)
-		}
-	}
-	// Temporary files of interrupted atomic writes (run summaries, state).
-	for _, pattern := range []string{
-		filepath.Join(w.root, dirRuns, "*", tmpPrefix+"*"),
-		filepath.Join(w.root, "syncs", "*", tmpPrefix+"*"),
-		filepath.Join(w.root, dirState, "*", tmpPrefix+"*"),
-	} {
-		tmps, _ := filepath.Glob(pattern)
-		for _, t := range tmps {
-			if err := os.Remove(t); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("removing temporary file %s: %w", t, err)
-			}
-		}
-	}
-	return nil
-}
-
-// apply performs a committed manifest. Every step is idempotent, so after a crash it is simply run again.
-func (w *Warehouse) apply(m *manifest) error {
-	dirs := map[string]bool{}
-	keep := map[string]bool{}
-	for i, mv := range m.Moves {
-		from, to := w.abs(mv.From), w.abs(mv.To)
-		keep[to] = true
-		dirs[filepath.Dir(to)] = true
-		if err := os.MkdirAll(filepath.Dir(to), DirMode); err != nil {
-			return fmt.Errorf("creating %s: %w", filepath.Dir(to), err)
-		}
-		if err := os.Rename(from, to); err != nil {
-			if _, serr := os.Stat(to); errors.Is(err, os.ErrNotExist) && serr == nil {
-				continue // moved before the crash
-			}
-			return fmt.Errorf("moving %s into place: %w", mv.To, err)
-		}
-		if i == 0 {
-			if err := w.fail("first-move"); err != nil {
-				return err
-			}
-		}
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
-		}
-	}
-	if err := w.fail("moved"); err != nil {
-		return err
-	}
-	// The new snapshot files are in place before the superseded ones go: a reader never finds a partition empty.
-	for _, p := range m.Replace {
-		dir := w.abs(p)
-		entries, err := os.ReadDir(dir)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("listing %s: %w", p, err)
-		}
-		removed := false
-		for _, e := range entries {
-			f := filepath.Join(dir, e.Name())
-			if keep[f] || !strings.HasSuffix(e.Name(), ".parquet") {
-				continue
-			}
-			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("removing superseded snapshot file %s: %w", f, err)
-			}
-			removed = true
-		}
-		if removed {
-			if err := syncDir(dir); err != nil {
-				return err
-			}
-		}
-	}
-	if err := w.fail("replaced"); err != nil {
-		return err
-	}
-	for _, stream := range slices.Sorted(maps.Keys(m.State)) {
-		if err := writeFileAtomic(w.statePath(m.TenantID, stream), []byte(m.State[stream])); err != nil {
-			return fmt.Errorf("writing state %s: %w", stream, err)
-		}
-	}
-	if err := w.fail("state"); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(filepath.Join(w.root, dirStaging, m.RunID)); err != nil {
-		return fmt.Errorf("removing staging: %w", err)
-	}
-	if err := os.Remove(filepath.Join(w.root, dirCommits, m.RunID+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing commit marker: %w", err)
-	}
-	return syncDir(filepath.Join(w.root, dirCommits))
-}
+const tmpPrefix = ".tmp-" // files being written by writeAtomic; never read
 
 // writeFileAtomic writes data to a temporary file next to path, fsyncs it and renames it over path: readers see
 // the old content or the new, never a part.

@@ -3,11 +3,11 @@ package warehouse
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -18,12 +18,16 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	itable "github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
 
 	"github.com/seatlake/seatlake/extract/table"
 )
 
-// TableWriter writes one table's record batches into the run's staging files. It implements table.Sink. One
-// goroutine at a time may call Write; Rows may be read from any goroutine.
+// TableWriter writes one table's record batches into the run's data files, in the Iceberg table's data location,
+// each file written once; Commit adds them to the table. It implements table.Sink. One goroutine at a time may
+// call Write; Rows may be read from any goroutine.
 type TableWriter struct {
 	txn        *Txn
 	tbl        *table.Table
@@ -32,25 +36,35 @@ type TableWriter struct {
 	mem        memory.Allocator
 	timeCol    int // event tables: the EventTime column
 
-	files    map[string]*partFile // open files by partition value (a date)
-	seq      map[string]int       // files started per partition
-	closed   []*partFile
-	buffered int64  // buffered mode: rows in unfinished row groups over all open files
-	clock    uint64 // orders writes, for finishing the least recently written file first
-	err      error  // the first write error: the files are suspect, so the writer refuses more and the run aborts
-	rows     atomic.Int64
+	// Set by bind, from the Iceberg table: the files' schema (with field ids) and where they go.
+	it    *itable.Table
+	ws    *arrow.Schema
+	types []arrow.DataType
+
+	files     map[string]*partFile // open files by partition value (a date)
+	seq       map[string]int       // files started per partition
+	closed    []*partFile
+	buffered  int64  // buffered mode: rows in unfinished row groups over all open files
+	clock     uint64 // orders writes, for finishing the least recently written file first
+	err       error  // the first write error: the files are suspect, so the writer refuses more and the run aborts
+	rows      atomic.Int64
+	committed bool // its table's commit succeeded: its files belong to the table now
 }
 
 // partFile is one Parquet file being written.
 type partFile struct {
-	partition string
-	final     string // slash path relative to the root; the staged copy is under _staging/<run_id>/
-	f         *os.File
+	partition string // the day, YYYY-MM-DD
+	day       int32
+	location  string // where the file is, as the table records it
+	out       io.WriteCloser
+	cw        *countingWriter
 	buf       *bufio.Writer
 	fw        *pqarrow.FileWriter
-	rows      int64 // rows written to the file
-	buffered  int64 // buffered mode: rows of its unfinished row group, held in memory
+	dates     arrow.Array // the partition day, repeated: the partition column of each batch is a slice of it
+	rows      int64       // rows written to the file
+	buffered  int64       // buffered mode: rows of its unfinished row group, held in memory
 	lastWrite uint64
+	df        iceberg.DataFile // set when finished
 }
 
 func newTableWriter(t *Txn, tbl *table.Table) (*TableWriter, error) {
@@ -73,6 +87,23 @@ func newTableWriter(t *Txn, tbl *table.Table) (*TableWriter, error) {
 	}
 	tw.props = parquetProps(tbl, t.opts)
 	return tw, nil
+}
+
+// bind loads (or creates) the Iceberg table on first use and derives the files' schema from it.
+func (tw *TableWriter) bind(ctx context.Context) error {
+	if tw.it != nil {
+		return nil
+	}
+	it, err := tw.txn.w.ensureTable(ctx, tw.tbl, tw.txn.opts.Layer)
+	if err != nil {
+		return err
+	}
+	ws, types, err := writeSchema(tw.tbl, it.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %w", tw.tbl.Name, err)
+	}
+	tw.it, tw.ws, tw.types = it, ws, types
+	return nil
 }
 
 // parquetProps: dictionary encoding pays for repeated values (app names, UPNs, countries) and is pure cost for
@@ -107,14 +138,6 @@ func parquetProps(tbl *table.Table, o WriterOptions) *parquet.WriterProperties {
 // Rows is the number of rows written so far.
 func (tw *TableWriter) Rows() int64 { return tw.rows.Load() }
 
-func (tw *TableWriter) partitionDir(value string) string {
-	key := "snapshot_date"
-	if tw.tbl.Kind == table.Event {
-		key = "event_date"
-	}
-	return path.Join(string(tw.txn.opts.Layer), tw.tbl.Name, "tenant="+tw.txn.tenantID, key+"="+value)
-}
-
 // Write appends rec; it does not keep rec. Rows of an event table go to the partition of their event time's UTC
 // date. After an error the writer refuses further writes and the transaction can only be aborted.
 func (tw *TableWriter) Write(ctx context.Context, rec arrow.RecordBatch) error {
@@ -129,6 +152,9 @@ func (tw *TableWriter) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	}
 	if rec.NumRows() == 0 {
 		return nil
+	}
+	if err := tw.bind(ctx); err != nil {
+		return err // nothing written: the writer stays usable
 	}
 	var err error
 	if tw.tbl.Kind == table.Event {
@@ -245,21 +271,18 @@ func (tw *TableWriter) writeTo(partition string, rec arrow.RecordBatch) error {
 			}
 		}
 		size := min(n-off, o.FileRows-pf.rows)
-		part := rec
-		if off > 0 || size < n {
-			part = rec.NewSlice(off, off+size)
+		part, err := tw.fileRecord(pf, rec, off, size)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", pf.location, err)
 		}
-		var err error
 		if o.BufferRows > 0 {
 			err = pf.fw.WriteBuffered(part)
 		} else {
 			err = pf.fw.Write(part)
 		}
-		if part != rec {
-			part.Release()
-		}
+		part.Release()
 		if err != nil {
-			return fmt.Errorf("writing %s: %w", pf.final, err)
+			return fmt.Errorf("writing %s: %w", pf.location, err)
 		}
 		tw.clock++
 		pf.lastWrite = tw.clock
@@ -269,7 +292,7 @@ func (tw *TableWriter) writeTo(partition string, rec arrow.RecordBatch) error {
 		if o.BufferRows > 0 {
 			inGroup, err := pf.fw.RowGroupNumRows()
 			if err != nil {
-				return fmt.Errorf("writing %s: %w", pf.final, err)
+				return fmt.Errorf("writing %s: %w", pf.location, err)
 			}
 			tw.buffered += int64(inGroup) - pf.buffered
 			pf.buffered = int64(inGroup)
@@ -286,6 +309,42 @@ func (tw *TableWriter) writeTo(partition string, rec arrow.RecordBatch) error {
 		}
 	}
 	return nil
+}
+
+// fileRecord is rows [off, off+size) of rec as the file stores them: the declared columns (lists relabelled with
+// their element's field id; no copy) and the partition day column.
+func (tw *TableWriter) fileRecord(pf *partFile, rec arrow.RecordBatch, off, size int64) (arrow.RecordBatch, error) {
+	if pf.dates == nil || int64(pf.dates.Len()) < size {
+		if pf.dates != nil {
+			pf.dates.Release()
+		}
+		b := array.NewDate32Builder(tw.mem)
+		vals := make([]arrow.Date32, max(size, int64(min(tw.txn.opts.RowGroupRows, 64*1024))))
+		for i := range vals {
+			vals[i] = arrow.Date32(pf.day)
+		}
+		b.AppendValues(vals, nil)
+		pf.dates = b.NewArray()
+		b.Release()
+	}
+	cols := make([]arrow.Array, 0, len(tw.types)+1)
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	for i, typ := range tw.types {
+		col := rec.Column(i)
+		if off > 0 || size < rec.NumRows() {
+			col = array.NewSlice(col, off, off+size)
+			cols = append(cols, relabel(col, typ))
+			col.Release()
+		} else {
+			cols = append(cols, relabel(col, typ))
+		}
+	}
+	cols = append(cols, array.NewSlice(pf.dates, 0, size))
+	return array.NewRecordBatch(tw.ws, cols, size), nil
 }
 
 // evict finishes the least recently written files (never current) until the buffered rows fit the budget. It
@@ -311,57 +370,89 @@ func (tw *TableWriter) evict(current *partFile) error {
 }
 
 func (tw *TableWriter) open(partition string) (*partFile, error) {
+	day, err := time.Parse(time.DateOnly, partition)
+	if err != nil {
+		return nil, fmt.Errorf("%s: partition %q: %w", tw.tbl.Name, partition, err)
+	}
 	tw.seq[partition]++
-	final := path.Join(tw.partitionDir(partition), fmt.Sprintf("%s-%d.parquet", tw.txn.runID, tw.seq[partition]))
-	abs := filepath.Join(tw.txn.w.root, dirStaging, tw.txn.runID, filepath.FromSlash(final))
-	if err := os.MkdirAll(filepath.Dir(abs), DirMode); err != nil {
-		return nil, fmt.Errorf("creating staging directory: %w", err)
-	}
-	f, err := os.OpenFile(abs, os.O_CREATE|os.O_EXCL|os.O_WRONLY, FileMode)
+	// Names are unique (the run, a sequence, a random part): a file is written once and never replaced.
+	loc := fmt.Sprintf("%s/data/%s=%s/%s=%s/%s-%d-%s.parquet", tw.it.Location(), table.TenantID.Name, tw.txn.tenantID,
+		partitionColumn(tw.tbl), partition, tw.txn.runID, tw.seq[partition], uuid.NewString()[:8])
+	out, err := tw.txn.w.create(loc)
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", final, err)
+		return nil, fmt.Errorf("creating %s: %w", loc, err)
 	}
-	buf := bufio.NewWriterSize(f, 256<<10)
-	fw, err := pqarrow.NewFileWriter(tw.tbl.Schema(), buf, tw.props, tw.arrowProps)
+	cw := &countingWriter{w: out}
+	buf := bufio.NewWriterSize(cw, 256<<10)
+	fw, err := pqarrow.NewFileWriter(tw.ws, buf, tw.props, tw.arrowProps)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting parquet file %s: %w", final, err)
+		out.Close()
+		return nil, fmt.Errorf("starting parquet file %s: %w", loc, err)
 	}
-	pf := &partFile{partition: partition, final: final, f: f, buf: buf, fw: fw}
+	pf := &partFile{partition: partition, day: int32(day.Unix() / 86400), location: loc, out: out, cw: cw, buf: buf, fw: fw}
 	tw.files[partition] = pf
 	return pf, nil
 }
 
-// finish writes the file's last row group and footer and makes it durable.
+// finish writes the file's last row group and footer, makes it durable and describes it for the commit (from
+// the writer's own metadata: the file is not read back).
 func (tw *TableWriter) finish(pf *partFile) error {
 	delete(tw.files, pf.partition)
 	tw.buffered -= pf.buffered
 	pf.buffered = 0
+	if pf.dates != nil {
+		pf.dates.Release()
+		pf.dates = nil
+	}
 	err := pf.fw.Close()
 	if err == nil {
 		err = pf.buf.Flush()
 	}
-	if err == nil {
-		err = pf.f.Sync()
-	}
-	if cerr := pf.f.Close(); err == nil {
+	if cerr := pf.out.Close(); err == nil {
 		err = cerr
 	}
+	tw.closed = append(tw.closed, pf) // listed even when it failed: Abort removes it
 	if err != nil {
-		return fmt.Errorf("finishing %s: %w", pf.final, err)
+		return fmt.Errorf("finishing %s: %w", pf.location, err)
 	}
-	tw.closed = append(tw.closed, pf)
+	md, err := pf.fw.FileMetadata()
+	if err != nil {
+		return fmt.Errorf("finishing %s: %w", pf.location, err)
+	}
+	pv := map[int]any{}
+	spec := tw.it.Spec()
+	for _, f := range spec.Fields() {
+		switch f.Name {
+		case table.TenantID.Name:
+			pv[f.FieldID] = tw.txn.tenantID
+		case partitionColumn(tw.tbl):
+			pv[f.FieldID] = iceberg.Date(pf.day)
+		}
+	}
+	df, err := itable.DataFileFromMetadata(itable.DataFileArgs{
+		Schema: tw.it.Schema(), Spec: tw.it.Spec(), Format: iceberg.ParquetFile, Metadata: md,
+		FilePath: pf.location, FileSize: pf.cw.n, Content: iceberg.EntryContentData, PartitionValues: pv,
+		SortOrderID: tw.it.SortOrder().OrderID(), Properties: tw.it.Properties(), FormatVersion: tw.it.Metadata().Version(),
+	})
+	if err != nil {
+		return fmt.Errorf("describing %s for the commit: %w", pf.location, err)
+	}
+	pf.df = df
 	return nil
 }
 
 // close finishes every open file. A snapshot table that got no rows still gets its (empty) file: the day's
 // snapshot is empty, and it must replace an earlier one of the same day.
-func (tw *TableWriter) close() error {
+func (tw *TableWriter) close(ctx context.Context) error {
 	if tw.err != nil {
 		return tw.err
 	}
+	if err := tw.bind(ctx); err != nil {
+		return err
+	}
 	if tw.tbl.Kind == table.Snapshot && len(tw.closed) == 0 && len(tw.files) == 0 {
 		if _, err := tw.open(tw.txn.date); err != nil {
+			tw.err = err
 			return err
 		}
 	}
@@ -374,13 +465,67 @@ func (tw *TableWriter) close() error {
 	return nil
 }
 
-// abort releases the open files' memory; the files themselves go with the staging directory.
-func (tw *TableWriter) abort() {
+// dataFiles are the finished files, for the commit.
+func (tw *TableWriter) dataFiles() []iceberg.DataFile {
+	dfs := make([]iceberg.DataFile, 0, len(tw.closed))
+	for _, pf := range tw.closed {
+		dfs = append(dfs, pf.df)
+	}
+	return dfs
+}
+
+// plan stages the table's commit: a snapshot table replaces the tenant's files of the day (whatever run wrote
+// them, a killed one included), an event table appends.
+func (tw *TableWriter) plan(ctx context.Context, it *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
+	add := tw.dataFiles()
+	if tw.tbl.Kind == table.Snapshot {
+		old, err := partitionFiles(it, nil, tw.txn.w.fs, tw.txn.tenantID, tw.txn.date)
+		if err != nil {
+			return err
+		}
+		if len(old) > 0 {
+			return txn.ReplaceDataFilesWithDataFiles(ctx, old, add, props)
+		}
+	}
+	return txn.AddDataFiles(ctx, add, props)
+}
+
+// abort closes the open files and removes every file of the table, unless its commit succeeded (its snapshot
+// names them).
+func (tw *TableWriter) abort() error {
 	for p, pf := range tw.files {
 		// Errors do not matter: the file is being thrown away.
 		_ = pf.fw.Close()
-		_ = pf.f.Close()
+		_ = pf.out.Close()
+		if pf.dates != nil {
+			pf.dates.Release()
+			pf.dates = nil
+		}
+		tw.closed = append(tw.closed, pf)
 		delete(tw.files, p)
 	}
 	tw.buffered = 0
+	if tw.committed {
+		return nil
+	}
+	var errs []error
+	for _, pf := range tw.closed {
+		if err := tw.txn.w.remove(pf.location); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	tw.closed = nil
+	return errors.Join(errs...)
+}
+
+// countingWriter counts the bytes written through it: the file's size, for the commit.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -1,0 +1,372 @@
+package warehouse
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	icebergio "github.com/apache/iceberg-go/io"
+	itable "github.com/apache/iceberg-go/table"
+
+	"github.com/seatlake/seatlake/extract/table"
+)
+
+// CommitsTable is the commit log: one row per committed transaction, appended after the transaction's tables were
+// committed. extracted_at is when the transaction committed. A transaction without its row is not committed, for
+// every seatlake reader and for State.
+var CommitsTable = table.New("seatlake_commits", table.Log, "",
+	"seatlake's commit log: one row per committed transaction (a run's raw tables, its marts, a sync's state, a batch of business events), with the snapshot id of every table it committed and the state it carried. seatlake's readers read each tenant's tables at the snapshots of its last committed transactions.",
+	table.Column{Name: "snapshots_json", Type: arrow.BinaryTypes.String, Doc: `the snapshot id of each table the transaction committed, e.g. {"graph_users": 4242}`},
+	table.Column{Name: "state_json", Type: arrow.BinaryTypes.String, Doc: "the state (watermarks) the transaction committed, by stream"},
+	table.Column{Name: "commit_retries", Type: arrow.PrimitiveTypes.Int64, Doc: "commit attempts past the first (concurrent commits, unknown outcomes checked)"},
+)
+
+// commitRow is one row of the commit log.
+type commitRow struct {
+	Tenant, RunID string
+	At            int64 // microseconds
+	Snapshots     map[string]int64
+	State         map[string]string
+}
+
+// recordCommit appends a transaction's row to the commit log: its commit point.
+func (w *Warehouse) recordCommit(ctx context.Context, tenantID, runID string, snapshots map[string]int64, state map[string]string, retries int) (commitResult, error) {
+	snaps, err := json.Marshal(snapshots)
+	if err != nil {
+		return commitResult{}, err
+	}
+	st, err := json.Marshal(state)
+	if err != nil {
+		return commitResult{}, err
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, CommitsTable.Schema())
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append(tenantID)
+	b.Field(1).(*array.StringBuilder).Append(runID)
+	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Now().UnixMicro()))
+	b.Field(3).(*array.StringBuilder).Append(string(snaps))
+	b.Field(4).(*array.StringBuilder).Append(string(st))
+	b.Field(5).(*array.Int64Builder).Append(int64(retries))
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	if err := w.fail("record"); err != nil {
+		return commitResult{}, err
+	}
+	return w.appendLog(ctx, CommitsTable, tenantID, runID, rec, iceberg.Properties{propRunID: runID, propTenantID: tenantID})
+}
+
+// commitRows reads the commit log's rows of tenantID (every tenant's when empty), oldest first.
+func (w *Warehouse) commitRows(ctx context.Context, tenantID string) ([]commitRow, error) {
+	it, err := w.cat.LoadTable(ctx, ident(CommitsTable.Name))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the commit log: %w", err)
+	}
+	if it.CurrentSnapshot() == nil {
+		return nil, nil
+	}
+	opts := []itable.ScanOption{itable.WithSelectedFields("tenant_id", "run_id", "extracted_at", "snapshots_json", "state_json")}
+	if tenantID != "" {
+		opts = append(opts, itable.WithRowFilter(iceberg.EqualTo(iceberg.Reference(table.TenantID.Name), tenantID)))
+	}
+	_, recs, err := it.Scan(opts...).ToArrowRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the commit log: %w", err)
+	}
+	var rows []commitRow
+	for rec, err := range recs {
+		if err != nil {
+			return nil, fmt.Errorf("reading the commit log: %w", err)
+		}
+		col := func(name string) arrow.Array {
+			idx := rec.Schema().FieldIndices(name)
+			if len(idx) == 0 {
+				return nil
+			}
+			return rec.Column(idx[0])
+		}
+		tenants, _ := col("tenant_id").(*array.String)
+		runs, _ := col("run_id").(*array.String)
+		ats, _ := col("extracted_at").(*array.Timestamp)
+		snaps, _ := col("snapshots_json").(*array.String)
+		states, _ := col("state_json").(*array.String)
+		if tenants == nil || runs == nil || ats == nil || snaps == nil || states == nil {
+			rec.Release()
+			return nil, fmt.Errorf("reading the commit log: unexpected columns %s", rec.Schema())
+		}
+		for i := range int(rec.NumRows()) {
+			r := commitRow{Tenant: tenants.Value(i), RunID: runs.Value(i), At: int64(ats.Value(i))}
+			if err := json.Unmarshal([]byte(snaps.Value(i)), &r.Snapshots); err != nil {
+				rec.Release()
+				return nil, fmt.Errorf("reading the commit log: run %s: %w", r.RunID, err)
+			}
+			if err := json.Unmarshal([]byte(states.Value(i)), &r.State); err != nil {
+				rec.Release()
+				return nil, fmt.Errorf("reading the commit log: run %s: %w", r.RunID, err)
+			}
+			rows = append(rows, r)
+		}
+		rec.Release()
+	}
+	slices.SortStableFunc(rows, func(a, b commitRow) int { return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.RunID, b.RunID)) })
+	return rows, nil
+}
+
+// State returns a stream's committed state: the value of the tenant's last committed transaction that carried
+// the stream; ok is false when none ever did.
+//
+// Deprecated: use StateContext, which a caller can cancel.
+func (w *Warehouse) State(tenantID, stream string) (value []byte, ok bool, err error) {
+	return w.StateContext(context.Background(), tenantID, stream)
+}
+
+// StateContext returns a stream's committed state: the value of the tenant's last committed transaction that
+// carried the stream (the commit log's row, so a transaction killed before its row never moves it); ok is false
+// when none ever did.
+func (w *Warehouse) StateContext(ctx context.Context, tenantID, stream string) (value []byte, ok bool, err error) {
+	if err := checkName("tenant id", tenantID); err != nil {
+		return nil, false, err
+	}
+	if err := checkName("stream", stream); err != nil {
+		return nil, false, err
+	}
+	rows, err := w.commitRows(ctx, tenantID)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading state %s: %w", stream, err)
+	}
+	for i := len(rows) - 1; i >= 0; i-- {
+		if v, ok := rows[i].State[stream]; ok {
+			return []byte(v), true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// ReadSet is what seatlake's readers (the DuckDB views, the marts, report, sync, reclaim) read: for each table, for
+// each tenant, the table at the snapshot of the tenant's last committed transaction that wrote it, restricted to
+// the tenant's partitions. A transaction killed between two table commits is not in it. Record tables (runs,
+// syncs, actions, the commit log) are read at their current snapshot.
+type ReadSet struct {
+	Tables map[string]*TableRead
+}
+
+// TableRead is one table's part of a read set.
+type TableRead struct {
+	Table *table.Table
+	// Exists is false when the table was never created (nothing was ever written to it).
+	Exists bool
+	// Snapshots is the snapshot read for each tenant.
+	Snapshots map[string]int64
+	// Files are the data files to read, every tenant's, ordered by tenant, day and location.
+	Files []DataFileRef
+}
+
+// DataFileRef is one data file of a read set.
+type DataFileRef struct {
+	Location string // as the table records it (file:///… for local storage)
+	Tenant   string
+	Day      string // the partition day (snapshot_date or event_date), YYYY-MM-DD; "" for record tables
+	Rows     int64
+	Size     int64
+}
+
+// ReadSet computes the read set of tables.
+func (w *Warehouse) ReadSet(ctx context.Context, tables []*table.Table) (*ReadSet, error) {
+	rows, err := w.commitRows(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]map[string]int64{} // table -> tenant -> snapshot id
+	for _, r := range rows {
+		for t, id := range r.Snapshots {
+			if latest[t] == nil {
+				latest[t] = map[string]int64{}
+			}
+			latest[t][r.Tenant] = id
+		}
+	}
+	rs := &ReadSet{Tables: map[string]*TableRead{}}
+	for _, tbl := range tables {
+		tr := &TableRead{Table: tbl, Snapshots: map[string]int64{}}
+		rs.Tables[tbl.Name] = tr
+		it, err := w.cat.LoadTable(ctx, ident(tbl.Name))
+		if errors.Is(err, catalog.ErrNoSuchTable) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading table %s: %w", tbl.Name, err)
+		}
+		tr.Exists = true
+		cache := map[string][]iceberg.DataFile{}
+		var files []iceberg.DataFile
+		if tbl.Kind == table.Log {
+			snap := it.CurrentSnapshot()
+			if snap == nil {
+				continue
+			}
+			if files, err = snapshotFiles(it, snap, w.fs, "", cache); err != nil {
+				return nil, fmt.Errorf("listing the files of %s: %w", tbl.Name, err)
+			}
+			for _, t := range tenantsOf(it, files) {
+				tr.Snapshots[t] = snap.SnapshotID
+			}
+		} else {
+			for _, tenant := range slices.Sorted(maps.Keys(latest[tbl.Name])) {
+				id := latest[tbl.Name][tenant]
+				snap := it.SnapshotByID(id)
+				if snap == nil {
+					// Expired (the tenant has not committed this table within the snapshot retention): its files are
+					// read from the current snapshot, where nothing of a later transaction of the tenant can be, or it
+					// would have a later row.
+					w.log.Warn("a tenant's last committed snapshot has expired; reading the current one", "table", tbl.Name, "tenant_id", tenant, "snapshot_id", id)
+					if snap = it.CurrentSnapshot(); snap == nil {
+						continue
+					}
+				}
+				fs, err := snapshotFiles(it, snap, w.fs, tenant, cache)
+				if err != nil {
+					return nil, fmt.Errorf("listing the files of %s for tenant %s: %w", tbl.Name, tenant, err)
+				}
+				tr.Snapshots[tenant] = snap.SnapshotID
+				files = append(files, fs...)
+			}
+		}
+		tenantField, dayField := partitionFieldIDs(it, tbl)
+		for _, df := range files {
+			ref := DataFileRef{Location: df.FilePath(), Rows: df.Count(), Size: df.FileSizeBytes()}
+			ref.Tenant, _ = df.Partition()[tenantField].(string)
+			if dayField >= 0 {
+				ref.Day = dayString(int64(dateValue(df.Partition()[dayField])))
+			}
+			tr.Files = append(tr.Files, ref)
+		}
+		slices.SortFunc(tr.Files, func(a, b DataFileRef) int {
+			return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Location, b.Location))
+		})
+	}
+	return rs, nil
+}
+
+// partitionFieldIDs are the partition field ids of tenant_id and the day column (-1 when the table has none).
+func partitionFieldIDs(it *itable.Table, tbl *table.Table) (tenant, day int) {
+	tenant, day = -1, -1
+	spec := it.Spec()
+	for _, f := range spec.Fields() {
+		switch f.Name {
+		case table.TenantID.Name:
+			tenant = f.FieldID
+		case partitionColumn(tbl):
+			if partitionColumn(tbl) != "" {
+				day = f.FieldID
+			}
+		}
+	}
+	return tenant, day
+}
+
+// dateValue is a date partition value as days since 1970-01-01.
+func dateValue(v any) int32 {
+	switch v := v.(type) {
+	case iceberg.Date:
+		return int32(v)
+	case int32:
+		return v
+	case int64:
+		return int32(v)
+	case int:
+		return int32(v)
+	case time.Time:
+		return int32(v.UTC().Unix() / 86400)
+	}
+	return 0
+}
+
+func tenantsOf(it *itable.Table, files []iceberg.DataFile) []string {
+	id, _ := partitionFieldIDs(it, &table.Table{})
+	seen := map[string]bool{}
+	for _, df := range files {
+		if t, ok := df.Partition()[id].(string); ok {
+			seen[t] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// snapshotFiles lists the live data files of a snapshot, only tenant's when tenant is not empty. Every file is
+// listed, empty ones included (an empty snapshot file is a day's answer: nothing). Manifests are immutable, so
+// their entries are kept in cache across snapshots of the same table.
+func snapshotFiles(it *itable.Table, snap *itable.Snapshot, fs icebergio.IO, tenant string, cache map[string][]iceberg.DataFile) ([]iceberg.DataFile, error) {
+	manifests, err := snap.Manifests(fs)
+	if err != nil {
+		return nil, err
+	}
+	tenantField := -1
+	if tenant != "" {
+		spec := it.Spec()
+		for _, f := range spec.Fields() {
+			if f.Name == table.TenantID.Name {
+				tenantField = f.FieldID
+			}
+		}
+	}
+	var out []iceberg.DataFile
+	for _, m := range manifests {
+		if m.ManifestContent() != iceberg.ManifestContentData {
+			continue
+		}
+		dfs, ok := cache[m.FilePath()]
+		if !ok {
+			entries, err := m.FetchEntries(fs, true)
+			if err != nil {
+				return nil, fmt.Errorf("reading manifest %s: %w", m.FilePath(), err)
+			}
+			for _, e := range entries {
+				dfs = append(dfs, e.DataFile())
+			}
+			if cache != nil {
+				cache[m.FilePath()] = dfs
+			}
+		}
+		for _, df := range dfs {
+			if tenant != "" {
+				if t, _ := df.Partition()[tenantField].(string); t != tenant {
+					continue
+				}
+			}
+			out = append(out, df)
+		}
+	}
+	return out, nil
+}
+
+// partitionFiles lists the table's current files of one tenant and day.
+func partitionFiles(it *itable.Table, cache map[string][]iceberg.DataFile, fs icebergio.IO, tenant, day string) ([]iceberg.DataFile, error) {
+	snap := it.CurrentSnapshot()
+	if snap == nil {
+		return nil, nil
+	}
+	files, err := snapshotFiles(it, snap, fs, tenant, cache)
+	if err != nil {
+		return nil, err
+	}
+	_, dayField := partitionFieldIDs(it, &table.Table{Kind: table.Snapshot})
+	var out []iceberg.DataFile
+	for _, df := range files {
+		if dayString(int64(dateValue(df.Partition()[dayField]))) == day {
+			out = append(out, df)
+		}
+	}
+	return out, nil
+}
