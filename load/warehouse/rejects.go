@@ -117,8 +117,8 @@ func (r *RejectWriter) cleanup() {
 		r.f.Close()
 		r.f = nil
 	}
-	os.Remove(r.staged)
-	os.Remove(filepath.Join(r.txn.w.root, dirStaging, r.txn.runID)) // when empty
+	// The run's whole staging folder: every reject file of the run is stored (or discarded) by now.
+	os.RemoveAll(filepath.Join(r.txn.w.root, dirStaging, r.txn.runID))
 }
 
 // abort removes the local file and a stored copy, if a failed commit got that far.
