@@ -46,14 +46,28 @@ func (w *Warehouse) appendLog(ctx context.Context, tbl *table.Table, tenantID, r
 	if err != nil {
 		return commitResult{}, err
 	}
+	df, err := w.writeLogFile(ctx, it, tbl, tenantID, runID, rec)
+	if err != nil {
+		return commitResult{}, err
+	}
+	return w.commitTable(ctx, tbl.Name, props, func(ctx context.Context, _ *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
+		return txn.AddDataFiles(ctx, []iceberg.DataFile{df}, props)
+	})
+}
+
+// writeLogFile writes rec as one data file of the record table it (declared as tbl) and describes it.
+func (w *Warehouse) writeLogFile(ctx context.Context, it *itable.Table, tbl *table.Table, tenantID, runID string, rec arrow.RecordBatch) (iceberg.DataFile, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	ws, types, err := writeSchema(tbl, it.Schema())
 	if err != nil {
-		return commitResult{}, fmt.Errorf("%s: %w", tbl.Name, err)
+		return nil, fmt.Errorf("%s: %w", tbl.Name, err)
 	}
 	loc := fmt.Sprintf("%s/data/%s=%s/%s-%s.parquet", it.Location(), table.TenantID.Name, tenantID, runID, uuid.NewString()[:8])
 	out, err := w.create(loc)
 	if err != nil {
-		return commitResult{}, fmt.Errorf("creating %s: %w", loc, err)
+		return nil, fmt.Errorf("creating %s: %w", loc, err)
 	}
 	cw := &countingWriter{w: out}
 	buf := bufio.NewWriter(cw)
@@ -62,7 +76,7 @@ func (w *Warehouse) appendLog(ctx context.Context, tbl *table.Table, tenantID, r
 	if err != nil {
 		out.Close()
 		w.remove(loc)
-		return commitResult{}, fmt.Errorf("starting %s: %w", loc, err)
+		return nil, fmt.Errorf("starting %s: %w", loc, err)
 	}
 	cols := make([]arrow.Array, len(types))
 	for i, typ := range types {
@@ -85,11 +99,11 @@ func (w *Warehouse) appendLog(ctx context.Context, tbl *table.Table, tenantID, r
 	}
 	if err != nil {
 		w.remove(loc)
-		return commitResult{}, fmt.Errorf("writing %s: %w", loc, err)
+		return nil, fmt.Errorf("writing %s: %w", loc, err)
 	}
 	md, err := fw.FileMetadata()
 	if err != nil {
-		return commitResult{}, err
+		return nil, err
 	}
 	tenantField, _ := partitionFieldIDs(it, tbl)
 	df, err := itable.DataFileFromMetadata(itable.DataFileArgs{
@@ -98,9 +112,7 @@ func (w *Warehouse) appendLog(ctx context.Context, tbl *table.Table, tenantID, r
 		SortOrderID: it.SortOrder().OrderID(), Properties: it.Properties(), FormatVersion: it.Metadata().Version(),
 	})
 	if err != nil {
-		return commitResult{}, fmt.Errorf("describing %s for the commit: %w", loc, err)
+		return nil, fmt.Errorf("describing %s for the commit: %w", loc, err)
 	}
-	return w.commitTable(ctx, tbl.Name, props, func(ctx context.Context, _ *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
-		return txn.AddDataFiles(ctx, []iceberg.DataFile{df}, props)
-	})
+	return df, nil
 }
