@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/dataverse"
 	"github.com/seatlake/seatlake/extract/finops"
+	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
@@ -97,6 +98,14 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		add("graph", cfg.GraphEndpoint, "permission LicenseAssignment.ReadWrite.All", CheckWarn,
 			"not in the token's roles: seatlake reclaim --apply cannot remove licenses (runs, syncs and reports do not need it)",
 			"grant the app the Microsoft Graph application permission LicenseAssignment.ReadWrite.All and admin consent, only if it is to remove licenses")
+	}
+	// Group names are for people to read: without a permission that reads groups, runs name them by id.
+	if roles[graph.GroupPermission] || roles["Group.Read.All"] || roles["Directory.Read.All"] || roles["Group.ReadWrite.All"] || roles["Directory.ReadWrite.All"] {
+		add("graph", cfg.GraphEndpoint, "permission "+graph.GroupPermission, CheckOK, "held, for the names of the groups that assign licenses", "")
+	} else {
+		add("graph", cfg.GraphEndpoint, "permission "+graph.GroupPermission, CheckWarn,
+			"not in the token's roles: the groups that assign licenses are named by id only (runs still succeed)",
+			"grant the app the Microsoft Graph application permission "+graph.GroupPermission+" and admin consent, so reasons and actions name the groups")
 	}
 	gc := client(graphTokens, nil)
 	var buf bytes.Buffer

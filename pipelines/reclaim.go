@@ -216,7 +216,7 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 	}
 	if group != "" {
 		a.Action, a.Result = "remove_from_group", "group_removal_needed"
-		return "inherited from group " + group + ": remove the user from that group (seatlake never changes groups)"
+		return "inherited from group " + g.GroupLabel(ctx, group) + ": remove the user from that group (seatlake never changes groups)"
 	}
 	a.Action = "remove_license"
 	if !cfg.Apply {

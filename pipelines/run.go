@@ -264,7 +264,10 @@ func (r *run) execute(ctx context.Context) error {
 			res, err := x.Users(sctx, counting{reportClient.WithStats(st), p}, true, sinks[graph.Users], sinks[graph.UserLicenses])
 			p.done()
 			usersRes = res
-			return err
+			if err != nil {
+				return err
+			}
+			return r.groups(sctx, x, client, res.Groups, sinks[graph.Groups])
 		})
 		streams.Go(func() error {
 			st := r.streamStats(graph.SubscribedSkus.Name)

@@ -92,7 +92,7 @@ var LicenseUsage = table.New("license_usage", table.Snapshot, "",
 	table.Column{Name: "yearly_saving", Type: f64, Nullable: true, Doc: "reclaim: 12 x the price; downgrade: 12 x the difference"},
 	table.Column{Name: "true_up_monthly_cost", Type: f64, Nullable: true, Doc: "under_licensed: what the required tier costs a month more than this license"},
 	table.Column{Name: "reclaim_candidate", Type: bl},
-	table.Column{Name: "action", Type: str, Nullable: true, Doc: "remove license, remove from group <id>, assign <tier> (under-licensed), or downgrade to <license>"},
+	table.Column{Name: "action", Type: str, Nullable: true, Doc: "remove license, remove from group <name> (<id>) (the id alone when graph_groups has no name), assign <tier> (under-licensed), or downgrade to <license>"},
 )
 
 // LicensePosition is the license_position mart.

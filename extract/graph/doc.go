@@ -1,5 +1,6 @@
 // Package graph extracts Microsoft Graph v1.0 into the graph_* warehouse tables: users (with signInActivity and
-// assignedLicenses), subscribedSkus, interactive sign-ins by time window, and the usage reports' concealment setting.
+// assignedLicenses), the display names of the groups that assign licenses, subscribedSkus, interactive sign-ins by
+// time window, and the usage reports' concealment setting.
 //
 // Each stream pages its endpoint through a Pager (extract/odata in production), decodes one page at a time into
 // reused Arrow builders (table.Batcher) and hands full record batches to a table.Sink, so memory is bounded by the

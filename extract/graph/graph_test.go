@@ -29,6 +29,8 @@ type fakeGraph struct {
 	srv       *httptest.Server
 	noPremium bool
 	denied    bool
+	// groupsDenied refuses GET /groups/{id}, as Graph does without GroupMember.Read.All.
+	groupsDenied bool
 	// truncateOnce cuts the next report download short, as a dropped connection would.
 	truncateOnce bool
 	mu           sync.Mutex
@@ -77,6 +79,15 @@ func (f *fakeGraph) serve(t *testing.T) func(http.ResponseWriter, *http.Request)
 				file = "signins_page2.json"
 			default:
 				file = "signins_page1.json"
+			}
+		case "/v1.0/groups/5a1e0000-0000-4000-8000-00000000b22b", "/v1.0/groups/9e1f0000-0000-4000-8000-00000000a11a":
+			switch {
+			case f.groupsDenied:
+				file, status = "error_denied.json", http.StatusForbidden
+			case strings.HasSuffix(r.URL.Path, "a11a"): // deleted since the users were read
+				file, status = "error_notfound.json", http.StatusNotFound
+			default:
+				file = "group.json"
 			}
 		case "/v1.0/subscribedSkus":
 			file = "subscribedSkus.json"
@@ -353,5 +364,43 @@ func TestUsageReport(t *testing.T) {
 		}
 		got.golden(t, "usage_report")
 		got.release()
+	}
+}
+
+// The groups stream reads the display name of each group that assigns licenses, once per group, selecting only id
+// and displayName; a group deleted since (404) is counted and left out; without the permission (403) it stops at
+// once with ErrGroupsDenied naming GroupMember.Read.All, and lands nothing.
+func TestGroupsReadsTheNamesOfLicensingGroups(t *testing.T) {
+	f := newFakeGraph(t)
+	x, c, _ := newTestExtractor(t, f)
+	var users, lic collect
+	defer users.release()
+	defer lic.release()
+	ures, err := x.Users(context.Background(), c, true, &users, &lic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"5a1e0000-0000-4000-8000-00000000b22b", "9e1f0000-0000-4000-8000-00000000a11a"}
+	if strings.Join(ures.Groups, " ") != strings.Join(want, " ") {
+		t.Fatalf("groups that assign licenses: %v, want %v", ures.Groups, want)
+	}
+	f.requests = nil
+	var groups collect
+	defer groups.release()
+	res, err := x.Groups(context.Background(), c, ures.Groups, &groups)
+	if err != nil || res.Read != 1 || res.NotFound != 1 {
+		t.Fatalf("groups: %+v %v, want 1 read and 1 not found", res, err)
+	}
+	if strings.Join(f.requests, " ") != "/v1.0/groups/"+want[0]+"?$select=id,displayName /v1.0/groups/"+want[1]+"?$select=id,displayName" {
+		t.Errorf("requests %v", f.requests)
+	}
+	groups.golden(t, "graph_groups")
+
+	f.groupsDenied = true
+	var denied collect
+	defer denied.release()
+	res, err = x.Groups(context.Background(), c, ures.Groups, &denied)
+	if !errors.Is(err, ErrGroupsDenied) || !strings.Contains(err.Error(), "GroupMember.Read.All") || res.Read != 0 || denied.rows() != 0 {
+		t.Errorf("without the permission: %+v %v, %d rows", res, err, denied.rows())
 	}
 }

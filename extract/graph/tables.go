@@ -48,6 +48,14 @@ var (
 		table.Column{Name: "assigned_at", Type: ts, Nullable: true, Doc: "licenseAssignmentStates.lastUpdatedDateTime: when the assignment last changed (its assignment date, for a license assigned once)"},
 	)
 
+	Groups = table.New("graph_groups", table.Snapshot, "",
+		"The groups that assign licenses (group-based licensing), with their display names: GET /groups/{id}?$select=id,displayName "+
+			"for each assignedByGroup id of the users' licenseAssignmentStates. Needs GroupMember.Read.All; without it the table is empty "+
+			"and the licenses keep their group ids.",
+		table.Column{Name: "group_id", Type: str, Key: true, Doc: "the group's object id (licenseAssignmentStates.assignedByGroup)"},
+		table.Column{Name: "display_name", Type: str, Nullable: true},
+	)
+
 	SubscribedSkus = table.New("graph_subscribed_skus", table.Snapshot, "",
 		"Purchased and consumed units per SKU (GET /subscribedSkus).",
 		table.Column{Name: "id", Type: str, Key: true, Doc: "<tenantId>_<skuId>"},
@@ -113,5 +121,5 @@ var (
 
 // Tables lists the Graph tables in the order a run extracts them.
 func Tables() []*table.Table {
-	return []*table.Table{Users, UserLicenses, SubscribedSkus, SignIns, ReportSettings, UsageReport}
+	return []*table.Table{Users, UserLicenses, Groups, SubscribedSkus, SignIns, ReportSettings, UsageReport}
 }

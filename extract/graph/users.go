@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -52,6 +54,9 @@ type UsersResult struct {
 	Pages          int
 	// BadValues counts values that did not parse (stored as null).
 	BadValues int64
+	// Groups are the ids of the groups that assign licenses (licenseAssignmentStates.assignedByGroup), sorted, each
+	// once: what the groups stream reads the names of.
+	Groups []string
 }
 
 // Users pages GET /users into graph_users and graph_user_licenses. With withActivity it selects signInActivity;
@@ -118,6 +123,7 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 		sel, top = userSelectWithActivity, usersActivityPageSize
 	}
 	first := x.url("users", "$select="+sel+"&$top="+itoa(top))
+	groups := map[string]bool{}
 	var page usersPage
 	decode := func(body []byte) (string, error) {
 		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
@@ -160,6 +166,11 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 				return "", err
 			}
 			res.Users++
+			for _, st := range v.LicenseAssignmentStates {
+				if st.AssignedByGroup != nil && *st.AssignedByGroup != "" {
+					groups[strings.ToLower(*st.AssignedByGroup)] = true
+				}
+			}
 			for _, al := range v.AssignedLicenses {
 				lp.Append()
 				lUser.Append(v.ID)
@@ -179,6 +190,7 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	if err := p.Walk(ctx, first, decode); err != nil {
 		return res, err
 	}
+	res.Groups = slices.Sorted(maps.Keys(groups))
 	if err := ub.Flush(ctx); err != nil {
 		return res, err
 	}

@@ -21,7 +21,7 @@ import (
 
 // AllGraphPermissions are the Microsoft Graph application permissions a fully consented seatlake app holds.
 var AllGraphPermissions = []string{"User.Read.All", "AuditLog.Read.All", "Organization.Read.All", "ReportSettings.Read.All", "Reports.Read.All",
-	"LicenseAssignment.ReadWrite.All"}
+	"LicenseAssignment.ReadWrite.All", "GroupMember.Read.All"}
 
 func (s *Sim) signingKey() (*rsa.PrivateKey, string, error) {
 	s.keyOnce.Do(func() {
@@ -162,6 +162,10 @@ func (s *Sim) graphPermission(family string, r *http.Request) string {
 	case "assignLicense":
 		if !held["LicenseAssignment.ReadWrite.All"] && !held["User.ReadWrite.All"] && !held["Directory.ReadWrite.All"] {
 			return "LicenseAssignment.ReadWrite.All"
+		}
+	case "groups": // Get group: GroupMember.Read.All, or a higher permission
+		if !held["GroupMember.Read.All"] && !held["Group.Read.All"] && !held["Directory.Read.All"] && !held["Group.ReadWrite.All"] && !held["Directory.ReadWrite.All"] {
+			return "GroupMember.Read.All"
 		}
 	case "reportSettings":
 		if !held["ReportSettings.Read.All"] {

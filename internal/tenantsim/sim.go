@@ -393,6 +393,7 @@ func (s *Sim) routes() {
 	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", audGraph, s.reading(s.users)))
 	s.mux.HandleFunc("GET /v1.0/users/{id}", s.serve("users", audGraph, s.reading(s.user)))
 	s.mux.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.serve("assignLicense", audGraph, s.assignLicense))
+	s.mux.HandleFunc("GET /v1.0/groups/{id}", s.serve("groups", audGraph, s.group))
 	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", audGraph, s.reading(s.subscribedSkus)))
 	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.serve("signIns", audGraph, s.signIns))
 	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.serve("reportSettings", audGraph, s.reportSettings))

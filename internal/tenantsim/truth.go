@@ -126,6 +126,7 @@ func (s *Sim) computeTruth() Truth {
 	t.Tables = map[string]int64{
 		"graph_users":           int64(len(m.users)),
 		"graph_user_licenses":   m.licenses,
+		"graph_groups":          s.groupsTruth(),
 		"graph_subscribed_skus": int64(len(m.skus)),
 		"graph_signins":         signIns,
 		"graph_report_settings": 1,
@@ -214,4 +215,12 @@ func (s *Sim) SetApplicationUser(e int, ok bool) {
 	s.truthMu.Lock()
 	s.truth, s.usage = t, nil
 	s.truthMu.Unlock()
+}
+
+// groupsTruth is what a run lands in graph_groups: the groups that assign licenses, when the app may read groups.
+func (s *Sim) groupsTruth() int64 {
+	if s.graphPermission("groups", nil) != "" {
+		return 0
+	}
+	return s.m.licensingGroups()
 }

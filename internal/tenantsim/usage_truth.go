@@ -300,7 +300,8 @@ func (s *Sim) findingsTruth(suspicious int, underLicensed int64) []string {
 		ok   bool
 		code string
 	}{{auditOff, "auditing_off"}, {notInEntra, "dataverse_not_in_entra"}, {foUnmatched, "finops_no_entra_identity"},
-		{conflict, "identity_conflict"}, {underLicensed > 0, "finops_under_licensed"}} {
+		{conflict, "identity_conflict"}, {underLicensed > 0, "finops_under_licensed"},
+		{m.licensingGroups() > 0 && s.groupsTruth() == 0, "group_names_unknown"}} {
 		if c.ok {
 			f = append(f, c.code)
 		}

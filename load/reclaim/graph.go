@@ -112,3 +112,20 @@ func (g *Graph) RemoveLicense(ctx context.Context, userID, skuID string) error {
 	}
 	return nil
 }
+
+// GroupLabel names a group for the person reading a decision: "<display name> (<id>)", or the id alone when Graph
+// does not give the name (the app may not read groups: GroupMember.Read.All; or the group is gone). A name is for
+// reading, never a reason to fail.
+func (g *Graph) GroupLabel(ctx context.Context, id string) string {
+	var buf bytes.Buffer
+	if err := g.Client.Get(ctx, strings.TrimRight(g.Endpoint, "/")+"/v1.0/groups/"+url.PathEscape(id)+"?$select=id,displayName", &buf); err != nil {
+		return id
+	}
+	var v struct {
+		DisplayName string `json:"displayName"`
+	}
+	if json.Unmarshal(buf.Bytes(), &v) != nil || v.DisplayName == "" {
+		return id
+	}
+	return v.DisplayName + " (" + id + ")"
+}

@@ -76,6 +76,15 @@ WITH f AS (
            'renew before the grace period ends, or plan to move their ' || sum(assigned) || ' assigned users'
     FROM mart_license_position WHERE kind = 'sku' AND capability_status = 'Warning' HAVING count(*) > 0
     UNION ALL
+    SELECT 'group_names_unknown', 'low', NULL, count(*),
+           count(*) || ' group(s) that assign licenses have no name in graph_groups, so reasons and actions name them by id: '
+               || string_agg(gid, ', ' ORDER BY gid),
+           'grant the app the Microsoft Graph application permission GroupMember.Read.All and admin consent (the run''s warnings say when it was refused); the next run reads the names. A group deleted since the users were read has none'
+    FROM (SELECT DISTINCT lower(trim(unnest(string_split(assigned_by_group, ',')))) AS gid
+          FROM graph_user_licenses WHERE tenant_id = $1 AND assigned_by_group IS NOT NULL)
+    WHERE gid NOT IN (SELECT lower(group_id) FROM graph_groups WHERE tenant_id = $1)
+    HAVING count(*) > 0
+    UNION ALL
     SELECT 'source_incomplete', 'high', NULL, count(*),
            'the last run could not fetch: ' || string_agg(part, '; '),
            'see the run summary (runs table) and fix what it names; the next run fetches what is missing'

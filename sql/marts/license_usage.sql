@@ -17,16 +17,28 @@
 -- the highest F&O license the user holds (flagged on that license's row): the action is "assign <tier>" (unless
 -- the license is reclaimed), true_up_monthly_cost what the required tier costs a month more.
 -- product_display_name is Microsoft's product name of the SKU (or the rules' sku-names), else its part number.
+-- A group that assigns a license is named "<display name> (<id>)" in reasons and actions when graph_groups has its
+-- name, by id alone otherwise.
 WITH p AS (SELECT * FROM run_params),
 u AS (
     SELECT id, user_principal_name, display_name, account_enabled, last_successful_sign_in_at, sign_in_activity_available
     FROM graph_users WHERE tenant_id = $1
 ),
+grp AS (
+    SELECT x.user_id, x.sku_id,
+           string_agg(coalesce(g.display_name || ' (' || x.gid || ')', x.gid), ', ' ORDER BY x.gid) AS group_label,
+           string_agg(g.display_name, ', ' ORDER BY x.gid) AS group_names
+    FROM (SELECT user_id, sku_id, trim(unnest(string_split(assigned_by_group, ','))) AS gid
+          FROM graph_user_licenses WHERE tenant_id = $1 AND assigned_by_group IS NOT NULL) x
+    LEFT JOIN graph_groups g ON g.tenant_id = $1 AND lower(g.group_id) = lower(x.gid)
+    GROUP BY x.user_id, x.sku_id
+),
 lic AS (
     SELECT l.user_id, l.sku_id, k.sku_part_number,
            coalesce(nm.display_name, ng.display_name, k.sku_part_number, l.sku_id) AS product_display_name,
-           s.product_id, l.assigned_at, l.assigned_by_group
+           s.product_id, l.assigned_at, l.assigned_by_group, gr.group_label, gr.group_names
     FROM graph_user_licenses l
+    LEFT JOIN grp gr ON gr.user_id = l.user_id AND gr.sku_id = l.sku_id
     LEFT JOIN graph_subscribed_skus k ON k.sku_id = l.sku_id AND k.tenant_id = $1
     LEFT JOIN rule_skus s ON s.sku_part_number = k.sku_part_number
     LEFT JOIN rule_sku_names nm ON nm.sku_part_number = k.sku_part_number
@@ -68,7 +80,8 @@ base AS (
            CASE WHEN p.upn_regex <> '' AND regexp_matches(lower(u.user_principal_name), p.upn_regex) THEN 'the exclusion pattern ' || p.upn_regex
                 WHEN lower(u.user_principal_name) IN (SELECT value FROM rule_exclusions WHERE kind = 'user') THEN 'the exclusion list'
                 WHEN l.assigned_by_group IS NOT NULL AND EXISTS (SELECT 1 FROM rule_exclusions x WHERE x.kind = 'group'
-                     AND list_contains(string_split(lower(l.assigned_by_group), ','), x.value)) THEN 'an excluded group (' || l.assigned_by_group || ')'
+                     AND list_contains(string_split(lower(l.assigned_by_group), ','), x.value))
+                     THEN CASE WHEN l.group_names IS NOT NULL THEN 'the excluded group ' || l.group_label ELSE 'an excluded group (' || l.assigned_by_group || ')' END
                 WHEN p.exclude_non_interactive AND ni.user_id IS NOT NULL THEN 'a Dataverse non-interactive or application account'
            END AS excluded_by,
            date_diff('day', CAST(a.last_activity AS DATE), p.as_of) AS days_since_activity,
@@ -149,7 +162,7 @@ SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, prod
            WHEN 'excluded' THEN 'excluded by ' || excluded_by || ': never a reclaim candidate'
            WHEN 'disabled_user_licensed' THEN 'the account is disabled and still holds ' || product_display_name
                || CASE WHEN sku_part_number <> product_display_name THEN ' (' || sku_part_number || ')' ELSE '' END
-               || CASE WHEN assigned_by_group IS NOT NULL THEN ', inherited from group ' || assigned_by_group || ': remove the user from that group'
+               || CASE WHEN assigned_by_group IS NOT NULL THEN ', inherited from group ' || group_label || ': remove the user from that group'
                        ELSE ': remove the license' END
            WHEN 'active' THEN 'in use: last ' || evidence_detail || ' on ' || strftime(last_activity, '%Y-%m-%d')
                || ' (' || CASE days_since_activity WHEN 0 THEN 'today' WHEN 1 THEN '1 day ago' ELSE days_since_activity || ' days ago' END || ', threshold ' || threshold || ')'
@@ -184,11 +197,11 @@ SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, prod
                         || strftime(any_sign_in, '%Y-%m-%d')
                     ELSE 'no ' || evidence_phrase || ' in all ' || days_held || ' days of evidence held (threshold ' || threshold || ')'
                END
-               || CASE WHEN assigned_by_group IS NOT NULL THEN '; inherited from group ' || assigned_by_group || ': remove the user from that group' ELSE '' END
+               || CASE WHEN assigned_by_group IS NOT NULL THEN '; inherited from group ' || group_label || ': remove the user from that group' ELSE '' END
            WHEN 'never_used' THEN 'never used: no ' || evidence_phrase
                || CASE WHEN specific THEN ', and never signed in to anything' ELSE ' ever' END
                || '; assigned ' || coalesce(days_assigned || ' days ago', 'at an unknown date')
-               || CASE WHEN assigned_by_group IS NOT NULL THEN '; inherited from group ' || assigned_by_group || ': remove the user from that group' ELSE '' END
+               || CASE WHEN assigned_by_group IS NOT NULL THEN '; inherited from group ' || group_label || ': remove the user from that group' ELSE '' END
        END
        || CASE WHEN under_licensed THEN '; under-licensed: the user''s F&O roles require ' || required_tier || ', more than the '
                || coalesce(held_tier, product_display_name) || ' license held: assign ' || required_tier ELSE '' END AS reason,
@@ -199,7 +212,7 @@ SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, prod
             WHEN downgrade_to_now IS NOT NULL THEN 12 * (monthly_price - coalesce(target_price, monthly_price)) END AS yearly_saving,
        CASE WHEN under_licensed THEN greatest(required_price - coalesce(monthly_price, 0), 0) END AS true_up_monthly_cost,
        status IN ('low_usage', 'never_used', 'disabled_user_licensed') AS reclaim_candidate,
-       CASE WHEN status IN ('low_usage', 'never_used', 'disabled_user_licensed') AND assigned_by_group IS NOT NULL THEN 'remove from group ' || assigned_by_group
+       CASE WHEN status IN ('low_usage', 'never_used', 'disabled_user_licensed') AND assigned_by_group IS NOT NULL THEN 'remove from group ' || group_label
             WHEN status IN ('low_usage', 'never_used', 'disabled_user_licensed') THEN 'remove license'
             WHEN under_licensed THEN 'assign ' || required_tier
             WHEN downgrade_to_now IS NOT NULL THEN 'downgrade to ' || downgrade_to_now END AS action

@@ -1,0 +1,99 @@
+package tenantsim
+
+import (
+	"net/http"
+	"strings"
+)
+
+// GET /v1.0/groups/{id}: the groups of group-based licensing, read by id as Learn's "Get group" page describes
+// (extract/graph/testdata/README.md): $select picks among the properties served, a group the tenant does not have
+// is 404 Request_ResourceNotFound, and reading any group needs GroupMember.Read.All or a higher permission.
+
+// groupProps are the group properties served, in the order Graph writes them; all of them without $select.
+var groupProps = []string{"id", "description", "displayName", "groupTypes", "mailEnabled", "mailNickname", "securityEnabled"}
+
+// groupIndex finds a licensing group by id.
+func (m *model) groupIndex(id string) (int, bool) {
+	for g := range licenseGroups {
+		if strings.EqualFold(m.groupID(g), id) {
+			return g, true
+		}
+	}
+	return 0, false
+}
+
+func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
+	if !s.queryOptions(w, r, rep, "$select") {
+		return
+	}
+	id := r.PathValue("id")
+	g, ok := s.m.groupIndex(id)
+	if !ok {
+		s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
+			"Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.", w.Header().Get("request-id"))
+		return
+	}
+	props := groupProps
+	if sel, has := query(r, "$select"); has {
+		props = nil
+		for _, p := range strings.Split(sel, ",") {
+			p = strings.TrimSpace(p)
+			found := ""
+			for _, known := range groupProps {
+				if strings.EqualFold(p, known) {
+					found = known
+				}
+			}
+			if found == "" {
+				s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'microsoft.graph.group'.")
+				return
+			}
+			props = append(props, found)
+		}
+	}
+	lg := licenseGroups[g]
+	b := append(rep.b, `{"@odata.context":"`...)
+	b = append(b, baseURL(r)...)
+	b = append(b, `/v1.0/$metadata#groups`...)
+	if _, has := query(r, "$select"); has {
+		b = append(b, '(')
+		b = append(b, strings.Join(props, ",")...)
+		b = append(b, ')')
+	}
+	b = append(b, `/$entity"`...)
+	for _, p := range props {
+		b = append(b, `,"`...)
+		b = append(b, p...)
+		b = append(b, `":`...)
+		switch p {
+		case "id":
+			b = appendJSONString(b, s.m.groupID(g))
+		case "displayName":
+			b = appendJSONString(b, lg.name)
+		case "description":
+			b = appendJSONString(b, "Assigns "+skuCatalog[lg.sku].part+" to its members (group-based licensing)")
+		case "groupTypes":
+			b = append(b, "[]"...)
+		case "mailEnabled":
+			b = append(b, "false"...)
+		case "mailNickname":
+			b = appendJSONString(b, strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(lg.name)))
+		case "securityEnabled":
+			b = append(b, "true"...)
+		}
+	}
+	rep.b = append(b, '}')
+}
+
+// licensingGroups counts the groups that assign a license to at least one user: what a run lands in graph_groups.
+func (m *model) licensingGroups() int64 {
+	seen := map[int8]bool{}
+	for i := range m.users {
+		for _, l := range m.users[i].lic {
+			if l.group >= 0 {
+				seen[l.group] = true
+			}
+		}
+	}
+	return int64(len(seen))
+}
