@@ -728,3 +728,36 @@ func TestLockWait(t *testing.T) {
 	}
 	u2()
 }
+
+func TestStoragePropsFromTheEnvironment(t *testing.T) {
+	for _, tt := range []struct {
+		storage string
+		env     map[string]string
+		want    string
+	}{
+		{"s3://b/p", map[string]string{"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_REGION": "eu-west-1"}, "s3.endpoint=http://127.0.0.1:9000 s3.force-virtual-addressing=false s3.region=eu-west-1"},
+		{"s3://b/p", nil, ""},
+		{"abfss://c@acct.dfs.core.windows.net/p", map[string]string{"AZURE_STORAGE_CONNECTION_STRING": "cs"}, "adls.connection-string.acct=cs"},
+		{"abfss://c@acct.dfs.core.windows.net/p", map[string]string{"AZURE_STORAGE_KEY": "k"}, "adls.auth.shared-key.account.key=k adls.auth.shared-key.account.name=acct"},
+		{"abfss://c@acct.dfs.core.windows.net/p", map[string]string{"AZURE_STORAGE_SAS_TOKEN": "?sv=1"}, "adls.sas-token.acct.dfs.core.windows.net=sv=1"},
+		{"abfss://c@acct.dfs.core.windows.net/p", map[string]string{"SEATLAKE_STORAGE_MANAGED_IDENTITY_CLIENT_ID": "id"}, "adls.auth.managed-identity.enabled=true adls.client-id=id"},
+		{"abfss://c@acct.dfs.core.windows.net/p", nil, ""}, // DefaultAzureCredential: workload identity, managed identity, CLI
+	} {
+		props, err := storageProps(tt.storage, func(k string) string { return tt.env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range slices.Sorted(maps.Keys(props)) {
+			got = append(got, k+"="+props[k])
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("%s %v: %v, want %s", tt.storage, tt.env, got, tt.want)
+		}
+	}
+	if _, err := storageProps("s3://b/p", func(k string) string {
+		return map[string]string{"AWS_ENDPOINT_URL": "http://minio.example.com"}[k]
+	}); err == nil {
+		t.Error("plain http to a remote S3 endpoint was accepted")
+	}
+}

@@ -43,10 +43,14 @@ type Config struct {
 	// and, when Storage is local, the tables themselves. Required.
 	Root string
 	// Catalog is the Iceberg catalog: "" for the SQL catalog in Root/catalog.sqlite (SQLite, the embedded
-	// default), sqlite:///path/file for another SQLite file.
+	// default), sqlite:///path/file for another SQLite file, postgres://… for the SQL (JDBC) catalog layout on
+	// PostgreSQL, https://… for an Iceberg REST catalog. Secrets come from the environment (see storageProps).
 	Catalog string
-	// Storage is where the tables' files go: "" for Root.
+	// Storage is where the tables' files go: "" for Root, a local path, s3://bucket/prefix or
+	// abfss://container@account.dfs.core.windows.net/prefix.
 	Storage string
+	// StorageOptions are extra FileIO properties, never secrets (e.g. adls.endpoint and adls.protocol for Azurite).
+	StorageOptions map[string]string
 	// Commit bounds the commit retries (zero values: the defaults).
 	Commit CommitOptions
 	Logger *slog.Logger
@@ -93,6 +97,10 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if err := os.MkdirAll(abs, DirMode); err != nil {
 		return nil, fmt.Errorf("creating warehouse directory: %w", err)
 	}
+	explicit, err := loadSaved(abs, &cfg)
+	if err != nil {
+		return nil, err
+	}
 	w := &Warehouse{root: abs, log: logger, commit: cfg.Commit.withDefaults(), ensured: map[string]bool{}, props: iceberg.Properties{}}
 	switch s := cfg.Storage; {
 	case s == "":
@@ -116,6 +124,16 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 		}
 		w.storage = "file://" + filepath.ToSlash(w.local)
 	}
+	props, err := storageProps(w.storage, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range cfg.StorageOptions {
+		props[k] = v
+	}
+	for k, v := range props {
+		w.props[k] = v
+	}
 	w.props["warehouse"] = w.storage
 	if w.fs, err = icebergio.LoadFS(ctx, w.props, w.storage); err != nil {
 		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
@@ -128,6 +146,12 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 		w.Close()
 		return nil, fmt.Errorf("creating the namespace %s: %w", Namespace, err)
 	}
+	if explicit {
+		if err := saveConfig(abs, cfg); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("recording the warehouse's catalog and storage: %w", err)
+		}
+	}
 	return w, nil
 }
 
@@ -139,7 +163,7 @@ func (w *Warehouse) openCatalog(ctx context.Context, spec string) error {
 	case strings.HasPrefix(spec, "sqlite://"):
 		path = strings.TrimPrefix(spec, "sqlite://")
 	default:
-		return fmt.Errorf("catalog %s: want nothing (the embedded catalog) or sqlite:///path", redactURL(spec))
+		return w.openRemoteCatalog(ctx, spec, os.Getenv)
 	}
 	// WAL and a busy timeout let several processes and goroutines commit through one file; an immediate
 	// transaction lock avoids the deadlock of two readers upgrading to writers at once.
@@ -148,7 +172,7 @@ func (w *Warehouse) openCatalog(ctx context.Context, spec string) error {
 	if err != nil {
 		return fmt.Errorf("opening the catalog %s: %w", path, err)
 	}
-	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, iceberg.Properties{"warehouse": w.storage})
+	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, w.props)
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("opening the catalog %s: %w", path, err)
