@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog/rest"
@@ -18,7 +19,8 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/azure" // abfss:// and wasbs:// storage
 	_ "github.com/apache/iceberg-go/io/gocloud/s3"    // s3:// storage
-	_ "github.com/jackc/pgx/v5/stdlib"                // the PostgreSQL catalog's driver ("pgx")
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL catalog's driver ("pgx")
 )
 
 // ConfigFile is where a warehouse directory records the catalog and storage it was opened with (never a secret),
@@ -180,7 +182,24 @@ func (w *Warehouse) openRemoteCatalog(ctx context.Context, spec string, env func
 			db.Close()
 			return fmt.Errorf("connecting to the PostgreSQL catalog %s: %w", redactURL(spec), err)
 		}
-		cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.Postgres, iceberg.Properties{"warehouse": w.storage})
+		// Jobs starting together race to create the catalog's tables; PostgreSQL's CREATE TABLE IF NOT EXISTS is not
+		// safe against that (the loser gets a duplicate type or key), so the loser tries again.
+		var cat *sqlcat.Catalog
+		for attempt := 1; ; attempt++ {
+			cat, err = sqlcat.NewCatalog(CatalogName, db, sqlcat.Postgres, w.props)
+			var pgErr *pgconn.PgError
+			if err == nil || attempt == 5 || !errors.As(err, &pgErr) || (pgErr.Code != "42710" && pgErr.Code != "23505" && pgErr.Code != "42P07") {
+				break
+			}
+			t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				db.Close()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
 		if err != nil {
 			db.Close()
 			return fmt.Errorf("opening the PostgreSQL catalog %s: %w", redactURL(spec), err)
