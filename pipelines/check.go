@@ -60,6 +60,10 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 	add := func(source, target, check, status, detail, action string) {
 		out = append(out, CheckResult{Tenant: cfg.Name, Source: source, Target: target, Check: check, Status: status, Detail: detail, Action: action})
 	}
+	if cfg.SetupErr != nil {
+		add("config", "", "credentials", CheckFail, oneLine(cfg.SetupErr.Error()), "fix the tenant's credential as the detail says; the other tenants are checked")
+		return out
+	}
 	if err := cfg.Validate(); err != nil {
 		add("config", "", "configuration", CheckFail, oneLine(err.Error()), "fix the configuration")
 		return out

@@ -19,8 +19,12 @@ import (
 
 // Config is everything a run needs, filled once by cmd/ and checked by Validate (which does no I/O).
 type Config struct {
-	Name         string // the tenant's name in the config file (default: its id)
-	TenantID     string
+	Name     string // the tenant's name in the config file (default: its id)
+	TenantID string
+	// SetupErr, when set, says why this tenant's credentials could not be read (a secret file missing or readable
+	// by others, an empty variable, a certificate that does not load): a run records the tenant as failed without
+	// a request, check reports it, and the other tenants go on. It names the config file's key and the fix.
+	SetupErr     error
 	ClientID     string
 	ClientSecret msauth.Secret
 	// Assertion, when set, is the client credential instead of the secret (certificate, federated token).

@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -17,38 +18,29 @@ import (
 	"github.com/seatlake/seatlake/transform/rules"
 )
 
-// computeMarts computes the marts of every tenant whose raw data was committed (ELT: over the committed views, so
-// the catalog is rebuilt first, once for all tenants) and lands each tenant's marts under marts/ in a second commit.
-// The raw data stays committed whatever happens here: a tenant whose marts fail is incomplete, never failed.
-func computeMarts(ctx context.Context, wh *warehouse.Warehouse, runs []*run) {
-	fail := func(r *run, err error) {
+// computeMarts computes the tenant's marts once its raw data is committed (ELT: over the committed views, so the
+// catalog is rebuilt first) and lands them under marts/ in a second commit. The raw data stays committed whatever
+// happens here: a tenant whose marts fail is incomplete, never failed. The caller holds the stage lock.
+func (r *run) computeMarts(ctx context.Context) {
+	fail := func(err error) {
 		r.mu.Lock()
 		r.sum.Missing = append(r.sum.Missing, "marts: "+err.Error())
 		r.sum.Status = StatusIncomplete
 		r.mu.Unlock()
 		r.log.Error("marts not computed", "err", err)
 	}
-	if len(runs) == 0 {
+	if err := catalog.Build(ctx, r.wh.Root(), Tables()); err != nil {
+		fail(fmt.Errorf("rebuilding the catalog for the marts: %w", err))
 		return
 	}
-	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
-		for _, r := range runs {
-			fail(r, fmt.Errorf("rebuilding the catalog for the marts: %w", err))
-		}
-		return
-	}
-	db, err := catalog.Open(wh.Root())
+	db, err := catalog.Open(r.wh.Root())
 	if err != nil {
-		for _, r := range runs {
-			fail(r, err)
-		}
+		fail(err)
 		return
 	}
 	defer db.Close()
-	for _, r := range runs {
-		if err := r.marts(ctx, db); err != nil {
-			fail(r, err)
-		}
+	if err := r.marts(ctx, db); err != nil {
+		fail(err)
 	}
 }
 
@@ -79,7 +71,8 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	if asOf.IsZero() {
 		asOf = r.sum.StartedAt
 	}
-	if err := transform.Prepare(ctx, db, transform.Inputs{Rules: r.cfg.Rules, AsOf: asOf, Missing: missing}); err != nil {
+	name := cmp.Or(r.cfg.Name, r.cfg.TenantID)
+	if err := transform.Prepare(ctx, db, transform.Inputs{Rules: r.cfg.Rules, AsOf: asOf, Missing: missing, TenantName: name}); err != nil {
 		return err
 	}
 	// The marts' snapshot is the day they are as of: recomputing an earlier day adds to their history.
@@ -108,6 +101,9 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 type MartsConfig struct {
 	Warehouse string
 	Tenants   []string // tenant ids; every tenant with committed users when empty
+	// Names are the tenants' names by id (the config file's); a tenant without one keeps the name its latest run
+	// recorded, else its id.
+	Names     map[string]string
 	Rules     *rules.Rules
 	AsOf      time.Time // the day the marts are computed as of; required
 	BatchRows int
@@ -117,9 +113,10 @@ type MartsConfig struct {
 
 // MartsResult is one tenant's recomputed marts.
 type MartsResult struct {
-	TenantID string
-	Tables   map[string]int64
-	Err      error
+	TenantID   string
+	TenantName string
+	Tables     map[string]int64
+	Err        error
 }
 
 // RecomputeMarts computes every tenant's marts again from the committed raw tables (no request to any service),
@@ -162,8 +159,14 @@ func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error)
 		pool.Close()
 		return nil, fmt.Errorf("the warehouse %s holds no committed tenant: run `seatlake run` first", cfg.Warehouse)
 	}
+	recorded, err := tenantNames(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	var res []MartsResult
 	for _, t := range tenants {
+		name := cmp.Or(cfg.Names[t], recorded[t], t)
 		var missing []string
 		row := pool.QueryRowContext(ctx, "SELECT coalesce(missing, []) FROM runs WHERE tenant_id = $1 AND status <> 'failed' ORDER BY started_at DESC LIMIT 1", t)
 		var m duckdbList
@@ -172,12 +175,12 @@ func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error)
 		}
 		start := cfg.Now().UTC()
 		r := &run{
-			cfg: Config{TenantID: t, Rules: cfg.Rules, AsOf: cfg.AsOf, BatchRows: cfg.BatchRows},
+			cfg: Config{Name: name, TenantID: t, Rules: cfg.Rules, AsOf: cfg.AsOf, BatchRows: cfg.BatchRows},
 			log: cfg.Logger.With("tenant_id", t), wh: wh,
-			sum: &Summary{RunID: newRunID(start), TenantID: t, StartedAt: start, Tables: map[string]int64{}, Missing: missing},
+			sum: &Summary{RunID: newRunID(start), TenantID: t, Tenant: name, StartedAt: start, Tables: map[string]int64{}, Missing: missing},
 		}
 		err := r.marts(ctx, pool)
-		res = append(res, MartsResult{TenantID: t, Tables: r.sum.Tables, Err: err})
+		res = append(res, MartsResult{TenantID: t, TenantName: name, Tables: r.sum.Tables, Err: err})
 	}
 	pool.Close()
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {

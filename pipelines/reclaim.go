@@ -33,6 +33,7 @@ import (
 var ActionsTable = table.New("actions", table.Log, "",
 	"One row per approved reclaim plan row that seatlake reclaim looked at: who, what, when, the result and the plan row.",
 	table.Column{Name: "action_id", Type: arrow.BinaryTypes.String, Key: true},
+	table.Column{Name: "tenant_name", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the tenant's name in the config file (or the plan's tenant_name)"},
 	table.Column{Name: "reclaim_id", Type: arrow.BinaryTypes.String, Doc: "one per seatlake reclaim invocation"},
 	table.Column{Name: "applied", Type: arrow.FixedWidthTypes.Boolean, Doc: "false for a preview (no --apply)"},
 	table.Column{Name: "actor", Type: arrow.BinaryTypes.String, Doc: "who ran it (--actor, or the OS user and host) and with which app"},
@@ -129,9 +130,16 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 	}
 	graphs := map[string]*reclaim.Graph{}
 	clients := map[string]string{}
+	names := map[string]string{}
+	broken := map[string]error{}
 	for i := range cfg.Tenants {
 		t := cfg.Tenants[i]
 		t.Defaults()
+		names[t.TenantID] = t.Name
+		if t.SetupErr != nil {
+			broken[t.TenantID] = t.SetupErr
+			continue
+		}
 		tokens := msauth.NewTokenSource(t.auth(cfg.Logger), t.GraphEndpoint)
 		graphs[t.TenantID] = &reclaim.Graph{Endpoint: t.GraphEndpoint,
 			Client: odata.NewClient(odata.Config{HTTPClient: t.httpClient(0), Tokens: tokens, RequestTimeout: t.RequestTimeout, Logger: cfg.Logger,
@@ -143,7 +151,11 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 	var out []ReclaimAction
 	for _, row := range approved {
 		a := ReclaimAction{Row: row, Action: "none", Result: "skipped"}
-		a.Reason = decide(ctx, db, graphs[row.TenantID], cfg, excludeRE, row, &a)
+		if err := broken[row.TenantID]; err != nil {
+			a.Result, a.Reason = "failed", "the tenant's credentials could not be read: "+err.Error()
+		} else {
+			a.Reason = decide(ctx, db, graphs[row.TenantID], cfg, excludeRE, row, &a)
+		}
 		out = append(out, a)
 		cfg.Logger.Debug("reclaim", "user", row.UPN, "sku", row.SkuPart, "action", a.Action, "result", a.Result, "reason", a.Reason)
 	}
@@ -152,7 +164,7 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 		host, _ := os.Hostname()
 		actor = cmp.Or(os.Getenv("SUDO_USER"), os.Getenv("USER"), os.Getenv("LOGNAME"), "unknown") + "@" + host
 	}
-	if err := writeActions(ctx, wh, reclaimID, actor, clients, cfg, planSum, start, out); err != nil {
+	if err := writeActions(ctx, wh, reclaimID, actor, clients, names, cfg, planSum, start, out); err != nil {
 		return out, fmt.Errorf("recording the actions (the removals above were done): %w", err)
 	}
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
@@ -263,7 +275,7 @@ func activeSince(row reclaim.Row) time.Time {
 	return t
 }
 
-func writeActions(ctx context.Context, wh *warehouse.Warehouse, reclaimID, actor string, clients map[string]string, cfg ReclaimConfig,
+func writeActions(ctx context.Context, wh *warehouse.Warehouse, reclaimID, actor string, clients, names map[string]string, cfg ReclaimConfig,
 	planSum string, start time.Time, acts []ReclaimAction) error {
 	byTenant := map[string][]ReclaimAction{}
 	for _, a := range acts {
@@ -277,6 +289,7 @@ func writeActions(ctx context.Context, wh *warehouse.Warehouse, reclaimID, actor
 			table.NewProvenance(bt.Builder(), tenant, reclaimID, start).Append()
 			plan, _ := json.Marshal(a.Row.Columns)
 			bt.String("action_id").Append(fmt.Sprintf("%s-%d", reclaimID, i+1))
+			appendOpt(bt.String("tenant_name"), cmp.Or(names[tenant], a.Row.Columns["tenant_name"]))
 			bt.String("reclaim_id").Append(reclaimID)
 			bt.Bool("applied").Append(cfg.Apply)
 			bt.String("actor").Append(actor + " (app " + clients[tenant] + ")")

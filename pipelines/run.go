@@ -154,6 +154,8 @@ type run struct {
 	wh       *warehouse.Warehouse
 	sum      *Summary
 	progress *progress
+	// stage is shared by the tenants of one RunTenants: their commits, marts and run rows take turns.
+	stage *sync.Mutex
 
 	mu    sync.Mutex
 	stats map[string]*odata.Stats
@@ -356,6 +358,10 @@ func (r *run) execute(ctx context.Context) error {
 			return fmt.Errorf("encoding %s state: %w", o.key, err)
 		}
 		txn.PutState(o.key, b)
+	}
+	if r.stage != nil { // another tenant's marts may be reading the views this commit changes
+		r.stage.Lock()
+		defer r.stage.Unlock()
 	}
 	if err := txn.Commit(ctx); err != nil {
 		return fmt.Errorf("committing the run: %w", err)

@@ -77,10 +77,7 @@ func (s *Summary) Totals() StreamStats {
 // Print writes the summary for a person.
 func (s *Summary) Print(w io.Writer) {
 	t := s.Totals()
-	tenant := s.TenantID
-	if s.Tenant != "" && s.Tenant != s.TenantID {
-		tenant = s.Tenant + " (" + s.TenantID + ")"
-	}
+	tenant := TenantRef{Name: s.Tenant, ID: s.TenantID}.Label()
 	took := ""
 	if !s.StartedAt.IsZero() && !s.EndedAt.Before(s.StartedAt) {
 		took = " in " + s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond).String()
@@ -121,7 +118,8 @@ func printRows(w io.Writer, header, indent string, rows map[string]int64) {
 
 // RunsTable is the declaration of runs/: one row per run.
 var RunsTable = table.New("runs", table.Log, "",
-	"One row per run: status, rows per table, requests, throttling, warnings and what is missing.",
+	"One row per run: the tenant's name, status, rows per table, requests, throttling, warnings and what is missing.",
+	table.Column{Name: "tenant_name", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the tenant's name in the config file (its id when run without one)"},
 	table.Column{Name: "started_at", Type: table.Timestamp},
 	table.Column{Name: "ended_at", Type: table.Timestamp},
 	table.Column{Name: "status", Type: arrow.BinaryTypes.String, Doc: "succeeded, incomplete or failed"},
@@ -174,31 +172,36 @@ func (s *Summary) record(mem memory.Allocator) (arrow.RecordBatch, error) {
 	str(0).Append(s.TenantID)
 	str(1).Append(s.RunID)
 	ts(2, s.EndedAt)
-	ts(3, s.StartedAt)
-	ts(4, s.EndedAt)
-	str(5).Append(s.Status)
-	i64(6, total)
-	i64(7, t.Requests)
-	i64(8, t.Throttled)
-	i64(9, t.Retries)
-	b.Field(10).(*array.Float64Builder).Append(t.WaitedSeconds)
-	str(11).Append(string(tables))
-	str(12).Append(string(streams))
+	if s.Tenant == "" {
+		str(3).AppendNull()
+	} else {
+		str(3).Append(s.Tenant)
+	}
+	ts(4, s.StartedAt)
+	ts(5, s.EndedAt)
+	str(6).Append(s.Status)
+	i64(7, total)
+	i64(8, t.Requests)
+	i64(9, t.Throttled)
+	i64(10, t.Retries)
+	b.Field(11).(*array.Float64Builder).Append(t.WaitedSeconds)
+	str(12).Append(string(tables))
+	str(13).Append(string(streams))
 	if len(s.Environments) == 0 {
-		str(13).AppendNull()
+		str(14).AppendNull()
 	} else {
 		envs, err := json.Marshal(s.Environments)
 		if err != nil {
 			return nil, fmt.Errorf("encoding run environments: %w", err)
 		}
-		str(13).Append(string(envs))
+		str(14).Append(string(envs))
 	}
-	list(14, s.Warnings)
-	list(15, s.Missing)
+	list(15, s.Warnings)
+	list(16, s.Missing)
 	if s.Error == "" {
-		str(16).AppendNull()
+		str(17).AppendNull()
 	} else {
-		str(16).Append(s.Error)
+		str(17).Append(s.Error)
 	}
 	return b.NewRecordBatch(), nil
 }

@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -29,6 +30,7 @@ import (
 var SyncsTable = table.New("syncs", table.Log, "",
 	"One row per sync to an asset system: target, dry run, when, what was sent per object type, the target's counts, status and error.",
 	table.Column{Name: "sync_id", Type: arrow.BinaryTypes.String, Key: true},
+	table.Column{Name: "tenant_name", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the tenant's name in the config file (or as its latest run recorded it)"},
 	table.Column{Name: "target", Type: arrow.BinaryTypes.String, Doc: "jsm-assets or servicenow"},
 	table.Column{Name: "dry_run", Type: arrow.FixedWidthTypes.Boolean},
 	table.Column{Name: "started_at", Type: table.Timestamp},
@@ -45,8 +47,11 @@ var ErrNotComplete = errors.New("the latest run was not complete")
 
 // SyncConfig configures a sync of the warehouse's latest committed marts.
 type SyncConfig struct {
-	Warehouse    string
-	Tenants      []string // every tenant with marts when empty
+	Warehouse string
+	Tenants   []string // every tenant with marts when empty
+	// Names are the tenants' names by id (the config file's); a tenant without one is named as its latest run
+	// recorded it, else by its id.
+	Names        map[string]string
 	DryRun       bool
 	AllowPartial bool
 	JSM          assets.Config
@@ -60,8 +65,8 @@ type SyncConfig struct {
 
 // SyncResult is one tenant's sync.
 type SyncResult struct {
-	SyncID, TenantID, Status, ExecutionID string
-	Sent, Counts                          map[string]int
+	SyncID, TenantID, TenantName, Status, ExecutionID string
+	Sent, Counts                                      map[string]int
 	// Diff is, per selector, what changed against the last successful sync's record of what it sent: new,
 	// changed and gone objects (a dry run's answer; a real sync fills it too).
 	Diff map[string]map[string]int
@@ -72,13 +77,16 @@ type SyncResult struct {
 // successful sync sent (per selector, each object's identity and a hash of its fields), and the send itself.
 type syncTarget struct {
 	name, sentKey string
-	send          func(ctx context.Context, wh *warehouse.Warehouse, tenant string, data assets.Data) (assets.Result, error)
+	// check, when set, refuses a configuration before anything is sent (an error wrapping ErrInvalidConfig).
+	check func(tenants []TenantRef) error
+	send  func(ctx context.Context, wh *warehouse.Warehouse, tenant string, data assets.Data) (assets.Result, error)
 }
 
 // SyncJSMAssets sends each tenant's people, subscriptions and license assignments (the latest committed marts)
 // to the Assets import source, and records each sync in syncs/ before returning, whatever happened.
 func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 	return syncTenants(ctx, cfg, syncTarget{name: "jsm-assets", sentKey: "jsm_assets_sent",
+		check: func(tenants []TenantRef) error { return jsmImportSources(cfg, tenants) },
 		send: func(ctx context.Context, wh *warehouse.Warehouse, t string, data assets.Data) (assets.Result, error) {
 			// An execution a killed sync left behind is recorded beside the syncs: cancel it before starting.
 			marker := filepath.Join(wh.Root(), "syncs", "tenant="+t, ".jsm-assets-execution")
@@ -103,6 +111,34 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 			}
 			return assets.Sync(ctx, jsm, data)
 		}})
+}
+
+// jsmImportSources refuses two tenants of one sync sending into the same Assets import source (the same container
+// token): an import source is one schema mapping, and a completed import marks the objects absent from it as
+// missing, so each tenant's sync would replace the other's objects, and a SKU id is the same in every tenant.
+func jsmImportSources(cfg SyncConfig, tenants []TenantRef) error {
+	byToken := map[string][]string{}
+	var order []string
+	for _, t := range tenants {
+		tok, ok := cfg.JSMTokens[t.ID]
+		if !ok {
+			tok = cfg.JSM.Token
+		}
+		if tok == "" {
+			continue // no token: that tenant's sync fails alone, saying so
+		}
+		if len(byToken[tok]) == 0 {
+			order = append(order, tok)
+		}
+		byToken[tok] = append(byToken[tok], t.Name)
+	}
+	for _, tok := range order {
+		if names := byToken[tok]; len(names) > 1 {
+			return fmt.Errorf("%w: tenants %s would share one Assets import source (the same container token): each sync would replace "+
+				"the other's objects; give each tenant its own import source: tenants[].jsm-assets-token-file in the config file", ErrInvalidConfig, strings.Join(names, " and "))
+		}
+	}
+	return nil
 }
 
 // SyncServiceNow sends the same rows to a ServiceNow instance's staging tables (Import Set API), waits until
@@ -144,10 +180,24 @@ func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]Sync
 	if len(tenants) == 0 {
 		return nil, fmt.Errorf("%w: the warehouse has no marts yet: run `seatlake run` first", ErrInvalidConfig)
 	}
+	recorded, err := tenantNames(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]TenantRef, len(tenants))
+	for i, t := range tenants {
+		refs[i] = TenantRef{Name: cmp.Or(cfg.Names[t], recorded[t], t), ID: t}
+	}
+	if target.check != nil && !cfg.DryRun {
+		if err := target.check(refs); err != nil {
+			return nil, err
+		}
+	}
 	var out []SyncResult
-	for _, t := range tenants {
+	for _, ref := range refs {
+		t := ref.ID
 		start := cfg.Now().UTC()
-		res := SyncResult{SyncID: newRunID(start), TenantID: t, Status: "failed", Sent: map[string]int{}}
+		res := SyncResult{SyncID: newRunID(start), TenantID: t, TenantName: ref.Name, Status: "failed", Sent: map[string]int{}}
 		res.Err = func() error {
 			var status string
 			err := db.QueryRowContext(ctx, "SELECT status FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1", t).Scan(&status)
@@ -282,6 +332,7 @@ func writeSync(ctx context.Context, wh *warehouse.Warehouse, target string, r Sy
 	table.NewProvenance(bt.Builder(), r.TenantID, r.SyncID, start).Append()
 	sent, _ := json.Marshal(r.Sent)
 	bt.String("sync_id").Append(r.SyncID)
+	appendOpt(bt.String("tenant_name"), r.TenantName)
 	bt.String("target").Append(target)
 	bt.Bool("dry_run").Append(dry)
 	bt.Timestamp("started_at").Append(arrow.Timestamp(start.UnixMicro()))

@@ -1,10 +1,15 @@
 package pipelines
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -30,16 +35,21 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 }
 
 // RunTenants runs every tenant into one warehouse, parallel at a time. Each tenant has its own token sources, run
-// row and commit: one failing never loses or blocks another's data. The configurations are all checked first
-// (no I/O); an invalid one stops everything before any request, with an error wrapping ErrInvalidConfig that names
-// the tenant. The DuckDB catalog is rebuilt once, after the last tenant.
+// row and commits, and its run ends when it ends: a tenant commits its raw data, computes and commits its marts and
+// writes its run row as soon as its own extraction is done, never waiting for a slower tenant. One failing never
+// loses or blocks another's data. The configurations are all checked first (no I/O); an invalid one stops
+// everything before any request, with an error wrapping ErrInvalidConfig that names the tenant. A tenant whose
+// credentials could not be read (Config.SetupErr) is recorded as failed, without a request, and its error wraps
+// ErrInvalidConfig; the others run. The DuckDB views are rebuilt for each tenant's marts and once after the last.
 func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResult, error) {
 	var errs []error
 	seen := map[string]bool{}
 	for i := range cfgs {
 		cfgs[i].Defaults()
-		if err := cfgs[i].Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", cfgs[i].Name, err))
+		if cfgs[i].SetupErr == nil {
+			if err := cfgs[i].Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %w", cfgs[i].Name, err))
+			}
 		}
 		if seen[cfgs[i].TenantID] {
 			errs = append(errs, fmt.Errorf("tenant %s: tenant id %s is configured twice", cfgs[i].Name, cfgs[i].TenantID))
@@ -69,37 +79,24 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 	}
 	defer unlock()
 
-	// Raw data first, tenants side by side; then the marts of those committed, over one catalog rebuild; then each
-	// tenant's run row; then the catalog again, so the views show the marts and the runs.
+	// Tenants side by side, each on its own: raw data, then its marts over the committed views, then its run row.
+	// A tenant's commits and its marts take turns with the other tenants' (stage): the marts read the views of what
+	// is committed, which no other commit may change under them. Extraction, the long part, never waits.
+	var stage sync.Mutex
 	runs := make([]*run, len(cfgs))
-	runErrs := make([]error, len(cfgs))
+	res := make([]TenantResult, len(cfgs))
 	var g errgroup.Group // not WithContext: one tenant's failure must not cancel another
 	g.SetLimit(max(parallel, 1))
 	for i, cfg := range cfgs {
 		runs[i] = newRun(cfg, wh)
+		runs[i].stage = &stage
 		g.Go(func() error {
-			runErrs[i] = runs[i].execute(ctx)
+			sum, err := runs[i].whole(ctx)
+			res[i] = TenantResult{Name: cfg.Name, Summary: sum, Err: err}
 			return nil
 		})
 	}
 	g.Wait()
-	// The extraction's buffers are garbage now; give them back before DuckDB (the catalog, the marts) allocates
-	// its own, so the process's peak is the larger of the two stages, not their sum.
-	debug.FreeOSMemory()
-	var committed []*run
-	for i, r := range runs {
-		if runErrs[i] == nil {
-			committed = append(committed, r)
-		}
-	}
-	if ctx.Err() == nil {
-		computeMarts(ctx, wh, committed)
-	}
-	res := make([]TenantResult, len(cfgs))
-	for i, r := range runs {
-		sum, err := r.finish(ctx, runErrs[i])
-		res[i] = TenantResult{Name: cfgs[i].Name, Summary: sum, Err: err}
-	}
 	cctx := ctx
 	if ctx.Err() != nil { // interrupted: the views still get the run rows, within a few seconds
 		var cancel context.CancelFunc
@@ -126,4 +123,95 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 		}
 	}
 	return res, nil
+}
+
+// whole is one tenant's run, start to end: extraction and the raw commit, the marts over what it committed, and the
+// run row, whose ended_at is when this tenant ended. runErr of a tenant whose set-up could not be read is its
+// SetupErr: nothing is requested.
+func (r *run) whole(ctx context.Context) (*Summary, error) {
+	var err error
+	if r.cfg.SetupErr != nil {
+		err = fmt.Errorf("%w: %w", ErrInvalidConfig, r.cfg.SetupErr)
+	} else {
+		err = r.execute(ctx)
+	}
+	if err == nil && ctx.Err() == nil {
+		r.stage.Lock()
+		// The extraction's buffers are garbage now; give them back before DuckDB (the catalog, the marts) allocates
+		// its own, so a tenant's peak is the larger of the two stages, not their sum.
+		debug.FreeOSMemory()
+		r.computeMarts(ctx)
+		r.stage.Unlock()
+	}
+	r.stage.Lock() // the run row lands beside the files another tenant's marts may be reading
+	defer r.stage.Unlock()
+	return r.finish(ctx, err)
+}
+
+// TenantRef is a tenant as a person names it: Name is its name in the config file (or, for a tenant known only
+// from the warehouse, the name its latest run recorded; its id when it has none), ID its Entra tenant id.
+type TenantRef struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+// Label is how a person reads the tenant: "name (id)", or the id alone when the name is the id or missing.
+func (t TenantRef) Label() string {
+	if t.Name == "" || t.Name == t.ID {
+		return t.ID
+	}
+	return t.Name + " (" + t.ID + ")"
+}
+
+// WarehouseTenants lists the tenants the warehouse at root holds (a run row or marts), sorted by id, each with the
+// name its latest run recorded (the id when none did). A warehouse without a catalog holds none.
+func WarehouseTenants(ctx context.Context, root string) ([]TenantRef, error) {
+	db, err := catalog.Open(root)
+	if err != nil {
+		return nil, nil //nolint:nilerr // no catalog: no tenant yet; the command says what to run first
+	}
+	defer db.Close()
+	names, err := tenantNames(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for id := range names {
+		ids[id] = true
+	}
+	for _, view := range []string{"license_usage", "graph_users"} {
+		more, err := catalog.Tenants(ctx, db, view)
+		if err != nil {
+			return nil, catalog.Explain(root, err)
+		}
+		for _, id := range more {
+			ids[id] = true
+		}
+	}
+	var out []TenantRef
+	for id := range ids {
+		out = append(out, TenantRef{Name: cmp.Or(names[id], id), ID: id})
+	}
+	slices.SortFunc(out, func(a, b TenantRef) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// tenantNames is each tenant's name as its latest run recorded it (runs.tenant_name), by tenant id. Runs written
+// before the column existed have none, and neither has a catalog built before it (its runs view lacks the column):
+// the tenants are then shown by id.
+func tenantNames(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT tenant_id, coalesce(arg_max(tenant_name, started_at) FILTER (WHERE tenant_name IS NOT NULL), '') FROM runs GROUP BY 1`)
+	if err != nil {
+		return map[string]string{}, nil //nolint:nilerr // names are for people: without them the ids are shown
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("reading the tenants' names from runs: %w", err)
+		}
+		out[id] = name
+	}
+	return out, rows.Err()
 }

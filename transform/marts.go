@@ -66,6 +66,7 @@ var UserActivity = table.New("user_activity", table.Snapshot, "",
 var LicenseUsage = table.New("license_usage", table.Snapshot, "",
 	"One row per user and assigned SKU: product and Microsoft's product name, assignment, last activity and evidence, days inactive, status, reason, cost, "+
 		"whether to reclaim or downgrade it, and whether the user's F&O roles need more (under_licensed, with the monthly true-up).",
+	table.Column{Name: "tenant_name", Type: str, Nullable: true, Doc: "the tenant's name in the config file (its id when run without one)"},
 	table.Column{Name: "user_id", Type: str, Key: true},
 	table.Column{Name: "user_principal_name", Type: str, Nullable: true},
 	table.Column{Name: "display_name", Type: str, Nullable: true},

@@ -11,12 +11,13 @@ import (
 	"github.com/seatlake/seatlake/transform/rules"
 )
 
-// Inputs are what the marts need beside the warehouse: the rules, the day they are computed as of, and what the
-// run could not fetch (reported as a finding).
+// Inputs are what the marts need beside the warehouse: the rules, the day they are computed as of, what the
+// run could not fetch (reported as a finding), and the tenant's name as people know it (license_usage.tenant_name).
 type Inputs struct {
-	Rules   *rules.Rules
-	AsOf    time.Time // only its UTC date counts
-	Missing []string
+	Rules      *rules.Rules
+	AsOf       time.Time // only its UTC date counts
+	Missing    []string
+	TenantName string
 }
 
 // Prepare loads the rules and the run's parameters into db as small temporary tables (rule_*, run_params,
@@ -35,7 +36,7 @@ func Prepare(ctx context.Context, db Queryer, in Inputs) error {
 	}
 	stmts := []string{
 		"SET TimeZone = 'UTC'",
-		`CREATE OR REPLACE TEMP TABLE run_params (as_of DATE, threshold_days INTEGER, upn_regex VARCHAR, exclude_non_interactive BOOLEAN)`,
+		`CREATE OR REPLACE TEMP TABLE run_params (as_of DATE, threshold_days INTEGER, upn_regex VARCHAR, exclude_non_interactive BOOLEAN, tenant_name VARCHAR)`,
 		`CREATE OR REPLACE TEMP TABLE run_missing (part VARCHAR)`,
 		`CREATE OR REPLACE TEMP TABLE rule_products (product_id VARCHAR, product_name VARCHAR, threshold_days INTEGER,
 			downgrade_to VARCHAR, downgrade_sku VARCHAR, finops_rank INTEGER, evidence_phrase VARCHAR)`,
@@ -61,7 +62,7 @@ func Prepare(ctx context.Context, db Queryer, in Inputs) error {
 		return nil
 	}
 	asOf := in.AsOf.UTC().Format(time.DateOnly)
-	if err := ins("run_params", asOf, r.ThresholdDays, r.Exclude.UPNRegex, r.Exclude.DataverseNonInteractive); err != nil {
+	if err := ins("run_params", asOf, r.ThresholdDays, r.Exclude.UPNRegex, r.Exclude.DataverseNonInteractive, nullable(in.TenantName)); err != nil {
 		return err
 	}
 	for _, m := range in.Missing {

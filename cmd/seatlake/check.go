@@ -49,17 +49,18 @@ func checkCommand() *cli.Command {
 			if err := applyTuning(c, &base); err != nil {
 				return err
 			}
-			cfgs, err := tenantConfigs(c, fc, base)
+			cfgs, err := tenantConfigs(c, fc, base, false, log)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			// The sync targets' set-up first: one that tonight's sync would refuse is a usage error, before any request.
+			targets, err := syncTargets(fc, log)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			var all []pipelines.CheckResult
 			for _, cfg := range cfgs {
 				all = append(all, pipelines.Check(c.Context, cfg)...)
-			}
-			targets, err := syncTargets(fc, log)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
 			}
 			all = append(all, pipelines.CheckSyncTargets(c.Context, targets)...)
 			switch c.String("format") {
@@ -96,6 +97,9 @@ func syncTargets(fc *fileConfig, log *slog.Logger) (pipelines.SyncTargets, error
 		return t, nil
 	}
 	if n := fc.sync["jsm-assets"]; n != nil {
+		if err := importSourceConflict(fc, nil); err != nil {
+			return t, fmt.Errorf("sync.jsm-assets: %w", err)
+		}
 		get, err := sectionSetting("jsm-assets", n)
 		if err != nil {
 			return t, err

@@ -386,9 +386,10 @@ func editDistance(a, b string) int {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// resolve checks a tenant entry, reads its secret and returns base with the tenant's settings; errors name the
-// tenant and the key. base holds what the command line says (endpoints, histories), which a tenant may override.
-func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, error) {
+// settings checks a tenant entry as written, without reading a secret (no I/O), and returns base with the
+// tenant's settings; errors name the tenant and the key. base holds what the command line says (endpoints,
+// histories), which a tenant may override. credentials reads the secret after.
+func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, error) {
 	label := fmt.Sprintf("tenants[%d]", i)
 	if t.Name != "" {
 		label = fmt.Sprintf("tenant %q", t.Name)
@@ -456,29 +457,41 @@ func (t tenantFile) resolve(i int, base pipelines.Config) (pipelines.Config, err
 		if t.ClientSecretFile != "" || t.ClientSecretEnv != "" || (t.CertificateFile != "" && t.FederatedFile != "") {
 			return fail("client-certificate-file", "give one credential: client-certificate-file, federated-token-file or a client secret")
 		}
-		sec, a, err := credential(cfg.ClientID, t.CertificateFile, cmp.Or(t.CertPasswordEnv, "AZURE_CLIENT_CERTIFICATE_PASSWORD"), t.FederatedFile, "", "")
-		if err != nil {
-			return fail(map[bool]string{true: "client-certificate-file", false: "federated-token-file"}[t.CertificateFile != ""], "%v", err)
-		}
-		cfg.ClientSecret, cfg.Assertion = sec, a
 	case t.ClientSecretFile != "" && t.ClientSecretEnv != "":
 		return fail("client-secret-file", "give client-secret-file or client-secret-env, not both")
+	case t.ClientSecretFile == "" && t.ClientSecretEnv == "":
+		return fail("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it, or client-certificate-file, or federated-token-file)")
+	}
+	return cfg, nil
+}
+
+// credentials reads the tenant's credential (its secret file or variable, certificate or federated token file)
+// into cfg, which settings returned. Its error names the key and the fix, without the tenant: what is wrong here
+// is this tenant's set-up, never the file's, and the caller decides whether it stops the command.
+func (t tenantFile) credentials(cfg *pipelines.Config) error {
+	fail := func(key string, err error) error { return fmt.Errorf("%s: %w", key, err) }
+	switch {
+	case t.ManagedIdentity:
+	case t.CertificateFile != "" || t.FederatedFile != "":
+		sec, a, err := credential(cfg.ClientID, t.CertificateFile, cmp.Or(t.CertPasswordEnv, "AZURE_CLIENT_CERTIFICATE_PASSWORD"), t.FederatedFile, "", "")
+		if err != nil {
+			return fail(map[bool]string{true: "client-certificate-file", false: "federated-token-file"}[t.CertificateFile != ""], err)
+		}
+		cfg.ClientSecret, cfg.Assertion = sec, a
 	case t.ClientSecretFile != "":
 		sec, err := msauth.LoadSecret("", t.ClientSecretFile)
 		if err != nil {
-			return fail("client-secret-file", "%v", err)
+			return fail("client-secret-file", err)
 		}
 		cfg.ClientSecret = sec
 	case t.ClientSecretEnv != "":
 		v := os.Getenv(t.ClientSecretEnv)
 		if v == "" {
-			return fail("client-secret-env", "the environment variable %s is empty or not set", t.ClientSecretEnv)
+			return fmt.Errorf("client-secret-env: the environment variable %s is empty or not set", t.ClientSecretEnv)
 		}
 		cfg.ClientSecret = msauth.Secret(strings.TrimSpace(v))
-	default:
-		return fail("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it, or client-certificate-file, or federated-token-file)")
 	}
-	return cfg, nil
+	return nil
 }
 
 func trimURLs(us []string) []string {

@@ -36,7 +36,7 @@ func configCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := checkThenSync(c); err != nil {
+				if err := checkThenSync(c, fc); err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Unwrap(err))}
 				}
 				base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
@@ -46,9 +46,14 @@ func configCommand() *cli.Command {
 				if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
 					return err
 				}
-				cfgs, err := tenantConfigs(c, fc, base)
+				cfgs, err := tenantConfigs(c, fc, base, true, log)
 				if err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), err)}
+				}
+				if fc != nil && fc.sync["jsm-assets"] != nil {
+					if err := importSourceConflict(fc, nil); err != nil {
+						return &exitError{code: exitUsage, err: fmt.Errorf("%s: sync.jsm-assets: %w", c.String("config"), err)}
+					}
 				}
 				var errs []error
 				for i := range cfgs {

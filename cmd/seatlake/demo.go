@@ -172,10 +172,10 @@ func demoCommand() *cli.Command {
 				ids         func() []string
 			}{
 				{"jsm-assets", "an emulated Assets at " + assetsURL, func() ([]pipelines.SyncResult, error) {
-					return pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{Warehouse: wh, Logger: log, JSM: assets.Config{BaseURL: assetsURL, Token: assetsToken}})
+					return pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{Warehouse: wh, Tenants: []string{tenant}, Logger: log, JSM: assets.Config{BaseURL: assetsURL, Token: assetsToken}})
 				}, jsmIDs},
 				{"servicenow", "an emulated ServiceNow at " + sn.URL, func() ([]pipelines.SyncResult, error) {
-					return pipelines.SyncServiceNow(c.Context, pipelines.SyncConfig{Warehouse: wh, Logger: log,
+					return pipelines.SyncServiceNow(c.Context, pipelines.SyncConfig{Warehouse: wh, Tenants: []string{tenant}, Logger: log,
 						ServiceNow: assets.ServiceNowConfig{InstanceURL: sn.URL, User: sn.User, Password: sn.Password, Poll: 100 * time.Millisecond}})
 				}, snIDs},
 			}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -67,11 +68,11 @@ func eventsCommand() *cli.Command {
 				if base.Rules, base.AsOf, err = martRules(c, fcServe); err != nil {
 					return err
 				}
-				cfgs, err := tenantConfigs(c, fcServe, base)
+				cfgs, err := tenantConfigs(c, fcServe, base, false, log)
 				if err != nil {
 					return &exitError{code: exitUsage, err: err}
 				}
-				envs, err := eventsEnvs(c, cfgs)
+				envs, err := eventsEnvs(c, cfgs, log)
 				if err != nil {
 					return err
 				}
@@ -137,7 +138,7 @@ func eventsCommand() *cli.Command {
 			Description: "Writes a new random secret for the F&O environment NAME (the first label of its host, as `events serve` prints)\n" +
 				"and prints callback_url=…: register it in F&O under System administration > Setup > Business events >\n" +
 				"Endpoints > New > HTTPS. Running it again rotates the secret: the old URL is refused (401) from then on.",
-			Flags: []cli.Flag{warehouseFlag(), configFlag(),
+			Flags: []cli.Flag{warehouseFlag(), configFlag(), tenantFlag(),
 				&cli.StringFlag{Name: "finops", Usage: "the environment's name"},
 				&cli.StringSliceFlag{Name: "finops-url", Usage: "the environment's URL, without a config file", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
 				&cli.StringFlag{Name: "secret-file", Usage: "where to write the secret (default: <warehouse>/_events/secrets/<name>.secret)"},
@@ -150,7 +151,14 @@ func eventsCommand() *cli.Command {
 					names[pipelines.EventsEnvName(u)] = u
 				}
 				if fcNew != nil {
+					picked, _, err := pickTenants(fileTenants(fcNew), c.StringSlice("tenant"), "the config file")
+					if err != nil {
+						return &exitError{code: exitUsage, err: fmt.Errorf("events new-endpoint: %w", err)}
+					}
 					for _, t := range fcNew.tenants {
+						if !slices.Contains(picked, pipelines.TenantRef{Name: t.Name, ID: t.TenantID}) {
+							continue
+						}
 						for _, u := range t.FinOps {
 							names[pipelines.EventsEnvName(u)] = u
 						}
@@ -202,10 +210,17 @@ func publicURL(c *cli.Context, addr string) string {
 	return scheme + "://" + addr
 }
 
-// eventsEnvs are the receiver's environments: every F&O environment of the tenants, each with its secret file.
-func eventsEnvs(c *cli.Context, cfgs []pipelines.Config) ([]pipelines.EventsEnv, error) {
+// eventsEnvs are the receiver's environments: every F&O environment of the tenants picked, each with its secret
+// file. An environment without a callback secret yet is left out with a warning naming the command that makes one
+// (the others receive their events meanwhile); with none left, serving would be pointless: a usage error. A tenant
+// whose credential cannot be read still has its events received; only its refresh-user fails, and it is warned of.
+func eventsEnvs(c *cli.Context, cfgs []pipelines.Config, log *slog.Logger) ([]pipelines.EventsEnv, error) {
 	var envs []pipelines.EventsEnv
 	for i := range cfgs {
+		if cfgs[i].SetupErr != nil && len(cfgs[i].FinOps) > 0 {
+			log.Warn("events are received, but refresh-user cannot re-read the tenant's F&O users until its credential is fixed",
+				"tenant", cfgs[i].Name, "problem", cfgs[i].SetupErr.Error())
+		}
 		for _, u := range cfgs[i].FinOps {
 			envs = append(envs, pipelines.EventsEnv{Name: pipelines.EventsEnvName(u), URL: u, Tenant: &cfgs[i],
 				SecretFile: pipelines.SecretPath(c.String("warehouse"), pipelines.EventsEnvName(u))})
@@ -220,13 +235,31 @@ func eventsEnvs(c *cli.Context, cfgs []pipelines.Config) ([]pipelines.EventsEnv,
 		}
 		envs[0].SecretFile = f
 	}
-	return envs, nil
+	var ready []pipelines.EventsEnv
+	var missing []string
+	for _, e := range envs {
+		if _, err := os.Stat(e.SecretFile); err != nil {
+			missing = append(missing, e.Name)
+			log.Warn("no callback secret for this F&O environment yet: its events are not received until one is made",
+				"environment", e.Name, "secret_file", e.SecretFile, "fix", "seatlake events new-endpoint --finops "+e.Name)
+			continue
+		}
+		ready = append(ready, e)
+	}
+	if len(ready) == 0 {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("events serve: no F&O environment has a callback secret yet (%s): run `seatlake events new-endpoint --finops %s`",
+			strings.Join(missing, ", "), missing[0])}
+	}
+	return ready, nil
 }
 
 // refreshUsers is the refresh-user action: an F&O-only run of the environment's tenant, marts recomputed.
 func refreshUsers(wh string) func(ctx context.Context, env pipelines.EventsEnv, users []string) error {
 	return func(ctx context.Context, env pipelines.EventsEnv, users []string) error {
 		cfg := *env.Tenant
+		if cfg.SetupErr != nil {
+			return fmt.Errorf("tenant %s: %w", cfg.Name, cfg.SetupErr)
+		}
 		cfg.FinOpsOnly, cfg.Warehouse, cfg.Quiet = true, wh, true
 		sum, err := pipelines.Run(ctx, cfg)
 		if err != nil {

@@ -18,14 +18,15 @@ func martsCommand() *cli.Command {
 		Before: loadConfigFile(&fc),
 		Usage:  "compute the marts again from the committed data, as of a day, without calling any service",
 		Description: "Recomputes identities, user_activity, license_usage, license_position and findings for every tenant in the\n" +
-			"warehouse (or --tenant-id) from its committed raw tables, with the rules of --config (defaults otherwise), as of\n" +
+			"warehouse (or --tenant) from its committed raw tables, with the rules of --config (defaults otherwise), as of\n" +
 			"--as-of. The result is the marts snapshot of that day: an earlier day adds to the history, today's replaces today's.\n" +
 			"Exit codes: 0 done, 1 failed, 2 usage error.",
 		Flags: append([]cli.Flag{
 			configFlag(),
 			warehouseFlag(),
 			asOfFlag(),
-			&cli.StringSliceFlag{Name: "tenant-id", Usage: "only this tenant id; repeatable (default: every tenant in the warehouse)"},
+			tenantFlag(),
+			&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing on success"},
 		}, logFlags()...),
 		Action: func(c *cli.Context) error {
@@ -40,8 +41,12 @@ func martsCommand() *cli.Command {
 			if asOf.IsZero() {
 				asOf = time.Now().UTC()
 			}
+			picked, known, err := warehouseTenants(c, fc, c.String("warehouse"))
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("marts: %w", err)}
+			}
 			res, err := pipelines.RecomputeMarts(c.Context, pipelines.MartsConfig{
-				Warehouse: c.String("warehouse"), Tenants: c.StringSlice("tenant-id"), Rules: r, AsOf: asOf, Logger: log,
+				Warehouse: c.String("warehouse"), Tenants: tenantIDs(picked), Names: tenantNames(known), Rules: r, AsOf: asOf, Logger: log,
 			})
 			if err != nil {
 				if errors.Is(err, pipelines.ErrInvalidConfig) {
@@ -52,13 +57,13 @@ func martsCommand() *cli.Command {
 			var failed error
 			for _, t := range res {
 				if t.Err != nil {
-					failed = errors.Join(failed, fmt.Errorf("tenant %s: %w", t.TenantID, t.Err))
+					failed = errors.Join(failed, fmt.Errorf("tenant %s: %w", pipelines.TenantRef{Name: t.TenantName, ID: t.TenantID}.Label(), t.Err))
 					continue
 				}
 				if c.Bool("quiet") {
 					continue
 				}
-				fmt.Fprintf(c.App.Writer, "tenant_id=%s as_of=%s", t.TenantID, asOf.Format(time.DateOnly))
+				fmt.Fprintf(c.App.Writer, "tenant=%s tenant_id=%s as_of=%s", t.TenantName, t.TenantID, asOf.Format(time.DateOnly))
 				names := make([]string, 0, len(t.Tables))
 				for k := range t.Tables {
 					names = append(names, k)

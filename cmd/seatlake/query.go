@@ -12,14 +12,19 @@ import (
 )
 
 func queryCommand() *cli.Command {
+	var fc *fileConfig
 	return &cli.Command{
 		Name:      "query",
+		Before:    loadConfigFile(&fc),
 		Usage:     "run SQL against the warehouse's DuckDB views",
 		ArgsUsage: `"SELECT …"`,
 		Description: "Runs one SQL statement on warehouse/seatlake.duckdb (read-only). Views are named as the tables\n" +
-			"(graph_users, graph_signins, …; *_history for every snapshot; runs). The duckdb CLI works on the same file.",
+			"(graph_users, graph_signins, …; *_history for every snapshot; runs). The duckdb CLI works on the same file.\n" +
+			"--tenant shows only that tenant's rows in every view; --config names the warehouse (its warehouse key).",
 		Flags: []cli.Flag{
+			configFlag(),
 			warehouseFlag(),
+			&cli.StringSliceFlag{Name: "tenant", Usage: "only this tenant's rows in every view: its name in the config file (or its tenant id); repeatable or a comma list (default: every tenant)"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output: table (readable), csv or json (for scripts)"},
 			&cli.BoolFlag{Name: "rebuild", Usage: "rebuild the views first (after moving the warehouse directory)"},
 		},
@@ -38,7 +43,11 @@ func queryCommand() *cli.Command {
 					return fmt.Errorf("rebuilding the views: %w", err)
 				}
 			}
-			return catalog.Query(c.Context, c.String("warehouse"), q, c.String("format"), c.App.Writer)
+			picked, _, err := warehouseTenants(c, fc, c.String("warehouse"))
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("query: %w", err)}
+			}
+			return catalog.Query(c.Context, c.String("warehouse"), q, c.String("format"), c.App.Writer, tenantIDs(picked)...)
 		},
 	}
 }

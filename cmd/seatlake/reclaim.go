@@ -47,9 +47,12 @@ func reclaimCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfgs, err := tenantConfigs(c, fc, base)
+			cfgs, err := tenantConfigs(c, fc, base, false, log)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
+			}
+			for _, p := range setupProblems(cfgs) {
+				log.Warn("its approved rows fail until its credential is fixed", "problem", p.Error())
 			}
 			acts, err := pipelines.Reclaim(c.Context, pipelines.ReclaimConfig{Warehouse: c.String("warehouse"), Plan: c.String("plan"),
 				Apply: c.Bool("apply"), MaxRemovals: c.Int("max-removals"), Actor: c.String("actor"), Rules: r, Tenants: cfgs, Logger: log})

@@ -17,8 +17,10 @@ import (
 )
 
 func reportCommand() *cli.Command {
+	var fc *fileConfig
 	return &cli.Command{
-		Name:  "report",
+		Name:   "report",
+		Before: loadConfigFile(&fc),
 		Usage: "print the compliance position, the top reclaim and downgrade candidates and the findings; write the reclaim plan and an HTML page",
 		Description: "Reads the marts of the warehouse (the latest snapshot of each tenant). On stdout: the position per SKU and\n" +
 			"product, the top --top reclaim and downgrade candidates with their saving, and the findings. --csv DIR writes\n" +
@@ -26,8 +28,10 @@ func reportCommand() *cli.Command {
 			"--html FILE writes one self-contained page with charts (no network needed to open it). It prints\n" +
 			"reclaim_plan=PATH and html=PATH for what it wrote.",
 		Flags: []cli.Flag{
+			configFlag(),
 			warehouseFlag(),
-			&cli.StringSliceFlag{Name: "tenant-id", Usage: "only this tenant; repeatable (default: every tenant in the warehouse)"},
+			tenantFlag(),
+			&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "candidates of each kind shown on the terminal and the page"},
 			&cli.StringFlag{Name: "csv", Usage: "write the reclaim plan to this directory (reclaim-plan.csv)"},
 			&cli.StringFlag{Name: "html", Usage: "write the report page to this file, e.g. report.html"},
@@ -39,7 +43,12 @@ func reportCommand() *cli.Command {
 				return &exitError{code: exitUsage, err: fmt.Errorf("%w: run `seatlake run` (or `seatlake demo`) first", err)}
 			}
 			defer db.Close()
-			tenants := c.StringSlice("tenant-id")
+			picked, known, err := warehouseTenants(c, fc, c.String("warehouse"))
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("report: %w", err)}
+			}
+			names := tenantNames(known)
+			tenants := tenantIDs(picked)
 			if len(tenants) == 0 {
 				if tenants, err = catalog.Tenants(c.Context, db, "license_usage"); err != nil {
 					return err
@@ -54,8 +63,11 @@ func reportCommand() *cli.Command {
 				if err != nil {
 					return fmt.Errorf("tenant %s: %w", id, err)
 				}
+				if n := names[id]; n != "" {
+					t.TenantName = n // the config file's name, as today
+				}
 				if t.Licenses == 0 && t.AsOf == "" {
-					return &exitError{code: exitUsage, err: fmt.Errorf("tenant %s has no marts in %s", id, c.String("warehouse"))}
+					return &exitError{code: exitUsage, err: fmt.Errorf("tenant %s has no marts in %s", t.Label(), c.String("warehouse"))}
 				}
 				all = append(all, t)
 			}

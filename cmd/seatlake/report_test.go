@@ -76,11 +76,11 @@ func TestCLIReport(t *testing.T) {
 	if strconv.Itoa(len(recs)-1) != want || len(recs) < 10 {
 		t.Errorf("reclaim-plan.csv has %d candidates, license_usage %s", len(recs)-1, want)
 	}
-	if strings.Join(recs[0], ",") != "tenant_id,user_id,user_principal_name,sku_part_number,product,status,action,days_inactive,last_activity,evidence,reason,yearly_saving,currency,sku_id,assigned_by_group,snapshot_date,approve" {
+	if strings.Join(recs[0], ",") != "tenant_id,tenant_name,user_id,user_principal_name,sku_part_number,product,status,action,days_inactive,last_activity,evidence,reason,yearly_saving,currency,sku_id,assigned_by_group,snapshot_date,approve" {
 		t.Errorf("plan header: %v", recs[0])
 	}
 	for _, rec := range recs[1:] {
-		if rec[6] == "" || rec[10] == "" {
+		if rec[7] == "" || rec[11] == "" {
 			t.Fatalf("a plan row without action or reason: %v", rec)
 		}
 	}

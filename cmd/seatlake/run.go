@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +93,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "graph-endpoint", Value: "https://graph.microsoft.com", Usage: "Microsoft Graph endpoint (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_GRAPH_ENDPOINT"}},
 		&cli.StringSliceFlag{Name: "dataverse-url", Usage: "a Dataverse environment URL, e.g. https://contoso.crm.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_DATAVERSE_URL"}},
 		&cli.StringSliceFlag{Name: "finops-url", Usage: "a Finance and Operations environment URL, e.g. https://contoso.operations.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
-		&cli.StringFlag{Name: "tenant", Usage: "run only this tenant of the config file's tenants list"},
+		tenantFlag(),
 		&cli.IntFlag{Name: "parallel-tenants", Value: 2, Usage: "tenants run at once"},
 		asOfFlag(),
 		warehouseFlag(),
@@ -114,9 +114,11 @@ func runCommand() *cli.Command {
 			"assignments) into Parquet, commits each tenant atomically with its watermarks, computes the identities mart,\n" +
 			"rebuilds the DuckDB views and prints a summary per tenant.\n" +
 			"One tenant: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or --client-secret-file), --dataverse-url\n" +
-			"and --finops-url. Many: a config file with a tenants list (seatlake.example.yaml); --tenant picks one.\n" +
+			"and --finops-url. Many: a config file with a tenants list (seatlake.example.yaml); --tenant NAME picks some (repeatable\n" +
+			"or a comma list). A tenant whose credential cannot be read (e.g. a secret file readable by others) is recorded as\n" +
+			"failed, naming the fix, and the others run; one not picked is only warned of.\n" +
 			"Exit codes: 0 succeeded, 1 failed (nothing committed), 2 usage error, 3 incomplete (committed with gaps);\n" +
-			"with several tenants, the worst of them.",
+			"with several tenants, the worst of them (2 over 1 over 3).",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c)
@@ -131,11 +133,15 @@ func runCommand() *cli.Command {
 				return err
 			}
 			base.Quiet = c.Bool("quiet") && !c.Bool("verbose")
-			cfgs, err := tenantConfigs(c, fc, base)
+			warn := log
+			if base.Quiet {
+				warn = slog.New(slog.DiscardHandler) // quiet: a tenant not picked is no news tonight
+			}
+			cfgs, err := tenantConfigs(c, fc, base, false, warn)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			if err := checkThenSync(c); err != nil {
+			if err := checkThenSync(c, fc); err != nil {
 				return err
 			}
 			if err := runTenants(c, cfgs); err != nil {
@@ -144,48 +150,6 @@ func runCommand() *cli.Command {
 			return thenSync(c, cfgs)
 		},
 	}
-}
-
-// tenantConfigs turns the command line, or the config file's tenants, into one pipelines.Config per tenant to run.
-func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config) ([]pipelines.Config, error) {
-	base.AuthorityHost, base.GraphEndpoint = c.String("authority-host"), c.String("graph-endpoint")
-	base.AllowAuthorityHosts = c.StringSlice("allow-authority-host")
-	if fc == nil || len(fc.tenants) == 0 {
-		if c.String("tenant") != "" {
-			return nil, errors.New("--tenant picks a tenant of a config file's tenants list, and there is none")
-		}
-		cfg := base
-		cfg.TenantID, cfg.ClientID = c.String("tenant-id"), c.String("client-id")
-		var err error
-		if c.Bool("managed-identity") {
-			cfg.ManagedIdentity = true
-		} else if cfg.ClientSecret, cfg.Assertion, err = credential(cfg.ClientID, c.String("client-certificate-file"),
-			"AZURE_CLIENT_CERTIFICATE_PASSWORD", c.String("federated-token-file"), "AZURE_CLIENT_SECRET", c.String("client-secret-file")); err != nil {
-			return nil, err
-		}
-		cfg.Dataverse, cfg.FinOps = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
-		return []pipelines.Config{cfg}, nil
-	}
-	var cfgs []pipelines.Config
-	var names []string
-	for i, t := range fc.tenants {
-		cfg, err := t.resolve(i, base)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(names, cfg.Name) {
-			return nil, fmt.Errorf("tenant %q: name: used by two tenants", cfg.Name)
-		}
-		names = append(names, cfg.Name)
-		if pick := c.String("tenant"); pick == "" || pick == cfg.Name {
-			cfgs = append(cfgs, cfg)
-		}
-	}
-	if len(cfgs) == 0 {
-		slices.Sort(names)
-		return nil, fmt.Errorf("--tenant %q: the config file has no such tenant (it has %s)", c.String("tenant"), strings.Join(names, ", "))
-	}
-	return cfgs, nil
 }
 
 func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
@@ -235,6 +199,8 @@ func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
 		return &exitError{code: exitFailed, err: err}
 	}
 	var worst *exitError
+	// The worst of the tenants': a configuration to fix (2) over a failure (1) over an incomplete run (3).
+	rank := map[int]int{exitUsage: 3, exitFailed: 2, exitIncomplete: 1}
 	for i, r := range res {
 		if r.Summary != nil && (r.Err != nil || !c.Bool("quiet")) {
 			if i > 0 {
@@ -252,6 +218,8 @@ func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
 		switch {
 		case r.Err == nil:
 			continue
+		case errors.Is(r.Err, pipelines.ErrInvalidConfig):
+			e = &exitError{code: exitUsage, err: r.Err}
 		case errors.Is(r.Err, pipelines.ErrIncomplete):
 			e = &exitError{code: exitIncomplete, err: r.Err}
 		default:
@@ -260,7 +228,7 @@ func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
 		if len(res) > 1 {
 			e.err = fmt.Errorf("tenant %s: %w", r.Name, e.err)
 		}
-		if worst == nil || e.code == exitFailed && worst.code != exitFailed {
+		if worst == nil || rank[e.code] > rank[worst.code] {
 			worst = e
 		}
 	}
@@ -346,6 +314,8 @@ func writeResults(c *cli.Context, res []pipelines.TenantResult) error {
 		code := 0
 		switch {
 		case r.Err == nil:
+		case errors.Is(r.Err, pipelines.ErrInvalidConfig):
+			code = exitUsage
 		case errors.Is(r.Err, pipelines.ErrIncomplete):
 			code = exitIncomplete
 		default:
@@ -400,11 +370,17 @@ func thenSyncFlag() cli.Flag {
 		Usage: "after a successful run, sync into this asset system (jsm-assets or servicenow) with its settings from the config file's sync section and the environment; repeatable"}
 }
 
-// checkThenSync checks the --then-sync targets before anything runs.
-func checkThenSync(c *cli.Context) error {
+// checkThenSync checks the --then-sync targets before anything runs, and for Assets that no two tenants of the
+// config file would share one import source.
+func checkThenSync(c *cli.Context, fc *fileConfig) error {
 	for _, target := range c.StringSlice("then-sync") {
 		if target != "jsm-assets" && target != "servicenow" {
 			return &exitError{code: exitUsage, err: fmt.Errorf("then-sync %q: want jsm-assets or servicenow", target)}
+		}
+		if target == "jsm-assets" {
+			if err := importSourceConflict(fc, nil); err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("then-sync jsm-assets: %w", err)}
+			}
 		}
 	}
 	return nil
@@ -420,7 +396,7 @@ func thenSync(c *cli.Context, cfgs []pipelines.Config) error {
 			args = append(args, "--config", f)
 		}
 		for _, cfg := range cfgs {
-			args = append(args, "--tenant-id", cfg.TenantID)
+			args = append(args, "--tenant", cmp.Or(cfg.Name, cfg.TenantID))
 		}
 		quiet := c.Bool("quiet") && !c.Bool("verbose")
 		if quiet {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,7 +23,8 @@ func syncCommand() *cli.Command {
 		return append([]cli.Flag{
 			warehouseFlag(),
 			configFlag(),
-			&cli.StringSliceFlag{Name: "tenant-id", Usage: "only this tenant; repeatable"},
+			tenantFlag(),
+			&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "send nothing: print and record what would change against the last successful sync"},
 			&cli.BoolFlag{Name: "allow-partial", Usage: "sync even when the tenant's latest run was incomplete"},
 		}, logFlags()...)
@@ -54,11 +56,17 @@ func syncCommand() *cli.Command {
 				if fcJSM != nil {
 					tenants = fcJSM.tenants
 				}
+				cfg, stored, err := syncConfig(c, fcJSM, log)
+				if err != nil {
+					return err
+				}
+				if err := importSourceConflict(fcJSM, stored); err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("sync jsm-assets: %w", err)}
+				}
 				jsm, own, err := jsmTarget(flagSetting(c), tenants, !c.Bool("dry-run"), log)
 				if err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("sync jsm-assets: %w", err)}
 				}
-				cfg := syncConfig(c, log)
 				cfg.JSM, cfg.JSMTokens = jsm, map[string]string{}
 				for _, t := range own {
 					cfg.JSMTokens[t.TenantID] = t.Token
@@ -100,7 +108,10 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("sync servicenow: %w", err)}
 				}
-				cfg := syncConfig(c, log)
+				cfg, _, err := syncConfig(c, fcSN, log)
+				if err != nil {
+					return err
+				}
 				cfg.ServiceNow = sn
 				res, err := pipelines.SyncServiceNow(c.Context, cfg)
 				return syncOutcome(c, "servicenow", res, err)
@@ -204,9 +215,15 @@ func serviceNowTarget(get setting, secrets bool, log *slog.Logger) (assets.Servi
 	return sn, nil
 }
 
-func syncConfig(c *cli.Context, log *slog.Logger) pipelines.SyncConfig {
-	return pipelines.SyncConfig{Warehouse: c.String("warehouse"), Tenants: c.StringSlice("tenant-id"), DryRun: c.Bool("dry-run"),
-		AllowPartial: c.Bool("allow-partial"), Logger: log}
+// syncConfig is a sync's configuration from its flags and --tenant, and the tenants known (the config file's and the
+// warehouse's).
+func syncConfig(c *cli.Context, fc *fileConfig, log *slog.Logger) (pipelines.SyncConfig, []pipelines.TenantRef, error) {
+	picked, known, err := warehouseTenants(c, fc, c.String("warehouse"))
+	if err != nil {
+		return pipelines.SyncConfig{}, nil, &exitError{code: exitUsage, err: fmt.Errorf("sync %s: %w", c.Command.Name, err)}
+	}
+	return pipelines.SyncConfig{Warehouse: c.String("warehouse"), Tenants: tenantIDs(picked), Names: tenantNames(known), DryRun: c.Bool("dry-run"),
+		AllowPartial: c.Bool("allow-partial"), Logger: log}, known, nil
 }
 
 // syncOutcome prints a sync's lines and turns its failures into one line and an exit code: 2 when a run was not
@@ -221,12 +238,12 @@ func syncOutcome(c *cli.Context, target string, res []pipelines.SyncResult, err 
 	var msgs []string
 	code := exitFailed
 	for _, r := range res {
-		printSync(c.App.Writer, target+" tenant="+r.TenantID, r, c.Bool("dry-run"))
+		printSync(c.App.Writer, target+" tenant="+cmp.Or(r.TenantName, r.TenantID)+" tenant_id="+r.TenantID, r, c.Bool("dry-run"))
 		if r.Err != nil {
 			if errors.Is(r.Err, pipelines.ErrNotComplete) {
 				code = exitUsage
 			}
-			msgs = append(msgs, fmt.Sprintf("tenant %s: %v", r.TenantID, r.Err))
+			msgs = append(msgs, fmt.Sprintf("tenant %s: %v", pipelines.TenantRef{Name: r.TenantName, ID: r.TenantID}.Label(), r.Err))
 		}
 	}
 	if len(msgs) > 0 {
@@ -255,4 +272,56 @@ func printSync(w io.Writer, prefix string, r pipelines.SyncResult, dry bool) {
 		fmt.Fprintf(w, "%s type=%q sent=%d created=%s updated=%s unchanged=%s errors=%s dry_run=false status=%s\n",
 			prefix, t.Name, r.Sent[t.Selector], count("created"), count("updated"), count("unchanged"), count("errors"), r.Status)
 	}
+}
+
+// importSourceConflict refuses a set-up in which two tenants would send into one Assets import source: every
+// tenant without its own jsm-assets-token-file shares the one of sync.jsm-assets.token-file (or
+// $SEATLAKE_JSM_ASSETS_TOKEN), and two tenants may name the same token file. An import source is one schema
+// mapping, and a completed import marks the objects it did not receive as missing: each tenant's sync would replace
+// the other's objects, and a SKU id is the same in every tenant that buys the product. The tenants are the config
+// file's; without a tenants list, stored (the warehouse's).
+func importSourceConflict(fc *fileConfig, stored []pipelines.TenantRef) error {
+	var shared []string
+	byFile := map[string][]string{}
+	var files []string
+	if fc != nil && len(fc.tenants) > 0 {
+		for _, t := range fc.tenants {
+			if t.AssetsTokenFile == "" {
+				shared = append(shared, t.Name)
+				continue
+			}
+			f, err := filepath.Abs(t.AssetsTokenFile)
+			if err != nil {
+				f = filepath.Clean(t.AssetsTokenFile)
+			}
+			if len(byFile[f]) == 0 {
+				files = append(files, f)
+			}
+			byFile[f] = append(byFile[f], t.Name)
+		}
+	} else {
+		for _, t := range stored {
+			shared = append(shared, t.Name)
+		}
+	}
+	const fix = "give each tenant its own import source: tenants[].jsm-assets-token-file in the config file"
+	if len(shared) > 1 {
+		return fmt.Errorf("tenants %s would share one Assets import source (sync.jsm-assets.token-file or $SEATLAKE_JSM_ASSETS_TOKEN): "+
+			"an import source is one schema mapping, so each tenant's sync would replace the other's objects; %s", andList(shared), fix)
+	}
+	for _, f := range files {
+		if names := byFile[f]; len(names) > 1 {
+			return fmt.Errorf("tenants %s name the same jsm-assets-token-file %s, one Assets import source: each tenant's sync would replace the other's objects; %s",
+				andList(names), f, fix)
+		}
+	}
+	return nil
+}
+
+// andList is "a", "a and b", "a, b and c".
+func andList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }

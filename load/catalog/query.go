@@ -30,7 +30,9 @@ import (
 //
 // In every format timestamps print as RFC 3339 in UTC (fractional seconds only when present), dates as
 // YYYY-MM-DD; in table and csv, lists and structs print as JSON. SQL errors are DuckDB's own, wrapped once.
-func Query(ctx context.Context, root, query, format string, w io.Writer) (err error) {
+// With tenants (tenant ids), every view with a tenant_id column shows only their rows: temporary views of the same
+// names over the catalog's, on this connection only.
+func Query(ctx context.Context, root, query, format string, w io.Writer, tenants ...string) (err error) {
 	var p printer
 	switch format {
 	case "table", "":
@@ -56,6 +58,11 @@ func Query(ctx context.Context, root, query, format string, w io.Writer) (err er
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
 	defer func() { err = errors.Join(err, conn.Close()) }()
+	if len(tenants) > 0 {
+		if err := onlyTenants(ctx, conn, tenants); err != nil {
+			return err
+		}
+	}
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("query: %w", Explain(root, err))
@@ -93,6 +100,39 @@ func Query(ctx context.Context, root, query, format string, w io.Writer) (err er
 		return err
 	}
 	return bw.Flush()
+}
+
+// onlyTenants shadows every view of the catalog that has a tenant_id column with a temporary view of the same name
+// keeping the tenants' rows (DuckDB resolves temporary objects first).
+func onlyTenants(ctx context.Context, conn *sql.Conn, tenants []string) error {
+	rows, err := conn.QueryContext(ctx, `SELECT v.database_name, v.view_name FROM duckdb_views() v
+		WHERE NOT v.internal AND NOT v.temporary AND v.schema_name = 'main'
+		  AND EXISTS (SELECT 1 FROM duckdb_columns() c WHERE c.database_name = v.database_name AND c.schema_name = v.schema_name
+		              AND c.table_name = v.view_name AND c.column_name = 'tenant_id') ORDER BY 2`)
+	if err != nil {
+		return fmt.Errorf("listing the views: %w", err)
+	}
+	var views [][2]string
+	for rows.Next() {
+		var v [2]string
+		if err := rows.Scan(&v[0], &v[1]); err != nil {
+			rows.Close()
+			return fmt.Errorf("listing the views: %w", err)
+		}
+		views = append(views, v)
+	}
+	rows.Close()
+	lits := make([]string, len(tenants))
+	for i, t := range tenants {
+		lits[i] = lit(t)
+	}
+	for _, v := range views {
+		q := "CREATE TEMP VIEW " + ident(v[1]) + " AS SELECT * FROM " + ident(v[0]) + ".main." + ident(v[1]) + " WHERE tenant_id IN (" + strings.Join(lits, ", ") + ")"
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("keeping the tenants' rows in %s: %w", v[1], err)
+		}
+	}
+	return nil
 }
 
 type printer interface {

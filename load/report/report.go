@@ -18,7 +18,10 @@ type Queryer interface {
 
 // Tenant is one tenant's report.
 type Tenant struct {
-	TenantID   string
+	TenantID string
+	// TenantName is the tenant's name in the config file (license_usage.tenant_name; the caller may set the config
+	// file's current one): the report shows tenants by it, with the id beside.
+	TenantName string
 	AsOf       string
 	Currency   string
 	Licenses   int64
@@ -40,6 +43,22 @@ type Tenant struct {
 	// FinOpsUnderLicensed is license_position's count of F&O users holding less than their roles require, those
 	// without any F&O license included (they have no license_usage row to flag).
 	FinOpsUnderLicensed int64
+}
+
+// Name is how the report names the tenant: its name, else its id.
+func (t *Tenant) Name() string {
+	if t.TenantName != "" {
+		return t.TenantName
+	}
+	return t.TenantID
+}
+
+// Label is the tenant as the report's headings show it: "name (id)", or the id alone without a name.
+func (t *Tenant) Label() string {
+	if t.Name() == t.TenantID {
+		return t.TenantID
+	}
+	return t.Name() + " (" + t.TenantID + ")"
 }
 
 // Position is one license_position row. Purchased is prepaidUnits.enabled; Warning (in grace) and Suspended are
@@ -218,6 +237,13 @@ func Load(ctx context.Context, db Queryer, tenantID string, top int) (*Tenant, e
 		}
 	}
 	var err error
+	// The name, from marts computed since license_usage has it; a catalog built before has no such column.
+	if rows, err := db.QueryContext(ctx, `SELECT coalesce(any_value(tenant_name), '') FROM license_usage WHERE tenant_id = $1`, tenantID); err == nil {
+		if rows.Next() {
+			rows.Scan(&t.TenantName)
+		}
+		rows.Close()
+	}
 	if t.Reclaims, err = candidates(ctx, db, tenantID, "reclaim_candidate", top); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func (t *Tenant) WriteText(w io.Writer, top, width int) {
 		width = DefaultWidth
 	}
 	p := &printer{w: w, width: width}
-	fmt.Fprintf(w, "seatlake report  tenant %s  as of %s\n", t.TenantID, t.AsOf)
+	fmt.Fprintf(w, "seatlake report  tenant %s  as of %s\n", t.Label(), t.AsOf)
 	p.blank()
 	p.line(2, fmt.Sprintf("%d licenses: %s", t.Licenses, statusLine(t.ByStatus)))
 	for _, s := range t.Summary() {
@@ -306,7 +306,7 @@ func cut(word string, limit int) string {
 
 // PlanColumns are the reclaim plan's columns. An approver marks the rows to apply in the last one, approve (yes);
 // `seatlake reclaim --plan` reads the file back by these names.
-var PlanColumns = []string{"tenant_id", "user_id", "user_principal_name", "sku_part_number", "product", "status", "action",
+var PlanColumns = []string{"tenant_id", "tenant_name", "user_id", "user_principal_name", "sku_part_number", "product", "status", "action",
 	"days_inactive", "last_activity", "evidence", "reason", "yearly_saving", "currency", "sku_id", "assigned_by_group", "snapshot_date", "approve"}
 
 // WritePlan writes every reclaim and downgrade candidate of the tenants to dir/reclaim-plan.csv, the largest saving
@@ -323,7 +323,7 @@ func WritePlan(dir string, tenants []*Tenant) (string, error) {
 					if c.DaysInactive.Valid {
 						d = strconv.FormatInt(c.DaysInactive.Int64, 10)
 					}
-					w.Write([]string{c.TenantID, c.UserID, c.UPN, c.SKU, c.Product, c.Status, c.Action, d, c.LastActivity, c.Evidence,
+					w.Write([]string{c.TenantID, t.Name(), c.UserID, c.UPN, c.SKU, c.Product, c.Status, c.Action, d, c.LastActivity, c.Evidence,
 						c.Reason, strconv.FormatFloat(c.YearlySaving, 'f', 2, 64), c.Currency, c.SkuID, c.AssignedByGroup, c.SnapshotDate, ""})
 				}
 			}

@@ -1,6 +1,7 @@
 -- license_usage: one row per user and assigned SKU: the product, when it was assigned (and by which group), the
 -- last activity and its evidence, days inactive, the status, a reason a person can act on, the cost, and whether it
--- is a reclaim (or downgrade) candidate. $1 is the tenant id; run_params holds as_of and the exclusion settings.
+-- is a reclaim (or downgrade) candidate. $1 is the tenant id; run_params holds as_of, the exclusion settings and
+-- the tenant's name (tenant_name, first, so a person reads whose row it is).
 -- Status, first that applies:
 --   excluded                 the UPN matches the exclusion regex or list, the license comes from an excluded group,
 --                            or one of the user's Dataverse accounts is non-interactive or an application user
@@ -155,7 +156,8 @@ priced AS (
     LEFT JOIN rule_prices rtp ON rtp.sku_part_number = rt.sku
     LEFT JOIN rule_prices rfp ON rfp.sku_part_number = 'finops:' || rt.tier
 )
-SELECT user_id, user_principal_name, display_name, sku_id, sku_part_number, product_display_name, product_id, product_name,
+SELECT (SELECT tenant_name FROM run_params) AS tenant_name,
+       user_id, user_principal_name, display_name, sku_id, sku_part_number, product_display_name, product_id, product_name,
        assigned_at, assigned_by_group, last_activity, evidence, evidence_detail, evidence_lag,
        CAST(days_inactive AS INTEGER) AS days_inactive, CAST(threshold AS INTEGER) AS threshold_days, status,
        CASE status
