@@ -761,3 +761,25 @@ func TestStoragePropsFromTheEnvironment(t *testing.T) {
 		t.Error("plain http to a remote S3 endpoint was accepted")
 	}
 }
+
+// An event table that got no rows tonight commits nothing and keeps its earlier events visible.
+func TestEventTableWithoutRowsKeepsItsEvents(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	w, err := Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := signIns(t, mem, "r1", "s1", "2026-11-21T08:00:00Z")
+	commit(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.SignIns: {s}}, nil)
+	s.Release()
+	commit(t, w, "r2", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.SignIns: nil}, map[string]string{"graph_signins": "w2"})
+	if got := tableFiles(t, w, graph.SignIns); len(got) != 1 {
+		t.Errorf("read set %v, want r1's file", got)
+	}
+	if v, ok, _ := w.State("t1", "graph_signins"); !ok || string(v) != "w2" {
+		t.Errorf("state %q", v)
+	}
+}

@@ -203,6 +203,11 @@ func (t *Txn) Commit(ctx context.Context) error {
 	}
 	for _, n := range names {
 		tw := t.writers[n]
+		if len(tw.closed) == 0 {
+			// An event table that got no rows: nothing to commit, and readers keep the tenant's earlier snapshot.
+			tw.committed = true
+			continue
+		}
 		res, err := t.w.commitTable(ctx, n, props, tw.plan)
 		t.retries += res.Retries
 		if err != nil {

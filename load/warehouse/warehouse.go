@@ -94,7 +94,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving warehouse path %s: %w", cfg.Root, err)
 	}
-	if err := os.MkdirAll(abs, DirMode); err != nil {
+	if err := os.MkdirAll(filepath.Join(abs, dirStaging), DirMode); err != nil {
 		return nil, fmt.Errorf("creating warehouse directory: %w", err)
 	}
 	explicit, err := loadSaved(abs, &cfg)
