@@ -376,7 +376,9 @@ func TestDataverseAnswersAsDocumented(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var eb struct{ Error struct{ Code, Message string } }
+		var eb struct {
+			Error struct{ Code, Message string }
+		}
 		json.Unmarshal(b, &eb)
 		if resp.StatusCode != tc.status || eb.Error.Code != tc.code || eb.Error.Message != tc.msg {
 			t.Errorf("%s %s: %d %s, want %d %q %q", tc.method, tc.path, resp.StatusCode, b, tc.status, tc.code, tc.msg)
