@@ -783,3 +783,58 @@ func TestEventTableWithoutRowsKeepsItsEvents(t *testing.T) {
 		t.Errorf("state %q", v)
 	}
 }
+
+// A column added to a declaration is added to the Iceberg table; the rows written before read it as null.
+func TestDeclarationGainsAColumn(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	w, err := Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	v1 := table.New("test_things", table.Snapshot, "", "things", table.Column{Name: "id", Type: arrow.BinaryTypes.String})
+	v2 := table.New("test_things", table.Snapshot, "", "things", table.Column{Name: "id", Type: arrow.BinaryTypes.String},
+		table.Column{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true})
+	r1 := record(t, mem, v1, `[{"tenant_id":"t1","run_id":"r1","extracted_at":"2026-11-21T02:00:00Z","id":"a"}]`)
+	txn, _ := w.Begin("r1", "t1", day.AddDate(0, 0, -1), WriterOptions{Allocator: mem})
+	tw, _ := txn.Writer(v1)
+	if err := tw.Write(ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	r1.Release()
+	if err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := Open(ctx, w.Root(), nil) // the next version of seatlake
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	r2 := record(t, mem, v2, `[{"tenant_id":"t1","run_id":"r2","extracted_at":"2026-11-22T02:00:00Z","id":"b","tags":["x"]}]`)
+	defer r2.Release()
+	commit(t, w2, "r2", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{v2: {r2}}, nil)
+	it, err := w2.cat.LoadTable(ctx, ident("test_things"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := it.Scan(itable.WithSelectedFields("id", "tags")).ToArrowTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	var got []string
+	tr := array.NewTableReader(tbl, -1)
+	defer tr.Release()
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		for i := range int(rec.NumRows()) {
+			got = append(got, rec.Column(0).ValueStr(i)+"="+rec.Column(1).ValueStr(i))
+		}
+	}
+	slices.Sort(got)
+	if s := strings.Join(got, " "); s != `a=(null) b=["x"]` {
+		t.Errorf("rows %s", s)
+	}
+}
