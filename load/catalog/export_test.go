@@ -97,4 +97,3 @@ func TestExportMatchesTheViews(t *testing.T) {
 		}
 	}
 }
-
