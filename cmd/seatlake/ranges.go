@@ -81,3 +81,6 @@ func checkRanges(c *cli.Context, command string) error {
 	}
 	return nil
 }
+
+// sizeForms is what a size flag (--memory-limit) accepts.
+const sizeForms = "want auto, or a whole number of B, KiB, MiB or GiB such as 512MiB or 2GiB"

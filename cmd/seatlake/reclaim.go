@@ -13,7 +13,7 @@ import (
 // reclaimCommand is `seatlake reclaim --plan plan.csv [--apply]`.
 func reclaimCommand() *cli.Command {
 	var fc *fileConfig
-	flags := append(runFlags(),
+	flags := append(signInFlags(),
 		&cli.StringFlag{Name: "plan", Usage: "the reclaim plan (reclaim-plan.csv from `seatlake report --csv DIR`) with the rows to apply marked yes in its approve column"},
 		&cli.BoolFlag{Name: "apply", Usage: "remove the licenses; without it, show what would be done (and record the preview)"},
 		&cli.IntFlag{Name: "max-removals", Value: 50, Usage: "refuse a plan approving more rows than this"},

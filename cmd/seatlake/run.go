@@ -161,8 +161,8 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	cfg.DataverseWindow = c.Duration("dataverse-window")
 	cfg.DataverseConcurrency = c.Int("dataverse-concurrency")
 	cfg.BatchRows = c.Int("batch-rows")
-	cfg.ParquetCompression = c.String("parquet-compression")
-	if err := warehouse.CheckCodec(cfg.ParquetCompression); err != nil {
+	cfg.ParquetCompression = c.String("parquet-compression") // empty on a command without it: the default
+	if err := warehouse.CheckCodec(cmp.Or(cfg.ParquetCompression, warehouse.DefaultCodec)); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--parquet-compression: %w", err)}
 	}
 	cfg.RequestTimeout = c.Duration("request-timeout")
@@ -178,7 +178,7 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 		}
 	case "always":
 		cfg.Progress = c.App.ErrWriter
-	case "never":
+	case "never", "": // empty: a command without --progress
 	default:
 		return &exitError{code: exitUsage, err: fmt.Errorf("--progress %q: want auto, always or never", c.String("progress"))}
 	}
@@ -272,12 +272,12 @@ func parseBytes(v string) (int64, error) {
 		if num, ok := strings.CutSuffix(v, u.suffix); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
 			if err != nil || n <= 0 {
-				return 0, errors.New("want a size like 512MiB or 2GiB")
+				return 0, errors.New(sizeForms)
 			}
 			return n * u.mult, nil
 		}
 	}
-	return 0, errors.New("want a size like 512MiB or 2GiB")
+	return 0, errors.New(sizeForms)
 }
 
 // runResult is one line of --result-json: what a scheduler or a monitoring check needs, without parsing text.
