@@ -11,10 +11,11 @@ import (
 var requestFlags = []string{"request-timeout", "max-attempts", "max-retry-wait"}
 
 // signInFlags are the flags of a command that signs in to the tenants as `seatlake run` does (config file, tenants,
-// credentials, endpoints, warehouse, logs) and makes a few requests (their timeout and retries), without what tunes
-// an extraction (windows, concurrency, batch sizes, progress, --quiet): `seatlake reclaim`, `seatlake events serve`.
+// credentials, Graph, warehouse, logs) and makes a few requests (their timeout and retries), without the
+// environments' URLs or what tunes an extraction (windows, concurrency, batch sizes, progress, --quiet):
+// `seatlake reclaim`; `seatlake events serve` adds --finops-url.
 func signInFlags() []cli.Flag {
-	drop := []string{"parallel-tenants", "as-of"}
+	drop := []string{"parallel-tenants", "as-of", "dataverse-url", "finops-url"}
 	for _, f := range tuningFlags() {
 		if n := f.Names()[0]; !slices.Contains(requestFlags, n) {
 			drop = append(drop, n)
@@ -23,11 +24,20 @@ func signInFlags() []cli.Flag {
 	return slices.DeleteFunc(runFlags(), func(f cli.Flag) bool { return slices.Contains(drop, f.Names()[0]) })
 }
 
-// runOnlyFlags are the flags of `seatlake run` that signInFlags leaves out.
-func runOnlyFlags() []cli.Flag {
-	keep := signInFlags()
+// runFlag is the flag of `seatlake run` named name.
+func runFlag(name string) cli.Flag {
+	flags := runFlags()
+	i := slices.IndexFunc(flags, func(f cli.Flag) bool { return f.Names()[0] == name })
+	if i < 0 {
+		panic("runFlag: seatlake run has no flag --" + name)
+	}
+	return flags[i]
+}
+
+// runFlagsBut are the flags of `seatlake run` not among have (by name).
+func runFlagsBut(have []cli.Flag) []cli.Flag {
 	return slices.DeleteFunc(runFlags(), func(f cli.Flag) bool {
-		return slices.ContainsFunc(keep, func(k cli.Flag) bool { return k.Names()[0] == f.Names()[0] })
+		return slices.ContainsFunc(have, func(h cli.Flag) bool { return h.Names()[0] == f.Names()[0] })
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 func reclaimCommand() *cli.Command {
 	var fc *fileConfig
 	flags := append(signInFlags(),
-		&cli.StringFlag{Name: "plan", Usage: "the reclaim plan (reclaim-plan.csv from `seatlake report --csv DIR`) with the rows to apply marked yes in its approve column"},
+		&cli.StringFlag{Name: "plan", Usage: "the reclaim plan (reclaim-plan.csv from seatlake report --csv DIR) with the rows to apply marked yes in its approve column"},
 		&cli.BoolFlag{Name: "apply", Usage: "remove the licenses; without it, show what would be done (and record the preview)"},
 		&cli.IntFlag{Name: "max-removals", Value: 50, Usage: "refuse a plan approving more rows than this"},
 		&cli.StringFlag{Name: "actor", Usage: "who is applying the plan, for the actions table (default: the OS user and host)", EnvVars: []string{"SEATLAKE_ACTOR"}},
