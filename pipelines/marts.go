@@ -18,8 +18,8 @@ import (
 	"github.com/seatlake/seatlake/transform/rules"
 )
 
-// computeMarts computes the tenant's marts once its raw data is committed (ELT: over the committed views, so the
-// catalog is rebuilt first) and lands them under marts/ in a second commit. The raw data stays committed whatever
+// computeMarts computes the tenant's marts once its raw data is committed (ELT: over views of what is committed,
+// in a DuckDB database of their own) and lands them under marts/ in a second commit. The raw data stays committed whatever
 // happens here: a tenant whose marts fail is incomplete, never failed. The caller holds the stage lock.
 func (r *run) computeMarts(ctx context.Context) {
 	fail := func(err error) {
@@ -29,13 +29,9 @@ func (r *run) computeMarts(ctx context.Context) {
 		r.mu.Unlock()
 		r.log.Error("marts not computed", "err", err)
 	}
-	if err := catalog.Build(ctx, r.wh.Root(), Tables()); err != nil {
-		fail(fmt.Errorf("rebuilding the catalog for the marts: %w", err))
-		return
-	}
-	db, err := catalog.Open(r.wh.Root())
+	db, err := catalog.Views(ctx, r.wh, Tables())
 	if err != nil {
-		fail(err)
+		fail(fmt.Errorf("reading the committed data for the marts: %w", err))
 		return
 	}
 	defer db.Close()

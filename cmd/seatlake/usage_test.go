@@ -217,7 +217,10 @@ func TestCLICopiedWarehouseReadsItsOwnFiles(t *testing.T) {
 			t.Errorf("the copy's %s has %d rows, want %d", table, got, want)
 		}
 	}
-	parts, _ := filepath.Glob(filepath.Join(cp, "raw", "graph_users", "tenant=*", "snapshot_date=*"))
+	parts, _ := filepath.Glob(filepath.Join(cp, "raw", "graph_users", "data", "tenant_id=*", "snapshot_date=*"))
+	if len(parts) == 0 {
+		t.Fatal("the copy has no graph_users partition to remove")
+	}
 	for _, p := range parts {
 		os.RemoveAll(p)
 	}
@@ -225,8 +228,16 @@ func TestCLICopiedWarehouseReadsItsOwnFiles(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "does not match the files") || !strings.Contains(r.stderr, "--rebuild") {
 		t.Errorf("files gone: exit %d, %s", r.code, r.stderr)
 	}
-	if r := seatlake(t, nil, "query", "--warehouse", cp, "--rebuild", "SELECT count(*) FROM graph_users"); r.code != 0 {
-		t.Errorf("after --rebuild: exit %d: %s", r.code, r.stderr)
+	// The committed snapshot names files that are gone: a rebuild cannot bring them back, and says so.
+	if r := seatlake(t, nil, "query", "--warehouse", cp, "--rebuild", "SELECT count(*) FROM graph_users"); r.code == 0 || !strings.Contains(r.stderr, "missing from") || !strings.Contains(r.stderr, "graph_users") {
+		t.Errorf("--rebuild with files gone: exit %d: %s", r.code, r.stderr)
+	}
+	// The next run replaces the tenant's snapshot of the day: the copy answers again.
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", cp); r.code != 0 {
+		t.Fatalf("run on the copy: exit %d: %s", r.code, r.stderr)
+	}
+	if got, want := queryCount(t, cp, "graph_users"), truth(t, base)["graph_users"]; got != want {
+		t.Errorf("after a new run the copy's graph_users has %d rows, want %d", got, want)
 	}
 }
 
@@ -238,17 +249,20 @@ func TestCLICatalogFailureAfterCommitIsIncomplete(t *testing.T) {
 	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
 		t.Fatalf("first run: exit %d: %s", r.code, r.stderr)
 	}
-	blocker := filepath.Join(wh, "seatlake.duckdb.tmp")
-	os.MkdirAll(filepath.Join(blocker, "x"), 0o750) // a directory where the catalog build writes its new file
+	// A directory where the catalog build renames its new file: the views cannot be replaced.
+	blocker := filepath.Join(wh, "seatlake.duckdb")
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(blocker, "x"), 0o750)
 	r := seatlake(t, env, "run", "--quiet", "--warehouse", wh)
 	if r.code != 3 || !strings.Contains(r.stderr+r.stdout, "the data is committed") || !strings.Contains(r.stderr+r.stdout, "--rebuild") {
 		t.Fatalf("catalog failure: exit %d, want 3 naming the fix\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 	os.RemoveAll(blocker)
-	rows := csvRows(t, wh, "SELECT status FROM runs ORDER BY started_at")
 	if r := seatlake(t, nil, "query", "--warehouse", wh, "--rebuild", "--format", "csv", "SELECT status, array_to_string(missing, ';') FROM runs ORDER BY started_at"); r.code != 0 ||
 		!strings.Contains(r.stdout, "succeeded") || !strings.Contains(r.stdout, "incomplete,") || !strings.Contains(r.stdout, "catalog: the DuckDB views could not be rebuilt") {
-		t.Errorf("runs after --rebuild (before: %v): exit %d %s %s", rows, r.code, r.stdout, r.stderr)
+		t.Errorf("runs after --rebuild: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -299,7 +313,7 @@ func TestCLIParquetCompression(t *testing.T) {
 		if r := seatlake(t, env, args...); r.code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
 		}
-		got := csvRows(t, wh, "SELECT DISTINCT compression FROM parquet_metadata('raw/graph_signins/*/*/*.parquet') UNION SELECT DISTINCT compression FROM parquet_metadata('marts/license_usage/*/*/*.parquet') ORDER BY 1")
+		got := csvRows(t, wh, "SELECT DISTINCT compression FROM parquet_metadata('raw/graph_signins/data/*/*/*.parquet') UNION SELECT DISTINCT compression FROM parquet_metadata('marts/license_usage/data/*/*/*.parquet') ORDER BY 1")
 		if len(got) != 1 || got[0][0] != tc.want {
 			t.Errorf("--parquet-compression %q: the files use %v, want %s", tc.flag, got, tc.want)
 		}

@@ -133,8 +133,25 @@ func create(ctx context.Context, path string, tmpl *template.Template, wh *wareh
 		return err
 	}
 	defer func() { err = errors.Join(err, conn.Close()) }()
+	relative := relocatable(wh.Root())
+	if relative {
+		if _, err := conn.ExecContext(ctx, "SET file_search_path = "+lit(wh.Root())); err != nil {
+			return err
+		}
+	}
+	if err := createViews(ctx, conn, tmpl, wh, rs, tables, relative); err != nil {
+		return err
+	}
+	// Everything into the database file, nothing left in a WAL that would not follow the rename.
+	_, err = conn.ExecContext(ctx, "CHECKPOINT")
+	return err
+}
+
+// createViews creates the views of tables over the read set on conn; relative: name the files relative to the
+// warehouse directory (conn's file_search_path).
+func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, rs *warehouse.ReadSet, tables []*table.Table, relative bool) error {
 	for _, t := range tables {
-		stmts, err := tableViews(ctx, conn, tmpl, wh, rs.Tables[t.Name])
+		stmts, err := tableViews(ctx, conn, tmpl, wh, rs.Tables[t.Name], relative)
 		if err != nil {
 			return fmt.Errorf("the views of %s: %w", t.Name, err)
 		}
@@ -144,13 +161,39 @@ func create(ctx context.Context, path string, tmpl *template.Template, wh *wareh
 			}
 		}
 	}
-	// Everything into the database file, nothing left in a WAL that would not follow the rename.
-	_, err = conn.ExecContext(ctx, "CHECKPOINT")
-	return err
+	return nil
+}
+
+// Views opens an in-memory DuckDB database holding the views of tables over the warehouse's read set, as the
+// catalog file would (absolute file names), for code that computes over the committed data without rewriting
+// seatlake.duckdb (the marts of a run). The caller closes it.
+func Views(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table) (_ *sql.DB, err error) {
+	tmpl, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	rs, err := wh.ReadSet(ctx, tables)
+	if err != nil {
+		return nil, fmt.Errorf("reading the committed snapshots: %w", err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("opening DuckDB: %w", err)
+	}
+	conn, err := db.Conn(ctx)
+	if err == nil {
+		err = createViews(ctx, conn, tmpl, wh, rs, tables, false)
+		err = errors.Join(err, conn.Close())
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating the views: %w", err)
+	}
+	return db, nil
 }
 
 // tableViews renders the statements creating a table's views over its part of the read set.
-func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, tr *warehouse.TableRead) ([]string, error) {
+func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, tr *warehouse.TableRead, relative bool) ([]string, error) {
 	t := tr.Table
 	d := viewData{View: t.Name, History: t.Name + "_history", Keys: t.Keys(), Doc: t.Doc}
 	for _, c := range t.Columns {
@@ -188,10 +231,21 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh
 		}
 	}
 	var all, latest []string
+	root := wh.Root()
+	var missing []string
 	for _, f := range tr.Files {
 		p, err := wh.LocalCopy(ctx, f.Location)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, p)
+			continue
+		}
+		if relative {
+			if rel, err := filepath.Rel(root, p); err == nil && filepath.IsLocal(rel) {
+				p = rel // the warehouse can be moved or copied: see relocatable
+			}
 		}
 		all = append(all, lit(filepath.ToSlash(p)))
 		if f.Day == latestDay[f.Tenant] {
@@ -199,6 +253,9 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh
 		}
 	}
 
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d file(s) of the committed snapshots are missing from %s (removed by hand, or the warehouse copied in part), first %s: restore them from a copy; a run replaces its tenant's snapshot of the day, events stay lost", len(missing), root, missing[0])
+	}
 	var out []string
 	render := func(name string, data viewData) error {
 		var b bytes.Buffer
@@ -309,3 +366,9 @@ func duckType(t arrow.DataType) (string, error) {
 	}
 	return "", fmt.Errorf("no DuckDB type for %s", t)
 }
+
+// relocatable says whether the catalog of a warehouse at root names its files relative to it (found through
+// DuckDB's file_search_path, which seatlake sets when it opens the catalog; the duckdb CLI from the warehouse
+// directory), so that a copied or moved warehouse reads its own files. file_search_path is a comma-separated list,
+// so a warehouse whose path holds a comma gets absolute paths instead (and must be rebuilt after a move).
+func relocatable(root string) bool { return !strings.Contains(root, ",") }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -482,6 +483,9 @@ func openReadOnly(root string) (*sql.DB, error) {
 	}
 	path := filepath.Join(abs, FileName)
 	dsn := path + "?access_mode=read_only"
+	if relocatable(abs) {
+		dsn += "&file_search_path=" + url.QueryEscape(abs)
+	}
 	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)

@@ -135,11 +135,15 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 		w.props[k] = v
 	}
 	w.props["warehouse"] = w.storage
-	if w.fs, err = icebergio.LoadFS(ctx, w.props, w.storage); err != nil {
-		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
+	if w.local != "" {
+		w.props[propLocalName], w.props[propLocalDir] = w.storage, w.local
 	}
 	if err := w.openCatalog(ctx, cfg.Catalog); err != nil {
 		return nil, err
+	}
+	if w.fs, err = icebergio.LoadFS(ctx, w.props, w.storage); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
 	}
 	if err := w.cat.CreateNamespace(ctx, itable.Identifier{Namespace}, iceberg.Properties{"comment": "seatlake: Microsoft 365 and Dynamics 365 license usage"}); err != nil &&
 		!errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
@@ -168,9 +172,22 @@ func (w *Warehouse) openCatalog(ctx context.Context, spec string) error {
 	// WAL and a busy timeout let several processes and goroutines commit through one file; an immediate
 	// transaction lock avoids the deadlock of two readers upgrading to writers at once.
 	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(60000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	if err := createPrivate(path); err != nil {
+		return fmt.Errorf("opening the catalog %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("opening the catalog %s: %w", path, err)
+	}
+	if spec == "" && w.local == w.root {
+		// The embedded warehouse's tables name their files as they were when it was created: a copy or a moved
+		// warehouse reads its own directory under those names (see localFS).
+		name, err := storageName(ctx, db, w.root)
+		if err != nil {
+			db.Close()
+			return fmt.Errorf("opening the catalog %s: %w", path, err)
+		}
+		w.storage, w.props["warehouse"], w.props[propLocalName] = name, name, name
 	}
 	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, w.props)
 	if err != nil {
@@ -216,6 +233,9 @@ func (w *Warehouse) Storage() string { return w.storage }
 func (w *Warehouse) LocalPath(location string) (string, bool) {
 	if w.local == "" {
 		return "", false
+	}
+	if rest, ok := strings.CutPrefix(location, w.storage); ok && (rest == "" || rest[0] == '/') {
+		return filepath.Join(w.local, filepath.FromSlash(rest)), true
 	}
 	if p, ok := strings.CutPrefix(location, "file://"); ok {
 		return filepath.FromSlash(p), true
@@ -294,7 +314,7 @@ func (w *Warehouse) createTable(ctx context.Context, tbl *table.Table, layer Lay
 	if err != nil {
 		return nil, fmt.Errorf("creating table %s: %w", tbl.Name, err)
 	}
-	w.log.Info("created Iceberg table", "table", Namespace+"."+tbl.Name, "location", it.Location())
+	w.log.Debug("created Iceberg table", "table", Namespace+"."+tbl.Name, "location", it.Location())
 	return it, nil
 }
 
