@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -78,6 +79,17 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 		return nil, fmt.Errorf("locking warehouse: %w", err)
 	}
 	defer unlock()
+	// A warehouse of the earlier folder layout is moved into the Iceberg tables first, once, keeping every night.
+	if m, err := migrateIfNeeded(ctx, wh); err != nil {
+		return nil, fmt.Errorf("migrating the warehouse from the folder layout: %w (see `seatlake warehouse migrate`)", err)
+	} else if m != nil {
+		rows := int64(0)
+		for _, n := range m.Tables {
+			rows += n
+		}
+		log.Info("migrated the warehouse from the folder layout of an earlier seatlake into Iceberg tables before the run (the old files are under "+warehouse.LegacyDir+"/)",
+			"warehouse", wh.Root(), "tables", len(m.Tables), "rows", rows, "files", m.Files, "tenants", len(m.Tenants))
+	}
 
 	// Tenants side by side, each on its own: raw data, then its marts over the committed views, then its run row.
 	// A tenant's commits and its marts take turns with the other tenants' (stage): the marts read the views of what
@@ -146,6 +158,28 @@ func (r *run) whole(ctx context.Context) (*Summary, error) {
 	r.stage.Lock() // the run row lands beside the files another tenant's marts may be reading
 	defer r.stage.Unlock()
 	return r.finish(ctx, err)
+}
+
+// ShardOf is the shard (0 to n-1) of a tenant among n shards: the FNV-1a hash of its tenant id (lower case),
+// modulo n. It depends on the tenant's own id alone, so adding or removing tenants never moves another one.
+func ShardOf(tenantID string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(strings.ToLower(strings.TrimSpace(tenantID))))
+	return int(h.Sum64() % uint64(n))
+}
+
+// Shard keeps the tenants of shard i of n (ShardOf), in their order.
+func Shard(cfgs []Config, i, n int) []Config {
+	var out []Config
+	for _, c := range cfgs {
+		if ShardOf(c.TenantID, n) == i {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // TenantRef is a tenant as a person names it: Name is its name in the config file (or, for a tenant known only

@@ -88,7 +88,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}
 			return cli.ShowAppHelp(c)
 		},
-		Commands: []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), syncCommand(), reportCommand(), reclaimCommand(), eventsCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
+		Commands: []*cli.Command{runCommand(), checkCommand(), configCommand(), martsCommand(), syncCommand(), reportCommand(), reclaimCommand(), eventsCommand(), warehouseCommand(), demoCommand(), simCommand(), queryCommand(), versionCommand()},
 	}
 	// A bad flag on a command is one line naming it and where the help is, exit 2: never 40 lines of help on
 	// stderr that a cron mail buries the cause in.
@@ -109,10 +109,13 @@ func strict(cmds []*cli.Command, parent string) {
 					return err
 				}
 			}
-			return checkRanges(c, name)
+			if err := checkRanges(c, name); err != nil {
+				return err
+			}
+			return warehouseBefore(c, name)
 		}
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
-			return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w: see 'seatlake %s --help'", name, err, name)}
+			return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w: see 'seatlake %s --help'", name, usageError(c, err), name)}
 		}
 		strict(cmd.Subcommands, name)
 	}

@@ -23,7 +23,7 @@ func martsCommand() *cli.Command {
 			"Exit codes: 0 done, 1 failed, 2 usage error.",
 		Flags: append([]cli.Flag{
 			configFlag(),
-			warehouseFlag(),
+			warehouseFlag(), catalogFlag(), storageFlag(),
 			asOfFlag(),
 			tenantFlag(),
 			&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},

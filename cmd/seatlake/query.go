@@ -23,7 +23,7 @@ func queryCommand() *cli.Command {
 			"--tenant shows only that tenant's rows in every view; --config names the warehouse (its warehouse key).",
 		Flags: []cli.Flag{
 			configFlag(),
-			warehouseFlag(),
+			warehouseFlag(), catalogFlag(), storageFlag(),
 			&cli.StringSliceFlag{Name: "tenant", Usage: "only this tenant's rows in every view: its name in the config file (or its tenant id); repeatable or a comma list (default: every tenant)"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output: table (readable), csv or json (for scripts)"},
 			&cli.BoolFlag{Name: "rebuild", Usage: "rebuild the views first (after moving the warehouse directory)"},

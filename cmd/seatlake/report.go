@@ -21,7 +21,7 @@ func reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "report",
 		Before: loadConfigFile(&fc),
-		Usage: "print the compliance position, the top reclaim and downgrade candidates and the findings; write the reclaim plan and an HTML page",
+		Usage:  "print the compliance position, the top reclaim and downgrade candidates and the findings; write the reclaim plan and an HTML page",
 		Description: "Reads the marts of the warehouse (the latest snapshot of each tenant). On stdout: the position per SKU and\n" +
 			"product, the top --top reclaim and downgrade candidates with their saving, and the findings. --csv DIR writes\n" +
 			"DIR/reclaim-plan.csv (every candidate: user, SKU, status, action, reason, evidence, saving) for a change ticket;\n" +
@@ -29,7 +29,7 @@ func reportCommand() *cli.Command {
 			"reclaim_plan=PATH and html=PATH for what it wrote.",
 		Flags: []cli.Flag{
 			configFlag(),
-			warehouseFlag(),
+			warehouseFlag(), catalogFlag(), storageFlag(),
 			tenantFlag(),
 			&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "candidates of each kind shown on the terminal and the page"},

@@ -51,7 +51,7 @@ func martRules(c *cli.Context, fc *fileConfig) (*rules.Rules, time.Time, error) 
 }
 
 func warehouseFlag() cli.Flag {
-	return &cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "./warehouse", Usage: "the warehouse directory (Parquet, state, seatlake.duckdb)", EnvVars: []string{"SEATLAKE_WAREHOUSE"}}
+	return &cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "./warehouse", Usage: "the local warehouse directory: seatlake.duckdb, the embedded catalog, caches and, without --storage, the tables", EnvVars: []string{"SEATLAKE_WAREHOUSE"}}
 }
 
 // runFlags are the flags of `seatlake run`; `seatlake demo` reuses the tuning ones.
@@ -97,13 +97,16 @@ func runFlags() []cli.Flag {
 		&cli.IntFlag{Name: "parallel-tenants", Value: 2, Usage: "tenants run at once"},
 		asOfFlag(),
 		warehouseFlag(),
+		catalogFlag(),
+		storageFlag(),
 	}
 	flags = append(flags, tuningFlags()...)
 	return append(flags, logFlags()...)
 }
 
 func runCommand() *cli.Command {
-	flags := append(runFlags(), thenSyncFlag())
+	flags := append(runFlags(), thenSyncFlag(), shardFlag(),
+		&cli.StringFlag{Name: "export", Usage: "after the run, write the views' current state as plain Hive-partitioned Parquet into this folder (as `seatlake warehouse export --to`)"})
 	var fc *fileConfig
 	return &cli.Command{
 		Name:   "run",
@@ -125,6 +128,13 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			shard := c.String("shard")
+			var i, n int
+			if shard != "" {
+				if i, n, err = parseShard(shard, os.Getenv); err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+			}
 			base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
 			if err := applyTuning(c, &base); err != nil {
 				return err
@@ -144,7 +154,25 @@ func runCommand() *cli.Command {
 			if err := checkThenSync(c, fc); err != nil {
 				return err
 			}
-			if err := runTenants(c, cfgs); err != nil {
+			if shard != "" {
+				cfgs = pipelines.Shard(cfgs, i, n)
+				// Printed even with --quiet: in a pod's log it says which tenants the pod had.
+				fmt.Fprintf(c.App.Writer, "shard=%d/%d tenants=%d\n", i, n, len(cfgs))
+				if len(cfgs) == 0 {
+					return nil
+				}
+			}
+			res, err := runAndReport(c, cfgs)
+			if dir := c.String("export"); dir != "" && committed(res) {
+				wc, werr := warehouseConfig(c, log)
+				if werr == nil {
+					werr = exportWarehouse(c, wc, dir)
+				}
+				if werr != nil && err == nil {
+					return werr
+				}
+			}
+			if err != nil {
 				return err
 			}
 			return thenSync(c, cfgs)
@@ -188,15 +216,21 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 // runTenants runs and reports: each tenant's summary on stdout (unless --quiet and it succeeded), the cause on
 // stderr via main. The exit code is the worst of the tenants': failed over incomplete over succeeded.
 func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
+	_, err := runAndReport(c, cfgs)
+	return err
+}
+
+// runAndReport is runTenants, returning each tenant's result as well.
+func runAndReport(c *cli.Context, cfgs []pipelines.Config) ([]pipelines.TenantResult, error) {
 	res, err := pipelines.RunTenants(c.Context, cfgs, c.Int("parallel-tenants"))
 	if err != nil {
 		if errors.Is(err, pipelines.ErrInvalidConfig) {
-			return &exitError{code: exitUsage, err: err}
+			return nil, &exitError{code: exitUsage, err: err}
 		}
-		return &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", err)}
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", err)}
 	}
 	if err := writeResults(c, res); err != nil {
-		return &exitError{code: exitFailed, err: err}
+		return res, &exitError{code: exitFailed, err: err}
 	}
 	var worst *exitError
 	// The worst of the tenants': a configuration to fix (2) over a failure (1) over an incomplete run (3).
@@ -233,9 +267,19 @@ func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
 		}
 	}
 	if worst == nil {
-		return nil
+		return res, nil
 	}
-	return worst
+	return res, worst
+}
+
+// committed reports whether a tenant of the run committed (succeeded, or incomplete): then an export has news.
+func committed(res []pipelines.TenantResult) bool {
+	for _, r := range res {
+		if r.Err == nil || errors.Is(r.Err, pipelines.ErrIncomplete) {
+			return true
+		}
+	}
+	return false
 }
 
 // setMemoryLimit sets Go's soft memory limit. What a run holds at once is bounded by the batch size (a few batches

@@ -21,7 +21,7 @@ import (
 func syncCommand() *cli.Command {
 	common := func() []cli.Flag {
 		return append([]cli.Flag{
-			warehouseFlag(),
+			warehouseFlag(), catalogFlag(), storageFlag(),
 			configFlag(),
 			tenantFlag(),
 			&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
