@@ -30,7 +30,8 @@ import (
 //     its key); NULL is null, numbers are numbers, lists are arrays.
 //
 // In every format timestamps print as RFC 3339 in UTC (fractional seconds only when present), dates as
-// YYYY-MM-DD; in table and csv, lists and structs print as JSON. SQL errors are DuckDB's own, wrapped once.
+// YYYY-MM-DD, intervals as DuckDB's CLI prints them ("00:03:37.363555", "2 days 03:37:37"); in table and csv, lists
+// and structs print as JSON. SQL errors are DuckDB's own, wrapped once.
 // With tenants (tenant ids), every view with a tenant_id column shows only their rows: temporary views of the same
 // names over the catalog's, on this connection only.
 func Query(ctx context.Context, root, query, format string, w io.Writer, tenants ...string) (err error) {
@@ -202,6 +203,8 @@ func text(v any, k valueKind) string {
 		return v.String()
 	case duckdb.Decimal:
 		return v.String()
+	case duckdb.Interval:
+		return formatInterval(v)
 	case *big.Int:
 		return v.String()
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
@@ -262,7 +265,7 @@ func jsonValue(v any, k valueKind) any {
 	case duckdb.UUID, *duckdb.UUID, []byte:
 		return text(v, k)
 	case duckdb.Interval:
-		return map[string]any{"months": v.Months, "days": v.Days, "micros": v.Micros}
+		return formatInterval(v) // as DuckDB's CLI prints it: "00:03:37.363555", "2 days 03:00:00"
 	}
 	return v
 }
