@@ -52,6 +52,9 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if !hasWarehouse(c.String("warehouse")) {
+					return noWarehouse(c.String("warehouse"))
+				}
 				var tenants []tenantFile
 				if fcJSM != nil {
 					tenants = fcJSM.tenants
@@ -104,6 +107,9 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if !hasWarehouse(c.String("warehouse")) {
+					return noWarehouse(c.String("warehouse"))
+				}
 				sn, err := serviceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
 				if err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("sync servicenow: %w", err)}
@@ -154,14 +160,14 @@ func jsmTarget(get setting, tenants []tenantFile, secrets bool, log *slog.Logger
 		if t.AssetsTokenFile == "" {
 			continue
 		}
-		tok, err := msauth.LoadSecret("", t.AssetsTokenFile)
+		tok, err := msauth.LoadNamedSecret("JSM Assets token", "jsm-assets-token-file", "", t.AssetsTokenFile)
 		if err != nil {
 			return cfg, nil, fmt.Errorf("tenant %q: jsm-assets-token-file: %w", t.Name, err)
 		}
 		own = append(own, tenantToken{t.Name, t.TenantID, tok.Reveal()})
 	}
 	// The shared token is needed unless tenants have their own; a tenant left without one fails alone.
-	tok, err := msauth.LoadSecret("SEATLAKE_JSM_ASSETS_TOKEN", get("token-file"))
+	tok, err := msauth.LoadNamedSecret("JSM Assets token", "token-file", "SEATLAKE_JSM_ASSETS_TOKEN", get("token-file"))
 	if err != nil && len(own) == 0 {
 		return cfg, nil, fmt.Errorf("the Assets container token: %w", err)
 	}
@@ -198,13 +204,13 @@ func serviceNowTarget(get setting, secrets bool, log *slog.Logger) (assets.Servi
 	case client != "" && user != "":
 		return sn, errors.New("give user (basic auth) or client-id (OAuth), not both")
 	case client != "":
-		sec, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_CLIENT_SECRET", get("client-secret-file"))
+		sec, err := msauth.LoadNamedSecret("ServiceNow client secret", "client-secret-file", "SEATLAKE_SERVICENOW_CLIENT_SECRET", get("client-secret-file"))
 		if err != nil {
 			return sn, fmt.Errorf("the OAuth client secret: %w", err)
 		}
 		sn.ClientID, sn.ClientSecret = client, sec.Reveal()
 	case user != "":
-		pw, err := msauth.LoadSecret("SEATLAKE_SERVICENOW_PASSWORD", get("password-file"))
+		pw, err := msauth.LoadNamedSecret("ServiceNow password", "password-file", "SEATLAKE_SERVICENOW_PASSWORD", get("password-file"))
 		if err != nil {
 			return sn, fmt.Errorf("the password of %s: %w", user, err)
 		}

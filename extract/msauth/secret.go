@@ -1,7 +1,6 @@
 package msauth
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,26 +21,35 @@ func (s Secret) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + 
 func (s Secret) Format(f fmt.State, verb rune) { f.Write([]byte(redacted)) }
 func (s Secret) Reveal() string                { return string(s) }
 
-// LoadSecret reads the secret from file when it is set (one trailing newline trimmed), else from the environment
-// variable envName. There is deliberately no way to pass the value on the command line, where ps and shell
-// history would show it.
+// LoadSecret reads the client secret from file when it is set (one trailing newline trimmed), else from the
+// environment variable envName. There is deliberately no way to pass the value on the command line, where ps and
+// shell history would show it.
 func LoadSecret(envName, file string) (Secret, error) {
+	return LoadNamedSecret("client secret", "client-secret-file", envName, file)
+}
+
+// LoadNamedSecret is LoadSecret for any secret (a JSM Assets token, a ServiceNow password): what names it in
+// messages, flag is the flag (or config key) that names its file.
+func LoadNamedSecret(what, flag, envName, file string) (Secret, error) {
 	if file != "" {
-		b, err := readPrivate(file, "the client secret file")
+		b, err := readPrivate(file, "the "+what+" file")
 		if err != nil {
 			return "", err
 		}
 		// Editors and `echo` leave a newline, copy and paste a space: none is ever part of a secret.
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return "", fmt.Errorf("the client secret file %s is empty", file)
+			return "", fmt.Errorf("the %s file %s is empty", what, file)
 		}
 		return Secret(s), nil
+	}
+	if envName == "" {
+		return "", fmt.Errorf("no %s: name its file with %s", what, flag)
 	}
 	if v := strings.TrimSpace(os.Getenv(envName)); v != "" {
 		return Secret(v), nil
 	}
-	return "", errors.New("no client secret: set $" + envName + " or pass --client-secret-file")
+	return "", fmt.Errorf("no %s: set $%s or pass --%s", what, envName, flag)
 }
 
 // readPrivate reads a file holding a credential. Like ssh with a private key, one that group or others can read is
