@@ -91,7 +91,10 @@ func (rt Route) matches(e *businessevents.Event) bool {
 
 // EventsConfig configures the receiver.
 type EventsConfig struct {
-	Warehouse    string
+	Warehouse string
+	// Dir is the receiver's own folder: its journal, the callback secrets, the lines set aside and its status
+	// (default EventsDir(Warehouse)). In a pod it is a persistent volume: an event answered 2xx must survive the pod.
+	Dir          string
 	Envs         []EventsEnv
 	Routes       []Route // DefaultRoutes when nil
 	GroupCommit  bool    // share one fsync among the events that arrive during the previous one
@@ -174,8 +177,11 @@ func isJSON(ct string) bool {
 
 // SecretPath is the default secret file of an environment's callback path.
 func SecretPath(warehouseRoot, env string) string {
-	return filepath.Join(EventsDir(warehouseRoot), "secrets", env+".secret")
+	return SecretPathIn(EventsDir(warehouseRoot), env)
 }
+
+// SecretPathIn is the secret file of an environment's callback path in the receiver's folder dir (EventsConfig.Dir).
+func SecretPathIn(dir, env string) string { return filepath.Join(dir, "secrets", env+".secret") }
 
 // NewReceiver opens the warehouse and the journal; events a killed receiver journaled are committed by the first
 // commit (they are known, so F&O's retries of them are duplicates).
@@ -205,6 +211,9 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
+	if cfg.Dir == "" {
+		cfg.Dir = EventsDir(wh.Root())
+	}
 	r := &Receiver{cfg: cfg, wh: wh, envs: map[string]*EventsEnv{}, secrets: map[string]*secretFile{}, seen: map[string]time.Time{},
 		committed: map[string]time.Time{}, last: map[string]time.Time{}, kick: make(chan struct{}, 1)}
 	for i := range cfg.Envs {
@@ -218,10 +227,10 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 	if err := r.loadCommitted(ctx); err != nil {
 		return nil, err
 	}
-	if st, err := ReadEventsStatus(wh.Root()); err == nil && st.Environments != nil {
+	if st, err := readEventsStatus(filepath.Join(cfg.Dir, "status.json")); err == nil && st.Environments != nil {
 		r.last = st.Environments // what earlier receivers saw, read once; written at each commit
 	}
-	dir := filepath.Join(EventsDir(wh.Root()), "journal")
+	dir := filepath.Join(cfg.Dir, "journal")
 	segs, err := businessevents.Segments(dir)
 	if err != nil {
 		return nil, err
@@ -477,12 +486,12 @@ func (r *Receiver) Commit(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := businessevents.SetAside(RejectedDir(r.wh.Root()), seg.path, seg.rejected); err != nil {
+		if err := businessevents.SetAside(filepath.Join(r.cfg.Dir, "rejected"), seg.path, seg.rejected); err != nil {
 			return err
 		}
 		if len(seg.rejected) > 0 {
 			r.cfg.Logger.Warn("journaled lines that are no business event set aside", "segment", filepath.Base(seg.path),
-				"lines", len(seg.rejected), "dir", RejectedDir(r.wh.Root()), "first", seg.rejected[0].Reason)
+				"lines", len(seg.rejected), "dir", filepath.Join(r.cfg.Dir, "rejected"), "first", seg.rejected[0].Reason)
 		}
 		if err := os.Remove(seg.path); err != nil {
 			return fmt.Errorf("removing a committed journal segment: %w", err)
@@ -672,7 +681,7 @@ func (r *Receiver) writeStatus() {
 		st.Environments[k] = v
 	}
 	r.mu.Unlock()
-	err := warehouse.WriteAtomic(StatusPath(r.wh.Root()), func(w io.Writer) error { return json.NewEncoder(w).Encode(st) })
+	err := warehouse.WriteAtomic(filepath.Join(r.cfg.Dir, "status.json"), func(w io.Writer) error { return json.NewEncoder(w).Encode(st) })
 	if err != nil {
 		r.cfg.Logger.Warn("could not write the receiver's status", "err", err)
 	}
@@ -680,8 +689,12 @@ func (r *Receiver) writeStatus() {
 
 // ReadEventsStatus reads the receiver's status file.
 func ReadEventsStatus(warehouseRoot string) (EventsStatus, error) {
+	return readEventsStatus(StatusPath(warehouseRoot))
+}
+
+func readEventsStatus(path string) (EventsStatus, error) {
 	var st EventsStatus
-	b, err := os.ReadFile(StatusPath(warehouseRoot))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return st, err
 	}

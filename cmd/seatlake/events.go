@@ -30,7 +30,8 @@ func eventsFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM); without it, plain HTTP behind a TLS-terminating reverse proxy"},
 		&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (PEM)"},
 		&cli.StringFlag{Name: "public-url", Usage: "the receiver's URL as F&O reaches it (https://seatlake.contoso.com behind a proxy); default: the listen address"},
-		&cli.StringFlag{Name: "secret-file", Usage: "the callback secret of the one environment (default: <warehouse>/_events/secrets/<name>.secret)"},
+		eventsDirFlag(),
+		&cli.StringFlag{Name: "secret-file", Usage: "the callback secret of the one environment (default: <events-dir>/secrets/<name>.secret)"},
 		&cli.DurationFlag{Name: "commit-interval", Value: 30 * time.Second, Usage: "commit journaled events to the warehouse this often"},
 		&cli.IntFlag{Name: "commit-events", Value: 1000, Usage: "or as soon as this many events are journaled"},
 		&cli.Int64Flag{Name: "max-body", Value: 1 << 20, Usage: "largest event body accepted, in bytes"},
@@ -80,7 +81,7 @@ func eventsCommand() *cli.Command {
 				if fcServe != nil {
 					routes = fcServe.routes
 				}
-				rcv, err := pipelines.NewReceiver(c.Context, pipelines.EventsConfig{Warehouse: c.String("warehouse"), Envs: envs, Routes: routes,
+				rcv, err := pipelines.NewReceiver(c.Context, pipelines.EventsConfig{Warehouse: c.String("warehouse"), Dir: eventsDir(c), Envs: envs, Routes: routes,
 					GroupCommit: c.Bool("group-commit"), CommitEvery: c.Duration("commit-interval"), CommitEvents: c.Int("commit-events"),
 					MaxBody: c.Int64("max-body"), Logger: log, Refresh: refreshUsers(c.String("warehouse"))})
 				if err != nil {
@@ -138,10 +139,10 @@ func eventsCommand() *cli.Command {
 			Description: "Writes a new random secret for the F&O environment NAME (the first label of its host, as `events serve` prints)\n" +
 				"and prints callback_url=…: register it in F&O under System administration > Setup > Business events >\n" +
 				"Endpoints > New > HTTPS. Running it again rotates the secret: the old URL is refused (401) from then on.",
-			Flags: []cli.Flag{warehouseFlag(), configFlag(), tenantFlag(),
+			Flags: []cli.Flag{warehouseFlag(), eventsDirFlag(), configFlag(), tenantFlag(),
 				&cli.StringFlag{Name: "finops", Usage: "the environment's name"},
 				&cli.StringSliceFlag{Name: "finops-url", Usage: "the environment's URL, without a config file", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
-				&cli.StringFlag{Name: "secret-file", Usage: "where to write the secret (default: <warehouse>/_events/secrets/<name>.secret)"},
+				&cli.StringFlag{Name: "secret-file", Usage: "where to write the secret (default: <events-dir>/secrets/<name>.secret)"},
 				&cli.StringFlag{Name: "public-url", Usage: "the receiver's URL as F&O reaches it"},
 				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8443", Usage: "the receiver's listen address (for the URL without --public-url)"},
 			},
@@ -178,7 +179,7 @@ func eventsCommand() *cli.Command {
 					slices.Sort(known)
 					return &exitError{code: exitUsage, err: fmt.Errorf("events new-endpoint: --finops %q: no such F&O environment (configured: %s)", name, strings.Join(known, ", "))}
 				}
-				path := cmp.Or(c.String("secret-file"), pipelines.SecretPath(c.String("warehouse"), name))
+				path := cmp.Or(c.String("secret-file"), pipelines.SecretPathIn(eventsDir(c), name))
 				b := make([]byte, 32)
 				rand.Read(b)
 				secret := hex.EncodeToString(b)
@@ -223,7 +224,7 @@ func eventsEnvs(c *cli.Context, cfgs []pipelines.Config, log *slog.Logger) ([]pi
 		}
 		for _, u := range cfgs[i].FinOps {
 			envs = append(envs, pipelines.EventsEnv{Name: pipelines.EventsEnvName(u), URL: u, Tenant: &cfgs[i],
-				SecretFile: pipelines.SecretPath(c.String("warehouse"), pipelines.EventsEnvName(u))})
+				SecretFile: pipelines.SecretPathIn(eventsDir(c), pipelines.EventsEnvName(u))})
 		}
 	}
 	if len(envs) == 0 {
@@ -231,7 +232,7 @@ func eventsEnvs(c *cli.Context, cfgs []pipelines.Config, log *slog.Logger) ([]pi
 	}
 	if f := c.String("secret-file"); f != "" {
 		if len(envs) != 1 {
-			return nil, &exitError{code: exitUsage, err: errors.New("events serve: --secret-file is for one environment; with several, each has its own under <warehouse>/_events/secrets")}
+			return nil, &exitError{code: exitUsage, err: errors.New("events serve: --secret-file is for one environment; with several, each has its own under <events-dir>/secrets")}
 		}
 		envs[0].SecretFile = f
 	}

@@ -197,6 +197,19 @@ func exportWarehouse(c *cli.Context, wc pipelines.WarehouseConfig, dir string) e
 	return nil
 }
 
+func eventsDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "events-dir", Usage: "the events receiver's own folder: its journal, callback secrets, set-aside lines and status (default: <warehouse>/_events); " +
+		"a persistent volume in a pod, kept when the warehouse directory is not"}
+}
+
+// eventsDir is the events receiver's folder: --events-dir, else inside the warehouse directory.
+func eventsDir(c *cli.Context) string {
+	if d := c.String("events-dir"); d != "" {
+		return d
+	}
+	return pipelines.EventsDir(c.String("warehouse"))
+}
+
 func shardFlag() cli.Flag {
 	return &cli.StringFlag{Name: "shard", Usage: "run only the tenants of shard i of N (0 <= i < N, e.g. $(JOB_COMPLETION_INDEX)/8 in a Kubernetes Indexed Job): " +
 		"each tenant falls in one shard by a hash of its tenant id, and stays there when tenants are added"}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -264,5 +265,40 @@ func TestParseShard(t *testing.T) {
 		if (err == nil) != c.ok || (c.ok && (i != c.i || n != c.n)) {
 			t.Errorf("parseShard(%q) = %d, %d, %v", c.in, i, n, err)
 		}
+	}
+}
+
+// events serve --events-dir keeps the receiver's journal, secrets and status in that folder (a persistent volume
+// in a pod), not in the warehouse directory, and commits the events to the warehouse.
+func TestCLIEventsServeKeepsItsFolderInEventsDir(t *testing.T) {
+	dir := t.TempDir()
+	wh, ev := filepath.Join(dir, "warehouse"), filepath.Join(dir, "events")
+	env := []string{"SEATLAKE_FINOPS_URL=https://contoso-prod.operations.dynamics.com",
+		"AZURE_TENANT_ID=contoso.example.com", "AZURE_CLIENT_ID=c", "AZURE_CLIENT_SECRET=not-used"}
+	if r := seatlake(t, env, "events", "new-endpoint", "--warehouse", wh, "--events-dir", ev); r.code != 0 {
+		t.Fatalf("new-endpoint: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(ev, "secrets", "contoso-prod.secret")); err != nil {
+		t.Fatalf("new-endpoint --events-dir: %v", err)
+	}
+	rcv := startReceiver(t, env, "--warehouse", wh, "--events-dir", ev, "--commit-interval", "1s")
+	body := `{"BusinessEventId":"TestEvent","ControlNumber":5637144576,"EventId":"A1B2","EventTime":"/Date(1700000000000)/","LegalEntity":"usmf"}`
+	if code := post(t, rcv.callback, "application/json", body); code != 202 {
+		t.Fatalf("an event: %d, want 202", code)
+	}
+	rcv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := rcv.cmd.Wait(); err != nil {
+		t.Fatalf("events serve after SIGTERM: %v\n%s", err, rcv.stderr)
+	}
+	for _, p := range []string{"journal", "status.json"} {
+		if _, err := os.Stat(filepath.Join(ev, p)); err != nil {
+			t.Errorf("the receiver's %s is not in --events-dir: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(wh, "_events")); err == nil {
+		t.Errorf("with --events-dir the receiver still wrote %s", filepath.Join(wh, "_events"))
+	}
+	if got := queryCount(t, wh, "finops_business_events"); got != 1 {
+		t.Errorf("finops_business_events: %d rows, want the event", got)
 	}
 }
