@@ -36,8 +36,11 @@ const (
 // is stored, logged or shown by ps.
 func (wc WarehouseConfig) Check() error {
 	var errs []error
-	if wc.Root == "" {
+	switch {
+	case wc.Root == "":
 		errs = append(errs, errors.New("the warehouse directory is not set (--warehouse)"))
+	case strings.Contains(wc.Root, "://"):
+		errs = append(errs, fmt.Errorf("warehouse %s: the warehouse is the local directory (views, caches, the embedded catalog); give object storage as storage (--storage %s) and keep warehouse a local path", redact(wc.Root), redact(wc.Root)))
 	}
 	if err := checkCatalogURL(wc.Catalog); err != nil {
 		errs = append(errs, fmt.Errorf("catalog %s: %w; want %s", redact(wc.Catalog), err, CatalogForms))

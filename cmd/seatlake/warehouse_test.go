@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // copyTree copies a folder (a warehouse written by earlier code) into a temporary one the test may change.
@@ -232,6 +234,7 @@ func TestCLIWarehouseFlagsUsageErrors(t *testing.T) {
 		{"shard past N", nil, []string{"run", "--warehouse", wh, "--shard", "8/8"}, "0 <= i < N"},
 		{"shard without N", nil, []string{"run", "--warehouse", wh, "--shard", "3"}, "0 <= i < N"},
 		{"shard of no index", nil, []string{"run", "--warehouse", wh, "--shard", "$(JOB_COMPLETION_INDEX)/8"}, "JOB_COMPLETION_INDEX is not set"},
+		{"object storage as --warehouse", nil, []string{"query", "--warehouse", "s3://bucket/seatlake", "SELECT 1"}, "--storage s3://bucket/seatlake"},
 		{"export without --to", nil, []string{"warehouse", "export", "--warehouse", wh}, "--to"},
 		{"orphan age shorter than a run", nil, []string{"warehouse", "maintain", "--warehouse", wh, "--orphan-age", "5m"}, "longest run"},
 	}
@@ -300,5 +303,48 @@ func TestCLIEventsServeKeepsItsFolderInEventsDir(t *testing.T) {
 	}
 	if got := queryCount(t, wh, "finops_business_events"); got != 1 {
 		t.Errorf("finops_business_events: %d rows, want the event", got)
+	}
+}
+
+// The Kubernetes ConfigMap's seatlake.yaml is a config file seatlake accepts: every key known, the catalog and the
+// storage well-formed, and the arguments of every pod a command line seatlake parses.
+func TestCLIKubernetesConfigMapIsValid(t *testing.T) {
+	dir := filepath.Join("..", "..", "deploy", "kubernetes")
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "configmap.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil {
+		t.Fatal(err)
+	}
+	// The workload identity token is projected into the pod only: here, a file standing in for it.
+	token := writeSecret(t, t.TempDir(), "azure-identity-token", "eyJ0eXAiOiJKV1QifQ")
+	file := filepath.Join(t.TempDir(), "seatlake.yaml")
+	os.WriteFile(file, []byte(strings.ReplaceAll(cm.Data["seatlake.yaml"], "/var/run/secrets/azure/tokens/azure-identity-token", token)), 0o600)
+	if r := seatlake(t, nil, "config", "validate", file); r.code != 0 {
+		t.Errorf("config validate of the ConfigMap's seatlake.yaml: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	manifests, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	args := regexp.MustCompile(`(?m)^\s*args: (\[.*\])\s*$`)
+	var n int
+	for _, m := range manifests {
+		b, _ := os.ReadFile(m)
+		for _, a := range args.FindAllSubmatch(b, -1) {
+			var argv []string
+			if err := yaml.Unmarshal(a[1], &argv); err != nil {
+				t.Fatalf("%s: args %s: %v", m, a[1], err)
+			}
+			n++
+			// --help parses every flag and runs nothing.
+			if r := seatlake(t, nil, append(argv, "--help")...); r.code != 0 {
+				t.Errorf("%s: %v is not a command line seatlake accepts: exit %d\n%s", filepath.Base(m), argv, r.code, r.stderr)
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("found %d pods' args in %s, want the ingest, the receiver and the maintenance", n, dir)
 	}
 }

@@ -536,3 +536,39 @@ func TestMaintenanceRunsOutsideTheIngestWindow(t *testing.T) {
 		t.Errorf("CronJob/%s: concurrencyPolicy %q, want Forbid", maintain.Name, maintain.Spec.ConcurrencyPolicy)
 	}
 }
+
+// Every pod commits to one warehouse: the catalog and the storage of seatlake.yaml are shared (PostgreSQL, object
+// storage), its warehouse key is the pod's local directory (views, caches), a writable mount in every pod.
+func TestPodsShareTheCatalogAndStorage(t *testing.T) {
+	m := load(t)
+	var cfg struct {
+		Warehouse string `yaml:"warehouse"`
+		Catalog   string `yaml:"catalog"`
+		Storage   string `yaml:"storage"`
+	}
+	if err := yaml.Unmarshal([]byte(m.configMaps["seatlake-config"].Data["seatlake.yaml"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cfg.Catalog, "postgres://") && !strings.HasPrefix(cfg.Catalog, "https://") {
+		t.Errorf("catalog %q: want a catalog every pod reaches (postgres:// or an https:// REST catalog)", cfg.Catalog)
+	}
+	if !strings.HasPrefix(cfg.Storage, "abfss://") && !strings.HasPrefix(cfg.Storage, "s3://") {
+		t.Errorf("storage %q: want object storage every pod reaches (abfss:// or s3://)", cfg.Storage)
+	}
+	if !filepath.IsAbs(cfg.Warehouse) || strings.Contains(cfg.Warehouse, "://") {
+		t.Fatalf("warehouse %q: want the pod's local directory (the tables go to storage)", cfg.Warehouse)
+	}
+	for _, p := range m.pods {
+		for _, c := range p.spec.Containers {
+			var mounted bool
+			for _, vm := range c.VolumeMounts {
+				if vm.MountPath == cfg.Warehouse && !vm.ReadOnly {
+					mounted = true
+				}
+			}
+			if !mounted {
+				t.Errorf("%s: container %s has no writable volume at the warehouse directory %s (the root filesystem is read-only)", p.owner, c.Name, cfg.Warehouse)
+			}
+		}
+	}
+}
