@@ -304,7 +304,7 @@ func TestCLIFailuresAreOneActionableLine(t *testing.T) {
 		{"no secret", append(env[:2:2], env[3:]...), []string{"run", "--warehouse", wh}, exitUsage, "AZURE_CLIENT_SECRET"},
 		{"bad secret value", append(append([]string{}, env...), "AZURE_CLIENT_SECRET=wrong-value-42"), []string{"run", "--warehouse", wh}, exitFailed, "AADSTS7000215"},
 		{"plain http off loopback", append(append([]string{}, env...), "SEATLAKE_GRAPH_ENDPOINT=http://graph.example.com"), []string{"run", "--warehouse", wh}, exitUsage, "loopback"},
-		{"no catalog yet", nil, []string{"query", "--warehouse", filepath.Join(wh, "nothing"), "SELECT 1"}, exitFailed, "seatlake demo"},
+		{"no catalog yet", nil, []string{"query", "--warehouse", filepath.Join(wh, "nothing"), "SELECT 1"}, exitUsage, "no warehouse at " + filepath.Join(wh, "nothing") + ": run `seatlake run` or `seatlake demo` first"},
 		{"unknown format", nil, []string{"query", "--format", "xml", "SELECT 1"}, exitUsage, "--format"},
 	}
 	for _, tt := range tests {

@@ -34,6 +34,9 @@ func martsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if !hasWarehouse(c.String("warehouse")) {
+				return noWarehouse(c.String("warehouse"))
+			}
 			r, asOf, err := martRules(c, fc)
 			if err != nil {
 				return err

@@ -38,16 +38,20 @@ func queryCommand() *cli.Command {
 			default:
 				return &exitError{code: exitUsage, err: fmt.Errorf("--format %q: want table, csv or json", c.String("format"))}
 			}
+			wh := c.String("warehouse")
+			if !hasViews(wh) && !(c.Bool("rebuild") && hasWarehouse(wh)) {
+				return noWarehouse(wh)
+			}
 			if c.Bool("rebuild") {
-				if err := catalog.Build(c.Context, c.String("warehouse"), pipelines.Tables()); err != nil {
+				if err := catalog.Build(c.Context, wh, pipelines.Tables()); err != nil {
 					return fmt.Errorf("rebuilding the views: %w", err)
 				}
 			}
-			picked, _, err := warehouseTenants(c, fc, c.String("warehouse"))
+			picked, _, err := warehouseTenants(c, fc, wh)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("query: %w", err)}
 			}
-			return catalog.Query(c.Context, c.String("warehouse"), q, c.String("format"), c.App.Writer, tenantIDs(picked)...)
+			return catalog.Query(c.Context, wh, q, c.String("format"), c.App.Writer, tenantIDs(picked)...)
 		},
 	}
 }

@@ -38,9 +38,12 @@ func reportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the paths written"},
 		},
 		Action: func(c *cli.Context) error {
+			if !hasViews(c.String("warehouse")) {
+				return noWarehouse(c.String("warehouse"))
+			}
 			db, err := catalog.Open(c.String("warehouse"))
 			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("%w: run `seatlake run` (or `seatlake demo`) first", err)}
+				return err
 			}
 			defer db.Close()
 			picked, known, err := warehouseTenants(c, fc, c.String("warehouse"))
