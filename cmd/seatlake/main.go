@@ -50,7 +50,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "seatlake: %s again: exiting at once\n", signalName(s))
 		os.Exit(signalCode(s))
 	}()
-	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
+	app := newApp(os.Stdout, os.Stderr)
+	err := app.RunContext(ctx, oneFormPerFlag(app, os.Args))
 	// A command the signal cut short returns an error: exit 130/143. One whose normal end is the signal (the
 	// simulator serving until Ctrl-C) or that had finished returns nil and exits 0.
 	if s, ok := got.Load().(os.Signal); ok && err != nil {
