@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -17,7 +20,7 @@ func reclaimCommand() *cli.Command {
 		&cli.StringFlag{Name: "plan", Usage: "the reclaim plan (reclaim-plan.csv from seatlake report --csv DIR) with the rows to apply marked yes in its approve column"},
 		&cli.BoolFlag{Name: "apply", Usage: "remove the licenses; without it, show what would be done (and record the preview)"},
 		&cli.IntFlag{Name: "max-removals", Value: 50, Usage: "refuse a plan approving more rows than this"},
-		&cli.StringFlag{Name: "actor", Usage: "who is applying the plan, for the actions table (default: the OS user and host)", EnvVars: []string{"SEATLAKE_ACTOR"}},
+		&cli.StringFlag{Name: "actor", Usage: "who is applying the plan, for the actions table (default: the OS user, the one behind sudo if any, at this host)", EnvVars: []string{"SEATLAKE_ACTOR"}},
 	)
 	return &cli.Command{
 		Name:   "reclaim",
@@ -39,6 +42,13 @@ func reclaimCommand() *cli.Command {
 			if c.String("plan") == "" {
 				return &exitError{code: exitUsage, err: errors.New("reclaim: --plan is required (the reclaim-plan.csv `seatlake report --csv DIR` writes, with approved rows)")}
 			}
+			if !hasViews(c.String("warehouse")) {
+				return noWarehouse(c.String("warehouse"))
+			}
+			actor, err := reclaimActor(c.String("actor"), os.Getenv, user.Current, os.Hostname)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("reclaim: %w", err)}
+			}
 			base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
 			if err := applyTuning(c, &base); err != nil {
 				return err
@@ -55,7 +65,7 @@ func reclaimCommand() *cli.Command {
 				log.Warn("its approved rows fail until its credential is fixed", "problem", p.Error())
 			}
 			acts, err := pipelines.Reclaim(c.Context, pipelines.ReclaimConfig{Warehouse: c.String("warehouse"), Plan: c.String("plan"),
-				Apply: c.Bool("apply"), MaxRemovals: c.Int("max-removals"), Actor: c.String("actor"), Rules: r, Tenants: cfgs, Logger: log})
+				Apply: c.Bool("apply"), MaxRemovals: c.Int("max-removals"), Actor: actor, Rules: r, Tenants: cfgs, Logger: log})
 			if err != nil {
 				if errors.Is(err, pipelines.ErrInvalidConfig) || errors.Is(err, pipelines.ErrOverCap) {
 					return &exitError{code: exitUsage, err: fmt.Errorf("reclaim: %w", err)}
@@ -77,4 +87,28 @@ func reclaimCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// reclaimActor is who applies the plan, as the actions table records it: --actor ($SEATLAKE_ACTOR) as given, else
+// the OS user at this host. The user is the one behind sudo ($SUDO_USER), else the account the process runs as (the
+// user database, so an unset $USER does not matter), else $USER or $LOGNAME; the host is os.Hostname's, left out
+// when unknown. With no user at all it is an error asking for --actor: the record never names someone made up.
+func reclaimActor(explicit string, getenv func(string) string, current func() (*user.User, error), hostname func() (string, error)) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	name := getenv("SUDO_USER")
+	if name == "" {
+		if u, err := current(); err == nil {
+			name = u.Username
+		}
+	}
+	name = cmp.Or(name, getenv("USER"), getenv("LOGNAME"))
+	if name == "" {
+		return "", errors.New("who is applying the plan? no OS user name was found: give --actor NAME (or $SEATLAKE_ACTOR)")
+	}
+	if host, err := hostname(); err == nil && host != "" {
+		return name + "@" + host, nil
+	}
+	return name, nil
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -188,7 +190,10 @@ func TestCLIReclaimRefusals(t *testing.T) {
 	// The rules now exclude the first user; the second's removal is refused by Graph for want of the permission.
 	cfg := filepath.Join(dir, "seatlake.yaml")
 	os.WriteFile(cfg, []byte("rules:\n  exclude:\n    users: ["+recs[direct[0]][col["user_principal_name"]]+"]\n"), 0o600)
-	r = seatlake(t, env, "reclaim", "--warehouse", wh, "--config", cfg, "--plan", write("yes"), "--apply")
+	// No --actor and no $USER, $LOGNAME or $SUDO_USER (cron, a container): the actor is the account the process
+	// runs as, from the user database.
+	noUser := append(append([]string{}, env...), "USER=", "LOGNAME=", "SUDO_USER=", "SEATLAKE_ACTOR=")
+	r = seatlake(t, noUser, "reclaim", "--warehouse", wh, "--config", cfg, "--plan", write("yes"), "--apply")
 	if r.code != 1 || !strings.Contains(r.stdout, "now excluded by the rules") || !strings.Contains(r.stdout, "Authorization_RequestDenied") ||
 		!strings.Contains(r.stdout, "removed=0") || !strings.Contains(r.stdout, "failed=1") {
 		t.Errorf("excluded and unauthorized: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -198,5 +203,50 @@ func TestCLIReclaimRefusals(t *testing.T) {
 	}
 	if rows := csvRows(t, wh, "SELECT result FROM actions ORDER BY plan_line"); len(rows) != 2 {
 		t.Errorf("actions: %v", rows)
+	}
+	if me, err := user.Current(); err == nil {
+		host, _ := os.Hostname()
+		if rows := csvRows(t, wh, "SELECT DISTINCT actor FROM actions"); len(rows) != 1 || !strings.HasPrefix(rows[0][0], me.Username+"@"+host+" ") {
+			t.Errorf("actor without $USER: %v, want %s@%s (app …)", rows, me.Username, host)
+		}
+	}
+}
+
+// Who applied a plan: --actor as given; else the user behind sudo, the account the process runs as (whatever $USER
+// says), then $USER or $LOGNAME, at this host; never a name made up when none is known.
+func TestReclaimActor(t *testing.T) {
+	account := func() (*user.User, error) { return &user.User{Username: "svc-seatlake"}, nil }
+	noAccount := func() (*user.User, error) { return nil, errors.New("user: unknown userid 1234") }
+	host := func() (string, error) { return "ops-vm", nil }
+	noHost := func() (string, error) { return "", errors.New("no hostname") }
+	tests := []struct {
+		name, flag string
+		env        map[string]string
+		current    func() (*user.User, error)
+		hostname   func() (string, error)
+		want       string
+	}{
+		{"--actor as given", "approver@contoso", map[string]string{"USER": "root"}, account, host, "approver@contoso"},
+		{"the account, $USER unset", "", nil, account, host, "svc-seatlake@ops-vm"},
+		{"the account over a stale $USER", "", map[string]string{"USER": "someone-else"}, account, host, "svc-seatlake@ops-vm"},
+		{"the user behind sudo", "", map[string]string{"SUDO_USER": "alice", "USER": "root"}, account, host, "alice@ops-vm"},
+		{"no account: $USER", "", map[string]string{"USER": "bob"}, noAccount, host, "bob@ops-vm"},
+		{"no account: $LOGNAME", "", map[string]string{"LOGNAME": "carol"}, noAccount, host, "carol@ops-vm"},
+		{"no host: the user alone", "", nil, account, noHost, "svc-seatlake"},
+		{"nobody known", "", nil, noAccount, host, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := reclaimActor(tt.flag, func(k string) string { return tt.env[k] }, tt.current, tt.hostname)
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "--actor") {
+					t.Errorf("no user known: %q, %v; want an error asking for --actor", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("%q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }
