@@ -209,7 +209,8 @@ func migrateIfNeeded(ctx context.Context, wh *warehouse.Warehouse) (*warehouse.M
 	return m, nil
 }
 
-// MaintainWarehouse runs the warehouse's maintenance (warehouse.Maintain) and rebuilds the views. A warehouse still
+// MaintainWarehouse runs the warehouse's maintenance (warehouse.Maintain; small files of every table of Tables
+// compacted unless opts names the tables) and rebuilds the views. A warehouse still
 // in the folder layout is refused (ErrNeedsMigration): its files would be taken for orphans.
 func MaintainWarehouse(ctx context.Context, wc WarehouseConfig, opts warehouse.MaintainOptions) ([]warehouse.TableMaintenance, error) {
 	wh, err := OpenWarehouse(ctx, wc)
@@ -219,6 +220,9 @@ func MaintainWarehouse(ctx context.Context, wc WarehouseConfig, opts warehouse.M
 	defer wh.Close()
 	if wh.NeedsMigration(Tables()) {
 		return nil, fmt.Errorf("%s: %w", wh.Root(), ErrNeedsMigration)
+	}
+	if opts.Tables == nil {
+		opts.Tables = Tables()
 	}
 	res, err := wh.Maintain(ctx, opts)
 	if err != nil {

@@ -2,12 +2,22 @@ package warehouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	icebergio "github.com/apache/iceberg-go/io"
 
 	"github.com/apache/iceberg-go"
 	itable "github.com/apache/iceberg-go/table"
+
+	"github.com/seatlake/seatlake/extract/table"
 )
 
 // MaintainOptions tune Maintain. The zero value is the default.
@@ -17,6 +27,14 @@ type MaintainOptions struct {
 	// OrphanAge is the age past which a file no snapshot references is removed (default 24 hours): it must exceed
 	// the longest run, whose data files are unreferenced until it commits.
 	OrphanAge time.Duration
+	// Tables are the declarations of the tables whose small files are compacted (snapshot and event tables; the
+	// others, and tables not listed, are not): the compacted files are written as a run writes them.
+	Tables []*table.Table
+	// CompactMinFiles is the number of files from which a tenant-day partition is compacted (default 2).
+	CompactMinFiles int
+	// CompactMaxBytes: a partition whose files add up to more is left as it is (default 128 MiB): its files are
+	// not small.
+	CompactMaxBytes int64
 }
 
 func (o MaintainOptions) withDefaults() MaintainOptions {
@@ -25,6 +43,12 @@ func (o MaintainOptions) withDefaults() MaintainOptions {
 	}
 	if o.OrphanAge <= 0 {
 		o.OrphanAge = 24 * time.Hour
+	}
+	if o.CompactMinFiles < 2 {
+		o.CompactMinFiles = 2
+	}
+	if o.CompactMaxBytes <= 0 {
+		o.CompactMaxBytes = 128 << 20
 	}
 	return o
 }
@@ -37,6 +61,9 @@ type TableMaintenance struct {
 	AddedManifests     int
 	OrphanFiles        int // unreferenced files older than OrphanAge, removed
 	OrphanBytes        int64
+	// CompactedPartitions tenant-day partitions had their CompactedFiles small files rewritten into one file each.
+	CompactedPartitions int
+	CompactedFiles      int
 }
 
 // Maintain does to every table of the namespace what Iceberg engines expect of a maintenance job: it expires the
@@ -45,7 +72,8 @@ type TableMaintenance struct {
 // committed, metadata files of lost commits) older than OrphanAge. Commits retry on concurrent jobs, as runs do,
 // but run it outside the ingest window: every expiry and rewrite is a commit the runs must then retry against.
 // A tenant whose last committed snapshot of a table expired (no run of it within the retention) is read at the
-// table's current snapshot (see ReadSet). Compacting small files is not done yet.
+// table's current snapshot (see ReadSet). Before all that, the small files of the tables in opts.Tables are
+// compacted (see compact).
 func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]TableMaintenance, error) {
 	o := opts.withDefaults()
 	// Legacy files in a table's folder would be taken for orphans: migrate first.
@@ -68,6 +96,14 @@ func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]Table
 		if before.CurrentSnapshot() == nil {
 			out = append(out, tm)
 			continue
+		}
+		if decl := declaration(o.Tables, name); decl != nil && (decl.Kind == table.Snapshot || decl.Kind == table.Event) {
+			if tm.CompactedPartitions, tm.CompactedFiles, err = w.compact(ctx, decl, o); err != nil {
+				return out, fmt.Errorf("maintaining %s: compacting small files: %w", name, err)
+			}
+			if before, err = w.cat.LoadTable(ctx, ident(name)); err != nil {
+				return out, fmt.Errorf("maintaining %s: %w", name, err)
+			}
 		}
 		had := map[int64]bool{}
 		for _, s := range before.Metadata().Snapshots() {
@@ -104,9 +140,241 @@ func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]Table
 			return out, fmt.Errorf("maintaining %s: removing orphan files: %w", name, err)
 		}
 		tm.OrphanFiles, tm.OrphanBytes = len(res.DeletedFiles), res.TotalSizeBytes
-		w.log.Info("maintained table", "table", name, "expired_snapshots", tm.ExpiredSnapshots, "rewritten_manifests", tm.RewrittenManifests,
+		w.log.Info("maintained table", "table", name, "compacted_partitions", tm.CompactedPartitions, "compacted_files", tm.CompactedFiles, "expired_snapshots", tm.ExpiredSnapshots, "rewritten_manifests", tm.RewrittenManifests,
 			"orphan_files", tm.OrphanFiles, "orphan_bytes", tm.OrphanBytes)
 		out = append(out, tm)
 	}
 	return out, nil
+}
+
+func declaration(tables []*table.Table, name string) *table.Table {
+	for _, t := range tables {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// compactRunID names the compacted files and the compaction's snapshot (seatlake.run-id).
+const compactRunID = "compaction"
+
+// errNothingToCompact stops a compaction commit whose partitions all changed since they were planned.
+var errNothingToCompact = errors.New("every partition changed since it was read")
+
+// compactGroup is one tenant-day partition being compacted: its files, and the file that replaces them.
+type compactGroup struct {
+	tenant, day string
+	old         []iceberg.DataFile
+	tw          *TableWriter
+}
+
+// compact rewrites the small files of each tenant-day partition of tbl into one file, in one replace commit (an
+// Iceberg "replace" snapshot: the rows are the same, only their files change). It keeps the read set valid:
+//   - only a partition whose current files are exactly those of the tenant's last committed transaction (the
+//     snapshot the commit log records, which the views read) is compacted, so what a killed run left in the
+//     table is never made part of it, and the compacted file holds the very rows the views show;
+//   - the recorded snapshot still names the small files, so the views keep reading them, unchanged, until that
+//     snapshot expires; expiry removes them only then, and from then on the tenant is read at the current
+//     snapshot (see ReadSet), whose compacted file holds the same rows;
+//   - a run committing the partition meanwhile wins: the commit re-checks each partition against the table as
+//     reloaded, and a partition that changed is left out (its compacted file removed).
+//
+// It returns the partitions compacted and the files they had.
+func (w *Warehouse) compact(ctx context.Context, tbl *table.Table, o MaintainOptions) (partitions, files int, err error) {
+	it, err := w.cat.LoadTable(ctx, ident(tbl.Name))
+	if err != nil {
+		return 0, 0, err
+	}
+	cur := it.CurrentSnapshot()
+	if cur == nil {
+		return 0, 0, nil
+	}
+	rows, err := w.commitRows(ctx, "")
+	if err != nil {
+		return 0, 0, err
+	}
+	recorded := map[string]int64{} // tenant -> the snapshot its last committed transaction of tbl recorded
+	for _, r := range rows {
+		if id, ok := r.Snapshots[tbl.Name]; ok {
+			recorded[r.Tenant] = id
+		}
+	}
+	_, dayField := partitionFieldIDs(it, tbl)
+	if dayField < 0 {
+		return 0, 0, nil
+	}
+	byDay := func(dfs []iceberg.DataFile) map[string][]iceberg.DataFile {
+		m := map[string][]iceberg.DataFile{}
+		for _, df := range dfs {
+			d := dayString(int64(dateValue(df.Partition()[dayField])))
+			m[d] = append(m[d], df)
+		}
+		return m
+	}
+	cache := map[string][]iceberg.DataFile{}
+	var groups []*compactGroup
+	defer func() {
+		for _, g := range groups {
+			if g.tw != nil && !g.tw.committed {
+				if aerr := g.tw.abort(); aerr != nil {
+					w.log.Warn("could not remove a compacted file that was not committed; maintenance removes it as an orphan", "table", tbl.Name, "err", aerr)
+				}
+			}
+		}
+	}()
+	for _, tenant := range slices.Sorted(maps.Keys(recorded)) {
+		snap := it.SnapshotByID(recorded[tenant])
+		if snap == nil {
+			continue // expired: the tenant is read at the current snapshot already; its next run records a new one
+		}
+		was, err := snapshotFiles(it, snap, w.fs, tenant, cache)
+		if err != nil {
+			return 0, 0, err
+		}
+		now, err := snapshotFiles(it, cur, w.fs, tenant, cache)
+		if err != nil {
+			return 0, 0, err
+		}
+		wasDays, nowDays := byDay(was), byDay(now)
+		for _, d := range slices.Sorted(maps.Keys(nowDays)) {
+			dfs := nowDays[d]
+			var size int64
+			for _, df := range dfs {
+				size += df.FileSizeBytes()
+			}
+			if len(dfs) < o.CompactMinFiles || size > o.CompactMaxBytes || !samePaths(dfs, wasDays[d]) {
+				continue
+			}
+			slices.SortFunc(dfs, func(a, b iceberg.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
+			groups = append(groups, &compactGroup{tenant: tenant, day: d, old: dfs})
+		}
+	}
+	if len(groups) == 0 {
+		return 0, 0, nil
+	}
+	for _, g := range groups {
+		if err := w.rewriteGroup(ctx, it, tbl, g); err != nil {
+			return 0, 0, fmt.Errorf("tenant %s, %s: %w", g.tenant, g.day, err)
+		}
+	}
+	var staged []*compactGroup
+	_, err = w.commitTable(ctx, tbl.Name, iceberg.Properties{propRunID: compactRunID},
+		func(ctx context.Context, it *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
+			staged = staged[:0]
+			cache := map[string][]iceberg.DataFile{}
+			rw := txn.NewRewrite(props)
+			for _, g := range groups {
+				now, err := partitionFilesOf(it, cache, w.fs, tbl, g.tenant, g.day)
+				if err != nil {
+					return err
+				}
+				if !samePaths(now, g.old) {
+					continue // a run committed the partition since: it wins
+				}
+				for _, df := range g.old {
+					rw.DeleteFile(df)
+				}
+				for _, df := range g.tw.dataFiles() {
+					rw.AddDataFile(df)
+				}
+				staged = append(staged, g)
+			}
+			if len(staged) == 0 {
+				return errNothingToCompact
+			}
+			return rw.Commit(ctx)
+		})
+	if errors.Is(err, errNothingToCompact) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, g := range staged {
+		g.tw.committed = true
+		partitions++
+		files += len(g.old)
+	}
+	return partitions, files, nil
+}
+
+// rewriteGroup writes the rows of g's files, in order, into new files of its partition (one, unless it holds more
+// than WriterOptions.FileRows rows), as a run writes them: the declared columns with their field ids, the
+// partition column inside. A column declared after a file was written is null in its rows, as readers saw it.
+func (w *Warehouse) rewriteGroup(ctx context.Context, it *itable.Table, tbl *table.Table, g *compactGroup) error {
+	txn := &Txn{w: w, runID: compactRunID, tenantID: g.tenant, opts: WriterOptions{}.withDefaults()}
+	tw, err := newTableWriter(txn, tbl)
+	if err != nil {
+		return err
+	}
+	tw.it = it
+	if tw.ws, tw.types, err = writeSchema(tbl, it.Schema()); err != nil {
+		return err
+	}
+	g.tw = tw
+	mem := memory.DefaultAllocator
+	for _, df := range g.old {
+		path, err := w.LocalCopy(ctx, df.FilePath())
+		if err != nil {
+			return err
+		}
+		err = readLegacy(ctx, mem, path, tbl, func(rec arrow.RecordBatch) error {
+			if rec.NumRows() == 0 {
+				return nil
+			}
+			return tw.writeTo(g.day, rec)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", df.FilePath(), err)
+		}
+	}
+	if len(tw.files) == 0 && len(tw.closed) == 0 { // only empty files: the partition stays one empty file
+		if _, err := tw.open(g.day); err != nil {
+			return err
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(tw.files)) {
+		if err := tw.finish(tw.files[p]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partitionFilesOf lists the table's current files of one tenant and day.
+func partitionFilesOf(it *itable.Table, cache map[string][]iceberg.DataFile, fs icebergio.IO, tbl *table.Table, tenant, day string) ([]iceberg.DataFile, error) {
+	snap := it.CurrentSnapshot()
+	if snap == nil {
+		return nil, nil
+	}
+	files, err := snapshotFiles(it, snap, fs, tenant, cache)
+	if err != nil {
+		return nil, err
+	}
+	_, dayField := partitionFieldIDs(it, tbl)
+	var out []iceberg.DataFile
+	for _, df := range files {
+		if dayString(int64(dateValue(df.Partition()[dayField]))) == day {
+			out = append(out, df)
+		}
+	}
+	return out, nil
+}
+
+// samePaths reports whether a and b are the same set of files.
+func samePaths(a, b []iceberg.DataFile) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, df := range a {
+		seen[df.FilePath()] = true
+	}
+	for _, df := range b {
+		if !seen[df.FilePath()] {
+			return false
+		}
+	}
+	return true
 }
