@@ -1,7 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -38,7 +44,8 @@ SELECT status, user_principal_name, sku_part_number, reason
 FROM (SELECT *, row_number() OVER (PARTITION BY status ORDER BY days_inactive DESC NULLS LAST, user_principal_name) AS n FROM license_usage)
 WHERE n = 1 ORDER BY status`},
 	{"Identities: Dynamics 365 accounts by how they join an Entra user, or why they do not", `
-SELECT source, coalesce(match_method, unmatched_reason) AS how, count(*) AS accounts, round(avg(confidence), 2) AS confidence
+SELECT source, coalesce(match_method, unmatched_reason) AS how, count(*) AS accounts,
+       coalesce(printf('%.2f', avg(confidence)), 'not joined') AS confidence
 FROM identities WHERE source <> 'entra'
 GROUP BY ALL ORDER BY source, accounts DESC`},
 	{"Dataverse activity per environment: audit records, users seen, last record", `
@@ -52,8 +59,8 @@ FROM dataverse_audits GROUP BY ALL ORDER BY environment_url`},
 func demoCommand() *cli.Command {
 	flags := []cli.Flag{
 		// Not ./warehouse and not $SEATLAKE_WAREHOUSE: a fake tenant never lands in the warehouse of a real run.
-		&cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "./seatlake-demo", Usage: "the demo's own warehouse directory"},
-		&cli.BoolFlag{Name: "force", Usage: "write the demo into a warehouse that holds other tenants' data"},
+		&cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: demoWarehouse, Usage: "the demo's own warehouse directory, emptied at start (the previous demo's data replaced)"},
+		&cli.BoolFlag{Name: "force", Usage: "write the demo into a directory that holds other tenants' data or other files (nothing there is removed)"},
 	}
 	flags = append(flags, simFlags("scaled", true)...)
 	flags = append(flags, tuningFlags()...)
@@ -62,7 +69,10 @@ func demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "run the whole pipeline against the built-in tenant simulator (no Microsoft account needed)",
 		Description: "Starts the simulator on a random loopback port (scaled-down service limits, so throttling shows),\n" +
-			"over https with its own CA (--tls=false for http), runs the nightly pipeline into --warehouse, prints the run summary and a few sample answers.",
+			"over https with its own CA (--tls=false for http), runs the nightly pipeline into --warehouse, prints the run summary and a few sample answers.\n" +
+			"The demo starts from an empty warehouse: the previous demo's data in --warehouse is removed first. A directory that\n" +
+			"holds another tenant's data, or files that are no warehouse, is refused (exit 2) unless --force, which writes into it\n" +
+			"and removes nothing.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c)
@@ -77,22 +87,27 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("configuring the simulator: %w", err)}
 			}
+			tenant, client, secret := sim.Credentials()
+			wh := c.String("warehouse")
+			emptied, err := emptyDemoWarehouse(c, wh, tenant, c.Bool("force"))
+			if err != nil {
+				return err
+			}
 			base, err := sim.Start("127.0.0.1:0")
 			if err != nil {
 				return fmt.Errorf("starting the simulator: %w", err)
 			}
 			defer sim.Close()
-			tenant, client, secret := sim.Credentials()
-			if others := otherTenants(c.String("warehouse"), tenant); len(others) > 0 && !c.Bool("force") {
-				return &exitError{code: exitUsage, err: fmt.Errorf("%s holds data of other tenants (%s): the demo's simulated tenant would mix into it; pick another --warehouse, or --force",
-					c.String("warehouse"), strings.Join(others, ", "))}
+			note := "the demo's own: a real run's warehouse is not touched"
+			if emptied {
+				note += "; the previous demo's data removed"
 			}
-			fmt.Fprintf(c.App.Writer, "demo warehouse: %s (the demo's own: a real run's warehouse is not touched)\n", c.String("warehouse"))
+			fmt.Fprintf(c.App.Writer, "demo warehouse: %s (%s)\n", wh, note)
 			fmt.Fprintf(c.App.Writer, "simulated tenant %s at %s: %d users, %d days of sign-ins, %d Dataverse and %d F&O environments, throttling %s\n\n",
 				tenant, base, scfg.Users, scfg.Days, len(sim.DataverseURLs()), len(sim.FinOpsURLs()), scfg.Throttle)
 			cfg := pipelines.Config{
 				TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret),
-				AuthorityHost: base, GraphEndpoint: base, Warehouse: c.String("warehouse"), Logger: log,
+				AuthorityHost: base, GraphEndpoint: base, Warehouse: wh, Logger: log,
 				Dataverse: sim.DataverseURLs(), FinOps: sim.FinOpsURLs(), RootCAs: sim.CertPool(),
 			}
 			if err := applyTuning(c, &cfg); err != nil {
@@ -108,12 +123,11 @@ func demoCommand() *cli.Command {
 			}
 			for _, q := range demoQueries {
 				fmt.Fprintf(c.App.Writer, "\n%s\n", q.title)
-				if err := catalog.Query(c.Context, c.String("warehouse"), q.sql, "table", c.App.Writer); err != nil {
+				if err := catalog.Query(c.Context, wh, q.sql, "table", c.App.Writer); err != nil {
 					return fmt.Errorf("demo query %q: %w", q.title, err)
 				}
 			}
 			fmt.Fprintf(c.App.Writer, "\nThe report (prices are EXAMPLES from the built-in example price list, not an agreement's)\n\n")
-			wh := c.String("warehouse")
 			db, err := catalog.Open(wh)
 			if err != nil {
 				return err
@@ -199,20 +213,110 @@ func demoCommand() *cli.Command {
 				}
 				fmt.Fprintf(c.App.Writer, "%s objects=%d same_external_ids=%t\n", tg.name, len(first), slices.Equal(first, tg.ids()))
 			}
-			fmt.Fprintf(c.App.Writer, "\nAsk your own: seatlake query --warehouse %s \"SELECT * FROM license_usage LIMIT 5\"\n", wh)
+			printNextSteps(c.App.Writer, invokedAs(os.Args[0]), wh)
 			return nil
 		},
 	}
 }
 
-// otherTenants lists the tenants other than tenant whose users a warehouse holds.
-func otherTenants(root, tenant string) []string {
-	dirs, _ := filepath.Glob(filepath.Join(root, "raw", "graph_users", "tenant=*"))
-	var out []string
-	for _, d := range dirs {
-		if t := strings.TrimPrefix(filepath.Base(d), "tenant="); t != tenant {
-			out = append(out, t)
+// emptyDemoWarehouse makes the demo start from an empty warehouse, so that it shows this simulator's
+// environments and nothing of an earlier demo's: a warehouse holding only the demo tenant's data (or nothing) is
+// emptied, and emptied reports whether anything was removed. A directory holding another tenant's data, or files
+// that are no warehouse, is refused (exit 2) unless force, which writes into it and removes nothing.
+func emptyDemoWarehouse(c *cli.Context, dir, tenant string, force bool) (emptied bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
+		return false, nil
+	}
+	if err != nil {
+		return false, &exitError{code: exitUsage, err: fmt.Errorf("demo: reading --warehouse %s: %w", dir, err)}
+	}
+	if !hasWarehouse(dir) {
+		if force {
+			return false, nil
+		}
+		return false, &exitError{code: exitUsage, err: fmt.Errorf("%s holds files and no seatlake warehouse: the demo starts from an empty directory; pick another --warehouse, or --force to write into it", dir)}
+	}
+	others, err := otherTenants(c, dir, tenant)
+	if err != nil {
+		return false, err
+	}
+	if len(others) > 0 {
+		if force {
+			return false, nil
+		}
+		return false, &exitError{code: exitUsage, err: fmt.Errorf("%s holds data of other tenants (%s): the demo's simulated tenant would mix into it; pick another --warehouse, or --force",
+			dir, strings.Join(others, ", "))}
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return false, fmt.Errorf("demo: emptying %s for a fresh demo: %w", dir, err)
 		}
 	}
-	return out
+	return true, nil
+}
+
+// otherTenants lists the tenants other than tenant whose data a warehouse holds: those its views know, and those
+// with files in its tables (the Iceberg layout, and the earlier folder layout), so a warehouse whose views were
+// never built is not taken for an empty one.
+func otherTenants(c *cli.Context, root, tenant string) ([]string, error) {
+	known, err := pipelines.WarehouseTenants(c.Context, root)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("demo: reading the tenants of %s: %w; pick another --warehouse", root, err)}
+	}
+	ids := map[string]bool{}
+	for _, t := range known {
+		ids[t.ID] = true
+	}
+	for _, pattern := range []string{filepath.Join(root, "raw", "*", "data", "tenant_id=*"), filepath.Join(root, "raw", "*", "tenant=*")} {
+		dirs, _ := filepath.Glob(pattern)
+		for _, d := range dirs {
+			_, id, _ := strings.Cut(filepath.Base(d), "=")
+			ids[id] = true
+		}
+	}
+	delete(ids, tenant)
+	return slices.Sorted(maps.Keys(ids)), nil
+}
+
+// printNextSteps ends the demo with the commands that read its warehouse, spelt as this binary was started.
+func printNextSteps(w io.Writer, self, wh string) {
+	q := shellQuote(wh)
+	fmt.Fprintf(w, "\nAsk your own questions of the demo's warehouse:\n")
+	fmt.Fprintf(w, "  %s query --warehouse %s \"SELECT * FROM license_usage LIMIT 5\"\n", self, q)
+	fmt.Fprintf(w, "  %s report --warehouse %s --html report.html\n", self, q)
+	fmt.Fprintf(w, "  cd %s && duckdb %s    (the DuckDB CLI, if you have it: the views are named as the tables)\n", q, catalog.FileName)
+}
+
+// invokedAs is how a person runs this binary again: "seatlake" when $PATH finds this very executable, `go run
+// ./cmd/seatlake` for one go run built, else the path it was started by (./bin/seatlake after make).
+func invokedAs(arg0 string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "seatlake"
+	}
+	if p, err := exec.LookPath("seatlake"); err == nil && sameFile(p, exe) {
+		return "seatlake"
+	}
+	if strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "go run ./cmd/seatlake"
+	}
+	if strings.ContainsRune(arg0, filepath.Separator) {
+		return shellQuote(arg0)
+	}
+	return shellQuote(exe)
+}
+
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
