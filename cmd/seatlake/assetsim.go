@@ -1,32 +1,62 @@
 package main
 
 import (
-	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
 	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 )
 
-// startAssetsEmulator serves the JSM Assets emulator on a loopback port of host; it returns its URL, its container
-// token and a stop function.
-func startAssetsEmulator(host string) (url, token string, emu *jsmassets.Server, stop func(), err error) {
-	b := make([]byte, 12)
-	rand.Read(b)
-	token = "sim-assets-" + hex.EncodeToString(b)
-	emu = jsmassets.New(token)
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+// emulatorSecrets are the credentials the asset emulators accept, derived from the simulator's seed: the same seed
+// gives the same token and passwords on every start, so a config file or secret files written once keep working
+// (as the tenant's own client secret does). They guard loopback emulators, nothing real.
+type emulatorSecrets struct {
+	AssetsToken, ServiceNowPassword, ServiceNowClientSecret string
+}
+
+func emulatorSecretsFor(seed int64) emulatorSecrets {
+	derive := func(what string) string {
+		b := make([]byte, 8, 8+len(what))
+		binary.BigEndian.PutUint64(b, uint64(seed))
+		sum := sha256.Sum256(append(b, what...))
+		return hex.EncodeToString(sum[:12])
+	}
+	return emulatorSecrets{AssetsToken: "sim-assets-" + derive("jsm-assets token"),
+		ServiceNowPassword: "sim-" + derive("servicenow password"), ServiceNowClientSecret: "sim-" + derive("servicenow client secret")}
+}
+
+// listenEmulator listens on host:port (port 0: a free one); what names the emulator in the error, and a fixed port
+// that is taken is named with the fix.
+func listenEmulator(host string, port int, what string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return "", "", nil, nil, fmt.Errorf("starting the Assets emulator: %w", err)
+		if port != 0 {
+			return nil, fmt.Errorf("starting the %s emulator on port %d (the asset emulators take the two ports after the environments'): %w; choose another --addr", what, port, err)
+		}
+		return nil, fmt.Errorf("starting the %s emulator: %w", what, err)
+	}
+	return ln, nil
+}
+
+// startAssetsEmulator serves the JSM Assets emulator accepting token on host:port (0: a free port); it returns its
+// URL, the emulator and a stop function.
+func startAssetsEmulator(host string, port int, token string) (url string, emu *jsmassets.Server, stop func(), err error) {
+	emu = jsmassets.New(token)
+	ln, err := listenEmulator(host, port, "Assets")
+	if err != nil {
+		return "", nil, nil, err
 	}
 	url = "http://" + ln.Addr().String()
 	emu.SetBase(url)
 	srv := &http.Server{Handler: emu}
 	go srv.Serve(ln)
-	return url, token, emu, func() { srv.Close() }, nil
+	return url, emu, func() { srv.Close() }, nil
 }
 
 // serviceNowEmulator is a running ServiceNow emulator and the credentials it accepts.
@@ -37,21 +67,19 @@ type serviceNowEmulator struct {
 }
 
 // startServiceNowEmulator serves the ServiceNow emulator (the default staging tables and transform maps, the
-// instance set up for the OAuth client credentials grant) on a loopback port of host; opts change it before it
-// serves.
-func startServiceNowEmulator(host string, opts ...func(*servicenow.Server)) (*serviceNowEmulator, error) {
-	b := make([]byte, 24)
-	rand.Read(b)
-	e := &serviceNowEmulator{User: "seatlake.integration", Password: "sim-" + hex.EncodeToString(b[:12]),
-		ClientID: "seatlake-sim-client", ClientSecret: "sim-" + hex.EncodeToString(b[12:])}
+// instance set up for the OAuth client credentials grant) on host:port (0: a free port) with the secrets' password
+// and client secret; opts change it before it serves.
+func startServiceNowEmulator(host string, port int, secrets emulatorSecrets, opts ...func(*servicenow.Server)) (*serviceNowEmulator, error) {
+	e := &serviceNowEmulator{User: "seatlake.integration", Password: secrets.ServiceNowPassword,
+		ClientID: "seatlake-sim-client", ClientSecret: secrets.ServiceNowClientSecret}
 	e.Server = servicenow.New(e.User, e.Password, e.ClientID, e.ClientSecret)
 	e.Server.SetClientCredentials(true, e.User)
 	for _, o := range opts {
 		o(e.Server)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	ln, err := listenEmulator(host, port, "ServiceNow")
 	if err != nil {
-		return nil, fmt.Errorf("starting the ServiceNow emulator: %w", err)
+		return nil, err
 	}
 	e.URL = "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: e.Server}

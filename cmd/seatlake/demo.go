@@ -150,12 +150,13 @@ func demoCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "\nreclaim_plan=%s\nhtml=%s\n", plan, abs)
 			// The asset systems: the same answers pushed into an emulated JSM Assets and an emulated ServiceNow,
 			// twice each: the second sync changes nothing there and sends the same externalIds.
-			assetsURL, assetsToken, emu, stopAssets, err := startAssetsEmulator("127.0.0.1")
+			secrets := emulatorSecretsFor(scfg.Seed)
+			assetsURL, emu, stopAssets, err := startAssetsEmulator("127.0.0.1", 0, secrets.AssetsToken)
 			if err != nil {
 				return err
 			}
 			defer stopAssets()
-			sn, err := startServiceNowEmulator("127.0.0.1")
+			sn, err := startServiceNowEmulator("127.0.0.1", 0, secrets)
 			if err != nil {
 				return err
 			}
@@ -186,7 +187,7 @@ func demoCommand() *cli.Command {
 				ids         func() []string
 			}{
 				{"jsm-assets", "an emulated Assets at " + assetsURL, func() ([]pipelines.SyncResult, error) {
-					return pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{Warehouse: wh, Tenants: []string{tenant}, Logger: log, JSM: assets.Config{BaseURL: assetsURL, Token: assetsToken}})
+					return pipelines.SyncJSMAssets(c.Context, pipelines.SyncConfig{Warehouse: wh, Tenants: []string{tenant}, Logger: log, JSM: assets.Config{BaseURL: assetsURL, Token: secrets.AssetsToken}})
 				}, jsmIDs},
 				{"servicenow", "an emulated ServiceNow at " + sn.URL, func() ([]pipelines.SyncResult, error) {
 					return pipelines.SyncServiceNow(c.Context, pipelines.SyncConfig{Warehouse: wh, Tenants: []string{tenant}, Logger: log,

@@ -80,7 +80,7 @@ func simConfig(c *cli.Context) tenantsim.Config {
 
 func simCommand() *cli.Command {
 	flags := append([]cli.Flag{
-		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8400", Usage: "loopback address to listen on; the Dataverse, then F&O environments take the ports right after it (127.0.0.1:0 picks free ports)"},
+		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8400", Usage: "loopback address to listen on; the Dataverse, then F&O environments, then the JSM Assets and ServiceNow emulators take the ports right after it (127.0.0.1:0 picks free ports)"},
 		&cli.IntFlag{Name: "finops-events", Usage: "the F&O business events plan's size: with --finops-events-to, send them; serving, POST /_sim/finops-events/apply applies their role changes"},
 		&cli.StringFlag{Name: "finops-events-to", Usage: "post the plan's business events (with duplicates and one malformed body) to this callback URL (loopback only), print finops_events_distinct=N and exit"},
 		&cli.Float64Flag{Name: "finops-events-rate", Value: 200, Usage: "events a second the sender posts"},
@@ -101,7 +101,8 @@ func simCommand() *cli.Command {
 		Description: "Serves a deterministic fake tenant for seatlake and other tools. Prints one line with the credentials it\n" +
 			"accepts (tenant_id=… client_id=… client_secret=…); the secret can be set with $SEATLAKE_SIM_CLIENT_SECRET.\n" +
 			"Then it prints url=… (the token endpoint and Graph), and dataverse_url=… and finops_url=… lines, one per environment,\n" +
-			"on the ports right after --addr's (8401, 8402… by default): the same flags serve the same URLs on every start.\n" +
+			"on the ports right after --addr's (8401, 8402… by default), then jsm_assets_url=… and servicenow_url=… on the next two\n" +
+			"with their credentials: the same flags (and --seed) serve the same URLs and credentials on every start.\n" +
 			"Point seatlake at it with --authority-host and --graph-endpoint set to url, and --dataverse-url/--finops-url.\n" +
 			"With --tls it serves https and prints ca_file=…, the CA to trust (e.g. SSL_CERT_FILE=<ca_file> seatlake run …).\n" +
 			"GET /_sim/truth returns the rows a default run must produce; POST /_sim/faults injects faults.",
@@ -169,13 +170,25 @@ func simCommand() *cli.Command {
 			if certOut != "" {
 				fmt.Fprintf(c.App.Writer, "client_certificate=%s\n", certOut)
 			}
-			assetsURL, assetsToken, _, stopAssets, err := startAssetsEmulator("127.0.0.1")
+			// The asset emulators follow the environments' ports when --addr fixes one, and their credentials come
+			// from the seed: a config file written once keeps working.
+			host, portText, _ := net.SplitHostPort(c.String("addr"))
+			assetsPort, _ := strconv.Atoi(portText)
+			if assetsPort != 0 {
+				assetsPort += 1 + cfg.DataverseEnvs + cfg.FinOpsEnvs
+			}
+			secrets := emulatorSecretsFor(cfg.Seed)
+			assetsURL, _, stopAssets, err := startAssetsEmulator(host, assetsPort, secrets.AssetsToken)
 			if err != nil {
 				return err
 			}
 			defer stopAssets()
-			fmt.Fprintf(c.App.Writer, "jsm_assets_url=%s jsm_assets_token=%s\n", assetsURL, assetsToken)
-			sn, err := startServiceNowEmulator("127.0.0.1", func(s *servicenow.Server) {
+			fmt.Fprintf(c.App.Writer, "jsm_assets_url=%s jsm_assets_token=%s\n", assetsURL, secrets.AssetsToken)
+			snPort := 0
+			if assetsPort != 0 {
+				snPort = assetsPort + 1
+			}
+			sn, err := startServiceNowEmulator(host, snPort, secrets, func(s *servicenow.Server) {
 				if c.Bool("servicenow-column-names") {
 					for _, t := range servicenow.DefaultTransforms() {
 						s.SetInsertMultiple(t.Staging, servicenow.InsertMultipleEntry{ColumnNames: true})
