@@ -9,13 +9,18 @@ LDFLAGS := -X main.version=$(VERSION)
 AZURITE_VERSION := 3.37.0
 AZURITE_STAMP   := .cache/azurite/installed-$(AZURITE_VERSION)
 
-.PHONY: build demo test vet bench clean report-check azurite
+.PHONY: build demo install test vet bench clean report-check azurite
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/seatlake
 
 demo: build
 	./$(BIN) demo
+
+# seatlake on your PATH: go install writes it to $GOBIN, else $(go env GOPATH)/bin.
+install:
+	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/seatlake
+	@echo "installed $$(d=$$($(GO) env GOBIN); echo $${d:-$$($(GO) env GOPATH)/bin})/seatlake (have that directory on your PATH)"
 
 # The warehouse tests start PostgreSQL (Debian's postgresql), Azurite (below) and moto_server themselves on loopback;
 # each one missing is a skip that says so (SEATLAKE_REQUIRE_SERVICES=1, as in .ci/run, makes it a failure).
