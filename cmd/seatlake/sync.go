@@ -52,6 +52,9 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if !hasWarehouse(c.String("warehouse")) {
+					return noWarehouse(c.String("warehouse"))
+				}
 				var tenants []tenantFile
 				if fcJSM != nil {
 					tenants = fcJSM.tenants
@@ -103,6 +106,9 @@ func syncCommand() *cli.Command {
 				log, err := newLogger(c)
 				if err != nil {
 					return err
+				}
+				if !hasWarehouse(c.String("warehouse")) {
+					return noWarehouse(c.String("warehouse"))
 				}
 				sn, err := serviceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
 				if err != nil {
