@@ -59,17 +59,19 @@ type EventsEnv struct {
 
 // Route is a routing policy: when an event matches every condition given, its actions run (refresh-user, log).
 type Route struct {
-	EventID     string            `yaml:"event-id"`
-	LegalEntity string            `yaml:"legal-entity"`
-	Environment string            `yaml:"environment"`
-	Fields      map[string]string `yaml:"fields"`
-	Actions     []string          `yaml:"actions"`
+	// BusinessEventID is the kind of event (the column business_event_id, e.g. BusinessEventsAlertEvent), not the
+	// instance's event_id.
+	BusinessEventID string            `yaml:"business-event-id"`
+	LegalEntity     string            `yaml:"legal-entity"`
+	Environment     string            `yaml:"environment"`
+	Fields          map[string]string `yaml:"fields"`
+	Actions         []string          `yaml:"actions"`
 }
 
 // DefaultRoutes refresh the user of an alert on the user or user-role table, and log every event.
 var DefaultRoutes = []Route{
-	{EventID: "BusinessEventsAlertEvent", Fields: map[string]string{"TableName": "SecurityUserRole"}, Actions: []string{"refresh-user"}},
-	{EventID: "BusinessEventsAlertEvent", Fields: map[string]string{"TableName": "UserInfo"}, Actions: []string{"refresh-user"}},
+	{BusinessEventID: "BusinessEventsAlertEvent", Fields: map[string]string{"TableName": "SecurityUserRole"}, Actions: []string{"refresh-user"}},
+	{BusinessEventID: "BusinessEventsAlertEvent", Fields: map[string]string{"TableName": "UserInfo"}, Actions: []string{"refresh-user"}},
 	{Actions: []string{"log"}},
 }
 
@@ -78,7 +80,7 @@ var RouteActions = []string{"refresh-user", "log"}
 
 func (rt Route) matches(e *businessevents.Event) bool {
 	eq := func(want, got string) bool { return want == "" || strings.EqualFold(want, got) }
-	if !eq(rt.EventID, e.BusinessEventID) || !eq(rt.LegalEntity, e.LegalEntity) || !eq(rt.Environment, e.Environment) {
+	if !eq(rt.BusinessEventID, e.BusinessEventID) || !eq(rt.LegalEntity, e.LegalEntity) || !eq(rt.Environment, e.Environment) {
 		return false
 	}
 	for k, v := range rt.Fields {

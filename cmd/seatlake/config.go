@@ -60,6 +60,9 @@ type fileConfig struct {
 	rules   *yaml.Node // the rules section (transform/rules.Override), applied over the default rules
 	routes  []pipelines.Route
 	sync    map[string]*yaml.Node // the sync section's settings per target, for `seatlake check`
+	// warnings are about keys read under an older name: logged by the commands that use them (events serve,
+	// config validate), not by every command reading the file (a quiet nightly run stays quiet).
+	warnings []string
 }
 
 // loadConfigFile is the Before hook of a command taking --config: it sets every flag the file names and the command
@@ -113,7 +116,7 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 				return nil, err
 			}
 		case "events":
-			if fc.routes, err = readEventsSection(c, val); err != nil {
+			if fc.routes, err = readEventsSection(c, fc, val); err != nil {
 				return nil, err
 			}
 		}
@@ -129,7 +132,7 @@ var sectionKeys = []string{"tenants", "rules", "sync", "events"}
 
 // readEventsSection checks the events section (the receiver's settings, keyed as `seatlake events serve` flags, and
 // its routes), sets the flags when c is that command, and returns the routes.
-func readEventsSection(c *cli.Context, n *yaml.Node) ([]pipelines.Route, error) {
+func readEventsSection(c *cli.Context, fc *fileConfig, n *yaml.Node) ([]pipelines.Route, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("events (line %d): want a mapping (listen, public-url, commit-interval, routes, …)", n.Line)
 	}
@@ -144,9 +147,11 @@ func readEventsSection(c *cli.Context, n *yaml.Node) ([]pipelines.Route, error) 
 		switch {
 		case key == "routes":
 			var err error
-			if routes, err = readRoutes(val); err != nil {
+			var warnings []string
+			if routes, warnings, err = readRoutes(val); err != nil {
 				return nil, err
 			}
+			fc.warnings = append(fc.warnings, warnings...)
 		case !slices.Contains(known, key):
 			return nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, suggest(key, known))
 		default:
@@ -164,38 +169,108 @@ func readEventsSection(c *cli.Context, n *yaml.Node) ([]pipelines.Route, error) 
 	return routes, nil
 }
 
-// readRoutes reads events.routes: each a mapping of conditions (event-id, legal-entity, environment, fields) and
-// actions.
-func readRoutes(n *yaml.Node) ([]pipelines.Route, error) {
+// readRoutes reads events.routes: each a mapping of conditions (business-event-id, legal-entity, environment,
+// fields) and actions. The older key event-id (the column is business_event_id; event_id is another one) is still
+// read, with a warning.
+func readRoutes(n *yaml.Node) ([]pipelines.Route, []string, error) {
 	if n.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("events.routes (line %d): want a list of routes", n.Line)
+		return nil, nil, fmt.Errorf("events.routes (line %d): want a list of routes", n.Line)
 	}
-	keys := []string{"event-id", "legal-entity", "environment", "fields", "actions"}
+	keys := []string{"business-event-id", "legal-entity", "environment", "fields", "actions"}
 	out := []pipelines.Route{}
+	var warnings []string
 	for i, rn := range n.Content {
 		if rn.Kind != yaml.MappingNode {
-			return nil, fmt.Errorf("events.routes[%d] (line %d): want a mapping (%s)", i, rn.Line, strings.Join(keys, ", "))
-		}
-		for k := 0; k+1 < len(rn.Content); k += 2 {
-			if key := rn.Content[k].Value; !slices.Contains(keys, key) {
-				return nil, fmt.Errorf("events.routes[%d]: unknown key %q (line %d)%s", i, key, rn.Content[k].Line, suggest(key, keys))
-			}
+			return nil, nil, fmt.Errorf("events.routes[%d] (line %d): want a mapping (%s)", i, rn.Line, strings.Join(keys, ", "))
 		}
 		var r pipelines.Route
-		if err := rn.Decode(&r); err != nil {
-			return nil, fmt.Errorf("events.routes[%d]: %s", i, oneLine(err.Error()))
+		for k := 0; k+1 < len(rn.Content); k += 2 {
+			kn, val := rn.Content[k], rn.Content[k+1]
+			key := kn.Value
+			if key == "event-id" {
+				if slices.ContainsFunc(rn.Content, func(o *yaml.Node) bool { return o.Value == "business-event-id" }) {
+					return nil, nil, fmt.Errorf("events.routes[%d]: key \"event-id\" (line %d): give business-event-id only (event-id is its older name)", i, kn.Line)
+				}
+				warnings = append(warnings, fmt.Sprintf("events.routes[%d]: key \"event-id\" (line %d) is the older name of business-event-id (the column business_event_id): rename it", i, kn.Line))
+				key = "business-event-id"
+			}
+			if !slices.Contains(keys, key) {
+				hint := suggest(key, keys)
+				if hint == "" && editDistance(key, "event-id") < 4 {
+					hint = `, did you mean "business-event-id"?`
+				}
+				return nil, nil, fmt.Errorf("events.routes[%d]: unknown key %q (line %d)%s", i, key, kn.Line, hint)
+			}
+			where := fmt.Sprintf("events.routes[%d].%s", i, kn.Value)
+			var err error
+			switch key {
+			case "business-event-id":
+				r.BusinessEventID, err = scalar(where, val, "an event's BusinessEventId, e.g. BusinessEventsAlertEvent")
+			case "legal-entity":
+				r.LegalEntity, err = scalar(where, val, "a legal entity (DataAreaId), e.g. USMF")
+			case "environment":
+				r.Environment, err = scalar(where, val, "an F&O environment's name, e.g. contoso-prod")
+			case "fields":
+				if val.Kind != yaml.MappingNode {
+					return nil, nil, fmt.Errorf("key %q (line %d): want a mapping of the event's fields to values, e.g. {TableName: UserInfo}", where, val.Line)
+				}
+				r.Fields = map[string]string{}
+				for f := 0; f+1 < len(val.Content); f += 2 {
+					name := val.Content[f].Value
+					if r.Fields[name], err = scalar(where+"."+name, val.Content[f+1], "a value"); err != nil {
+						return nil, nil, err
+					}
+				}
+			case "actions":
+				items := []*yaml.Node{val}
+				if val.Kind == yaml.SequenceNode {
+					items = val.Content
+				}
+				for _, a := range items {
+					var v string
+					if v, err = scalar(where, a, strings.Join(pipelines.RouteActions, " or ")); err != nil {
+						return nil, nil, err
+					}
+					r.Actions = append(r.Actions, v)
+				}
+			}
+			if err != nil {
+				return nil, nil, err
+			}
 		}
 		if len(r.Actions) == 0 {
-			return nil, fmt.Errorf("events.routes[%d] (line %d): no actions: want %s", i, rn.Line, strings.Join(pipelines.RouteActions, " or "))
+			return nil, nil, fmt.Errorf("events.routes[%d] (line %d): no actions: want %s", i, rn.Line, strings.Join(pipelines.RouteActions, " or "))
 		}
 		for _, a := range r.Actions {
 			if !slices.Contains(pipelines.RouteActions, a) {
-				return nil, fmt.Errorf("events.routes[%d] (line %d): action %q: want %s", i, rn.Line, a, strings.Join(pipelines.RouteActions, " or "))
+				return nil, nil, fmt.Errorf("events.routes[%d] (line %d): action %q: want %s", i, rn.Line, a, strings.Join(pipelines.RouteActions, " or "))
 			}
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return out, warnings, nil
+}
+
+// scalar is a value of the file that must be one value: otherwise the error names the key, its line and what is
+// expected.
+func scalar(key string, n *yaml.Node, want string) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", fmt.Errorf("key %q (line %d): want %s, not a %s", key, n.Line, want, kindName(n))
+	}
+	return n.Value, nil
+}
+
+// kindName says what a YAML node is, as a person would.
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
 }
 
 // readSyncSection checks the sync section (one mapping per target, keyed as that `seatlake sync` subcommand's
@@ -305,8 +380,8 @@ func applyKeys(c *cli.Context, m *yaml.Node, prefix string, top bool) error {
 			return fmt.Errorf("key %q (line %d): want a value or a list", prefix+key, val.Line)
 		}
 		for _, v := range vals {
-			if err := c.Set(name, v); err != nil {
-				return fmt.Errorf("key %q (line %d): %s", prefix+key, val.Line, oneLine(err.Error()))
+			if err := c.Set(name, v); err != nil { // the flag package says only "parse error"
+				return fmt.Errorf("key %q (line %d): %q: %s", prefix+key, val.Line, v, wants(f))
 			}
 		}
 	}
@@ -340,6 +415,9 @@ func readTenants(n *yaml.Node) ([]tenantFile, error) {
 			if !known {
 				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, suggest(key, tenantKeys))
 			}
+			if err := tenantValue(key, tn.Content[k+1]); err != nil {
+				return nil, fmt.Errorf("%s: %w", label, err)
+			}
 		}
 		var t tenantFile
 		if err := tn.Decode(&t); err != nil {
@@ -348,6 +426,39 @@ func readTenants(n *yaml.Node) ([]tenantFile, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// tenantValue checks the shape of a tenant entry's value, so that decoding it cannot fail with YAML's words.
+func tenantValue(key string, v *yaml.Node) error {
+	switch key {
+	case "dataverse", "finops":
+		if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+			return fmt.Errorf("key %q (line %d): want a list of environment URLs, e.g. [https://contoso.crm.dynamics.com]", key, v.Line)
+		}
+		if v.Kind == yaml.SequenceNode {
+			for _, u := range v.Content {
+				if _, err := scalar(key, u, "an environment URL"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("key %q (line %d): want a list of environment URLs, not a %s", key, v.Line, kindName(v))
+		}
+	case "managed-identity":
+		var b bool
+		if _, err := scalar(key, v, "true or false"); err != nil {
+			return err
+		}
+		if v.Decode(&b) != nil {
+			return fmt.Errorf("key %q (line %d): %q: want true or false", key, v.Line, v.Value)
+		}
+	default:
+		_, err := scalar(key, v, "a value")
+		return err
+	}
+	return nil
 }
 
 // suggest is ", did you mean …?" for the known key nearest to key, when one is near.
@@ -443,7 +554,7 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 		}
 		d, err := time.ParseDuration(kv.v)
 		if err != nil {
-			return fail(kv.key, "%q: want a duration such as 720h", kv.v)
+			return fail(kv.key, "%q: %s", kv.v, wants(runFlag(kv.key)))
 		}
 		*kv.dst = d
 	}

@@ -19,7 +19,12 @@ func configCommand() *cli.Command {
 			Name:      "validate",
 			Usage:     "check a config file as `seatlake run` would, with no network call: keys, values, ranges, tenants, secrets' files and variables, rules",
 			ArgsUsage: "[FILE]",
-			Flags:     append(runFlags(), thenSyncFlag()),
+			// The file's keys are applied as `seatlake run`'s flags, so the command has them, unlisted: its help is
+			// about the file.
+			Flags: func() []cli.Flag {
+				own := []cli.Flag{configFlag(), tenantFlag(), runFlag("log-format"), runFlag("log-level")}
+				return append(own, hidden(append(runFlagsBut(own), thenSyncFlag())...)...)
+			}(),
 			Before: func(c *cli.Context) error {
 				if c.NArg() == 1 && !c.IsSet("config") {
 					if err := c.Set("config", c.Args().First()); err != nil {
@@ -35,6 +40,9 @@ func configCommand() *cli.Command {
 				log, err := newLogger(c)
 				if err != nil {
 					return err
+				}
+				for _, w := range fc.warnings {
+					log.Warn("a key of the config file under its older name", "fix", w)
 				}
 				if err := checkThenSync(c, fc); err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Unwrap(err))}

@@ -52,12 +52,22 @@ func eventsCommand() *cli.Command {
 				"event endpoint. Each distinct event is appended and fsynced to a journal before the 2xx; F&O's retries land once.\n" +
 				"Journaled events are committed to finops_business_events every --commit-interval or --commit-events, and on\n" +
 				"SIGTERM. Routes (the config file's events.routes) run refresh-user (an intraday re-read of the environment's F&O\n" +
-				"users and roles, marts recomputed) and log. Prints callback_url=… per environment when ready.",
-			Flags: append(runFlags(), eventsFlags()...),
+				"users and roles, marts recomputed, with the config file's run settings) and log. Prints serving environment=…\n" +
+				"receiver_url=… per environment when ready, without the secret: `seatlake events new-endpoint` prints the callback URL.",
+			// The run settings of the config file apply to refresh-user's runs; they are not the receiver's flags.
+			Flags: func() []cli.Flag {
+				own := append(append(signInFlags(), runFlag("finops-url")), eventsFlags()...)
+				return append(own, hidden(runFlagsBut(own)...)...)
+			}(),
 			Action: func(c *cli.Context) error {
 				log, err := newLogger(c)
 				if err != nil {
 					return err
+				}
+				if fcServe != nil {
+					for _, w := range fcServe.warnings {
+						log.Warn("a key of the config file under its older name", "fix", w)
+					}
 				}
 				if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 					return &exitError{code: exitUsage, err: errors.New("events serve: give both --tls-cert and --tls-key, or neither")}
@@ -95,11 +105,11 @@ func eventsCommand() *cli.Command {
 					return &exitError{code: exitFailed, err: fmt.Errorf("events serve: %w", err)}
 				}
 				srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+				// The callback URL holds the environment's secret: it is printed by new-endpoint only, never here,
+				// where stdout goes to the service's journal at every start.
 				public := publicURL(c, ln.Addr().String())
 				for _, e := range envs {
-					secret, _ := os.ReadFile(e.SecretFile)
-					fmt.Fprintf(c.App.Writer, "callback_url=%s%s environment=%s finops_url=%s\n", public,
-						pipelines.CallbackPath(e.Name, strings.TrimSpace(string(secret))), e.Name, e.URL)
+					fmt.Fprintf(c.App.Writer, "serving environment=%s receiver_url=%s finops_url=%s secret_file=%s\n", e.Name, public, e.URL, e.SecretFile)
 				}
 				ctx, cancel := context.WithCancel(c.Context)
 				defer cancel()

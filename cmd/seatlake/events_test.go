@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/pipelines"
 )
 
 // receiver is a running `seatlake events serve`.
@@ -46,18 +48,28 @@ func startReceiver(t *testing.T, env []string, args ...string) *receiver {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The receiver prints where it serves, never the secret: the callback URL is made here as F&O has it, from the
+	// receiver's URL and the secret file.
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "callback_url="); ok {
-			r.callback = strings.Fields(v)[0]
+		if strings.HasPrefix(line, "serving ") {
+			kv := keyValues(line)
+			secret, err := os.ReadFile(kv["secret_file"])
+			if err != nil {
+				t.Fatalf("the receiver's secret file: %v", err)
+			}
+			r.callback = kv["receiver_url"] + pipelines.CallbackPath(kv["environment"], strings.TrimSpace(string(secret)))
+			if strings.Contains(line, strings.TrimSpace(string(secret))) {
+				t.Errorf("the receiver printed its callback secret: %s", line)
+			}
 			break
 		}
 	}
 	if r.callback == "" {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("the receiver printed no callback_url: %s", r.stderr)
+		t.Fatalf("the receiver printed no serving line: %s", r.stderr)
 	}
 	go func() {
 		for sc.Scan() {
@@ -65,6 +77,17 @@ func startReceiver(t *testing.T, env []string, args ...string) *receiver {
 		}
 	}()
 	return r
+}
+
+// keyValues reads a printed key=value line.
+func keyValues(line string) map[string]string {
+	kv := map[string]string{}
+	for _, f := range strings.Fields(line) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			kv[k] = v
+		}
+	}
+	return kv
 }
 
 func post(t *testing.T, url, ctype, body string) int {
@@ -274,8 +297,8 @@ func TestCLIEventsConfig(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ name, events, want string }{
 		{"a misspelled key", "  comit-interval: 5s\n", `"events.comit-interval"`},
-		{"an unknown action", "  routes:\n    - event-id: X\n      actions: [delete-user]\n", `action "delete-user"`},
-		{"a route without actions", "  routes:\n    - event-id: X\n", "no actions"},
+		{"an unknown action", "  routes:\n    - business-event-id: X\n      actions: [delete-user]\n", `action "delete-user"`},
+		{"a route without actions", "  routes:\n    - business-event-id: X\n", "no actions"},
 		{"an unknown route key", "  routes:\n    - eventid: X\n      actions: [log]\n", `unknown key "eventid"`},
 	} {
 		f := filepath.Join(dir, "c.yaml")

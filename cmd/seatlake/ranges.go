@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -84,3 +88,73 @@ func checkRanges(c *cli.Context, command string) error {
 
 // sizeForms is what a size flag (--memory-limit) accepts.
 const sizeForms = "want auto, or a whole number of B, KiB, MiB or GiB such as 512MiB or 2GiB"
+
+// wants says what flag f accepts, for a value that does not parse as its type: the form and, when bounded, the
+// range (the flag package says only "parse error").
+func wants(f cli.Flag) string {
+	r, bounded := ranges[f.Names()[0]]
+	switch f.(type) {
+	case *cli.DurationFlag:
+		if !bounded {
+			return "want a duration like 72h, 90m or 30s (hours, minutes, seconds: 2 days is 48h)"
+		}
+		var eg []string // examples within the range
+		for _, e := range []string{"72h", "24h", "6h", "90m", "15m", "30s", "5s"} {
+			if d, _ := time.ParseDuration(e); d >= r.dmin && d <= r.dmax && len(eg) < 3 {
+				eg = append(eg, e)
+			}
+		}
+		days := ""
+		if r.dmax >= 48*time.Hour {
+			days = ": 2 days is 48h"
+		}
+		return fmt.Sprintf("want a duration from %s to %s, like %s or %s (hours, minutes, seconds%s)", shortDuration(r.dmin), shortDuration(r.dmax),
+			strings.Join(eg[:len(eg)-1], ", "), eg[len(eg)-1], days)
+	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+		if bounded {
+			return fmt.Sprintf("want a whole number from %.0f to %.0f", r.min, r.max)
+		}
+		return "want a whole number"
+	case *cli.Float64Flag:
+		if bounded {
+			return fmt.Sprintf("want a number from %g to %g", r.min, r.max)
+		}
+		return "want a number"
+	case *cli.BoolFlag:
+		return "want true or false"
+	}
+	return "see its help"
+}
+
+// shortDuration is d as a person writes it: 24h, 1m, 90s (not 24h0m0s).
+func shortDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// flagParseError matches the flag package's message for a value that does not parse (an untyped error: its text is
+// all there is to read). Only the message is rewritten from it; no decision is made on it.
+var flagParseError = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-([A-Za-z0-9-]+): `)
+
+// usageError is a command line's error as the user should read it: a value that does not parse names the flag,
+// the value and what the flag accepts.
+func usageError(c *cli.Context, err error) error {
+	m := flagParseError.FindStringSubmatch(err.Error())
+	if m == nil || c.Command == nil {
+		return err
+	}
+	i := slices.IndexFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), m[2]) })
+	if i < 0 {
+		return err
+	}
+	return errors.New(fmt.Sprintf("--%s %q: %s", c.Command.Flags[i].Names()[0], m[1], wants(c.Command.Flags[i])))
+}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/seatlake/seatlake/pipelines"
 )
 
 // eventsResult is section 7: the business events receiver, measured from outside as F&O sees it.
@@ -56,13 +58,25 @@ func eventsBench(ctx context.Context, bin, dir string, n, clients int, group boo
 	sc := bufio.NewScanner(out)
 	callback := ""
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "callback_url="); ok {
-			callback = strings.Fields(v)[0]
+		// serving environment=… receiver_url=… secret_file=…: the callback URL is the receiver's URL, the
+		// environment and its secret, which the receiver never prints.
+		if v, ok := strings.CutPrefix(sc.Text(), "serving "); ok {
+			kv := map[string]string{}
+			for _, f := range strings.Fields(v) {
+				if k, val, ok := strings.Cut(f, "="); ok {
+					kv[k] = val
+				}
+			}
+			secret, err := os.ReadFile(kv["secret_file"])
+			if err != nil {
+				return res, fmt.Errorf("the receiver's secret: %w", err)
+			}
+			callback = kv["receiver_url"] + pipelines.CallbackPath(kv["environment"], strings.TrimSpace(string(secret)))
 			break
 		}
 	}
 	if callback == "" {
-		return res, fmt.Errorf("the receiver printed no callback_url: %s", stderr.String())
+		return res, fmt.Errorf("the receiver printed no serving line: %s", stderr.String())
 	}
 	go func() {
 		for sc.Scan() {

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -149,14 +150,11 @@ type Override struct {
 // config file's folder). Errors name the key and line.
 func (r *Rules) Apply(node *yaml.Node, dir string) (*Rules, error) {
 	var o Override
-	b, err := yaml.Marshal(node)
-	if err != nil {
+	if err := checkNode(node, reflect.TypeOf(o), "rules"); err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&o); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("rules: %s (lines counted from the rules key)", oneLine(err.Error()))
+	if err := node.Decode(&o); err != nil { // the node's lines are the config file's
+		return nil, fmt.Errorf("rules: %s", oneLine(err.Error()))
 	}
 	c := *r
 	c.Products = slices.Clone(r.Products)
@@ -175,9 +173,17 @@ func (r *Rules) Apply(node *yaml.Node, dir string) (*Rules, error) {
 		var pf struct {
 			Products []Product `yaml:"products"`
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&pf); err != nil {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("rules: products-file %s: not YAML: %s", o.ProductsFile, oneLine(err.Error()))
+		}
+		if len(doc.Content) == 0 {
+			return nil, fmt.Errorf("rules: products-file %s: empty: want a products list (see transform/rules/default.yaml)", o.ProductsFile)
+		}
+		if err := checkNode(doc.Content[0], reflect.TypeOf(pf), ""); err != nil {
+			return nil, fmt.Errorf("rules: products-file %s: %w", o.ProductsFile, err)
+		}
+		if err := doc.Content[0].Decode(&pf); err != nil {
 			return nil, fmt.Errorf("rules: products-file %s: %s", o.ProductsFile, oneLine(err.Error()))
 		}
 		c.Products = pf.Products
@@ -234,7 +240,10 @@ func (r *Rules) Apply(node *yaml.Node, dir string) (*Rules, error) {
 	for part, name := range o.SKUNames {
 		c.NameOverrides[part] = name
 	}
-	return &c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	return &c, nil
 }
 
 func (r *Rules) productIDs() []string {

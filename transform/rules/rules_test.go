@@ -55,7 +55,7 @@ func TestApplyAndItsErrors(t *testing.T) {
 					}
 				}
 			}},
-		{name: "unknown key", yaml: "treshold-days: 30\n", err: "field treshold-days not found"},
+		{name: "unknown key", yaml: "treshold-days: 30\n", err: `unknown key "treshold-days" under rules (line 1), did you mean "threshold-days"?`},
 		{name: "unknown product", yaml: "product-thresholds: {dynamics-sales: 90}\n", err: `no product "dynamics-sales"`},
 		{name: "threshold out of range", yaml: "threshold-days: 0\n", err: "threshold-days 0"},
 		{name: "bad regex", yaml: "exclude: {upn-regex: '('}\n", err: "exclude.upn-regex"},
