@@ -74,7 +74,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Name:    "seatlake",
 		Usage:   "which Microsoft 365 and Dynamics 365 licenses are used, idle, missing or wasted",
 		Version: version,
-		Description: "seatlake pages Microsoft Graph into a Parquet warehouse with DuckDB views.\n" +
+		Description: "Every night, seatlake run pages Microsoft Graph, each Dataverse environment's audit log and each Finance and\n" +
+			"Operations environment's users and roles into Iceberg tables (Parquet) in a warehouse you own, and computes the\n" +
+			"marts: one identity per person, each license's use and evidence, what is idle or missing, the compliance position\n" +
+			"and the findings, with DuckDB views over all of it. seatlake report prints them and writes the reclaim plan and an\n" +
+			"HTML page; seatlake sync pushes them to JSM Assets and ServiceNow; seatlake reclaim removes the licenses an\n" +
+			"approver marked; seatlake events serve receives F&O business events between runs.\n" +
 			"Start with `seatlake demo` (no Microsoft account needed), then `seatlake query`.",
 		Writer:         stdout,
 		ErrWriter:      stderr,
