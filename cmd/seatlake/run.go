@@ -114,8 +114,10 @@ func runCommand() *cli.Command {
 		Usage:  "run the nightly extraction into the warehouse",
 		Description: "Pages Microsoft Graph (users, licenses, subscribed SKUs, sign-ins, report settings), each Dataverse environment\n" +
 			"(users, audit settings, user-driven audit records) and each F&O environment (users, security roles, role\n" +
-			"assignments) into Parquet, commits each tenant atomically with its watermarks, computes the identities mart,\n" +
-			"rebuilds the DuckDB views and prints a summary per tenant.\n" +
+			"assignments) into the warehouse's Iceberg tables, commits each tenant atomically with its watermarks, computes the\n" +
+			"marts (identities, user activity, license usage with reclaim and downgrade candidates, the license position per SKU\n" +
+			"and F&O license, findings), rebuilds the DuckDB views and prints a summary per tenant; --then-sync pushes the result\n" +
+			"to JSM Assets or ServiceNow.\n" +
 			"One tenant: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or --client-secret-file), --dataverse-url\n" +
 			"and --finops-url. Many: a config file with a tenants list (seatlake.example.yaml); --tenant NAME picks some (repeatable\n" +
 			"or a comma list). A tenant whose credential cannot be read (e.g. a secret file readable by others) is recorded as\n" +
