@@ -39,6 +39,7 @@ func TestDefaultMapsEverySKUOfTheReference(t *testing.T) {
 func TestApplyAndItsErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "prices.csv"), []byte("\ufeffsku_part_number,monthly_price,currency\nSPE_E3,36.5,EUR\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "products.yaml"), []byte("products:\n  - id: x\n    skus: [A]\n    evidense: [dataverse]\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "bad-prices.csv"), []byte("sku_part_number,monthly_price,currency\nSPE_E3,cheap,EUR\n"), 0o644)
 	for _, tc := range []struct {
 		name, yaml, err string
@@ -56,6 +57,11 @@ func TestApplyAndItsErrors(t *testing.T) {
 				}
 			}},
 		{name: "unknown key", yaml: "treshold-days: 30\n", err: `unknown key "treshold-days" under rules (line 1), did you mean "threshold-days"?`},
+		{name: "a nested unknown key", yaml: "exclude:\n  user: [a@b.c]\n", err: `unknown key "user" under rules.exclude (line 2), did you mean "users"?`},
+		{name: "not true or false", yaml: "exclude:\n  dataverse-non-interactive: maybe\n", err: `key "rules.exclude.dataverse-non-interactive" (line 2): "maybe": want true or false`},
+		{name: "not a number", yaml: "threshold-days: soon\n", err: `key "rules.threshold-days" (line 1): "soon": want a whole number`},
+		{name: "not a list", yaml: "exclude: {groups: g1}\n", err: `key "rules.exclude.groups" (line 1): want a list, e.g. [a, b], not a value`},
+		{name: "products file", yaml: "products-file: products.yaml\n", err: `products-file products.yaml: unknown key "evidense" under products[0] (line 4), did you mean "evidence"?`},
 		{name: "unknown product", yaml: "product-thresholds: {dynamics-sales: 90}\n", err: `no product "dynamics-sales"`},
 		{name: "threshold out of range", yaml: "threshold-days: 0\n", err: "threshold-days 0"},
 		{name: "bad regex", yaml: "exclude: {upn-regex: '('}\n", err: "exclude.upn-regex"},
