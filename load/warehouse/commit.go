@@ -88,6 +88,7 @@ type commitResult struct {
 // broken connection, a 5xx), the reloaded table is searched for a snapshot carrying this commit's id first: if it
 // landed, it is not committed twice. props go into the snapshot's summary, with the commit id.
 func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.Properties, plan commitPlan) (commitResult, error) {
+	ctx = w.storageContext(ctx) // the manifests and metadata files the commit writes: timeouts, failed tries logged
 	var res commitResult
 	commitID := uuid.NewString()
 	summary := iceberg.Properties{propCommitID: commitID}
@@ -110,7 +111,7 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 		tbl, err := w.cat.LoadTable(ctx, ident(name))
 		if err != nil {
 			if ctx.Err() != nil || isPermanent(err) || attempt >= w.commit.MaxAttempts {
-				return res, fmt.Errorf("committing %s: loading the table: %w", name, err)
+				return res, fmt.Errorf("committing %s: loading the table (attempt %d of %d): %w", name, attempt, w.commit.MaxAttempts, err)
 			}
 			lastErr = err
 			w.log.Warn("loading the table failed; retrying", "table", name, "attempt", attempt, "err", err)

@@ -5,11 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
 	icebergio "github.com/apache/iceberg-go/io"
+	icebergs3 "github.com/apache/iceberg-go/io/gocloud/s3"
+	itable "github.com/apache/iceberg-go/table"
+	"github.com/apache/iceberg-go/utils"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // create opens a new file at a storage location for writing. A local file gets the warehouse's mode and is
@@ -87,3 +100,190 @@ func (w *Warehouse) LocalCopy(ctx context.Context, location string) (string, err
 
 // dirCache holds local copies of an object store's data files, for DuckDB.
 const dirCache = "_cache"
+
+// StorageRequestTimeout is the storage option (Config.StorageOptions) bounding how long one request to object
+// storage may wait for its answer: a Go duration ("90s") or seconds ("90"); default DefaultStorageRequestTimeout.
+// On S3 it is the wait for the response's headers once the request is sent; on Azure, the whole try (azcore's
+// TryTimeout), the body included. A try that takes longer is abandoned and retried by the SDK, as a 503 is.
+// Without it neither SDK ever gives up on a stalled connection (neither sets a response timeout by default).
+const StorageRequestTimeout = "seatlake.storage.request-timeout"
+
+// StorageMaxAttempts is the storage option setting how many times the SDK tries one request to object storage, the
+// first included (default: the SDK's, 3 on S3 or AWS_MAX_ATTEMPTS, 4 on Azure).
+const StorageMaxAttempts = "seatlake.storage.max-attempts"
+
+// DefaultStorageRequestTimeout is the storage request timeout unless configured: long enough for an Azure try to
+// download a large data file whole, short enough that a stalled connection costs minutes, not the night.
+const DefaultStorageRequestTimeout = 5 * time.Minute
+
+// What the SDKs do with a failed request, which seatlake keeps: S3 (aws-sdk-go-v2's standard retryer) tries a
+// request 3 times (AWS_MAX_ATTEMPTS), retrying 500, 502, 503, 504, throttling and connection errors, timeouts
+// included; Azure (azcore's retry policy) tries 4 times, retrying 408, 429, 500, 502, 503, 504 and transport errors,
+// 0.8 s, 2.4 s, 5.6 s apart (jittered). seatlake adds the timeout above and logs every failed try ("storage request
+// failed"); what the SDK gives up on fails the write, or is retried by the commit loop (commitTable).
+
+// storageCtxKey marks a context already carrying the storage settings.
+type storageCtxKey struct{}
+
+// storageContext returns ctx carrying seatlake's settings for the object store's SDK (the request timeout and the
+// logging of failed tries): iceberg-go's S3 FileIO takes its AWS configuration from the context (utils.WithAwsConfig)
+// and azcore its retry options (policy.WithRetryOptions). The FileIO keeps the context it was loaded with, so every
+// request of a FileIO loaded with such a context gets them. Local and in-memory storage: ctx as it is.
+func (w *Warehouse) storageContext(ctx context.Context) context.Context {
+	if ctx.Value(storageCtxKey{}) != nil {
+		return ctx
+	}
+	kind := objectStore(w.storage)
+	if kind == "" {
+		return ctx
+	}
+	timeout := DefaultStorageRequestTimeout
+	if v := w.props[StorageRequestTimeout]; v != "" {
+		if d, err := parseDuration(v); err == nil && d > 0 {
+			timeout = d
+		} else {
+			w.log.Warn("ignoring an invalid storage option", "option", StorageRequestTimeout, "value", v, "default", timeout)
+		}
+	}
+	attempts := 0 // the SDK's default
+	if v := w.props[StorageMaxAttempts]; v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			attempts = n
+		} else {
+			w.log.Warn("ignoring an invalid storage option", "option", StorageMaxAttempts, "value", v)
+		}
+	}
+	failed := func(err error) {
+		w.log.Warn("storage request failed", "storage", w.storage, "err", err)
+	}
+	switch kind {
+	case "S3":
+		cfg, err := icebergs3.ParseAWSConfig(ctx, w.props)
+		if err != nil {
+			return ctx // iceberg-go's FileIO reports the same error
+		}
+		bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+		if !ok || bc == nil {
+			bc = awshttp.NewBuildableClient()
+		}
+		cfg.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
+			// iceberg-go's own S3 transport tuning (io/gocloud/s3), which a configured client replaces.
+			t.MaxIdleConns, t.MaxIdleConnsPerHost, t.MaxConnsPerHost, t.IdleConnTimeout = 256, 256, 2048, 90*time.Second
+			t.ResponseHeaderTimeout = timeout
+		})
+		if attempts == 0 {
+			attempts = cfg.RetryMaxAttempts // AWS_MAX_ATTEMPTS, max_attempts
+		}
+		cfg.Retryer = func() aws.Retryer {
+			return loggingRetryer{Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+				if attempts > 0 {
+					o.MaxAttempts = attempts
+				}
+			}), failed: failed}
+		}
+		ctx = utils.WithAwsConfig(ctx, cfg)
+	case "Azure":
+		retries := int32(0) // the default, 3
+		switch {
+		case attempts == 1:
+			retries = -1 // azcore: one try
+		case attempts > 1:
+			retries = int32(attempts - 1)
+		}
+		ctx = policy.WithRetryOptions(ctx, policy.RetryOptions{
+			MaxRetries: retries,
+			TryTimeout: timeout,
+			// azcore's own rule (these status codes and transport errors, timeouts included), plus the log line.
+			ShouldRetry: func(resp *http.Response, err error) bool {
+				switch {
+				case err != nil:
+					failed(err)
+					return true
+				case resp != nil && azureRetryStatus[resp.StatusCode]:
+					if resp.Request != nil {
+						failed(fmt.Errorf("%s %s: %s", resp.Request.Method, redactURL(resp.Request.URL.String()), resp.Status))
+					} else {
+						failed(errors.New(resp.Status))
+					}
+					return true
+				}
+				return false
+			},
+		})
+	}
+	return context.WithValue(ctx, storageCtxKey{}, true)
+}
+
+// objectStore names the object store a storage location is on: "S3", "Azure", or "" (local or in-memory storage).
+func objectStore(storage string) string {
+	u, err := url.Parse(storage)
+	if err != nil {
+		return ""
+	}
+	switch u.Scheme {
+	case "s3", "s3a":
+		return "S3"
+	case "abfss", "abfs", "wasbs", "wasb":
+		return "Azure"
+	}
+	return ""
+}
+
+// azureRetryStatus are the status codes azcore retries by default (policy.RetryOptions.StatusCodes).
+var azureRetryStatus = map[int]bool{
+	http.StatusRequestTimeout: true, http.StatusTooManyRequests: true, http.StatusInternalServerError: true,
+	http.StatusBadGateway: true, http.StatusServiceUnavailable: true, http.StatusGatewayTimeout: true,
+}
+
+// loggingRetryer is the SDK's retryer, logging each failed try it retries.
+type loggingRetryer struct {
+	aws.Retryer
+	failed func(error)
+}
+
+func (r loggingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	r.failed(err)
+	return r.Retryer.RetryDelay(attempt, err)
+}
+
+// parseDuration reads a Go duration or a number of seconds.
+func parseDuration(v string) (time.Duration, error) {
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Duration(s * float64(time.Second)), nil
+	}
+	return time.ParseDuration(v)
+}
+
+// storageCatalog gives the catalog's calls that read or write the tables' metadata files the storage settings
+// (storageContext); the other calls pass through.
+type storageCatalog struct {
+	catalog.Catalog
+	w *Warehouse
+}
+
+// withStorageSettings wraps cat when the storage is an object store.
+func (w *Warehouse) withStorageSettings(cat catalog.Catalog) catalog.Catalog {
+	if objectStore(w.storage) == "" {
+		return cat
+	}
+	return storageCatalog{Catalog: cat, w: w}
+}
+
+func (c storageCatalog) LoadTable(ctx context.Context, id itable.Identifier) (*itable.Table, error) {
+	return c.Catalog.LoadTable(c.w.storageContext(ctx), id)
+}
+
+func (c storageCatalog) CreateTable(ctx context.Context, id itable.Identifier, sc *iceberg.Schema, opts ...catalog.CreateTableOpt) (*itable.Table, error) {
+	return c.Catalog.CreateTable(c.w.storageContext(ctx), id, sc, opts...)
+}
+
+func (c storageCatalog) CommitTable(ctx context.Context, id itable.Identifier, reqs []itable.Requirement, upds []itable.Update) (itable.Metadata, string, error) {
+	return c.Catalog.CommitTable(c.w.storageContext(ctx), id, reqs, upds)
+}
+
+func (c storageCatalog) Close() error {
+	if cl, ok := c.Catalog.(catalog.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}

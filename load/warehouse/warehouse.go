@@ -141,7 +141,8 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if err := w.openCatalog(ctx, cfg.Catalog); err != nil {
 		return nil, err
 	}
-	if w.fs, err = icebergio.LoadFS(ctx, w.props, w.storage); err != nil {
+	w.cat = w.withStorageSettings(w.cat) // object storage: request timeouts, failed tries logged (storage.go)
+	if w.fs, err = icebergio.LoadFS(w.storageContext(ctx), w.props, w.storage); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
 	}
