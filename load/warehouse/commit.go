@@ -13,14 +13,24 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	itable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // CommitOptions bound the retries of one table commit.
 type CommitOptions struct {
 	// MaxAttempts is the number of attempts of one table commit, the first included (default 12).
 	MaxAttempts int
-	// MinBackoff and MaxBackoff bound the jittered exponential wait between attempts (defaults 50 ms and 5 s).
+	// MinBackoff and MaxBackoff bound the jittered exponential wait between attempts after a conflict (defaults
+	// 50 ms and 5 s).
 	MinBackoff, MaxBackoff time.Duration
+	// MaxFailures bounds the attempts that failed otherwise than by a conflict: the catalog or the storage
+	// unreachable or answering an error, or an answer lost (an unknown outcome, looked up before the next attempt);
+	// default 4. The SDKs have already retried each storage request (see StorageMaxAttempts).
+	MaxFailures int
+	// FailureBackoff is the first wait after such a failure, doubling up to MaxBackoff, jittered (default 1 s):
+	// with the defaults a catalog or storage outage of a few seconds (a PostgreSQL restart) is ridden out, a
+	// longer one fails the commit within about 10 s, naming the catalog, and the next run redoes the night.
+	FailureBackoff time.Duration
 }
 
 func (o CommitOptions) withDefaults() CommitOptions {
@@ -33,17 +43,32 @@ func (o CommitOptions) withDefaults() CommitOptions {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Second
 	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 4
+	}
+	if o.FailureBackoff <= 0 {
+		o.FailureBackoff = time.Second
+	}
 	return o
 }
 
-// backoff is the wait before attempt n (1 = the first retry): full jitter over an exponential ceiling, so that
-// jobs that collided once do not collide again in step.
+// backoff is the wait before attempt n (1 = the first retry) after a conflict: full jitter over an exponential
+// ceiling, so that jobs that collided once do not collide again in step.
 func (o CommitOptions) backoff(n int) time.Duration {
-	ceil := o.MinBackoff << min(n-1, 20)
-	if ceil > o.MaxBackoff || ceil <= 0 {
-		ceil = o.MaxBackoff
+	return jittered(o.MinBackoff, o.MaxBackoff, n)
+}
+
+// failureBackoff is the wait after the nth failure.
+func (o CommitOptions) failureBackoff(n int) time.Duration {
+	return jittered(o.FailureBackoff, max(o.MaxBackoff, o.FailureBackoff), n)
+}
+
+func jittered(base, ceiling time.Duration, n int) time.Duration {
+	ceil := base << min(max(n-1, 0), 20)
+	if ceil > ceiling || ceil <= 0 {
+		ceil = ceiling
 	}
-	return o.MinBackoff/2 + rand.N(ceil)
+	return base/2 + rand.N(ceil)
 }
 
 // Snapshot summary properties seatlake writes on every commit.
@@ -84,9 +109,10 @@ type commitResult struct {
 
 // commitTable commits plan to the table name with optimistic concurrency: load the table, plan, commit; on a
 // conflict, wait (jittered backoff), reload, re-plan and commit again, up to MaxAttempts. Only metadata is redone:
-// the data files the plan adds were written once, before. After an error whose outcome is unknown (a timeout, a
-// broken connection, a 5xx), the reloaded table is searched for a snapshot carrying this commit's id first: if it
-// landed, it is not committed twice. props go into the snapshot's summary, with the commit id.
+// the data files the plan adds were written once, before. Other failures (the catalog or the storage unreachable,
+// a timeout, a 5xx) are retried the same way, at most MaxFailures times, after longer waits. After an error whose
+// outcome is unknown, the reloaded table is searched for a snapshot carrying this commit's id first: if it landed,
+// it is not committed twice. props go into the snapshot's summary, with the commit id. An error names the catalog.
 func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.Properties, plan commitPlan) (commitResult, error) {
 	ctx = w.storageContext(ctx) // the manifests and metadata files the commit writes: timeouts, failed tries logged
 	var res commitResult
@@ -96,11 +122,33 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 		summary[k] = v
 	}
 	var lastErr error
-	unknown := false
+	unknown := false // a commit attempt's outcome was not heard
+	conflicts, failures := 0, 0
+	lastFailed := false // the last attempt failed (rather than lost a conflict)
+	// retry counts a failed attempt and says whether another is allowed.
+	retry := func(err error, failed bool) bool {
+		lastErr, lastFailed = err, failed
+		if failed {
+			failures++
+		} else {
+			conflicts++
+		}
+		return failures < w.commit.MaxFailures && conflicts+failures < w.commit.MaxAttempts
+	}
+	gaveUp := func(what string, err error) error {
+		return fmt.Errorf("committing %s to %s: %s; gave up after %d attempts (%d failed, %d conflicts): %w",
+			name, w.catalogName(), what, conflicts+failures, failures, conflicts, err)
+	}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			res.Retries++
-			t := time.NewTimer(w.commit.backoff(attempt - 1))
+			var wait time.Duration
+			if lastFailed {
+				wait = w.commit.failureBackoff(failures)
+			} else {
+				wait = w.commit.backoff(conflicts)
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -110,11 +158,13 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 		}
 		tbl, err := w.cat.LoadTable(ctx, ident(name))
 		if err != nil {
-			if ctx.Err() != nil || isPermanent(err) || attempt >= w.commit.MaxAttempts {
-				return res, fmt.Errorf("committing %s: loading the table (attempt %d of %d): %w", name, attempt, w.commit.MaxAttempts, err)
+			if ctx.Err() != nil || isPermanent(err) {
+				return res, fmt.Errorf("committing %s: loading the table from %s: %w", name, w.catalogName(), err)
 			}
-			lastErr = err
-			w.log.Warn("loading the table failed; retrying", "table", name, "attempt", attempt, "err", err)
+			if !retry(err, true) {
+				return res, gaveUp("loading the table", err)
+			}
+			w.log.Warn("loading the table failed; retrying", "table", name, "attempt", attempt, "catalog", w.catalogName(), "err", err)
 			continue
 		}
 		if unknown {
@@ -126,7 +176,12 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 		}
 		txn := tbl.NewTransaction()
 		if err := plan(ctx, tbl, txn, summary); err != nil {
-			return res, fmt.Errorf("committing %s: %w", name, err)
+			// Planning reads the table's manifests: the storage may fail it.
+			if ctx.Err() != nil || isPermanent(err) || !retry(err, true) {
+				return res, fmt.Errorf("committing %s: %w", name, err)
+			}
+			w.log.Warn("planning the commit failed; retrying", "table", name, "attempt", attempt, "err", err)
+			continue
 		}
 		next, err := txn.Commit(ctx)
 		if err == nil {
@@ -140,20 +195,37 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("committing %s: %w", name, err)
 		}
+		var again bool
 		switch {
 		case isConflict(err):
+			again = retry(err, false)
 			w.log.Debug("concurrent commit; retrying", "table", name, "attempt", attempt)
 		case isPermanent(err):
 			return res, fmt.Errorf("committing %s: %w", name, err)
 		default:
 			unknown = true
-			w.log.Warn("commit failed with an unknown outcome; checking and retrying", "table", name, "attempt", attempt, "err", err, "timeout", isTimeout(err))
+			again = retry(err, true)
+			w.log.Warn("commit failed with an unknown outcome; checking and retrying", "table", name, "attempt", attempt,
+				"catalog", w.catalogName(), "err", err, "timeout", isTimeout(err))
 		}
-		lastErr = err
-		if attempt >= w.commit.MaxAttempts {
-			return res, fmt.Errorf("committing %s: gave up after %d attempts: %w", name, attempt, err)
+		if !again {
+			return res, gaveUp("committing", err)
 		}
 	}
+}
+
+// catalogName names the catalog for messages: the PostgreSQL, SQLite or REST catalog.
+func (w *Warehouse) catalogName() string {
+	if w.cat != nil && w.cat.CatalogType() == catalog.REST {
+		return "the REST catalog"
+	}
+	if w.db != nil {
+		if _, ok := w.db.Driver().(*stdlib.Driver); ok {
+			return "the PostgreSQL catalog"
+		}
+		return "the SQLite catalog"
+	}
+	return "the catalog"
 }
 
 // landed finds the snapshot carrying commitID, newest first.

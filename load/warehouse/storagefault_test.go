@@ -276,7 +276,7 @@ func TestPersistentStorageFailureIsNamed(t *testing.T) {
 					s.proxy.set(func(p *faultProxy) { p.down = false })
 					root := t.TempDir()
 					cfg := Config{Root: root, Storage: s.storage, Logger: slog.New(&logCounter{count: map[string]int{}}),
-						Commit:         CommitOptions{MaxAttempts: 3, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond},
+						Commit:         CommitOptions{MaxAttempts: 3, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FailureBackoff: 10 * time.Millisecond},
 						StorageOptions: map[string]string{StorageRequestTimeout: "2s", StorageMaxAttempts: "2"}}
 					if err := storageNight(t, cfg, "r1", 2, nil); err != nil {
 						t.Fatal(err)
@@ -335,7 +335,7 @@ func TestSilentStorageTimesOut(t *testing.T) {
 			s := os.start(t)
 			root := t.TempDir()
 			cfg := Config{Root: root, Storage: s.storage, Logger: slog.New(&logCounter{count: map[string]int{}}),
-				Commit:         CommitOptions{MaxAttempts: 2, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond},
+				Commit:         CommitOptions{MaxAttempts: 2, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FailureBackoff: 10 * time.Millisecond},
 				StorageOptions: map[string]string{StorageRequestTimeout: "1s", StorageMaxAttempts: "2"}}
 			if err := storageNight(t, cfg, "r1", 2, nil); err != nil {
 				t.Fatal(err)
