@@ -1,9 +1,14 @@
 package warehouse_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,5 +95,119 @@ func TestPostgresRestartedMidRun(t *testing.T) {
 	}
 	if got, want := counts(t, root), "3 r2 / 3 r2"; got != want {
 		t.Errorf("the views show %s, want %s", got, want)
+	}
+}
+
+// pgAnswerDropper is a TCP proxy in front of PostgreSQL on 127.0.0.1. Once armed, it closes the connection that is
+// about to hear "COMMIT" for a transaction that updated a row (the SQL catalog's commit of a table: UPDATE
+// iceberg_tables …, then COMMIT) instead of passing that answer on: the commit landed, the client hears a broken
+// connection. It reads the server's side as PostgreSQL's protocol messages (type byte, length, body).
+type pgAnswerDropper struct {
+	ln     net.Listener
+	target string
+
+	mu      sync.Mutex
+	armed   bool
+	dropped int
+}
+
+func newPGAnswerDropper(t *testing.T, target string) *pgAnswerDropper {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgAnswerDropper{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *pgAnswerDropper) serve(client net.Conn) {
+	defer client.Close()
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer server.Close()
+	go func() {
+		_, _ = io.Copy(server, client)
+		server.Close()
+	}()
+	r := bufio.NewReader(server)
+	last := ""
+	for {
+		head := make([]byte, 5)
+		if _, err := io.ReadFull(r, head); err != nil {
+			return
+		}
+		body := make([]byte, int(binary.BigEndian.Uint32(head[1:]))-4)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		if head[0] == 'C' { // CommandComplete: the command's tag
+			tag := strings.TrimRight(string(body), "\x00")
+			p.mu.Lock()
+			drop := p.armed && tag == "COMMIT" && strings.HasPrefix(last, "UPDATE")
+			if drop {
+				p.armed = false
+				p.dropped++
+			}
+			p.mu.Unlock()
+			if drop {
+				return // the connection closes with the answer unsent
+			}
+			last = tag
+		}
+		if _, err := client.Write(append(head, body...)); err != nil {
+			return
+		}
+	}
+}
+
+// TestPostgresCommitAnswerLost: PostgreSQL commits a table's new metadata and the answer never reaches the run (its
+// connection breaks). The run looks the commit up, finds it, and does not commit it twice: one snapshot per run,
+// the night's rows once.
+func TestPostgresCommitAnswerLost(t *testing.T) {
+	pg := testservices.StartPostgres(t)
+	t.Setenv("PGPASSWORD", pg.Password)
+	proxy := newPGAnswerDropper(t, fmt.Sprintf("%s:%d", pg.Host, pg.Port))
+	root := t.TempDir()
+	cfg := Config{Root: root, Catalog: strings.Replace(pg.URL, fmt.Sprintf("%s:%d", pg.Host, pg.Port), proxy.ln.Addr().String(), 1)}
+	if err := storageNight(t, cfg, "r1", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := storageNight(t, cfg, "r2", 3, func(at string) {
+		if at == "sealed" {
+			proxy.mu.Lock()
+			proxy.armed = true
+			proxy.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("a commit whose answer was lost: %v", err)
+	}
+	if proxy.dropped != 1 {
+		t.Fatalf("%d answers dropped, want 1", proxy.dropped)
+	}
+	if got, want := counts(t, root), "3 r2 / 3 r2"; got != want {
+		t.Errorf("the views show %s, want %s", got, want)
+	}
+	w, err := OpenConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for name, want := range map[string]int{"dataverse_users": 2, "finops_user_roles": 2, CommitsTable.Name: 2} {
+		if n, err := SnapshotCount(context.Background(), w, name); err != nil || n != want {
+			t.Errorf("%s: %d snapshots (%v), want %d: one per run", name, n, err, want)
+		}
 	}
 }
