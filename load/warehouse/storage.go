@@ -116,11 +116,12 @@ const StorageMaxAttempts = "seatlake.storage.max-attempts"
 // download a large data file whole, short enough that a stalled connection costs minutes, not the night.
 const DefaultStorageRequestTimeout = 5 * time.Minute
 
-// What the SDKs do with a failed request, which seatlake keeps: S3 (aws-sdk-go-v2's standard retryer) tries a
-// request 3 times (AWS_MAX_ATTEMPTS), retrying 500, 502, 503, 504, throttling and connection errors, timeouts
-// included; Azure (azcore's retry policy) tries 4 times, retrying 408, 429, 500, 502, 503, 504 and transport errors,
-// 0.8 s, 2.4 s, 5.6 s apart (jittered). seatlake adds the timeout above and logs every failed try ("storage request
-// failed"); what the SDK gives up on fails the write, or is retried by the commit loop (commitTable).
+// What the SDKs do with a failed request, which seatlake keeps: S3 (aws-sdk-go-v2's standard retryer; an adaptive
+// AWS_RETRY_MODE is not applied) tries a request 3 times (AWS_MAX_ATTEMPTS), retrying 500, 502, 503, 504, throttling
+// and connection errors, timeouts included; Azure (azcore's retry policy) tries 4 times, retrying 408, 429, 500, 502,
+// 503, 504 and transport errors, 0.8 s, 2.4 s, 5.6 s apart (jittered). seatlake adds the timeout above and logs every
+// failed try ("storage request failed"); what the SDK gives up on fails the write, or is retried by the commit loop
+// (commitTable).
 
 // storageCtxKey marks a context already carrying the storage settings.
 type storageCtxKey struct{}
@@ -197,11 +198,13 @@ func (w *Warehouse) storageContext(ctx context.Context) context.Context {
 			ShouldRetry: func(resp *http.Response, err error) bool {
 				switch {
 				case err != nil:
-					failed(err)
+					failed(withoutQuery(err))
 					return true
 				case resp != nil && azureRetryStatus[resp.StatusCode]:
-					if resp.Request != nil {
-						failed(fmt.Errorf("%s %s: %s", resp.Request.Method, redactURL(resp.Request.URL.String()), resp.Status))
+					if resp.Request != nil && resp.Request.URL != nil {
+						u := *resp.Request.URL
+						u.RawQuery, u.User = "", nil // a SAS token travels in the query
+						failed(fmt.Errorf("%s %s: %s", resp.Request.Method, u.String(), resp.Status))
 					} else {
 						failed(errors.New(resp.Status))
 					}
@@ -227,6 +230,20 @@ func objectStore(storage string) string {
 		return "Azure"
 	}
 	return ""
+}
+
+// withoutQuery drops the query of the URL a request error names: a SAS token travels there.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return errors.New("a request to the storage failed") // nothing of an unparsable URL is logged
+	}
+	u.RawQuery, u.User = "", nil
+	return fmt.Errorf("%s %s: %w", ue.Op, u, ue.Err)
 }
 
 // azureRetryStatus are the status codes azcore retries by default (policy.RetryOptions.StatusCodes).
