@@ -34,12 +34,12 @@ func martsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if !hasWarehouse(c.String("warehouse")) {
-				return noWarehouse(c.String("warehouse"))
-			}
-			r, asOf, err := martRules(c, fc)
+			r, asOf, err := martRules(c, fc) // the flags first: a mistake in them is told before anything is opened
 			if err != nil {
 				return err
+			}
+			if !hasWarehouse(c.String("warehouse")) {
+				return noWarehouse(c.String("warehouse"))
 			}
 			if asOf.IsZero() {
 				asOf = time.Now().UTC()
