@@ -14,6 +14,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/pipelines"
+	"github.com/seatlake/seatlake/transform/rules"
 )
 
 // The config file (--config seatlake.yaml) describes a deployment: settings at the top, keyed as the flags of
@@ -153,7 +154,7 @@ func readEventsSection(c *cli.Context, fc *fileConfig, n *yaml.Node) ([]pipeline
 			}
 			fc.warnings = append(fc.warnings, warnings...)
 		case !slices.Contains(known, key):
-			return nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, suggest(key, known))
+			return nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, rules.Suggest(key, known))
 		default:
 			settings.Content = append(settings.Content, n.Content[i], val)
 		}
@@ -195,8 +196,8 @@ func readRoutes(n *yaml.Node) ([]pipelines.Route, []string, error) {
 				key = "business-event-id"
 			}
 			if !slices.Contains(keys, key) {
-				hint := suggest(key, keys)
-				if hint == "" && editDistance(key, "event-id") < 4 {
+				hint := rules.Suggest(key, keys)
+				if hint == "" && rules.Suggest(key, []string{"event-id"}) != "" {
 					hint = `, did you mean "business-event-id"?`
 				}
 				return nil, nil, fmt.Errorf("events.routes[%d]: unknown key %q (line %d)%s", i, key, kn.Line, hint)
@@ -290,7 +291,7 @@ func readSyncSection(c *cli.Context, n *yaml.Node) (map[string]*yaml.Node, error
 		name, val := n.Content[i].Value, n.Content[i+1]
 		sub, ok := subs[name]
 		if !ok {
-			return nil, fmt.Errorf("sync: unknown target %q (line %d)%s", name, n.Content[i].Line, suggest(name, targets))
+			return nil, fmt.Errorf("sync: unknown target %q (line %d)%s", name, n.Content[i].Line, rules.Suggest(name, targets))
 		}
 		if val.Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("sync.%s (line %d): want a mapping of settings", name, val.Line)
@@ -314,7 +315,7 @@ func readSyncSection(c *cli.Context, n *yaml.Node) (map[string]*yaml.Node, error
 		for k := 0; k+1 < len(val.Content); k += 2 {
 			key := val.Content[k].Value
 			if !known[key] || key == "config" || key == "help" {
-				return nil, fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, suggest(key, names))
+				return nil, fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, rules.Suggest(key, names))
 			}
 			if isSecretKey(key) {
 				return nil, fmt.Errorf("key \"sync.%s.%s\" (line %d): a secret's value never goes in the file: name a file with %s-file", name, key, val.Content[k].Line, key)
@@ -359,7 +360,7 @@ func applyKeys(c *cli.Context, m *yaml.Node, prefix string, top bool) error {
 			return fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with %s-file", prefix+key, m.Content[i].Line, key)
 		}
 		if !ok || key == "config" || key == "help" {
-			return fmt.Errorf("unknown key %q (line %d)%s", prefix+key, m.Content[i].Line, suggest(key, flagNames))
+			return fmt.Errorf("unknown key %q (line %d)%s", prefix+key, m.Content[i].Line, rules.Suggest(key, flagNames))
 		}
 		name := f.Names()[0]
 		if c.IsSet(name) {
@@ -413,7 +414,7 @@ func readTenants(n *yaml.Node) ([]tenantFile, error) {
 				return nil, fmt.Errorf("%s: key %q (line %d): a secret's value never goes in the file: use client-secret-file or client-secret-env", label, key, tn.Content[k].Line)
 			}
 			if !known {
-				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, suggest(key, tenantKeys))
+				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, rules.Suggest(key, tenantKeys))
 			}
 			if err := tenantValue(key, tn.Content[k+1]); err != nil {
 				return nil, fmt.Errorf("%s: %w", label, err)
@@ -459,40 +460,6 @@ func tenantValue(key string, v *yaml.Node) error {
 		return err
 	}
 	return nil
-}
-
-// suggest is ", did you mean …?" for the known key nearest to key, when one is near.
-func suggest(key string, known []string) string {
-	best, bestD := "", 4
-	for _, k := range known {
-		if d := editDistance(key, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(", did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

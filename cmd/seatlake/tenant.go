@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seatlake/seatlake/pipelines"
+	"github.com/seatlake/seatlake/transform/rules"
 )
 
 // One way to pick a tenant, on every command: --tenant NAME, the tenant's name in the config file (for a tenant
@@ -48,7 +49,7 @@ func pickTenants(known []pipelines.TenantRef, values []string, where string) (pi
 			if len(names) > 0 {
 				has = strings.Join(names, ", ")
 			}
-			return nil, true, fmt.Errorf("--tenant %q: %s has no such tenant (it has %s)%s", v, where, has, suggest(v, names))
+			return nil, true, fmt.Errorf("--tenant %q: %s has no such tenant (it has %s)%s", v, where, has, rules.Suggest(v, names))
 		}
 		if !slices.Contains(picked, known[i]) {
 			picked = append(picked, known[i])

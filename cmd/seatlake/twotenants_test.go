@@ -100,7 +100,9 @@ func TestCLITwoTenantsOneConfigFile(t *testing.T) {
 		e, _ := strconv.ParseInt(row[2], 10, 64)
 		ends[row[0]] = [3]int64{s, e, e - s}
 	}
-	near := func(ms int64, d time.Duration) bool { return (time.Duration(ms)*time.Millisecond - d).Abs() <= 2*time.Millisecond }
+	near := func(ms int64, d time.Duration) bool {
+		return (time.Duration(ms)*time.Millisecond - d).Abs() <= 2*time.Millisecond
+	}
 	if ends["contoso"][1]+1000 > ends["fabrikam"][1] || !near(ends["contoso"][2], took["contoso"]) || !near(ends["fabrikam"][2], took["fabrikam"]) {
 		t.Errorf("runs rows (started, ended, ms): %v; summaries %v", ends, took)
 	}

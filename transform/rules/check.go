@@ -33,7 +33,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 			key := n.Content[i].Value
 			f, ok := fields[key]
 			if !ok {
-				return fmt.Errorf("unknown key %q %s (line %d)%s", key, under(path), n.Content[i].Line, suggest(key, keys))
+				return fmt.Errorf("unknown key %q %s (line %d)%s", key, under(path), n.Content[i].Line, Suggest(key, keys))
 			}
 			if err := checkNode(n.Content[i+1], f.Type, join(path, key)); err != nil {
 				return err
@@ -130,8 +130,9 @@ func under(path string) string {
 	return "under " + path
 }
 
-// suggest is ", did you mean …?" for the known key nearest to key, when one is near.
-func suggest(key string, known []string) string {
+// Suggest is ", did you mean …?" for the known key nearest to key (edit distance under 4), or "" when none is
+// near: the hint of every unknown-key error of the config file.
+func Suggest(key string, known []string) string {
 	best, bestD := "", 4
 	for _, k := range known {
 		if d := editDistance(key, k); d < bestD {
