@@ -82,7 +82,9 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	if err := txn.Commit(ctx); err != nil {
+	err = txn.Commit(ctx)
+	r.recordCommit(txn)
+	if err != nil {
 		return fmt.Errorf("committing the marts: %w", err)
 	}
 	r.mu.Lock()

@@ -188,6 +188,19 @@ func (r *run) writeRunRow(ctx context.Context) error {
 	return r.wh.WriteRun(ctx, RunsTable, r.sum.TenantID, r.sum.RunID, rec)
 }
 
+// recordCommit adds a transaction's commit retries and snapshots to the run's summary.
+func (r *run) recordCommit(txn *warehouse.Txn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sum.CommitRetries += int64(txn.Retries())
+	for t, id := range txn.Snapshots() {
+		if r.sum.Snapshots == nil {
+			r.sum.Snapshots = map[string]int64{}
+		}
+		r.sum.Snapshots[t] = id
+	}
+}
+
 // execute extracts every stream into one transaction and commits it. It sets the summary's status.
 func (r *run) execute(ctx context.Context) error {
 	cfg := r.cfg
@@ -363,7 +376,9 @@ func (r *run) execute(ctx context.Context) error {
 		r.stage.Lock()
 		defer r.stage.Unlock()
 	}
-	if err := txn.Commit(ctx); err != nil {
+	err = txn.Commit(ctx)
+	r.recordCommit(txn)
+	if err != nil {
 		return fmt.Errorf("committing the run: %w", err)
 	}
 	r.sum.Status = StatusSucceeded

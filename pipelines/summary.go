@@ -59,6 +59,11 @@ type Summary struct {
 	Error       string   `json:"error,omitempty"`
 	// Environments has rows per table for each Dynamics environment, by environment URL.
 	Environments map[string]map[string]int64 `json:"environments,omitempty"`
+	// CommitRetries are the commit attempts past the first that the run's commits needed (other jobs committing
+	// to the same tables at once, unknown outcomes looked up).
+	CommitRetries int64 `json:"commit_retries"`
+	// Snapshots is the Iceberg snapshot id of every table the run committed (its marts included), by table name.
+	Snapshots map[string]int64 `json:"snapshots,omitempty"`
 }
 
 // Totals adds up the streams.
@@ -134,6 +139,8 @@ var RunsTable = table.New("runs", table.Log, "",
 	table.Column{Name: "warnings", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 	table.Column{Name: "missing", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 	table.Column{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
+	table.Column{Name: "commit_retries", Type: arrow.PrimitiveTypes.Int64, Nullable: true, Doc: "commit attempts past the first: other jobs committing to the same tables at once, unknown outcomes looked up"},
+	table.Column{Name: "snapshots_json", Type: arrow.BinaryTypes.String, Nullable: true, Doc: `the Iceberg snapshot id of every table the run committed, e.g. {"graph_users": 5083…}`},
 )
 
 // record builds the runs/ row. The caller releases it.
@@ -202,6 +209,16 @@ func (s *Summary) record(mem memory.Allocator) (arrow.RecordBatch, error) {
 		str(17).AppendNull()
 	} else {
 		str(17).Append(s.Error)
+	}
+	i64(18, s.CommitRetries)
+	if len(s.Snapshots) == 0 {
+		str(19).AppendNull()
+	} else {
+		snaps, err := json.Marshal(s.Snapshots)
+		if err != nil {
+			return nil, fmt.Errorf("encoding run snapshots: %w", err)
+		}
+		str(19).Append(string(snaps))
 	}
 	return b.NewRecordBatch(), nil
 }
