@@ -8,8 +8,12 @@ LDFLAGS := -X main.version=$(VERSION)
 # cache folder that is not committed; the stamp names the version, so changing it installs again.
 AZURITE_VERSION := 3.37.0
 AZURITE_STAMP   := .cache/azurite/installed-$(AZURITE_VERSION)
+# icebird, hyparam's JavaScript Apache Iceberg reader: the tests read every table with it as a second Iceberg
+# implementation (cmd/seatlake/testdata/icebird), installed the same way.
+ICEBIRD_VERSION := 0.3.1
+ICEBIRD_STAMP   := .cache/icebird/installed-$(ICEBIRD_VERSION)
 
-.PHONY: build demo install test vet bench clean report-check azurite
+.PHONY: build demo install test vet bench clean report-check azurite icebird
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/seatlake
@@ -24,7 +28,7 @@ install:
 
 # The warehouse tests start PostgreSQL (Debian's postgresql), Azurite (below) and moto_server themselves on loopback;
 # each one missing is a skip that says so (SEATLAKE_REQUIRE_SERVICES=1, as in .ci/run, makes it a failure).
-test: azurite
+test: azurite icebird
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 
@@ -41,6 +45,15 @@ $(AZURITE_STAMP):
 	  echo "make azurite: no npm here, so the tests that need Azurite skip (apt-get install npm)"; \
 	else \
 	  npm install --prefix .cache/azurite --no-audit --no-fund --loglevel=error --save-exact azurite@$(AZURITE_VERSION) && touch $@; \
+	fi
+
+icebird: $(ICEBIRD_STAMP)
+
+$(ICEBIRD_STAMP):
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "make icebird: no npm here, so the second-reader test skips (apt-get install npm)"; \
+	else \
+	  npm install --prefix .cache/icebird --no-audit --no-fund --loglevel=error --save-exact icebird@$(ICEBIRD_VERSION) && touch $@; \
 	fi
 
 bench: build
