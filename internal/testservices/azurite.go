@@ -70,20 +70,70 @@ func azuriteBin() (string, bool) {
 // Telemetry is off (Azurite otherwise reports to an outside host).
 func StartAzurite(t testing.TB) *Azurite {
 	t.Helper()
+	bin, err := azuriteProgram()
+	if err != nil {
+		failStart(t, err)
+	}
+	a, err := startAzurite(bin, t.TempDir())
+	if err != nil {
+		failStart(t, err)
+	}
+	t.Cleanup(func() {
+		if err := a.proc.stop(syscall.SIGTERM); err != nil {
+			t.Errorf("azurite: %v", err)
+		}
+	})
+	return a
+}
+
+// RunAzurite starts Azurite as StartAzurite does, for a program that is not a test (make bench): stop ends it
+// and removes its folder. An *UnavailableError says Azurite or Node.js is not on this machine.
+func RunAzurite() (a *Azurite, stop func() error, err error) {
+	bin, err := azuriteProgram()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "seatlake-azurite-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("azurite: %w", err)
+	}
+	if a, err = startAzurite(bin, dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return a, func() error {
+		err := a.proc.stop(syscall.SIGTERM)
+		if e := os.RemoveAll(dir); e != nil && err == nil {
+			err = e
+		}
+		if err != nil {
+			return fmt.Errorf("azurite: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// azuriteProgram is azurite-blob, or an *UnavailableError saying how to install what is missing.
+func azuriteProgram() (string, error) {
 	bin, ok := azuriteBin()
 	if !ok {
-		unavailable(t, "Azurite", "run `make azurite` (npm install --prefix .cache/azurite azurite@"+AzuriteVersion+
-			"), or set SEATLAKE_AZURITE to azurite-blob")
+		return "", &UnavailableError{What: "Azurite", Install: "run `make azurite` (npm install --prefix .cache/azurite azurite@" +
+			AzuriteVersion + "), or set SEATLAKE_AZURITE to azurite-blob"}
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		unavailable(t, "Azurite", "it needs Node.js: apt-get install nodejs")
+		return "", &UnavailableError{What: "Azurite", Install: "it needs Node.js: apt-get install nodejs"}
 	}
-	dir := t.TempDir()
+	return bin, nil
+}
+
+// startAzurite starts Azurite (the program bin) with its files in dir and creates the container; on an error
+// nothing is left running.
+func startAzurite(bin, dir string) (*Azurite, error) {
 	a := &Azurite{AccountName: AzuriteAccountName, AccountKey: AzuriteAccountKey, Container: "seatlake"}
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("azurite: %v", err)
+			return nil, fmt.Errorf("azurite: %w", err)
 		}
 		a.Port = port
 		a.BlobEndpoint = fmt.Sprintf("http://127.0.0.1:%d/%s", port, a.AccountName)
@@ -94,7 +144,7 @@ func StartAzurite(t testing.TB) *Azurite {
 		logPath := filepath.Join(dir, fmt.Sprintf("azurite-%d.log", attempt))
 		proc, err := startProcess("azurite", cmd, logPath, syscall.SIGTERM)
 		if err != nil {
-			t.Fatalf("azurite: %v", err)
+			return nil, fmt.Errorf("azurite: %w", err)
 		}
 		err = proc.waitReady(readyTimeout, a.ready)
 		if err == nil {
@@ -105,25 +155,24 @@ func StartAzurite(t testing.TB) *Azurite {
 		if attempt < 3 && addressInUse(logPath) {
 			continue
 		}
-		t.Fatalf("azurite: %v\n%s", err, proc.logTail())
+		return nil, fmt.Errorf("azurite: %w\n%s", err, proc.logTail())
 	}
-	t.Cleanup(func() {
-		if err := a.proc.stop(syscall.SIGTERM); err != nil {
-			t.Errorf("azurite: %v", err)
-		}
-	})
 	a.ConnectionString = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
 		a.AccountName, a.AccountKey, a.BlobEndpoint)
+	fail := func(err error) (*Azurite, error) {
+		_ = a.proc.stop(syscall.SIGKILL)
+		return nil, err
+	}
 	client, err := azblob.NewClientFromConnectionString(a.ConnectionString, nil)
 	if err != nil {
-		t.Fatalf("azurite: %v", err)
+		return fail(fmt.Errorf("azurite: %w", err))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := client.CreateContainer(ctx, a.Container, nil); err != nil {
-		t.Fatalf("azurite: creating container %q: %v\n%s", a.Container, err, a.proc.logTail())
+		return fail(fmt.Errorf("azurite: creating container %q: %w\n%s", a.Container, err, a.proc.logTail()))
 	}
-	return a
+	return a, nil
 }
 
 // ready: any HTTP answer from the account's endpoint (403 without credentials) means the service is listening.

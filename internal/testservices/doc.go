@@ -2,6 +2,8 @@
 // for the duration of one test: a private PostgreSQL server (StartPostgres), Azurite, the Azure Blob emulator
 // (StartAzurite), and moto's S3 server (StartS3). Each returns what a client needs (a postgres:// URL, a connection
 // string, an endpoint with keys) and is stopped by t.Cleanup, leaving no process and no listening port behind.
+// RunPostgres and RunAzurite start the same servers for a program that is not a test (make bench): they return a
+// stop function, and an *UnavailableError when the program is not on the machine.
 //
 // Contracts:
 //   - Every server listens on 127.0.0.1 only, on a port free when it started, with its files in a temporary folder.

@@ -97,43 +97,72 @@ func serverUser() (*syscall.Credential, error) {
 // database and a role ready for p.URL.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	p, stop, err := RunPostgres()
+	if err != nil {
+		failStart(t, err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("postgres: %v", err)
+		}
+	})
+	return p
+}
+
+// RunPostgres starts a private PostgreSQL server as StartPostgres does, for a program that is not a test (make
+// bench): stop ends it (if it is running) and removes its folder. An *UnavailableError says PostgreSQL's programs
+// are not on this machine, or there is no user to run them as.
+func RunPostgres() (p *Postgres, stop func() error, err error) {
 	bin, ok := pgBinDir()
 	if !ok {
-		unavailable(t, "PostgreSQL", "apt-get install postgresql (its server programs go to /usr/lib/postgresql/15/bin), "+
-			"or set SEATLAKE_PG_BIN to a folder holding initdb, postgres, pg_ctl and psql")
+		return nil, nil, &UnavailableError{What: "PostgreSQL", Install: "apt-get install postgresql (its server programs go to " +
+			"/usr/lib/postgresql/15/bin), or set SEATLAKE_PG_BIN to a folder holding initdb, postgres, pg_ctl and psql"}
 	}
 	cred, err := serverUser()
 	if err != nil {
-		unavailable(t, "PostgreSQL", err.Error())
+		return nil, nil, &UnavailableError{What: "PostgreSQL", Install: err.Error()}
 	}
-	// Not t.TempDir(): its parent folder is private to the test's user, and the server runs as another one.
+	// Not a test's TempDir: its parent folder is private to the test's user, and the server runs as another one.
 	dir, err := os.MkdirTemp("", "seatlake-pg-")
 	if err != nil {
-		t.Fatalf("postgres: %v", err)
+		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) }) // registered first: runs after the server has stopped
+	p = &Postgres{
+		Host: "127.0.0.1", User: "seatlake", Password: randomHex(12), Database: "seatlake",
+		SocketDir: dir, bin: bin, dir: dir, data: filepath.Join(dir, "data"), cred: cred,
+	}
+	stop = func() error {
+		var err error
+		if p.proc != nil && !p.proc.exited() {
+			err = p.stop()
+		}
+		if e := os.RemoveAll(dir); e != nil && err == nil { // after the server has stopped
+			err = e
+		}
+		return err
+	}
+	fail := func(err error) (*Postgres, func() error, error) {
+		_ = stop()
+		return nil, nil, fmt.Errorf("postgres: %w", err)
+	}
 	if len(dir) > 80 {
-		t.Fatalf("postgres: the temporary folder %s is too long for a unix socket path (TMPDIR)", dir)
+		return fail(fmt.Errorf("the temporary folder %s is too long for a unix socket path (TMPDIR)", dir))
 	}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			t.Fatalf("postgres: giving %s to the server's user: %v", dir, err)
+			return fail(fmt.Errorf("giving %s to the server's user: %w", dir, err))
 		}
-	}
-	p := &Postgres{
-		Host: "127.0.0.1", User: "seatlake", Password: randomHex(12), Database: "seatlake",
-		SocketDir: dir, bin: bin, dir: dir, data: filepath.Join(dir, "data"), cred: cred,
 	}
 	// Password authentication over TCP as a deployed catalog has; trust on the socket for the set-up below.
 	// --no-sync: the folder is thrown away with the test.
 	if out, err := p.command("initdb", "-D", p.data, "-U", "postgres", "-E", "UTF8", "--locale=C",
 		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("postgres: initdb in %s: %v\n%s", p.data, err, out)
+		return fail(fmt.Errorf("initdb in %s: %w\n%s", p.data, err, out))
 	}
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("postgres: %v", err)
+			return fail(err)
 		}
 		p.Port = port
 		err = p.start()
@@ -143,36 +172,40 @@ func StartPostgres(t testing.TB) *Postgres {
 		if attempt < 3 && addressInUse(filepath.Join(dir, "postgres.log")) {
 			continue
 		}
-		t.Fatalf("postgres: %v", err)
+		return fail(err)
 	}
-	t.Cleanup(func() {
-		if p.proc != nil && !p.proc.exited() {
-			if err := p.stop(); err != nil {
-				t.Errorf("postgres: %v", err)
-			}
-		}
-	})
 	if err := p.psql(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", p.User, p.Password)); err != nil {
-		t.Fatalf("postgres: %v", err)
+		return fail(err)
 	}
-	p.URL = p.CreateDatabase(t, p.Database)
-	return p
+	if p.URL, err = p.AddDatabase(p.Database); err != nil {
+		return fail(err)
+	}
+	return p, stop, nil
 }
 
 // CreateDatabase creates another database owned by p.User (a second catalog, say) and returns its URL.
 func (p *Postgres) CreateDatabase(t testing.TB, name string) string {
 	t.Helper()
+	u, err := p.AddDatabase(name)
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	return u
+}
+
+// AddDatabase is CreateDatabase for a program that is not a test.
+func (p *Postgres) AddDatabase(name string) (string, error) {
 	if !regexp.MustCompile(`^[a-z_][a-z0-9_]*$`).MatchString(name) {
-		t.Fatalf("postgres: database name %q: use lower-case letters, digits and _", name)
+		return "", fmt.Errorf("database name %q: use lower-case letters, digits and _", name)
 	}
 	if err := p.psql(fmt.Sprintf("CREATE DATABASE %s OWNER %s", name, p.User)); err != nil {
-		t.Fatalf("postgres: %v", err)
+		return "", err
 	}
 	u := url.URL{
 		Scheme: "postgres", User: url.UserPassword(p.User, p.Password),
 		Host: fmt.Sprintf("%s:%d", p.Host, p.Port), Path: "/" + name, RawQuery: "sslmode=disable",
 	}
-	return u.String()
+	return u.String(), nil
 }
 
 // Stop stops the server as an operator would (`pg_ctl stop -m fast`: open sessions are ended, committed data is

@@ -34,6 +34,28 @@ func unavailable(t testing.TB, what, install string) {
 	t.Skipf("%s is not available, skipping: %s (set %s=1 to make this a failure)", what, install, RequireEnv)
 }
 
+// UnavailableError says a component cannot start because its program is not on this machine, and how to install
+// it. The Run functions return it; the Start functions turn it into a skip (or a failure under RequireEnv=1).
+type UnavailableError struct {
+	What    string // the component: PostgreSQL, Azurite, moto_server
+	Install string // how to get it
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("%s is not available: %s", e.What, e.Install)
+}
+
+// failStart ends the test after a Run function's error: a skip (or failure) for an *UnavailableError, a failure
+// with the error otherwise.
+func failStart(t testing.TB, err error) {
+	t.Helper()
+	var u *UnavailableError
+	if errors.As(err, &u) {
+		unavailable(t, u.What, u.Install)
+	}
+	t.Fatal(err)
+}
+
 // freePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago. Another process may take it
 // before the server binds it: the starters retry on "address in use".
 func freePort() (int, error) {
