@@ -9,11 +9,14 @@ LDFLAGS := -X main.version=$(VERSION)
 AZURITE_VERSION := 3.37.0
 AZURITE_STAMP   := .cache/azurite/installed-$(AZURITE_VERSION)
 # icebird, hyparam's JavaScript Apache Iceberg reader: the tests read every table with it as a second Iceberg
-# implementation (cmd/seatlake/testdata/icebird), installed the same way.
+# implementation (cmd/seatlake/testdata/readers), installed the same way.
 ICEBIRD_VERSION := 0.3.1
 ICEBIRD_STAMP   := .cache/icebird/installed-$(ICEBIRD_VERSION)
+# DuckDB's Node.js client: the same test opens seatlake.duckdb with it, as the duckdb CLI would.
+DUCKDB_NODE_VERSION := 1.5.6-r.1
+DUCKDB_NODE_STAMP   := .cache/duckdb-node/installed-$(DUCKDB_NODE_VERSION)
 
-.PHONY: build demo install test vet bench clean report-check azurite icebird
+.PHONY: build demo install test vet bench clean report-check azurite icebird duckdb-node
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/seatlake
@@ -28,7 +31,7 @@ install:
 
 # The warehouse tests start PostgreSQL (Debian's postgresql), Azurite (below) and moto_server themselves on loopback;
 # each one missing is a skip that says so (SEATLAKE_REQUIRE_SERVICES=1, as in .ci/run, makes it a failure).
-test: azurite icebird
+test: azurite icebird duckdb-node
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 
@@ -54,6 +57,15 @@ $(ICEBIRD_STAMP):
 	  echo "make icebird: no npm here, so the second-reader test skips (apt-get install npm)"; \
 	else \
 	  npm install --prefix .cache/icebird --no-audit --no-fund --loglevel=error --save-exact icebird@$(ICEBIRD_VERSION) && touch $@; \
+	fi
+
+duckdb-node: $(DUCKDB_NODE_STAMP)
+
+$(DUCKDB_NODE_STAMP):
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "make duckdb-node: no npm here, so the second-reader test skips its DuckDB check (apt-get install npm)"; \
+	else \
+	  npm install --prefix .cache/duckdb-node --no-audit --no-fund --loglevel=error --save-exact @duckdb/node-api@$(DUCKDB_NODE_VERSION) && touch $@; \
 	fi
 
 bench: build
