@@ -124,7 +124,7 @@ func (g *dvGuard) done(now time.Time, d time.Duration) {
 
 // dataverseHandler serves environment e.
 func (s *Sim) dataverseHandler(e int) http.Handler {
-	env := &s.m.dv[e]
+	env := &s.m.Dataverse[e]
 	svc := envService{
 		aud: dvAudience(e), errorBody: dvError, guard: s.guards[dvAudience(e)],
 		headers: func(h http.Header, reqID string) {
@@ -132,14 +132,14 @@ func (s *Sim) dataverseHandler(e int) http.Handler {
 			h.Set("REQ_ID", reqID)
 		},
 		refuse: func(rep *reply) bool {
-			if env.noAppUser.Load() {
+			if env.NoAppUser.Load() {
 				dvError(rep, http.StatusForbidden, "0x80072560", "The user is not a member of the organization.")
 				return true
 			}
 			return false
 		},
 	}
-	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv)) http.HandlerFunc {
+	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv)) http.HandlerFunc {
 		return s.serveEnv(svc, "dataverse."+name, func(w http.ResponseWriter, r *http.Request, rep *reply) { h(w, r, rep, env) })
 	}
 	mux := http.NewServeMux()
@@ -148,7 +148,7 @@ func (s *Sim) dataverseHandler(e int) http.Handler {
 	mux.HandleFunc("GET "+dvAPI+"organizations", on("organizations", s.dvOrganizations))
 	mux.HandleFunc("GET "+dvAPI+"WhoAmI", on("WhoAmI", s.dvWhoAmI))
 	mux.HandleFunc("GET "+dvAPI+"WhoAmI()", on("WhoAmI", s.dvWhoAmI))
-	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
+	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
 		seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		dvError(rep, http.StatusNotFound, dvNotFound, "Resource not found for the segment '"+seg+"'.")
 	}))
@@ -303,8 +303,8 @@ func cookieEscape(s string) string {
 			continue
 		}
 		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
+		b.WriteByte(HexDigits[c>>4])
+		b.WriteByte(HexDigits[c&15])
 	}
 	return b.String()
 }
@@ -397,31 +397,31 @@ var systemUserProps = newDvProps([]dvProp{
 
 var accessModes = []string{"Read-Write", "Administrative", "Read", "Support User", "Non-interactive", "Delegated Admin"}
 
-func (u *dvUser) value(prop string) fvalue {
+func (u *DataverseUser) value(prop string) fvalue {
 	str, bl := nullableString, boolValue
 	switch prop {
 	case "systemuserid":
-		return str(u.id)
+		return str(u.ID)
 	case "domainname":
-		return str(u.domain)
+		return str(u.DomainName)
 	case "internalemailaddress":
-		return str(u.email)
+		return str(u.Email)
 	case "fullname":
-		return str(u.fullname)
+		return str(u.FullName)
 	case "azureactivedirectoryobjectid":
-		return str(u.aad)
+		return str(u.AADObjectID)
 	case "applicationid":
-		return str(u.appID)
+		return str(u.AppID)
 	case "isdisabled":
-		return bl(u.disabled)
+		return bl(u.Disabled)
 	case "islicensed":
-		return bl(u.licensed)
+		return bl(u.Licensed)
 	case "isintegrationuser":
-		return bl(u.integration)
+		return bl(u.Integration)
 	case "accessmode":
-		return fvalue{kind: 'i', i: int64(u.accessMode)}
+		return fvalue{kind: 'i', i: int64(u.AccessMode)}
 	case "createdon":
-		return fvalue{kind: 'i', i: u.created}
+		return fvalue{kind: 'i', i: u.Created}
 	}
 	return fvalue{kind: 'n'}
 }
@@ -444,7 +444,7 @@ func appendDvValue(b []byte, v fvalue, prop string) []byte {
 }
 
 // dvSystemUsers is GET systemusers: users in creation order, paged by cookie.
-func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
+func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
 	p, ok := s.dvPagingOf(w, r, rep)
 	if !ok {
 		return
@@ -471,8 +471,8 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	if p.skipCookie != "" {
 		last, pg, ok := cookieLast(p.skipCookie)
 		idx := -1
-		for i := range env.users {
-			if ok && env.users[i].id == last {
+		for i := range env.Users {
+			if ok && env.Users[i].ID == last {
 				idx = i
 				break
 			}
@@ -493,8 +493,8 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	b = append(b, strings.Join(selected, ",")...)
 	b = append(b, `)","value":[`...)
 	n, first, last, more := 0, "", "", false
-	for i := start; i < len(env.users); i++ {
-		u := &env.users[i]
+	for i := start; i < len(env.Users); i++ {
+		u := &env.Users[i]
 		if filter != nil && !filter.eval(u.value) {
 			continue
 		}
@@ -506,7 +506,7 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 			b = append(b, ',')
 		}
 		b = append(b, `{"@odata.etag":"W/\"`...)
-		b = strconv.AppendUint(b, hash(s.cfg.Seed, 0xe7, uint64(i))%100000000, 10)
+		b = strconv.AppendUint(b, Hash(s.cfg.Seed, 0xe7, uint64(i))%100000000, 10)
 		b = append(b, `\""`...)
 		for _, prop := range props {
 			v := u.value(prop)
@@ -514,11 +514,11 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 				switch prop {
 				case "accessmode":
 					b = append(b, `,"accessmode@OData.Community.Display.V1.FormattedValue":"`...)
-					b = append(b, accessModes[u.accessMode]...)
+					b = append(b, accessModes[u.AccessMode]...)
 					b = append(b, '"')
 				case "isdisabled":
 					b = append(b, `,"isdisabled@OData.Community.Display.V1.FormattedValue":"`...)
-					b = append(b, map[bool]string{true: "Disabled", false: "Enabled"}[u.disabled]...)
+					b = append(b, map[bool]string{true: "Disabled", false: "Enabled"}[u.Disabled]...)
 					b = append(b, '"')
 				}
 			}
@@ -529,9 +529,9 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 		}
 		b = append(b, '}')
 		if first == "" {
-			first = u.id
+			first = u.ID
 		}
-		last = u.id
+		last = u.ID
 		n++
 	}
 	b = append(b, ']')
@@ -560,51 +560,51 @@ var auditActionNames = map[uint8]string{1: "Create", 2: "Update", 3: "Delete", 5
 	65: "User Access via Web Services"}
 var auditOperationNames = map[uint8]string{1: "Create", 2: "Update", 3: "Delete", 4: "Access"}
 
-func (a *auditLog) operation(r *auditRec) uint8 {
-	switch r.action {
+func (a *AuditLog) operation(r *AuditRecord) uint8 {
+	switch r.Action {
 	case 1, 2, 3:
-		return r.action
+		return r.Action
 	case 64, 65:
 		return 4
 	}
 	return 2
 }
 
-func (a *auditLog) objectID(r *auditRec) string {
-	if r.otc == 0 {
-		if r.action == 55 {
-			return a.env.users[int(r.h%uint64(len(a.env.users)))].id
+func (a *AuditLog) objectID(r *AuditRecord) string {
+	if r.OTC == 0 {
+		if r.Action == 55 {
+			return a.Env.Users[int(r.H%uint64(len(a.Env.Users)))].ID
 		}
-		return a.env.users[r.user].id
+		return a.Env.Users[r.User].ID
 	}
-	return guid(mix(r.h^0x0b1), mix(r.h^0x0b2))
+	return GUID(Mix(r.H^0x0b1), Mix(r.H^0x0b2))
 }
 
-func (a *auditLog) value(k, j int, r *auditRec, prop string) fvalue {
+func (a *AuditLog) value(k, j int, r *AuditRecord, prop string) fvalue {
 	switch prop {
 	case "auditid":
-		return fvalue{kind: 's', s: a.auditID(k, j)}
+		return fvalue{kind: 's', s: a.AuditID(k, j)}
 	case "createdon":
-		return fvalue{kind: 'i', i: r.at}
+		return fvalue{kind: 'i', i: r.At}
 	case "action":
-		return fvalue{kind: 'i', i: int64(r.action)}
+		return fvalue{kind: 'i', i: int64(r.Action)}
 	case "operation":
 		return fvalue{kind: 'i', i: int64(a.operation(r))}
 	case "objecttypecode":
-		return fvalue{kind: 's', s: objectTypes[r.otc]}
+		return fvalue{kind: 's', s: ObjectTypes[r.OTC]}
 	case "_objectid_value":
 		return fvalue{kind: 's', s: a.objectID(r)}
 	case "_userid_value":
-		return fvalue{kind: 's', s: a.env.users[r.user].id}
+		return fvalue{kind: 's', s: a.Env.Users[r.User].ID}
 	case "transactionid":
-		return fvalue{kind: 's', s: guid(mix(r.h^0x7a1), mix(r.h^0x7a2))}
+		return fvalue{kind: 's', s: GUID(Mix(r.H^0x7a1), Mix(r.H^0x7a2))}
 	}
 	return fvalue{kind: 'n'}
 }
 
 // dvAudits is GET audits: records in createdon order (asc by default, desc with $orderby=createdon desc), $filter
 // on action, operation, createdon, objecttypecode and the lookups, paged by cookie.
-func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
+func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
 	p, ok := s.dvPagingOf(w, r, rep)
 	if !ok {
 		return
@@ -624,9 +624,9 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 			return
 		}
 	}
-	a := &env.audits
+	a := &env.Audits
 	var filter *fnode
-	lo, hi := a.start, a.anchor+1
+	lo, hi := a.Start, a.Anchor+1
 	if f, ok := query(r, "$filter"); ok {
 		var err error
 		if filter, err = parseFilter(f, auditProps.kinds); err != nil {
@@ -635,7 +635,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 		}
 		lo, hi = filter.bounds("createdon", lo, hi)
 	}
-	kLo, kHi := a.hourOf(lo), min(a.hourOf(hi-1), a.hours-1)
+	kLo, kHi := a.HourOf(lo), min(a.HourOf(hi-1), a.Hours-1)
 	// The cursor walks hours kLo..kHi in the requested direction; (k, j) is the next record to look at.
 	k, j, page := kLo, 0, 1
 	if desc {
@@ -645,7 +645,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 		last, pg, ok := cookieLast(p.skipCookie)
 		var lk, lj int
 		if ok {
-			lk, lj, ok = a.position(last)
+			lk, lj, ok = a.Position(last)
 		}
 		if !ok {
 			dvError(rep, http.StatusBadRequest, "0x80040203", "Invalid paging cookie.")
@@ -668,7 +668,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	n, more := 0, false
 	var firstK, firstJ, lastK, lastJ int
 	for k >= kLo && k <= kHi && k >= 0 && !more {
-		recs := a.hour(k)
+		recs := a.Hour(k)
 		if desc && j < 0 {
 			j = len(recs) - 1
 		}
@@ -680,7 +680,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 			} else {
 				j++
 			}
-			if rec.at < lo || rec.at >= hi {
+			if rec.At < lo || rec.At >= hi {
 				continue
 			}
 			if filter != nil && !filter.eval(func(prop string) fvalue { return a.value(kk, jj, rec, prop) }) {
@@ -712,31 +712,31 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	b = append(b, ']')
 	if more && p.top == 0 {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, pagingCookie("auditid", page, a.auditID(firstK, firstJ), a.auditID(lastK, lastJ))))
+		b = appendJSONString(b, nextLink(r, pagingCookie("auditid", page, a.AuditID(firstK, firstJ), a.AuditID(lastK, lastJ))))
 	}
 	rep.b = append(b, '}')
 }
 
-func (s *Sim) appendAudit(b []byte, a *auditLog, k, j int, rec *auditRec, props []string, formatted bool) []byte {
+func (s *Sim) appendAudit(b []byte, a *AuditLog, k, j int, rec *AuditRecord, props []string, formatted bool) []byte {
 	b = append(b, `{"@odata.etag":"W/\"`...)
-	b = strconv.AppendUint(b, rec.h%100000000, 10)
+	b = strconv.AppendUint(b, rec.H%100000000, 10)
 	b = append(b, `\""`...)
 	for _, prop := range props {
 		if formatted {
 			var fv string
 			switch prop {
 			case "createdon":
-				fv = time.UnixMicro(rec.at).UTC().Format("1/2/2006 3:04 PM")
+				fv = time.UnixMicro(rec.At).UTC().Format("1/2/2006 3:04 PM")
 			case "action":
-				fv = auditActionNames[rec.action]
+				fv = auditActionNames[rec.Action]
 			case "operation":
 				fv = auditOperationNames[a.operation(rec)]
 			case "_userid_value":
-				fv = a.env.users[rec.user].fullname
+				fv = a.Env.Users[rec.User].FullName
 				b = append(b, `,"_userid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"systemuser"`...)
 			case "_objectid_value":
 				b = append(b, `,"_objectid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"`...)
-				b = append(b, objectTypes[rec.otc]...)
+				b = append(b, ObjectTypes[rec.OTC]...)
 				b = append(b, '"')
 			}
 			if fv != "" {
@@ -756,34 +756,34 @@ func (s *Sim) appendAudit(b []byte, a *auditLog, k, j int, rec *auditRec, props 
 
 // appendValue writes one property of an audit record: what value says, appended without building strings (the
 // hot path of an audit page).
-func (a *auditLog) appendValue(b []byte, k, j int, rec *auditRec, prop string) []byte {
+func (a *AuditLog) appendValue(b []byte, k, j int, rec *AuditRecord, prop string) []byte {
 	quoted := func(b []byte, f func([]byte) []byte) []byte { return append(f(append(b, '"')), '"') }
 	switch prop {
 	case "auditid":
-		return quoted(b, func(b []byte) []byte { return a.appendAuditID(b, k, j) })
+		return quoted(b, func(b []byte) []byte { return a.AppendAuditID(b, k, j) })
 	case "createdon":
-		return appendDate(b, rec.at)
+		return appendDate(b, rec.At)
 	case "action":
-		return strconv.AppendInt(b, int64(rec.action), 10)
+		return strconv.AppendInt(b, int64(rec.Action), 10)
 	case "operation":
 		return strconv.AppendInt(b, int64(a.operation(rec)), 10)
 	case "objecttypecode":
-		return append(append(append(b, '"'), objectTypes[rec.otc]...), '"')
+		return append(append(append(b, '"'), ObjectTypes[rec.OTC]...), '"')
 	case "_userid_value":
-		return append(append(append(b, '"'), a.env.users[rec.user].id...), '"')
+		return append(append(append(b, '"'), a.Env.Users[rec.User].ID...), '"')
 	case "_objectid_value":
-		if rec.otc == 0 {
+		if rec.OTC == 0 {
 			return append(append(append(b, '"'), a.objectID(rec)...), '"')
 		}
-		return quoted(b, func(b []byte) []byte { return appendGUID(b, mix(rec.h^0x0b1), mix(rec.h^0x0b2)) })
+		return quoted(b, func(b []byte) []byte { return AppendGUID(b, Mix(rec.H^0x0b1), Mix(rec.H^0x0b2)) })
 	case "transactionid":
-		return quoted(b, func(b []byte) []byte { return appendGUID(b, mix(rec.h^0x7a1), mix(rec.h^0x7a2)) })
+		return quoted(b, func(b []byte) []byte { return AppendGUID(b, Mix(rec.H^0x7a1), Mix(rec.H^0x7a2)) })
 	}
 	return append(b, "null"...)
 }
 
 // dvOrganizations is GET organizations: the one row, with its audit settings.
-func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
+func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
 	all := []string{"organizationid", "name", "isauditenabled", "isuseraccessauditenabled", "useraccessauditinginterval", "auditretentionperiodv2"}
 	props, ok := selectProps(r, rep, "organization", all)
 	if !ok {
@@ -798,7 +798,7 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply
 		b = append(b, ')')
 	}
 	b = append(b, `","value":[{"@odata.etag":"W/\"`...)
-	b = strconv.AppendUint(b, hash(s.cfg.Seed, 0x0e, uint64(env.idx))%100000000, 10)
+	b = strconv.AppendUint(b, Hash(s.cfg.Seed, 0x0e, uint64(env.Index))%100000000, 10)
 	b = append(b, `\""`...)
 	hasID := false
 	for _, prop := range props {
@@ -808,35 +808,35 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply
 		switch prop {
 		case "organizationid":
 			hasID = true
-			b = appendJSONString(b, env.orgID)
+			b = appendJSONString(b, env.OrgID)
 		case "name":
-			b = appendJSONString(b, env.orgName)
+			b = appendJSONString(b, env.OrgName)
 		case "isauditenabled":
-			b = strconv.AppendBool(b, env.auditOn)
+			b = strconv.AppendBool(b, env.AuditOn)
 		case "isuseraccessauditenabled":
-			b = strconv.AppendBool(b, env.accessOn)
+			b = strconv.AppendBool(b, env.AccessOn)
 		case "useraccessauditinginterval":
-			b = strconv.AppendInt(b, int64(env.interval), 10)
+			b = strconv.AppendInt(b, int64(env.Interval), 10)
 		case "auditretentionperiodv2":
-			b = strconv.AppendInt(b, int64(env.retention), 10)
+			b = strconv.AppendInt(b, int64(env.Retention), 10)
 		}
 	}
 	if !hasID { // the key always comes back, as from Dataverse
 		b = append(b, `,"organizationid":`...)
-		b = appendJSONString(b, env.orgID)
+		b = appendJSONString(b, env.OrgID)
 	}
 	rep.b = append(b, `}]}`...)
 }
 
 // dvWhoAmI is GET WhoAmI: the caller's application user, business unit and organization.
-func (s *Sim) dvWhoAmI(w http.ResponseWriter, r *http.Request, rep *reply, env *dvEnv) {
+func (s *Sim) dvWhoAmI(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
 	b := append(rep.b[:0], `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, dvAPI+`$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse","BusinessUnitId":"`...)
-	b = appendGUID(b, hash(s.cfg.Seed, 0xb0, uint64(env.idx)), hash(s.cfg.Seed, 0xb1, uint64(env.idx)))
+	b = AppendGUID(b, Hash(s.cfg.Seed, 0xb0, uint64(env.Index)), Hash(s.cfg.Seed, 0xb1, uint64(env.Index)))
 	b = append(b, `","UserId":"`...)
-	b = append(b, env.users[2].id...) // the "# seatlake" application user
+	b = append(b, env.Users[2].ID...) // the "# seatlake" application user
 	b = append(b, `","OrganizationId":"`...)
-	b = append(b, env.orgID...)
+	b = append(b, env.OrgID...)
 	rep.b = append(b, `"}`...)
 }

@@ -17,54 +17,54 @@ import (
 //   - record changes (Create 1, Update 2, Delete 3) by Sales users on sales tables and service agents on service
 //     tables; readers only open records;
 //   - a daily role assignment by SYSTEM (action 55), which a user-driven query filters out.
-type auditLog struct {
+type AuditLog struct {
 	seed     uint64
-	start    int64 // Unix microseconds, midnight of the first day
-	hours    int
-	anchor   int64
+	Start    int64 // Unix microseconds, midnight of the first day
+	Hours    int
+	Anchor   int64
 	interval int
-	env      *dvEnv
+	Env      *DataverseEnv
 	byPhase  [][]int32 // access users by phase
 	scale    uint32    // record changes per busy writer-hour, in thousandths (1000 = realistic)
-	total    int64     // records a user-driven query (actions 1, 2, 3, 64, 65) returns over the whole history
+	Total    int64     // records a user-driven query (actions 1, 2, 3, 64, 65) returns over the whole history
 
 	mu    sync.Mutex
-	cache map[int][]auditRec
+	cache map[int][]AuditRecord
 	order []int
 }
 
 // auditRec is one audit record.
-type auditRec struct {
-	at     int64 // Unix microseconds, whole seconds
-	h      uint64
-	user   int32 // index into dvEnv.users
-	action uint8
-	otc    uint8 // index into objectTypes
+type AuditRecord struct {
+	At     int64 // Unix microseconds, whole seconds
+	H      uint64
+	User   int32 // index into dvEnv.users
+	Action uint8
+	OTC    uint8 // index into objectTypes
 }
 
-var objectTypes = []string{"systemuser", "opportunity", "lead", "quote", "account", "contact", "incident", "knowledgearticle"}
+var ObjectTypes = []string{"systemuser", "opportunity", "lead", "quote", "account", "contact", "incident", "knowledgearticle"}
 
 var (
 	salesOTC   = []uint8{1, 2, 3, 4, 5}
 	serviceOTC = []uint8{6, 7, 5, 4}
 )
 
-const usPerHour = 60 * usPerMinute
+const MicrosPerHour = 60 * MicrosPerMinute
 
-func (a *auditLog) build(m *model, cfg Config, env *dvEnv) {
-	a.seed = hash(cfg.Seed, 0xa0d17, uint64(env.idx))
-	a.env = env
-	a.start = m.ev.start
-	a.anchor = m.anchor
-	a.hours = int((m.anchor - a.start) / usPerHour)
-	a.interval = env.interval
+func (a *AuditLog) build(m *Tenant, cfg Config, env *DataverseEnv) {
+	a.seed = Hash(cfg.Seed, 0xa0d17, uint64(env.Index))
+	a.Env = env
+	a.Start = m.Events.Start
+	a.Anchor = m.Anchor
+	a.Hours = int((m.Anchor - a.Start) / MicrosPerHour)
+	a.interval = env.Interval
 	a.byPhase = make([][]int32, a.interval)
 	for _, u := range env.access {
-		p := int(env.users[u].phase) % a.interval
+		p := int(env.Users[u].phase) % a.interval
 		a.byPhase[p] = append(a.byPhase[p], u)
 	}
 	a.scale = 1000
-	a.cache = map[int][]auditRec{}
+	a.cache = map[int][]AuditRecord{}
 	access, changes := a.count()
 	if cfg.AuditsPerEnv > 0 { // scale the record changes to reach about the requested total, and count again
 		a.scale = 0
@@ -73,14 +73,14 @@ func (a *auditLog) build(m *model, cfg Config, env *dvEnv) {
 		}
 		access, changes = a.count()
 	}
-	a.total = access + changes
+	a.Total = access + changes
 }
 
 // count walks every hour once and counts the user access and record change records (not sorted: only counted).
-func (a *auditLog) count() (access, changes int64) {
-	for k := 0; k < a.hours; k++ {
-		for _, r := range a.generate(k) {
-			switch r.action {
+func (a *AuditLog) count() (access, changes int64) {
+	for k := 0; k < a.Hours; k++ {
+		for _, r := range a.Generate(k) {
+			switch r.Action {
 			case 64, 65:
 				access++
 			case 1, 2, 3:
@@ -92,37 +92,37 @@ func (a *auditLog) count() (access, changes int64) {
 }
 
 // generate returns hour k's records in generation order (hour sorts them by time).
-func (a *auditLog) generate(k int) []auditRec {
-	env := a.env
-	if !env.auditOn {
+func (a *AuditLog) Generate(k int) []AuditRecord {
+	env := a.Env
+	if !env.AuditOn {
 		return nil
 	}
-	hs := a.start + int64(k)*usPerHour
+	hs := a.Start + int64(k)*MicrosPerHour
 	w := uint64(bucketWeight(hs))
-	var recs []auditRec
-	rnd := func(parts ...uint64) uint64 { return hash(int64(a.seed), append([]uint64{uint64(k)}, parts...)...) }
+	var recs []AuditRecord
+	rnd := func(parts ...uint64) uint64 { return Hash(int64(a.seed), append([]uint64{uint64(k)}, parts...)...) }
 	at := func(x uint64) int64 {
-		t := hs + int64(x%uint64(usPerHour))
+		t := hs + int64(x%uint64(MicrosPerHour))
 		t -= t % 1_000_000
-		return min(t, a.anchor-1_000_000)
+		return min(t, a.Anchor-1_000_000)
 	}
-	if env.accessOn {
+	if env.AccessOn {
 		for _, u := range a.byPhase[k%a.interval] {
 			x := rnd(uint64(u), 1)
-			if x%1000 >= uint64(env.users[u].rate)*w/8 {
+			if x%1000 >= uint64(env.Users[u].rate)*w/8 {
 				continue
 			}
 			act := uint8(64)
 			if (x>>20)%5 == 0 {
 				act = 65
 			}
-			recs = append(recs, auditRec{at: at(x >> 24), h: x, user: u, action: act, otc: 0})
+			recs = append(recs, AuditRecord{At: at(x >> 24), H: x, User: u, Action: act, OTC: 0})
 		}
 	}
 	if a.scale > 0 {
 		for _, u := range env.writers {
 			x := rnd(uint64(u), 2)
-			if x%1000 >= uint64(env.users[u].rate)*w/16 {
+			if x%1000 >= uint64(env.Users[u].rate)*w/16 {
 				continue
 			}
 			n := (1 + (x>>12)%3) * uint64(a.scale)
@@ -131,7 +131,7 @@ func (a *auditLog) generate(k int) []auditRec {
 				cnt++
 			}
 			tables := salesOTC
-			if env.users[u].role == dvService {
+			if env.Users[u].role == dvService {
 				tables = serviceOTC
 			}
 			for j := range cnt {
@@ -143,33 +143,33 @@ func (a *auditLog) generate(k int) []auditRec {
 				case 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24:
 					act = 1
 				}
-				recs = append(recs, auditRec{at: at(y >> 8), h: y, user: u, action: act, otc: tables[(y>>40)%uint64(len(tables))]})
+				recs = append(recs, AuditRecord{At: at(y >> 8), H: y, User: u, Action: act, OTC: tables[(y>>40)%uint64(len(tables))]})
 			}
 		}
 	}
-	if k%24 == 9 && len(env.users) > 4 { // a role assignment by SYSTEM each morning
+	if k%24 == 9 && len(env.Users) > 4 { // a role assignment by SYSTEM each morning
 		x := rnd(9)
-		recs = append(recs, auditRec{at: at(x), h: x, user: 0, action: 55, otc: 0})
+		recs = append(recs, AuditRecord{At: at(x), H: x, User: 0, Action: 55, OTC: 0})
 	}
 	return recs
 }
 
 // hour returns hour k's records sorted by createdon, from the cache when a page has just read them.
-func (a *auditLog) hour(k int) []auditRec {
+func (a *AuditLog) Hour(k int) []AuditRecord {
 	a.mu.Lock()
 	if recs, ok := a.cache[k]; ok {
 		a.mu.Unlock()
 		return recs
 	}
 	a.mu.Unlock()
-	recs := a.generate(k)
+	recs := a.Generate(k)
 	// Records of one second are ordered by their hash: deterministic, and an unstable sort is several times faster
 	// than a stable one on an hour of records.
-	slices.SortFunc(recs, func(p, q auditRec) int {
-		if c := cmp.Compare(p.at, q.at); c != 0 {
+	slices.SortFunc(recs, func(p, q AuditRecord) int {
+		if c := cmp.Compare(p.At, q.At); c != 0 {
 			return c
 		}
-		return cmp.Compare(p.h, q.h)
+		return cmp.Compare(p.H, q.H)
 	})
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -185,31 +185,31 @@ func (a *auditLog) hour(k int) []auditRec {
 }
 
 // hourOf is the hour holding instant us, clamped to [0, hours].
-func (a *auditLog) hourOf(us int64) int {
-	if us < a.start {
+func (a *AuditLog) HourOf(us int64) int {
+	if us < a.Start {
 		return 0
 	}
-	return int(min((us-a.start)/usPerHour, int64(a.hours)))
+	return int(min((us-a.Start)/MicrosPerHour, int64(a.Hours)))
 }
 
 // auditID encodes the record's position in its first 48 bits (masked), the rest is noise: a GUID, as Dataverse's,
 // that the paging cookie can carry.
-func (a *auditLog) auditID(k int, j int) string { return string(a.appendAuditID(nil, k, j)) }
+func (a *AuditLog) AuditID(k int, j int) string { return string(a.AppendAuditID(nil, k, j)) }
 
-func (a *auditLog) appendAuditID(b []byte, k, j int) []byte {
+func (a *AuditLog) AppendAuditID(b []byte, k, j int) []byte {
 	pos := (uint64(k)<<24 | uint64(j)) ^ (a.seed >> 16 & 0xffffffffffff)
-	return appendGUID(b, pos<<16|(a.seed&0xffff), hash(int64(a.seed), uint64(k), uint64(j)))
+	return AppendGUID(b, pos<<16|(a.seed&0xffff), Hash(int64(a.seed), uint64(k), uint64(j)))
 }
 
 // position decodes an auditID (ok false for an id this log did not issue).
-func (a *auditLog) position(id string) (k, j int, ok bool) {
+func (a *AuditLog) Position(id string) (k, j int, ok bool) {
 	hi, ok := guidHigh48(id)
 	if !ok {
 		return 0, 0, false
 	}
 	pos := hi ^ (a.seed >> 16 & 0xffffffffffff)
 	k, j = int(pos>>24), int(pos&0xffffff)
-	if k >= a.hours || j >= len(a.hour(k)) || a.auditID(k, j) != id {
+	if k >= a.Hours || j >= len(a.Hour(k)) || a.AuditID(k, j) != id {
 		return 0, 0, false
 	}
 	return k, j, true

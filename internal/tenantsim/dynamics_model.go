@@ -13,16 +13,16 @@ import (
 
 // Identity methods and reasons, as the identities mart names them.
 const (
-	methodObjectID = "object_id"
-	methodUPN      = "upn"
-	methodAlias    = "alias"
-	methodEmail    = "email"
+	MethodObjectID = "object_id"
+	MethodUPN      = "upn"
+	MethodAlias    = "alias"
+	MethodEmail    = "email"
 
-	reasonApplication = "application_user"
-	reasonBuiltIn     = "built_in"
-	reasonNotInEntra  = "not_in_entra"
-	reasonNoMatch     = "no_match"
-	reasonConflict    = "conflict"
+	ReasonApplication = "application_user"
+	ReasonBuiltIn     = "built_in"
+	ReasonNotInEntra  = "not_in_entra"
+	ReasonNoMatch     = "no_match"
+	ReasonConflict    = "conflict"
 )
 
 // dvRole is how a Dataverse user uses the environment: which audit records they leave.
@@ -36,32 +36,32 @@ const (
 )
 
 // dvUser is one systemuser.
-type dvUser struct {
-	id, domain, email, fullname string
-	aad                         string // azureactivedirectoryobjectid, "" = null
-	appID                       string // applicationid, "" = null
-	disabled, licensed          bool
-	integration                 bool
-	accessMode                  int
-	created                     int64
-	role                        dvRole
-	rate                        uint32 // chance in 1000 of opening the app in a busy hour
-	phase                       uint8  // hour (mod the audit interval) of the user's access slot
-	method, reason              string
-	entra                       int32 // index into model.users of the person it joins, -1 = none
+type DataverseUser struct {
+	ID, DomainName, Email, FullName string
+	AADObjectID                     string // azureactivedirectoryobjectid, "" = null
+	AppID                           string // applicationid, "" = null
+	Disabled, Licensed              bool
+	Integration                     bool
+	AccessMode                      int
+	Created                         int64
+	role                            dvRole
+	rate                            uint32 // chance in 1000 of opening the app in a busy hour
+	phase                           uint8  // hour (mod the audit interval) of the user's access slot
+	Method, Reason                  string
+	Entra                           int32 // index into model.users of the person it joins, -1 = none
 }
 
 // dvEnv is one Dataverse environment.
-type dvEnv struct {
-	idx             int
-	orgID, orgName  string
-	users           []dvUser
-	auditOn         bool
-	accessOn        bool
-	interval        int         // useraccessauditinginterval, hours
-	retention       int         // auditretentionperiodv2, days
-	noAppUser       atomic.Bool // switched at run time by SetApplicationUser
-	audits          auditLog
+type DataverseEnv struct {
+	Index           int
+	OrgID, OrgName  string
+	Users           []DataverseUser
+	AuditOn         bool
+	AccessOn        bool
+	Interval        int         // useraccessauditinginterval, hours
+	Retention       int         // auditretentionperiodv2, days
+	NoAppUser       atomic.Bool // switched at run time by SetApplicationUser
+	Audits          AuditLog
 	writers, access []int32 // users who write records; users who open the app (indexes into users)
 }
 
@@ -72,19 +72,19 @@ var (
 )
 
 // foUser is one F&O SystemUsers row.
-type foUser struct {
-	userID, name, alias, email string
-	enabled, external          bool
-	company, accountType       string
-	roles                      []uint8 // indexes into foRoles
-	method, reason             string
-	entra                      int32 // index into model.users of the person it joins, -1 = none
+type FinOpsUser struct {
+	UserID, Name, Alias, Email string
+	Enabled, External          bool
+	Company, AccountType       string
+	Roles                      []uint8 // indexes into foRoles
+	Method, Reason             string
+	Entra                      int32 // index into model.users of the person it joins, -1 = none
 }
 
 // foRole is one F&O security role: AOT name, label and the license it requires (UserLicenseType's member name).
-type foRole struct{ id, name, license string }
+type FinOpsRole struct{ ID, Name, License string }
 
-var foRoles = []foRole{
+var FinOpsRoles = []FinOpsRole{
 	{"-SYSADMIN-", "System administrator", "None"},
 	{"SYSTEMUSER", "System user", "None"},
 	{"EMPLOYEE", "Employee", "SelfServe"},
@@ -100,76 +100,76 @@ var foRoles = []foRole{
 }
 
 // foCompanies are the legal entities; users' default company and company-scoped role assignments use them.
-var foCompanies = []string{"USMF", "USRT", "DEMF", "GBSI"}
+var FinOpsCompanies = []string{"USMF", "USRT", "DEMF", "GBSI"}
 
 // foEnv is one F&O environment.
-type foEnv struct {
-	idx           int
-	users         []foUser
-	missingEntity string // an entity left out of $metadata and the service ("" = none)
+type FinOpsEnv struct {
+	Index         int
+	Users         []FinOpsUser
+	MissingEntity string // an entity left out of $metadata and the service ("" = none)
 }
 
 // dynamics builds the Dataverse and F&O environments of the tenant.
-func (m *model) buildDynamics(cfg Config) {
-	m.dv = make([]dvEnv, cfg.DataverseEnvs)
-	for e := range m.dv {
+func (m *Tenant) buildDynamics(cfg Config) {
+	m.Dataverse = make([]DataverseEnv, cfg.DataverseEnvs)
+	for e := range m.Dataverse {
 		m.buildDataverse(cfg, e)
 	}
-	m.fo = make([]foEnv, cfg.FinOpsEnvs)
-	for e := range m.fo {
+	m.FinOps = make([]FinOpsEnv, cfg.FinOpsEnvs)
+	for e := range m.FinOps {
 		m.buildFinOps(cfg, e)
 	}
 }
 
-func (u *user) hasSku(s int) bool {
-	for _, l := range u.lic {
-		if int(l.sku) == s {
+func (u *User) HasSKU(s int) bool {
+	for _, l := range u.Licenses {
+		if int(l.SKU) == s {
 			return true
 		}
 	}
 	return false
 }
 
-func (m *model) buildDataverse(cfg Config, e int) {
-	env := &m.dv[e]
-	h := func(parts ...uint64) uint64 { return hash(cfg.Seed, append([]uint64{0xd7, uint64(e)}, parts...)...) }
-	env.idx = e
-	env.orgID = guid(h(1), h(2))
-	env.orgName = "org" + strconv.FormatUint(h(3)%100000, 36)
-	env.auditOn, env.accessOn, env.interval, env.retention = true, true, 4, 30
+func (m *Tenant) buildDataverse(cfg Config, e int) {
+	env := &m.Dataverse[e]
+	h := func(parts ...uint64) uint64 { return Hash(cfg.Seed, append([]uint64{0xd7, uint64(e)}, parts...)...) }
+	env.Index = e
+	env.OrgID = GUID(h(1), h(2))
+	env.OrgName = "org" + strconv.FormatUint(h(3)%100000, 36)
+	env.AuditOn, env.AccessOn, env.Interval, env.Retention = true, true, 4, 30
 	if cfg.AuditingOff[e] {
-		env.auditOn, env.accessOn = false, false
+		env.AuditOn, env.AccessOn = false, false
 	}
-	env.noAppUser.Store(cfg.NoApplicationUser[e])
-	add := func(u dvUser) int {
-		if u.method == "" {
-			u.entra = -1
+	env.NoAppUser.Store(cfg.NoApplicationUser[e])
+	add := func(u DataverseUser) int {
+		if u.Method == "" {
+			u.Entra = -1
 		}
-		u.id = guid(uint64(len(env.users))^h(10), h(11, uint64(len(env.users))))
-		env.users = append(env.users, u)
-		return len(env.users) - 1
+		u.ID = GUID(uint64(len(env.Users))^h(10), h(11, uint64(len(env.Users))))
+		env.Users = append(env.Users, u)
+		return len(env.Users) - 1
 	}
 	// Built-in users every environment has, and the integrations' application users.
-	add(dvUser{fullname: "SYSTEM", accessMode: 1, created: m.anchor - 900*usPerDay, role: dvQuiet, reason: reasonBuiltIn})
-	add(dvUser{fullname: "INTEGRATION", integration: true, accessMode: 4, created: m.anchor - 900*usPerDay, role: dvQuiet, reason: reasonBuiltIn})
+	add(DataverseUser{FullName: "SYSTEM", AccessMode: 1, Created: m.Anchor - 900*MicrosPerDay, role: dvQuiet, Reason: ReasonBuiltIn})
+	add(DataverseUser{FullName: "INTEGRATION", Integration: true, AccessMode: 4, Created: m.Anchor - 900*MicrosPerDay, role: dvQuiet, Reason: ReasonBuiltIn})
 	for i := range 2 {
 		name := []string{"# seatlake", "# Power Automate sync"}[i]
-		add(dvUser{fullname: name, domain: strings.ReplaceAll(strings.ToLower(name[2:]), " ", "") + "@" + m.domain, accessMode: 4,
-			aad: guid(h(20, uint64(i)), h(21, uint64(i))), appID: guid(h(22, uint64(i)), h(23, uint64(i))),
-			created: m.anchor - int64(100+i*40)*usPerDay, role: dvQuiet, reason: reasonApplication})
+		add(DataverseUser{FullName: name, DomainName: strings.ReplaceAll(strings.ToLower(name[2:]), " ", "") + "@" + m.Domain, AccessMode: 4,
+			AADObjectID: GUID(h(20, uint64(i)), h(21, uint64(i))), AppID: GUID(h(22, uint64(i)), h(23, uint64(i))),
+			Created: m.Anchor - int64(100+i*40)*MicrosPerDay, role: dvQuiet, Reason: ReasonApplication})
 	}
-	for i := range m.users {
-		u := &m.users[i]
-		if u.guest {
+	for i := range m.Users {
+		u := &m.Users[i]
+		if u.Guest {
 			continue
 		}
 		var role dvRole
 		switch {
-		case u.hasSku(skuSales):
+		case u.HasSKU(SKUSales):
 			role = dvSales
-		case u.hasSku(skuService):
+		case u.HasSKU(SKUService):
 			role = dvService
-		case u.hasSku(skuTeamMembers), u.hasSku(skuPowerApps):
+		case u.HasSKU(SKUTeamMembers), u.HasSKU(SKUPowerApps):
 			role = dvReader
 		default:
 			continue
@@ -182,34 +182,34 @@ func (m *model) buildDataverse(cfg Config, e int) {
 		if (role == dvSales || role == dvService) && hu(1)%6 == 0 {
 			role = dvReader
 		}
-		du := dvUser{domain: u.upn, email: u.mail, fullname: u.name, aad: u.id, disabled: !u.enabled, licensed: true,
-			created: max(u.created, m.anchor-700*usPerDay) + int64(hu(2)%uint64(30*usPerDay)), role: role,
-			rate: uint32(150 + hu(3)%700), phase: uint8(hu(4) % 4), method: methodObjectID, entra: int32(i)}
-		du.created = min(du.created, m.anchor-usPerDay)
-		if u.act != active || !u.enabled {
+		du := DataverseUser{DomainName: u.UPN, Email: u.Mail, FullName: u.Name, AADObjectID: u.ID, Disabled: !u.Enabled, Licensed: true,
+			Created: max(u.Created, m.Anchor-700*MicrosPerDay) + int64(hu(2)%uint64(30*MicrosPerDay)), role: role,
+			rate: uint32(150 + hu(3)%700), phase: uint8(hu(4) % 4), Method: MethodObjectID, Entra: int32(i)}
+		du.Created = min(du.Created, m.Anchor-MicrosPerDay)
+		if u.Act != Active || !u.Enabled {
 			du.role = dvQuiet
 		}
 		if hu(5)%50 == 0 { // added to the environment before directory sync stamped its object id
-			du.aad, du.method = "", methodUPN
+			du.AADObjectID, du.Method = "", MethodUPN
 			if hu(6)%2 == 0 {
-				du.domain = strings.ToUpper(du.domain[:1]) + du.domain[1:]
+				du.DomainName = strings.ToUpper(du.DomainName[:1]) + du.DomainName[1:]
 			}
 		}
 		add(du)
 	}
 	// People deleted from Entra whose Dataverse user stays behind, disabled.
-	for i := range max(1, len(env.users)/100) {
-		n := firstNames[h(50, uint64(i))%uint64(len(firstNames))] + " " + lastNames[h(51, uint64(i))%uint64(len(lastNames))]
-		up := strings.ToLower(strings.ReplaceAll(n, " ", ".")) + ".left" + strconv.Itoa(i) + "@" + m.domain
-		du := dvUser{fullname: n, domain: up, email: up, aad: guid(h(52, uint64(i)), h(53, uint64(i))), disabled: true,
-			created: m.anchor - int64(400+h(54, uint64(i))%300)*usPerDay, role: dvQuiet, reason: reasonNotInEntra}
+	for i := range max(1, len(env.Users)/100) {
+		n := FirstNames[h(50, uint64(i))%uint64(len(FirstNames))] + " " + LastNames[h(51, uint64(i))%uint64(len(LastNames))]
+		up := strings.ToLower(strings.ReplaceAll(n, " ", ".")) + ".left" + strconv.Itoa(i) + "@" + m.Domain
+		du := DataverseUser{FullName: n, DomainName: up, Email: up, AADObjectID: GUID(h(52, uint64(i)), h(53, uint64(i))), Disabled: true,
+			Created: m.Anchor - int64(400+h(54, uint64(i))%300)*MicrosPerDay, role: dvQuiet, Reason: ReasonNotInEntra}
 		if i == 0 { // left the company, yet the account stays enabled and someone keeps using it: suspicious activity
-			du.disabled, du.role, du.rate, du.phase = false, dvReader, 600, uint8(h(55)%4)
+			du.Disabled, du.role, du.rate, du.phase = false, dvReader, 600, uint8(h(55)%4)
 		}
 		add(du)
 	}
-	for i := range env.users {
-		switch env.users[i].role {
+	for i := range env.Users {
+		switch env.Users[i].role {
 		case dvSales, dvService:
 			env.writers = append(env.writers, int32(i))
 			env.access = append(env.access, int32(i))
@@ -217,35 +217,35 @@ func (m *model) buildDataverse(cfg Config, e int) {
 			env.access = append(env.access, int32(i))
 		}
 	}
-	env.audits.build(m, cfg, env)
+	env.Audits.build(m, cfg, env)
 }
 
-func (m *model) buildFinOps(cfg Config, e int) {
-	env := &m.fo[e]
-	env.idx = e
+func (m *Tenant) buildFinOps(cfg Config, e int) {
+	env := &m.FinOps[e]
+	env.Index = e
 	if e < len(cfg.FinOpsMissingEntity) {
-		env.missingEntity = cfg.FinOpsMissingEntity[e]
+		env.MissingEntity = cfg.FinOpsMissingEntity[e]
 	}
-	h := func(parts ...uint64) uint64 { return hash(cfg.Seed, append([]uint64{0xf0, uint64(e)}, parts...)...) }
+	h := func(parts ...uint64) uint64 { return Hash(cfg.Seed, append([]uint64{0xf0, uint64(e)}, parts...)...) }
 	role := func(id string) uint8 {
-		for i, r := range foRoles {
-			if r.id == id {
+		for i, r := range FinOpsRoles {
+			if r.ID == id {
 				return uint8(i)
 			}
 		}
 		panic("unknown F&O role " + id)
 	}
-	env.users = append(env.users, foUser{userID: "Admin", name: "Admin", alias: "admin@" + m.domain, email: "admin@" + m.domain,
-		enabled: true, company: "USMF", accountType: "ClaimsUser", roles: []uint8{role("-SYSADMIN-")}, reason: reasonNoMatch, entra: -1})
+	env.Users = append(env.Users, FinOpsUser{UserID: "Admin", Name: "Admin", Alias: "admin@" + m.Domain, Email: "admin@" + m.Domain,
+		Enabled: true, Company: "USMF", AccountType: "ClaimsUser", Roles: []uint8{role("-SYSADMIN-")}, Reason: ReasonNoMatch, Entra: -1})
 	seen := map[string]int{}
-	for i := range m.users {
-		u := &m.users[i]
-		full, team := u.hasSku(skuOps), u.hasSku(skuTeamMembers) && h(1, uint64(i))%3 == 0
-		if u.guest || !(full || team) {
+	for i := range m.Users {
+		u := &m.Users[i]
+		full, team := u.HasSKU(SKUOps), u.HasSKU(SKUTeamMembers) && h(1, uint64(i))%3 == 0
+		if u.Guest || !(full || team) {
 			continue
 		}
 		hu := func(f uint64) uint64 { return h(10, uint64(i), f) }
-		base := strings.ToLower(u.given[:1] + u.sur)
+		base := strings.ToLower(u.Given[:1] + u.Surname)
 		if len(base) > 16 {
 			base = base[:16] // F&O user ids are short; room is left for the number that keeps them unique
 		}
@@ -254,69 +254,69 @@ func (m *model) buildFinOps(cfg Config, e int) {
 			id += strconv.Itoa(k + 1)
 		}
 		seen[base]++
-		fu := foUser{userID: id, name: u.name, alias: u.upn, email: u.mail, enabled: u.enabled,
-			company: foCompanies[hu(1)%uint64(len(foCompanies))], accountType: "ClaimsUser", method: methodAlias, entra: int32(i)}
+		fu := FinOpsUser{UserID: id, Name: u.Name, Alias: u.UPN, Email: u.Mail, Enabled: u.Enabled,
+			Company: FinOpsCompanies[hu(1)%uint64(len(FinOpsCompanies))], AccountType: "ClaimsUser", Method: MethodAlias, Entra: int32(i)}
 		switch r := hu(2) % 100; {
 		case r < 10: // the UPN typed in another letter case
-			fu.alias = strings.ToUpper(u.upn[:1]) + u.upn[1:strings.IndexByte(u.upn, '@')] + strings.ToUpper(u.upn[strings.IndexByte(u.upn, '@'):])
-		case r < 16 && u.mail != m.sharedMail: // signed in under an old domain: only the e-mail address joins
-			fu.alias = u.upn[:strings.IndexByte(u.upn, '@')] + "@legacy-contoso.com"
-			fu.method = methodEmail
-			if fu.email == "" {
-				fu.email = u.upn
+			fu.Alias = strings.ToUpper(u.UPN[:1]) + u.UPN[1:strings.IndexByte(u.UPN, '@')] + strings.ToUpper(u.UPN[strings.IndexByte(u.UPN, '@'):])
+		case r < 16 && u.Mail != m.SharedMail: // signed in under an old domain: only the e-mail address joins
+			fu.Alias = u.UPN[:strings.IndexByte(u.UPN, '@')] + "@legacy-contoso.com"
+			fu.Method = MethodEmail
+			if fu.Email == "" {
+				fu.Email = u.UPN
 			}
 		}
-		fu.roles = append(fu.roles, role("SYSTEMUSER"))
+		fu.Roles = append(fu.Roles, role("SYSTEMUSER"))
 		switch {
 		case full && hu(6)%8 == 0: // a warehouse worker holding a full Operations license: a downgrade to Activity
-			fu.roles = append(fu.roles, role("WHSWAREHOUSEWORKER"))
+			fu.Roles = append(fu.Roles, role("WHSWAREHOUSEWORKER"))
 		case full:
-			fu.roles = append(fu.roles, role(foRoles[6+hu(3)%4].id))
+			fu.Roles = append(fu.Roles, role(FinOpsRoles[6+hu(3)%4].ID))
 			if hu(4)%4 == 0 {
-				fu.roles = append(fu.roles, role("VENDACCOUNTSPAYABLECLERK"))
+				fu.Roles = append(fu.Roles, role("VENDACCOUNTSPAYABLECLERK"))
 			}
 		default:
-			fu.roles = append(fu.roles, role("EMPLOYEE"))
+			fu.Roles = append(fu.Roles, role("EMPLOYEE"))
 			if hu(5)%5 == 0 { // a Team Members user given a full user's role: under-licensed
-				fu.roles = append(fu.roles, role("LEDGERACCOUNTANT"))
+				fu.Roles = append(fu.Roles, role("LEDGERACCOUNTANT"))
 			}
 		}
-		env.users = append(env.users, fu)
+		env.Users = append(env.Users, fu)
 	}
 	// Accounts that match nobody in the directory: external auditors and a contractor.
 	for i := range 3 {
 		id := "ext" + strconv.Itoa(i+1)
-		env.users = append(env.users, foUser{userID: id, name: "External auditor " + strconv.Itoa(i+1),
-			alias: id + "@auditors.example", email: id + "@auditors.example", enabled: i != 2, external: true,
-			company: "USMF", accountType: "ClaimsUser", roles: []uint8{role("EMPLOYEE")}, reason: reasonNoMatch, entra: -1})
+		env.Users = append(env.Users, FinOpsUser{UserID: id, Name: "External auditor " + strconv.Itoa(i+1),
+			Alias: id + "@auditors.example", Email: id + "@auditors.example", Enabled: i != 2, External: true,
+			Company: "USMF", AccountType: "ClaimsUser", Roles: []uint8{role("EMPLOYEE")}, Reason: ReasonNoMatch, Entra: -1})
 	}
 	// One account known only by an address two directory users share: a conflict, reported, not guessed.
-	if m.sharedMail != "" {
-		env.users = append(env.users, foUser{userID: "shared1", name: "Shared mailbox user", alias: "shared1@legacy-contoso.com",
-			email: m.sharedMail, enabled: true, company: "USMF", accountType: "ClaimsUser",
-			roles: []uint8{role("CUSTACCOUNTSRECEIVABLECLERK")}, reason: reasonConflict, entra: -1})
+	if m.SharedMail != "" {
+		env.Users = append(env.Users, FinOpsUser{UserID: "shared1", Name: "Shared mailbox user", Alias: "shared1@legacy-contoso.com",
+			Email: m.SharedMail, Enabled: true, Company: "USMF", AccountType: "ClaimsUser",
+			Roles: []uint8{role("CUSTACCOUNTSRECEIVABLECLERK")}, Reason: ReasonConflict, Entra: -1})
 	}
 }
 
 // plantSharedMail gives a disabled member the mail of an enabled one (a re-hire whose old account was kept), so
 // that two directory users claim one address. It returns the address ("" when the tenant has no such pair).
-func (m *model) plantSharedMail() {
-	var from, to *user
-	for i := range m.users {
-		u := &m.users[i]
-		if u.guest || u.mail == "" {
+func (m *Tenant) plantSharedMail() {
+	var from, to *User
+	for i := range m.Users {
+		u := &m.Users[i]
+		if u.Guest || u.Mail == "" {
 			continue
 		}
-		if !u.enabled && from == nil && len(u.lic) > 0 {
+		if !u.Enabled && from == nil && len(u.Licenses) > 0 {
 			from = u
 		}
-		if u.enabled && to == nil {
+		if u.Enabled && to == nil {
 			to = u
 		}
 	}
 	if from == nil || to == nil {
 		return
 	}
-	from.mail = to.mail
-	m.sharedMail = to.mail
+	from.Mail = to.Mail
+	m.SharedMail = to.Mail
 }

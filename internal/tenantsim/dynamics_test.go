@@ -328,12 +328,12 @@ func TestFinOpsMissingEntity(t *testing.T) {
 func TestIdentityTruthIsPlanted(t *testing.T) {
 	s := newSim(t, func(cfg *Config) { cfg.Users = 2000; cfg.DataverseEnvs = 2 })
 	tr := s.Truth().Identities
-	for _, m := range []string{methodObjectID, methodUPN, methodAlias, methodEmail} {
+	for _, m := range []string{MethodObjectID, MethodUPN, MethodAlias, MethodEmail} {
 		if tr.ByMethod[m] == 0 {
 			t.Errorf("no account planted for method %s: %v", m, tr.ByMethod)
 		}
 	}
-	for _, r := range []string{reasonApplication, reasonBuiltIn, reasonNotInEntra, reasonNoMatch, reasonConflict} {
+	for _, r := range []string{ReasonApplication, ReasonBuiltIn, ReasonNotInEntra, ReasonNoMatch, ReasonConflict} {
 		if tr.ByReason[r] == 0 {
 			t.Errorf("no account planted for reason %s: %v", r, tr.ByReason)
 		}

@@ -9,12 +9,12 @@ import (
 // buckets; bucket k holds count(k) events, a formula over cumulative weights, so totals are exact without
 // generating anything; event j of bucket k is a pure function of (seed, k, j). Within a bucket, times increase
 // with j, so walking k and j downwards yields the newest-first order Graph serves.
-type events struct {
+type Events struct {
 	seed    int64
-	start   int64 // Unix microseconds, midnight of the first day
-	buckets int
+	Start   int64 // Unix microseconds, midnight of the first day
+	Buckets int
 	cum     []int64 // cum[k] = weight of the buckets before k
-	total   int64
+	Total   int64
 
 	// Who signs in: an alias table over the active users' rates picks a user in O(1) (Vose's method, integer).
 	activeIdx []int32 // active user -> index in model.users
@@ -29,36 +29,36 @@ type slot struct {
 }
 
 // event is one sign-in.
-type event struct {
-	at    int64 // Unix microseconds
-	h, h2 uint64
-	user  int32 // index in model.users
-	fail  int8  // index in failures, -1 = success
+type SignIn struct {
+	At    int64 // Unix microseconds
+	H, H2 uint64
+	User  int32 // index in model.users
+	Fail  int8  // index in failures, -1 = success
 }
 
-func (e *events) build(m *model, cfg Config, start int64) {
+func (e *Events) build(m *Tenant, cfg Config, start int64) {
 	e.seed = cfg.Seed
-	e.start = start
-	if m.anchor > start {
-		e.buckets = int((m.anchor - start) / usPerMinute)
+	e.Start = start
+	if m.Anchor > start {
+		e.Buckets = int((m.Anchor - start) / MicrosPerMinute)
 	}
-	e.cum = make([]int64, e.buckets+1)
-	for k := 0; k < e.buckets; k++ {
-		e.cum[k+1] = e.cum[k] + bucketWeight(start+int64(k)*usPerMinute)
+	e.cum = make([]int64, e.Buckets+1)
+	for k := 0; k < e.Buckets; k++ {
+		e.cum[k+1] = e.cum[k] + bucketWeight(start+int64(k)*MicrosPerMinute)
 	}
 	var rates []uint64
-	for i := range m.users {
-		if m.users[i].act == active {
+	for i := range m.Users {
+		if m.Users[i].Act == Active {
 			e.activeIdx = append(e.activeIdx, int32(i))
-			rates = append(rates, uint64(m.users[i].rate))
+			rates = append(rates, uint64(m.Users[i].Rate))
 		}
 	}
-	e.total = cfg.SignIns
-	if e.total == 0 {
-		e.total = int64(len(e.activeIdx)) * int64(cfg.Days) * 2 // about two interactive sign-ins a day
+	e.Total = cfg.SignIns
+	if e.Total == 0 {
+		e.Total = int64(len(e.activeIdx)) * int64(cfg.Days) * 2 // about two interactive sign-ins a day
 	}
-	if len(e.activeIdx) == 0 || e.buckets == 0 {
-		e.total = 0
+	if len(e.activeIdx) == 0 || e.Buckets == 0 {
+		e.Total = 0
 		return
 	}
 	e.buildAlias(rates)
@@ -77,7 +77,7 @@ func bucketWeight(us int64) int64 {
 	return 1
 }
 
-func (e *events) buildAlias(rates []uint64) {
+func (e *Events) buildAlias(rates []uint64) {
 	n := uint64(len(rates))
 	for _, r := range rates {
 		e.wsum += r
@@ -115,30 +115,30 @@ func (e *events) buildAlias(rates []uint64) {
 }
 
 // count is the number of events in bucket k.
-func (e *events) count(k int) int64 {
-	if e.total == 0 {
+func (e *Events) Count(k int) int64 {
+	if e.Total == 0 {
 		return 0
 	}
-	w := e.cum[e.buckets]
-	return mulDiv(e.total, e.cum[k+1], w) - mulDiv(e.total, e.cum[k], w)
+	w := e.cum[e.Buckets]
+	return mulDiv(e.Total, e.cum[k+1], w) - mulDiv(e.Total, e.cum[k], w)
 }
 
 // countBuckets is the number of events in buckets [a, b).
-func (e *events) countBuckets(a, b int) int64 {
-	if e.total == 0 || a >= b {
+func (e *Events) countBuckets(a, b int) int64 {
+	if e.Total == 0 || a >= b {
 		return 0
 	}
-	w := e.cum[e.buckets]
-	return mulDiv(e.total, e.cum[b], w) - mulDiv(e.total, e.cum[a], w)
+	w := e.cum[e.Buckets]
+	return mulDiv(e.Total, e.cum[b], w) - mulDiv(e.Total, e.cum[a], w)
 }
 
-func (e *events) bucketStart(k int) int64 { return e.start + int64(k)*usPerMinute }
-func (e *events) bucketSeed(k int) uint64 { return hash(e.seed, 0x5167, uint64(k)) }
+func (e *Events) BucketStart(k int) int64 { return e.Start + int64(k)*MicrosPerMinute }
+func (e *Events) BucketSeed(k int) uint64 { return Hash(e.seed, 0x5167, uint64(k)) }
 
 // at is the time and first hash of event j of the n in the bucket starting at bs.
-func (e *events) at(bs int64, seed uint64, j, n int64) (int64, uint64) {
-	h := mix(seed ^ uint64(j))
-	step := uint64(usPerMinute / n)
+func (e *Events) At(bs int64, seed uint64, j, n int64) (int64, uint64) {
+	h := Mix(seed ^ uint64(j))
+	step := uint64(MicrosPerMinute / n)
 	if step == 0 {
 		step = 1
 	}
@@ -147,16 +147,16 @@ func (e *events) at(bs int64, seed uint64, j, n int64) (int64, uint64) {
 }
 
 // event completes an event from its time and first hash.
-func (e *events) event(at int64, h uint64) event {
-	h2 := mix(h ^ 0x2545f4914f6cdd1d)
+func (e *Events) SignIn(at int64, h uint64) SignIn {
+	h2 := Mix(h ^ 0x2545f4914f6cdd1d)
 	hi, _ := bits.Mul64(h>>32, uint64(len(e.slots))<<32)
 	sl := &e.slots[hi]
-	ev := event{at: at, h: h, h2: h2, user: sl.self, fail: -1}
+	ev := SignIn{At: at, H: h, H2: h2, User: sl.self, Fail: -1}
 	if x, _ := bits.Mul64(h2, e.wsum); x >= sl.prob {
-		ev.user = sl.alt
+		ev.User = sl.alt
 	}
 	if h2&1023 < 41 { // about 4% fail
-		ev.fail = int8((h2 >> 10) % uint64(len(failures)))
+		ev.Fail = int8((h2 >> 10) % uint64(len(Failures)))
 	}
 	return ev
 }
@@ -170,22 +170,22 @@ type lastEvent struct {
 // lastPerUser walks every event once, oldest first, and keeps each user's newest sign-in and newest successful
 // sign-in (indexed like model.users): what signInActivity must say. It also counts the failed sign-ins from
 // servedFrom on, for the truth, and hands every successful sign-in served to served, oldest first.
-func (e *events) lastPerUser(users int, servedFrom int64, served func(event)) (lastAny, lastOK []lastEvent, failed int64) {
+func (e *Events) lastPerUser(users int, servedFrom int64, served func(SignIn)) (lastAny, lastOK []lastEvent, failed int64) {
 	lastAny = make([]lastEvent, users)
 	lastOK = make([]lastEvent, users)
-	for k := 0; k < e.buckets; k++ {
-		n := e.count(k)
-		bs, seed := e.bucketStart(k), e.bucketSeed(k)
+	for k := 0; k < e.Buckets; k++ {
+		n := e.Count(k)
+		bs, seed := e.BucketStart(k), e.BucketSeed(k)
 		for j := int64(0); j < n; j++ {
-			ev := e.event(e.at(bs, seed, j, n))
-			last := lastEvent{at: ev.at, req: [2]uint64{ev.h, ev.h2}}
-			lastAny[ev.user] = last // times only grow: the last write is the newest
-			if ev.fail < 0 {
-				lastOK[ev.user] = last
-				if ev.at >= servedFrom {
+			ev := e.SignIn(e.At(bs, seed, j, n))
+			last := lastEvent{at: ev.At, req: [2]uint64{ev.H, ev.H2}}
+			lastAny[ev.User] = last // times only grow: the last write is the newest
+			if ev.Fail < 0 {
+				lastOK[ev.User] = last
+				if ev.At >= servedFrom {
 					served(ev)
 				}
-			} else if ev.at >= servedFrom {
+			} else if ev.At >= servedFrom {
 				failed++
 			}
 		}
@@ -194,29 +194,29 @@ func (e *events) lastPerUser(users int, servedFrom int64, served func(event)) (l
 }
 
 // bucketOf is the bucket holding instant us, clamped to the history.
-func (e *events) bucketOf(us int64) int {
-	if us < e.start {
+func (e *Events) BucketOf(us int64) int {
+	if us < e.Start {
 		return -1
 	}
-	k := (us - e.start) / usPerMinute
-	return int(min(k, int64(e.buckets)))
+	k := (us - e.Start) / MicrosPerMinute
+	return int(min(k, int64(e.Buckets)))
 }
 
 // countBetween counts the events with lo <= at <= hi: whole buckets by formula, the two edge buckets by walking.
-func (e *events) countBetween(lo, hi int64) int64 {
-	if e.total == 0 || lo > hi {
+func (e *Events) CountBetween(lo, hi int64) int64 {
+	if e.Total == 0 || lo > hi {
 		return 0
 	}
-	kl, kh := max(e.bucketOf(lo), 0), min(e.bucketOf(hi), e.buckets-1)
+	kl, kh := max(e.BucketOf(lo), 0), min(e.BucketOf(hi), e.Buckets-1)
 	if kh < 0 || kl > kh {
 		return 0
 	}
 	edge := func(k int) int64 {
 		var c int64
-		n := e.count(k)
-		bs, seed := e.bucketStart(k), e.bucketSeed(k)
+		n := e.Count(k)
+		bs, seed := e.BucketStart(k), e.BucketSeed(k)
 		for j := int64(0); j < n; j++ {
-			if at, _ := e.at(bs, seed, j, n); at >= lo && at <= hi {
+			if at, _ := e.At(bs, seed, j, n); at >= lo && at <= hi {
 				c++
 			}
 		}

@@ -77,7 +77,7 @@ func finOpsGuard(mode string) *foGuard {
 
 // finOpsHandler serves F&O environment e.
 func (s *Sim) finOpsHandler(e int) http.Handler {
-	env := &s.m.fo[e]
+	env := &s.m.FinOps[e]
 	svc := envService{aud: foAudience(e), errorBody: foError, guard: s.guards[foAudience(e)],
 		headers: func(h http.Header, reqID string) { h.Set("request-id", reqID) }}
 	data := map[string]http.HandlerFunc{}
@@ -103,7 +103,7 @@ func foError(rep *reply, status int, _, message string) {
 }
 
 // foServe answers /data/<name> ("" for any other path).
-func (s *Sim) foServe(r *http.Request, rep *reply, env *foEnv, name string) {
+func (s *Sim) foServe(r *http.Request, rep *reply, env *FinOpsEnv, name string) {
 	s.foMu.RLock() // business events' role changes may be applied meanwhile
 	defer s.foMu.RUnlock()
 	if name == "$metadata" {
@@ -112,7 +112,7 @@ func (s *Sim) foServe(r *http.Request, rep *reply, env *foEnv, name string) {
 	}
 	for i := range foEntities {
 		ent := &foEntities[i]
-		if name == ent.set && env.missingEntity != ent.set {
+		if name == ent.set && env.MissingEntity != ent.set {
 			s.foCollection(r, rep, env, ent)
 			return
 		}
@@ -121,12 +121,12 @@ func (s *Sim) foServe(r *http.Request, rep *reply, env *foEnv, name string) {
 }
 
 // foMetadata renders enough CSDL for the three entities (and leaves out the missing one).
-func (s *Sim) foMetadata(rep *reply, env *foEnv) {
+func (s *Sim) foMetadata(rep *reply, env *FinOpsEnv) {
 	rep.contentType = "application/xml"
 	b := append(rep.b[:0], `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`+
 		`<edmx:DataServices><Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">`...)
 	for _, ent := range foEntities {
-		if ent.set == env.missingEntity {
+		if ent.set == env.MissingEntity {
 			continue
 		}
 		b = append(b, `<EntityType Name="`+ent.typ+`"><Key>`...)
@@ -155,7 +155,7 @@ func (s *Sim) foMetadata(rep *reply, env *foEnv) {
 	}
 	b = append(b, `</EnumType><EntityContainer Name="Resources">`...)
 	for _, ent := range foEntities {
-		if ent.set == env.missingEntity {
+		if ent.set == env.MissingEntity {
 			continue
 		}
 		b = append(b, `<EntitySet Name="`+ent.set+`" EntityType="Microsoft.Dynamics.DataEntities.`+ent.typ+`" />`...)
@@ -167,29 +167,29 @@ func (s *Sim) foMetadata(rep *reply, env *foEnv) {
 type foRow []fvalue
 
 // foRows lists an entity's rows visible to the query (the default company only without cross-company).
-func (s *Sim) foRows(env *foEnv, ent *foEntity, cross bool) []foRow {
+func (s *Sim) foRows(env *FinOpsEnv, ent *foEntity, cross bool) []foRow {
 	var rows []foRow
 	switch ent.set {
 	case "SystemUsers":
-		for _, u := range env.users {
-			if !cross && u.company != foDefaultCompany {
+		for _, u := range env.Users {
+			if !cross && u.Company != foDefaultCompany {
 				continue
 			}
-			rows = append(rows, foRow{stringValue(u.userID), stringValue(u.name), stringValue(u.alias), stringValue(u.email), boolValue(u.enabled),
-				stringValue("https://sts.windows.net/"), stringValue(u.company), stringValue(u.name), stringValue(u.accountType), boolValue(u.external), stringValue("en-us")})
+			rows = append(rows, foRow{stringValue(u.UserID), stringValue(u.Name), stringValue(u.Alias), stringValue(u.Email), boolValue(u.Enabled),
+				stringValue("https://sts.windows.net/"), stringValue(u.Company), stringValue(u.Name), stringValue(u.AccountType), boolValue(u.External), stringValue("en-us")})
 		}
 	case "SecurityRoles":
-		for _, r := range foRoles {
-			rows = append(rows, foRow{stringValue(r.id), stringValue(r.name), stringValue(r.name + " role"), stringValue(""), boolValue(r.id == "-SYSADMIN-"), stringValue(r.license)})
+		for _, r := range FinOpsRoles {
+			rows = append(rows, foRow{stringValue(r.ID), stringValue(r.Name), stringValue(r.Name + " role"), stringValue(""), boolValue(r.ID == "-SYSADMIN-"), stringValue(r.License)})
 		}
 	case "SecurityUserRoles":
-		for _, u := range env.users {
-			if !cross && u.company != foDefaultCompany {
+		for _, u := range env.Users {
+			if !cross && u.Company != foDefaultCompany {
 				continue
 			}
-			for _, ri := range u.roles {
-				r := foRoles[ri]
-				rows = append(rows, foRow{stringValue(u.userID), stringValue(r.id), stringValue(r.name), stringValue("Enabled"), stringValue("Manual"), stringValue(r.license)})
+			for _, ri := range u.Roles {
+				r := FinOpsRoles[ri]
+				rows = append(rows, foRow{stringValue(u.UserID), stringValue(r.ID), stringValue(r.Name), stringValue("Enabled"), stringValue("Manual"), stringValue(r.License)})
 			}
 		}
 	}
@@ -198,7 +198,7 @@ func (s *Sim) foRows(env *foEnv, ent *foEntity, cross bool) []foRow {
 
 // foCollection serves an entity set: server pages of FinOpsPageSize rows (default 10,000) with an opaque
 // $skiptoken, or client paging with $top/$skip.
-func (s *Sim) foCollection(r *http.Request, rep *reply, env *foEnv, ent *foEntity) {
+func (s *Sim) foCollection(r *http.Request, rep *reply, env *FinOpsEnv, ent *foEntity) {
 	cross := false
 	if v, ok := query(r, "cross-company"); ok {
 		cross = strings.EqualFold(v, "true")

@@ -37,33 +37,33 @@ type PlannedEvent struct {
 // (DataAreaId), the rule (RuleId, Subject, Message) and its owner (UserId, Email: who is notified, not the user the
 // record is about). Keys are in alphabetical order, as F&O's samples show them.
 func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
-	if len(s.m.fo) == 0 || n <= 0 {
+	if len(s.m.FinOps) == 0 || n <= 0 {
 		return nil
 	}
-	env := &s.m.fo[0]
+	env := &s.m.FinOps[0]
 	var candidates []int // real people, not the built-in accounts
-	for i, u := range env.users {
-		if u.entra >= 0 && u.enabled {
+	for i, u := range env.Users {
+		if u.Entra >= 0 && u.Enabled {
 			candidates = append(candidates, i)
 		}
 	}
 	roleRecID := int64(5637144576)
-	for i, r := range foRoles {
-		if r.id == finOpsEventRole {
+	for i, r := range FinOpsRoles {
+		if r.ID == finOpsEventRole {
 			roleRecID += int64(i)
 		}
 	}
-	base := s.m.anchor / 1000 // ms
+	base := s.m.Anchor / 1000 // ms
 	out := make([]PlannedEvent, n)
 	for i := range n {
-		h := hash(s.cfg.Seed, 300, uint64(i))
+		h := Hash(s.cfg.Seed, 300, uint64(i))
 		ms := base - int64(n-i)*1000
-		company := foCompanies[h%uint64(len(foCompanies))]
+		company := FinOpsCompanies[h%uint64(len(FinOpsCompanies))]
 		body := map[string]any{
 			"BusinessEventLegalEntity":    strings.ToLower(company),
 			"ContextRecordSubject":        "",
 			"ControlNumber":               5637144576 + int64(i),
-			"EventId":                     guid(h, hash(s.cfg.Seed, 301, uint64(i))),
+			"EventId":                     GUID(h, Hash(s.cfg.Seed, 301, uint64(i))),
 			"EventTime":                   fmt.Sprintf("/Date(%d)/", ms),
 			"EventTimeIso8601":            time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.0000000Z"),
 			"InitiatingUserAADObjectId":   "{00000000-0000-0000-0000-000000000000}",
@@ -82,12 +82,12 @@ func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 		var user string
 		switch {
 		case i%3 == 0 && len(candidates) > 0:
-			user = env.users[candidates[int(h>>8)%len(candidates)]].userID
+			user = env.Users[candidates[int(h>>8)%len(candidates)]].UserID
 			alert("SecurityUserRole", "Security user role", 65393, "SecurityRole", "Security role", 2, "RecordInsert",
 				"Role "+finOpsEventRole+" assigned", user, strconv.FormatInt(roleRecID, 10))
 			out[i].UserID = user
 		case i%3 == 1 && len(candidates) > 0:
-			u := env.users[candidates[int(h>>8)%len(candidates)]].userID
+			u := env.Users[candidates[int(h>>8)%len(candidates)]].UserID
 			alert("UserInfo", "User information", 65518, "enable", "Enabled", 5, "FieldChanged", "User changed", u, "")
 		default:
 			maps.Copy(body, map[string]any{"BusinessEventId": "SalesOrderInvoicedBusinessEvent",
@@ -109,31 +109,31 @@ func (s *Sim) ApplyFinOpsEvents(n int) []string {
 	s.foMu.Lock()
 	defer s.foMu.Unlock()
 	role := uint8(0)
-	for i, r := range foRoles {
-		if r.id == finOpsEventRole {
+	for i, r := range FinOpsRoles {
+		if r.ID == finOpsEventRole {
 			role = uint8(i)
 		}
 	}
 	var changed []string
-	env := &s.m.fo[0]
+	env := &s.m.FinOps[0]
 	for _, p := range plan {
 		if p.UserID == "" {
 			continue
 		}
-		for ui := range env.users {
-			u := &env.users[ui]
-			if u.userID != p.UserID {
+		for ui := range env.Users {
+			u := &env.Users[ui]
+			if u.UserID != p.UserID {
 				continue
 			}
 			has := false
-			for _, r := range u.roles {
+			for _, r := range u.Roles {
 				has = has || r == role
 			}
 			if !has {
-				u.roles = append(u.roles, role)
+				u.Roles = append(u.Roles, role)
 			}
-			if !contains(changed, u.userID) {
-				changed = append(changed, u.userID)
+			if !contains(changed, u.UserID) {
+				changed = append(changed, u.UserID)
 			}
 		}
 	}

@@ -30,9 +30,9 @@ func (s *Sim) reading(h endpoint) endpoint {
 
 func (s *Sim) userIndex(id string) (int, bool) {
 	s.lw.idxOnce.Do(func() {
-		s.lw.byID = make(map[string]int, len(s.m.users))
-		for i := range s.m.users {
-			s.lw.byID[s.m.users[i].id] = i
+		s.lw.byID = make(map[string]int, len(s.m.Users))
+		for i := range s.m.Users {
+			s.lw.byID[s.m.Users[i].ID] = i
 		}
 	})
 	i, ok := s.lw.byID[strings.ToLower(id)]
@@ -62,7 +62,7 @@ func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *reply) {
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, `/v1.0/$metadata#users/$entity",`...)
-	u := s.appendUser(nil, &s.m.users[i], props)
+	u := s.appendUser(nil, &s.m.Users[i], props)
 	rep.b = append(b, u[1:]...)
 }
 
@@ -88,13 +88,13 @@ func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) 
 			"Resource '"+r.PathValue("id")+"' does not exist or one of its queried reference-property objects are not present.", reqID)
 		return
 	}
-	u := &s.m.users[i]
+	u := &s.m.Users[i]
 	// Check every removal before changing anything: the call is all or nothing.
 	idx := make([]int, 0, len(*body.RemoveLicenses))
 	for _, sku := range *body.RemoveLicenses {
 		at := -1
-		for li, l := range u.lic {
-			if strings.EqualFold(skuCatalog[l.sku].id, sku) {
+		for li, l := range u.Licenses {
+			if strings.EqualFold(SKUCatalog[l.SKU].ID, sku) {
 				at = li
 			}
 		}
@@ -102,7 +102,7 @@ func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) 
 		case at < 0:
 			s.graphError(rep, http.StatusBadRequest, "Request_BadRequest", "User does not have a corresponding license for skuId '"+sku+"'.", reqID)
 			return
-		case u.lic[at].group >= 0:
+		case u.Licenses[at].Group >= 0:
 			s.graphError(rep, http.StatusBadRequest, "Request_BadRequest",
 				"User license is inherited from a group membership and it cannot be removed directly from the user.", reqID)
 			return
@@ -113,20 +113,20 @@ func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) 
 		s.graphError(rep, http.StatusBadRequest, "Request_BadRequest", "The simulator does not add licenses.", reqID)
 		return
 	}
-	keep := u.lic[:0:0]
-	for li, l := range u.lic {
+	keep := u.Licenses[:0:0]
+	for li, l := range u.Licenses {
 		removed := false
 		for _, at := range idx {
 			removed = removed || at == li
 		}
 		if removed {
-			s.m.skus[s.m.skuIndex[l.sku]].consumed--
+			s.m.SKUs[s.m.SKUIndex[l.SKU]].Consumed--
 			s.lw.removed++
 			continue
 		}
 		keep = append(keep, l)
 	}
-	u.lic = keep
+	u.Licenses = keep
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, `/v1.0/$metadata#users/$entity",`...)
@@ -144,8 +144,8 @@ func (s *Sim) SignInNow(userID string) bool {
 		return false
 	}
 	now := s.clock().UnixMicro()
-	u := &s.m.users[i]
-	u.lastSignIn, u.lastSuccess = now, now
+	u := &s.m.Users[i]
+	u.LastSignIn, u.LastSuccess = now, now
 	return true
 }
 
@@ -158,8 +158,8 @@ func (s *Sim) Licenses(userID string) []string {
 		return nil
 	}
 	var out []string
-	for _, l := range s.m.users[i].lic {
-		out = append(out, skuCatalog[l.sku].id)
+	for _, l := range s.m.Users[i].Licenses {
+		out = append(out, SKUCatalog[l.SKU].ID)
 	}
 	return out
 }

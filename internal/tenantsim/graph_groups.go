@@ -13,9 +13,9 @@ import (
 var groupProps = []string{"id", "description", "displayName", "groupTypes", "mailEnabled", "mailNickname", "securityEnabled"}
 
 // groupIndex finds a licensing group by id.
-func (m *model) groupIndex(id string) (int, bool) {
-	for g := range licenseGroups {
-		if strings.EqualFold(m.groupID(g), id) {
+func (m *Tenant) GroupIndex(id string) (int, bool) {
+	for g := range LicenseGroups {
+		if strings.EqualFold(m.GroupID(g), id) {
 			return g, true
 		}
 	}
@@ -27,7 +27,7 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 		return
 	}
 	id := r.PathValue("id")
-	g, ok := s.m.groupIndex(id)
+	g, ok := s.m.GroupIndex(id)
 	if !ok {
 		s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
 			"Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.", w.Header().Get("request-id"))
@@ -51,7 +51,7 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 			props = append(props, found)
 		}
 	}
-	lg := licenseGroups[g]
+	lg := LicenseGroups[g]
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, `/v1.0/$metadata#groups`...)
@@ -67,17 +67,17 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 		b = append(b, `":`...)
 		switch p {
 		case "id":
-			b = appendJSONString(b, s.m.groupID(g))
+			b = appendJSONString(b, s.m.GroupID(g))
 		case "displayName":
-			b = appendJSONString(b, lg.name)
+			b = appendJSONString(b, lg.Name)
 		case "description":
-			b = appendJSONString(b, "Assigns "+skuCatalog[lg.sku].part+" to its members (group-based licensing)")
+			b = appendJSONString(b, "Assigns "+SKUCatalog[lg.SKU].Part+" to its members (group-based licensing)")
 		case "groupTypes":
 			b = append(b, "[]"...)
 		case "mailEnabled":
 			b = append(b, "false"...)
 		case "mailNickname":
-			b = appendJSONString(b, strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(lg.name)))
+			b = appendJSONString(b, strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(lg.Name)))
 		case "securityEnabled":
 			b = append(b, "true"...)
 		}
@@ -86,12 +86,12 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 }
 
 // licensingGroups counts the groups that assign a license to at least one user: what a run lands in graph_groups.
-func (m *model) licensingGroups() int64 {
+func (m *Tenant) LicensingGroups() int64 {
 	seen := map[int8]bool{}
-	for i := range m.users {
-		for _, l := range m.users[i].lic {
-			if l.group >= 0 {
-				seen[l.group] = true
+	for i := range m.Users {
+		for _, l := range m.Users[i].Licenses {
+			if l.Group >= 0 {
+				seen[l.Group] = true
 			}
 		}
 	}

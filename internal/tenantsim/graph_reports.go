@@ -23,15 +23,15 @@ const reportHeader = "Report Refresh Date,User Principal Name,Display Name,Is De
 	"Skype For Business License Assign Date,Yammer License Assign Date,Teams License Assign Date,Assigned Products"
 
 // reportLagDays is how far the report's refresh date trails the tenant's clock (usage reports run 2-3 days late).
-const reportLagDays = 2
+const ReportLagDays = 2
 
 // productNames are the names the Assigned Products column uses.
 var productNames = map[uint8]string{
-	skuO365E3: "OFFICE 365 E3", skuO365E5: "OFFICE 365 E5", skuM365E3: "MICROSOFT 365 E3", skuM365E5: "MICROSOFT 365 E5",
-	skuSales: "DYNAMICS 365 SALES ENTERPRISE EDITION", skuService: "DYNAMICS 365 CUSTOMER SERVICE ENTERPRISE EDITION",
-	skuTeamMembers: "DYNAMICS 365 TEAM MEMBERS", skuOps: "DYNAMICS 365 UNF OPS PLAN ENT EDITION",
-	skuPowerApps: "POWER APPS PREMIUM", skuEntraP1: "MICROSOFT ENTRA ID P1", skuFlowFree: "MICROSOFT POWER AUTOMATE FREE",
-	skuCRMLegacy: "MICROSOFT DYNAMICS CRM ONLINE",
+	SKUO365E3: "OFFICE 365 E3", SKUO365E5: "OFFICE 365 E5", SKUM365E3: "MICROSOFT 365 E3", SKUM365E5: "MICROSOFT 365 E5",
+	SKUSales: "DYNAMICS 365 SALES ENTERPRISE EDITION", SKUService: "DYNAMICS 365 CUSTOMER SERVICE ENTERPRISE EDITION",
+	SKUTeamMembers: "DYNAMICS 365 TEAM MEMBERS", SKUOps: "DYNAMICS 365 UNF OPS PLAN ENT EDITION",
+	SKUPowerApps: "POWER APPS PREMIUM", SKUEntraP1: "MICROSOFT ENTRA ID P1", SKUFlowFree: "MICROSOFT POWER AUTOMATE FREE",
+	SKUCRMLegacy: "MICROSOFT DYNAMICS CRM ONLINE",
 }
 
 // usageReport is GET /v1.0/reports/{function}: only getOffice365ActiveUserDetail with a period.
@@ -74,37 +74,37 @@ func (s *Sim) reportDownload(w http.ResponseWriter, r *http.Request) {
 // usageDays is a user's last activity per workload, in days since the Unix epoch (-1 = none): never after the
 // report's refresh date, never after the day of the user's last successful sign-in (nobody uses Exchange or Teams
 // without signing in), and none for a user who never signed in.
-type usageDays struct{ exchange, oneDrive, sharePoint, teams int64 }
+type UsageDays struct{ Exchange, OneDrive, SharePoint, Teams int64 }
 
-func (m *model) usageOf(i int) usageDays {
-	u := &m.users[i]
-	none := usageDays{-1, -1, -1, -1}
-	if u.lastSuccess == 0 || !u.hasSuite() {
+func (m *Tenant) UsageOf(i int) UsageDays {
+	u := &m.Users[i]
+	none := UsageDays{-1, -1, -1, -1}
+	if u.LastSuccess == 0 || !u.HasSuite() {
 		return none
 	}
-	d0 := u.lastSuccess / usPerDay
-	refresh := m.anchor/usPerDay - reportLagDays
-	h := func(f uint64) uint64 { return hash(m.seed, 5000, uint64(i), f) }
-	d := usageDays{
-		exchange:   min(d0-int64(h(1)%3), refresh),
-		sharePoint: min(d0-int64(h(3)%9), refresh),
-		teams:      min(d0-int64(h(2)%4), refresh),
-		oneDrive:   -1,
+	d0 := u.LastSuccess / MicrosPerDay
+	refresh := m.Anchor/MicrosPerDay - ReportLagDays
+	h := func(f uint64) uint64 { return Hash(m.Seed, 5000, uint64(i), f) }
+	d := UsageDays{
+		Exchange:   min(d0-int64(h(1)%3), refresh),
+		SharePoint: min(d0-int64(h(3)%9), refresh),
+		Teams:      min(d0-int64(h(2)%4), refresh),
+		OneDrive:   -1,
 	}
 	if h(4)%10 < 6 {
-		d.oneDrive = min(d0-int64(h(5)%12), refresh)
+		d.OneDrive = min(d0-int64(h(5)%12), refresh)
 	}
 	return d
 }
 
 // latest is the newest workload date, -1 for none.
-func (d usageDays) latest() int64 { return max(d.exchange, d.oneDrive, d.sharePoint, d.teams) }
+func (d UsageDays) Latest() int64 { return max(d.Exchange, d.OneDrive, d.SharePoint, d.Teams) }
 
 // reportRows counts the report's rows: one per member holding a Microsoft 365 / Office 365 suite.
-func (m *model) reportRows() int64 {
+func (m *Tenant) ReportRows() int64 {
 	var n int64
-	for i := range m.users {
-		if !m.users[i].guest && m.users[i].hasSuite() {
+	for i := range m.Users {
+		if !m.Users[i].Guest && m.Users[i].HasSuite() {
 			n++
 		}
 	}
@@ -114,46 +114,46 @@ func (m *model) reportRows() int64 {
 func (s *Sim) renderUsageReport() []byte {
 	m := s.m
 	b := []byte("\ufeff" + reportHeader + "\r\n")
-	refresh := m.anchor/usPerDay - reportLagDays
+	refresh := m.Anchor/MicrosPerDay - ReportLagDays
 	day := func(b []byte, d int64) []byte {
 		if d < 0 {
 			return b
 		}
 		return time.Unix(d*86400, 0).UTC().AppendFormat(b, "2006-01-02")
 	}
-	for i := range m.users {
-		u := &m.users[i]
-		if u.guest || !u.hasSuite() {
+	for i := range m.Users {
+		u := &m.Users[i]
+		if u.Guest || !u.HasSuite() {
 			continue
 		}
 		b = day(b, refresh)
 		b = append(b, ',')
 		if s.cfg.ConcealedNames {
-			h := m.concealedName(i)
+			h := m.ConcealedName(i)
 			b = append(b, h...)
 			b = append(b, ',')
 			b = append(b, h...)
 		} else {
-			b = append(b, u.upn...)
+			b = append(b, u.UPN...)
 			b = append(b, ',')
-			b = appendCSV(b, u.name)
+			b = appendCSV(b, u.Name)
 		}
 		b = append(b, ",False,,True,True,True,True,False,True,"...)
-		d := m.usageOf(i)
-		b = day(b, d.exchange)
+		d := m.UsageOf(i)
+		b = day(b, d.Exchange)
 		b = append(b, ',')
-		b = day(b, d.oneDrive)
+		b = day(b, d.OneDrive)
 		b = append(b, ',')
-		b = day(b, d.sharePoint)
+		b = day(b, d.SharePoint)
 		b = append(b, ",,,"...)
-		b = day(b, d.teams)
+		b = day(b, d.Teams)
 		var assigned int64
 		var products []string
-		for _, l := range u.lic {
-			if suiteSku(l.sku) {
-				assigned = l.assigned / usPerDay
+		for _, l := range u.Licenses {
+			if SuiteSKU(l.SKU) {
+				assigned = l.Assigned / MicrosPerDay
 			}
-			products = append(products, productNames[l.sku])
+			products = append(products, productNames[l.SKU])
 		}
 		for w := 0; w < 6; w++ {
 			b = append(b, ',')

@@ -13,8 +13,8 @@ const tokSignIns = 's'
 
 // fragments are the constant pieces of sign-in JSON, joined once so a page is mostly copies.
 type fragments struct {
-	app      [appCount][]byte // `","appId":"…","appDisplayName":"…","ipAddress":"`
-	resource [appCount][]byte // `","isInteractive":true,…,"resourceId":"…","status":`
+	app      [AppCount][]byte // `","appId":"…","appDisplayName":"…","ipAddress":"`
+	resource [AppCount][]byte // `","isInteractive":true,…,"resourceId":"…","status":`
 	client   [][]byte         // per device: `","clientAppUsed":"…","correlationId":"`
 	device   [][]byte         // per device: `,"deviceDetail":{…},"location":`
 	place    [][]byte         // per place: `{"city":…}},"appliedConditionalAccessPolicies":`
@@ -29,28 +29,28 @@ const (
 	caNotApplied
 )
 
-func newFragments(m *model) fragments {
+func newFragments(m *Tenant) fragments {
 	var f fragments
-	for i, a := range signInApps {
-		f.app[i] = []byte(`","appId":"` + a.appID + `","appDisplayName":"` + a.appName + `","ipAddress":"`)
+	for i, a := range SignInApps {
+		f.app[i] = []byte(`","appId":"` + a.AppID + `","appDisplayName":"` + a.AppName + `","ipAddress":"`)
 		f.resource[i] = []byte(`","isInteractive":true,"riskDetail":"none","riskLevelAggregated":"none","riskLevelDuringSignIn":"none",` +
-			`"riskState":"none","riskEventTypes":[],"resourceDisplayName":"` + a.resName + `","resourceId":"` + a.resID + `","status":`)
+			`"riskState":"none","riskEventTypes":[],"resourceDisplayName":"` + a.ResourceName + `","resourceId":"` + a.ResourceID + `","status":`)
 	}
-	for _, d := range devices {
-		f.client = append(f.client, []byte(`","clientAppUsed":"`+d.clientApp+`","correlationId":"`))
-		f.device = append(f.device, []byte(`,"deviceDetail":{"deviceId":"","displayName":null,"operatingSystem":"`+d.os+
-			`","browser":"`+d.browser+`","isCompliant":null,"isManaged":null,"trustType":null},"location":`))
+	for _, d := range Devices {
+		f.client = append(f.client, []byte(`","clientAppUsed":"`+d.ClientApp+`","correlationId":"`))
+		f.device = append(f.device, []byte(`,"deviceDetail":{"deviceId":"","displayName":null,"operatingSystem":"`+d.OS+
+			`","browser":"`+d.Browser+`","isCompliant":null,"isManaged":null,"trustType":null},"location":`))
 	}
-	for _, p := range places {
-		f.place = append(f.place, []byte(`{"city":"`+p.city+`","state":"`+p.state+`","countryOrRegion":"`+p.country+
-			`","geoCoordinates":{"altitude":null,"latitude":`+p.lat+`,"longitude":`+p.lon+`}},"appliedConditionalAccessPolicies":`))
+	for _, p := range Places {
+		f.place = append(f.place, []byte(`{"city":"`+p.City+`","state":"`+p.State+`","countryOrRegion":"`+p.Country+
+			`","geoCoordinates":{"altitude":null,"latitude":`+p.Lat+`,"longitude":`+p.Lon+`}},"appliedConditionalAccessPolicies":`))
 	}
-	for _, x := range failures {
-		f.failure = append(f.failure, appendJSONString([]byte(`{"errorCode":`+strconv.Itoa(x.code)+`,"failureReason":`), x.reason))
+	for _, x := range Failures {
+		f.failure = append(f.failure, appendJSONString([]byte(`{"errorCode":`+strconv.Itoa(x.Code)+`,"failureReason":`), x.Reason))
 		f.failure[len(f.failure)-1] = append(f.failure[len(f.failure)-1], `,"additionalDetails":null}`...)
 	}
 	policy := func(result string) []byte {
-		return []byte(`[{"id":"` + m.policyID + `","displayName":"Require multifactor authentication for all users",` +
+		return []byte(`[{"id":"` + m.PolicyID + `","displayName":"Require multifactor authentication for all users",` +
 			`"enforcedGrantControls":["Mfa"],"enforcedSessionControls":[],"result":"` + result + `"}]}`)
 	}
 	f.policies = [3][]byte{policy("success"), policy("failure"), []byte(`[]}`)}
@@ -92,11 +92,11 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 		}
 		top = min(n, 1000)
 	}
-	e := &s.m.ev
+	e := &s.m.Events
 	var wk walker
 	if tok, ok := query(r, "$skiptoken"); ok {
 		v, ok := s.openToken(tokSignIns, tok, 6)
-		if !ok || v[2] < 0 || v[2] >= int64(e.buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(s.m.users)) {
+		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(s.m.Users)) {
 			s.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
 			return
 		}
@@ -108,15 +108,15 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 			s.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
 			return
 		}
-		lo, hi := max(sf.lo, s.m.servedFrom), min(sf.hi, s.m.servedTo)
+		lo, hi := max(sf.lo, s.m.ServedFrom), min(sf.hi, s.m.ServedTo)
 		wk = walker{e: e, lo: lo, hi: hi, j: -1, user: sf.user, asc: asc}
 		switch {
 		case lo > hi || sf.none:
 			wk.k = -1
 		case asc:
-			wk.k, wk.j = max(e.bucketOf(lo), 0), 0
+			wk.k, wk.j = max(e.BucketOf(lo), 0), 0
 		default:
-			wk.k = min(e.bucketOf(hi), e.buckets-1)
+			wk.k = min(e.BucketOf(hi), e.Buckets-1)
 		}
 	}
 
@@ -152,7 +152,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 			b = append(b, ',')
 		}
 		b = slices.Grow(b, 2048)
-		b = s.appendSignIn(b, &rd, e.event(at, h))
+		b = s.appendSignIn(b, &rd, e.SignIn(at, h))
 	}
 	rep.b = append(b, "]}"...)
 }
@@ -160,7 +160,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 // walker walks the events of [lo, hi] from bucket k, index j: newest first (j -1: the bucket's newest), or oldest
 // first when asc. When user is not -1 it yields that user's events only.
 type walker struct {
-	e      *events
+	e      *Events
 	lo, hi int64
 	k      int
 	j      int64
@@ -182,7 +182,7 @@ func (w *walker) next() (int64, uint64, bool) {
 		} else {
 			at, h, ok = w.nextDesc()
 		}
-		if !ok || w.user < 0 || w.e.event(at, h).user == w.user {
+		if !ok || w.user < 0 || w.e.SignIn(at, h).User == w.user {
 			return at, h, ok
 		}
 	}
@@ -191,12 +191,12 @@ func (w *walker) next() (int64, uint64, bool) {
 func (w *walker) nextDesc() (int64, uint64, bool) {
 	for w.k >= 0 {
 		if !w.loaded {
-			w.bs = w.e.bucketStart(w.k)
-			if w.bs+usPerMinute <= w.lo {
+			w.bs = w.e.BucketStart(w.k)
+			if w.bs+MicrosPerMinute <= w.lo {
 				w.k = -1
 				return 0, 0, false
 			}
-			w.n, w.seed, w.loaded = w.e.count(w.k), w.e.bucketSeed(w.k), true
+			w.n, w.seed, w.loaded = w.e.Count(w.k), w.e.BucketSeed(w.k), true
 			if w.j < 0 || w.j >= w.n {
 				w.j = w.n - 1
 			}
@@ -205,7 +205,7 @@ func (w *walker) nextDesc() (int64, uint64, bool) {
 			w.k, w.j, w.loaded = w.k-1, -1, false
 			continue
 		}
-		at, h := w.e.at(w.bs, w.seed, w.j, w.n)
+		at, h := w.e.At(w.bs, w.seed, w.j, w.n)
 		w.j--
 		if at > w.hi {
 			continue
@@ -220,21 +220,21 @@ func (w *walker) nextDesc() (int64, uint64, bool) {
 }
 
 func (w *walker) nextAsc() (int64, uint64, bool) {
-	for w.k >= 0 && w.k < w.e.buckets {
+	for w.k >= 0 && w.k < w.e.Buckets {
 		if !w.loaded {
-			w.bs = w.e.bucketStart(w.k)
+			w.bs = w.e.BucketStart(w.k)
 			if w.bs > w.hi {
 				w.k = -1
 				return 0, 0, false
 			}
-			w.n, w.seed, w.loaded = w.e.count(w.k), w.e.bucketSeed(w.k), true
+			w.n, w.seed, w.loaded = w.e.Count(w.k), w.e.BucketSeed(w.k), true
 			w.j = max(w.j, 0)
 		}
 		if w.j >= w.n {
 			w.k, w.j, w.loaded = w.k+1, 0, false
 			continue
 		}
-		at, h := w.e.at(w.bs, w.seed, w.j, w.n)
+		at, h := w.e.At(w.bs, w.seed, w.j, w.n)
 		w.j++
 		if at < w.lo {
 			continue
@@ -255,44 +255,44 @@ type renderer struct {
 	prefix []byte // "2006-01-02T15:04:"
 }
 
-func (s *Sim) appendSignIn(b []byte, rd *renderer, ev event) []byte {
-	sg := &s.m.signers[ev.user]
+func (s *Sim) appendSignIn(b []byte, rd *renderer, ev SignIn) []byte {
+	sg := &s.m.Signers[ev.User]
 	f := &s.frag
-	h3 := mix(ev.h2 ^ 0x6a09e667f3bcc909)
-	app := sg.app(h3)
-	dev := int(sg.dev)
+	h3 := Mix(ev.H2 ^ 0x6a09e667f3bcc909)
+	app := sg.App(h3)
+	dev := int(sg.Dev)
 	if (h3>>8)%10 < 2 {
-		dev = int((h3 >> 12) % uint64(len(devices)))
+		dev = int((h3 >> 12) % uint64(len(Devices)))
 	}
-	pl := int(sg.place)
+	pl := int(sg.Place)
 	if (h3>>20)%100 < 8 {
-		pl = int((h3 >> 24) % uint64(len(places)))
+		pl = int((h3 >> 24) % uint64(len(Places)))
 	}
 	ca := caSuccess
 	switch {
-	case ev.fail >= 0 && failures[ev.fail].ca:
+	case ev.Fail >= 0 && Failures[ev.Fail].CA:
 		ca = caFailure
 	case (h3>>32)%4 == 0:
 		ca = caNotApplied
 	}
 
 	b = append(b, `{"id":"`...)
-	b = appendGUID(b, ev.h, ev.h2)
+	b = AppendGUID(b, ev.H, ev.H2)
 	b = append(b, `","createdDateTime":"`...)
-	if minute := ev.at / usPerMinute; minute != rd.minute || rd.prefix == nil {
+	if minute := ev.At / MicrosPerMinute; minute != rd.minute || rd.prefix == nil {
 		rd.minute = minute
-		rd.prefix = time.UnixMicro(minute*usPerMinute).UTC().AppendFormat(rd.prefix[:0], "2006-01-02T15:04:")
+		rd.prefix = time.UnixMicro(minute*MicrosPerMinute).UTC().AppendFormat(rd.prefix[:0], "2006-01-02T15:04:")
 	}
 	b = append(b, rd.prefix...)
-	inMin := ev.at - rd.minute*usPerMinute
+	inMin := ev.At - rd.minute*MicrosPerMinute
 	sec := inMin / 1_000_000
 	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.')
 	b = appendFrac7(b, inMin%1_000_000)
 	b = append(b, `Z","userDisplayName":"`...)
-	b = append(b, s.m.arena[sg.off:sg.off+uint32(sg.n)]...)
+	b = append(b, s.m.Arena[sg.Off:sg.Off+uint32(sg.N)]...)
 	b = append(b, f.app[app]...)
-	uh := uint64(ev.user) * 0x9e3779b97f4a7c15
-	b = strconv.AppendUint(b, places[pl].ipFirst, 10)
+	uh := uint64(ev.User) * 0x9e3779b97f4a7c15
+	b = strconv.AppendUint(b, Places[pl].IPFirst, 10)
 	b = append(b, '.')
 	b = strconv.AppendUint(b, (uh>>40)&255, 10)
 	b = append(b, '.')
@@ -300,14 +300,14 @@ func (s *Sim) appendSignIn(b []byte, rd *renderer, ev event) []byte {
 	b = append(b, '.')
 	b = strconv.AppendUint(b, 1+(h3>>40)%254, 10)
 	b = append(b, f.client[dev]...)
-	b = appendGUID(b, ev.h2, h3)
+	b = AppendGUID(b, ev.H2, h3)
 	b = append(b, `","conditionalAccessStatus":"`...)
 	b = append(b, f.caStatus[ca]...)
 	b = append(b, f.resource[app]...)
-	if ev.fail < 0 {
+	if ev.Fail < 0 {
 		b = append(b, statusOK...)
 	} else {
-		b = append(b, f.failure[ev.fail]...)
+		b = append(b, f.failure[ev.Fail]...)
 	}
 	b = append(b, f.device[dev]...)
 	b = append(b, f.place[pl]...)

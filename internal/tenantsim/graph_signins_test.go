@@ -60,7 +60,7 @@ func TestSignInWindowsCoverEverySignInOnce(t *testing.T) {
 		hi, _ := time.Parse(time.RFC3339Nano, bounds[i+1])
 		for _, top := range []string{"", "$top=333"} {
 			rows, pages := c.all(signInsURL(signInWindow(bounds[i], bounds[i+1]), top))
-			want := c.s.m.ev.countBetween(max(lo.UnixMicro(), c.s.m.servedFrom), hi.UnixMicro()-1)
+			want := c.s.m.Events.CountBetween(max(lo.UnixMicro(), c.s.m.ServedFrom), hi.UnixMicro()-1)
 			if int64(len(rows)) != want {
 				t.Fatalf("window %d (%s): %d sign-ins in %d pages, want %d", i, top, len(rows), pages, want)
 			}
@@ -345,8 +345,8 @@ func TestDeterministic(t *testing.T) {
 
 func TestGeneratedStringsNeedNoEscaping(t *testing.T) {
 	s := newSim(t, func(c *Config) { c.Users = 5000 })
-	for _, u := range s.m.users {
-		for _, v := range []string{u.id, u.upn, u.name, u.given, u.sur, u.mail} {
+	for _, u := range s.m.Users {
+		for _, v := range []string{u.ID, u.UPN, u.Name, u.Given, u.Surname, u.Mail} {
 			if string(appendJSONString(nil, v)) != `"`+v+`"` {
 				t.Fatalf("user string %q needs escaping: it is copied raw into JSON", v)
 			}

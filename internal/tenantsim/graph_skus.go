@@ -12,52 +12,52 @@ func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *reply)
 		return
 	}
 	m := s.m
-	account := guid(hash(s.cfg.Seed, 50), hash(s.cfg.Seed, 51))
+	account := GUID(Hash(s.cfg.Seed, 50), Hash(s.cfg.Seed, 51))
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, `/v1.0/$metadata#subscribedSkus","value":[`...)
-	for i := range m.skus {
-		k := &m.skus[i]
+	for i := range m.SKUs {
+		k := &m.SKUs[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"accountName":`...)
-		b = appendRaw(b, m.orgName)
+		b = appendRaw(b, m.OrgName)
 		b = append(b, `,"accountId":`...)
 		b = appendRaw(b, account)
 		b = append(b, `,"appliesTo":"User","capabilityStatus":`...)
-		b = appendRaw(b, k.status)
+		b = appendRaw(b, k.Status)
 		b = append(b, `,"consumedUnits":`...)
-		b = strconv.AppendInt(b, int64(k.consumed), 10)
+		b = strconv.AppendInt(b, int64(k.Consumed), 10)
 		b = append(b, `,"id":"`...)
 		b = append(b, s.cfg.TenantID...)
 		b = append(b, '_')
-		b = append(b, k.def.id...)
+		b = append(b, k.Def.ID...)
 		b = append(b, `","prepaidUnits":{"enabled":`...)
-		b = strconv.AppendInt(b, int64(k.enabled), 10)
+		b = strconv.AppendInt(b, int64(k.Enabled), 10)
 		b = append(b, `,"lockedOut":`...)
-		b = strconv.AppendInt(b, int64(k.locked), 10)
+		b = strconv.AppendInt(b, int64(k.LockedOut), 10)
 		b = append(b, `,"suspended":`...)
-		b = strconv.AppendInt(b, int64(k.suspended), 10)
+		b = strconv.AppendInt(b, int64(k.Suspended), 10)
 		b = append(b, `,"warning":`...)
-		b = strconv.AppendInt(b, int64(k.warning), 10)
+		b = strconv.AppendInt(b, int64(k.Warning), 10)
 		b = append(b, `},"servicePlans":[`...)
-		for j, p := range k.def.plans {
+		for j, p := range k.Def.Plans {
 			if j > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, `{"servicePlanId":"`...)
-			b = append(b, p.id...)
+			b = append(b, p.ID...)
 			b = append(b, `","servicePlanName":"`...)
-			b = append(b, p.name...)
+			b = append(b, p.Name...)
 			b = append(b, `","provisioningStatus":"Success","appliesTo":"User"}`...)
 		}
 		b = append(b, `],"skuId":"`...)
-		b = append(b, k.def.id...)
+		b = append(b, k.Def.ID...)
 		b = append(b, `","skuPartNumber":"`...)
-		b = append(b, k.def.part...)
+		b = append(b, k.Def.Part...)
 		b = append(b, `","subscriptionIds":["`...)
-		b = appendGUID(b, hash(s.cfg.Seed, 60, uint64(i)), hash(s.cfg.Seed, 61, uint64(i)))
+		b = AppendGUID(b, Hash(s.cfg.Seed, 60, uint64(i)), Hash(s.cfg.Seed, 61, uint64(i)))
 		b = append(b, `"]}`...)
 	}
 	rep.b = append(b, "]}"...)

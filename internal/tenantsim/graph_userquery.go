@@ -27,7 +27,7 @@ type userQuery struct {
 	props  []string
 	hasSel bool
 	top    int
-	match  func(u *user) bool // nil: every user
+	match  func(u *User) bool // nil: every user
 	order  int                // orderNone, orderUPN, orderName
 	desc   bool
 	count  bool // @odata.count asked for and honoured
@@ -91,7 +91,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 		}
 	}
 
-	var preds []func(*user) bool
+	var preds []func(*User) bool
 	f, hasFilter := query(r, "$filter")
 	if hasFilter {
 		p, needsAdvanced, err := parseUserFilter(f)
@@ -121,7 +121,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 	case 1:
 		q.match = preds[0]
 	case 2:
-		q.match = func(u *user) bool { return preds[0](u) && preds[1](u) }
+		q.match = func(u *User) bool { return preds[0](u) && preds[1](u) }
 	}
 	if o, ok := query(r, "$orderby"); ok {
 		fields := strings.Fields(o)
@@ -152,7 +152,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 
 // userAt is the index in model.users of the p-th user in the query's order.
 func (s *Sim) userAt(q *userQuery, p int) int {
-	n := len(s.m.users)
+	n := len(s.m.Users)
 	if q.desc {
 		p = n - 1 - p
 	}
@@ -166,13 +166,13 @@ func (s *Sim) userAt(q *userQuery, p int) int {
 // directory compares them), built once: names never change.
 func (s *Sim) userOrder(order int) []int32 {
 	s.lw.orderOnce[order].Do(func() {
-		users := s.m.users
+		users := s.m.Users
 		keys := make([]string, len(users))
 		perm := make([]int32, len(users))
 		for i := range users {
-			keys[i], perm[i] = strings.ToLower(users[i].upn), int32(i)
+			keys[i], perm[i] = strings.ToLower(users[i].UPN), int32(i)
 			if order == orderName {
-				keys[i] = strings.ToLower(users[i].name)
+				keys[i] = strings.ToLower(users[i].Name)
 			}
 		}
 		sort.SliceStable(perm, func(a, b int) bool { return keys[perm[a]] < keys[perm[b]] })
@@ -196,37 +196,37 @@ func invalidFilter(why string) *queryError {
 // query parameters; startsWith is supported by default on the properties that have it.
 type userProp struct {
 	name       string
-	get        func(u *user) (string, bool)
+	get        func(u *User) (string, bool)
 	startsWith bool
 	endsWith   bool // with the advanced query parameters
 	nullable   bool // eq null, with the advanced query parameters
 }
 
 var userProps4Filter = []userProp{
-	{name: "id", get: func(u *user) (string, bool) { return u.id, true }},
-	{name: "accountEnabled", get: func(u *user) (string, bool) { return strconv.FormatBool(u.enabled), true }},
-	{name: "userType", nullable: true, get: func(u *user) (string, bool) {
-		if u.guest {
+	{name: "id", get: func(u *User) (string, bool) { return u.ID, true }},
+	{name: "accountEnabled", get: func(u *User) (string, bool) { return strconv.FormatBool(u.Enabled), true }},
+	{name: "userType", nullable: true, get: func(u *User) (string, bool) {
+		if u.Guest {
 			return "Guest", true
 		}
 		return "Member", true
 	}},
-	{name: "userPrincipalName", startsWith: true, endsWith: true, get: func(u *user) (string, bool) { return u.upn, true }},
-	{name: "mail", startsWith: true, endsWith: true, nullable: true, get: func(u *user) (string, bool) { return u.mail, u.mail != "" }},
-	{name: "displayName", startsWith: true, nullable: true, get: func(u *user) (string, bool) { return u.name, true }},
-	{name: "givenName", startsWith: true, nullable: true, get: func(u *user) (string, bool) { return u.given, true }},
-	{name: "surname", startsWith: true, nullable: true, get: func(u *user) (string, bool) { return u.sur, true }},
-	{name: "department", startsWith: true, nullable: true, get: func(u *user) (string, bool) {
-		if u.dept < 0 {
+	{name: "userPrincipalName", startsWith: true, endsWith: true, get: func(u *User) (string, bool) { return u.UPN, true }},
+	{name: "mail", startsWith: true, endsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Mail, u.Mail != "" }},
+	{name: "displayName", startsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Name, true }},
+	{name: "givenName", startsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Given, true }},
+	{name: "surname", startsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Surname, true }},
+	{name: "department", startsWith: true, nullable: true, get: func(u *User) (string, bool) {
+		if u.Dept < 0 {
 			return "", false
 		}
-		return departments[u.dept], true
+		return Departments[u.Dept], true
 	}},
-	{name: "jobTitle", startsWith: true, nullable: true, get: func(u *user) (string, bool) {
-		if u.dept < 0 {
+	{name: "jobTitle", startsWith: true, nullable: true, get: func(u *User) (string, bool) {
+		if u.Dept < 0 {
 			return "", false
 		}
-		return jobTitles[u.dept], true
+		return JobTitles[u.Dept], true
 	}},
 }
 
@@ -309,7 +309,7 @@ func (p *filterParser) expect(t string) *queryError {
 
 // parseUserFilter compiles a $filter on users into a predicate, and says whether it needs the advanced query
 // parameters.
-func parseUserFilter(f string) (func(*user) bool, bool, *queryError) {
+func parseUserFilter(f string) (func(*User) bool, bool, *queryError) {
 	toks, err := filterTokens(f)
 	if err != nil {
 		return nil, false, err
@@ -318,7 +318,7 @@ func parseUserFilter(f string) (func(*user) bool, bool, *queryError) {
 		return nil, false, invalidFilter("the filter is empty")
 	}
 	p := &filterParser{toks: toks}
-	var preds []func(*user) bool
+	var preds []func(*User) bool
 	for {
 		pred, err := p.clause()
 		if err != nil {
@@ -336,7 +336,7 @@ func parseUserFilter(f string) (func(*user) bool, bool, *queryError) {
 			return nil, false, invalidFilter("unexpected '" + t + "'")
 		}
 	}
-	return func(u *user) bool {
+	return func(u *User) bool {
 		for _, pr := range preds {
 			if !pr(u) {
 				return false
@@ -346,7 +346,7 @@ func parseUserFilter(f string) (func(*user) bool, bool, *queryError) {
 	}, p.advanced, nil
 }
 
-func (p *filterParser) clause() (func(*user) bool, *queryError) {
+func (p *filterParser) clause() (func(*User) bool, *queryError) {
 	t := p.next()
 	switch {
 	case strings.EqualFold(t, "not"):
@@ -364,7 +364,7 @@ func (p *filterParser) clause() (func(*user) bool, *queryError) {
 				return nil, err
 			}
 		}
-		return func(u *user) bool { return !inner(u) }, nil
+		return func(u *User) bool { return !inner(u) }, nil
 	case strings.EqualFold(t, "startswith"), strings.EqualFold(t, "endswith"):
 		return p.stringFunc(strings.EqualFold(t, "endswith"))
 	case strings.EqualFold(t, "assignedLicenses/any"):
@@ -393,13 +393,13 @@ func (p *filterParser) clause() (func(*user) bool, *queryError) {
 				return nil, unsupported(up.name)
 			}
 			p.advanced = true
-			return func(u *user) bool { _, ok := up.get(u); return ok == neg }, nil
+			return func(u *User) bool { _, ok := up.get(u); return ok == neg }, nil
 		}
 		v, err := literal(up, lit)
 		if err != nil {
 			return nil, err
 		}
-		return func(u *user) bool {
+		return func(u *User) bool {
 			got, ok := up.get(u)
 			return (ok && strings.EqualFold(got, v)) != neg
 		}, nil
@@ -420,7 +420,7 @@ func (p *filterParser) clause() (func(*user) bool, *queryError) {
 				return nil, invalidFilter("expected ',' or ')' in the list of 'in'")
 			}
 		}
-		return func(u *user) bool {
+		return func(u *User) bool {
 			got, ok := up.get(u)
 			for _, v := range vals {
 				if ok && strings.EqualFold(got, v) {
@@ -447,7 +447,7 @@ func literal(up *userProp, lit string) (string, *queryError) {
 	return strings.ReplaceAll(lit[1:len(lit)-1], "''", "'"), nil
 }
 
-func (p *filterParser) stringFunc(ends bool) (func(*user) bool, *queryError) {
+func (p *filterParser) stringFunc(ends bool) (func(*User) bool, *queryError) {
 	if err := p.expect("("); err != nil {
 		return nil, err
 	}
@@ -471,7 +471,7 @@ func (p *filterParser) stringFunc(ends bool) (func(*user) bool, *queryError) {
 		return nil, err
 	}
 	v = strings.ToLower(v)
-	return func(u *user) bool {
+	return func(u *User) bool {
 		got, ok := up.get(u)
 		got = strings.ToLower(got)
 		if ends {
@@ -482,7 +482,7 @@ func (p *filterParser) stringFunc(ends bool) (func(*user) bool, *queryError) {
 }
 
 // anyLicense reads assignedLicenses/any(x:x/skuId eq <guid>) (supported by default).
-func (p *filterParser) anyLicense() (func(*user) bool, *queryError) {
+func (p *filterParser) anyLicense() (func(*User) bool, *queryError) {
 	if err := p.expect("("); err != nil {
 		return nil, err
 	}
@@ -495,9 +495,9 @@ func (p *filterParser) anyLicense() (func(*user) bool, *queryError) {
 	if err := p.expect(")"); err != nil {
 		return nil, err
 	}
-	return func(u *user) bool {
-		for _, l := range u.lic {
-			if skuCatalog[l.sku].id == sku {
+	return func(u *User) bool {
+		for _, l := range u.Licenses {
+			if SKUCatalog[l.SKU].ID == sku {
 				return true
 			}
 		}
@@ -506,7 +506,7 @@ func (p *filterParser) anyLicense() (func(*user) bool, *queryError) {
 }
 
 // created reads createdDateTime eq|ge|le <DateTimeOffset>: advanced queries only.
-func (p *filterParser) created(op string) (func(*user) bool, *queryError) {
+func (p *filterParser) created(op string) (func(*User) bool, *queryError) {
 	p.advanced = true
 	lit := p.next()
 	t, err := time.Parse(time.RFC3339Nano, strings.Trim(lit, "'"))
@@ -516,18 +516,18 @@ func (p *filterParser) created(op string) (func(*user) bool, *queryError) {
 	at := t.UnixMicro()
 	switch op {
 	case "eq":
-		return func(u *user) bool { return u.created == at }, nil
+		return func(u *User) bool { return u.Created == at }, nil
 	case "ge":
-		return func(u *user) bool { return u.created >= at }, nil
+		return func(u *User) bool { return u.Created >= at }, nil
 	case "le":
-		return func(u *user) bool { return u.created <= at }, nil
+		return func(u *User) bool { return u.Created <= at }, nil
 	}
 	return nil, unsupported("createdDateTime")
 }
 
 // parseUserSearch reads $search="property:text" clauses joined by AND or OR (one kind per search): a user matches a
 // clause when a word of the property starts with the text, case-insensitively.
-func parseUserSearch(v string) (func(*user) bool, *queryError) {
+func parseUserSearch(v string) (func(*User) bool, *queryError) {
 	bad := &queryError{"Request_UnsupportedQuery", `Invalid $search: want "property:text" clauses such as "displayName:wa".`}
 	var terms []struct {
 		up   *userProp
@@ -570,7 +570,7 @@ func parseUserSearch(v string) (func(*user) bool, *queryError) {
 	if len(terms) == 0 || (and && or) {
 		return nil, bad
 	}
-	return func(u *user) bool {
+	return func(u *User) bool {
 		for _, t := range terms {
 			got, ok := t.up.get(u)
 			hit := ok && wordPrefix(strings.ToLower(got), t.text)

@@ -30,7 +30,7 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if !ok {
 		return
 	}
-	users := s.m.users
+	users := s.m.Users
 	n := len(users)
 	from := 0
 	tok, paged := query(r, "$skiptoken")
@@ -101,8 +101,8 @@ func (s *Sim) usersCount(w http.ResponseWriter, r *http.Request, rep *reply) {
 		return
 	}
 	total := 0
-	for i := range s.m.users {
-		if q.match == nil || q.match(&s.m.users[i]) {
+	for i := range s.m.Users {
+		if q.match == nil || q.match(&s.m.Users[i]) {
 			total++
 		}
 	}
@@ -171,7 +171,7 @@ func appendNullable(b []byte, s string) []byte {
 	return appendRaw(b, s)
 }
 
-func (s *Sim) appendUser(b []byte, u *user, props []string) []byte {
+func (s *Sim) appendUser(b []byte, u *User, props []string) []byte {
 	b = append(b, '{')
 	for i, p := range props {
 		if i > 0 {
@@ -182,60 +182,60 @@ func (s *Sim) appendUser(b []byte, u *user, props []string) []byte {
 		b = append(b, '"', ':')
 		switch p {
 		case "id":
-			b = appendRaw(b, u.id)
+			b = appendRaw(b, u.ID)
 		case "userPrincipalName":
-			b = appendRaw(b, u.upn)
+			b = appendRaw(b, u.UPN)
 		case "displayName":
-			b = appendRaw(b, u.name)
+			b = appendRaw(b, u.Name)
 		case "givenName":
-			b = appendRaw(b, u.given)
+			b = appendRaw(b, u.Given)
 		case "surname":
-			b = appendRaw(b, u.sur)
+			b = appendRaw(b, u.Surname)
 		case "mail":
-			b = appendNullable(b, u.mail)
+			b = appendNullable(b, u.Mail)
 		case "accountEnabled":
-			b = strconv.AppendBool(b, u.enabled)
+			b = strconv.AppendBool(b, u.Enabled)
 		case "userType":
-			if u.guest {
+			if u.Guest {
 				b = appendRaw(b, "Guest")
 			} else {
 				b = appendRaw(b, "Member")
 			}
 		case "createdDateTime":
-			b = appendDate(b, u.created)
+			b = appendDate(b, u.Created)
 		case "department":
-			if u.dept < 0 {
+			if u.Dept < 0 {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, departments[u.dept])
+				b = appendRaw(b, Departments[u.Dept])
 			}
 		case "jobTitle":
-			if u.dept < 0 {
+			if u.Dept < 0 {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, jobTitles[u.dept])
+				b = appendRaw(b, JobTitles[u.Dept])
 			}
 		case "businessPhones":
 			b = append(b, "[]"...)
 		case "mobilePhone":
 			b = append(b, "null"...)
 		case "officeLocation":
-			if u.guest {
+			if u.Guest {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, places[u.place].city)
+				b = appendRaw(b, Places[u.Place].City)
 			}
 		case "preferredLanguage":
-			if u.guest {
+			if u.Guest {
 				b = append(b, "null"...)
 			} else {
 				b = appendRaw(b, "en-US")
 			}
 		case "usageLocation":
-			if len(u.lic) == 0 {
+			if len(u.Licenses) == 0 {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, places[u.place].country)
+				b = appendRaw(b, Places[u.Place].Country)
 			}
 		case "assignedLicenses":
 			b = s.appendLicenses(b, u)
@@ -248,16 +248,16 @@ func (s *Sim) appendUser(b []byte, u *user, props []string) []byte {
 	return append(b, '}')
 }
 
-func (s *Sim) appendLicenses(b []byte, u *user) []byte {
+func (s *Sim) appendLicenses(b []byte, u *User) []byte {
 	b = append(b, '[')
-	for i, l := range u.lic {
+	for i, l := range u.Licenses {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"disabledPlans":`...)
 		b = appendDisabledPlans(b, l)
 		b = append(b, `,"skuId":"`...)
-		b = append(b, skuCatalog[l.sku].id...)
+		b = append(b, SKUCatalog[l.SKU].ID...)
 		b = append(b, `"}`...)
 	}
 	return append(b, ']')
@@ -265,19 +265,19 @@ func (s *Sim) appendLicenses(b []byte, u *user) []byte {
 
 // appendDisabledPlans writes the servicePlanIds switched off in a license, as assignedLicenses and
 // licenseAssignmentStates both show them.
-func appendDisabledPlans(b []byte, l license) []byte {
-	def := &skuCatalog[l.sku]
+func appendDisabledPlans(b []byte, l License) []byte {
+	def := &SKUCatalog[l.SKU]
 	b = append(b, '[')
 	first := true
-	for p := range def.plans {
-		if l.disabled&(1<<p) == 0 {
+	for p := range def.Plans {
+		if l.Disabled&(1<<p) == 0 {
 			continue
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendRaw(b, def.plans[p].id)
+		b = appendRaw(b, def.Plans[p].ID)
 	}
 	return append(b, ']')
 }
@@ -285,8 +285,8 @@ func appendDisabledPlans(b []byte, l license) []byte {
 // appendActivity writes signInActivity: null for a user who never signed in. Times carry Graph's seven
 // fractional digits so lastSignInDateTime equals, to the tick, the createdDateTime of the user's newest sign-in in
 // the log, and lastSignInRequestId is that sign-in's id.
-func appendActivity(b []byte, u *user) []byte {
-	if u.lastSignIn == 0 && u.lastNonInteractive == 0 {
+func appendActivity(b []byte, u *User) []byte {
+	if u.LastSignIn == 0 && u.LastNonInteractive == 0 {
 		return append(b, "null"...)
 	}
 	field := func(b []byte, name string, us int64, req [2]uint64) []byte {
@@ -302,14 +302,14 @@ func appendActivity(b []byte, u *user) []byte {
 		b = append(b, `,"`...)
 		b = append(b, name...)
 		b = append(b, `RequestId":"`...)
-		b = appendGUID(b, req[0], req[1])
+		b = AppendGUID(b, req[0], req[1])
 		return append(b, '"')
 	}
 	b = append(b, '{')
-	b = field(b, "lastSignIn", u.lastSignIn, u.lastSignInReq)
+	b = field(b, "lastSignIn", u.LastSignIn, u.LastSignInReq)
 	b = append(b, ',')
-	b = field(b, "lastNonInteractiveSignIn", u.lastNonInteractive, u.lastNIReq)
+	b = field(b, "lastNonInteractiveSignIn", u.LastNonInteractive, u.LastNIReq)
 	b = append(b, ',')
-	b = field(b, "lastSuccessfulSignIn", u.lastSuccess, u.lastSuccessReq)
+	b = field(b, "lastSuccessfulSignIn", u.LastSuccess, u.LastSuccessReq)
 	return append(b, '}')
 }

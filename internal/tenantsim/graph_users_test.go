@@ -452,19 +452,19 @@ func TestUsersFilterAndOrderBy(t *testing.T) {
 
 // The tenant's users, for the expectations above (read through the model, not the endpoint under test).
 func disabledGuests(c *client) (n int) {
-	for _, u := range c.s.m.users {
-		if u.guest && !u.enabled {
+	for _, u := range c.s.m.Users {
+		if u.Guest && !u.Enabled {
 			n++
 		}
 	}
 	return n
 }
 
-func firstLetter(c *client) string { return strings.ToLower(c.s.m.users[0].upn[:1]) }
+func firstLetter(c *client) string { return strings.ToLower(c.s.m.Users[0].UPN[:1]) }
 
 func withPrefix(c *client, p string) (n int) {
-	for _, u := range c.s.m.users {
-		if strings.HasPrefix(strings.ToLower(u.upn), p) {
+	for _, u := range c.s.m.Users {
+		if strings.HasPrefix(strings.ToLower(u.UPN), p) {
 			n++
 		}
 	}
@@ -472,9 +472,9 @@ func withPrefix(c *client, p string) (n int) {
 }
 
 func holding(c *client, sku string) (n int) {
-	for _, u := range c.s.m.users {
-		for _, l := range u.lic {
-			if skuCatalog[l.sku].id == sku {
+	for _, u := range c.s.m.Users {
+		for _, l := range u.Licenses {
+			if SKUCatalog[l.SKU].ID == sku {
 				n++
 				break
 			}
@@ -483,11 +483,11 @@ func holding(c *client, sku string) (n int) {
 	return n
 }
 
-func firstName(c *client) string { return strings.ToLower(c.s.m.users[0].given) }
+func firstName(c *client) string { return strings.ToLower(c.s.m.Users[0].Given) }
 
 func withName(c *client, w string) (n int) {
-	for _, u := range c.s.m.users {
-		if wordPrefix(strings.ToLower(u.name), w) {
+	for _, u := range c.s.m.Users {
+		if wordPrefix(strings.ToLower(u.Name), w) {
 			n++
 		}
 	}

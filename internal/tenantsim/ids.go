@@ -7,7 +7,7 @@ import (
 
 // mix is splitmix64's finaliser: fast and well distributed, so every generated value can be a pure function of
 // (seed, position) and nothing has to be stored.
-func mix(x uint64) uint64 {
+func Mix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
@@ -15,18 +15,18 @@ func mix(x uint64) uint64 {
 }
 
 // hash folds parts into seed.
-func hash(seed int64, parts ...uint64) uint64 {
-	h := mix(uint64(seed))
+func Hash(seed int64, parts ...uint64) uint64 {
+	h := Mix(uint64(seed))
 	for _, p := range parts {
-		h = mix(h ^ p)
+		h = Mix(h ^ p)
 	}
 	return h
 }
 
-const hexDigits = "0123456789abcdef"
+const HexDigits = "0123456789abcdef"
 
 // appendGUID writes a version-4-shaped GUID made of a and b, without quotes.
-func appendGUID(dst []byte, a, b uint64) []byte {
+func AppendGUID(dst []byte, a, b uint64) []byte {
 	var buf [16]byte
 	binary.BigEndian.PutUint64(buf[:8], a)
 	binary.BigEndian.PutUint64(buf[8:], b)
@@ -36,12 +36,12 @@ func appendGUID(dst []byte, a, b uint64) []byte {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
 			dst = append(dst, '-')
 		}
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+		dst = append(dst, HexDigits[c>>4], HexDigits[c&15])
 	}
 	return dst
 }
 
-func guid(a, b uint64) string { return string(appendGUID(make([]byte, 0, 36), a, b)) }
+func GUID(a, b uint64) string { return string(AppendGUID(make([]byte, 0, 36), a, b)) }
 
 // mulDiv is a*b/c without overflow (a, b, c >= 0, result < 2^63).
 func mulDiv(a, b, c int64) int64 {

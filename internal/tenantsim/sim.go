@@ -104,7 +104,7 @@ func (c *Config) validate() error {
 // Sim is a simulated tenant. Its methods are safe for concurrent use.
 type Sim struct {
 	cfg     Config
-	m       *model
+	m       *Tenant
 	log     *slog.Logger
 	clock   func() time.Time // the wall clock of token expiry and service limits; tests replace it
 	mux     *http.ServeMux
@@ -167,13 +167,13 @@ func New(cfg Config) (*Sim, error) {
 		cfg.FinOpsPageSize = 10000
 	}
 	if cfg.TenantID == "" {
-		cfg.TenantID = guid(hash(cfg.Seed, 1), hash(cfg.Seed, 2))
+		cfg.TenantID = GUID(Hash(cfg.Seed, 1), Hash(cfg.Seed, 2))
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = DefaultClientID
 	}
 	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = "sim~" + strconv.FormatUint(hash(cfg.Seed, 9), 36) + "." + strconv.FormatUint(hash(cfg.Seed, 10), 36)
+		cfg.ClientSecret = "sim~" + strconv.FormatUint(Hash(cfg.Seed, 9), 36) + "." + strconv.FormatUint(Hash(cfg.Seed, 10), 36)
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger, clock: time.Now}
 	s.m = newModel(cfg, cfg.Now())

@@ -217,7 +217,7 @@ func burst(t *testing.T, c *client, n int, path string) (ok int, h *retryHandler
 			defer wg.Done()
 			hdr := http.Header{}
 			hdr.Set("Authorization", "Bearer "+c.tok)
-			hdr.Set("client-request-id", guid(uint64(i+1), 0xc0ffee))
+			hdr.Set("client-request-id", GUID(uint64(i+1), 0xc0ffee))
 			hdr.Set("SdkVersion", "graph-js/3.0.7")
 			resp, err := h.get(c.base+path, hdr)
 			mu.Lock()

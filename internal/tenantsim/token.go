@@ -90,7 +90,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 	resource := strings.TrimSuffix(resourceScope, "/.default")
 	aud := s.audience(r, resource)
 	switch {
-	case !strings.EqualFold(tenant, s.cfg.TenantID) && !strings.EqualFold(tenant, s.m.domain):
+	case !strings.EqualFold(tenant, s.cfg.TenantID) && !strings.EqualFold(tenant, s.m.Domain):
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 90002, "Tenant '"+tenant+"' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.")
 	case grant == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
@@ -99,7 +99,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 	case clientID == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 	case clientID != s.cfg.ClientID:
-		s.aadError(rep, http.StatusBadRequest, "unauthorized_client", 700016, "Application with identifier '"+clientID+"' was not found in the directory '"+s.m.orgName+"'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
+		s.aadError(rep, http.StatusBadRequest, "unauthorized_client", 700016, "Application with identifier '"+clientID+"' was not found in the directory '"+s.m.OrgName+"'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
 	case r.PostForm.Get("client_assertion") != "":
 		if code, msg := s.checkAssertion(r, clientID, tenant); code != 0 {
 			s.aadError(rep, http.StatusUnauthorized, "invalid_client", code, msg)
@@ -206,8 +206,8 @@ func (s *Sim) authorizeResource(w http.ResponseWriter, r *http.Request, aud stri
 // the error code reference shows it.
 func (s *Sim) aadError(rep *reply, status int, code string, aadsts int, desc string) {
 	n := s.reqSeq.Add(1)
-	trace := guid(hash(s.cfg.Seed, 0xaad1, n), hash(s.cfg.Seed, 0xaad2, n))
-	corr := guid(hash(s.cfg.Seed, 0xaad3, n), hash(s.cfg.Seed, 0xaad4, n))
+	trace := GUID(Hash(s.cfg.Seed, 0xaad1, n), Hash(s.cfg.Seed, 0xaad2, n))
+	corr := GUID(Hash(s.cfg.Seed, 0xaad3, n), Hash(s.cfg.Seed, 0xaad4, n))
 	ts := s.clock().UTC().Format("2006-01-02 15:04:05Z")
 	num := strconv.Itoa(aadsts)
 	rep.status, rep.contentType = status, plainJSON

@@ -23,7 +23,7 @@ func TestTokenEndpoint(t *testing.T) {
 		errDesc string // a piece of error_description
 	}{
 		{"success", "", nil, 200, "", 0, ""},
-		{"tenant by domain name", c.s.m.domain, nil, 200, "", 0, ""},
+		{"tenant by domain name", c.s.m.Domain, nil, 200, "", 0, ""},
 		{"scope on the simulator's own URL", "", url.Values{"scope": {c.base + "/.default"}}, 200, "", 0, ""},
 		{"bad secret", "", url.Values{"client_secret": {"nope"}}, 401, "invalid_client", 7000215, "Invalid client secret provided"},
 		{"missing secret", "", url.Values{"client_secret": {""}}, 401, "invalid_client", 7000218, "client_secret"},

@@ -74,7 +74,7 @@ func (s *Sim) Truth() Truth {
 	t.FinOpsEventsUsers = slices.Clone(s.eventsApplied)
 	planned := s.eventsPlanned
 	s.truthMu.Unlock()
-	if len(s.m.fo) > 0 { // the plan has one distinct event per number asked for, when there is an F&O environment
+	if len(s.m.FinOps) > 0 { // the plan has one distinct event per number asked for, when there is an F&O environment
 		// The plan this simulator was started with, or the one a sender had it apply.
 		t.FinOpsEventsDistinct = max(s.cfg.FinOpsEvents, planned, 0)
 	}
@@ -93,80 +93,80 @@ func (s *Sim) Truth() Truth {
 
 // dataverseTruth is what a run lands from Dataverse environment e: nothing without the application user.
 func (s *Sim) dataverseTruth(e int) map[string]int64 {
-	env := &s.m.dv[e]
-	if env.noAppUser.Load() {
+	env := &s.m.Dataverse[e]
+	if env.NoAppUser.Load() {
 		return map[string]int64{"dataverse_users": 0, "dataverse_audits": 0, "dataverse_audit_settings": 0}
 	}
-	return map[string]int64{"dataverse_users": int64(len(env.users)), "dataverse_audits": env.audits.total, "dataverse_audit_settings": 1}
+	return map[string]int64{"dataverse_users": int64(len(env.Users)), "dataverse_audits": env.Audits.Total, "dataverse_audit_settings": 1}
 }
 
 // finOpsTruth is what a run lands from F&O environment e: nothing when an entity is missing (the pre-flight check
 // refuses the environment).
 func (s *Sim) finOpsTruth(e int) map[string]int64 {
-	env := &s.m.fo[e]
-	if env.missingEntity != "" {
+	env := &s.m.FinOps[e]
+	if env.MissingEntity != "" {
 		return map[string]int64{"finops_users": 0, "finops_security_roles": 0, "finops_user_roles": 0}
 	}
 	var roles int64
-	for _, u := range env.users {
-		roles += int64(len(u.roles))
+	for _, u := range env.Users {
+		roles += int64(len(u.Roles))
 	}
-	return map[string]int64{"finops_users": int64(len(env.users)), "finops_security_roles": int64(len(foRoles)), "finops_user_roles": roles}
+	return map[string]int64{"finops_users": int64(len(env.Users)), "finops_security_roles": int64(len(FinOpsRoles)), "finops_user_roles": roles}
 }
 
 func (s *Sim) computeTruth() Truth {
 	m := s.m
 	t := Truth{TenantID: s.cfg.TenantID, Premium: s.cfg.Premium, ConcealedNames: s.cfg.ConcealedNames,
-		SignInsFrom: time.UnixMicro(m.servedFrom).UTC(), SignInsTo: time.UnixMicro(m.servedTo).UTC()}
+		SignInsFrom: time.UnixMicro(m.ServedFrom).UTC(), SignInsTo: time.UnixMicro(m.ServedTo).UTC()}
 	var signIns int64
 	if s.cfg.Premium {
-		signIns = m.ev.countBetween(m.servedFrom, m.servedTo)
-		t.SignInsFailed = m.failedServed
+		signIns = m.Events.CountBetween(m.ServedFrom, m.ServedTo)
+		t.SignInsFailed = m.FailedServed
 	}
 	t.Tables = map[string]int64{
-		"graph_users":           int64(len(m.users)),
-		"graph_user_licenses":   m.licenses,
+		"graph_users":           int64(len(m.Users)),
+		"graph_user_licenses":   m.LicenseCount,
 		"graph_groups":          s.groupsTruth(),
-		"graph_subscribed_skus": int64(len(m.skus)),
+		"graph_subscribed_skus": int64(len(m.SKUs)),
 		"graph_signins":         signIns,
 		"graph_report_settings": 1,
-		"graph_usage_report":    m.reportRows(),
-		"license_usage":         m.licenses,
+		"graph_usage_report":    m.ReportRows(),
+		"license_usage":         m.LicenseCount,
 	}
-	for e := range m.dv {
+	for e := range m.Dataverse {
 		for k, v := range s.dataverseTruth(e) {
 			t.Tables[k] += v
 		}
 	}
-	for e := range m.fo {
+	for e := range m.FinOps {
 		for k, v := range s.finOpsTruth(e) {
 			t.Tables[k] += v
 		}
 	}
 	t.Identities = s.identityTruth()
 	t.Tables["identities"] = t.Identities.Rows
-	for i := range m.users {
-		u := &m.users[i]
+	for i := range m.Users {
+		u := &m.Users[i]
 		t.Users.Total++
-		if u.guest {
+		if u.Guest {
 			t.Users.Guests++
 		} else {
 			t.Users.Members++
 		}
-		if len(u.lic) > 0 {
+		if len(u.Licenses) > 0 {
 			t.Users.Licensed++
 		}
-		switch u.act {
-		case active:
+		switch u.Act {
+		case Active:
 			t.Users.Active++
-		case idle:
+		case Idle:
 			t.Users.Idle++
 		default:
 			t.Users.Never++
 		}
-		if !u.enabled {
+		if !u.Enabled {
 			t.Users.Disabled++
-			if len(u.lic) > 0 {
+			if len(u.Licenses) > 0 {
 				t.Users.DisabledLicensed++
 			}
 		}
@@ -178,7 +178,7 @@ func (s *Sim) computeTruth() Truth {
 func (s *Sim) identityTruth() IdentityTruth {
 	m := s.m
 	t := IdentityTruth{ByMethod: map[string]int64{}, ByReason: map[string]int64{}}
-	t.Rows, t.Persons = int64(len(m.users)), int64(len(m.users))
+	t.Rows, t.Persons = int64(len(m.Users)), int64(len(m.Users))
 	count := func(method, reason string) {
 		t.Rows++
 		if method != "" {
@@ -188,20 +188,20 @@ func (s *Sim) identityTruth() IdentityTruth {
 			t.Persons++
 		}
 	}
-	for e := range m.dv {
-		if m.dv[e].noAppUser.Load() {
+	for e := range m.Dataverse {
+		if m.Dataverse[e].NoAppUser.Load() {
 			continue
 		}
-		for _, u := range m.dv[e].users {
-			count(u.method, u.reason)
+		for _, u := range m.Dataverse[e].Users {
+			count(u.Method, u.Reason)
 		}
 	}
-	for e := range m.fo {
-		if m.fo[e].missingEntity != "" {
+	for e := range m.FinOps {
+		if m.FinOps[e].MissingEntity != "" {
 			continue
 		}
-		for _, u := range m.fo[e].users {
-			count(u.method, u.reason)
+		for _, u := range m.FinOps[e].Users {
+			count(u.Method, u.Reason)
 		}
 	}
 	return t
@@ -210,7 +210,7 @@ func (s *Sim) identityTruth() IdentityTruth {
 // SetApplicationUser adds (ok true) or removes seatlake's application user in Dataverse environment e, as an
 // administrator would between two runs; the truth follows.
 func (s *Sim) SetApplicationUser(e int, ok bool) {
-	s.m.dv[e].noAppUser.Store(!ok)
+	s.m.Dataverse[e].NoAppUser.Store(!ok)
 	t := s.computeTruth()
 	s.truthMu.Lock()
 	s.truth, s.usage = t, nil
@@ -222,5 +222,5 @@ func (s *Sim) groupsTruth() int64 {
 	if s.graphPermission("groups", nil) != "" {
 		return 0
 	}
-	return s.m.licensingGroups()
+	return s.m.LicensingGroups()
 }

@@ -40,9 +40,9 @@ const (
 
 func kindOf(s uint8) productKind {
 	switch {
-	case suiteSku(s):
+	case SuiteSKU(s):
 		return kindSuite
-	case s == skuEntraP1 || s == skuFlowFree:
+	case s == SKUEntraP1 || s == SKUFlowFree:
 		return kindAnyLogin
 	}
 	return kindDynamics
@@ -51,21 +51,21 @@ func kindOf(s uint8) productKind {
 // resourceApps are the sign-in applications whose resource proves use of a Dynamics SKU.
 func resourceApps(s uint8) []int {
 	switch s {
-	case skuOps:
-		return []int{appERP}
-	case skuTeamMembers:
-		return []int{appCRM, appERP}
-	case skuPowerApps:
-		return []int{appCRM, appPowerApps}
+	case SKUOps:
+		return []int{AppERP}
+	case SKUTeamMembers:
+		return []int{AppCRM, AppERP}
+	case SKUPowerApps:
+		return []int{AppCRM, AppPowerApps}
 	}
-	return []int{appCRM}
+	return []int{AppCRM}
 }
 
 func (s *Sim) usageTruth() UsageTruth {
 	m := s.m
-	asOf := m.anchor / usPerDay
+	asOf := m.Anchor / MicrosPerDay
 	const T = defaultThresholdDays
-	days := func(us int64) int64 { return asOf - us/usPerDay }
+	days := func(us int64) int64 { return asOf - us/MicrosPerDay }
 	t := UsageTruth{AsOf: time.Unix(asOf*86400, 0).UTC().Format(time.DateOnly), LicenseUsage: map[string]int64{}}
 	for _, st := range []string{"active", "low_usage", "never_used", "disabled_user_licensed", "grace_period", "excluded", "review_only"} {
 		t.LicenseUsage[st] = 0
@@ -73,47 +73,47 @@ func (s *Sim) usageTruth() UsageTruth {
 	dv, suspicious, auditFrom := s.dataverseActivity(asOf, T)
 	signInFrom := int64(0)
 	if s.cfg.Premium {
-		signInFrom = m.firstSignInServed()
+		signInFrom = m.FirstSignInServed()
 	}
 	req, held := s.finOpsRequirements()
-	for i := range m.users {
-		u := &m.users[i]
+	for i := range m.Users {
+		u := &m.Users[i]
 		U := int64(0)
 		if s.cfg.Premium {
-			U = u.lastSuccess
+			U = u.LastSuccess
 		}
-		for _, l := range u.lic {
-			kind := kindOf(l.sku)
+		for _, l := range u.Licenses {
+			kind := kindOf(l.SKU)
 			var E int64
 			switch kind {
 			case kindSuite:
 				E = U
 				if !s.cfg.ConcealedNames {
-					if d := m.usageOf(i).latest(); d >= 0 {
-						E = max(E, d*usPerDay)
+					if d := m.UsageOf(i).Latest(); d >= 0 {
+						E = max(E, d*MicrosPerDay)
 					}
 				}
 			case kindAnyLogin:
 				E = U
 			case kindDynamics:
 				if s.cfg.Premium {
-					for _, a := range resourceApps(l.sku) {
-						E = max(E, m.lastApp[i][a])
+					for _, a := range resourceApps(l.SKU) {
+						E = max(E, m.LastApp[i][a])
 					}
 				}
-				if l.sku != skuOps { // F&O is proved by its sign-ins only: Dataverse audits are not F&O use
+				if l.SKU != SKUOps { // F&O is proved by its sign-ins only: Dataverse audits are not F&O use
 					E = max(E, dv[i].last)
 				}
 			}
 			status := ""
 			switch {
-			case u.breakGlass:
+			case u.BreakGlass:
 				status = "excluded"
-			case !u.enabled:
+			case !u.Enabled:
 				status = "disabled_user_licensed"
 			case E > 0 && days(E) <= T:
 				status = "active"
-			case days(l.assigned) < T:
+			case days(l.Assigned) < T:
 				status = "grace_period"
 			case kind == kindSuite && s.cfg.ConcealedNames:
 				status = "review_only" // the usage report cannot be joined to anyone
@@ -146,9 +146,9 @@ func (s *Sim) usageTruth() UsageTruth {
 				continue
 			}
 			switch {
-			case (l.sku == skuSales || l.sku == skuService) && dv[i].access && !dv[i].changes:
+			case (l.SKU == SKUSales || l.SKU == SKUService) && dv[i].access && !dv[i].changes:
 				t.Downgrades++ // only opens records: Team Members is enough
-			case l.sku == skuOps && req[i] >= 0 && req[i] < 3:
+			case l.SKU == SKUOps && req[i] >= 0 && req[i] < 3:
 				t.Downgrades++ // roles need less than Operations
 			}
 		}
@@ -168,33 +168,33 @@ func (s *Sim) usageTruth() UsageTruth {
 // oldest record.
 func (s *Sim) dataverseActivity(asOf int64, T int64) (per []dvActivity, suspicious int, oldest int64) {
 	m := s.m
-	per = make([]dvActivity, len(m.users))
-	for e := range m.dv {
-		env := &m.dv[e]
-		if env.noAppUser.Load() {
+	per = make([]dvActivity, len(m.Users))
+	for e := range m.Dataverse {
+		env := &m.Dataverse[e]
+		if env.NoAppUser.Load() {
 			continue
 		}
 		seen := map[int32]bool{}
-		for k := 0; k < env.audits.hours; k++ {
-			for _, r := range env.audits.generate(k) {
-				if r.action != 1 && r.action != 2 && r.action != 3 && r.action != 64 && r.action != 65 {
+		for k := 0; k < env.Audits.Hours; k++ {
+			for _, r := range env.Audits.Generate(k) {
+				if r.Action != 1 && r.Action != 2 && r.Action != 3 && r.Action != 64 && r.Action != 65 {
 					continue
 				}
-				if oldest == 0 || r.at < oldest {
-					oldest = r.at
+				if oldest == 0 || r.At < oldest {
+					oldest = r.At
 				}
-				du := &env.users[r.user]
-				if du.entra < 0 {
-					if du.reason != reasonApplication && du.reason != reasonBuiltIn && !seen[r.user] {
-						seen[r.user] = true
+				du := &env.Users[r.User]
+				if du.Entra < 0 {
+					if du.Reason != ReasonApplication && du.Reason != ReasonBuiltIn && !seen[r.User] {
+						seen[r.User] = true
 						suspicious++
 					}
 					continue
 				}
-				a := &per[du.entra]
-				a.last = max(a.last, r.at)
-				if asOf-r.at/usPerDay <= T {
-					if r.action == 64 || r.action == 65 {
+				a := &per[du.Entra]
+				a.last = max(a.last, r.At)
+				if asOf-r.At/MicrosPerDay <= T {
+					if r.Action == 64 || r.Action == 65 {
 						a.access = true
 					} else {
 						a.changes = true
@@ -207,14 +207,14 @@ func (s *Sim) dataverseActivity(asOf int64, T int64) (per []dvActivity, suspicio
 }
 
 // firstSignInServed is the time of the oldest sign-in the log serves (0 when none).
-func (m *model) firstSignInServed() int64 {
-	e := &m.ev
-	for k := max(e.bucketOf(m.servedFrom), 0); k < e.buckets; k++ {
-		n := e.count(k)
-		bs, seed := e.bucketStart(k), e.bucketSeed(k)
+func (m *Tenant) FirstSignInServed() int64 {
+	e := &m.Events
+	for k := max(e.BucketOf(m.ServedFrom), 0); k < e.Buckets; k++ {
+		n := e.Count(k)
+		bs, seed := e.BucketStart(k), e.BucketSeed(k)
 		first := int64(0)
 		for j := int64(0); j < n; j++ {
-			if at, _ := e.at(bs, seed, j, n); at >= m.servedFrom && (first == 0 || at < first) {
+			if at, _ := e.At(bs, seed, j, n); at >= m.ServedFrom && (first == 0 || at < first) {
 				first = at
 			}
 		}
@@ -229,32 +229,32 @@ func (m *model) firstSignInServed() int64 {
 // F&O accounts need (-1 = no such account) and the rank their Entra licenses give (Operations 3, Team Members 1).
 func (s *Sim) finOpsRequirements() (req, held []int32) {
 	m := s.m
-	req, held = make([]int32, len(m.users)), make([]int32, len(m.users))
+	req, held = make([]int32, len(m.Users)), make([]int32, len(m.Users))
 	for i := range req {
 		req[i] = -1
-		u := &m.users[i]
+		u := &m.Users[i]
 		switch {
-		case u.hasSku(skuOps):
+		case u.HasSKU(SKUOps):
 			held[i] = 3
-		case u.hasSku(skuTeamMembers):
+		case u.HasSKU(SKUTeamMembers):
 			held[i] = 1
 		}
 	}
 	rank := map[string]int32{"None": 0, "SelfServe": 1, "Task": 2, "Activity": 2, "Functional": 3, "Enterprise": 3,
 		"Finance": 3, "SCM": 3, "Commerce": 3, "Project": 3, "HR": 3}
-	for e := range m.fo {
-		if m.fo[e].missingEntity != "" {
+	for e := range m.FinOps {
+		if m.FinOps[e].MissingEntity != "" {
 			continue
 		}
-		for _, fu := range m.fo[e].users {
-			if fu.entra < 0 || !fu.enabled {
+		for _, fu := range m.FinOps[e].Users {
+			if fu.Entra < 0 || !fu.Enabled {
 				continue
 			}
-			r := max(req[fu.entra], 0)
-			for _, ro := range fu.roles {
-				r = max(r, rank[foRoles[ro].license])
+			r := max(req[fu.Entra], 0)
+			for _, ro := range fu.Roles {
+				r = max(r, rank[FinOpsRoles[ro].License])
 			}
-			req[fu.entra] = r
+			req[fu.Entra] = r
 		}
 	}
 	return req, held
@@ -266,7 +266,7 @@ func (s *Sim) findingsTruth(suspicious int, underLicensed int64) []string {
 	var f []string
 	if s.cfg.ConcealedNames {
 		f = append(f, "report_names_concealed")
-		if m.reportRows() > 0 {
+		if m.ReportRows() > 0 {
 			f = append(f, "hashed_user_names")
 		}
 	}
@@ -277,23 +277,23 @@ func (s *Sim) findingsTruth(suspicious int, underLicensed int64) []string {
 		f = append(f, "suspicious_activity")
 	}
 	var notInEntra, conflict, foUnmatched, auditOff bool
-	for e := range m.dv {
-		if m.dv[e].noAppUser.Load() {
+	for e := range m.Dataverse {
+		if m.Dataverse[e].NoAppUser.Load() {
 			continue
 		}
-		auditOff = auditOff || !m.dv[e].auditOn
-		for _, u := range m.dv[e].users {
-			notInEntra = notInEntra || u.reason == reasonNotInEntra
-			conflict = conflict || u.reason == reasonConflict
+		auditOff = auditOff || !m.Dataverse[e].AuditOn
+		for _, u := range m.Dataverse[e].Users {
+			notInEntra = notInEntra || u.Reason == ReasonNotInEntra
+			conflict = conflict || u.Reason == ReasonConflict
 		}
 	}
-	for e := range m.fo {
-		if m.fo[e].missingEntity != "" {
+	for e := range m.FinOps {
+		if m.FinOps[e].MissingEntity != "" {
 			continue
 		}
-		for _, u := range m.fo[e].users {
-			foUnmatched = foUnmatched || u.reason == reasonNoMatch
-			conflict = conflict || u.reason == reasonConflict
+		for _, u := range m.FinOps[e].Users {
+			foUnmatched = foUnmatched || u.Reason == ReasonNoMatch
+			conflict = conflict || u.Reason == ReasonConflict
 		}
 	}
 	for _, c := range []struct {
@@ -301,19 +301,19 @@ func (s *Sim) findingsTruth(suspicious int, underLicensed int64) []string {
 		code string
 	}{{auditOff, "auditing_off"}, {notInEntra, "dataverse_not_in_entra"}, {foUnmatched, "finops_no_entra_identity"},
 		{conflict, "identity_conflict"}, {underLicensed > 0, "finops_under_licensed"},
-		{m.licensingGroups() > 0 && s.groupsTruth() == 0, "group_names_unknown"}} {
+		{m.LicensingGroups() > 0 && s.groupsTruth() == 0, "group_names_unknown"}} {
 		if c.ok {
 			f = append(f, c.code)
 		}
 	}
-	for _, k := range m.skus {
-		if k.consumed > k.enabled+k.warning {
+	for _, k := range m.SKUs {
+		if k.Consumed > k.Enabled+k.Warning {
 			f = append(f, "seats_short")
 			break
 		}
 	}
-	for _, k := range m.skus {
-		if k.status == "Warning" {
+	for _, k := range m.SKUs {
+		if k.Status == "Warning" {
 			f = append(f, "subscription_in_grace")
 			break
 		}
