@@ -19,6 +19,7 @@ import (
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	icebergio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "modernc.org/sqlite" // the embedded catalog's pure-Go SQLite driver
 
 	"github.com/seatlake/seatlake/extract/table"
@@ -146,8 +147,9 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 		w.Close()
 		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
 	}
-	if err := w.cat.CreateNamespace(ctx, itable.Identifier{Namespace}, iceberg.Properties{"comment": "seatlake: Microsoft 365 and Dynamics 365 license usage"}); err != nil &&
-		!errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+	if err := w.retrySerialization(ctx, func() error {
+		return w.cat.CreateNamespace(ctx, itable.Identifier{Namespace}, iceberg.Properties{"comment": "seatlake: Microsoft 365 and Dynamics 365 license usage"})
+	}); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 		w.Close()
 		return nil, fmt.Errorf("creating the namespace %s: %w", Namespace, err)
 	}
@@ -307,8 +309,12 @@ func (w *Warehouse) createTable(ctx context.Context, tbl *table.Table, layer Lay
 	if tbl.Doc != "" {
 		props["comment"] = tbl.Doc
 	}
-	it, err := w.cat.CreateTable(ctx, ident(tbl.Name), sc,
-		catalog.WithLocation(w.tableLocation(tbl, layer)), catalog.WithPartitionSpec(spec), catalog.WithProperties(props))
+	var it *itable.Table
+	err = w.retrySerialization(ctx, func() (err error) {
+		it, err = w.cat.CreateTable(ctx, ident(tbl.Name), sc,
+			catalog.WithLocation(w.tableLocation(tbl, layer)), catalog.WithPartitionSpec(spec), catalog.WithProperties(props))
+		return err
+	})
 	if errors.Is(err, catalog.ErrTableAlreadyExists) { // another process created it first
 		return w.cat.LoadTable(ctx, ident(tbl.Name))
 	}
@@ -317,6 +323,27 @@ func (w *Warehouse) createTable(ctx context.Context, tbl *table.Table, layer Lay
 	}
 	w.log.Debug("created Iceberg table", "table", Namespace+"."+tbl.Name, "location", it.Location())
 	return it, nil
+}
+
+// retrySerialization runs op, a catalog change, again while PostgreSQL aborts it as a serialization failure
+// (SQLSTATE 40001) or a deadlock (40P01), which wrote nothing, up to the commit's MaxAttempts with its jittered
+// backoff. iceberg-go's SQL catalog creates namespaces and tables in serializable transactions and retries those
+// only three times within 30 ms, which jobs starting together on a new catalog exhaust.
+func (w *Warehouse) retrySerialization(ctx context.Context, op func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := op()
+		var pgErr *pgconn.PgError
+		if err == nil || attempt >= w.commit.MaxAttempts || !errors.As(err, &pgErr) || (pgErr.Code != "40001" && pgErr.Code != "40P01") {
+			return err
+		}
+		t := time.NewTimer(w.commit.backoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (after: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
 }
 
 // evolve adds the declared columns the table lacks.
