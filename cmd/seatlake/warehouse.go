@@ -125,13 +125,14 @@ func warehouseCommand() *cli.Command {
 			Usage:  "compact small files, expire old snapshots, rewrite manifests and remove orphan files (outside the ingest window)",
 			Before: loadConfigFile(&fcMaintain),
 			Description: "For every table: rewrites each tenant-day partition's small files into one (a replace commit, the same rows;\n" +
-				"the views keep reading the files of each tenant's last run until its snapshot expires), expires the snapshots\n" +
-				"older than --retention (the current one is always kept; files only they referenced are removed), rewrites the\n" +
+				"the views keep reading the files of each tenant's last run until its next run), tags the snapshot of each\n" +
+				"tenant's last complete run (seatlake-read-<tenant id>: what readers read, kept however old), expires the snapshots\n" +
+				"older than --retention (the current and tagged ones are kept; files only expired ones referenced are removed), rewrites the\n" +
 				"manifests into fewer, and removes the files no snapshot references that are older than --orphan-age (data files\n" +
 				"of runs that never committed, metadata of lost commits). --orphan-age must be longer than the longest run: a\n" +
 				"run's files are unreferenced until it commits. Run it outside the ingest window, e.g. daily at noon. A warehouse\n" +
 				"of the earlier folder layout is refused: `seatlake warehouse migrate` first. Prints one line per table\n" +
-				"(table=… compacted_partitions=… compacted_files=… expired_snapshots=… rewritten_manifests=… orphan_files=…),\n" +
+				"(table=… compacted_partitions=… compacted_files=… expired_snapshots=… rewritten_manifests=… orphan_files=… read_tags=…),\n" +
 				"then the totals.",
 			Flags: append(common(),
 				&cli.DurationFlag{Name: "retention", Value: 30 * 24 * time.Hour, Usage: "keep the snapshots of this long (720h = 30 days): time travel and *_history reach this far"},
@@ -152,8 +153,8 @@ func warehouseCommand() *cli.Command {
 				res, err := pipelines.MaintainWarehouse(c.Context, wc, opts)
 				var total warehouse.TableMaintenance
 				for _, tm := range res {
-					fmt.Fprintf(c.App.Writer, "table=%s compacted_partitions=%d compacted_files=%d expired_snapshots=%d rewritten_manifests=%d added_manifests=%d orphan_files=%d orphan_bytes=%d\n",
-						tm.Table, tm.CompactedPartitions, tm.CompactedFiles, tm.ExpiredSnapshots, tm.RewrittenManifests, tm.AddedManifests, tm.OrphanFiles, tm.OrphanBytes)
+					fmt.Fprintf(c.App.Writer, "table=%s compacted_partitions=%d compacted_files=%d expired_snapshots=%d rewritten_manifests=%d added_manifests=%d orphan_files=%d orphan_bytes=%d read_tags=%d\n",
+						tm.Table, tm.CompactedPartitions, tm.CompactedFiles, tm.ExpiredSnapshots, tm.RewrittenManifests, tm.AddedManifests, tm.OrphanFiles, tm.OrphanBytes, tm.TaggedSnapshots)
 					total.CompactedPartitions += tm.CompactedPartitions
 					total.CompactedFiles += tm.CompactedFiles
 					total.ExpiredSnapshots += tm.ExpiredSnapshots

@@ -143,25 +143,31 @@ func TestCLIRunMigratesShardsExportsAndMaintains(t *testing.T) {
 		t.Errorf("tenants of the exported graph_users (from the folder names): %q %s", r.stdout, r.stderr)
 	}
 
-	// Maintenance: the small files (the migration's, one per legacy file) are compacted, the migration's snapshots
-	// are superseded; expiring every one but the current leaves the views' rows as they were.
+	// Maintenance: the small files (the migration's, one per legacy file) are compacted; expiring every snapshot but
+	// the current and the three tenants' read snapshots (tagged) leaves the views' rows as they were.
 	r = seatlake(t, nil, "warehouse", "maintain", "--warehouse", wh, "--retention", "1ns")
 	if r.code != 0 {
 		t.Fatalf("warehouse maintain: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	line := regexp.MustCompile(`(?m)^table=graph_users compacted_partitions=\d+ compacted_files=\d+ expired_snapshots=(\d+) rewritten_manifests=\d+ added_manifests=\d+ orphan_files=\d+ orphan_bytes=\d+$`).FindStringSubmatch(r.stdout)
+	line := regexp.MustCompile(`(?m)^table=graph_users compacted_partitions=\d+ compacted_files=\d+ expired_snapshots=\d+ rewritten_manifests=\d+ added_manifests=\d+ orphan_files=\d+ orphan_bytes=\d+ read_tags=(\d+)$`).FindStringSubmatch(r.stdout)
 	if line == nil {
 		t.Fatalf("warehouse maintain does not say what it did to graph_users:\n%s", r.stdout)
 	}
-	if n, _ := strconv.Atoi(line[1]); n < 1 {
-		t.Errorf("warehouse maintain --retention 1ns expired no snapshot of graph_users:\n%s", r.stdout)
+	if n, _ := strconv.Atoi(line[1]); n != 3 {
+		t.Errorf("warehouse maintain tagged %d read snapshots of graph_users, want one per tenant (3):\n%s", n, r.stdout)
 	}
-	totals := regexp.MustCompile(`(?m)^maintained tables=\d+ compacted_partitions=(\d+) compacted_files=\d+ expired_snapshots=\d+ rewritten_manifests=\d+ orphan_files=\d+ orphan_bytes=\d+$`).FindStringSubmatch(r.stdout)
+	totals := regexp.MustCompile(`(?m)^maintained tables=\d+ compacted_partitions=(\d+) compacted_files=\d+ expired_snapshots=(\d+) rewritten_manifests=\d+ orphan_files=\d+ orphan_bytes=\d+$`).FindStringSubmatch(r.stdout)
 	if totals == nil {
 		t.Errorf("warehouse maintain has no totals line:\n%s", r.stdout)
-	} else if n, _ := strconv.Atoi(totals[1]); n < 1 {
-		// The migration wrote one file per legacy file: the legacy tenants' sign-in days hold several.
-		t.Errorf("warehouse maintain compacted nothing:\n%s", r.stdout)
+	} else {
+		if n, _ := strconv.Atoi(totals[1]); n < 1 {
+			// The migration wrote one file per legacy file: the legacy tenants' sign-in days hold several.
+			t.Errorf("warehouse maintain compacted nothing:\n%s", r.stdout)
+		}
+		if n, _ := strconv.Atoi(totals[2]); n < 1 {
+			// The record tables (runs, the commit log) had a snapshot per migrated night and one for the run.
+			t.Errorf("warehouse maintain --retention 1ns expired no snapshot:\n%s", r.stdout)
+		}
 	}
 	for table, want := range views {
 		if got := queryCount(t, wh, table); got != want {

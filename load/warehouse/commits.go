@@ -184,18 +184,9 @@ type DataFileRef struct {
 
 // ReadSet computes the read set of tables.
 func (w *Warehouse) ReadSet(ctx context.Context, tables []*table.Table) (*ReadSet, error) {
-	rows, err := w.commitRows(ctx, "")
+	latest, err := w.readSnapshots(ctx) // table -> tenant -> snapshot id
 	if err != nil {
 		return nil, err
-	}
-	latest := map[string]map[string]int64{} // table -> tenant -> snapshot id
-	for _, r := range rows {
-		for t, id := range r.Snapshots {
-			if latest[t] == nil {
-				latest[t] = map[string]int64{}
-			}
-			latest[t][r.Tenant] = id
-		}
 	}
 	rs := &ReadSet{Tables: map[string]*TableRead{}}
 	for _, tbl := range tables {
@@ -227,10 +218,11 @@ func (w *Warehouse) ReadSet(ctx context.Context, tables []*table.Table) (*ReadSe
 				id := latest[tbl.Name][tenant]
 				snap := it.SnapshotByID(id)
 				if snap == nil {
-					// Expired (the tenant has not committed this table within the snapshot retention): its files are
-					// read from the current snapshot, where nothing of a later transaction of the tenant can be, or it
-					// would have a later row.
-					w.log.Warn("a tenant's last committed snapshot has expired; reading the current one", "table", tbl.Name, "tenant_id", tenant, "snapshot_id", id)
+					// Expired although `warehouse maintain` tags it (another engine expired it ignoring its tag):
+					// the current snapshot is the best left, and it may hold a later run of the tenant that was
+					// killed before its commit-log row. Say so.
+					w.log.Warn("a tenant's last committed snapshot has expired despite its read tag; reading the table's current snapshot, which may include a later incomplete run of the tenant until its next complete run",
+						"table", tbl.Name, "tenant_id", tenant, "snapshot_id", id, "tag", readTagPrefix+tenant)
 					if snap = it.CurrentSnapshot(); snap == nil {
 						continue
 					}

@@ -70,8 +70,8 @@ func currentIDs(t *testing.T, root, name string) ([]string, int) {
 
 // Maintenance compacts the small files of a tenant-day partition into one with a replace commit: engines reading
 // the current snapshot see the same rows in one file; the views, which read each tenant's recorded snapshot, show
-// the same rows before and after, and after the recorded snapshot expires too (its small files go with it); a
-// partition a killed run left in the table is not compacted into it.
+// the same rows before and after; expiry keeps the recorded snapshot (tagged) and its small files until a later
+// complete run of the tenant replaces it; a partition a killed run left in the table is not compacted into it.
 func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -169,7 +169,8 @@ func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
 		t.Errorf("the views read %d graph_users files, want the recorded run's 3", n)
 	}
 
-	// The recorded snapshots expire: their small files go, the views read the compacted files, same rows.
+	// Expiry keeps the recorded snapshots (each is tagged as a tenant's read snapshot), so their small files stay
+	// while the views read them.
 	time.Sleep(5 * time.Millisecond)
 	res, err = w.Maintain(ctx, MaintainOptions{Tables: tables, Retention: time.Millisecond, OrphanAge: time.Hour})
 	if err != nil {
@@ -180,10 +181,10 @@ func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
 			t.Errorf("compacted again: %+v", tm)
 		}
 	}
-	if n := len(smallFiles("graph_users")) + len(smallFiles("graph_signins")); n != 0 {
-		t.Errorf("%d small files left after their snapshots expired", n)
+	if n := len(smallFiles("graph_users")) + len(smallFiles("graph_signins")); n != 7 {
+		t.Errorf("%d small files left after expiry, want the 7 the recorded snapshots name", n)
 	}
-	checkViews("after the recorded snapshots expired")
+	checkViews("after expiry")
 
 	// r4 writes the 22nd again in small files; then a run killed after committing graph_users, before its commit
 	// log row: its partition (the 23rd) is not in the tenant's recorded snapshot, and is not compacted; r4's is.
@@ -228,4 +229,14 @@ func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
 	if ps, _ := filepath.Glob(filepath.Join(root, "raw", "graph_users", "data", "tenant_id=t1", "snapshot_date=2026-11-23", "r3-*.parquet")); len(ps) != 2 {
 		t.Errorf("the killed run's files: %v", ps)
 	}
+	// r4 is graph_users' recorded snapshot now: once the older snapshots expire, r1's small users files go; the
+	// views show r4's users, never the killed run's.
+	time.Sleep(5 * time.Millisecond)
+	if _, err := w.Maintain(ctx, MaintainOptions{Tables: tables, Retention: time.Millisecond, OrphanAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(smallFiles("graph_users")); n != 0 {
+		t.Errorf("%d of r1's small users files left after their snapshots expired", n)
+	}
+	checkViews("after r4, a killed run and expiry")
 }

@@ -152,3 +152,71 @@ func TestKilledLaterRunNeverDoublesTheSnapshot(t *testing.T) {
 // killSteps are the points of a commit where a process can die with part of the transaction's tables committed:
 // after each table's commit, and just before the commit log's row.
 var killSteps = []string{"committed dataverse_users", "committed finops_user_roles", "record"}
+
+// TestMaintainKeepsTheSnapshotReadersRead: a tenant's later run killed between two table commits leaves its first
+// table committed past the snapshot readers read (the previous complete run's). Maintenance expiring every old
+// snapshot must not expire that one: readers would fall back to the table's current snapshot, the killed run's,
+// and show its half. The read snapshot is tagged (seatlake-read-<tenant>), and readers see the previous run,
+// exactly, until the next complete run.
+func TestMaintainKeepsTheSnapshotReadersRead(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	root := t.TempDir()
+	w, err := Open(ctx, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	night := func(run string, n int, kill string) error {
+		u, r := dynamicsRows(t, mem, run, n)
+		defer u.Release()
+		defer r.Release()
+		txn := write(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
+			map[string]string{"dynamics": run})
+		SetFailpoint(w, func(s string) error {
+			if s == kill {
+				return errCrash
+			}
+			return nil
+		})
+		defer SetFailpoint(w, nil)
+		return txn.Commit(ctx)
+	}
+	if err := night("r1", 2, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := night("r2", 3, "committed dataverse_users"); !errors.Is(err, errCrash) {
+		t.Fatalf("r2 commit: %v, want the simulated crash", err)
+	}
+	if run, err := CurrentSnapshotRun(ctx, w, dataverse.Users.Name); err != nil || run != "r2" {
+		t.Fatalf("dataverse_users' current snapshot is %q's (%v): the test needs the killed run's commit on top", run, err)
+	}
+	time.Sleep(5 * time.Millisecond) // every snapshot older than the retention below
+	res, err := w.Maintain(ctx, MaintainOptions{Retention: time.Millisecond, Tables: []*table.Table{dataverse.Users, finops.UserRoles}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged := 0
+	for _, tm := range res {
+		tagged += tm.TaggedSnapshots
+	}
+	if tagged == 0 {
+		t.Errorf("maintain tagged no read snapshot: %+v", res)
+	}
+	if got, want := counts(t, root), "2 r1 / 2 r1"; got != want {
+		t.Errorf("after maintenance a reader sees %s, want r1's answers: %s", got, want)
+	}
+	if err := night("r3", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Maintain(ctx, MaintainOptions{Retention: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := counts(t, root), "1 r3 / 1 r3"; got != want {
+		t.Errorf("after r3 and maintenance: %s, want %s", got, want)
+	}
+	// The tags moved to r3's snapshots: r1's expired, two snapshots (r2's and r3's) or fewer are left.
+	if n, err := SnapshotCount(ctx, w, dataverse.Users.Name); err != nil || n > 2 {
+		t.Errorf("dataverse_users keeps %d snapshots (%v) after r3 and maintenance: the old read tag did not move", n, err)
+	}
+}

@@ -64,6 +64,9 @@ type TableMaintenance struct {
 	// CompactedPartitions tenant-day partitions had their CompactedFiles small files rewritten into one file each.
 	CompactedPartitions int
 	CompactedFiles      int
+	// TaggedSnapshots read tags were set or moved: the snapshot of each tenant's last complete run, kept by
+	// expiry whatever its age.
+	TaggedSnapshots int
 }
 
 // Maintain does to every table of the namespace what Iceberg engines expect of a maintenance job: it expires the
@@ -71,8 +74,9 @@ type TableMaintenance struct {
 // commit adds one: planning reads fewer after), and removes orphan files (data files of runs that never
 // committed, metadata files of lost commits) older than OrphanAge. Commits retry on concurrent jobs, as runs do,
 // but run it outside the ingest window: every expiry and rewrite is a commit the runs must then retry against.
-// A tenant whose last committed snapshot of a table expired (no run of it within the retention) is read at the
-// table's current snapshot (see ReadSet). Before all that, the small files of the tables in opts.Tables are
+// The snapshot each tenant's last complete run recorded is never expired, however old (a tenant not run for
+// weeks, or whose later run was killed between two table commits): maintain tags it first (readtags.go), so
+// readers keep seeing exactly that run. Before all that, the small files of the tables in opts.Tables are
 // compacted (see compact).
 func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]TableMaintenance, error) {
 	o := opts.withDefaults()
@@ -81,6 +85,12 @@ func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]Table
 		if ms, _ := filepath.Glob(filepath.Join(w.root, pattern)); len(ms) > 0 {
 			return nil, fmt.Errorf("maintaining: %s holds files of the folder layout (%s): migrate it first, or they would be removed as orphans", w.root, ms[0])
 		}
+	}
+	// The snapshots readers read (each tenant's last complete run) are tagged before anything expires: a tag
+	// keeps its snapshot whatever its age (readtags.go).
+	read, err := w.readSnapshots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("maintaining: %w", err)
 	}
 	var out []TableMaintenance
 	for id, err := range w.cat.ListTables(ctx, itable.Identifier{Namespace}) {
@@ -104,6 +114,9 @@ func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]Table
 			if before, err = w.cat.LoadTable(ctx, ident(name)); err != nil {
 				return out, fmt.Errorf("maintaining %s: %w", name, err)
 			}
+		}
+		if tm.TaggedSnapshots, err = w.tagReadSnapshots(ctx, name, read[name]); err != nil {
+			return out, fmt.Errorf("maintaining %s: %w", name, err)
 		}
 		had := map[int64]bool{}
 		for _, s := range before.Metadata().Snapshots() {
@@ -174,9 +187,9 @@ type compactGroup struct {
 //   - only a partition whose current files are exactly those of the tenant's last committed transaction (the
 //     snapshot the commit log records, which the views read) is compacted, so what a killed run left in the
 //     table is never made part of it, and the compacted file holds the very rows the views show;
-//   - the recorded snapshot still names the small files, so the views keep reading them, unchanged, until that
-//     snapshot expires; expiry removes them only then, and from then on the tenant is read at the current
-//     snapshot (see ReadSet), whose compacted file holds the same rows;
+//   - the recorded snapshot still names the small files, so the views keep reading them, unchanged, until the
+//     tenant's next complete run, whose snapshot names the compacted file (same rows); the small files are
+//     removed when that recorded snapshot expires (it is tagged until then: readtags.go);
 //   - a run committing the partition meanwhile wins: the commit re-checks each partition against the table as
 //     reloaded, and a partition that changed is left out (its compacted file removed).
 //
@@ -226,7 +239,7 @@ func (w *Warehouse) compact(ctx context.Context, tbl *table.Table, o MaintainOpt
 	for _, tenant := range slices.Sorted(maps.Keys(recorded)) {
 		snap := it.SnapshotByID(recorded[tenant])
 		if snap == nil {
-			continue // expired: the tenant is read at the current snapshot already; its next run records a new one
+			continue // expired by another engine despite its read tag: leave the tenant's files as they are
 		}
 		was, err := snapshotFiles(it, snap, w.fs, tenant, cache)
 		if err != nil {
