@@ -2,11 +2,13 @@ package pipelines
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -163,7 +165,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		}
 	}
 	for _, env := range cfg.FinOps {
-		checkEventsEndpoint(cfg.Warehouse, env, add)
+		checkEventsEndpoint(cmp.Or(cfg.EventsDir, eventsDirOf(cfg.Warehouse)), env, add)
 		tokens := msauth.NewTokenSource(auth, env)
 		if _, err := tokens.Token(ctx); err != nil {
 			add("finops", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
@@ -182,17 +184,17 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 
 // checkEventsEndpoint says whether the environment has a business events endpoint (a callback secret made by
 // `seatlake events new-endpoint`) and when the receiver last got an event from it. Neither is needed for a run.
-func checkEventsEndpoint(wh, env string, add func(source, target, check, status, detail, action string)) {
+func checkEventsEndpoint(dir, env string, add func(source, target, check, status, detail, action string)) {
 	name := EventsEnvName(env)
-	if wh == "" {
+	if dir == "" {
 		return
 	}
-	if _, err := os.Stat(SecretPath(wh, name)); err != nil {
+	if _, err := os.Stat(SecretPathIn(dir, name)); err != nil {
 		add("finops", env, "events endpoint", CheckOK, "not configured (optional: without it, user and role changes are seen by the nightly run; "+
 			"seatlake events new-endpoint --finops "+name+" makes one)", "")
 		return
 	}
-	st, err := ReadEventsStatus(wh)
+	st, err := readEventsStatus(filepath.Join(dir, "status.json"))
 	last, ok := st.Environments[name]
 	if err != nil || !ok {
 		add("finops", env, "events endpoint", CheckWarn, "configured ("+name+"), but no event has been received yet (no last event)",
@@ -200,6 +202,14 @@ func checkEventsEndpoint(wh, env string, add func(source, target, check, status,
 		return
 	}
 	add("finops", env, "events endpoint", CheckOK, "configured ("+name+"); last event received "+last.UTC().Format(time.RFC3339), "")
+}
+
+// eventsDirOf is the default events folder of a warehouse, "" without a warehouse.
+func eventsDirOf(wh string) string {
+	if wh == "" {
+		return ""
+	}
+	return EventsDir(wh)
 }
 
 // tokenRoles reads the roles claim of an access token. The token comes straight from the identity platform over

@@ -37,6 +37,9 @@ type Config struct {
 	AllowAuthorityHosts []string
 	GraphEndpoint       string // https://graph.microsoft.com
 	Warehouse           string // the warehouse root directory
+	// EventsDir is the events receiver's folder (callback secrets, status), which `check` reads; default
+	// EventsDir(Warehouse).
+	EventsDir string
 
 	// SignInHistory is how far back a first run fetches sign-ins (Microsoft keeps 30 days with P1/P2).
 	SignInHistory time.Duration

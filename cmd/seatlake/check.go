@@ -31,7 +31,7 @@ func printChecks(w io.Writer, results []pipelines.CheckResult) {
 }
 
 func checkCommand() *cli.Command {
-	flags := append(runFlags(), &cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per check) or json (for scripts)"})
+	flags := append(runFlags(), &cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per check) or json (for scripts)"}, eventsDirFlag())
 	var fc *fileConfig
 	return &cli.Command{
 		Name:   "check",
@@ -45,7 +45,7 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
+			base := pipelines.Config{Warehouse: c.String("warehouse"), EventsDir: c.String("events-dir"), Logger: log}
 			if err := applyTuning(c, &base); err != nil {
 				return err
 			}

@@ -163,11 +163,26 @@ func readEventsSection(c *cli.Context, fc *fileConfig, n *yaml.Node) ([]pipeline
 		if err := applyKeys(c, settings, "events.", false); err != nil {
 			return nil, err
 		}
+	} else if commandHasFlag(c.Command, "events-dir") { // check, new-endpoint: where the receiver keeps its secrets
+		dir := &yaml.Node{Kind: yaml.MappingNode}
+		for i := 0; i+1 < len(settings.Content); i += 2 {
+			if settings.Content[i].Value == "events-dir" {
+				dir.Content = append(dir.Content, settings.Content[i], settings.Content[i+1])
+			}
+		}
+		if err := applyKeys(c, dir, "events.", false); err != nil {
+			return nil, err
+		}
 	}
 	if routes == nil {
 		return nil, nil
 	}
 	return routes, nil
+}
+
+// commandHasFlag says whether cmd has a flag of that name.
+func commandHasFlag(cmd *cli.Command, name string) bool {
+	return slices.ContainsFunc(cmd.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), name) })
 }
 
 // readRoutes reads events.routes: each a mapping of conditions (business-event-id, legal-entity, environment,

@@ -377,3 +377,30 @@ func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// A receiver whose folder is not the warehouse's (--events-dir, events.events-dir in the config file, as in a pod
+// with a persistent volume): check finds its callback secret there, by flag and by config file.
+func TestCLICheckReadsTheEventsDir(t *testing.T) {
+	_, _, env := startSim(t, nil)
+	dir := t.TempDir()
+	wh, events := filepath.Join(dir, "wh"), filepath.Join(dir, "events")
+	if r := seatlake(t, env, "events", "new-endpoint", "--warehouse", wh, "--events-dir", events); r.code != 0 {
+		t.Fatalf("new-endpoint --events-dir: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	cfg := filepath.Join(dir, "seatlake.yaml")
+	if err := os.WriteFile(cfg, []byte("warehouse: "+wh+"\nevents:\n  events-dir: "+events+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"check", "--warehouse", wh, "--events-dir", events},
+		{"check", "--config", cfg},
+	} {
+		r := seatlake(t, env, args...)
+		if !strings.Contains(r.stdout, "events endpoint: configured (") {
+			t.Errorf("%v does not find the endpoint made in %s:\n%s%s", args, events, r.stdout, r.stderr)
+		}
+	}
+	if r := seatlake(t, env, "check", "--warehouse", wh); !strings.Contains(r.stdout, "events endpoint: not configured") {
+		t.Errorf("check without --events-dir looks elsewhere than <warehouse>/_events:\n%s", r.stdout)
+	}
+}
