@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // The Dataverse Web API of one environment: /api/data/v9.2/systemusers, /audits, /organizations and /WhoAmI, with
@@ -139,7 +142,7 @@ func (s *Sim) dataverseHandler(e int) http.Handler {
 			return false
 		},
 	}
-	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv)) http.HandlerFunc {
+	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv)) http.HandlerFunc {
 		return s.serveEnv(svc, "dataverse."+name, func(w http.ResponseWriter, r *http.Request, rep *reply) { h(w, r, rep, env) })
 	}
 	mux := http.NewServeMux()
@@ -148,7 +151,7 @@ func (s *Sim) dataverseHandler(e int) http.Handler {
 	mux.HandleFunc("GET "+dvAPI+"organizations", on("organizations", s.dvOrganizations))
 	mux.HandleFunc("GET "+dvAPI+"WhoAmI", on("WhoAmI", s.dvWhoAmI))
 	mux.HandleFunc("GET "+dvAPI+"WhoAmI()", on("WhoAmI", s.dvWhoAmI))
-	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
+	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
 		seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		dvError(rep, http.StatusNotFound, dvNotFound, "Resource not found for the segment '"+seg+"'.")
 	}))
@@ -303,8 +306,8 @@ func cookieEscape(s string) string {
 			continue
 		}
 		b.WriteByte('%')
-		b.WriteByte(HexDigits[c>>4])
-		b.WriteByte(HexDigits[c&15])
+		b.WriteByte(ids.HexDigits[c>>4])
+		b.WriteByte(ids.HexDigits[c&15])
 	}
 	return b.String()
 }
@@ -397,7 +400,8 @@ var systemUserProps = newDvProps([]dvProp{
 
 var accessModes = []string{"Read-Write", "Administrative", "Read", "Support User", "Non-interactive", "Delegated Admin"}
 
-func (u *DataverseUser) value(prop string) fvalue {
+// systemUserValue is one property of a systemuser, as a $filter compares it.
+func systemUserValue(u *model.DataverseUser, prop string) fvalue {
 	str, bl := nullableString, boolValue
 	switch prop {
 	case "systemuserid":
@@ -444,7 +448,7 @@ func appendDvValue(b []byte, v fvalue, prop string) []byte {
 }
 
 // dvSystemUsers is GET systemusers: users in creation order, paged by cookie.
-func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
+func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
 	p, ok := s.dvPagingOf(w, r, rep)
 	if !ok {
 		return
@@ -495,7 +499,7 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	n, first, last, more := 0, "", "", false
 	for i := start; i < len(env.Users); i++ {
 		u := &env.Users[i]
-		if filter != nil && !filter.eval(u.value) {
+		if filter != nil && !filter.eval(func(prop string) fvalue { return systemUserValue(u, prop) }) {
 			continue
 		}
 		if n == size {
@@ -506,10 +510,10 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 			b = append(b, ',')
 		}
 		b = append(b, `{"@odata.etag":"W/\"`...)
-		b = strconv.AppendUint(b, Hash(s.cfg.Seed, 0xe7, uint64(i))%100000000, 10)
+		b = strconv.AppendUint(b, ids.Hash(s.cfg.Seed, 0xe7, uint64(i))%100000000, 10)
 		b = append(b, `\""`...)
 		for _, prop := range props {
-			v := u.value(prop)
+			v := systemUserValue(u, prop)
 			if p.formatted && v.kind != 'n' {
 				switch prop {
 				case "accessmode":
@@ -560,7 +564,8 @@ var auditActionNames = map[uint8]string{1: "Create", 2: "Update", 3: "Delete", 5
 	65: "User Access via Web Services"}
 var auditOperationNames = map[uint8]string{1: "Create", 2: "Update", 3: "Delete", 4: "Access"}
 
-func (a *AuditLog) operation(r *AuditRecord) uint8 {
+// auditOperation is the operation of a record: Create, Update, Delete for changes, Access for user access.
+func auditOperation(r *model.AuditRecord) uint8 {
 	switch r.Action {
 	case 1, 2, 3:
 		return r.Action
@@ -570,17 +575,19 @@ func (a *AuditLog) operation(r *AuditRecord) uint8 {
 	return 2
 }
 
-func (a *AuditLog) objectID(r *AuditRecord) string {
+// auditObjectID is the _objectid_value of a record: the user for user access and role assignments.
+func auditObjectID(a *model.AuditLog, r *model.AuditRecord) string {
 	if r.OTC == 0 {
 		if r.Action == 55 {
 			return a.Env.Users[int(r.H%uint64(len(a.Env.Users)))].ID
 		}
 		return a.Env.Users[r.User].ID
 	}
-	return GUID(Mix(r.H^0x0b1), Mix(r.H^0x0b2))
+	return ids.GUID(ids.Mix(r.H^0x0b1), ids.Mix(r.H^0x0b2))
 }
 
-func (a *AuditLog) value(k, j int, r *AuditRecord, prop string) fvalue {
+// auditValue is one property of record j of hour k, as a $filter compares it.
+func auditValue(a *model.AuditLog, k, j int, r *model.AuditRecord, prop string) fvalue {
 	switch prop {
 	case "auditid":
 		return fvalue{kind: 's', s: a.AuditID(k, j)}
@@ -589,22 +596,22 @@ func (a *AuditLog) value(k, j int, r *AuditRecord, prop string) fvalue {
 	case "action":
 		return fvalue{kind: 'i', i: int64(r.Action)}
 	case "operation":
-		return fvalue{kind: 'i', i: int64(a.operation(r))}
+		return fvalue{kind: 'i', i: int64(auditOperation(r))}
 	case "objecttypecode":
-		return fvalue{kind: 's', s: ObjectTypes[r.OTC]}
+		return fvalue{kind: 's', s: model.ObjectTypes[r.OTC]}
 	case "_objectid_value":
-		return fvalue{kind: 's', s: a.objectID(r)}
+		return fvalue{kind: 's', s: auditObjectID(a, r)}
 	case "_userid_value":
 		return fvalue{kind: 's', s: a.Env.Users[r.User].ID}
 	case "transactionid":
-		return fvalue{kind: 's', s: GUID(Mix(r.H^0x7a1), Mix(r.H^0x7a2))}
+		return fvalue{kind: 's', s: ids.GUID(ids.Mix(r.H^0x7a1), ids.Mix(r.H^0x7a2))}
 	}
 	return fvalue{kind: 'n'}
 }
 
 // dvAudits is GET audits: records in createdon order (asc by default, desc with $orderby=createdon desc), $filter
 // on action, operation, createdon, objecttypecode and the lookups, paged by cookie.
-func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
+func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
 	p, ok := s.dvPagingOf(w, r, rep)
 	if !ok {
 		return
@@ -683,7 +690,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 			if rec.At < lo || rec.At >= hi {
 				continue
 			}
-			if filter != nil && !filter.eval(func(prop string) fvalue { return a.value(kk, jj, rec, prop) }) {
+			if filter != nil && !filter.eval(func(prop string) fvalue { return auditValue(a, kk, jj, rec, prop) }) {
 				continue
 			}
 			if n == size {
@@ -717,7 +724,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	rep.b = append(b, '}')
 }
 
-func (s *Sim) appendAudit(b []byte, a *AuditLog, k, j int, rec *AuditRecord, props []string, formatted bool) []byte {
+func (s *Sim) appendAudit(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, props []string, formatted bool) []byte {
 	b = append(b, `{"@odata.etag":"W/\"`...)
 	b = strconv.AppendUint(b, rec.H%100000000, 10)
 	b = append(b, `\""`...)
@@ -730,13 +737,13 @@ func (s *Sim) appendAudit(b []byte, a *AuditLog, k, j int, rec *AuditRecord, pro
 			case "action":
 				fv = auditActionNames[rec.Action]
 			case "operation":
-				fv = auditOperationNames[a.operation(rec)]
+				fv = auditOperationNames[auditOperation(rec)]
 			case "_userid_value":
 				fv = a.Env.Users[rec.User].FullName
 				b = append(b, `,"_userid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"systemuser"`...)
 			case "_objectid_value":
 				b = append(b, `,"_objectid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"`...)
-				b = append(b, ObjectTypes[rec.OTC]...)
+				b = append(b, model.ObjectTypes[rec.OTC]...)
 				b = append(b, '"')
 			}
 			if fv != "" {
@@ -749,14 +756,14 @@ func (s *Sim) appendAudit(b []byte, a *AuditLog, k, j int, rec *AuditRecord, pro
 		b = append(b, `,"`...)
 		b = append(b, prop...)
 		b = append(b, `":`...)
-		b = a.appendValue(b, k, j, rec, prop)
+		b = appendAuditValue(b, a, k, j, rec, prop)
 	}
 	return append(b, '}')
 }
 
-// appendValue writes one property of an audit record: what value says, appended without building strings (the
+// appendAuditValue writes one property of an audit record: what auditValue says, appended without building strings (the
 // hot path of an audit page).
-func (a *AuditLog) appendValue(b []byte, k, j int, rec *AuditRecord, prop string) []byte {
+func appendAuditValue(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, prop string) []byte {
 	quoted := func(b []byte, f func([]byte) []byte) []byte { return append(f(append(b, '"')), '"') }
 	switch prop {
 	case "auditid":
@@ -766,24 +773,24 @@ func (a *AuditLog) appendValue(b []byte, k, j int, rec *AuditRecord, prop string
 	case "action":
 		return strconv.AppendInt(b, int64(rec.Action), 10)
 	case "operation":
-		return strconv.AppendInt(b, int64(a.operation(rec)), 10)
+		return strconv.AppendInt(b, int64(auditOperation(rec)), 10)
 	case "objecttypecode":
-		return append(append(append(b, '"'), ObjectTypes[rec.OTC]...), '"')
+		return append(append(append(b, '"'), model.ObjectTypes[rec.OTC]...), '"')
 	case "_userid_value":
 		return append(append(append(b, '"'), a.Env.Users[rec.User].ID...), '"')
 	case "_objectid_value":
 		if rec.OTC == 0 {
-			return append(append(append(b, '"'), a.objectID(rec)...), '"')
+			return append(append(append(b, '"'), auditObjectID(a, rec)...), '"')
 		}
-		return quoted(b, func(b []byte) []byte { return AppendGUID(b, Mix(rec.H^0x0b1), Mix(rec.H^0x0b2)) })
+		return quoted(b, func(b []byte) []byte { return ids.AppendGUID(b, ids.Mix(rec.H^0x0b1), ids.Mix(rec.H^0x0b2)) })
 	case "transactionid":
-		return quoted(b, func(b []byte) []byte { return AppendGUID(b, Mix(rec.H^0x7a1), Mix(rec.H^0x7a2)) })
+		return quoted(b, func(b []byte) []byte { return ids.AppendGUID(b, ids.Mix(rec.H^0x7a1), ids.Mix(rec.H^0x7a2)) })
 	}
 	return append(b, "null"...)
 }
 
 // dvOrganizations is GET organizations: the one row, with its audit settings.
-func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
+func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
 	all := []string{"organizationid", "name", "isauditenabled", "isuseraccessauditenabled", "useraccessauditinginterval", "auditretentionperiodv2"}
 	props, ok := selectProps(r, rep, "organization", all)
 	if !ok {
@@ -798,7 +805,7 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply
 		b = append(b, ')')
 	}
 	b = append(b, `","value":[{"@odata.etag":"W/\"`...)
-	b = strconv.AppendUint(b, Hash(s.cfg.Seed, 0x0e, uint64(env.Index))%100000000, 10)
+	b = strconv.AppendUint(b, ids.Hash(s.cfg.Seed, 0x0e, uint64(env.Index))%100000000, 10)
 	b = append(b, `\""`...)
 	hasID := false
 	for _, prop := range props {
@@ -829,11 +836,11 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply
 }
 
 // dvWhoAmI is GET WhoAmI: the caller's application user, business unit and organization.
-func (s *Sim) dvWhoAmI(w http.ResponseWriter, r *http.Request, rep *reply, env *DataverseEnv) {
+func (s *Sim) dvWhoAmI(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
 	b := append(rep.b[:0], `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, dvAPI+`$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse","BusinessUnitId":"`...)
-	b = AppendGUID(b, Hash(s.cfg.Seed, 0xb0, uint64(env.Index)), Hash(s.cfg.Seed, 0xb1, uint64(env.Index)))
+	b = ids.AppendGUID(b, ids.Hash(s.cfg.Seed, 0xb0, uint64(env.Index)), ids.Hash(s.cfg.Seed, 0xb1, uint64(env.Index)))
 	b = append(b, `","UserId":"`...)
 	b = append(b, env.Users[2].ID...) // the "# seatlake" application user
 	b = append(b, `","OrganizationId":"`...)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // envClient talks to one Dynamics environment with a token for it.
@@ -328,12 +330,12 @@ func TestFinOpsMissingEntity(t *testing.T) {
 func TestIdentityTruthIsPlanted(t *testing.T) {
 	s := newSim(t, func(cfg *Config) { cfg.Users = 2000; cfg.DataverseEnvs = 2 })
 	tr := s.Truth().Identities
-	for _, m := range []string{MethodObjectID, MethodUPN, MethodAlias, MethodEmail} {
+	for _, m := range []string{model.MethodObjectID, model.MethodUPN, model.MethodAlias, model.MethodEmail} {
 		if tr.ByMethod[m] == 0 {
 			t.Errorf("no account planted for method %s: %v", m, tr.ByMethod)
 		}
 	}
-	for _, r := range []string{ReasonApplication, ReasonBuiltIn, ReasonNotInEntra, ReasonNoMatch, ReasonConflict} {
+	for _, r := range []string{model.ReasonApplication, model.ReasonBuiltIn, model.ReasonNotInEntra, model.ReasonNoMatch, model.ReasonConflict} {
 		if tr.ByReason[r] == 0 {
 			t.Errorf("no account planted for reason %s: %v", r, tr.ByReason)
 		}

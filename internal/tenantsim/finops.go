@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // The Finance and Operations OData service of one environment: /data/$metadata, /data/SystemUsers,
@@ -103,9 +105,9 @@ func foError(rep *reply, status int, _, message string) {
 }
 
 // foServe answers /data/<name> ("" for any other path).
-func (s *Sim) foServe(r *http.Request, rep *reply, env *FinOpsEnv, name string) {
-	s.foMu.RLock() // business events' role changes may be applied meanwhile
-	defer s.foMu.RUnlock()
+func (s *Sim) foServe(r *http.Request, rep *reply, env *model.FinOpsEnv, name string) {
+	s.m.FinOpsMu.RLock() // business events' role changes may be applied meanwhile
+	defer s.m.FinOpsMu.RUnlock()
 	if name == "$metadata" {
 		s.foMetadata(rep, env)
 		return
@@ -121,7 +123,7 @@ func (s *Sim) foServe(r *http.Request, rep *reply, env *FinOpsEnv, name string) 
 }
 
 // foMetadata renders enough CSDL for the three entities (and leaves out the missing one).
-func (s *Sim) foMetadata(rep *reply, env *FinOpsEnv) {
+func (s *Sim) foMetadata(rep *reply, env *model.FinOpsEnv) {
 	rep.contentType = "application/xml"
 	b := append(rep.b[:0], `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`+
 		`<edmx:DataServices><Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">`...)
@@ -167,7 +169,7 @@ func (s *Sim) foMetadata(rep *reply, env *FinOpsEnv) {
 type foRow []fvalue
 
 // foRows lists an entity's rows visible to the query (the default company only without cross-company).
-func (s *Sim) foRows(env *FinOpsEnv, ent *foEntity, cross bool) []foRow {
+func (s *Sim) foRows(env *model.FinOpsEnv, ent *foEntity, cross bool) []foRow {
 	var rows []foRow
 	switch ent.set {
 	case "SystemUsers":
@@ -179,7 +181,7 @@ func (s *Sim) foRows(env *FinOpsEnv, ent *foEntity, cross bool) []foRow {
 				stringValue("https://sts.windows.net/"), stringValue(u.Company), stringValue(u.Name), stringValue(u.AccountType), boolValue(u.External), stringValue("en-us")})
 		}
 	case "SecurityRoles":
-		for _, r := range FinOpsRoles {
+		for _, r := range model.FinOpsRoles {
 			rows = append(rows, foRow{stringValue(r.ID), stringValue(r.Name), stringValue(r.Name + " role"), stringValue(""), boolValue(r.ID == "-SYSADMIN-"), stringValue(r.License)})
 		}
 	case "SecurityUserRoles":
@@ -188,7 +190,7 @@ func (s *Sim) foRows(env *FinOpsEnv, ent *foEntity, cross bool) []foRow {
 				continue
 			}
 			for _, ri := range u.Roles {
-				r := FinOpsRoles[ri]
+				r := model.FinOpsRoles[ri]
 				rows = append(rows, foRow{stringValue(u.UserID), stringValue(r.ID), stringValue(r.Name), stringValue("Enabled"), stringValue("Manual"), stringValue(r.License)})
 			}
 		}
@@ -198,7 +200,7 @@ func (s *Sim) foRows(env *FinOpsEnv, ent *foEntity, cross bool) []foRow {
 
 // foCollection serves an entity set: server pages of FinOpsPageSize rows (default 10,000) with an opaque
 // $skiptoken, or client paging with $top/$skip.
-func (s *Sim) foCollection(r *http.Request, rep *reply, env *FinOpsEnv, ent *foEntity) {
+func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, ent *foEntity) {
 	cross := false
 	if v, ok := query(r, "cross-company"); ok {
 		cross = strings.EqualFold(v, "true")

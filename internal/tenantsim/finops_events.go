@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // The F&O side of business events: a plan of N distinct events for the first F&O environment, the role changes
@@ -48,7 +51,7 @@ func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 		}
 	}
 	roleRecID := int64(5637144576)
-	for i, r := range FinOpsRoles {
+	for i, r := range model.FinOpsRoles {
 		if r.ID == finOpsEventRole {
 			roleRecID += int64(i)
 		}
@@ -56,14 +59,14 @@ func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 	base := s.m.Anchor / 1000 // ms
 	out := make([]PlannedEvent, n)
 	for i := range n {
-		h := Hash(s.cfg.Seed, 300, uint64(i))
+		h := ids.Hash(s.cfg.Seed, 300, uint64(i))
 		ms := base - int64(n-i)*1000
-		company := FinOpsCompanies[h%uint64(len(FinOpsCompanies))]
+		company := model.FinOpsCompanies[h%uint64(len(model.FinOpsCompanies))]
 		body := map[string]any{
 			"BusinessEventLegalEntity":    strings.ToLower(company),
 			"ContextRecordSubject":        "",
 			"ControlNumber":               5637144576 + int64(i),
-			"EventId":                     GUID(h, Hash(s.cfg.Seed, 301, uint64(i))),
+			"EventId":                     ids.GUID(h, ids.Hash(s.cfg.Seed, 301, uint64(i))),
 			"EventTime":                   fmt.Sprintf("/Date(%d)/", ms),
 			"EventTimeIso8601":            time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.0000000Z"),
 			"InitiatingUserAADObjectId":   "{00000000-0000-0000-0000-000000000000}",
@@ -106,10 +109,10 @@ func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 // changes the events announce); it returns the users changed.
 func (s *Sim) ApplyFinOpsEvents(n int) []string {
 	plan := s.FinOpsEventPlan(n)
-	s.foMu.Lock()
-	defer s.foMu.Unlock()
+	s.m.FinOpsMu.Lock()
+	defer s.m.FinOpsMu.Unlock()
 	role := uint8(0)
-	for i, r := range FinOpsRoles {
+	for i, r := range model.FinOpsRoles {
 		if r.ID == finOpsEventRole {
 			role = uint8(i)
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
 // reply is a response being built. Every answer is rendered into a reused buffer first, so it can be sent with a
@@ -157,7 +159,7 @@ func (s *Sim) getReply() *reply {
 // requestID is Graph's request-id header and innerError field: unique per request, deterministic per run.
 func (s *Sim) requestID() string {
 	n := s.reqSeq.Add(1)
-	return GUID(Hash(s.cfg.Seed, 0x4e51, n), Hash(s.cfg.Seed, 0x4e52, n))
+	return ids.GUID(ids.Hash(s.cfg.Seed, 0x4e51, n), ids.Hash(s.cfg.Seed, 0x4e52, n))
 }
 
 // resetConn breaks the connection with a TCP RST after the first bytes of a status line. Those bytes matter: an
@@ -248,7 +250,7 @@ func (s *Sim) sealToken(kind byte, vals ...int64) string {
 	for _, v := range vals {
 		b = binary.AppendVarint(b, v)
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(Hash(s.cfg.Seed, 0x70c, uint64(kind), Mix(uint64(len(b))), checksum(b))))
+	b = binary.BigEndian.AppendUint32(b, uint32(ids.Hash(s.cfg.Seed, 0x70c, uint64(kind), ids.Mix(uint64(len(b))), checksum(b))))
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -258,7 +260,7 @@ func (s *Sim) openToken(kind byte, tok string, n int) ([]int64, bool) {
 		return nil, false
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
-	if sum != uint32(Hash(s.cfg.Seed, 0x70c, uint64(kind), Mix(uint64(len(body))), checksum(body))) {
+	if sum != uint32(ids.Hash(s.cfg.Seed, 0x70c, uint64(kind), ids.Mix(uint64(len(body))), checksum(body))) {
 		return nil, false
 	}
 	vals := make([]int64, 0, n)
@@ -275,7 +277,7 @@ func (s *Sim) openToken(kind byte, tok string, n int) ([]int64, bool) {
 func checksum(b []byte) uint64 {
 	h := uint64(len(b))
 	for _, c := range b {
-		h = Mix(h ^ uint64(c))
+		h = ids.Mix(h ^ uint64(c))
 	}
 	return h
 }
@@ -345,7 +347,7 @@ func appendJSONString(b []byte, s string) []byte {
 			b = append(b, '\\', c)
 		case c < 0x20:
 			b = append(b, `\u00`...)
-			b = append(b, HexDigits[c>>4], HexDigits[c&15])
+			b = append(b, ids.HexDigits[c>>4], ids.HexDigits[c&15])
 		default:
 			b = append(b, c)
 		}

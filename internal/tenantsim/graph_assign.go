@@ -5,15 +5,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // licenseWrites guards what assignLicense changes (users' licenses, SKUs' consumed units) against the handlers
 // and truth that read them.
 type licenseWrites struct {
-	mu      sync.RWMutex
-	idxOnce sync.Once
-	byID    map[string]int // user id -> index in model.users
-	removed int64          // licenses removed through assignLicense
+	removed int64 // licenses removed through assignLicense (m.DirectoryMu)
 
 	orderOnce [3]sync.Once // users sorted for $orderby, by orderUPN and orderName
 	order     [3][]int32
@@ -22,21 +21,10 @@ type licenseWrites struct {
 // reading wraps a handler that reads licenses.
 func (s *Sim) reading(h endpoint) endpoint {
 	return func(w http.ResponseWriter, r *http.Request, rep *reply) {
-		s.lw.mu.RLock()
-		defer s.lw.mu.RUnlock()
+		s.m.DirectoryMu.RLock()
+		defer s.m.DirectoryMu.RUnlock()
 		h(w, r, rep)
 	}
-}
-
-func (s *Sim) userIndex(id string) (int, bool) {
-	s.lw.idxOnce.Do(func() {
-		s.lw.byID = make(map[string]int, len(s.m.Users))
-		for i := range s.m.Users {
-			s.lw.byID[s.m.Users[i].ID] = i
-		}
-	})
-	i, ok := s.lw.byID[strings.ToLower(id)]
-	return i, ok
 }
 
 // user is GET /v1.0/users/{id}: one user by object id, with $select as on the collection; and GET /users/$count.
@@ -48,7 +36,7 @@ func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if !s.queryOptions(w, r, rep, "$select") {
 		return
 	}
-	i, ok := s.userIndex(r.PathValue("id"))
+	i, ok := s.m.UserIndex(r.PathValue("id"))
 	if !ok {
 		s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
 			"Resource '"+r.PathValue("id")+"' does not exist or one of its queried reference-property objects are not present.", w.Header().Get("request-id"))
@@ -80,9 +68,9 @@ func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) 
 		s.graphError(rep, http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'addLicenses' or 'removeLicenses': both are required.", reqID)
 		return
 	}
-	s.lw.mu.Lock()
-	defer s.lw.mu.Unlock()
-	i, ok := s.userIndex(r.PathValue("id"))
+	s.m.DirectoryMu.Lock()
+	defer s.m.DirectoryMu.Unlock()
+	i, ok := s.m.UserIndex(r.PathValue("id"))
 	if !ok {
 		s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
 			"Resource '"+r.PathValue("id")+"' does not exist or one of its queried reference-property objects are not present.", reqID)
@@ -94,7 +82,7 @@ func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) 
 	for _, sku := range *body.RemoveLicenses {
 		at := -1
 		for li, l := range u.Licenses {
-			if strings.EqualFold(SKUCatalog[l.SKU].ID, sku) {
+			if strings.EqualFold(model.SKUCatalog[l.SKU].ID, sku) {
 				at = li
 			}
 		}
@@ -137,9 +125,9 @@ func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) 
 // SignInNow records a sign-in of the user at the simulator's clock in signInActivity (a user who became active
 // since a reclaim plan was made); it reports whether the user exists.
 func (s *Sim) SignInNow(userID string) bool {
-	s.lw.mu.Lock()
-	defer s.lw.mu.Unlock()
-	i, ok := s.userIndex(userID)
+	s.m.DirectoryMu.Lock()
+	defer s.m.DirectoryMu.Unlock()
+	i, ok := s.m.UserIndex(userID)
 	if !ok {
 		return false
 	}
@@ -151,15 +139,15 @@ func (s *Sim) SignInNow(userID string) bool {
 
 // Licenses returns the SKU ids a user holds now (as GET /users/{id} would show them), for tests.
 func (s *Sim) Licenses(userID string) []string {
-	s.lw.mu.RLock()
-	defer s.lw.mu.RUnlock()
-	i, ok := s.userIndex(userID)
+	s.m.DirectoryMu.RLock()
+	defer s.m.DirectoryMu.RUnlock()
+	i, ok := s.m.UserIndex(userID)
 	if !ok {
 		return nil
 	}
 	var out []string
 	for _, l := range s.m.Users[i].Licenses {
-		out = append(out, SKUCatalog[l.SKU].ID)
+		out = append(out, model.SKUCatalog[l.SKU].ID)
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package tenantsim
 import (
 	"net/http"
 	"strings"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // GET /v1.0/groups/{id}: the groups of group-based licensing, read by id as Learn's "Get group" page describes
@@ -11,16 +13,6 @@ import (
 
 // groupProps are the group properties served, in the order Graph writes them; all of them without $select.
 var groupProps = []string{"id", "description", "displayName", "groupTypes", "mailEnabled", "mailNickname", "securityEnabled"}
-
-// groupIndex finds a licensing group by id.
-func (m *Tenant) GroupIndex(id string) (int, bool) {
-	for g := range LicenseGroups {
-		if strings.EqualFold(m.GroupID(g), id) {
-			return g, true
-		}
-	}
-	return 0, false
-}
 
 func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 	if !s.queryOptions(w, r, rep, "$select") {
@@ -51,7 +43,7 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 			props = append(props, found)
 		}
 	}
-	lg := LicenseGroups[g]
+	lg := model.LicenseGroups[g]
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, `/v1.0/$metadata#groups`...)
@@ -71,7 +63,7 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 		case "displayName":
 			b = appendJSONString(b, lg.Name)
 		case "description":
-			b = appendJSONString(b, "Assigns "+SKUCatalog[lg.SKU].Part+" to its members (group-based licensing)")
+			b = appendJSONString(b, "Assigns "+model.SKUCatalog[lg.SKU].Part+" to its members (group-based licensing)")
 		case "groupTypes":
 			b = append(b, "[]"...)
 		case "mailEnabled":
@@ -83,17 +75,4 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 		}
 	}
 	rep.b = append(b, '}')
-}
-
-// licensingGroups counts the groups that assign a license to at least one user: what a run lands in graph_groups.
-func (m *Tenant) LicensingGroups() int64 {
-	seen := map[int8]bool{}
-	for i := range m.Users {
-		for _, l := range m.Users[i].Licenses {
-			if l.Group >= 0 {
-				seen[l.Group] = true
-			}
-		}
-	}
-	return int64(len(seen))
 }

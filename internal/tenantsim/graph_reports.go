@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // The Microsoft 365 usage reports (reference §2d): GET /v1.0/reports/getOffice365ActiveUserDetail(period='D30')
@@ -22,16 +24,13 @@ const reportHeader = "Report Refresh Date,User Principal Name,Display Name,Is De
 	"Exchange License Assign Date,OneDrive License Assign Date,SharePoint License Assign Date," +
 	"Skype For Business License Assign Date,Yammer License Assign Date,Teams License Assign Date,Assigned Products"
 
-// reportLagDays is how far the report's refresh date trails the tenant's clock (usage reports run 2-3 days late).
-const ReportLagDays = 2
-
 // productNames are the names the Assigned Products column uses.
 var productNames = map[uint8]string{
-	SKUO365E3: "OFFICE 365 E3", SKUO365E5: "OFFICE 365 E5", SKUM365E3: "MICROSOFT 365 E3", SKUM365E5: "MICROSOFT 365 E5",
-	SKUSales: "DYNAMICS 365 SALES ENTERPRISE EDITION", SKUService: "DYNAMICS 365 CUSTOMER SERVICE ENTERPRISE EDITION",
-	SKUTeamMembers: "DYNAMICS 365 TEAM MEMBERS", SKUOps: "DYNAMICS 365 UNF OPS PLAN ENT EDITION",
-	SKUPowerApps: "POWER APPS PREMIUM", SKUEntraP1: "MICROSOFT ENTRA ID P1", SKUFlowFree: "MICROSOFT POWER AUTOMATE FREE",
-	SKUCRMLegacy: "MICROSOFT DYNAMICS CRM ONLINE",
+	model.SKUO365E3: "OFFICE 365 E3", model.SKUO365E5: "OFFICE 365 E5", model.SKUM365E3: "MICROSOFT 365 E3", model.SKUM365E5: "MICROSOFT 365 E5",
+	model.SKUSales: "DYNAMICS 365 SALES ENTERPRISE EDITION", model.SKUService: "DYNAMICS 365 CUSTOMER SERVICE ENTERPRISE EDITION",
+	model.SKUTeamMembers: "DYNAMICS 365 TEAM MEMBERS", model.SKUOps: "DYNAMICS 365 UNF OPS PLAN ENT EDITION",
+	model.SKUPowerApps: "POWER APPS PREMIUM", model.SKUEntraP1: "MICROSOFT ENTRA ID P1", model.SKUFlowFree: "MICROSOFT POWER AUTOMATE FREE",
+	model.SKUCRMLegacy: "MICROSOFT DYNAMICS CRM ONLINE",
 }
 
 // usageReport is GET /v1.0/reports/{function}: only getOffice365ActiveUserDetail with a period.
@@ -71,50 +70,10 @@ func (s *Sim) reportDownload(w http.ResponseWriter, r *http.Request) {
 	s.stats.request("reportDownload", http.StatusOK)
 }
 
-// usageDays is a user's last activity per workload, in days since the Unix epoch (-1 = none): never after the
-// report's refresh date, never after the day of the user's last successful sign-in (nobody uses Exchange or Teams
-// without signing in), and none for a user who never signed in.
-type UsageDays struct{ Exchange, OneDrive, SharePoint, Teams int64 }
-
-func (m *Tenant) UsageOf(i int) UsageDays {
-	u := &m.Users[i]
-	none := UsageDays{-1, -1, -1, -1}
-	if u.LastSuccess == 0 || !u.HasSuite() {
-		return none
-	}
-	d0 := u.LastSuccess / MicrosPerDay
-	refresh := m.Anchor/MicrosPerDay - ReportLagDays
-	h := func(f uint64) uint64 { return Hash(m.Seed, 5000, uint64(i), f) }
-	d := UsageDays{
-		Exchange:   min(d0-int64(h(1)%3), refresh),
-		SharePoint: min(d0-int64(h(3)%9), refresh),
-		Teams:      min(d0-int64(h(2)%4), refresh),
-		OneDrive:   -1,
-	}
-	if h(4)%10 < 6 {
-		d.OneDrive = min(d0-int64(h(5)%12), refresh)
-	}
-	return d
-}
-
-// latest is the newest workload date, -1 for none.
-func (d UsageDays) Latest() int64 { return max(d.Exchange, d.OneDrive, d.SharePoint, d.Teams) }
-
-// reportRows counts the report's rows: one per member holding a Microsoft 365 / Office 365 suite.
-func (m *Tenant) ReportRows() int64 {
-	var n int64
-	for i := range m.Users {
-		if !m.Users[i].Guest && m.Users[i].HasSuite() {
-			n++
-		}
-	}
-	return n
-}
-
 func (s *Sim) renderUsageReport() []byte {
 	m := s.m
 	b := []byte("\ufeff" + reportHeader + "\r\n")
-	refresh := m.Anchor/MicrosPerDay - ReportLagDays
+	refresh := m.Anchor/model.MicrosPerDay - model.ReportLagDays
 	day := func(b []byte, d int64) []byte {
 		if d < 0 {
 			return b
@@ -150,8 +109,8 @@ func (s *Sim) renderUsageReport() []byte {
 		var assigned int64
 		var products []string
 		for _, l := range u.Licenses {
-			if SuiteSKU(l.SKU) {
-				assigned = l.Assigned / MicrosPerDay
+			if model.SuiteSKU(l.SKU) {
+				assigned = l.Assigned / model.MicrosPerDay
 			}
 			products = append(products, productNames[l.SKU])
 		}

@@ -7,19 +7,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 const tokSignIns = 's'
 
 // fragments are the constant pieces of sign-in JSON, joined once so a page is mostly copies.
 type fragments struct {
-	app      [AppCount][]byte // `","appId":"…","appDisplayName":"…","ipAddress":"`
-	resource [AppCount][]byte // `","isInteractive":true,…,"resourceId":"…","status":`
-	client   [][]byte         // per device: `","clientAppUsed":"…","correlationId":"`
-	device   [][]byte         // per device: `,"deviceDetail":{…},"location":`
-	place    [][]byte         // per place: `{"city":…}},"appliedConditionalAccessPolicies":`
-	failure  [][]byte         // per failure: the status object
-	policies [3][]byte        // per conditionalAccessStatus: the policies and the closing brace
+	app      [model.AppCount][]byte // `","appId":"…","appDisplayName":"…","ipAddress":"`
+	resource [model.AppCount][]byte // `","isInteractive":true,…,"resourceId":"…","status":`
+	client   [][]byte               // per device: `","clientAppUsed":"…","correlationId":"`
+	device   [][]byte               // per device: `,"deviceDetail":{…},"location":`
+	place    [][]byte               // per place: `{"city":…}},"appliedConditionalAccessPolicies":`
+	failure  [][]byte               // per failure: the status object
+	policies [3][]byte              // per conditionalAccessStatus: the policies and the closing brace
 	caStatus [3]string
 }
 
@@ -29,23 +32,23 @@ const (
 	caNotApplied
 )
 
-func newFragments(m *Tenant) fragments {
+func newFragments(m *model.Tenant) fragments {
 	var f fragments
-	for i, a := range SignInApps {
+	for i, a := range model.SignInApps {
 		f.app[i] = []byte(`","appId":"` + a.AppID + `","appDisplayName":"` + a.AppName + `","ipAddress":"`)
 		f.resource[i] = []byte(`","isInteractive":true,"riskDetail":"none","riskLevelAggregated":"none","riskLevelDuringSignIn":"none",` +
 			`"riskState":"none","riskEventTypes":[],"resourceDisplayName":"` + a.ResourceName + `","resourceId":"` + a.ResourceID + `","status":`)
 	}
-	for _, d := range Devices {
+	for _, d := range model.Devices {
 		f.client = append(f.client, []byte(`","clientAppUsed":"`+d.ClientApp+`","correlationId":"`))
 		f.device = append(f.device, []byte(`,"deviceDetail":{"deviceId":"","displayName":null,"operatingSystem":"`+d.OS+
 			`","browser":"`+d.Browser+`","isCompliant":null,"isManaged":null,"trustType":null},"location":`))
 	}
-	for _, p := range Places {
+	for _, p := range model.Places {
 		f.place = append(f.place, []byte(`{"city":"`+p.City+`","state":"`+p.State+`","countryOrRegion":"`+p.Country+
 			`","geoCoordinates":{"altitude":null,"latitude":`+p.Lat+`,"longitude":`+p.Lon+`}},"appliedConditionalAccessPolicies":`))
 	}
-	for _, x := range Failures {
+	for _, x := range model.Failures {
 		f.failure = append(f.failure, appendJSONString([]byte(`{"errorCode":`+strconv.Itoa(x.Code)+`,"failureReason":`), x.Reason))
 		f.failure[len(f.failure)-1] = append(f.failure[len(f.failure)-1], `,"additionalDetails":null}`...)
 	}
@@ -160,7 +163,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 // walker walks the events of [lo, hi] from bucket k, index j: newest first (j -1: the bucket's newest), or oldest
 // first when asc. When user is not -1 it yields that user's events only.
 type walker struct {
-	e      *Events
+	e      *model.Events
 	lo, hi int64
 	k      int
 	j      int64
@@ -192,7 +195,7 @@ func (w *walker) nextDesc() (int64, uint64, bool) {
 	for w.k >= 0 {
 		if !w.loaded {
 			w.bs = w.e.BucketStart(w.k)
-			if w.bs+MicrosPerMinute <= w.lo {
+			if w.bs+model.MicrosPerMinute <= w.lo {
 				w.k = -1
 				return 0, 0, false
 			}
@@ -255,36 +258,36 @@ type renderer struct {
 	prefix []byte // "2006-01-02T15:04:"
 }
 
-func (s *Sim) appendSignIn(b []byte, rd *renderer, ev SignIn) []byte {
+func (s *Sim) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
 	sg := &s.m.Signers[ev.User]
 	f := &s.frag
-	h3 := Mix(ev.H2 ^ 0x6a09e667f3bcc909)
+	h3 := ids.Mix(ev.H2 ^ 0x6a09e667f3bcc909)
 	app := sg.App(h3)
 	dev := int(sg.Dev)
 	if (h3>>8)%10 < 2 {
-		dev = int((h3 >> 12) % uint64(len(Devices)))
+		dev = int((h3 >> 12) % uint64(len(model.Devices)))
 	}
 	pl := int(sg.Place)
 	if (h3>>20)%100 < 8 {
-		pl = int((h3 >> 24) % uint64(len(Places)))
+		pl = int((h3 >> 24) % uint64(len(model.Places)))
 	}
 	ca := caSuccess
 	switch {
-	case ev.Fail >= 0 && Failures[ev.Fail].CA:
+	case ev.Fail >= 0 && model.Failures[ev.Fail].CA:
 		ca = caFailure
 	case (h3>>32)%4 == 0:
 		ca = caNotApplied
 	}
 
 	b = append(b, `{"id":"`...)
-	b = AppendGUID(b, ev.H, ev.H2)
+	b = ids.AppendGUID(b, ev.H, ev.H2)
 	b = append(b, `","createdDateTime":"`...)
-	if minute := ev.At / MicrosPerMinute; minute != rd.minute || rd.prefix == nil {
+	if minute := ev.At / model.MicrosPerMinute; minute != rd.minute || rd.prefix == nil {
 		rd.minute = minute
-		rd.prefix = time.UnixMicro(minute*MicrosPerMinute).UTC().AppendFormat(rd.prefix[:0], "2006-01-02T15:04:")
+		rd.prefix = time.UnixMicro(minute*model.MicrosPerMinute).UTC().AppendFormat(rd.prefix[:0], "2006-01-02T15:04:")
 	}
 	b = append(b, rd.prefix...)
-	inMin := ev.At - rd.minute*MicrosPerMinute
+	inMin := ev.At - rd.minute*model.MicrosPerMinute
 	sec := inMin / 1_000_000
 	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.')
 	b = appendFrac7(b, inMin%1_000_000)
@@ -292,7 +295,7 @@ func (s *Sim) appendSignIn(b []byte, rd *renderer, ev SignIn) []byte {
 	b = append(b, s.m.Arena[sg.Off:sg.Off+uint32(sg.N)]...)
 	b = append(b, f.app[app]...)
 	uh := uint64(ev.User) * 0x9e3779b97f4a7c15
-	b = strconv.AppendUint(b, Places[pl].IPFirst, 10)
+	b = strconv.AppendUint(b, model.Places[pl].IPFirst, 10)
 	b = append(b, '.')
 	b = strconv.AppendUint(b, (uh>>40)&255, 10)
 	b = append(b, '.')
@@ -300,7 +303,7 @@ func (s *Sim) appendSignIn(b []byte, rd *renderer, ev SignIn) []byte {
 	b = append(b, '.')
 	b = strconv.AppendUint(b, 1+(h3>>40)%254, 10)
 	b = append(b, f.client[dev]...)
-	b = AppendGUID(b, ev.H2, h3)
+	b = ids.AppendGUID(b, ev.H2, h3)
 	b = append(b, `","conditionalAccessStatus":"`...)
 	b = append(b, f.caStatus[ca]...)
 	b = append(b, f.resource[app]...)
@@ -341,7 +344,7 @@ func (s *Sim) parseSignInFilter(f string) (signInFilter, error) {
 			if !strings.EqualFold(fields[1], "eq") || !quoted || !closed {
 				return sf, errorf("unsupported clause %q: userId supports eq with a quoted id", clause)
 			}
-			if i, ok := s.userIndex(id); ok {
+			if i, ok := s.m.UserIndex(id); ok {
 				sf.user = int32(i)
 			} else {
 				sf.none = true

@@ -3,6 +3,8 @@ package tenantsim
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
 // subscribedSkus is GET /v1.0/subscribedSkus (reference §2b): one small, unpaged list; only $select is supported
@@ -12,7 +14,7 @@ func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *reply)
 		return
 	}
 	m := s.m
-	account := GUID(Hash(s.cfg.Seed, 50), Hash(s.cfg.Seed, 51))
+	account := ids.GUID(ids.Hash(s.cfg.Seed, 50), ids.Hash(s.cfg.Seed, 51))
 	b := append(rep.b, `{"@odata.context":"`...)
 	b = append(b, baseURL(r)...)
 	b = append(b, `/v1.0/$metadata#subscribedSkus","value":[`...)
@@ -57,7 +59,7 @@ func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *reply)
 		b = append(b, `","skuPartNumber":"`...)
 		b = append(b, k.Def.Part...)
 		b = append(b, `","subscriptionIds":["`...)
-		b = AppendGUID(b, Hash(s.cfg.Seed, 60, uint64(i)), Hash(s.cfg.Seed, 61, uint64(i)))
+		b = ids.AppendGUID(b, ids.Hash(s.cfg.Seed, 60, uint64(i)), ids.Hash(s.cfg.Seed, 61, uint64(i)))
 		b = append(b, `"]}`...)
 	}
 	rep.b = append(b, "]}"...)

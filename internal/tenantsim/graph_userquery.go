@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // The query options of GET /users and /users/$count, as "Advanced query capabilities on directory objects" and "List
@@ -27,8 +29,8 @@ type userQuery struct {
 	props  []string
 	hasSel bool
 	top    int
-	match  func(u *User) bool // nil: every user
-	order  int                // orderNone, orderUPN, orderName
+	match  func(u *model.User) bool // nil: every user
+	order  int                      // orderNone, orderUPN, orderName
 	desc   bool
 	count  bool // @odata.count asked for and honoured
 }
@@ -91,7 +93,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 		}
 	}
 
-	var preds []func(*User) bool
+	var preds []func(*model.User) bool
 	f, hasFilter := query(r, "$filter")
 	if hasFilter {
 		p, needsAdvanced, err := parseUserFilter(f)
@@ -121,7 +123,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 	case 1:
 		q.match = preds[0]
 	case 2:
-		q.match = func(u *User) bool { return preds[0](u) && preds[1](u) }
+		q.match = func(u *model.User) bool { return preds[0](u) && preds[1](u) }
 	}
 	if o, ok := query(r, "$orderby"); ok {
 		fields := strings.Fields(o)
@@ -196,37 +198,37 @@ func invalidFilter(why string) *queryError {
 // query parameters; startsWith is supported by default on the properties that have it.
 type userProp struct {
 	name       string
-	get        func(u *User) (string, bool)
+	get        func(u *model.User) (string, bool)
 	startsWith bool
 	endsWith   bool // with the advanced query parameters
 	nullable   bool // eq null, with the advanced query parameters
 }
 
 var userProps4Filter = []userProp{
-	{name: "id", get: func(u *User) (string, bool) { return u.ID, true }},
-	{name: "accountEnabled", get: func(u *User) (string, bool) { return strconv.FormatBool(u.Enabled), true }},
-	{name: "userType", nullable: true, get: func(u *User) (string, bool) {
+	{name: "id", get: func(u *model.User) (string, bool) { return u.ID, true }},
+	{name: "accountEnabled", get: func(u *model.User) (string, bool) { return strconv.FormatBool(u.Enabled), true }},
+	{name: "userType", nullable: true, get: func(u *model.User) (string, bool) {
 		if u.Guest {
 			return "Guest", true
 		}
 		return "Member", true
 	}},
-	{name: "userPrincipalName", startsWith: true, endsWith: true, get: func(u *User) (string, bool) { return u.UPN, true }},
-	{name: "mail", startsWith: true, endsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Mail, u.Mail != "" }},
-	{name: "displayName", startsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Name, true }},
-	{name: "givenName", startsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Given, true }},
-	{name: "surname", startsWith: true, nullable: true, get: func(u *User) (string, bool) { return u.Surname, true }},
-	{name: "department", startsWith: true, nullable: true, get: func(u *User) (string, bool) {
+	{name: "userPrincipalName", startsWith: true, endsWith: true, get: func(u *model.User) (string, bool) { return u.UPN, true }},
+	{name: "mail", startsWith: true, endsWith: true, nullable: true, get: func(u *model.User) (string, bool) { return u.Mail, u.Mail != "" }},
+	{name: "displayName", startsWith: true, nullable: true, get: func(u *model.User) (string, bool) { return u.Name, true }},
+	{name: "givenName", startsWith: true, nullable: true, get: func(u *model.User) (string, bool) { return u.Given, true }},
+	{name: "surname", startsWith: true, nullable: true, get: func(u *model.User) (string, bool) { return u.Surname, true }},
+	{name: "department", startsWith: true, nullable: true, get: func(u *model.User) (string, bool) {
 		if u.Dept < 0 {
 			return "", false
 		}
-		return Departments[u.Dept], true
+		return model.Departments[u.Dept], true
 	}},
-	{name: "jobTitle", startsWith: true, nullable: true, get: func(u *User) (string, bool) {
+	{name: "jobTitle", startsWith: true, nullable: true, get: func(u *model.User) (string, bool) {
 		if u.Dept < 0 {
 			return "", false
 		}
-		return JobTitles[u.Dept], true
+		return model.JobTitles[u.Dept], true
 	}},
 }
 
@@ -309,7 +311,7 @@ func (p *filterParser) expect(t string) *queryError {
 
 // parseUserFilter compiles a $filter on users into a predicate, and says whether it needs the advanced query
 // parameters.
-func parseUserFilter(f string) (func(*User) bool, bool, *queryError) {
+func parseUserFilter(f string) (func(*model.User) bool, bool, *queryError) {
 	toks, err := filterTokens(f)
 	if err != nil {
 		return nil, false, err
@@ -318,7 +320,7 @@ func parseUserFilter(f string) (func(*User) bool, bool, *queryError) {
 		return nil, false, invalidFilter("the filter is empty")
 	}
 	p := &filterParser{toks: toks}
-	var preds []func(*User) bool
+	var preds []func(*model.User) bool
 	for {
 		pred, err := p.clause()
 		if err != nil {
@@ -336,7 +338,7 @@ func parseUserFilter(f string) (func(*User) bool, bool, *queryError) {
 			return nil, false, invalidFilter("unexpected '" + t + "'")
 		}
 	}
-	return func(u *User) bool {
+	return func(u *model.User) bool {
 		for _, pr := range preds {
 			if !pr(u) {
 				return false
@@ -346,7 +348,7 @@ func parseUserFilter(f string) (func(*User) bool, bool, *queryError) {
 	}, p.advanced, nil
 }
 
-func (p *filterParser) clause() (func(*User) bool, *queryError) {
+func (p *filterParser) clause() (func(*model.User) bool, *queryError) {
 	t := p.next()
 	switch {
 	case strings.EqualFold(t, "not"):
@@ -364,7 +366,7 @@ func (p *filterParser) clause() (func(*User) bool, *queryError) {
 				return nil, err
 			}
 		}
-		return func(u *User) bool { return !inner(u) }, nil
+		return func(u *model.User) bool { return !inner(u) }, nil
 	case strings.EqualFold(t, "startswith"), strings.EqualFold(t, "endswith"):
 		return p.stringFunc(strings.EqualFold(t, "endswith"))
 	case strings.EqualFold(t, "assignedLicenses/any"):
@@ -393,13 +395,13 @@ func (p *filterParser) clause() (func(*User) bool, *queryError) {
 				return nil, unsupported(up.name)
 			}
 			p.advanced = true
-			return func(u *User) bool { _, ok := up.get(u); return ok == neg }, nil
+			return func(u *model.User) bool { _, ok := up.get(u); return ok == neg }, nil
 		}
 		v, err := literal(up, lit)
 		if err != nil {
 			return nil, err
 		}
-		return func(u *User) bool {
+		return func(u *model.User) bool {
 			got, ok := up.get(u)
 			return (ok && strings.EqualFold(got, v)) != neg
 		}, nil
@@ -420,7 +422,7 @@ func (p *filterParser) clause() (func(*User) bool, *queryError) {
 				return nil, invalidFilter("expected ',' or ')' in the list of 'in'")
 			}
 		}
-		return func(u *User) bool {
+		return func(u *model.User) bool {
 			got, ok := up.get(u)
 			for _, v := range vals {
 				if ok && strings.EqualFold(got, v) {
@@ -447,7 +449,7 @@ func literal(up *userProp, lit string) (string, *queryError) {
 	return strings.ReplaceAll(lit[1:len(lit)-1], "''", "'"), nil
 }
 
-func (p *filterParser) stringFunc(ends bool) (func(*User) bool, *queryError) {
+func (p *filterParser) stringFunc(ends bool) (func(*model.User) bool, *queryError) {
 	if err := p.expect("("); err != nil {
 		return nil, err
 	}
@@ -471,7 +473,7 @@ func (p *filterParser) stringFunc(ends bool) (func(*User) bool, *queryError) {
 		return nil, err
 	}
 	v = strings.ToLower(v)
-	return func(u *User) bool {
+	return func(u *model.User) bool {
 		got, ok := up.get(u)
 		got = strings.ToLower(got)
 		if ends {
@@ -482,7 +484,7 @@ func (p *filterParser) stringFunc(ends bool) (func(*User) bool, *queryError) {
 }
 
 // anyLicense reads assignedLicenses/any(x:x/skuId eq <guid>) (supported by default).
-func (p *filterParser) anyLicense() (func(*User) bool, *queryError) {
+func (p *filterParser) anyLicense() (func(*model.User) bool, *queryError) {
 	if err := p.expect("("); err != nil {
 		return nil, err
 	}
@@ -495,9 +497,9 @@ func (p *filterParser) anyLicense() (func(*User) bool, *queryError) {
 	if err := p.expect(")"); err != nil {
 		return nil, err
 	}
-	return func(u *User) bool {
+	return func(u *model.User) bool {
 		for _, l := range u.Licenses {
-			if SKUCatalog[l.SKU].ID == sku {
+			if model.SKUCatalog[l.SKU].ID == sku {
 				return true
 			}
 		}
@@ -506,7 +508,7 @@ func (p *filterParser) anyLicense() (func(*User) bool, *queryError) {
 }
 
 // created reads createdDateTime eq|ge|le <DateTimeOffset>: advanced queries only.
-func (p *filterParser) created(op string) (func(*User) bool, *queryError) {
+func (p *filterParser) created(op string) (func(*model.User) bool, *queryError) {
 	p.advanced = true
 	lit := p.next()
 	t, err := time.Parse(time.RFC3339Nano, strings.Trim(lit, "'"))
@@ -516,18 +518,18 @@ func (p *filterParser) created(op string) (func(*User) bool, *queryError) {
 	at := t.UnixMicro()
 	switch op {
 	case "eq":
-		return func(u *User) bool { return u.Created == at }, nil
+		return func(u *model.User) bool { return u.Created == at }, nil
 	case "ge":
-		return func(u *User) bool { return u.Created >= at }, nil
+		return func(u *model.User) bool { return u.Created >= at }, nil
 	case "le":
-		return func(u *User) bool { return u.Created <= at }, nil
+		return func(u *model.User) bool { return u.Created <= at }, nil
 	}
 	return nil, unsupported("createdDateTime")
 }
 
 // parseUserSearch reads $search="property:text" clauses joined by AND or OR (one kind per search): a user matches a
 // clause when a word of the property starts with the text, case-insensitively.
-func parseUserSearch(v string) (func(*User) bool, *queryError) {
+func parseUserSearch(v string) (func(*model.User) bool, *queryError) {
 	bad := &queryError{"Request_UnsupportedQuery", `Invalid $search: want "property:text" clauses such as "displayName:wa".`}
 	var terms []struct {
 		up   *userProp
@@ -570,7 +572,7 @@ func parseUserSearch(v string) (func(*User) bool, *queryError) {
 	if len(terms) == 0 || (and && or) {
 		return nil, bad
 	}
-	return func(u *User) bool {
+	return func(u *model.User) bool {
 		for _, t := range terms {
 			got, ok := t.up.get(u)
 			hit := ok && wordPrefix(strings.ToLower(got), t.text)

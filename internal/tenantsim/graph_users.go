@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // userProps are the user properties the simulator serves, in Graph's spelling.
@@ -171,7 +174,7 @@ func appendNullable(b []byte, s string) []byte {
 	return appendRaw(b, s)
 }
 
-func (s *Sim) appendUser(b []byte, u *User, props []string) []byte {
+func (s *Sim) appendUser(b []byte, u *model.User, props []string) []byte {
 	b = append(b, '{')
 	for i, p := range props {
 		if i > 0 {
@@ -207,13 +210,13 @@ func (s *Sim) appendUser(b []byte, u *User, props []string) []byte {
 			if u.Dept < 0 {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, Departments[u.Dept])
+				b = appendRaw(b, model.Departments[u.Dept])
 			}
 		case "jobTitle":
 			if u.Dept < 0 {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, JobTitles[u.Dept])
+				b = appendRaw(b, model.JobTitles[u.Dept])
 			}
 		case "businessPhones":
 			b = append(b, "[]"...)
@@ -223,7 +226,7 @@ func (s *Sim) appendUser(b []byte, u *User, props []string) []byte {
 			if u.Guest {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, Places[u.Place].City)
+				b = appendRaw(b, model.Places[u.Place].City)
 			}
 		case "preferredLanguage":
 			if u.Guest {
@@ -235,7 +238,7 @@ func (s *Sim) appendUser(b []byte, u *User, props []string) []byte {
 			if len(u.Licenses) == 0 {
 				b = append(b, "null"...)
 			} else {
-				b = appendRaw(b, Places[u.Place].Country)
+				b = appendRaw(b, model.Places[u.Place].Country)
 			}
 		case "assignedLicenses":
 			b = s.appendLicenses(b, u)
@@ -248,7 +251,7 @@ func (s *Sim) appendUser(b []byte, u *User, props []string) []byte {
 	return append(b, '}')
 }
 
-func (s *Sim) appendLicenses(b []byte, u *User) []byte {
+func (s *Sim) appendLicenses(b []byte, u *model.User) []byte {
 	b = append(b, '[')
 	for i, l := range u.Licenses {
 		if i > 0 {
@@ -257,7 +260,7 @@ func (s *Sim) appendLicenses(b []byte, u *User) []byte {
 		b = append(b, `{"disabledPlans":`...)
 		b = appendDisabledPlans(b, l)
 		b = append(b, `,"skuId":"`...)
-		b = append(b, SKUCatalog[l.SKU].ID...)
+		b = append(b, model.SKUCatalog[l.SKU].ID...)
 		b = append(b, `"}`...)
 	}
 	return append(b, ']')
@@ -265,8 +268,8 @@ func (s *Sim) appendLicenses(b []byte, u *User) []byte {
 
 // appendDisabledPlans writes the servicePlanIds switched off in a license, as assignedLicenses and
 // licenseAssignmentStates both show them.
-func appendDisabledPlans(b []byte, l License) []byte {
-	def := &SKUCatalog[l.SKU]
+func appendDisabledPlans(b []byte, l model.License) []byte {
+	def := &model.SKUCatalog[l.SKU]
 	b = append(b, '[')
 	first := true
 	for p := range def.Plans {
@@ -285,7 +288,7 @@ func appendDisabledPlans(b []byte, l License) []byte {
 // appendActivity writes signInActivity: null for a user who never signed in. Times carry Graph's seven
 // fractional digits so lastSignInDateTime equals, to the tick, the createdDateTime of the user's newest sign-in in
 // the log, and lastSignInRequestId is that sign-in's id.
-func appendActivity(b []byte, u *User) []byte {
+func appendActivity(b []byte, u *model.User) []byte {
 	if u.LastSignIn == 0 && u.LastNonInteractive == 0 {
 		return append(b, "null"...)
 	}
@@ -302,7 +305,7 @@ func appendActivity(b []byte, u *User) []byte {
 		b = append(b, `,"`...)
 		b = append(b, name...)
 		b = append(b, `RequestId":"`...)
-		b = AppendGUID(b, req[0], req[1])
+		b = ids.AppendGUID(b, req[0], req[1])
 		return append(b, '"')
 	}
 	b = append(b, '{')
@@ -312,4 +315,29 @@ func appendActivity(b []byte, u *User) []byte {
 	b = append(b, ',')
 	b = field(b, "lastSuccessfulSignIn", u.LastSuccess, u.LastSuccessReq)
 	return append(b, '}')
+}
+
+// appendAssignmentStates writes licenseAssignmentStates: one entry per license, with the group that assigns it.
+func (s *Sim) appendAssignmentStates(b []byte, u *model.User) []byte {
+	b = append(b, '[')
+	for i, l := range u.Licenses {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"assignedByGroup":`...)
+		if l.Group < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendRaw(b, s.m.GroupID(int(l.Group)))
+		}
+		// error is null for a license assigned successfully ("licenseAssignmentState resource type").
+		b = append(b, `,"disabledPlans":`...)
+		b = appendDisabledPlans(b, l)
+		b = append(b, `,"error":null,"lastUpdatedDateTime":`...)
+		b = appendTime7(b, l.Assigned)
+		b = append(b, `,"skuId":"`...)
+		b = append(b, model.SKUCatalog[l.SKU].ID...)
+		b = append(b, `","state":"Active"}`...)
+	}
+	return append(b, ']')
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 func TestUsersPagingCoversEveryUserOnce(t *testing.T) {
@@ -474,7 +476,7 @@ func withPrefix(c *client, p string) (n int) {
 func holding(c *client, sku string) (n int) {
 	for _, u := range c.s.m.Users {
 		for _, l := range u.Licenses {
-			if SKUCatalog[l.SKU].ID == sku {
+			if model.SKUCatalog[l.SKU].ID == sku {
 				n++
 				break
 			}

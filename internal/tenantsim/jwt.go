@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
 // Tokens are RS256 JWTs, as the identity platform issues: aud (the resource), iss, tid, appid, roles (the Graph
@@ -62,8 +63,8 @@ func (s *Sim) signToken(aud, resource string, now time.Time) (string, error) {
 		"appid": s.cfg.ClientID,
 		"azp":   s.cfg.ClientID,
 		"idtyp": "app",
-		"oid":   GUID(Hash(s.cfg.Seed, 0x5e1), Hash(s.cfg.Seed, 0x5e2)),
-		"sub":   GUID(Hash(s.cfg.Seed, 0x5e1), Hash(s.cfg.Seed, 0x5e2)),
+		"oid":   ids.GUID(ids.Hash(s.cfg.Seed, 0x5e1), ids.Hash(s.cfg.Seed, 0x5e2)),
+		"sub":   ids.GUID(ids.Hash(s.cfg.Seed, 0x5e1), ids.Hash(s.cfg.Seed, 0x5e2)),
 		"tid":   s.cfg.TenantID,
 		"uti":   base64.RawURLEncoding.EncodeToString(jti[:]),
 		"ver":   "1.0",

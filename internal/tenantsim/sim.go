@@ -16,6 +16,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // Config describes the simulated tenant and how its services behave. Use DefaultConfig and change what matters:
@@ -104,7 +107,7 @@ func (c *Config) validate() error {
 // Sim is a simulated tenant. Its methods are safe for concurrent use.
 type Sim struct {
 	cfg     Config
-	m       *Tenant
+	m       *model.Tenant
 	log     *slog.Logger
 	clock   func() time.Time // the wall clock of token expiry and service limits; tests replace it
 	mux     *http.ServeMux
@@ -114,7 +117,6 @@ type Sim struct {
 	usage   *UsageTruth // computed on the first Truth call (truthMu)
 	frag    fragments
 	lw      licenseWrites // assignLicense's changes
-	foMu    sync.RWMutex  // F&O users' roles, which business events' changes update
 	// eventsApplied are the F&O users whose role changes ApplyFinOpsEvents applied (truthMu).
 	eventsApplied []string
 	eventsPlanned int // the plan size ApplyFinOpsEvents applied (truthMu)
@@ -167,16 +169,19 @@ func New(cfg Config) (*Sim, error) {
 		cfg.FinOpsPageSize = 10000
 	}
 	if cfg.TenantID == "" {
-		cfg.TenantID = GUID(Hash(cfg.Seed, 1), Hash(cfg.Seed, 2))
+		cfg.TenantID = ids.GUID(ids.Hash(cfg.Seed, 1), ids.Hash(cfg.Seed, 2))
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = DefaultClientID
 	}
 	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = "sim~" + strconv.FormatUint(Hash(cfg.Seed, 9), 36) + "." + strconv.FormatUint(Hash(cfg.Seed, 10), 36)
+		cfg.ClientSecret = "sim~" + strconv.FormatUint(ids.Hash(cfg.Seed, 9), 36) + "." + strconv.FormatUint(ids.Hash(cfg.Seed, 10), 36)
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger, clock: time.Now}
-	s.m = newModel(cfg, cfg.Now())
+	s.m = model.New(model.Params{Seed: cfg.Seed, TenantID: cfg.TenantID, Users: cfg.Users, Days: cfg.Days, SignIns: cfg.SignIns,
+		IdleShare: cfg.IdleShare, Premium: cfg.Premium, ConcealedNames: cfg.ConcealedNames, DataverseEnvs: cfg.DataverseEnvs,
+		FinOpsEnvs: cfg.FinOpsEnvs, AuditsPerEnv: cfg.AuditsPerEnv, AuditingOff: cfg.AuditingOff,
+		NoApplicationUser: cfg.NoApplicationUser, FinOpsMissingEntity: cfg.FinOpsMissingEntity, Now: cfg.Now()})
 	s.limits = newLimits(cfg.Throttle, cfg.Users, cfg.ClientID, cfg.TenantID)
 	s.held = heldPermissions(s.graphRoles())
 	if cfg.TLS {

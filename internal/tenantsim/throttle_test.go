@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
 func TestRealisticReportingLimit(t *testing.T) {
@@ -217,7 +219,7 @@ func burst(t *testing.T, c *client, n int, path string) (ok int, h *retryHandler
 			defer wg.Done()
 			hdr := http.Header{}
 			hdr.Set("Authorization", "Bearer "+c.tok)
-			hdr.Set("client-request-id", GUID(uint64(i+1), 0xc0ffee))
+			hdr.Set("client-request-id", ids.GUID(uint64(i+1), 0xc0ffee))
 			hdr.Set("SdkVersion", "graph-js/3.0.7")
 			resp, err := h.get(c.base+path, hdr)
 			mu.Lock()

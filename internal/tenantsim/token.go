@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
 // Audiences the token endpoint issues tokens for. Dataverse and F&O environments will add theirs.
@@ -206,8 +208,8 @@ func (s *Sim) authorizeResource(w http.ResponseWriter, r *http.Request, aud stri
 // the error code reference shows it.
 func (s *Sim) aadError(rep *reply, status int, code string, aadsts int, desc string) {
 	n := s.reqSeq.Add(1)
-	trace := GUID(Hash(s.cfg.Seed, 0xaad1, n), Hash(s.cfg.Seed, 0xaad2, n))
-	corr := GUID(Hash(s.cfg.Seed, 0xaad3, n), Hash(s.cfg.Seed, 0xaad4, n))
+	trace := ids.GUID(ids.Hash(s.cfg.Seed, 0xaad1, n), ids.Hash(s.cfg.Seed, 0xaad2, n))
+	corr := ids.GUID(ids.Hash(s.cfg.Seed, 0xaad3, n), ids.Hash(s.cfg.Seed, 0xaad4, n))
 	ts := s.clock().UTC().Format("2006-01-02 15:04:05Z")
 	num := strconv.Itoa(aadsts)
 	rep.status, rep.contentType = status, plainJSON

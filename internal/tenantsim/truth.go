@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // Truth is what a default `seatlake run` against the simulator must load, and a summary of the tenant.
@@ -59,11 +61,11 @@ func (s *Sim) Truth() Truth {
 	s.truthMu.Lock()
 	if s.usage == nil {
 		// The license marts' truth walks every audit record: computed when first asked for, not at start-up.
-		s.lw.mu.RLock()
-		s.foMu.RLock()
+		s.m.DirectoryMu.RLock()
+		s.m.FinOpsMu.RLock()
 		u := s.usageTruth()
-		s.foMu.RUnlock()
-		s.lw.mu.RUnlock()
+		s.m.FinOpsMu.RUnlock()
+		s.m.DirectoryMu.RUnlock()
 		s.usage = &u
 	}
 	t := s.truth
@@ -78,9 +80,9 @@ func (s *Sim) Truth() Truth {
 		// The plan this simulator was started with, or the one a sender had it apply.
 		t.FinOpsEventsDistinct = max(s.cfg.FinOpsEvents, planned, 0)
 	}
-	s.lw.mu.RLock()
+	s.m.DirectoryMu.RLock()
 	t.LicenseRemovals = s.lw.removed
-	s.lw.mu.RUnlock()
+	s.m.DirectoryMu.RUnlock()
 	t.Environments = map[string]map[string]int64{}
 	for i, u := range s.DataverseURLs() {
 		t.Environments[u] = s.dataverseTruth(i)
@@ -111,7 +113,7 @@ func (s *Sim) finOpsTruth(e int) map[string]int64 {
 	for _, u := range env.Users {
 		roles += int64(len(u.Roles))
 	}
-	return map[string]int64{"finops_users": int64(len(env.Users)), "finops_security_roles": int64(len(FinOpsRoles)), "finops_user_roles": roles}
+	return map[string]int64{"finops_users": int64(len(env.Users)), "finops_security_roles": int64(len(model.FinOpsRoles)), "finops_user_roles": roles}
 }
 
 func (s *Sim) computeTruth() Truth {
@@ -157,9 +159,9 @@ func (s *Sim) computeTruth() Truth {
 			t.Users.Licensed++
 		}
 		switch u.Act {
-		case Active:
+		case model.Active:
 			t.Users.Active++
-		case Idle:
+		case model.Idle:
 			t.Users.Idle++
 		default:
 			t.Users.Never++

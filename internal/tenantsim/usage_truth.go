@@ -3,6 +3,8 @@ package tenantsim
 import (
 	"slices"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
 // What the license marts must find in this tenant with the default rules (60-day threshold, emergency access
@@ -40,9 +42,9 @@ const (
 
 func kindOf(s uint8) productKind {
 	switch {
-	case SuiteSKU(s):
+	case model.SuiteSKU(s):
 		return kindSuite
-	case s == SKUEntraP1 || s == SKUFlowFree:
+	case s == model.SKUEntraP1 || s == model.SKUFlowFree:
 		return kindAnyLogin
 	}
 	return kindDynamics
@@ -51,21 +53,21 @@ func kindOf(s uint8) productKind {
 // resourceApps are the sign-in applications whose resource proves use of a Dynamics SKU.
 func resourceApps(s uint8) []int {
 	switch s {
-	case SKUOps:
-		return []int{AppERP}
-	case SKUTeamMembers:
-		return []int{AppCRM, AppERP}
-	case SKUPowerApps:
-		return []int{AppCRM, AppPowerApps}
+	case model.SKUOps:
+		return []int{model.AppERP}
+	case model.SKUTeamMembers:
+		return []int{model.AppCRM, model.AppERP}
+	case model.SKUPowerApps:
+		return []int{model.AppCRM, model.AppPowerApps}
 	}
-	return []int{AppCRM}
+	return []int{model.AppCRM}
 }
 
 func (s *Sim) usageTruth() UsageTruth {
 	m := s.m
-	asOf := m.Anchor / MicrosPerDay
+	asOf := m.Anchor / model.MicrosPerDay
 	const T = defaultThresholdDays
-	days := func(us int64) int64 { return asOf - us/MicrosPerDay }
+	days := func(us int64) int64 { return asOf - us/model.MicrosPerDay }
 	t := UsageTruth{AsOf: time.Unix(asOf*86400, 0).UTC().Format(time.DateOnly), LicenseUsage: map[string]int64{}}
 	for _, st := range []string{"active", "low_usage", "never_used", "disabled_user_licensed", "grace_period", "excluded", "review_only"} {
 		t.LicenseUsage[st] = 0
@@ -90,7 +92,7 @@ func (s *Sim) usageTruth() UsageTruth {
 				E = U
 				if !s.cfg.ConcealedNames {
 					if d := m.UsageOf(i).Latest(); d >= 0 {
-						E = max(E, d*MicrosPerDay)
+						E = max(E, d*model.MicrosPerDay)
 					}
 				}
 			case kindAnyLogin:
@@ -101,7 +103,7 @@ func (s *Sim) usageTruth() UsageTruth {
 						E = max(E, m.LastApp[i][a])
 					}
 				}
-				if l.SKU != SKUOps { // F&O is proved by its sign-ins only: Dataverse audits are not F&O use
+				if l.SKU != model.SKUOps { // F&O is proved by its sign-ins only: Dataverse audits are not F&O use
 					E = max(E, dv[i].last)
 				}
 			}
@@ -146,9 +148,9 @@ func (s *Sim) usageTruth() UsageTruth {
 				continue
 			}
 			switch {
-			case (l.SKU == SKUSales || l.SKU == SKUService) && dv[i].access && !dv[i].changes:
+			case (l.SKU == model.SKUSales || l.SKU == model.SKUService) && dv[i].access && !dv[i].changes:
 				t.Downgrades++ // only opens records: Team Members is enough
-			case l.SKU == SKUOps && req[i] >= 0 && req[i] < 3:
+			case l.SKU == model.SKUOps && req[i] >= 0 && req[i] < 3:
 				t.Downgrades++ // roles need less than Operations
 			}
 		}
@@ -185,7 +187,7 @@ func (s *Sim) dataverseActivity(asOf int64, T int64) (per []dvActivity, suspicio
 				}
 				du := &env.Users[r.User]
 				if du.Entra < 0 {
-					if du.Reason != ReasonApplication && du.Reason != ReasonBuiltIn && !seen[r.User] {
+					if du.Reason != model.ReasonApplication && du.Reason != model.ReasonBuiltIn && !seen[r.User] {
 						seen[r.User] = true
 						suspicious++
 					}
@@ -193,7 +195,7 @@ func (s *Sim) dataverseActivity(asOf int64, T int64) (per []dvActivity, suspicio
 				}
 				a := &per[du.Entra]
 				a.last = max(a.last, r.At)
-				if asOf-r.At/MicrosPerDay <= T {
+				if asOf-r.At/model.MicrosPerDay <= T {
 					if r.Action == 64 || r.Action == 65 {
 						a.access = true
 					} else {
@@ -206,25 +208,6 @@ func (s *Sim) dataverseActivity(asOf int64, T int64) (per []dvActivity, suspicio
 	return per, suspicious, oldest
 }
 
-// firstSignInServed is the time of the oldest sign-in the log serves (0 when none).
-func (m *Tenant) FirstSignInServed() int64 {
-	e := &m.Events
-	for k := max(e.BucketOf(m.ServedFrom), 0); k < e.Buckets; k++ {
-		n := e.Count(k)
-		bs, seed := e.BucketStart(k), e.BucketSeed(k)
-		first := int64(0)
-		for j := int64(0); j < n; j++ {
-			if at, _ := e.At(bs, seed, j, n); at >= m.ServedFrom && (first == 0 || at < first) {
-				first = at
-			}
-		}
-		if first > 0 {
-			return first
-		}
-	}
-	return 0
-}
-
 // finOpsRequirements is, per person (index into model.users), the highest license rank the roles of their enabled
 // F&O accounts need (-1 = no such account) and the rank their Entra licenses give (Operations 3, Team Members 1).
 func (s *Sim) finOpsRequirements() (req, held []int32) {
@@ -234,9 +217,9 @@ func (s *Sim) finOpsRequirements() (req, held []int32) {
 		req[i] = -1
 		u := &m.Users[i]
 		switch {
-		case u.HasSKU(SKUOps):
+		case u.HasSKU(model.SKUOps):
 			held[i] = 3
-		case u.HasSKU(SKUTeamMembers):
+		case u.HasSKU(model.SKUTeamMembers):
 			held[i] = 1
 		}
 	}
@@ -252,7 +235,7 @@ func (s *Sim) finOpsRequirements() (req, held []int32) {
 			}
 			r := max(req[fu.Entra], 0)
 			for _, ro := range fu.Roles {
-				r = max(r, rank[FinOpsRoles[ro].License])
+				r = max(r, rank[model.FinOpsRoles[ro].License])
 			}
 			req[fu.Entra] = r
 		}
@@ -283,8 +266,8 @@ func (s *Sim) findingsTruth(suspicious int, underLicensed int64) []string {
 		}
 		auditOff = auditOff || !m.Dataverse[e].AuditOn
 		for _, u := range m.Dataverse[e].Users {
-			notInEntra = notInEntra || u.Reason == ReasonNotInEntra
-			conflict = conflict || u.Reason == ReasonConflict
+			notInEntra = notInEntra || u.Reason == model.ReasonNotInEntra
+			conflict = conflict || u.Reason == model.ReasonConflict
 		}
 	}
 	for e := range m.FinOps {
@@ -292,8 +275,8 @@ func (s *Sim) findingsTruth(suspicious int, underLicensed int64) []string {
 			continue
 		}
 		for _, u := range m.FinOps[e].Users {
-			foUnmatched = foUnmatched || u.Reason == ReasonNoMatch
-			conflict = conflict || u.Reason == ReasonConflict
+			foUnmatched = foUnmatched || u.Reason == model.ReasonNoMatch
+			conflict = conflict || u.Reason == model.ReasonConflict
 		}
 	}
 	for _, c := range []struct {

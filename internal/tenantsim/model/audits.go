@@ -1,12 +1,14 @@
-package tenantsim
+package model
 
 import (
 	"cmp"
 	"slices"
 	"sync"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
-// auditLog generates one Dataverse environment's audit table without storing it. The history is cut into hours;
+// AuditLog generates one Dataverse environment's audit table without storing it. The history is cut into hours;
 // hour k's records are a pure function of (seed, environment, k), generated on demand, sorted by createdon and kept
 // in a small cache while pages walk through them. A record's position (hour, index) is what its auditid encodes,
 // so the paging cookie's "last" id says where the next page starts, as a real paging cookie does.
@@ -33,7 +35,7 @@ type AuditLog struct {
 	order []int
 }
 
-// auditRec is one audit record.
+// AuditRecord is one audit record.
 type AuditRecord struct {
 	At     int64 // Unix microseconds, whole seconds
 	H      uint64
@@ -51,8 +53,8 @@ var (
 
 const MicrosPerHour = 60 * MicrosPerMinute
 
-func (a *AuditLog) build(m *Tenant, cfg Config, env *DataverseEnv) {
-	a.seed = Hash(cfg.Seed, 0xa0d17, uint64(env.Index))
+func (a *AuditLog) build(m *Tenant, cfg Params, env *DataverseEnv) {
+	a.seed = ids.Hash(cfg.Seed, 0xa0d17, uint64(env.Index))
 	a.Env = env
 	a.Start = m.Events.Start
 	a.Anchor = m.Anchor
@@ -91,7 +93,7 @@ func (a *AuditLog) count() (access, changes int64) {
 	return access, changes
 }
 
-// generate returns hour k's records in generation order (hour sorts them by time).
+// Generate returns hour k's records in generation order (hour sorts them by time).
 func (a *AuditLog) Generate(k int) []AuditRecord {
 	env := a.Env
 	if !env.AuditOn {
@@ -100,7 +102,7 @@ func (a *AuditLog) Generate(k int) []AuditRecord {
 	hs := a.Start + int64(k)*MicrosPerHour
 	w := uint64(bucketWeight(hs))
 	var recs []AuditRecord
-	rnd := func(parts ...uint64) uint64 { return Hash(int64(a.seed), append([]uint64{uint64(k)}, parts...)...) }
+	rnd := func(parts ...uint64) uint64 { return ids.Hash(int64(a.seed), append([]uint64{uint64(k)}, parts...)...) }
 	at := func(x uint64) int64 {
 		t := hs + int64(x%uint64(MicrosPerHour))
 		t -= t % 1_000_000
@@ -154,7 +156,7 @@ func (a *AuditLog) Generate(k int) []AuditRecord {
 	return recs
 }
 
-// hour returns hour k's records sorted by createdon, from the cache when a page has just read them.
+// Hour returns hour k's records sorted by createdon, from the cache when a page has just read them.
 func (a *AuditLog) Hour(k int) []AuditRecord {
 	a.mu.Lock()
 	if recs, ok := a.cache[k]; ok {
@@ -184,7 +186,7 @@ func (a *AuditLog) Hour(k int) []AuditRecord {
 	return recs
 }
 
-// hourOf is the hour holding instant us, clamped to [0, hours].
+// HourOf is the hour holding instant us, clamped to [0, hours].
 func (a *AuditLog) HourOf(us int64) int {
 	if us < a.Start {
 		return 0
@@ -192,16 +194,16 @@ func (a *AuditLog) HourOf(us int64) int {
 	return int(min((us-a.Start)/MicrosPerHour, int64(a.Hours)))
 }
 
-// auditID encodes the record's position in its first 48 bits (masked), the rest is noise: a GUID, as Dataverse's,
+// AuditID encodes the record's position in its first 48 bits (masked), the rest is noise: a GUID, as Dataverse's,
 // that the paging cookie can carry.
 func (a *AuditLog) AuditID(k int, j int) string { return string(a.AppendAuditID(nil, k, j)) }
 
 func (a *AuditLog) AppendAuditID(b []byte, k, j int) []byte {
 	pos := (uint64(k)<<24 | uint64(j)) ^ (a.seed >> 16 & 0xffffffffffff)
-	return AppendGUID(b, pos<<16|(a.seed&0xffff), Hash(int64(a.seed), uint64(k), uint64(j)))
+	return ids.AppendGUID(b, pos<<16|(a.seed&0xffff), ids.Hash(int64(a.seed), uint64(k), uint64(j)))
 }
 
-// position decodes an auditID (ok false for an id this log did not issue).
+// Position decodes an auditID (ok false for an id this log did not issue).
 func (a *AuditLog) Position(id string) (k, j int, ok bool) {
 	hi, ok := guidHigh48(id)
 	if !ok {

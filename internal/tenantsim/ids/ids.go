@@ -1,11 +1,13 @@
-package tenantsim
+// Package ids derives the simulator's values from its seed: splitmix64 hashing, so every generated value is a pure
+// function of (seed, position) and nothing has to be stored, and GUIDs made of two hashes. The same seed gives the
+// same ids in every simulator, which is what lets one simulator send the events another serves.
+package ids
 
 import (
 	"encoding/binary"
-	"math/bits"
 )
 
-// mix is splitmix64's finaliser: fast and well distributed, so every generated value can be a pure function of
+// Mix is splitmix64's finaliser: fast and well distributed, so every generated value can be a pure function of
 // (seed, position) and nothing has to be stored.
 func Mix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
@@ -14,7 +16,7 @@ func Mix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// hash folds parts into seed.
+// Hash folds parts into seed.
 func Hash(seed int64, parts ...uint64) uint64 {
 	h := Mix(uint64(seed))
 	for _, p := range parts {
@@ -23,9 +25,10 @@ func Hash(seed int64, parts ...uint64) uint64 {
 	return h
 }
 
+// HexDigits are the lower-case hexadecimal digits, indexed by value.
 const HexDigits = "0123456789abcdef"
 
-// appendGUID writes a version-4-shaped GUID made of a and b, without quotes.
+// AppendGUID writes a version-4-shaped GUID made of a and b, without quotes.
 func AppendGUID(dst []byte, a, b uint64) []byte {
 	var buf [16]byte
 	binary.BigEndian.PutUint64(buf[:8], a)
@@ -41,11 +44,5 @@ func AppendGUID(dst []byte, a, b uint64) []byte {
 	return dst
 }
 
+// GUID is AppendGUID as a string.
 func GUID(a, b uint64) string { return string(AppendGUID(make([]byte, 0, 36), a, b)) }
-
-// mulDiv is a*b/c without overflow (a, b, c >= 0, result < 2^63).
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
-}

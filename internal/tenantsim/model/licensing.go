@@ -1,15 +1,17 @@
-package tenantsim
+package model
 
 import (
 	"strconv"
 	"strings"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
 // Group-based licensing, assignment dates and emergency access accounts: what the license marts need beyond
 // assignedLicenses. Group ids are drawn from the seed.
 
 func (m *Tenant) GroupID(g int) string {
-	return GUID(Hash(m.Seed, 70, uint64(g)), Hash(m.Seed, 71, uint64(g)))
+	return ids.GUID(ids.Hash(m.Seed, 70, uint64(g)), ids.Hash(m.Seed, 71, uint64(g)))
 }
 
 // plantAssignments dates every license (licenseAssignmentStates[].lastUpdatedDateTime) and lets the licensing
@@ -20,7 +22,7 @@ func (m *Tenant) plantAssignments() {
 		u := &m.Users[i]
 		for li := range u.Licenses {
 			l := &u.Licenses[li]
-			h := func(f uint64) uint64 { return Hash(m.Seed, 4000, uint64(i), uint64(li), f) }
+			h := func(f uint64) uint64 { return ids.Hash(m.Seed, 4000, uint64(i), uint64(li), f) }
 			for g, lg := range LicenseGroups {
 				if int(l.SKU) == lg.SKU && h(1)%100 < 45 {
 					l.Group = int8(g)
@@ -62,32 +64,7 @@ func (m *Tenant) plantBreakGlass() {
 	}
 }
 
-// appendAssignmentStates writes licenseAssignmentStates: one entry per license, with the group that assigns it.
-func (s *Sim) appendAssignmentStates(b []byte, u *User) []byte {
-	b = append(b, '[')
-	for i, l := range u.Licenses {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"assignedByGroup":`...)
-		if l.Group < 0 {
-			b = append(b, "null"...)
-		} else {
-			b = appendRaw(b, s.m.GroupID(int(l.Group)))
-		}
-		// error is null for a license assigned successfully ("licenseAssignmentState resource type").
-		b = append(b, `,"disabledPlans":`...)
-		b = appendDisabledPlans(b, l)
-		b = append(b, `,"error":null,"lastUpdatedDateTime":`...)
-		b = appendTime7(b, l.Assigned)
-		b = append(b, `,"skuId":"`...)
-		b = append(b, SKUCatalog[l.SKU].ID...)
-		b = append(b, `","state":"Active"}`...)
-	}
-	return append(b, ']')
-}
-
-// suiteSku reports whether a SKU is a Microsoft 365 / Office 365 suite: the usage report lists its holders.
+// SuiteSKU reports whether a SKU is a Microsoft 365 / Office 365 suite: the usage report lists its holders.
 func SuiteSKU(s uint8) bool {
 	return s == SKUO365E3 || s == SKUO365E5 || s == SKUM365E3 || s == SKUM365E5
 }
@@ -101,8 +78,31 @@ func (u *User) HasSuite() bool {
 	return false
 }
 
-// concealedName is the 32-hex name the usage report shows for a user when names are concealed: stable for the
+// ConcealedName is the 32-hex name the usage report shows for a user when names are concealed: stable for the
 // tenant, unrelated to the UPN (Microsoft does not document its hash; nobody should try to reverse it).
 func (m *Tenant) ConcealedName(i int) string {
-	return strings.ToUpper(strings.ReplaceAll(GUID(Hash(m.Seed, 90, uint64(i)), Hash(m.Seed, 91, uint64(i))), "-", ""))
+	return strings.ToUpper(strings.ReplaceAll(ids.GUID(ids.Hash(m.Seed, 90, uint64(i)), ids.Hash(m.Seed, 91, uint64(i))), "-", ""))
+}
+
+// GroupIndex finds a licensing group by id.
+func (m *Tenant) GroupIndex(id string) (int, bool) {
+	for g := range LicenseGroups {
+		if strings.EqualFold(m.GroupID(g), id) {
+			return g, true
+		}
+	}
+	return 0, false
+}
+
+// LicensingGroups counts the groups that assign a license to at least one user: what a run lands in graph_groups.
+func (m *Tenant) LicensingGroups() int64 {
+	seen := map[int8]bool{}
+	for i := range m.Users {
+		for _, l := range m.Users[i].Licenses {
+			if l.Group >= 0 {
+				seen[l.Group] = true
+			}
+		}
+	}
+	return int64(len(seen))
 }

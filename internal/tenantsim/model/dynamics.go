@@ -1,9 +1,11 @@
-package tenantsim
+package model
 
 import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
 // The Dynamics 365 half of the tenant: Dataverse environments (systemusers, audit settings, an audit log generated
@@ -35,7 +37,7 @@ const (
 	dvQuiet                 // leaves no audit records (idle, disabled, application and built-in users)
 )
 
-// dvUser is one systemuser.
+// DataverseUser is one systemuser.
 type DataverseUser struct {
 	ID, DomainName, Email, FullName string
 	AADObjectID                     string // azureactivedirectoryobjectid, "" = null
@@ -48,10 +50,10 @@ type DataverseUser struct {
 	rate                            uint32 // chance in 1000 of opening the app in a busy hour
 	phase                           uint8  // hour (mod the audit interval) of the user's access slot
 	Method, Reason                  string
-	Entra                           int32 // index into model.users of the person it joins, -1 = none
+	Entra                           int32 // index into Tenant.Users of the person it joins, -1 = none
 }
 
-// dvEnv is one Dataverse environment.
+// DataverseEnv is one Dataverse environment.
 type DataverseEnv struct {
 	Index           int
 	OrgID, OrgName  string
@@ -65,23 +67,17 @@ type DataverseEnv struct {
 	writers, access []int32 // users who write records; users who open the app (indexes into users)
 }
 
-// Object types users change, by role.
-var (
-	salesTables   = []string{"opportunity", "lead", "quote", "account", "contact"}
-	serviceTables = []string{"incident", "knowledgearticle", "contact", "account"}
-)
-
-// foUser is one F&O SystemUsers row.
+// FinOpsUser is one F&O SystemUsers row.
 type FinOpsUser struct {
 	UserID, Name, Alias, Email string
 	Enabled, External          bool
 	Company, AccountType       string
 	Roles                      []uint8 // indexes into foRoles
 	Method, Reason             string
-	Entra                      int32 // index into model.users of the person it joins, -1 = none
+	Entra                      int32 // index into Tenant.Users of the person it joins, -1 = none
 }
 
-// foRole is one F&O security role: AOT name, label and the license it requires (UserLicenseType's member name).
+// FinOpsRole is one F&O security role: AOT name, label and the license it requires (UserLicenseType's member name).
 type FinOpsRole struct{ ID, Name, License string }
 
 var FinOpsRoles = []FinOpsRole{
@@ -99,18 +95,18 @@ var FinOpsRoles = []FinOpsRole{
 	{"BUDGETBUDGETMANAGER", "Budget manager", "Finance"},
 }
 
-// foCompanies are the legal entities; users' default company and company-scoped role assignments use them.
+// FinOpsCompanies are the legal entities; users' default company and company-scoped role assignments use them.
 var FinOpsCompanies = []string{"USMF", "USRT", "DEMF", "GBSI"}
 
-// foEnv is one F&O environment.
+// FinOpsEnv is one F&O environment.
 type FinOpsEnv struct {
 	Index         int
 	Users         []FinOpsUser
 	MissingEntity string // an entity left out of $metadata and the service ("" = none)
 }
 
-// dynamics builds the Dataverse and F&O environments of the tenant.
-func (m *Tenant) buildDynamics(cfg Config) {
+// buildDynamics builds the Dataverse and F&O environments of the tenant.
+func (m *Tenant) buildDynamics(cfg Params) {
 	m.Dataverse = make([]DataverseEnv, cfg.DataverseEnvs)
 	for e := range m.Dataverse {
 		m.buildDataverse(cfg, e)
@@ -130,11 +126,13 @@ func (u *User) HasSKU(s int) bool {
 	return false
 }
 
-func (m *Tenant) buildDataverse(cfg Config, e int) {
+func (m *Tenant) buildDataverse(cfg Params, e int) {
 	env := &m.Dataverse[e]
-	h := func(parts ...uint64) uint64 { return Hash(cfg.Seed, append([]uint64{0xd7, uint64(e)}, parts...)...) }
+	h := func(parts ...uint64) uint64 {
+		return ids.Hash(cfg.Seed, append([]uint64{0xd7, uint64(e)}, parts...)...)
+	}
 	env.Index = e
-	env.OrgID = GUID(h(1), h(2))
+	env.OrgID = ids.GUID(h(1), h(2))
 	env.OrgName = "org" + strconv.FormatUint(h(3)%100000, 36)
 	env.AuditOn, env.AccessOn, env.Interval, env.Retention = true, true, 4, 30
 	if cfg.AuditingOff[e] {
@@ -145,7 +143,7 @@ func (m *Tenant) buildDataverse(cfg Config, e int) {
 		if u.Method == "" {
 			u.Entra = -1
 		}
-		u.ID = GUID(uint64(len(env.Users))^h(10), h(11, uint64(len(env.Users))))
+		u.ID = ids.GUID(uint64(len(env.Users))^h(10), h(11, uint64(len(env.Users))))
 		env.Users = append(env.Users, u)
 		return len(env.Users) - 1
 	}
@@ -155,7 +153,7 @@ func (m *Tenant) buildDataverse(cfg Config, e int) {
 	for i := range 2 {
 		name := []string{"# seatlake", "# Power Automate sync"}[i]
 		add(DataverseUser{FullName: name, DomainName: strings.ReplaceAll(strings.ToLower(name[2:]), " ", "") + "@" + m.Domain, AccessMode: 4,
-			AADObjectID: GUID(h(20, uint64(i)), h(21, uint64(i))), AppID: GUID(h(22, uint64(i)), h(23, uint64(i))),
+			AADObjectID: ids.GUID(h(20, uint64(i)), h(21, uint64(i))), AppID: ids.GUID(h(22, uint64(i)), h(23, uint64(i))),
 			Created: m.Anchor - int64(100+i*40)*MicrosPerDay, role: dvQuiet, Reason: ReasonApplication})
 	}
 	for i := range m.Users {
@@ -201,7 +199,7 @@ func (m *Tenant) buildDataverse(cfg Config, e int) {
 	for i := range max(1, len(env.Users)/100) {
 		n := FirstNames[h(50, uint64(i))%uint64(len(FirstNames))] + " " + LastNames[h(51, uint64(i))%uint64(len(LastNames))]
 		up := strings.ToLower(strings.ReplaceAll(n, " ", ".")) + ".left" + strconv.Itoa(i) + "@" + m.Domain
-		du := DataverseUser{FullName: n, DomainName: up, Email: up, AADObjectID: GUID(h(52, uint64(i)), h(53, uint64(i))), Disabled: true,
+		du := DataverseUser{FullName: n, DomainName: up, Email: up, AADObjectID: ids.GUID(h(52, uint64(i)), h(53, uint64(i))), Disabled: true,
 			Created: m.Anchor - int64(400+h(54, uint64(i))%300)*MicrosPerDay, role: dvQuiet, Reason: ReasonNotInEntra}
 		if i == 0 { // left the company, yet the account stays enabled and someone keeps using it: suspicious activity
 			du.Disabled, du.role, du.rate, du.phase = false, dvReader, 600, uint8(h(55)%4)
@@ -220,13 +218,15 @@ func (m *Tenant) buildDataverse(cfg Config, e int) {
 	env.Audits.build(m, cfg, env)
 }
 
-func (m *Tenant) buildFinOps(cfg Config, e int) {
+func (m *Tenant) buildFinOps(cfg Params, e int) {
 	env := &m.FinOps[e]
 	env.Index = e
 	if e < len(cfg.FinOpsMissingEntity) {
 		env.MissingEntity = cfg.FinOpsMissingEntity[e]
 	}
-	h := func(parts ...uint64) uint64 { return Hash(cfg.Seed, append([]uint64{0xf0, uint64(e)}, parts...)...) }
+	h := func(parts ...uint64) uint64 {
+		return ids.Hash(cfg.Seed, append([]uint64{0xf0, uint64(e)}, parts...)...)
+	}
 	role := func(id string) uint8 {
 		for i, r := range FinOpsRoles {
 			if r.ID == id {

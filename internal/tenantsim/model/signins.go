@@ -1,11 +1,13 @@
-package tenantsim
+package model
 
 import (
 	"math/bits"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
-// events generates the sign-in log without storing it. The history [start, anchor) is cut into one-minute
+// Events generates the sign-in log without storing it. The history [start, anchor) is cut into one-minute
 // buckets; bucket k holds count(k) events, a formula over cumulative weights, so totals are exact without
 // generating anything; event j of bucket k is a pure function of (seed, k, j). Within a bucket, times increase
 // with j, so walking k and j downwards yields the newest-first order Graph serves.
@@ -17,7 +19,7 @@ type Events struct {
 	Total   int64
 
 	// Who signs in: an alias table over the active users' rates picks a user in O(1) (Vose's method, integer).
-	activeIdx []int32 // active user -> index in model.users
+	activeIdx []int32 // active user -> index in Tenant.Users
 	slots     []slot  // one per active user
 	wsum      uint64
 }
@@ -25,18 +27,18 @@ type Events struct {
 // slot is one column of the alias table, packed so a draw touches one cache line.
 type slot struct {
 	prob      uint64 // keep self when a uniform draw in [0, wsum) is below prob
-	self, alt int32  // user indexes in model.users
+	self, alt int32  // user indexes in Tenant.Users
 }
 
-// event is one sign-in.
+// SignIn is one sign-in.
 type SignIn struct {
 	At    int64 // Unix microseconds
 	H, H2 uint64
-	User  int32 // index in model.users
+	User  int32 // index in Tenant.Users
 	Fail  int8  // index in failures, -1 = success
 }
 
-func (e *Events) build(m *Tenant, cfg Config, start int64) {
+func (e *Events) build(m *Tenant, cfg Params, start int64) {
 	e.seed = cfg.Seed
 	e.Start = start
 	if m.Anchor > start {
@@ -114,7 +116,7 @@ func (e *Events) buildAlias(rates []uint64) {
 	}
 }
 
-// count is the number of events in bucket k.
+// Count is the number of events in bucket k.
 func (e *Events) Count(k int) int64 {
 	if e.Total == 0 {
 		return 0
@@ -133,11 +135,11 @@ func (e *Events) countBuckets(a, b int) int64 {
 }
 
 func (e *Events) BucketStart(k int) int64 { return e.Start + int64(k)*MicrosPerMinute }
-func (e *Events) BucketSeed(k int) uint64 { return Hash(e.seed, 0x5167, uint64(k)) }
+func (e *Events) BucketSeed(k int) uint64 { return ids.Hash(e.seed, 0x5167, uint64(k)) }
 
-// at is the time and first hash of event j of the n in the bucket starting at bs.
+// At is the time and first hash of event j of the n in the bucket starting at bs.
 func (e *Events) At(bs int64, seed uint64, j, n int64) (int64, uint64) {
-	h := Mix(seed ^ uint64(j))
+	h := ids.Mix(seed ^ uint64(j))
 	step := uint64(MicrosPerMinute / n)
 	if step == 0 {
 		step = 1
@@ -146,9 +148,9 @@ func (e *Events) At(bs int64, seed uint64, j, n int64) (int64, uint64) {
 	return bs + j*int64(step) + int64(hi), h
 }
 
-// event completes an event from its time and first hash.
+// SignIn completes an event from its time and first hash.
 func (e *Events) SignIn(at int64, h uint64) SignIn {
-	h2 := Mix(h ^ 0x2545f4914f6cdd1d)
+	h2 := ids.Mix(h ^ 0x2545f4914f6cdd1d)
 	hi, _ := bits.Mul64(h>>32, uint64(len(e.slots))<<32)
 	sl := &e.slots[hi]
 	ev := SignIn{At: at, H: h, H2: h2, User: sl.self, Fail: -1}
@@ -168,7 +170,7 @@ type lastEvent struct {
 }
 
 // lastPerUser walks every event once, oldest first, and keeps each user's newest sign-in and newest successful
-// sign-in (indexed like model.users): what signInActivity must say. It also counts the failed sign-ins from
+// sign-in (indexed like Tenant.Users): what signInActivity must say. It also counts the failed sign-ins from
 // servedFrom on, for the truth, and hands every successful sign-in served to served, oldest first.
 func (e *Events) lastPerUser(users int, servedFrom int64, served func(SignIn)) (lastAny, lastOK []lastEvent, failed int64) {
 	lastAny = make([]lastEvent, users)
@@ -193,7 +195,7 @@ func (e *Events) lastPerUser(users int, servedFrom int64, served func(SignIn)) (
 	return lastAny, lastOK, failed
 }
 
-// bucketOf is the bucket holding instant us, clamped to the history.
+// BucketOf is the bucket holding instant us, clamped to the history.
 func (e *Events) BucketOf(us int64) int {
 	if us < e.Start {
 		return -1
@@ -202,7 +204,7 @@ func (e *Events) BucketOf(us int64) int {
 	return int(min(k, int64(e.Buckets)))
 }
 
-// countBetween counts the events with lo <= at <= hi: whole buckets by formula, the two edge buckets by walking.
+// CountBetween counts the events with lo <= at <= hi: whole buckets by formula, the two edge buckets by walking.
 func (e *Events) CountBetween(lo, hi int64) int64 {
 	if e.Total == 0 || lo > hi {
 		return 0
@@ -226,4 +228,30 @@ func (e *Events) CountBetween(lo, hi int64) int64 {
 		return edge(kl)
 	}
 	return edge(kl) + e.countBuckets(kl+1, kh) + edge(kh)
+}
+
+// FirstSignInServed is the time of the oldest sign-in the log serves (0 when none).
+func (m *Tenant) FirstSignInServed() int64 {
+	e := &m.Events
+	for k := max(e.BucketOf(m.ServedFrom), 0); k < e.Buckets; k++ {
+		n := e.Count(k)
+		bs, seed := e.BucketStart(k), e.BucketSeed(k)
+		first := int64(0)
+		for j := int64(0); j < n; j++ {
+			if at, _ := e.At(bs, seed, j, n); at >= m.ServedFrom && (first == 0 || at < first) {
+				first = at
+			}
+		}
+		if first > 0 {
+			return first
+		}
+	}
+	return 0
+}
+
+// mulDiv is a*b/c without overflow (a, b, c >= 0, result < 2^63).
+func mulDiv(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	return int64(q)
 }

@@ -1,12 +1,15 @@
-package tenantsim
+package model
 
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 )
 
-// activity is how a user signs in.
+// Activity is how a user signs in.
 type Activity uint8
 
 const (
@@ -15,7 +18,7 @@ const (
 	Never                  // never signed in: signInActivity is null
 )
 
-// license is one assignedLicenses entry: a SKU and the bit set of its plans the admin disabled.
+// License is one assignedLicenses entry: a SKU and the bit set of its plans the admin disabled.
 type License struct {
 	SKU      uint8
 	Disabled uint16
@@ -23,7 +26,7 @@ type License struct {
 	Assigned int64 // Unix microseconds, whole seconds: licenseAssignmentStates[].lastUpdatedDateTime
 }
 
-// licenseGroup is a security group that assigns a SKU to its members (group-based licensing).
+// LicenseGroup is a security group that assigns a SKU to its members (group-based licensing).
 type LicenseGroup struct {
 	Name string
 	SKU  int // the SKU it assigns
@@ -35,7 +38,7 @@ var LicenseGroups = []LicenseGroup{
 	{"Sales - Dynamics 365 Sales", SKUSales},
 }
 
-// user is one directory user. Strings are generated once: users pages and sign-in pages copy them verbatim, so
+// User is one directory user. Strings are generated once: users pages and sign-in pages copy them verbatim, so
 // they never need JSON escaping (checked by a test).
 type User struct {
 	ID, UPN, Name, Given, Surname string
@@ -58,10 +61,10 @@ type User struct {
 
 func (u *User) addApps(apps ...uint8) { u.NApps += uint8(copy(u.Apps[u.NApps:], apps)) }
 
-// signer is what a sign-in needs of its user, packed apart from the user so that rendering a sign-in touches two
+// Signer is what a sign-in needs of its user, packed apart from the user so that rendering a sign-in touches two
 // cache lines, not the user struct and four strings.
 type Signer struct {
-	Off   uint32 // the user's fragment in model.arena: `<name>","userPrincipalName":"<upn>","userId":"<id>`
+	Off   uint32 // the user's fragment in Tenant.Arena: `<name>","userPrincipalName":"<upn>","userId":"<id>`
 	N     uint16
 	NApps uint8
 	Apps  [10]uint8
@@ -69,15 +72,15 @@ type Signer struct {
 	Dev   uint8
 }
 
-// app is the application of a sign-in of this user whose third hash is h3.
+// App is the application of a sign-in of this user whose third hash is h3.
 func (sg *Signer) App(h3 uint64) uint8 { return sg.Apps[int(h3&0xff)%int(sg.NApps)] }
 
-// appOf is the application an event signs in to.
+// AppOf is the application an event signs in to.
 func (m *Tenant) AppOf(ev SignIn) uint8 {
-	return m.Signers[ev.User].App(Mix(ev.H2 ^ 0x6a09e667f3bcc909))
+	return m.Signers[ev.User].App(ids.Mix(ev.H2 ^ 0x6a09e667f3bcc909))
 }
 
-// sku is a subscribed SKU with its seat counts.
+// SubscribedSKU is a subscribed SKU with its seat counts.
 type SubscribedSKU struct {
 	Def                                    *SKUDef
 	Enabled, Warning, Suspended, LockedOut int
@@ -85,21 +88,23 @@ type SubscribedSKU struct {
 	Consumed                               int
 }
 
-// model is the simulated tenant except its sign-ins, which are a pure function of (seed, bucket, index) and are
-// generated when a page is served (events.go).
+// Tenant is the simulated tenant except its sign-ins, which are a pure function of (seed, bucket, index) and are
+// generated when a page is served (signins.go).
 type Tenant struct {
-	Seed         int64
-	Domain       string
-	OrgName      string
-	Premium      bool
-	Users        []User
-	SKUs         []SubscribedSKU // the tenant's subscriptions, in subscribedSkus order
-	SKUIndex     [SKUCount]int8
-	LicenseCount int64
-	PolicyID     string // the conditional access policy sign-ins report
-	Anchor       int64  // Unix microseconds: the newest instant of the history
-	ServedTo     int64  // = anchor
-	ServedFrom   int64  // oldest sign-in served: 30 days of retention
+	TenantID       string
+	ConcealedNames bool // reportSettings.displayConcealedNames
+	Seed           int64
+	Domain         string
+	OrgName        string
+	Premium        bool
+	Users          []User
+	SKUs           []SubscribedSKU // the tenant's subscriptions, in subscribedSkus order
+	SKUIndex       [SKUCount]int8
+	LicenseCount   int64
+	PolicyID       string // the conditional access policy sign-ins report
+	Anchor         int64  // Unix microseconds: the newest instant of the history
+	ServedTo       int64  // = anchor
+	ServedFrom     int64  // oldest sign-in served: 30 days of retention
 
 	FailedServed int64 // failed sign-ins served
 	// lastApp is each user's newest successful sign-in served (Unix microseconds, 0 = none) per application.
@@ -111,6 +116,16 @@ type Tenant struct {
 	SharedMail string         // an address two directory users share ("" = none)
 	Dataverse  []DataverseEnv // Dataverse environments
 	FinOps     []FinOpsEnv    // Finance and Operations environments
+
+	// DirectoryMu guards what the directory's writes change (assignLicense, a sign-in recorded now): users'
+	// licenses and signInActivity, SKUs' consumed units. Whoever reads those while the simulator serves holds it.
+	DirectoryMu sync.RWMutex
+	// FinOpsMu guards F&O users' roles, which business events' changes update.
+	FinOpsMu sync.RWMutex
+
+	idxOnce sync.Once
+	byID    map[string]int // user id -> index in Users
+
 }
 
 const (
@@ -119,12 +134,33 @@ const (
 	retention       = 30 * MicrosPerDay // Entra ID P1/P2 keep sign-ins 30 days (reference §2c)
 )
 
-func newModel(cfg Config, anchor time.Time) *Tenant {
-	m := &Tenant{Seed: cfg.Seed, Premium: cfg.Premium}
-	n := uint32(Hash(cfg.Seed, 3) % 9000)
+// Params are what the tenant is generated from; the simulator's Config says what each means.
+type Params struct {
+	Seed                int64
+	TenantID            string
+	Users, Days         int
+	SignIns             int64
+	IdleShare           float64
+	Premium             bool
+	ConcealedNames      bool
+	DataverseEnvs       int
+	FinOpsEnvs          int
+	AuditsPerEnv        int64
+	AuditingOff         map[int]bool
+	NoApplicationUser   map[int]bool
+	FinOpsMissingEntity []string
+	Now                 time.Time // the newest instant of the history (truncated to the minute)
+}
+
+// New generates the tenant: users, licenses, subscriptions, signInActivity that agrees with the sign-in log,
+// and the Dynamics environments.
+func New(cfg Params) *Tenant {
+	anchor := cfg.Now
+	m := &Tenant{Seed: cfg.Seed, TenantID: cfg.TenantID, Premium: cfg.Premium, ConcealedNames: cfg.ConcealedNames}
+	n := uint32(ids.Hash(cfg.Seed, 3) % 9000)
 	m.Domain = "contoso" + strconv.Itoa(int(1000+n)) + ".onmicrosoft.com"
 	m.OrgName = "Contoso " + strconv.Itoa(int(1000+n))
-	m.PolicyID = GUID(Hash(cfg.Seed, 4), Hash(cfg.Seed, 5))
+	m.PolicyID = ids.GUID(ids.Hash(cfg.Seed, 4), ids.Hash(cfg.Seed, 5))
 	anchor = anchor.UTC().Truncate(time.Minute)
 	m.Anchor = anchor.UnixMicro()
 	m.ServedTo = m.Anchor
@@ -158,13 +194,13 @@ func (m *Tenant) buildSkus() {
 }
 
 // buildUsers draws every user from hash(seed, user index, field): deterministic and independent of the others.
-func (m *Tenant) buildUsers(cfg Config, start int64) {
+func (m *Tenant) buildUsers(cfg Params, start int64) {
 	m.Users = make([]User, cfg.Users)
 	seen := make([]uint32, len(FirstNames)*len(LastNames)) // occurrences of each name pair: UPNs stay unique
 	for i := range m.Users {
-		h := func(f uint64) uint64 { return Hash(cfg.Seed, 1000, uint64(i), f) }
+		h := func(f uint64) uint64 { return ids.Hash(cfg.Seed, 1000, uint64(i), f) }
 		u := &m.Users[i]
-		u.ID = GUID(h(1), h(2))
+		u.ID = ids.GUID(h(1), h(2))
 		g, s := h(3)%uint64(len(FirstNames)), h(4)%uint64(len(LastNames))
 		u.Given, u.Surname = FirstNames[g], LastNames[s]
 		u.Name = u.Given + " " + u.Surname
@@ -349,7 +385,7 @@ func (m *Tenant) settleActivity() {
 	for _, ui := range m.Events.activeIdx {
 		a := ui
 		u := &m.Users[ui]
-		h := func(f uint64) uint64 { return Hash(m.Seed, 3000, uint64(ui), f) }
+		h := func(f uint64) uint64 { return ids.Hash(m.Seed, 3000, uint64(ui), f) }
 		if lastAny[a].at == 0 { // signs in rarely: nothing in the history
 			lastAny[a] = lastEvent{at: m.Events.Start - int64(1+h(1)%20)*MicrosPerDay - int64(h(2)%uint64(MicrosPerDay)), req: [2]uint64{h(3), h(4)}}
 		}
@@ -371,4 +407,16 @@ func (m *Tenant) settleActivity() {
 			u.LastSuccess, u.LastSuccessReq = ni, u.LastNIReq
 		}
 	}
+}
+
+// UserIndex finds a user by object id, whatever its letter case.
+func (m *Tenant) UserIndex(id string) (int, bool) {
+	m.idxOnce.Do(func() {
+		m.byID = make(map[string]int, len(m.Users))
+		for i := range m.Users {
+			m.byID[m.Users[i].ID] = i
+		}
+	})
+	i, ok := m.byID[strings.ToLower(id)]
+	return i, ok
 }

@@ -1,9 +1,9 @@
-package tenantsim
+package model
 
 // Read-only reference data the tenant is generated from. Nothing here is ever written after package
 // initialisation; the model copies what it changes.
 
-// servicePlan is one servicePlans[] entry of a subscribedSku: ids and names from Microsoft's "Product names and
+// ServicePlan is one servicePlans[] entry of a subscribedSku: ids and names from Microsoft's "Product names and
 // service plan identifiers for licensing" table (and its mirrors in public scripts).
 type ServicePlan struct{ Name, ID string }
 
@@ -34,7 +34,7 @@ var (
 	planCRMPro      = ServicePlan{"CRMSTANDARD", "f9646fb2-e3b2-4309-95de-dc4833737456"}
 )
 
-// skuDef is a product the tenant can buy. Part numbers and skuIds are the reference's table (§2b).
+// SKUDef is a product the tenant can buy. Part numbers and skuIds are the reference's table (§2b).
 type SKUDef struct {
 	Part, ID string
 	Plans    []ServicePlan
@@ -76,7 +76,7 @@ var SKUCatalog = [SKUCount]SKUDef{
 	SKUCRMLegacy:   {Part: "CRMSTANDARD", ID: "d17b27af-3f49-4822-99f9-56a661538792", Plans: []ServicePlan{planCRMPro}},
 }
 
-// signInApp is an application a user signs in to, with the resource it asks a token for (signIn.appId,
+// SignInApp is an application a user signs in to, with the resource it asks a token for (signIn.appId,
 // appDisplayName, resourceId, resourceDisplayName).
 type SignInApp struct{ AppID, AppName, ResourceID, ResourceName string }
 
@@ -101,7 +101,7 @@ var SignInApps = [AppCount]SignInApp{
 	AppSharePoint: {"00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online", "00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online"},
 }
 
-// device is a signIn.deviceDetail with the clientAppUsed that goes with it.
+// Device is a signIn.deviceDetail with the clientAppUsed that goes with it.
 type Device struct{ ClientApp, OS, Browser string }
 
 var Devices = []Device{
@@ -113,7 +113,7 @@ var Devices = []Device{
 	{"Mobile Apps and Desktop clients", "Android", "Chrome Mobile 124.0.0"},
 }
 
-// place is a signIn.location.
+// Place is a signIn.location.
 type Place struct {
 	City, State, Country string
 	Lat, Lon             string // as Graph writes them: float32 widened to float64
@@ -129,7 +129,7 @@ var Places = []Place{
 	{"Bengaluru", "Karnataka", "IN", "12.971599578857422", "77.59459686279297", 49},
 }
 
-// failure is a signIn.status of a failed sign-in (errorCode != 0).
+// Failure is a signIn.status of a failed sign-in (errorCode != 0).
 type Failure struct {
 	Code   int
 	Reason string
