@@ -597,7 +597,7 @@ func trimURLs(us []string) []string {
 
 // isRunFlag reports whether key names a flag of `seatlake run`: the config file is keyed by them.
 func isRunFlag(key string) bool {
-	if key == "then-sync" {
+	if key == "then-sync" || key == "export" { // run's own flags beyond runFlags
 		return true
 	}
 	for _, f := range runFlags() {

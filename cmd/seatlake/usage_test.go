@@ -284,7 +284,7 @@ func TestCLIConfigValidate(t *testing.T) {
 	secret := filepath.Join(dir, "secret")
 	os.WriteFile(secret, []byte("s3cr3t\n"), 0o600)
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("warehouse: "+filepath.Join(dir, "wh")+"\nrules:\n  threshold-days: 45\ntenants:\n"+
+	os.WriteFile(good, []byte("warehouse: "+filepath.Join(dir, "wh")+"\nexport: "+filepath.Join(dir, "export")+"\nrules:\n  threshold-days: 45\ntenants:\n"+
 		"  - {name: contoso, tenant-id: 72f988bf-86f1-41af-91ab-2d7cd011db47, client-id: c, client-secret-file: "+secret+"}\n"), 0o644)
 	if r := seatlake(t, nil, "config", "validate", good); r.code != 0 || !strings.Contains(r.stdout, "ok config="+good+" tenants=1") {
 		t.Errorf("a good file: exit %d, %q %s", r.code, r.stdout, r.stderr)
