@@ -19,6 +19,7 @@ import (
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/truth"
 )
 
 // Config describes the simulated tenant and how its services behave. Use DefaultConfig and change what matters:
@@ -209,7 +210,7 @@ func New(cfg Config) (*Sim, error) {
 	s.frag = newFragments(s.m)
 	s.tokens.init()
 	s.stats.init()
-	s.truth = s.computeTruth()
+	s.truth = truth.Of(s.m, s.groupsReadable())
 	s.routes()
 	s.log.Info("tenant simulated", "tenant_id", cfg.TenantID, "users", cfg.Users, "signins", s.truth.Tables["graph_signins"],
 		"premium", cfg.Premium, "throttle", cfg.Throttle)

@@ -282,73 +282,95 @@ func (m *Tenant) buildSigners() {
 	}
 }
 
+// licenser gives one member their licenses: h draws the member's choices from the seed.
+type licenser struct {
+	m *Tenant
+	u *User
+	h func(uint64) uint64
+}
+
+// give assigns SKU s, unless the tenant has not bought it, with some optional plans disabled; salt tells the
+// member's draws for this SKU apart.
+func (g licenser) give(s int, salt uint64) {
+	m, u, h := g.m, g.u, g.h
+	if m.SKUIndex[s] < 0 {
+		return
+	}
+	l := License{SKU: uint8(s), Group: -1}
+	if opt := SKUCatalog[s].Optional; len(opt) > 0 {
+		switch r := h(40+salt) % 100; {
+		case r < 5:
+			l.Disabled = 1<<opt[0] | 1<<opt[len(opt)-1]
+		case r < 20:
+			l.Disabled = 1 << opt[h(50+salt)%uint64(len(opt))]
+		}
+	}
+	u.Licenses = append(u.Licenses, l)
+	m.SKUs[m.SKUIndex[s]].Consumed++
+}
+
+// suite gives a Microsoft 365 or Office 365 suite (E5 and Microsoft 365 only in tenants with Entra ID P1), a
+// mailbox and the Office apps.
+func (g licenser) suite() {
+	r := g.h(12) % 100
+	switch premium := g.m.Premium; {
+	case !premium && r < 75, premium && r < 30:
+		g.give(SKUO365E3, 1)
+	case !premium, r < 40:
+		g.give(SKUO365E5, 1)
+	case r < 80:
+		g.give(SKUM365E3, 1)
+	default:
+		g.give(SKUM365E5, 1)
+	}
+	g.u.Mail = g.u.UPN
+	g.u.addApps(AppOutlook, AppOutlook, AppTeams, AppTeams, AppOfficeHome, AppSharePoint)
+}
+
 // assignLicenses gives a member the licenses typical of their department, and the apps they sign in to.
 func (m *Tenant) assignLicenses(u *User, h func(uint64) uint64) {
-	give := func(s int, salt uint64) {
-		if m.SKUIndex[s] < 0 {
-			return
-		}
-		l := License{SKU: uint8(s), Group: -1}
-		if opt := SKUCatalog[s].Optional; len(opt) > 0 {
-			switch r := h(40+salt) % 100; {
-			case r < 5:
-				l.Disabled = 1<<opt[0] | 1<<opt[len(opt)-1]
-			case r < 20:
-				l.Disabled = 1 << opt[h(50+salt)%uint64(len(opt))]
-			}
-		}
-		u.Licenses = append(u.Licenses, l)
-		m.SKUs[m.SKUIndex[s]].Consumed++
-	}
-	suite := func() {
-		r := h(12) % 100
-		switch {
-		case !m.Premium && r < 75, m.Premium && r < 30:
-			give(SKUO365E3, 1)
-		case !m.Premium, r < 40:
-			give(SKUO365E5, 1)
-		case r < 80:
-			give(SKUM365E3, 1)
-		default:
-			give(SKUM365E5, 1)
-		}
-		u.Mail = u.UPN
-		u.addApps(AppOutlook, AppOutlook, AppTeams, AppTeams, AppOfficeHome, AppSharePoint)
-	}
+	g := licenser{m: m, u: u, h: h}
 	dept := Departments[u.Dept]
 	switch r := h(13) % 100; {
 	case r < 32: // Dynamics 365 Customer Engagement
 		switch {
 		case dept == "Sales" || (dept == "Marketing" && r%2 == 0):
-			give(SKUSales, 2)
+			g.give(SKUSales, 2)
 		case dept == "Customer Service" || dept == "Retail":
-			give(SKUService, 2)
+			g.give(SKUService, 2)
 		default:
-			give(SKUTeamMembers, 2)
+			g.give(SKUTeamMembers, 2)
 		}
 		u.addApps(AppCRM, AppCRM, AppCRM)
-		suite()
+		g.suite()
 	case r < 40: // Dynamics 365 Finance and Operations
-		give(SKUOps, 3)
+		g.give(SKUOps, 3)
 		u.addApps(AppERP, AppERP, AppERP)
-		suite()
+		g.suite()
 	case r < 92:
-		suite()
+		g.suite()
 	case r < 97: // frontline: a Power Apps app, no Office suite
-		give(SKUPowerApps, 4)
+		g.give(SKUPowerApps, 4)
 		u.addApps(AppPowerApps, AppPowerApps, AppOfficeHome)
 	default: // unlicensed members: shared and service accounts
 		u.addApps(AppOfficeHome)
 	}
+	g.extras()
+}
+
+// extras are the SKUs some members hold besides their main one: Power Apps, Power Automate Free, a standalone
+// Entra ID P1 for Office 365 users.
+func (g licenser) extras() {
+	u, h := g.u, g.h
 	if h(14)%100 < 6 && len(u.Licenses) > 0 && u.Licenses[0].SKU != SKUPowerApps {
-		give(SKUPowerApps, 5)
+		g.give(SKUPowerApps, 5)
 		u.addApps(AppPowerApps)
 	}
 	if h(15)%100 < 10 {
-		give(SKUFlowFree, 6)
+		g.give(SKUFlowFree, 6)
 	}
 	if h(16)%100 < 25 && len(u.Licenses) > 0 && (u.Licenses[len(u.Licenses)-1].SKU == SKUO365E3 || u.Licenses[len(u.Licenses)-1].SKU == SKUO365E5) {
-		give(SKUEntraP1, 7) // standalone P1 for Office 365 users
+		g.give(SKUEntraP1, 7) // standalone P1 for Office 365 users
 	}
 }
 
