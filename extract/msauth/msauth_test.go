@@ -452,3 +452,28 @@ func TestUntrustedAuthorityCertificateIsNamedAtOnce(t *testing.T) {
 		t.Fatalf("with the CA trusted: %v", err)
 	}
 }
+
+// A credential file is private when only its owner can read it; a root-owned file readable by its group is too
+// when seatlake is not root (a Kubernetes secret volume in a pod with an fsGroup: root:fsGroup 0440).
+func TestPrivateEnough(t *testing.T) {
+	for _, tc := range []struct {
+		perm                 os.FileMode
+		rootOwned, runAsRoot bool
+		want                 bool
+	}{
+		{0o600, false, false, true},
+		{0o400, false, true, true},
+		{0o640, false, false, false},
+		{0o644, false, false, false},
+		{0o440, true, false, true}, // Kubernetes: defaultMode 0400 with fsGroup
+		{0o640, true, false, true},
+		{0o440, true, true, false}, // root reading: the group is someone else
+		{0o660, true, false, false},
+		{0o444, true, false, false},
+		{0o604, true, false, false},
+	} {
+		if got := privateEnough(tc.perm, tc.rootOwned, tc.runAsRoot); got != tc.want {
+			t.Errorf("mode %04o root-owned=%v as root=%v: private=%v, want %v", tc.perm, tc.rootOwned, tc.runAsRoot, got, tc.want)
+		}
+	}
+}

@@ -53,13 +53,16 @@ func LoadNamedSecret(what, flag, envName, file string) (Secret, error) {
 }
 
 // readPrivate reads a file holding a credential. Like ssh with a private key, one that group or others can read is
-// refused, with the chmod that fixes it; what names the file in messages.
+// refused, with the chmod that fixes it; what names the file in messages. The one exception is PostgreSQL's for its
+// server key: a file owned by root may be readable by its group (0440, 0640) when seatlake does not run as root.
+// That is what Kubernetes makes of a secret volume (defaultMode 0400) in a pod with an fsGroup: root owns the files,
+// the fsGroup group may read them (kubernetes/kubernetes#57923), and the pod's user reads them through that group.
 func readPrivate(path, what string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
-	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+	if runtime.GOOS != "windows" && !privateEnough(st.Mode().Perm(), ownedByRoot(st), os.Geteuid() == 0) {
 		return nil, fmt.Errorf("%s %s is readable by others (mode %04o): run chmod 600 %s", what, path, st.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
@@ -67,4 +70,13 @@ func readPrivate(path, what string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	return b, nil
+}
+
+// privateEnough says whether a credential file's mode keeps it private: no access for group or others, or, for a
+// file owned by root read by a process that is not root, group read only (see readPrivate).
+func privateEnough(perm os.FileMode, rootOwned, runAsRoot bool) bool {
+	if perm&0o077 == 0 {
+		return true
+	}
+	return rootOwned && !runAsRoot && perm&0o037 == 0
 }
