@@ -66,8 +66,32 @@ func main() {
 	work := flag.String("dir", "", "working directory (default: a temporary one, removed afterwards)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of seatlake's conversion stage to this file")
 	onlyEvents := flag.Bool("only-events", false, "run section 7 (business events) alone")
+	onlyCommits := flag.Bool("only-commits", false, "run section 8 (commits into one Iceberg table under contention) alone")
+	perJob := flag.Int("commits-per-job", 20, "transactions each concurrent job commits in section 8")
+	commitJobs := flag.String("commit-jobs", "1,8,24", "the numbers of concurrent jobs section 8 measures")
+	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
+		"for comparing binaries built from different commits")
 	flag.Parse()
 	cpuProfile = *profile
+	levels, err := parseLevels(*commitJobs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
+	if *onlyE2E {
+		if err := runE2E(context.Background(), *bin, *users, *small, *work); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *onlyCommits {
+		if err := runCommits(context.Background(), *work, levels, *perJob); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *onlyEvents {
 		if err := runEvents(context.Background(), *bin, *work); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -75,7 +99,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(context.Background(), *bin, *users, *small, *large, *audits, *auditsLarge, *martsUsers, *work); err != nil {
+	if err := run(context.Background(), *bin, *users, *small, *large, *audits, *auditsLarge, *martsUsers, levels, *perJob, *work); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -83,7 +107,7 @@ func main() {
 
 var cpuProfile string
 
-func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, dir string) error {
+func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, levels []int, perJob int, dir string) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "seatlake-bench-")
 		if err != nil {
@@ -205,7 +229,12 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 		return err
 	}
 
-	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f"+codecLine+"\n",
+	commits, err := commitsSection(ctx, dir, levels, perJob)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f"+codecLine+commitsKeys(levels, commits)+"\n",
 		float64(e2e.rows)/e2e.wall.Seconds(), ratio, e2e.rssMiB, growth, perSecond(aud), aud.rssMiB, auditsGrowth,
 		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)),
 		marts.wall.Seconds(), marts.rssMiB, evs[false].perSecond, ms(evs[false].p99), evs[true].perSecond, ms(evs[true].p99))
@@ -285,12 +314,60 @@ func endToEnd(ctx context.Context, bin string, spec e2eSpec, warehouseDir, pages
 		cpu:    run.ProcessState.UserTime() + run.ProcessState.SystemTime(),
 		rssMiB: float64(<-peak) / 1024,
 	}
-	n, err := countRows(ctx, warehouseDir, spec.countSQL)
+	n, err := countWithBinary(ctx, bin, warehouseDir, spec.countSQL)
 	if err != nil {
 		return res, err
 	}
 	res.rows = n
 	return res, nil
+}
+
+// countWithBinary runs a counting query over a warehouse's views with `seatlake query` of the measured binary, so
+// that a binary built from another commit (another warehouse layout) is measured by its own reader.
+func countWithBinary(ctx context.Context, bin, warehouseDir, query string) (int64, error) {
+	out, err := exec.CommandContext(ctx, bin, "query", "--warehouse", warehouseDir, "--format", "csv", query).Output()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return 0, fmt.Errorf("seatlake query %q: %w: %s", query, err, exit.Stderr)
+		}
+		return 0, fmt.Errorf("seatlake query %q: %w", query, err)
+	}
+	lines := strings.Fields(strings.TrimSpace(string(out))) // a header, then the count
+	var n int64
+	if len(lines) == 0 {
+		return 0, fmt.Errorf("seatlake query %q printed nothing", query)
+	}
+	if _, err := fmt.Sscan(lines[len(lines)-1], &n); err != nil {
+		return 0, fmt.Errorf("seatlake query %q printed %q: %w", query, out, err)
+	}
+	return n, nil
+}
+
+// runE2E is -only-e2e: section 1 alone.
+func runE2E(ctx context.Context, bin string, users int, signIns int64, dir string) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "seatlake-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("== 1. end to end: %d sign-ins, %d users, simulator in its own process, throttling off (%s)\n", signIns, users, abs)
+	e2e, err := endToEnd(ctx, abs, signInSpec(users, signIns), filepath.Join(dir, "e2e"), "")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seatlake run: %.2f s wall, %d sign-in rows, %.0f sign-in rows/s, %.2f CPU s, peak RSS %.0f MiB\n",
+		e2e.wall.Seconds(), e2e.rows, float64(e2e.rows)/e2e.wall.Seconds(), e2e.cpu.Seconds(), e2e.rssMiB)
+	fmt.Printf("bench: e2e_s=%.2f rows_per_s=%.0f cpu_s=%.2f peak_rss_mib=%.0f\n",
+		e2e.wall.Seconds(), float64(e2e.rows)/e2e.wall.Seconds(), e2e.cpu.Seconds(), e2e.rssMiB)
+	return nil
 }
 
 // startSim starts `seatlake sim` and reads what it prints: credentials, url and one line per environment.
