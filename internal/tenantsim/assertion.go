@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // Certificate credentials (Microsoft identity platform "certificate credentials",
@@ -59,7 +60,7 @@ func (s *Sim) checkAssertion(r *http.Request, clientID, tenant string) (int, str
 	case claims.Issuer != clientID || claims.Subject != claims.Issuer:
 		return 50048, "Subject mismatches Issuer claim in the client assertion."
 	}
-	want := baseURL(r) + "/" + tenant + "/oauth2/v2.0/token"
+	want := simkit.BaseURL(r) + "/" + tenant + "/oauth2/v2.0/token"
 	for _, a := range claims.Audience {
 		if strings.EqualFold(strings.TrimRight(a, "/"), want) {
 			return 0, ""

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // The Dataverse Web API of one environment: /api/data/v9.2/systemusers, /audits, /organizations and /WhoAmI, with
@@ -62,8 +63,8 @@ type execSpan struct {
 	d   time.Duration
 }
 
-// admit lets a request start (code ""), or returns the error code, message and wait of the limit it exceeds.
-func (g *dvGuard) admit(now time.Time) (code, msg string, wait time.Duration) {
+// Admit lets a request start (code ""), or returns the error code, message and wait of the limit it exceeds.
+func (g *dvGuard) Admit(now time.Time) (code, msg string, wait time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cut := now.Add(-g.lim.Window)
@@ -118,7 +119,7 @@ func thousands(n int64) string {
 	return s
 }
 
-func (g *dvGuard) done(now time.Time, d time.Duration) {
+func (g *dvGuard) Done(now time.Time, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inflight--
@@ -128,13 +129,13 @@ func (g *dvGuard) done(now time.Time, d time.Duration) {
 // dataverseHandler serves environment e.
 func (s *Sim) dataverseHandler(e int) http.Handler {
 	env := &s.m.Dataverse[e]
-	svc := envService{
-		aud: dvAudience(e), errorBody: dvError, guard: s.guards[dvAudience(e)],
-		headers: func(h http.Header, reqID string) {
+	svc := simkit.Env{
+		Aud: dvAudience(e), ErrorBody: dvError, Guard: s.guards[dvAudience(e)],
+		Headers: func(h http.Header, reqID string) {
 			h.Set("x-ms-service-request-id", reqID)
 			h.Set("REQ_ID", reqID)
 		},
-		refuse: func(rep *reply) bool {
+		Refuse: func(rep *simkit.Reply) bool {
 			if env.NoAppUser.Load() {
 				dvError(rep, http.StatusForbidden, "0x80072560", "The user is not a member of the organization.")
 				return true
@@ -142,8 +143,8 @@ func (s *Sim) dataverseHandler(e int) http.Handler {
 			return false
 		},
 	}
-	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv)) http.HandlerFunc {
-		return s.serveEnv(svc, "dataverse."+name, func(w http.ResponseWriter, r *http.Request, rep *reply) { h(w, r, rep, env) })
+	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv)) http.HandlerFunc {
+		return s.env.Serve(svc, "dataverse."+name, func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) { h(w, r, rep, env) })
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+dvAPI+"systemusers", on("systemusers", s.dvSystemUsers))
@@ -151,89 +152,21 @@ func (s *Sim) dataverseHandler(e int) http.Handler {
 	mux.HandleFunc("GET "+dvAPI+"organizations", on("organizations", s.dvOrganizations))
 	mux.HandleFunc("GET "+dvAPI+"WhoAmI", on("WhoAmI", s.dvWhoAmI))
 	mux.HandleFunc("GET "+dvAPI+"WhoAmI()", on("WhoAmI", s.dvWhoAmI))
-	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
+	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
 		seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		dvError(rep, http.StatusNotFound, dvNotFound, "Resource not found for the segment '"+seg+"'.")
 	}))
 	return mux
 }
 
-// guard is a Dynamics environment's service protection: admit lets a request start (code "") or names the limit
-// it exceeds; done reports a finished request and how long it took.
-type guard interface {
-	admit(now time.Time) (code, msg string, wait time.Duration)
-	done(now time.Time, took time.Duration)
-}
-
-// envService is how one Dynamics environment answers, for serveEnv.
-type envService struct {
-	aud       string                                             // the token audience
-	headers   func(h http.Header, reqID string)                  // the service's own response headers
-	errorBody func(rep *reply, status int, code, message string) // the service's error body
-	guard     guard                                              // nil: no limits
-	refuse    func(rep *reply) bool                              // a refusal after the token (Dataverse: no application user)
-}
-
-// serveEnv wraps a Dataverse or F&O endpoint with what every request goes through: injected faults, the bearer
-// token for the environment, the service's own refusals, its service protection, the simulated page latency, then
-// the endpoint. Faults come first, as in Graph (serve), and share its connection-level handling.
-func (s *Sim) serveEnv(svc envService, family string, h endpoint) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		reqID := s.requestID()
-		svc.headers(w.Header(), reqID)
-		if c := r.Header.Get("client-request-id"); c != "" {
-			w.Header().Set("client-request-id", c)
-		}
-		w.Header().Set("OData-Version", "4.0")
-		f, faulty := s.faults.take(r.URL.Path)
-		if faulty && !s.connectionFault(w, r, f, family) {
-			return
-		}
-		rep := s.getReply()
-		defer s.pages.Put(rep)
-		started := s.clock()
-		switch status := faultStatus(f, faulty); {
-		case status != 0:
-			if status == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(f.Delay.Seconds()+0.999))))
-			}
-			svc.errorBody(rep, status, "0x80040216", "An unexpected error occurred.")
-		case r.Method != http.MethodGet:
-			// A function called with the wrong method: "Troubleshoot Dataverse Web API client errors".
-			svc.errorBody(rep, http.StatusNotFound, "", "No HTTP resource was found that matches the request URI '"+baseURL(r)+r.URL.Path+"'.")
-		case !s.authorizeResource(w, r, svc.aud, rep):
-		case svc.refuse != nil && svc.refuse(rep):
-		default:
-			if svc.guard != nil {
-				if code, msg, wait := svc.guard.admit(started); code != "" {
-					w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-					svc.errorBody(rep, http.StatusTooManyRequests, code, msg)
-					s.stats.limit(code)
-					break
-				}
-			}
-			if s.cfg.PageLatency > 0 {
-				time.Sleep(s.cfg.PageLatency)
-			}
-			h(w, r, rep)
-			if svc.guard != nil {
-				now := s.clock()
-				svc.guard.done(now, now.Sub(started))
-			}
-		}
-		s.stats.request(family, rep.status)
-		writeReply(w, rep, faulty && f.Kind == TruncatedBody)
-	}
-}
-
 // dvError renders the Dataverse Web API error body.
-func dvError(rep *reply, status int, code, message string) {
-	rep.status, rep.contentType = status, plainJSON
-	b := append(rep.b[:0], `{"error":{"code":`...)
-	b = appendJSONString(b, code)
+func dvError(rep *simkit.Reply, status int, code, message string) {
+	rep.Status, rep.ContentType = status, simkit.PlainJSON
+	b := append(rep.B[:0], `{"error":{"code":`...)
+	b = simkit.AppendJSONString(b, code)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, message)
-	rep.b = append(b, `}}`...)
+	b = simkit.AppendJSONString(b, message)
+	rep.B = append(b, `}}`...)
 }
 
 // dvPaging reads the paging options: the page size from Prefer odata.maxpagesize (default and cap 5,000), $top,
@@ -246,7 +179,7 @@ type dvPaging struct {
 	skipCookie string
 }
 
-func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *reply) (dvPaging, bool) {
+func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) (dvPaging, bool) {
 	p := dvPaging{size: 5000}
 	for _, pref := range r.Header.Values("Prefer") {
 		for _, part := range strings.Split(pref, ",") {
@@ -265,7 +198,7 @@ func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *reply) (dv
 			}
 		}
 	}
-	if v, ok := query(r, "$top"); ok {
+	if v, ok := simkit.Query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			dvError(rep, http.StatusBadRequest, dvQueryError, "Invalid value for $top: '"+v+"'.")
@@ -275,11 +208,11 @@ func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *reply) (dv
 			p.top = n
 		}
 	}
-	if _, ok := query(r, "$skip"); ok {
+	if _, ok := simkit.Query(r, "$skip"); ok {
 		dvError(rep, http.StatusBadRequest, dvQueryError, "The query parameter $skip is not supported")
 		return p, false
 	}
-	p.skipCookie, _ = query(r, "$skiptoken")
+	p.skipCookie, _ = simkit.Query(r, "$skiptoken")
 	if p.preferred {
 		w.Header().Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(p.size))
 	}
@@ -340,8 +273,8 @@ func cookieLast(tok string) (lastID string, page int, ok bool) {
 }
 
 // selectProps reads $select against the properties an entity has; nil = all of them.
-func selectProps(r *http.Request, rep *reply, entity string, all []string) ([]string, bool) {
-	v, ok := query(r, "$select")
+func selectProps(r *http.Request, rep *simkit.Reply, entity string, all []string) ([]string, bool) {
+	v, ok := simkit.Query(r, "$select")
 	if !ok {
 		return all, true
 	}
@@ -401,8 +334,8 @@ var systemUserProps = newDvProps([]dvProp{
 var accessModes = []string{"Read-Write", "Administrative", "Read", "Support User", "Non-interactive", "Delegated Admin"}
 
 // systemUserValue is one property of a systemuser, as a $filter compares it.
-func systemUserValue(u *model.DataverseUser, prop string) fvalue {
-	str, bl := nullableString, boolValue
+func systemUserValue(u *model.DataverseUser, prop string) simkit.Value {
+	str, bl := simkit.NullableString, simkit.BoolValue
 	switch prop {
 	case "systemuserid":
 		return str(u.ID)
@@ -423,32 +356,32 @@ func systemUserValue(u *model.DataverseUser, prop string) fvalue {
 	case "isintegrationuser":
 		return bl(u.Integration)
 	case "accessmode":
-		return fvalue{kind: 'i', i: int64(u.AccessMode)}
+		return simkit.Value{Kind: 'i', I: int64(u.AccessMode)}
 	case "createdon":
-		return fvalue{kind: 'i', i: u.Created}
+		return simkit.Value{Kind: 'i', I: u.Created}
 	}
-	return fvalue{kind: 'n'}
+	return simkit.Value{Kind: 'n'}
 }
 
-func appendDvValue(b []byte, v fvalue, prop string) []byte {
+func appendDvValue(b []byte, v simkit.Value, prop string) []byte {
 	switch {
-	case v.kind == 'n':
+	case v.Kind == 'n':
 		return append(b, "null"...)
-	case v.kind == 'b':
-		if v.i == 1 {
+	case v.Kind == 'b':
+		if v.I == 1 {
 			return append(b, "true"...)
 		}
 		return append(b, "false"...)
 	case prop == "createdon":
-		return appendDate(b, v.i)
-	case v.kind == 'i':
-		return strconv.AppendInt(b, v.i, 10)
+		return simkit.AppendDate(b, v.I)
+	case v.Kind == 'i':
+		return strconv.AppendInt(b, v.I, 10)
 	}
-	return appendJSONString(b, v.s)
+	return simkit.AppendJSONString(b, v.S)
 }
 
 // dvSystemUsers is GET systemusers: users in creation order, paged by cookie.
-func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
+func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
 	p, ok := s.dvPagingOf(w, r, rep)
 	if !ok {
 		return
@@ -463,10 +396,10 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	if !slices.Contains(props, "systemuserid") {
 		props = append(slices.Clip(props), "systemuserid")
 	}
-	var filter *fnode
-	if f, ok := query(r, "$filter"); ok {
+	var filter *simkit.Filter
+	if f, ok := simkit.Query(r, "$filter"); ok {
 		var err error
-		if filter, err = parseFilter(f, systemUserProps.kinds); err != nil {
+		if filter, err = simkit.ParseFilter(f, systemUserProps.kinds); err != nil {
 			dvError(rep, http.StatusBadRequest, dvQueryError, err.Error())
 			return
 		}
@@ -491,15 +424,15 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	if p.top > 0 {
 		size = p.top
 	}
-	b := append(rep.b[:0], `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B[:0], `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, dvAPI+`$metadata#systemusers(`...)
 	b = append(b, strings.Join(selected, ",")...)
 	b = append(b, `)","value":[`...)
 	n, first, last, more := 0, "", "", false
 	for i := start; i < len(env.Users); i++ {
 		u := &env.Users[i]
-		if filter != nil && !filter.eval(func(prop string) fvalue { return systemUserValue(u, prop) }) {
+		if filter != nil && !filter.Eval(func(prop string) simkit.Value { return systemUserValue(u, prop) }) {
 			continue
 		}
 		if n == size {
@@ -514,7 +447,7 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 		b = append(b, `\""`...)
 		for _, prop := range props {
 			v := systemUserValue(u, prop)
-			if p.formatted && v.kind != 'n' {
+			if p.formatted && v.Kind != 'n' {
 				switch prop {
 				case "accessmode":
 					b = append(b, `,"accessmode@OData.Community.Display.V1.FormattedValue":"`...)
@@ -541,9 +474,9 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *reply, 
 	b = append(b, ']')
 	if more && p.top == 0 {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, pagingCookie("systemuserid", page, first, last)))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, pagingCookie("systemuserid", page, first, last)))
 	}
-	rep.b = append(b, '}')
+	rep.B = append(b, '}')
 }
 
 var auditProps = newDvProps([]dvProp{
@@ -587,31 +520,31 @@ func auditObjectID(a *model.AuditLog, r *model.AuditRecord) string {
 }
 
 // auditValue is one property of record j of hour k, as a $filter compares it.
-func auditValue(a *model.AuditLog, k, j int, r *model.AuditRecord, prop string) fvalue {
+func auditValue(a *model.AuditLog, k, j int, r *model.AuditRecord, prop string) simkit.Value {
 	switch prop {
 	case "auditid":
-		return fvalue{kind: 's', s: a.AuditID(k, j)}
+		return simkit.Value{Kind: 's', S: a.AuditID(k, j)}
 	case "createdon":
-		return fvalue{kind: 'i', i: r.At}
+		return simkit.Value{Kind: 'i', I: r.At}
 	case "action":
-		return fvalue{kind: 'i', i: int64(r.Action)}
+		return simkit.Value{Kind: 'i', I: int64(r.Action)}
 	case "operation":
-		return fvalue{kind: 'i', i: int64(auditOperation(r))}
+		return simkit.Value{Kind: 'i', I: int64(auditOperation(r))}
 	case "objecttypecode":
-		return fvalue{kind: 's', s: model.ObjectTypes[r.OTC]}
+		return simkit.Value{Kind: 's', S: model.ObjectTypes[r.OTC]}
 	case "_objectid_value":
-		return fvalue{kind: 's', s: auditObjectID(a, r)}
+		return simkit.Value{Kind: 's', S: auditObjectID(a, r)}
 	case "_userid_value":
-		return fvalue{kind: 's', s: a.Env.Users[r.User].ID}
+		return simkit.Value{Kind: 's', S: a.Env.Users[r.User].ID}
 	case "transactionid":
-		return fvalue{kind: 's', s: ids.GUID(ids.Mix(r.H^0x7a1), ids.Mix(r.H^0x7a2))}
+		return simkit.Value{Kind: 's', S: ids.GUID(ids.Mix(r.H^0x7a1), ids.Mix(r.H^0x7a2))}
 	}
-	return fvalue{kind: 'n'}
+	return simkit.Value{Kind: 'n'}
 }
 
 // dvAudits is GET audits: records in createdon order (asc by default, desc with $orderby=createdon desc), $filter
 // on action, operation, createdon, objecttypecode and the lookups, paged by cookie.
-func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
+func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
 	p, ok := s.dvPagingOf(w, r, rep)
 	if !ok {
 		return
@@ -621,7 +554,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 		return
 	}
 	desc := false
-	if o, ok := query(r, "$orderby"); ok {
+	if o, ok := simkit.Query(r, "$orderby"); ok {
 		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
 		case "createdon desc":
 			desc = true
@@ -632,15 +565,15 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 		}
 	}
 	a := &env.Audits
-	var filter *fnode
+	var filter *simkit.Filter
 	lo, hi := a.Start, a.Anchor+1
-	if f, ok := query(r, "$filter"); ok {
+	if f, ok := simkit.Query(r, "$filter"); ok {
 		var err error
-		if filter, err = parseFilter(f, auditProps.kinds); err != nil {
+		if filter, err = simkit.ParseFilter(f, auditProps.kinds); err != nil {
 			dvError(rep, http.StatusBadRequest, dvQueryError, err.Error())
 			return
 		}
-		lo, hi = filter.bounds("createdon", lo, hi)
+		lo, hi = filter.Bounds("createdon", lo, hi)
 	}
 	kLo, kHi := a.HourOf(lo), min(a.HourOf(hi-1), a.Hours-1)
 	// The cursor walks hours kLo..kHi in the requested direction; (k, j) is the next record to look at.
@@ -667,8 +600,8 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	if p.top > 0 {
 		size = p.top
 	}
-	b := append(rep.b[:0], `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B[:0], `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, dvAPI+`$metadata#audits(`...)
 	b = append(b, strings.Join(props, ",")...)
 	b = append(b, `)","value":[`...)
@@ -690,7 +623,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 			if rec.At < lo || rec.At >= hi {
 				continue
 			}
-			if filter != nil && !filter.eval(func(prop string) fvalue { return auditValue(a, kk, jj, rec, prop) }) {
+			if filter != nil && !filter.Eval(func(prop string) simkit.Value { return auditValue(a, kk, jj, rec, prop) }) {
 				continue
 			}
 			if n == size {
@@ -719,9 +652,9 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *reply, env *
 	b = append(b, ']')
 	if more && p.top == 0 {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, pagingCookie("auditid", page, a.AuditID(firstK, firstJ), a.AuditID(lastK, lastJ))))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, pagingCookie("auditid", page, a.AuditID(firstK, firstJ), a.AuditID(lastK, lastJ))))
 	}
-	rep.b = append(b, '}')
+	rep.B = append(b, '}')
 }
 
 func (s *Sim) appendAudit(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, props []string, formatted bool) []byte {
@@ -750,7 +683,7 @@ func (s *Sim) appendAudit(b []byte, a *model.AuditLog, k, j int, rec *model.Audi
 				b = append(b, `,"`...)
 				b = append(b, prop...)
 				b = append(b, `@OData.Community.Display.V1.FormattedValue":`...)
-				b = appendJSONString(b, fv)
+				b = simkit.AppendJSONString(b, fv)
 			}
 		}
 		b = append(b, `,"`...)
@@ -769,7 +702,7 @@ func appendAuditValue(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRec
 	case "auditid":
 		return quoted(b, func(b []byte) []byte { return a.AppendAuditID(b, k, j) })
 	case "createdon":
-		return appendDate(b, rec.At)
+		return simkit.AppendDate(b, rec.At)
 	case "action":
 		return strconv.AppendInt(b, int64(rec.Action), 10)
 	case "operation":
@@ -790,16 +723,16 @@ func appendAuditValue(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRec
 }
 
 // dvOrganizations is GET organizations: the one row, with its audit settings.
-func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
+func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
 	all := []string{"organizationid", "name", "isauditenabled", "isuseraccessauditenabled", "useraccessauditinginterval", "auditretentionperiodv2"}
 	props, ok := selectProps(r, rep, "organization", all)
 	if !ok {
 		return
 	}
-	b := append(rep.b[:0], `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B[:0], `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, dvAPI+`$metadata#organizations`...)
-	if _, selected := query(r, "$select"); selected {
+	if _, selected := simkit.Query(r, "$select"); selected {
 		b = append(b, '(')
 		b = append(b, strings.Join(props, ",")...)
 		b = append(b, ')')
@@ -815,9 +748,9 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply
 		switch prop {
 		case "organizationid":
 			hasID = true
-			b = appendJSONString(b, env.OrgID)
+			b = simkit.AppendJSONString(b, env.OrgID)
 		case "name":
-			b = appendJSONString(b, env.OrgName)
+			b = simkit.AppendJSONString(b, env.OrgName)
 		case "isauditenabled":
 			b = strconv.AppendBool(b, env.AuditOn)
 		case "isuseraccessauditenabled":
@@ -830,20 +763,20 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *reply
 	}
 	if !hasID { // the key always comes back, as from Dataverse
 		b = append(b, `,"organizationid":`...)
-		b = appendJSONString(b, env.OrgID)
+		b = simkit.AppendJSONString(b, env.OrgID)
 	}
-	rep.b = append(b, `}]}`...)
+	rep.B = append(b, `}]}`...)
 }
 
 // dvWhoAmI is GET WhoAmI: the caller's application user, business unit and organization.
-func (s *Sim) dvWhoAmI(w http.ResponseWriter, r *http.Request, rep *reply, env *model.DataverseEnv) {
-	b := append(rep.b[:0], `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+func (s *Sim) dvWhoAmI(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
+	b := append(rep.B[:0], `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, dvAPI+`$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse","BusinessUnitId":"`...)
 	b = ids.AppendGUID(b, ids.Hash(s.cfg.Seed, 0xb0, uint64(env.Index)), ids.Hash(s.cfg.Seed, 0xb1, uint64(env.Index)))
 	b = append(b, `","UserId":"`...)
 	b = append(b, env.Users[2].ID...) // the "# seatlake" application user
 	b = append(b, `","OrganizationId":"`...)
 	b = append(b, env.OrgID...)
-	rep.b = append(b, `"}`...)
+	rep.B = append(b, `"}`...)
 }

@@ -8,40 +8,42 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 func TestFaults(t *testing.T) {
 	const path = "/v1.0/auditLogs/signIns"
 	tests := []struct {
-		fault Fault
+		fault simkit.Fault
 		check func(t *testing.T, resp *http.Response, body []byte, err error)
 	}{
-		{Fault{Kind: Status500}, wantStatus(500, "InternalServerError")},
-		{Fault{Kind: Status503}, wantStatus(503, "ServiceUnavailable")},
-		{Fault{Kind: Status504}, wantStatus(504, "GatewayTimeout")},
-		{Fault{Kind: Throttle429}, func(t *testing.T, resp *http.Response, body []byte, err error) {
+		{simkit.Fault{Kind: simkit.Status500}, wantStatus(500, "InternalServerError")},
+		{simkit.Fault{Kind: simkit.Status503}, wantStatus(503, "ServiceUnavailable")},
+		{simkit.Fault{Kind: simkit.Status504}, wantStatus(504, "GatewayTimeout")},
+		{simkit.Fault{Kind: simkit.Throttle429}, func(t *testing.T, resp *http.Response, body []byte, err error) {
 			wantStatus(429, "TooManyRequests")(t, resp, body, err)
 			if resp != nil && resp.Header.Get("Retry-After") != "1" {
 				t.Errorf("Retry-After %q, want 1", resp.Header.Get("Retry-After"))
 			}
 		}},
-		{Fault{Kind: Throttle429, Delay: 250 * time.Millisecond}, func(t *testing.T, resp *http.Response, body []byte, err error) {
+		{simkit.Fault{Kind: simkit.Throttle429, Delay: 250 * time.Millisecond}, func(t *testing.T, resp *http.Response, body []byte, err error) {
 			if resp == nil || resp.Header.Get("Retry-After") != "0.25" {
 				t.Errorf("Retry-After for a 250ms fault: %v", resp)
 			}
 		}},
-		{Fault{Kind: ConnReset}, func(t *testing.T, resp *http.Response, body []byte, err error) {
+		{simkit.Fault{Kind: simkit.ConnReset}, func(t *testing.T, resp *http.Response, body []byte, err error) {
 			if err == nil {
 				t.Errorf("a reset connection answered %d", resp.StatusCode)
 			}
 		}},
-		{Fault{Kind: TruncatedBody}, func(t *testing.T, resp *http.Response, body []byte, err error) {
+		{simkit.Fault{Kind: simkit.TruncatedBody}, func(t *testing.T, resp *http.Response, body []byte, err error) {
 			if resp == nil || resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("truncated body: response %v, error %v; want 200 then unexpected EOF", resp, err)
 			}
 		}},
-		{Fault{Kind: SlowPage, Delay: 20 * time.Millisecond}, wantStatus(200, "")},
-		{Fault{Kind: ExpireTokens}, wantStatus(401, "InvalidAuthenticationToken")},
+		{simkit.Fault{Kind: simkit.SlowPage, Delay: 20 * time.Millisecond}, wantStatus(200, "")},
+		{simkit.Fault{Kind: simkit.ExpireTokens}, wantStatus(401, "InvalidAuthenticationToken")},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.fault.Kind), func(t *testing.T) {
@@ -52,7 +54,7 @@ func TestFaults(t *testing.T) {
 			resp, body, err := c.try(path + "?$top=100")
 			tt.check(t, resp, body, err)
 			// The fault was used up: the next request is served normally (with a new token after ExpireTokens).
-			if f.Kind == ExpireTokens {
+			if f.Kind == simkit.ExpireTokens {
 				_, tok := c.postToken("", nil)
 				c.tok = tok["access_token"].(string)
 			}
@@ -82,7 +84,7 @@ func wantStatus(status int, code string) func(*testing.T, *http.Response, []byte
 
 func TestSlowPageHonoursTheClient(t *testing.T) {
 	c := startSim(t, nil)
-	c.s.InjectFault(Fault{Path: "/v1.0/users", Kind: SlowPage, Count: 1, Delay: time.Minute})
+	c.s.InjectFault(simkit.Fault{Path: "/v1.0/users", Kind: simkit.SlowPage, Count: 1, Delay: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/v1.0/users", nil)
@@ -102,7 +104,7 @@ func TestSlowPageHonoursTheClient(t *testing.T) {
 
 func TestFaultMatchingAndCount(t *testing.T) {
 	c := startSim(t, nil)
-	c.s.InjectFault(Fault{Path: "/v1.0/users", Kind: Status503, Count: 2})
+	c.s.InjectFault(simkit.Fault{Path: "/v1.0/users", Kind: simkit.Status503, Count: 2})
 	if resp, _ := c.get("/v1.0/subscribedSkus"); resp.StatusCode != 200 {
 		t.Errorf("another path got the fault: %d", resp.StatusCode)
 	}
@@ -111,7 +113,7 @@ func TestFaultMatchingAndCount(t *testing.T) {
 			t.Errorf("request %d: %d, want %d", i+1, resp.StatusCode, want)
 		}
 	}
-	c.s.InjectFault(Fault{Path: "/v1.0/users", Kind: Status500, Count: 5})
+	c.s.InjectFault(simkit.Fault{Path: "/v1.0/users", Kind: simkit.Status500, Count: 5})
 	c.s.ClearFaults()
 	if resp, _ := c.get("/v1.0/users?$top=1"); resp.StatusCode != 200 {
 		t.Errorf("after ClearFaults: %d", resp.StatusCode)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // The Finance and Operations OData service of one environment: /data/$metadata, /data/SystemUsers,
@@ -51,7 +52,7 @@ type foGuard struct {
 	inflight int
 }
 
-func (g *foGuard) admit(time.Time) (code, msg string, wait time.Duration) {
+func (g *foGuard) Admit(time.Time) (code, msg string, wait time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.inflight >= g.max {
@@ -61,7 +62,7 @@ func (g *foGuard) admit(time.Time) (code, msg string, wait time.Duration) {
 	return "", "", 0
 }
 
-func (g *foGuard) done(time.Time, time.Duration) {
+func (g *foGuard) Done(time.Time, time.Duration) {
 	g.mu.Lock()
 	g.inflight--
 	g.mu.Unlock()
@@ -80,13 +81,13 @@ func finOpsGuard(mode string) *foGuard {
 // finOpsHandler serves F&O environment e.
 func (s *Sim) finOpsHandler(e int) http.Handler {
 	env := &s.m.FinOps[e]
-	svc := envService{aud: foAudience(e), errorBody: foError, guard: s.guards[foAudience(e)],
-		headers: func(h http.Header, reqID string) { h.Set("request-id", reqID) }}
+	svc := simkit.Env{Aud: foAudience(e), ErrorBody: foError, Guard: s.guards[foAudience(e)],
+		Headers: func(h http.Header, reqID string) { h.Set("request-id", reqID) }}
 	data := map[string]http.HandlerFunc{}
 	for _, name := range []string{"$metadata", "SystemUsers", "SecurityRoles", "SecurityUserRoles"} {
-		data[name] = s.serveEnv(svc, "finops."+name, func(w http.ResponseWriter, r *http.Request, rep *reply) { s.foServe(r, rep, env, name) })
+		data[name] = s.env.Serve(svc, "finops."+name, func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) { s.foServe(r, rep, env, name) })
 	}
-	other := s.serveEnv(svc, "finops.other", func(w http.ResponseWriter, r *http.Request, rep *reply) { s.foServe(r, rep, env, "") })
+	other := s.env.Serve(svc, "finops.other", func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) { s.foServe(r, rep, env, "") })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if name, ok := strings.CutPrefix(r.URL.Path, "/data/"); ok && data[name] != nil {
 			data[name](w, r)
@@ -97,15 +98,15 @@ func (s *Sim) finOpsHandler(e int) http.Handler {
 }
 
 // foError renders F&O's OData error body; its code is empty, as F&O sends it.
-func foError(rep *reply, status int, _, message string) {
-	rep.status, rep.contentType = status, plainJSON
-	b := append(rep.b[:0], `{"error":{"code":"","message":`...)
-	b = appendJSONString(b, message)
-	rep.b = append(b, `}}`...)
+func foError(rep *simkit.Reply, status int, _, message string) {
+	rep.Status, rep.ContentType = status, simkit.PlainJSON
+	b := append(rep.B[:0], `{"error":{"code":"","message":`...)
+	b = simkit.AppendJSONString(b, message)
+	rep.B = append(b, `}}`...)
 }
 
 // foServe answers /data/<name> ("" for any other path).
-func (s *Sim) foServe(r *http.Request, rep *reply, env *model.FinOpsEnv, name string) {
+func (s *Sim) foServe(r *http.Request, rep *simkit.Reply, env *model.FinOpsEnv, name string) {
 	s.m.FinOpsMu.RLock() // business events' role changes may be applied meanwhile
 	defer s.m.FinOpsMu.RUnlock()
 	if name == "$metadata" {
@@ -119,13 +120,13 @@ func (s *Sim) foServe(r *http.Request, rep *reply, env *model.FinOpsEnv, name st
 			return
 		}
 	}
-	foError(rep, http.StatusNotFound, "", "No HTTP resource was found that matches the request URI '"+baseURL(r)+r.URL.Path+"'.")
+	foError(rep, http.StatusNotFound, "", "No HTTP resource was found that matches the request URI '"+simkit.BaseURL(r)+r.URL.Path+"'.")
 }
 
 // foMetadata renders enough CSDL for the three entities (and leaves out the missing one).
-func (s *Sim) foMetadata(rep *reply, env *model.FinOpsEnv) {
-	rep.contentType = "application/xml"
-	b := append(rep.b[:0], `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`+
+func (s *Sim) foMetadata(rep *simkit.Reply, env *model.FinOpsEnv) {
+	rep.ContentType = "application/xml"
+	b := append(rep.B[:0], `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`+
 		`<edmx:DataServices><Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">`...)
 	for _, ent := range foEntities {
 		if ent.set == env.MissingEntity {
@@ -162,11 +163,11 @@ func (s *Sim) foMetadata(rep *reply, env *model.FinOpsEnv) {
 		}
 		b = append(b, `<EntitySet Name="`+ent.set+`" EntityType="Microsoft.Dynamics.DataEntities.`+ent.typ+`" />`...)
 	}
-	rep.b = append(b, `</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`...)
+	rep.B = append(b, `</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`...)
 }
 
 // foRow is one row of an entity: its property values in ent.props order.
-type foRow []fvalue
+type foRow []simkit.Value
 
 // foRows lists an entity's rows visible to the query (the default company only without cross-company).
 func (s *Sim) foRows(env *model.FinOpsEnv, ent *foEntity, cross bool) []foRow {
@@ -177,12 +178,12 @@ func (s *Sim) foRows(env *model.FinOpsEnv, ent *foEntity, cross bool) []foRow {
 			if !cross && u.Company != foDefaultCompany {
 				continue
 			}
-			rows = append(rows, foRow{stringValue(u.UserID), stringValue(u.Name), stringValue(u.Alias), stringValue(u.Email), boolValue(u.Enabled),
-				stringValue("https://sts.windows.net/"), stringValue(u.Company), stringValue(u.Name), stringValue(u.AccountType), boolValue(u.External), stringValue("en-us")})
+			rows = append(rows, foRow{simkit.StringValue(u.UserID), simkit.StringValue(u.Name), simkit.StringValue(u.Alias), simkit.StringValue(u.Email), simkit.BoolValue(u.Enabled),
+				simkit.StringValue("https://sts.windows.net/"), simkit.StringValue(u.Company), simkit.StringValue(u.Name), simkit.StringValue(u.AccountType), simkit.BoolValue(u.External), simkit.StringValue("en-us")})
 		}
 	case "SecurityRoles":
 		for _, r := range model.FinOpsRoles {
-			rows = append(rows, foRow{stringValue(r.ID), stringValue(r.Name), stringValue(r.Name + " role"), stringValue(""), boolValue(r.ID == "-SYSADMIN-"), stringValue(r.License)})
+			rows = append(rows, foRow{simkit.StringValue(r.ID), simkit.StringValue(r.Name), simkit.StringValue(r.Name + " role"), simkit.StringValue(""), simkit.BoolValue(r.ID == "-SYSADMIN-"), simkit.StringValue(r.License)})
 		}
 	case "SecurityUserRoles":
 		for _, u := range env.Users {
@@ -191,7 +192,7 @@ func (s *Sim) foRows(env *model.FinOpsEnv, ent *foEntity, cross bool) []foRow {
 			}
 			for _, ri := range u.Roles {
 				r := model.FinOpsRoles[ri]
-				rows = append(rows, foRow{stringValue(u.UserID), stringValue(r.ID), stringValue(r.Name), stringValue("Enabled"), stringValue("Manual"), stringValue(r.License)})
+				rows = append(rows, foRow{simkit.StringValue(u.UserID), simkit.StringValue(r.ID), simkit.StringValue(r.Name), simkit.StringValue("Enabled"), simkit.StringValue("Manual"), simkit.StringValue(r.License)})
 			}
 		}
 	}
@@ -200,14 +201,14 @@ func (s *Sim) foRows(env *model.FinOpsEnv, ent *foEntity, cross bool) []foRow {
 
 // foCollection serves an entity set: server pages of FinOpsPageSize rows (default 10,000) with an opaque
 // $skiptoken, or client paging with $top/$skip.
-func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, ent *foEntity) {
+func (s *Sim) foCollection(r *http.Request, rep *simkit.Reply, env *model.FinOpsEnv, ent *foEntity) {
 	cross := false
-	if v, ok := query(r, "cross-company"); ok {
+	if v, ok := simkit.Query(r, "cross-company"); ok {
 		cross = strings.EqualFold(v, "true")
 	}
 	props := ent.props
 	idx := make([]int, 0, len(props))
-	if v, ok := query(r, "$select"); ok {
+	if v, ok := simkit.Query(r, "$select"); ok {
 		props = nil
 		for _, p := range strings.Split(v, ",") {
 			p = strings.TrimSpace(p)
@@ -227,8 +228,8 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, en
 			idx = append(idx, i)
 		}
 	}
-	var filter *fnode
-	if f, ok := query(r, "$filter"); ok {
+	var filter *simkit.Filter
+	if f, ok := simkit.Query(r, "$filter"); ok {
 		kinds := map[string]byte{}
 		for _, p := range ent.props {
 			kinds[strings.ToLower(p)] = 's'
@@ -237,7 +238,7 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, en
 			}
 		}
 		var err error
-		if filter, err = parseFilter(f, kinds); err != nil {
+		if filter, err = simkit.ParseFilter(f, kinds); err != nil {
 			foError(rep, http.StatusBadRequest, "", err.Error())
 			return
 		}
@@ -246,22 +247,22 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, en
 	if filter != nil {
 		kept := rows[:0]
 		for _, row := range rows {
-			get := func(prop string) fvalue {
+			get := func(prop string) simkit.Value {
 				for i, p := range ent.props {
 					if strings.ToLower(p) == prop {
 						return row[i]
 					}
 				}
-				return fvalue{kind: 'n'}
+				return simkit.Value{Kind: 'n'}
 			}
-			if filter.eval(get) {
+			if filter.Eval(get) {
 				kept = append(kept, row)
 			}
 		}
 		rows = kept
 	}
 	start, end := 0, len(rows)
-	if v, ok := query(r, "$skip"); ok {
+	if v, ok := simkit.Query(r, "$skip"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			foError(rep, http.StatusBadRequest, "", "Invalid $skip value '"+v+"'.")
@@ -269,15 +270,15 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, en
 		}
 		start = min(n, len(rows))
 	}
-	if tok, ok := query(r, "$skiptoken"); ok {
-		vals, ok := s.openToken('f', tok, 1)
+	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
+		vals, ok := s.kit.OpenToken('f', tok, 1)
 		if !ok || vals[0] < 0 || vals[0] > int64(len(rows)) {
 			foError(rep, http.StatusBadRequest, "", "The $skiptoken is not valid.")
 			return
 		}
 		start = int(vals[0])
 	}
-	if v, ok := query(r, "$top"); ok {
+	if v, ok := simkit.Query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			foError(rep, http.StatusBadRequest, "", "Invalid $top value '"+v+"'.")
@@ -290,8 +291,8 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, en
 	if more {
 		end = start + pageSize
 	}
-	b := append(rep.b[:0], `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B[:0], `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/data/$metadata#`+ent.set+`","value":[`...)
 	for n, row := range rows[start:end] {
 		if n > 0 {
@@ -303,11 +304,11 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, en
 			b = append(b, p...)
 			b = append(b, `":`...)
 			v := row[idx[k]]
-			switch v.kind {
+			switch v.Kind {
 			case 'b':
-				b = strconv.AppendBool(b, v.i == 1)
+				b = strconv.AppendBool(b, v.I == 1)
 			default:
-				b = appendJSONString(b, v.s)
+				b = simkit.AppendJSONString(b, v.S)
 			}
 		}
 		b = append(b, '}')
@@ -315,7 +316,7 @@ func (s *Sim) foCollection(r *http.Request, rep *reply, env *model.FinOpsEnv, en
 	b = append(b, ']')
 	if more {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, s.sealToken('f', int64(end))))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, s.kit.SealToken('f', int64(end))))
 	}
-	rep.b = append(b, '}')
+	rep.B = append(b, '}')
 }

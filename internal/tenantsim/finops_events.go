@@ -13,6 +13,7 @@ import (
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // The F&O side of business events: a plan of N distinct events for the first F&O environment, the role changes
@@ -229,6 +230,6 @@ func eventsApplyHandler(s *Sim) http.HandlerFunc {
 		if err != nil {
 			n = s.cfg.FinOpsEvents
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"users_changed": s.ApplyFinOpsEvents(n)})
+		simkit.WriteJSON(w, http.StatusOK, map[string]any{"users_changed": s.ApplyFinOpsEvents(n)})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // licenseWrites guards what assignLicense changes (users' licenses, SKUs' consumed units) against the handlers
@@ -19,8 +20,8 @@ type licenseWrites struct {
 }
 
 // reading wraps a handler that reads licenses.
-func (s *Sim) reading(h endpoint) endpoint {
-	return func(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) reading(h simkit.Endpoint) simkit.Endpoint {
+	return func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 		s.m.DirectoryMu.RLock()
 		defer s.m.DirectoryMu.RUnlock()
 		h(w, r, rep)
@@ -28,7 +29,7 @@ func (s *Sim) reading(h endpoint) endpoint {
 }
 
 // user is GET /v1.0/users/{id}: one user by object id, with $select as on the collection; and GET /users/$count.
-func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if r.PathValue("id") == "$count" {
 		s.usersCount(w, r, rep)
 		return
@@ -42,21 +43,21 @@ func (s *Sim) user(w http.ResponseWriter, r *http.Request, rep *reply) {
 			"Resource '"+r.PathValue("id")+"' does not exist or one of its queried reference-property objects are not present.", w.Header().Get("request-id"))
 		return
 	}
-	sel, hasSel := query(r, "$select")
+	sel, hasSel := simkit.Query(r, "$select")
 	props, ok := s.selectUserProps(w, rep, sel, hasSel, false)
 	if !ok {
 		return
 	}
-	b := append(rep.b, `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B, `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#users/$entity",`...)
 	u := s.appendUser(nil, &s.m.Users[i], props)
-	rep.b = append(b, u[1:]...)
+	rep.B = append(b, u[1:]...)
 }
 
 // assignLicense is POST /v1.0/users/{id}/assignLicense: addLicenses and removeLicenses (both required), as Graph
 // does. A license the user inherits from a group cannot be removed directly: 400, as Microsoft answers.
-func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	reqID := w.Header().Get("request-id")
 	var body struct {
 		AddLicenses *[]struct {
@@ -115,11 +116,11 @@ func (s *Sim) assignLicense(w http.ResponseWriter, r *http.Request, rep *reply) 
 		keep = append(keep, l)
 	}
 	u.Licenses = keep
-	b := append(rep.b, `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B, `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#users/$entity",`...)
 	one := s.appendUser(nil, u, []string{"id", "displayName", "userPrincipalName", "assignedLicenses"})
-	rep.b = append(b, one[1:]...)
+	rep.B = append(b, one[1:]...)
 }
 
 // SignInNow records a sign-in of the user at the simulator's clock in signInActivity (a user who became active

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // GET /v1.0/groups/{id}: the groups of group-based licensing, read by id as Learn's "Get group" page describes
@@ -14,7 +15,7 @@ import (
 // groupProps are the group properties served, in the order Graph writes them; all of them without $select.
 var groupProps = []string{"id", "description", "displayName", "groupTypes", "mailEnabled", "mailNickname", "securityEnabled"}
 
-func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if !s.queryOptions(w, r, rep, "$select") {
 		return
 	}
@@ -26,7 +27,7 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 		return
 	}
 	props := groupProps
-	if sel, has := query(r, "$select"); has {
+	if sel, has := simkit.Query(r, "$select"); has {
 		props = nil
 		for _, p := range strings.Split(sel, ",") {
 			p = strings.TrimSpace(p)
@@ -44,10 +45,10 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 		}
 	}
 	lg := model.LicenseGroups[g]
-	b := append(rep.b, `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B, `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#groups`...)
-	if _, has := query(r, "$select"); has {
+	if _, has := simkit.Query(r, "$select"); has {
 		b = append(b, '(')
 		b = append(b, strings.Join(props, ",")...)
 		b = append(b, ')')
@@ -59,20 +60,20 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *reply) {
 		b = append(b, `":`...)
 		switch p {
 		case "id":
-			b = appendJSONString(b, s.m.GroupID(g))
+			b = simkit.AppendJSONString(b, s.m.GroupID(g))
 		case "displayName":
-			b = appendJSONString(b, lg.Name)
+			b = simkit.AppendJSONString(b, lg.Name)
 		case "description":
-			b = appendJSONString(b, "Assigns "+model.SKUCatalog[lg.SKU].Part+" to its members (group-based licensing)")
+			b = simkit.AppendJSONString(b, "Assigns "+model.SKUCatalog[lg.SKU].Part+" to its members (group-based licensing)")
 		case "groupTypes":
 			b = append(b, "[]"...)
 		case "mailEnabled":
 			b = append(b, "false"...)
 		case "mailNickname":
-			b = appendJSONString(b, strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(lg.Name)))
+			b = simkit.AppendJSONString(b, strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(lg.Name)))
 		case "securityEnabled":
 			b = append(b, "true"...)
 		}
 	}
-	rep.b = append(b, '}')
+	rep.B = append(b, '}')
 }

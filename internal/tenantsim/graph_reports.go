@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // The Microsoft 365 usage reports (reference §2d): GET /v1.0/reports/getOffice365ActiveUserDetail(period='D30')
@@ -34,7 +35,7 @@ var productNames = map[uint8]string{
 }
 
 // usageReport is GET /v1.0/reports/{function}: only getOffice365ActiveUserDetail with a period.
-func (s *Sim) usageReport(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) usageReport(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	fn := r.PathValue("function")
 	name, arg, ok := strings.Cut(fn, "(")
 	if !ok || name != "getOffice365ActiveUserDetail" || !strings.HasSuffix(arg, ")") {
@@ -48,15 +49,15 @@ func (s *Sim) usageReport(w http.ResponseWriter, r *http.Request, rep *reply) {
 		s.graphError(rep, http.StatusBadRequest, "BadRequest", "Invalid value for the period parameter: "+arg+". Use D7, D30, D90 or D180.", w.Header().Get("request-id"))
 		return
 	}
-	tok := s.sealToken(tokReport, time.Now().Add(5*time.Minute).Unix())
-	w.Header().Set("Location", baseURL(r)+"/_sim/reports/"+tok+"/Office365ActiveUserDetail.csv")
-	rep.status = http.StatusFound
-	rep.contentType = "text/plain"
+	tok := s.kit.SealToken(tokReport, time.Now().Add(5*time.Minute).Unix())
+	w.Header().Set("Location", simkit.BaseURL(r)+"/_sim/reports/"+tok+"/Office365ActiveUserDetail.csv")
+	rep.Status = http.StatusFound
+	rep.ContentType = "text/plain"
 }
 
 // reportDownload serves the CSV behind the 302: no token needed, the URL is the credential, and it expires.
 func (s *Sim) reportDownload(w http.ResponseWriter, r *http.Request) {
-	vals, ok := s.openToken(tokReport, r.PathValue("token"), 1)
+	vals, ok := s.kit.OpenToken(tokReport, r.PathValue("token"), 1)
 	if !ok || time.Now().Unix() > vals[0] {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusForbidden)
@@ -67,7 +68,7 @@ func (s *Sim) reportDownload(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
-	s.stats.request("reportDownload", http.StatusOK)
+	s.kit.Count("reportDownload", http.StatusOK)
 }
 
 func (s *Sim) renderUsageReport() []byte {

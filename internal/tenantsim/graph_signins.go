@@ -10,6 +10,7 @@ import (
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 const tokSignIns = 's'
@@ -49,7 +50,7 @@ func newFragments(m *model.Tenant) fragments {
 			`","geoCoordinates":{"altitude":null,"latitude":`+p.Lat+`,"longitude":`+p.Lon+`}},"appliedConditionalAccessPolicies":`))
 	}
 	for _, x := range model.Failures {
-		f.failure = append(f.failure, appendJSONString([]byte(`{"errorCode":`+strconv.Itoa(x.Code)+`,"failureReason":`), x.Reason))
+		f.failure = append(f.failure, simkit.AppendJSONString([]byte(`{"errorCode":`+strconv.Itoa(x.Code)+`,"failureReason":`), x.Reason))
 		f.failure[len(f.failure)-1] = append(f.failure[len(f.failure)-1], `,"additionalDetails":null}`...)
 	}
 	policy := func(result string) []byte {
@@ -67,7 +68,7 @@ const statusOK = `{"errorCode":0,"failureReason":null,"additionalDetails":null}`
 // ($orderby createdDateTime asc for oldest first), $filter on createdDateTime (eq, le, ge: the operators the resource
 // documents) and userId (eq), joined by and; $top (default and at most 1000), opaque $skiptoken nextLinks, 30 days
 // of retention, 403 without Entra ID P1.
-func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if !s.cfg.Premium {
 		s.notPremium(w, rep)
 		return
@@ -76,7 +77,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 		return
 	}
 	asc := false
-	if o, ok := query(r, "$orderby"); ok {
+	if o, ok := simkit.Query(r, "$orderby"); ok {
 		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
 		case "createddatetime desc":
 		case "createddatetime", "createddatetime asc":
@@ -87,7 +88,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 		}
 	}
 	top := 1000
-	if v, ok := query(r, "$top"); ok {
+	if v, ok := simkit.Query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			s.badRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
@@ -97,15 +98,15 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 	}
 	e := &s.m.Events
 	var wk walker
-	if tok, ok := query(r, "$skiptoken"); ok {
-		v, ok := s.openToken(tokSignIns, tok, 6)
+	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
+		v, ok := s.kit.OpenToken(tokSignIns, tok, 6)
 		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(s.m.Users)) {
 			s.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
 			return
 		}
 		wk = walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3], user: int32(v[4]), asc: v[5] == 1}
 	} else {
-		f, _ := query(r, "$filter")
+		f, _ := simkit.Query(r, "$filter")
 		sf, err := s.parseSignInFilter(f)
 		if err != nil {
 			s.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
@@ -130,8 +131,8 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 			break
 		}
 	}
-	b := append(rep.b, `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B, `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#auditLogs/signIns",`...)
 	if _, _, ok := ahead.next(); ok {
 		// ahead.j has moved past the event that opens the next page: the token points back at it.
@@ -141,7 +142,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 			j, dir = ahead.j-1, 1
 		}
 		b = append(b, `"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, s.sealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), j, int64(wk.user), dir)))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, s.kit.SealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), j, int64(wk.user), dir)))
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
@@ -157,7 +158,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *reply) {
 		b = slices.Grow(b, 2048)
 		b = s.appendSignIn(b, &rd, e.SignIn(at, h))
 	}
-	rep.b = append(b, "]}"...)
+	rep.B = append(b, "]}"...)
 }
 
 // walker walks the events of [lo, hi] from bucket k, index j: newest first (j -1: the bucket's newest), or oldest
@@ -290,7 +291,7 @@ func (s *Sim) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
 	inMin := ev.At - rd.minute*model.MicrosPerMinute
 	sec := inMin / 1_000_000
 	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.')
-	b = appendFrac7(b, inMin%1_000_000)
+	b = simkit.AppendFrac7(b, inMin%1_000_000)
 	b = append(b, `Z","userDisplayName":"`...)
 	b = append(b, s.m.Arena[sg.Off:sg.Off+uint32(sg.N)]...)
 	b = append(b, f.app[app]...)

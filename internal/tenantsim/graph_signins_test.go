@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 func signInsURL(filter string, extra string) string {
@@ -347,7 +349,7 @@ func TestGeneratedStringsNeedNoEscaping(t *testing.T) {
 	s := newSim(t, func(c *Config) { c.Users = 5000 })
 	for _, u := range s.m.Users {
 		for _, v := range []string{u.ID, u.UPN, u.Name, u.Given, u.Surname, u.Mail} {
-			if string(appendJSONString(nil, v)) != `"`+v+`"` {
+			if string(simkit.AppendJSONString(nil, v)) != `"`+v+`"` {
 				t.Fatalf("user string %q needs escaping: it is copied raw into JSON", v)
 			}
 		}

@@ -5,18 +5,19 @@ import (
 	"strconv"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // subscribedSkus is GET /v1.0/subscribedSkus (reference §2b): one small, unpaged list; only $select is supported
 // by Graph, and ignored here (the whole entity is returned).
-func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if !s.queryOptions(w, r, rep, "$select") {
 		return
 	}
 	m := s.m
 	account := ids.GUID(ids.Hash(s.cfg.Seed, 50), ids.Hash(s.cfg.Seed, 51))
-	b := append(rep.b, `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B, `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#subscribedSkus","value":[`...)
 	for i := range m.SKUs {
 		k := &m.SKUs[i]
@@ -62,17 +63,17 @@ func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *reply)
 		b = ids.AppendGUID(b, ids.Hash(s.cfg.Seed, 60, uint64(i)), ids.Hash(s.cfg.Seed, 61, uint64(i)))
 		b = append(b, `"]}`...)
 	}
-	rep.b = append(b, "]}"...)
+	rep.B = append(b, "]}"...)
 }
 
 // reportSettings is GET /v1.0/admin/reportSettings in the shape the service really returns (reference §2d).
-func (s *Sim) reportSettings(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) reportSettings(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if !s.queryOptions(w, r, rep, "$select") {
 		return
 	}
-	b := append(rep.b, `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B, `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#admin/reportSettings/$entity","displayConcealedNames":`...)
 	b = strconv.AppendBool(b, s.cfg.ConcealedNames)
-	rep.b = append(b, '}')
+	rep.B = append(b, '}')
 }

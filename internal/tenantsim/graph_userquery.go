@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // The query options of GET /users and /users/$count, as "Advanced query capabilities on directory objects" and "List
@@ -48,7 +49,7 @@ func advancedHeader(r *http.Request) bool {
 
 // parseUserQuery reads the query options of GET /users (collection) or GET /users/$count (!collection), answering
 // Graph's error and returning false when they are refused.
-func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply, collection bool) (userQuery, bool) {
+func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, collection bool) (userQuery, bool) {
 	var q userQuery
 	allowed := []string{"$filter", "$search"}
 	if collection {
@@ -59,7 +60,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 	}
 	header := advancedHeader(r)
 	countTrue := !collection // the $count segment is the count
-	if v, ok := query(r, "$count"); ok {
+	if v, ok := simkit.Query(r, "$count"); ok {
 		switch strings.ToLower(v) {
 		case "true":
 			countTrue = true
@@ -73,14 +74,14 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 	q.count = collection && advanced
 
 	if collection {
-		sel, hasSel := query(r, "$select")
+		sel, hasSel := simkit.Query(r, "$select")
 		props, ok := s.selectUserProps(w, rep, sel, hasSel, true)
 		if !ok {
 			return q, false
 		}
 		q.props, q.hasSel = props, hasSel
 		q.top = 100
-		if v, ok := query(r, "$top"); ok {
+		if v, ok := simkit.Query(r, "$top"); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 999 {
 				s.badRequest(w, rep, "Request_UnsupportedQuery", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
@@ -94,7 +95,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 	}
 
 	var preds []func(*model.User) bool
-	f, hasFilter := query(r, "$filter")
+	f, hasFilter := simkit.Query(r, "$filter")
 	if hasFilter {
 		p, needsAdvanced, err := parseUserFilter(f)
 		if err != nil {
@@ -107,7 +108,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 		}
 		preds = append(preds, p)
 	}
-	if v, ok := query(r, "$search"); ok {
+	if v, ok := simkit.Query(r, "$search"); ok {
 		if !header {
 			s.badRequest(w, rep, "Request_UnsupportedQuery", "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'")
 			return q, false
@@ -125,7 +126,7 @@ func (s *Sim) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *reply,
 	case 2:
 		q.match = func(u *model.User) bool { return preds[0](u) && preds[1](u) }
 	}
-	if o, ok := query(r, "$orderby"); ok {
+	if o, ok := simkit.Query(r, "$orderby"); ok {
 		fields := strings.Fields(o)
 		if len(fields) == 2 {
 			switch strings.ToLower(fields[1]) {

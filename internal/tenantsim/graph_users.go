@@ -7,6 +7,7 @@ import (
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // userProps are the user properties the simulator serves, in Graph's spelling.
@@ -28,7 +29,7 @@ const tokUsers = 'u'
 // users is GET /v1.0/users: $select, $top (default 100, at most 999, 500 with signInActivity), $skiptoken, and the
 // $filter, $orderby, $count and $search of graph_userquery.go. The skiptoken is the position in the query's order
 // of the next user that matches, found before the page is answered so that no page comes back empty.
-func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	q, ok := s.parseUserQuery(w, r, rep, true)
 	if !ok {
 		return
@@ -36,9 +37,9 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
 	users := s.m.Users
 	n := len(users)
 	from := 0
-	tok, paged := query(r, "$skiptoken")
+	tok, paged := simkit.Query(r, "$skiptoken")
 	if paged {
-		v, ok := s.openToken(tokUsers, tok, 1)
+		v, ok := s.kit.OpenToken(tokUsers, tok, 1)
 		if !ok || v[0] < 0 || v[0] > int64(n) {
 			s.badRequest(w, rep, "Directory_InvalidSkipToken", "The specified page token value has expired and can no longer be included in your request.")
 			return
@@ -47,8 +48,8 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
 	}
 	matches := func(p int) bool { return q.match == nil || q.match(&users[s.userAt(&q, p)]) }
 
-	b := append(rep.b, `{"@odata.context":"`...)
-	b = append(b, baseURL(r)...)
+	b := append(rep.B, `{"@odata.context":"`...)
+	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, "/v1.0/$metadata#users"...)
 	if q.hasSel {
 		b = append(b, '(')
@@ -79,7 +80,7 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
 	}
 	if p < n {
 		b = append(b, `"@odata.nextLink":`...)
-		b = appendJSONString(b, nextLink(r, s.sealToken(tokUsers, int64(p))))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, s.kit.SealToken(tokUsers, int64(p))))
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
@@ -89,12 +90,12 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *reply) {
 		}
 		b = s.appendUser(b, &users[i], q.props)
 	}
-	rep.b = append(b, "]}"...)
+	rep.B = append(b, "]}"...)
 }
 
 // usersCount is GET /v1.0/users/$count: the number of users (matching $filter or $search) as text/plain, with
 // ConsistencyLevel: eventual; without it, Graph's 400.
-func (s *Sim) usersCount(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) usersCount(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if !advancedHeader(r) {
 		s.badRequest(w, rep, "Request_BadRequest", "$count is not currently supported.")
 		return
@@ -109,14 +110,14 @@ func (s *Sim) usersCount(w http.ResponseWriter, r *http.Request, rep *reply) {
 			total++
 		}
 	}
-	rep.contentType = "text/plain"
-	rep.b = strconv.AppendInt(rep.b, int64(total), 10)
+	rep.ContentType = "text/plain"
+	rep.B = strconv.AppendInt(rep.B, int64(total), 10)
 }
 
 // selectUserProps reads $select for /users (collection true) or /users/{id}: the properties in Graph's spelling, or
 // the default set without $select. It answers the error and returns false for an unknown property, a property
 // Graph serves only for one user (on the collection), and signInActivity without Entra ID P1.
-func (s *Sim) selectUserProps(w http.ResponseWriter, rep *reply, sel string, hasSel, collection bool) ([]string, bool) {
+func (s *Sim) selectUserProps(w http.ResponseWriter, rep *simkit.Reply, sel string, hasSel, collection bool) ([]string, bool) {
 	if !hasSel {
 		return defaultUserProps, true
 	}
@@ -205,7 +206,7 @@ func (s *Sim) appendUser(b []byte, u *model.User, props []string) []byte {
 				b = appendRaw(b, "Member")
 			}
 		case "createdDateTime":
-			b = appendDate(b, u.Created)
+			b = simkit.AppendDate(b, u.Created)
 		case "department":
 			if u.Dept < 0 {
 				b = append(b, "null"...)
@@ -301,7 +302,7 @@ func appendActivity(b []byte, u *model.User) []byte {
 			b = append(b, name...)
 			return append(b, `RequestId":null`...)
 		}
-		b = appendTime7(b, us)
+		b = simkit.AppendTime7(b, us)
 		b = append(b, `,"`...)
 		b = append(b, name...)
 		b = append(b, `RequestId":"`...)
@@ -334,7 +335,7 @@ func (s *Sim) appendAssignmentStates(b []byte, u *model.User) []byte {
 		b = append(b, `,"disabledPlans":`...)
 		b = appendDisabledPlans(b, l)
 		b = append(b, `,"error":null,"lastUpdatedDateTime":`...)
-		b = appendTime7(b, l.Assigned)
+		b = simkit.AppendTime7(b, l.Assigned)
 		b = append(b, `,"skuId":"`...)
 		b = append(b, model.SKUCatalog[l.SKU].ID...)
 		b = append(b, `","state":"Active"}`...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // Tokens are RS256 JWTs, as the identity platform issues: aud (the resource), iss, tid, appid, roles (the Graph
@@ -82,9 +83,9 @@ func (s *Sim) signToken(aud, resource string, now time.Time) (string, error) {
 
 // openIDConfiguration is GET /{tenant}/v2.0/.well-known/openid-configuration.
 func (s *Sim) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
-	base := baseURL(r)
+	base := simkit.BaseURL(r)
 	tenant := r.PathValue("tenant")
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"token_endpoint":                        base + "/" + tenant + "/oauth2/v2.0/token",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"jwks_uri":                              base + "/" + tenant + "/discovery/v2.0/keys",
@@ -111,7 +112,7 @@ func (s *Sim) jwks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := big.NewInt(int64(key.PublicKey.E)).Bytes()
-	writeJSON(w, http.StatusOK, map[string]any{"keys": []map[string]any{{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{"keys": []map[string]any{{
 		"kty": "RSA", "use": "sig", "kid": kid, "x5t": kid,
 		"n": base64.RawURLEncoding.EncodeToString(key.PublicKey.N.Bytes()),
 		"e": base64.RawURLEncoding.EncodeToString(e),
@@ -121,8 +122,8 @@ func (s *Sim) jwks(w http.ResponseWriter, r *http.Request) {
 // instanceDiscovery is GET /common/discovery/instance, which MSAL asks of an authority it does not know.
 func (s *Sim) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 	host := r.Host
-	writeJSON(w, http.StatusOK, map[string]any{
-		"tenant_discovery_endpoint": baseURL(r) + "/" + s.cfg.TenantID + "/v2.0/.well-known/openid-configuration",
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
+		"tenant_discovery_endpoint": simkit.BaseURL(r) + "/" + s.cfg.TenantID + "/v2.0/.well-known/openid-configuration",
 		"api-version":               "1.1",
 		"metadata":                  []map[string]any{{"preferred_network": host, "preferred_cache": host, "aliases": []string{host}}},
 	})
@@ -149,7 +150,7 @@ func (s *Sim) graphPermission(family string, r *http.Request) string {
 		if !held["User.Read.All"] {
 			return "User.Read.All"
 		}
-		if sel, _ := query(r, "$select"); strings.Contains(strings.ToLower(sel), "signinactivity") && !held["AuditLog.Read.All"] {
+		if sel, _ := simkit.Query(r, "$select"); strings.Contains(strings.ToLower(sel), "signinactivity") && !held["AuditLog.Read.All"] {
 			return "AuditLog.Read.All"
 		}
 	case "subscribedSkus":

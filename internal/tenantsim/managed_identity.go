@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // The managed identity endpoint of an Azure host ("Use managed identities for App Service and Azure Functions";
@@ -14,7 +16,7 @@ import (
 // Unix seconds. The header's value is the simulator's client secret, so only a caller who was given it gets tokens.
 func (s *Sim) managedIdentity(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
-		w.Header().Set("Content-Type", plainJSON)
+		w.Header().Set("Content-Type", simkit.PlainJSON)
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]any{"statusCode": status, "message": msg})
 	}
@@ -44,7 +46,7 @@ func (s *Sim) managedIdentity(w http.ResponseWriter, r *http.Request) {
 	}
 	exp := now.Add(s.cfg.TokenLifetime)
 	s.tokens.add(tok, issued{aud: aud, expires: exp}, now)
-	w.Header().Set("Content-Type", plainJSON)
+	w.Header().Set("Content-Type", simkit.PlainJSON)
 	json.NewEncoder(w).Encode(map[string]string{"access_token": tok, "expires_on": strconv.FormatInt(exp.Unix(), 10),
 		"resource": resource, "token_type": "Bearer", "client_id": s.cfg.ClientID})
 }

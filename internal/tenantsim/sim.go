@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 	"github.com/seatlake/seatlake/internal/tenantsim/truth"
 )
 
@@ -122,15 +121,13 @@ type Sim struct {
 	eventsApplied []string
 	eventsPlanned int // the plan size ApplyFinOpsEvents applied (truthMu)
 
+	kit    *simkit.Kit
+	env    *simkit.EnvServer // the Dynamics environments' pipeline
 	tokens tokenStore
-	faults faultQueue
-	stats  counters
-	reqSeq atomic.Uint64
-	pages  sync.Pool // *reply
 
-	tls    *serverTLS       // nil: plain http
-	held   map[string]bool  // the Graph permissions the app holds (heldPermissions)
-	guards map[string]guard // service protection by token audience (Dynamics environments); absent: no limits
+	tls    *serverTLS              // nil: plain http
+	held   map[string]bool         // the Graph permissions the app holds (heldPermissions)
+	guards map[string]simkit.Guard // service protection by token audience (Dynamics environments); absent: no limits
 
 	keyOnce sync.Once // the token signing key, made on first use
 	key     *rsa.PrivateKey
@@ -179,6 +176,7 @@ func New(cfg Config) (*Sim, error) {
 		cfg.ClientSecret = "sim~" + strconv.FormatUint(ids.Hash(cfg.Seed, 9), 36) + "." + strconv.FormatUint(ids.Hash(cfg.Seed, 10), 36)
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger, clock: time.Now}
+	s.kit = simkit.NewKit(cfg.Seed, func() time.Time { return s.clock() }, cfg.Logger)
 	s.m = model.New(model.Params{Seed: cfg.Seed, TenantID: cfg.TenantID, Users: cfg.Users, Days: cfg.Days, SignIns: cfg.SignIns,
 		IdleShare: cfg.IdleShare, Premium: cfg.Premium, ConcealedNames: cfg.ConcealedNames, DataverseEnvs: cfg.DataverseEnvs,
 		FinOpsEnvs: cfg.FinOpsEnvs, AuditsPerEnv: cfg.AuditsPerEnv, AuditingOff: cfg.AuditingOff,
@@ -192,7 +190,7 @@ func New(cfg Config) (*Sim, error) {
 		}
 		s.tls = t
 	}
-	s.guards = map[string]guard{}
+	s.guards = map[string]simkit.Guard{}
 	lim := dataverseLimits(cfg.Throttle)
 	if cfg.DataverseLimits != nil {
 		lim = cfg.DataverseLimits
@@ -209,7 +207,8 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s.frag = newFragments(s.m)
 	s.tokens.init()
-	s.stats.init()
+	s.tokens.now = s.kit.Now
+	s.env = &simkit.EnvServer{Kit: s.kit, Tokens: &s.tokens, TenantID: cfg.TenantID, PageLatency: cfg.PageLatency}
 	s.truth = truth.Of(s.m, s.groupsReadable())
 	s.routes()
 	s.log.Info("tenant simulated", "tenant_id", cfg.TenantID, "users", cfg.Users, "signins", s.truth.Tables["graph_signins"],
@@ -406,7 +405,7 @@ func (s *Sim) routes() {
 	s.mux.HandleFunc("GET /v1.0/reports/{function}", s.serve("reports", audGraph, s.reading(s.usageReport)))
 	s.mux.HandleFunc("GET /_sim/reports/{token}/Office365ActiveUserDetail.csv", s.reportDownload)
 	s.mux.HandleFunc("GET /_sim/managed-identity/token", s.managedIdentity)
-	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Truth()) })
+	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { simkit.WriteJSON(w, http.StatusOK, s.Truth()) })
 	s.mux.HandleFunc("POST /_sim/finops-events/apply", eventsApplyHandler(s))
 	s.mux.HandleFunc("POST /_sim/users/{id}/sign-in", func(w http.ResponseWriter, r *http.Request) {
 		if !s.SignInNow(r.PathValue("id")) {
@@ -415,7 +414,7 @@ func (s *Sim) routes() {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	s.mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
+	s.mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) { simkit.WriteJSON(w, http.StatusOK, s.Stats()) })
 	s.mux.HandleFunc("POST /_sim/faults", s.postFault)
 	s.mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
@@ -430,16 +429,4 @@ func (s *Sim) routes() {
 		}
 		other(w, r)
 	})
-}
-
-// writeJSON answers the simulator's own endpoints (not a hot path).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
 }

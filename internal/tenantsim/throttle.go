@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // limits models Microsoft Graph's service limits for one app in one tenant ("Microsoft Graph service-specific
@@ -23,25 +25,11 @@ import (
 // not use the budget: a client that waits exactly Retry-After gets through, unless others took the room first.
 type limits struct {
 	mu       sync.Mutex
-	reports  window
-	activity window
-	usage    window // usage reports
-	dir      bucket
+	reports  simkit.Window
+	activity simkit.Window
+	usage    simkit.Window // usage reports
+	dir      simkit.Bucket
 	scope    string // x-ms-throttle-scope of directory throttling
-}
-
-// window allows at most n requests in any span of per (a sliding log).
-type window struct {
-	n    int
-	per  time.Duration
-	hits []time.Time // oldest first
-}
-
-// bucket is a token bucket of capacity resource units refilled over per.
-type bucket struct {
-	capacity, level float64
-	per             time.Duration
-	last            time.Time
 }
 
 func newLimits(mode string, users int, appID, tenantID string) *limits {
@@ -55,15 +43,15 @@ func newLimits(mode string, users int, appID, tenantID string) *limits {
 	l := &limits{scope: "Tenant_Application/ReadWrite/" + appID + "/" + tenantID}
 	switch mode {
 	case "realistic":
-		l.reports = window{n: 5, per: 10 * time.Second}
-		l.activity = window{n: 10, per: time.Minute}
-		l.usage = window{n: 14, per: 10 * time.Minute}
-		l.dir = bucket{capacity: ru, level: ru, per: 10 * time.Second}
+		l.reports = simkit.Window{N: 5, Per: 10 * time.Second}
+		l.activity = simkit.Window{N: 10, Per: time.Minute}
+		l.usage = simkit.Window{N: 14, Per: 10 * time.Minute}
+		l.dir = simkit.Bucket{Capacity: ru, Level: ru, Per: 10 * time.Second}
 	case "scaled":
-		l.reports = window{n: 5, per: time.Second}
-		l.activity = window{n: 10, per: 6 * time.Second}
-		l.usage = window{n: 14, per: time.Minute}
-		l.dir = bucket{capacity: 50, level: 50, per: time.Second}
+		l.reports = simkit.Window{N: 5, Per: time.Second}
+		l.activity = simkit.Window{N: 10, Per: 6 * time.Second}
+		l.usage = simkit.Window{N: 14, Per: time.Minute}
+		l.dir = simkit.Bucket{Capacity: 50, Level: 50, Per: time.Second}
 	default:
 		return nil
 	}
@@ -78,9 +66,9 @@ type cost struct {
 
 // costOf classifies a request by its path family and query.
 func costOf(family string, r *http.Request) cost {
-	sel, hasSel := query(r, "$select")
-	_, hasExpand := query(r, "$expand")
-	top, _ := query(r, "$top")
+	sel, hasSel := simkit.Query(r, "$select")
+	_, hasExpand := simkit.Query(r, "$expand")
+	top, _ := simkit.Query(r, "$top")
 	ru := func(base float64) float64 {
 		if hasSel {
 			base--
@@ -130,16 +118,16 @@ func (l *limits) admitClock(clock func() time.Time, c cost) (wait time.Duration,
 
 func (l *limits) admitLocked(now time.Time, c cost) (wait time.Duration, directory, ok bool) {
 	if c.reports {
-		wait = max(wait, l.reports.wait(now))
+		wait = max(wait, l.reports.Wait(now))
 	}
 	if c.activity {
-		wait = max(wait, l.activity.wait(now))
+		wait = max(wait, l.activity.Wait(now))
 	}
 	if c.usage {
-		wait = max(wait, l.usage.wait(now))
+		wait = max(wait, l.usage.Wait(now))
 	}
 	if c.ru > 0 {
-		if d := l.dir.wait(now, c.ru); d > 0 {
+		if d := l.dir.Wait(now, c.ru); d > 0 {
 			wait, directory = max(wait, d), true
 		}
 	}
@@ -147,48 +135,22 @@ func (l *limits) admitLocked(now time.Time, c cost) (wait time.Duration, directo
 		return wait, directory, false
 	}
 	if c.reports {
-		l.reports.take(now)
+		l.reports.Take(now)
 	}
 	if c.activity {
-		l.activity.take(now)
+		l.activity.Take(now)
 	}
 	if c.usage {
-		l.usage.take(now)
+		l.usage.Take(now)
 	}
 	if c.ru > 0 {
-		l.dir.level -= c.ru
+		l.dir.Level -= c.ru
 	}
 	return 0, false, true
 }
 
-func (w *window) wait(now time.Time) time.Duration {
-	cut := now.Add(-w.per)
-	i := 0
-	for i < len(w.hits) && !w.hits[i].After(cut) {
-		i++
-	}
-	w.hits = append(w.hits[:0], w.hits[i:]...)
-	if len(w.hits) < w.n {
-		return 0
-	}
-	return w.hits[len(w.hits)-w.n].Add(w.per).Sub(now)
-}
-
-func (w *window) take(now time.Time) { w.hits = append(w.hits, now) }
-
-func (b *bucket) wait(now time.Time, ru float64) time.Duration {
-	if !b.last.IsZero() && now.After(b.last) {
-		b.level = min(b.capacity, b.level+float64(now.Sub(b.last))/float64(b.per)*b.capacity)
-	}
-	b.last = now
-	if b.level >= ru {
-		return 0
-	}
-	return time.Duration((ru - b.level) / b.capacity * float64(b.per))
-}
-
 // admit applies the service limits to a request and renders the 429 when one is exceeded.
-func (s *Sim) admit(w http.ResponseWriter, r *http.Request, family string, rep *reply, reqID string) bool {
+func (s *Sim) admit(w http.ResponseWriter, r *http.Request, family string, rep *simkit.Reply, reqID string) bool {
 	if s.limits == nil {
 		return true
 	}
@@ -204,7 +166,7 @@ func (s *Sim) admit(w http.ResponseWriter, r *http.Request, family string, rep *
 		w.Header().Set("x-ms-throttle-scope", s.limits.scope)
 		w.Header().Set("x-ms-throttle-information", "ResourceUnitLimitExceeded")
 	}
-	w.Header().Set("Retry-After", retryAfterSeconds(wait))
+	w.Header().Set("Retry-After", simkit.RetryAfterSeconds(wait))
 	s.tooMany(rep, reqID)
 	return false
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 func TestRealisticReportingLimit(t *testing.T) {
@@ -156,7 +157,7 @@ func TestRetryAfterIsWholeSecondsRoundedUp(t *testing.T) {
 		{0, "1"}, {40 * time.Millisecond, "1"}, {time.Second, "1"}, {time.Second + time.Nanosecond, "2"},
 		{9985 * time.Millisecond, "10"}, {10 * time.Second, "10"}, {10*time.Second + 500*time.Microsecond, "11"},
 	} {
-		if got := retryAfterSeconds(tt.wait); got != tt.want {
+		if got := simkit.RetryAfterSeconds(tt.wait); got != tt.want {
 			t.Errorf("wait %s: Retry-After %q, want %q", tt.wait, got, tt.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // Audiences the token endpoint issues tokens for. Dataverse and F&O environments will add theirs.
@@ -18,6 +19,7 @@ const graphAppID = "00000003-0000-0000-c000-000000000000"
 
 // tokenStore remembers issued access tokens: the audience each is for and when it expires.
 type tokenStore struct {
+	now    func() time.Time
 	mu     sync.Mutex
 	tokens map[string]issued
 	epoch  int64 // tokens issued before this epoch are expired (ExpireTokens fault)
@@ -47,6 +49,9 @@ func (t *tokenStore) add(tok string, it issued, now time.Time) {
 	t.issued++
 }
 
+// Check says why tok is not valid for aud now ("" when it is).
+func (t *tokenStore) Check(tok, aud string) string { return t.check(tok, aud, t.now()) }
+
 // check says why tok is not valid for aud at now ("" when it is).
 func (t *tokenStore) check(tok, aud string, now time.Time) string {
 	t.mu.Lock()
@@ -63,8 +68,8 @@ func (t *tokenStore) check(tok, aud string, now time.Time) string {
 	return ""
 }
 
-// expireAll makes every token issued so far expired, as an early expiry or a revocation would.
-func (t *tokenStore) expireAll() {
+// ExpireAll makes every token issued so far expired, as an early expiry or a revocation would.
+func (t *tokenStore) ExpireAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.epoch++
@@ -78,7 +83,7 @@ func (t *tokenStore) count() int64 {
 
 // token is POST /{tenant}/oauth2/v2.0/token, the client-credentials grant of "OAuth 2.0 client credentials flow on
 // the Microsoft identity platform"; every fact it relies on is in extract/msauth/testdata/README.md.
-func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
+func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if err := r.ParseForm(); err != nil {
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
@@ -120,7 +125,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, rep *reply) {
 }
 
 // issue checks the scope and answers with an access token: the end of the grant, whatever the client credential.
-func (s *Sim) issue(w http.ResponseWriter, r *http.Request, rep *reply, scope, resourceScope, resource, aud string) {
+func (s *Sim) issue(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, scope, resourceScope, resource, aud string) {
 	switch {
 	case scope == "":
 		s.aadError(rep, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
@@ -140,14 +145,14 @@ func (s *Sim) issue(w http.ResponseWriter, r *http.Request, rep *reply, scope, r
 		s.tokens.add(tok, issued{aud: aud, expires: now.Add(s.cfg.TokenLifetime)}, now)
 		secs := strconv.Itoa(max(1, int(s.cfg.TokenLifetime/time.Second)))
 		w.Header().Set("Cache-Control", "no-store, no-cache")
-		rep.contentType = plainJSON
-		b := append(rep.b[:0], `{"token_type":"Bearer","expires_in":`...)
+		rep.ContentType = simkit.PlainJSON
+		b := append(rep.B[:0], `{"token_type":"Bearer","expires_in":`...)
 		b = append(b, secs...)
 		b = append(b, `,"ext_expires_in":`...)
 		b = append(b, secs...)
 		b = append(b, `,"access_token":"`...)
 		b = append(b, tok...)
-		rep.b = append(b, `"}`...)
+		rep.B = append(b, `"}`...)
 	}
 }
 
@@ -170,7 +175,7 @@ func (s *Sim) audience(r *http.Request, resource string) string {
 	resource = strings.TrimRight(resource, "/")
 	switch {
 	case strings.EqualFold(resource, "https://graph.microsoft.com"), resource == graphAppID,
-		strings.EqualFold(resource, baseURL(r)), resource != "" && strings.EqualFold(resource, s.startedBase()):
+		strings.EqualFold(resource, simkit.BaseURL(r)), resource != "" && strings.EqualFold(resource, s.startedBase()):
 		return audGraph
 	}
 	s.mu.Lock()
@@ -191,32 +196,20 @@ func (s *Sim) audience(r *http.Request, resource string) string {
 func dvAudience(e int) string { return "dataverse:" + strconv.Itoa(e) }
 func foAudience(e int) string { return "finops:" + strconv.Itoa(e) }
 
-// authorizeResource checks a Dataverse or F&O request's bearer token; those services answer 401 with an empty
-// body and a WWW-Authenticate challenge naming the authority.
-func (s *Sim) authorizeResource(w http.ResponseWriter, r *http.Request, aud string, rep *reply) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if ok && tok != "" && s.tokens.check(tok, aud, s.clock()) == "" {
-		return true
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer authorization_uri=https://login.microsoftonline.com/`+s.cfg.TenantID+`/oauth2/authorize, resource_id=`+baseURL(r))
-	rep.status, rep.contentType, rep.b = http.StatusUnauthorized, plainJSON, rep.b[:0]
-	return false
-}
-
 // aadError renders the identity platform's error body: error, error_description (AADSTS code, then trace,
 // correlation id and time on their own lines), error_codes, timestamp, trace_id, correlation_id and error_uri, as
 // the error code reference shows it.
-func (s *Sim) aadError(rep *reply, status int, code string, aadsts int, desc string) {
-	n := s.reqSeq.Add(1)
+func (s *Sim) aadError(rep *simkit.Reply, status int, code string, aadsts int, desc string) {
+	n := s.kit.Seq()
 	trace := ids.GUID(ids.Hash(s.cfg.Seed, 0xaad1, n), ids.Hash(s.cfg.Seed, 0xaad2, n))
 	corr := ids.GUID(ids.Hash(s.cfg.Seed, 0xaad3, n), ids.Hash(s.cfg.Seed, 0xaad4, n))
 	ts := s.clock().UTC().Format("2006-01-02 15:04:05Z")
 	num := strconv.Itoa(aadsts)
-	rep.status, rep.contentType = status, plainJSON
-	b := append(rep.b[:0], `{"error":`...)
-	b = appendJSONString(b, code)
+	rep.Status, rep.ContentType = status, simkit.PlainJSON
+	b := append(rep.B[:0], `{"error":`...)
+	b = simkit.AppendJSONString(b, code)
 	b = append(b, `,"error_description":`...)
-	b = appendJSONString(b, "AADSTS"+num+": "+desc+"\r\nTrace ID: "+trace+"\r\nCorrelation ID: "+corr+"\r\nTimestamp: "+ts)
+	b = simkit.AppendJSONString(b, "AADSTS"+num+": "+desc+"\r\nTrace ID: "+trace+"\r\nCorrelation ID: "+corr+"\r\nTimestamp: "+ts)
 	b = append(b, `,"error_codes":[`...)
 	b = append(b, num...)
 	b = append(b, `],"timestamp":"`...)
@@ -227,12 +220,12 @@ func (s *Sim) aadError(rep *reply, status int, code string, aadsts int, desc str
 	b = append(b, corr...)
 	b = append(b, `","error_uri":"https://login.microsoftonline.com/error?code=`...)
 	b = append(b, num...)
-	rep.b = append(b, `"}`...)
+	rep.B = append(b, `"}`...)
 }
 
 // authorize checks the request's bearer token for aud and renders Graph's 401 when it is missing, unknown,
 // expired or for another resource.
-func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, aud string, rep *reply, reqID string) bool {
+func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, aud string, rep *simkit.Reply, reqID string) bool {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
@@ -240,7 +233,7 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, aud string, rep 
 	}
 	why := "Access token is empty."
 	if ok && tok != "" {
-		why = s.tokens.check(tok, aud, s.clock())
+		why = s.tokens.Check(tok, aud)
 	}
 	if why == "" {
 		return true

@@ -44,6 +44,7 @@ type AuditRecord struct {
 	OTC    uint8 // index into objectTypes
 }
 
+// ObjectTypes are the tables audit records name (objecttypecode), by AuditRecord.OTC.
 var ObjectTypes = []string{"systemuser", "opportunity", "lead", "quote", "account", "contact", "incident", "knowledgearticle"}
 
 var (
@@ -51,6 +52,7 @@ var (
 	serviceOTC = []uint8{6, 7, 5, 4}
 )
 
+// MicrosPerHour is an hour in microseconds: the audit log's bucket.
 const MicrosPerHour = 60 * MicrosPerMinute
 
 func (a *AuditLog) build(m *Tenant, cfg Params, env *DataverseEnv) {
@@ -198,6 +200,7 @@ func (a *AuditLog) HourOf(us int64) int {
 // that the paging cookie can carry.
 func (a *AuditLog) AuditID(k int, j int) string { return string(a.AppendAuditID(nil, k, j)) }
 
+// AppendAuditID writes AuditID without building a string (the hot path of an audit page).
 func (a *AuditLog) AppendAuditID(b []byte, k, j int) []byte {
 	pos := (uint64(k)<<24 | uint64(j)) ^ (a.seed >> 16 & 0xffffffffffff)
 	return ids.AppendGUID(b, pos<<16|(a.seed&0xffff), ids.Hash(int64(a.seed), uint64(k), uint64(j)))

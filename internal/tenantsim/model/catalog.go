@@ -61,6 +61,7 @@ const (
 var o365E3Plans = []ServicePlan{planExchange, planSharePoint, planOfficeWeb, planOfficeApps, planSkype, planTeams, planFormsE3, planSway, planPlanner}
 var o365E5Plans = []ServicePlan{planExchange, planSharePoint, planOfficeWeb, planOfficeApps, planSkype, planTeams, planFormsE5, planSway, planPlanner, planLockbox}
 
+// SKUCatalog are the products the tenant can buy, by SKU constant.
 var SKUCatalog = [SKUCount]SKUDef{
 	SKUSales:       {Part: "DYN365_ENTERPRISE_SALES", ID: "1e1a282c-9c54-43a2-9310-98ef728faace", Plans: []ServicePlan{planSales, planPowerAppsD, planFlowD}, Optional: []int{2}},
 	SKUService:     {Part: "DYN365_ENTERPRISE_CUSTOMER_SERVICE", ID: "749742bf-0d37-4158-a120-33567104deeb", Plans: []ServicePlan{planService, planPowerAppsD, planFlowD}, Optional: []int{2}},
@@ -91,6 +92,7 @@ const (
 	AppCount
 )
 
+// SignInApps are the applications users sign in to, by App constant.
 var SignInApps = [AppCount]SignInApp{
 	AppCRM:        {"00000007-0000-0000-c000-000000000000", "Dynamics CRM Online", "00000007-0000-0000-c000-000000000000", "Dataverse"},
 	AppERP:        {"00000015-0000-0000-c000-000000000000", "Microsoft Dynamics ERP", "00000015-0000-0000-c000-000000000000", "Microsoft Dynamics ERP"},
@@ -104,6 +106,7 @@ var SignInApps = [AppCount]SignInApp{
 // Device is a signIn.deviceDetail with the clientAppUsed that goes with it.
 type Device struct{ ClientApp, OS, Browser string }
 
+// Devices are the devices users sign in from.
 var Devices = []Device{
 	{"Browser", "Windows 10", "Edge 124.0.0"},
 	{"Browser", "Windows 10", "Chrome 124.0.0"},
@@ -120,6 +123,7 @@ type Place struct {
 	IPFirst              uint64 // first octet of addresses there
 }
 
+// Places are where users sign in from.
 var Places = []Place{
 	{"Redmond", "Washington", "US", "47.68050003051758", "-122.12094116210938", 131},
 	{"New York", "New York", "US", "40.71274948120117", "-74.00597381591797", 52},
@@ -136,6 +140,7 @@ type Failure struct {
 	CA     bool // blocked by conditional access
 }
 
+// Failures are the reasons a sign-in fails, by SignIn.Fail.
 var Failures = []Failure{
 	{50126, "Error validating credentials due to invalid username or password.", false},
 	{50074, "Strong Authentication is required.", false},
@@ -144,15 +149,22 @@ var Failures = []Failure{
 	{50053, "Account is locked because user tried to sign in too many times with an incorrect user ID or password.", false},
 }
 
+// FirstNames and LastNames make the users' names.
 var FirstNames = []string{"Adele", "Alex", "Diego", "Grady", "Henrietta", "Isaiah", "Johanna", "Joni", "Lee", "Lidia",
 	"Lynne", "Megan", "Miriam", "Nestor", "Patti", "Pradeep", "Irvin", "Allan", "Christie", "Debra", "Emily", "Enrico",
 	"Gerhart", "Jakob", "Lisa", "Marta", "Nina", "Omar", "Priya", "Ravi", "Sofia", "Tomas", "Uma", "Wei", "Yara", "Zoe"}
+
+// LastNames are the users' surnames.
 var LastNames = []string{"Vance", "Wilber", "Siciliani", "Archie", "Mueller", "Delgado", "Lauer", "Sherman", "Gu",
 	"Holloway", "Valdez", "Bowen", "Graham", "Wilke", "Fernandez", "Gupta", "Sink", "Deyoung", "Cline", "Berg", "Braun",
 	"Chen", "Dubois", "Eriksen", "Fischer", "Haddad", "Ito", "Jansen", "Kowalski", "Larsen", "Moreau", "Nakamura",
 	"Okafor", "Petrov", "Rossi", "Silva"}
+
+// Departments are the members' departments, by User.Dept.
 var Departments = []string{"Sales", "Customer Service", "Finance", "Operations", "Marketing", "IT", "HR", "Legal",
 	"Manufacturing", "Retail"}
+
+// JobTitles go with the departments, by User.Dept.
 var JobTitles = []string{"Account Manager", "Service Agent", "Controller", "Planner", "Marketing Lead", "Engineer",
 	"Recruiter", "Counsel", "Production Lead", "Store Manager"}
 var guestDomains = []string{"fabrikam.com", "northwindtraders.com", "adventure-works.com", "wingtiptoys.com"}

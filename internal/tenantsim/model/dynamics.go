@@ -80,6 +80,7 @@ type FinOpsUser struct {
 // FinOpsRole is one F&O security role: AOT name, label and the license it requires (UserLicenseType's member name).
 type FinOpsRole struct{ ID, Name, License string }
 
+// FinOpsRoles are the security roles every F&O environment has, by FinOpsUser.Roles.
 var FinOpsRoles = []FinOpsRole{
 	{"-SYSADMIN-", "System administrator", "None"},
 	{"SYSTEMUSER", "System user", "None"},
@@ -117,6 +118,7 @@ func (m *Tenant) buildDynamics(cfg Params) {
 	}
 }
 
+// HasSKU says whether the user holds SKU s.
 func (u *User) HasSKU(s int) bool {
 	for _, l := range u.Licenses {
 		if int(l.SKU) == s {

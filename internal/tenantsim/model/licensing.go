@@ -10,6 +10,7 @@ import (
 // Group-based licensing, assignment dates and emergency access accounts: what the license marts need beyond
 // assignedLicenses. Group ids are drawn from the seed.
 
+// GroupID is the object id of licensing group g.
 func (m *Tenant) GroupID(g int) string {
 	return ids.GUID(ids.Hash(m.Seed, 70, uint64(g)), ids.Hash(m.Seed, 71, uint64(g)))
 }
@@ -69,6 +70,7 @@ func SuiteSKU(s uint8) bool {
 	return s == SKUO365E3 || s == SKUO365E5 || s == SKUM365E3 || s == SKUM365E5
 }
 
+// HasSuite says whether the user holds a Microsoft 365 / Office 365 suite.
 func (u *User) HasSuite() bool {
 	for _, l := range u.Licenses {
 		if SuiteSKU(l.SKU) {

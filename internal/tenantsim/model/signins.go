@@ -134,7 +134,10 @@ func (e *Events) countBuckets(a, b int) int64 {
 	return mulDiv(e.Total, e.cum[b], w) - mulDiv(e.Total, e.cum[a], w)
 }
 
+// BucketStart is when bucket k starts (Unix microseconds).
 func (e *Events) BucketStart(k int) int64 { return e.Start + int64(k)*MicrosPerMinute }
+
+// BucketSeed is the seed of bucket k's sign-ins.
 func (e *Events) BucketSeed(k int) uint64 { return ids.Hash(e.seed, 0x5167, uint64(k)) }
 
 // At is the time and first hash of event j of the n in the bucket starting at bs.

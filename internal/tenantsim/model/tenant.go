@@ -32,6 +32,7 @@ type LicenseGroup struct {
 	SKU  int // the SKU it assigns
 }
 
+// LicenseGroups are the security groups that assign licenses, by License.Group.
 var LicenseGroups = []LicenseGroup{
 	{"All staff - Microsoft 365 E3", SKUM365E3},
 	{"All staff - Office 365 E3", SKUO365E3},
