@@ -164,7 +164,7 @@ func (s *secretFile) current() []byte {
 }
 
 // EventsDir is where the receiver keeps its journal, secrets and status, under the warehouse.
-func EventsDir(warehouseRoot string) string { return filepath.Join(warehouseRoot, "_events") }
+func EventsDir(warehouseRoot string) string { return warehouse.EventsDir(warehouseRoot) }
 
 // RejectedDir is where journal lines that are no business event are set aside, as they were.
 func RejectedDir(warehouseRoot string) string {

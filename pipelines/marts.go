@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -53,8 +52,7 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	// DuckDB's own memory for the marts: enough for a 100,000-user tenant's aggregates (they stream the event
 	// tables' columns, never hold them), well under the machine's; a bigger tenant spills to the temporary
 	// directory instead of growing the process.
-	// Spill files go under _staging (DuckDB's default, <catalog>.tmp, is the name the catalog build writes to).
-	spill := filepath.Join(r.wh.Root(), "_staging", "duckdb-spill")
+	spill := warehouse.SpillDir(r.wh.Root())
 	for _, set := range []string{"SET enable_external_file_cache = false", "SET memory_limit = '" + martsMemory + "'", "SET temp_directory = '" + strings.ReplaceAll(spill, "'", "''") + "'"} {
 		if _, err := db.ExecContext(ctx, set); err != nil {
 			return fmt.Errorf("limiting the marts' memory: %w", err)

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +88,7 @@ func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
 		check: func(tenants []TenantRef) error { return jsmImportSources(cfg, tenants) },
 		send: func(ctx context.Context, wh *warehouse.Warehouse, t string, data assets.Data) (assets.Result, error) {
 			// An execution a killed sync left behind is recorded beside the syncs: cancel it before starting.
-			marker := filepath.Join(wh.Root(), "syncs", "tenant="+t, ".jsm-assets-execution")
+			marker := warehouse.ExecutionMarker(wh.Root(), t, "jsm-assets")
 			jsm := cfg.JSM
 			if tok, ok := cfg.JSMTokens[t]; ok {
 				jsm.Token = tok

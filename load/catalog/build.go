@@ -20,7 +20,7 @@ import (
 )
 
 // FileName is the catalog's name inside the warehouse.
-const FileName = "seatlake.duckdb"
+const FileName = warehouse.ViewsFile
 
 // viewData is what the templates in sql/ see; see that package's documentation.
 type viewData struct {
