@@ -21,6 +21,7 @@ import (
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/assets"
 )
 
@@ -71,7 +72,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		return out
 	}
 	auth := cfg.auth(cfg.Logger)
-	retry := odata.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30 * time.Second}
+	retry := outbound.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30 * time.Second}
 	client := func(tokens *msauth.TokenSource, header http.Header) *odata.Client {
 		return odata.NewClient(odata.Config{HTTPClient: cfg.httpClient(0), Tokens: tokens, Retry: retry, RequestTimeout: cfg.RequestTimeout, Header: header, Logger: cfg.Logger})
 	}
@@ -116,7 +117,7 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 	gc := client(graphTokens, nil)
 	var buf bytes.Buffer
 	err = gc.Get(ctx, strings.TrimRight(cfg.GraphEndpoint, "/")+"/v1.0/users?$select=id,signInActivity&$top=1", &buf)
-	var he *odata.HTTPError
+	var he *outbound.Error
 	switch {
 	case err == nil:
 		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckOK, "signInActivity is readable", "")
@@ -232,7 +233,7 @@ func tokenRoles(tok string) map[string]bool {
 
 // tokenDetail is a failed token request's error, without the fix when the action says it (an untrusted certificate).
 func tokenDetail(err error) string {
-	if ce := odata.CertificateProblem(err); ce != nil {
+	if ce := outbound.CertificateProblem(err); ce != nil {
 		return oneLine(strings.Replace(err.Error(), ": "+ce.Fix, "", 1))
 	}
 	return oneLine(err.Error())
@@ -243,7 +244,7 @@ func tokenAction(err error) string {
 	if errors.As(err, &ae) {
 		return "fix the app registration's credentials as the AADSTS message says"
 	}
-	if ce := odata.CertificateProblem(err); ce != nil {
+	if ce := outbound.CertificateProblem(err); ce != nil {
 		return ce.Fix
 	}
 	return "check the authority host and the network"

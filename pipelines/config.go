@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform/rules"
 	"io"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/extract/odata"
 )
 
 // Config is everything a run needs, filled once by cmd/ and checked by Validate (which does no I/O).
@@ -63,7 +63,7 @@ type Config struct {
 
 	BatchRows      int
 	RequestTimeout time.Duration
-	Retry          odata.RetryPolicy
+	Retry          outbound.RetryPolicy
 
 	// RootCAs, when set, are the only certificate authorities trusted (an in-process simulator's); nil trusts the
 	// system's, which SSL_CERT_FILE and SSL_CERT_DIR can point elsewhere.

@@ -20,6 +20,7 @@ import (
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // envSink is one environment's share of a table. Snapshot rows are held until the environment's read is whole,
@@ -148,7 +149,7 @@ func (r *run) envClient(env string, header http.Header) *odata.Client {
 	tokens := msauth.NewTokenSource(cfg.auth(r.log), env)
 	return odata.NewClient(odata.Config{
 		HTTPClient: cfg.httpClient(0), Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout,
-		Logger: r.log.With("environment", env), Header: header, Gate: odata.NewGate(),
+		Logger: r.log.With("environment", env), Header: header, Gate: outbound.NewGate(),
 	})
 }
 
@@ -194,7 +195,7 @@ func (r *run) dataverseEnv(ctx context.Context, env string, sinks map[*table.Tab
 	x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID, TenantID: cfg.TenantID, RunID: r.sum.RunID,
 		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows}
 	host := envHost(env)
-	stream := func(t *table.Table) (string, *odata.Stats, *streamProgress) {
+	stream := func(t *table.Table) (string, *outbound.Stats, *streamProgress) {
 		name := t.Name + " " + host
 		st := r.streamStats(name)
 		return name, st, r.progress.stream(name, 0, st, &es[t].rows)
@@ -238,7 +239,7 @@ func (r *run) dataverseEnv(ctx context.Context, env string, sinks map[*table.Tab
 			// Refused (no application user, no privilege, a token the environment does not take): no window can
 			// succeed, so the environment fails as one.
 			fatal: func(err error) bool {
-				var he *odata.HTTPError
+				var he *outbound.Error
 				return errors.As(err, &he) && (he.Status == 401 || he.Status == 403)
 			},
 		}, p)

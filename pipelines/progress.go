@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // progress shows what each stream is doing: one line per stream redrawn in place on a terminal, or a heartbeat log
@@ -35,7 +35,7 @@ type streamProgress struct {
 	pages          atomic.Int64
 	windows, total atomic.Int64
 	finished       atomic.Bool
-	stats          *odata.Stats
+	stats          *outbound.Stats
 }
 
 func newProgress(cfg Config, log *slog.Logger) *progress {
@@ -100,7 +100,7 @@ func (p *progress) draw() {
 }
 
 // stream registers a stream; windows > 0 when the stream is fetched in that many time windows.
-func (p *progress) stream(name string, windows int, stats *odata.Stats, rows *atomic.Int64) *streamProgress {
+func (p *progress) stream(name string, windows int, stats *outbound.Stats, rows *atomic.Int64) *streamProgress {
 	s := &streamProgress{name: name, stats: stats, rows: rows}
 	s.total.Store(int64(windows))
 	p.mu.Lock()

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 func TestProgressOnATerminalAndInLogs(t *testing.T) {
@@ -18,7 +18,7 @@ func TestProgressOnATerminalAndInLogs(t *testing.T) {
 		p := newProgress(Config{Progress: &out, Heartbeat: time.Hour}, slog.New(slog.DiscardHandler))
 		p.start(context.Background())
 		var rows atomic.Int64
-		st := &odata.Stats{}
+		st := &outbound.Stats{}
 		s := p.stream("graph_signins", 31, st, &rows)
 		rows.Store(12345)
 		s.pages.Store(13)

@@ -22,6 +22,7 @@ import (
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/reclaim"
 	"github.com/seatlake/seatlake/load/warehouse"
@@ -143,7 +144,7 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 		tokens := msauth.NewTokenSource(t.auth(cfg.Logger), t.GraphEndpoint)
 		graphs[t.TenantID] = &reclaim.Graph{Endpoint: t.GraphEndpoint,
 			Client: odata.NewClient(odata.Config{HTTPClient: t.httpClient(0), Tokens: tokens, RequestTimeout: t.RequestTimeout, Logger: cfg.Logger,
-				Retry: odata.RetryPolicy{MaxAttempts: 5, MaxTotalWait: 2 * time.Minute}})}
+				Retry: outbound.RetryPolicy{MaxAttempts: 5, MaxTotalWait: 2 * time.Minute}})}
 		clients[t.TenantID] = t.ClientID
 	}
 	start := cfg.Now().UTC()
@@ -196,7 +197,7 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 		return "no longer a reclaim candidate in the latest marts: now " + status
 	}
 	u, err := g.ReadUser(ctx, row.UserID, true)
-	var he *odata.HTTPError
+	var he *outbound.Error
 	if errors.As(err, &he) && he.Code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant" {
 		u, err = g.ReadUser(ctx, row.UserID, false)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform"
 )
@@ -86,7 +87,7 @@ func newRun(cfg Config, wh *warehouse.Warehouse) *run {
 	if len(cfg.AllowAuthorityHosts) > 0 && msauth.CheckAuthorityHost(cfg.AuthorityHost, nil) != nil {
 		log.Warn("the client secret goes to an authority host outside Microsoft's documented ones, as --allow-authority-host allows", "authority_host", cfg.AuthorityHost)
 	}
-	return &run{cfg: cfg, log: log, wh: wh, sum: sum, stats: map[string]*odata.Stats{}, progress: newProgress(cfg, log)}
+	return &run{cfg: cfg, log: log, wh: wh, sum: sum, stats: map[string]*outbound.Stats{}, progress: newProgress(cfg, log)}
 }
 
 // finish closes the run's summary and stores it in runs/, whatever happened: a failed nightly run must leave a
@@ -158,15 +159,15 @@ type run struct {
 	stage *sync.Mutex
 
 	mu    sync.Mutex
-	stats map[string]*odata.Stats
+	stats map[string]*outbound.Stats
 }
 
-func (r *run) streamStats(name string) *odata.Stats {
+func (r *run) streamStats(name string) *outbound.Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.stats[name]
 	if !ok {
-		s = &odata.Stats{}
+		s = &outbound.Stats{}
 		r.stats[name] = s
 	}
 	return s
@@ -226,7 +227,7 @@ func (r *run) execute(ctx context.Context) error {
 	// pauses every window instead of each window running into it.
 	reportClient := odata.NewClient(odata.Config{
 		HTTPClient: httpClient, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout, Logger: r.log,
-		Gate: odata.NewGate(),
+		Gate: outbound.NewGate(),
 	})
 	// Records that cannot be loaded are kept aside in the run's reject files, committed with it.
 	var rejectErr error

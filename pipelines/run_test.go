@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 	"github.com/seatlake/seatlake/load/catalog"
 )
@@ -52,7 +52,7 @@ func testConfig(sim *tenantsim.Sim, base, warehouse string) Config {
 		Dataverse: sim.DataverseURLs(), FinOps: sim.FinOpsURLs(),
 		SignInHistory: 7 * 24 * time.Hour,
 		BatchRows:     1000, // several batches per stream, even on a small tenant
-		Retry:         odata.RetryPolicy{MaxAttempts: 4, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxTotalWait: 5 * time.Second},
+		Retry:         outbound.RetryPolicy{MaxAttempts: 4, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxTotalWait: 5 * time.Second},
 	}
 }
 

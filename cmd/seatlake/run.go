@@ -18,8 +18,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/pipelines"
 	"github.com/seatlake/seatlake/transform/rules"
@@ -196,7 +196,7 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--parquet-compression: %w", err)}
 	}
 	cfg.RequestTimeout = c.Duration("request-timeout")
-	cfg.Retry = odata.RetryPolicy{MaxAttempts: c.Int("max-attempts"), MaxTotalWait: c.Duration("max-retry-wait")}
+	cfg.Retry = outbound.RetryPolicy{MaxAttempts: c.Int("max-attempts"), MaxTotalWait: c.Duration("max-retry-wait")}
 	cfg.Heartbeat = c.Duration("heartbeat")
 	if err := setMemoryLimit(c.String("memory-limit"), cfg.BatchRows); err != nil {
 		return &exitError{code: exitUsage, err: err}

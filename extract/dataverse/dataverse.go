@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Pager walks an OData collection; *odata.Client implements it.
@@ -77,7 +78,7 @@ func (x *Extractor) alloc() memory.Allocator {
 
 // explain turns Dataverse's well-known refusals into errors that say what to do.
 func (x *Extractor) explain(err error, what string) error {
-	var he *odata.HTTPError
+	var he *outbound.Error
 	if errors.As(err, &he) {
 		switch {
 		case he.Code == "0x80072560" || strings.Contains(he.Message, "not a member of the organization"):

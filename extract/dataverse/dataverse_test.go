@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -70,7 +71,7 @@ func setup(t *testing.T, mutate func(*tenantsim.Config), pageSize int) (*tenants
 		h.Set("Prefer", "odata.maxpagesize="+itoa(pageSize))
 	}
 	c := odata.NewClient(odata.Config{HTTPClient: &http.Client{Transport: rec}, Tokens: tokens, Header: h,
-		Retry: odata.RetryPolicy{MaxAttempts: 6, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxTotalWait: 30 * time.Second}})
+		Retry: outbound.RetryPolicy{MaxAttempts: 6, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxTotalWait: 30 * time.Second}})
 	x := &Extractor{Environment: env, ClientID: client, TenantID: tenant, RunID: "r1", ExtractedAt: fixedNow, BatchRows: 1000,
 		Alloc: memory.NewCheckedAllocator(memory.DefaultAllocator)}
 	t.Cleanup(func() { x.Alloc.(*memory.CheckedAllocator).AssertSize(t, 0) })
@@ -144,7 +145,7 @@ func TestAuditsServiceProtectionLimits(t *testing.T) {
 				cfg.PageLatency = 15 * time.Millisecond
 			}, 400)
 			var rows rowCounter
-			var st odata.Stats
+			var st outbound.Stats
 			cs := c.WithStats(&st)
 			var wg sync.WaitGroup
 			errs := make([]error, tc.conc)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // replay serves one documented answer (testdata/README.md), "[Organization URI]" being the server, and records the
@@ -35,7 +36,7 @@ func replay(t *testing.T, file string, status int) (*Extractor, *odata.Client, *
 		w.Write(bytes.ReplaceAll(body, []byte("[Organization URI]"), []byte("http://"+r.Host)))
 	}))
 	t.Cleanup(srv.Close)
-	c := odata.NewClient(odata.Config{Header: Headers(), Retry: odata.RetryPolicy{MaxAttempts: 1},
+	c := odata.NewClient(odata.Config{Header: Headers(), Retry: outbound.RetryPolicy{MaxAttempts: 1},
 		Sleep: func(context.Context, time.Duration) error { return nil }})
 	x := &Extractor{Environment: srv.URL, ClientID: "app", TenantID: "t", RunID: "r1", ExtractedAt: fixedNow, BatchRows: 100,
 		Alloc: memory.NewCheckedAllocator(memory.DefaultAllocator)}
@@ -110,7 +111,7 @@ func TestDocumentedErrorsReplay(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			x, c, _ := replay(t, tc.file, tc.status)
 			_, err := x.Users(context.Background(), c, &rowCounter{})
-			var he *odata.HTTPError
+			var he *outbound.Error
 			if !errors.As(err, &he) || he.Status != tc.status || he.Code != tc.code || he.Message != tc.msg {
 				t.Fatalf("error %v, want HTTP %d %s %q", err, tc.status, tc.code, tc.msg)
 			}

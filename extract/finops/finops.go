@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Pager walks an OData collection; *odata.Client implements it.
@@ -66,7 +67,7 @@ func (x *Extractor) alloc() memory.Allocator {
 }
 
 func (x *Extractor) explain(err error, what string) error {
-	var he *odata.HTTPError
+	var he *outbound.Error
 	if errors.As(err, &he) {
 		switch he.Status {
 		case 401, 403:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -90,7 +91,7 @@ func simExtractor(t *testing.T, mutate func(*tenantsim.Config)) (*tenantsim.Sim,
 	tenant, client, secret := sim.Credentials()
 	env := sim.FinOpsURLs()[0]
 	tokens := msauth.NewTokenSource(msauth.Config{AuthorityHost: base, TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret)}, env)
-	c := odata.NewClient(odata.Config{Tokens: tokens, Retry: odata.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}})
+	c := odata.NewClient(odata.Config{Tokens: tokens, Retry: outbound.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}})
 	return sim, &Extractor{Environment: env, ClientID: client, TenantID: tenant, RunID: "r", ExtractedAt: time.Now(), BatchRows: 500}, c
 }
 

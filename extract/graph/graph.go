@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Pager walks an OData collection, calling decode with each page's body and following the nextLink it returns.
@@ -89,7 +90,7 @@ func badPage(what string, err error) error {
 
 // explain turns Graph's well-known refusals into errors a person can act on.
 func explain(err error, what, permission string) error {
-	var he *odata.HTTPError
+	var he *outbound.Error
 	if errors.As(err, &he) {
 		switch {
 		case he.Code == codeNonPremium:
@@ -103,7 +104,7 @@ func explain(err error, what, permission string) error {
 
 // isNoPremium reports whether err is Graph's "no Entra ID P1" refusal.
 func isNoPremium(err error) bool {
-	var he *odata.HTTPError
+	var he *outbound.Error
 	return errors.As(err, &he) && he.Code == codeNonPremium
 }
 

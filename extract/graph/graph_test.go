@@ -20,6 +20,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -182,7 +183,7 @@ func newTestExtractor(t *testing.T, f *fakeGraph) (*Extractor, *odata.Client, *m
 		ExtractedAt: time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC), BatchRows: 2, Alloc: mem,
 	}
 	c := odata.NewClient(odata.Config{Tokens: staticToken{}, HTTPClient: f.srv.Client(),
-		Retry: odata.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTotalWait: time.Second}})
+		Retry: outbound.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTotalWait: time.Second}})
 	return x, c, mem
 }
 

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // GroupPermission is the least privileged Graph application permission that reads a group's display name (Learn,
@@ -51,7 +51,7 @@ func (x *Extractor) Groups(ctx context.Context, p Pager, ids []string, sink tabl
 	}
 	for _, id := range ids {
 		err := p.Walk(ctx, x.url("groups/"+url.PathEscape(id), "$select=id,displayName"), decode)
-		var he *odata.HTTPError
+		var he *outbound.Error
 		switch {
 		case errors.As(err, &he) && he.Status == http.StatusNotFound:
 			res.NotFound++

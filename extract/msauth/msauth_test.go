@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 const secret = "s3cr3t~Value.with-symbols"
@@ -434,7 +434,7 @@ func TestUntrustedAuthorityCertificateIsNamedAtOnce(t *testing.T) {
 		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
 	ts := NewTokenSource(cfg, "https://graph.microsoft.com")
 	_, err := ts.Token(context.Background())
-	var ce *odata.CertificateError
+	var ce *outbound.CertificateError
 	if !errors.As(err, &ce) {
 		t.Fatalf("want a certificate error, got %v", err)
 	}

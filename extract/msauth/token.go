@@ -22,7 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // DefaultAuthorityHost is the public cloud's identity platform.
@@ -248,7 +248,7 @@ func (s *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 // platform sent one, capped; else 1 s, 2 s…).
 func transientWait(err error, attempt int) (time.Duration, bool) {
 	wait := time.Duration(1<<(attempt-1)) * time.Second
-	if odata.CertificateProblem(err) != nil {
+	if outbound.CertificateProblem(err) != nil {
 		return 0, false // a certificate this machine does not trust stays untrusted
 	}
 	var re *oauth2.RetrieveError
@@ -357,7 +357,7 @@ func (s *TokenSource) explain(err error, attempts int) error {
 	if attempts > 1 {
 		tries = fmt.Sprintf(" (%d attempts)", attempts)
 	}
-	if ce := odata.CertificateProblem(err); ce != nil {
+	if ce := outbound.CertificateProblem(err); ce != nil {
 		return fmt.Errorf("requesting a token from %s: %w", s.cc.TokenURL, ce)
 	}
 	var re *oauth2.RetrieveError

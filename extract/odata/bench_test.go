@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // BenchmarkWalk pages ~1 MB pages (1,000 sign-in-sized rows each) over loopback; one op is one page. The decoder
@@ -35,7 +37,7 @@ func BenchmarkWalk(b *testing.B) {
 	}))
 	defer srv.Close()
 	srvURL = srv.URL
-	st := &Stats{}
+	st := &outbound.Stats{}
 	c := NewClient(Config{Tokens: &tokens{}, HTTPClient: srv.Client()}).WithStats(st)
 	b.SetBytes(int64(rows.Len()))
 	b.ReportAllocs()

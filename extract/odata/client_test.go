@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // tokens hands out numbered tokens and records invalidations.
@@ -126,8 +128,8 @@ func newScript(t *testing.T, steps ...step) *script {
 	return s
 }
 
-func testClient(s *script, tok *tokens, sl *sleeper, p RetryPolicy) (*Client, *Stats) {
-	st := &Stats{}
+func testClient(s *script, tok *tokens, sl *sleeper, p outbound.RetryPolicy) (*Client, *outbound.Stats) {
+	st := &outbound.Stats{}
 	c := NewClient(Config{Tokens: tok, Retry: p, Sleep: sl.sleep, Rand: func() float64 { return 0.5 },
 		Header: http.Header{"Prefer": {"odata.maxpagesize=5000"}}}).WithStats(st)
 	return c, st
@@ -154,7 +156,7 @@ func TestWalkFollowsNextLinkVerbatim(t *testing.T) {
 	s := newScript(t, step{file: "dataverse_page1.json", header: map[string]string{"Preference-Applied": "odata.maxpagesize=2"}},
 		step{file: "dataverse_page2.json", header: map[string]string{"Preference-Applied": "odata.maxpagesize=2"}},
 		step{file: "dataverse_page3.json"})
-	c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	c, st := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 	rows := 0
 	if err := c.Walk(context.Background(), s.srv.URL+"/api/data/v9.2/contacts?$select=fullname", nextOf(&rows)); err != nil {
 		t.Fatal(err)
@@ -181,7 +183,7 @@ func TestRetries(t *testing.T) {
 	tests := []struct {
 		name      string
 		steps     []step
-		policy    RetryPolicy
+		policy    outbound.RetryPolicy
 		wantErr   string
 		wantWaits []time.Duration
 		throttled int64
@@ -195,7 +197,7 @@ func TestRetries(t *testing.T) {
 		{
 			name:      "503 without Retry-After backs off with jitter",
 			steps:     []step{{status: 503, body: "busy"}, {status: 504}, ok},
-			policy:    RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Minute},
+			policy:    outbound.RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Minute},
 			wantWaits: []time.Duration{500 * time.Millisecond, time.Second}, retries: 2,
 		},
 		{
@@ -206,14 +208,14 @@ func TestRetries(t *testing.T) {
 		{
 			name:    "gives up after MaxAttempts failures, by name",
 			steps:   []step{{status: 503}, {status: 503}, {status: 503}},
-			policy:  RetryPolicy{MaxAttempts: 3},
+			policy:  outbound.RetryPolicy{MaxAttempts: 3},
 			wantErr: "giving up on GET", retries: 2,
 			wantWaits: []time.Duration{500 * time.Millisecond, time.Second},
 		},
 		{
 			name:    "gives up when the next wait passes MaxTotalWait",
 			steps:   []step{{status: 429, retryAfter: "30"}, {status: 429, retryAfter: "40"}},
-			policy:  RetryPolicy{MaxTotalWait: time.Minute},
+			policy:  outbound.RetryPolicy{MaxTotalWait: time.Minute},
 			wantErr: "after 2 attempts and 30s waited", throttled: 2, retries: 1,
 			wantWaits: []time.Duration{30 * time.Second},
 		},
@@ -251,12 +253,12 @@ func TestRetries(t *testing.T) {
 
 func TestHTTPErrorCarriesTheServiceCode(t *testing.T) {
 	s := newScript(t, step{status: 403, file: "graph_403.json"})
-	c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	c, _ := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 	var buf bytes.Buffer
 	err := c.Get(context.Background(), s.srv.URL+"/v1.0/users?$select=id", &buf)
-	var he *HTTPError
+	var he *outbound.Error
 	if !errors.As(err, &he) {
-		t.Fatalf("error %v is not an *HTTPError", err)
+		t.Fatalf("error %v is not an *outbound.Error", err)
 	}
 	if he.Status != 403 || he.Code != "Authorization_RequestDenied" || he.RequestID != "3e4d6c4b-7d1c-4b8e-9a2b-1f3e5c6d7e8f" || strings.Contains(he.URL, "$select") {
 		t.Errorf("%+v", he)
@@ -268,7 +270,7 @@ func TestUnauthorizedGetsOneNewToken(t *testing.T) {
 	t.Run("new token succeeds", func(t *testing.T) {
 		s := newScript(t, step{status: 401, body: unauth.body, wantAuth: "token-1"}, step{body: `{"value":[{}]}`, wantAuth: "token-2"})
 		tok := &tokens{}
-		c, st := testClient(s, tok, &sleeper{}, RetryPolicy{})
+		c, st := testClient(s, tok, &sleeper{}, outbound.RetryPolicy{})
 		rows := 0
 		if err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(&rows)); err != nil {
 			t.Fatal(err)
@@ -279,10 +281,10 @@ func TestUnauthorizedGetsOneNewToken(t *testing.T) {
 	})
 	t.Run("second 401 is returned", func(t *testing.T) {
 		s := newScript(t, unauth, unauth)
-		c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+		c, _ := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 		rows := 0
 		err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(&rows))
-		var he *HTTPError
+		var he *outbound.Error
 		if !errors.As(err, &he) || he.Status != 401 || len(s.seen) != 2 {
 			t.Errorf("error %v after %d requests: want the second 401", err, len(s.seen))
 		}
@@ -291,7 +293,7 @@ func TestUnauthorizedGetsOneNewToken(t *testing.T) {
 
 func TestBadPageIsFetchedAgain(t *testing.T) {
 	s := newScript(t, step{body: `{"value":[{"a":`}, step{body: `{"value":[{"a":1}]}`})
-	c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	c, st := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 	rows := 0
 	if err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(&rows)); err != nil {
 		t.Fatal(err)
@@ -301,67 +303,9 @@ func TestBadPageIsFetchedAgain(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	tests := map[string]time.Duration{
-		"":                              0,
-		"3":                             3 * time.Second,
-		"2.128":                         2128 * time.Millisecond,
-		"Sun, 22 Nov 2026 10:00:05 GMT": 5 * time.Second,
-		"soon":                          0,
-		"-1":                            0,
-	}
-	for in, want := range tests {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
-func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
-	var clock atomic.Int64
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	g := NewGate()
-	g.now = func() time.Time { return base.Add(time.Duration(clock.Load())) }
-	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
-	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {
-		t.Fatalf("an idle gate made a request wait %v", d)
-	}
-	g.throttled(time.Time{}, 3*time.Second)
-	d, _, _ := g.wait(context.Background(), sleep)
-	if d != 3*time.Second {
-		t.Errorf("after a 429 with Retry-After 3s the next request waited %v", d)
-	}
-	// The spacing learned from the 429 keeps the following requests apart instead of bursting.
-	d2, _, _ := g.wait(context.Background(), sleep)
-	if d2 <= 0 {
-		t.Errorf("the request after a throttled one did not wait for the spacing")
-	}
-	for i := 0; i < 200; i++ {
-		g.succeeded()
-	}
-	clock.Add(int64(time.Minute))
-	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {
-		t.Errorf("after many successes a request still waited %v", d)
-	}
-}
-
-func TestPacedGate(t *testing.T) {
-	var clock atomic.Int64
-	g := NewPacedGate(5, 10*time.Second)
-	g.now = func() time.Time { return time.Unix(0, clock.Load()) }
-	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
-	for i := 0; i < 6; i++ {
-		g.wait(context.Background(), sleep)
-	}
-	if got := time.Duration(clock.Load()); got != 10*time.Second {
-		t.Errorf("6 requests at 5 per 10 s took %v, want 10s", got)
-	}
-}
-
 func TestWalkFollowsAGraphChainExactly(t *testing.T) {
 	s := newScript(t, step{file: "graph_users_page1.json"}, step{file: "graph_users_page2.json"}, step{file: "graph_users_page3.json"})
-	c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+	c, _ := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 	rows := 0
 	if err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users?$select=id,userPrincipalName&$top=2", nextOf(&rows)); err != nil {
 		t.Fatal(err)
@@ -385,9 +329,9 @@ func TestBackoffIsCappedWithFullJitter(t *testing.T) {
 		t.Run(fmt.Sprint(r), func(t *testing.T) {
 			s := newScript(t, busy, busy, busy, busy, busy, step{body: `{"value":[]}`})
 			sl := &sleeper{}
-			st := &Stats{}
+			st := &outbound.Stats{}
 			c := NewClient(Config{Tokens: &tokens{}, Sleep: sl.sleep, Rand: func() float64 { return r },
-				Retry: RetryPolicy{BaseDelay: time.Second, MaxDelay: 3 * time.Second}}).WithStats(st)
+				Retry: outbound.RetryPolicy{BaseDelay: time.Second, MaxDelay: 3 * time.Second}}).WithStats(st)
 			var buf bytes.Buffer
 			if err := c.Get(context.Background(), s.srv.URL+"/v1.0/users", &buf); err != nil {
 				t.Fatal(err)
@@ -409,7 +353,7 @@ func TestBackoffIsCappedWithFullJitter(t *testing.T) {
 func TestGivingUpSaysWhatHowOftenAndHowLong(t *testing.T) {
 	busy := step{status: 503, body: `{"error":{"code":"ServiceUnavailable","message":"Service Unavailable"}}`}
 	s := newScript(t, busy, busy, busy)
-	c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{MaxAttempts: 3})
+	c, _ := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{MaxAttempts: 3})
 	var buf bytes.Buffer
 	err := c.Get(context.Background(), s.srv.URL+"/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01", &buf)
 	want := "giving up on GET " + s.srv.URL + "/v1.0/auditLogs/signIns after 3 attempts and 1.5s waited: GET " +
@@ -417,7 +361,7 @@ func TestGivingUpSaysWhatHowOftenAndHowLong(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
 	}
-	var he *HTTPError
+	var he *outbound.Error
 	if !errors.As(err, &he) || he.Status != 503 {
 		t.Errorf("the last answer is not reachable with errors.As: %v", err)
 	}
@@ -427,28 +371,28 @@ func TestHTTPErrorParsing(t *testing.T) {
 	tests := []struct {
 		name string
 		st   step
-		want HTTPError
+		want outbound.Error
 	}{
-		{"graph no premium", step{status: 403, file: "graph_403_nonpremium.json"}, HTTPError{Status: 403,
+		{"graph no premium", step{status: 403, file: "graph_403_nonpremium.json"}, outbound.Error{Status: 403,
 			Code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant", Message: "Neither tenant is B2C or tenant doesn't have premium license",
 			RequestID: "2d4d6c4b-7d1c-4b8e-9a2b-1f3e5c6d7e8f"}},
-		{"graph denied", step{status: 403, file: "graph_403.json"}, HTTPError{Status: 403, Code: "Authorization_RequestDenied",
+		{"graph denied", step{status: 403, file: "graph_403.json"}, outbound.Error{Status: 403, Code: "Authorization_RequestDenied",
 			Message: "Insufficient privileges to complete the operation.", RequestID: "3e4d6c4b-7d1c-4b8e-9a2b-1f3e5c6d7e8f"}},
 		{"dataverse", step{status: 404, file: "dataverse_404.json", header: map[string]string{"x-ms-service-request-id": "b1f0c3e2"}},
-			HTTPError{Status: 404, Code: "0x8006088a", Message: "Resource not found for the segment 'Account'.", RequestID: "b1f0c3e2"}},
+			outbound.Error{Status: 404, Code: "0x8006088a", Message: "Resource not found for the segment 'Account'.", RequestID: "b1f0c3e2"}},
 		{"not json", step{status: 400, body: "<html>\r\n<body>Bad\r\n   Request</body>\r\n</html>"},
-			HTTPError{Status: 400, Message: "<html> <body>Bad Request</body> </html>"}},
-		{"long", step{status: 400, body: strings.Repeat("é", 300)}, HTTPError{Status: 400, Message: strings.Repeat("é", 100) + "…"}},
+			outbound.Error{Status: 400, Message: "<html> <body>Bad Request</body> </html>"}},
+		{"long", step{status: 400, body: strings.Repeat("é", 300)}, outbound.Error{Status: 400, Message: strings.Repeat("é", 100) + "…"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newScript(t, tt.st)
-			c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+			c, st := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 			var buf bytes.Buffer
 			err := c.Get(context.Background(), s.srv.URL+"/api/x?$filter=a", &buf)
-			var he *HTTPError
+			var he *outbound.Error
 			if !errors.As(err, &he) {
-				t.Fatalf("error %v is not an *HTTPError", err)
+				t.Fatalf("error %v is not an *outbound.Error", err)
 			}
 			tt.want.URL = s.srv.URL + "/api/x"
 			if *he != tt.want {
@@ -473,7 +417,7 @@ func TestPerAttemptTimeout(t *testing.T) {
 	})
 	t.Run("named when giving up", func(t *testing.T) {
 		s := newScript(t, step{hang: true}, step{hang: true})
-		c := NewClient(Config{Tokens: &tokens{}, Sleep: (&sleeper{}).sleep, RequestTimeout: 20 * time.Millisecond, Retry: RetryPolicy{MaxAttempts: 2}})
+		c := NewClient(Config{Tokens: &tokens{}, Sleep: (&sleeper{}).sleep, RequestTimeout: 20 * time.Millisecond, Retry: outbound.RetryPolicy{MaxAttempts: 2}})
 		err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(new(int)))
 		if err == nil || !strings.Contains(err.Error(), "after 2 attempts") || !strings.Contains(err.Error(), "no complete answer within the request timeout of 20ms") {
 			t.Errorf("error %v", err)
@@ -498,7 +442,7 @@ func TestNextLinkMustStayOnTheHost(t *testing.T) {
 			if next == "{{self}}" {
 				s.steps[0].body = `{"value":[],"@odata.nextLink":"` + s.srv.URL + `/v1.0/users"}`
 			}
-			c, _ := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+			c, _ := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 			err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users", nextOf(new(int)))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want %q", err, tt.want)
@@ -514,7 +458,7 @@ func TestDecodeErrors(t *testing.T) {
 	errSchema := errors.New("unexpected type for id")
 	t.Run("other errors stop the walk", func(t *testing.T) {
 		s := newScript(t, step{body: `{"value":[]}`})
-		c, st := testClient(s, &tokens{}, &sleeper{}, RetryPolicy{})
+		c, st := testClient(s, &tokens{}, &sleeper{}, outbound.RetryPolicy{})
 		err := c.Walk(context.Background(), s.srv.URL+"/x", func([]byte) (string, error) { return "", errSchema })
 		if !errors.Is(err, errSchema) || st.Requests.Load() != 1 {
 			t.Errorf("error %v after %d requests: want the decoder's error, no refetch", err, st.Requests.Load())
@@ -524,7 +468,7 @@ func TestDecodeErrors(t *testing.T) {
 		bad := step{body: `{"value":[`}
 		s := newScript(t, bad, bad)
 		sl := &sleeper{}
-		c, st := testClient(s, &tokens{}, sl, RetryPolicy{MaxAttempts: 2})
+		c, st := testClient(s, &tokens{}, sl, outbound.RetryPolicy{MaxAttempts: 2})
 		err := c.Walk(context.Background(), s.srv.URL+"/x", nextOf(new(int)))
 		if !errors.Is(err, ErrBadPage) || !strings.Contains(err.Error(), "malformed 2 times") || st.Retries.Load() != 1 || len(sl.waits) != 1 {
 			t.Errorf("error %v, %d retries, waits %v", err, st.Retries.Load(), sl.waits)
@@ -560,7 +504,7 @@ func TestNoTokenProviderSendsNoAuthorization(t *testing.T) {
 
 func TestWaitsHonourContext(t *testing.T) {
 	s := newScript(t, step{status: 503})
-	c := NewClient(Config{Tokens: &tokens{}, Rand: func() float64 { return 1 }, Retry: RetryPolicy{BaseDelay: time.Hour, MaxTotalWait: 2 * time.Hour}})
+	c := NewClient(Config{Tokens: &tokens{}, Rand: func() float64 { return 1 }, Retry: outbound.RetryPolicy{BaseDelay: time.Hour, MaxTotalWait: 2 * time.Hour}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	var buf bytes.Buffer
@@ -574,14 +518,14 @@ func TestOneLogLinePerRetryWithoutTokenOrQuery(t *testing.T) {
 	s := newScript(t, step{status: 503}, step{status: 429, retryAfter: "1", file: "graph_429.json"},
 		step{status: 401, body: `{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}`},
 		step{body: `{"value":[{"a":1}]}`})
-	st := &Stats{}
+	st := &outbound.Stats{}
 	c := NewClient(Config{Tokens: &tokens{}, Sleep: (&sleeper{}).sleep, Rand: func() float64 { return 0.5 },
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).WithStats(st)
 	if err := c.Walk(context.Background(), s.srv.URL+"/v1.0/users?$skiptoken=opaque", nextOf(new(int))); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "request will be retried"); n != 2 || st.Retries.Load() != 2 || st.AuthRefreshes.Load() != 1 || st.Requests.Load() != 4 {
+	if n := strings.Count(out, "request failed, retrying"); n != 2 || st.Retries.Load() != 2 || st.AuthRefreshes.Load() != 1 || st.Requests.Load() != 4 {
 		t.Errorf("%d retry lines, stats %d retries %d refreshes %d requests:\n%s", n, st.Retries.Load(), st.AuthRefreshes.Load(), st.Requests.Load(), out)
 	}
 	if strings.Contains(out, "token-") || strings.Contains(out, "opaque") || strings.Contains(out, "Bearer") {
@@ -599,12 +543,13 @@ func TestUntrustedCertificateIsNamedAtOnce(t *testing.T) {
 	}))
 	defer srv.Close()
 	sl := &sleeper{}
-	c := NewClient(Config{HTTPClient: &http.Client{}, Sleep: sl.sleep, Logger: slog.New(slog.DiscardHandler)})
+	st := &outbound.Stats{}
+	c := NewClient(Config{HTTPClient: &http.Client{}, Sleep: sl.sleep, Logger: slog.New(slog.DiscardHandler)}).WithStats(st)
 	err := c.Walk(context.Background(), srv.URL+"/v1.0/users", func([]byte) (string, error) { return "", nil })
 	if err == nil {
 		t.Fatal("an untrusted certificate was accepted")
 	}
-	var ce *CertificateError
+	var ce *outbound.CertificateError
 	if !errors.As(err, &ce) {
 		t.Fatalf("want a *CertificateError, got %T: %v", err, err)
 	}
@@ -613,8 +558,8 @@ func TestUntrustedCertificateIsNamedAtOnce(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
-	if len(sl.waits) != 0 || c.stats.Retries.Load() != 0 || c.stats.Requests.Load() != 1 {
-		t.Errorf("retried a certificate error: %d requests, %d retries, waits %v", c.stats.Requests.Load(), c.stats.Retries.Load(), sl.waits)
+	if len(sl.waits) != 0 || st.Retries.Load() != 0 || st.Requests.Load() != 1 {
+		t.Errorf("retried a certificate error: %d requests, %d retries, waits %v", st.Requests.Load(), st.Retries.Load(), sl.waits)
 	}
 	// Trusting the server's CA (what SSL_CERT_FILE does) is the fix.
 	c = NewClient(Config{HTTPClient: srv.Client(), Sleep: sl.sleep})

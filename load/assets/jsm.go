@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Person, Subscription and Assignment are the rows a sync sends (selectors persons, subscriptions, assignments).
@@ -529,7 +529,7 @@ func (c *client) call(ctx context.Context, method, url string, body, out any) er
 		req.Header.Set("Accept", "application/json")
 		resp, err := c.hc.Do(req)
 		wait := time.Duration(attempt) * 500 * time.Millisecond
-		if ce := odata.CertificateProblem(err); ce != nil { // not transient: said once, with the fix
+		if ce := outbound.CertificateProblem(err); ce != nil { // not transient: said once, with the fix
 			return fmt.Errorf("%s %s: %w", method, redact(url), ce)
 		}
 		if err == nil {

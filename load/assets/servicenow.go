@@ -18,7 +18,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // ServiceNowConfig configures a sync into a ServiceNow instance through its Import Set API (reference §6): rows into
@@ -585,7 +585,7 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 					return fmt.Errorf("%w (client %q: %d %s)", ErrOAuthRefused, cfg.ClientID, re.Response.StatusCode,
 						strings.TrimSpace(re.ErrorCode+" "+re.ErrorDescription))
 				}
-				if ce := odata.CertificateProblem(err); ce != nil {
+				if ce := outbound.CertificateProblem(err); ce != nil {
 					err = ce
 				}
 				return fmt.Errorf("getting a ServiceNow OAuth token: %w", err)

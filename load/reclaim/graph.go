@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Graph reads users and removes their licenses, through an OData client (auth, retries, request timeouts).
@@ -40,7 +41,7 @@ func (g *Graph) ReadUser(ctx context.Context, id string, premium bool) (User, er
 	}
 	var buf bytes.Buffer
 	err := g.Client.Get(ctx, strings.TrimRight(g.Endpoint, "/")+"/v1.0/users/"+url.PathEscape(id)+"?$select="+sel, &buf)
-	var he *odata.HTTPError
+	var he *outbound.Error
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
 		return User{}, ErrNotFound
 	}

@@ -1,4 +1,4 @@
-package odata
+package outbound
 
 import (
 	"crypto/tls"
@@ -7,8 +7,8 @@ import (
 )
 
 // CertificateError is a server certificate this machine does not trust. It is never transient (retrying cannot
-// change it) and the fix is on this side, so it says the problem and the fix in one line. Every outbound client
-// (this package, the token sources, the asset sinks) reports certificate failures through it.
+// change it) and the fix is on this side, so it says the problem and the fix in one line. Every outbound request
+// (the extractors', the token sources', the asset sinks', reclaim's) reports certificate failures through it.
 type CertificateError struct {
 	Problem string // "the server's certificate is signed by an unknown authority"
 	Fix     string // what to do about it

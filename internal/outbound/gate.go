@@ -1,4 +1,4 @@
-package odata
+package outbound
 
 import (
 	"context"

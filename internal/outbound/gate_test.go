@@ -1,4 +1,4 @@
-package odata
+package outbound
 
 import (
 	"bytes"
@@ -44,8 +44,8 @@ func TestGatePausesConcurrentRequests(t *testing.T) {
 		return nil
 	}
 	statsA, statsB := &Stats{}, &Stats{}
-	a := NewClient(Config{Tokens: &tokens{}, Gate: g, Sleep: aSleep}).WithStats(statsA)
-	b := NewClient(Config{Tokens: &tokens{}, Gate: g, Sleep: bSleep}).WithStats(statsB)
+	a := New(Config{Gate: g, Sleep: aSleep}).WithStats(statsA)
+	b := New(Config{Gate: g, Sleep: bSleep}).WithStats(statsB)
 
 	errA := make(chan error)
 	go func() {
@@ -75,15 +75,15 @@ func TestGatePausesConcurrentRequests(t *testing.T) {
 
 // A 429 without Retry-After on a gated client still backs off (the gate has no time to hold it for).
 func TestGated429WithoutRetryAfterBacksOff(t *testing.T) {
-	s := newScript(t, step{status: 429}, step{body: `{"value":[]}`})
+	srv := answers(t, answer{status: 429}, answer{body: `{"value":[]}`})
 	var clock atomic.Int64
 	g := NewGate()
 	g.now = func() time.Time { return time.Unix(0, clock.Load()) }
 	sl := &sleeper{}
 	sleep := func(ctx context.Context, d time.Duration) error { clock.Add(int64(d)); return sl.sleep(ctx, d) }
-	c := NewClient(Config{Tokens: &tokens{}, Gate: g, Sleep: sleep, Rand: func() float64 { return 0.5 }})
+	c := New(Config{Gate: g, Sleep: sleep, Rand: func() float64 { return 0.5 }})
 	var buf bytes.Buffer
-	if err := c.Get(context.Background(), s.srv.URL+"/x", &buf); err != nil {
+	if err := c.Get(context.Background(), srv.URL+"/x", &buf); err != nil {
 		t.Fatal(err)
 	}
 	var total time.Duration
@@ -142,5 +142,46 @@ func TestGateLearnsTheLimitFromRetryAfter(t *testing.T) {
 	}
 	if g.spacing < 180*time.Millisecond || g.spacing >= 200*time.Millisecond {
 		t.Errorf("after 10 successes the spacing is %v: want it a little under 200ms, not back to 0", g.spacing)
+	}
+}
+
+func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
+	var clock atomic.Int64
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g := NewGate()
+	g.now = func() time.Time { return base.Add(time.Duration(clock.Load())) }
+	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {
+		t.Fatalf("an idle gate made a request wait %v", d)
+	}
+	g.throttled(time.Time{}, 3*time.Second)
+	d, _, _ := g.wait(context.Background(), sleep)
+	if d != 3*time.Second {
+		t.Errorf("after a 429 with Retry-After 3s the next request waited %v", d)
+	}
+	// The spacing learned from the 429 keeps the following requests apart instead of bursting.
+	d2, _, _ := g.wait(context.Background(), sleep)
+	if d2 <= 0 {
+		t.Errorf("the request after a throttled one did not wait for the spacing")
+	}
+	for i := 0; i < 200; i++ {
+		g.succeeded()
+	}
+	clock.Add(int64(time.Minute))
+	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {
+		t.Errorf("after many successes a request still waited %v", d)
+	}
+}
+
+func TestPacedGate(t *testing.T) {
+	var clock atomic.Int64
+	g := NewPacedGate(5, 10*time.Second)
+	g.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	for i := 0; i < 6; i++ {
+		g.wait(context.Background(), sleep)
+	}
+	if got := time.Duration(clock.Load()); got != 10*time.Second {
+		t.Errorf("6 requests at 5 per 10 s took %v, want 10s", got)
 	}
 }
