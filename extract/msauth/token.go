@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,6 +109,7 @@ type TokenSource struct {
 	mi      *azidentity.ManagedIdentityCredential
 	miErr   error
 	log     *slog.Logger
+	retry   *outbound.Client // runs the token requests: retries, waits, log lines
 	fetches atomic.Int64
 
 	// fetching is held by the one caller requesting a token: the others wait for its answer instead of each sending
@@ -135,16 +135,15 @@ func NewTokenSource(cfg Config, resource string) *TokenSource {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &TokenSource{
-		cfg:      cfg,
-		log:      log,
+		cfg: cfg,
+		log: log,
+		retry: outbound.New(outbound.Config{Retry: tokenPolicy, Sleep: cfg.Sleep, Logger: log,
+			Rand: func() float64 { return 1 }}),
 		fetching: make(chan struct{}, 1),
 		cc: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
@@ -198,85 +197,85 @@ func (s *TokenSource) cached() (string, bool) {
 	return s.token, s.token != "" && s.cfg.Now().Before(s.refreshAt)
 }
 
-// tokenAttempts bounds requests for one token: the identity platform has brief outages and throttles too, and a
-// nightly run should not fail on one blip; a refusal (bad secret, unknown tenant) is final at once.
-const tokenAttempts = 3
+// tokenPolicy bounds requests for one token: the identity platform has brief outages and throttles too, and a
+// nightly run should not fail on one blip; a refusal (bad secret, unknown tenant) is final at once. The waits are
+// the backoff's ceilings, 1 s then 2 s, without jitter (one request per resource, rarely concurrent).
+var tokenPolicy = outbound.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 30 * time.Second, MaxTotalWait: time.Minute}
 
-// fetch requests a token, retrying network failures, 429 and 5xx answers a few times.
+// fetch requests a token, retrying network failures, 429 and 5xx answers a few times (the outbound client's rules).
 func (s *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
-	hctx := context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
-	for attempt := 1; ; attempt++ {
+	var (
+		tok       *oauth2.Token
+		explained error // what the last attempt's failure means, for a person
+		attempts  int
+	)
+	what := http.MethodPost + " " + s.cc.TokenURL
+	if s.cfg.ManagedIdentity {
+		what = "the managed identity's token for " + s.cc.Scopes[0]
+	}
+	err := s.retry.Retry(ctx, what, func(ctx context.Context) error {
+		attempts++
 		s.fetches.Add(1)
-		if s.cfg.ManagedIdentity {
-			tok, err := s.managed(ctx)
-			if err == nil {
-				return tok, nil
-			}
-			if attempt >= tokenAttempts || ctx.Err() != nil {
-				return nil, fmt.Errorf("getting a token from the managed identity for %s: %w", s.cc.Scopes[0], err)
-			}
-			if err := s.cfg.Sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
-				return nil, err
-			}
-			continue
+		cc, err := s.credentials(ctx)
+		if err != nil {
+			explained = err
+			return outbound.Final(err)
 		}
-		cc := s.cc
-		if s.cfg.Assertion != nil {
-			a, err := s.cfg.Assertion(ctx, cc.TokenURL)
-			if err != nil {
-				return nil, err
-			}
-			cc.ClientSecret = ""
-			cc.EndpointParams = url.Values{"client_assertion_type": {assertionType}, "client_assertion": {a}}
+		if tok, err = s.request(ctx, cc); err == nil {
+			return nil
 		}
-		tok, err := cc.Token(hctx)
-		if err == nil {
-			return tok, nil
-		}
-		wait, transient := transientWait(err, attempt)
-		if !transient || attempt >= tokenAttempts || ctx.Err() != nil {
-			return nil, s.explain(err, attempt)
-		}
-		s.log.Warn("token request failed, retrying", "url", s.cc.TokenURL, "attempt", attempt, "wait", wait, "err", s.explain(err, attempt))
-		if err := s.cfg.Sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("waiting to retry %s: %w", s.cc.TokenURL, err)
-		}
+		explained, err = s.failure(err, attempts)
+		return err
+	})
+	switch {
+	case err == nil:
+		return tok, nil
+	case explained != nil && ctx.Err() == nil:
+		return nil, explained
 	}
+	return nil, err
 }
 
-// transientWait says whether a failed token request is worth repeating, and after how long (Retry-After when the
-// platform sent one, capped; else 1 s, 2 s…).
-func transientWait(err error, attempt int) (time.Duration, bool) {
-	wait := time.Duration(1<<(attempt-1)) * time.Second
-	if outbound.CertificateProblem(err) != nil {
-		return 0, false // a certificate this machine does not trust stays untrusted
+// credentials are the client credentials of one token request: the secret, or an assertion made for it.
+func (s *TokenSource) credentials(ctx context.Context) (clientcredentials.Config, error) {
+	cc := s.cc
+	if s.cfg.Assertion != nil && !s.cfg.ManagedIdentity {
+		a, err := s.cfg.Assertion(ctx, cc.TokenURL)
+		if err != nil {
+			return cc, err
+		}
+		cc.ClientSecret = ""
+		cc.EndpointParams = url.Values{"client_assertion_type": {assertionType}, "client_assertion": {a}}
 	}
+	return cc, nil
+}
+
+// request makes one token request.
+func (s *TokenSource) request(ctx context.Context, cc clientcredentials.Config) (*oauth2.Token, error) {
+	if s.cfg.ManagedIdentity {
+		return s.managed(ctx)
+	}
+	return cc.Token(context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient))
+}
+
+// failure says what a failed token request means (explained, for the caller), and what it is to the outbound
+// client's retries (attempt): the platform's answer as an *outbound.Error, repeated on 429 and 5xx; no answer
+// repeated, unless the certificate was not trusted.
+func (s *TokenSource) failure(err error, attempts int) (explained, attempt error) {
+	if s.cfg.ManagedIdentity {
+		err = fmt.Errorf("getting a token from the managed identity for %s: %w", s.cc.Scopes[0], err)
+		return err, err
+	}
+	explained = s.explain(err, attempts)
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return wait, true // network failure, reset, timeout
+	switch {
+	case !errors.As(err, &re):
+		return explained, explained
+	case re.Response == nil:
+		return explained, outbound.Final(explained)
 	}
-	if re.Response == nil {
-		return 0, false
-	}
-	switch st := re.Response.StatusCode; {
-	case st == http.StatusTooManyRequests || st >= 500:
-		if ra, perr := strconv.Atoi(strings.TrimSpace(re.Response.Header.Get("Retry-After"))); perr == nil && ra > 0 {
-			wait = min(time.Duration(ra)*time.Second, 30*time.Second)
-		}
-		return wait, true
-	}
-	return 0, false
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return explained, &outbound.Error{Method: http.MethodPost, URL: s.cc.TokenURL, Status: re.Response.StatusCode,
+		RetryAfter: outbound.ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()), Message: explained.Error()}
 }
 
 // Invalidate drops token if it is still the current one, so the next Token call fetches a new one (a service
