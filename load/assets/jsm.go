@@ -4,8 +4,8 @@
 // Both send the same rows: one Person per user, one Subscription per subscribed SKU, one License Assignment per user
 // and SKU, each identified by stable ids, so a repeated sync updates the same objects and never duplicates them.
 // Every sync sends the full set, as Assets importers do: objects absent from a completed import are marked missing
-// by Assets, and a full send repairs objects someone edited. The two sinks share the rows and the HTTP client
-// (retries on 429 and 5xx, a 401 final), which is why they are one package.
+// by Assets, and a full send repairs objects someone edited. The two sinks share the rows and the way they use the
+// outbound HTTP client (retries on 429 and 5xx, a 401 final), which is why they are one package.
 package assets
 
 import (
@@ -16,12 +16,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -272,7 +270,7 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 		}
 		// No link names history/failed: it sits beside data under the execution (Assets REST API
 		// "Create failed import history": …/executions/{executionId}/history/failed).
-		if base, ok := strings.CutSuffix(redact(exec.SubmitResults), "/data"); ok {
+		if base, ok := strings.CutSuffix(outbound.Redact(exec.SubmitResults), "/data"); ok {
 			if err := c.call(actx, http.MethodPost, base+"/history/failed", map[string]string{"failureReason": reason}, nil); err != nil {
 				c.log.Warn("could not record the failure on the Assets execution", "err", err)
 			}
@@ -326,7 +324,7 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 			return res, fmt.Errorf("the import is still %s after %s: Assets will finish it; the next sync waits for it", st.Status, c.maxWait)
 		}
 		c.heartbeat("waiting for Assets to finish the import", "status", st.Status, "waited", time.Since(deadline.Add(-c.maxWait)).Round(time.Second))
-		if err := sleep(ctx, next()); err != nil {
+		if err := outbound.Sleep(ctx, next()); err != nil {
 			return res, err
 		}
 	}
@@ -409,7 +407,7 @@ func messages(raw json.RawMessage) []string {
 	if json.Unmarshal(raw, &many) == nil {
 		return many
 	}
-	return []string{oneLine(raw)}
+	return []string{outbound.OneLine(string(raw), 300)}
 }
 
 // executionID is the execution a submitResults link belongs to (…/executions/{id}/data), for the record.
@@ -444,19 +442,18 @@ func (c *client) pollWaits() func() time.Duration {
 	}
 }
 
+// client is what the two sinks share: the outbound client (credentials, retries on 429 and 5xx with Retry-After,
+// a 401 final), what a 401 means to this service, and the send's limits and progress lines.
 type client struct {
-	base string
-	// authorize sets the request's credentials; refused is the error of a 401 (final, never retried).
-	authorize func(ctx context.Context, req *http.Request) error
-	refused   error
-	service   string // who answers, for the log
-	hc        *http.Client
-	log       *slog.Logger
-	chunk     int
-	maxWait   time.Duration
-	poll      time.Duration
-	attempts  int
-	lastBeat  time.Time // the client's start, then the last progress line
+	base     string
+	http     *outbound.Client
+	refused  error  // what a 401 means: the credentials are wrong (final, never retried)
+	service  string // who answers, for the log
+	log      *slog.Logger
+	chunk    int
+	maxWait  time.Duration
+	poll     time.Duration
+	lastBeat time.Time // the client's start, then the last progress line
 }
 
 // heartbeat logs how far a sync is every 10 seconds: a long sync is never silent, a short one says nothing
@@ -470,26 +467,21 @@ func (c *client) heartbeat(msg string, args ...any) {
 }
 
 func newClient(cfg Config) *client {
-	c := &client{base: strings.TrimRight(cfg.BaseURL, "/"), hc: cfg.HTTPClient, log: cfg.Logger,
-		chunk: cfg.ChunkSize, maxWait: cfg.MaxWait, poll: cfg.Poll, attempts: cfg.Attempts,
+	c := &client{base: strings.TrimRight(cfg.BaseURL, "/"), log: cfg.Logger, chunk: cfg.ChunkSize, maxWait: cfg.MaxWait, poll: cfg.Poll,
 		refused: ErrTokenRefused, service: "Assets"}
-	c.authorize = func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+cfg.Token)
-		return nil
-	}
 	if c.base == "" {
 		c.base = "https://api.atlassian.com"
 	}
 	c.defaults()
+	c.connect(cfg.HTTPClient, cfg.Attempts, outbound.Config{Authorize: func(req *http.Request) {
+		req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	}})
 	return c
 }
 
 // defaults fills what the caller left unset.
 func (c *client) defaults() {
 	c.lastBeat = time.Now()
-	if c.hc == nil {
-		c.hc = &http.Client{Timeout: 60 * time.Second}
-	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -502,108 +494,29 @@ func (c *client) defaults() {
 	if c.poll <= 0 {
 		c.poll = 2 * time.Second
 	}
-	if c.attempts <= 0 {
-		c.attempts = 6
-	}
 }
 
-// call sends one request with retries on 429 (its Retry-After), 5xx and network errors; a 401 is final at once, and
-// so is a certificate this machine does not trust.
+// connect makes the outbound client with the credentials in creds: attempts per request (default 6) on 429, 5xx
+// and network errors, each within a minute; Assets has answered 429 without Retry-After, so the backoff starts at
+// half a second.
+func (c *client) connect(hc *http.Client, attempts int, creds outbound.Config) {
+	if attempts <= 0 {
+		attempts = 6
+	}
+	creds.HTTPClient, creds.Logger, creds.RequestTimeout = hc, c.log, 60*time.Second
+	creds.Retry = outbound.RetryPolicy{MaxAttempts: attempts, BaseDelay: 500 * time.Millisecond, MaxDelay: 10 * time.Second}
+	c.http = outbound.New(creds)
+}
+
+// call sends one request with body as JSON (nil: none) and decodes the answer into out (nil: not read). A 401 is
+// the service's refusal of the credentials (c.refused), and a certificate this machine does not trust is final.
 func (c *client) call(ctx context.Context, method, url string, body, out any) error {
-	var raw []byte
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			return err
-		}
+	err := c.http.JSON(ctx, method, url, body, out)
+	var he *outbound.Error
+	if errors.As(err, &he) && he.Status == http.StatusUnauthorized {
+		return c.refused
 	}
-	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(raw))
-		if err != nil {
-			return err
-		}
-		if err := c.authorize(ctx, req); err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		resp, err := c.hc.Do(req)
-		wait := time.Duration(attempt) * 500 * time.Millisecond
-		if ce := outbound.CertificateProblem(err); ce != nil { // not transient: said once, with the fix
-			return fmt.Errorf("%s %s: %w", method, redact(url), ce)
-		}
-		if err == nil {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-			resp.Body.Close()
-			switch {
-			case resp.StatusCode < 300:
-				if out != nil && len(bytes.TrimSpace(b)) > 0 {
-					if err := json.Unmarshal(b, out); err != nil {
-						return fmt.Errorf("%s %s: decoding the answer: %w", method, redact(url), err)
-					}
-				}
-				return nil
-			case resp.StatusCode == http.StatusUnauthorized:
-				return c.refused
-			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-				if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-					wait = d
-				}
-				err = fmt.Errorf("%s %s: %d %s", method, redact(url), resp.StatusCode, oneLine(b))
-			default:
-				return fmt.Errorf("%s %s: %d %s", method, redact(url), resp.StatusCode, oneLine(b))
-			}
-		}
-		if attempt >= c.attempts || ctx.Err() != nil {
-			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
-		}
-		c.log.Warn(c.service+" request failed, retrying", "attempt", attempt, "wait", wait, "err", err)
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
-}
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date; without one the caller backs off on its
-// own (Assets has answered 429 without it).
-func retryAfter(h string, now time.Time) (time.Duration, bool) {
-	if h == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseFloat(h, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now), true
-	}
-	return 0, false
-}
-
-// redact keeps a URL's path (the links hold no secret, but their query might).
-func redact(u string) string {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		return u[:i]
-	}
-	return u
-}
-
-func oneLine(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return err
 }
 
 // ProbeJSM checks, before a night depends on it, that the container token is taken and that the import source can

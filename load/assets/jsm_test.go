@@ -347,15 +347,6 @@ func TestSyncWaitsOutRateLimits(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for h, want := range map[string]time.Duration{"2": 2 * time.Second, "0.5": 500 * time.Millisecond, "Fri, 02 Jan 2026 03:04:15 GMT": 10 * time.Second, "": 0, "soon": 0} {
-		if got, _ := retryAfter(h, now); got != want {
-			t.Errorf("Retry-After %q: %s, want %s", h, got, want)
-		}
-	}
-}
-
 // An asset system whose certificate this machine does not trust fails at once, naming the problem and the fix:
 // no retries (Attempts 6 would otherwise try six times) and no Assets or ServiceNow error text to puzzle over.
 func TestUntrustedCertificateIsNamedAtOnce(t *testing.T) {

@@ -434,7 +434,7 @@ func (c *client) waitTransformed(ctx context.Context, table string, sets []sentS
 				return numbers, fmt.Errorf("%d import sets of %s are still not transformed after %s: the instance's import scheduler is slow or stopped", len(left), table, c.maxWait)
 			}
 			c.heartbeat("waiting for the import sets to be transformed", "table", table, "left", len(left), "waited", time.Since(deadline.Add(-c.maxWait)).Round(time.Second))
-			if err := sleep(ctx, next()); err != nil {
+			if err := outbound.Sleep(ctx, next()); err != nil {
 				return numbers, err
 			}
 		}
@@ -562,46 +562,67 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 	if base == "" {
 		return nil, errors.New("no ServiceNow instance URL")
 	}
-	c := &client{base: base, hc: cfg.HTTPClient, log: cfg.Logger, chunk: cfg.BatchSize, maxWait: cfg.MaxWait, poll: cfg.Poll,
-		attempts: cfg.Attempts, refused: ErrCredentialsRefused, service: "ServiceNow"}
+	c := &client{base: base, log: cfg.Logger, chunk: cfg.BatchSize, maxWait: cfg.MaxWait, poll: cfg.Poll,
+		refused: ErrCredentialsRefused, service: "ServiceNow"}
 	if c.chunk <= 0 || c.chunk > MaxServiceNowBatch {
 		c.chunk = MaxServiceNowBatch
 	}
 	c.defaults()
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
 	switch {
 	case cfg.ClientID != "":
 		cc := clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: base + "/oauth_token.do",
 			AuthStyle: oauth2.AuthStyleInParams}
-		// The token source is shared by the sync's requests and refreshes itself before the token expires.
-		src := cc.TokenSource(context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, c.hc))
-		var mu sync.Mutex
-		c.authorize = func(_ context.Context, req *http.Request) error {
-			mu.Lock()
-			tok, err := src.Token()
-			mu.Unlock()
-			if err != nil {
-				var re *oauth2.RetrieveError
-				if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
-					return fmt.Errorf("%w (client %q: %d %s)", ErrOAuthRefused, cfg.ClientID, re.Response.StatusCode,
-						strings.TrimSpace(re.ErrorCode+" "+re.ErrorDescription))
-				}
-				if ce := outbound.CertificateProblem(err); ce != nil {
-					err = ce
-				}
-				return fmt.Errorf("getting a ServiceNow OAuth token: %w", err)
-			}
-			tok.SetAuthHeader(req)
-			return nil
-		}
+		c.connect(hc, cfg.Attempts, outbound.Config{Tokens: &oauthTokens{cc: cc, ctx: context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)}})
 	case cfg.User != "":
-		c.authorize = func(_ context.Context, req *http.Request) error {
-			req.SetBasicAuth(cfg.User, cfg.Password)
-			return nil
-		}
+		c.connect(hc, cfg.Attempts, outbound.Config{Authorize: func(req *http.Request) { req.SetBasicAuth(cfg.User, cfg.Password) }})
 	default:
 		return nil, errors.New("no ServiceNow credentials: a user (basic auth) or an OAuth client id")
 	}
 	return c, nil
+}
+
+// oauthTokens are a sync's ServiceNow OAuth tokens (the client credentials grant at /oauth_token.do): shared by its
+// requests, refreshed before they expire, and dropped when the instance refuses one (401).
+type oauthTokens struct {
+	cc      clientcredentials.Config
+	ctx     context.Context // carries the token requests' HTTP client
+	mu      sync.Mutex
+	src     oauth2.TokenSource
+	current string
+}
+
+func (t *oauthTokens) Token(context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.src == nil {
+		t.src = t.cc.TokenSource(t.ctx)
+	}
+	tok, err := t.src.Token()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+			return "", fmt.Errorf("%w (client %q: %d %s)", ErrOAuthRefused, t.cc.ClientID, re.Response.StatusCode,
+				strings.TrimSpace(re.ErrorCode+" "+re.ErrorDescription))
+		}
+		if ce := outbound.CertificateProblem(err); ce != nil {
+			err = ce
+		}
+		return "", fmt.Errorf("getting a ServiceNow OAuth token: %w", err)
+	}
+	t.current = tok.AccessToken
+	return tok.AccessToken, nil
+}
+
+func (t *oauthTokens) Invalidate(token string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if token == t.current {
+		t.src = nil
+	}
 }
 
 // Probe results.

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,5 +242,30 @@ func TestServiceNowOAuthAndProbe(t *testing.T) {
 	cfg.ColumnMapping = ColumnNames
 	if p := ProbeServiceNow(context.Background(), cfg); lines(p)["column mapping"] != ProbeFail || !strings.Contains(p[len(p)-1].Action, "Column mapping = Column name") {
 		t.Errorf("probe, names without an entry: %+v", p)
+	}
+}
+
+// An OAuth token the instance refuses before its announced expiry (revoked) is dropped and a new one fetched once:
+// the sync goes on. Under basic auth a 401 stays final (TestSyncFailures' rotated token is its Assets twin).
+func TestServiceNowOAuthTokenRefusedIsFetchedAgain(t *testing.T) {
+	s := servicenow.New("seatlake.integration", "pw", "client", "secret")
+	s.ProcessAfter = 5 * time.Millisecond
+	s.SetClientCredentials(true, "seatlake.integration")
+	var tokens, refused atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth_token.do" {
+			tokens.Add(1)
+		} else if tokens.Load() == 1 && refused.Add(1) == 1 { // the first token is revoked after its first use
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":{"message":"User Not Authenticated","detail":"Required to provide Auth information"},"status":"failure"}`)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := ServiceNowConfig{InstanceURL: srv.URL, ClientID: "client", ClientSecret: "secret", Poll: 5 * time.Millisecond, MaxWait: 5 * time.Second, Attempts: 2}
+	res, err := SyncServiceNow(context.Background(), cfg, sample(3))
+	if err != nil || res.Sent["persons"] != 3 || tokens.Load() != 2 {
+		t.Errorf("sync after a revoked token: %+v, %v; %d token requests, want 2", res, err, tokens.Load())
 	}
 }
