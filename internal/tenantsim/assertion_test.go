@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 )
 
 // The token endpoint verifies client assertions as the "certificate credentials" page describes them: the
@@ -73,7 +74,7 @@ func TestClientAssertions(t *testing.T) {
 		{"wrong client", sign(endpoint, "someone-else", soon, false), "AADSTS50048"},
 		{"not a JWT", "garbage", "AADSTS700027"},
 	} {
-		status, body := c.postToken("", url.Values{"client_secret": {""}, "client_assertion_type": {assertionType}, "client_assertion": {tc.assertion}})
+		status, body := c.postToken("", url.Values{"client_secret": {""}, "client_assertion_type": {identity.AssertionType}, "client_assertion": {tc.assertion}})
 		desc, _ := body["error_description"].(string)
 		switch {
 		case tc.code == "" && (status != 200 || body["access_token"] == nil):

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
@@ -130,7 +131,7 @@ func (g *dvGuard) Done(now time.Time, d time.Duration) {
 func (s *Sim) dataverseHandler(e int) http.Handler {
 	env := &s.m.Dataverse[e]
 	svc := simkit.Env{
-		Aud: dvAudience(e), ErrorBody: dvError, Guard: s.guards[dvAudience(e)],
+		Aud: identity.DataverseAudience(e), ErrorBody: dvError, Guard: s.guards[identity.DataverseAudience(e)],
 		Headers: func(h http.Header, reqID string) {
 			h.Set("x-ms-service-request-id", reqID)
 			h.Set("REQ_ID", reqID)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
@@ -81,7 +82,7 @@ func finOpsGuard(mode string) *foGuard {
 // finOpsHandler serves F&O environment e.
 func (s *Sim) finOpsHandler(e int) http.Handler {
 	env := &s.m.FinOps[e]
-	svc := simkit.Env{Aud: foAudience(e), ErrorBody: foError, Guard: s.guards[foAudience(e)],
+	svc := simkit.Env{Aud: identity.FinOpsAudience(e), ErrorBody: foError, Guard: s.guards[identity.FinOpsAudience(e)],
 		Headers: func(h http.Header, reqID string) { h.Set("request-id", reqID) }}
 	data := map[string]http.HandlerFunc{}
 	for _, name := range []string{"$metadata", "SystemUsers", "SecurityRoles", "SecurityUserRoles"} {

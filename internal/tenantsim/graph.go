@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
@@ -18,7 +19,7 @@ func (s *Sim) serve(family, aud string, h simkit.Endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reqID := s.kit.RequestID()
 		w.Header().Set("request-id", reqID)
-		if aud == audGraph {
+		if aud == identity.AudGraph {
 			w.Header().Set("OData-Version", "4.0")
 		}
 		if c := r.Header.Get("client-request-id"); c != "" {
@@ -27,7 +28,7 @@ func (s *Sim) serve(family, aud string, h simkit.Endpoint) http.HandlerFunc {
 			w.Header().Set("client-request-id", reqID)
 		}
 		f, faulty := s.kit.TakeFault(r.URL.Path)
-		if faulty && !s.kit.ConnectionFault(w, r, f, family, s.tokens.ExpireAll) {
+		if faulty && !s.kit.ConnectionFault(w, r, f, family, s.id.ExpireAll) {
 			return
 		}
 		rep := s.kit.GetReply()
@@ -48,7 +49,7 @@ func (s *Sim) serve(family, aud string, h simkit.Endpoint) http.HandlerFunc {
 			gf := graphFaults[status]
 			s.graphError(rep, status, gf.code, gf.message, reqID)
 		case aud != "" && !s.authorize(w, r, aud, rep, reqID):
-		case aud == audGraph && s.graphPermission(family, r) != "":
+		case aud == identity.AudGraph && s.graphPermission(family, r) != "":
 			s.graphError(rep, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", reqID)
 		case !s.admit(w, r, family, rep, reqID):
 		default:
@@ -136,3 +137,23 @@ func (s *Sim) queryOptions(w http.ResponseWriter, r *http.Request, rep *simkit.R
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// authorize checks the request's bearer token for aud and renders Graph's 401 when it is missing, unknown,
+// expired or for another resource.
+func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, aud string, rep *simkit.Reply, reqID string) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		tok, ok = strings.CutPrefix(h, "bearer ")
+	}
+	why := "Access token is empty."
+	if ok && tok != "" {
+		why = s.id.Check(tok, aud)
+	}
+	if why == "" {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="`+identity.GraphAppID+`"`)
+	s.graphError(rep, http.StatusUnauthorized, "InvalidAuthenticationToken", why, reqID)
+	return false
+}

@@ -2,7 +2,6 @@ package tenantsim
 
 import (
 	"context"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
@@ -121,18 +121,13 @@ type Sim struct {
 	eventsApplied []string
 	eventsPlanned int // the plan size ApplyFinOpsEvents applied (truthMu)
 
-	kit    *simkit.Kit
-	env    *simkit.EnvServer // the Dynamics environments' pipeline
-	tokens tokenStore
+	kit *simkit.Kit
+	env *simkit.EnvServer // the Dynamics environments' pipeline
+	id  *identity.Platform
 
-	tls    *serverTLS              // nil: plain http
+	tls    *identity.ServerTLS     // nil: plain http
 	held   map[string]bool         // the Graph permissions the app holds (heldPermissions)
 	guards map[string]simkit.Guard // service protection by token audience (Dynamics environments); absent: no limits
-
-	keyOnce sync.Once // the token signing key, made on first use
-	key     *rsa.PrivateKey
-	kid     string
-	keyErr  error
 
 	mu             sync.Mutex
 	srv            *http.Server
@@ -184,7 +179,7 @@ func New(cfg Config) (*Sim, error) {
 	s.limits = newLimits(cfg.Throttle, cfg.Users, cfg.ClientID, cfg.TenantID)
 	s.held = heldPermissions(s.graphRoles())
 	if cfg.TLS {
-		t, err := newServerTLS(time.Now())
+		t, err := identity.NewServerTLS(time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("simulator TLS: %w", err)
 		}
@@ -197,18 +192,19 @@ func New(cfg Config) (*Sim, error) {
 	}
 	for e := range cfg.DataverseEnvs {
 		if lim != nil {
-			s.guards[dvAudience(e)] = &dvGuard{lim: *lim}
+			s.guards[identity.DataverseAudience(e)] = &dvGuard{lim: *lim}
 		}
 	}
 	for e := range cfg.FinOpsEnvs {
 		if g := finOpsGuard(cfg.Throttle); g != nil {
-			s.guards[foAudience(e)] = g
+			s.guards[identity.FinOpsAudience(e)] = g
 		}
 	}
 	s.frag = newFragments(s.m)
-	s.tokens.init()
-	s.tokens.now = s.kit.Now
-	s.env = &simkit.EnvServer{Kit: s.kit, Tokens: &s.tokens, TenantID: cfg.TenantID, PageLatency: cfg.PageLatency}
+	s.id = identity.New(s.m, s.kit, identity.Options{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+		ExpiredSecret: cfg.ExpiredSecret, ClientCertificate: cfg.ClientCertificate, TokenLifetime: cfg.TokenLifetime,
+		GraphRoles: s.graphRoles(), Resources: s.resources})
+	s.env = &simkit.EnvServer{Kit: s.kit, Tokens: s.id, TenantID: cfg.TenantID, PageLatency: cfg.PageLatency}
 	s.truth = truth.Of(s.m, s.groupsReadable())
 	s.routes()
 	s.log.Info("tenant simulated", "tenant_id", cfg.TenantID, "users", cfg.Users, "signins", s.truth.Tables["graph_signins"],
@@ -287,9 +283,9 @@ func (s *Sim) Start(addr string) (string, error) {
 	if s.tls != nil {
 		// HTTP/1.1 only, as the services answer this client: an HTTP/2 connection could not be reset by a fault.
 		scheme = "https://"
-		ln = tls.NewListener(ln, s.tls.config())
+		ln = tls.NewListener(ln, s.tls.Config())
 		for i := range lns {
-			lns[i] = tls.NewListener(lns[i], s.tls.config())
+			lns[i] = tls.NewListener(lns[i], s.tls.Config())
 		}
 	}
 	for _, l := range lns {
@@ -382,29 +378,25 @@ func (s *Sim) Close() error {
 	return nil
 }
 
-// startedBase is the URL Start listens on ("" before Start).
-func (s *Sim) startedBase() string {
+// resources are the URLs tokens can be issued for: where the simulator listens ("" and none before Start).
+func (s *Sim) resources() (base string, dataverse, finops []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.base
+	return s.base, s.dvURLs, s.foURLs
 }
 
 func (s *Sim) routes() {
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serve("token", "", s.token))
-	s.mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
-	s.mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.jwks)
-	s.mux.HandleFunc("GET /common/discovery/instance", s.instanceDiscovery)
-	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", audGraph, s.reading(s.users)))
-	s.mux.HandleFunc("GET /v1.0/users/{id}", s.serve("users", audGraph, s.reading(s.user)))
-	s.mux.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.serve("assignLicense", audGraph, s.assignLicense))
-	s.mux.HandleFunc("GET /v1.0/groups/{id}", s.serve("groups", audGraph, s.group))
-	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", audGraph, s.reading(s.subscribedSkus)))
-	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.serve("signIns", audGraph, s.signIns))
-	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.serve("reportSettings", audGraph, s.reportSettings))
-	s.mux.HandleFunc("GET /v1.0/reports/{function}", s.serve("reports", audGraph, s.reading(s.usageReport)))
+	s.id.Register(s.mux, func(family string, h simkit.Endpoint) http.HandlerFunc { return s.serve(family, "", h) })
+	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", identity.AudGraph, s.reading(s.users)))
+	s.mux.HandleFunc("GET /v1.0/users/{id}", s.serve("users", identity.AudGraph, s.reading(s.user)))
+	s.mux.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.serve("assignLicense", identity.AudGraph, s.assignLicense))
+	s.mux.HandleFunc("GET /v1.0/groups/{id}", s.serve("groups", identity.AudGraph, s.group))
+	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", identity.AudGraph, s.reading(s.subscribedSkus)))
+	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.serve("signIns", identity.AudGraph, s.signIns))
+	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.serve("reportSettings", identity.AudGraph, s.reportSettings))
+	s.mux.HandleFunc("GET /v1.0/reports/{function}", s.serve("reports", identity.AudGraph, s.reading(s.usageReport)))
 	s.mux.HandleFunc("GET /_sim/reports/{token}/Office365ActiveUserDetail.csv", s.reportDownload)
-	s.mux.HandleFunc("GET /_sim/managed-identity/token", s.managedIdentity)
 	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { simkit.WriteJSON(w, http.StatusOK, s.Truth()) })
 	s.mux.HandleFunc("POST /_sim/finops-events/apply", eventsApplyHandler(s))
 	s.mux.HandleFunc("POST /_sim/users/{id}/sign-in", func(w http.ResponseWriter, r *http.Request) {
@@ -421,7 +413,7 @@ func (s *Sim) routes() {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	// Anything else: Graph's 404, after Graph's authentication for paths under /v1.0/.
-	graphOther, other := s.serve("other", audGraph, s.graphNotFound), s.serve("other", "", s.graphNotFound)
+	graphOther, other := s.serve("other", identity.AudGraph, s.graphNotFound), s.serve("other", "", s.graphNotFound)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
 			graphOther(w, r)
@@ -429,4 +421,29 @@ func (s *Sim) routes() {
 		}
 		other(w, r)
 	})
+}
+
+// CAPEM is the PEM of the certificate authority a TLS simulator's certificates chain to (nil without TLS).
+func (s *Sim) CAPEM() []byte {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.CAPEM()
+}
+
+// CertPool is a pool holding only the simulator's CA, for clients in the same process (nil without TLS).
+func (s *Sim) CertPool() *x509.CertPool {
+	if s.tls == nil {
+		return nil
+	}
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(s.tls.CAPEM())
+	return p
+}
+
+// NewClientCertificate generates a self-signed certificate and its key, as `New-SelfSignedCertificate` or openssl
+// would for an app registration, and returns both PEM-encoded (certificate, then PKCS#8 private key) with the
+// certificate: what a test or `seatlake sim --client-certificate-out` hands to the client.
+func NewClientCertificate(cn string, notAfter time.Time) ([]byte, *x509.Certificate, error) {
+	return identity.NewClientCertificate(cn, notAfter)
 }

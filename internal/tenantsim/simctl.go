@@ -17,7 +17,7 @@ func (s *Sim) ClearFaults() { s.kit.ClearFaults() }
 // Stats returns a copy of the request, throttling and fault counts so far.
 func (s *Sim) Stats() simkit.Stats {
 	st := s.kit.Stats()
-	st.Tokens = s.tokens.count()
+	st.Tokens = s.id.Issued()
 	return st
 }
 

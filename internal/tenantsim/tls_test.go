@@ -131,7 +131,7 @@ func TestMicrosoftIdentityLibraryWorksAgainstTheSimulator(t *testing.T) {
 		}
 		claims := jwt.MapClaims{}
 		parsed, err := jwt.Parse(tok.Token, func(*jwt.Token) (any, error) {
-			key, _, err := s.signingKey()
+			key, _, err := s.id.SigningKey()
 			return &key.PublicKey, err
 		}, jwt.WithValidMethods([]string{"RS256"}))
 		if err != nil || !parsed.Valid {

@@ -1,4 +1,4 @@
-package tenantsim
+package identity
 
 import (
 	"crypto/rand"
@@ -27,17 +27,18 @@ import (
 // and RS256, so both are accepted. The claims are aud (the token endpoint), iss = sub = the client id, jti, nbf and
 // exp. Refusals carry the codes of the "Microsoft Entra authentication and authorization error codes" page:
 // 700027 (signature), 50027 (invalid JWT: audience, time range), 50048 (subject does not match issuer). The
-// simulator verifies against the certificate it was given (Config.ClientCertificate).
+// simulator verifies against the certificate it was given (Options.ClientCertificate).
 
-const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+// AssertionType is the client_assertion_type of a certificate credential.
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // checkAssertion verifies a client assertion; it returns 0 or the AADSTS code and message the platform answers.
-func (s *Sim) checkAssertion(r *http.Request, clientID, tenant string) (int, string) {
-	if r.PostForm.Get("client_assertion_type") != assertionType {
+func (p *Platform) checkAssertion(r *http.Request, clientID, tenant string) (int, string) {
+	if r.PostForm.Get("client_assertion_type") != AssertionType {
 		return 900144, "The request body must contain the following parameter: 'client_assertion_type'."
 	}
 	assertion := r.PostForm.Get("client_assertion")
-	cert := s.cfg.ClientCertificate
+	cert := p.o.ClientCertificate
 	if cert == nil {
 		return 700027, "Client assertion failed signature validation: no certificate is registered on the app."
 	}
@@ -51,7 +52,7 @@ func (s *Sim) checkAssertion(r *http.Request, clientID, tenant string) (int, str
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) {
 		return pub, nil
-	}, jwt.WithValidMethods([]string{"PS256", "RS256"}), jwt.WithTimeFunc(s.clock), jwt.WithLeeway(5*time.Minute))
+	}, jwt.WithValidMethods([]string{"PS256", "RS256"}), jwt.WithTimeFunc(p.kit.Now), jwt.WithLeeway(5*time.Minute))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet):
 		return 50027, "Invalid JWT token. The token is not within its valid time range."

@@ -1,4 +1,4 @@
-package tenantsim
+package identity
 
 import (
 	"crypto/ecdsa"
@@ -14,17 +14,18 @@ import (
 	"time"
 )
 
-// With Config.TLS the simulator serves https, as Microsoft's services do: Microsoft's client libraries refuse an
+// With TLS the simulator serves https, as Microsoft's services do: Microsoft's client libraries refuse an
 // http:// authority, and the Graph client attaches no token to an http:// URL. It makes its own certificate
 // authority and one server certificate for 127.0.0.1, ::1 and localhost; clients trust the CA (CAPEM), nothing else.
 
-// serverTLS is the CA and the server certificate of one simulator.
-type serverTLS struct {
+// ServerTLS is the CA and the server certificate of one simulator.
+type ServerTLS struct {
 	caPEM []byte
 	cert  tls.Certificate
 }
 
-func newServerTLS(now time.Time) (*serverTLS, error) {
+// NewServerTLS makes a CA valid from an hour before now for 30 days, and a server certificate it signs.
+func NewServerTLS(now time.Time) (*ServerTLS, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -69,30 +70,16 @@ func newServerTLS(now time.Time) (*serverTLS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making the server certificate: %w", err)
 	}
-	return &serverTLS{
+	return &ServerTLS{
 		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		cert:  tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key},
 	}, nil
 }
 
-func (t *serverTLS) config() *tls.Config {
+// Config is the server side of TLS: the certificate, TLS 1.2 at least.
+func (t *ServerTLS) Config() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{t.cert}, MinVersion: tls.VersionTLS12}
 }
 
-// CAPEM is the PEM of the certificate authority a TLS simulator's certificates chain to (nil without TLS).
-func (s *Sim) CAPEM() []byte {
-	if s.tls == nil {
-		return nil
-	}
-	return s.tls.caPEM
-}
-
-// CertPool is a pool holding only the simulator's CA, for clients in the same process (nil without TLS).
-func (s *Sim) CertPool() *x509.CertPool {
-	if s.tls == nil {
-		return nil
-	}
-	p := x509.NewCertPool()
-	p.AppendCertsFromPEM(s.tls.caPEM)
-	return p
-}
+// CAPEM is the PEM of the certificate authority the server certificate chains to.
+func (t *ServerTLS) CAPEM() []byte { return t.caPEM }
