@@ -18,7 +18,10 @@ import (
 
 // CommitOptions bound the retries of one table commit.
 type CommitOptions struct {
-	// MaxAttempts is the number of attempts of one table commit, the first included (default 12).
+	// MaxAttempts is the number of attempts of one table commit, the first included (default 100: about four
+	// minutes of losing to other jobs at the backoff's ceiling). Every conflict lost is another job's commit landed,
+	// so jobs committing the same tables at once all get through, one by one; 12 left some of 24 jobs starting
+	// together on a loaded 2-core machine failing on the first table they all commit (cmd/seatlake/scaleout).
 	MaxAttempts int
 	// MinBackoff and MaxBackoff bound the jittered exponential wait between attempts after a conflict (defaults
 	// 50 ms and 5 s).
@@ -35,7 +38,7 @@ type CommitOptions struct {
 
 func (o CommitOptions) withDefaults() CommitOptions {
 	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 12
+		o.MaxAttempts = 100
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 50 * time.Millisecond
