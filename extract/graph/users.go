@@ -10,41 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/msgraph"
 )
-
-type userJSON struct {
-	ID                string  `json:"id"`
-	UserPrincipalName *string `json:"userPrincipalName"`
-	DisplayName       *string `json:"displayName"`
-	Mail              *string `json:"mail"`
-	GivenName         *string `json:"givenName"`
-	Surname           *string `json:"surname"`
-	AccountEnabled    *bool   `json:"accountEnabled"`
-	UserType          *string `json:"userType"`
-	CreatedDateTime   *string `json:"createdDateTime"`
-	Department        *string `json:"department"`
-	JobTitle          *string `json:"jobTitle"`
-	AssignedLicenses  []struct {
-		DisabledPlans []string `json:"disabledPlans"`
-		SkuID         string   `json:"skuId"`
-	} `json:"assignedLicenses"`
-	LicenseAssignmentStates []struct {
-		AssignedByGroup     *string `json:"assignedByGroup"`
-		SkuID               string  `json:"skuId"`
-		State               *string `json:"state"`
-		LastUpdatedDateTime *string `json:"lastUpdatedDateTime"`
-	} `json:"licenseAssignmentStates"`
-	SignInActivity *struct {
-		LastSignInDateTime               *string `json:"lastSignInDateTime"`
-		LastNonInteractiveSignInDateTime *string `json:"lastNonInteractiveSignInDateTime"`
-		LastSuccessfulSignInDateTime     *string `json:"lastSuccessfulSignInDateTime"`
-	} `json:"signInActivity"`
-}
-
-type usersPage struct {
-	NextLink string     `json:"@odata.nextLink"`
-	Value    []userJSON `json:"value"`
-}
 
 // UsersResult says what the users stream produced.
 type UsersResult struct {
@@ -124,10 +91,10 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	}
 	first := x.url("users", "$select="+sel+"&$top="+itoa(top))
 	groups := map[string]bool{}
-	var page usersPage
+	var page msgraph.UsersPage
 	decode := func(body []byte) (string, error) {
 		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
-		if err := jsonUnmarshal(body, &page); err != nil {
+		if err := page.Decode(body); err != nil {
 			return "", badPage("users", err)
 		}
 		// Check the page before appending anything, so a bad page appends nothing.
@@ -201,11 +168,9 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	return res, nil
 }
 
-// appendActivityTime appends a signInActivity time, null for 0001-01-01T00:00:00Z: the zero DateTimeOffset that
-// Learn's List users example shows (with an empty request id) for a user without a sign-in of that kind. Landed as
-// a time, it would read as activity two thousand years ago instead of none.
+// appendActivityTime appends a signInActivity time, null when it says there was none (msgraph.NoSignIn).
 func appendActivityTime(b *array.TimestampBuilder, v *string, bad *int64) {
-	if v != nil && strings.HasPrefix(*v, "0001-01-01T00:00:00") {
+	if msgraph.NoSignIn(v) {
 		b.AppendNull()
 		return
 	}
@@ -215,39 +180,19 @@ func appendActivityTime(b *array.TimestampBuilder, v *string, bad *int64) {
 // appendAssignment appends what licenseAssignmentStates says of the user's license of skuID: the groups it is
 // inherited from (null when any assignment is direct: removing the user from a group would not free it), the state
 // and the oldest update time.
-func appendAssignment(v *userJSON, skuID string, group, state *array.StringBuilder, at *array.TimestampBuilder, bad *int64) {
-	var groups []string
-	direct, found := false, false
-	var st, when *string
-	for i := range v.LicenseAssignmentStates {
-		a := &v.LicenseAssignmentStates[i]
-		if !strings.EqualFold(a.SkuID, skuID) {
-			continue
-		}
-		found = true
-		if a.AssignedByGroup == nil || *a.AssignedByGroup == "" {
-			direct = true
-		} else {
-			groups = append(groups, *a.AssignedByGroup)
-		}
-		if st == nil || (a.State != nil && *a.State != "Active") {
-			st = a.State
-		}
-		if a.LastUpdatedDateTime != nil && (when == nil || *a.LastUpdatedDateTime < *when) {
-			when = a.LastUpdatedDateTime
-		}
-	}
-	if !found {
+func appendAssignment(v *msgraph.User, skuID string, group, state *array.StringBuilder, at *array.TimestampBuilder, bad *int64) {
+	a := v.Assignment(skuID)
+	if !a.Found {
 		group.AppendNull()
 		state.AppendNull()
 		at.AppendNull()
 		return
 	}
-	if direct || len(groups) == 0 {
+	if a.Direct || len(a.Groups) == 0 {
 		group.AppendNull()
 	} else {
-		group.Append(strings.Join(groups, ","))
+		group.Append(strings.Join(a.Groups, ","))
 	}
-	table.AppendString(state, st)
-	table.AppendTime(at, when, bad)
+	table.AppendString(state, a.State)
+	table.AppendTime(at, a.Updated, bad)
 }

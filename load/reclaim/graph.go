@@ -11,14 +11,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/internal/msgraph"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 
-// Graph reads users and removes their licenses, through an OData client (auth, retries, request timeouts).
+// Graph reads users and removes their licenses.
 type Graph struct {
 	Endpoint string // https://graph.microsoft.com
-	Client   *odata.Client
+	Client   Requester
+}
+
+// Requester sends Graph's requests with credentials, retries and request timeouts, a non-success answer being an
+// *outbound.Error in Graph's shape; *odata.Client is one.
+type Requester interface {
+	Get(ctx context.Context, u string, buf *bytes.Buffer) error
+	Post(ctx context.Context, u string, body []byte, buf *bytes.Buffer) error
 }
 
 // User is what a removal is decided on.
@@ -48,52 +55,23 @@ func (g *Graph) ReadUser(ctx context.Context, id string, premium bool) (User, er
 	if err != nil {
 		return User{}, fmt.Errorf("reading user %s: %w", id, err)
 	}
-	var raw struct {
-		ID                      string `json:"id"`
-		UPN                     string `json:"userPrincipalName"`
-		AccountEnabled          bool   `json:"accountEnabled"`
-		LicenseAssignmentStates []struct {
-			SkuID           string  `json:"skuId"`
-			AssignedByGroup *string `json:"assignedByGroup"`
-		} `json:"licenseAssignmentStates"`
-		AssignedLicenses []struct {
-			SkuID string `json:"skuId"`
-		} `json:"assignedLicenses"`
-		SignInActivity *struct {
-			LastSignIn           *time.Time `json:"lastSignInDateTime"`
-			LastNonInteractive   *time.Time `json:"lastNonInteractiveSignInDateTime"`
-			LastSuccessfulSignIn *time.Time `json:"lastSuccessfulSignInDateTime"`
-		} `json:"signInActivity"`
-	}
-	if err := json.Unmarshal(buf.Bytes(), &raw); err != nil {
+	raw, err := msgraph.DecodeUser(buf.Bytes())
+	if err != nil {
 		return User{}, fmt.Errorf("reading user %s: %w", id, err)
 	}
-	u := User{ID: raw.ID, UPN: raw.UPN, Enabled: raw.AccountEnabled, Licenses: map[string]string{}}
+	u := User{ID: raw.ID, UPN: deref(raw.UserPrincipalName), Enabled: raw.AccountEnabled != nil && *raw.AccountEnabled,
+		Licenses: map[string]string{}}
+	// A SKU both direct and inherited is direct: that is what a removal can take away.
 	for _, l := range raw.AssignedLicenses {
 		u.Licenses[strings.ToLower(l.SkuID)] = ""
 	}
-	// A SKU both direct and inherited has two states: direct wins, it is what a removal can take away.
-	inherited := map[string]string{}
-	direct := map[string]bool{}
 	for _, s := range raw.LicenseAssignmentStates {
-		k := strings.ToLower(s.SkuID)
-		if s.AssignedByGroup != nil && *s.AssignedByGroup != "" {
-			inherited[k] = *s.AssignedByGroup
-		} else {
-			direct[k] = true
+		if a := raw.Assignment(s.SkuID); !a.Direct && len(a.Groups) > 0 {
+			u.Licenses[strings.ToLower(s.SkuID)] = a.Groups[len(a.Groups)-1]
 		}
 	}
-	for k, grp := range inherited {
-		if !direct[k] {
-			u.Licenses[k] = grp
-		}
-	}
-	if a := raw.SignInActivity; a != nil {
-		for _, t := range []*time.Time{a.LastSignIn, a.LastNonInteractive, a.LastSuccessfulSignIn} {
-			if t != nil && t.After(u.LastSignIn) {
-				u.LastSignIn = t.UTC()
-			}
-		}
+	if u.LastSignIn, err = raw.LastSignIn(); err != nil {
+		return User{}, fmt.Errorf("reading user %s: %w", id, err)
 	}
 	return u, nil
 }
@@ -117,6 +95,13 @@ func (g *Graph) RemoveLicense(ctx context.Context, userID, skuID string) error {
 // GroupLabel names a group for the person reading a decision: "<display name> (<id>)", or the id alone when Graph
 // does not give the name (the app may not read groups: GroupMember.Read.All; or the group is gone). A name is for
 // reading, never a reason to fail.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 func (g *Graph) GroupLabel(ctx context.Context, id string) string {
 	var buf bytes.Buffer
 	if err := g.Client.Get(ctx, strings.TrimRight(g.Endpoint, "/")+"/v1.0/groups/"+url.PathEscape(id)+"?$select=id,displayName", &buf); err != nil {
