@@ -14,18 +14,8 @@ import (
 	"time"
 )
 
-// sleeper records waits instead of sleeping.
-type sleeper struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
+// noWait is a Sleep that returns at once.
+func noWait(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 // answer is one scripted answer of a test server.
 type answer struct {
@@ -119,9 +109,10 @@ func TestRetryDecidesByTypedErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sl := &sleeper{}
+			var waits []time.Duration
 			st := &Stats{}
-			c := New(Config{Sleep: sl.sleep, Rand: func() float64 { return 1 }, Retry: RetryPolicy{MaxAttempts: 3}}).WithStats(st)
+			sleep := func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+			c := New(Config{Sleep: sleep, Rand: func() float64 { return 1 }, Retry: RetryPolicy{MaxAttempts: 3}}).WithStats(st)
 			calls := 0
 			err := c.Retry(context.Background(), "POST https://login.example/token", func(context.Context) error {
 				calls++
@@ -134,8 +125,8 @@ func TestRetryDecidesByTypedErrors(t *testing.T) {
 			if err != nil && (!strings.Contains(err.Error(), tt.wantMsg) || errors.As(err, &fe)) {
 				t.Errorf("error %q (%T), want one saying %q", err, err, tt.wantMsg)
 			}
-			if calls != len(tt.results) || fmt.Sprint(sl.waits) != fmt.Sprint(tt.waits) || st.Retries.Load() != int64(len(tt.waits)) {
-				t.Errorf("%d attempts, waits %v, %d retries; want %d attempts, waits %v", calls, sl.waits, st.Retries.Load(), len(tt.results), tt.waits)
+			if calls != len(tt.results) || fmt.Sprint(waits) != fmt.Sprint(tt.waits) || st.Retries.Load() != int64(len(tt.waits)) {
+				t.Errorf("%d attempts, waits %v, %d retries; want %d attempts, waits %v", calls, waits, st.Retries.Load(), len(tt.results), tt.waits)
 			}
 		})
 	}
@@ -145,7 +136,7 @@ func TestRetryDecidesByTypedErrors(t *testing.T) {
 // can come, so asking again would only repeat the refusal.
 func TestFixedCredentialsRefusedAreFinal(t *testing.T) {
 	srv, seen := recorded(t, answer{status: 401, body: `{"error":{"message":"User Not Authenticated","detail":"Required to provide Auth information"},"status":"failure"}`})
-	c := New(Config{Authorize: func(r *http.Request) { r.SetBasicAuth("integration", "pw") }, Sleep: (&sleeper{}).sleep})
+	c := New(Config{Authorize: func(r *http.Request) { r.SetBasicAuth("integration", "pw") }, Sleep: noWait})
 	var buf bytes.Buffer
 	err := c.Get(context.Background(), srv.URL+"/api/now/table/sys_import_set?sysparm_limit=1", &buf)
 	var he *Error
@@ -166,7 +157,7 @@ func TestFixedCredentialsRefusedAreFinal(t *testing.T) {
 // not change it).
 func TestJSON(t *testing.T) {
 	srv, seen := recorded(t, answer{body: `{"import_set_id":"ISET0010001"}`}, answer{status: 204}, answer{body: `{"links":`})
-	c := New(Config{Sleep: (&sleeper{}).sleep})
+	c := New(Config{Sleep: noWait})
 	var ans struct {
 		ImportSetID string `json:"import_set_id"`
 	}

@@ -79,19 +79,23 @@ func TestGated429WithoutRetryAfterBacksOff(t *testing.T) {
 	var clock atomic.Int64
 	g := NewGate()
 	g.now = func() time.Time { return time.Unix(0, clock.Load()) }
-	sl := &sleeper{}
-	sleep := func(ctx context.Context, d time.Duration) error { clock.Add(int64(d)); return sl.sleep(ctx, d) }
+	var waits []time.Duration
+	sleep := func(_ context.Context, d time.Duration) error {
+		clock.Add(int64(d))
+		waits = append(waits, d)
+		return nil
+	}
 	c := New(Config{Gate: g, Sleep: sleep, Rand: func() float64 { return 0.5 }})
 	var buf bytes.Buffer
 	if err := c.Get(context.Background(), srv.URL+"/x", &buf); err != nil {
 		t.Fatal(err)
 	}
 	var total time.Duration
-	for _, d := range sl.waits {
+	for _, d := range waits {
 		total += d
 	}
 	if total < 500*time.Millisecond {
-		t.Errorf("waits %v after a 429 without Retry-After: want at least the 0.5 s backoff", sl.waits)
+		t.Errorf("waits %v after a 429 without Retry-After: want at least the 0.5 s backoff", waits)
 	}
 }
 
