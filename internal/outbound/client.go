@@ -3,7 +3,6 @@ package outbound
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -137,27 +136,6 @@ func (c *Client) Get(ctx context.Context, u string, buf *bytes.Buffer) error {
 // effect when the answer is lost.
 func (c *Client) Post(ctx context.Context, u string, body []byte, buf *bytes.Buffer) error {
 	return c.Do(ctx, http.MethodPost, u, body, buf)
-}
-
-// JSON sends in (nil: no body) as JSON and decodes the answer into out (nil, or an empty answer: nothing decoded).
-func (c *Client) JSON(ctx context.Context, method, u string, in, out any) error {
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("%s %s: encoding the request: %w", method, Redact(u), err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := c.Do(ctx, method, u, body, &buf); err != nil {
-		return err
-	}
-	if out != nil && len(bytes.TrimSpace(buf.Bytes())) > 0 {
-		if err := json.Unmarshal(buf.Bytes(), out); err != nil {
-			return fmt.Errorf("%s %s: decoding the answer: %w", method, Redact(u), err)
-		}
-	}
-	return nil
 }
 
 // Do sends one request (a JSON body, or none) with credentials, retries and accounting, and leaves the answer's
