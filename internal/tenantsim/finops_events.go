@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,7 +137,7 @@ func (s *Sim) ApplyFinOpsEvents(n int) []string {
 			if !has {
 				u.Roles = append(u.Roles, role)
 			}
-			if !contains(changed, u.UserID) {
+			if !slices.Contains(changed, u.UserID) {
 				changed = append(changed, u.UserID)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/graphsim"
 )
 
 // The usage report answers 302 to a download URL that needs no token and serves the documented CSV: a byte order
@@ -34,7 +36,7 @@ func TestUsageReportDownload(t *testing.T) {
 		var body bytes.Buffer
 		body.ReadFrom(dl.Body)
 		dl.Body.Close()
-		if dl.StatusCode != 200 || !bytes.HasPrefix(body.Bytes(), []byte("\ufeff"+reportHeader+"\r\n")) {
+		if dl.StatusCode != 200 || !bytes.HasPrefix(body.Bytes(), []byte("\ufeff"+graphsim.ReportHeader+"\r\n")) {
 			t.Fatalf("download: %d, starts %q", dl.StatusCode, body.String()[:min(80, body.Len())])
 		}
 		recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body.Bytes(), []byte("\ufeff")))).ReadAll()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/graphsim/userfilter"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
@@ -489,7 +490,7 @@ func firstName(c *client) string { return strings.ToLower(c.s.m.Users[0].Given) 
 
 func withName(c *client, w string) (n int) {
 	for _, u := range c.s.m.Users {
-		if wordPrefix(strings.ToLower(u.Name), w) {
+		if userfilter.WordPrefix(strings.ToLower(u.Name), w) {
 			n++
 		}
 	}

@@ -10,10 +10,10 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/graphsim"
 	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
@@ -111,22 +111,19 @@ type Sim struct {
 	log     *slog.Logger
 	clock   func() time.Time // the wall clock of token expiry and service limits; tests replace it
 	mux     *http.ServeMux
-	limits  *limits // nil: no service limits
 	truth   Truth
 	truthMu sync.Mutex
 	usage   *UsageTruth // computed on the first Truth call (truthMu)
-	frag    fragments
-	lw      licenseWrites // assignLicense's changes
 	// eventsApplied are the F&O users whose role changes ApplyFinOpsEvents applied (truthMu).
 	eventsApplied []string
 	eventsPlanned int // the plan size ApplyFinOpsEvents applied (truthMu)
 
-	kit *simkit.Kit
-	env *simkit.EnvServer // the Dynamics environments' pipeline
-	id  *identity.Platform
+	kit   *simkit.Kit
+	env   *simkit.EnvServer // the Dynamics environments' pipeline
+	id    *identity.Platform
+	graph *graphsim.Service
 
 	tls    *identity.ServerTLS     // nil: plain http
-	held   map[string]bool         // the Graph permissions the app holds (heldPermissions)
 	guards map[string]simkit.Guard // service protection by token audience (Dynamics environments); absent: no limits
 
 	mu             sync.Mutex
@@ -176,8 +173,6 @@ func New(cfg Config) (*Sim, error) {
 		IdleShare: cfg.IdleShare, Premium: cfg.Premium, ConcealedNames: cfg.ConcealedNames, DataverseEnvs: cfg.DataverseEnvs,
 		FinOpsEnvs: cfg.FinOpsEnvs, AuditsPerEnv: cfg.AuditsPerEnv, AuditingOff: cfg.AuditingOff,
 		NoApplicationUser: cfg.NoApplicationUser, FinOpsMissingEntity: cfg.FinOpsMissingEntity, Now: cfg.Now()})
-	s.limits = newLimits(cfg.Throttle, cfg.Users, cfg.ClientID, cfg.TenantID)
-	s.held = heldPermissions(s.graphRoles())
 	if cfg.TLS {
 		t, err := identity.NewServerTLS(time.Now())
 		if err != nil {
@@ -200,10 +195,10 @@ func New(cfg Config) (*Sim, error) {
 			s.guards[identity.FinOpsAudience(e)] = g
 		}
 	}
-	s.frag = newFragments(s.m)
 	s.id = identity.New(s.m, s.kit, identity.Options{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		ExpiredSecret: cfg.ExpiredSecret, ClientCertificate: cfg.ClientCertificate, TokenLifetime: cfg.TokenLifetime,
 		GraphRoles: s.graphRoles(), Resources: s.resources})
+	s.graph = graphsim.New(s.m, s.kit, s.id, graphsim.Options{Throttle: cfg.Throttle, ClientID: cfg.ClientID, Permissions: s.graphRoles()})
 	s.env = &simkit.EnvServer{Kit: s.kit, Tokens: s.id, TenantID: cfg.TenantID, PageLatency: cfg.PageLatency}
 	s.truth = truth.Of(s.m, s.groupsReadable())
 	s.routes()
@@ -387,16 +382,7 @@ func (s *Sim) resources() (base string, dataverse, finops []string) {
 
 func (s *Sim) routes() {
 	s.mux = http.NewServeMux()
-	s.id.Register(s.mux, func(family string, h simkit.Endpoint) http.HandlerFunc { return s.serve(family, "", h) })
-	s.mux.HandleFunc("GET /v1.0/users", s.serve("users", identity.AudGraph, s.reading(s.users)))
-	s.mux.HandleFunc("GET /v1.0/users/{id}", s.serve("users", identity.AudGraph, s.reading(s.user)))
-	s.mux.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.serve("assignLicense", identity.AudGraph, s.assignLicense))
-	s.mux.HandleFunc("GET /v1.0/groups/{id}", s.serve("groups", identity.AudGraph, s.group))
-	s.mux.HandleFunc("GET /v1.0/subscribedSkus", s.serve("subscribedSkus", identity.AudGraph, s.reading(s.subscribedSkus)))
-	s.mux.HandleFunc("GET /v1.0/auditLogs/signIns", s.serve("signIns", identity.AudGraph, s.signIns))
-	s.mux.HandleFunc("GET /v1.0/admin/reportSettings", s.serve("reportSettings", identity.AudGraph, s.reportSettings))
-	s.mux.HandleFunc("GET /v1.0/reports/{function}", s.serve("reports", identity.AudGraph, s.reading(s.usageReport)))
-	s.mux.HandleFunc("GET /_sim/reports/{token}/Office365ActiveUserDetail.csv", s.reportDownload)
+	s.id.Register(s.mux, s.graph.Unauthenticated)
 	s.mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) { simkit.WriteJSON(w, http.StatusOK, s.Truth()) })
 	s.mux.HandleFunc("POST /_sim/finops-events/apply", eventsApplyHandler(s))
 	s.mux.HandleFunc("POST /_sim/users/{id}/sign-in", func(w http.ResponseWriter, r *http.Request) {
@@ -412,15 +398,8 @@ func (s *Sim) routes() {
 		s.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	// Anything else: Graph's 404, after Graph's authentication for paths under /v1.0/.
-	graphOther, other := s.serve("other", identity.AudGraph, s.graphNotFound), s.serve("other", "", s.graphNotFound)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
-			graphOther(w, r)
-			return
-		}
-		other(w, r)
-	})
+	// Graph under /v1.0/, and Graph's 404 for anything else.
+	s.mux.Handle("/", s.graph.Handler())
 }
 
 // CAPEM is the PEM of the certificate authority a TLS simulator's certificates chain to (nil without TLS).

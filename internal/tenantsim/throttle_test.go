@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
-	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 func TestRealisticReportingLimit(t *testing.T) {
@@ -96,40 +95,6 @@ func TestScaledLimitsAndOff(t *testing.T) {
 	}
 }
 
-func TestDirectoryResourceUnits(t *testing.T) {
-	tests := []struct {
-		family, query string
-		want          float64
-	}{
-		{"users", "", 2},
-		{"users", "?$select=id", 1},
-		{"users", "?$select=id&$top=5", 1}, // at least 1
-		{"users", "?$top=5", 1},
-		{"users", "?$expand=manager", 3},
-		{"subscribedSkus", "", 3},
-		{"subscribedSkus", "?$select=skuId", 2},
-	}
-	for _, tt := range tests {
-		c := costOf(tt.family, httptest.NewRequest("GET", "/v1.0/"+tt.family+tt.query, nil))
-		if c.ru != tt.want {
-			t.Errorf("%s%s: %v RU, want %v", tt.family, tt.query, c.ru, tt.want)
-		}
-	}
-	// The bucket: a tenant over 500 users has 8,000 RU per 10 s, refilled continuously.
-	l := newLimits("realistic", 2000, "app", "tenant")
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, _, ok := l.admit(now, cost{ru: 8000}); !ok {
-		t.Fatal("a full bucket refused 8,000 RU")
-	}
-	wait, dir, ok := l.admit(now, cost{ru: 2})
-	if ok || !dir || wait != 2500*time.Microsecond {
-		t.Errorf("empty bucket: wait %s directory %v ok %v, want 2.5ms for 2 RU", wait, dir, ok)
-	}
-	if _, _, ok := l.admit(now.Add(wait), cost{ru: 2}); !ok {
-		t.Error("refused after the wait it asked for")
-	}
-}
-
 func TestDirectoryThrottleHeaders(t *testing.T) {
 	s := newSim(t, func(c *Config) { c.Throttle = "scaled" })
 	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
@@ -146,20 +111,6 @@ func TestDirectoryThrottleHeaders(t *testing.T) {
 	}
 	if rec.Code != 429 || rec.Header().Get("x-ms-throttle-information") != "ResourceUnitLimitExceeded" || rec.Header().Get("x-ms-throttle-scope") == "" {
 		t.Errorf("directory throttling: %d %v", rec.Code, rec.Header())
-	}
-}
-
-func TestRetryAfterIsWholeSecondsRoundedUp(t *testing.T) {
-	for _, tt := range []struct {
-		wait time.Duration
-		want string
-	}{
-		{0, "1"}, {40 * time.Millisecond, "1"}, {time.Second, "1"}, {time.Second + time.Nanosecond, "2"},
-		{9985 * time.Millisecond, "10"}, {10 * time.Second, "10"}, {10*time.Second + 500*time.Microsecond, "11"},
-	} {
-		if got := simkit.RetryAfterSeconds(tt.wait); got != tt.want {
-			t.Errorf("wait %s: Retry-After %q, want %q", tt.wait, got, tt.want)
-		}
 	}
 }
 

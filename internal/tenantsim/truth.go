@@ -43,9 +43,7 @@ func (s *Sim) Truth() Truth {
 		// The plan this simulator was started with, or the one a sender had it apply.
 		t.FinOpsEventsDistinct = max(s.cfg.FinOpsEvents, planned, 0)
 	}
-	s.m.DirectoryMu.RLock()
-	t.LicenseRemovals = s.lw.removed
-	s.m.DirectoryMu.RUnlock()
+	t.LicenseRemovals = s.graph.LicenseRemovals()
 	t.Environments = map[string]map[string]int64{}
 	for i, u := range s.DataverseURLs() {
 		t.Environments[u] = truth.Dataverse(s.m, i)
@@ -67,4 +65,4 @@ func (s *Sim) SetApplicationUser(e int, ok bool) {
 }
 
 // groupsReadable says whether the app may read the groups that assign licenses.
-func (s *Sim) groupsReadable() bool { return s.graphPermission("groups", nil) == "" }
+func (s *Sim) groupsReadable() bool { return s.graph.Readable("groups") }

@@ -1,4 +1,4 @@
-package tenantsim
+package graphsim
 
 import (
 	"net/http"
@@ -7,8 +7,8 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
-// AllGraphPermissions are the Microsoft Graph application permissions a fully consented seatlake app holds.
-var AllGraphPermissions = []string{"User.Read.All", "AuditLog.Read.All", "Organization.Read.All", "ReportSettings.Read.All", "Reports.Read.All",
+// AllPermissions are the Microsoft Graph application permissions a fully consented seatlake app holds.
+var AllPermissions = []string{"User.Read.All", "AuditLog.Read.All", "Organization.Read.All", "ReportSettings.Read.All", "Reports.Read.All",
 	"LicenseAssignment.ReadWrite.All", "GroupMember.Read.All"}
 
 // heldPermissions is the set of Graph permissions the app holds (Directory.Read.All implies the two reads it
@@ -24,9 +24,9 @@ func heldPermissions(roles []string) map[string]bool {
 	return held
 }
 
-// graphPermission names the permission a Graph request needs that the token lacks ("" when it has what it needs).
-func (s *Sim) graphPermission(family string, r *http.Request) string {
-	held := s.held
+// permission names the permission a Graph request needs that the token lacks ("" when it has what it needs).
+func (g *Service) permission(family string, r *http.Request) string {
+	held := g.held
 	switch family {
 	case "users":
 		if !held["User.Read.All"] {
@@ -72,12 +72,4 @@ func ParsePermissions(v string) []string {
 		}
 	}
 	return out
-}
-
-// graphRoles are the roles claim of Graph tokens.
-func (s *Sim) graphRoles() []string {
-	if s.cfg.GraphPermissions != nil {
-		return s.cfg.GraphPermissions
-	}
-	return AllGraphPermissions
 }

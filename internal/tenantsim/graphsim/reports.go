@@ -1,4 +1,4 @@
-package tenantsim
+package graphsim
 
 import (
 	"net/http"
@@ -17,8 +17,8 @@ import (
 
 const tokReport = 'r'
 
-// reportHeader is the CSV header of getOffice365ActiveUserDetail, as documented.
-const reportHeader = "Report Refresh Date,User Principal Name,Display Name,Is Deleted,Deleted Date,Has Exchange License," +
+// ReportHeader is the CSV header of getOffice365ActiveUserDetail, as documented.
+const ReportHeader = "Report Refresh Date,User Principal Name,Display Name,Is Deleted,Deleted Date,Has Exchange License," +
 	"Has OneDrive License,Has SharePoint License,Has Skype For Business License,Has Yammer License,Has Teams License," +
 	"Exchange Last Activity Date,OneDrive Last Activity Date,SharePoint Last Activity Date," +
 	"Skype For Business Last Activity Date,Yammer Last Activity Date,Teams Last Activity Date," +
@@ -35,45 +35,45 @@ var productNames = map[uint8]string{
 }
 
 // usageReport is GET /v1.0/reports/{function}: only getOffice365ActiveUserDetail with a period.
-func (s *Sim) usageReport(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+func (g *Service) usageReport(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	fn := r.PathValue("function")
 	name, arg, ok := strings.Cut(fn, "(")
 	if !ok || name != "getOffice365ActiveUserDetail" || !strings.HasSuffix(arg, ")") {
-		s.graphError(rep, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+fn+"'.", w.Header().Get("request-id"))
+		g.graphError(rep, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+fn+"'.", w.Header().Get("request-id"))
 		return
 	}
 	arg = strings.TrimSuffix(arg, ")")
 	switch arg {
 	case "period='D7'", "period='D30'", "period='D90'", "period='D180'":
 	default:
-		s.graphError(rep, http.StatusBadRequest, "BadRequest", "Invalid value for the period parameter: "+arg+". Use D7, D30, D90 or D180.", w.Header().Get("request-id"))
+		g.graphError(rep, http.StatusBadRequest, "BadRequest", "Invalid value for the period parameter: "+arg+". Use D7, D30, D90 or D180.", w.Header().Get("request-id"))
 		return
 	}
-	tok := s.kit.SealToken(tokReport, time.Now().Add(5*time.Minute).Unix())
+	tok := g.kit.SealToken(tokReport, time.Now().Add(5*time.Minute).Unix())
 	w.Header().Set("Location", simkit.BaseURL(r)+"/_sim/reports/"+tok+"/Office365ActiveUserDetail.csv")
 	rep.Status = http.StatusFound
 	rep.ContentType = "text/plain"
 }
 
 // reportDownload serves the CSV behind the 302: no token needed, the URL is the credential, and it expires.
-func (s *Sim) reportDownload(w http.ResponseWriter, r *http.Request) {
-	vals, ok := s.kit.OpenToken(tokReport, r.PathValue("token"), 1)
+func (g *Service) reportDownload(w http.ResponseWriter, r *http.Request) {
+	vals, ok := g.kit.OpenToken(tokReport, r.PathValue("token"), 1)
 	if !ok || time.Now().Unix() > vals[0] {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusForbidden)
 		w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Signature not valid in the specified time frame</Message></Error>`))
 		return
 	}
-	b := s.renderUsageReport()
+	b := g.renderUsageReport()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
-	s.kit.Count("reportDownload", http.StatusOK)
+	g.kit.Count("reportDownload", http.StatusOK)
 }
 
-func (s *Sim) renderUsageReport() []byte {
-	m := s.m
-	b := []byte("\ufeff" + reportHeader + "\r\n")
+func (g *Service) renderUsageReport() []byte {
+	m := g.m
+	b := []byte("\ufeff" + ReportHeader + "\r\n")
 	refresh := m.Anchor/model.MicrosPerDay - model.ReportLagDays
 	day := func(b []byte, d int64) []byte {
 		if d < 0 {
@@ -88,7 +88,7 @@ func (s *Sim) renderUsageReport() []byte {
 		}
 		b = day(b, refresh)
 		b = append(b, ',')
-		if s.cfg.ConcealedNames {
+		if g.m.ConcealedNames {
 			h := m.ConcealedName(i)
 			b = append(b, h...)
 			b = append(b, ',')

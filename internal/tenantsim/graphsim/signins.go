@@ -1,6 +1,7 @@
-package tenantsim
+package graphsim
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -68,12 +69,12 @@ const statusOK = `{"errorCode":0,"failureReason":null,"additionalDetails":null}`
 // ($orderby createdDateTime asc for oldest first), $filter on createdDateTime (eq, le, ge: the operators the resource
 // documents) and userId (eq), joined by and; $top (default and at most 1000), opaque $skiptoken nextLinks, 30 days
 // of retention, 403 without Entra ID P1.
-func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
-	if !s.cfg.Premium {
-		s.notPremium(w, rep)
+func (g *Service) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	if !g.m.Premium {
+		g.notPremium(w, rep)
 		return
 	}
-	if !s.queryOptions(w, r, rep, "$filter", "$top", "$skiptoken", "$orderby") {
+	if !g.queryOptions(w, r, rep, "$filter", "$top", "$skiptoken", "$orderby") {
 		return
 	}
 	asc := false
@@ -83,7 +84,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply)
 		case "createddatetime", "createddatetime asc":
 			asc = true
 		default:
-			s.badRequest(w, rep, "BadRequest", "Invalid $orderby: sign-ins are ordered by createdDateTime (asc or desc) only.")
+			g.badRequest(w, rep, "BadRequest", "Invalid $orderby: sign-ins are ordered by createdDateTime (asc or desc) only.")
 			return
 		}
 	}
@@ -91,28 +92,28 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply)
 	if v, ok := simkit.Query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			s.badRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
+			g.badRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
 			return
 		}
 		top = min(n, 1000)
 	}
-	e := &s.m.Events
+	e := &g.m.Events
 	var wk walker
 	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
-		v, ok := s.kit.OpenToken(tokSignIns, tok, 6)
-		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(s.m.Users)) {
-			s.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
+		v, ok := g.kit.OpenToken(tokSignIns, tok, 6)
+		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(g.m.Users)) {
+			g.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
 			return
 		}
 		wk = walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3], user: int32(v[4]), asc: v[5] == 1}
 	} else {
 		f, _ := simkit.Query(r, "$filter")
-		sf, err := s.parseSignInFilter(f)
+		sf, err := g.parseSignInFilter(f)
 		if err != nil {
-			s.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
+			g.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
 			return
 		}
-		lo, hi := max(sf.lo, s.m.ServedFrom), min(sf.hi, s.m.ServedTo)
+		lo, hi := max(sf.lo, g.m.ServedFrom), min(sf.hi, g.m.ServedTo)
 		wk = walker{e: e, lo: lo, hi: hi, j: -1, user: sf.user, asc: asc}
 		switch {
 		case lo > hi || sf.none:
@@ -142,7 +143,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply)
 			j, dir = ahead.j-1, 1
 		}
 		b = append(b, `"@odata.nextLink":`...)
-		b = simkit.AppendJSONString(b, simkit.NextLink(r, s.kit.SealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), j, int64(wk.user), dir)))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, g.kit.SealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), j, int64(wk.user), dir)))
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
@@ -156,7 +157,7 @@ func (s *Sim) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply)
 			b = append(b, ',')
 		}
 		b = slices.Grow(b, 2048)
-		b = s.appendSignIn(b, &rd, e.SignIn(at, h))
+		b = g.appendSignIn(b, &rd, e.SignIn(at, h))
 	}
 	rep.B = append(b, "]}"...)
 }
@@ -259,9 +260,9 @@ type renderer struct {
 	prefix []byte // "2006-01-02T15:04:"
 }
 
-func (s *Sim) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
-	sg := &s.m.Signers[ev.User]
-	f := &s.frag
+func (g *Service) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
+	sg := &g.m.Signers[ev.User]
+	f := &g.frag
 	h3 := ids.Mix(ev.H2 ^ 0x6a09e667f3bcc909)
 	app := sg.App(h3)
 	dev := int(sg.Dev)
@@ -293,7 +294,7 @@ func (s *Sim) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
 	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.')
 	b = simkit.AppendFrac7(b, inMin%1_000_000)
 	b = append(b, `Z","userDisplayName":"`...)
-	b = append(b, s.m.Arena[sg.Off:sg.Off+uint32(sg.N)]...)
+	b = append(b, g.m.Arena[sg.Off:sg.Off+uint32(sg.N)]...)
 	b = append(b, f.app[app]...)
 	uh := uint64(ev.User) * 0x9e3779b97f4a7c15
 	b = strconv.AppendUint(b, model.Places[pl].IPFirst, 10)
@@ -328,7 +329,7 @@ type signInFilter struct {
 
 // parseSignInFilter reads a $filter on sign-ins: createdDateTime eq, le or ge a DateTimeOffset, and userId eq a
 // quoted id, joined by and. gt and lt are not among the operators the signIn resource documents, and are refused.
-func (s *Sim) parseSignInFilter(f string) (signInFilter, error) {
+func (g *Service) parseSignInFilter(f string) (signInFilter, error) {
 	sf := signInFilter{lo: math.MinInt64, hi: math.MaxInt64, user: -1}
 	if strings.TrimSpace(f) == "" {
 		return sf, nil
@@ -336,28 +337,28 @@ func (s *Sim) parseSignInFilter(f string) (signInFilter, error) {
 	for _, clause := range splitAnd(f) {
 		fields := strings.Fields(clause)
 		if len(fields) != 3 {
-			return sf, errorf("unsupported clause %q: the simulator filters on createdDateTime (eq, le, ge) and userId (eq)", clause)
+			return sf, fmt.Errorf("unsupported clause %q: the simulator filters on createdDateTime (eq, le, ge) and userId (eq)", clause)
 		}
 		switch {
 		case strings.EqualFold(fields[0], "userId"):
 			id, quoted := strings.CutPrefix(fields[2], "'")
 			id, closed := strings.CutSuffix(id, "'")
 			if !strings.EqualFold(fields[1], "eq") || !quoted || !closed {
-				return sf, errorf("unsupported clause %q: userId supports eq with a quoted id", clause)
+				return sf, fmt.Errorf("unsupported clause %q: userId supports eq with a quoted id", clause)
 			}
-			if i, ok := s.m.UserIndex(id); ok {
+			if i, ok := g.m.UserIndex(id); ok {
 				sf.user = int32(i)
 			} else {
 				sf.none = true
 			}
 			continue
 		case !strings.EqualFold(fields[0], "createdDateTime"):
-			return sf, errorf("unsupported clause %q: the simulator filters on createdDateTime (eq, le, ge) and userId (eq)", clause)
+			return sf, fmt.Errorf("unsupported clause %q: the simulator filters on createdDateTime (eq, le, ge) and userId (eq)", clause)
 		}
 		v := strings.Trim(fields[2], "'")
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return sf, errorf("%q is not a DateTimeOffset such as 2024-05-01T00:00:00Z", v)
+			return sf, fmt.Errorf("%q is not a DateTimeOffset such as 2024-05-01T00:00:00Z", v)
 		}
 		ns := t.UnixNano()
 		floor := ns / 1000
@@ -376,7 +377,7 @@ func (s *Sim) parseSignInFilter(f string) (signInFilter, error) {
 		case "eq":
 			sf.lo, sf.hi = max(sf.lo, ceil), min(sf.hi, floor)
 		default:
-			return sf, errorf("unsupported operator %q: createdDateTime supports eq, le and ge", fields[1])
+			return sf, fmt.Errorf("unsupported operator %q: createdDateTime supports eq, le and ge", fields[1])
 		}
 	}
 	return sf, nil

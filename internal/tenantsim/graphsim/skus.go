@@ -1,4 +1,4 @@
-package tenantsim
+package graphsim
 
 import (
 	"net/http"
@@ -10,12 +10,12 @@ import (
 
 // subscribedSkus is GET /v1.0/subscribedSkus (reference §2b): one small, unpaged list; only $select is supported
 // by Graph, and ignored here (the whole entity is returned).
-func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
-	if !s.queryOptions(w, r, rep, "$select") {
+func (g *Service) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	if !g.queryOptions(w, r, rep, "$select") {
 		return
 	}
-	m := s.m
-	account := ids.GUID(ids.Hash(s.cfg.Seed, 50), ids.Hash(s.cfg.Seed, 51))
+	m := g.m
+	account := ids.GUID(ids.Hash(g.m.Seed, 50), ids.Hash(g.m.Seed, 51))
 	b := append(rep.B, `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#subscribedSkus","value":[`...)
@@ -33,7 +33,7 @@ func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *simkit
 		b = append(b, `,"consumedUnits":`...)
 		b = strconv.AppendInt(b, int64(k.Consumed), 10)
 		b = append(b, `,"id":"`...)
-		b = append(b, s.cfg.TenantID...)
+		b = append(b, g.m.TenantID...)
 		b = append(b, '_')
 		b = append(b, k.Def.ID...)
 		b = append(b, `","prepaidUnits":{"enabled":`...)
@@ -60,20 +60,20 @@ func (s *Sim) subscribedSkus(w http.ResponseWriter, r *http.Request, rep *simkit
 		b = append(b, `","skuPartNumber":"`...)
 		b = append(b, k.Def.Part...)
 		b = append(b, `","subscriptionIds":["`...)
-		b = ids.AppendGUID(b, ids.Hash(s.cfg.Seed, 60, uint64(i)), ids.Hash(s.cfg.Seed, 61, uint64(i)))
+		b = ids.AppendGUID(b, ids.Hash(g.m.Seed, 60, uint64(i)), ids.Hash(g.m.Seed, 61, uint64(i)))
 		b = append(b, `"]}`...)
 	}
 	rep.B = append(b, "]}"...)
 }
 
 // reportSettings is GET /v1.0/admin/reportSettings in the shape the service really returns (reference §2d).
-func (s *Sim) reportSettings(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
-	if !s.queryOptions(w, r, rep, "$select") {
+func (g *Service) reportSettings(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	if !g.queryOptions(w, r, rep, "$select") {
 		return
 	}
 	b := append(rep.B, `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#admin/reportSettings/$entity","displayConcealedNames":`...)
-	b = strconv.AppendBool(b, s.cfg.ConcealedNames)
+	b = strconv.AppendBool(b, g.m.ConcealedNames)
 	rep.B = append(b, '}')
 }

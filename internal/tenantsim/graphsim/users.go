@@ -1,7 +1,8 @@
-package tenantsim
+package graphsim
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,24 +30,24 @@ const tokUsers = 'u'
 // users is GET /v1.0/users: $select, $top (default 100, at most 999, 500 with signInActivity), $skiptoken, and the
 // $filter, $orderby, $count and $search of graph_userquery.go. The skiptoken is the position in the query's order
 // of the next user that matches, found before the page is answered so that no page comes back empty.
-func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
-	q, ok := s.parseUserQuery(w, r, rep, true)
+func (g *Service) users(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	q, ok := g.parseUserQuery(w, r, rep, true)
 	if !ok {
 		return
 	}
-	users := s.m.Users
+	users := g.m.Users
 	n := len(users)
 	from := 0
 	tok, paged := simkit.Query(r, "$skiptoken")
 	if paged {
-		v, ok := s.kit.OpenToken(tokUsers, tok, 1)
+		v, ok := g.kit.OpenToken(tokUsers, tok, 1)
 		if !ok || v[0] < 0 || v[0] > int64(n) {
-			s.badRequest(w, rep, "Directory_InvalidSkipToken", "The specified page token value has expired and can no longer be included in your request.")
+			g.badRequest(w, rep, "Directory_InvalidSkipToken", "The specified page token value has expired and can no longer be included in your request.")
 			return
 		}
 		from = int(v[0])
 	}
-	matches := func(p int) bool { return q.match == nil || q.match(&users[s.userAt(&q, p)]) }
+	matches := func(p int) bool { return q.match == nil || q.match(&users[g.userAt(&q, p)]) }
 
 	b := append(rep.B, `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
@@ -72,7 +73,7 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	p := from
 	for ; p < n && len(page) < q.top; p++ {
 		if matches(p) {
-			page = append(page, s.userAt(&q, p))
+			page = append(page, g.userAt(&q, p))
 		}
 	}
 	for p < n && !matches(p) {
@@ -80,7 +81,7 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	}
 	if p < n {
 		b = append(b, `"@odata.nextLink":`...)
-		b = simkit.AppendJSONString(b, simkit.NextLink(r, s.kit.SealToken(tokUsers, int64(p))))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, g.kit.SealToken(tokUsers, int64(p))))
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
@@ -88,25 +89,25 @@ func (s *Sim) users(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = s.appendUser(b, &users[i], q.props)
+		b = g.appendUser(b, &users[i], q.props)
 	}
 	rep.B = append(b, "]}"...)
 }
 
 // usersCount is GET /v1.0/users/$count: the number of users (matching $filter or $search) as text/plain, with
 // ConsistencyLevel: eventual; without it, Graph's 400.
-func (s *Sim) usersCount(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+func (g *Service) usersCount(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	if !advancedHeader(r) {
-		s.badRequest(w, rep, "Request_BadRequest", "$count is not currently supported.")
+		g.badRequest(w, rep, "Request_BadRequest", "$count is not currently supported.")
 		return
 	}
-	q, ok := s.parseUserQuery(w, r, rep, false)
+	q, ok := g.parseUserQuery(w, r, rep, false)
 	if !ok {
 		return
 	}
 	total := 0
-	for i := range s.m.Users {
-		if q.match == nil || q.match(&s.m.Users[i]) {
+	for i := range g.m.Users {
+		if q.match == nil || q.match(&g.m.Users[i]) {
 			total++
 		}
 	}
@@ -117,7 +118,7 @@ func (s *Sim) usersCount(w http.ResponseWriter, r *http.Request, rep *simkit.Rep
 // selectUserProps reads $select for /users (collection true) or /users/{id}: the properties in Graph's spelling, or
 // the default set without $select. It answers the error and returns false for an unknown property, a property
 // Graph serves only for one user (on the collection), and signInActivity without Entra ID P1.
-func (s *Sim) selectUserProps(w http.ResponseWriter, rep *simkit.Reply, sel string, hasSel, collection bool) ([]string, bool) {
+func (g *Service) selectUserProps(w http.ResponseWriter, rep *simkit.Reply, sel string, hasSel, collection bool) ([]string, bool) {
 	if !hasSel {
 		return defaultUserProps, true
 	}
@@ -127,17 +128,17 @@ func (s *Sim) selectUserProps(w http.ResponseWriter, rep *simkit.Reply, sel stri
 		name := canonical(p, userProps)
 		switch {
 		case collection && canonical(p, notInCollections) != "":
-			s.graphError(rep, http.StatusNotImplemented, "NotImplemented", "This operation target is not yet supported.", w.Header().Get("request-id"))
+			g.graphError(rep, http.StatusNotImplemented, "NotImplemented", "This operation target is not yet supported.", w.Header().Get("request-id"))
 			return nil, false
 		case name == "":
-			s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'Microsoft.DirectoryServices.User'.")
+			g.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'Microsoft.DirectoryServices.User'.")
 			return nil, false
-		case !contains(props, name):
+		case !slices.Contains(props, name):
 			props = append(props, name)
 		}
 	}
-	if contains(props, "signInActivity") && !s.cfg.Premium {
-		s.notPremium(w, rep)
+	if slices.Contains(props, "signInActivity") && !g.m.Premium {
+		g.notPremium(w, rep)
 		return nil, false
 	}
 	return props, true
@@ -153,15 +154,6 @@ func canonical(p string, names []string) string {
 	return ""
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func appendRaw(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
@@ -175,7 +167,7 @@ func appendNullable(b []byte, s string) []byte {
 	return appendRaw(b, s)
 }
 
-func (s *Sim) appendUser(b []byte, u *model.User, props []string) []byte {
+func (g *Service) appendUser(b []byte, u *model.User, props []string) []byte {
 	b = append(b, '{')
 	for i, p := range props {
 		if i > 0 {
@@ -242,9 +234,9 @@ func (s *Sim) appendUser(b []byte, u *model.User, props []string) []byte {
 				b = appendRaw(b, model.Places[u.Place].Country)
 			}
 		case "assignedLicenses":
-			b = s.appendLicenses(b, u)
+			b = g.appendLicenses(b, u)
 		case "licenseAssignmentStates":
-			b = s.appendAssignmentStates(b, u)
+			b = g.appendAssignmentStates(b, u)
 		case "signInActivity":
 			b = appendActivity(b, u)
 		}
@@ -252,7 +244,7 @@ func (s *Sim) appendUser(b []byte, u *model.User, props []string) []byte {
 	return append(b, '}')
 }
 
-func (s *Sim) appendLicenses(b []byte, u *model.User) []byte {
+func (g *Service) appendLicenses(b []byte, u *model.User) []byte {
 	b = append(b, '[')
 	for i, l := range u.Licenses {
 		if i > 0 {
@@ -319,7 +311,7 @@ func appendActivity(b []byte, u *model.User) []byte {
 }
 
 // appendAssignmentStates writes licenseAssignmentStates: one entry per license, with the group that assigns it.
-func (s *Sim) appendAssignmentStates(b []byte, u *model.User) []byte {
+func (g *Service) appendAssignmentStates(b []byte, u *model.User) []byte {
 	b = append(b, '[')
 	for i, l := range u.Licenses {
 		if i > 0 {
@@ -329,7 +321,7 @@ func (s *Sim) appendAssignmentStates(b []byte, u *model.User) []byte {
 		if l.Group < 0 {
 			b = append(b, "null"...)
 		} else {
-			b = appendRaw(b, s.m.GroupID(int(l.Group)))
+			b = appendRaw(b, g.m.GroupID(int(l.Group)))
 		}
 		// error is null for a license assigned successfully ("licenseAssignmentState resource type").
 		b = append(b, `,"disabledPlans":`...)

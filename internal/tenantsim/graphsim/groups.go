@@ -1,4 +1,4 @@
-package tenantsim
+package graphsim
 
 import (
 	"net/http"
@@ -15,14 +15,14 @@ import (
 // groupProps are the group properties served, in the order Graph writes them; all of them without $select.
 var groupProps = []string{"id", "description", "displayName", "groupTypes", "mailEnabled", "mailNickname", "securityEnabled"}
 
-func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
-	if !s.queryOptions(w, r, rep, "$select") {
+func (g *Service) group(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	if !g.queryOptions(w, r, rep, "$select") {
 		return
 	}
 	id := r.PathValue("id")
-	g, ok := s.m.GroupIndex(id)
+	gi, ok := g.m.GroupIndex(id)
 	if !ok {
-		s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
+		g.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound",
 			"Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.", w.Header().Get("request-id"))
 		return
 	}
@@ -38,13 +38,13 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 				}
 			}
 			if found == "" {
-				s.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'microsoft.graph.group'.")
+				g.badRequest(w, rep, "Request_BadRequest", "Could not find a property named '"+p+"' on type 'microsoft.graph.group'.")
 				return
 			}
 			props = append(props, found)
 		}
 	}
-	lg := model.LicenseGroups[g]
+	lg := model.LicenseGroups[gi]
 	b := append(rep.B, `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, `/v1.0/$metadata#groups`...)
@@ -60,7 +60,7 @@ func (s *Sim) group(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 		b = append(b, `":`...)
 		switch p {
 		case "id":
-			b = simkit.AppendJSONString(b, s.m.GroupID(g))
+			b = simkit.AppendJSONString(b, g.m.GroupID(gi))
 		case "displayName":
 			b = simkit.AppendJSONString(b, lg.Name)
 		case "description":

@@ -1,8 +1,7 @@
-package tenantsim
+package graphsim
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -15,9 +14,9 @@ import (
 
 // serve wraps an endpoint with what every request goes through, in the services' order: injected faults, the
 // bearer token (when aud is set), service limits, then the endpoint.
-func (s *Sim) serve(family, aud string, h simkit.Endpoint) http.HandlerFunc {
+func (g *Service) serve(family, aud string, h simkit.Endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		reqID := s.kit.RequestID()
+		reqID := g.kit.RequestID()
 		w.Header().Set("request-id", reqID)
 		if aud == identity.AudGraph {
 			w.Header().Set("OData-Version", "4.0")
@@ -27,12 +26,12 @@ func (s *Sim) serve(family, aud string, h simkit.Endpoint) http.HandlerFunc {
 		} else {
 			w.Header().Set("client-request-id", reqID)
 		}
-		f, faulty := s.kit.TakeFault(r.URL.Path)
-		if faulty && !s.kit.ConnectionFault(w, r, f, family, s.id.ExpireAll) {
+		f, faulty := g.kit.TakeFault(r.URL.Path)
+		if faulty && !g.kit.ConnectionFault(w, r, f, family, g.tokens.ExpireAll) {
 			return
 		}
-		rep := s.kit.GetReply()
-		defer s.kit.PutReply(rep)
+		rep := g.kit.GetReply()
+		defer g.kit.PutReply(rep)
 		rep.ClientReqID = w.Header().Get("client-request-id")
 		status := simkit.FaultStatus(f, faulty)
 		switch {
@@ -44,19 +43,19 @@ func (s *Sim) serve(family, aud string, h simkit.Endpoint) http.HandlerFunc {
 				d = time.Second
 			}
 			w.Header().Set("Retry-After", strconv.FormatFloat(math.Ceil(d.Seconds()*1000)/1000, 'f', -1, 64))
-			s.tooMany(rep, reqID)
+			g.tooMany(rep, reqID)
 		case status != 0:
 			gf := graphFaults[status]
-			s.graphError(rep, status, gf.code, gf.message, reqID)
-		case aud != "" && !s.authorize(w, r, aud, rep, reqID):
-		case aud == identity.AudGraph && s.graphPermission(family, r) != "":
-			s.graphError(rep, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", reqID)
-		case !s.admit(w, r, family, rep, reqID):
+			g.graphError(rep, status, gf.code, gf.message, reqID)
+		case aud != "" && !g.authorize(w, r, aud, rep, reqID):
+		case aud == identity.AudGraph && g.permission(family, r) != "":
+			g.graphError(rep, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", reqID)
+		case !g.admit(w, r, family, rep, reqID):
 		default:
 			h(w, r, rep)
 		}
-		s.kit.Count(family, rep.Status)
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rep.Status, "bytes", len(rep.B))
+		g.kit.Count(family, rep.Status)
+		g.kit.Log().Debug("request", "method", r.Method, "path", r.URL.Path, "status", rep.Status, "bytes", len(rep.B))
 		simkit.WriteReply(w, rep, faulty && f.Kind == simkit.TruncatedBody)
 	}
 }
@@ -71,14 +70,14 @@ var graphFaults = map[int]struct{ code, message string }{
 // graphError renders Graph's error body ("Microsoft Graph error responses and resource types", and the examples of
 // "Advanced query capabilities on directory objects"): code, message, and innerError with the date, the request-id
 // and the client-request-id the client sent (the request id when it sent none).
-func (s *Sim) graphError(rep *simkit.Reply, status int, code, message, reqID string) {
+func (g *Service) graphError(rep *simkit.Reply, status int, code, message, reqID string) {
 	rep.Status, rep.ContentType = status, simkit.PlainJSON
 	b := append(rep.B[:0], `{"error":{"code":`...)
 	b = simkit.AppendJSONString(b, code)
 	b = append(b, `,"message":`...)
 	b = simkit.AppendJSONString(b, message)
 	b = append(b, `,"innerError":{"date":"`...)
-	b = s.clock().UTC().AppendFormat(b, "2006-01-02T15:04:05")
+	b = g.kit.Now().UTC().AppendFormat(b, "2006-01-02T15:04:05")
 	b = append(b, `","request-id":"`...)
 	b = append(b, reqID...)
 	b = append(b, `","client-request-id":`...)
@@ -88,34 +87,34 @@ func (s *Sim) graphError(rep *simkit.Reply, status int, code, message, reqID str
 
 // tooMany renders the body of Graph's 429 ("Microsoft Graph throttling guidance", sample response); the caller has
 // set Retry-After.
-func (s *Sim) tooMany(rep *simkit.Reply, reqID string) {
+func (g *Service) tooMany(rep *simkit.Reply, reqID string) {
 	rep.Status, rep.ContentType = http.StatusTooManyRequests, simkit.PlainJSON
 	b := append(rep.B[:0], `{"error":{"code":"TooManyRequests","innerError":{"code":"429","date":"`...)
-	b = s.clock().UTC().AppendFormat(b, "2006-01-02T15:04:05")
+	b = g.kit.Now().UTC().AppendFormat(b, "2006-01-02T15:04:05")
 	b = append(b, `","message":"Please retry after","request-id":"`...)
 	b = append(b, reqID...)
 	rep.B = append(b, `","status":"429"},"message":"Please retry again later."}}`...)
 }
 
-func (s *Sim) graphNotFound(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+func (g *Service) graphNotFound(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-	s.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound", "Resource not found for the segment '"+seg+"'.", w.Header().Get("request-id"))
+	g.graphError(rep, http.StatusNotFound, "Request_ResourceNotFound", "Resource not found for the segment '"+seg+"'.", w.Header().Get("request-id"))
 }
 
 // notPremium is the 403 of signInActivity and sign-in logs on a tenant without Entra ID P1/P2 (reference §2a).
-func (s *Sim) notPremium(w http.ResponseWriter, rep *simkit.Reply) {
-	s.graphError(rep, http.StatusForbidden, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+func (g *Service) notPremium(w http.ResponseWriter, rep *simkit.Reply) {
+	g.graphError(rep, http.StatusForbidden, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
 		"Neither tenant is B2C or tenant doesn't have premium license", w.Header().Get("request-id"))
 }
 
 // badRequest is a 400 with Graph's body.
-func (s *Sim) badRequest(w http.ResponseWriter, rep *simkit.Reply, code, message string) {
-	s.graphError(rep, http.StatusBadRequest, code, message, w.Header().Get("request-id"))
+func (g *Service) badRequest(w http.ResponseWriter, rep *simkit.Reply, code, message string) {
+	g.graphError(rep, http.StatusBadRequest, code, message, w.Header().Get("request-id"))
 }
 
 // queryOptions checks a request's OData system query options ($-prefixed) against those an endpoint supports,
 // with Graph's answer for the rest. Other parameters are ignored, as by Graph.
-func (s *Sim) queryOptions(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, allowed ...string) bool {
+func (g *Service) queryOptions(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, allowed ...string) bool {
 	for k := range r.URL.Query() {
 		if !strings.HasPrefix(k, "$") {
 			continue
@@ -126,9 +125,9 @@ func (s *Sim) queryOptions(w http.ResponseWriter, r *http.Request, rep *simkit.R
 		}
 		if !ok {
 			if strings.EqualFold(k, "$skip") {
-				s.badRequest(w, rep, "Request_BadRequest", "'$skip' is not supported by the service.")
+				g.badRequest(w, rep, "Request_BadRequest", "'$skip' is not supported by the service.")
 			} else {
-				s.badRequest(w, rep, "Request_UnsupportedQuery", "Query option '"+k+"' is not supported by this simulated endpoint.")
+				g.badRequest(w, rep, "Request_UnsupportedQuery", "Query option '"+k+"' is not supported by this simulated endpoint.")
 			}
 			return false
 		}
@@ -136,11 +135,9 @@ func (s *Sim) queryOptions(w http.ResponseWriter, r *http.Request, rep *simkit.R
 	return true
 }
 
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
 // authorize checks the request's bearer token for aud and renders Graph's 401 when it is missing, unknown,
 // expired or for another resource.
-func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, aud string, rep *simkit.Reply, reqID string) bool {
+func (g *Service) authorize(w http.ResponseWriter, r *http.Request, aud string, rep *simkit.Reply, reqID string) bool {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
@@ -148,12 +145,12 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, aud string, rep 
 	}
 	why := "Access token is empty."
 	if ok && tok != "" {
-		why = s.id.Check(tok, aud)
+		why = g.tokens.Check(tok, aud)
 	}
 	if why == "" {
 		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="`+identity.GraphAppID+`"`)
-	s.graphError(rep, http.StatusUnauthorized, "InvalidAuthenticationToken", why, reqID)
+	g.graphError(rep, http.StatusUnauthorized, "InvalidAuthenticationToken", why, reqID)
 	return false
 }

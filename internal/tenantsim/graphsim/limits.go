@@ -1,4 +1,4 @@
-package tenantsim
+package graphsim
 
 import (
 	"net/http"
@@ -150,23 +150,23 @@ func (l *limits) admitLocked(now time.Time, c cost) (wait time.Duration, directo
 }
 
 // admit applies the service limits to a request and renders the 429 when one is exceeded.
-func (s *Sim) admit(w http.ResponseWriter, r *http.Request, family string, rep *simkit.Reply, reqID string) bool {
-	if s.limits == nil {
+func (g *Service) admit(w http.ResponseWriter, r *http.Request, family string, rep *simkit.Reply, reqID string) bool {
+	if g.limits == nil {
 		return true
 	}
 	c := costOf(family, r)
 	if c.ru > 0 {
 		w.Header().Set("x-ms-resource-unit", strconv.Itoa(int(c.ru)))
 	}
-	wait, directory, ok := s.limits.admitClock(s.clock, c)
+	wait, directory, ok := g.limits.admitClock(g.kit.Now, c)
 	if ok {
 		return true
 	}
 	if directory {
-		w.Header().Set("x-ms-throttle-scope", s.limits.scope)
+		w.Header().Set("x-ms-throttle-scope", g.limits.scope)
 		w.Header().Set("x-ms-throttle-information", "ResourceUnitLimitExceeded")
 	}
 	w.Header().Set("Retry-After", simkit.RetryAfterSeconds(wait))
-	s.tooMany(rep, reqID)
+	g.tooMany(rep, reqID)
 	return false
 }
