@@ -77,52 +77,14 @@ func (g *Service) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Re
 	if !g.queryOptions(w, r, rep, "$filter", "$top", "$skiptoken", "$orderby") {
 		return
 	}
-	asc := false
-	if o, ok := simkit.Query(r, "$orderby"); ok {
-		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
-		case "createddatetime desc":
-		case "createddatetime", "createddatetime asc":
-			asc = true
-		default:
-			g.badRequest(w, rep, "BadRequest", "Invalid $orderby: sign-ins are ordered by createdDateTime (asc or desc) only.")
-			return
-		}
-	}
-	top := 1000
-	if v, ok := simkit.Query(r, "$top"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			g.badRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
-			return
-		}
-		top = min(n, 1000)
+	asc, top, ok := g.signInOrder(w, r, rep)
+	if !ok {
+		return
 	}
 	e := &g.m.Events
-	var wk walker
-	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
-		v, ok := g.kit.OpenToken(tokSignIns, tok, 6)
-		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(g.m.Users)) {
-			g.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
-			return
-		}
-		wk = walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3], user: int32(v[4]), asc: v[5] == 1}
-	} else {
-		f, _ := simkit.Query(r, "$filter")
-		sf, err := g.parseSignInFilter(f)
-		if err != nil {
-			g.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
-			return
-		}
-		lo, hi := max(sf.lo, g.m.ServedFrom), min(sf.hi, g.m.ServedTo)
-		wk = walker{e: e, lo: lo, hi: hi, j: -1, user: sf.user, asc: asc}
-		switch {
-		case lo > hi || sf.none:
-			wk.k = -1
-		case asc:
-			wk.k, wk.j = max(e.BucketOf(lo), 0), 0
-		default:
-			wk.k = min(e.BucketOf(hi), e.Buckets-1)
-		}
+	wk, ok := g.signInWalk(w, r, rep, asc)
+	if !ok {
+		return
 	}
 
 	// Where does this page end? A walk over times only, so the nextLink can precede the values.
@@ -160,6 +122,61 @@ func (g *Service) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Re
 		b = g.appendSignIn(b, &rd, e.SignIn(at, h))
 	}
 	rep.B = append(b, "]}"...)
+}
+
+// signInOrder reads $orderby (createdDateTime, newest first by default) and $top (default and at most 1000).
+func (g *Service) signInOrder(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) (asc bool, top int, ok bool) {
+	if o, ok := simkit.Query(r, "$orderby"); ok {
+		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
+		case "createddatetime desc":
+		case "createddatetime", "createddatetime asc":
+			asc = true
+		default:
+			g.badRequest(w, rep, "BadRequest", "Invalid $orderby: sign-ins are ordered by createdDateTime (asc or desc) only.")
+			return false, 0, false
+		}
+	}
+	top = 1000
+	if v, ok := simkit.Query(r, "$top"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			g.badRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
+			return false, 0, false
+		}
+		top = min(n, 1000)
+	}
+	return asc, top, true
+}
+
+// signInWalk is where the page starts: at the position a $skiptoken holds, or at the end of the $filter's window
+// that comes first in the order asked for.
+func (g *Service) signInWalk(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, asc bool) (walker, bool) {
+	e := &g.m.Events
+	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
+		v, ok := g.kit.OpenToken(tokSignIns, tok, 6)
+		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(g.m.Users)) {
+			g.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
+			return walker{}, false
+		}
+		return walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3], user: int32(v[4]), asc: v[5] == 1}, true
+	}
+	f, _ := simkit.Query(r, "$filter")
+	sf, err := g.parseSignInFilter(f)
+	if err != nil {
+		g.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
+		return walker{}, false
+	}
+	lo, hi := max(sf.lo, g.m.ServedFrom), min(sf.hi, g.m.ServedTo)
+	wk := walker{e: e, lo: lo, hi: hi, j: -1, user: sf.user, asc: asc}
+	switch {
+	case lo > hi || sf.none:
+		wk.k = -1
+	case asc:
+		wk.k, wk.j = max(e.BucketOf(lo), 0), 0
+	default:
+		wk.k = min(e.BucketOf(hi), e.Buckets-1)
+	}
+	return wk, true
 }
 
 // walker walks the events of [lo, hi] from bucket k, index j: newest first (j -1: the bucket's newest), or oldest

@@ -59,7 +59,25 @@ func (g *Service) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *si
 		return q, false
 	}
 	header := advancedHeader(r)
-	countTrue := !collection // the $count segment is the count
+	countTrue, ok := g.countOption(w, r, rep, collection)
+	if !ok {
+		return q, false
+	}
+	advanced := header && countTrue
+	q.count = collection && advanced
+	if collection && !g.pageOptions(w, r, rep, &q) {
+		return q, false
+	}
+	if !g.matchOptions(w, r, rep, &q, header, advanced) {
+		return q, false
+	}
+	_, hasFilter := simkit.Query(r, "$filter")
+	return q, g.orderOption(w, r, rep, &q, hasFilter && !advanced)
+}
+
+// countOption reads $count (true or false); the $count segment (!collection) counts without it.
+func (g *Service) countOption(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, collection bool) (countTrue, ok bool) {
+	countTrue = !collection // the $count segment is the count
 	if v, ok := simkit.Query(r, "$count"); ok {
 		switch strings.ToLower(v) {
 		case "true":
@@ -67,56 +85,61 @@ func (g *Service) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *si
 		case "false":
 		default:
 			g.badRequest(w, rep, "Request_BadRequest", "Invalid value '"+v+"' for query option '$count': want true or false.")
-			return q, false
+			return false, false
 		}
 	}
-	advanced := header && countTrue
-	q.count = collection && advanced
+	return countTrue, true
+}
 
-	if collection {
-		sel, hasSel := simkit.Query(r, "$select")
-		props, ok := g.selectUserProps(w, rep, sel, hasSel, true)
-		if !ok {
-			return q, false
-		}
-		q.props, q.hasSel = props, hasSel
-		q.top = 100
-		if v, ok := simkit.Query(r, "$top"); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 999 {
-				g.badRequest(w, rep, "Request_UnsupportedQuery", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
-				return q, false
-			}
-			q.top = n
-		}
-		if slices.Contains(props, "signInActivity") {
-			q.top = min(q.top, 500)
-		}
+// pageOptions reads $select and $top of the collection: 100 users a page by default, at most 999, 500 with
+// signInActivity.
+func (g *Service) pageOptions(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, q *userQuery) bool {
+	sel, hasSel := simkit.Query(r, "$select")
+	props, ok := g.selectUserProps(w, rep, sel, hasSel, true)
+	if !ok {
+		return false
 	}
+	q.props, q.hasSel = props, hasSel
+	q.top = 100
+	if v, ok := simkit.Query(r, "$top"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 999 {
+			g.badRequest(w, rep, "Request_UnsupportedQuery", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
+			return false
+		}
+		q.top = n
+	}
+	if slices.Contains(props, "signInActivity") {
+		q.top = min(q.top, 500)
+	}
+	return true
+}
 
+// matchOptions compiles $filter and $search into q.match; header says whether ConsistencyLevel is eventual,
+// advanced whether the advanced query parameters are all there.
+func (g *Service) matchOptions(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, q *userQuery, header, advanced bool) bool {
 	var preds []func(*model.User) bool
-	f, hasFilter := simkit.Query(r, "$filter")
-	if hasFilter {
+	if f, ok := simkit.Query(r, "$filter"); ok {
 		p, needsAdvanced, err := userfilter.Filter(f)
 		if err != nil {
 			g.badRequest(w, rep, err.Code, err.Msg)
-			return q, false
+			return false
 		}
 		if needsAdvanced && !advanced {
 			g.badRequest(w, rep, "Request_UnsupportedQuery", "Unsupported Query.")
-			return q, false
+			return false
 		}
 		preds = append(preds, p)
 	}
 	if v, ok := simkit.Query(r, "$search"); ok {
 		if !header {
 			g.badRequest(w, rep, "Request_UnsupportedQuery", "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'")
-			return q, false
+			return false
 		}
 		p, err := userfilter.Search(v)
 		if err != nil {
 			g.badRequest(w, rep, err.Code, err.Msg)
-			return q, false
+			return false
 		}
 		preds = append(preds, p)
 	}
@@ -126,31 +149,39 @@ func (g *Service) parseUserQuery(w http.ResponseWriter, r *http.Request, rep *si
 	case 2:
 		q.match = func(u *model.User) bool { return preds[0](u) && preds[1](u) }
 	}
-	if o, ok := simkit.Query(r, "$orderby"); ok {
-		fields := strings.Fields(o)
-		if len(fields) == 2 {
-			switch strings.ToLower(fields[1]) {
-			case "asc":
-			case "desc":
-				q.desc = true
-			default:
-				fields = nil
-			}
-		}
-		if len(fields) >= 1 && len(fields) <= 2 {
-			switch strings.ToLower(fields[0]) {
-			case "userprincipalname":
-				q.order = orderUPN
-			case "displayname":
-				q.order = orderName
-			}
-		}
-		if q.order == orderNone || (hasFilter && !advanced) {
-			g.badRequest(w, rep, "Request_UnsupportedQuery", "Sorting not supported for current query.")
-			return q, false
+	return true
+}
+
+// orderOption reads $orderby: userPrincipalName or displayName, asc or desc; refuse says sorting is not allowed
+// (with a $filter that is not an advanced query).
+func (g *Service) orderOption(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, q *userQuery, refuse bool) bool {
+	o, ok := simkit.Query(r, "$orderby")
+	if !ok {
+		return true
+	}
+	fields := strings.Fields(o)
+	if len(fields) == 2 {
+		switch strings.ToLower(fields[1]) {
+		case "asc":
+		case "desc":
+			q.desc = true
+		default:
+			fields = nil
 		}
 	}
-	return q, true
+	if len(fields) >= 1 && len(fields) <= 2 {
+		switch strings.ToLower(fields[0]) {
+		case "userprincipalname":
+			q.order = orderUPN
+		case "displayname":
+			q.order = orderName
+		}
+	}
+	if q.order == orderNone || refuse {
+		g.badRequest(w, rep, "Request_UnsupportedQuery", "Sorting not supported for current query.")
+		return false
+	}
+	return true
 }
 
 // userAt is the index in model.users of the p-th user in the query's order.

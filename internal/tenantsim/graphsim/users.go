@@ -176,72 +176,89 @@ func (g *Service) appendUser(b []byte, u *model.User, props []string) []byte {
 		b = append(b, '"')
 		b = append(b, p...)
 		b = append(b, '"', ':')
-		switch p {
-		case "id":
-			b = appendRaw(b, u.ID)
-		case "userPrincipalName":
-			b = appendRaw(b, u.UPN)
-		case "displayName":
-			b = appendRaw(b, u.Name)
-		case "givenName":
-			b = appendRaw(b, u.Given)
-		case "surname":
-			b = appendRaw(b, u.Surname)
-		case "mail":
-			b = appendNullable(b, u.Mail)
-		case "accountEnabled":
-			b = strconv.AppendBool(b, u.Enabled)
-		case "userType":
-			if u.Guest {
-				b = appendRaw(b, "Guest")
-			} else {
-				b = appendRaw(b, "Member")
-			}
-		case "createdDateTime":
-			b = simkit.AppendDate(b, u.Created)
-		case "department":
-			if u.Dept < 0 {
-				b = append(b, "null"...)
-			} else {
-				b = appendRaw(b, model.Departments[u.Dept])
-			}
-		case "jobTitle":
-			if u.Dept < 0 {
-				b = append(b, "null"...)
-			} else {
-				b = appendRaw(b, model.JobTitles[u.Dept])
-			}
-		case "businessPhones":
-			b = append(b, "[]"...)
-		case "mobilePhone":
-			b = append(b, "null"...)
-		case "officeLocation":
-			if u.Guest {
-				b = append(b, "null"...)
-			} else {
-				b = appendRaw(b, model.Places[u.Place].City)
-			}
-		case "preferredLanguage":
-			if u.Guest {
-				b = append(b, "null"...)
-			} else {
-				b = appendRaw(b, "en-US")
-			}
-		case "usageLocation":
-			if len(u.Licenses) == 0 {
-				b = append(b, "null"...)
-			} else {
-				b = appendRaw(b, model.Places[u.Place].Country)
-			}
-		case "assignedLicenses":
-			b = g.appendLicenses(b, u)
-		case "licenseAssignmentStates":
-			b = g.appendAssignmentStates(b, u)
-		case "signInActivity":
-			b = appendActivity(b, u)
-		}
+		b = g.appendUserProp(b, u, p)
 	}
 	return append(b, '}')
+}
+
+// appendUserProp writes the value of property p: the account and its licenses here, the profile in
+// appendProfileProp.
+func (g *Service) appendUserProp(b []byte, u *model.User, p string) []byte {
+	switch p {
+	case "id":
+		b = appendRaw(b, u.ID)
+	case "userPrincipalName":
+		b = appendRaw(b, u.UPN)
+	case "displayName":
+		b = appendRaw(b, u.Name)
+	case "givenName":
+		b = appendRaw(b, u.Given)
+	case "surname":
+		b = appendRaw(b, u.Surname)
+	case "mail":
+		b = appendNullable(b, u.Mail)
+	case "accountEnabled":
+		b = strconv.AppendBool(b, u.Enabled)
+	case "userType":
+		if u.Guest {
+			b = appendRaw(b, "Guest")
+		} else {
+			b = appendRaw(b, "Member")
+		}
+	case "createdDateTime":
+		b = simkit.AppendDate(b, u.Created)
+	case "assignedLicenses":
+		b = g.appendLicenses(b, u)
+	case "licenseAssignmentStates":
+		b = g.appendAssignmentStates(b, u)
+	case "signInActivity":
+		b = appendActivity(b, u)
+	default:
+		b = appendProfileProp(b, u, p)
+	}
+	return b
+}
+
+// appendProfileProp writes the value of a profile property: department, job title, phones, office, language,
+// usage location.
+func appendProfileProp(b []byte, u *model.User, p string) []byte {
+	switch p {
+	case "department":
+		if u.Dept < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendRaw(b, model.Departments[u.Dept])
+		}
+	case "jobTitle":
+		if u.Dept < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendRaw(b, model.JobTitles[u.Dept])
+		}
+	case "businessPhones":
+		b = append(b, "[]"...)
+	case "mobilePhone":
+		b = append(b, "null"...)
+	case "officeLocation":
+		if u.Guest {
+			b = append(b, "null"...)
+		} else {
+			b = appendRaw(b, model.Places[u.Place].City)
+		}
+	case "preferredLanguage":
+		if u.Guest {
+			b = append(b, "null"...)
+		} else {
+			b = appendRaw(b, "en-US")
+		}
+	case "usageLocation":
+		if len(u.Licenses) == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendRaw(b, model.Places[u.Place].Country)
+		}
+	}
+	return b
 }
 
 func (g *Service) appendLicenses(b []byte, u *model.User) []byte {
