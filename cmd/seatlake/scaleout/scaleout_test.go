@@ -2,6 +2,7 @@ package scaleout_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,6 +110,8 @@ type tenantJob struct {
 	wh             string           // the job's own local warehouse directory (views, cache)
 	stdout, stderr bytes.Buffer
 	code           int
+	waitErr        error         // the process could not be waited for (code -1)
+	took           time.Duration // from the start of all jobs to this one's exit
 }
 
 func (j *tenantJob) output() string {
@@ -203,31 +207,36 @@ func scaleOut(t *testing.T, n int, w warehouseAt) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	started := time.Now()
-	cmds := make([]*exec.Cmd, n)
+	var wg sync.WaitGroup
 	for i, j := range jobs {
 		cmd := exec.CommandContext(ctx, seatlakeBin, append([]string{"run"}, w.args(j.wh)...)...)
 		cmd.Env = append(append(baseEnv(), w.env...), j.env...)
 		cmd.Stdout, cmd.Stderr = &j.stdout, &j.stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no job outlives a killed test binary
 		if err := cmd.Start(); err != nil {
+			cancel()
+			wg.Wait()
 			t.Fatalf("starting job %d: %v", i, err)
 		}
-		cmds[i] = cmd
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := cmd.Wait()
+			j.took = time.Since(started)
+			var ee *exec.ExitError
+			switch {
+			case errors.As(err, &ee):
+				j.code = ee.ExitCode()
+			case err != nil:
+				j.code, j.waitErr = -1, err
+			}
+		}()
 	}
-	for i, cmd := range cmds {
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			jobs[i].code = ee.ExitCode()
-		case err != nil:
-			t.Fatalf("job %d: %v", i, err)
-		}
-	}
+	wg.Wait()
 	t.Logf("%d seatlake run processes took %s together", n, time.Since(started).Round(time.Second))
 	for _, j := range jobs {
 		if j.code != 0 {
-			t.Errorf("tenant %s: seatlake run exited %d, want 0\n%s", j.id, j.code, j.output())
+			t.Errorf("tenant %s: seatlake run exited %d (%v), want 0\n%s", j.id, j.code, j.waitErr, j.output())
 		}
 	}
 	if t.Failed() {
@@ -338,7 +347,9 @@ func checkRuns(t *testing.T, jobs []*tenantJob, rows []map[string]any) {
 		marts = append(marts, m.Name)
 	}
 	var sum int64
-	retries := make([]int64, 0, len(jobs))
+	var perJob strings.Builder // what each job took and the retries its commits needed, in the order they ended
+	jobs = slices.Clone(jobs)
+	slices.SortStableFunc(jobs, func(a, b *tenantJob) int { return cmp.Compare(a.took, b.took) })
 	for _, j := range jobs {
 		rs := byTenant[j.id]
 		if len(rs) != 1 {
@@ -356,7 +367,7 @@ func checkRuns(t *testing.T, jobs []*tenantJob, rows []map[string]any) {
 			t.Errorf("tenant %s: commit_retries %v", j.id, n)
 		} else {
 			sum += v
-			retries = append(retries, v)
+			fmt.Fprintf(&perJob, "\n\ttenant %s (seed %d): exited after %s, commit_retries %d", j.id, j.seed, j.took.Round(time.Second), v)
 		}
 		raw, _ := r["snapshots_json"].(string)
 		var snaps map[string]int64
@@ -375,7 +386,7 @@ func checkRuns(t *testing.T, jobs []*tenantJob, rows []map[string]any) {
 			t.Errorf("a runs row of a tenant no job ran: %q", tenant)
 		}
 	}
-	t.Logf("commit retries: %d in all, per job %v", sum, retries)
+	t.Logf("commit retries: %d in all over %d jobs%s", sum, len(jobs), perJob.String())
 	if sum == 0 {
 		t.Errorf("%d jobs committed the same tables at once and no runs row counts a commit retry", len(jobs))
 	}
