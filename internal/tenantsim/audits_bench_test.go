@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/dataversesim"
 )
 
 // BenchmarkAuditPages serves every user-driven audit page of an environment through its handler (no network, no
@@ -15,7 +17,7 @@ func BenchmarkAuditPages(b *testing.B) {
 	dv := c.s.DataverseURLs()[0]
 	e := c.env(dv)
 	h := c.s.dataverseHandler(0)
-	first := dv + dvAPI + "audits?$filter=" + url.QueryEscape(userDrivenFilter)
+	first := dv + dataversesim.API + "audits?$filter=" + url.QueryEscape(userDrivenFilter)
 	marker := []byte(`"@odata.nextLink":"`)
 	rows := int64(0)
 	per := c.s.Truth().Environments[dv]["dataverse_audits"]

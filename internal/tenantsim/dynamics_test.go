@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/dataversesim"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
@@ -86,7 +87,7 @@ func TestDataverseAuditsQueries(t *testing.T) {
 	for i, base := range c.s.DataverseURLs() {
 		e := c.env(base)
 		e.prefer = `odata.include-annotations="*",odata.maxpagesize=500`
-		q := dvAPI + "audits?$select=auditid,createdon,action,operation,objecttypecode,_objectid_value,_userid_value&$filter=" +
+		q := dataversesim.API + "audits?$select=auditid,createdon,action,operation,objecttypecode,_objectid_value,_userid_value&$filter=" +
 			url.QueryEscape(userDrivenFilter)
 		rows, resps := e.all(q)
 		if want := truth.Environments[base]["dataverse_audits"]; int64(len(rows)) != want || want == 0 {
@@ -129,7 +130,7 @@ func TestDataverseAuditsQueries(t *testing.T) {
 		}
 		// A window with createdon bounds, newest first, and a $top page.
 		from, to := truth.SignInsTo.Add(-72*time.Hour).Format(time.RFC3339), truth.SignInsTo.Add(-24*time.Hour).Format(time.RFC3339)
-		win, _ := e.all(dvAPI + "audits?$filter=" + url.QueryEscape(userDrivenFilter+" and createdon ge "+from+" and createdon lt "+to) + "&$orderby=createdon%20desc")
+		win, _ := e.all(dataversesim.API + "audits?$filter=" + url.QueryEscape(userDrivenFilter+" and createdon ge "+from+" and createdon lt "+to) + "&$orderby=createdon%20desc")
 		var inWindow int
 		for _, r := range rows {
 			if on := r["createdon"].(string); on >= from && on < to {
@@ -145,22 +146,22 @@ func TestDataverseAuditsQueries(t *testing.T) {
 			}
 		}
 		e.prefer = ""
-		resp, body := e.get(dvAPI + "audits?$top=7")
+		resp, body := e.get(dataversesim.API + "audits?$top=7")
 		if p := decodePage(t, body); resp.StatusCode != 200 || len(p.Value) != 7 || p.NextLink != "" {
 			t.Errorf("$top=7: %d, %d rows, nextLink %q", resp.StatusCode, len(p.Value), p.NextLink)
 		}
 		// The cookie is Dataverse's: pagenumber and an escaped pagingcookie naming the last auditid.
 		e.prefer = "odata.maxpagesize=3"
-		_, body = e.get(dvAPI + "audits")
+		_, body = e.get(dataversesim.API + "audits")
 		next := decodePage(t, body).NextLink
 		tok, _ := url.QueryUnescape(next[strings.Index(next, "$skiptoken=")+len("$skiptoken="):])
 		if !strings.HasPrefix(tok, `<cookie pagenumber="2" pagingcookie="%3ccookie%20page%3d%221%22%3e%3cauditid%20last%3d%22%7b`) {
 			t.Errorf("paging cookie not in Dataverse's form: %s", tok)
 		}
-		if resp, body := e.get(dvAPI + "audits?$skiptoken=" + url.QueryEscape(`<cookie pagenumber="2" pagingcookie="x" />`)); resp.StatusCode != 400 {
+		if resp, body := e.get(dataversesim.API + "audits?$skiptoken=" + url.QueryEscape(`<cookie pagenumber="2" pagingcookie="x" />`)); resp.StatusCode != 400 {
 			t.Errorf("a forged cookie: %d %s", resp.StatusCode, body)
 		}
-		if resp, body := e.get(dvAPI + "audits?$filter=" + url.QueryEscape("(action eq 64")); resp.StatusCode != 400 || !strings.Contains(string(body), `"code":"0x0"`) {
+		if resp, body := e.get(dataversesim.API + "audits?$filter=" + url.QueryEscape("(action eq 64")); resp.StatusCode != 400 || !strings.Contains(string(body), `"code":"0x0"`) {
 			t.Errorf("a broken filter: %d %s", resp.StatusCode, body)
 		}
 	}
@@ -176,7 +177,7 @@ func TestDataverseUsersSettingsAndWhoAmI(t *testing.T) {
 	for i, base := range c.s.DataverseURLs() {
 		e := c.env(base)
 		e.prefer = "odata.maxpagesize=50"
-		users, resps := e.all(dvAPI + "systemusers?$select=systemuserid,domainname,azureactivedirectoryobjectid,applicationid,isdisabled,accessmode")
+		users, resps := e.all(dataversesim.API + "systemusers?$select=systemuserid,domainname,azureactivedirectoryobjectid,applicationid,isdisabled,accessmode")
 		if int64(len(users)) != truth.Environments[base]["dataverse_users"] || len(resps) < 2 {
 			t.Fatalf("env %d: %d users in %d pages, truth %d", i, len(users), len(resps), truth.Environments[base]["dataverse_users"])
 		}
@@ -192,7 +193,7 @@ func TestDataverseUsersSettingsAndWhoAmI(t *testing.T) {
 		if apps != 2 {
 			t.Errorf("env %d: %d application users, want 2", i, apps)
 		}
-		_, body := e.get(dvAPI + "organizations?$select=isauditenabled,isuseraccessauditenabled,useraccessauditinginterval,auditretentionperiodv2")
+		_, body := e.get(dataversesim.API + "organizations?$select=isauditenabled,isuseraccessauditenabled,useraccessauditinginterval,auditretentionperiodv2")
 		var org struct {
 			Value []map[string]any `json:"value"`
 		}
@@ -200,13 +201,13 @@ func TestDataverseUsersSettingsAndWhoAmI(t *testing.T) {
 		if len(org.Value) != 1 || org.Value[0]["isauditenabled"] != (i == 0) || org.Value[0]["organizationid"] == nil {
 			t.Errorf("env %d organizations: %s", i, body)
 		}
-		resp, body := e.get(dvAPI + "WhoAmI")
+		resp, body := e.get(dataversesim.API + "WhoAmI")
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"OrganizationId"`) {
 			t.Errorf("WhoAmI: %d %s", resp.StatusCode, body)
 		}
 	}
 	// A Graph token is refused by Dataverse: the audience is another resource's.
-	req, _ := http.NewRequest("GET", c.s.DataverseURLs()[0]+dvAPI+"WhoAmI", nil)
+	req, _ := http.NewRequest("GET", c.s.DataverseURLs()[0]+dataversesim.API+"WhoAmI", nil)
 	req.Header.Set("Authorization", "Bearer "+c.tok)
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -221,7 +222,7 @@ func TestDataverseUsersSettingsAndWhoAmI(t *testing.T) {
 func TestDataverseMissingApplicationUser(t *testing.T) {
 	c := startSim(t, func(cfg *Config) { cfg.Users = 100; cfg.NoApplicationUser = map[int]bool{0: true} })
 	e := c.env(c.s.DataverseURLs()[0])
-	resp, body := e.get(dvAPI + "WhoAmI")
+	resp, body := e.get(dataversesim.API + "WhoAmI")
 	if resp.StatusCode != 403 || !strings.Contains(string(body), "0x80072560") {
 		t.Errorf("WhoAmI without the application user: %d %s", resp.StatusCode, body)
 	}
@@ -257,7 +258,7 @@ func TestServiceProtectionLimits(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					resp, body := e.get(dvAPI + "WhoAmI")
+					resp, body := e.get(dataversesim.API + "WhoAmI")
 					if resp.StatusCode == 429 {
 						var b struct {
 							Error struct{ Code, Message string }
@@ -349,7 +350,7 @@ func TestDataverseAnswersAsDocumented(t *testing.T) {
 	c := startSim(t, func(cfg *Config) { cfg.Users = 100 })
 	e := c.env(c.s.DataverseURLs()[0])
 	e.prefer = "odata.maxpagesize=2"
-	resp, body := e.get(dvAPI + "systemusers?$select=fullname")
+	resp, body := e.get(dataversesim.API + "systemusers?$select=fullname")
 	var page struct {
 		Context string           `json:"@odata.context"`
 		Value   []map[string]any `json:"value"`
@@ -366,9 +367,9 @@ func TestDataverseAnswersAsDocumented(t *testing.T) {
 		status       int
 		code, msg    string
 	}{
-		{"GET", dvAPI + "Account", 404, "0x8006088a", "Resource not found for the segment 'Account'."},
-		{"GET", dvAPI + "systemusers?$select=Name", 400, "0x0", "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.systemuser'."},
-		{"POST", dvAPI + "WhoAmI", 404, "", "No HTTP resource was found that matches the request URI '" + e.base + dvAPI + "WhoAmI'."},
+		{"GET", dataversesim.API + "Account", 404, "0x8006088a", "Resource not found for the segment 'Account'."},
+		{"GET", dataversesim.API + "systemusers?$select=Name", 400, "0x0", "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.systemuser'."},
+		{"POST", dataversesim.API + "WhoAmI", 404, "", "No HTTP resource was found that matches the request URI '" + e.base + dataversesim.API + "WhoAmI'."},
 	} {
 		req, _ := http.NewRequest(tc.method, e.base+tc.path, nil)
 		req.Header.Set("Authorization", "Bearer "+e.tok)
@@ -385,8 +386,5 @@ func TestDataverseAnswersAsDocumented(t *testing.T) {
 		if resp.StatusCode != tc.status || eb.Error.Code != tc.code || eb.Error.Message != tc.msg {
 			t.Errorf("%s %s: %d %s, want %d %q %q", tc.method, tc.path, resp.StatusCode, b, tc.status, tc.code, tc.msg)
 		}
-	}
-	if got := thousands(1200000); got != "1,200,000" {
-		t.Errorf("the execution-time limit reads %s, want 1,200,000 as the page prints it", got)
 	}
 }

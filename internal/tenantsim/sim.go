@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/dataversesim"
+	"github.com/seatlake/seatlake/internal/tenantsim/finopssim"
 	"github.com/seatlake/seatlake/internal/tenantsim/graphsim"
 	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
@@ -119,12 +121,11 @@ type Sim struct {
 	eventsPlanned int // the plan size ApplyFinOpsEvents applied (truthMu)
 
 	kit   *simkit.Kit
-	env   *simkit.EnvServer // the Dynamics environments' pipeline
 	id    *identity.Platform
 	graph *graphsim.Service
+	envs  []http.Handler // the Dataverse environments', then the F&O environments'
 
-	tls    *identity.ServerTLS     // nil: plain http
-	guards map[string]simkit.Guard // service protection by token audience (Dynamics environments); absent: no limits
+	tls *identity.ServerTLS // nil: plain http
 
 	mu             sync.Mutex
 	srv            *http.Server
@@ -180,26 +181,22 @@ func New(cfg Config) (*Sim, error) {
 		}
 		s.tls = t
 	}
-	s.guards = map[string]simkit.Guard{}
-	lim := dataverseLimits(cfg.Throttle)
-	if cfg.DataverseLimits != nil {
-		lim = cfg.DataverseLimits
-	}
-	for e := range cfg.DataverseEnvs {
-		if lim != nil {
-			s.guards[identity.DataverseAudience(e)] = &dvGuard{lim: *lim}
-		}
-	}
-	for e := range cfg.FinOpsEnvs {
-		if g := finOpsGuard(cfg.Throttle); g != nil {
-			s.guards[identity.FinOpsAudience(e)] = g
-		}
-	}
 	s.id = identity.New(s.m, s.kit, identity.Options{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		ExpiredSecret: cfg.ExpiredSecret, ClientCertificate: cfg.ClientCertificate, TokenLifetime: cfg.TokenLifetime,
 		GraphRoles: s.graphRoles(), Resources: s.resources})
 	s.graph = graphsim.New(s.m, s.kit, s.id, graphsim.Options{Throttle: cfg.Throttle, ClientID: cfg.ClientID, Permissions: s.graphRoles()})
-	s.env = &simkit.EnvServer{Kit: s.kit, Tokens: s.id, TenantID: cfg.TenantID, PageLatency: cfg.PageLatency}
+	// Every Dynamics environment is a host of its own (Start gives each a port), answering through one pipeline.
+	dyn := &simkit.EnvServer{Kit: s.kit, Tokens: s.id, TenantID: cfg.TenantID, PageLatency: cfg.PageLatency}
+	lim := dataversesim.LimitsOf(cfg.Throttle)
+	if cfg.DataverseLimits != nil {
+		lim = cfg.DataverseLimits
+	}
+	for e := range cfg.DataverseEnvs {
+		s.envs = append(s.envs, dataversesim.New(s.m, e, dyn, lim))
+	}
+	for e := range cfg.FinOpsEnvs {
+		s.envs = append(s.envs, finopssim.New(s.m, e, dyn, cfg.FinOpsPageSize, cfg.Throttle))
+	}
 	s.truth = truth.Of(s.m, s.groupsReadable())
 	s.routes()
 	s.log.Info("tenant simulated", "tenant_id", cfg.TenantID, "users", cfg.Users, "signins", s.truth.Tables["graph_signins"],
@@ -292,13 +289,7 @@ func (s *Sim) Start(addr string) (string, error) {
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	s.extra = nil
 	for i := range lns {
-		var h http.Handler
-		if i < s.cfg.DataverseEnvs {
-			h = s.dataverseHandler(i)
-		} else {
-			h = s.finOpsHandler(i - s.cfg.DataverseEnvs)
-		}
-		s.extra = append(s.extra, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog})
+		s.extra = append(s.extra, &http.Server{Handler: s.envs[i], ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog})
 	}
 	s.done = make(chan struct{})
 	var wg sync.WaitGroup
@@ -426,3 +417,10 @@ func (s *Sim) CertPool() *x509.CertPool {
 func NewClientCertificate(cn string, notAfter time.Time) ([]byte, *x509.Certificate, error) {
 	return identity.NewClientCertificate(cn, notAfter)
 }
+
+// DataverseLimits are the service protection limits of one environment, per application user ("Service protection
+// API limits").
+type DataverseLimits = dataversesim.Limits
+
+// dataverseHandler is Dataverse environment e's handler (Start serves it on the environment's port).
+func (s *Sim) dataverseHandler(e int) http.Handler { return s.envs[e] }

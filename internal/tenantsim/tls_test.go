@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/seatlake/seatlake/internal/tenantsim/dataversesim"
 )
 
 func startTLS(t *testing.T) (*Sim, string) {
@@ -91,7 +92,7 @@ func TestTLSWithOnlyTheSimulatorsCA(t *testing.T) {
 	if !strings.HasPrefix(dv, "https://") {
 		t.Fatalf("Dataverse URL %s is not https", dv)
 	}
-	if resp := get(dv+dvAPI+"WhoAmI", token(dv+"/.default")); resp.StatusCode != 200 {
+	if resp := get(dv+dataversesim.API+"WhoAmI", token(dv+"/.default")); resp.StatusCode != 200 {
 		t.Errorf("Dataverse over https: %d", resp.StatusCode)
 	}
 	_, err := http.Get(base + "/v1.0/users")

@@ -1,4 +1,4 @@
-package tenantsim
+package dataversesim
 
 import (
 	"net/http"
@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
@@ -20,7 +19,8 @@ import (
 // items, formatted values when annotations are asked for, and the three service protection limits. Every fact and
 // the page it comes from: extract/dataverse/testdata/README.md.
 
-const dvAPI = "/api/data/v9.2/"
+// API is the Web API's path in an environment's URL.
+const API = "/api/data/v9.2/"
 
 // Error codes of the Web API's JSON error body ({"error":{"code","message"}}, "Compose HTTP requests and handle
 // errors"): "Troubleshoot Dataverse Web API client errors" shows 0x8006088a for a resource not found for a segment
@@ -31,28 +31,28 @@ const (
 	dvQueryError = "0x0"
 )
 
-// DataverseLimits are the service protection limits of one environment, per application user ("Service protection API limits").
-type DataverseLimits struct {
+// Limits are the service protection limits of one environment, per application user ("Service protection API limits").
+type Limits struct {
 	Requests   int           // requests per Window (6,000)
 	Execution  time.Duration // combined execution time per Window (20 minutes)
 	Window     time.Duration // the sliding window (300 s)
 	Concurrent int           // requests in flight (52)
 }
 
-// dataverseLimits are the limits of a throttle mode ("off": none).
-func dataverseLimits(mode string) *DataverseLimits {
+// LimitsOf are the limits of a throttle mode: "realistic", "scaled" (100x smaller, for demos) or "off" (none).
+func LimitsOf(mode string) *Limits {
 	switch mode {
 	case "realistic":
-		return &DataverseLimits{Requests: 6000, Execution: 20 * time.Minute, Window: 300 * time.Second, Concurrent: 52}
+		return &Limits{Requests: 6000, Execution: 20 * time.Minute, Window: 300 * time.Second, Concurrent: 52}
 	case "scaled":
-		return &DataverseLimits{Requests: 60, Execution: 12 * time.Second, Window: 3 * time.Second, Concurrent: 6}
+		return &Limits{Requests: 60, Execution: 12 * time.Second, Window: 3 * time.Second, Concurrent: 6}
 	}
 	return nil
 }
 
-// dvGuard applies DataverseLimits to one environment.
+// dvGuard applies Limits to one environment.
 type dvGuard struct {
-	lim      DataverseLimits
+	lim      Limits
 	mu       sync.Mutex
 	starts   []time.Time
 	execs    []execSpan
@@ -127,39 +127,6 @@ func (g *dvGuard) Done(now time.Time, d time.Duration) {
 	g.execs = append(g.execs, execSpan{end: now, d: d})
 }
 
-// dataverseHandler serves environment e.
-func (s *Sim) dataverseHandler(e int) http.Handler {
-	env := &s.m.Dataverse[e]
-	svc := simkit.Env{
-		Aud: identity.DataverseAudience(e), ErrorBody: dvError, Guard: s.guards[identity.DataverseAudience(e)],
-		Headers: func(h http.Header, reqID string) {
-			h.Set("x-ms-service-request-id", reqID)
-			h.Set("REQ_ID", reqID)
-		},
-		Refuse: func(rep *simkit.Reply) bool {
-			if env.NoAppUser.Load() {
-				dvError(rep, http.StatusForbidden, "0x80072560", "The user is not a member of the organization.")
-				return true
-			}
-			return false
-		},
-	}
-	on := func(name string, h func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv)) http.HandlerFunc {
-		return s.env.Serve(svc, "dataverse."+name, func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) { h(w, r, rep, env) })
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+dvAPI+"systemusers", on("systemusers", s.dvSystemUsers))
-	mux.HandleFunc("GET "+dvAPI+"audits", on("audits", s.dvAudits))
-	mux.HandleFunc("GET "+dvAPI+"organizations", on("organizations", s.dvOrganizations))
-	mux.HandleFunc("GET "+dvAPI+"WhoAmI", on("WhoAmI", s.dvWhoAmI))
-	mux.HandleFunc("GET "+dvAPI+"WhoAmI()", on("WhoAmI", s.dvWhoAmI))
-	mux.HandleFunc("/", on("other", func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
-		seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-		dvError(rep, http.StatusNotFound, dvNotFound, "Resource not found for the segment '"+seg+"'.")
-	}))
-	return mux
-}
-
 // dvError renders the Dataverse Web API error body.
 func dvError(rep *simkit.Reply, status int, code, message string) {
 	rep.Status, rep.ContentType = status, simkit.PlainJSON
@@ -180,7 +147,7 @@ type dvPaging struct {
 	skipCookie string
 }
 
-func (s *Sim) dvPagingOf(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) (dvPaging, bool) {
+func pagingOf(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) (dvPaging, bool) {
 	p := dvPaging{size: 5000}
 	for _, pref := range r.Header.Values("Prefer") {
 		for _, part := range strings.Split(pref, ",") {
@@ -381,9 +348,10 @@ func appendDvValue(b []byte, v simkit.Value, prop string) []byte {
 	return simkit.AppendJSONString(b, v.S)
 }
 
-// dvSystemUsers is GET systemusers: users in creation order, paged by cookie.
-func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
-	p, ok := s.dvPagingOf(w, r, rep)
+// systemUsers is GET systemusers: users in creation order, paged by cookie.
+func (d *environment) systemUsers(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	env := d.env
+	p, ok := pagingOf(w, r, rep)
 	if !ok {
 		return
 	}
@@ -427,7 +395,7 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *simkit.
 	}
 	b := append(rep.B[:0], `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
-	b = append(b, dvAPI+`$metadata#systemusers(`...)
+	b = append(b, API+`$metadata#systemusers(`...)
 	b = append(b, strings.Join(selected, ",")...)
 	b = append(b, `)","value":[`...)
 	n, first, last, more := 0, "", "", false
@@ -444,7 +412,7 @@ func (s *Sim) dvSystemUsers(w http.ResponseWriter, r *http.Request, rep *simkit.
 			b = append(b, ',')
 		}
 		b = append(b, `{"@odata.etag":"W/\"`...)
-		b = strconv.AppendUint(b, ids.Hash(s.cfg.Seed, 0xe7, uint64(i))%100000000, 10)
+		b = strconv.AppendUint(b, ids.Hash(d.seed, 0xe7, uint64(i))%100000000, 10)
 		b = append(b, `\""`...)
 		for _, prop := range props {
 			v := systemUserValue(u, prop)
@@ -543,10 +511,11 @@ func auditValue(a *model.AuditLog, k, j int, r *model.AuditRecord, prop string) 
 	return simkit.Value{Kind: 'n'}
 }
 
-// dvAudits is GET audits: records in createdon order (asc by default, desc with $orderby=createdon desc), $filter
+// audits is GET audits: records in createdon order (asc by default, desc with $orderby=createdon desc), $filter
 // on action, operation, createdon, objecttypecode and the lookups, paged by cookie.
-func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
-	p, ok := s.dvPagingOf(w, r, rep)
+func (d *environment) audits(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	env := d.env
+	p, ok := pagingOf(w, r, rep)
 	if !ok {
 		return
 	}
@@ -603,7 +572,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *simkit.Reply
 	}
 	b := append(rep.B[:0], `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
-	b = append(b, dvAPI+`$metadata#audits(`...)
+	b = append(b, API+`$metadata#audits(`...)
 	b = append(b, strings.Join(props, ",")...)
 	b = append(b, `)","value":[`...)
 	n, more := 0, false
@@ -634,7 +603,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *simkit.Reply
 			if n > 0 {
 				b = append(b, ',')
 			}
-			b = s.appendAudit(b, a, kk, jj, rec, props, p.formatted)
+			b = appendAudit(b, a, kk, jj, rec, props, p.formatted)
 			if n == 0 {
 				firstK, firstJ = kk, jj
 			}
@@ -658,7 +627,7 @@ func (s *Sim) dvAudits(w http.ResponseWriter, r *http.Request, rep *simkit.Reply
 	rep.B = append(b, '}')
 }
 
-func (s *Sim) appendAudit(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, props []string, formatted bool) []byte {
+func appendAudit(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, props []string, formatted bool) []byte {
 	b = append(b, `{"@odata.etag":"W/\"`...)
 	b = strconv.AppendUint(b, rec.H%100000000, 10)
 	b = append(b, `\""`...)
@@ -723,8 +692,9 @@ func appendAuditValue(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRec
 	return append(b, "null"...)
 }
 
-// dvOrganizations is GET organizations: the one row, with its audit settings.
-func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
+// organizations is GET organizations: the one row, with its audit settings.
+func (d *environment) organizations(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	env := d.env
 	all := []string{"organizationid", "name", "isauditenabled", "isuseraccessauditenabled", "useraccessauditinginterval", "auditretentionperiodv2"}
 	props, ok := selectProps(r, rep, "organization", all)
 	if !ok {
@@ -732,14 +702,14 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *simki
 	}
 	b := append(rep.B[:0], `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
-	b = append(b, dvAPI+`$metadata#organizations`...)
+	b = append(b, API+`$metadata#organizations`...)
 	if _, selected := simkit.Query(r, "$select"); selected {
 		b = append(b, '(')
 		b = append(b, strings.Join(props, ",")...)
 		b = append(b, ')')
 	}
 	b = append(b, `","value":[{"@odata.etag":"W/\"`...)
-	b = strconv.AppendUint(b, ids.Hash(s.cfg.Seed, 0x0e, uint64(env.Index))%100000000, 10)
+	b = strconv.AppendUint(b, ids.Hash(d.seed, 0x0e, uint64(env.Index))%100000000, 10)
 	b = append(b, `\""`...)
 	hasID := false
 	for _, prop := range props {
@@ -769,12 +739,13 @@ func (s *Sim) dvOrganizations(w http.ResponseWriter, r *http.Request, rep *simki
 	rep.B = append(b, `}]}`...)
 }
 
-// dvWhoAmI is GET WhoAmI: the caller's application user, business unit and organization.
-func (s *Sim) dvWhoAmI(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, env *model.DataverseEnv) {
+// whoAmI is GET WhoAmI: the caller's application user, business unit and organization.
+func (d *environment) whoAmI(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	env := d.env
 	b := append(rep.B[:0], `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
-	b = append(b, dvAPI+`$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse","BusinessUnitId":"`...)
-	b = ids.AppendGUID(b, ids.Hash(s.cfg.Seed, 0xb0, uint64(env.Index)), ids.Hash(s.cfg.Seed, 0xb1, uint64(env.Index)))
+	b = append(b, API+`$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse","BusinessUnitId":"`...)
+	b = ids.AppendGUID(b, ids.Hash(d.seed, 0xb0, uint64(env.Index)), ids.Hash(d.seed, 0xb1, uint64(env.Index)))
 	b = append(b, `","UserId":"`...)
 	b = append(b, env.Users[2].ID...) // the "# seatlake" application user
 	b = append(b, `","OrganizationId":"`...)

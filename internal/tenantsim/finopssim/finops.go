@@ -1,4 +1,4 @@
-package tenantsim
+package finopssim
 
 import (
 	"net/http"
@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
@@ -69,7 +68,8 @@ func (g *foGuard) Done(time.Time, time.Duration) {
 	g.mu.Unlock()
 }
 
-func finOpsGuard(mode string) *foGuard {
+// guardOf is the service protection of a throttle mode (nil for "off").
+func guardOf(mode string) *foGuard {
 	switch mode {
 	case "realistic":
 		return &foGuard{max: 16}
@@ -77,25 +77,6 @@ func finOpsGuard(mode string) *foGuard {
 		return &foGuard{max: 4}
 	}
 	return nil
-}
-
-// finOpsHandler serves F&O environment e.
-func (s *Sim) finOpsHandler(e int) http.Handler {
-	env := &s.m.FinOps[e]
-	svc := simkit.Env{Aud: identity.FinOpsAudience(e), ErrorBody: foError, Guard: s.guards[identity.FinOpsAudience(e)],
-		Headers: func(h http.Header, reqID string) { h.Set("request-id", reqID) }}
-	data := map[string]http.HandlerFunc{}
-	for _, name := range []string{"$metadata", "SystemUsers", "SecurityRoles", "SecurityUserRoles"} {
-		data[name] = s.env.Serve(svc, "finops."+name, func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) { s.foServe(r, rep, env, name) })
-	}
-	other := s.env.Serve(svc, "finops.other", func(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) { s.foServe(r, rep, env, "") })
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if name, ok := strings.CutPrefix(r.URL.Path, "/data/"); ok && data[name] != nil {
-			data[name](w, r)
-			return
-		}
-		other(w, r)
-	})
 }
 
 // foError renders F&O's OData error body; its code is empty, as F&O sends it.
@@ -106,26 +87,28 @@ func foError(rep *simkit.Reply, status int, _, message string) {
 	rep.B = append(b, `}}`...)
 }
 
-// foServe answers /data/<name> ("" for any other path).
-func (s *Sim) foServe(r *http.Request, rep *simkit.Reply, env *model.FinOpsEnv, name string) {
-	s.m.FinOpsMu.RLock() // business events' role changes may be applied meanwhile
-	defer s.m.FinOpsMu.RUnlock()
+// serve answers /data/<name> ("" for any other path).
+func (fo *environment) serve(r *http.Request, rep *simkit.Reply, name string) {
+	env := fo.env
+	fo.m.FinOpsMu.RLock() // business events' role changes may be applied meanwhile
+	defer fo.m.FinOpsMu.RUnlock()
 	if name == "$metadata" {
-		s.foMetadata(rep, env)
+		fo.metadata(rep)
 		return
 	}
 	for i := range foEntities {
 		ent := &foEntities[i]
 		if name == ent.set && env.MissingEntity != ent.set {
-			s.foCollection(r, rep, env, ent)
+			fo.collection(r, rep, ent)
 			return
 		}
 	}
 	foError(rep, http.StatusNotFound, "", "No HTTP resource was found that matches the request URI '"+simkit.BaseURL(r)+r.URL.Path+"'.")
 }
 
-// foMetadata renders enough CSDL for the three entities (and leaves out the missing one).
-func (s *Sim) foMetadata(rep *simkit.Reply, env *model.FinOpsEnv) {
+// metadata renders enough CSDL for the three entities (and leaves out the missing one).
+func (fo *environment) metadata(rep *simkit.Reply) {
+	env := fo.env
 	rep.ContentType = "application/xml"
 	b := append(rep.B[:0], `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`+
 		`<edmx:DataServices><Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">`...)
@@ -170,8 +153,9 @@ func (s *Sim) foMetadata(rep *simkit.Reply, env *model.FinOpsEnv) {
 // foRow is one row of an entity: its property values in ent.props order.
 type foRow []simkit.Value
 
-// foRows lists an entity's rows visible to the query (the default company only without cross-company).
-func (s *Sim) foRows(env *model.FinOpsEnv, ent *foEntity, cross bool) []foRow {
+// rows lists an entity's rows visible to the query (the default company only without cross-company).
+func (fo *environment) rows(ent *foEntity, cross bool) []foRow {
+	env := fo.env
 	var rows []foRow
 	switch ent.set {
 	case "SystemUsers":
@@ -200,9 +184,9 @@ func (s *Sim) foRows(env *model.FinOpsEnv, ent *foEntity, cross bool) []foRow {
 	return rows
 }
 
-// foCollection serves an entity set: server pages of FinOpsPageSize rows (default 10,000) with an opaque
+// collection serves an entity set: server pages of FinOpsPageSize rows (default 10,000) with an opaque
 // $skiptoken, or client paging with $top/$skip.
-func (s *Sim) foCollection(r *http.Request, rep *simkit.Reply, env *model.FinOpsEnv, ent *foEntity) {
+func (fo *environment) collection(r *http.Request, rep *simkit.Reply, ent *foEntity) {
 	cross := false
 	if v, ok := simkit.Query(r, "cross-company"); ok {
 		cross = strings.EqualFold(v, "true")
@@ -244,7 +228,7 @@ func (s *Sim) foCollection(r *http.Request, rep *simkit.Reply, env *model.FinOps
 			return
 		}
 	}
-	rows := s.foRows(env, ent, cross)
+	rows := fo.rows(ent, cross)
 	if filter != nil {
 		kept := rows[:0]
 		for _, row := range rows {
@@ -272,7 +256,7 @@ func (s *Sim) foCollection(r *http.Request, rep *simkit.Reply, env *model.FinOps
 		start = min(n, len(rows))
 	}
 	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
-		vals, ok := s.kit.OpenToken('f', tok, 1)
+		vals, ok := fo.kit.OpenToken('f', tok, 1)
 		if !ok || vals[0] < 0 || vals[0] > int64(len(rows)) {
 			foError(rep, http.StatusBadRequest, "", "The $skiptoken is not valid.")
 			return
@@ -287,7 +271,7 @@ func (s *Sim) foCollection(r *http.Request, rep *simkit.Reply, env *model.FinOps
 		}
 		end = min(end, start+n)
 	}
-	pageSize := s.cfg.FinOpsPageSize
+	pageSize := fo.pageSize
 	more := end-start > pageSize
 	if more {
 		end = start + pageSize
@@ -317,7 +301,7 @@ func (s *Sim) foCollection(r *http.Request, rep *simkit.Reply, env *model.FinOps
 	b = append(b, ']')
 	if more {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = simkit.AppendJSONString(b, simkit.NextLink(r, s.kit.SealToken('f', int64(end))))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, fo.kit.SealToken('f', int64(end))))
 	}
 	rep.B = append(b, '}')
 }
