@@ -120,6 +120,7 @@ func thousands(n int64) string {
 	return s
 }
 
+// Done ends a request admitted earlier that took d.
 func (g *dvGuard) Done(now time.Time, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

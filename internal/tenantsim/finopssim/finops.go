@@ -52,6 +52,7 @@ type foGuard struct {
 	inflight int
 }
 
+// Admit lets a request start unless too many run at once.
 func (g *foGuard) Admit(time.Time) (code, msg string, wait time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -62,6 +63,7 @@ func (g *foGuard) Admit(time.Time) (code, msg string, wait time.Duration) {
 	return "", "", 0
 }
 
+// Done ends a request admitted earlier.
 func (g *foGuard) Done(time.Time, time.Duration) {
 	g.mu.Lock()
 	g.inflight--

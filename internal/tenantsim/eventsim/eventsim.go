@@ -1,4 +1,10 @@
-package tenantsim
+// Package eventsim is the F&O side of business events: a plan of N distinct events for the first F&O environment
+// of a tenant, the role changes they announce (applied to what that environment serves when the test or the
+// operator says the changes happened), and a sender that posts them to a receiver's callback URL as F&O would,
+// with retries' duplicates and one malformed body. The same seed and N give the same plan in every simulator, so
+// one simulator can send while another serves F&O. The bodies' shape and every fact they rely on:
+// extract/businessevents/testdata/README.md.
+package eventsim
 
 import (
 	"bytes"
@@ -14,14 +20,7 @@ import (
 
 	"github.com/seatlake/seatlake/internal/tenantsim/ids"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
-	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
-
-// The F&O side of business events: a plan of N distinct events for the first F&O environment, the role changes
-// they announce (applied to what that environment serves, when the test or the operator says the changes
-// happened), and a sender that posts them to a receiver's callback URL as F&O would, with retries' duplicates
-// and one malformed body. The same seed and N give the same plan in every simulator, so one simulator can send
-// while another serves F&O.
 
 // finOpsEventRole is the role the plan's role-change events assign: it requires the Enterprise license, so the
 // change shows in the marts.
@@ -33,7 +32,7 @@ type PlannedEvent struct {
 	UserID string // the F&O user whose roles it changes ("" for events that change nobody)
 }
 
-// FinOpsEventPlan is the plan of n distinct events: every third an alert on SecurityUserRole (a role assigned to a
+// Plan is the plan of n distinct events: every third an alert on SecurityUserRole (a role assigned to a
 // user), every third an alert on UserInfo (a user changed), the others business events seatlake does not know.
 //
 // The bodies have the documented shape (extract/businessevents/testdata/README.md): the envelope every business
@@ -41,11 +40,11 @@ type PlannedEvent struct {
 // context: the alerted record's table and key (TableName, KeyValue1, KeyValue2), the field, the company
 // (DataAreaId), the rule (RuleId, Subject, Message) and its owner (UserId, Email: who is notified, not the user the
 // record is about). Keys are in alphabetical order, as F&O's samples show them.
-func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
-	if len(s.m.FinOps) == 0 || n <= 0 {
+func Plan(m *model.Tenant, n int) []PlannedEvent {
+	if len(m.FinOps) == 0 || n <= 0 {
 		return nil
 	}
-	env := &s.m.FinOps[0]
+	env := &m.FinOps[0]
 	var candidates []int // real people, not the built-in accounts
 	for i, u := range env.Users {
 		if u.Entra >= 0 && u.Enabled {
@@ -58,17 +57,17 @@ func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 			roleRecID += int64(i)
 		}
 	}
-	base := s.m.Anchor / 1000 // ms
+	base := m.Anchor / 1000 // ms
 	out := make([]PlannedEvent, n)
 	for i := range n {
-		h := ids.Hash(s.cfg.Seed, 300, uint64(i))
+		h := ids.Hash(m.Seed, 300, uint64(i))
 		ms := base - int64(n-i)*1000
 		company := model.FinOpsCompanies[h%uint64(len(model.FinOpsCompanies))]
 		body := map[string]any{
 			"BusinessEventLegalEntity":    strings.ToLower(company),
 			"ContextRecordSubject":        "",
 			"ControlNumber":               5637144576 + int64(i),
-			"EventId":                     ids.GUID(h, ids.Hash(s.cfg.Seed, 301, uint64(i))),
+			"EventId":                     ids.GUID(h, ids.Hash(m.Seed, 301, uint64(i))),
 			"EventTime":                   fmt.Sprintf("/Date(%d)/", ms),
 			"EventTimeIso8601":            time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.0000000Z"),
 			"InitiatingUserAADObjectId":   "{00000000-0000-0000-0000-000000000000}",
@@ -107,12 +106,12 @@ func (s *Sim) FinOpsEventPlan(n int) []PlannedEvent {
 	return out
 }
 
-// ApplyFinOpsEvents makes the first F&O environment serve the role changes of the plan's first n events (the
-// changes the events announce); it returns the users changed.
-func (s *Sim) ApplyFinOpsEvents(n int) []string {
-	plan := s.FinOpsEventPlan(n)
-	s.m.FinOpsMu.Lock()
-	defer s.m.FinOpsMu.Unlock()
+// Apply makes the first F&O environment of m serve the role changes of the plan's first n events (the changes the
+// events announce); it returns the users changed.
+func Apply(m *model.Tenant, n int) []string {
+	plan := Plan(m, n)
+	m.FinOpsMu.Lock()
+	defer m.FinOpsMu.Unlock()
 	role := uint8(0)
 	for i, r := range model.FinOpsRoles {
 		if r.ID == finOpsEventRole {
@@ -120,7 +119,7 @@ func (s *Sim) ApplyFinOpsEvents(n int) []string {
 		}
 	}
 	var changed []string
-	env := &s.m.FinOps[0]
+	env := &m.FinOps[0]
 	for _, p := range plan {
 		if p.UserID == "" {
 			continue
@@ -142,9 +141,6 @@ func (s *Sim) ApplyFinOpsEvents(n int) []string {
 			}
 		}
 	}
-	s.truthMu.Lock()
-	s.eventsApplied, s.eventsPlanned = changed, n
-	s.truthMu.Unlock()
 	return changed
 }
 
@@ -153,15 +149,15 @@ type SendResult struct {
 	Distinct, Sent, Duplicates, Malformed, Refused int
 }
 
-// SendFinOpsEvents posts the plan's n events to callback at rate events a second, as F&O does: each distinct event
+// Send posts the n events of m's plan to callback at rate events a second, as F&O does: each distinct event
 // until it is acknowledged (a 5xx or a refused connection is retried), every fifth sent again (a retry whose first
 // answer was lost: a duplicate), and one malformed body halfway, which must be refused with a 4xx.
-func (s *Sim) SendFinOpsEvents(ctx context.Context, callback string, n int, rate float64, hc *http.Client) (SendResult, error) {
+func Send(ctx context.Context, m *model.Tenant, callback string, n int, rate float64, hc *http.Client) (SendResult, error) {
 	var res SendResult
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	plan := s.FinOpsEventPlan(n)
+	plan := Plan(m, n)
 	if len(plan) == 0 {
 		return res, fmt.Errorf("no F&O environment to send events for")
 	}
@@ -223,14 +219,4 @@ func (s *Sim) SendFinOpsEvents(ctx context.Context, callback string, n int, rate
 		}
 	}
 	return res, nil
-}
-
-func eventsApplyHandler(s *Sim) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.Atoi(r.URL.Query().Get("n"))
-		if err != nil {
-			n = s.cfg.FinOpsEvents
-		}
-		simkit.WriteJSON(w, http.StatusOK, map[string]any{"users_changed": s.ApplyFinOpsEvents(n)})
-	}
 }
