@@ -3,32 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/seatlake/seatlake/pipelines"
 )
-
-// printChecks writes one line per check: status, tenant, source (with the environment), what, detail, and the
-// action after "->".
-func printChecks(w io.Writer, results []pipelines.CheckResult) {
-	for _, r := range results {
-		where := r.Source
-		if r.Target != "" && r.Source != "graph" {
-			where += " " + r.Target
-		}
-		line := fmt.Sprintf("%-4s %s %s %s: %s", strings.ToUpper(r.Status), r.Tenant, where, r.Check, r.Detail)
-		if r.Action != "" {
-			line += " -> " + r.Action
-		}
-		fmt.Fprintln(w, line)
-	}
-}
 
 func checkCommand() *cli.Command {
 	flags := append(runFlags(), &cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per check) or json (for scripts)"}, eventsDirFlag())
@@ -71,7 +53,7 @@ func checkCommand() *cli.Command {
 				}
 				fmt.Fprintln(c.App.Writer, string(b))
 			case "text":
-				printChecks(c.App.Writer, all)
+				pipelines.WriteChecks(c.App.Writer, all)
 			default:
 				return &exitError{code: exitUsage, err: fmt.Errorf("--format %q: want text or json", c.String("format"))}
 			}

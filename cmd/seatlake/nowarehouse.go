@@ -6,8 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/seatlake/seatlake/load/catalog"
-	"github.com/seatlake/seatlake/load/warehouse"
+	"github.com/seatlake/seatlake/pipelines"
 )
 
 // demoWarehouse is where `seatlake demo` writes by default: never ./warehouse, where a real run writes.
@@ -15,20 +14,10 @@ const demoWarehouse = "./seatlake-demo"
 
 // hasWarehouse reports whether dir holds a warehouse: its views, its embedded catalog, the catalog and storage it
 // recorded, or the tables of an earlier folder layout.
-func hasWarehouse(dir string) bool {
-	for _, name := range []string{catalog.FileName, warehouse.EmbeddedCatalogFile, warehouse.ConfigFile, "raw"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return true
-		}
-	}
-	return false
-}
+func hasWarehouse(dir string) bool { return pipelines.HasWarehouse(dir) }
 
 // hasViews reports whether dir holds the DuckDB views that query and report read.
-func hasViews(dir string) bool {
-	st, err := os.Stat(filepath.Join(dir, catalog.FileName))
-	return err == nil && !st.IsDir()
-}
+func hasViews(dir string) bool { return pipelines.HasViews(dir) }
 
 // noWarehouse is the usage error (exit 2) of a command pointed at a directory without a warehouse: what to run
 // first, and, when the demo's warehouse is in the current directory, the flag that reads it.

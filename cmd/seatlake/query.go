@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/pipelines"
 )
 
@@ -43,15 +42,15 @@ func queryCommand() *cli.Command {
 				return noWarehouse(wh)
 			}
 			if c.Bool("rebuild") {
-				if err := catalog.Build(c.Context, wh, pipelines.Tables()); err != nil {
-					return fmt.Errorf("rebuilding the views: %w", err)
+				if err := pipelines.RebuildViews(c.Context, wh); err != nil {
+					return err
 				}
 			}
 			picked, _, err := warehouseTenants(c, fc, wh)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("query: %w", err)}
 			}
-			return catalog.Query(c.Context, wh, q, c.String("format"), c.App.Writer, tenantIDs(picked)...)
+			return pipelines.Query(c.Context, pipelines.QueryConfig{Warehouse: wh, SQL: q, Format: c.String("format"), Tenants: tenantIDs(picked)}, c.App.Writer)
 		},
 	}
 }

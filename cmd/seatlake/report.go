@@ -1,19 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/seatlake/seatlake/load/catalog"
-	"github.com/seatlake/seatlake/load/report"
-	"github.com/seatlake/seatlake/load/warehouse"
+	"github.com/seatlake/seatlake/pipelines"
 )
 
 func reportCommand() *cli.Command {
@@ -41,78 +38,25 @@ func reportCommand() *cli.Command {
 			if !hasViews(c.String("warehouse")) {
 				return noWarehouse(c.String("warehouse"))
 			}
-			db, err := catalog.Open(c.String("warehouse"))
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			picked, known, err := warehouseTenants(c, fc, c.String("warehouse"))
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("report: %w", err)}
 			}
-			names := tenantNames(known)
-			tenants := tenantIDs(picked)
-			if len(tenants) == 0 {
-				if tenants, err = catalog.Tenants(c.Context, db, "license_usage"); err != nil {
-					return err
-				}
+			err = pipelines.Report(c.Context, pipelines.ReportConfig{Warehouse: c.String("warehouse"), Tenants: tenantIDs(picked), Names: tenantNames(known),
+				Top: c.Int("top"), Width: terminalWidth(c.App.Writer), Quiet: c.Bool("quiet"), CSVDir: c.String("csv"), HTML: c.String("html")}, c.App.Writer)
+			if errors.Is(err, pipelines.ErrInvalidConfig) {
+				return &exitError{code: exitUsage, err: err}
 			}
-			if len(tenants) == 0 {
-				return &exitError{code: exitFailed, err: fmt.Errorf("the warehouse %s has no marts yet: run `seatlake run` or `seatlake marts`", c.String("warehouse"))}
-			}
-			var all []*report.Tenant
-			for _, id := range tenants {
-				t, err := report.Load(c.Context, db, id, 0)
-				if err != nil {
-					return fmt.Errorf("tenant %s: %w", id, err)
-				}
-				if n := names[id]; n != "" {
-					t.TenantName = n // the config file's name, as today
-				}
-				if t.Licenses == 0 && t.AsOf == "" {
-					return &exitError{code: exitUsage, err: fmt.Errorf("tenant %s has no marts in %s", t.Label(), c.String("warehouse"))}
-				}
-				all = append(all, t)
-			}
-			top := max(c.Int("top"), 0)
-			if !c.Bool("quiet") {
-				for i, t := range all {
-					if i > 0 {
-						fmt.Fprintln(c.App.Writer)
-					}
-					t.WriteText(c.App.Writer, top, terminalWidth(c.App.Writer))
-				}
-			}
-			if dir := c.String("csv"); dir != "" {
-				path, err := report.WritePlan(dir, all)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(c.App.Writer, "reclaim_plan=%s\n", path)
-			}
-			if path := c.String("html"); path != "" {
-				if err := writeHTML(path, all, top); err != nil {
-					return err
-				}
-				abs, _ := filepath.Abs(path)
-				fmt.Fprintf(c.App.Writer, "html=%s\n", abs)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
 			}
 			return nil
 		},
 	}
 }
 
-// writeHTML writes the page whole (a temporary name, then a rename), so a reader never opens half a page.
-func writeHTML(path string, all []*report.Tenant, top int) error {
-	err := warehouse.WriteAtomic(path, func(w io.Writer) error { return report.WriteHTML(w, all, top, time.Now()) })
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// terminalWidth is how wide the terminal report may print: $COLUMNS, else the terminal's width, else
-// report.DefaultWidth (a file or a pipe).
+// terminalWidth is how wide the terminal report may print: $COLUMNS, else the terminal's width, else 0 (a file or
+// a pipe: the report's default width).
 func terminalWidth(w io.Writer) int {
 	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
 		return n
@@ -122,5 +66,5 @@ func terminalWidth(w io.Writer) int {
 			return width
 		}
 	}
-	return report.DefaultWidth
+	return 0
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/tenantsim"
+	"github.com/seatlake/seatlake/pipelines"
 )
 
 // reportWarehouse runs a seeded tenant with a config file that prices licenses, and returns the warehouse.
@@ -87,7 +88,7 @@ func TestCLIReport(t *testing.T) {
 	// The demo's "Licenses by status": each figure on its own row. A downgrade saving is not the active row's (an
 	// active row with to_reclaim 0 beside a saving read as a contradiction); downgrades have their own row.
 	byWhat := map[string][]string{}
-	for _, row := range csvRows(t, wh, demoQueries[0].sql) {
+	for _, row := range csvRows(t, wh, pipelines.DemoQueries()[0].SQL) {
 		byWhat[strings.SplitN(row[0], " ", 2)[0]] = row
 	}
 	downgrades := csvRows(t, wh, "SELECT count(*), round(sum(yearly_saving), 0) FROM license_usage WHERE downgrade_to IS NOT NULL")[0]

@@ -231,35 +231,26 @@ func runAndReport(c *cli.Context, cfgs []pipelines.Config) ([]pipelines.TenantRe
 		}
 		return nil, &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", err)}
 	}
+	return res, reportRuns(c, res)
+}
+
+// reportRuns writes --result-json and prints each tenant's summary (unless --quiet and it succeeded; quiet, only
+// its warnings new since the last run, on stderr), and returns the worst of the tenants' errors with its exit code.
+func reportRuns(c *cli.Context, res []pipelines.TenantResult) error {
 	if err := writeResults(c, res); err != nil {
-		return res, &exitError{code: exitFailed, err: err}
+		return &exitError{code: exitFailed, err: err}
 	}
 	var worst *exitError
 	// The worst of the tenants': a configuration to fix (2) over a failure (1) over an incomplete run (3).
 	rank := map[int]int{exitUsage: 3, exitFailed: 2, exitIncomplete: 1}
 	for i, r := range res {
-		if r.Summary != nil && (r.Err != nil || !c.Bool("quiet")) {
-			if i > 0 {
-				fmt.Fprintln(c.App.Writer)
-			}
-			r.Summary.Print(c.App.Writer)
-		}
-		if r.Summary != nil && r.Err == nil && c.Bool("quiet") && !c.Bool("verbose") {
-			// Quiet, and it worked: only what is new since the last night is worth a cron mail.
-			for _, w := range r.Summary.NewWarnings {
-				fmt.Fprintf(c.App.ErrWriter, "seatlake: tenant %s: new since the last run: %s\n", cmp.Or(r.Name, r.Summary.TenantID), w)
-			}
-		}
-		var e *exitError
-		switch {
-		case r.Err == nil:
+		printRun(c, i, r)
+		if r.Err == nil {
 			continue
-		case errors.Is(r.Err, pipelines.ErrInvalidConfig):
-			e = &exitError{code: exitUsage, err: r.Err}
-		case errors.Is(r.Err, pipelines.ErrIncomplete):
-			e = &exitError{code: exitIncomplete, err: r.Err}
-		default:
-			e = &exitError{code: exitFailed, err: fmt.Errorf("run failed: %w", r.Err)}
+		}
+		e := &exitError{code: runExitCode(r.Err), err: r.Err}
+		if e.code == exitFailed {
+			e.err = fmt.Errorf("run failed: %w", r.Err)
 		}
 		if len(res) > 1 {
 			e.err = fmt.Errorf("tenant %s: %w", r.Name, e.err)
@@ -269,9 +260,40 @@ func runAndReport(c *cli.Context, cfgs []pipelines.Config) ([]pipelines.TenantRe
 		}
 	}
 	if worst == nil {
-		return res, nil
+		return nil
 	}
-	return res, worst
+	return worst
+}
+
+// printRun prints the i-th tenant's summary, unless --quiet and it succeeded: then only what is new since the
+// last night is worth a cron mail.
+func printRun(c *cli.Context, i int, r pipelines.TenantResult) {
+	if r.Summary == nil {
+		return
+	}
+	if r.Err != nil || !c.Bool("quiet") {
+		if i > 0 {
+			fmt.Fprintln(c.App.Writer)
+		}
+		r.Summary.Print(c.App.Writer)
+	}
+	if r.Err == nil && c.Bool("quiet") && !c.Bool("verbose") {
+		for _, w := range r.Summary.NewWarnings {
+			fmt.Fprintf(c.App.ErrWriter, "seatlake: tenant %s: new since the last run: %s\n", cmp.Or(r.Name, r.Summary.TenantID), w)
+		}
+	}
+}
+
+// runExitCode is the exit code of a tenant's run error: 2 for a configuration to fix, 3 for an incomplete run,
+// else 1.
+func runExitCode(err error) int {
+	switch {
+	case errors.Is(err, pipelines.ErrInvalidConfig):
+		return exitUsage
+	case errors.Is(err, pipelines.ErrIncomplete):
+		return exitIncomplete
+	}
+	return exitFailed
 }
 
 // committed reports whether a tenant of the run committed (succeeded, or incomplete): then an export has news.
@@ -358,14 +380,8 @@ func writeResults(c *cli.Context, res []pipelines.TenantResult) error {
 		}
 		s := r.Summary
 		code := 0
-		switch {
-		case r.Err == nil:
-		case errors.Is(r.Err, pipelines.ErrInvalidConfig):
-			code = exitUsage
-		case errors.Is(r.Err, pipelines.ErrIncomplete):
-			code = exitIncomplete
-		default:
-			code = exitFailed
+		if r.Err != nil {
+			code = runExitCode(r.Err)
 		}
 		out := runResult{RunID: s.RunID, Tenant: r.Name, TenantID: s.TenantID, Status: s.Status, ExitCode: code,
 			StartedAt: s.StartedAt, EndedAt: s.EndedAt, Tables: s.Tables, Streams: s.Streams,

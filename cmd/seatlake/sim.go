@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/seatlake/seatlake/internal/assetsim"
 	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
@@ -106,119 +107,151 @@ func simCommand() *cli.Command {
 			"Point seatlake at it with --authority-host and --graph-endpoint set to url, and --dataverse-url/--finops-url.\n" +
 			"With --tls it serves https and prints ca_file=…, the CA to trust (e.g. SSL_CERT_FILE=<ca_file> seatlake run …).\n" +
 			"GET /_sim/truth returns the rows a default run must produce; POST /_sim/faults injects faults.",
-		Flags: flags,
-		Action: func(c *cli.Context) error {
-			log, err := newLogger(c)
-			if err != nil {
-				return err
-			}
-			cfg := simConfig(c)
-			certOut := ""
-			if v := c.String("as-of"); v != "" {
-				d, err := parseAsOf(v)
-				if err != nil {
-					return &exitError{code: exitUsage, err: err}
-				}
-				cfg.Now = func() time.Time { return d }
-			}
-			if path := c.String("client-certificate"); path != "" {
-				raw, err := os.ReadFile(path)
-				if err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate: %w", err)}
-				}
-				blk, _ := pem.Decode(raw)
-				if blk == nil || blk.Type != "CERTIFICATE" {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate %s: want a PEM certificate", path)}
-				}
-				if cfg.ClientCertificate, err = x509.ParseCertificate(blk.Bytes); err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate %s: %w", path, err)}
-				}
-			}
-			if path := c.String("client-certificate-out"); path != "" {
-				pemBytes, cert, err := tenantsim.NewClientCertificate("seatlake-sim client", time.Now().AddDate(1, 0, 0))
-				if err != nil {
-					return err
-				}
-				if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
-					return fmt.Errorf("--client-certificate-out: %w", err)
-				}
-				cfg.ClientCertificate = cert
-				certOut = path
-			}
-			cfg.TenantID = c.String("tenant-id")
-			cfg.ClientID = c.String("client-id")
-			cfg.ClientSecret = os.Getenv("SEATLAKE_SIM_CLIENT_SECRET")
-			cfg.Logger = log
-			cfg.FinOpsEvents = c.Int("finops-events")
-			sim, err := tenantsim.New(cfg)
-			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("configuring the simulator: %w", err)}
-			}
-			if to := c.String("finops-events-to"); to != "" {
-				return sendEvents(c, sim, to)
-			}
-			base, err := sim.Start(c.String("addr"))
-			if err != nil {
-				return fmt.Errorf("starting the simulator: %w", err)
-			}
-			defer sim.Close()
-			fmt.Fprintln(c.App.Writer, sim.Banner())
-			fmt.Fprintf(c.App.Writer, "url=%s\n", base)
-			for _, l := range sim.URLLines() {
-				fmt.Fprintln(c.App.Writer, l)
-			}
-			if certOut != "" {
-				fmt.Fprintf(c.App.Writer, "client_certificate=%s\n", certOut)
-			}
-			// The asset emulators follow the environments' ports when --addr fixes one, and their credentials come
-			// from the seed: a config file written once keeps working.
-			host, portText, _ := net.SplitHostPort(c.String("addr"))
-			assetsPort, _ := strconv.Atoi(portText)
-			if assetsPort != 0 {
-				assetsPort += 1 + cfg.DataverseEnvs + cfg.FinOpsEnvs
-			}
-			secrets := emulatorSecretsFor(cfg.Seed)
-			assetsURL, _, stopAssets, err := startAssetsEmulator(host, assetsPort, secrets.AssetsToken)
-			if err != nil {
-				return err
-			}
-			defer stopAssets()
-			fmt.Fprintf(c.App.Writer, "jsm_assets_url=%s jsm_assets_token=%s\n", assetsURL, secrets.AssetsToken)
-			snPort := 0
-			if assetsPort != 0 {
-				snPort = assetsPort + 1
-			}
-			sn, err := startServiceNowEmulator(host, snPort, secrets, func(s *servicenow.Server) {
-				if c.Bool("servicenow-column-names") {
-					for _, t := range servicenow.DefaultTransforms() {
-						s.SetInsertMultiple(t.Staging, servicenow.InsertMultipleEntry{ColumnNames: true})
-					}
-				}
-				if c.Bool("servicenow-no-client-credentials") {
-					s.SetClientCredentials(false, "")
-				}
-			})
-			if err != nil {
-				return err
-			}
-			defer sn.stop()
-			fmt.Fprintf(c.App.Writer, "servicenow_url=%s servicenow_user=%s servicenow_password=%s servicenow_client_id=%s servicenow_client_secret=%s\n",
-				sn.URL, sn.User, sn.Password, sn.ClientID, sn.ClientSecret)
-			if pem := sim.CAPEM(); pem != nil {
-				path := c.String("ca-file")
-				if path == "" {
-					path = filepath.Join(os.TempDir(), "seatlake-sim-ca-"+base[strings.LastIndexByte(base, ':')+1:]+".pem")
-				}
-				if err := os.WriteFile(path, pem, 0o644); err != nil {
-					return fmt.Errorf("writing the simulator's CA: %w", err)
-				}
-				fmt.Fprintf(c.App.Writer, "ca_file=%s\n", path)
-			}
-			log.Info("simulator serving; Ctrl-C stops it", "url", base, "users", cfg.Users, "throttle", cfg.Throttle)
-			<-c.Context.Done()
-			return nil
-		},
+		Flags:  flags,
+		Action: simServe,
 	}
+}
+
+// simServe is `seatlake sim`: the simulator and the asset emulators served until Ctrl-C, their URLs and
+// credentials printed (or, with --finops-events-to, the business events sent).
+func simServe(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	cfg := simConfig(c)
+	if v := c.String("as-of"); v != "" {
+		d, err := parseAsOf(v)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		cfg.Now = func() time.Time { return d }
+	}
+	certOut, err := simClientCertificate(c, &cfg)
+	if err != nil {
+		return err
+	}
+	cfg.TenantID = c.String("tenant-id")
+	cfg.ClientID = c.String("client-id")
+	cfg.ClientSecret = os.Getenv("SEATLAKE_SIM_CLIENT_SECRET")
+	cfg.Logger = log
+	cfg.FinOpsEvents = c.Int("finops-events")
+	sim, err := tenantsim.New(cfg)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("configuring the simulator: %w", err)}
+	}
+	if to := c.String("finops-events-to"); to != "" {
+		return sendEvents(c, sim, to)
+	}
+	base, err := sim.Start(c.String("addr"))
+	if err != nil {
+		return fmt.Errorf("starting the simulator: %w", err)
+	}
+	defer sim.Close()
+	fmt.Fprintln(c.App.Writer, sim.Banner())
+	fmt.Fprintf(c.App.Writer, "url=%s\n", base)
+	for _, l := range sim.URLLines() {
+		fmt.Fprintln(c.App.Writer, l)
+	}
+	if certOut != "" {
+		fmt.Fprintf(c.App.Writer, "client_certificate=%s\n", certOut)
+	}
+	stop, err := startSimEmulators(c, cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := writeSimCA(c, sim, base); err != nil {
+		return err
+	}
+	log.Info("simulator serving; Ctrl-C stops it", "url", base, "users", cfg.Users, "throttle", cfg.Throttle)
+	<-c.Context.Done()
+	return nil
+}
+
+// simClientCertificate sets the client certificate the simulator accepts: --client-certificate's, or one made and
+// written to --client-certificate-out (returned, to be printed).
+func simClientCertificate(c *cli.Context, cfg *tenantsim.Config) (certOut string, err error) {
+	if path := c.String("client-certificate"); path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return "", &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate: %w", err)}
+		}
+		blk, _ := pem.Decode(raw)
+		if blk == nil || blk.Type != "CERTIFICATE" {
+			return "", &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate %s: want a PEM certificate", path)}
+		}
+		if cfg.ClientCertificate, err = x509.ParseCertificate(blk.Bytes); err != nil {
+			return "", &exitError{code: exitUsage, err: fmt.Errorf("--client-certificate %s: %w", path, err)}
+		}
+	}
+	path := c.String("client-certificate-out")
+	if path == "" {
+		return "", nil
+	}
+	pemBytes, cert, err := tenantsim.NewClientCertificate("seatlake-sim client", time.Now().AddDate(1, 0, 0))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
+		return "", fmt.Errorf("--client-certificate-out: %w", err)
+	}
+	cfg.ClientCertificate = cert
+	return path, nil
+}
+
+// startSimEmulators starts the JSM Assets and ServiceNow emulators and prints their URLs and credentials. They
+// follow the environments' ports when --addr fixes one, and their credentials come from the seed: a config file
+// written once keeps working.
+func startSimEmulators(c *cli.Context, cfg tenantsim.Config) (stop func(), err error) {
+	host, portText, _ := net.SplitHostPort(c.String("addr"))
+	assetsPort, _ := strconv.Atoi(portText)
+	snPort := 0
+	if assetsPort != 0 {
+		assetsPort += 1 + cfg.DataverseEnvs + cfg.FinOpsEnvs
+		snPort = assetsPort + 1
+	}
+	secrets := assetsim.SecretsFor(cfg.Seed)
+	assetsURL, _, stopAssets, err := assetsim.StartAssets(host, assetsPort, secrets.AssetsToken)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(c.App.Writer, "jsm_assets_url=%s jsm_assets_token=%s\n", assetsURL, secrets.AssetsToken)
+	sn, err := assetsim.StartServiceNow(host, snPort, secrets, func(s *servicenow.Server) {
+		if c.Bool("servicenow-column-names") {
+			for _, t := range servicenow.DefaultTransforms() {
+				s.SetInsertMultiple(t.Staging, servicenow.InsertMultipleEntry{ColumnNames: true})
+			}
+		}
+		if c.Bool("servicenow-no-client-credentials") {
+			s.SetClientCredentials(false, "")
+		}
+	})
+	if err != nil {
+		stopAssets()
+		return nil, err
+	}
+	fmt.Fprintf(c.App.Writer, "servicenow_url=%s servicenow_user=%s servicenow_password=%s servicenow_client_id=%s servicenow_client_secret=%s\n",
+		sn.URL, sn.User, sn.Password, sn.ClientID, sn.ClientSecret)
+	return func() { sn.Stop(); stopAssets() }, nil
+}
+
+// writeSimCA writes the simulator's CA (with --tls) to --ca-file, or a file in the temporary directory, and
+// prints where.
+func writeSimCA(c *cli.Context, sim *tenantsim.Sim, base string) error {
+	pem := sim.CAPEM()
+	if pem == nil {
+		return nil
+	}
+	path := c.String("ca-file")
+	if path == "" {
+		path = filepath.Join(os.TempDir(), "seatlake-sim-ca-"+base[strings.LastIndexByte(base, ':')+1:]+".pem")
+	}
+	if err := os.WriteFile(path, pem, 0o644); err != nil {
+		return fmt.Errorf("writing the simulator's CA: %w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "ca_file=%s\n", path)
+	return nil
 }
 
 // parseAsOf reads an --as-of day: YYYY-MM-DD, midnight UTC.

@@ -4,10 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -241,43 +239,14 @@ func syncOutcome(c *cli.Context, target string, res []pipelines.SyncResult, err 
 		}
 		return &exitError{code: exitFailed, err: fmt.Errorf("sync %s: %w", target, err)}
 	}
-	var msgs []string
-	code := exitFailed
-	for _, r := range res {
-		printSync(c.App.Writer, target+" tenant="+cmp.Or(r.TenantName, r.TenantID)+" tenant_id="+r.TenantID, r, c.Bool("dry-run"))
-		if r.Err != nil {
-			if errors.Is(r.Err, pipelines.ErrNotComplete) {
-				code = exitUsage
-			}
-			msgs = append(msgs, fmt.Sprintf("tenant %s: %v", pipelines.TenantRef{Name: r.TenantName, ID: r.TenantID}.Label(), r.Err))
-		}
+	err = pipelines.WriteSyncs(c.App.Writer, target, res, c.Bool("dry-run"))
+	if errors.Is(err, pipelines.ErrNotComplete) {
+		return &exitError{code: exitUsage, err: err}
 	}
-	if len(msgs) > 0 {
-		sort.Strings(msgs)
-		return &exitError{code: code, err: fmt.Errorf("sync %s: %s", target, strings.Join(msgs, "; "))}
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
 	}
 	return nil
-}
-
-// printSync prints one line per object type of a sync: what was sent and what the target says it did (counts it
-// did not report are "-"), or for a dry run what would be new, changed and gone against the last sync.
-func printSync(w io.Writer, prefix string, r pipelines.SyncResult, dry bool) {
-	for _, t := range assets.Types() {
-		if dry {
-			d := r.Diff[t.Selector]
-			fmt.Fprintf(w, "%s type=%q would_send=%d new=%d changed=%d gone=%d dry_run=true (against the last successful sync)\n",
-				prefix, t.Name, r.Sent[t.Selector], d["new"], d["changed"], d["gone"])
-			continue
-		}
-		count := func(what string) string {
-			if r.Counts == nil {
-				return "-"
-			}
-			return strconv.Itoa(r.Counts[t.Name+":"+what])
-		}
-		fmt.Fprintf(w, "%s type=%q sent=%d created=%s updated=%s unchanged=%s errors=%s dry_run=false status=%s\n",
-			prefix, t.Name, r.Sent[t.Selector], count("created"), count("updated"), count("unchanged"), count("errors"), r.Status)
-	}
 }
 
 // importSourceConflict refuses a set-up in which two tenants would send into one Assets import source: every
