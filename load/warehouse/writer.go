@@ -487,7 +487,9 @@ func (tw *TableWriter) plan(ctx context.Context, it *itable.Table, txn *itable.T
 			return txn.ReplaceDataFilesWithDataFiles(ctx, old, add, props)
 		}
 	}
-	return txn.AddDataFiles(ctx, add, props)
+	// Without iceberg-go's duplicate check (a read of every manifest of the table on every commit): the files'
+	// names are new, and an unknown outcome is looked up by commit id before a retry (see appendLog).
+	return txn.AddDataFiles(ctx, add, props, itable.WithoutDuplicateCheck())
 }
 
 // abort closes the open files and removes every file of the table, unless its commit succeeded (its snapshot
