@@ -515,117 +515,170 @@ func auditValue(a *model.AuditLog, k, j int, r *model.AuditRecord, prop string) 
 // audits is GET audits: records in createdon order (asc by default, desc with $orderby=createdon desc), $filter
 // on action, operation, createdon, objecttypecode and the lookups, paged by cookie.
 func (d *environment) audits(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
-	env := d.env
-	p, ok := pagingOf(w, r, rep)
+	a := &d.env.Audits
+	q, ok := parseAuditQuery(w, r, rep, a)
 	if !ok {
 		return
 	}
-	props, ok := selectProps(r, rep, "audit", auditProps.names)
+	c, ok := q.cursor(rep, a)
 	if !ok {
 		return
 	}
-	desc := false
-	if o, ok := simkit.Query(r, "$orderby"); ok {
-		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
-		case "createdon desc":
-			desc = true
-		case "createdon asc", "createdon":
-		default:
-			dvError(rep, http.StatusBadRequest, dvQueryError, "The simulated audits entity set orders by createdon only, not '"+o+"'.")
-			return
-		}
-	}
-	a := &env.Audits
-	var filter *simkit.Filter
-	lo, hi := a.Start, a.Anchor+1
-	if f, ok := simkit.Query(r, "$filter"); ok {
-		var err error
-		if filter, err = simkit.ParseFilter(f, auditProps.kinds); err != nil {
-			dvError(rep, http.StatusBadRequest, dvQueryError, err.Error())
-			return
-		}
-		lo, hi = filter.Bounds("createdon", lo, hi)
-	}
-	kLo, kHi := a.HourOf(lo), min(a.HourOf(hi-1), a.Hours-1)
-	// The cursor walks hours kLo..kHi in the requested direction; (k, j) is the next record to look at.
-	k, j, page := kLo, 0, 1
-	if desc {
-		k, j = kHi, -1
-	}
-	if p.skipCookie != "" {
-		last, pg, ok := cookieLast(p.skipCookie)
-		var lk, lj int
-		if ok {
-			lk, lj, ok = a.Position(last)
-		}
-		if !ok {
-			dvError(rep, http.StatusBadRequest, "0x80040203", "Invalid paging cookie.")
-			return
-		}
-		k, j, page = lk, lj+1, pg+1
-		if desc {
-			j = lj - 1
-		}
-	}
-	size := p.size
-	if p.top > 0 {
-		size = p.top
+	pg := auditPage{a: a, q: &q, size: q.p.size}
+	if q.p.top > 0 {
+		pg.size = q.p.top
 	}
 	b := append(rep.B[:0], `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
 	b = append(b, API+`$metadata#audits(`...)
-	b = append(b, strings.Join(props, ",")...)
+	b = append(b, strings.Join(q.props, ",")...)
 	b = append(b, `)","value":[`...)
-	n, more := 0, false
-	var firstK, firstJ, lastK, lastJ int
-	for k >= kLo && k <= kHi && k >= 0 && !more {
-		recs := a.Hour(k)
-		if desc && j < 0 {
+	b = pg.walk(b, c)
+	b = append(b, ']')
+	if pg.more && q.p.top == 0 {
+		b = append(b, `,"@odata.nextLink":`...)
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, pagingCookie("auditid", c.page, a.AuditID(pg.firstK, pg.firstJ), a.AuditID(pg.lastK, pg.lastJ))))
+	}
+	rep.B = append(b, '}')
+}
+
+// auditQuery is a parsed GET audits.
+type auditQuery struct {
+	p      dvPaging
+	props  []string
+	desc   bool
+	filter *simkit.Filter // nil: every record
+	lo, hi int64          // the createdon range the filter allows, Unix microseconds [lo, hi)
+}
+
+// parseAuditQuery reads the paging options, $select, $orderby and $filter of GET audits, answering the error of
+// the first one refused.
+func parseAuditQuery(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, a *model.AuditLog) (auditQuery, bool) {
+	var q auditQuery
+	var ok bool
+	if q.p, ok = pagingOf(w, r, rep); !ok {
+		return q, false
+	}
+	if q.props, ok = selectProps(r, rep, "audit", auditProps.names); !ok {
+		return q, false
+	}
+	if o, ok := simkit.Query(r, "$orderby"); ok {
+		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
+		case "createdon desc":
+			q.desc = true
+		case "createdon asc", "createdon":
+		default:
+			dvError(rep, http.StatusBadRequest, dvQueryError, "The simulated audits entity set orders by createdon only, not '"+o+"'.")
+			return q, false
+		}
+	}
+	q.lo, q.hi = a.Start, a.Anchor+1
+	if f, ok := simkit.Query(r, "$filter"); ok {
+		var err error
+		if q.filter, err = simkit.ParseFilter(f, auditProps.kinds); err != nil {
+			dvError(rep, http.StatusBadRequest, dvQueryError, err.Error())
+			return q, false
+		}
+		q.lo, q.hi = q.filter.Bounds("createdon", q.lo, q.hi)
+	}
+	return q, true
+}
+
+// auditCursor is where a page starts: hour k, record j (-1: the hour's last, newest first), within hours
+// kLo..kHi; page is the page's number in the paging cookie.
+type auditCursor struct{ k, j, kLo, kHi, page int }
+
+// cursor places the page's start: the first hour of the range in the order asked for, or the record after the one
+// the paging cookie names.
+func (q *auditQuery) cursor(rep *simkit.Reply, a *model.AuditLog) (auditCursor, bool) {
+	c := auditCursor{kLo: a.HourOf(q.lo), kHi: min(a.HourOf(q.hi-1), a.Hours-1), page: 1}
+	c.k = c.kLo
+	if q.desc {
+		c.k, c.j = c.kHi, -1
+	}
+	if q.p.skipCookie == "" {
+		return c, true
+	}
+	last, pg, ok := cookieLast(q.p.skipCookie)
+	var lk, lj int
+	if ok {
+		lk, lj, ok = a.Position(last)
+	}
+	if !ok {
+		dvError(rep, http.StatusBadRequest, "0x80040203", "Invalid paging cookie.")
+		return c, false
+	}
+	c.k, c.j, c.page = lk, lj+1, pg+1
+	if q.desc {
+		c.j = lj - 1
+	}
+	return c, true
+}
+
+// auditPage renders one page of audit records and remembers where it began and ended, for the next page's cookie.
+type auditPage struct {
+	a    *model.AuditLog
+	q    *auditQuery
+	size int
+
+	n                            int  // records rendered
+	more                         bool // a record matches after the page
+	firstK, firstJ, lastK, lastJ int
+}
+
+// walk renders the matching records from c on, hour after hour in the order asked for, until the page is full.
+func (pg *auditPage) walk(b []byte, c auditCursor) []byte {
+	k, j := c.k, c.j
+	for k >= c.kLo && k <= c.kHi && k >= 0 && !pg.more {
+		recs := pg.a.Hour(k)
+		if pg.q.desc && j < 0 {
 			j = len(recs) - 1
 		}
-		for j >= 0 && j < len(recs) {
-			rec := &recs[j]
-			kk, jj := k, j
-			if desc {
-				j--
-			} else {
-				j++
-			}
-			if rec.At < lo || rec.At >= hi {
-				continue
-			}
-			if filter != nil && !filter.Eval(func(prop string) simkit.Value { return auditValue(a, kk, jj, rec, prop) }) {
-				continue
-			}
-			if n == size {
-				more = true
-				break
-			}
-			if n > 0 {
-				b = append(b, ',')
-			}
-			b = appendAudit(b, a, kk, jj, rec, props, p.formatted)
-			if n == 0 {
-				firstK, firstJ = kk, jj
-			}
-			lastK, lastJ = kk, jj
-			n++
-		}
-		if more {
+		b = pg.hour(b, k, j, recs)
+		if pg.more {
 			break
 		}
-		if desc {
+		if pg.q.desc {
 			k, j = k-1, -1
 		} else {
 			k, j = k+1, 0
 		}
 	}
-	b = append(b, ']')
-	if more && p.top == 0 {
-		b = append(b, `,"@odata.nextLink":`...)
-		b = simkit.AppendJSONString(b, simkit.NextLink(r, pagingCookie("auditid", page, a.AuditID(firstK, firstJ), a.AuditID(lastK, lastJ))))
+	return b
+}
+
+// hour renders the matching records of hour k from record j on.
+func (pg *auditPage) hour(b []byte, k, j int, recs []model.AuditRecord) []byte {
+	a, q := pg.a, pg.q
+	for j >= 0 && j < len(recs) {
+		rec := &recs[j]
+		jj := j
+		if q.desc {
+			j--
+		} else {
+			j++
+		}
+		if rec.At < q.lo || rec.At >= q.hi {
+			continue
+		}
+		if q.filter != nil && !q.filter.Eval(func(prop string) simkit.Value { return auditValue(a, k, jj, rec, prop) }) {
+			continue
+		}
+		if pg.n == pg.size {
+			pg.more = true
+			break
+		}
+		if pg.n > 0 {
+			b = append(b, ',')
+		}
+		b = appendAudit(b, a, k, jj, rec, q.props, q.p.formatted)
+		if pg.n == 0 {
+			pg.firstK, pg.firstJ = k, jj
+		}
+		pg.lastK, pg.lastJ = k, jj
+		pg.n++
 	}
-	rep.B = append(b, '}')
+	return b
 }
 
 func appendAudit(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, props []string, formatted bool) []byte {

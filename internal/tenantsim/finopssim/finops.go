@@ -193,90 +193,21 @@ func (fo *environment) collection(r *http.Request, rep *simkit.Reply, ent *foEnt
 	if v, ok := simkit.Query(r, "cross-company"); ok {
 		cross = strings.EqualFold(v, "true")
 	}
-	props := ent.props
-	idx := make([]int, 0, len(props))
-	if v, ok := simkit.Query(r, "$select"); ok {
-		props = nil
-		for _, p := range strings.Split(v, ",") {
-			p = strings.TrimSpace(p)
-			found := false
-			for i, q := range ent.props {
-				if q == p { // F&O property names are case-sensitive
-					props, idx, found = append(props, q), append(idx, i), true
-				}
-			}
-			if !found {
-				foError(rep, http.StatusBadRequest, "", "Could not find a property named '"+p+"' on type 'Microsoft.Dynamics.DataEntities."+ent.typ+"'.")
-				return
-			}
-		}
-	} else {
-		for i := range props {
-			idx = append(idx, i)
-		}
+	props, idx, ok := selectColumns(r, rep, ent)
+	if !ok {
+		return
 	}
-	var filter *simkit.Filter
-	if f, ok := simkit.Query(r, "$filter"); ok {
-		kinds := map[string]byte{}
-		for _, p := range ent.props {
-			kinds[strings.ToLower(p)] = 's'
-			if ent.edm[p] == "Edm.Boolean" {
-				kinds[strings.ToLower(p)] = 'b'
-			}
-		}
-		var err error
-		if filter, err = simkit.ParseFilter(f, kinds); err != nil {
-			foError(rep, http.StatusBadRequest, "", err.Error())
-			return
-		}
+	rows, ok := fo.filtered(r, rep, ent, cross)
+	if !ok {
+		return
 	}
-	rows := fo.rows(ent, cross)
-	if filter != nil {
-		kept := rows[:0]
-		for _, row := range rows {
-			get := func(prop string) simkit.Value {
-				for i, p := range ent.props {
-					if strings.ToLower(p) == prop {
-						return row[i]
-					}
-				}
-				return simkit.Value{Kind: 'n'}
-			}
-			if filter.Eval(get) {
-				kept = append(kept, row)
-			}
-		}
-		rows = kept
+	start, end, ok := fo.window(r, rep, len(rows))
+	if !ok {
+		return
 	}
-	start, end := 0, len(rows)
-	if v, ok := simkit.Query(r, "$skip"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			foError(rep, http.StatusBadRequest, "", "Invalid $skip value '"+v+"'.")
-			return
-		}
-		start = min(n, len(rows))
-	}
-	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
-		vals, ok := fo.kit.OpenToken('f', tok, 1)
-		if !ok || vals[0] < 0 || vals[0] > int64(len(rows)) {
-			foError(rep, http.StatusBadRequest, "", "The $skiptoken is not valid.")
-			return
-		}
-		start = int(vals[0])
-	}
-	if v, ok := simkit.Query(r, "$top"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			foError(rep, http.StatusBadRequest, "", "Invalid $top value '"+v+"'.")
-			return
-		}
-		end = min(end, start+n)
-	}
-	pageSize := fo.pageSize
-	more := end-start > pageSize
+	more := end-start > fo.pageSize
 	if more {
-		end = start + pageSize
+		end = start + fo.pageSize
 	}
 	b := append(rep.B[:0], `{"@odata.context":"`...)
 	b = append(b, simkit.BaseURL(r)...)
@@ -285,20 +216,7 @@ func (fo *environment) collection(r *http.Request, rep *simkit.Reply, ent *foEnt
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"@odata.etag":"W/\"JzEsNTYzNzE0NDU3Nic=\""`...)
-		for k, p := range props {
-			b = append(b, `,"`...)
-			b = append(b, p...)
-			b = append(b, `":`...)
-			v := row[idx[k]]
-			switch v.Kind {
-			case 'b':
-				b = strconv.AppendBool(b, v.I == 1)
-			default:
-				b = simkit.AppendJSONString(b, v.S)
-			}
-		}
-		b = append(b, '}')
+		b = appendRow(b, row, props, idx)
 	}
 	b = append(b, ']')
 	if more {
@@ -306,4 +224,117 @@ func (fo *environment) collection(r *http.Request, rep *simkit.Reply, ent *foEnt
 		b = simkit.AppendJSONString(b, simkit.NextLink(r, fo.kit.SealToken('f', int64(end))))
 	}
 	rep.B = append(b, '}')
+}
+
+// selectColumns reads $select (F&O property names are case-sensitive): the properties to render and their
+// indexes in the entity's rows; all of them without $select.
+func selectColumns(r *http.Request, rep *simkit.Reply, ent *foEntity) (props []string, idx []int, ok bool) {
+	props = ent.props
+	idx = make([]int, 0, len(props))
+	v, selected := simkit.Query(r, "$select")
+	if !selected {
+		for i := range props {
+			idx = append(idx, i)
+		}
+		return props, idx, true
+	}
+	props = nil
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		found := false
+		for i, q := range ent.props {
+			if q == p {
+				props, idx, found = append(props, q), append(idx, i), true
+			}
+		}
+		if !found {
+			foError(rep, http.StatusBadRequest, "", "Could not find a property named '"+p+"' on type 'Microsoft.Dynamics.DataEntities."+ent.typ+"'.")
+			return nil, nil, false
+		}
+	}
+	return props, idx, true
+}
+
+// filtered is the entity's rows the query sees (cross-company or the default company's) that match $filter.
+func (fo *environment) filtered(r *http.Request, rep *simkit.Reply, ent *foEntity, cross bool) ([]foRow, bool) {
+	f, ok := simkit.Query(r, "$filter")
+	if !ok {
+		return fo.rows(ent, cross), true
+	}
+	kinds := map[string]byte{}
+	for _, p := range ent.props {
+		kinds[strings.ToLower(p)] = 's'
+		if ent.edm[p] == "Edm.Boolean" {
+			kinds[strings.ToLower(p)] = 'b'
+		}
+	}
+	filter, err := simkit.ParseFilter(f, kinds)
+	if err != nil {
+		foError(rep, http.StatusBadRequest, "", err.Error())
+		return nil, false
+	}
+	rows := fo.rows(ent, cross)
+	kept := rows[:0]
+	for _, row := range rows {
+		get := func(prop string) simkit.Value {
+			for i, p := range ent.props {
+				if strings.ToLower(p) == prop {
+					return row[i]
+				}
+			}
+			return simkit.Value{Kind: 'n'}
+		}
+		if filter.Eval(get) {
+			kept = append(kept, row)
+		}
+	}
+	return kept, true
+}
+
+// window is the rows [start, end) that $skip, $skiptoken and $top leave of n, before the server's page size.
+func (fo *environment) window(r *http.Request, rep *simkit.Reply, n int) (start, end int, ok bool) {
+	start, end = 0, n
+	if v, ok := simkit.Query(r, "$skip"); ok {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 0 {
+			foError(rep, http.StatusBadRequest, "", "Invalid $skip value '"+v+"'.")
+			return 0, 0, false
+		}
+		start = min(k, n)
+	}
+	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
+		vals, ok := fo.kit.OpenToken('f', tok, 1)
+		if !ok || vals[0] < 0 || vals[0] > int64(n) {
+			foError(rep, http.StatusBadRequest, "", "The $skiptoken is not valid.")
+			return 0, 0, false
+		}
+		start = int(vals[0])
+	}
+	if v, ok := simkit.Query(r, "$top"); ok {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 0 {
+			foError(rep, http.StatusBadRequest, "", "Invalid $top value '"+v+"'.")
+			return 0, 0, false
+		}
+		end = min(end, start+k)
+	}
+	return start, end, true
+}
+
+// appendRow writes one entity as F&O does: a fixed etag, then the selected properties.
+func appendRow(b []byte, row foRow, props []string, idx []int) []byte {
+	b = append(b, `{"@odata.etag":"W/\"JzEsNTYzNzE0NDU3Nic=\""`...)
+	for k, p := range props {
+		b = append(b, `,"`...)
+		b = append(b, p...)
+		b = append(b, `":`...)
+		v := row[idx[k]]
+		switch v.Kind {
+		case 'b':
+			b = strconv.AppendBool(b, v.I == 1)
+		default:
+			b = simkit.AppendJSONString(b, v.S)
+		}
+	}
+	return append(b, '}')
 }
