@@ -14,11 +14,6 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
-// The Dataverse Web API of one environment: /api/data/v9.2/systemusers, /audits, /organizations and /WhoAmI, with
-// Prefer odata.maxpagesize (at most 5,000, echoed in Preference-Applied), paging-cookie nextLinks, @odata.etag on
-// items, formatted values when annotations are asked for, and the three service protection limits. Every fact and
-// the page it comes from: extract/dataverse/testdata/README.md.
-
 // API is the Web API's path in an environment's URL.
 const API = "/api/data/v9.2/"
 

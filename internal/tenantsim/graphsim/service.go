@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/seatlake/seatlake/internal/tenantsim/graphsim/signins"
 	"github.com/seatlake/seatlake/internal/tenantsim/identity"
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
@@ -19,13 +20,13 @@ type Options struct {
 
 // Service is Microsoft Graph v1.0 for one tenant and one app.
 type Service struct {
-	m      *model.Tenant
-	kit    *simkit.Kit
-	tokens simkit.Tokens
-	held   map[string]bool // the permissions the app holds (heldPermissions)
-	limits *limits         // nil: no service limits
-	frag   fragments
-	mux    *http.ServeMux
+	m       *model.Tenant
+	kit     *simkit.Kit
+	tokens  simkit.Tokens
+	held    map[string]bool // the permissions the app holds (heldPermissions)
+	limits  *limits         // nil: no service limits
+	signIns *signins.Log
+	mux     *http.ServeMux
 
 	removed   int64        // licenses removed through assignLicense (m.DirectoryMu)
 	orderOnce [3]sync.Once // users sorted for $orderby, by orderUPN and orderName
@@ -35,7 +36,8 @@ type Service struct {
 // New is Graph over tenant m; tokens says which bearer tokens are valid for Graph (identity.AudGraph).
 func New(m *model.Tenant, kit *simkit.Kit, tokens simkit.Tokens, o Options) *Service {
 	g := &Service{m: m, kit: kit, tokens: tokens, held: heldPermissions(o.Permissions),
-		limits: newLimits(o.Throttle, len(m.Users), o.ClientID, m.TenantID), frag: newFragments(m)}
+		limits: newLimits(o.Throttle, len(m.Users), o.ClientID, m.TenantID)}
+	g.signIns = signins.New(m, kit, errorsOf{g})
 	g.routes()
 	return g
 }
@@ -48,7 +50,7 @@ func (g *Service) routes() {
 	mux.HandleFunc("POST /v1.0/users/{id}/assignLicense", g.serve("assignLicense", aud, g.assignLicense))
 	mux.HandleFunc("GET /v1.0/groups/{id}", g.serve("groups", aud, g.group))
 	mux.HandleFunc("GET /v1.0/subscribedSkus", g.serve("subscribedSkus", aud, g.reading(g.subscribedSkus)))
-	mux.HandleFunc("GET /v1.0/auditLogs/signIns", g.serve("signIns", aud, g.signIns))
+	mux.HandleFunc("GET /v1.0/auditLogs/signIns", g.serve("signIns", aud, g.signIns.Page))
 	mux.HandleFunc("GET /v1.0/admin/reportSettings", g.serve("reportSettings", aud, g.reportSettings))
 	mux.HandleFunc("GET /v1.0/reports/{function}", g.serve("reports", aud, g.reading(g.usageReport)))
 	mux.HandleFunc("GET /_sim/reports/{token}/Office365ActiveUserDetail.csv", g.reportDownload)
@@ -83,3 +85,16 @@ func (g *Service) LicenseRemovals() int64 {
 	defer g.m.DirectoryMu.RUnlock()
 	return g.removed
 }
+
+// errorsOf renders Graph's refusals for the sign-in log.
+type errorsOf struct{ g *Service }
+
+func (e errorsOf) QueryOptions(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, allowed ...string) bool {
+	return e.g.queryOptions(w, r, rep, allowed...)
+}
+
+func (e errorsOf) BadRequest(w http.ResponseWriter, rep *simkit.Reply, code, message string) {
+	e.g.badRequest(w, rep, code, message)
+}
+
+func (e errorsOf) NotPremium(w http.ResponseWriter, rep *simkit.Reply) { e.g.notPremium(w, rep) }

@@ -1,4 +1,8 @@
-package graphsim
+// Package signins is Graph's sign-in log (GET /v1.0/auditLogs/signIns, "List signIns", "signIn resource type"),
+// rendered page by page from the model's generator: nothing is stored, a page token holds the filter's bounds and
+// the position of the next sign-in, and a page is mostly copies of fragments joined once. Every fact it relies on
+// is in extract/graph/testdata/README.md.
+package signins
 
 import (
 	"fmt"
@@ -13,6 +17,26 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
+
+// Errors are Graph's answers to what the sign-in log refuses, rendered by the Graph emulator it is part of.
+type Errors interface {
+	QueryOptions(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, allowed ...string) bool
+	BadRequest(w http.ResponseWriter, rep *simkit.Reply, code, message string)
+	NotPremium(w http.ResponseWriter, rep *simkit.Reply)
+}
+
+// Log serves the tenant's sign-in log.
+type Log struct {
+	m    *model.Tenant
+	kit  *simkit.Kit
+	errs Errors
+	frag fragments
+}
+
+// New is the sign-in log of tenant m; errs renders Graph's refusals.
+func New(m *model.Tenant, kit *simkit.Kit, errs Errors) *Log {
+	return &Log{m: m, kit: kit, errs: errs, frag: newFragments(m)}
+}
 
 const tokSignIns = 's'
 
@@ -65,24 +89,24 @@ func newFragments(m *model.Tenant) fragments {
 
 const statusOK = `{"errorCode":0,"failureReason":null,"additionalDetails":null}`
 
-// signIns is GET /v1.0/auditLogs/signIns ("List signIns", "signIn resource type"): interactive sign-ins newest first
+// Page is GET /v1.0/auditLogs/signIns ("List signIns", "signIn resource type"): interactive sign-ins newest first
 // ($orderby createdDateTime asc for oldest first), $filter on createdDateTime (eq, le, ge: the operators the resource
 // documents) and userId (eq), joined by and; $top (default and at most 1000), opaque $skiptoken nextLinks, 30 days
 // of retention, 403 without Entra ID P1.
-func (g *Service) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
-	if !g.m.Premium {
-		g.notPremium(w, rep)
+func (l *Log) Page(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
+	if !l.m.Premium {
+		l.errs.NotPremium(w, rep)
 		return
 	}
-	if !g.queryOptions(w, r, rep, "$filter", "$top", "$skiptoken", "$orderby") {
+	if !l.errs.QueryOptions(w, r, rep, "$filter", "$top", "$skiptoken", "$orderby") {
 		return
 	}
-	asc, top, ok := g.signInOrder(w, r, rep)
+	asc, top, ok := l.orderAndTop(w, r, rep)
 	if !ok {
 		return
 	}
-	e := &g.m.Events
-	wk, ok := g.signInWalk(w, r, rep, asc)
+	e := &l.m.Events
+	wk, ok := l.start(w, r, rep, asc)
 	if !ok {
 		return
 	}
@@ -105,7 +129,7 @@ func (g *Service) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Re
 			j, dir = ahead.j-1, 1
 		}
 		b = append(b, `"@odata.nextLink":`...)
-		b = simkit.AppendJSONString(b, simkit.NextLink(r, g.kit.SealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), j, int64(wk.user), dir)))
+		b = simkit.AppendJSONString(b, simkit.NextLink(r, l.kit.SealToken(tokSignIns, wk.lo, wk.hi, int64(ahead.k), j, int64(wk.user), dir)))
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
@@ -119,20 +143,20 @@ func (g *Service) signIns(w http.ResponseWriter, r *http.Request, rep *simkit.Re
 			b = append(b, ',')
 		}
 		b = slices.Grow(b, 2048)
-		b = g.appendSignIn(b, &rd, e.SignIn(at, h))
+		b = l.appendSignIn(b, &rd, e.SignIn(at, h))
 	}
 	rep.B = append(b, "]}"...)
 }
 
-// signInOrder reads $orderby (createdDateTime, newest first by default) and $top (default and at most 1000).
-func (g *Service) signInOrder(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) (asc bool, top int, ok bool) {
+// orderAndTop reads $orderby (createdDateTime, newest first by default) and $top (default and at most 1000).
+func (l *Log) orderAndTop(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) (asc bool, top int, ok bool) {
 	if o, ok := simkit.Query(r, "$orderby"); ok {
 		switch strings.ToLower(strings.Join(strings.Fields(o), " ")) {
 		case "createddatetime desc":
 		case "createddatetime", "createddatetime asc":
 			asc = true
 		default:
-			g.badRequest(w, rep, "BadRequest", "Invalid $orderby: sign-ins are ordered by createdDateTime (asc or desc) only.")
+			l.errs.BadRequest(w, rep, "BadRequest", "Invalid $orderby: sign-ins are ordered by createdDateTime (asc or desc) only.")
 			return false, 0, false
 		}
 	}
@@ -140,7 +164,7 @@ func (g *Service) signInOrder(w http.ResponseWriter, r *http.Request, rep *simki
 	if v, ok := simkit.Query(r, "$top"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			g.badRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
+			l.errs.BadRequest(w, rep, "BadRequest", "Invalid value '"+v+"' for query option '$top'.")
 			return false, 0, false
 		}
 		top = min(n, 1000)
@@ -148,25 +172,25 @@ func (g *Service) signInOrder(w http.ResponseWriter, r *http.Request, rep *simki
 	return asc, top, true
 }
 
-// signInWalk is where the page starts: at the position a $skiptoken holds, or at the end of the $filter's window
+// start is where the page starts: at the position a $skiptoken holds, or at the end of the $filter's window
 // that comes first in the order asked for.
-func (g *Service) signInWalk(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, asc bool) (walker, bool) {
-	e := &g.m.Events
+func (l *Log) start(w http.ResponseWriter, r *http.Request, rep *simkit.Reply, asc bool) (walker, bool) {
+	e := &l.m.Events
 	if tok, ok := simkit.Query(r, "$skiptoken"); ok {
-		v, ok := g.kit.OpenToken(tokSignIns, tok, 6)
-		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(g.m.Users)) {
-			g.badRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
+		v, ok := l.kit.OpenToken(tokSignIns, tok, 6)
+		if !ok || v[2] < 0 || v[2] >= int64(e.Buckets) || v[3] < 0 || v[4] < -1 || v[4] >= int64(len(l.m.Users)) {
+			l.errs.BadRequest(w, rep, "BadRequest", "Invalid $skiptoken: the page token is not valid.")
 			return walker{}, false
 		}
 		return walker{e: e, lo: v[0], hi: v[1], k: int(v[2]), j: v[3], user: int32(v[4]), asc: v[5] == 1}, true
 	}
 	f, _ := simkit.Query(r, "$filter")
-	sf, err := g.parseSignInFilter(f)
+	sf, err := l.parseFilter(f)
 	if err != nil {
-		g.badRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
+		l.errs.BadRequest(w, rep, "BadRequest", "Invalid filter clause: "+err.Error())
 		return walker{}, false
 	}
-	lo, hi := max(sf.lo, g.m.ServedFrom), min(sf.hi, g.m.ServedTo)
+	lo, hi := max(sf.lo, l.m.ServedFrom), min(sf.hi, l.m.ServedTo)
 	wk := walker{e: e, lo: lo, hi: hi, j: -1, user: sf.user, asc: asc}
 	switch {
 	case lo > hi || sf.none:
@@ -277,9 +301,9 @@ type renderer struct {
 	prefix []byte // "2006-01-02T15:04:"
 }
 
-func (g *Service) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
-	sg := &g.m.Signers[ev.User]
-	f := &g.frag
+func (l *Log) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
+	sg := &l.m.Signers[ev.User]
+	f := &l.frag
 	h3 := ids.Mix(ev.H2 ^ 0x6a09e667f3bcc909)
 	app := sg.App(h3)
 	dev := int(sg.Dev)
@@ -311,7 +335,7 @@ func (g *Service) appendSignIn(b []byte, rd *renderer, ev model.SignIn) []byte {
 	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.')
 	b = simkit.AppendFrac7(b, inMin%1_000_000)
 	b = append(b, `Z","userDisplayName":"`...)
-	b = append(b, g.m.Arena[sg.Off:sg.Off+uint32(sg.N)]...)
+	b = append(b, l.m.Arena[sg.Off:sg.Off+uint32(sg.N)]...)
 	b = append(b, f.app[app]...)
 	uh := uint64(ev.User) * 0x9e3779b97f4a7c15
 	b = strconv.AppendUint(b, model.Places[pl].IPFirst, 10)
@@ -344,9 +368,9 @@ type signInFilter struct {
 	none   bool
 }
 
-// parseSignInFilter reads a $filter on sign-ins: createdDateTime eq, le or ge a DateTimeOffset, and userId eq a
+// parseFilter reads a $filter on sign-ins: createdDateTime eq, le or ge a DateTimeOffset, and userId eq a
 // quoted id, joined by and. gt and lt are not among the operators the signIn resource documents, and are refused.
-func (g *Service) parseSignInFilter(f string) (signInFilter, error) {
+func (l *Log) parseFilter(f string) (signInFilter, error) {
 	sf := signInFilter{lo: math.MinInt64, hi: math.MaxInt64, user: -1}
 	if strings.TrimSpace(f) == "" {
 		return sf, nil
@@ -363,7 +387,7 @@ func (g *Service) parseSignInFilter(f string) (signInFilter, error) {
 			if !strings.EqualFold(fields[1], "eq") || !quoted || !closed {
 				return sf, fmt.Errorf("unsupported clause %q: userId supports eq with a quoted id", clause)
 			}
-			if i, ok := g.m.UserIndex(id); ok {
+			if i, ok := l.m.UserIndex(id); ok {
 				sf.user = int32(i)
 			} else {
 				sf.none = true
