@@ -112,6 +112,7 @@ type tenantJob struct {
 	code           int
 	waitErr        error         // the process could not be waited for (code -1)
 	took           time.Duration // from the start of all jobs to this one's exit
+	cpu            time.Duration // the process's user and system time
 }
 
 func (j *tenantJob) output() string {
@@ -223,6 +224,9 @@ func scaleOut(t *testing.T, n int, w warehouseAt) {
 			defer wg.Done()
 			err := cmd.Wait()
 			j.took = time.Since(started)
+			if st := cmd.ProcessState; st != nil {
+				j.cpu = st.UserTime() + st.SystemTime()
+			}
 			var ee *exec.ExitError
 			switch {
 			case errors.As(err, &ee):
@@ -347,7 +351,7 @@ func checkRuns(t *testing.T, jobs []*tenantJob, rows []map[string]any) {
 		marts = append(marts, m.Name)
 	}
 	var sum int64
-	var perJob strings.Builder // what each job took and the retries its commits needed, in the order they ended
+	var perJob strings.Builder // what each job took (wall, CPU) and the retries its commits needed, in the order they ended
 	jobs = slices.Clone(jobs)
 	slices.SortStableFunc(jobs, func(a, b *tenantJob) int { return cmp.Compare(a.took, b.took) })
 	for _, j := range jobs {
@@ -367,7 +371,7 @@ func checkRuns(t *testing.T, jobs []*tenantJob, rows []map[string]any) {
 			t.Errorf("tenant %s: commit_retries %v", j.id, n)
 		} else {
 			sum += v
-			fmt.Fprintf(&perJob, "\n\ttenant %s (seed %d): exited after %s, commit_retries %d", j.id, j.seed, j.took.Round(time.Second), v)
+			fmt.Fprintf(&perJob, "\n\ttenant %s (seed %d): exited after %s, %s of CPU, commit_retries %d", j.id, j.seed, j.took.Round(time.Second), j.cpu.Round(100*time.Millisecond), v)
 		}
 		raw, _ := r["snapshots_json"].(string)
 		var snaps map[string]int64
