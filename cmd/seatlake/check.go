@@ -86,7 +86,7 @@ func syncTargets(fc *fileConfig, log *slog.Logger) (pipelines.SyncTargets, error
 		if err != nil {
 			return t, err
 		}
-		cfg, own, err := jsmTarget(get, fc.tenants, true, log)
+		cfg, own, err := pipelines.JSMAssetsTarget(get, tokenFiles(fc.tenants), true, log)
 		if err != nil {
 			return t, fmt.Errorf("sync.jsm-assets: %w", err)
 		}
@@ -104,7 +104,7 @@ func syncTargets(fc *fileConfig, log *slog.Logger) (pipelines.SyncTargets, error
 		if err != nil {
 			return t, err
 		}
-		sn, err := serviceNowTarget(get, true, log)
+		sn, err := pipelines.ServiceNowTarget(get, true, log)
 		if err != nil {
 			return t, fmt.Errorf("sync.servicenow: %w", err)
 		}
@@ -114,11 +114,14 @@ func syncTargets(fc *fileConfig, log *slog.Logger) (pipelines.SyncTargets, error
 }
 
 // sectionSetting reads a sync target's settings as its sync command would with no flag on the command line: the
-// flag's environment variable, then the config file's key, then the flag's default.
+// flag's environment variable, then the config file's key (n: the target's section, nil for none), then the
+// flag's default.
 func sectionSetting(target string, n *yaml.Node) (setting, error) {
 	var keys map[string]string
-	if err := n.Decode(&keys); err != nil {
-		return nil, fmt.Errorf("sync.%s: %s", target, oneLine(err.Error()))
+	if n != nil {
+		if err := n.Decode(&keys); err != nil {
+			return nil, fmt.Errorf("sync.%s: %s", target, oneLine(err.Error()))
+		}
 	}
 	flags := map[string]cli.Flag{}
 	for _, sc := range syncCommand().Subcommands {

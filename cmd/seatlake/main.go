@@ -146,10 +146,13 @@ func logFlags() []cli.Flag {
 	}
 }
 
-func newLogger(c *cli.Context) (*slog.Logger, error) {
+func newLogger(c *cli.Context) (*slog.Logger, error) { return loggerAt(c, c.String("log-level")) }
+
+// loggerAt is the logger of --log-format at the level given.
+func loggerAt(c *cli.Context, levelName string) (*slog.Logger, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))}
+	if err := level.UnmarshalText([]byte(levelName)); err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--log-level %q: want debug, info, warn or error", levelName)}
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.String("log-format") {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+	"gopkg.in/yaml.v3"
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/table"
@@ -177,7 +178,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return thenSync(c, cfgs)
+			return thenSync(c, fc, cfgs)
 		},
 	}
 }
@@ -448,31 +449,76 @@ func checkThenSync(c *cli.Context, fc *fileConfig) error {
 	return nil
 }
 
-// thenSync runs `seatlake sync TARGET` for each --then-sync target after a successful run, over the tenants just
-// run, with the same config file: its settings come from the file's sync section and the environment. Quiet, a
-// sync that succeeds prints nothing; one that fails is the command's error.
-func thenSync(c *cli.Context, cfgs []pipelines.Config) error {
-	for _, target := range c.StringSlice("then-sync") {
-		args := []string{c.App.Name, "sync", target, "--warehouse", c.String("warehouse")}
-		if f := c.String("config"); f != "" {
-			args = append(args, "--config", f)
-		}
-		for _, cfg := range cfgs {
-			args = append(args, "--tenant", cmp.Or(cfg.Name, cfg.TenantID))
-		}
-		quiet := c.Bool("quiet") && !c.Bool("verbose")
-		if quiet {
-			args = append(args, "--log-level", "error")
-		}
-		out := c.App.Writer
-		if quiet {
-			c.App.Writer = io.Discard
-		}
-		err := c.App.RunContext(c.Context, args)
-		c.App.Writer = out
+// thenSync syncs into each --then-sync target after a successful run, over the tenants just run, with their
+// settings from the config file's sync section and the environment, as `seatlake sync TARGET` reads them with no
+// flag. Quiet, a sync that succeeds prints nothing and logs only errors; one that fails is the command's error.
+func thenSync(c *cli.Context, fc *fileConfig, cfgs []pipelines.Config) error {
+	targets := c.StringSlice("then-sync")
+	if len(targets) == 0 {
+		return nil
+	}
+	level, out := c.String("log-level"), c.App.Writer
+	if c.Bool("quiet") && !c.Bool("verbose") {
+		level, out = "error", io.Discard
+	}
+	log, err := loggerAt(c, level)
+	if err != nil {
+		return err
+	}
+	var syncs []pipelines.TargetSync
+	for _, target := range targets {
+		cfg, err := thenSyncConfig(c, fc, target, cfgs, log)
 		if err != nil {
 			return err
 		}
+		syncs = append(syncs, pipelines.TargetSync{Target: target, Config: cfg})
 	}
-	return nil
+	return syncError(pipelines.RunThenSync(c.Context, syncs, out))
+}
+
+// thenSyncConfig is one --then-sync target's sync of the tenants just run, configured as `seatlake sync TARGET`
+// configures it from the config file and the environment.
+func thenSyncConfig(c *cli.Context, fc *fileConfig, target string, cfgs []pipelines.Config, log *slog.Logger) (pipelines.SyncConfig, error) {
+	usage := func(err error) (pipelines.SyncConfig, error) {
+		return pipelines.SyncConfig{}, &exitError{code: exitUsage, err: fmt.Errorf("sync %s: %w", target, err)}
+	}
+	var section *yaml.Node
+	var tenants []tenantFile
+	if fc != nil {
+		section, tenants = fc.sync[target], fc.tenants
+	}
+	get, err := sectionSetting(target, section)
+	if err != nil {
+		return pipelines.SyncConfig{}, &exitError{code: exitUsage, err: err}
+	}
+	if err := checkSection(target, get, c.String("config")); err != nil {
+		return pipelines.SyncConfig{}, err
+	}
+	yes := func(name string) bool { b, _ := strconv.ParseBool(get(name)); return b }
+	known, err := knownTenants(c, fc, c.String("warehouse"))
+	if err != nil {
+		return usage(err)
+	}
+	cfg := pipelines.SyncConfig{Warehouse: c.String("warehouse"), Names: tenantNames(known), DryRun: yes("dry-run"), AllowPartial: yes("allow-partial"), Logger: log}
+	for _, t := range cfgs {
+		cfg.Tenants = append(cfg.Tenants, t.TenantID)
+	}
+	if target == "servicenow" {
+		if cfg.ServiceNow, err = pipelines.ServiceNowTarget(get, !cfg.DryRun, log); err != nil {
+			return usage(err)
+		}
+		return cfg, nil
+	}
+	if err := importSourceConflict(fc, known); err != nil {
+		return usage(err)
+	}
+	jsm, own, err := pipelines.JSMAssetsTarget(get, tokenFiles(tenants), !cfg.DryRun, log)
+	if err != nil {
+		return usage(err)
+	}
+	cfg.JSM, cfg.JSMTokens = jsm, map[string]string{}
+	for _, t := range own {
+		cfg.JSMTokens[t.TenantID] = t.Token
+	}
+	return cfg, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/pipelines"
 )
 
@@ -28,6 +25,7 @@ func syncCommand() *cli.Command {
 		}, logFlags()...)
 	}
 	var fcJSM, fcSN *fileConfig
+	userTable, subscriptionTable, licenseTable := pipelines.DefaultStagingTables()
 	return &cli.Command{
 		Name:  "sync",
 		Usage: "push people, subscriptions and license usage into an asset system",
@@ -64,7 +62,7 @@ func syncCommand() *cli.Command {
 				if err := importSourceConflict(fcJSM, stored); err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("sync jsm-assets: %w", err)}
 				}
-				jsm, own, err := jsmTarget(flagSetting(c), tenants, !c.Bool("dry-run"), log)
+				jsm, own, err := pipelines.JSMAssetsTarget(flagSetting(c), tokenFiles(tenants), !c.Bool("dry-run"), log)
 				if err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("sync jsm-assets: %w", err)}
 				}
@@ -72,8 +70,7 @@ func syncCommand() *cli.Command {
 				for _, t := range own {
 					cfg.JSMTokens[t.TenantID] = t.Token
 				}
-				res, err := pipelines.SyncJSMAssets(c.Context, cfg)
-				return syncOutcome(c, "jsm-assets", res, err)
+				return syncError(pipelines.Sync(c.Context, "jsm-assets", cfg, c.App.Writer))
 			},
 		}, {
 			Name:  "servicenow",
@@ -93,11 +90,11 @@ func syncCommand() *cli.Command {
 				&cli.StringFlag{Name: "password-file", Usage: "read the user's password from this file instead of $SEATLAKE_SERVICENOW_PASSWORD"},
 				&cli.StringFlag{Name: "client-id", Usage: "OAuth client credentials instead of basic auth: the application registry's client id", EnvVars: []string{"SEATLAKE_SERVICENOW_CLIENT_ID"}},
 				&cli.StringFlag{Name: "client-secret-file", Usage: "read the OAuth client secret from this file instead of $SEATLAKE_SERVICENOW_CLIENT_SECRET"},
-				&cli.StringFlag{Name: "user-table", Value: assets.DefaultStagingTables.User, Usage: "the staging table for people"},
-				&cli.StringFlag{Name: "subscription-table", Value: assets.DefaultStagingTables.Subscription, Usage: "the staging table for subscribed SKUs"},
-				&cli.StringFlag{Name: "license-table", Value: assets.DefaultStagingTables.License, Usage: "the staging table for license assignments"},
-				&cli.IntFlag{Name: "batch-size", Value: assets.MaxServiceNowBatch, Usage: "records per insertMultiple request"},
-				&cli.StringFlag{Name: "column-mapping", Value: assets.ColumnLabels, Usage: "insertMultiple's record keys: label (ServiceNow's default; " +
+				&cli.StringFlag{Name: "user-table", Value: userTable, Usage: "the staging table for people"},
+				&cli.StringFlag{Name: "subscription-table", Value: subscriptionTable, Usage: "the staging table for subscribed SKUs"},
+				&cli.StringFlag{Name: "license-table", Value: licenseTable, Usage: "the staging table for license assignments"},
+				&cli.IntFlag{Name: "batch-size", Value: pipelines.MaxServiceNowBatch, Usage: "records per insertMultiple request"},
+				&cli.StringFlag{Name: "column-mapping", Value: pipelines.ColumnLabels, Usage: "insertMultiple's record keys: label (ServiceNow's default; " +
 					"the labels are read from sys_dictionary) or name (when a REST Insert Multiples entry maps each staging table by Column name)"},
 			}, common()...),
 			Action: func(c *cli.Context) error {
@@ -108,7 +105,7 @@ func syncCommand() *cli.Command {
 				if !hasWarehouse(c.String("warehouse")) {
 					return noWarehouse(c.String("warehouse"))
 				}
-				sn, err := serviceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
+				sn, err := pipelines.ServiceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
 				if err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("sync servicenow: %w", err)}
 				}
@@ -117,8 +114,7 @@ func syncCommand() *cli.Command {
 					return err
 				}
 				cfg.ServiceNow = sn
-				res, err := pipelines.SyncServiceNow(c.Context, cfg)
-				return syncOutcome(c, "servicenow", res, err)
+				return syncError(pipelines.Sync(c.Context, "servicenow", cfg, c.App.Writer))
 			},
 		}},
 	}
@@ -137,86 +133,13 @@ func flagSetting(c *cli.Context) setting {
 	}
 }
 
-// tenantToken is a tenant's own Assets import source token.
-type tenantToken struct{ Name, TenantID, Token string }
-
-// jsmTarget is the Assets sink's configuration: the API, the shared container token, and the tokens of the tenants
-// that name their own import source (jsm-assets-token-file). Without secrets (a dry run) no token is read.
-func jsmTarget(get setting, tenants []tenantFile, secrets bool, log *slog.Logger) (assets.Config, []tenantToken, error) {
-	cfg := assets.Config{BaseURL: cmp.Or(get("url"), "https://api.atlassian.com"), Logger: log}
-	if n, err := strconv.Atoi(get("chunk-size")); err == nil {
-		cfg.ChunkSize = n
-	}
-	if err := msauth.CheckEndpoint(cfg.BaseURL); err != nil {
-		return cfg, nil, fmt.Errorf("url: %w", err)
-	}
-	if !secrets {
-		return cfg, nil, nil
-	}
-	var own []tenantToken
+// tokenFiles are the tenants' own Assets import source token files.
+func tokenFiles(tenants []tenantFile) []pipelines.TenantTokenFile {
+	var out []pipelines.TenantTokenFile
 	for _, t := range tenants {
-		if t.AssetsTokenFile == "" {
-			continue
-		}
-		tok, err := msauth.LoadNamedSecret("JSM Assets token", "jsm-assets-token-file", "", t.AssetsTokenFile)
-		if err != nil {
-			return cfg, nil, fmt.Errorf("tenant %q: jsm-assets-token-file: %w", t.Name, err)
-		}
-		own = append(own, tenantToken{t.Name, t.TenantID, tok.Reveal()})
+		out = append(out, pipelines.TenantTokenFile{Name: t.Name, TenantID: t.TenantID, File: t.AssetsTokenFile})
 	}
-	// The shared token is needed unless tenants have their own; a tenant left without one fails alone.
-	tok, err := msauth.LoadNamedSecret("JSM Assets token", "token-file", "SEATLAKE_JSM_ASSETS_TOKEN", get("token-file"))
-	if err != nil && len(own) == 0 {
-		return cfg, nil, fmt.Errorf("the Assets container token: %w", err)
-	}
-	cfg.Token = tok.Reveal()
-	return cfg, own, nil
-}
-
-// serviceNowTarget is the ServiceNow sink's configuration: the instance, the staging tables, and basic auth or OAuth
-// client credentials (read only with secrets: a dry run sends nothing).
-func serviceNowTarget(get setting, secrets bool, log *slog.Logger) (assets.ServiceNowConfig, error) {
-	sn := assets.ServiceNowConfig{InstanceURL: get("instance-url"), Logger: log,
-		Tables: assets.StagingTables{User: cmp.Or(get("user-table"), assets.DefaultStagingTables.User),
-			Subscription: cmp.Or(get("subscription-table"), assets.DefaultStagingTables.Subscription),
-			License:      cmp.Or(get("license-table"), assets.DefaultStagingTables.License)}}
-	if n, err := strconv.Atoi(get("batch-size")); err == nil {
-		sn.BatchSize = n
-	}
-	switch sn.ColumnMapping = cmp.Or(get("column-mapping"), assets.ColumnLabels); sn.ColumnMapping {
-	case assets.ColumnLabels, assets.ColumnNames:
-	default:
-		return sn, fmt.Errorf("column-mapping %q: want %s or %s", sn.ColumnMapping, assets.ColumnLabels, assets.ColumnNames)
-	}
-	if sn.InstanceURL == "" {
-		return sn, errors.New("instance-url is required (https://<instance>.service-now.com)")
-	}
-	if err := msauth.CheckEndpoint(sn.InstanceURL); err != nil {
-		return sn, fmt.Errorf("instance-url: %w", err)
-	}
-	if !secrets {
-		return sn, nil
-	}
-	user, client := get("user"), get("client-id")
-	switch {
-	case client != "" && user != "":
-		return sn, errors.New("give user (basic auth) or client-id (OAuth), not both")
-	case client != "":
-		sec, err := msauth.LoadNamedSecret("ServiceNow client secret", "client-secret-file", "SEATLAKE_SERVICENOW_CLIENT_SECRET", get("client-secret-file"))
-		if err != nil {
-			return sn, fmt.Errorf("the OAuth client secret: %w", err)
-		}
-		sn.ClientID, sn.ClientSecret = client, sec.Reveal()
-	case user != "":
-		pw, err := msauth.LoadNamedSecret("ServiceNow password", "password-file", "SEATLAKE_SERVICENOW_PASSWORD", get("password-file"))
-		if err != nil {
-			return sn, fmt.Errorf("the password of %s: %w", user, err)
-		}
-		sn.User, sn.Password = user, pw.Reveal()
-	default:
-		return sn, errors.New("give user (basic auth, password from $SEATLAKE_SERVICENOW_PASSWORD or password-file) or client-id (OAuth)")
-	}
-	return sn, nil
+	return out
 }
 
 // syncConfig is a sync's configuration from its flags and --tenant, and the tenants known (the config file's and the
@@ -230,17 +153,10 @@ func syncConfig(c *cli.Context, fc *fileConfig, log *slog.Logger) (pipelines.Syn
 		AllowPartial: c.Bool("allow-partial"), Logger: log}, known, nil
 }
 
-// syncOutcome prints a sync's lines and turns its failures into one line and an exit code: 2 when a run was not
-// complete or the configuration is wrong, 1 for anything else short of success.
-func syncOutcome(c *cli.Context, target string, res []pipelines.SyncResult, err error) error {
-	if err != nil {
-		if errors.Is(err, pipelines.ErrInvalidConfig) {
-			return &exitError{code: exitUsage, err: err}
-		}
-		return &exitError{code: exitFailed, err: fmt.Errorf("sync %s: %w", target, err)}
-	}
-	err = pipelines.WriteSyncs(c.App.Writer, target, res, c.Bool("dry-run"))
-	if errors.Is(err, pipelines.ErrNotComplete) {
+// syncError gives a sync's error its exit code: 2 when a run was not complete or the configuration is wrong, 1 for
+// anything else short of success.
+func syncError(err error) error {
+	if errors.Is(err, pipelines.ErrInvalidConfig) || errors.Is(err, pipelines.ErrNotComplete) {
 		return &exitError{code: exitUsage, err: err}
 	}
 	if err != nil {
@@ -299,4 +215,37 @@ func andList(xs []string) string {
 		return strings.Join(xs, "")
 	}
 	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+// checkSection checks a sync target's whole-number and true/false settings read through get (as --then-sync reads
+// them from the config file's sync section) as its command checks its flags: a value that does not parse, or a
+// number out of its range, is a usage error.
+func checkSection(target string, get setting, configPath string) error {
+	for _, sc := range syncCommand().Subcommands {
+		if sc.Name != target {
+			continue
+		}
+		for _, f := range sc.Flags {
+			name, v := f.Names()[0], get(f.Names()[0])
+			if v == "" {
+				continue
+			}
+			var err error
+			switch f.(type) {
+			case *cli.IntFlag:
+				var n int
+				if n, err = strconv.Atoi(v); err == nil {
+					if r, ok := ranges[name]; ok && (float64(n) < r.min || float64(n) > r.max) {
+						return &exitError{code: exitUsage, err: fmt.Errorf("sync %s: --%s %d: want %.0f to %.0f: see 'seatlake sync %s --help'", target, name, n, r.min, r.max, target)}
+					}
+				}
+			case *cli.BoolFlag:
+				_, err = strconv.ParseBool(v)
+			}
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--config %s: key %q: %q: %s", configPath, "sync."+target+"."+name, v, wants(f))}
+			}
+		}
+	}
+	return nil
 }

@@ -140,15 +140,8 @@ func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config, strict
 // that read the warehouse. known are the tenants of the config file and of the warehouse, named as the config file
 // names them, else as their latest run recorded it; picked is nil without --tenant: every tenant in the warehouse.
 func warehouseTenants(c *cli.Context, fc *fileConfig, warehouse string) (picked, known []pipelines.TenantRef, err error) {
-	stored, err := pipelines.WarehouseTenants(c.Context, warehouse)
-	if err != nil {
+	if known, err = knownTenants(c, fc, warehouse); err != nil {
 		return nil, nil, err
-	}
-	known = fileTenants(fc)
-	for _, t := range stored {
-		if !slices.ContainsFunc(known, func(k pipelines.TenantRef) bool { return k.ID == t.ID }) {
-			known = append(known, t)
-		}
 	}
 	values := append(c.StringSlice("tenant"), c.StringSlice("tenant-id")...) // --tenant-id: report, marts and sync took it before --tenant
 	where := "the warehouse " + warehouse
@@ -160,6 +153,22 @@ func warehouseTenants(c *cli.Context, fc *fileConfig, warehouse string) (picked,
 		return nil, known, err
 	}
 	return picked, known, nil
+}
+
+// knownTenants are the tenants of the config file and of the warehouse, named as the config file names them, else
+// as their latest run recorded it.
+func knownTenants(c *cli.Context, fc *fileConfig, warehouse string) ([]pipelines.TenantRef, error) {
+	stored, err := pipelines.WarehouseTenants(c.Context, warehouse)
+	if err != nil {
+		return nil, err
+	}
+	known := fileTenants(fc)
+	for _, t := range stored {
+		if !slices.ContainsFunc(known, func(k pipelines.TenantRef) bool { return k.ID == t.ID }) {
+			known = append(known, t)
+		}
+	}
+	return known, nil
 }
 
 // fileTenants are the config file's tenants, by name and id.
