@@ -184,7 +184,7 @@ func (g *Service) orderOption(w http.ResponseWriter, r *http.Request, rep *simki
 	return true
 }
 
-// userAt is the index in model.users of the p-th user in the query's order.
+// userAt is the index in Tenant.Users of the p-th user in the query's order.
 func (g *Service) userAt(q *userQuery, p int) int {
 	n := len(g.m.Users)
 	if q.desc {

@@ -28,7 +28,7 @@ var notInCollections = []string{"aboutMe", "birthday", "hireDate", "interests", 
 const tokUsers = 'u'
 
 // users is GET /v1.0/users: $select, $top (default 100, at most 999, 500 with signInActivity), $skiptoken, and the
-// $filter, $orderby, $count and $search of graph_userquery.go. The skiptoken is the position in the query's order
+// $filter, $orderby, $count and $search of userquery.go. The skiptoken is the position in the query's order
 // of the next user that matches, found before the page is answered so that no page comes back empty.
 func (g *Service) users(w http.ResponseWriter, r *http.Request, rep *simkit.Reply) {
 	q, ok := g.parseUserQuery(w, r, rep, true)

@@ -39,7 +39,7 @@ type AuditLog struct {
 type AuditRecord struct {
 	At     int64 // Unix microseconds, whole seconds
 	H      uint64
-	User   int32 // index into dvEnv.users
+	User   int32 // index into DataverseEnv.Users
 	Action uint8
 	OTC    uint8 // index into objectTypes
 }
