@@ -28,7 +28,7 @@ func (r *run) computeMarts(ctx context.Context) {
 		r.mu.Unlock()
 		r.log.Error("marts not computed", "err", err)
 	}
-	db, err := catalog.Views(ctx, r.wh, Tables())
+	db, err := catalog.Views(ctx, r.wh, Tables(), r.cfg.TenantID) // the marts read only their tenant's rows
 	if err != nil {
 		fail(fmt.Errorf("reading the committed data for the marts: %w", err))
 		return

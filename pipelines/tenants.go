@@ -115,7 +115,15 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 	}
-	if err := catalog.Build(cctx, wh.Root(), Tables()); err != nil {
+	// The views over the warehouse after the run. On object storage they hold this run's tenants only: a job of one
+	// shard must not download every other tenant's files (at thousands of tenants, the whole warehouse per job).
+	var only []string
+	if wh.Remote() {
+		for _, cfg := range cfgs {
+			only = append(only, cfg.TenantID)
+		}
+	}
+	if err := catalog.BuildOf(cctx, wh, Tables(), only); err != nil {
 		// The data is committed: the run is not a failure, but its views are stale until the catalog is rebuilt.
 		// The run row and the exit code say exactly that.
 		log.Error("could not rebuild the DuckDB catalog", "err", err)

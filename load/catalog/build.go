@@ -75,6 +75,12 @@ func Build(ctx context.Context, root string, tables []*table.Table) error {
 // old catalog or the new one. The views name the read set's files by their absolute local paths (for object
 // storage, copies in the warehouse directory's file cache): every commit is followed by a rebuild.
 func BuildFrom(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table) error {
+	return BuildOf(ctx, wh, tables, nil)
+}
+
+// BuildOf is BuildFrom with the views holding only the given tenants' rows (every tenant's when empty): what a job
+// on object storage builds after its run, so that it downloads its own tenants' files, not the warehouse's.
+func BuildOf(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, tenants []string) error {
 	abs := wh.Root()
 	if strings.ContainsAny(filepath.ToSlash(abs), "*?[]{}") {
 		return fmt.Errorf("building the catalog: the warehouse path %s contains glob characters (*?[]{}), which DuckDB would expand: move it", abs)
@@ -90,7 +96,7 @@ func BuildFrom(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Tab
 	if err != nil {
 		return err
 	}
-	rs, err := wh.ReadSet(ctx, tables)
+	rs, err := wh.ReadSetOf(ctx, tables, tenants)
 	if err != nil {
 		return fmt.Errorf("building the catalog: %w", err)
 	}
@@ -167,12 +173,13 @@ func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, w
 // Views opens an in-memory DuckDB database holding the views of tables over the warehouse's read set, as the
 // catalog file would (absolute file names), for code that computes over the committed data without rewriting
 // seatlake.duckdb (the marts of a run). The caller closes it.
-func Views(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table) (_ *sql.DB, err error) {
+// With tenants, the views hold only their rows (the marts of a run read its tenant's files, not the warehouse's).
+func Views(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, tenants ...string) (_ *sql.DB, err error) {
 	tmpl, err := parseTemplates()
 	if err != nil {
 		return nil, err
 	}
-	rs, err := wh.ReadSet(ctx, tables)
+	rs, err := wh.ReadSetOf(ctx, tables, tenants)
 	if err != nil {
 		return nil, fmt.Errorf("reading the committed snapshots: %w", err)
 	}

@@ -182,9 +182,16 @@ type DataFileRef struct {
 	Size     int64
 }
 
-// ReadSet computes the read set of tables.
+// ReadSet computes the read set of tables, every tenant's.
 func (w *Warehouse) ReadSet(ctx context.Context, tables []*table.Table) (*ReadSet, error) {
-	latest, err := w.readSnapshots(ctx) // table -> tenant -> snapshot id
+	return w.ReadSetOf(ctx, tables, nil)
+}
+
+// ReadSetOf computes the read set of tables for the given tenants only (every tenant's when tenants is empty): what
+// one tenant's marts read, without listing, downloading or scanning the other tenants' files and commits (with
+// object storage and thousands of tenants, each job would otherwise fetch the whole warehouse).
+func (w *Warehouse) ReadSetOf(ctx context.Context, tables []*table.Table, tenants []string) (*ReadSet, error) {
+	latest, err := w.readSnapshotsOf(ctx, tenants) // table -> tenant -> snapshot id
 	if err != nil {
 		return nil, err
 	}
@@ -207,8 +214,17 @@ func (w *Warehouse) ReadSet(ctx context.Context, tables []*table.Table) (*ReadSe
 			if snap == nil {
 				continue
 			}
-			if files, err = snapshotFiles(it, snap, w.fs, "", cache); err != nil {
-				return nil, fmt.Errorf("listing the files of %s: %w", tbl.Name, err)
+			if len(tenants) == 0 {
+				if files, err = snapshotFiles(it, snap, w.fs, "", cache); err != nil {
+					return nil, fmt.Errorf("listing the files of %s: %w", tbl.Name, err)
+				}
+			}
+			for _, tenant := range tenants {
+				fs, err := snapshotFiles(it, snap, w.fs, tenant, cache)
+				if err != nil {
+					return nil, fmt.Errorf("listing the files of %s: %w", tbl.Name, err)
+				}
+				files = append(files, fs...)
 			}
 			for _, t := range tenantsOf(it, files) {
 				tr.Snapshots[t] = snap.SnapshotID

@@ -73,12 +73,28 @@ func (w *Warehouse) tagReadSnapshots(ctx context.Context, name string, want map[
 
 // readSnapshots is, per table and tenant, the snapshot the tenant's last commit-log row names: what ReadSet reads.
 func (w *Warehouse) readSnapshots(ctx context.Context) (map[string]map[string]int64, error) {
-	rows, err := w.commitRows(ctx, "")
-	if err != nil {
-		return nil, err
+	return w.readSnapshotsOf(ctx, nil)
+}
+
+// readSnapshotsOf is readSnapshots for the given tenants only (all when empty): the commit log is read with a
+// tenant filter, so only those tenants' partitions of it are scanned.
+func (w *Warehouse) readSnapshotsOf(ctx context.Context, tenants []string) (map[string]map[string]int64, error) {
+	var rows []commitRow
+	if len(tenants) == 0 {
+		var err error
+		if rows, err = w.commitRows(ctx, ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range tenants {
+		rs, err := w.commitRows(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, rs...)
 	}
 	latest := map[string]map[string]int64{}
-	for _, r := range rows { // oldest first: the last row of a tenant wins
+	for _, r := range rows { // each tenant's oldest first: its last row wins
 		for t, id := range r.Snapshots {
 			if latest[t] == nil {
 				latest[t] = map[string]int64{}

@@ -304,3 +304,7 @@ func (c storageCatalog) Close() error {
 	}
 	return nil
 }
+
+// Remote says whether the tables' files are on object storage (S3, Azure), not on a local disk: readers then read
+// copies in the warehouse directory's file cache, downloaded on first use.
+func (w *Warehouse) Remote() bool { return w.local == "" }
