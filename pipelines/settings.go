@@ -111,8 +111,11 @@ func WriteFileAtomic(path string, data []byte) error {
 	return warehouse.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
-// HasWarehouse reports whether dir holds a warehouse (its views, catalog or recorded settings, or the tables of the
-// earlier folder layout); HasViews whether it holds the views that query and report read.
+// LegacyPath is where migrate moves the earlier folder layout's files under the warehouse directory root.
+func LegacyPath(root string) string { return warehouse.LegacyPath(root) }
+
+// HasWarehouse reports whether dir holds a warehouse: its views, catalog or recorded settings, or the tables of the
+// earlier folder layout.
 func HasWarehouse(dir string) bool { return warehouse.Exists(dir) }
 
 // HasViews reports whether dir holds the DuckDB views that query and report read.

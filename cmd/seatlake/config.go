@@ -12,9 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
-	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/pipelines"
-	"github.com/seatlake/seatlake/transform/rules"
 )
 
 // The config file (--config seatlake.yaml) describes a deployment: settings at the top, keyed as the flags of
@@ -154,7 +152,7 @@ func readEventsSection(c *cli.Context, fc *fileConfig, n *yaml.Node) ([]pipeline
 			}
 			fc.warnings = append(fc.warnings, warnings...)
 		case !slices.Contains(known, key):
-			return nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, rules.Suggest(key, known))
+			return nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, pipelines.Suggest(key, known))
 		default:
 			settings.Content = append(settings.Content, n.Content[i], val)
 		}
@@ -211,8 +209,8 @@ func readRoutes(n *yaml.Node) ([]pipelines.Route, []string, error) {
 				key = "business-event-id"
 			}
 			if !slices.Contains(keys, key) {
-				hint := rules.Suggest(key, keys)
-				if hint == "" && rules.Suggest(key, []string{"event-id"}) != "" {
+				hint := pipelines.Suggest(key, keys)
+				if hint == "" && pipelines.Suggest(key, []string{"event-id"}) != "" {
 					hint = `, did you mean "business-event-id"?`
 				}
 				return nil, nil, fmt.Errorf("events.routes[%d]: unknown key %q (line %d)%s", i, key, kn.Line, hint)
@@ -306,7 +304,7 @@ func readSyncSection(c *cli.Context, n *yaml.Node) (map[string]*yaml.Node, error
 		name, val := n.Content[i].Value, n.Content[i+1]
 		sub, ok := subs[name]
 		if !ok {
-			return nil, fmt.Errorf("sync: unknown target %q (line %d)%s", name, n.Content[i].Line, rules.Suggest(name, targets))
+			return nil, fmt.Errorf("sync: unknown target %q (line %d)%s", name, n.Content[i].Line, pipelines.Suggest(name, targets))
 		}
 		if val.Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("sync.%s (line %d): want a mapping of settings", name, val.Line)
@@ -330,7 +328,7 @@ func readSyncSection(c *cli.Context, n *yaml.Node) (map[string]*yaml.Node, error
 		for k := 0; k+1 < len(val.Content); k += 2 {
 			key := val.Content[k].Value
 			if !known[key] || key == "config" || key == "help" {
-				return nil, fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, rules.Suggest(key, names))
+				return nil, fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, pipelines.Suggest(key, names))
 			}
 			if isSecretKey(key) {
 				return nil, fmt.Errorf("key \"sync.%s.%s\" (line %d): a secret's value never goes in the file: name a file with %s-file", name, key, val.Content[k].Line, key)
@@ -375,7 +373,7 @@ func applyKeys(c *cli.Context, m *yaml.Node, prefix string, top bool) error {
 			return fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with %s-file", prefix+key, m.Content[i].Line, key)
 		}
 		if !ok || key == "config" || key == "help" {
-			return fmt.Errorf("unknown key %q (line %d)%s", prefix+key, m.Content[i].Line, rules.Suggest(key, flagNames))
+			return fmt.Errorf("unknown key %q (line %d)%s", prefix+key, m.Content[i].Line, pipelines.Suggest(key, flagNames))
 		}
 		name := f.Names()[0]
 		if c.IsSet(name) {
@@ -429,7 +427,7 @@ func readTenants(n *yaml.Node) ([]tenantFile, error) {
 				return nil, fmt.Errorf("%s: key %q (line %d): a secret's value never goes in the file: use client-secret-file or client-secret-env", label, key, tn.Content[k].Line)
 			}
 			if !known {
-				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, rules.Suggest(key, tenantKeys))
+				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, pipelines.Suggest(key, tenantKeys))
 			}
 			if err := tenantValue(key, tn.Content[k+1]); err != nil {
 				return nil, fmt.Errorf("%s: %w", label, err)
@@ -502,11 +500,11 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 	cfg := base
 	cfg.Name, cfg.TenantID, cfg.ClientID = t.Name, t.TenantID, t.ClientID
 	if t.Cloud != "" {
-		cl, ok := msauth.Clouds[t.Cloud]
+		authority, graph, ok := pipelines.Cloud(t.Cloud)
 		if !ok {
-			return fail("cloud", "%q: want one of %s", t.Cloud, strings.Join(msauth.CloudNames(), ", "))
+			return fail("cloud", "%q: want one of %s", t.Cloud, strings.Join(pipelines.CloudNames(), ", "))
 		}
-		cfg.AuthorityHost, cfg.GraphEndpoint = cl.AuthorityHost, cl.GraphEndpoint
+		cfg.AuthorityHost, cfg.GraphEndpoint = authority, graph
 	}
 	if t.AuthorityHost != "" {
 		cfg.AuthorityHost = t.AuthorityHost
@@ -520,7 +518,7 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 		urls []string
 	}{{"authority-host", []string{cfg.AuthorityHost}}, {"graph-endpoint", []string{cfg.GraphEndpoint}}, {"dataverse", t.Dataverse}, {"finops", t.FinOps}} {
 		for _, u := range kv.urls {
-			if err := msauth.CheckEndpoint(u); err != nil {
+			if err := pipelines.CheckEndpoint(u); err != nil {
 				return fail(kv.key, "%s: %v", u, err)
 			}
 		}
@@ -566,13 +564,13 @@ func (t tenantFile) credentials(cfg *pipelines.Config) error {
 	switch {
 	case t.ManagedIdentity:
 	case t.CertificateFile != "" || t.FederatedFile != "":
-		sec, a, err := credential(cfg.ClientID, t.CertificateFile, cmp.Or(t.CertPasswordEnv, "AZURE_CLIENT_CERTIFICATE_PASSWORD"), t.FederatedFile, "", "")
+		sec, a, err := pipelines.Credential(cfg.ClientID, t.CertificateFile, cmp.Or(t.CertPasswordEnv, "AZURE_CLIENT_CERTIFICATE_PASSWORD"), t.FederatedFile, "", "")
 		if err != nil {
 			return fail(map[bool]string{true: "client-certificate-file", false: "federated-token-file"}[t.CertificateFile != ""], err)
 		}
 		cfg.ClientSecret, cfg.Assertion = sec, a
 	case t.ClientSecretFile != "":
-		sec, err := msauth.LoadSecret("", t.ClientSecretFile)
+		sec, err := pipelines.LoadSecret("", t.ClientSecretFile)
 		if err != nil {
 			return fail("client-secret-file", err)
 		}
@@ -582,7 +580,7 @@ func (t tenantFile) credentials(cfg *pipelines.Config) error {
 		if v == "" {
 			return fmt.Errorf("client-secret-env: the environment variable %s is empty or not set", t.ClientSecretEnv)
 		}
-		cfg.ClientSecret = msauth.Secret(strings.TrimSpace(v))
+		cfg.ClientSecret = pipelines.Secret(strings.TrimSpace(v))
 	}
 	return nil
 }

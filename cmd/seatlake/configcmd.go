@@ -36,46 +36,55 @@ func configCommand() *cli.Command {
 				}
 				return loadConfigFile(&fc)(c) // then the ranges, as for every command
 			},
-			Action: func(c *cli.Context) error {
-				log, err := newLogger(c)
-				if err != nil {
-					return err
-				}
-				for _, w := range fc.warnings {
-					log.Warn("a key of the config file under its older name", "fix", w)
-				}
-				if err := checkThenSync(c, fc); err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Unwrap(err))}
-				}
-				base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
-				if err := applyTuning(c, &base); err != nil {
-					return err
-				}
-				if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
-					return err
-				}
-				cfgs, err := tenantConfigs(c, fc, base, true, log)
-				if err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), err)}
-				}
-				if fc != nil && fc.sync["jsm-assets"] != nil {
-					if err := importSourceConflict(fc, nil); err != nil {
-						return &exitError{code: exitUsage, err: fmt.Errorf("%s: sync.jsm-assets: %w", c.String("config"), err)}
-					}
-				}
-				var errs []error
-				for i := range cfgs {
-					cfgs[i].Defaults()
-					if err := cfgs[i].Validate(); err != nil {
-						errs = append(errs, fmt.Errorf("tenant %s: %w", cfgs[i].Name, err))
-					}
-				}
-				if len(errs) > 0 {
-					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Join(errs...))}
-				}
-				fmt.Fprintf(c.App.Writer, "ok config=%s tenants=%d\n", c.String("config"), len(cfgs))
-				return nil
-			},
+			Action: func(c *cli.Context) error { return configValidate(c, fc) },
 		}},
 	}
+}
+
+// configValidate is `seatlake config validate`: the file's settings, tenants, credentials, rules and sync section
+// checked as a run checks them, without a request.
+func configValidate(c *cli.Context, fc *fileConfig) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	for _, w := range fc.warnings {
+		log.Warn("a key of the config file under its older name", "fix", w)
+	}
+	if err := checkThenSync(c, fc); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Unwrap(err))}
+	}
+	base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
+	if err := applyTuning(c, &base); err != nil {
+		return err
+	}
+	if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
+		return err
+	}
+	cfgs, err := tenantConfigs(c, fc, base, true, log)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), err)}
+	}
+	if fc != nil && fc.sync["jsm-assets"] != nil {
+		if err := importSourceConflict(fc, nil); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("%s: sync.jsm-assets: %w", c.String("config"), err)}
+		}
+	}
+	if err := validateTenants(cfgs); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), err)}
+	}
+	fmt.Fprintf(c.App.Writer, "ok config=%s tenants=%d\n", c.String("config"), len(cfgs))
+	return nil
+}
+
+// validateTenants checks each tenant's configuration, with its defaults, as a run would before any request.
+func validateTenants(cfgs []pipelines.Config) error {
+	var errs []error
+	for i := range cfgs {
+		cfgs[i].Defaults()
+		if err := cfgs[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", cfgs[i].Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -18,12 +18,7 @@ import (
 	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
 
-	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/extract/table"
-	"github.com/seatlake/seatlake/internal/outbound"
-	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/pipelines"
-	"github.com/seatlake/seatlake/transform/rules"
 )
 
 func asOfFlag() cli.Flag {
@@ -32,13 +27,15 @@ func asOfFlag() cli.Flag {
 
 // martRules are the license rules (the defaults, with the config file's rules section over them) and the --as-of
 // day (zero: the run's own date).
-func martRules(c *cli.Context, fc *fileConfig) (*rules.Rules, time.Time, error) {
-	r := rules.Default()
-	if fc != nil && fc.rules != nil {
-		var err error
-		if r, err = r.Apply(fc.rules, filepath.Dir(fc.path)); err != nil {
-			return nil, time.Time{}, &exitError{code: exitUsage, err: fmt.Errorf("--config %s: %w", fc.path, err)}
-		}
+func martRules(c *cli.Context, fc *fileConfig) (*pipelines.Rules, time.Time, error) {
+	var section *yaml.Node
+	dir := ""
+	if fc != nil {
+		section, dir = fc.rules, filepath.Dir(fc.path)
+	}
+	r, err := pipelines.LoadRules(section, dir)
+	if err != nil { // only a rules section fails, so there is a config file
+		return nil, time.Time{}, &exitError{code: exitUsage, err: fmt.Errorf("--config %s: %w", fc.path, err)}
 	}
 	var asOf time.Time
 	if v := c.String("as-of"); v != "" {
@@ -65,8 +62,8 @@ func tuningFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "dataverse-history", Value: 30 * 24 * time.Hour, Usage: "how far back a first run fetches Dataverse audit records"},
 		&cli.DurationFlag{Name: "dataverse-window", Value: 24 * time.Hour, Usage: "length of one audit time window (1m..24h; windows never cross midnight UTC)"},
 		&cli.IntFlag{Name: "dataverse-concurrency", Value: 4, Usage: "audit windows of one environment fetched at once"},
-		&cli.StringFlag{Name: "parquet-compression", Value: warehouse.DefaultCodec, Usage: "Parquet codec: gzip (the default: as small as zstd, and read by every BI tool), snappy, zstd or none"},
-		&cli.IntFlag{Name: "batch-rows", Value: table.DefaultBatchRows, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
+		&cli.StringFlag{Name: "parquet-compression", Value: pipelines.DefaultCodec, Usage: "Parquet codec: gzip (the default: as small as zstd, and read by every BI tool), snappy, zstd or none"},
+		&cli.IntFlag{Name: "batch-rows", Value: pipelines.DefaultBatchRows, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
 		&cli.DurationFlag{Name: "request-timeout", Value: 100 * time.Second, Usage: "timeout of one HTTP request, body included"},
 		&cli.IntFlag{Name: "max-attempts", Value: 8, Usage: "attempts per request on 429/5xx/network errors before the request is given up"},
 		&cli.DurationFlag{Name: "max-retry-wait", Value: 10 * time.Minute, Usage: "total time one request may spend waiting on Retry-After and backoff"},
@@ -125,62 +122,83 @@ func runCommand() *cli.Command {
 			"failed, naming the fix, and the others run; one not picked is only warned of.\n" +
 			"Exit codes: 0 succeeded, 1 failed (nothing committed), 2 usage error, 3 incomplete (committed with gaps);\n" +
 			"with several tenants, the worst of them (2 over 1 over 3).",
-		Flags: flags,
-		Action: func(c *cli.Context) error {
-			log, err := newLogger(c)
-			if err != nil {
-				return err
-			}
-			shard := c.String("shard")
-			var i, n int
-			if shard != "" {
-				if i, n, err = parseShard(shard, os.Getenv); err != nil {
-					return &exitError{code: exitUsage, err: err}
-				}
-			}
-			base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
-			if err := applyTuning(c, &base); err != nil {
-				return err
-			}
-			if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
-				return err
-			}
-			base.Quiet = c.Bool("quiet") && !c.Bool("verbose")
-			warn := log
-			if base.Quiet {
-				warn = slog.New(slog.DiscardHandler) // quiet: a tenant not picked is no news tonight
-			}
-			cfgs, err := tenantConfigs(c, fc, base, false, warn)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			if err := checkThenSync(c, fc); err != nil {
-				return err
-			}
-			if shard != "" {
-				cfgs = pipelines.Shard(cfgs, i, n)
-				// Printed even with --quiet: in a pod's log it says which tenants the pod had.
-				fmt.Fprintf(c.App.Writer, "shard=%d/%d tenants=%d\n", i, n, len(cfgs))
-				if len(cfgs) == 0 {
-					return nil
-				}
-			}
-			res, err := runAndReport(c, cfgs)
-			if dir := c.String("export"); dir != "" && committed(res) {
-				wc, werr := warehouseConfig(c, log)
-				if werr == nil {
-					werr = exportWarehouse(c, wc, dir)
-				}
-				if werr != nil && err == nil {
-					return werr
-				}
-			}
-			if err != nil {
-				return err
-			}
-			return thenSync(c, fc, cfgs)
-		},
+		Flags:  flags,
+		Action: func(c *cli.Context) error { return runNightly(c, fc) },
 	}
+}
+
+// runNightly is `seatlake run`: the tenants of the flags or the config file (those of --shard), run and reported,
+// then --export and --then-sync.
+func runNightly(c *cli.Context, fc *fileConfig) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	shard := c.String("shard")
+	var i, n int
+	if shard != "" {
+		if i, n, err = parseShard(shard, os.Getenv); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
+	cfgs, err := runConfigs(c, fc, log)
+	if err != nil {
+		return err
+	}
+	if shard != "" {
+		cfgs = pipelines.Shard(cfgs, i, n)
+		// Printed even with --quiet: in a pod's log it says which tenants the pod had.
+		fmt.Fprintf(c.App.Writer, "shard=%d/%d tenants=%d\n", i, n, len(cfgs))
+		if len(cfgs) == 0 {
+			return nil
+		}
+	}
+	res, err := runAndReport(c, cfgs)
+	if werr := exportAfterRun(c, res, log); werr != nil && err == nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	return thenSync(c, fc, cfgs)
+}
+
+// runConfigs are the tenants' run configurations from the flags and the config file, with --then-sync checked.
+func runConfigs(c *cli.Context, fc *fileConfig, log *slog.Logger) ([]pipelines.Config, error) {
+	base := pipelines.Config{Warehouse: c.String("warehouse"), Logger: log}
+	if err := applyTuning(c, &base); err != nil {
+		return nil, err
+	}
+	var err error
+	if base.Rules, base.AsOf, err = martRules(c, fc); err != nil {
+		return nil, err
+	}
+	base.Quiet = c.Bool("quiet") && !c.Bool("verbose")
+	warn := log
+	if base.Quiet {
+		warn = slog.New(slog.DiscardHandler) // quiet: a tenant not picked is no news tonight
+	}
+	cfgs, err := tenantConfigs(c, fc, base, false, warn)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	if err := checkThenSync(c, fc); err != nil {
+		return nil, err
+	}
+	return cfgs, nil
+}
+
+// exportAfterRun is --export: the views exported when a tenant of the run committed.
+func exportAfterRun(c *cli.Context, res []pipelines.TenantResult, log *slog.Logger) error {
+	dir := c.String("export")
+	if dir == "" || !committed(res) {
+		return nil
+	}
+	wc, err := warehouseConfig(c, log)
+	if err != nil {
+		return err
+	}
+	return exportWarehouse(c, wc, dir)
 }
 
 func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
@@ -193,11 +211,11 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	cfg.DataverseConcurrency = c.Int("dataverse-concurrency")
 	cfg.BatchRows = c.Int("batch-rows")
 	cfg.ParquetCompression = c.String("parquet-compression") // empty on a command without it: the default
-	if err := warehouse.CheckCodec(cmp.Or(cfg.ParquetCompression, warehouse.DefaultCodec)); err != nil {
+	if err := pipelines.CheckCodec(cmp.Or(cfg.ParquetCompression, pipelines.DefaultCodec)); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--parquet-compression: %w", err)}
 	}
 	cfg.RequestTimeout = c.Duration("request-timeout")
-	cfg.Retry = outbound.RetryPolicy{MaxAttempts: c.Int("max-attempts"), MaxTotalWait: c.Duration("max-retry-wait")}
+	cfg.Retry.MaxAttempts, cfg.Retry.MaxTotalWait = c.Int("max-attempts"), c.Duration("max-retry-wait")
 	cfg.Heartbeat = c.Duration("heartbeat")
 	if err := setMemoryLimit(c.String("memory-limit"), cfg.BatchRows); err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -318,7 +336,7 @@ func setMemoryLimit(v string, batchRows int) error {
 	switch {
 	case v == "auto" || v == "":
 		if batchRows <= 0 {
-			batchRows = table.DefaultBatchRows
+			batchRows = pipelines.DefaultBatchRows
 		}
 		limit = 96<<20 + int64(batchRows)*4<<10
 	default:
@@ -402,30 +420,10 @@ func writeResults(c *cli.Context, res []pipelines.TenantResult) error {
 		_, err := io.WriteString(c.App.Writer, b.String())
 		return err
 	}
-	if err := warehouse.WriteAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, b.String()); return err }); err != nil {
+	if err := pipelines.WriteFileAtomic(path, []byte(b.String())); err != nil {
 		return fmt.Errorf("--result-json: %w", err)
 	}
 	return nil
-}
-
-// credential picks the client credential, strongest first: a certificate, a federated token file, else a secret
-// (from its file or its environment variable). Passwords and secrets come from the environment or files only.
-func credential(clientID, certFile, certPasswordEnv, federatedFile, secretEnv, secretFile string) (msauth.Secret, msauth.Assertion, error) {
-	switch {
-	case certFile != "":
-		cert, key, err := msauth.LoadCertificate(certFile, msauth.Secret(os.Getenv(certPasswordEnv)))
-		if err != nil {
-			return "", nil, err
-		}
-		return "", msauth.CertificateAssertion(clientID, cert, key, nil), nil
-	case federatedFile != "":
-		if _, err := os.Stat(federatedFile); err != nil {
-			return "", nil, fmt.Errorf("the federated token file: %w", err)
-		}
-		return "", msauth.FederatedAssertion(federatedFile), nil
-	}
-	secret, err := msauth.LoadSecret(secretEnv, secretFile)
-	return secret, nil, err
 }
 
 func thenSyncFlag() cli.Flag {

@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seatlake/seatlake/pipelines"
-	"github.com/seatlake/seatlake/transform/rules"
 )
 
 // One way to pick a tenant, on every command: --tenant NAME, the tenant's name in the config file (for a tenant
@@ -49,7 +48,7 @@ func pickTenants(known []pipelines.TenantRef, values []string, where string) (pi
 			if len(names) > 0 {
 				has = strings.Join(names, ", ")
 			}
-			return nil, true, fmt.Errorf("--tenant %q: %s has no such tenant (it has %s)%s", v, where, has, rules.Suggest(v, names))
+			return nil, true, fmt.Errorf("--tenant %q: %s has no such tenant (it has %s)%s", v, where, has, pipelines.Suggest(v, names))
 		}
 		if !slices.Contains(picked, known[i]) {
 			picked = append(picked, known[i])
@@ -68,23 +67,7 @@ func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config, strict
 	base.AuthorityHost, base.GraphEndpoint = c.String("authority-host"), c.String("graph-endpoint")
 	base.AllowAuthorityHosts = c.StringSlice("allow-authority-host")
 	if fc == nil || len(fc.tenants) == 0 {
-		cfg := base
-		cfg.TenantID, cfg.ClientID = c.String("tenant-id"), c.String("client-id")
-		// Without a config file the one tenant is named by its id.
-		for _, v := range c.StringSlice("tenant") {
-			if v != cfg.TenantID {
-				return nil, fmt.Errorf("--tenant %q: there is no config file with a tenants list to pick it from: give --config seatlake.yaml (without one, the tenant is --tenant-id)", v)
-			}
-		}
-		var err error
-		if c.Bool("managed-identity") {
-			cfg.ManagedIdentity = true
-		} else if cfg.ClientSecret, cfg.Assertion, err = credential(cfg.ClientID, c.String("client-certificate-file"),
-			"AZURE_CLIENT_CERTIFICATE_PASSWORD", c.String("federated-token-file"), "AZURE_CLIENT_SECRET", c.String("client-secret-file")); err != nil {
-			return nil, err
-		}
-		cfg.Dataverse, cfg.FinOps = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
-		return []pipelines.Config{cfg}, nil
+		return flagTenantConfig(c, base)
 	}
 	// The file first, whole: every tenant's settings, as written.
 	all := make([]pipelines.Config, len(fc.tenants))
@@ -103,7 +86,35 @@ func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config, strict
 	if err != nil {
 		return nil, err
 	}
-	// Then each tenant's credential, on its own.
+	return tenantCredentials(fc, all, known, picked, explicit || strict, log)
+}
+
+// flagTenantConfig is the one tenant of the command line and the environment, without a config file.
+func flagTenantConfig(c *cli.Context, base pipelines.Config) ([]pipelines.Config, error) {
+	cfg := base
+	cfg.TenantID, cfg.ClientID = c.String("tenant-id"), c.String("client-id")
+	// Without a config file the one tenant is named by its id.
+	for _, v := range c.StringSlice("tenant") {
+		if v != cfg.TenantID {
+			return nil, fmt.Errorf("--tenant %q: there is no config file with a tenants list to pick it from: give --config seatlake.yaml (without one, the tenant is --tenant-id)", v)
+		}
+	}
+	var err error
+	if c.Bool("managed-identity") {
+		cfg.ManagedIdentity = true
+	} else if cfg.ClientSecret, cfg.Assertion, err = pipelines.Credential(cfg.ClientID, c.String("client-certificate-file"),
+		"AZURE_CLIENT_CERTIFICATE_PASSWORD", c.String("federated-token-file"), "AZURE_CLIENT_SECRET", c.String("client-secret-file")); err != nil {
+		return nil, err
+	}
+	cfg.Dataverse, cfg.FinOps = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
+	return []pipelines.Config{cfg}, nil
+}
+
+// tenantCredentials reads each config file tenant's credential, on its own, into its settings (all, named by
+// known): a picked tenant whose credential cannot be read stops the command when stopEach (--tenant named it, or
+// config validate), else it comes back with Config.SetupErr, unless no picked tenant is left; one not picked is a
+// warning on log.
+func tenantCredentials(fc *fileConfig, all []pipelines.Config, known, picked []pipelines.TenantRef, stopEach bool, log *slog.Logger) ([]pipelines.Config, error) {
 	var cfgs []pipelines.Config
 	var stop []error
 	for i, t := range fc.tenants {
@@ -116,19 +127,15 @@ func tenantConfigs(c *cli.Context, fc *fileConfig, base pipelines.Config, strict
 			continue
 		}
 		if err != nil {
-			if explicit || strict {
+			if stopEach {
 				stop = append(stop, fmt.Errorf("tenant %q: %w", cfg.Name, err))
 			}
 			cfg.SetupErr = err
 		}
 		cfgs = append(cfgs, cfg)
 	}
-	if !slices.ContainsFunc(cfgs, func(c pipelines.Config) bool { return c.SetupErr == nil }) {
-		for _, cfg := range cfgs {
-			if !explicit && !strict {
-				stop = append(stop, fmt.Errorf("tenant %q: %w", cfg.Name, cfg.SetupErr))
-			}
-		}
+	if !stopEach && !slices.ContainsFunc(cfgs, func(c pipelines.Config) bool { return c.SetupErr == nil }) {
+		stop = append(stop, setupProblems(cfgs)...)
 	}
 	if len(stop) > 0 {
 		return nil, joinLine(stop)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/pipelines"
 )
 
@@ -77,13 +75,6 @@ func warehouseCommand() *cli.Command {
 	common := func() []cli.Flag {
 		return append([]cli.Flag{configFlag(), warehouseFlag(), catalogFlag(), storageFlag()}, logFlags()...)
 	}
-	open := func(c *cli.Context) (pipelines.WarehouseConfig, error) {
-		log, err := newLogger(c)
-		if err != nil {
-			return pipelines.WarehouseConfig{}, err
-		}
-		return warehouseConfig(c, log)
-	}
 	return &cli.Command{
 		Name:  "warehouse",
 		Usage: "look after the Iceberg warehouse: migrate an older one, maintain it, export it as plain Parquet",
@@ -92,34 +83,11 @@ func warehouseCommand() *cli.Command {
 			Usage:  "move a warehouse of an earlier seatlake (folders of Parquet files) into Iceberg tables, keeping every night",
 			Before: loadConfigFile(&fcMigrate),
 			Description: "Rewrites every file of the earlier folder layout into the Iceberg tables (one commit per table), carries each\n" +
-				"tenant's watermarks over and moves the old files under " + warehouse.LegacyDir + "/ (nothing is deleted: remove it once the\n" +
+				"tenant's watermarks over and moves the old files under " + pipelines.LegacyDir + "/ (nothing is deleted: remove it once the\n" +
 				"migrated warehouse is checked). Interrupted, it can be run again. `seatlake run` does it by itself on an\n" +
 				"unmigrated warehouse. Prints migrated tables=… rows=… files=… tenants=…, then one line per table.",
-			Flags: common(),
-			Action: func(c *cli.Context) error {
-				wc, err := open(c)
-				if err != nil {
-					return err
-				}
-				m, err := pipelines.MigrateWarehouse(c.Context, wc)
-				if err != nil {
-					return &exitError{code: exitFailed, err: fmt.Errorf("warehouse migrate: %w", err)}
-				}
-				if m == nil {
-					fmt.Fprintf(c.App.Writer, "nothing to migrate: %s holds no files of the folder layout\n", wc.Root)
-					return nil
-				}
-				var rows int64
-				for _, n := range m.Tables {
-					rows += n
-				}
-				fmt.Fprintf(c.App.Writer, "migrated tables=%d rows=%d files=%d tenants=%d legacy=%s\n", len(m.Tables), rows, m.Files, len(m.Tenants),
-					strings.TrimSuffix(wc.Root, string(os.PathSeparator))+string(os.PathSeparator)+warehouse.LegacyDir)
-				for _, t := range slices.Sorted(maps.Keys(m.Tables)) {
-					fmt.Fprintf(c.App.Writer, "table=%s rows=%d\n", t, m.Tables[t])
-				}
-				return nil
-			},
+			Flags:  common(),
+			Action: warehouseMigrate,
 		}, {
 			Name:   "maintain",
 			Usage:  "compact small files, expire old snapshots, rewrite manifests and remove orphan files (outside the ingest window)",
@@ -138,37 +106,7 @@ func warehouseCommand() *cli.Command {
 				&cli.DurationFlag{Name: "retention", Value: 30 * 24 * time.Hour, Usage: "keep the snapshots of this long (720h = 30 days): time travel and *_history reach this far"},
 				&cli.DurationFlag{Name: "orphan-age", Value: 24 * time.Hour, Usage: "remove unreferenced files older than this; longer than the longest run"},
 			),
-			Action: func(c *cli.Context) error {
-				wc, err := open(c)
-				if err != nil {
-					return err
-				}
-				opts := warehouse.MaintainOptions{Retention: c.Duration("retention"), OrphanAge: c.Duration("orphan-age")}
-				if opts.Retention <= 0 {
-					return &exitError{code: exitUsage, err: fmt.Errorf("warehouse maintain: --retention %s: want a positive duration, e.g. 720h", opts.Retention)}
-				}
-				if opts.OrphanAge < time.Hour {
-					return &exitError{code: exitUsage, err: fmt.Errorf("warehouse maintain: --orphan-age %s: want at least 1h, and longer than the longest run (a running run's files would be removed)", opts.OrphanAge)}
-				}
-				res, err := pipelines.MaintainWarehouse(c.Context, wc, opts)
-				var total warehouse.TableMaintenance
-				for _, tm := range res {
-					fmt.Fprintf(c.App.Writer, "table=%s compacted_partitions=%d compacted_files=%d expired_snapshots=%d rewritten_manifests=%d added_manifests=%d orphan_files=%d orphan_bytes=%d read_tags=%d\n",
-						tm.Table, tm.CompactedPartitions, tm.CompactedFiles, tm.ExpiredSnapshots, tm.RewrittenManifests, tm.AddedManifests, tm.OrphanFiles, tm.OrphanBytes, tm.TaggedSnapshots)
-					total.CompactedPartitions += tm.CompactedPartitions
-					total.CompactedFiles += tm.CompactedFiles
-					total.ExpiredSnapshots += tm.ExpiredSnapshots
-					total.RewrittenManifests += tm.RewrittenManifests
-					total.OrphanFiles += tm.OrphanFiles
-					total.OrphanBytes += tm.OrphanBytes
-				}
-				if err != nil {
-					return &exitError{code: exitFailed, err: fmt.Errorf("warehouse maintain: %w", err)}
-				}
-				fmt.Fprintf(c.App.Writer, "maintained tables=%d compacted_partitions=%d compacted_files=%d expired_snapshots=%d rewritten_manifests=%d orphan_files=%d orphan_bytes=%d\n",
-					len(res), total.CompactedPartitions, total.CompactedFiles, total.ExpiredSnapshots, total.RewrittenManifests, total.OrphanFiles, total.OrphanBytes)
-				return nil
-			},
+			Action: warehouseMaintain,
 		}, {
 			Name:   "export",
 			Usage:  "write the current state (what the views show) as plain Hive-partitioned Parquet, for folder-only readers",
@@ -182,7 +120,7 @@ func warehouseCommand() *cli.Command {
 				if c.String("to") == "" {
 					return &exitError{code: exitUsage, err: errors.New("warehouse export: --to DIR is required (the folder to write)")}
 				}
-				wc, err := open(c)
+				wc, err := openWarehouse(c)
 				if err != nil {
 					return err
 				}
@@ -190,6 +128,73 @@ func warehouseCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// openWarehouse is the warehouse a `seatlake warehouse` subcommand works on, with its logger.
+func openWarehouse(c *cli.Context) (pipelines.WarehouseConfig, error) {
+	log, err := newLogger(c)
+	if err != nil {
+		return pipelines.WarehouseConfig{}, err
+	}
+	return warehouseConfig(c, log)
+}
+
+// warehouseMigrate is `seatlake warehouse migrate`: one line for the migration, then one per table.
+func warehouseMigrate(c *cli.Context) error {
+	wc, err := openWarehouse(c)
+	if err != nil {
+		return err
+	}
+	m, err := pipelines.MigrateWarehouse(c.Context, wc)
+	if err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("warehouse migrate: %w", err)}
+	}
+	if m == nil {
+		fmt.Fprintf(c.App.Writer, "nothing to migrate: %s holds no files of the folder layout\n", wc.Root)
+		return nil
+	}
+	var rows int64
+	for _, n := range m.Tables {
+		rows += n
+	}
+	fmt.Fprintf(c.App.Writer, "migrated tables=%d rows=%d files=%d tenants=%d legacy=%s\n", len(m.Tables), rows, m.Files, len(m.Tenants), pipelines.LegacyPath(wc.Root))
+	for _, t := range slices.Sorted(maps.Keys(m.Tables)) {
+		fmt.Fprintf(c.App.Writer, "table=%s rows=%d\n", t, m.Tables[t])
+	}
+	return nil
+}
+
+// warehouseMaintain is `seatlake warehouse maintain`: one line per table, then the totals.
+func warehouseMaintain(c *cli.Context) error {
+	wc, err := openWarehouse(c)
+	if err != nil {
+		return err
+	}
+	opts := pipelines.MaintainOptions{Retention: c.Duration("retention"), OrphanAge: c.Duration("orphan-age")}
+	if opts.Retention <= 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("warehouse maintain: --retention %s: want a positive duration, e.g. 720h", opts.Retention)}
+	}
+	if opts.OrphanAge < time.Hour {
+		return &exitError{code: exitUsage, err: fmt.Errorf("warehouse maintain: --orphan-age %s: want at least 1h, and longer than the longest run (a running run's files would be removed)", opts.OrphanAge)}
+	}
+	res, err := pipelines.MaintainWarehouse(c.Context, wc, opts)
+	var total pipelines.TableMaintenance
+	for _, tm := range res {
+		fmt.Fprintf(c.App.Writer, "table=%s compacted_partitions=%d compacted_files=%d expired_snapshots=%d rewritten_manifests=%d added_manifests=%d orphan_files=%d orphan_bytes=%d read_tags=%d\n",
+			tm.Table, tm.CompactedPartitions, tm.CompactedFiles, tm.ExpiredSnapshots, tm.RewrittenManifests, tm.AddedManifests, tm.OrphanFiles, tm.OrphanBytes, tm.TaggedSnapshots)
+		total.CompactedPartitions += tm.CompactedPartitions
+		total.CompactedFiles += tm.CompactedFiles
+		total.ExpiredSnapshots += tm.ExpiredSnapshots
+		total.RewrittenManifests += tm.RewrittenManifests
+		total.OrphanFiles += tm.OrphanFiles
+		total.OrphanBytes += tm.OrphanBytes
+	}
+	if err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("warehouse maintain: %w", err)}
+	}
+	fmt.Fprintf(c.App.Writer, "maintained tables=%d compacted_partitions=%d compacted_files=%d expired_snapshots=%d rewritten_manifests=%d orphan_files=%d orphan_bytes=%d\n",
+		len(res), total.CompactedPartitions, total.CompactedFiles, total.ExpiredSnapshots, total.RewrittenManifests, total.OrphanFiles, total.OrphanBytes)
+	return nil
 }
 
 // exportWarehouse exports the views to dir and says so.

@@ -27,6 +27,11 @@ func ExecutionMarker(root, tenant, target string) string {
 	return filepath.Join(root, "syncs", "tenant="+tenant, "."+target+"-execution")
 }
 
+// LegacyPath is where migrate moves the earlier folder layout's files: LegacyDir in root, spelt from root as given.
+func LegacyPath(root string) string {
+	return strings.TrimSuffix(root, string(os.PathSeparator)) + string(os.PathSeparator) + LegacyDir
+}
+
 // Exists reports whether root holds a warehouse: its views, its embedded catalog, the catalog and storage it
 // recorded, or the tables of the earlier folder layout.
 func Exists(root string) bool {
