@@ -5,8 +5,15 @@
 //     committed (marts.go, transform) -> one runs row; tenants run in parallel, sharded across jobs by --shard;
 //   - the syncs to JSM Assets and ServiceNow (sync.go, sink.go) and the approved reclaim (reclaim.go), each leaving
 //     a syncs or actions row whatever its outcome;
-//   - the F&O business events receiver (events.go): journal, commit, routes;
-//   - the connection checks (check.go) and the warehouse commands (warehouse.go: migrate, maintain, export).
+//   - the syncs' targets configured from their settings and a sync with its lines (targets.go), and the syncs that
+//     follow a run (RunThenSync);
+//   - the F&O business events receiver (events.go: journal, commit, routes) and its service (serve.go: the
+//     environments and their secrets, listening, TLS, shutdown, refresh-user; the callback secrets NewEndpoint makes);
+//   - the connection checks (check.go), the warehouse commands (warehouse.go: migrate, maintain, export), the
+//     report and queries (report.go), and the demo (demo.go: the simulator, check, run, answers, report, syncs into the
+//     emulated asset systems);
+//   - the lines commands print of these results (lines.go), and thin wrappers over the stages for cmd (settings.go),
+//     which parses flags and the config file, calls one function here and prints: cmd imports no stage.
 //
 // Contracts:
 //   - A run commits its tables and its incremental state together: the commit log's row is the visibility point,

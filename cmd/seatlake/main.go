@@ -1,5 +1,6 @@
 // Command seatlake extracts Microsoft 365 and Dynamics 365 license usage into a Parquet warehouse with DuckDB views.
-// It only parses flags and calls pipelines/, load/ and internal/tenantsim.
+// It parses flags and the config file, calls one function of pipelines/ per command (the simulators for `seatlake
+// sim`) and prints what it returns; it imports no extract/, load/ or transform/ package.
 package main
 
 import (
