@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -200,6 +202,15 @@ func (t *Txn) Commit(ctx context.Context) error {
 	props := iceberg.Properties{propRunID: t.runID, propTenantID: t.tenantID}
 	for k, v := range t.state {
 		props[propState+k] = v
+	}
+	// Jobs that finish together would all commit the first table in name order at once and queue on each table
+	// in turn; starting at a table that depends on the tenant spreads them over the tables. The order is free:
+	// readers see nothing of the transaction before the commit log's row, which comes last.
+	if len(names) > 1 {
+		h := fnv.New32a()
+		h.Write([]byte(t.tenantID))
+		k := int(h.Sum32() % uint32(len(names)))
+		names = slices.Concat(names[k:], names[:k])
 	}
 	for _, n := range names {
 		tw := t.writers[n]
