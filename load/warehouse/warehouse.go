@@ -143,6 +143,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 		return nil, err
 	}
 	w.cat = w.withStorageSettings(w.cat) // object storage: request timeouts, failed tries logged (storage.go)
+	w.cat = namedCatalog{Catalog: w.cat, w: w} // its errors name it (catalogname.go)
 	if w.fs, err = icebergio.LoadFS(w.storageContext(ctx), w.props, w.storage); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)

@@ -1,0 +1,107 @@
+package scaleout_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim"
+	"github.com/seatlake/seatlake/internal/testservices"
+)
+
+// The PostgreSQL catalog's server stops while a `seatlake run` is fetching: the run fails by name (exit 1, one line
+// naming the PostgreSQL catalog); with the server back, the next run commits the night and every table equals the
+// tenant's truth, nothing doubled in the views.
+func TestPostgresStoppedMidRunFailsByName(t *testing.T) {
+	pg := testservices.StartPostgres(t)
+	cfg := tenantsim.DefaultConfig()
+	cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = 2001, 40, 2, 300, "off"
+	cfg.PageLatency = 200 * time.Millisecond // the Dynamics pages take a while: time to stop the server mid-run
+	sim, err := tenantsim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	tenant, client, secret := sim.Credentials()
+	w := warehouseAt{catalog: catalogURL(t, pg), storage: filepath.Join(t.TempDir(), "lake"), env: []string{
+		"PGPASSWORD=" + pg.Password,
+		"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=" + client, "AZURE_CLIENT_SECRET=" + secret,
+		"SEATLAKE_AUTHORITY_HOST=" + base, "SEATLAKE_GRAPH_ENDPOINT=" + base,
+		"SEATLAKE_DATAVERSE_URL=" + strings.Join(sim.DataverseURLs(), ","),
+		"SEATLAKE_FINOPS_URL=" + strings.Join(sim.FinOpsURLs(), ","),
+	}}
+	id, want := truth(t, base)
+	wh := t.TempDir()
+	run := append([]string{"run", "--quiet"}, w.args(wh)...)
+	seatlake(t, w.env, run...) // the first night
+
+	requests := func() int64 {
+		var n int64
+		for _, v := range sim.Stats().Requests {
+			n += v
+		}
+		return n
+	}
+	before := requests()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a run that hangs is a failure too
+	defer cancel()
+	cmd := exec.CommandContext(ctx, seatlakeBin, run...)
+	cmd.Env = append(baseEnv(), w.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); requests() < before+5; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the second run made no requests in a minute:\n%s%s", stdout.String(), stderr.String())
+		}
+	}
+	pg.Stop(t) // mid-run: the run is fetching, its catalog's server goes away
+	stopped := time.Now()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("a run whose catalog stopped: %v (want exit 1)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("exit 1 %s after the server stopped", time.Since(stopped).Round(time.Millisecond))
+	if !strings.Contains(stderr.String(), "PostgreSQL") {
+		t.Errorf("the failure does not name the PostgreSQL catalog:\n%s", stderr.String())
+	}
+
+	pg.Start(t)
+	seatlake(t, w.env, run...) // the next night, the server back
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		parts = append(parts, fmt.Sprintf("SELECT '%s' AS tbl, count(*) AS n FROM %s WHERE tenant_id = '%s'", name, name, id))
+	}
+	rows := csvRows(t, w.env, append([]string{"query"}, w.args(wh)...), strings.Join(parts, " UNION ALL ")+" ORDER BY 1")
+	for _, r := range rows {
+		if n, _ := strconv.ParseInt(r[1], 10, 64); n != want[r[0]] {
+			t.Errorf("after the server came back: %s has %d rows, the tenant %d", r[0], n, want[r[0]])
+		}
+	}
+	if len(rows) != len(want) {
+		t.Errorf("%d tables counted, the truth has %d", len(rows), len(want))
+	}
+	runs := csvRows(t, w.env, append([]string{"query"}, w.args(wh)...), "SELECT status, count(*) FROM runs GROUP BY ALL ORDER BY ALL")
+	if len(runs) != 1 || runs[0][0] != "succeeded" || runs[0][1] != "2" {
+		t.Errorf("runs: %v, want the two nights that committed as succeeded (the failed one could not reach its catalog)", runs)
+	}
+}
