@@ -142,7 +142,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if err := w.openCatalog(ctx, cfg.Catalog); err != nil {
 		return nil, err
 	}
-	w.cat = w.withStorageSettings(w.cat) // object storage: request timeouts, failed tries logged (storage.go)
+	w.cat = w.withStorageSettings(w.cat)       // object storage: request timeouts, failed tries logged (storage.go)
 	w.cat = namedCatalog{Catalog: w.cat, w: w} // its errors name it (catalogname.go)
 	if w.fs, err = icebergio.LoadFS(w.storageContext(ctx), w.props, w.storage); err != nil {
 		w.Close()
