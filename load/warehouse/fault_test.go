@@ -67,6 +67,25 @@ func dynamicsRows(t *testing.T, mem memory.Allocator, run string, n int) (users,
 	return record(t, mem, dataverse.Users, "["+strings.Join(us, ",")+"]"), record(t, mem, finops.UserRoles, "["+strings.Join(rs, ",")+"]")
 }
 
+// dynamicsNight commits run's n dataverse_users and finops_user_roles rows of tenant t1, the process dying (the
+// simulated crash) at the commit step kill ("" for none).
+func dynamicsNight(t *testing.T, w *Warehouse, mem memory.Allocator, run string, n int, kill string) error {
+	t.Helper()
+	u, r := dynamicsRows(t, mem, run, n)
+	defer u.Release()
+	defer r.Release()
+	txn := write(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
+		map[string]string{"dynamics": run})
+	SetFailpoint(w, func(s string) error {
+		if s == kill {
+			return errCrash
+		}
+		return nil
+	})
+	defer SetFailpoint(w, nil)
+	return txn.Commit(context.Background())
+}
+
 // counts is what an analyst sees: the rows of dataverse_users and finops_user_roles and the runs they came from.
 func counts(t *testing.T, root string) string {
 	t.Helper()
@@ -99,21 +118,7 @@ func TestKilledLaterRunNeverDoublesTheSnapshot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			night := func(run string, n int, kill string) error {
-				u, r := dynamicsRows(t, mem, run, n)
-				defer u.Release()
-				defer r.Release()
-				txn := write(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
-					map[string]string{"dynamics": run})
-				SetFailpoint(w, func(s string) error {
-					if s == kill {
-						return errCrash
-					}
-					return nil
-				})
-				defer SetFailpoint(w, nil)
-				return txn.Commit(ctx)
-			}
+			night := func(run string, n int, kill string) error { return dynamicsNight(t, w, mem, run, n, kill) }
 			if err := night("r1", 2, ""); err != nil {
 				t.Fatal(err)
 			}
@@ -167,21 +172,7 @@ func TestMaintainKeepsTheSnapshotReadersRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	night := func(run string, n int, kill string) error {
-		u, r := dynamicsRows(t, mem, run, n)
-		defer u.Release()
-		defer r.Release()
-		txn := write(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
-			map[string]string{"dynamics": run})
-		SetFailpoint(w, func(s string) error {
-			if s == kill {
-				return errCrash
-			}
-			return nil
-		})
-		defer SetFailpoint(w, nil)
-		return txn.Commit(ctx)
-	}
+	night := func(run string, n int, kill string) error { return dynamicsNight(t, w, mem, run, n, kill) }
 	if err := night("r1", 2, ""); err != nil {
 		t.Fatal(err)
 	}
