@@ -51,11 +51,11 @@ func TestShippedSKUNamesCoverWhatSeatlakeUses(t *testing.T) {
 		}
 	}
 	// The simulator's catalog, read as text: transform does not import the simulator.
-	src, err := os.ReadFile(filepath.Join("..", "..", "internal", "tenantsim", "catalog.go"))
+	src, err := os.ReadFile(filepath.Join("..", "..", "internal", "tenantsim", "model", "catalog.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := regexp.MustCompile(`part: "([^"]+)", id: "([^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	sim := regexp.MustCompile(`Part: "([^"]+)", ID: "([^"]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(sim) < 10 {
 		t.Fatalf("found %d SKUs in the simulator's catalog: has its layout changed?", len(sim))
 	}
