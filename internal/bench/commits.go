@@ -52,7 +52,7 @@ func quantile(d []time.Duration, q float64) time.Duration {
 // commitsSection is section 8: transactions committed a second into one Iceberg table by 1, 8 and 24 concurrent
 // jobs, on a private PostgreSQL (the SQL catalog) and Azurite (abfss:// storage). With either missing it prints
 // why and returns no results (the keys are left out of the last line); make bench does not fail for it.
-func commitsSection(ctx context.Context, dir string, levels []int, perJob int, budget time.Duration) (map[int]commitsResult, error) {
+func commitsSection(ctx context.Context, dir string, levels []int, perJob int, budget time.Duration, stateOnly bool) (map[int]commitsResult, error) {
 	fmt.Printf("\n== 8. commits into one Iceberg table: %v concurrent jobs, %d commits each or as many as start within %s, "+
 		"PostgreSQL catalog + Azurite storage\n", levels, perJob, budget)
 	pg, stopPG, err := testservices.RunPostgres()
@@ -97,7 +97,7 @@ func commitsSection(ctx context.Context, dir string, levels []int, perJob int, b
 		cfg := func(root string) warehouse.Config {
 			return warehouse.Config{Root: root, Catalog: catalogURL, Storage: storage}
 		}
-		r, err := commitLevel(ctx, filepath.Join(dir, fmt.Sprintf("commits-%d", jobs)), cfg, jobs, perJob, budget)
+		r, err := commitLevel(ctx, filepath.Join(dir, fmt.Sprintf("commits-%d", jobs)), cfg, jobs, perJob, budget, stateOnly)
 		if err != nil {
 			return nil, err
 		}
@@ -120,12 +120,13 @@ func commitsSection(ctx context.Context, dir string, levels []int, perJob int, b
 // one after another, each for another tenant, as a shard job runs its tenants: Begin, graph_users written (one
 // Parquet file on the storage), Commit (the table's commit, then the commit log's row). A job starts no
 // transaction once budget has passed (the one under way finishes), so a level that collapses under contention
-// still ends; the rate is the commits over the whole wall time.
-func commitLevel(ctx context.Context, dir string, cfg func(root string) warehouse.Config, jobs, perJob int, budget time.Duration) (commitsResult, error) {
+// still ends; the rate is the commits over the whole wall time. With stateOnly a transaction carries only its
+// watermark: the commit log's commit alone.
+func commitLevel(ctx context.Context, dir string, cfg func(root string) warehouse.Config, jobs, perJob int, budget time.Duration, stateOnly bool) (commitsResult, error) {
 	res := commitsResult{jobs: jobs}
 	day := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	// The tables are created before the clock starts: a night commits into tables that exist.
-	if err := commitOnce(ctx, cfg(filepath.Join(dir, "setup")), "setup", day); err != nil {
+	if err := commitOnce(ctx, cfg(filepath.Join(dir, "setup")), "setup", day, stateOnly); err != nil {
 		return res, fmt.Errorf("creating the tables: %w", err)
 	}
 	type done struct {
@@ -158,7 +159,7 @@ func commitLevel(ctx context.Context, dir string, cfg func(root string) warehous
 				tenant := fmt.Sprintf("tenant-%02d-%03d", j, k)
 				t0 := time.Now()
 				var d done
-				d.err = commitTxn(ctx, w, "run-"+tenant, tenant, day, &d.commit, &d.retries)
+				d.err = commitTxn(ctx, w, "run-"+tenant, tenant, day, stateOnly, &d.commit, &d.retries)
 				d.txn, d.at = time.Since(t0), time.Since(start)
 				mu.Lock()
 				all = append(all, d)
@@ -218,7 +219,7 @@ func commitLevel(ctx context.Context, dir string, cfg func(root string) warehous
 }
 
 // commitOnce opens a warehouse and commits one transaction of tenant.
-func commitOnce(ctx context.Context, cfg warehouse.Config, tenant string, day time.Time) error {
+func commitOnce(ctx context.Context, cfg warehouse.Config, tenant string, day time.Time, stateOnly bool) error {
 	w, err := warehouse.OpenConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -226,12 +227,12 @@ func commitOnce(ctx context.Context, cfg warehouse.Config, tenant string, day ti
 	defer w.Close()
 	var d time.Duration
 	var n int
-	return commitTxn(ctx, w, "run-"+tenant, tenant, day, &d, &n)
+	return commitTxn(ctx, w, "run-"+tenant, tenant, day, stateOnly, &d, &n)
 }
 
-// commitTxn commits one tenant's small graph_users snapshot (two users) and a watermark, and reports how long
-// Commit took and its retries.
-func commitTxn(ctx context.Context, w *warehouse.Warehouse, runID, tenant string, day time.Time, took *time.Duration, retries *int) error {
+// commitTxn commits one tenant's small graph_users snapshot (two users; none with stateOnly) and a watermark, and
+// reports how long Commit took and its retries.
+func commitTxn(ctx context.Context, w *warehouse.Warehouse, runID, tenant string, day time.Time, stateOnly bool, took *time.Duration, retries *int) error {
 	mem := memory.NewGoAllocator()
 	rec, _, err := array.RecordFromJSON(mem, graph.Users.Schema(), strings.NewReader(fmt.Sprintf(`[
 {"tenant_id":%[1]q,"run_id":%[2]q,"extracted_at":"2026-12-02T02:00:00Z","id":"u1","sign_in_activity_available":true,"assigned_license_count":1},
@@ -245,12 +246,14 @@ func commitTxn(ctx context.Context, w *warehouse.Warehouse, runID, tenant string
 		return err
 	}
 	defer txn.Abort()
-	tw, err := txn.Writer(graph.Users)
-	if err != nil {
-		return err
-	}
-	if err := tw.Write(ctx, rec); err != nil {
-		return err
+	if !stateOnly {
+		tw, err := txn.Writer(graph.Users)
+		if err != nil {
+			return err
+		}
+		if err := tw.Write(ctx, rec); err != nil {
+			return err
+		}
 	}
 	txn.PutState("graph_signins", []byte(`{"watermark":"2026-12-02T02:00:00Z"}`))
 	t0 := time.Now()
@@ -263,7 +266,7 @@ func commitTxn(ctx context.Context, w *warehouse.Warehouse, runID, tenant string
 }
 
 // runCommits is -only-commits: section 8 alone.
-func runCommits(ctx context.Context, dir string, levels []int, perJob int, budget time.Duration) error {
+func runCommits(ctx context.Context, dir string, levels []int, perJob int, budget time.Duration, stateOnly bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "seatlake-bench-")
 		if err != nil {
@@ -283,7 +286,7 @@ func runCommits(ctx context.Context, dir string, levels []int, perJob int, budge
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := commitsSection(ctx, dir, levels, perJob, budget)
+	res, err := commitsSection(ctx, dir, levels, perJob, budget, stateOnly)
 	if err != nil {
 		return err
 	}

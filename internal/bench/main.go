@@ -79,6 +79,7 @@ func main() {
 	perJob := flag.Int("commits-per-job", 20, "transactions each concurrent job commits in section 8")
 	commitJobs := flag.String("commit-jobs", "1,8,24", "the numbers of concurrent jobs section 8 measures")
 	commitTime := flag.Duration("commit-time", 3*time.Minute, "section 8: no job starts a transaction past this time of its level")
+	stateOnly := flag.Bool("commit-state-only", false, "section 8's transactions carry only a watermark: the commit log's commit alone")
 	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
 		"for comparing binaries built from different commits")
 	flag.Parse()
@@ -96,7 +97,7 @@ func main() {
 		return
 	}
 	if *onlyCommits {
-		if err := runCommits(context.Background(), *work, levels, *perJob, *commitTime); err != nil {
+		if err := runCommits(context.Background(), *work, levels, *perJob, *commitTime, *stateOnly); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			os.Exit(1)
 		}
@@ -239,7 +240,7 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 		return err
 	}
 
-	commits, err := commitsSection(ctx, dir, levels, perJob, commitTime)
+	commits, err := commitsSection(ctx, dir, levels, perJob, commitTime, false)
 	if err != nil {
 		return err
 	}
