@@ -41,32 +41,25 @@ report-check:
 	@command -v chromium >/dev/null || { echo "report-check needs chromium: apt-get install chromium"; exit 2; }
 	SEATLAKE_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -run 'TestReportScreenshot|TestCLIReport' ./cmd/seatlake
 
-azurite: $(AZURITE_STAMP)
-
-$(AZURITE_STAMP):
-	@if ! command -v npm >/dev/null 2>&1; then \
-	  echo "make azurite: no npm here, so the tests that need Azurite skip (apt-get install npm)"; \
+# npm_install TARGET,PACKAGE@VERSION,WHAT-SKIPS: the package into .cache/TARGET, then the stamp; without npm, a line
+# saying which tests skip.
+npm_install = @if ! command -v npm >/dev/null 2>&1; then \
+	  echo "make $(1): no npm here, so $(3) (apt-get install npm)"; \
 	else \
-	  npm install --prefix .cache/azurite --no-audit --no-fund --loglevel=error --save-exact azurite@$(AZURITE_VERSION) && touch $@; \
+	  npm install --prefix .cache/$(1) --no-audit --no-fund --loglevel=error --save-exact $(2) && touch $@; \
 	fi
+
+azurite: $(AZURITE_STAMP)
+$(AZURITE_STAMP):
+	$(call npm_install,azurite,azurite@$(AZURITE_VERSION),the tests that need Azurite skip)
 
 icebird: $(ICEBIRD_STAMP)
-
 $(ICEBIRD_STAMP):
-	@if ! command -v npm >/dev/null 2>&1; then \
-	  echo "make icebird: no npm here, so the second-reader test skips (apt-get install npm)"; \
-	else \
-	  npm install --prefix .cache/icebird --no-audit --no-fund --loglevel=error --save-exact icebird@$(ICEBIRD_VERSION) && touch $@; \
-	fi
+	$(call npm_install,icebird,icebird@$(ICEBIRD_VERSION),the second-reader test skips)
 
 duckdb-node: $(DUCKDB_NODE_STAMP)
-
 $(DUCKDB_NODE_STAMP):
-	@if ! command -v npm >/dev/null 2>&1; then \
-	  echo "make duckdb-node: no npm here, so the second-reader test skips its DuckDB check (apt-get install npm)"; \
-	else \
-	  npm install --prefix .cache/duckdb-node --no-audit --no-fund --loglevel=error --save-exact @duckdb/node-api@$(DUCKDB_NODE_VERSION) && touch $@; \
-	fi
+	$(call npm_install,duckdb-node,@duckdb/node-api@$(DUCKDB_NODE_VERSION),the second-reader test skips its DuckDB check)
 
 bench: build
 	$(GO) run ./internal/bench
