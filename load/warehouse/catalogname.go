@@ -41,8 +41,11 @@ func (c namedCatalog) CreateTable(ctx context.Context, id itable.Identifier, sc 
 	return t, c.name(err)
 }
 
-func (c namedCatalog) Close() error {
-	if cl, ok := c.Catalog.(catalog.Closer); ok {
+func (c namedCatalog) Close() error { return closeCatalog(c.Catalog) }
+
+// closeCatalog closes a catalog that holds connections (a wrapper's inner one); the others need nothing.
+func closeCatalog(c catalog.Catalog) error {
+	if cl, ok := c.(catalog.Closer); ok {
 		return cl.Close()
 	}
 	return nil

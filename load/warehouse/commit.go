@@ -14,6 +14,8 @@ import (
 	itable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // CommitOptions bound the retries of one table commit.
@@ -151,12 +153,8 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 			} else {
 				wait = w.commit.backoff(conflicts)
 			}
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return res, fmt.Errorf("committing %s: %w (after: %w)", name, ctx.Err(), lastErr)
-			case <-t.C:
+			if err := outbound.Sleep(ctx, wait); err != nil {
+				return res, fmt.Errorf("committing %s: %w (after: %w)", name, err, lastErr)
 			}
 		}
 		tbl, err := w.cat.LoadTable(ctx, ident(name))

@@ -21,6 +21,8 @@ import (
 	_ "github.com/apache/iceberg-go/io/gocloud/s3"    // s3:// storage
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL catalog's driver ("pgx")
+
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // ConfigFile is where a warehouse directory records the catalog and storage it was opened with (never a secret),
@@ -191,13 +193,9 @@ func (w *Warehouse) openRemoteCatalog(ctx context.Context, spec string, env func
 			if err == nil || attempt == 5 || !errors.As(err, &pgErr) || (pgErr.Code != "42710" && pgErr.Code != "23505" && pgErr.Code != "42P07") {
 				break
 			}
-			t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if err := outbound.Sleep(ctx, time.Duration(attempt)*100*time.Millisecond); err != nil {
 				db.Close()
-				return ctx.Err()
-			case <-t.C:
+				return err
 			}
 		}
 		if err != nil {

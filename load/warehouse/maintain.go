@@ -108,7 +108,7 @@ func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]Table
 			continue
 		}
 		if decl := declaration(o.Tables, name); decl != nil && (decl.Kind == table.Snapshot || decl.Kind == table.Event) {
-			if tm.CompactedPartitions, tm.CompactedFiles, err = w.compact(ctx, decl, o); err != nil {
+			if tm.CompactedPartitions, tm.CompactedFiles, err = w.compact(ctx, decl, o, read[name]); err != nil {
 				return out, fmt.Errorf("maintaining %s: compacting small files: %w", name, err)
 			}
 			if before, err = w.cat.LoadTable(ctx, ident(name)); err != nil {
@@ -193,8 +193,9 @@ type compactGroup struct {
 //   - a run committing the partition meanwhile wins: the commit re-checks each partition against the table as
 //     reloaded, and a partition that changed is left out (its compacted file removed).
 //
+// recorded is, per tenant, the snapshot of tbl its last complete run recorded (the commit log, read once by Maintain).
 // It returns the partitions compacted and the files they had.
-func (w *Warehouse) compact(ctx context.Context, tbl *table.Table, o MaintainOptions) (partitions, files int, err error) {
+func (w *Warehouse) compact(ctx context.Context, tbl *table.Table, o MaintainOptions, recorded map[string]int64) (partitions, files int, err error) {
 	it, err := w.cat.LoadTable(ctx, ident(tbl.Name))
 	if err != nil {
 		return 0, 0, err
@@ -202,16 +203,6 @@ func (w *Warehouse) compact(ctx context.Context, tbl *table.Table, o MaintainOpt
 	cur := it.CurrentSnapshot()
 	if cur == nil {
 		return 0, 0, nil
-	}
-	rows, err := w.commitRows(ctx, "")
-	if err != nil {
-		return 0, 0, err
-	}
-	recorded := map[string]int64{} // tenant -> the snapshot its last committed transaction of tbl recorded
-	for _, r := range rows {
-		if id, ok := r.Snapshots[tbl.Name]; ok {
-			recorded[r.Tenant] = id
-		}
 	}
 	_, dayField := partitionFieldIDs(it, tbl)
 	if dayField < 0 {

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	itable "github.com/apache/iceberg-go/table"
 )
@@ -24,10 +23,11 @@ const readTagPrefix = "seatlake-read-"
 // the read tags of tenants no longer in want. A snapshot want names that is already gone is left untagged. It
 // returns the number of tags set or moved. Like every commit, it retries a concurrent change.
 func (w *Warehouse) tagReadSnapshots(ctx context.Context, name string, want map[string]int64) (int, error) {
-	for attempt := 1; ; attempt++ {
+	set := 0
+	err := w.retryWhile(ctx, isConflict, func() error {
 		it, err := w.cat.LoadTable(ctx, ident(name))
 		if err != nil {
-			return 0, fmt.Errorf("loading %s: %w", name, err)
+			return fmt.Errorf("loading %s: %w", name, err)
 		}
 		have := map[string]int64{}
 		for ref, r := range it.Metadata().Refs() {
@@ -36,7 +36,7 @@ func (w *Warehouse) tagReadSnapshots(ctx context.Context, name string, want map[
 			}
 		}
 		var updates []itable.Update
-		set := 0
+		set = 0
 		for _, tenant := range slices.Sorted(maps.Keys(want)) {
 			ref, id := readTagPrefix+tenant, want[tenant]
 			if it.SnapshotByID(id) == nil {
@@ -52,23 +52,15 @@ func (w *Warehouse) tagReadSnapshots(ctx context.Context, name string, want map[
 			updates = append(updates, itable.NewRemoveSnapshotRefUpdate(ref))
 		}
 		if len(updates) == 0 {
-			return 0, nil
+			return nil
 		}
 		_, _, err = w.cat.CommitTable(ctx, ident(name), []itable.Requirement{itable.AssertTableUUID(it.Metadata().TableUUID())}, updates)
-		if err == nil {
-			return set, nil
-		}
-		if !isConflict(err) || attempt >= w.commit.MaxAttempts || ctx.Err() != nil {
-			return 0, fmt.Errorf("tagging the read snapshots of %s in %s: %w", name, w.catalogName(), err)
-		}
-		t := time.NewTimer(w.commit.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, fmt.Errorf("tagging the read snapshots of %s: %w", name, ctx.Err())
-		case <-t.C:
-		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("tagging the read snapshots of %s in %s: %w", name, w.catalogName(), err)
 	}
+	return set, nil
 }
 
 // readSnapshots is, per table and tenant, the snapshot the tenant's last commit-log row names: what ReadSet reads.

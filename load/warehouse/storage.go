@@ -298,12 +298,7 @@ func (c storageCatalog) CommitTable(ctx context.Context, id itable.Identifier, r
 	return c.Catalog.CommitTable(c.w.storageContext(ctx), id, reqs, upds)
 }
 
-func (c storageCatalog) Close() error {
-	if cl, ok := c.Catalog.(catalog.Closer); ok {
-		return cl.Close()
-	}
-	return nil
-}
+func (c storageCatalog) Close() error { return closeCatalog(c.Catalog) }
 
 // Remote says whether the tables' files are on object storage (S3, Azure), not on a local disk: readers then read
 // copies in the warehouse directory's file cache, downloaded on first use.

@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite" // the embedded catalog's pure-Go SQLite driver
 
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // ErrLocked is returned (wrapped) by Lock when another process holds the warehouse's local lock.
@@ -148,7 +149,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 		w.Close()
 		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
 	}
-	if err := w.retrySerialization(ctx, func() error {
+	if err := w.retryWhile(ctx, isSerializationFailure, func() error {
 		return w.cat.CreateNamespace(ctx, itable.Identifier{Namespace}, iceberg.Properties{"comment": "seatlake: Microsoft 365 and Dynamics 365 license usage"})
 	}); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 		w.Close()
@@ -311,7 +312,7 @@ func (w *Warehouse) createTable(ctx context.Context, tbl *table.Table, layer Lay
 		props["comment"] = tbl.Doc
 	}
 	var it *itable.Table
-	err = w.retrySerialization(ctx, func() (err error) {
+	err = w.retryWhile(ctx, isSerializationFailure, func() (err error) {
 		it, err = w.cat.CreateTable(ctx, ident(tbl.Name), sc,
 			catalog.WithLocation(w.tableLocation(tbl, layer)), catalog.WithPartitionSpec(spec), catalog.WithProperties(props))
 		return err
@@ -326,25 +327,27 @@ func (w *Warehouse) createTable(ctx context.Context, tbl *table.Table, layer Lay
 	return it, nil
 }
 
-// retrySerialization runs op, a catalog change, again while PostgreSQL aborts it as a serialization failure
-// (SQLSTATE 40001) or a deadlock (40P01), which wrote nothing, up to the commit's MaxAttempts with its jittered
-// backoff. iceberg-go's SQL catalog creates namespaces and tables in serializable transactions and retries those
-// only three times within 30 ms, which jobs starting together on a new catalog exhaust.
-func (w *Warehouse) retrySerialization(ctx context.Context, op func() error) error {
+// retryWhile runs op again while retryable says its error wrote nothing and may pass on another try, up to the
+// commit's MaxAttempts with its jittered backoff.
+func (w *Warehouse) retryWhile(ctx context.Context, retryable func(error) bool, op func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := op()
-		var pgErr *pgconn.PgError
-		if err == nil || attempt >= w.commit.MaxAttempts || !errors.As(err, &pgErr) || (pgErr.Code != "40001" && pgErr.Code != "40P01") {
+		if err == nil || attempt >= w.commit.MaxAttempts || !retryable(err) {
 			return err
 		}
-		t := time.NewTimer(w.commit.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (after: %w)", ctx.Err(), err)
-		case <-t.C:
+		if serr := outbound.Sleep(ctx, w.commit.backoff(attempt)); serr != nil {
+			return fmt.Errorf("%w (after: %w)", serr, err)
 		}
 	}
+}
+
+// isSerializationFailure says whether PostgreSQL aborted a transaction as a serialization failure (SQLSTATE 40001)
+// or a deadlock (40P01), which wrote nothing. iceberg-go's SQL catalog creates namespaces and tables in
+// serializable transactions and retries those only three times within 30 ms, which jobs starting together on a
+// new catalog exhaust: seatlake retries them (retryWhile).
+func isSerializationFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 // evolve adds the declared columns the table lacks.
@@ -427,12 +430,8 @@ func (w *Warehouse) LockWait(ctx context.Context, max time.Duration) (unlock fun
 			w.log.Info("waiting for the warehouse lock: another seatlake process holds it", "warehouse", w.root, "up_to", max)
 			logged = true
 		}
-		t := time.NewTimer(250 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := outbound.Sleep(ctx, 250*time.Millisecond); err != nil {
+			return nil, err
 		}
 	}
 }
