@@ -95,13 +95,6 @@ func (g *Graph) RemoveLicense(ctx context.Context, userID, skuID string) error {
 // GroupLabel names a group for the person reading a decision: "<display name> (<id>)", or the id alone when Graph
 // does not give the name (the app may not read groups: GroupMember.Read.All; or the group is gone). A name is for
 // reading, never a reason to fail.
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 func (g *Graph) GroupLabel(ctx context.Context, id string) string {
 	var buf bytes.Buffer
 	if err := g.Client.Get(ctx, strings.TrimRight(g.Endpoint, "/")+"/v1.0/groups/"+url.PathEscape(id)+"?$select=id,displayName", &buf); err != nil {
@@ -114,4 +107,12 @@ func (g *Graph) GroupLabel(ctx context.Context, id string) string {
 		return id
 	}
 	return v.DisplayName + " (" + id + ")"
+}
+
+// deref is a Graph string property's value, "" when absent.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
