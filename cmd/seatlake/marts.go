@@ -45,7 +45,7 @@ func martsRecompute(c *cli.Context, fc *fileConfig) error {
 	if err != nil {
 		return err
 	}
-	if !hasWarehouse(c.String("warehouse")) {
+	if !pipelines.HasWarehouse(c.String("warehouse")) {
 		return noWarehouse(c.String("warehouse"))
 	}
 	if asOf.IsZero() {

@@ -12,18 +12,11 @@ import (
 // demoWarehouse is where `seatlake demo` writes by default: never ./warehouse, where a real run writes.
 const demoWarehouse = "./seatlake-demo"
 
-// hasWarehouse reports whether dir holds a warehouse: its views, its embedded catalog, the catalog and storage it
-// recorded, or the tables of an earlier folder layout.
-func hasWarehouse(dir string) bool { return pipelines.HasWarehouse(dir) }
-
-// hasViews reports whether dir holds the DuckDB views that query and report read.
-func hasViews(dir string) bool { return pipelines.HasViews(dir) }
-
 // noWarehouse is the usage error (exit 2) of a command pointed at a directory without a warehouse: what to run
 // first, and, when the demo's warehouse is in the current directory, the flag that reads it.
 func noWarehouse(dir string) error {
 	msg := fmt.Sprintf("no warehouse at %s: run `seatlake run` or `seatlake demo` first", dir)
-	if !sameDir(dir, demoWarehouse) && hasViews(demoWarehouse) {
+	if !sameDir(dir, demoWarehouse) && pipelines.HasViews(demoWarehouse) {
 		msg += fmt.Sprintf(" (the demo's warehouse is %s: add --warehouse %s)", demoWarehouse, demoWarehouse)
 	}
 	return &exitError{code: exitUsage, err: errors.New(msg)}

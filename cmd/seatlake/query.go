@@ -38,7 +38,7 @@ func queryCommand() *cli.Command {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--format %q: want table, csv or json", c.String("format"))}
 			}
 			wh := c.String("warehouse")
-			if !hasViews(wh) && !(c.Bool("rebuild") && hasWarehouse(wh)) {
+			if !pipelines.HasViews(wh) && !(c.Bool("rebuild") && pipelines.HasWarehouse(wh)) {
 				return noWarehouse(wh)
 			}
 			if c.Bool("rebuild") {

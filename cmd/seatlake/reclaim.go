@@ -48,7 +48,7 @@ func reclaimPlan(c *cli.Context, fc *fileConfig) error {
 	if c.String("plan") == "" {
 		return &exitError{code: exitUsage, err: errors.New("reclaim: --plan is required (the reclaim-plan.csv `seatlake report --csv DIR` writes, with approved rows)")}
 	}
-	if !hasViews(c.String("warehouse")) {
+	if !pipelines.HasViews(c.String("warehouse")) {
 		return noWarehouse(c.String("warehouse"))
 	}
 	actor, err := reclaimActor(c.String("actor"), os.Getenv, user.Current, os.Hostname)

@@ -35,7 +35,7 @@ func reportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the paths written"},
 		},
 		Action: func(c *cli.Context) error {
-			if !hasViews(c.String("warehouse")) {
+			if !pipelines.HasViews(c.String("warehouse")) {
 				return noWarehouse(c.String("warehouse"))
 			}
 			picked, known, err := warehouseTenants(c, fc, c.String("warehouse"))

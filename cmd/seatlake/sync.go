@@ -48,7 +48,7 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if !hasWarehouse(c.String("warehouse")) {
+				if !pipelines.HasWarehouse(c.String("warehouse")) {
 					return noWarehouse(c.String("warehouse"))
 				}
 				var tenants []tenantFile
@@ -102,7 +102,7 @@ func syncCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if !hasWarehouse(c.String("warehouse")) {
+				if !pipelines.HasWarehouse(c.String("warehouse")) {
 					return noWarehouse(c.String("warehouse"))
 				}
 				sn, err := pipelines.ServiceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
