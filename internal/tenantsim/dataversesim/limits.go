@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // Limits are the service protection limits of one environment, per application user ("Service protection API limits").
@@ -29,9 +31,13 @@ func LimitsOf(mode string) *Limits {
 type dvGuard struct {
 	lim      Limits
 	mu       sync.Mutex
-	starts   []time.Time
+	starts   simkit.Window // the requests started in the window
 	execs    []execSpan
 	inflight int
+}
+
+func newGuard(lim Limits) *dvGuard {
+	return &dvGuard{lim: lim, starts: simkit.Window{N: lim.Requests, Per: lim.Window}}
 }
 
 type execSpan struct {
@@ -45,21 +51,17 @@ func (g *dvGuard) Admit(now time.Time) (code, msg string, wait time.Duration) {
 	defer g.mu.Unlock()
 	cut := now.Add(-g.lim.Window)
 	i := 0
-	for i < len(g.starts) && !g.starts[i].After(cut) {
-		i++
-	}
-	g.starts = append(g.starts[:0], g.starts[i:]...)
-	i = 0
 	for i < len(g.execs) && !g.execs[i].end.After(cut) {
 		i++
 	}
 	g.execs = append(g.execs[:0], g.execs[i:]...)
+	startWait := g.starts.Wait(now)
 	if g.inflight >= g.lim.Concurrent {
 		return "0x80072326", "Number of concurrent requests exceeded the limit of " + strconv.Itoa(g.lim.Concurrent) + ".", time.Second
 	}
-	if len(g.starts) >= g.lim.Requests {
+	if startWait > 0 {
 		return "0x80072322", "Number of requests exceeded the limit of " + strconv.Itoa(g.lim.Requests) + " over time window of " +
-			strconv.Itoa(int(g.lim.Window/time.Second)) + " seconds.", g.starts[len(g.starts)-g.lim.Requests].Add(g.lim.Window).Sub(now)
+			strconv.Itoa(int(g.lim.Window/time.Second)) + " seconds.", startWait
 	}
 	var used time.Duration
 	for _, e := range g.execs {
@@ -81,7 +83,7 @@ func (g *dvGuard) Admit(now time.Time) (code, msg string, wait time.Duration) {
 			strconv.Itoa(int(g.lim.Window/time.Second)) + " seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.", wait
 	}
 	g.inflight++
-	g.starts = append(g.starts, now)
+	g.starts.Take(now)
 	return "", "", 0
 }
 

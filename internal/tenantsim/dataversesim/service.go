@@ -34,7 +34,7 @@ func New(m *model.Tenant, e int, srv *simkit.EnvServer, lim *Limits) http.Handle
 		},
 	}
 	if lim != nil {
-		svc.Guard = &dvGuard{lim: *lim}
+		svc.Guard = newGuard(*lim)
 	}
 	on := func(name string, h simkit.Endpoint) http.HandlerFunc { return srv.Serve(svc, "dataverse."+name, h) }
 	mux := http.NewServeMux()
