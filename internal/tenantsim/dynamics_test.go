@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -275,8 +276,12 @@ func TestServiceProtectionLimits(t *testing.T) {
 				}
 			}
 			wg.Wait()
-			if len(codes) == 0 || codes[0] != tc.code || retry[0] == "" {
+			if len(codes) == 0 || codes[0] != tc.code {
 				t.Fatalf("429 codes %v (Retry-After %v), want %s", codes, retry, tc.code)
+			}
+			// Retry-After is whole seconds, at least one and never past the window.
+			if secs, err := strconv.Atoi(retry[0]); err != nil || secs < 1 || secs > int(tc.lim.Window/time.Second) {
+				t.Errorf("Retry-After %q, want whole seconds from 1 to %d", retry[0], int(tc.lim.Window/time.Second))
 			}
 		})
 	}
