@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,19 +47,6 @@ func demoCommand() *cli.Command {
 				Self:    invokedAs(os.Args[0]), Width: terminalWidth(c.App.Writer)}, c.App.Writer))
 		},
 	}
-}
-
-// commandError gives a pipelines error its exit code: a configuration to fix is a usage error (2), anything else
-// a failure (1); an error that has its code already keeps it.
-func commandError(err error) error {
-	var ee *exitError
-	switch {
-	case err == nil || errors.As(err, &ee):
-		return err
-	case errors.Is(err, pipelines.ErrInvalidConfig):
-		return &exitError{code: exitUsage, err: err}
-	}
-	return &exitError{code: exitFailed, err: err}
 }
 
 // invokedAs is how a person runs this binary again: "seatlake" when $PATH finds this very executable, `go run

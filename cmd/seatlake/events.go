@@ -104,11 +104,7 @@ func eventsServe(c *cli.Context, fc *fileConfig) error {
 		TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), PublicURL: c.String("public-url"),
 	}, c.App.Writer)
 	if err != nil {
-		code := exitFailed
-		if errors.Is(err, pipelines.ErrInvalidConfig) {
-			code = exitUsage
-		}
-		return &exitError{code: code, err: fmt.Errorf("events serve: %w", err)}
+		return commandError(fmt.Errorf("events serve: %w", err))
 	}
 	fmt.Fprintf(c.App.Writer, "events accepted=%d duplicates=%d malformed=%d unauthorized=%d too_large=%d wrong_type=%d committed=%d journaled=%d\n",
 		st.Accepted, st.Duplicates, st.Malformed, st.Unauthorized, st.TooLarge, st.WrongType, st.Committed, st.Journaled)

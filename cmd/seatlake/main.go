@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/seatlake/seatlake/pipelines"
 )
 
 // version is set at build time: -ldflags "-X main.version=…".
@@ -29,6 +31,19 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
+
+// commandError gives a pipelines error its exit code: a configuration to fix is a usage error (2), anything else
+// a failure (1); an error that has its code already keeps it.
+func commandError(err error) error {
+	var ee *exitError
+	switch {
+	case err == nil || errors.As(err, &ee):
+		return err
+	case errors.Is(err, pipelines.ErrInvalidConfig):
+		return &exitError{code: exitUsage, err: err}
+	}
+	return &exitError{code: exitFailed, err: err}
+}
 
 const (
 	exitFailed     = 1

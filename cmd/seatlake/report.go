@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,15 +41,8 @@ func reportCommand() *cli.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("report: %w", err)}
 			}
-			err = pipelines.Report(c.Context, pipelines.ReportConfig{Warehouse: c.String("warehouse"), Tenants: tenantIDs(picked), Names: tenantNames(known),
-				Top: c.Int("top"), Width: terminalWidth(c.App.Writer), Quiet: c.Bool("quiet"), CSVDir: c.String("csv"), HTML: c.String("html")}, c.App.Writer)
-			if errors.Is(err, pipelines.ErrInvalidConfig) {
-				return &exitError{code: exitUsage, err: err}
-			}
-			if err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			return nil
+			return commandError(pipelines.Report(c.Context, pipelines.ReportConfig{Warehouse: c.String("warehouse"), Tenants: tenantIDs(picked), Names: tenantNames(known),
+				Top: c.Int("top"), Width: terminalWidth(c.App.Writer), Quiet: c.Bool("quiet"), CSVDir: c.String("csv"), HTML: c.String("html")}, c.App.Writer))
 		},
 	}
 }
