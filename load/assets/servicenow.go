@@ -147,7 +147,7 @@ func (cfg ServiceNowConfig) mapping() string { return cmp.Or(cfg.ColumnMapping, 
 // without u_external_id stop the sync with an error naming the column mapping to fix; refused and skipped rows are
 // named in an error wrapping ErrRowsRefused when other rows landed.
 func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Result, error) {
-	c, err := newServiceNowClient(ctx, cfg)
+	c, err := newServiceNowClient(cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -557,7 +557,7 @@ func (c *client) rowResults(ctx context.Context, table string, sets []sentSet) (
 	return t, nil
 }
 
-func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, error) {
+func newServiceNowClient(cfg ServiceNowConfig) (*client, error) {
 	base := strings.TrimRight(cfg.InstanceURL, "/")
 	if base == "" {
 		return nil, errors.New("no ServiceNow instance URL")
@@ -576,7 +576,7 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 	case cfg.ClientID != "":
 		cc := clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: base + "/oauth_token.do",
 			AuthStyle: oauth2.AuthStyleInParams}
-		c.connect(hc, cfg.Attempts, outbound.Config{Tokens: &oauthTokens{cc: cc, ctx: context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)}})
+		c.connect(hc, cfg.Attempts, outbound.Config{Tokens: &oauthTokens{cc: cc, hc: hc}})
 	case cfg.User != "":
 		c.connect(hc, cfg.Attempts, outbound.Config{Authorize: func(req *http.Request) { req.SetBasicAuth(cfg.User, cfg.Password) }})
 	default:
@@ -586,22 +586,22 @@ func newServiceNowClient(ctx context.Context, cfg ServiceNowConfig) (*client, er
 }
 
 // oauthTokens are a sync's ServiceNow OAuth tokens (the client credentials grant at /oauth_token.do): shared by its
-// requests, refreshed before they expire, and dropped when the instance refuses one (401).
+// requests, fetched again shortly before they expire, and dropped when the instance refuses one (401). A token
+// request runs under the context of the request that needs it.
 type oauthTokens struct {
-	cc      clientcredentials.Config
-	ctx     context.Context // carries the token requests' HTTP client
-	mu      sync.Mutex
-	src     oauth2.TokenSource
-	current string
+	cc  clientcredentials.Config
+	hc  *http.Client // sends the token requests
+	mu  sync.Mutex
+	tok *oauth2.Token
 }
 
-func (t *oauthTokens) Token(context.Context) (string, error) {
+func (t *oauthTokens) Token(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.src == nil {
-		t.src = t.cc.TokenSource(t.ctx)
+	if t.tok.Valid() {
+		return t.tok.AccessToken, nil
 	}
-	tok, err := t.src.Token()
+	tok, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.hc))
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
@@ -613,15 +613,15 @@ func (t *oauthTokens) Token(context.Context) (string, error) {
 		}
 		return "", fmt.Errorf("getting a ServiceNow OAuth token: %w", err)
 	}
-	t.current = tok.AccessToken
+	t.tok = tok
 	return tok.AccessToken, nil
 }
 
 func (t *oauthTokens) Invalidate(token string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if token == t.current {
-		t.src = nil
+	if t.tok != nil && t.tok.AccessToken == token {
+		t.tok = nil
 	}
 }
 
@@ -644,7 +644,7 @@ func ProbeServiceNow(ctx context.Context, cfg ServiceNowConfig) []ProbeResult {
 	if cfg.Attempts == 0 {
 		cfg.Attempts = 2
 	}
-	c, err := newServiceNowClient(ctx, cfg)
+	c, err := newServiceNowClient(cfg)
 	if err != nil {
 		return []ProbeResult{{"configuration", ProbeFail, err.Error(), "fix the sync.servicenow settings"}}
 	}

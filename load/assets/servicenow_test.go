@@ -86,7 +86,7 @@ func TestInsertMultipleDocExample(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := newServiceNowClient(context.Background(), ServiceNowConfig{InstanceURL: srv.URL, User: "u", Password: "p", Attempts: 1})
+	c, err := newServiceNowClient(ServiceNowConfig{InstanceURL: srv.URL, User: "u", Password: "p", Attempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
