@@ -275,7 +275,7 @@ func (s *TokenSource) failure(err error, attempts int) (explained, attempt error
 		return explained, outbound.Final(explained)
 	}
 	return explained, &outbound.Error{Method: http.MethodPost, URL: s.cc.TokenURL, Status: re.Response.StatusCode,
-		RetryAfter: outbound.ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()), Message: explained.Error()}
+		RetryAfter: outbound.ParseRetryAfter(re.Response.Header.Get("Retry-After"), s.cfg.Now()), Message: explained.Error()}
 }
 
 // Invalidate drops token if it is still the current one, so the next Token call fetches a new one (a service
