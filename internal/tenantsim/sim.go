@@ -47,7 +47,7 @@ type Sim struct {
 }
 
 // New validates cfg and builds the tenant: users, licenses, subscriptions and signInActivity. Sign-ins are not
-// stored; building walks them once (about 10 M a second) to make signInActivity agree with the log.
+// stored; building walks them once to make signInActivity agree with the log (the cost is in doc.go).
 func New(cfg Config) (*Sim, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("simulator config: %w", err)
