@@ -24,26 +24,10 @@ import (
 // tenant's truth, nothing doubled in the views.
 func TestPostgresStoppedMidRunFailsByName(t *testing.T) {
 	pg := testservices.StartPostgres(t)
-	cfg := tenantsim.DefaultConfig()
-	cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = 2001, 40, 2, 300, "off"
-	cfg.PageLatency = 200 * time.Millisecond // the Dynamics pages take a while: time to stop the server mid-run
-	sim, err := tenantsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	tenant, client, secret := sim.Credentials()
-	w := warehouseAt{catalog: catalogURL(t, pg), storage: filepath.Join(t.TempDir(), "lake"), env: []string{
-		"PGPASSWORD=" + pg.Password,
-		"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=" + client, "AZURE_CLIENT_SECRET=" + secret,
-		"SEATLAKE_AUTHORITY_HOST=" + base, "SEATLAKE_GRAPH_ENDPOINT=" + base,
-		"SEATLAKE_DATAVERSE_URL=" + strings.Join(sim.DataverseURLs(), ","),
-		"SEATLAKE_FINOPS_URL=" + strings.Join(sim.FinOpsURLs(), ","),
-	}}
+	sim, base, env := startTenant(t, 2001, func(cfg *tenantsim.Config) {
+		cfg.PageLatency = 200 * time.Millisecond // the Dynamics pages take a while: time to stop the server mid-run
+	})
+	w := warehouseAt{catalog: catalogURL(t, pg), storage: filepath.Join(t.TempDir(), "lake"), env: append([]string{"PGPASSWORD=" + pg.Password}, env...)}
 	id, want := truth(t, base)
 	wh := t.TempDir()
 	run := append([]string{"run", "--quiet"}, w.args(wh)...)
@@ -75,7 +59,7 @@ func TestPostgresStoppedMidRunFailsByName(t *testing.T) {
 	}
 	pg.Stop(t) // mid-run: the run is fetching, its catalog's server goes away
 	stopped := time.Now()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("a run whose catalog stopped: %v (want exit 1)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())

@@ -119,33 +119,46 @@ func (j *tenantJob) output() string {
 	return fmt.Sprintf("--- stdout of tenant %s (seed %d):\n%s--- stderr:\n%s", j.id, j.seed, j.stdout.String(), j.stderr.String())
 }
 
+// startTenant starts a small simulated tenant of the seed on loopback (mutate, when not nil, changes its settings
+// first) and returns it, its base URL and the environment that points a seatlake run at it.
+func startTenant(t *testing.T, seed int64, mutate func(*tenantsim.Config)) (*tenantsim.Sim, string, []string) {
+	t.Helper()
+	cfg := tenantsim.DefaultConfig()
+	cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = seed, 40, 2, 300, "off"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	sim, err := tenantsim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	tenant, client, secret := sim.Credentials()
+	return sim, base, []string{
+		"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=" + client, "AZURE_CLIENT_SECRET=" + secret,
+		"SEATLAKE_AUTHORITY_HOST=" + base, "SEATLAKE_GRAPH_ENDPOINT=" + base,
+		"SEATLAKE_DATAVERSE_URL=" + strings.Join(sim.DataverseURLs(), ","),
+		"SEATLAKE_FINOPS_URL=" + strings.Join(sim.FinOpsURLs(), ","),
+	}
+}
+
 // startTenants starts n small simulated tenants on loopback, each with its own seed (so its own tenant id).
 func startTenants(t *testing.T, n int) []*tenantJob {
 	t.Helper()
 	jobs := make([]*tenantJob, n)
 	seen := map[string]bool{}
 	for i := range jobs {
-		cfg := tenantsim.DefaultConfig()
-		cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = int64(1001+i), 40, 2, 300, "off"
-		sim, err := tenantsim.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		base, err := sim.Start("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sim.Close() })
-		tenant, client, secret := sim.Credentials()
-		j := &tenantJob{seed: cfg.Seed, wh: t.TempDir(), env: []string{
-			"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=" + client, "AZURE_CLIENT_SECRET=" + secret,
-			"SEATLAKE_AUTHORITY_HOST=" + base, "SEATLAKE_GRAPH_ENDPOINT=" + base,
-			"SEATLAKE_DATAVERSE_URL=" + strings.Join(sim.DataverseURLs(), ","),
-			"SEATLAKE_FINOPS_URL=" + strings.Join(sim.FinOpsURLs(), ","),
-		}}
+		seed := int64(1001 + i)
+		sim, base, env := startTenant(t, seed, nil)
+		tenant, _, _ := sim.Credentials()
+		j := &tenantJob{seed: seed, wh: t.TempDir(), env: env}
 		j.id, j.truth = truth(t, base)
 		if j.id != tenant || seen[j.id] {
-			t.Fatalf("seed %d: tenant id %q (credentials say %q): want a new one per seed", cfg.Seed, j.id, tenant)
+			t.Fatalf("seed %d: tenant id %q (credentials say %q): want a new one per seed", seed, j.id, tenant)
 		}
 		seen[j.id] = true
 		jobs[i] = j
