@@ -25,7 +25,7 @@ type Config struct {
 	Premium        bool    // Entra ID P1: off => signInActivity and the sign-in log answer 403
 	ConcealedNames bool    // reportSettings.displayConcealedNames
 
-	Throttle      string        // service limits: "realistic", "scaled" (10x faster windows, for demos) or "off"
+	Throttle      string        // service limits: "realistic", "scaled" (for demos: graphsim.Options, dataversesim.LimitsOf) or "off"
 	TokenLifetime time.Duration // lifetime of access tokens (default 1h)
 	ExpiredSecret bool          // the token endpoint answers AADSTS7000222: the client secret has expired
 	// ClientCertificate is the certificate registered on the app: client assertions signed with its key are
