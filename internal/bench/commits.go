@@ -267,14 +267,6 @@ func commitTxn(ctx context.Context, w *warehouse.Warehouse, runID, tenant string
 
 // runCommits is -only-commits: section 8 alone.
 func runCommits(ctx context.Context, dir string, levels []int, perJob int, budget time.Duration, stateOnly bool) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "seatlake-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
 	if cpuProfile != "" { // -cpuprofile: the jobs' side of the commits (PostgreSQL and Azurite are other processes)
 		f, err := os.Create(cpuProfile)
 		if err != nil {

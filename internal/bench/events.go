@@ -155,14 +155,6 @@ func eventsSection(ctx context.Context, bin, dir string) (map[bool]eventsResult,
 }
 
 func runEvents(ctx context.Context, bin, dir string) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "seatlake-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
 	evs, err := eventsSection(ctx, bin, dir)
 	if err != nil {
 		return err

@@ -89,50 +89,48 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(2)
 	}
-	if *onlyE2E {
-		if err := runE2E(context.Background(), *bin, *users, *small, *work); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-			os.Exit(1)
-		}
-		return
+	// The binary by its absolute path, the sections' processes started from any directory.
+	abs, err := filepath.Abs(*bin)
+	dir, cleanup := "", func() {}
+	if err == nil {
+		dir, cleanup, err = workDir(*work)
 	}
-	if *onlyCommits {
-		if err := runCommits(context.Background(), *work, levels, *perJob, *commitTime, *stateOnly); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-			os.Exit(1)
+	if err == nil {
+		ctx := context.Background()
+		switch {
+		case *onlyE2E:
+			err = runE2E(ctx, abs, *users, *small, dir)
+		case *onlyCommits:
+			err = runCommits(ctx, dir, levels, *perJob, *commitTime, *stateOnly)
+		case *onlyEvents:
+			err = runEvents(ctx, abs, dir)
+		default:
+			err = run(ctx, abs, *users, *small, *large, *audits, *auditsLarge, *martsUsers, levels, *perJob, *commitTime, dir)
 		}
-		return
+		cleanup()
 	}
-	if *onlyEvents {
-		if err := runEvents(context.Background(), *bin, *work); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if err := run(context.Background(), *bin, *users, *small, *large, *audits, *auditsLarge, *martsUsers, levels, *perJob, *commitTime, *work); err != nil {
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
+// workDir is -dir, or a temporary directory that cleanup removes.
+func workDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", "seatlake-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
+}
+
 var cpuProfile string
 
+// run is every section; bin is the binary's absolute path, dir the working directory.
 func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, levels []int, perJob int, commitTime time.Duration, dir string) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "seatlake-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		return err
-	}
-	bin = abs
-
 	fmt.Printf("== 1. end to end: %d sign-ins, %d users, simulator in its own process, throttling off\n", small, users)
 	e2e, err := endToEnd(ctx, bin, signInSpec(users, small), filepath.Join(dir, "e2e-1m"), filepath.Join(dir, "pages"))
 	if err != nil {
@@ -357,20 +355,8 @@ func countWithBinary(ctx context.Context, bin, warehouseDir, query string) (int6
 
 // runE2E is -only-e2e: section 1 alone.
 func runE2E(ctx context.Context, bin string, users int, signIns int64, dir string) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "seatlake-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("== 1. end to end: %d sign-ins, %d users, simulator in its own process, throttling off (%s)\n", signIns, users, abs)
-	e2e, err := endToEnd(ctx, abs, signInSpec(users, signIns), filepath.Join(dir, "e2e"), "")
+	fmt.Printf("== 1. end to end: %d sign-ins, %d users, simulator in its own process, throttling off (%s)\n", signIns, users, bin)
+	e2e, err := endToEnd(ctx, bin, signInSpec(users, signIns), filepath.Join(dir, "e2e"), "")
 	if err != nil {
 		return err
 	}
