@@ -23,7 +23,6 @@ import (
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	itable "github.com/apache/iceberg-go/table"
 
-	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
 	"github.com/seatlake/seatlake/internal/testservices"
 	"github.com/seatlake/seatlake/load/warehouse"
 )
@@ -220,17 +219,9 @@ func TestCLIOtherReadersReadEveryTable(t *testing.T) {
 // and committed by `events serve` (finops_business_events, and the F&O tables refresh-user commits again).
 func everyTableWarehouse(t *testing.T) string {
 	t.Helper()
-	_, _, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
-
-	assets := jsmassets.New("assets-container-token")
-	srv := httptest.NewServer(assets)
-	defer srv.Close()
-	assets.SetBase(srv.URL)
-	if r := seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--dry-run"); r.code != 0 {
+	wh, env := ranWarehouse(t)
+	_, assetsURL := startJSMAssets(t, "assets-container-token")
+	if r := seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", assetsURL, "--dry-run"); r.code != 0 {
 		t.Fatalf("sync --dry-run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -238,14 +229,9 @@ func everyTableWarehouse(t *testing.T) string {
 	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
 		t.Fatalf("report --csv: exit %d: %s", r.code, r.stderr)
 	}
-	f, err := os.Open(filepath.Join(dir, "reclaim-plan.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil || len(recs) < 2 {
-		t.Fatalf("the reclaim plan: %d lines (%v)", len(recs), err)
+	recs := readCSV(t, filepath.Join(dir, "reclaim-plan.csv"))
+	if len(recs) < 2 {
+		t.Fatalf("the reclaim plan: %d lines", len(recs))
 	}
 	approve := slices.Index(recs[0], "approve")
 	if approve < 0 {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
 	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 )
 
@@ -16,16 +15,9 @@ import (
 // assignment), and every under-licensed F&O user's assignment shows it: under-licensed, the required license, the
 // action "assign <tier>" and the true-up, as license_usage has them.
 func TestCLISyncsCarryProductNames(t *testing.T) {
-	_, _, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
-	emu := jsmassets.New("tok")
-	asrv := httptest.NewServer(emu)
-	defer asrv.Close()
-	emu.SetBase(asrv.URL)
-	if r := seatlake(t, []string{"SEATLAKE_JSM_ASSETS_TOKEN=tok"}, "sync", "jsm-assets", "--warehouse", wh, "--url", asrv.URL); r.code != 0 {
+	wh, _ := ranWarehouse(t)
+	emu, asrvURL := startJSMAssets(t, "tok")
+	if r := seatlake(t, []string{"SEATLAKE_JSM_ASSETS_TOKEN=tok"}, "sync", "jsm-assets", "--warehouse", wh, "--url", asrvURL); r.code != 0 {
 		t.Fatalf("Assets sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	sn := servicenow.New("seatlake.integration", "pw", "c", "s")

@@ -18,30 +18,46 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
+// ranWarehouse is a warehouse into which `seatlake run` loaded the default simulated tenant, and the environment
+// that points seatlake at that tenant.
+func ranWarehouse(t *testing.T) (string, []string) {
+	t.Helper()
+	_, _, env := startSim(t, nil)
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	return wh, env
+}
+
+// startJSMAssets serves an emulated JSM Assets that accepts the token on loopback until the test ends, and
+// returns it and its URL.
+func startJSMAssets(t *testing.T, token string) (*jsmassets.Server, string) {
+	t.Helper()
+	emu := jsmassets.New(token)
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	emu.SetBase(srv.URL)
+	return emu, srv.URL
+}
+
 // A sync into the emulated Assets: what Assets holds afterwards equals the marts (persons, subscriptions,
 // assignments, and the assignments by status), with no object error, the users with no activity at all included
 // (their last activity left out, not sent empty); a second sync creates and changes nothing; an execution status
 // the documentation does not name fails the sync by name at once; each sync is recorded; a refused token fails the
 // sync with its record, never showing the token.
 func TestCLISyncJSMAssets(t *testing.T) {
-	_, _, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
-	assets := jsmassets.New("assets-container-token")
-	srv := httptest.NewServer(assets)
-	defer srv.Close()
-	assets.SetBase(srv.URL)
+	wh, _ := ranWarehouse(t)
+	assets, srvURL := startJSMAssets(t, "assets-container-token")
 	tokenEnv := []string{"SEATLAKE_JSM_ASSETS_TOKEN=assets-container-token"}
 	users := csvRows(t, wh, "SELECT count(*) FROM graph_users")[0][0]
 	// A dry run sends nothing and says what would change against the last sync: before any, everything is new.
-	dry := seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--dry-run")
+	dry := seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL, "--dry-run")
 	if dry.code != 0 || !strings.Contains(dry.stdout, `type="Person" would_send=`+users+` new=`+users+` changed=0 gone=0`) || len(assets.Objects()) != 0 {
 		t.Fatalf("dry run before any sync: exit %d\n%s%s", dry.code, dry.stdout, dry.stderr)
 	}
 	for i := 0; i < 2; i++ {
-		r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--chunk-size", "100")
+		r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL, "--chunk-size", "100")
 		if r.code != 0 || strings.Count(r.stdout, "status=succeeded") != 3 || strings.Count(r.stdout, "errors=0 ") != 3 {
 			t.Fatalf("sync %d: exit %d\n%s%s", i+1, r.code, r.stdout, r.stderr)
 		}
@@ -49,7 +65,7 @@ func TestCLISyncJSMAssets(t *testing.T) {
 			t.Errorf("the second sync changed something:\n%s", r.stdout)
 		}
 	}
-	dry = seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL, "--dry-run")
+	dry = seatlake(t, nil, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL, "--dry-run")
 	if dry.code != 0 || strings.Count(dry.stdout, "new=0 changed=0 gone=0") != 3 {
 		t.Errorf("dry run after the syncs: want nothing new, changed or gone\n%s%s", dry.stdout, dry.stderr)
 	}
@@ -88,12 +104,12 @@ func TestCLISyncJSMAssets(t *testing.T) {
 	// A status the documentation does not name: the sync fails naming it, without waiting for its time-out.
 	assets.ForceStatus = "ARCHIVED"
 	began := time.Now()
-	r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL)
+	r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL)
 	if r.code != 1 || !strings.Contains(r.stderr, `"ARCHIVED", a status seatlake does not know`) || time.Since(began) > time.Minute {
 		t.Errorf("an unknown execution status: exit %d after %s\n%s%s", r.code, time.Since(began), r.stdout, r.stderr)
 	}
 	assets.RotateToken("regenerated")
-	r = seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL)
+	r = seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL)
 	if r.code != 1 || !strings.Contains(r.stderr, "refused (401)") || strings.Contains(r.stdout+r.stderr, "assets-container-token") {
 		t.Errorf("a rotated token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -108,17 +124,10 @@ func TestCLISyncJSMAssets(t *testing.T) {
 // record of it beside the syncs: the next sync cancels it, completes, and duplicates nothing. An execution that is
 // not seatlake's is left alone, and the sync says why it cannot start.
 func TestCLIKilledSyncIsRecoveredByTheNext(t *testing.T) {
-	_, _, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
-	emu := jsmassets.New("tok")
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
-	emu.SetBase(srv.URL)
+	wh, _ := ranWarehouse(t)
+	emu, srvURL := startJSMAssets(t, "tok")
 	tokenEnv := []string{"SEATLAKE_JSM_ASSETS_TOKEN=tok"}
-	if r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL); r.code != 0 {
+	if r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL); r.code != 0 {
 		t.Fatalf("first sync: exit %d: %s", r.code, r.stderr)
 	}
 	// What a killed sync leaves: an execution it started, still INGESTING, with half the data.
@@ -134,7 +143,7 @@ func TestCLIKilledSyncIsRecoveredByTheNext(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&out)
 		return out
 	}
-	info := get("GET", srv.URL+"/jsm/assets/v1/imports/info", "")
+	info := get("GET", srvURL+"/jsm/assets/v1/imports/info", "")
 	start := info["links"].(map[string]any)["start"].(string)
 	started := get("POST", start, "")["links"].(map[string]any)
 	get("POST", started["submitResults"].(string), `{"data":{"persons":[{"id":"half-sent"}]}}`)
@@ -142,11 +151,11 @@ func TestCLIKilledSyncIsRecoveredByTheNext(t *testing.T) {
 	marker := filepath.Join(wh, "syncs", "tenant="+tenant, ".jsm-assets-execution")
 
 	os.Remove(marker) // not ours: the sync must not cancel someone else's import
-	if r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL); r.code != 1 || !strings.Contains(r.stderr, "RUNNING") {
+	if r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL); r.code != 1 || !strings.Contains(r.stderr, "RUNNING") {
 		t.Errorf("an import that is not ours: exit %d, %s", r.code, r.stderr)
 	}
 	os.WriteFile(marker, []byte(started["cancel"].(string)+"\n"), 0o640) // ours, as the killed sync recorded it
-	r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srv.URL)
+	r := seatlake(t, tokenEnv, "sync", "jsm-assets", "--warehouse", wh, "--url", srvURL)
 	if r.code != 0 || !strings.Contains(r.stdout, "created=0") {
 		t.Fatalf("the sync after a killed one: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
