@@ -34,10 +34,8 @@ const (
 	DefaultBatchRows   = table.DefaultBatchRows
 	DefaultCodec       = warehouse.DefaultCodec
 	MaxServiceNowBatch = assets.MaxServiceNowBatch
-	// ColumnLabels and ColumnNames are ServiceNow's insertMultiple record keys: the columns' labels (its default)
-	// or their names.
+	// ColumnLabels is ServiceNow's default insertMultiple record keys: the columns' labels.
 	ColumnLabels = assets.ColumnLabels
-	ColumnNames  = assets.ColumnNames
 	// LegacyDir is the folder, under the warehouse directory, where migrate moves the earlier layout's files.
 	LegacyDir = warehouse.LegacyDir
 )
@@ -69,11 +67,6 @@ func CloudNames() []string { return msauth.CloudNames() }
 
 // LoadSecret reads a secret from the file, else from the environment variable.
 func LoadSecret(envName, file string) (Secret, error) { return msauth.LoadSecret(envName, file) }
-
-// LoadNamedSecret is LoadSecret naming what the secret is and its flag in errors.
-func LoadNamedSecret(what, flag, envName, file string) (Secret, error) {
-	return msauth.LoadNamedSecret(what, flag, envName, file)
-}
 
 // Credential picks the client credential, strongest first: a certificate (its password in the environment
 // variable certPasswordEnv), a federated token file, else a secret (from its file or its environment variable).

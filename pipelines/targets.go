@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/load/assets"
 )
 
@@ -37,14 +38,14 @@ func JSMAssetsTarget(get func(name string) string, tenants []TenantTokenFile, se
 		if t.File == "" {
 			continue
 		}
-		tok, err := LoadNamedSecret("JSM Assets token", "jsm-assets-token-file", "", t.File)
+		tok, err := msauth.LoadNamedSecret("JSM Assets token", "jsm-assets-token-file", "", t.File)
 		if err != nil {
 			return cfg, nil, fmt.Errorf("tenant %q: jsm-assets-token-file: %w", t.Name, err)
 		}
 		own = append(own, TenantToken{t.Name, t.TenantID, tok.Reveal()})
 	}
 	// The shared token is needed unless tenants have their own; a tenant left without one fails alone.
-	tok, err := LoadNamedSecret("JSM Assets token", "token-file", "SEATLAKE_JSM_ASSETS_TOKEN", get("token-file"))
+	tok, err := msauth.LoadNamedSecret("JSM Assets token", "token-file", "SEATLAKE_JSM_ASSETS_TOKEN", get("token-file"))
 	if err != nil && len(own) == 0 {
 		return cfg, nil, fmt.Errorf("the Assets container token: %w", err)
 	}
@@ -86,13 +87,13 @@ func serviceNowCredentials(sn assets.ServiceNowConfig, get func(name string) str
 	case client != "" && user != "":
 		return sn, errors.New("give user (basic auth) or client-id (OAuth), not both")
 	case client != "":
-		sec, err := LoadNamedSecret("ServiceNow client secret", "client-secret-file", "SEATLAKE_SERVICENOW_CLIENT_SECRET", get("client-secret-file"))
+		sec, err := msauth.LoadNamedSecret("ServiceNow client secret", "client-secret-file", "SEATLAKE_SERVICENOW_CLIENT_SECRET", get("client-secret-file"))
 		if err != nil {
 			return sn, fmt.Errorf("the OAuth client secret: %w", err)
 		}
 		sn.ClientID, sn.ClientSecret = client, sec.Reveal()
 	case user != "":
-		pw, err := LoadNamedSecret("ServiceNow password", "password-file", "SEATLAKE_SERVICENOW_PASSWORD", get("password-file"))
+		pw, err := msauth.LoadNamedSecret("ServiceNow password", "password-file", "SEATLAKE_SERVICENOW_PASSWORD", get("password-file"))
 		if err != nil {
 			return sn, fmt.Errorf("the password of %s: %w", user, err)
 		}
