@@ -13,7 +13,7 @@ import (
 // A sync's lines name the target and the tenant on every object type; its failures are one line, sorted by tenant,
 // and a tenant whose latest run was not complete makes it a configuration to fix (ErrNotComplete).
 func TestWriteSyncs(t *testing.T) {
-	ok := SyncResult{TenantID: "t1", TenantName: "contoso", Status: "succeeded", Sent: map[string]int{"people": 3}, Counts: map[string]int{}}
+	ok := SyncResult{TenantID: "t1", TenantName: "contoso", Status: "succeeded", Sent: map[string]int{"persons": 3}, Counts: map[string]int{"Person:created": 3}}
 	failed := SyncResult{TenantID: "t2", Status: "failed", Err: errors.New("Assets answered 500")}
 	partial := SyncResult{TenantID: "t3", Err: fmt.Errorf("tenant t3: %w", ErrNotComplete)}
 	for _, tt := range []struct {
@@ -47,9 +47,21 @@ func TestWriteSyncs(t *testing.T) {
 		})
 	}
 	var b strings.Builder
+	if err := WriteSyncs(&b, "jsm-assets", []SyncResult{ok}, false); err != nil {
+		t.Fatal(err)
+	}
+	if want := `jsm-assets tenant=contoso tenant_id=t1 type="Person" sent=3 created=3 updated=0 unchanged=0 errors=0 dry_run=false status=succeeded`; !strings.HasPrefix(b.String(), want+"\n") {
+		t.Errorf("the Person line:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
 	WriteSync(&b, "servicenow sync=1", SyncResult{Sent: map[string]int{}}, false)
 	if !strings.Contains(b.String(), "created=- updated=- unchanged=- errors=-") {
 		t.Errorf("counts the target did not report are -: %s", b.String())
+	}
+	b.Reset()
+	WriteSync(&b, "jsm-assets", SyncResult{Sent: map[string]int{"persons": 5}, Diff: map[string]map[string]int{"persons": {"new": 2, "changed": 1, "gone": 1}}}, true)
+	if want := `jsm-assets type="Person" would_send=5 new=2 changed=1 gone=1 dry_run=true`; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("the dry run's Person line:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
 
