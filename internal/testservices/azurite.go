@@ -70,17 +70,13 @@ func azuriteBin() (string, bool) {
 // Telemetry is off (Azurite otherwise reports to an outside host).
 func StartAzurite(t testing.TB) *Azurite {
 	t.Helper()
-	bin, err := azuriteProgram()
-	if err != nil {
-		failStart(t, err)
-	}
-	a, err := startAzurite(bin, t.TempDir())
+	a, stop, err := RunAzurite()
 	if err != nil {
 		failStart(t, err)
 	}
 	t.Cleanup(func() {
-		if err := a.proc.stop(syscall.SIGTERM); err != nil {
-			t.Errorf("azurite: %v", err)
+		if err := stop(); err != nil {
+			t.Error(err)
 		}
 	})
 	return a

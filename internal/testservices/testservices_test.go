@@ -132,7 +132,7 @@ func TestAzurite(t *testing.T) {
 	var left *stopped
 	t.Run("server", func(t *testing.T) {
 		a := StartAzurite(t)
-		left = &stopped{name: "azurite", pgid: a.proc.pid(), port: a.Port}
+		left = &stopped{name: "azurite", pgid: a.proc.pid(), port: a.Port, dir: a.proc.cmd.Dir}
 		if want := fmt.Sprintf("BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1;", a.Port); !strings.Contains(a.ConnectionString, want) {
 			t.Errorf("connection string %q lacks %q", a.ConnectionString, want)
 		}
