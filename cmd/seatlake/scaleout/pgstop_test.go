@@ -65,8 +65,10 @@ func TestPostgresStoppedMidRunFailsByName(t *testing.T) {
 		t.Fatalf("a run whose catalog stopped: %v (want exit 1)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	t.Logf("exit 1 %s after the server stopped", time.Since(stopped).Round(time.Millisecond))
-	if !strings.Contains(stderr.String(), "PostgreSQL") {
-		t.Errorf("the failure does not name the PostgreSQL catalog:\n%s", stderr.String())
+	// The run's failure is its last line, "seatlake: run failed: …" (the log lines before it are context).
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "seatlake: ") || !strings.Contains(last, "the PostgreSQL catalog") {
+		t.Errorf("the failure's line does not name the PostgreSQL catalog: %q\n%s", last, stderr.String())
 	}
 
 	pg.Start(t)
