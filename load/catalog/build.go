@@ -202,48 +202,93 @@ func Views(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, 
 // tableViews renders the statements creating a table's views over its part of the read set.
 func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, tr *warehouse.TableRead, relative bool) ([]string, error) {
 	t := tr.Table
+	d, names, err := viewDataOf(t)
+	if err != nil {
+		return nil, err
+	}
+	all, latest, err := viewFiles(ctx, wh, tr, relative)
+	if err != nil {
+		return nil, err
+	}
+	r := viewRenderer{tmpl: tmpl}
+	views := viewNames(t, d)
+	if len(all) == 0 {
+		if err := r.each("empty.sql", d, views); err != nil {
+			return nil, err
+		}
+	} else {
+		d.Source = "[" + strings.Join(all, ", ") + "]"
+		d.Latest = "[" + strings.Join(latest, ", ") + "]"
+		if err := markPresent(ctx, conn, d.Source, d.Columns); err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			e := d
+			if strings.Contains(name, "history") {
+				e.View = d.History
+			}
+			if err := r.render(name, e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := r.each("comments.sql", d, views); err != nil {
+		return nil, err
+	}
+	return r.out, nil
+}
+
+// viewDataOf is what the templates see of t before its files are known, and the templates of its kind, in order:
+// the event view reads its history view.
+func viewDataOf(t *table.Table) (viewData, []string, error) {
 	d := viewData{View: t.Name, History: t.Name + "_history", Keys: t.Keys(), Doc: t.Doc}
 	for _, c := range t.Columns {
 		typ, err := duckType(c.Type)
 		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", c.Name, err)
+			return d, nil, fmt.Errorf("column %s: %w", c.Name, err)
 		}
 		d.Columns = append(d.Columns, viewColumn{Name: c.Name, Type: typ, Doc: c.Doc})
 	}
-	var names []string // templates, in order: the event view reads its history view
 	switch t.Kind {
 	case table.Snapshot:
 		d.Partition, d.PartitionDoc = "snapshot_date", "UTC day of the snapshot (the partition's snapshot_date)"
-		names = []string{"snapshot_history.sql", "snapshot_latest.sql"}
+		return d, []string{"snapshot_history.sql", "snapshot_latest.sql"}, nil
 	case table.Event:
 		if len(d.Keys) == 0 {
-			return nil, errors.New("an event table needs key columns: its views deduplicate on them")
+			return d, nil, errors.New("an event table needs key columns: its views deduplicate on them")
 		}
 		d.Partition, d.PartitionDoc = "event_date", "UTC date of "+t.EventTime+" (the partition's event_date)"
-		names = []string{"event_history.sql", "event_latest.sql"}
+		return d, []string{"event_history.sql", "event_latest.sql"}, nil
 	case table.Log:
-		names = []string{"log.sql"}
-	default:
-		return nil, fmt.Errorf("unknown table kind %s", t.Kind)
+		return d, []string{"log.sql"}, nil
 	}
-	views := []string{t.Name}
-	if t.Kind != table.Log {
-		views = append(views, d.History)
+	return d, nil, fmt.Errorf("unknown table kind %s", t.Kind)
+}
+
+// viewNames are the views of t: the default view, and its history view but for a log table.
+func viewNames(t *table.Table, d viewData) []string {
+	if t.Kind == table.Log {
+		return []string{t.Name}
 	}
-	// Each tenant's latest day (snapshot tables): what the default view reads.
+	return []string{t.Name, d.History}
+}
+
+// viewFiles are the read set's files of a table as SQL literals: all of them, and those of each tenant's latest
+// day (snapshot tables: what the default view reads). A file missing from the warehouse is an error naming the
+// first one.
+func viewFiles(ctx context.Context, wh *warehouse.Warehouse, tr *warehouse.TableRead, relative bool) (all, latest []string, err error) {
 	latestDay := map[string]string{}
 	for _, f := range tr.Files {
 		if f.Day > latestDay[f.Tenant] {
 			latestDay[f.Tenant] = f.Day
 		}
 	}
-	var all, latest []string
 	root := wh.Root()
 	var missing []string
 	for _, f := range tr.Files {
 		p, err := wh.LocalCopy(ctx, f.Location)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			missing = append(missing, p)
@@ -259,53 +304,39 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh
 			latest = append(latest, lit(filepath.ToSlash(p)))
 		}
 	}
-
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%d file(s) of the committed snapshots are missing from %s (removed by hand, or the warehouse copied in part), first %s: restore them from a copy; a run replaces its tenant's snapshot of the day, events stay lost", len(missing), root, missing[0])
+		return nil, nil, fmt.Errorf("%d file(s) of the committed snapshots are missing from %s (removed by hand, or the warehouse copied in part), first %s: restore them from a copy; a run replaces its tenant's snapshot of the day, events stay lost", len(missing), root, missing[0])
 	}
-	var out []string
-	render := func(name string, data viewData) error {
-		var b bytes.Buffer
-		if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
-			return fmt.Errorf("rendering %s: %w", name, err)
-		}
-		if hasStatement(b.String()) {
-			out = append(out, b.String())
-		}
-		return nil
+	return all, latest, nil
+}
+
+// viewRenderer collects the statements of rendered templates, leaving out those holding only comments.
+type viewRenderer struct {
+	tmpl *template.Template
+	out  []string
+}
+
+func (r *viewRenderer) render(name string, data viewData) error {
+	var b bytes.Buffer
+	if err := r.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return fmt.Errorf("rendering %s: %w", name, err)
 	}
-	if len(all) == 0 {
-		for _, v := range views {
-			e := d
-			e.View = v
-			if err := render("empty.sql", e); err != nil {
-				return nil, err
-			}
-		}
-	} else {
-		d.Source = "[" + strings.Join(all, ", ") + "]"
-		d.Latest = "[" + strings.Join(latest, ", ") + "]"
-		if err := markPresent(ctx, conn, d.Source, d.Columns); err != nil {
-			return nil, err
-		}
-		for _, name := range names {
-			e := d
-			if strings.Contains(name, "history") {
-				e.View = d.History
-			}
-			if err := render(name, e); err != nil {
-				return nil, err
-			}
-		}
+	if hasStatement(b.String()) {
+		r.out = append(r.out, b.String())
 	}
+	return nil
+}
+
+// each renders the template name once for each of views.
+func (r *viewRenderer) each(name string, d viewData, views []string) error {
 	for _, v := range views {
 		e := d
 		e.View = v
-		if err := render("comments.sql", e); err != nil {
-			return nil, err
+		if err := r.render(name, e); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // markPresent sets Present on the columns some file has.
