@@ -80,11 +80,8 @@ type TableMaintenance struct {
 // compacted (see compact).
 func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]TableMaintenance, error) {
 	o := opts.withDefaults()
-	// Legacy files in a table's folder would be taken for orphans: migrate first.
-	for _, pattern := range []string{"_state", "raw/*/tenant=*", "marts/*/tenant=*", "*/tenant=*/*.parquet"} {
-		if ms, _ := filepath.Glob(filepath.Join(w.root, pattern)); len(ms) > 0 {
-			return nil, fmt.Errorf("maintaining: %s holds files of the folder layout (%s): migrate it first, or they would be removed as orphans", w.root, ms[0])
-		}
+	if err := w.checkNoLegacyFiles(); err != nil {
+		return nil, err
 	}
 	// The snapshots readers read (each tenant's last complete run) are tagged before anything expires: a tag
 	// keeps its snapshot whatever its age (readtags.go).
@@ -98,66 +95,101 @@ func (w *Warehouse) Maintain(ctx context.Context, opts MaintainOptions) ([]Table
 			return out, fmt.Errorf("listing the tables: %w", err)
 		}
 		name := id[len(id)-1]
-		tm := TableMaintenance{Table: name}
-		before, err := w.cat.LoadTable(ctx, ident(name))
+		tm, err := w.maintainTable(ctx, name, o, read[name])
 		if err != nil {
-			return out, fmt.Errorf("maintaining %s: %w", name, err)
+			return out, err
 		}
-		if before.CurrentSnapshot() == nil {
-			out = append(out, tm)
-			continue
-		}
-		if decl := declaration(o.Tables, name); decl != nil && (decl.Kind == table.Snapshot || decl.Kind == table.Event) {
-			if tm.CompactedPartitions, tm.CompactedFiles, err = w.compact(ctx, decl, o, read[name]); err != nil {
-				return out, fmt.Errorf("maintaining %s: compacting small files: %w", name, err)
-			}
-			if before, err = w.cat.LoadTable(ctx, ident(name)); err != nil {
-				return out, fmt.Errorf("maintaining %s: %w", name, err)
-			}
-		}
-		if tm.TaggedSnapshots, err = w.tagReadSnapshots(ctx, name, read[name]); err != nil {
-			return out, fmt.Errorf("maintaining %s: %w", name, err)
-		}
-		had := map[int64]bool{}
-		for _, s := range before.Metadata().Snapshots() {
-			had[s.SnapshotID] = true
-		}
-		expire := func(ctx context.Context, _ *itable.Table, txn *itable.Transaction, _ iceberg.Properties) error {
-			return txn.ExpireSnapshots(itable.WithOlderThan(o.Retention), itable.WithRetainLast(1))
-		}
-		if _, err := w.commitTable(ctx, name, nil, expire); err != nil {
-			return out, fmt.Errorf("maintaining %s: expiring snapshots: %w", name, err)
-		}
-		var rw *itable.RewriteManifestsResult
-		rewrite := func(ctx context.Context, _ *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
-			var err error
-			rw, err = txn.RewriteManifests(ctx)
-			return err
-		}
-		if _, err := w.commitTable(ctx, name, nil, rewrite); err != nil {
-			return out, fmt.Errorf("maintaining %s: rewriting manifests: %w", name, err)
-		}
-		after, err := w.cat.LoadTable(ctx, ident(name))
-		if err != nil {
-			return out, fmt.Errorf("maintaining %s: %w", name, err)
-		}
-		for _, s := range after.Metadata().Snapshots() {
-			delete(had, s.SnapshotID)
-		}
-		tm.ExpiredSnapshots = len(had)
-		if rw != nil && !rw.IsNoOp() {
-			tm.RewrittenManifests, tm.AddedManifests = len(rw.RewrittenManifests), len(rw.AddedManifests)
-		}
-		res, err := after.DeleteOrphanFiles(ctx, itable.WithFilesOlderThan(o.OrphanAge))
-		if err != nil {
-			return out, fmt.Errorf("maintaining %s: removing orphan files: %w", name, err)
-		}
-		tm.OrphanFiles, tm.OrphanBytes = len(res.DeletedFiles), res.TotalSizeBytes
-		w.log.Info("maintained table", "table", name, "compacted_partitions", tm.CompactedPartitions, "compacted_files", tm.CompactedFiles, "expired_snapshots", tm.ExpiredSnapshots, "rewritten_manifests", tm.RewrittenManifests,
-			"orphan_files", tm.OrphanFiles, "orphan_bytes", tm.OrphanBytes)
 		out = append(out, tm)
 	}
 	return out, nil
+}
+
+// checkNoLegacyFiles refuses a warehouse holding files of the folder layout: in a table's folder they would be
+// taken for orphans. Migrate first.
+func (w *Warehouse) checkNoLegacyFiles() error {
+	for _, pattern := range []string{"_state", "raw/*/tenant=*", "marts/*/tenant=*", "*/tenant=*/*.parquet"} {
+		if ms, _ := filepath.Glob(filepath.Join(w.root, pattern)); len(ms) > 0 {
+			return fmt.Errorf("maintaining: %s holds files of the folder layout (%s): migrate it first, or they would be removed as orphans", w.root, ms[0])
+		}
+	}
+	return nil
+}
+
+// maintainTable maintains the table name (see Maintain); recorded is, per tenant, the snapshot of it the tenant's
+// last complete run recorded.
+func (w *Warehouse) maintainTable(ctx context.Context, name string, o MaintainOptions, recorded map[string]int64) (TableMaintenance, error) {
+	tm := TableMaintenance{Table: name}
+	before, err := w.cat.LoadTable(ctx, ident(name))
+	if err != nil {
+		return tm, fmt.Errorf("maintaining %s: %w", name, err)
+	}
+	if before.CurrentSnapshot() == nil {
+		return tm, nil
+	}
+	if decl := declaration(o.Tables, name); decl != nil && (decl.Kind == table.Snapshot || decl.Kind == table.Event) {
+		if tm.CompactedPartitions, tm.CompactedFiles, err = w.compact(ctx, decl, o, recorded); err != nil {
+			return tm, fmt.Errorf("maintaining %s: compacting small files: %w", name, err)
+		}
+		if before, err = w.cat.LoadTable(ctx, ident(name)); err != nil {
+			return tm, fmt.Errorf("maintaining %s: %w", name, err)
+		}
+	}
+	if tm.TaggedSnapshots, err = w.tagReadSnapshots(ctx, name, recorded); err != nil {
+		return tm, fmt.Errorf("maintaining %s: %w", name, err)
+	}
+	after, rw, err := w.expireAndRewrite(ctx, name, o)
+	if err != nil {
+		return tm, err
+	}
+	tm.ExpiredSnapshots = expired(before, after)
+	if rw != nil && !rw.IsNoOp() {
+		tm.RewrittenManifests, tm.AddedManifests = len(rw.RewrittenManifests), len(rw.AddedManifests)
+	}
+	res, err := after.DeleteOrphanFiles(ctx, itable.WithFilesOlderThan(o.OrphanAge))
+	if err != nil {
+		return tm, fmt.Errorf("maintaining %s: removing orphan files: %w", name, err)
+	}
+	tm.OrphanFiles, tm.OrphanBytes = len(res.DeletedFiles), res.TotalSizeBytes
+	w.log.Info("maintained table", "table", name, "compacted_partitions", tm.CompactedPartitions, "compacted_files", tm.CompactedFiles, "expired_snapshots", tm.ExpiredSnapshots, "rewritten_manifests", tm.RewrittenManifests,
+		"orphan_files", tm.OrphanFiles, "orphan_bytes", tm.OrphanBytes)
+	return tm, nil
+}
+
+// expireAndRewrite commits the expiry of the table's snapshots older than the retention (the current one kept),
+// then the rewrite of its manifests; it returns the table as reloaded after, and what the rewrite did.
+func (w *Warehouse) expireAndRewrite(ctx context.Context, name string, o MaintainOptions) (*itable.Table, *itable.RewriteManifestsResult, error) {
+	expire := func(ctx context.Context, _ *itable.Table, txn *itable.Transaction, _ iceberg.Properties) error {
+		return txn.ExpireSnapshots(itable.WithOlderThan(o.Retention), itable.WithRetainLast(1))
+	}
+	if _, err := w.commitTable(ctx, name, nil, expire); err != nil {
+		return nil, nil, fmt.Errorf("maintaining %s: expiring snapshots: %w", name, err)
+	}
+	var rw *itable.RewriteManifestsResult
+	rewrite := func(ctx context.Context, _ *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
+		var err error
+		rw, err = txn.RewriteManifests(ctx)
+		return err
+	}
+	if _, err := w.commitTable(ctx, name, nil, rewrite); err != nil {
+		return nil, nil, fmt.Errorf("maintaining %s: rewriting manifests: %w", name, err)
+	}
+	after, err := w.cat.LoadTable(ctx, ident(name))
+	if err != nil {
+		return nil, nil, fmt.Errorf("maintaining %s: %w", name, err)
+	}
+	return after, rw, nil
+}
+
+// expired counts the snapshots of before that after no longer has.
+func expired(before, after *itable.Table) int {
+	had := map[int64]bool{}
+	for _, s := range before.Metadata().Snapshots() {
+		had[s.SnapshotID] = true
+	}
+	for _, s := range after.Metadata().Snapshots() {
+		delete(had, s.SnapshotID)
+	}
+	return len(had)
 }
 
 func declaration(tables []*table.Table, name string) *table.Table {
@@ -208,87 +240,17 @@ func (w *Warehouse) compact(ctx context.Context, tbl *table.Table, o MaintainOpt
 	if dayField < 0 {
 		return 0, 0, nil
 	}
-	byDay := func(dfs []iceberg.DataFile) map[string][]iceberg.DataFile {
-		m := map[string][]iceberg.DataFile{}
-		for _, df := range dfs {
-			d := dayString(int64(dateValue(df.Partition()[dayField])))
-			m[d] = append(m[d], df)
-		}
-		return m
+	groups, err := w.planCompaction(it, cur, dayField, o, recorded)
+	if err != nil || len(groups) == 0 {
+		return 0, 0, err
 	}
-	cache := map[string][]iceberg.DataFile{}
-	var groups []*compactGroup
-	defer func() {
-		for _, g := range groups {
-			if g.tw != nil && !g.tw.committed {
-				if aerr := g.tw.abort(); aerr != nil {
-					w.log.Warn("could not remove a compacted file that was not committed; maintenance removes it as an orphan", "table", tbl.Name, "err", aerr)
-				}
-			}
-		}
-	}()
-	for _, tenant := range slices.Sorted(maps.Keys(recorded)) {
-		snap := it.SnapshotByID(recorded[tenant])
-		if snap == nil {
-			continue // expired by another engine despite its read tag: leave the tenant's files as they are
-		}
-		was, err := snapshotFiles(it, snap, w.fs, tenant, cache)
-		if err != nil {
-			return 0, 0, err
-		}
-		now, err := snapshotFiles(it, cur, w.fs, tenant, cache)
-		if err != nil {
-			return 0, 0, err
-		}
-		wasDays, nowDays := byDay(was), byDay(now)
-		for _, d := range slices.Sorted(maps.Keys(nowDays)) {
-			dfs := nowDays[d]
-			var size int64
-			for _, df := range dfs {
-				size += df.FileSizeBytes()
-			}
-			if len(dfs) < o.CompactMinFiles || size > o.CompactMaxBytes || !samePaths(dfs, wasDays[d]) {
-				continue
-			}
-			slices.SortFunc(dfs, func(a, b iceberg.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
-			groups = append(groups, &compactGroup{tenant: tenant, day: d, old: dfs})
-		}
-	}
-	if len(groups) == 0 {
-		return 0, 0, nil
-	}
+	defer w.abortCompaction(tbl, groups)
 	for _, g := range groups {
 		if err := w.rewriteGroup(ctx, it, tbl, g); err != nil {
 			return 0, 0, fmt.Errorf("tenant %s, %s: %w", g.tenant, g.day, err)
 		}
 	}
-	var staged []*compactGroup
-	_, err = w.commitTable(ctx, tbl.Name, iceberg.Properties{propRunID: compactRunID},
-		func(ctx context.Context, it *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
-			staged = staged[:0]
-			cache := map[string][]iceberg.DataFile{}
-			rw := txn.NewRewrite(props)
-			for _, g := range groups {
-				now, err := partitionFilesOf(it, cache, w.fs, tbl, g.tenant, g.day)
-				if err != nil {
-					return err
-				}
-				if !samePaths(now, g.old) {
-					continue // a run committed the partition since: it wins
-				}
-				for _, df := range g.old {
-					rw.DeleteFile(df)
-				}
-				for _, df := range g.tw.dataFiles() {
-					rw.AddDataFile(df)
-				}
-				staged = append(staged, g)
-			}
-			if len(staged) == 0 {
-				return errNothingToCompact
-			}
-			return rw.Commit(ctx)
-		})
+	staged, err := w.commitCompaction(ctx, tbl, groups)
 	if errors.Is(err, errNothingToCompact) {
 		return 0, 0, nil
 	}
@@ -303,17 +265,115 @@ func (w *Warehouse) compact(ctx context.Context, tbl *table.Table, o MaintainOpt
 	return partitions, files, nil
 }
 
+// planCompaction lists the partitions to compact, tenant by tenant: those whose current files (in cur) are
+// exactly those of the snapshot the tenant's last complete run recorded, and are many and small enough.
+func (w *Warehouse) planCompaction(it *itable.Table, cur *itable.Snapshot, dayField int, o MaintainOptions, recorded map[string]int64) ([]*compactGroup, error) {
+	cache := map[string][]iceberg.DataFile{}
+	var groups []*compactGroup
+	for _, tenant := range slices.Sorted(maps.Keys(recorded)) {
+		snap := it.SnapshotByID(recorded[tenant])
+		if snap == nil {
+			continue // expired by another engine despite its read tag: leave the tenant's files as they are
+		}
+		was, err := snapshotFiles(it, snap, w.fs, tenant, cache)
+		if err != nil {
+			return nil, err
+		}
+		now, err := snapshotFiles(it, cur, w.fs, tenant, cache)
+		if err != nil {
+			return nil, err
+		}
+		wasDays, nowDays := filesByDay(was, dayField), filesByDay(now, dayField)
+		for _, d := range slices.Sorted(maps.Keys(nowDays)) {
+			dfs := nowDays[d]
+			if !o.smallFiles(dfs) || !samePaths(dfs, wasDays[d]) {
+				continue
+			}
+			slices.SortFunc(dfs, func(a, b iceberg.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
+			groups = append(groups, &compactGroup{tenant: tenant, day: d, old: dfs})
+		}
+	}
+	return groups, nil
+}
+
+// smallFiles says whether the files of a partition are to be compacted: at least CompactMinFiles, adding up to
+// CompactMaxBytes at most.
+func (o MaintainOptions) smallFiles(dfs []iceberg.DataFile) bool {
+	var size int64
+	for _, df := range dfs {
+		size += df.FileSizeBytes()
+	}
+	return len(dfs) >= o.CompactMinFiles && size <= o.CompactMaxBytes
+}
+
+// filesByDay groups data files by their day partition (the partition field dayField).
+func filesByDay(dfs []iceberg.DataFile, dayField int) map[string][]iceberg.DataFile {
+	m := map[string][]iceberg.DataFile{}
+	for _, df := range dfs {
+		d := dayString(int64(dateValue(df.Partition()[dayField])))
+		m[d] = append(m[d], df)
+	}
+	return m
+}
+
+// commitCompaction commits, in one replace commit, each group's compacted file in place of its files, but for a
+// partition a run committed since it was planned; it returns the groups committed, errNothingToCompact when none.
+func (w *Warehouse) commitCompaction(ctx context.Context, tbl *table.Table, groups []*compactGroup) ([]*compactGroup, error) {
+	var staged []*compactGroup
+	_, err := w.commitTable(ctx, tbl.Name, iceberg.Properties{propRunID: compactRunID},
+		func(ctx context.Context, it *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
+			var err error
+			staged, err = w.stageCompaction(ctx, it, txn, props, tbl, groups)
+			return err
+		})
+	return staged, err
+}
+
+// stageCompaction stages the replacement of the groups' files against the table as reloaded (it), re-checking
+// each partition: one a run committed since it was planned is left out (the run wins).
+func (w *Warehouse) stageCompaction(ctx context.Context, it *itable.Table, txn *itable.Transaction, props iceberg.Properties, tbl *table.Table, groups []*compactGroup) ([]*compactGroup, error) {
+	var staged []*compactGroup
+	cache := map[string][]iceberg.DataFile{}
+	rw := txn.NewRewrite(props)
+	for _, g := range groups {
+		now, err := partitionFilesOf(it, cache, w.fs, tbl, g.tenant, g.day)
+		if err != nil {
+			return nil, err
+		}
+		if !samePaths(now, g.old) {
+			continue // a run committed the partition since: it wins
+		}
+		for _, df := range g.old {
+			rw.DeleteFile(df)
+		}
+		for _, df := range g.tw.dataFiles() {
+			rw.AddDataFile(df)
+		}
+		staged = append(staged, g)
+	}
+	if len(staged) == 0 {
+		return nil, errNothingToCompact
+	}
+	return staged, rw.Commit(ctx)
+}
+
+// abortCompaction removes the compacted files that were not committed.
+func (w *Warehouse) abortCompaction(tbl *table.Table, groups []*compactGroup) {
+	for _, g := range groups {
+		if g.tw != nil && !g.tw.committed {
+			if aerr := g.tw.abort(); aerr != nil {
+				w.log.Warn("could not remove a compacted file that was not committed; maintenance removes it as an orphan", "table", tbl.Name, "err", aerr)
+			}
+		}
+	}
+}
+
 // rewriteGroup writes the rows of g's files, in order, into new files of its partition (one, unless it holds more
 // than WriterOptions.FileRows rows), as a run writes them: the declared columns with their field ids, the
 // partition column inside. A column declared after a file was written is null in its rows, as readers saw it.
 func (w *Warehouse) rewriteGroup(ctx context.Context, it *itable.Table, tbl *table.Table, g *compactGroup) error {
-	txn := &Txn{w: w, runID: compactRunID, tenantID: g.tenant, opts: WriterOptions{}.withDefaults()}
-	tw, err := newTableWriter(txn, tbl)
+	tw, err := w.boundWriter(it, tbl, compactRunID, g.tenant, WriterOptions{})
 	if err != nil {
-		return err
-	}
-	tw.it = it
-	if tw.ws, tw.types, err = writeSchema(tbl, it.Schema()); err != nil {
 		return err
 	}
 	g.tw = tw
@@ -357,13 +417,7 @@ func partitionFilesOf(it *itable.Table, cache map[string][]iceberg.DataFile, fs 
 		return nil, err
 	}
 	_, dayField := partitionFieldIDs(it, tbl)
-	var out []iceberg.DataFile
-	for _, df := range files {
-		if dayString(int64(dateValue(df.Partition()[dayField]))) == day {
-			out = append(out, df)
-		}
-	}
-	return out, nil
+	return filesByDay(files, dayField)[day], nil
 }
 
 // samePaths reports whether a and b are the same set of files.

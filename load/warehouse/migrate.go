@@ -45,10 +45,8 @@ func (w *Warehouse) NeedsMigration(tables []*table.Table) bool {
 		return true
 	}
 	for _, t := range tables {
-		for _, dir := range legacyDirs(w.root, t) {
-			if ms, _ := filepath.Glob(filepath.Join(dir, "tenant=*")); len(ms) > 0 {
-				return true
-			}
+		if _, dir := legacyTableDir(w.root, t); dir != "" {
+			return true
 		}
 	}
 	return false
@@ -62,6 +60,19 @@ func legacyDirs(root string, t *table.Table) []string {
 	return []string{filepath.Join(root, string(Raw), t.Name), filepath.Join(root, string(Marts), t.Name)}
 }
 
+// legacyTableDir is the folder of legacy files of t and the layer it was in; "" when it has none.
+func legacyTableDir(root string, t *table.Table) (Layer, string) {
+	for i, d := range legacyDirs(root, t) {
+		if ms, _ := filepath.Glob(filepath.Join(d, "tenant=*")); len(ms) > 0 {
+			if i == 1 {
+				return Marts, d
+			}
+			return Raw, d
+		}
+	}
+	return Raw, ""
+}
+
 // Migrate moves a warehouse in the folder layout into Iceberg tables, keeping every row of every night: each
 // legacy file of tables is read and written again as a data file of the table (with the partition column inside,
 // as Iceberg requires), one commit per table; then each tenant gets a commit log row naming the tables' snapshots
@@ -71,21 +82,52 @@ func legacyDirs(root string, t *table.Table) []string {
 // Migrate refuses a warehouse with a commit the folder protocol never finished (_commits/): open it once with the
 // seatlake version that wrote it.
 func (w *Warehouse) Migrate(ctx context.Context, tables []*table.Table) (*Migration, error) {
-	if w.local != w.root {
-		return nil, errors.New("migrating: the folder layout is migrated into a warehouse whose storage is its own directory; migrate it locally first, then copy the tables")
-	}
-	if ms, _ := filepath.Glob(filepath.Join(w.root, "_commits", "*.json")); len(ms) > 0 {
-		return nil, fmt.Errorf("migrating: %s holds a commit the previous seatlake never finished (%s): run that version once on it, then migrate", w.root, ms[0])
+	if err := w.checkMigratable(); err != nil {
+		return nil, err
 	}
 	m := &Migration{Tables: map[string]int64{}}
+	perTenant, err := w.migrateTables(ctx, tables, m)
+	if err != nil {
+		return m, err
+	}
+	stateOf, err := w.legacyState()
+	if err != nil {
+		return m, err
+	}
+	if err := w.recordMigration(ctx, m, perTenant, stateOf); err != nil {
+		return m, err
+	}
+	// Only now, with everything committed and recorded, the legacy files go aside.
+	if err := w.moveLegacyFiles(tables); err != nil {
+		return m, err
+	}
+	w.log.Info("migrated the warehouse's folder layout into Iceberg tables", "tables", len(m.Tables), "files", m.Files, "legacy_files", filepath.Join(w.root, LegacyDir))
+	return m, nil
+}
+
+// checkMigratable refuses a warehouse Migrate cannot migrate: one whose storage is elsewhere, or with a commit the
+// folder protocol never finished.
+func (w *Warehouse) checkMigratable() error {
+	if w.local != w.root {
+		return errors.New("migrating: the folder layout is migrated into a warehouse whose storage is its own directory; migrate it locally first, then copy the tables")
+	}
+	if ms, _ := filepath.Glob(filepath.Join(w.root, "_commits", "*.json")); len(ms) > 0 {
+		return fmt.Errorf("migrating: %s holds a commit the previous seatlake never finished (%s): run that version once on it, then migrate", w.root, ms[0])
+	}
+	return nil
+}
+
+// migrateTables migrates the legacy files of each of tables, counting them in m; it returns, per tenant, the
+// snapshot holding its rows of each table but the log tables (read at their current snapshot).
+func (w *Warehouse) migrateTables(ctx context.Context, tables []*table.Table, m *Migration) (map[string]map[string]int64, error) {
 	perTenant := map[string]map[string]int64{} // tenant -> table -> snapshot id
 	for _, t := range tables {
 		if err := ctx.Err(); err != nil {
-			return m, err
+			return nil, err
 		}
 		snaps, rows, files, err := w.migrateTable(ctx, t)
 		if err != nil {
-			return m, fmt.Errorf("migrating %s: %w", t.Name, err)
+			return nil, fmt.Errorf("migrating %s: %w", t.Name, err)
 		}
 		if files == 0 {
 			continue
@@ -101,10 +143,14 @@ func (w *Warehouse) Migrate(ctx context.Context, tables []*table.Table) (*Migrat
 			perTenant[tenant][t.Name] = id
 		}
 	}
-	// State, per tenant, with the snapshots: the commit log rows that make the migrated data visible.
+	return perTenant, nil
+}
+
+// legacyState is the state the folder layout kept (_state/tenant=<id>/<stream>.json): per tenant, per stream.
+func (w *Warehouse) legacyState() (map[string]map[string]string, error) {
 	states, err := filepath.Glob(filepath.Join(w.root, "_state", "tenant=*"))
 	if err != nil {
-		return m, err
+		return nil, err
 	}
 	stateOf := map[string]map[string]string{}
 	for _, dir := range states {
@@ -113,7 +159,7 @@ func (w *Warehouse) Migrate(ctx context.Context, tables []*table.Table) (*Migrat
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
-				return m, fmt.Errorf("migrating state: %w", err)
+				return nil, fmt.Errorf("migrating state: %w", err)
 			}
 			if stateOf[tenant] == nil {
 				stateOf[tenant] = map[string]string{}
@@ -121,7 +167,13 @@ func (w *Warehouse) Migrate(ctx context.Context, tables []*table.Table) (*Migrat
 			stateOf[tenant][strings.TrimSuffix(filepath.Base(f), ".json")] = string(b)
 		}
 	}
-	tenants := slices.Sorted(maps.Keys(perTenant))
+	return stateOf, nil
+}
+
+// recordMigration writes, per tenant, the commit log row that makes the migrated data visible: the snapshots of
+// its tables and its state. The tenants whose state was carried over go into m.
+func (w *Warehouse) recordMigration(ctx context.Context, m *Migration, perTenant map[string]map[string]int64, stateOf map[string]map[string]string) error {
+	tenants := slices.Collect(maps.Keys(perTenant))
 	for t := range stateOf {
 		if _, ok := perTenant[t]; !ok {
 			tenants = append(tenants, t)
@@ -130,30 +182,33 @@ func (w *Warehouse) Migrate(ctx context.Context, tables []*table.Table) (*Migrat
 	slices.Sort(tenants)
 	for _, tenant := range tenants {
 		if err := checkName("tenant id", tenant); err != nil {
-			return m, fmt.Errorf("migrating: %w", err)
+			return fmt.Errorf("migrating: %w", err)
 		}
 		if _, err := w.recordCommit(ctx, tenant, "migrated-"+time.Now().UTC().Format("20060102T150405Z"), perTenant[tenant], stateOf[tenant], 0); err != nil {
-			return m, fmt.Errorf("migrating: recording tenant %s: %w", tenant, err)
+			return fmt.Errorf("migrating: recording tenant %s: %w", tenant, err)
 		}
 		if len(stateOf[tenant]) > 0 {
 			m.Tenants = append(m.Tenants, tenant)
 		}
 	}
-	// Only now, with everything committed and recorded, the legacy files go aside.
+	return nil
+}
+
+// moveLegacyFiles moves the folder layout's files of tables, its state, commits and staging under _legacy/.
+func (w *Warehouse) moveLegacyFiles(tables []*table.Table) error {
 	for _, t := range tables {
 		for _, dir := range legacyDirs(w.root, t) {
 			if err := moveLegacy(w.root, dir, "tenant=*"); err != nil {
-				return m, err
+				return err
 			}
 		}
 	}
 	for _, d := range []string{"_state", "_commits", dirStaging} {
 		if err := moveLegacy(w.root, w.root, d); err != nil {
-			return m, err
+			return err
 		}
 	}
-	w.log.Info("migrated the warehouse's folder layout into Iceberg tables", "tables", len(m.Tables), "files", m.Files, "legacy_files", filepath.Join(w.root, LegacyDir))
-	return m, nil
+	return nil
 }
 
 // moveLegacy moves the entries of dir matching pattern to the same place under root/_legacy.
@@ -181,109 +236,29 @@ func moveLegacy(root, dir, pattern string) error {
 // migrateTable rewrites a table's legacy files into its Iceberg table in one commit; it returns the snapshot id
 // per tenant, the rows and the files migrated.
 func (w *Warehouse) migrateTable(ctx context.Context, t *table.Table) (map[string]int64, int64, int, error) {
-	layer, dir := Raw, ""
-	for i, d := range legacyDirs(w.root, t) {
-		if ms, _ := filepath.Glob(filepath.Join(d, "tenant=*")); len(ms) > 0 {
-			dir = d
-			if i == 1 {
-				layer = Marts
-			}
-			break
-		}
-	}
+	layer, dir := legacyTableDir(w.root, t)
 	if dir == "" {
 		return nil, 0, 0, nil
 	}
-	pattern := filepath.Join(dir, "tenant=*", "*=*", "*.parquet")
-	if t.Kind == table.Log {
-		pattern = filepath.Join(dir, "tenant=*", "*.parquet")
-	}
-	paths, err := filepath.Glob(pattern)
+	paths, err := legacyFiles(dir, t)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	slices.Sort(paths)
 	it, err := w.ensureTable(ctx, t, layer)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	snaps := map[string]int64{}
 	if s := migratedSnapshot(it); s != nil { // an interrupted migration committed it already
-		for _, p := range paths {
-			snaps[legacyTenant(dir, p)] = s.SnapshotID
-		}
-		return snaps, 0, len(paths), nil
+		return tenantSnapshots(dir, paths, s.SnapshotID), 0, len(paths), nil
 	}
-	mem := memory.DefaultAllocator
-	var dfs []iceberg.DataFile
-	var rows int64
-	writers := map[string]*TableWriter{}
-	defer func() {
-		for _, tw := range writers {
-			if !tw.committed {
-				tw.abort()
-			}
-		}
-	}()
+	lm := &legacyMigration{w: w, t: t, it: it, layer: layer, writers: map[string]*TableWriter{}}
+	defer lm.abort()
 	for _, p := range paths {
-		tenant := legacyTenant(dir, p)
-		if err := checkName("tenant id", tenant); err != nil {
+		if err := lm.migrateFile(ctx, legacyTenant(dir, p), p); err != nil {
 			return nil, 0, 0, err
 		}
-		day := ""
-		if t.Kind != table.Log {
-			_, day, _ = strings.Cut(filepath.Base(filepath.Dir(p)), "=")
-			if _, err := time.Parse(time.DateOnly, day); err != nil {
-				return nil, 0, 0, fmt.Errorf("%s: partition %q is not a date", p, day)
-			}
-		}
-		err := readLegacy(ctx, mem, p, t, func(rec arrow.RecordBatch) error {
-			rows += rec.NumRows()
-			if t.Kind == table.Log {
-				df, err := w.writeLogFile(ctx, it, t, tenant, "migrated", rec)
-				if err != nil {
-					return err
-				}
-				dfs = append(dfs, df)
-				return nil
-			}
-			tw := writers[tenant]
-			if tw == nil {
-				txn := &Txn{w: w, runID: "migrated", tenantID: tenant, opts: WriterOptions{Layer: layer}.withDefaults()}
-				if tw, err = newTableWriter(txn, t); err != nil {
-					return err
-				}
-				tw.it = it
-				if tw.ws, tw.types, err = writeSchema(t, it.Schema()); err != nil {
-					return err
-				}
-				writers[tenant] = tw
-			}
-			return tw.writeTo(day, rec)
-		})
-		if err != nil {
-			return nil, 0, 0, fmt.Errorf("%s: %w", p, err)
-		}
-		if tw := writers[tenant]; tw != nil {
-			if pf := tw.files[day]; pf != nil { // one new file per legacy file
-				if err := tw.finish(pf); err != nil {
-					return nil, 0, 0, err
-				}
-			} else if t.Kind == table.Snapshot && !slices.ContainsFunc(tw.closed, func(pf *partFile) bool { return pf.partition == day }) {
-				// An empty legacy snapshot stays an empty snapshot.
-				pf, err := tw.open(day)
-				if err != nil {
-					return nil, 0, 0, err
-				}
-				if err := tw.finish(pf); err != nil {
-					return nil, 0, 0, err
-				}
-			}
-		}
 	}
-	for _, tenant := range slices.Sorted(maps.Keys(writers)) {
-		dfs = append(dfs, writers[tenant].dataFiles()...)
-	}
+	dfs := lm.dataFiles()
 	res, err := w.commitTable(ctx, t.Name, iceberg.Properties{propMigrated: "folder layout", propRunID: "migrated"},
 		func(ctx context.Context, _ *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
 			return txn.AddDataFiles(ctx, dfs, props)
@@ -291,13 +266,137 @@ func (w *Warehouse) migrateTable(ctx context.Context, t *table.Table) (map[strin
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	for _, tw := range writers {
+	for _, tw := range lm.writers {
 		tw.committed = true
 	}
-	for _, p := range paths {
-		snaps[legacyTenant(dir, p)] = res.SnapshotID
+	return tenantSnapshots(dir, paths, res.SnapshotID), lm.rows, len(paths), nil
+}
+
+// legacyFiles are the Parquet files of a table's legacy folder dir, sorted: tenant=<id>/<column>=<day>/*.parquet,
+// tenant=<id>/*.parquet for a log table.
+func legacyFiles(dir string, t *table.Table) ([]string, error) {
+	pattern := filepath.Join(dir, "tenant=*", "*=*", "*.parquet")
+	if t.Kind == table.Log {
+		pattern = filepath.Join(dir, "tenant=*", "*.parquet")
 	}
-	return snaps, rows, len(paths), nil
+	paths, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(paths)
+	return paths, nil
+}
+
+// tenantSnapshots maps the tenant of each legacy file in paths to the snapshot id holding the file's rows.
+func tenantSnapshots(dir string, paths []string, id int64) map[string]int64 {
+	snaps := map[string]int64{}
+	for _, p := range paths {
+		snaps[legacyTenant(dir, p)] = id
+	}
+	return snaps
+}
+
+// legacyDay is the partition of a legacy file of a snapshot or event table (tenant=<id>/<column>=<day>/…),
+// checked to be a date; "" for a log table, which has none.
+func legacyDay(t *table.Table, path string) (string, error) {
+	if t.Kind == table.Log {
+		return "", nil
+	}
+	_, day, _ := strings.Cut(filepath.Base(filepath.Dir(path)), "=")
+	if _, err := time.Parse(time.DateOnly, day); err != nil {
+		return "", fmt.Errorf("%s: partition %q is not a date", path, day)
+	}
+	return day, nil
+}
+
+// legacyMigration is the migration of one table's legacy files in progress: the files it wrote, not committed yet.
+type legacyMigration struct {
+	w        *Warehouse
+	t        *table.Table
+	it       *itable.Table
+	layer    Layer
+	writers  map[string]*TableWriter // by tenant: snapshot and event tables
+	logFiles []iceberg.DataFile      // log tables
+	rows     int64
+}
+
+// migrateFile writes the rows of the legacy file at path, of tenant, as one new file of its partition.
+func (m *legacyMigration) migrateFile(ctx context.Context, tenant, path string) error {
+	if err := checkName("tenant id", tenant); err != nil {
+		return err
+	}
+	day, err := legacyDay(m.t, path)
+	if err != nil {
+		return err
+	}
+	err = readLegacy(ctx, memory.DefaultAllocator, path, m.t, func(rec arrow.RecordBatch) error {
+		return m.write(ctx, tenant, day, rec)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return m.finishFile(tenant, day)
+}
+
+// write writes a batch of a legacy file: a log table's batch as a data file of its own, another table's into the
+// tenant's open file of the day.
+func (m *legacyMigration) write(ctx context.Context, tenant, day string, rec arrow.RecordBatch) error {
+	m.rows += rec.NumRows()
+	if m.t.Kind == table.Log {
+		df, err := m.w.writeLogFile(ctx, m.it, m.t, tenant, "migrated", rec)
+		if err != nil {
+			return err
+		}
+		m.logFiles = append(m.logFiles, df)
+		return nil
+	}
+	tw := m.writers[tenant]
+	if tw == nil {
+		var err error
+		if tw, err = m.w.boundWriter(m.it, m.t, "migrated", tenant, WriterOptions{Layer: m.layer}); err != nil {
+			return err
+		}
+		m.writers[tenant] = tw
+	}
+	return tw.writeTo(day, rec)
+}
+
+// finishFile finishes the file a legacy file of tenant and day was written into: one new file per legacy file. An
+// empty legacy snapshot stays an empty snapshot.
+func (m *legacyMigration) finishFile(tenant, day string) error {
+	tw := m.writers[tenant]
+	if tw == nil {
+		return nil
+	}
+	if pf := tw.files[day]; pf != nil {
+		return tw.finish(pf)
+	}
+	if m.t.Kind != table.Snapshot || slices.ContainsFunc(tw.closed, func(pf *partFile) bool { return pf.partition == day }) {
+		return nil
+	}
+	pf, err := tw.open(day)
+	if err != nil {
+		return err
+	}
+	return tw.finish(pf)
+}
+
+// dataFiles are the files the migration wrote: a log table's, else each tenant's in tenant order.
+func (m *legacyMigration) dataFiles() []iceberg.DataFile {
+	dfs := m.logFiles
+	for _, tenant := range slices.Sorted(maps.Keys(m.writers)) {
+		dfs = append(dfs, m.writers[tenant].dataFiles()...)
+	}
+	return dfs
+}
+
+// abort removes the files of the writers whose table was not committed.
+func (m *legacyMigration) abort() {
+	for _, tw := range m.writers {
+		if !tw.committed {
+			tw.abort()
+		}
+	}
 }
 
 func migratedSnapshot(it *itable.Table) *itable.Snapshot {

@@ -89,6 +89,21 @@ func newTableWriter(t *Txn, tbl *table.Table) (*TableWriter, error) {
 	return tw, nil
 }
 
+// boundWriter is a TableWriter of tbl bound to the Iceberg table it as loaded, outside a run's transaction: what a
+// migration and a compaction write their files with, under their own run id, one tenant's each.
+func (w *Warehouse) boundWriter(it *itable.Table, tbl *table.Table, runID, tenant string, opts WriterOptions) (*TableWriter, error) {
+	txn := &Txn{w: w, runID: runID, tenantID: tenant, opts: opts.withDefaults()}
+	tw, err := newTableWriter(txn, tbl)
+	if err != nil {
+		return nil, err
+	}
+	tw.it = it
+	if tw.ws, tw.types, err = writeSchema(tbl, it.Schema()); err != nil {
+		return nil, err
+	}
+	return tw, nil
+}
+
 // bind loads (or creates) the Iceberg table on first use and derives the files' schema from it.
 func (tw *TableWriter) bind(ctx context.Context) error {
 	if tw.it != nil {
