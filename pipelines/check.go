@@ -180,7 +180,8 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		}
 		add("finops", env, "entities", CheckOK, "SystemUsers, SecurityRoles and SecurityUserRoles are in $metadata", "")
 	}
-	return out
+	cfg.Retry = retry
+	return append(out, checkRegistered(ctx, cfg)...)
 }
 
 // checkEventsEndpoint says whether the environment has a business events endpoint (a callback secret made by

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/extract/msauth"
+	"github.com/seatlake/seatlake/extract/source"
 )
 
 // Config is everything a run needs, filled once by cmd/ and checked by Validate (which does no I/O).
@@ -60,6 +61,9 @@ type Config struct {
 	DataverseLookback    time.Duration
 	DataverseWindow      time.Duration
 	DataverseConcurrency int
+
+	// Sources are this tenant's values of the registered sources' settings (extract/source), by key.
+	Sources source.Values
 
 	BatchRows      int
 	RequestTimeout time.Duration
@@ -192,6 +196,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataverseConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("dataverse concurrency %d: must be at least 1", c.DataverseConcurrency))
+	}
+	if err := c.validateSources(); err != nil {
+		errs = append(errs, err)
 	}
 	seen := map[string]bool{}
 	for _, env := range append(append([]string(nil), c.Dataverse...), c.FinOps...) {

@@ -20,6 +20,7 @@ import (
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/source"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/warehouse"
@@ -41,6 +42,7 @@ func Tables() []*table.Table {
 	ts = append(ts, graph.Tables()...)
 	ts = append(ts, dataverse.Tables()...)
 	ts = append(ts, finops.Tables()...)
+	ts = append(ts, source.Default.Tables()...)
 	ts = append(ts, transform.Marts()...)
 	return append(ts, RunsTable, SyncsTable, ActionsTable, BusinessEventsTable)
 }
@@ -251,7 +253,8 @@ func (r *run) execute(ctx context.Context) error {
 	// One writer goroutine per table; streams hand batches over through a short queue.
 	sinks := map[*table.Table]*asyncSink{}
 	writers, wctx := errgroup.WithContext(ctx)
-	for _, t := range r.sourceTables() {
+	plugged := r.registeredStreams()
+	for _, t := range append(r.sourceTables(), registeredTables(plugged)...) {
 		tw, err := txn.Writer(t)
 		if err != nil {
 			return fmt.Errorf("opening %s writer: %w", t.Name, err)
@@ -323,6 +326,7 @@ func (r *run) execute(ctx context.Context) error {
 	// Dynamics environments: each on its own, so one failing environment is named as missing and never stops
 	// the others or Graph.
 	dynamics := r.dynamics(sctx, streams, sinks)
+	r.goRegistered(sctx, streams, plugged, txn, sinks)
 	streamErr := streams.Wait()
 	for _, s := range sinks {
 		s.close()

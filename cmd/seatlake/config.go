@@ -45,6 +45,8 @@ type tenantFile struct {
 	// AssetsTokenFile is this tenant's own JSM Assets import source token (one import source per tenant: a
 	// completed import marks the objects absent from it as missing).
 	AssetsTokenFile string `yaml:"jsm-assets-token-file"`
+	// Sources are the entry's values of the registered sources' per-tenant settings.
+	Sources map[string][]string `yaml:"-"`
 }
 
 // tenantKeys are the keys a tenant entry may have.
@@ -417,23 +419,29 @@ func readTenants(n *yaml.Node) ([]tenantFile, error) {
 				label = fmt.Sprintf("tenant %q", tn.Content[k+1].Value)
 			}
 		}
+		sources := map[string][]string{}
 		for k := 0; k+1 < len(tn.Content); k += 2 {
 			key := tn.Content[k].Value
-			known := false
-			for _, a := range tenantKeys {
-				known = known || a == key
+			known := slices.Contains(tenantKeys, key)
+			if ok, list := tenantSourceKey(key); ok {
+				vals, err := sourceValue(key, list, tn.Content[k+1])
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", label, err)
+				}
+				sources[key] = vals
+				continue
 			}
 			if key == "client-secret" {
 				return nil, fmt.Errorf("%s: key %q (line %d): a secret's value never goes in the file: use client-secret-file or client-secret-env", label, key, tn.Content[k].Line)
 			}
 			if !known {
-				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, pipelines.Suggest(key, tenantKeys))
+				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, pipelines.Suggest(key, allTenantKeys()))
 			}
 			if err := tenantValue(key, tn.Content[k+1]); err != nil {
 				return nil, fmt.Errorf("%s: %w", label, err)
 			}
 		}
-		var t tenantFile
+		t := tenantFile{Sources: sources}
 		if err := tn.Decode(&t); err != nil {
 			return nil, fmt.Errorf("%s: %s", label, oneLine(err.Error()))
 		}
@@ -524,6 +532,10 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 		}
 	}
 	cfg.Dataverse, cfg.FinOps = trimURLs(t.Dataverse), trimURLs(t.FinOps)
+	cfg.Sources = base.Sources.With(t.Sources)
+	if err := pipelines.CheckSourceValues(t.Sources); err != nil {
+		return pipelines.Config{}, fmt.Errorf("%s: %w", label, err)
+	}
 	for _, kv := range []struct {
 		key string
 		v   string

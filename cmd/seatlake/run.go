@@ -99,6 +99,7 @@ func runFlags() []cli.Flag {
 		storageFlag(),
 	}
 	flags = append(flags, tuningFlags()...)
+	flags = append(flags, sourceFlags()...)
 	return append(flags, logFlags()...)
 }
 
@@ -217,6 +218,10 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	cfg.RequestTimeout = c.Duration("request-timeout")
 	cfg.Retry.MaxAttempts, cfg.Retry.MaxTotalWait = c.Int("max-attempts"), c.Duration("max-retry-wait")
 	cfg.Heartbeat = c.Duration("heartbeat")
+	cfg.Sources = sourceValues(c)
+	if err := pipelines.CheckSourceValues(cfg.Sources); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	if err := setMemoryLimit(c.String("memory-limit"), cfg.BatchRows); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

@@ -1,0 +1,174 @@
+// Package source is the contract between a source of data (a service seatlake reads) and the rest of seatlake.
+//
+// A source declares what it writes (its tables), what a user can set (its settings: each one becomes a flag of
+// `seatlake run` and `seatlake check`, a key of the config file, at the top or per tenant, and a bound that
+// `seatlake config validate` checks) and what it reads for one tenant (its streams, one or more per scope: the
+// tenant, or each of its environments). A source may also check its set-up for `seatlake check`.
+//
+// A source plugs in with one line, Register in its package's init (as Telegraf's inputs.Add does), and is linked in
+// by one blank import; pipelines runs the registered sources' streams generically and cmd derives its flags and
+// keys from their settings, so neither changes for a new source.
+package source
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/outbound"
+)
+
+// Source is one service seatlake reads.
+type Source interface {
+	// Name is the source's short name: the prefix of its tables and settings, and the Source of its check lines.
+	Name() string
+	// Tables are every table the source writes.
+	Tables() []*table.Table
+	// Settings are what a user can set.
+	Settings() []Setting
+	// Streams are what one tenant's run reads, from the tenant's values of the settings (validated); none when the
+	// source is not configured for the tenant (its tables then keep their last snapshots).
+	Streams(v Values) []Stream
+}
+
+// Checker is a Source that can check a tenant's set-up before a run (`seatlake check`): reads only.
+type Checker interface {
+	Check(ctx context.Context, v Values, env Env) []Check
+}
+
+// Check is one line of `seatlake check`.
+type Check struct {
+	Target string // the endpoint or environment checked
+	Name   string // what was checked
+	Status string // ok, warn or fail
+	Detail string
+	Action string // what to do about a warn or fail
+}
+
+// Check statuses.
+const (
+	OK   = "ok"
+	Warn = "warn"
+	Fail = "fail"
+)
+
+// Stream is one read of a tenant's run: it writes the rows of Table through the sink it is given.
+type Stream struct {
+	Name  string // unique within the run (progress, statistics): the table's name, then the scope if several
+	Table *table.Table
+	// Optional streams are evidence, not the roster: a failure is recorded as missing and the run goes on.
+	Optional bool
+	Run      func(ctx context.Context, env Env, sink table.Sink) error
+}
+
+// Env is what the run gives a stream.
+type Env struct {
+	TenantID    string
+	RunID       string
+	ExtractedAt time.Time // the run's start, UTC: every row's extracted_at
+	BatchRows   int       // rows per record batch handed to the sink
+	Logger      *slog.Logger
+	// Client returns the run's HTTP client, with bearer tokens for the resource (an https URL: its /.default
+	// scope) or without credentials when resource is empty, the run's retry policy, timeouts and trusted roots,
+	// counting into the stream's statistics.
+	Client func(resource string) *outbound.Client
+	// State reads what the source stored under key with the last committed run (a watermark); PutState stores
+	// a new value, committed with this run's data and only then.
+	State    func(key string) ([]byte, bool, error)
+	PutState func(key string, value []byte)
+	// Warn records a warning in the run's summary.
+	Warn func(msg string)
+}
+
+// Registry holds the registered sources. The process has one, Default, filled by the sources' init functions
+// before main runs and only read after: the one package-level variable of the contract, as a plugin registry is.
+type Registry struct {
+	mu      sync.RWMutex
+	sources []Source
+}
+
+// Default is the registry Register fills and seatlake reads.
+var Default = &Registry{}
+
+// Register adds s to the default registry. It panics when s's name, a table or a setting key is already taken:
+// a programming error, found the first time the binary starts.
+func Register(s Source) { Default.Register(s) }
+
+// Register adds s; see the package function.
+func (r *Registry) Register(s Source) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.conflict(s); err != nil {
+		panic(fmt.Sprintf("source %s: %v", s.Name(), err))
+	}
+	r.sources = append(r.sources, s)
+}
+
+func (r *Registry) conflict(s Source) error {
+	if !validName(s.Name()) {
+		return fmt.Errorf("name %q: want lower-case letters, digits and -", s.Name())
+	}
+	for _, t := range s.Tables() {
+		if !strings.HasPrefix(t.Name, strings.ReplaceAll(s.Name(), "-", "_")+"_") {
+			return fmt.Errorf("table %s: a source's tables start with its name and _", t.Name)
+		}
+	}
+	for _, st := range s.Settings() {
+		if !strings.HasPrefix(st.Key, s.Name()+"-") {
+			return fmt.Errorf("setting %s: a source's settings start with its name and -", st.Key)
+		}
+		if err := st.check(); err != nil {
+			return err
+		}
+	}
+	for _, o := range r.sources {
+		if o.Name() == s.Name() {
+			return fmt.Errorf("registered twice")
+		}
+	}
+	return nil
+}
+
+func validName(n string) bool {
+	return n != "" && strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789-") == "" && !strings.HasPrefix(n, "-")
+}
+
+// Sources are the registered sources, in the order they registered.
+func (r *Registry) Sources() []Source {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.sources)
+}
+
+// Tables are the registered sources' tables.
+func (r *Registry) Tables() []*table.Table {
+	var ts []*table.Table
+	for _, s := range r.Sources() {
+		ts = append(ts, s.Tables()...)
+	}
+	return ts
+}
+
+// Settings are the registered sources' settings.
+func (r *Registry) Settings() []Setting {
+	var out []Setting
+	for _, s := range r.Sources() {
+		out = append(out, s.Settings()...)
+	}
+	return out
+}
+
+// Setting finds a registered setting by key.
+func (r *Registry) Setting(key string) (Setting, bool) {
+	for _, st := range r.Settings() {
+		if st.Key == key {
+			return st, true
+		}
+	}
+	return Setting{}, false
+}
