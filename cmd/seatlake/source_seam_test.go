@@ -42,8 +42,8 @@ var exampleItems = table.New("example_items", table.Snapshot, "", "items of the 
 // exampleSource reads GET <example-url>?top=N&skip=M: {"value": [{"id", "name", "size"}…], "next": bool}.
 type exampleSource struct{}
 
-func (exampleSource) Name() string             { return "example" }
-func (exampleSource) Tables() []*table.Table   { return []*table.Table{exampleItems} }
+func (exampleSource) Name() string           { return "example" }
+func (exampleSource) Tables() []*table.Table { return []*table.Table{exampleItems} }
 func (exampleSource) Settings() []source.Setting {
 	return []source.Setting{
 		{Key: "example-url", Kind: source.URL, Help: "the example service's items URL", PerTenant: true},
