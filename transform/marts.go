@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/table"
@@ -229,17 +228,12 @@ func Compute(ctx context.Context, db Queryer, mart *table.Table, run Run, sink t
 		return 0, fmt.Errorf("computing %s: %w", mart.Name, err)
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
+	if err := checkColumns(rows, mart); err != nil {
+		return 0, err
+	}
+	cells, err := newCells(mart)
 	if err != nil {
-		return 0, fmt.Errorf("computing %s: %w", mart.Name, err)
-	}
-	declared := mart.Columns[3:]
-	names := make([]string, len(declared))
-	for i, c := range declared {
-		names[i] = c.Name
-	}
-	if strings.Join(cols, ",") != strings.Join(names, ",") {
-		return 0, fmt.Errorf("computing %s: the query returns (%s), the mart declares (%s)", mart.Name, strings.Join(cols, ", "), strings.Join(names, ", "))
+		return 0, err
 	}
 	mem := run.Alloc
 	if mem == nil {
@@ -247,68 +241,45 @@ func Compute(ctx context.Context, db Queryer, mart *table.Table, run Run, sink t
 	}
 	bt := table.NewBatcher(mem, mart, run.BatchRows, sink)
 	defer bt.Release()
-	prov := table.NewProvenance(bt.Builder(), run.TenantID, run.RunID, run.At)
-	b := bt.Builder()
-	dest := make([]any, len(declared))
+	return writeRows(ctx, rows, mart.Name, cells, bt, table.NewProvenance(bt.Builder(), run.TenantID, run.RunID, run.At))
+}
+
+// martColumns are a mart's declared columns after the three provenance columns: what its query returns.
+func martColumns(mart *table.Table) []table.Column { return mart.Columns[3:] }
+
+// checkColumns checks that the query returns the mart's declared columns, in order.
+func checkColumns(rows *sql.Rows, mart *table.Table) error {
+	cols, err := rows.Columns()
+	if err != nil {
+		return fmt.Errorf("computing %s: %w", mart.Name, err)
+	}
+	declared := martColumns(mart)
+	names := make([]string, len(declared))
 	for i, c := range declared {
-		switch c.Type.ID() {
-		case arrow.STRING:
-			dest[i] = new(sql.NullString)
-		case arrow.FLOAT64:
-			dest[i] = new(sql.NullFloat64)
-		case arrow.BOOL:
-			dest[i] = new(sql.NullBool)
-		case arrow.INT32, arrow.INT64:
-			dest[i] = new(sql.NullInt64)
-		case arrow.TIMESTAMP:
-			dest[i] = new(sql.NullTime)
-		default:
-			return 0, fmt.Errorf("computing %s: column %s has a type marts do not support (%s)", mart.Name, c.Name, c.Type)
-		}
+		names[i] = c.Name
+	}
+	if strings.Join(cols, ",") != strings.Join(names, ",") {
+		return fmt.Errorf("computing %s: the query returns (%s), the mart declares (%s)", mart.Name, strings.Join(cols, ", "), strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// writeRows appends every row of rows, scanned into cells (one per mart column), after the run's provenance, and
+// flushes the last batch; it returns the rows written.
+func writeRows(ctx context.Context, rows *sql.Rows, mart string, cells []scanCell, bt *table.Batcher, prov table.Provenance) (int64, error) {
+	b := bt.Builder()
+	dest := make([]any, len(cells))
+	for i, c := range cells {
+		dest[i] = c
 	}
 	var n int64
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return n, fmt.Errorf("computing %s: %w", mart.Name, err)
+			return n, fmt.Errorf("computing %s: %w", mart, err)
 		}
 		prov.Append()
-		for i := range declared {
-			fb := b.Field(i + 3)
-			switch v := dest[i].(type) {
-			case *sql.NullString:
-				if v.Valid {
-					fb.(*array.StringBuilder).Append(v.String)
-				} else {
-					fb.AppendNull()
-				}
-			case *sql.NullFloat64:
-				if v.Valid {
-					fb.(*array.Float64Builder).Append(v.Float64)
-				} else {
-					fb.AppendNull()
-				}
-			case *sql.NullBool:
-				if v.Valid {
-					fb.(*array.BooleanBuilder).Append(v.Bool)
-				} else {
-					fb.AppendNull()
-				}
-			case *sql.NullInt64:
-				switch {
-				case !v.Valid:
-					fb.AppendNull()
-				case declared[i].Type.ID() == arrow.INT32:
-					fb.(*array.Int32Builder).Append(int32(v.Int64))
-				default:
-					fb.(*array.Int64Builder).Append(v.Int64)
-				}
-			case *sql.NullTime:
-				if v.Valid {
-					fb.(*array.TimestampBuilder).Append(arrow.Timestamp(v.Time.UTC().UnixMicro()))
-				} else {
-					fb.AppendNull()
-				}
-			}
+		for i, c := range cells {
+			c.appendTo(b.Field(i + 3))
 		}
 		n++
 		if err := bt.RowDone(ctx); err != nil {
@@ -316,7 +287,7 @@ func Compute(ctx context.Context, db Queryer, mart *table.Table, run Run, sink t
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("computing %s: %w", mart.Name, err)
+		return n, fmt.Errorf("computing %s: %w", mart, err)
 	}
 	return n, bt.Flush(ctx)
 }

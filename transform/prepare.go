@@ -34,49 +34,106 @@ func Prepare(ctx context.Context, db Queryer, in Inputs) error {
 	if in.AsOf.IsZero() {
 		return fmt.Errorf("marts: no as-of date")
 	}
-	stmts := []string{
-		"SET TimeZone = 'UTC'",
-		`CREATE OR REPLACE TEMP TABLE run_params (as_of DATE, threshold_days INTEGER, upn_regex VARCHAR, exclude_non_interactive BOOLEAN, tenant_name VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE run_missing (part VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_products (product_id VARCHAR, product_name VARCHAR, threshold_days INTEGER,
-			downgrade_to VARCHAR, downgrade_sku VARCHAR, finops_rank INTEGER, evidence_phrase VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_product_evidence (product_id VARCHAR, evidence VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_product_resources (product_id VARCHAR, resource_id VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_skus (sku_part_number VARCHAR, product_id VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_evidence (evidence VARCHAR, lag VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_tiers (tier VARCHAR, rank INTEGER, sku VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_prices (sku_part_number VARCHAR, monthly_price DOUBLE, currency VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_exclusions (kind VARCHAR, value VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE rule_sku_names (sku_part_number VARCHAR, sku_id VARCHAR, display_name VARCHAR)`,
+	if err := execAll(ctx, db, tempTables...); err != nil {
+		return err
 	}
+	if err := insertRows(ctx, db, preparedRows(r, in)); err != nil {
+		return err
+	}
+	return execAll(ctx, db, productKinds)
+}
+
+// tempTables pin the session's time zone and create the tables Prepare fills.
+var tempTables = []string{
+	"SET TimeZone = 'UTC'",
+	`CREATE OR REPLACE TEMP TABLE run_params (as_of DATE, threshold_days INTEGER, upn_regex VARCHAR, exclude_non_interactive BOOLEAN, tenant_name VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE run_missing (part VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_products (product_id VARCHAR, product_name VARCHAR, threshold_days INTEGER,
+		downgrade_to VARCHAR, downgrade_sku VARCHAR, finops_rank INTEGER, evidence_phrase VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_product_evidence (product_id VARCHAR, evidence VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_product_resources (product_id VARCHAR, resource_id VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_skus (sku_part_number VARCHAR, product_id VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_evidence (evidence VARCHAR, lag VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_tiers (tier VARCHAR, rank INTEGER, sku VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_prices (sku_part_number VARCHAR, monthly_price DOUBLE, currency VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_exclusions (kind VARCHAR, value VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE rule_sku_names (sku_part_number VARCHAR, sku_id VARCHAR, display_name VARCHAR)`,
+}
+
+// productKinds is one row per product with a flag per evidence kind and its threshold: what the mart queries
+// test. It reads the rows Prepare loaded.
+const productKinds = `CREATE OR REPLACE TEMP TABLE rule_product_kinds AS
+		SELECT p.product_id, coalesce(p.threshold_days, (SELECT threshold_days FROM run_params)) AS threshold_days,
+		       coalesce(bool_or(e.evidence = 'signin_log'), false) AS signin_log,
+		       coalesce(bool_or(e.evidence = 'dataverse'), false) AS dataverse,
+		       coalesce(bool_or(e.evidence = 'sign_in_activity'), false) AS sign_in_activity,
+		       coalesce(bool_or(e.evidence = 'usage_report'), false) AS usage_report
+		FROM rule_products p LEFT JOIN rule_product_evidence e ON e.product_id = p.product_id
+		GROUP BY p.product_id, p.threshold_days`
+
+// execAll runs stmts in order.
+func execAll(ctx context.Context, db Queryer, stmts ...string) error {
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("loading the rules: %w", err)
 		}
 	}
-	ins := func(table string, args ...any) error {
-		q := "INSERT INTO " + table + " VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ") + ")"
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("loading the rules into %s: %w", table, err)
+	return nil
+}
+
+// row is one row of a run or rule table, its values in the table's column order.
+type row struct {
+	table  string
+	values []any
+}
+
+func newRow(table string, values ...any) row { return row{table: table, values: values} }
+
+// insertRows inserts rows in order.
+func insertRows(ctx context.Context, db Queryer, rows []row) error {
+	for _, rw := range rows {
+		q := "INSERT INTO " + rw.table + " VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(rw.values)), ", ") + ")"
+		if _, err := db.ExecContext(ctx, q, rw.values...); err != nil {
+			return fmt.Errorf("loading the rules into %s: %w", rw.table, err)
 		}
-		return nil
 	}
+	return nil
+}
+
+// preparedRows are the rows of the run and rule tables: the run's parameters and missing parts, then the rules.
+func preparedRows(r *rules.Rules, in Inputs) []row {
 	asOf := in.AsOf.UTC().Format(time.DateOnly)
-	if err := ins("run_params", asOf, r.ThresholdDays, r.Exclude.UPNRegex, r.Exclude.DataverseNonInteractive, nullable(in.TenantName)); err != nil {
-		return err
-	}
+	rows := []row{newRow("run_params", asOf, r.ThresholdDays, r.Exclude.UPNRegex, r.Exclude.DataverseNonInteractive, nullable(in.TenantName))}
 	for _, m := range in.Missing {
-		if err := ins("run_missing", m); err != nil {
-			return err
-		}
+		rows = append(rows, newRow("run_missing", m))
 	}
+	for _, t := range r.FinOpsTiers {
+		rows = append(rows, newRow("rule_tiers", t.Tier, t.Rank, nullable(t.SKU)))
+	}
+	rows = append(rows, productRows(r)...)
+	for k, e := range r.Evidence {
+		rows = append(rows, newRow("rule_evidence", k, e.Lag))
+	}
+	for _, p := range r.Prices {
+		rows = append(rows, newRow("rule_prices", p.SKU, p.Monthly, p.Currency))
+	}
+	for _, u := range r.Exclude.Users {
+		rows = append(rows, newRow("rule_exclusions", "user", strings.ToLower(u)))
+	}
+	for _, g := range r.Exclude.Groups {
+		rows = append(rows, newRow("rule_exclusions", "group", strings.ToLower(g)))
+	}
+	return append(rows, skuNameRows(r)...)
+}
+
+// productRows are each product's row (its threshold null when it has none of its own, its F&O license as the
+// tier's rank) followed by its evidence kinds, resources and SKUs.
+func productRows(r *rules.Rules) []row {
 	tierRank := map[string]int{}
 	for _, t := range r.FinOpsTiers {
 		tierRank[t.Tier] = t.Rank
-		if err := ins("rule_tiers", t.Tier, t.Rank, nullable(t.SKU)); err != nil {
-			return err
-		}
 	}
+	var rows []row
 	for _, p := range r.Products {
 		var threshold, rank any
 		if p.ThresholdDays > 0 {
@@ -85,69 +142,27 @@ func Prepare(ctx context.Context, db Queryer, in Inputs) error {
 		if p.FinOpsLicense != "" {
 			rank = tierRank[p.FinOpsLicense]
 		}
-		if err := ins("rule_products", p.ID, p.Name, threshold, nullable(p.DowngradeTo), nullable(p.DowngradeSKU), rank, evidencePhrase(p)); err != nil {
-			return err
-		}
+		rows = append(rows, newRow("rule_products", p.ID, p.Name, threshold, nullable(p.DowngradeTo), nullable(p.DowngradeSKU), rank, evidencePhrase(p)))
 		for _, e := range p.Evidence {
-			if err := ins("rule_product_evidence", p.ID, e); err != nil {
-				return err
-			}
+			rows = append(rows, newRow("rule_product_evidence", p.ID, e))
 		}
 		for _, res := range p.Resources {
-			if err := ins("rule_product_resources", p.ID, strings.ToLower(res)); err != nil {
-				return err
-			}
+			rows = append(rows, newRow("rule_product_resources", p.ID, strings.ToLower(res)))
 		}
 		for _, s := range p.SKUs {
-			if err := ins("rule_skus", s, p.ID); err != nil {
-				return err
-			}
+			rows = append(rows, newRow("rule_skus", s, p.ID))
 		}
 	}
-	for k, e := range r.Evidence {
-		if err := ins("rule_evidence", k, e.Lag); err != nil {
-			return err
-		}
-	}
-	for _, p := range r.Prices {
-		if err := ins("rule_prices", p.SKU, p.Monthly, p.Currency); err != nil {
-			return err
-		}
-	}
-	for _, u := range r.Exclude.Users {
-		if err := ins("rule_exclusions", "user", strings.ToLower(u)); err != nil {
-			return err
-		}
-	}
-	for _, g := range r.Exclude.Groups {
-		if err := ins("rule_exclusions", "group", strings.ToLower(g)); err != nil {
-			return err
-		}
-	}
-	if err := loadSKUNames(r, ins); err != nil {
-		return err
-	}
-	// One row per product with a flag per evidence kind and its threshold: what the mart queries test.
-	_, err := db.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE rule_product_kinds AS
-		SELECT p.product_id, coalesce(p.threshold_days, (SELECT threshold_days FROM run_params)) AS threshold_days,
-		       coalesce(bool_or(e.evidence = 'signin_log'), false) AS signin_log,
-		       coalesce(bool_or(e.evidence = 'dataverse'), false) AS dataverse,
-		       coalesce(bool_or(e.evidence = 'sign_in_activity'), false) AS sign_in_activity,
-		       coalesce(bool_or(e.evidence = 'usage_report'), false) AS usage_report
-		FROM rule_products p LEFT JOIN rule_product_evidence e ON e.product_id = p.product_id
-		GROUP BY p.product_id, p.threshold_days`)
-	if err != nil {
-		return fmt.Errorf("loading the rules: %w", err)
-	}
-	return nil
+	return rows
 }
 
-// loadSKUNames loads the SKUs' display names, one row per part number (Microsoft's list with the rules' sku-names
+// skuNameRows are the SKUs' display names, one row per part number (Microsoft's list with the rules' sku-names
 // over it, and the renamed SKUs Microsoft does not list), a GUID at most once: the marts look a SKU up by part
 // number, then by skuId.
-func loadSKUNames(r *rules.Rules, ins func(string, ...any) error) error {
+func skuNameRows(r *rules.Rules) []row {
 	names := r.DisplayNames()
 	seenID := map[string]bool{}
+	var rows []row
 	for _, n := range r.SKUNames {
 		name, ok := names[n.PartNumber]
 		if !ok {
@@ -158,16 +173,12 @@ func loadSKUNames(r *rules.Rules, ins func(string, ...any) error) error {
 		if n.SkuID != "" && !seenID[n.SkuID] {
 			seenID[n.SkuID], id = true, n.SkuID
 		}
-		if err := ins("rule_sku_names", n.PartNumber, id, name); err != nil {
-			return err
-		}
+		rows = append(rows, newRow("rule_sku_names", n.PartNumber, id, name))
 	}
 	for _, part := range slices.Sorted(maps.Keys(names)) {
-		if err := ins("rule_sku_names", part, nil, names[part]); err != nil {
-			return err
-		}
+		rows = append(rows, newRow("rule_sku_names", part, nil, names[part]))
 	}
-	return nil
+	return rows
 }
 
 func nullable(s string) any {
