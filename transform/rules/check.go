@@ -25,45 +25,67 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		keys, fields := structKeys(t)
-		if n.Kind != yaml.MappingNode {
-			return kindError(path, n, "a mapping ("+strings.Join(keys, ", ")+")")
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
-			f, ok := fields[key]
-			if !ok {
-				return fmt.Errorf("unknown key %q %s (line %d)%s", key, under(path), n.Content[i].Line, Suggest(key, keys))
-			}
-			if err := checkNode(n.Content[i+1], f.Type, join(path, key)); err != nil {
-				return err
-			}
-		}
+		return checkStruct(n, t, path)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return kindError(path, n, "a mapping, e.g. {key: value}")
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if err := checkNode(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
-				return err
-			}
-		}
+		return checkMap(n, t, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return kindError(path, n, "a list, e.g. [a, b]")
+		return checkList(n, t, path)
+	}
+	return checkScalar(n, t, path)
+}
+
+// checkStruct checks a mapping's keys against the struct's yaml tags, and each value against its field.
+func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
+	keys, fields := structKeys(t)
+	if n.Kind != yaml.MappingNode {
+		return kindError(path, n, "a mapping ("+strings.Join(keys, ", ")+")")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i].Value
+		f, ok := fields[key]
+		if !ok {
+			return fmt.Errorf("unknown key %q %s (line %d)%s", key, under(path), n.Content[i].Line, Suggest(key, keys))
 		}
-		for i, item := range n.Content {
-			if err := checkNode(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
+		if err := checkNode(n.Content[i+1], f.Type, join(path, key)); err != nil {
+			return err
 		}
-	default:
-		if n.Kind != yaml.ScalarNode {
-			return kindError(path, n, describe(t))
+	}
+	return nil
+}
+
+// checkMap checks each value of a mapping against the map's element type.
+func checkMap(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind != yaml.MappingNode {
+		return kindError(path, n, "a mapping, e.g. {key: value}")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if err := checkNode(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+			return err
 		}
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			return fmt.Errorf("key %q (line %d): %q: want %s", path, n.Line, n.Value, describe(t))
+	}
+	return nil
+}
+
+// checkList checks each item of a list against the slice's element type.
+func checkList(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind != yaml.SequenceNode {
+		return kindError(path, n, "a list, e.g. [a, b]")
+	}
+	for i, item := range n.Content {
+		if err := checkNode(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// checkScalar checks a value decodes into t.
+func checkScalar(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind != yaml.ScalarNode {
+		return kindError(path, n, describe(t))
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		return fmt.Errorf("key %q (line %d): %q: want %s", path, n.Line, n.Value, describe(t))
 	}
 	return nil
 }

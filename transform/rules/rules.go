@@ -129,21 +129,24 @@ func parse(b []byte) (*Rules, error) {
 
 // Override is the rules section of a config file: every field optional, applied over the defaults.
 type Override struct {
-	ThresholdDays     *int           `yaml:"threshold-days"`
-	ProductThresholds map[string]int `yaml:"product-thresholds"`
-	Exclude           *struct {
-		UPNRegex                *string  `yaml:"upn-regex"`
-		Users                   []string `yaml:"users"`
-		Groups                  []string `yaml:"groups"`
-		DataverseNonInteractive *bool    `yaml:"dataverse-non-interactive"`
-	} `yaml:"exclude"`
-	Prices       string `yaml:"prices"`
-	ProductsFile string `yaml:"products-file"`
+	ThresholdDays     *int             `yaml:"threshold-days"`
+	ProductThresholds map[string]int   `yaml:"product-thresholds"`
+	Exclude           *ExcludeOverride `yaml:"exclude"`
+	Prices            string           `yaml:"prices"`
+	ProductsFile      string           `yaml:"products-file"`
 	// SKUNames renames SKUs (part number: name), over Microsoft's names and default.yaml's.
 	SKUNames map[string]string `yaml:"sku-names"`
 	// SKUNamesFile replaces the shipped product names with a file in Microsoft's CSV columns, e.g. the whole list
 	// downloaded from SKUNamesURL.
 	SKUNamesFile string `yaml:"sku-names-file"`
+}
+
+// ExcludeOverride is the exclude section of a config file's rules: each field given replaces the default's.
+type ExcludeOverride struct {
+	UPNRegex                *string  `yaml:"upn-regex"`
+	Users                   []string `yaml:"users"`
+	Groups                  []string `yaml:"groups"`
+	DataverseNonInteractive *bool    `yaml:"dataverse-non-interactive"`
 }
 
 // Apply reads a config file's rules section (a YAML node) over r. Relative file names are taken from dir (the
@@ -159,91 +162,126 @@ func (r *Rules) Apply(node *yaml.Node, dir string) (*Rules, error) {
 	c := *r
 	c.Products = slices.Clone(r.Products)
 	c.NameOverrides = maps.Clone(r.NameOverrides)
-	path := func(p string) string {
-		if filepath.IsAbs(p) || dir == "" {
-			return p
-		}
-		return filepath.Join(dir, p)
-	}
+	var err error
 	if o.ProductsFile != "" {
-		raw, err := os.ReadFile(path(o.ProductsFile))
-		if err != nil {
-			return nil, fmt.Errorf("rules: products-file: %w", err)
+		if c.Products, err = readProducts(o.ProductsFile, dir); err != nil {
+			return nil, err
 		}
-		var pf struct {
-			Products []Product `yaml:"products"`
-		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(raw, &doc); err != nil {
-			return nil, fmt.Errorf("rules: products-file %s: not YAML: %s", o.ProductsFile, oneLine(err.Error()))
-		}
-		if len(doc.Content) == 0 {
-			return nil, fmt.Errorf("rules: products-file %s: empty: want a products list (see transform/rules/default.yaml)", o.ProductsFile)
-		}
-		if err := checkNode(doc.Content[0], reflect.TypeOf(pf), ""); err != nil {
-			return nil, fmt.Errorf("rules: products-file %s: %w", o.ProductsFile, err)
-		}
-		if err := doc.Content[0].Decode(&pf); err != nil {
-			return nil, fmt.Errorf("rules: products-file %s: %s", o.ProductsFile, oneLine(err.Error()))
-		}
-		c.Products = pf.Products
 	}
 	if o.ThresholdDays != nil {
 		c.ThresholdDays = *o.ThresholdDays
 	}
-	for id, days := range o.ProductThresholds {
-		i := slices.IndexFunc(c.Products, func(p Product) bool { return p.ID == id })
-		if i < 0 {
-			return nil, fmt.Errorf("rules: product-thresholds: no product %q (products: %s)", id, strings.Join(c.productIDs(), ", "))
-		}
-		c.Products[i].ThresholdDays = days
+	if err = c.setProductThresholds(o.ProductThresholds); err != nil {
+		return nil, err
 	}
-	if e := o.Exclude; e != nil {
-		if e.UPNRegex != nil {
-			c.Exclude.UPNRegex = *e.UPNRegex
-		}
-		if e.Users != nil {
-			c.Exclude.Users = e.Users
-		}
-		if e.Groups != nil {
-			c.Exclude.Groups = e.Groups
-		}
-		if e.DataverseNonInteractive != nil {
-			c.Exclude.DataverseNonInteractive = *e.DataverseNonInteractive
-		}
-	}
+	c.Exclude.apply(o.Exclude)
 	if o.Prices != "" {
-		f, err := os.Open(path(o.Prices))
-		if err != nil {
-			return nil, fmt.Errorf("rules: prices: %w", err)
-		}
-		defer f.Close()
-		if c.Prices, err = ReadPrices(f); err != nil {
-			return nil, fmt.Errorf("rules: prices %s: %w", o.Prices, err)
+		if c.Prices, err = readListFile("prices", o.Prices, dir, ReadPrices); err != nil {
+			return nil, err
 		}
 		c.PricesSource = o.Prices
 	}
 	if o.SKUNamesFile != "" {
-		f, err := os.Open(path(o.SKUNamesFile))
-		if err != nil {
-			return nil, fmt.Errorf("rules: sku-names-file: %w", err)
-		}
-		defer f.Close()
-		if c.SKUNames, err = ReadSKUNames(f); err != nil {
-			return nil, fmt.Errorf("rules: sku-names-file %s: %w", o.SKUNamesFile, err)
+		if c.SKUNames, err = readListFile("sku-names-file", o.SKUNamesFile, dir, ReadSKUNames); err != nil {
+			return nil, err
 		}
 		c.SKUNamesSource = o.SKUNamesFile
 	}
-	if len(o.SKUNames) > 0 && c.NameOverrides == nil {
-		c.NameOverrides = map[string]string{}
-	}
-	for part, name := range o.SKUNames {
-		c.NameOverrides[part] = name
-	}
-	if err := c.Validate(); err != nil {
+	c.setNameOverrides(o.SKUNames)
+	if err = c.Validate(); err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	return &c, nil
+}
+
+// inDir is the file name p of a config file in dir: as written when absolute or when there is no dir.
+func inDir(dir, p string) string {
+	if filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// readProducts reads the products-file the config file names (name, taken from dir): a YAML mapping with a
+// products list, as in default.yaml.
+func readProducts(name, dir string) ([]Product, error) {
+	raw, err := os.ReadFile(inDir(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("rules: products-file: %w", err)
+	}
+	var pf struct {
+		Products []Product `yaml:"products"`
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("rules: products-file %s: not YAML: %s", name, oneLine(err.Error()))
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("rules: products-file %s: empty: want a products list (see transform/rules/default.yaml)", name)
+	}
+	if err := checkNode(doc.Content[0], reflect.TypeOf(pf), ""); err != nil {
+		return nil, fmt.Errorf("rules: products-file %s: %w", name, err)
+	}
+	if err := doc.Content[0].Decode(&pf); err != nil {
+		return nil, fmt.Errorf("rules: products-file %s: %s", name, oneLine(err.Error()))
+	}
+	return pf.Products, nil
+}
+
+// readListFile reads the file the config file's key names (name, taken from dir) with read.
+func readListFile[T any](key, name, dir string, read func(io.Reader) ([]T, error)) ([]T, error) {
+	f, err := os.Open(inDir(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("rules: %s: %w", key, err)
+	}
+	defer f.Close()
+	list, err := read(f)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %s %s: %w", key, name, err)
+	}
+	return list, nil
+}
+
+// setProductThresholds sets each named product's own threshold; a name that is no product is an error listing
+// the products.
+func (r *Rules) setProductThresholds(days map[string]int) error {
+	for id, d := range days {
+		i := slices.IndexFunc(r.Products, func(p Product) bool { return p.ID == id })
+		if i < 0 {
+			return fmt.Errorf("rules: product-thresholds: no product %q (products: %s)", id, strings.Join(r.productIDs(), ", "))
+		}
+		r.Products[i].ThresholdDays = d
+	}
+	return nil
+}
+
+// apply sets the fields o gives (o may be nil).
+func (e *Exclude) apply(o *ExcludeOverride) {
+	if o == nil {
+		return
+	}
+	if o.UPNRegex != nil {
+		e.UPNRegex = *o.UPNRegex
+	}
+	if o.Users != nil {
+		e.Users = o.Users
+	}
+	if o.Groups != nil {
+		e.Groups = o.Groups
+	}
+	if o.DataverseNonInteractive != nil {
+		e.DataverseNonInteractive = *o.DataverseNonInteractive
+	}
+}
+
+// setNameOverrides adds the config file's sku-names over r's (r's map must not be shared: Apply clones it).
+func (r *Rules) setNameOverrides(names map[string]string) {
+	if len(names) > 0 && r.NameOverrides == nil {
+		r.NameOverrides = map[string]string{}
+	}
+	for part, name := range names {
+		r.NameOverrides[part] = name
+	}
 }
 
 func (r *Rules) productIDs() []string {
@@ -257,7 +295,7 @@ func (r *Rules) productIDs() []string {
 // Validate checks the rules make sense, naming the product or key that does not.
 func (r *Rules) Validate() error {
 	var errs []error
-	if r.ThresholdDays < 1 || r.ThresholdDays > 3650 {
+	if !validDays(r.ThresholdDays) {
 		errs = append(errs, fmt.Errorf("threshold-days %d: want 1 to 3650", r.ThresholdDays))
 	}
 	if r.Exclude.UPNRegex != "" {
@@ -265,6 +303,22 @@ func (r *Rules) Validate() error {
 			errs = append(errs, fmt.Errorf("exclude.upn-regex: %w", err))
 		}
 	}
+	errs = append(errs, r.productErrors()...)
+	for _, part := range slices.Sorted(maps.Keys(r.NameOverrides)) {
+		if strings.TrimSpace(part) == "" || strings.TrimSpace(r.NameOverrides[part]) == "" {
+			errs = append(errs, fmt.Errorf("sku-names: %q: %q: want a part number and a name (e.g. DYN365_TEAM_MEMBERS: Dynamics 365 Team Members)", part, r.NameOverrides[part]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validDays reports whether d is a threshold in days the rules accept.
+func validDays(d int) bool { return d >= 1 && d <= 3650 }
+
+// productErrors are what is wrong with the products, in their order: an id missing or listed twice, no SKUs or a
+// SKU of another product, then what productRuleErrors finds.
+func (r *Rules) productErrors() []error {
+	var errs []error
 	ids, skus := map[string]bool{}, map[string]string{}
 	for i, p := range r.Products {
 		name := p.ID
@@ -285,30 +339,33 @@ func (r *Rules) Validate() error {
 			}
 			skus[s] = p.ID
 		}
-		if len(p.Evidence) == 0 {
-			errs = append(errs, fmt.Errorf("product %s: no evidence (want some of %s, %s, %s, %s)", name, SignInLog, Dataverse, SignInActivity, UsageReport))
-		}
-		for _, e := range p.Evidence {
-			if _, ok := r.Evidence[e]; !ok {
-				errs = append(errs, fmt.Errorf("product %s: unknown evidence %q (want %s, %s, %s or %s)", name, e, SignInLog, Dataverse, SignInActivity, UsageReport))
-			}
-		}
-		if slices.Contains(p.Evidence, SignInLog) && len(p.Resources) == 0 {
-			errs = append(errs, fmt.Errorf("product %s: evidence %s needs resources (the resource ids its sign-ins ask a token for)", name, SignInLog))
-		}
-		if p.ThresholdDays != 0 && (p.ThresholdDays < 1 || p.ThresholdDays > 3650) {
-			errs = append(errs, fmt.Errorf("product %s: threshold-days %d: want 1 to 3650", name, p.ThresholdDays))
-		}
-		if p.FinOpsLicense != "" && !slices.ContainsFunc(r.FinOpsTiers, func(t Tier) bool { return t.Tier == p.FinOpsLicense }) {
-			errs = append(errs, fmt.Errorf("product %s: finops-license %q is not a tier of finops-tiers", name, p.FinOpsLicense))
+		errs = append(errs, r.productRuleErrors(name, p)...)
+	}
+	return errs
+}
+
+// productRuleErrors are what is wrong with product p (called name) on its own: its evidence, its threshold and its
+// F&O license tier.
+func (r *Rules) productRuleErrors(name string, p Product) []error {
+	var errs []error
+	if len(p.Evidence) == 0 {
+		errs = append(errs, fmt.Errorf("product %s: no evidence (want some of %s, %s, %s, %s)", name, SignInLog, Dataverse, SignInActivity, UsageReport))
+	}
+	for _, e := range p.Evidence {
+		if _, ok := r.Evidence[e]; !ok {
+			errs = append(errs, fmt.Errorf("product %s: unknown evidence %q (want %s, %s, %s or %s)", name, e, SignInLog, Dataverse, SignInActivity, UsageReport))
 		}
 	}
-	for _, part := range slices.Sorted(maps.Keys(r.NameOverrides)) {
-		if strings.TrimSpace(part) == "" || strings.TrimSpace(r.NameOverrides[part]) == "" {
-			errs = append(errs, fmt.Errorf("sku-names: %q: %q: want a part number and a name (e.g. DYN365_TEAM_MEMBERS: Dynamics 365 Team Members)", part, r.NameOverrides[part]))
-		}
+	if slices.Contains(p.Evidence, SignInLog) && len(p.Resources) == 0 {
+		errs = append(errs, fmt.Errorf("product %s: evidence %s needs resources (the resource ids its sign-ins ask a token for)", name, SignInLog))
 	}
-	return errors.Join(errs...)
+	if p.ThresholdDays != 0 && !validDays(p.ThresholdDays) {
+		errs = append(errs, fmt.Errorf("product %s: threshold-days %d: want 1 to 3650", name, p.ThresholdDays))
+	}
+	if p.FinOpsLicense != "" && !slices.ContainsFunc(r.FinOpsTiers, func(t Tier) bool { return t.Tier == p.FinOpsLicense }) {
+		errs = append(errs, fmt.Errorf("product %s: finops-license %q is not a tier of finops-tiers", name, p.FinOpsLicense))
+	}
+	return errs
 }
 
 // ReadPrices reads a price list: CSV with the header sku_part_number,monthly_price,currency (more columns are

@@ -54,15 +54,42 @@ func ReadSKUNames(rd io.Reader) ([]SKUName, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the product names: %w", err)
 	}
-	raw = bytes.TrimPrefix(raw, []byte("\ufeff"))
-	if !utf8.Valid(raw) {
-		if raw, err = charmap.Windows1252.NewDecoder().Bytes(raw); err != nil {
-			return nil, fmt.Errorf("reading the product names: neither UTF-8 nor Windows-1252: %w", err)
-		}
+	if raw, err = asUTF8(raw); err != nil {
+		return nil, err
 	}
 	r := csv.NewReader(bytes.NewReader(raw))
 	r.Comment = '#'
 	r.FieldsPerRecord = -1
+	col, err := readSKUNamesHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	out, err := readSKUNameRows(r, col)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the product names file lists no SKU")
+	}
+	return out, nil
+}
+
+// asUTF8 drops a UTF-8 byte order mark, and decodes text that is not UTF-8 as Windows-1252.
+func asUTF8(raw []byte) ([]byte, error) {
+	raw = bytes.TrimPrefix(raw, []byte("\ufeff"))
+	if utf8.Valid(raw) {
+		return raw, nil
+	}
+	raw, err := charmap.Windows1252.NewDecoder().Bytes(raw)
+	if err != nil {
+		return nil, fmt.Errorf("reading the product names: neither UTF-8 nor Windows-1252: %w", err)
+	}
+	return raw, nil
+}
+
+// readSKUNamesHeader reads the header and returns the column of each name in it; a missing column of the three
+// ReadSKUNames needs is an error naming them all.
+func readSKUNamesHeader(r *csv.Reader) (map[string]int, error) {
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("the product names file is empty (want the header Product_Display_Name,String_Id,GUID)")
@@ -84,12 +111,17 @@ func ReadSKUNames(rd io.Reader) ([]SKUName, error) {
 		return nil, fmt.Errorf("the product names file has no column %s (want Microsoft's header Product_Display_Name,String_Id,GUID,...; got %s)",
 			strings.Join(missing, ", "), strings.Join(header, ","))
 	}
+	return col, nil
+}
+
+// readSKUNameRows reads the rows after the header, the first of each String_Id, skipping blank ones.
+func readSKUNameRows(r *csv.Reader, col map[string]int) ([]SKUName, error) {
 	var out []SKUName
 	seen := map[string]bool{}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return out, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the product names: %w", err)
@@ -114,10 +146,6 @@ func ReadSKUNames(rd io.Reader) ([]SKUName, error) {
 		seen[n.PartNumber] = true
 		out = append(out, n)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("the product names file lists no SKU")
-	}
-	return out, nil
 }
 
 // clean trims spaces, tabs and no-break spaces (all found around values in Microsoft's file).
