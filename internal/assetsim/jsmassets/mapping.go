@@ -66,10 +66,6 @@ type attributeMap struct {
 	ObjectMappingIQL    string   `json:"objectMappingIQL,omitempty"`
 }
 
-// The attribute types of the 2023_10_19 definition.
-var attributeTypes = map[string]bool{"text": true, "integer": true, "boolean": true, "double": true, "date": true, "time": true,
-	"date_time": true, "url": true, "email": true, "textarea": true, "select": true, "ipaddress": true, "referenced_object": true, "status": true}
-
 // model is the import source's schema and mapping once accepted: object types (children flattened, each knowing
 // its parent) and one mapping per object type.
 type model struct {
@@ -236,7 +232,7 @@ func newAttr(td *typeDef, a attribute) (*attrDef, error) {
 	switch {
 	case a.Name == "" || a.Description == nil || a.Type == "":
 		return nil, fmt.Errorf("object type %s: attribute %q needs name, description and type", td.name, a.Name)
-	case !attributeTypes[a.Type]:
+	case attributeTypes[a.Type] == nil:
 		return nil, fmt.Errorf("object type %s: attribute %s: unknown type %q", td.name, a.Name, a.Type)
 	case len(a.TypeValues) > 0 && a.Type != "status":
 		return nil, fmt.Errorf("object type %s: attribute %s: typeValues are for status attributes only", td.name, a.Name)
@@ -251,49 +247,19 @@ func newAttr(td *typeDef, a attribute) (*attrDef, error) {
 		refExternalID: a.ReferenceObjectTypeExternalID, refName: a.ReferenceObjectTypeName}, nil
 }
 
+// patchTypes applies a PATCH body's object types, children under their parent: one the model has is patched, a new
+// one added.
 func (m *model) patchTypes(ts []objectType, parent *typeDef) error {
 	for _, t := range ts {
-		var td *typeDef
-		for _, o := range m.types {
-			if (t.ExternalID != "" && o.externalID == t.ExternalID) || (t.ExternalID == "" && o.name == t.Name) {
-				td = o
-			}
-		}
+		td := find(m.types, t.ExternalID, t.Name)
+		var err error
 		if td == nil {
-			var err error
-			if td, err = m.newType(t, parent); err != nil {
-				return err
-			}
+			td, err = m.newType(t, parent)
 		} else {
-			if t.Name != "" && t.Name != td.name {
-				return fmt.Errorf("PATCH cannot rename object type %s (to %s)", td.name, t.Name)
-			}
-			if t.Description != nil {
-				td.description = *t.Description
-			}
-			for _, a := range t.Attributes {
-				var ad *attrDef
-				for _, o := range td.attrs {
-					if (a.ExternalID != "" && o.externalID == a.ExternalID) || (a.ExternalID == "" && o.name == a.Name) {
-						ad = o
-					}
-				}
-				if ad == nil {
-					na, err := newAttr(td, a)
-					if err != nil {
-						return err
-					}
-					td.attrs = append(td.attrs, na)
-					continue
-				}
-				if (a.Name != "" && a.Name != ad.name) || (a.Type != "" && a.Type != ad.typ) ||
-					(a.ReferenceObjectTypeExternalID != "" && a.ReferenceObjectTypeExternalID != ad.refExternalID) {
-					return fmt.Errorf("PATCH cannot change attribute %s of %s (name, type or referenced object type)", ad.name, td.name)
-				}
-				if a.Description != nil {
-					ad.description = *a.Description
-				}
-			}
+			err = td.patch(t)
+		}
+		if err != nil {
+			return err
 		}
 		if err := m.patchTypes(t.Children, td); err != nil {
 			return err
@@ -301,6 +267,65 @@ func (m *model) patchTypes(ts []objectType, parent *typeDef) error {
 	}
 	return nil
 }
+
+// patch changes an object type as a PATCH body gives it: its description and its attributes' may change, new
+// attributes are added; its name cannot change.
+func (td *typeDef) patch(t objectType) error {
+	if t.Name != "" && t.Name != td.name {
+		return fmt.Errorf("PATCH cannot rename object type %s (to %s)", td.name, t.Name)
+	}
+	if t.Description != nil {
+		td.description = *t.Description
+	}
+	for _, a := range t.Attributes {
+		if err := td.patchAttr(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// patchAttr adds an attribute the object type lacks, or changes the description of one it has; its name, type and
+// referenced object type cannot change.
+func (td *typeDef) patchAttr(a attribute) error {
+	ad := find(td.attrs, a.ExternalID, a.Name)
+	if ad == nil {
+		na, err := newAttr(td, a)
+		if err != nil {
+			return err
+		}
+		td.attrs = append(td.attrs, na)
+		return nil
+	}
+	if (a.Name != "" && a.Name != ad.name) || (a.Type != "" && a.Type != ad.typ) ||
+		(a.ReferenceObjectTypeExternalID != "" && a.ReferenceObjectTypeExternalID != ad.refExternalID) {
+		return fmt.Errorf("PATCH cannot change attribute %s of %s (name, type or referenced object type)", ad.name, td.name)
+	}
+	if a.Description != nil {
+		ad.description = *a.Description
+	}
+	return nil
+}
+
+// definition is an object type or an attribute: what a body names by externalId or by name.
+type definition interface {
+	ids() (externalID, name string)
+}
+
+// find is the definition a body giving externalID and name means: by externalId when it gives one, else by name;
+// the last that matches, nil when none does.
+func find[T definition](defs []T, externalID, name string) T {
+	var found T
+	for _, d := range defs {
+		if id, n := d.ids(); (externalID != "" && id == externalID) || (externalID == "" && n == name) {
+			found = d
+		}
+	}
+	return found
+}
+
+func (td *typeDef) ids() (externalID, name string) { return td.externalID, td.name }
+func (ad *attrDef) ids() (externalID, name string) { return ad.externalID, ad.name }
 
 func (m *model) addStatuses(d *document) error {
 	if d.Schema.StatusSchema == nil {
@@ -323,7 +348,25 @@ func (m *model) addStatuses(d *document) error {
 // link checks the rules that span the schema: externalIds on all or none, uniqueness and cardinality only with
 // them, and every reference naming an object type of the schema.
 func (m *model) link() error {
-	with, without := 0, 0
+	with, without := m.externalIDs()
+	if with > 0 && without > 0 {
+		return fmt.Errorf("externalIds must be set on every object type and attribute or on none (%d with, %d without)", with, without)
+	}
+	for _, t := range m.types {
+		for _, a := range t.attrs {
+			if without > 0 && (a.unique != nil || a.minCard != nil || a.maxCard != nil) {
+				return fmt.Errorf("object type %s: attribute %s: uniqueness and cardinality can be set only when externalIds are used", t.name, a.name)
+			}
+			if err := m.linkReference(t, a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// externalIDs counts the object types and attributes with an externalId and those without.
+func (m *model) externalIDs() (with, without int) {
 	count := func(id string) {
 		if id == "" {
 			without++
@@ -337,27 +380,18 @@ func (m *model) link() error {
 			count(a.externalID)
 		}
 	}
-	if with > 0 && without > 0 {
-		return fmt.Errorf("externalIds must be set on every object type and attribute or on none (%d with, %d without)", with, without)
+	return with, without
+}
+
+// linkReference finds the object type a referenced_object attribute of t references (every object type has a name,
+// so a reference naming none finds none).
+func (m *model) linkReference(t *typeDef, a *attrDef) error {
+	a.refType = nil
+	if a.typ != "referenced_object" {
+		return nil
 	}
-	for _, t := range m.types {
-		for _, a := range t.attrs {
-			if without > 0 && (a.unique != nil || a.minCard != nil || a.maxCard != nil) {
-				return fmt.Errorf("object type %s: attribute %s: uniqueness and cardinality can be set only when externalIds are used", t.name, a.name)
-			}
-			a.refType = nil
-			if a.typ != "referenced_object" {
-				continue
-			}
-			for _, o := range m.types {
-				if (a.refExternalID != "" && o.externalID == a.refExternalID) || (a.refExternalID == "" && a.refName != "" && o.name == a.refName) {
-					a.refType = o
-				}
-			}
-			if a.refType == nil {
-				return fmt.Errorf("object type %s: attribute %s references %q, which is not an object type of the schema", t.name, a.name, a.refExternalID+a.refName)
-			}
-		}
+	if a.refType = find(m.types, a.refExternalID, a.refName); a.refType == nil {
+		return fmt.Errorf("object type %s: attribute %s references %q, which is not an object type of the schema", t.name, a.name, a.refExternalID+a.refName)
 	}
 	return nil
 }
@@ -367,12 +401,7 @@ func (m *model) setMappings(tms []typeMapping) error {
 		if tm.ObjectTypeName == "" || tm.Selector == "" || tm.Description == nil {
 			return fmt.Errorf("mapping of %q: objectTypeName, selector and description are required", tm.ObjectTypeName)
 		}
-		var td *typeDef
-		for _, t := range m.types {
-			if (tm.ObjectTypeExternalID != "" && t.externalID == tm.ObjectTypeExternalID) || (tm.ObjectTypeExternalID == "" && t.name == tm.ObjectTypeName) {
-				td = t
-			}
-		}
+		td := find(m.types, tm.ObjectTypeExternalID, tm.ObjectTypeName)
 		if td == nil {
 			return fmt.Errorf("mapping of %q: no such object type in the schema", tm.ObjectTypeName)
 		}
@@ -381,12 +410,7 @@ func (m *model) setMappings(tms []typeMapping) error {
 			if am.AttributeName == "" || len(am.AttributeLocators) == 0 {
 				return fmt.Errorf("mapping of %s: every attribute mapping needs attributeName and attributeLocators", tm.ObjectTypeName)
 			}
-			var ad *attrDef
-			for _, a := range td.attrs {
-				if (am.AttributeExternalID != "" && a.externalID == am.AttributeExternalID) || (am.AttributeExternalID == "" && a.name == am.AttributeName) {
-					ad = a
-				}
-			}
+			ad := find(td.attrs, am.AttributeExternalID, am.AttributeName)
 			if ad == nil {
 				return fmt.Errorf("mapping of %s: attribute %q is not an attribute of the object type", tm.ObjectTypeName, am.AttributeName)
 			}

@@ -90,3 +90,16 @@ func TestPatchChanges(t *testing.T) {
 		})
 	}
 }
+
+// A reference naming no object type, by externalId or by name, is refused when the mapping is put.
+func TestReferenceNamingNothing(t *testing.T) {
+	body := strings.Replace(string(golden(t, "docs-mapping-reference.json")), `"referenceObjectTypeExternalId": "object-type/operating-system"`, `"referenceObjectTypeName": ""`, 1)
+	var d document
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	want := `object type Hard Drive: attribute Operating System references "", which is not an object type of the schema`
+	if _, err := build(&d); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}

@@ -14,8 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -146,59 +144,95 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errorMessages": []string{"The container token is invalid or was regenerated."}})
 		return
 	}
-	if s.RateLimit > 0 {
-		now := time.Now()
-		if now.Sub(s.window) >= time.Second {
-			s.window, s.inWindow = now, 0
-		}
-		s.inWindow++
-		if s.inWindow > s.RateLimit {
-			s.Throttled++
-			if !s.OmitRetryAfter {
-				w.Header().Set("Retry-After", "1")
-			}
-			writeJSON(w, http.StatusTooManyRequests, map[string]any{"errorMessages": []string{"Rate limit exceeded."}})
-			return
-		}
+	if s.throttled(w) {
+		return
 	}
+	s.route(r)(w, r)
+}
+
+// throttled answers 429 when the request is one more than RateLimit in the current second.
+func (s *Server) throttled(w http.ResponseWriter) bool {
+	if s.RateLimit <= 0 {
+		return false
+	}
+	now := time.Now()
+	if now.Sub(s.window) >= time.Second {
+		s.window, s.inWindow = now, 0
+	}
+	s.inWindow++
+	if s.inWindow <= s.RateLimit {
+		return false
+	}
+	s.Throttled++
+	if !s.OmitRetryAfter {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"errorMessages": []string{"Rate limit exceeded."}})
+	return true
+}
+
+// route finds a request's handler: the import source's own paths by method and path, then an execution's paths
+// under either form of the source's path.
+func (s *Server) route(r *http.Request) http.HandlerFunc {
 	assets, insight := s.sourcePath("assets"), s.sourcePath("insight")
-	path := r.URL.Path
-	switch {
-	case r.Method == http.MethodGet && path == "/jsm/assets/v1/imports/info":
-		writeJSON(w, http.StatusOK, map[string]any{"links": map[string]string{
-			"getStatus": s.base + assets + "/configstatus", "start": s.base + assets + "/executions", "mapping": s.base + assets + "/mapping"}})
-	case r.Method == http.MethodGet && path == assets+"/configstatus":
-		st := "IDLE"
-		switch {
-		case s.model == nil:
-			st = "MISSING_MAPPING"
-		case s.running() != nil:
-			st = "RUNNING"
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": st})
-	case (r.Method == http.MethodPut || r.Method == http.MethodPatch) && path == assets+"/mapping":
-		s.putMapping(w, r)
-	case r.Method == http.MethodGet && path == assets+"/schema-and-mapping":
-		if s.model == nil {
-			writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"The import source has no schema and mapping."}})
-			return
-		}
-		writeJSON(w, http.StatusOK, s.model.document())
-	case r.Method == http.MethodPost && path == assets+"/executions":
-		s.start(w, insight)
-	case r.Method == http.MethodGet && (path == assets+"/executions/status" || path == insight+"/executions/status"):
-		if s.latest == "" {
-			writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"No execution yet."}})
-			return
-		}
-		writeJSON(w, http.StatusOK, s.execs[s.latest].statusAnswer())
-	case strings.HasPrefix(path, insight+"/executions/"):
-		s.execution(w, r, strings.TrimPrefix(path, insight+"/executions/"))
-	case strings.HasPrefix(path, assets+"/executions/"):
-		s.execution(w, r, strings.TrimPrefix(path, assets+"/executions/"))
-	default:
-		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Not found: " + r.Method + " " + path}})
+	routes := map[string]http.HandlerFunc{
+		"GET /jsm/assets/v1/imports/info":       s.info,
+		"GET " + assets + "/configstatus":       s.configStatus,
+		"PUT " + assets + "/mapping":            s.putMapping,
+		"PATCH " + assets + "/mapping":          s.putMapping,
+		"GET " + assets + "/schema-and-mapping": s.schemaAndMapping,
+		"POST " + assets + "/executions":        func(w http.ResponseWriter, _ *http.Request) { s.start(w, insight) },
+		"GET " + assets + "/executions/status":  s.latestStatus,
+		"GET " + insight + "/executions/status": s.latestStatus,
 	}
+	if h := routes[r.Method+" "+r.URL.Path]; h != nil {
+		return h
+	}
+	for _, prefix := range []string{insight + "/executions/", assets + "/executions/"} {
+		if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
+			return func(w http.ResponseWriter, r *http.Request) { s.execution(w, r, rest) }
+		}
+	}
+	return notFound
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Not found: " + r.Method + " " + r.URL.Path}})
+}
+
+// info answers the imports info: the import source's links.
+func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
+	assets := s.base + s.sourcePath("assets")
+	writeJSON(w, http.StatusOK, map[string]any{"links": map[string]string{
+		"getStatus": assets + "/configstatus", "start": assets + "/executions", "mapping": assets + "/mapping"}})
+}
+
+func (s *Server) configStatus(w http.ResponseWriter, _ *http.Request) {
+	st := "IDLE"
+	switch {
+	case s.model == nil:
+		st = "MISSING_MAPPING"
+	case s.running() != nil:
+		st = "RUNNING"
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": st})
+}
+
+func (s *Server) schemaAndMapping(w http.ResponseWriter, _ *http.Request) {
+	if s.model == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"The import source has no schema and mapping."}})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.model.document())
+}
+
+// latestStatus answers the latest execution's status.
+func (s *Server) latestStatus(w http.ResponseWriter, _ *http.Request) {
+	if s.latest == "" {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"No execution yet."}})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.execs[s.latest].statusAnswer())
 }
 
 func (s *Server) running() *execution {
@@ -295,7 +329,7 @@ func (s *Server) execution(w http.ResponseWriter, r *http.Request, rest string) 
 	case r.Method == http.MethodPost && op == "data":
 		s.data(w, r, e)
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Not found: " + r.Method + " " + r.URL.Path}})
+		notFound(w, r)
 	}
 }
 
@@ -488,113 +522,6 @@ func describe(entry map[string]any, m *mappingDef) string {
 		b = append(b[:80], "…"...)
 	}
 	return string(b)
-}
-
-var (
-	isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-	isoTime = regexp.MustCompile(`^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
-)
-
-// valueOf checks a value against its attribute's type and returns it as the text Assets shows. Text types take a
-// string (or a number or boolean, as text); every other type takes its own JSON form and refuses an empty string.
-func valueOf(a *attrDef, v any) (string, error) {
-	str, isStr := v.(string)
-	switch a.typ {
-	case "text", "textarea", "select", "status", "referenced_object":
-		switch x := v.(type) {
-		case string:
-			if a.typ == "text" && len([]rune(x)) > 255 {
-				return "", fmt.Errorf("%d characters: a text attribute holds at most 255", len([]rune(x)))
-			}
-			if a.typ == "status" && len(a.typeValues) > 0 && x != "" && !contains(a.typeValues, x) {
-				return "", fmt.Errorf("%q is not one of the attribute's statuses", x)
-			}
-			return x, nil
-		case json.Number:
-			return x.String(), nil
-		case bool:
-			return strconv.FormatBool(x), nil
-		}
-		return "", fmt.Errorf("a %T is not text", v)
-	case "integer":
-		n, ok := v.(json.Number)
-		if !ok {
-			return "", fmt.Errorf("%s is not an integer", show(v))
-		}
-		i, err := strconv.ParseInt(n.String(), 10, 64)
-		if err != nil || i < math.MinInt32 || i > math.MaxInt32 {
-			return "", fmt.Errorf("%s is not an integer within -2147483648..2147483647", n)
-		}
-		return strconv.FormatInt(i, 10), nil
-	case "double":
-		n, ok := v.(json.Number)
-		if !ok {
-			return "", fmt.Errorf("%s is not a number", show(v))
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return "", fmt.Errorf("%s is not a number", n)
-		}
-		return strconv.FormatFloat(f, 'f', -1, 64), nil
-	case "boolean":
-		b, ok := v.(bool)
-		if !ok {
-			return "", fmt.Errorf("%s is not a boolean (true or false)", show(v))
-		}
-		return strconv.FormatBool(b), nil
-	case "date_time":
-		if !isStr {
-			return "", fmt.Errorf("%s is not an ISO 8601 date_time", show(v))
-		}
-		t, err := time.Parse(time.RFC3339Nano, str)
-		if err != nil {
-			return "", fmt.Errorf("%s is not an ISO 8601 date_time", show(v))
-		}
-		return t.UTC().Format(time.RFC3339Nano), nil
-	case "date":
-		if !isStr || !isoDate.MatchString(str) {
-			return "", fmt.Errorf("%s is not an ISO 8601 date", show(v))
-		}
-		if _, err := time.Parse("2006-01-02", str); err != nil {
-			return "", fmt.Errorf("%s is not a date", show(v))
-		}
-		return str, nil
-	case "time":
-		if !isStr || !isoTime.MatchString(str) {
-			return "", fmt.Errorf("%s is not an ISO 8601 time", show(v))
-		}
-		return str, nil
-	case "url":
-		if !isStr || !(strings.HasPrefix(str, "http://") || strings.HasPrefix(str, "https://")) {
-			return "", fmt.Errorf("%s is not a URL starting with http:// or https://", show(v))
-		}
-		return str, nil
-	case "email":
-		if !isStr || !strings.Contains(str, "@") {
-			return "", fmt.Errorf("%s is not an email address", show(v))
-		}
-		return str, nil
-	case "ipaddress":
-		if ip := net.ParseIP(str); !isStr || ip == nil || ip.To4() == nil {
-			return "", fmt.Errorf("%s is not an IPv4 address", show(v))
-		}
-		return str, nil
-	}
-	return "", fmt.Errorf("unknown attribute type %q", a.typ)
-}
-
-func show(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // select_ finds a selector's entries in the submitted data: "hardDrives" is the top-level array of that name,

@@ -22,6 +22,7 @@ func TestValueOf(t *testing.T) {
 		{typ: "text", value: `true`, want: "true"},
 		{typ: "text", value: `"` + strings.Repeat("é", 255) + `"`, want: strings.Repeat("é", 255)},
 		{typ: "text", value: `"` + strings.Repeat("é", 256) + `"`, err: "256 characters: a text attribute holds at most 255"},
+		{typ: "text", value: strings.Repeat("9", 300), want: strings.Repeat("9", 300)},
 		{typ: "text", value: `["a"]`, err: "a []interface {} is not text"},
 		{typ: "text", value: `{"a":1}`, err: "a map[string]interface {} is not text"},
 		{typ: "textarea", value: `"` + strings.Repeat("x", 300) + `"`, want: strings.Repeat("x", 300)},
