@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -123,38 +124,13 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 	var res commitResult
 	commitID := uuid.NewString()
 	summary := iceberg.Properties{propCommitID: commitID}
-	for k, v := range props {
-		summary[k] = v
-	}
-	var lastErr error
-	unknown := false // a commit attempt's outcome was not heard
-	conflicts, failures := 0, 0
-	lastFailed := false // the last attempt failed (rather than lost a conflict)
-	// retry counts a failed attempt and says whether another is allowed.
-	retry := func(err error, failed bool) bool {
-		lastErr, lastFailed = err, failed
-		if failed {
-			failures++
-		} else {
-			conflicts++
-		}
-		return failures < w.commit.MaxFailures && conflicts+failures < w.commit.MaxAttempts
-	}
-	gaveUp := func(what string, err error) error {
-		return fmt.Errorf("committing %s to %s: %s; gave up after %d attempts (%d failed, %d conflicts): %w",
-			name, w.catalogName(), what, conflicts+failures, failures, conflicts, err)
-	}
+	maps.Copy(summary, props)
+	tries := &commitTries{opts: w.commit}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			res.Retries++
-			var wait time.Duration
-			if lastFailed {
-				wait = w.commit.failureBackoff(failures)
-			} else {
-				wait = w.commit.backoff(conflicts)
-			}
-			if err := outbound.Sleep(ctx, wait); err != nil {
-				return res, fmt.Errorf("committing %s: %w (after: %w)", name, err, lastErr)
+			if err := outbound.Sleep(ctx, tries.wait()); err != nil {
+				return res, fmt.Errorf("committing %s: %w (after: %w)", name, err, tries.lastErr)
 			}
 		}
 		tbl, err := w.cat.LoadTable(ctx, ident(name))
@@ -162,13 +138,13 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 			if ctx.Err() != nil || isPermanent(err) {
 				return res, fmt.Errorf("committing %s: loading the table from %s: %w", name, w.catalogName(), err)
 			}
-			if !retry(err, true) {
-				return res, gaveUp("loading the table", err)
+			if !tries.retry(err, true) {
+				return res, tries.gaveUp(name, w.catalogName(), "loading the table", err)
 			}
 			w.log.Warn("loading the table failed; retrying", "table", name, "attempt", attempt, "catalog", w.catalogName(), "err", err)
 			continue
 		}
-		if unknown {
+		if tries.unknown {
 			if id, ok := landed(tbl, commitID); ok {
 				w.log.Info("the commit whose outcome was unknown had landed", "table", name, "snapshot_id", id)
 				res.SnapshotID = id
@@ -178,7 +154,7 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 		txn := tbl.NewTransaction()
 		if err := plan(ctx, tbl, txn, summary); err != nil {
 			// Planning reads the table's manifests: the storage may fail it.
-			if ctx.Err() != nil || isPermanent(err) || !retry(err, true) {
+			if ctx.Err() != nil || isPermanent(err) || !tries.retry(err, true) {
 				return res, fmt.Errorf("committing %s: %w", name, err)
 			}
 			w.log.Warn("planning the commit failed; retrying", "table", name, "attempt", attempt, "err", err)
@@ -193,26 +169,70 @@ func (w *Warehouse) commitTable(ctx context.Context, name string, props iceberg.
 			res.SnapshotID = snap.SnapshotID
 			return res, nil
 		}
-		if ctx.Err() != nil {
-			return res, fmt.Errorf("committing %s: %w", name, err)
-		}
-		var again bool
-		switch {
-		case isConflict(err):
-			again = retry(err, false)
-			w.log.Debug("concurrent commit; retrying", "table", name, "attempt", attempt)
-		case isPermanent(err):
-			return res, fmt.Errorf("committing %s: %w", name, err)
-		default:
-			unknown = true
-			again = retry(err, true)
-			w.log.Warn("commit failed with an unknown outcome; checking and retrying", "table", name, "attempt", attempt,
-				"catalog", w.catalogName(), "err", err, "timeout", isTimeout(err))
-		}
-		if !again {
-			return res, gaveUp("committing", err)
+		if err := w.commitFailed(ctx, name, attempt, err, tries); err != nil {
+			return res, err
 		}
 	}
+}
+
+// commitFailed takes a commit attempt that failed with err: a conflict lost, or an outcome not heard (the next
+// attempt first looks for the commit), is tried again while tries allow. It returns the error to stop with, nil to
+// try again.
+func (w *Warehouse) commitFailed(ctx context.Context, name string, attempt int, err error, tries *commitTries) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("committing %s: %w", name, err)
+	}
+	var again bool
+	switch {
+	case isConflict(err):
+		again = tries.retry(err, false)
+		w.log.Debug("concurrent commit; retrying", "table", name, "attempt", attempt)
+	case isPermanent(err):
+		return fmt.Errorf("committing %s: %w", name, err)
+	default:
+		tries.unknown = true
+		again = tries.retry(err, true)
+		w.log.Warn("commit failed with an unknown outcome; checking and retrying", "table", name, "attempt", attempt,
+			"catalog", w.catalogName(), "err", err, "timeout", isTimeout(err))
+	}
+	if !again {
+		return tries.gaveUp(name, w.catalogName(), "committing", err)
+	}
+	return nil
+}
+
+// commitTries are the failed attempts of one table commit so far.
+type commitTries struct {
+	opts                CommitOptions
+	conflicts, failures int
+	lastErr             error
+	lastFailed          bool // the last attempt failed (rather than lost a conflict)
+	unknown             bool // a commit attempt's outcome was not heard
+}
+
+// retry counts a failed attempt and says whether another is allowed.
+func (t *commitTries) retry(err error, failed bool) bool {
+	t.lastErr, t.lastFailed = err, failed
+	if failed {
+		t.failures++
+	} else {
+		t.conflicts++
+	}
+	return t.failures < t.opts.MaxFailures && t.conflicts+t.failures < t.opts.MaxAttempts
+}
+
+// wait is the wait before the next attempt: longer after a failure than after a conflict.
+func (t *commitTries) wait() time.Duration {
+	if t.lastFailed {
+		return t.opts.failureBackoff(t.failures)
+	}
+	return t.opts.backoff(t.conflicts)
+}
+
+// gaveUp is the error of a commit of table to the catalog cat that gave up on err while doing what.
+func (t *commitTries) gaveUp(table, cat, what string, err error) error {
+	return fmt.Errorf("committing %s to %s: %s; gave up after %d attempts (%d failed, %d conflicts): %w",
+		table, cat, what, t.conflicts+t.failures, t.failures, t.conflicts, err)
 }
 
 // catalogName names the catalog for messages: the PostgreSQL, SQLite or REST catalog.

@@ -138,22 +138,7 @@ func (w *Warehouse) storageContext(ctx context.Context) context.Context {
 	if kind == "" {
 		return ctx
 	}
-	timeout := DefaultStorageRequestTimeout
-	if v := w.props[StorageRequestTimeout]; v != "" {
-		if d, err := parseDuration(v); err == nil && d > 0 {
-			timeout = d
-		} else {
-			w.log.Warn("ignoring an invalid storage option", "option", StorageRequestTimeout, "value", v, "default", timeout)
-		}
-	}
-	attempts := 0 // the SDK's default
-	if v := w.props[StorageMaxAttempts]; v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			attempts = n
-		} else {
-			w.log.Warn("ignoring an invalid storage option", "option", StorageMaxAttempts, "value", v)
-		}
-	}
+	timeout, attempts := w.storageRequestOptions()
 	failed := func(err error) {
 		w.log.Warn("storage request failed", "storage", w.storage, "err", err)
 	}
@@ -163,58 +148,96 @@ func (w *Warehouse) storageContext(ctx context.Context) context.Context {
 		if err != nil {
 			return ctx // iceberg-go's FileIO reports the same error
 		}
-		bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
-		if !ok || bc == nil {
-			bc = awshttp.NewBuildableClient()
-		}
-		cfg.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
-			// iceberg-go's own S3 transport tuning (io/gocloud/s3), which a configured client replaces.
-			t.MaxIdleConns, t.MaxIdleConnsPerHost, t.MaxConnsPerHost, t.IdleConnTimeout = 256, 256, 2048, 90*time.Second
-			t.ResponseHeaderTimeout = timeout
-		})
-		if attempts == 0 {
-			attempts = cfg.RetryMaxAttempts // AWS_MAX_ATTEMPTS, max_attempts
-		}
-		cfg.Retryer = func() aws.Retryer {
-			return loggingRetryer{Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-				if attempts > 0 {
-					o.MaxAttempts = attempts
-				}
-			}), failed: failed}
-		}
-		ctx = utils.WithAwsConfig(ctx, cfg)
+		ctx = utils.WithAwsConfig(ctx, s3Config(cfg, timeout, attempts, failed))
 	case "Azure":
-		retries := int32(0) // the default, 3
-		switch {
-		case attempts == 1:
-			retries = -1 // azcore: one try
-		case attempts > 1:
-			retries = int32(attempts - 1)
-		}
-		ctx = policy.WithRetryOptions(ctx, policy.RetryOptions{
-			MaxRetries: retries,
-			TryTimeout: timeout,
-			// azcore's own rule (these status codes and transport errors, timeouts included), plus the log line.
-			ShouldRetry: func(resp *http.Response, err error) bool {
-				switch {
-				case err != nil:
-					failed(withoutQuery(err))
-					return true
-				case resp != nil && azureRetryStatus[resp.StatusCode]:
-					if resp.Request != nil && resp.Request.URL != nil {
-						u := *resp.Request.URL
-						u.RawQuery, u.User = "", nil // a SAS token travels in the query
-						failed(fmt.Errorf("%s %s: %s", resp.Request.Method, u.String(), resp.Status))
-					} else {
-						failed(errors.New(resp.Status))
-					}
-					return true
-				}
-				return false
-			},
-		})
+		ctx = policy.WithRetryOptions(ctx, azureRetryOptions(timeout, attempts, failed))
 	}
 	return context.WithValue(ctx, storageCtxKey{}, true)
+}
+
+// storageRequestOptions are the request timeout and the tries per request (0: the SDK's default) the storage
+// options set; an invalid one is logged and ignored.
+func (w *Warehouse) storageRequestOptions() (timeout time.Duration, attempts int) {
+	timeout = DefaultStorageRequestTimeout
+	if v := w.props[StorageRequestTimeout]; v != "" {
+		if d, err := parseDuration(v); err == nil && d > 0 {
+			timeout = d
+		} else {
+			w.log.Warn("ignoring an invalid storage option", "option", StorageRequestTimeout, "value", v, "default", timeout)
+		}
+	}
+	if v := w.props[StorageMaxAttempts]; v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			attempts = n
+		} else {
+			w.log.Warn("ignoring an invalid storage option", "option", StorageMaxAttempts, "value", v)
+		}
+	}
+	return timeout, attempts
+}
+
+// s3Config is cfg with the request timeout, the tries per request (0: AWS_MAX_ATTEMPTS, max_attempts, else the
+// SDK's default) and failed tries logged.
+func s3Config(cfg *aws.Config, timeout time.Duration, attempts int, failed func(error)) *aws.Config {
+	bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok || bc == nil {
+		bc = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
+		// iceberg-go's own S3 transport tuning (io/gocloud/s3), which a configured client replaces.
+		t.MaxIdleConns, t.MaxIdleConnsPerHost, t.MaxConnsPerHost, t.IdleConnTimeout = 256, 256, 2048, 90*time.Second
+		t.ResponseHeaderTimeout = timeout
+	})
+	if attempts == 0 {
+		attempts = cfg.RetryMaxAttempts // AWS_MAX_ATTEMPTS, max_attempts
+	}
+	cfg.Retryer = func() aws.Retryer {
+		return loggingRetryer{Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			if attempts > 0 {
+				o.MaxAttempts = attempts
+			}
+		}), failed: failed}
+	}
+	return cfg
+}
+
+// azureRetryOptions are azcore's retry options with the try timeout, the tries per request (0: the default) and
+// failed tries logged.
+func azureRetryOptions(timeout time.Duration, attempts int, failed func(error)) policy.RetryOptions {
+	retries := int32(0) // the default, 3
+	switch {
+	case attempts == 1:
+		retries = -1 // azcore: one try
+	case attempts > 1:
+		retries = int32(attempts - 1)
+	}
+	return policy.RetryOptions{
+		MaxRetries: retries,
+		TryTimeout: timeout,
+		// azcore's own rule (these status codes and transport errors, timeouts included), plus the log line.
+		ShouldRetry: func(resp *http.Response, err error) bool {
+			switch {
+			case err != nil:
+				failed(withoutQuery(err))
+				return true
+			case resp != nil && azureRetryStatus[resp.StatusCode]:
+				failed(azureStatusError(resp))
+				return true
+			}
+			return false
+		},
+	}
+}
+
+// azureStatusError names a failed Azure request by its method, its URL without query or user (a SAS token travels
+// in the query) and its status.
+func azureStatusError(resp *http.Response) error {
+	if resp.Request == nil || resp.Request.URL == nil {
+		return errors.New(resp.Status)
+	}
+	u := *resp.Request.URL
+	u.RawQuery, u.User = "", nil // a SAS token travels in the query
+	return fmt.Errorf("%s %s: %s", resp.Request.Method, u.String(), resp.Status)
 }
 
 // objectStore names the object store a storage location is on: "S3", "Azure", or "" (local or in-memory storage).

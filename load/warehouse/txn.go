@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -176,43 +175,52 @@ func (t *Txn) Commit(ctx context.Context) error {
 			return fmt.Errorf("committing run %s: %w", t.runID, err)
 		}
 	}
-	names := make([]string, 0, len(t.writers))
-	for n := range t.writers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := t.writers[n].close(ctx); err != nil {
-			return fmt.Errorf("committing run %s: finishing %s: %w", t.runID, n, err)
-		}
-	}
-	rejects := make([]string, 0, len(t.rejects))
-	for n := range t.rejects {
-		rejects = append(rejects, n)
-	}
-	sort.Strings(rejects)
-	for _, n := range rejects {
-		if err := t.rejects[n].publish(ctx); err != nil {
-			return fmt.Errorf("committing run %s: storing the reject file of %s: %w", t.runID, n, err)
-		}
+	if err := t.finishFiles(ctx); err != nil {
+		return err
 	}
 	if err := t.w.fail("sealed"); err != nil {
 		return err
 	}
+	if err := t.commitTables(ctx); err != nil {
+		return err
+	}
+	if len(t.writers) > 0 || len(t.state) > 0 {
+		res, err := t.w.recordCommit(ctx, t.tenantID, t.runID, t.snapshots, t.state, t.retries)
+		t.retries += res.Retries
+		if err != nil {
+			return fmt.Errorf("committing run %s: recording the commit: %w", t.runID, err)
+		}
+	}
+	t.done = true
+	for _, rw := range t.rejects {
+		rw.cleanup()
+	}
+	return t.w.fail("recorded")
+}
+
+// finishFiles finishes every table's data files and stores the reject files, in name order.
+func (t *Txn) finishFiles(ctx context.Context) error {
+	for _, n := range slices.Sorted(maps.Keys(t.writers)) {
+		if err := t.writers[n].close(ctx); err != nil {
+			return fmt.Errorf("committing run %s: finishing %s: %w", t.runID, n, err)
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(t.rejects)) {
+		if err := t.rejects[n].publish(ctx); err != nil {
+			return fmt.Errorf("committing run %s: storing the reject file of %s: %w", t.runID, n, err)
+		}
+	}
+	return nil
+}
+
+// commitTables commits each table the transaction wrote, recording its snapshot, with the transaction's run,
+// tenant and state in the snapshots' summaries.
+func (t *Txn) commitTables(ctx context.Context) error {
 	props := iceberg.Properties{propRunID: t.runID, propTenantID: t.tenantID}
 	for k, v := range t.state {
 		props[propState+k] = v
 	}
-	// Jobs that finish together would all commit the first table in name order at once and queue on each table
-	// in turn; starting at a table that depends on the tenant spreads them over the tables. The order is free:
-	// readers see nothing of the transaction before the commit log's row, which comes last.
-	if len(names) > 1 {
-		h := fnv.New32a()
-		h.Write([]byte(t.tenantID))
-		k := int(h.Sum32() % uint32(len(names)))
-		names = slices.Concat(names[k:], names[:k])
-	}
-	for _, n := range names {
+	for _, n := range commitOrder(slices.Sorted(maps.Keys(t.writers)), t.tenantID) {
 		tw := t.writers[n]
 		if len(tw.closed) == 0 {
 			// An event table that got no rows: nothing to commit, and readers keep the tenant's earlier snapshot.
@@ -230,18 +238,21 @@ func (t *Txn) Commit(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(names) > 0 || len(t.state) > 0 {
-		res, err := t.w.recordCommit(ctx, t.tenantID, t.runID, t.snapshots, t.state, t.retries)
-		t.retries += res.Retries
-		if err != nil {
-			return fmt.Errorf("committing run %s: recording the commit: %w", t.runID, err)
-		}
+	return nil
+}
+
+// commitOrder is the order a tenant's transaction commits its tables in (names, sorted): jobs that finish together
+// would all commit the first table in name order at once and queue on each table in turn; starting at a table
+// that depends on the tenant spreads them over the tables. The order is free: readers see nothing of the
+// transaction before the commit log's row, which comes last.
+func commitOrder(names []string, tenant string) []string {
+	if len(names) <= 1 {
+		return names
 	}
-	t.done = true
-	for _, rw := range t.rejects {
-		rw.cleanup()
-	}
-	return t.w.fail("recorded")
+	h := fnv.New32a()
+	h.Write([]byte(tenant))
+	k := int(h.Sum32() % uint32(len(names)))
+	return slices.Concat(names[k:], names[:k])
 }
 
 // Retries is the number of commit attempts past the first that Commit needed (concurrent commits of other jobs,

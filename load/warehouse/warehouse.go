@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -104,64 +105,88 @@ func OpenConfig(ctx context.Context, cfg Config) (*Warehouse, error) {
 		return nil, err
 	}
 	w := &Warehouse{root: abs, log: logger, commit: cfg.Commit.withDefaults(), ensured: map[string]bool{}, props: iceberg.Properties{}}
-	switch s := cfg.Storage; {
-	case s == "":
-		w.local = abs
-	case strings.HasPrefix(s, "file://"):
-		u, err := url.Parse(s)
-		if err != nil {
-			return nil, fmt.Errorf("storage location %s: %w", s, err)
-		}
-		w.local = filepath.Clean(u.Path)
-	case !strings.Contains(s, "://"):
-		if w.local, err = filepath.Abs(s); err != nil {
-			return nil, fmt.Errorf("storage location %s: %w", s, err)
-		}
-	default:
-		w.storage = strings.TrimRight(s, "/")
-	}
-	if w.local != "" {
-		if err := os.MkdirAll(w.local, DirMode); err != nil {
-			return nil, fmt.Errorf("creating the storage directory: %w", err)
-		}
-		w.storage = "file://" + filepath.ToSlash(w.local)
-	}
-	props, err := storageProps(w.storage, os.Getenv)
-	if err != nil {
+	if err := w.setStorage(cfg.Storage); err != nil {
 		return nil, err
 	}
-	for k, v := range cfg.StorageOptions {
-		props[k] = v
-	}
-	for k, v := range props {
-		w.props[k] = v
-	}
-	w.props["warehouse"] = w.storage
-	if w.local != "" {
-		w.props[propLocalName], w.props[propLocalDir] = w.storage, w.local
+	if err := w.setStorageProps(cfg.StorageOptions); err != nil {
+		return nil, err
 	}
 	if err := w.openCatalog(ctx, cfg.Catalog); err != nil {
 		return nil, err
 	}
 	w.cat = w.withStorageSettings(w.cat)       // object storage: request timeouts, failed tries logged (storage.go)
 	w.cat = namedCatalog{Catalog: w.cat, w: w} // its errors name it (catalogname.go)
-	if w.fs, err = icebergio.LoadFS(w.storageContext(ctx), w.props, w.storage); err != nil {
+	if err := w.openStorage(ctx, cfg, explicit); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("opening the storage %s: %w", w.storage, err)
+		return nil, err
+	}
+	return w, nil
+}
+
+// setStorage sets where the warehouse's tables are from the storage location s: "" the warehouse directory, a
+// file:// URL or a path a local directory (created if needed), anything else an object store's URL.
+func (w *Warehouse) setStorage(s string) error {
+	switch {
+	case s == "":
+		w.local = w.root
+	case strings.HasPrefix(s, "file://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			return fmt.Errorf("storage location %s: %w", s, err)
+		}
+		w.local = filepath.Clean(u.Path)
+	case !strings.Contains(s, "://"):
+		local, err := filepath.Abs(s)
+		if err != nil {
+			return fmt.Errorf("storage location %s: %w", s, err)
+		}
+		w.local = local
+	default:
+		w.storage = strings.TrimRight(s, "/")
+	}
+	if w.local != "" {
+		if err := os.MkdirAll(w.local, DirMode); err != nil {
+			return fmt.Errorf("creating the storage directory: %w", err)
+		}
+		w.storage = "file://" + filepath.ToSlash(w.local)
+	}
+	return nil
+}
+
+// setStorageProps sets the FileIO properties of the storage: those the environment gives (storageProps), then
+// the configured options over them.
+func (w *Warehouse) setStorageProps(options map[string]string) error {
+	props, err := storageProps(w.storage, os.Getenv)
+	if err != nil {
+		return err
+	}
+	maps.Copy(w.props, props)
+	maps.Copy(w.props, options)
+	w.props["warehouse"] = w.storage
+	if w.local != "" {
+		w.props[propLocalName], w.props[propLocalDir] = w.storage, w.local
+	}
+	return nil
+}
+
+// openStorage loads the storage's FileIO, creates the namespace if needed and, for a configuration given
+// explicitly, records it in the warehouse directory.
+func (w *Warehouse) openStorage(ctx context.Context, cfg Config, explicit bool) error {
+	var err error
+	if w.fs, err = icebergio.LoadFS(w.storageContext(ctx), w.props, w.storage); err != nil {
+		return fmt.Errorf("opening the storage %s: %w", w.storage, err)
 	}
 	if err := w.retryWhile(ctx, isSerializationFailure, func() error {
 		return w.cat.CreateNamespace(ctx, itable.Identifier{Namespace}, iceberg.Properties{"comment": "seatlake: Microsoft 365 and Dynamics 365 license usage"})
 	}); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
-		w.Close()
-		return nil, fmt.Errorf("creating the namespace %s: %w", Namespace, err)
+		return fmt.Errorf("creating the namespace %s: %w", Namespace, err)
 	}
 	if explicit {
-		if err := saveConfig(abs, cfg); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("recording the warehouse's catalog and storage: %w", err)
+		if err := saveConfig(w.root, cfg); err != nil {
+			return fmt.Errorf("recording the warehouse's catalog and storage: %w", err)
 		}
 	}
-	return w, nil
+	return nil
 }
 
 // openCatalog connects to the catalog named by spec ("" = the embedded SQLite file).
