@@ -493,49 +493,69 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 	if t.Name != "" {
 		label = fmt.Sprintf("tenant %q", t.Name)
 	}
-	fail := func(key, format string, args ...any) (pipelines.Config, error) {
-		return pipelines.Config{}, fmt.Errorf("%s: %s: %s", label, key, fmt.Sprintf(format, args...))
-	}
-	if t.Name == "" {
-		return fail("name", "missing: give each tenant a short name (used by --tenant and in the summary)")
-	}
-	if t.TenantID == "" {
-		return fail("tenant-id", "missing: the Entra tenant id (a GUID) or its domain")
-	}
-	if t.ClientID == "" && !t.ManagedIdentity { // a system-assigned managed identity has none to give
-		return fail("client-id", "missing: the application (client) id of the app registration")
-	}
 	cfg := base
 	cfg.Name, cfg.TenantID, cfg.ClientID = t.Name, t.TenantID, t.ClientID
+	cfg.Dataverse, cfg.FinOps = trimURLs(t.Dataverse), trimURLs(t.FinOps)
+	cfg.Sources = base.Sources.With(t.Sources)
+	cfg.ManagedIdentity = cfg.ManagedIdentity || t.ManagedIdentity
+	for _, step := range []func(*pipelines.Config) *keyError{t.required, t.endpoints, t.histories, t.credentialChoice} {
+		if err := step(&cfg); err != nil {
+			return pipelines.Config{}, fmt.Errorf("%s: %s: %s", label, err.key, err.msg)
+		}
+	}
+	if err := pipelines.CheckSourceValues(t.Sources); err != nil {
+		return pipelines.Config{}, fmt.Errorf("%s: %w", label, err)
+	}
+	return cfg, nil
+}
+
+// keyError is what is wrong with one key of a tenant entry.
+type keyError struct{ key, msg string }
+
+func keyErr(key, format string, args ...any) *keyError {
+	return &keyError{key, fmt.Sprintf(format, args...)}
+}
+
+// required checks the keys every tenant entry needs.
+func (t tenantFile) required(*pipelines.Config) *keyError {
+	switch {
+	case t.Name == "":
+		return keyErr("name", "missing: give each tenant a short name (used by --tenant and in the summary)")
+	case t.TenantID == "":
+		return keyErr("tenant-id", "missing: the Entra tenant id (a GUID) or its domain")
+	case t.ClientID == "" && !t.ManagedIdentity: // a system-assigned managed identity has none to give
+		return keyErr("client-id", "missing: the application (client) id of the app registration")
+	}
+	return nil
+}
+
+// endpoints sets the tenant's cloud, authority host and Graph endpoint, and checks every URL it names. They are
+// checked here as well as by pipelines.Config.Validate, so the message names the file's key.
+func (t tenantFile) endpoints(cfg *pipelines.Config) *keyError {
 	if t.Cloud != "" {
 		authority, graph, ok := pipelines.Cloud(t.Cloud)
 		if !ok {
-			return fail("cloud", "%q: want one of %s", t.Cloud, strings.Join(pipelines.CloudNames(), ", "))
+			return keyErr("cloud", "%q: want one of %s", t.Cloud, strings.Join(pipelines.CloudNames(), ", "))
 		}
 		cfg.AuthorityHost, cfg.GraphEndpoint = authority, graph
 	}
-	if t.AuthorityHost != "" {
-		cfg.AuthorityHost = t.AuthorityHost
-	}
-	if t.GraphEndpoint != "" {
-		cfg.GraphEndpoint = t.GraphEndpoint
-	}
-	// Endpoints are checked here as well as by pipelines.Config.Validate, so the message names the file's key.
+	cfg.AuthorityHost = cmp.Or(t.AuthorityHost, cfg.AuthorityHost)
+	cfg.GraphEndpoint = cmp.Or(t.GraphEndpoint, cfg.GraphEndpoint)
 	for _, kv := range []struct {
 		key  string
 		urls []string
 	}{{"authority-host", []string{cfg.AuthorityHost}}, {"graph-endpoint", []string{cfg.GraphEndpoint}}, {"dataverse", t.Dataverse}, {"finops", t.FinOps}} {
 		for _, u := range kv.urls {
 			if err := pipelines.CheckEndpoint(u); err != nil {
-				return fail(kv.key, "%s: %v", u, err)
+				return keyErr(kv.key, "%s: %v", u, err)
 			}
 		}
 	}
-	cfg.Dataverse, cfg.FinOps = trimURLs(t.Dataverse), trimURLs(t.FinOps)
-	cfg.Sources = base.Sources.With(t.Sources)
-	if err := pipelines.CheckSourceValues(t.Sources); err != nil {
-		return pipelines.Config{}, fmt.Errorf("%s: %w", label, err)
-	}
+	return nil
+}
+
+// histories sets the tenant's own history depths.
+func (t tenantFile) histories(cfg *pipelines.Config) *keyError {
 	for _, kv := range []struct {
 		key string
 		v   string
@@ -546,26 +566,40 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 		}
 		d, err := time.ParseDuration(kv.v)
 		if err != nil {
-			return fail(kv.key, "%q: %s", kv.v, wants(runFlag(kv.key)))
+			return keyErr(kv.key, "%q: %s", kv.v, wants(runFlag(kv.key)))
 		}
 		*kv.dst = d
 	}
+	return nil
+}
+
+// credentialChoice checks that the entry names exactly one credential.
+func (t tenantFile) credentialChoice(*pipelines.Config) *keyError {
+	secret := cmp.Or(t.ClientSecretFile, t.ClientSecretEnv)
+	given := nonEmpty(t.CertificateFile, t.FederatedFile, secret)
 	switch {
+	case t.ManagedIdentity && given > 0:
+		return keyErr("managed-identity", "give one credential: managed-identity, client-certificate-file, federated-token-file or a client secret")
 	case t.ManagedIdentity:
-		if t.CertificateFile != "" || t.FederatedFile != "" || t.ClientSecretFile != "" || t.ClientSecretEnv != "" {
-			return fail("managed-identity", "give one credential: managed-identity, client-certificate-file, federated-token-file or a client secret")
-		}
-		cfg.ManagedIdentity = true
-	case t.CertificateFile != "" || t.FederatedFile != "":
-		if t.ClientSecretFile != "" || t.ClientSecretEnv != "" || (t.CertificateFile != "" && t.FederatedFile != "") {
-			return fail("client-certificate-file", "give one credential: client-certificate-file, federated-token-file or a client secret")
-		}
-	case t.ClientSecretFile != "" && t.ClientSecretEnv != "":
-		return fail("client-secret-file", "give client-secret-file or client-secret-env, not both")
-	case t.ClientSecretFile == "" && t.ClientSecretEnv == "":
-		return fail("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it, or client-certificate-file, or federated-token-file)")
+	case nonEmpty(t.CertificateFile, t.FederatedFile) > 0 && given > 1:
+		return keyErr("client-certificate-file", "give one credential: client-certificate-file, federated-token-file or a client secret")
+	case nonEmpty(t.ClientSecretFile, t.ClientSecretEnv) == 2:
+		return keyErr("client-secret-file", "give client-secret-file or client-secret-env, not both")
+	case given == 0:
+		return keyErr("client-secret-file", "missing: name the file holding the client secret (or client-secret-env, the variable holding it, or client-certificate-file, or federated-token-file)")
 	}
-	return cfg, nil
+	return nil
+}
+
+// nonEmpty counts the values that are not empty.
+func nonEmpty(vs ...string) int {
+	n := 0
+	for _, v := range vs {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // credentials reads the tenant's credential (its secret file or variable, certificate or federated token file)
