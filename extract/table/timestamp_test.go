@@ -38,3 +38,24 @@ func TestParseMicros(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParseTimestamp measures the fast path, which runs once per sign-in and audit record.
+func BenchmarkParseTimestamp(b *testing.B) {
+	for _, in := range []string{"2020-03-13T19:15:41.6195833Z", "2017-09-04T15:35:02Z"} {
+		b.Run("string/"+in, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ParseTimestamp(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		raw := []byte(in)
+		b.Run("bytes/"+in, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ParseTimestamp(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
