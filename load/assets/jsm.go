@@ -211,121 +211,168 @@ func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	switch status {
-	case configDisabled:
-		return res, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
-	case configRunning:
-		if cfg.StaleExecution == "" {
-			return res, errors.New("an import is RUNNING on this import source: wait for it, or cancel it in Assets, then sync again")
-		}
-		// Ours, left by a sync that was killed: cancel it and go on.
-		_ = c.call(ctx, http.MethodDelete, cfg.StaleExecution, nil, nil)
-		if status, err = c.configStatus(ctx, links.GetStatus); err != nil {
-			return res, err
-		}
-		if status == configRunning {
-			return res, errors.New("an import is RUNNING on this import source and it is not seatlake's: wait for it, or cancel it in Assets")
-		}
-		if cfg.Started != nil {
-			cfg.Started("")
-		}
+	if status, err = c.clearStale(ctx, cfg, links, status); err != nil {
+		return res, err
 	}
-	doc := Mapping()
-	if status == configMissingMapping {
-		if err := c.call(ctx, http.MethodPut, links.Mapping, doc, nil); err != nil {
-			return res, fmt.Errorf("putting the schema and mapping: %w", err)
-		}
-		res.MappingPut = true
-	} else if err := c.call(ctx, http.MethodPatch, links.Mapping, doc, nil); err != nil {
-		// PATCH adds what is new; what it cannot change is an error saying so.
-		return res, fmt.Errorf("updating the schema and mapping (PATCH cannot rename object types or change attribute types: remove the import source's mapping in Assets to start over): %w", err)
+	if res.MappingPut, err = c.applyMapping(ctx, links.Mapping, status); err != nil {
+		return res, err
 	}
-	var started struct {
-		ID    string         `json:"id"`
-		Links executionLinks `json:"links"`
+	exec, id, err := c.startExecution(ctx, links.Start)
+	if err != nil {
+		return res, err
 	}
-	if err := c.call(ctx, http.MethodPost, links.Start, nil, &started); err != nil {
-		return res, fmt.Errorf("starting an import execution: %w", err)
-	}
-	exec := started.Links
-	for name, link := range map[string]string{"submitResults": exec.SubmitResults, "getExecutionStatus": exec.GetExecutionStatus, "cancel": exec.Cancel} {
-		if link == "" {
-			return res, fmt.Errorf("starting an import execution: the answer has no links.%s", name)
-		}
-	}
-	// The execution is the one whose data goes to submitResults: …/executions/{id}/data.
-	res.ExecutionID = cmp.Or(started.ID, executionID(exec.SubmitResults))
+	res.ExecutionID = id
 	if cfg.Started != nil {
 		cfg.Started(exec.Cancel)
 		defer cfg.Started("")
 	}
-	abort := func(cause error) (Result, error) {
-		// Record our failure on the execution and cancel it, with time of its own: a cancelled context must not
-		// leave the import source RUNNING.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		reason := cause.Error()
-		if len(reason) > 1024 {
-			reason = reason[:1024]
-		}
-		// No link names history/failed: it sits beside data under the execution (Assets REST API
-		// "Create failed import history": …/executions/{executionId}/history/failed).
-		if base, ok := strings.CutSuffix(outbound.Redact(exec.SubmitResults), "/data"); ok {
-			if err := c.call(actx, http.MethodPost, base+"/history/failed", map[string]string{"failureReason": reason}, nil); err != nil {
-				c.log.Warn("could not record the failure on the Assets execution", "err", err)
-			}
-		}
-		if err := c.call(actx, http.MethodDelete, exec.Cancel, nil, nil); err != nil {
-			c.log.Warn("could not cancel the Assets execution; Assets will time it out", "err", err)
-		}
+	if err := c.submit(ctx, exec.SubmitResults, rows, &res); err != nil {
+		c.abort(ctx, exec, err)
 		res.Status = execCancelled
-		return res, cause
+		return res, err
 	}
-	send := func(selector string, objs []map[string]any) error {
-		for i := 0; i < len(objs); i += c.chunk {
-			part := objs[i:min(i+c.chunk, len(objs))]
-			body := map[string]any{"data": map[string]any{selector: part}, "clientGeneratedId": newChunkID()}
-			if err := c.call(ctx, http.MethodPost, exec.SubmitResults, body, nil); err != nil {
-				return fmt.Errorf("submitting %s %d-%d: %w", selector, i+1, i+len(part), err)
-			}
-			res.Sent[selector] += len(part)
-			res.Chunks++
-			c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", len(objs))
+	return res, c.wait(ctx, exec.GetExecutionStatus, &res)
+}
+
+// clearStale refuses an import source that cannot start an import (DISABLED, or RUNNING an import that is not
+// this sync's to cancel) and cancels the execution a killed sync left RUNNING; it returns the status to go on from.
+func (c *client) clearStale(ctx context.Context, cfg Config, links infoLinks, status string) (string, error) {
+	switch {
+	case status == configDisabled:
+		return status, errors.New("the import source is DISABLED in Assets: enable it (Assets > Import)")
+	case status != configRunning:
+		return status, nil
+	case cfg.StaleExecution == "":
+		return status, errors.New("an import is RUNNING on this import source: wait for it, or cancel it in Assets, then sync again")
+	}
+	// Ours, left by a sync that was killed: cancel it and go on.
+	_ = c.call(ctx, http.MethodDelete, cfg.StaleExecution, nil, nil)
+	status, err := c.configStatus(ctx, links.GetStatus)
+	if err != nil {
+		return status, err
+	}
+	if status == configRunning {
+		return status, errors.New("an import is RUNNING on this import source and it is not seatlake's: wait for it, or cancel it in Assets")
+	}
+	if cfg.Started != nil {
+		cfg.Started("")
+	}
+	return status, nil
+}
+
+// applyMapping puts the schema and mapping on an import source missing it, and patches it otherwise; it says
+// whether it put it.
+func (c *client) applyMapping(ctx context.Context, link, status string) (bool, error) {
+	doc := Mapping()
+	if status == configMissingMapping {
+		if err := c.call(ctx, http.MethodPut, link, doc, nil); err != nil {
+			return false, fmt.Errorf("putting the schema and mapping: %w", err)
 		}
-		return nil
+		return true, nil
 	}
-	for _, t := range Types() { // referenced objects before the objects referencing them
-		if err := send(t.Selector, rows[t.Selector]); err != nil {
-			return abort(err)
+	if err := c.call(ctx, http.MethodPatch, link, doc, nil); err != nil {
+		// PATCH adds what is new; what it cannot change is an error saying so.
+		return false, fmt.Errorf("updating the schema and mapping (PATCH cannot rename object types or change attribute types: remove the import source's mapping in Assets to start over): %w", err)
+	}
+	return false, nil
+}
+
+// startExecution starts an import execution: its links, every one this sync follows present, and its id.
+func (c *client) startExecution(ctx context.Context, link string) (executionLinks, string, error) {
+	var started struct {
+		ID    string         `json:"id"`
+		Links executionLinks `json:"links"`
+	}
+	if err := c.call(ctx, http.MethodPost, link, nil, &started); err != nil {
+		return started.Links, "", fmt.Errorf("starting an import execution: %w", err)
+	}
+	exec := started.Links
+	for name, link := range map[string]string{"submitResults": exec.SubmitResults, "getExecutionStatus": exec.GetExecutionStatus, "cancel": exec.Cancel} {
+		if link == "" {
+			return exec, "", fmt.Errorf("starting an import execution: the answer has no links.%s", name)
 		}
 	}
-	if err := c.call(ctx, http.MethodPost, exec.SubmitResults, map[string]any{"completed": true, "clientGeneratedId": newChunkID()}, nil); err != nil {
-		return abort(fmt.Errorf("completing the import: %w", err))
+	// The execution is the one whose data goes to submitResults: …/executions/{id}/data.
+	return exec, cmp.Or(started.ID, executionID(exec.SubmitResults)), nil
+}
+
+// submit sends every type's objects to the submitResults link, referenced objects before the objects referencing
+// them, then completes the import.
+func (c *client) submit(ctx context.Context, link string, rows map[string][]map[string]any, res *Result) error {
+	for _, t := range Types() {
+		if err := c.send(ctx, link, t.Selector, rows[t.Selector], res); err != nil {
+			return err
+		}
 	}
+	if err := c.call(ctx, http.MethodPost, link, map[string]any{"completed": true, "clientGeneratedId": newChunkID()}, nil); err != nil {
+		return fmt.Errorf("completing the import: %w", err)
+	}
+	return nil
+}
+
+// send submits one selector's objects in chunks, counting them in res.
+func (c *client) send(ctx context.Context, link, selector string, objs []map[string]any, res *Result) error {
+	for i := 0; i < len(objs); i += c.chunk {
+		part := objs[i:min(i+c.chunk, len(objs))]
+		body := map[string]any{"data": map[string]any{selector: part}, "clientGeneratedId": newChunkID()}
+		if err := c.call(ctx, http.MethodPost, link, body, nil); err != nil {
+			return fmt.Errorf("submitting %s %d-%d: %w", selector, i+1, i+len(part), err)
+		}
+		res.Sent[selector] += len(part)
+		res.Chunks++
+		c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", len(objs))
+	}
+	return nil
+}
+
+// abort records the sync's failure on the execution and cancels it, with time of its own: a cancelled context
+// must not leave the import source RUNNING.
+func (c *client) abort(ctx context.Context, exec executionLinks, cause error) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	reason := cause.Error()
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	// No link names history/failed: it sits beside data under the execution (Assets REST API
+	// "Create failed import history": …/executions/{executionId}/history/failed).
+	if base, ok := strings.CutSuffix(outbound.Redact(exec.SubmitResults), "/data"); ok {
+		if err := c.call(actx, http.MethodPost, base+"/history/failed", map[string]string{"failureReason": reason}, nil); err != nil {
+			c.log.Warn("could not record the failure on the Assets execution", "err", err)
+		}
+	}
+	if err := c.call(actx, http.MethodDelete, exec.Cancel, nil, nil); err != nil {
+		c.log.Warn("could not cancel the Assets execution; Assets will time it out", "err", err)
+	}
+}
+
+// wait reads the execution's status until it is DONE, fails on one that says it will never be, and gives up after
+// maxWait; res gets the last status and, once DONE, the counts.
+func (c *client) wait(ctx context.Context, link string, res *Result) error {
 	deadline := time.Now().Add(c.maxWait)
 	next := c.pollWaits()
 	for {
 		var st executionStatus
-		if err := c.call(ctx, http.MethodGet, exec.GetExecutionStatus, nil, &st); err != nil {
-			return res, fmt.Errorf("reading the execution's status: %w", err)
+		if err := c.call(ctx, http.MethodGet, link, nil, &st); err != nil {
+			return fmt.Errorf("reading the execution's status: %w", err)
 		}
 		res.Status = st.Status
 		switch st.Status {
 		case execDone:
 			res.Counts = st.counts()
-			return res, st.outcome()
+			return st.outcome()
 		case execCancelled:
-			return res, errors.New("Assets reports the import CANCELLED (cancelled in Assets, or by Assets): see the import source's history in Assets, then sync again")
+			return errors.New("Assets reports the import CANCELLED (cancelled in Assets, or by Assets): see the import source's history in Assets, then sync again")
 		case execIngesting, execProcessing:
 		default:
-			return res, fmt.Errorf("Assets reports the import execution %q, a status seatlake does not know (INGESTING, PROCESSING, DONE, CANCELLED): see the import source's history in Assets", st.Status)
+			return fmt.Errorf("Assets reports the import execution %q, a status seatlake does not know (INGESTING, PROCESSING, DONE, CANCELLED): see the import source's history in Assets", st.Status)
 		}
 		if time.Now().After(deadline) {
-			return res, fmt.Errorf("the import is still %s after %s: Assets will finish it; the next sync waits for it", st.Status, c.maxWait)
+			return fmt.Errorf("the import is still %s after %s: Assets will finish it; the next sync waits for it", st.Status, c.maxWait)
 		}
 		c.heartbeat("waiting for Assets to finish the import", "status", st.Status, "waited", time.Since(deadline.Add(-c.maxWait)).Round(time.Second))
 		if err := outbound.Sleep(ctx, next()); err != nil {
-			return res, err
+			return err
 		}
 	}
 }

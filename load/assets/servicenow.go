@@ -648,69 +648,127 @@ func ProbeServiceNow(ctx context.Context, cfg ServiceNowConfig) []ProbeResult {
 	if err != nil {
 		return []ProbeResult{{"configuration", ProbeFail, err.Error(), "fix the sync.servicenow settings"}}
 	}
-	var out []ProbeResult
-	add := func(check, status, detail, action string) {
-		out = append(out, ProbeResult{check, status, detail, action})
-	}
-	read := func(table, query string) (int, error) {
-		var ans struct {
-			Result []map[string]any `json:"result"`
-		}
-		err := c.call(ctx, http.MethodGet, c.base+"/api/now/table/"+url.PathEscape(table)+"?"+query, nil, &ans)
-		return len(ans.Result), err
-	}
-	_, err = read("sys_import_set", "sysparm_limit=1&sysparm_fields=sys_id")
-	switch {
-	case errors.Is(err, ErrOAuthRefused):
-		add("OAuth client credentials", ProbeFail, err.Error(), "set the system property glide.oauth.inbound.client.credential.grant_type.enabled "+
-			"to true (sys_properties.list), add the OAuth Application User field to the client's registry record and name the integration "+
-			"user in it, and check the client id and secret")
-		return out
-	case errors.Is(err, ErrCredentialsRefused):
-		add("credentials", ProbeFail, err.Error(), "fix the integration user's password, or the OAuth client")
-		return out
-	case err != nil:
-		add("import set API", ProbeFail, "reading sys_import_set: "+err.Error(), "check the instance URL, and let the integration user read sys_import_set")
-		return out
-	case cfg.ClientID != "":
-		add("OAuth client credentials", ProbeOK, fmt.Sprintf("client %s got a token with the client credentials grant, and the API takes it", cfg.ClientID), "")
-	default:
-		add("credentials", ProbeOK, "basic auth as "+cfg.User+" is taken", "")
-	}
+	p := &serviceNowProbe{c: c, cfg: cfg}
 	tables := cfg.tables()
 	names := []string{tables["persons"], tables["subscriptions"], tables["assignments"]}
+	if !p.credentials(ctx) || !p.stagingTables(ctx, names) {
+		return p.out
+	}
+	entries, entriesErr := p.read(ctx, "sys_rest_insert_multiple", "sysparm_fields=sys_id&sysparm_limit=1000")
+	if cfg.mapping() == ColumnNames {
+		p.namesMapping(names, entries, entriesErr)
+	} else {
+		p.labelsMapping(ctx, tables, names, entries, entriesErr)
+	}
+	return p.out
+}
+
+// serviceNowProbe is one ProbeServiceNow: its client and settings, and the lines so far.
+type serviceNowProbe struct {
+	c   *client
+	cfg ServiceNowConfig
+	out []ProbeResult
+}
+
+func (p *serviceNowProbe) add(check, status, detail, action string) {
+	p.out = append(p.out, ProbeResult{check, status, detail, action})
+}
+
+// read reads a table's records as the query says, returning how many came.
+func (p *serviceNowProbe) read(ctx context.Context, table, query string) (int, error) {
+	var ans struct {
+		Result []map[string]any `json:"result"`
+	}
+	err := p.c.call(ctx, http.MethodGet, p.c.base+"/api/now/table/"+url.PathEscape(table)+"?"+query, nil, &ans)
+	return len(ans.Result), err
+}
+
+// credentials reads sys_import_set: the credentials are taken and the import set API answers, or the line says
+// why not and the probe goes no further (false).
+func (p *serviceNowProbe) credentials(ctx context.Context) bool {
+	_, err := p.read(ctx, "sys_import_set", "sysparm_limit=1&sysparm_fields=sys_id")
+	switch {
+	case errors.Is(err, ErrOAuthRefused):
+		p.add("OAuth client credentials", ProbeFail, err.Error(), "set the system property glide.oauth.inbound.client.credential.grant_type.enabled "+
+			"to true (sys_properties.list), add the OAuth Application User field to the client's registry record and name the integration "+
+			"user in it, and check the client id and secret")
+		return false
+	case errors.Is(err, ErrCredentialsRefused):
+		p.add("credentials", ProbeFail, err.Error(), "fix the integration user's password, or the OAuth client")
+		return false
+	case err != nil:
+		p.add("import set API", ProbeFail, "reading sys_import_set: "+err.Error(), "check the instance URL, and let the integration user read sys_import_set")
+		return false
+	case p.cfg.ClientID != "":
+		p.add("OAuth client credentials", ProbeOK, fmt.Sprintf("client %s got a token with the client credentials grant, and the API takes it", p.cfg.ClientID), "")
+	default:
+		p.add("credentials", ProbeOK, "basic auth as "+p.cfg.User+" is taken", "")
+	}
+	return true
+}
+
+// stagingTables reads each staging table; false when one cannot be read.
+func (p *serviceNowProbe) stagingTables(ctx context.Context, names []string) bool {
 	var unreadable []string
 	for _, t := range names {
-		if _, err := read(t, "sysparm_limit=1&sysparm_fields=sys_id"); err != nil {
+		if _, err := p.read(ctx, t, "sysparm_limit=1&sysparm_fields=sys_id"); err != nil {
 			unreadable = append(unreadable, t+": "+err.Error())
 		}
 	}
 	if len(unreadable) > 0 {
-		add("import set API", ProbeFail, strings.Join(unreadable, "; "), "create the staging tables as the README says (extend Import Set Row), and let the integration user read them")
-		return out
+		p.add("import set API", ProbeFail, strings.Join(unreadable, "; "), "create the staging tables as the README says (extend Import Set Row), and let the integration user read them")
+		return false
 	}
-	add("import set API", ProbeOK, "sys_import_set and the staging tables "+strings.Join(names, ", ")+" are readable", "")
-	entries, entriesErr := read("sys_rest_insert_multiple", "sysparm_fields=sys_id&sysparm_limit=1000")
-	if cfg.mapping() == ColumnNames {
-		switch {
-		case entriesErr != nil:
-			add("column mapping", ProbeWarn, "names (column-mapping: name), but sys_rest_insert_multiple is not readable, so the REST Insert Multiples entries cannot be confirmed: "+entriesErr.Error(),
-				"let the integration user read sys_rest_insert_multiple; a sync whose rows land empty fails naming this")
-		case entries == 0:
-			add("column mapping", ProbeFail, "names (column-mapping: name), but the instance has no REST Insert Multiples entry: insertMultiple takes column labels, so the names seatlake would send match no column",
-				"add a REST Insert Multiples [sys_rest_insert_multiple] entry for each of "+strings.Join(names, ", ")+" with Column mapping = Column name, or remove column-mapping: name")
-		case entries < len(names):
-			add("column mapping", ProbeWarn, fmt.Sprintf("names (column-mapping: name), but the instance has %d REST Insert Multiples entries for %d staging tables", entries, len(names)),
-				"give each of "+strings.Join(names, ", ")+" an entry with Column mapping = Column name")
-		default:
-			add("column mapping", ProbeOK, fmt.Sprintf("names: the instance has %d REST Insert Multiples entries (their fields are not documented, so a sync checks that rows land with their values)", entries), "")
+	p.add("import set API", ProbeOK, "sys_import_set and the staging tables "+strings.Join(names, ", ")+" are readable", "")
+	return true
+}
+
+// namesMapping checks column-mapping: name, which needs a REST Insert Multiples entry per staging table.
+func (p *serviceNowProbe) namesMapping(names []string, entries int, entriesErr error) {
+	switch {
+	case entriesErr != nil:
+		p.add("column mapping", ProbeWarn, "names (column-mapping: name), but sys_rest_insert_multiple is not readable, so the REST Insert Multiples entries cannot be confirmed: "+entriesErr.Error(),
+			"let the integration user read sys_rest_insert_multiple; a sync whose rows land empty fails naming this")
+	case entries == 0:
+		p.add("column mapping", ProbeFail, "names (column-mapping: name), but the instance has no REST Insert Multiples entry: insertMultiple takes column labels, so the names seatlake would send match no column",
+			"add a REST Insert Multiples [sys_rest_insert_multiple] entry for each of "+strings.Join(names, ", ")+" with Column mapping = Column name, or remove column-mapping: name")
+	case entries < len(names):
+		p.add("column mapping", ProbeWarn, fmt.Sprintf("names (column-mapping: name), but the instance has %d REST Insert Multiples entries for %d staging tables", entries, len(names)),
+			"give each of "+strings.Join(names, ", ")+" an entry with Column mapping = Column name")
+	default:
+		p.add("column mapping", ProbeOK, fmt.Sprintf("names: the instance has %d REST Insert Multiples entries (their fields are not documented, so a sync checks that rows land with their values)", entries), "")
+	}
+}
+
+// labelsMapping checks insertMultiple's default, labels: each column seatlake sends has its own label in
+// sys_dictionary, and no REST Insert Multiples entry may make the instance expect names.
+func (p *serviceNowProbe) labelsMapping(ctx context.Context, tables map[string]string, names []string, entries int, entriesErr error) {
+	problems, found := p.labelProblems(ctx, tables)
+	switch {
+	case len(problems) > 0:
+		p.add("column mapping", ProbeFail, "labels (insertMultiple's default): "+strings.Join(problems, "; "),
+			"fix the staging columns as said, or let the integration user read sys_dictionary; or add REST Insert Multiples entries with Column mapping = Column name and set column-mapping: name")
+	case entriesErr == nil && entries > 0:
+		p.add("column mapping", ProbeWarn, fmt.Sprintf("labels read from sys_dictionary (%s), but the instance has %d REST Insert Multiples entries: "+
+			"one that maps a staging table by Column name makes the instance drop labels", strings.Join(found, ", "), entries),
+			"if an entry maps "+strings.Join(names, ", ")+" by Column name, set column-mapping: name (seatlake cannot see which table an entry is for); a sync whose rows land empty fails naming this")
+	default:
+		detail := "labels, insertMultiple's default, each column with its own label in sys_dictionary (" + strings.Join(found, ", ") + ")"
+		if entriesErr != nil {
+			detail += "; sys_rest_insert_multiple is not readable, so an entry mapping by Column name would show only when rows land empty, which a sync reports"
+		} else {
+			detail += "; no REST Insert Multiples entry changes it"
 		}
-		return out
+		p.add("column mapping", ProbeOK, detail, "")
 	}
-	var problems, found []string
+}
+
+// labelProblems reads each staging table's labels: what is wrong with them (sorted), and for each table whose
+// labels are right, its column count (sorted).
+func (p *serviceNowProbe) labelProblems(ctx context.Context, tables map[string]string) (problems, found []string) {
 	for sel, t := range tables {
 		cols := stagingColumns(sel)
-		labels, err := c.labels(ctx, t)
+		labels, err := p.c.labels(ctx, t)
 		if err == nil {
 			_, err = labelKeys(t, cols, labels)
 		}
@@ -721,23 +779,6 @@ func ProbeServiceNow(ctx context.Context, cfg ServiceNowConfig) []ProbeResult {
 		found = append(found, fmt.Sprintf("%s: %d columns", t, len(cols)))
 	}
 	sort.Strings(found)
-	switch {
-	case len(problems) > 0:
-		sort.Strings(problems)
-		add("column mapping", ProbeFail, "labels (insertMultiple's default): "+strings.Join(problems, "; "),
-			"fix the staging columns as said, or let the integration user read sys_dictionary; or add REST Insert Multiples entries with Column mapping = Column name and set column-mapping: name")
-	case entriesErr == nil && entries > 0:
-		add("column mapping", ProbeWarn, fmt.Sprintf("labels read from sys_dictionary (%s), but the instance has %d REST Insert Multiples entries: "+
-			"one that maps a staging table by Column name makes the instance drop labels", strings.Join(found, ", "), entries),
-			"if an entry maps "+strings.Join(names, ", ")+" by Column name, set column-mapping: name (seatlake cannot see which table an entry is for); a sync whose rows land empty fails naming this")
-	default:
-		detail := "labels, insertMultiple's default, each column with its own label in sys_dictionary (" + strings.Join(found, ", ") + ")"
-		if entriesErr != nil {
-			detail += "; sys_rest_insert_multiple is not readable, so an entry mapping by Column name would show only when rows land empty, which a sync reports"
-		} else {
-			detail += "; no REST Insert Multiples entry changes it"
-		}
-		add("column mapping", ProbeOK, detail, "")
-	}
-	return out
+	sort.Strings(problems)
+	return problems, found
 }
