@@ -59,32 +59,63 @@ var graphPermissions = []struct{ perm, why string }{
 // reads and a handful of requests.
 func Check(ctx context.Context, cfg Config) []CheckResult {
 	cfg.Defaults()
-	var out []CheckResult
-	add := func(source, target, check, status, detail, action string) {
-		out = append(out, CheckResult{Tenant: cfg.Name, Source: source, Target: target, Check: check, Status: status, Detail: detail, Action: action})
-	}
+	k := &checker{cfg: cfg, retry: outbound.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30 * time.Second}}
 	if cfg.SetupErr != nil {
-		add("config", "", "credentials", CheckFail, oneLine(cfg.SetupErr.Error()), "fix the tenant's credential as the detail says; the other tenants are checked")
-		return out
+		k.add("config", "", "credentials", CheckFail, oneLine(cfg.SetupErr.Error()), "fix the tenant's credential as the detail says; the other tenants are checked")
+		return k.out
 	}
 	if err := cfg.Validate(); err != nil {
-		add("config", "", "configuration", CheckFail, oneLine(err.Error()), "fix the configuration")
-		return out
+		k.add("config", "", "configuration", CheckFail, oneLine(err.Error()), "fix the configuration")
+		return k.out
 	}
-	auth := cfg.auth(cfg.Logger)
-	retry := outbound.RetryPolicy{MaxAttempts: 3, MaxTotalWait: 30 * time.Second}
-	client := func(tokens *msauth.TokenSource, header http.Header) *odata.Client {
-		return odata.NewClient(odata.Config{HTTPClient: cfg.httpClient(0), Tokens: tokens, Retry: retry, RequestTimeout: cfg.RequestTimeout, Header: header, Logger: cfg.Logger})
+	k.auth = cfg.auth(cfg.Logger)
+	if !k.graph(ctx) {
+		return k.out // nothing else can work without a token: the same cause would repeat on every line
 	}
+	for _, env := range cfg.Dataverse {
+		k.dataverse(ctx, env)
+	}
+	for _, env := range cfg.FinOps {
+		k.finops(ctx, env)
+	}
+	cfg.Retry = k.retry
+	return append(k.out, checkRegistered(ctx, cfg)...)
+}
 
-	graphTokens := msauth.NewTokenSource(auth, cfg.GraphEndpoint)
+// checker gathers one tenant's check lines.
+type checker struct {
+	cfg   Config
+	auth  msauth.Config
+	retry outbound.RetryPolicy
+	out   []CheckResult
+}
+
+func (k *checker) add(source, target, check, status, detail, action string) {
+	k.out = append(k.out, CheckResult{Tenant: k.cfg.Name, Source: source, Target: target, Check: check, Status: status, Detail: detail, Action: action})
+}
+
+func (k *checker) client(tokens *msauth.TokenSource, header http.Header) *odata.Client {
+	return odata.NewClient(odata.Config{HTTPClient: k.cfg.httpClient(0), Tokens: tokens, Retry: k.retry, RequestTimeout: k.cfg.RequestTimeout, Header: header, Logger: k.cfg.Logger})
+}
+
+// graph checks the Graph token, the permissions in its roles and Entra ID P1; false when no token was issued.
+func (k *checker) graph(ctx context.Context) bool {
+	cfg := k.cfg
+	graphTokens := msauth.NewTokenSource(k.auth, cfg.GraphEndpoint)
 	tok, err := graphTokens.Token(ctx)
 	if err != nil {
-		add("graph", cfg.AuthorityHost, "token", CheckFail, tokenDetail(err), tokenAction(err))
-		return out // nothing else can work without a token: the same cause would repeat on every line
+		k.add("graph", cfg.AuthorityHost, "token", CheckFail, tokenDetail(err), tokenAction(err))
+		return false
 	}
-	add("graph", cfg.AuthorityHost, "token", CheckOK, "a Microsoft Graph token was issued", "")
-	roles := tokenRoles(tok)
+	k.add("graph", cfg.AuthorityHost, "token", CheckOK, "a Microsoft Graph token was issued", "")
+	k.graphPermissions(tokenRoles(tok))
+	k.premium(ctx, graphTokens)
+	return true
+}
+
+// graphPermissions checks the Graph application permissions in the token's roles.
+func (k *checker) graphPermissions(roles map[string]bool) {
+	cfg := k.cfg
 	for _, p := range graphPermissions {
 		held := false
 		for _, alt := range strings.Split(p.perm, " or ") {
@@ -92,96 +123,113 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 		}
 		name := strings.Split(p.perm, " or ")[0]
 		if held {
-			add("graph", cfg.GraphEndpoint, "permission "+name, CheckOK, "held, for "+p.why, "")
+			k.add("graph", cfg.GraphEndpoint, "permission "+name, CheckOK, "held, for "+p.why, "")
 			continue
 		}
-		add("graph", cfg.GraphEndpoint, "permission "+name, CheckFail, "not in the token's roles: needed for "+p.why,
+		k.add("graph", cfg.GraphEndpoint, "permission "+name, CheckFail, "not in the token's roles: needed for "+p.why,
 			"grant the app the Microsoft Graph application permission "+name+" and admin consent")
 	}
 	// Only `seatlake reclaim --apply` writes: without the permission everything else works, so it is a warning.
-	if roles["LicenseAssignment.ReadWrite.All"] || roles["User.ReadWrite.All"] || roles["Directory.ReadWrite.All"] {
-		add("graph", cfg.GraphEndpoint, "permission LicenseAssignment.ReadWrite.All", CheckOK, "held, for seatlake reclaim --apply (removing licenses)", "")
+	if anyRole(roles, "LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All") {
+		k.add("graph", cfg.GraphEndpoint, "permission LicenseAssignment.ReadWrite.All", CheckOK, "held, for seatlake reclaim --apply (removing licenses)", "")
 	} else {
-		add("graph", cfg.GraphEndpoint, "permission LicenseAssignment.ReadWrite.All", CheckWarn,
+		k.add("graph", cfg.GraphEndpoint, "permission LicenseAssignment.ReadWrite.All", CheckWarn,
 			"not in the token's roles: seatlake reclaim --apply cannot remove licenses (runs, syncs and reports do not need it)",
 			"grant the app the Microsoft Graph application permission LicenseAssignment.ReadWrite.All and admin consent, only if it is to remove licenses")
 	}
 	// Group names are for people to read: without a permission that reads groups, runs name them by id.
-	if roles[graph.GroupPermission] || roles["Group.Read.All"] || roles["Directory.Read.All"] || roles["Group.ReadWrite.All"] || roles["Directory.ReadWrite.All"] {
-		add("graph", cfg.GraphEndpoint, "permission "+graph.GroupPermission, CheckOK, "held, for the names of the groups that assign licenses", "")
+	if anyRole(roles, graph.GroupPermission, "Group.Read.All", "Directory.Read.All", "Group.ReadWrite.All", "Directory.ReadWrite.All") {
+		k.add("graph", cfg.GraphEndpoint, "permission "+graph.GroupPermission, CheckOK, "held, for the names of the groups that assign licenses", "")
 	} else {
-		add("graph", cfg.GraphEndpoint, "permission "+graph.GroupPermission, CheckWarn,
+		k.add("graph", cfg.GraphEndpoint, "permission "+graph.GroupPermission, CheckWarn,
 			"not in the token's roles: the groups that assign licenses are named by id only (runs still succeed)",
 			"grant the app the Microsoft Graph application permission "+graph.GroupPermission+" and admin consent, so reasons and actions name the groups")
 	}
-	gc := client(graphTokens, nil)
+}
+
+func anyRole(roles map[string]bool, names ...string) bool {
+	for _, n := range names {
+		if roles[n] {
+			return true
+		}
+	}
+	return false
+}
+
+// premium checks that signInActivity is readable: Entra ID P1 and AuditLog.Read.All.
+func (k *checker) premium(ctx context.Context, tokens *msauth.TokenSource) {
+	cfg := k.cfg
 	var buf bytes.Buffer
-	err = gc.Get(ctx, strings.TrimRight(cfg.GraphEndpoint, "/")+"/v1.0/users?$select=id,signInActivity&$top=1", &buf)
+	err := k.client(tokens, nil).Get(ctx, strings.TrimRight(cfg.GraphEndpoint, "/")+"/v1.0/users?$select=id,signInActivity&$top=1", &buf)
 	var he *outbound.Error
 	switch {
 	case err == nil:
-		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckOK, "signInActivity is readable", "")
+		k.add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckOK, "signInActivity is readable", "")
 	case errors.As(err, &he) && he.Code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant":
-		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckWarn, "the tenant has no Entra ID P1/P2: no signInActivity and no sign-in logs",
+		k.add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckWarn, "the tenant has no Entra ID P1/P2: no signInActivity and no sign-in logs",
 			"license Entra ID P1 (or a suite with it) for last sign-in evidence; runs still succeed without it")
 	case errors.As(err, &he) && he.Status == 403:
-		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckFail, oneLine(err.Error()),
+		k.add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckFail, oneLine(err.Error()),
 			"grant the app the Microsoft Graph application permission AuditLog.Read.All and admin consent")
 	default:
-		add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckFail, oneLine(err.Error()), "check the Graph endpoint and the network")
+		k.add("graph", cfg.GraphEndpoint, "Entra ID P1", CheckFail, oneLine(err.Error()), "check the Graph endpoint and the network")
 	}
+}
 
-	for _, env := range cfg.Dataverse {
-		tokens := msauth.NewTokenSource(auth, env)
-		if _, err := tokens.Token(ctx); err != nil {
-			add("dataverse", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
-			continue
-		}
-		c := client(tokens, dataverse.Headers())
-		x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID}
-		if _, err := x.WhoAmI(ctx, c); err != nil {
-			action := "check the environment URL"
-			if errors.Is(err, dataverse.ErrNoApplicationUser) {
-				action = "create an application user for client id " + cfg.ClientID + " (Power Platform admin center > Environments > the environment > Settings > Users + permissions > Application users)"
-			}
-			add("dataverse", env, "application user", CheckFail, oneLine(err.Error()), action)
-			continue
-		}
-		add("dataverse", env, "application user", CheckOK, "WhoAmI answered", "")
-		if err := c.Get(ctx, x.OneAuditURL(), &buf); err != nil {
-			add("dataverse", env, "read audits", CheckFail, oneLine(err.Error()),
-				"give the application user a security role that reads audit summaries (prvReadAuditSummary)")
-		} else {
-			add("dataverse", env, "read audits", CheckOK, "a one-row audits request succeeded", "")
-		}
-		s, err := x.Settings(ctx, c, table.SinkFunc(func(context.Context, arrow.RecordBatch) error { return nil }))
-		missing, action := s.Gap()
-		switch {
-		case err != nil:
-			add("dataverse", env, "audit settings", CheckFail, oneLine(err.Error()), "give the application user read access to the organization table")
-		case missing != "":
-			add("dataverse", env, "audit settings", CheckWarn, missing, action)
-		default:
-			add("dataverse", env, "audit settings", CheckOK, fmt.Sprintf("auditing and user access auditing on (every %d h, kept %d days)", s.UserAccessIntervalHours, s.RetentionDays), "")
-		}
+// dataverse checks one Dataverse environment: a token, the application user, reading audits, the audit settings.
+func (k *checker) dataverse(ctx context.Context, env string) {
+	cfg := k.cfg
+	tokens := msauth.NewTokenSource(k.auth, env)
+	if _, err := tokens.Token(ctx); err != nil {
+		k.add("dataverse", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
+		return
 	}
-	for _, env := range cfg.FinOps {
-		checkEventsEndpoint(cmp.Or(cfg.EventsDir, eventsDirOf(cfg.Warehouse)), env, add)
-		tokens := msauth.NewTokenSource(auth, env)
-		if _, err := tokens.Token(ctx); err != nil {
-			add("finops", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
-			continue
+	c := k.client(tokens, dataverse.Headers())
+	x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID}
+	if _, err := x.WhoAmI(ctx, c); err != nil {
+		action := "check the environment URL"
+		if errors.Is(err, dataverse.ErrNoApplicationUser) {
+			action = "create an application user for client id " + cfg.ClientID + " (Power Platform admin center > Environments > the environment > Settings > Users + permissions > Application users)"
 		}
-		x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID}
-		if err := x.CheckMetadata(ctx, client(tokens, nil)); err != nil {
-			add("finops", env, "entities", CheckFail, oneLine(err.Error()),
-				"make SystemUsers, SecurityRoles and SecurityUserRoles available, and register client id "+cfg.ClientID+" under System administration > Setup > Microsoft Entra applications")
-			continue
-		}
-		add("finops", env, "entities", CheckOK, "SystemUsers, SecurityRoles and SecurityUserRoles are in $metadata", "")
+		k.add("dataverse", env, "application user", CheckFail, oneLine(err.Error()), action)
+		return
 	}
-	cfg.Retry = retry
-	return append(out, checkRegistered(ctx, cfg)...)
+	k.add("dataverse", env, "application user", CheckOK, "WhoAmI answered", "")
+	var buf bytes.Buffer
+	if err := c.Get(ctx, x.OneAuditURL(), &buf); err != nil {
+		k.add("dataverse", env, "read audits", CheckFail, oneLine(err.Error()),
+			"give the application user a security role that reads audit summaries (prvReadAuditSummary)")
+	} else {
+		k.add("dataverse", env, "read audits", CheckOK, "a one-row audits request succeeded", "")
+	}
+	s, err := x.Settings(ctx, c, table.SinkFunc(func(context.Context, arrow.RecordBatch) error { return nil }))
+	missing, action := s.Gap()
+	switch {
+	case err != nil:
+		k.add("dataverse", env, "audit settings", CheckFail, oneLine(err.Error()), "give the application user read access to the organization table")
+	case missing != "":
+		k.add("dataverse", env, "audit settings", CheckWarn, missing, action)
+	default:
+		k.add("dataverse", env, "audit settings", CheckOK, fmt.Sprintf("auditing and user access auditing on (every %d h, kept %d days)", s.UserAccessIntervalHours, s.RetentionDays), "")
+	}
+}
+
+// finops checks one F&O environment: its business events endpoint, a token and the entities in $metadata.
+func (k *checker) finops(ctx context.Context, env string) {
+	cfg := k.cfg
+	checkEventsEndpoint(cmp.Or(cfg.EventsDir, eventsDirOf(cfg.Warehouse)), env, k.add)
+	tokens := msauth.NewTokenSource(k.auth, env)
+	if _, err := tokens.Token(ctx); err != nil {
+		k.add("finops", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
+		return
+	}
+	x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID}
+	if err := x.CheckMetadata(ctx, k.client(tokens, nil)); err != nil {
+		k.add("finops", env, "entities", CheckFail, oneLine(err.Error()),
+			"make SystemUsers, SecurityRoles and SecurityUserRoles available, and register client id "+cfg.ClientID+" under System administration > Setup > Microsoft Entra applications")
+		return
+	}
+	k.add("finops", env, "entities", CheckOK, "SystemUsers, SecurityRoles and SecurityUserRoles are in $metadata", "")
 }
 
 // checkEventsEndpoint says whether the environment has a business events endpoint (a callback secret made by

@@ -183,18 +183,8 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 	if strings.HasPrefix(row.Action, "downgrade") {
 		return "a downgrade is not a removal: assign the cheaper license first, then remove this one"
 	}
-	var status string
-	var candidate bool
-	err := db.QueryRowContext(ctx, `SELECT status, reclaim_candidate FROM license_usage WHERE tenant_id = $1 AND user_id = $2 AND sku_id = $3`,
-		row.TenantID, row.UserID, row.SkuID).Scan(&status, &candidate)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return "no longer in the latest marts: the license or the user is gone since the plan"
-	case err != nil:
-		a.Result = "failed"
-		return "reading the marts: " + err.Error()
-	case !candidate:
-		return "no longer a reclaim candidate in the latest marts: now " + status
+	if reason, ok := stillCandidate(ctx, db, row, a); !ok {
+		return reason
 	}
 	u, err := g.ReadUser(ctx, row.UserID, true)
 	var he *outbound.Error
@@ -208,24 +198,9 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 		a.Result = "failed"
 		return err.Error()
 	}
-	upn := strings.ToLower(u.UPN)
-	if cfg.Rules.Exclude.UPNRegex != "" && excludeRE.MatchString(upn) {
-		return "now excluded by the rules (upn-regex " + cfg.Rules.Exclude.UPNRegex + ")"
-	}
-	if slices.ContainsFunc(cfg.Rules.Exclude.Users, func(s string) bool { return strings.EqualFold(s, u.UPN) || strings.EqualFold(s, u.ID) }) {
-		return "now excluded by the rules (exclude users)"
-	}
 	group, has := u.Licenses[strings.ToLower(row.SkuID)]
-	if !has {
-		return "the license changed since the plan: it is no longer assigned"
-	}
-	if group != "" && slices.ContainsFunc(cfg.Rules.Exclude.Groups, func(s string) bool { return strings.EqualFold(s, group) }) {
-		return "now excluded by the rules (the license comes from excluded group " + group + ")"
-	}
-	// signInActivity is evidence of a product whose use is any sign-in (Microsoft 365, Entra ID); a Dynamics license
-	// is used in Dynamics, which the latest marts (checked above) say from its own evidence.
-	if since := activeSince(row); signInIsEvidence(cfg.Rules, row.SkuPart) && !u.LastSignIn.IsZero() && !since.IsZero() && u.LastSignIn.After(since) {
-		return "became active since the plan: signed in " + u.LastSignIn.Format(time.RFC3339)
+	if reason := keptNow(cfg.Rules, excludeRE, row, u, group, has); reason != "" {
+		return reason
 	}
 	if group != "" {
 		a.Action, a.Result = "remove_from_group", "group_removal_needed"
@@ -236,8 +211,53 @@ func decide(ctx context.Context, db *sql.DB, g *reclaim.Graph, cfg ReclaimConfig
 		a.Result = "would_remove"
 		return "a direct assignment, idle as the plan says"
 	}
+	return remove(ctx, g, row, a)
+}
+
+// stillCandidate reports whether the latest marts still make the row a reclaim candidate, and the reason when not.
+func stillCandidate(ctx context.Context, db *sql.DB, row reclaim.Row, a *ReclaimAction) (string, bool) {
+	var status string
+	var candidate bool
+	err := db.QueryRowContext(ctx, `SELECT status, reclaim_candidate FROM license_usage WHERE tenant_id = $1 AND user_id = $2 AND sku_id = $3`,
+		row.TenantID, row.UserID, row.SkuID).Scan(&status, &candidate)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "no longer in the latest marts: the license or the user is gone since the plan", false
+	case err != nil:
+		a.Result = "failed"
+		return "reading the marts: " + err.Error(), false
+	case !candidate:
+		return "no longer a reclaim candidate in the latest marts: now " + status, false
+	}
+	return "", true
+}
+
+// keptNow is why the license must stay as the user is now (the rules exclude them, the license is gone, they
+// became active), or empty. group is the group the license comes from, has whether the user still holds it.
+func keptNow(r *rules.Rules, excludeRE *regexp.Regexp, row reclaim.Row, u reclaim.User, group string, has bool) string {
+	upn := strings.ToLower(u.UPN)
+	switch {
+	case r.Exclude.UPNRegex != "" && excludeRE.MatchString(upn):
+		return "now excluded by the rules (upn-regex " + r.Exclude.UPNRegex + ")"
+	case slices.ContainsFunc(r.Exclude.Users, func(s string) bool { return strings.EqualFold(s, u.UPN) || strings.EqualFold(s, u.ID) }):
+		return "now excluded by the rules (exclude users)"
+	case !has:
+		return "the license changed since the plan: it is no longer assigned"
+	case group != "" && slices.ContainsFunc(r.Exclude.Groups, func(s string) bool { return strings.EqualFold(s, group) }):
+		return "now excluded by the rules (the license comes from excluded group " + group + ")"
+	}
+	// signInActivity is evidence of a product whose use is any sign-in (Microsoft 365, Entra ID); a Dynamics license
+	// is used in Dynamics, which the latest marts (checked before) say from its own evidence.
+	if since := activeSince(row); signInIsEvidence(r, row.SkuPart) && !u.LastSignIn.IsZero() && !since.IsZero() && u.LastSignIn.After(since) {
+		return "became active since the plan: signed in " + u.LastSignIn.Format(time.RFC3339)
+	}
+	return ""
+}
+
+// remove removes a direct assignment. A removal whose answer was lost and whose retry was refused has still
+// happened: the user says.
+func remove(ctx context.Context, g *reclaim.Graph, row reclaim.Row, a *ReclaimAction) string {
 	if err := g.RemoveLicense(ctx, row.UserID, row.SkuID); err != nil {
-		// A removal whose answer was lost and whose retry was refused has still happened: the user says.
 		if now, rerr := g.ReadUser(ctx, row.UserID, false); rerr == nil {
 			if _, still := now.Licenses[strings.ToLower(row.SkuID)]; !still {
 				a.Result = "removed"

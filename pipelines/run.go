@@ -19,7 +19,6 @@ import (
 	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/source"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
@@ -213,120 +212,67 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	defer txn.Abort() // a no-op after Commit
 
-	httpClient := cfg.httpClient(0) // per-attempt timeouts come from the pager's RequestTimeout
-	tokens := msauth.NewTokenSource(cfg.auth(r.log), cfg.GraphEndpoint)
-	// A token first: a wrong secret or tenant is the most common failure of a new setup, and it should read as such,
-	// not as five streams failing at once.
-	if !cfg.FinOpsOnly {
-		if _, err := tokens.Token(ctx); err != nil {
-			return fmt.Errorf("getting a Microsoft Graph token: %w", err)
-		}
+	g, err := r.newGraphRun(ctx, txn)
+	if err != nil {
+		return err
 	}
-	client := odata.NewClient(odata.Config{
-		HTTPClient: httpClient, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout, Logger: r.log,
-	})
-	// The reporting APIs (sign-ins) have their own, much lower limit: their requests share a gate, so one 429
-	// pauses every window instead of each window running into it.
-	reportClient := odata.NewClient(odata.Config{
-		HTTPClient: httpClient, Tokens: tokens, Retry: cfg.Retry, RequestTimeout: cfg.RequestTimeout, Logger: r.log,
-		Gate: outbound.NewGate(),
-	})
-	// Records that cannot be loaded are kept aside in the run's reject files, committed with it.
-	var rejectErr error
-	var rejectMu sync.Mutex
-	rejected := map[*table.Table]*warehouse.RejectWriter{}
-	x := &graph.Extractor{
-		Endpoint: cfg.GraphEndpoint, TenantID: cfg.TenantID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt,
-		BatchRows: cfg.BatchRows, Logger: r.log,
-		Reject: func(t *table.Table, raw []byte) {
-			rw := txn.Rejects(t)
-			err := rw.Write(raw)
-			rejectMu.Lock()
-			defer rejectMu.Unlock()
-			rejected[t] = rw
-			if err != nil && rejectErr == nil {
-				rejectErr = err
-			}
-		},
-	}
-
 	// One writer goroutine per table; streams hand batches over through a short queue.
-	sinks := map[*table.Table]*asyncSink{}
-	writers, wctx := errgroup.WithContext(ctx)
 	plugged := r.registeredStreams()
-	for _, t := range append(r.sourceTables(), registeredTables(plugged)...) {
-		tw, err := txn.Writer(t)
-		if err != nil {
-			return fmt.Errorf("opening %s writer: %w", t.Name, err)
-		}
-		s := newAsyncSink(2)
-		sinks[t] = s
-		writers.Go(func() error {
-			if err := s.drain(wctx, tw); err != nil {
-				return fmt.Errorf("writing %s: %w", t.Name, err)
-			}
-			return nil
-		})
+	writers, wctx := errgroup.WithContext(ctx)
+	sinks, err := r.openWriters(wctx, writers, txn, append(r.sourceTables(), registeredTables(plugged)...))
+	if err != nil {
+		return err
 	}
-
 	r.progress.start(ctx)
 	streams, sctx := errgroup.WithContext(wctx)
-	var usersRes graph.UsersResult
-	var concealed bool
-	var usage graph.UsageReportResult
-	var signIns windowOutcome
 	if !cfg.FinOpsOnly {
-		streams.Go(func() error {
-			st := r.streamStats(graph.Users.Name)
-			p := r.progress.stream(graph.Users.Name, 0, st, &sinks[graph.Users].rows)
-			// With signInActivity, /users counts against the reporting APIs' limit too: it shares the sign-ins' gate.
-			res, err := x.Users(sctx, counting{reportClient.WithStats(st), p}, true, sinks[graph.Users], sinks[graph.UserLicenses])
-			p.done()
-			usersRes = res
-			if err != nil {
-				return err
-			}
-			return r.groups(sctx, x, client, res.Groups, sinks[graph.Groups])
-		})
-		streams.Go(func() error {
-			st := r.streamStats(graph.SubscribedSkus.Name)
-			p := r.progress.stream(graph.SubscribedSkus.Name, 0, st, &sinks[graph.SubscribedSkus].rows)
-			_, err := x.SubscribedSkus(sctx, counting{client.WithStats(st), p}, sinks[graph.SubscribedSkus])
-			p.done()
-			return err
-		})
-		streams.Go(func() error {
-			st := r.streamStats(graph.ReportSettings.Name)
-			var err error
-			concealed, err = x.ReportSettings(sctx, client.WithStats(st), sinks[graph.ReportSettings])
-			return err
-		})
-		streams.Go(func() error {
-			st := r.streamStats(graph.UsageReport.Name)
-			p := r.progress.stream(graph.UsageReport.Name, 0, st, &sinks[graph.UsageReport].rows)
-			var err error
-			usage, err = x.UsageReport(sctx, counting{client.WithStats(st), p}, sinks[graph.UsageReport])
-			p.done()
-			if err != nil && sctx.Err() == nil {
-				// Usage reports are evidence, not the roster: without them the run goes on and says what is missing.
-				r.mu.Lock()
-				r.sum.Missing = append(r.sum.Missing, graph.UsageReport.Name+": "+err.Error())
-				r.mu.Unlock()
-				r.log.Error("usage report not read", "err", err)
-				return nil
-			}
-			return err
-		})
-		streams.Go(func() error {
-			var err error
-			signIns, err = r.signIns(sctx, x, reportClient, sinks[graph.SignIns])
-			return err
-		})
+		g.start(sctx, streams, sinks)
 	}
 	// Dynamics environments: each on its own, so one failing environment is named as missing and never stops
 	// the others or Graph.
 	dynamics := r.dynamics(sctx, streams, sinks)
 	r.goRegistered(sctx, streams, plugged, txn, sinks)
+	if err := r.waitStreams(streams, writers, sinks); err != nil {
+		return err
+	}
+	if err := g.rejects.report(r); err != nil {
+		return err
+	}
+	if !cfg.FinOpsOnly { // the nightly run's warnings stay the reference of "new since the last run"
+		g.warnings(r)
+		if err := r.compareWarnings(txn); err != nil {
+			return err
+		}
+	}
+	if err := putWindowStates(txn, append([]windowOutcome{g.signIns}, dynamics.outcomes()...)); err != nil {
+		return err
+	}
+	return r.commit(ctx, txn)
+}
+
+// openWriters opens a writer per table and its queue, drained by a goroutine of writers.
+func (r *run) openWriters(ctx context.Context, writers *errgroup.Group, txn *warehouse.Txn, tables []*table.Table) (map[*table.Table]*asyncSink, error) {
+	sinks := map[*table.Table]*asyncSink{}
+	for _, t := range tables {
+		tw, err := txn.Writer(t)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s writer: %w", t.Name, err)
+		}
+		s := newAsyncSink(2)
+		sinks[t] = s
+		writers.Go(func() error {
+			if err := s.drain(ctx, tw); err != nil {
+				return fmt.Errorf("writing %s: %w", t.Name, err)
+			}
+			return nil
+		})
+	}
+	return sinks, nil
+}
+
+// waitStreams waits for the streams, then for the writers once their queues are closed, and counts each table's
+// rows into the summary. The streams' error comes first: a writer failing after it is its consequence.
+func (r *run) waitStreams(streams, writers *errgroup.Group, sinks map[*table.Table]*asyncSink) error {
 	streamErr := streams.Wait()
 	for _, s := range sinks {
 		s.close()
@@ -339,35 +285,12 @@ func (r *run) execute(ctx context.Context) error {
 	if streamErr != nil {
 		return streamErr
 	}
-	if writeErr != nil {
-		return writeErr
-	}
-	if rejectErr != nil {
-		return fmt.Errorf("keeping aside records that could not be loaded: %w", rejectErr)
-	}
-	for t, rw := range rejected {
-		r.warn(fmt.Sprintf("%s: %d record(s) without a usable id or timestamp were not loaded; they are kept aside in %s",
-			t.Name, rw.Count(), rw.Path()))
-	}
+	return writeErr
+}
 
-	if !usersRes.SignInActivity && !cfg.FinOpsOnly {
-		r.warn("tenant has no Entra ID P1/P2: users were read without signInActivity (no last sign-in dates)")
-	}
-	if usersRes.BadValues > 0 {
-		r.warn(fmt.Sprintf("graph_users: %d timestamp value(s) did not parse and were stored as null", usersRes.BadValues))
-	}
-	if usage.BadValues > 0 {
-		r.warn(fmt.Sprintf("%s: %d value(s) did not parse and were stored as null", graph.UsageReport.Name, usage.BadValues))
-	}
-	if concealed {
-		r.warn("Microsoft 365 usage reports conceal user names (reportSettings.displayConcealedNames = true): report rows cannot be joined to users")
-	}
-	if !cfg.FinOpsOnly { // the nightly run's warnings stay the reference of "new since the last run"
-		if err := r.compareWarnings(txn); err != nil {
-			return err
-		}
-	}
-	for _, o := range append([]windowOutcome{signIns}, dynamics.outcomes()...) {
+// putWindowStates stores the windowed streams' new watermarks with the transaction.
+func putWindowStates(txn *warehouse.Txn, outs []windowOutcome) error {
+	for _, o := range outs {
 		if !o.stateChanged {
 			continue
 		}
@@ -377,11 +300,16 @@ func (r *run) execute(ctx context.Context) error {
 		}
 		txn.PutState(o.key, b)
 	}
+	return nil
+}
+
+// commit commits the run's transaction and sets the summary's status.
+func (r *run) commit(ctx context.Context, txn *warehouse.Txn) error {
 	if r.stage != nil { // another tenant's marts may be reading the views this commit changes
 		r.stage.Lock()
 		defer r.stage.Unlock()
 	}
-	err = txn.Commit(ctx)
+	err := txn.Commit(ctx)
 	r.recordCommit(txn)
 	if err != nil {
 		return fmt.Errorf("committing the run: %w", err)

@@ -170,8 +170,32 @@ func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]Sync
 		return nil, fmt.Errorf("%w: run `seatlake run` first", err)
 	}
 	defer db.Close()
+	refs, err := syncRefs(ctx, cfg, wh, db)
+	if err != nil {
+		return nil, err
+	}
+	if target.check != nil && !cfg.DryRun {
+		if err := target.check(refs); err != nil {
+			return nil, err
+		}
+	}
+	s := tenantSync{cfg: cfg, target: target, wh: wh, db: db}
+	var out []SyncResult
+	for _, ref := range refs {
+		out = append(out, s.one(ctx, ref))
+	}
+	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
+	}
+	return out, nil
+}
+
+// syncRefs are the tenants to sync: cfg's, or every tenant with marts, named as the config file or their latest
+// run names them.
+func syncRefs(ctx context.Context, cfg SyncConfig, wh *warehouse.Warehouse, db *sql.DB) ([]TenantRef, error) {
 	tenants := cfg.Tenants
 	if len(tenants) == 0 {
+		var err error
 		if tenants, err = catalog.Tenants(ctx, db, "license_usage"); err != nil {
 			return nil, catalog.Explain(wh.Root(), err)
 		}
@@ -187,77 +211,86 @@ func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]Sync
 	for i, t := range tenants {
 		refs[i] = TenantRef{Name: cmp.Or(cfg.Names[t], recorded[t], t), ID: t}
 	}
-	if target.check != nil && !cfg.DryRun {
-		if err := target.check(refs); err != nil {
-			return nil, err
+	return refs, nil
+}
+
+// tenantSync syncs one tenant after another to one target.
+type tenantSync struct {
+	cfg    SyncConfig
+	target syncTarget
+	wh     *warehouse.Warehouse
+	db     *sql.DB
+}
+
+// one syncs one tenant and records the sync, whatever happened: a sync that fails says so in its record.
+func (s tenantSync) one(ctx context.Context, ref TenantRef) SyncResult {
+	start := s.cfg.Now().UTC()
+	res := SyncResult{SyncID: newRunID(start), TenantID: ref.ID, TenantName: ref.Name, Status: "failed", Sent: map[string]int{}}
+	res.Err = s.send(ctx, start, &res)
+	if err := writeSync(ctx, s.wh, s.target.name, res, s.cfg.DryRun, start, s.cfg.Now().UTC()); err != nil {
+		s.cfg.Logger.Error("could not record the sync", "err", err)
+		if res.Err == nil {
+			res.Err, res.Status = fmt.Errorf("recording the sync: %w", err), "failed"
 		}
 	}
-	var out []SyncResult
-	for _, ref := range refs {
-		t := ref.ID
-		start := cfg.Now().UTC()
-		res := SyncResult{SyncID: newRunID(start), TenantID: t, TenantName: ref.Name, Status: "failed", Sent: map[string]int{}}
-		res.Err = func() error {
-			var status string
-			err := db.QueryRowContext(ctx, "SELECT status FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1", t).Scan(&status)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("reading the latest run: %w", err)
-			}
-			if status != StatusSucceeded && !cfg.AllowPartial {
-				return fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
-			}
-			data, err := loadAssetsData(ctx, db, t)
-			if err != nil {
-				return err
-			}
-			res.Sent = map[string]int{"persons": len(data.Persons), "subscriptions": len(data.Subscriptions), "assignments": len(data.Assignments)}
-			now := fingerprints(data)
-			var prev map[string]map[string]string
-			if raw, ok, err := wh.State(t, target.sentKey); err == nil && ok {
-				json.Unmarshal(raw, &prev)
-			}
-			res.Diff = diff(prev, now)
-			if cfg.DryRun {
-				res.Status = "succeeded"
-				return nil
-			}
-			r, err := target.send(ctx, wh, t, data)
-			res.ExecutionID, res.Counts = r.ExecutionID, r.Counts
-			if err != nil {
-				if errors.Is(err, assets.ErrRowsRefused) {
-					res.Sent, res.Status = r.Sent, "partial" // the target took the other rows
-				}
-				return err
-			}
-			res.Sent, res.Status = r.Sent, "succeeded"
-			// Remember what was sent, committed like a run's state: the next dry run diffs against it.
-			b, err := json.Marshal(now)
-			if err != nil {
-				return err
-			}
-			txn, err := wh.Begin(res.SyncID+"-sent", t, start, warehouse.WriterOptions{})
-			if err != nil {
-				return fmt.Errorf("recording what was sent: %w", err)
-			}
-			txn.PutState(target.sentKey, b)
-			if err := txn.Commit(ctx); err != nil {
-				txn.Abort()
-				return fmt.Errorf("recording what was sent: %w", err)
-			}
-			return nil
-		}()
-		if err := writeSync(ctx, wh, target.name, res, cfg.DryRun, start, cfg.Now().UTC()); err != nil {
-			cfg.Logger.Error("could not record the sync", "err", err)
-			if res.Err == nil {
-				res.Err, res.Status = fmt.Errorf("recording the sync: %w", err), "failed"
-			}
+	return res
+}
+
+// send reads the tenant's latest marts, diffs them against what was sent last and, unless a dry run, sends them
+// and remembers what was sent.
+func (s tenantSync) send(ctx context.Context, start time.Time, res *SyncResult) error {
+	t := res.TenantID
+	var status string
+	err := s.db.QueryRowContext(ctx, "SELECT status FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1", t).Scan(&status)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("reading the latest run: %w", err)
+	}
+	if status != StatusSucceeded && !s.cfg.AllowPartial {
+		return fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
+	}
+	data, err := loadAssetsData(ctx, s.db, t)
+	if err != nil {
+		return err
+	}
+	res.Sent = map[string]int{"persons": len(data.Persons), "subscriptions": len(data.Subscriptions), "assignments": len(data.Assignments)}
+	now := fingerprints(data)
+	var prev map[string]map[string]string
+	if raw, ok, err := s.wh.State(t, s.target.sentKey); err == nil && ok {
+		json.Unmarshal(raw, &prev)
+	}
+	res.Diff = diff(prev, now)
+	if s.cfg.DryRun {
+		res.Status = "succeeded"
+		return nil
+	}
+	r, err := s.target.send(ctx, s.wh, t, data)
+	res.ExecutionID, res.Counts = r.ExecutionID, r.Counts
+	if err != nil {
+		if errors.Is(err, assets.ErrRowsRefused) {
+			res.Sent, res.Status = r.Sent, "partial" // the target took the other rows
 		}
-		out = append(out, res)
+		return err
 	}
-	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
-		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
+	res.Sent, res.Status = r.Sent, "succeeded"
+	return s.remember(ctx, res.SyncID, t, start, now)
+}
+
+// remember commits what was sent, like a run's state: the next dry run diffs against it.
+func (s tenantSync) remember(ctx context.Context, syncID, tenant string, start time.Time, sent map[string]map[string]string) error {
+	b, err := json.Marshal(sent)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	txn, err := s.wh.Begin(syncID+"-sent", tenant, start, warehouse.WriterOptions{})
+	if err != nil {
+		return fmt.Errorf("recording what was sent: %w", err)
+	}
+	txn.PutState(s.target.sentKey, b)
+	if err := txn.Commit(ctx); err != nil {
+		txn.Abort()
+		return fmt.Errorf("recording what was sent: %w", err)
+	}
+	return nil
 }
 
 // loadAssetsData reads the latest committed marts of tenant t as the rows a sync sends.
