@@ -358,23 +358,3 @@ func snapshotFiles(it *itable.Table, snap *itable.Snapshot, fs icebergio.IO, ten
 	}
 	return out, nil
 }
-
-// partitionFiles lists the table's current files of one tenant and day.
-func partitionFiles(it *itable.Table, cache map[string][]iceberg.DataFile, fs icebergio.IO, tenant, day string) ([]iceberg.DataFile, error) {
-	snap := it.CurrentSnapshot()
-	if snap == nil {
-		return nil, nil
-	}
-	files, err := snapshotFiles(it, snap, fs, tenant, cache)
-	if err != nil {
-		return nil, err
-	}
-	_, dayField := partitionFieldIDs(it, &table.Table{Kind: table.Snapshot})
-	var out []iceberg.DataFile
-	for _, df := range files {
-		if dayString(int64(dateValue(df.Partition()[dayField]))) == day {
-			out = append(out, df)
-		}
-	}
-	return out, nil
-}

@@ -336,7 +336,7 @@ func (w *Warehouse) stageCompaction(ctx context.Context, it *itable.Table, txn *
 	cache := map[string][]iceberg.DataFile{}
 	rw := txn.NewRewrite(props)
 	for _, g := range groups {
-		now, err := partitionFilesOf(it, cache, w.fs, tbl, g.tenant, g.day)
+		now, err := partitionFiles(it, cache, w.fs, tbl, g.tenant, g.day)
 		if err != nil {
 			return nil, err
 		}
@@ -406,8 +406,8 @@ func (w *Warehouse) rewriteGroup(ctx context.Context, it *itable.Table, tbl *tab
 	return nil
 }
 
-// partitionFilesOf lists the table's current files of one tenant and day.
-func partitionFilesOf(it *itable.Table, cache map[string][]iceberg.DataFile, fs icebergio.IO, tbl *table.Table, tenant, day string) ([]iceberg.DataFile, error) {
+// partitionFiles lists the table's current files of one tenant and day.
+func partitionFiles(it *itable.Table, cache map[string][]iceberg.DataFile, fs icebergio.IO, tbl *table.Table, tenant, day string) ([]iceberg.DataFile, error) {
 	snap := it.CurrentSnapshot()
 	if snap == nil {
 		return nil, nil

@@ -494,7 +494,7 @@ func (tw *TableWriter) dataFiles() []iceberg.DataFile {
 func (tw *TableWriter) plan(ctx context.Context, it *itable.Table, txn *itable.Transaction, props iceberg.Properties) error {
 	add := tw.dataFiles()
 	if tw.tbl.Kind == table.Snapshot {
-		old, err := partitionFiles(it, nil, tw.txn.w.fs, tw.txn.tenantID, tw.txn.date)
+		old, err := partitionFiles(it, nil, tw.txn.w.fs, tw.tbl, tw.txn.tenantID, tw.txn.date)
 		if err != nil {
 			return err
 		}
