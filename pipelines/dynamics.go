@@ -19,6 +19,7 @@ import (
 	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
@@ -192,8 +193,8 @@ func (r *run) dataverseEnv(ctx context.Context, env string, sinks map[*table.Tab
 			err = serr
 		}
 	}()
-	x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID, TenantID: cfg.TenantID, RunID: r.sum.RunID,
-		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows}
+	x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID, Run: pages.Run{TenantID: cfg.TenantID, RunID: r.sum.RunID,
+		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows}}
 	host := envHost(env)
 	stream := func(t *table.Table) (string, *outbound.Stats, *streamProgress) {
 		name := t.Name + " " + host
@@ -264,8 +265,8 @@ func (r *run) finOpsEnv(ctx context.Context, env string, sinks map[*table.Table]
 			err = serr
 		}
 	}()
-	x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID, TenantID: cfg.TenantID, RunID: r.sum.RunID,
-		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows}
+	x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID, Run: pages.Run{TenantID: cfg.TenantID, RunID: r.sum.RunID,
+		ExtractedAt: r.sum.StartedAt, BatchRows: cfg.BatchRows}}
 	if err := x.CheckMetadata(ctx, client.WithStats(r.streamStats("finops_metadata "+envHost(env)))); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/warehouse"
@@ -51,8 +52,8 @@ func (r *run) newGraphRun(ctx context.Context, txn *warehouse.Txn) (*graphRun, e
 	return &graphRun{
 		r: r, client: odata.NewClient(oc), report: odata.NewClient(report), rejects: rejects,
 		x: &graph.Extractor{
-			Endpoint: cfg.GraphEndpoint, TenantID: cfg.TenantID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt,
-			BatchRows: cfg.BatchRows, Logger: r.log, Reject: rejects.keep,
+			Endpoint: cfg.GraphEndpoint, Run: pages.Run{TenantID: cfg.TenantID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt,
+				BatchRows: cfg.BatchRows, Logger: r.log, Reject: rejects.keep},
 		},
 	}, nil
 }

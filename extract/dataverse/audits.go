@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	json "github.com/goccy/go-json"
 
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 )
 
@@ -48,53 +48,35 @@ type AuditsResult struct {
 // Audits pages the user-driven audit records with createdon in [from, to) into dataverse_audits.
 func (x *Extractor) Audits(ctx context.Context, p Pager, from, to time.Time, sink table.Sink) (AuditsResult, error) {
 	var res AuditsResult
-	bt := table.NewBatcher(x.alloc(), Audits, x.BatchRows, sink)
+	bt := x.NewBatcher(Audits, sink)
 	defer bt.Release()
 	prov := x.provenance(bt, x.OrganizationID)
 	id, otype, oid, uid, calling := bt.String("auditid"), bt.String("object_type"), bt.String("object_id"), bt.String("user_id"), bt.String("calling_user_id")
 	action, op, created := bt.Int32("action"), bt.Int32("operation"), bt.Timestamp("createdon")
-	var page struct {
-		NextLink string      `json:"@odata.nextLink"`
-		Value    []auditJSON `json:"value"`
-	}
-	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
-		if err := json.Unmarshal(body, &page); err != nil {
-			return "", badPage("audits", err)
+	n, err := pages.Rows(ctx, p, x.AuditsURL(from, to), "audits", bt, func(v *auditJSON) bool {
+		var at arrow.Timestamp
+		var err error
+		if v.CreatedOn != nil {
+			at, err = table.ParseTimestamp(*v.CreatedOn)
 		}
-		for i := range page.Value {
-			v := &page.Value[i]
-			var at arrow.Timestamp
-			var err error
-			if v.CreatedOn != nil {
-				at, err = table.ParseTimestamp(*v.CreatedOn)
-			}
-			if v.ID == "" || v.CreatedOn == nil || err != nil {
-				if x.Reject != nil {
-					raw, _ := json.Marshal(v)
-					x.Reject(Audits, raw)
-				}
-				res.Rejected++
-				continue
-			}
-			prov()
-			id.Append(v.ID)
-			created.Append(at)
-			table.AppendInt32(action, v.Action)
-			table.AppendInt32(op, v.Operation)
-			table.AppendString(uid, v.UserID)
-			table.AppendString(calling, v.Calling)
-			table.AppendString(otype, v.ObjectType)
-			table.AppendString(oid, v.ObjectID)
-			res.Rows++
-			if err := bt.RowDone(ctx); err != nil {
-				return "", err
-			}
+		if v.ID == "" || v.CreatedOn == nil || err != nil {
+			x.SetAsideJSON(Audits, v)
+			res.Rejected++
+			return false
 		}
-		res.Pages++
-		return page.NextLink, nil
-	}
-	if err := p.Walk(ctx, x.AuditsURL(from, to), decode); err != nil {
+		prov()
+		id.Append(v.ID)
+		created.Append(at)
+		table.AppendInt32(action, v.Action)
+		table.AppendInt32(op, v.Operation)
+		table.AppendString(uid, v.UserID)
+		table.AppendString(calling, v.Calling)
+		table.AppendString(otype, v.ObjectType)
+		table.AppendString(oid, v.ObjectID)
+		return true
+	})
+	res.Rows, res.Pages = n.Rows, n.Pages
+	if err != nil {
 		return res, x.explain(err, "audits")
 	}
 	return res, bt.Flush(ctx)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/seatlake/seatlake/extract/pages"
 )
 
 // pageOf renders a page of n audit records as the Web API writes them.
@@ -35,7 +36,7 @@ func (p onePage) Walk(ctx context.Context, _ string, decode func([]byte) (string
 
 func BenchmarkAuditsDecode(b *testing.B) {
 	page := onePage(pageOf(5000))
-	x := &Extractor{Environment: "https://x", TenantID: "t", RunID: "r", ExtractedAt: time.Now(), BatchRows: 16384, Alloc: memory.DefaultAllocator}
+	x := &Extractor{Environment: "https://x", Run: pages.Run{TenantID: "t", RunID: "r", ExtractedAt: time.Now(), BatchRows: 16384, Alloc: memory.DefaultAllocator}}
 	sink := sinkFunc(func(context.Context, arrow.RecordBatch) error { return nil })
 	b.SetBytes(int64(len(page)))
 	b.ResetTimer()

@@ -8,20 +8,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	json "github.com/goccy/go-json"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Pager walks an OData collection; *odata.Client implements it.
-type Pager interface {
-	Walk(ctx context.Context, firstURL string, decode func(body []byte) (nextLink string, err error)) error
-}
+type Pager = pages.Pager
 
 // Getter fetches one answer; *odata.Client implements it.
 type Getter interface {
@@ -51,14 +47,7 @@ type Extractor struct {
 	Environment    string // the environment URL, e.g. https://contoso.crm.dynamics.com (no trailing slash)
 	OrganizationID string // set from Settings or WhoAmI before Users and Audits; "" lands as null
 	ClientID       string // the app registration, named in messages about the application user
-	TenantID       string
-	RunID          string
-	ExtractedAt    time.Time
-	BatchRows      int
-	Alloc          memory.Allocator
-	// Reject, when set, receives each record that cannot be loaded (raw JSON), so it is kept aside rather than
-	// dropped. It may be called from concurrent streams and must not keep raw.
-	Reject func(t *table.Table, raw []byte)
+	pages.Run
 }
 
 func (x *Extractor) url(path, query string) string {
@@ -67,13 +56,6 @@ func (x *Extractor) url(path, query string) string {
 		u += "?" + query
 	}
 	return u
-}
-
-func (x *Extractor) alloc() memory.Allocator {
-	if x.Alloc == nil {
-		return memory.DefaultAllocator
-	}
-	return x.Alloc
 }
 
 // explain turns Dataverse's well-known refusals into errors that say what to do.
@@ -94,10 +76,6 @@ func (x *Extractor) explain(err error, what string) error {
 		}
 	}
 	return fmt.Errorf("reading %s from %s: %w", what, x.Environment, err)
-}
-
-func badPage(what string, err error) error {
-	return fmt.Errorf("%w: decoding %s page: %v", odata.ErrBadPage, what, err)
 }
 
 // Settings is an environment's audit configuration.
@@ -149,7 +127,7 @@ func (x *Extractor) Settings(ctx context.Context, p Pager, sink table.Sink) (Set
 	}
 	decode := func(body []byte) (string, error) {
 		if err := json.Unmarshal(body, &page); err != nil {
-			return "", badPage("organizations", err)
+			return "", pages.Bad("organizations", err)
 		}
 		return "", nil
 	}
@@ -173,7 +151,7 @@ func (x *Extractor) Settings(ctx context.Context, p Pager, sink table.Sink) (Set
 	if v.Retention != nil {
 		s.RetentionDays = int(*v.Retention)
 	}
-	bt := table.NewBatcher(x.alloc(), AuditSettings, x.BatchRows, sink)
+	bt := x.NewBatcher(AuditSettings, sink)
 	defer bt.Release()
 	x.provenance(bt, s.OrganizationID)()
 	table.AppendBool(bt.Bool("isauditenabled"), v.Audit)
@@ -188,7 +166,7 @@ func (x *Extractor) Settings(ctx context.Context, p Pager, sink table.Sink) (Set
 
 // provenance appends the columns every Dataverse row starts with.
 func (x *Extractor) provenance(bt *table.Batcher, orgID string) func() {
-	prov := table.NewProvenance(bt.Builder(), x.TenantID, x.RunID, x.ExtractedAt)
+	prov := x.Provenance(bt.Builder())
 	env, org := bt.String(envColumn.Name), bt.String(orgColumn.Name)
 	return func() {
 		prov.Append()
@@ -249,53 +227,35 @@ type UsersResult struct {
 // Users reads GET systemusers into dataverse_users.
 func (x *Extractor) Users(ctx context.Context, p Pager, sink table.Sink) (UsersResult, error) {
 	var res UsersResult
-	bt := table.NewBatcher(x.alloc(), Users, x.BatchRows, sink)
+	bt := x.NewBatcher(Users, sink)
 	defer bt.Release()
 	prov := x.provenance(bt, x.OrganizationID)
 	id, domain, email, name, aad, app := bt.String("systemuserid"), bt.String("domainname"), bt.String("internalemailaddress"),
 		bt.String("fullname"), bt.String("azureactivedirectoryobjectid"), bt.String("applicationid")
 	disabled, licensed, integration := bt.Bool("isdisabled"), bt.Bool("islicensed"), bt.Bool("isintegrationuser")
 	mode, created := bt.Int32("accessmode"), bt.Timestamp("createdon")
-	var page struct {
-		NextLink string     `json:"@odata.nextLink"`
-		Value    []userJSON `json:"value"`
-	}
-	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
-		if err := json.Unmarshal(body, &page); err != nil {
-			return "", badPage("systemusers", err)
+	n, err := pages.Rows(ctx, p, x.UsersURL(), "systemusers", bt, func(v *userJSON) bool {
+		if v.ID == "" {
+			x.SetAsideJSON(Users, v)
+			res.BadValues++
+			return false
 		}
-		for i := range page.Value {
-			v := &page.Value[i]
-			if v.ID == "" {
-				if x.Reject != nil {
-					raw, _ := json.Marshal(v)
-					x.Reject(Users, raw)
-				}
-				res.BadValues++
-				continue
-			}
-			prov()
-			id.Append(v.ID)
-			table.AppendString(domain, v.Domain)
-			table.AppendString(email, v.Email)
-			table.AppendString(name, v.FullName)
-			table.AppendString(aad, v.AAD)
-			table.AppendBool(disabled, v.Disabled)
-			table.AppendInt32(mode, v.AccessMode)
-			table.AppendBool(licensed, v.Licensed)
-			table.AppendString(app, v.AppID)
-			table.AppendBool(integration, v.Integration)
-			table.AppendTime(created, v.CreatedOn, &res.BadValues)
-			res.Rows++
-			if err := bt.RowDone(ctx); err != nil {
-				return "", err
-			}
-		}
-		res.Pages++
-		return page.NextLink, nil
-	}
-	if err := p.Walk(ctx, x.UsersURL(), decode); err != nil {
+		prov()
+		id.Append(v.ID)
+		table.AppendString(domain, v.Domain)
+		table.AppendString(email, v.Email)
+		table.AppendString(name, v.FullName)
+		table.AppendString(aad, v.AAD)
+		table.AppendBool(disabled, v.Disabled)
+		table.AppendInt32(mode, v.AccessMode)
+		table.AppendBool(licensed, v.Licensed)
+		table.AppendString(app, v.AppID)
+		table.AppendBool(integration, v.Integration)
+		table.AppendTime(created, v.CreatedOn, &res.BadValues)
+		return true
+	})
+	res.Rows, res.Pages = n.Rows, n.Pages
+	if err != nil {
 		return res, x.explain(err, "systemusers")
 	}
 	return res, bt.Flush(ctx)

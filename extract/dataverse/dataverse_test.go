@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
@@ -72,8 +73,8 @@ func setup(t *testing.T, mutate func(*tenantsim.Config), pageSize int) (*tenants
 	}
 	c := odata.NewClient(odata.Config{HTTPClient: &http.Client{Transport: rec}, Tokens: tokens, Header: h,
 		Retry: outbound.RetryPolicy{MaxAttempts: 6, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxTotalWait: 30 * time.Second}})
-	x := &Extractor{Environment: env, ClientID: client, TenantID: tenant, RunID: "r1", ExtractedAt: fixedNow, BatchRows: 1000,
-		Alloc: memory.NewCheckedAllocator(memory.DefaultAllocator)}
+	x := &Extractor{Environment: env, ClientID: client, Run: pages.Run{TenantID: tenant, RunID: "r1", ExtractedAt: fixedNow, BatchRows: 1000,
+		Alloc: memory.NewCheckedAllocator(memory.DefaultAllocator)}}
 	t.Cleanup(func() { x.Alloc.(*memory.CheckedAllocator).AssertSize(t, 0) })
 	return sim, x, c, rec
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
@@ -38,8 +39,8 @@ func replay(t *testing.T, file string, status int) (*Extractor, *odata.Client, *
 	t.Cleanup(srv.Close)
 	c := odata.NewClient(odata.Config{Header: Headers(), Retry: outbound.RetryPolicy{MaxAttempts: 1},
 		Sleep: func(context.Context, time.Duration) error { return nil }})
-	x := &Extractor{Environment: srv.URL, ClientID: "app", TenantID: "t", RunID: "r1", ExtractedAt: fixedNow, BatchRows: 100,
-		Alloc: memory.NewCheckedAllocator(memory.DefaultAllocator)}
+	x := &Extractor{Environment: srv.URL, ClientID: "app", Run: pages.Run{TenantID: "t", RunID: "r1", ExtractedAt: fixedNow, BatchRows: 100,
+		Alloc: memory.NewCheckedAllocator(memory.DefaultAllocator)}}
 	t.Cleanup(func() { x.Alloc.(*memory.CheckedAllocator).AssertSize(t, 0) })
 	return x, c, got
 }

@@ -7,21 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	json "github.com/goccy/go-json"
 
-	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Pager walks an OData collection; *odata.Client implements it.
-type Pager interface {
-	Walk(ctx context.Context, firstURL string, decode func(body []byte) (nextLink string, err error)) error
-}
+type Pager = pages.Pager
 
 // Getter fetches one answer; *odata.Client implements it.
 type Getter interface {
@@ -35,11 +30,7 @@ var ErrMissingEntity = errors.New("finops: entity or property missing from $meta
 type Extractor struct {
 	Environment string // the environment URL, e.g. https://contoso.operations.dynamics.com (no /data)
 	ClientID    string
-	TenantID    string
-	RunID       string
-	ExtractedAt time.Time
-	BatchRows   int
-	Alloc       memory.Allocator
+	pages.Run
 }
 
 // entity is what seatlake reads of one entity set.
@@ -57,13 +48,6 @@ var (
 
 func (x *Extractor) url(e entity) string {
 	return strings.TrimRight(x.Environment, "/") + "/data/" + e.set + "?cross-company=true&$select=" + strings.Join(e.props, ",")
-}
-
-func (x *Extractor) alloc() memory.Allocator {
-	if x.Alloc == nil {
-		return memory.DefaultAllocator
-	}
-	return x.Alloc
 }
 
 func (x *Extractor) explain(err error, what string) error {
@@ -147,37 +131,21 @@ func (x *Extractor) CheckMetadata(ctx context.Context, g Getter) error {
 }
 
 // Result says what one entity read produced.
-type Result struct{ Rows, Pages int64 }
+type Result = pages.Counts
 
 func walk[T any](ctx context.Context, x *Extractor, p Pager, e entity, t *table.Table, sink table.Sink, row func(bt *table.Batcher) func(v *T)) (Result, error) {
-	var res Result
-	bt := table.NewBatcher(x.alloc(), t, x.BatchRows, sink)
+	bt := x.NewBatcher(t, sink)
 	defer bt.Release()
-	prov := table.NewProvenance(bt.Builder(), x.TenantID, x.RunID, x.ExtractedAt)
+	prov := x.Provenance(bt.Builder())
 	env := bt.String(envColumn.Name)
 	fill := row(bt)
-	var page struct {
-		NextLink string `json:"@odata.nextLink"`
-		Value    []T    `json:"value"`
-	}
-	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
-		if err := json.Unmarshal(body, &page); err != nil {
-			return "", fmt.Errorf("%w: decoding %s page: %v", odata.ErrBadPage, e.set, err)
-		}
-		for i := range page.Value {
-			prov.Append()
-			env.Append(x.Environment)
-			fill(&page.Value[i])
-			res.Rows++
-			if err := bt.RowDone(ctx); err != nil {
-				return "", err
-			}
-		}
-		res.Pages++
-		return page.NextLink, nil
-	}
-	if err := p.Walk(ctx, x.url(e), decode); err != nil {
+	res, err := pages.Rows(ctx, p, x.url(e), e.set, bt, func(v *T) bool {
+		prov.Append()
+		env.Append(x.Environment)
+		fill(v)
+		return true
+	})
+	if err != nil {
 		return res, x.explain(err, e.set)
 	}
 	return res, bt.Flush(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
@@ -60,7 +61,7 @@ func TestServerPagesOf10000(t *testing.T) {
 	defer srv.Close()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
-	x := &Extractor{Environment: srv.URL, TenantID: "t", RunID: "r", ExtractedAt: time.Now(), BatchRows: 4096, Alloc: mem}
+	x := &Extractor{Environment: srv.URL, Run: pages.Run{TenantID: "t", RunID: "r", ExtractedAt: time.Now(), BatchRows: 4096, Alloc: mem}}
 	var rows rowCounter
 	res, err := x.Users(context.Background(), odata.NewClient(odata.Config{}), &rows)
 	if err != nil {
@@ -92,7 +93,7 @@ func simExtractor(t *testing.T, mutate func(*tenantsim.Config)) (*tenantsim.Sim,
 	env := sim.FinOpsURLs()[0]
 	tokens := msauth.NewTokenSource(msauth.Config{AuthorityHost: base, TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret)}, env)
 	c := odata.NewClient(odata.Config{Tokens: tokens, Retry: outbound.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}})
-	return sim, &Extractor{Environment: env, ClientID: client, TenantID: tenant, RunID: "r", ExtractedAt: time.Now(), BatchRows: 500}, c
+	return sim, &Extractor{Environment: env, ClientID: client, Run: pages.Run{TenantID: tenant, RunID: "r", ExtractedAt: time.Now(), BatchRows: 500}}, c
 }
 
 func TestEntitiesMatchTheSimulatedEnvironment(t *testing.T) {

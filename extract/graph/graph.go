@@ -1,28 +1,21 @@
 package graph
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	json "github.com/goccy/go-json"
 
-	"github.com/seatlake/seatlake/extract/odata"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 
 // Pager walks an OData collection, calling decode with each page's body and following the nextLink it returns.
 // *odata.Client implements it.
-type Pager interface {
-	Walk(ctx context.Context, firstURL string, decode func(body []byte) (nextLink string, err error)) error
-}
+type Pager = pages.Pager
 
 // Resource is the Microsoft Graph resource (token audience) for the public cloud.
 const Resource = "https://graph.microsoft.com"
@@ -45,16 +38,8 @@ var ErrNoPremium = errors.New("graph: tenant has no Entra ID P1/P2 license (sign
 
 // Extractor reads one tenant's Graph data. Fields are set once; methods may run concurrently.
 type Extractor struct {
-	Endpoint    string // Graph base URL without /v1.0, e.g. https://graph.microsoft.com
-	TenantID    string
-	RunID       string
-	ExtractedAt time.Time
-	BatchRows   int
-	Alloc       memory.Allocator
-	Logger      *slog.Logger
-	// Reject, when set, receives each record that cannot be loaded (raw JSON), so it is kept aside rather than
-	// dropped. It may be called from concurrent streams and must not keep raw.
-	Reject func(t *table.Table, raw []byte)
+	Endpoint string // Graph base URL without /v1.0, e.g. https://graph.microsoft.com
+	pages.Run
 }
 
 func (x *Extractor) url(path string, query string) string {
@@ -63,29 +48,6 @@ func (x *Extractor) url(path string, query string) string {
 		u += "?" + query
 	}
 	return u
-}
-
-func (x *Extractor) alloc() memory.Allocator {
-	if x.Alloc == nil {
-		return memory.DefaultAllocator
-	}
-	return x.Alloc
-}
-
-func (x *Extractor) logger() *slog.Logger {
-	if x.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return x.Logger
-}
-
-func (x *Extractor) newProvenance(b *array.RecordBuilder) table.Provenance {
-	return table.NewProvenance(b, x.TenantID, x.RunID, x.ExtractedAt)
-}
-
-// badPage marks a decode failure as a malformed page, so the pager refetches it (a truncated body is the usual cause).
-func badPage(what string, err error) error {
-	return fmt.Errorf("%w: decoding %s page: %v", odata.ErrBadPage, what, err)
 }
 
 // explain turns Graph's well-known refusals into errors a person can act on.

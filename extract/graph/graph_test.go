@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
@@ -179,8 +180,8 @@ func newTestExtractor(t *testing.T, f *fakeGraph) (*Extractor, *odata.Client, *m
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	t.Cleanup(func() { mem.AssertSize(t, 0) })
 	x := &Extractor{
-		Endpoint: f.srv.URL, TenantID: "48a80680-7326-48cd-9935-b556b81d3a4e", RunID: "run-1",
-		ExtractedAt: time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC), BatchRows: 2, Alloc: mem,
+		Endpoint: f.srv.URL, Run: pages.Run{TenantID: "48a80680-7326-48cd-9935-b556b81d3a4e", RunID: "run-1",
+			ExtractedAt: time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC), BatchRows: 2, Alloc: mem},
 	}
 	c := odata.NewClient(odata.Config{Tokens: staticToken{}, HTTPClient: f.srv.Client(),
 		Retry: outbound.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTotalWait: time.Second}})
@@ -310,7 +311,7 @@ func TestMissingPermissionIsNamed(t *testing.T) {
 func TestBadPageIsRetriedNotHalfAppended(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	x := &Extractor{TenantID: "t", RunID: "r", Alloc: mem, BatchRows: 100}
+	x := &Extractor{Run: pages.Run{TenantID: "t", RunID: "r", Alloc: mem, BatchRows: 100}}
 	var s collect
 	defer s.release()
 	calls := 0

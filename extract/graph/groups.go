@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
@@ -31,9 +32,9 @@ type GroupsResult struct {
 // counted and left out; a refusal (403: the permission is missing) returns ErrGroupsDenied at once.
 func (x *Extractor) Groups(ctx context.Context, p Pager, ids []string, sink table.Sink) (GroupsResult, error) {
 	var res GroupsResult
-	bt := table.NewBatcher(x.alloc(), Groups, x.BatchRows, sink)
+	bt := x.NewBatcher(Groups, sink)
 	defer bt.Release()
-	prov := x.newProvenance(bt.Builder())
+	prov := x.Provenance(bt.Builder())
 	groupID, name := bt.String("group_id"), bt.String("display_name")
 	var g struct {
 		ID          string  `json:"id"`
@@ -42,10 +43,10 @@ func (x *Extractor) Groups(ctx context.Context, p Pager, ids []string, sink tabl
 	decode := func(body []byte) (string, error) {
 		g.ID, g.DisplayName = "", nil
 		if err := jsonUnmarshal(body, &g); err != nil {
-			return "", badPage("group", err)
+			return "", pages.Bad("group", err)
 		}
 		if g.ID == "" {
-			return "", badPage("group", errors.New("no id"))
+			return "", pages.Bad("group", errors.New("no id"))
 		}
 		return "", nil
 	}
@@ -55,7 +56,7 @@ func (x *Extractor) Groups(ctx context.Context, p Pager, ids []string, sink tabl
 		switch {
 		case errors.As(err, &he) && he.Status == http.StatusNotFound:
 			res.NotFound++
-			x.logger().Debug("a group that assigns licenses was not found (deleted since?)", "group_id", id)
+			x.Log().Debug("a group that assigns licenses was not found (deleted since?)", "group_id", id)
 			continue
 		case errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Code == codeRequestDenied):
 			return res, fmt.Errorf("%w (%v)", ErrGroupsDenied, err)

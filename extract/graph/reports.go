@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 )
 
@@ -59,20 +60,20 @@ type UsageReportResult struct {
 // again, so a truncated download never lands half a report.
 func (x *Extractor) UsageReport(ctx context.Context, p Pager, sink table.Sink) (UsageReportResult, error) {
 	var res UsageReportResult
-	bt := table.NewBatcher(x.alloc(), UsageReport, x.BatchRows, sink)
+	bt := x.NewBatcher(UsageReport, sink)
 	defer bt.Release()
-	prov := x.newProvenance(bt.Builder())
+	prov := x.Provenance(bt.Builder())
 	decode := func(body []byte) (string, error) {
 		body = bytes.TrimPrefix(body, []byte("\ufeff"))
 		// Check the whole body first: a bad one appends nothing and is fetched again.
 		idx, err := usageIndex(body)
 		if err != nil {
-			return "", badPage("usage report", err)
+			return "", pages.Bad("usage report", err)
 		}
 		r := csv.NewReader(bytes.NewReader(body))
 		r.ReuseRecord = true
 		if _, err := r.Read(); err != nil { // the header, checked above
-			return "", badPage("usage report", err)
+			return "", pages.Bad("usage report", err)
 		}
 		for {
 			rec, err := r.Read()
@@ -80,7 +81,7 @@ func (x *Extractor) UsageReport(ctx context.Context, p Pager, sink table.Sink) (
 				break
 			}
 			if err != nil {
-				return "", badPage("usage report", err)
+				return "", pages.Bad("usage report", err)
 			}
 			prov.Append()
 			for i, c := range usageColumns {

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 )
 
@@ -45,7 +46,7 @@ func reference(t testing.TB, x *Extractor, mem memory.Allocator, body []byte) (s
 	}
 	b := array.NewRecordBuilder(mem, SignIns.Schema())
 	defer b.Release()
-	p := x.newProvenance(b)
+	p := x.Provenance(b)
 	for _, v := range page.Value {
 		if v.ID == nil || v.CreatedDateTime == nil {
 			continue
@@ -128,16 +129,16 @@ var trickyPages = []string{
 func TestScannerMatchesEncodingJSON(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	x := &Extractor{TenantID: "t", RunID: "r", Alloc: mem}
-	pages := trickyPages
+	x := &Extractor{Run: pages.Run{TenantID: "t", RunID: "r", Alloc: mem}}
+	bodies := trickyPages
 	for _, f := range []string{"signins_page1.json", "signins_page2.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		pages = append(pages, string(b))
+		bodies = append(bodies, string(b))
 	}
-	for i, p := range pages {
+	for i, p := range bodies {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			wantNext, want, err := reference(t, x, mem, []byte(p))
 			if err != nil {
@@ -155,7 +156,7 @@ func TestScannerMatchesEncodingJSON(t *testing.T) {
 }
 
 func TestScannerRejectsBrokenPages(t *testing.T) {
-	x := &Extractor{TenantID: "t", RunID: "r"}
+	x := &Extractor{Run: pages.Run{TenantID: "t", RunID: "r"}}
 	for _, p := range []string{``, `{`, `{"value":[{"id":"1",`, `{"value":[{"id":"1"}]`, `{"value":[{"id":"1"}]}}`, `{"value":[{"id":"1}]}`, `{"value":[tru]}`, `{"value":[{"id":"1","status":{"errorCode":1x}}]}`} {
 		if _, _, err := scanned(t, x, memory.DefaultAllocator, []byte(p)); err == nil {
 			t.Errorf("page %q accepted", p)
@@ -171,7 +172,7 @@ func FuzzScanner(f *testing.F) {
 	for _, p := range trickyPages {
 		f.Add([]byte(p))
 	}
-	x := &Extractor{TenantID: "t", RunID: "r"}
+	x := &Extractor{Run: pages.Run{TenantID: "t", RunID: "r"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, got, err := scanned(t, x, memory.DefaultAllocator, body)
 		if err == nil && !json.Valid(body) && !bytes.ContainsFunc(body, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\r' && r != '\t' }) {

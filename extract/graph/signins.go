@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 )
 
@@ -28,7 +29,7 @@ func (x *Extractor) SignInsURL(from, to time.Time) string {
 // BatchRows rows into sink. It returns ErrNoPremium (wrapped) when the tenant has no Entra ID P1/P2.
 func (x *Extractor) SignIns(ctx context.Context, p Pager, from, to time.Time, sink table.Sink) (SignInsResult, error) {
 	var res SignInsResult
-	bt := table.NewBatcher(x.alloc(), SignIns, x.BatchRows, sink)
+	bt := x.NewBatcher(SignIns, sink)
 	defer bt.Release()
 	d := newSignInDecoder(x, bt)
 	decode := func(body []byte) (string, error) {
@@ -92,14 +93,10 @@ type signInRef struct {
 func newSignInDecoder(x *Extractor, bt *table.Batcher) *signInDecoder {
 	b := bt.Builder()
 	s := func(i int) *array.StringBuilder { return b.Field(i).(*array.StringBuilder) }
-	reject := func([]byte) {}
-	if x.Reject != nil {
-		reject = func(raw []byte) { x.Reject(SignIns, raw) }
-	}
 	return &signInDecoder{
-		reject:      reject,
+		reject:      func(raw []byte) { x.SetAside(SignIns, raw) },
 		bt:          bt,
-		prov:        x.newProvenance(b),
+		prov:        x.Provenance(b),
 		id:          s(3),
 		created:     b.Field(4).(*array.TimestampBuilder),
 		user:        s(5),
@@ -120,7 +117,7 @@ func newSignInDecoder(x *Extractor, bt *table.Batcher) *signInDecoder {
 func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next string, rows, bad int64, err error) {
 	nextRaw, err := d.scanPage(body)
 	if err != nil {
-		return "", 0, 0, badPage("sign-ins", err)
+		return "", 0, 0, pages.Bad("sign-ins", err)
 	}
 	for i := range d.rows {
 		r := &d.rows[i]
@@ -176,7 +173,7 @@ func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next strin
 		d.tmp = d.tmp[:0]
 		if nextRaw.escaped {
 			if d.tmp, err = unescape(d.tmp, nextRaw.raw); err != nil {
-				return "", rows, bad, badPage("sign-ins", err)
+				return "", rows, bad, pages.Bad("sign-ins", err)
 			}
 			return string(d.tmp), rows, bad, nil
 		}

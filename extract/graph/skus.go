@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 )
 
@@ -27,68 +28,50 @@ type skuJSON struct {
 	} `json:"servicePlans"`
 }
 
-type skusPage struct {
-	NextLink string    `json:"@odata.nextLink"`
-	Value    []skuJSON `json:"value"`
-}
-
 // SubscribedSkus reads GET /subscribedSkus into graph_subscribed_skus and returns the number of SKUs.
 func (x *Extractor) SubscribedSkus(ctx context.Context, p Pager, sink table.Sink) (int64, error) {
-	bt := table.NewBatcher(x.alloc(), SubscribedSkus, x.BatchRows, sink)
+	bt := x.NewBatcher(SubscribedSkus, sink)
 	defer bt.Release()
 	b := bt.Builder()
-	prov := x.newProvenance(b)
+	prov := x.Provenance(b)
 	s := func(i int) *array.StringBuilder { return b.Field(i).(*array.StringBuilder) }
 	n := func(i int) *array.Int32Builder { return b.Field(i).(*array.Int32Builder) }
 	id, skuID, part, applies, status := s(3), s(4), s(5), s(6), s(7)
 	consumed, enabled, warning, suspended, locked := n(8), n(9), n(10), n(11), n(12)
 	subs, plans := b.Field(13).(*array.ListBuilder), b.Field(14).(*array.ListBuilder)
 
-	var rows int64
-	var page skusPage
-	decode := func(body []byte) (string, error) {
-		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
-		if err := jsonUnmarshal(body, &page); err != nil {
-			return "", badPage("subscribedSkus", err)
+	read, err := pages.Rows(ctx, p, x.url("subscribedSkus", ""), "subscribedSkus", bt, func(v *skuJSON) bool {
+		prov.Append()
+		id.Append(v.ID)
+		skuID.Append(v.SkuID)
+		table.AppendString(part, v.SkuPartNumber)
+		table.AppendString(applies, v.AppliesTo)
+		table.AppendString(status, v.CapabilityStatus)
+		consumed.Append(v.ConsumedUnits)
+		enabled.Append(v.PrepaidUnits.Enabled)
+		warning.Append(v.PrepaidUnits.Warning)
+		suspended.Append(v.PrepaidUnits.Suspended)
+		locked.Append(v.PrepaidUnits.LockedOut)
+		table.AppendStrings(subs, v.SubscriptionIDs)
+		plans.Append(true)
+		pv := plans.ValueBuilder().(*array.StringBuilder)
+		for _, sp := range v.ServicePlans {
+			pv.Append(sp.ServicePlanID)
 		}
-		for i := range page.Value {
-			v := &page.Value[i]
-			prov.Append()
-			id.Append(v.ID)
-			skuID.Append(v.SkuID)
-			table.AppendString(part, v.SkuPartNumber)
-			table.AppendString(applies, v.AppliesTo)
-			table.AppendString(status, v.CapabilityStatus)
-			consumed.Append(v.ConsumedUnits)
-			enabled.Append(v.PrepaidUnits.Enabled)
-			warning.Append(v.PrepaidUnits.Warning)
-			suspended.Append(v.PrepaidUnits.Suspended)
-			locked.Append(v.PrepaidUnits.LockedOut)
-			table.AppendStrings(subs, v.SubscriptionIDs)
-			plans.Append(true)
-			pv := plans.ValueBuilder().(*array.StringBuilder)
-			for _, sp := range v.ServicePlans {
-				pv.Append(sp.ServicePlanID)
-			}
-			rows++
-			if err := bt.RowDone(ctx); err != nil {
-				return "", err
-			}
-		}
-		return page.NextLink, nil
+		return true
+	})
+	if err != nil {
+		return read.Rows, explain(err, "subscribed SKUs", "LicenseAssignment.Read.All (or Organization.Read.All)")
 	}
-	if err := p.Walk(ctx, x.url("subscribedSkus", ""), decode); err != nil {
-		return rows, explain(err, "subscribed SKUs", "LicenseAssignment.Read.All (or Organization.Read.All)")
-	}
-	return rows, bt.Flush(ctx)
+	return read.Rows, bt.Flush(ctx)
 }
 
 // ReportSettings reads GET /admin/reportSettings (one row: are user names concealed in usage reports?).
 func (x *Extractor) ReportSettings(ctx context.Context, p Pager, sink table.Sink) (concealed bool, err error) {
-	bt := table.NewBatcher(x.alloc(), ReportSettings, x.BatchRows, sink)
+	bt := x.NewBatcher(ReportSettings, sink)
 	defer bt.Release()
 	b := bt.Builder()
-	prov := x.newProvenance(b)
+	prov := x.Provenance(b)
 	col := b.Field(3).(*array.BooleanBuilder)
 	var body struct {
 		DisplayConcealedNames *bool `json:"displayConcealedNames"`
@@ -99,7 +82,7 @@ func (x *Extractor) ReportSettings(ctx context.Context, p Pager, sink table.Sink
 	}
 	decode := func(page []byte) (string, error) {
 		if err := jsonUnmarshal(page, &body); err != nil {
-			return "", badPage("reportSettings", err)
+			return "", pages.Bad("reportSettings", err)
 		}
 		return "", nil
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/msgraph"
 )
@@ -37,7 +38,7 @@ func (x *Extractor) Users(ctx context.Context, p Pager, withActivity bool, users
 			}
 			return res, nil
 		}
-		x.logger().Warn("tenant has no Entra ID P1/P2: reading users without signInActivity", "stream", Users.Name)
+		x.Log().Warn("tenant has no Entra ID P1/P2: reading users without signInActivity", "stream", Users.Name)
 	}
 	res, err := x.users(ctx, p, false, users, licenses)
 	if err != nil {
@@ -48,13 +49,13 @@ func (x *Extractor) Users(ctx context.Context, p Pager, withActivity bool, users
 
 func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, usersSink, licSink table.Sink) (UsersResult, error) {
 	res := UsersResult{SignInActivity: withActivity}
-	ub := table.NewBatcher(x.alloc(), Users, x.BatchRows, usersSink)
+	ub := x.NewBatcher(Users, usersSink)
 	defer ub.Release()
-	lb := table.NewBatcher(x.alloc(), UserLicenses, x.BatchRows, licSink)
+	lb := x.NewBatcher(UserLicenses, licSink)
 	defer lb.Release()
 
 	u := ub.Builder()
-	up := x.newProvenance(u)
+	up := x.Provenance(u)
 	var (
 		id        = u.Field(3).(*array.StringBuilder)
 		upn       = u.Field(4).(*array.StringBuilder)
@@ -74,7 +75,7 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 		licCount  = u.Field(18).(*array.Int32Builder)
 	)
 	l := lb.Builder()
-	lp := x.newProvenance(l)
+	lp := x.Provenance(l)
 	var (
 		lUser     = l.Field(3).(*array.StringBuilder)
 		lUPN      = l.Field(4).(*array.StringBuilder)
@@ -95,13 +96,13 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	decode := func(body []byte) (string, error) {
 		page.NextLink, page.Value = "", table.ResetSlice(page.Value)
 		if err := page.Decode(body); err != nil {
-			return "", badPage("users", err)
+			return "", pages.Bad("users", err)
 		}
 		// Check the page before appending anything, so a bad page appends nothing.
 		for i := range page.Value {
 			v := &page.Value[i]
 			if v.ID == "" {
-				return "", badPage("users", fmt.Errorf("user %d has no id", i))
+				return "", pages.Bad("users", fmt.Errorf("user %d has no id", i))
 			}
 		}
 		for i := range page.Value {
@@ -164,7 +165,7 @@ func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, users
 	if err := lb.Flush(ctx); err != nil {
 		return res, err
 	}
-	x.logger().Debug("users read", "users", res.Users, "licenses", res.Licenses, "pages", res.Pages)
+	x.Log().Debug("users read", "users", res.Users, "licenses", res.Licenses, "pages", res.Pages)
 	return res, nil
 }
 

@@ -59,6 +59,7 @@ import (
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/pipelines"
@@ -590,7 +591,7 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) 
 	q := pipelines.NewQueue(4)
 	done := make(chan error, 1)
 	go func() { done <- q.Drain(ctx, tw) }()
-	x := &graph.Extractor{TenantID: "bench-tenant", RunID: "bench", ExtractedAt: start}
+	x := &graph.Extractor{Run: pages.Run{TenantID: "bench-tenant", RunID: "bench", ExtractedAt: start}}
 	_, err = x.SignIns(ctx, filePager{files}, time.Time{}, start, q)
 	q.Close()
 	if werr := <-done; err == nil {
