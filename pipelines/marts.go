@@ -128,15 +128,11 @@ func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	wh, err := warehouse.Open(ctx, cfg.Warehouse, cfg.Logger)
+	wh, release, err := openLocked(ctx, cfg.Warehouse, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("opening warehouse: %w", err)
+		return nil, err
 	}
-	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
-	if err != nil {
-		return nil, fmt.Errorf("locking warehouse: %w", err)
-	}
-	defer unlock()
+	defer release()
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
 		return nil, fmt.Errorf("rebuilding the catalog: %w", err)
 	}

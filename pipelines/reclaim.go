@@ -110,15 +110,11 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 	if len(approved) == 0 {
 		return nil, nil
 	}
-	wh, err := warehouse.Open(ctx, cfg.Warehouse, cfg.Logger)
+	wh, release, err := openLocked(ctx, cfg.Warehouse, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("opening warehouse: %w", err)
+		return nil, err
 	}
-	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
-	if err != nil {
-		return nil, fmt.Errorf("locking warehouse: %w", err)
-	}
-	defer unlock()
+	defer release()
 	db, err := catalog.Open(wh.Root())
 	if err != nil {
 		return nil, fmt.Errorf("%w: run `seatlake run` first", err)

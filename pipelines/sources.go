@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	_ "github.com/seatlake/seatlake/extract/all" // the registered sources
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/source"
 	"github.com/seatlake/seatlake/extract/table"

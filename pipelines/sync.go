@@ -156,15 +156,11 @@ func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]Sync
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	wh, err := warehouse.Open(ctx, cfg.Warehouse, cfg.Logger)
+	wh, release, err := openLocked(ctx, cfg.Warehouse, cfg.Logger) // a sync and a run never interleave their commits
 	if err != nil {
-		return nil, fmt.Errorf("opening warehouse: %w", err)
+		return nil, err
 	}
-	unlock, err := wh.LockWait(ctx, warehouse.LockPatience) // a sync and a run never interleave their commits
-	if err != nil {
-		return nil, fmt.Errorf("locking warehouse: %w", err)
-	}
-	defer unlock()
+	defer release()
 	db, err := catalog.Open(wh.Root())
 	if err != nil {
 		return nil, fmt.Errorf("%w: run `seatlake run` first", err)

@@ -70,15 +70,11 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 		}
 	}
 	log := cfgs[0].Logger
-	wh, err := warehouse.Open(ctx, root, log)
+	wh, release, err := openLocked(ctx, root, log)
 	if err != nil {
-		return nil, fmt.Errorf("opening warehouse: %w", err)
+		return nil, err
 	}
-	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
-	if err != nil {
-		return nil, fmt.Errorf("locking warehouse: %w", err)
-	}
-	defer unlock()
+	defer release()
 	// A warehouse of the earlier folder layout is moved into the Iceberg tables first, once, keeping every night.
 	if m, err := migrateIfNeeded(ctx, wh); err != nil {
 		return nil, fmt.Errorf("migrating the warehouse from the folder layout: %w (see `seatlake warehouse migrate`)", err)

@@ -178,6 +178,28 @@ func UseWarehouse(ctx context.Context, wc WarehouseConfig) error {
 // the folder layout of earlier versions.
 var ErrNeedsMigration = errors.New("the warehouse is in the folder layout of an earlier seatlake: run `seatlake warehouse migrate` first")
 
+// openLocked opens the warehouse at root and takes its lock, waiting up to warehouse.LockPatience for another
+// command's; release unlocks and closes it.
+func openLocked(ctx context.Context, root string, log *slog.Logger) (wh *warehouse.Warehouse, release func(), err error) {
+	if wh, err = warehouse.Open(ctx, root, log); err != nil {
+		return nil, nil, fmt.Errorf("opening warehouse: %w", err)
+	}
+	unlock, err := lockWarehouse(ctx, wh)
+	if err != nil {
+		wh.Close()
+		return nil, nil, err
+	}
+	return wh, func() { unlock(); wh.Close() }, nil
+}
+
+// lockWarehouse takes wh's lock, waiting up to warehouse.LockPatience for another command's.
+func lockWarehouse(ctx context.Context, wh *warehouse.Warehouse) (unlock func() error, err error) {
+	if unlock, err = wh.LockWait(ctx, warehouse.LockPatience); err != nil {
+		return nil, fmt.Errorf("locking warehouse: %w", err)
+	}
+	return unlock, nil
+}
+
 // MigrateWarehouse moves a warehouse of the earlier folder layout into the Iceberg tables (warehouse.Migrate) and
 // rebuilds the views. A warehouse already migrated gives nil and no error.
 func MigrateWarehouse(ctx context.Context, wc WarehouseConfig) (*warehouse.Migration, error) {
@@ -186,9 +208,9 @@ func MigrateWarehouse(ctx context.Context, wc WarehouseConfig) (*warehouse.Migra
 		return nil, err
 	}
 	defer wh.Close()
-	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
+	unlock, err := lockWarehouse(ctx, wh)
 	if err != nil {
-		return nil, fmt.Errorf("locking warehouse: %w", err)
+		return nil, err
 	}
 	defer unlock()
 	return migrateIfNeeded(ctx, wh)
@@ -228,9 +250,9 @@ func MaintainWarehouse(ctx context.Context, wc WarehouseConfig, opts warehouse.M
 	if err != nil {
 		return res, err
 	}
-	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
+	unlock, err := lockWarehouse(ctx, wh)
 	if err != nil {
-		return res, fmt.Errorf("locking warehouse: %w", err)
+		return res, err
 	}
 	defer unlock()
 	if err := catalog.BuildFrom(ctx, wh, Tables()); err != nil {
@@ -251,9 +273,9 @@ func ExportWarehouse(ctx context.Context, wc WarehouseConfig, dir string) error 
 	if wh.NeedsMigration(Tables()) {
 		return fmt.Errorf("%s: %w", wh.Root(), ErrNeedsMigration)
 	}
-	unlock, err := wh.LockWait(ctx, warehouse.LockPatience)
+	unlock, err := lockWarehouse(ctx, wh)
 	if err != nil {
-		return fmt.Errorf("locking warehouse: %w", err)
+		return err
 	}
 	defer unlock()
 	if err := catalog.BuildFrom(ctx, wh, Tables()); err != nil {
