@@ -43,22 +43,51 @@ func record(t *testing.T, mem memory.Allocator, tbl *table.Table, js string) arr
 	return rec
 }
 
+// rows is tbl's rows of tenant t1 and run: each of objs is a row's JSON members but the provenance columns.
+func rows(t *testing.T, mem memory.Allocator, tbl *table.Table, run string, objs ...string) arrow.RecordBatch {
+	t.Helper()
+	var rs []string
+	for _, o := range objs {
+		rs = append(rs, fmt.Sprintf(`{"tenant_id":"t1","run_id":%q,"extracted_at":"2026-11-22T02:00:00Z",%s}`, run, o))
+	}
+	return record(t, mem, tbl, "["+strings.Join(rs, ",")+"]")
+}
+
 // users is graph_users rows of run for the given ids.
 func users(t *testing.T, mem memory.Allocator, run string, ids ...string) arrow.RecordBatch {
-	var rows []string
+	t.Helper()
+	var objs []string
 	for _, id := range ids {
-		rows = append(rows, fmt.Sprintf(`{"tenant_id":"t1","run_id":%q,"extracted_at":"2026-11-22T02:00:00Z","id":%q,"sign_in_activity_available":true,"assigned_license_count":1}`, run, id))
+		objs = append(objs, fmt.Sprintf(`"id":%q,"sign_in_activity_available":true,"assigned_license_count":1`, id))
 	}
-	return record(t, mem, graph.Users, "["+strings.Join(rows, ",")+"]")
+	return rows(t, mem, graph.Users, run, objs...)
 }
 
 // signIns is graph_signins rows of run: pairs of id and createdDateTime.
 func signIns(t *testing.T, mem memory.Allocator, run string, idAt ...string) arrow.RecordBatch {
-	var rows []string
+	t.Helper()
+	var objs []string
 	for i := 0; i < len(idAt); i += 2 {
-		rows = append(rows, fmt.Sprintf(`{"tenant_id":"t1","run_id":%q,"extracted_at":"2026-11-22T02:00:00Z","id":%q,"created_at":%q,"app_display_name":"Teams"}`, run, idAt[i], idAt[i+1]))
+		objs = append(objs, fmt.Sprintf(`"id":%q,"created_at":%q,"app_display_name":"Teams"`, idAt[i], idAt[i+1]))
 	}
-	return record(t, mem, graph.SignIns, "["+strings.Join(rows, ",")+"]")
+	return rows(t, mem, graph.SignIns, run, objs...)
+}
+
+// testWarehouse opens the warehouse of cfg, in a temporary folder unless cfg.Root is set, closed when the test
+// ends, and a checked allocator that must hold no bytes by then.
+func testWarehouse(t *testing.T, cfg Config) (*Warehouse, *memory.CheckedAllocator) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	if cfg.Root == "" {
+		cfg.Root = t.TempDir()
+	}
+	w, err := OpenConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w, mem
 }
 
 // commit writes each table's batches in one run and commits it.
@@ -70,9 +99,16 @@ func commit(t *testing.T, w *Warehouse, run string, opts WriterOptions, batches 
 	}
 }
 
+// write writes each table's batches in one run of tenant t1 on day, with state, without committing.
 func write(t *testing.T, w *Warehouse, run string, opts WriterOptions, batches map[*table.Table][]arrow.RecordBatch, state map[string]string) *Txn {
 	t.Helper()
-	txn, err := w.Begin(run, "t1", day, opts)
+	return writeAs(t, w, run, "t1", day, opts, batches, state)
+}
+
+// writeAs writes each table's batches in one run of tenant on date, with state, without committing.
+func writeAs(t *testing.T, w *Warehouse, run, tenant string, date time.Time, opts WriterOptions, batches map[*table.Table][]arrow.RecordBatch, state map[string]string) *Txn {
+	t.Helper()
+	txn, err := w.Begin(run, tenant, date, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

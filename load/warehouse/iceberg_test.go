@@ -22,7 +22,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/apache/iceberg-go/catalog"
 	itable "github.com/apache/iceberg-go/table"
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/xitongsys/parquet-go-source/local"
@@ -79,14 +78,8 @@ func scan(t *testing.T, w *Warehouse, name, col string) []string {
 }
 
 func TestIcebergRoundTripAndInteroperability(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	root := t.TempDir()
-	w, err := Open(context.Background(), root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w, mem := testWarehouse(t, Config{})
+	root := w.Root()
 	rec := record(t, mem, people, peopleJSON)
 	defer rec.Release()
 	commit(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{people: {rec}}, nil)
@@ -219,14 +212,8 @@ func TestIcebergRoundTripAndInteroperability(t *testing.T) {
 // A snapshot table's commit replaces the tenant's files of the day and only those; an event table appends. Every
 // snapshot's summary says which run and tenant made it, and the state it carried.
 func TestSnapshotsReplaceTheirDayEventsAppend(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := testWarehouse(t, Config{})
 	ctx := context.Background()
-	w, err := Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	u1, s1 := users(t, mem, "r1", "u1", "u2"), signIns(t, mem, "r1", "s1", "2026-11-21T08:00:00Z", "s2", "2026-11-21T09:00:00Z")
 	commit(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: {u1}, graph.SignIns: {s1}}, map[string]string{"graph_signins": "w1"})
 	u2, s2 := users(t, mem, "r2", "u3"), signIns(t, mem, "r2", "s2", "2026-11-21T09:00:00Z", "s3", "2026-11-22T01:00:00Z")
@@ -252,12 +239,9 @@ func TestSnapshotsReplaceTheirDayEventsAppend(t *testing.T) {
 		t.Errorf("format version %d", v)
 	}
 	// Another tenant's snapshot of the same day does not touch t1's.
-	txn, _ := w.Begin("r3", "t2", day, WriterOptions{Allocator: mem})
-	tw, _ := txn.Writer(graph.Users)
-	if err := txn.Commit(ctx); err != nil {
+	if err := writeAs(t, w, "r3", "t2", day, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: nil}, nil).Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_ = tw
 	if got := strings.Join(scan(t, w, graph.Users.Name, "id"), " "); got != "u3" {
 		t.Errorf("graph_users after t2's empty snapshot: %s", got)
 	}
@@ -275,14 +259,8 @@ func TestSnapshotsReplaceTheirDayEventsAppend(t *testing.T) {
 }
 
 func TestStateMovesOnlyWithACommit(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := testWarehouse(t, Config{})
 	ctx := context.Background()
-	w, err := Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	if _, ok, err := w.State("t1", "s"); ok || err != nil {
 		t.Fatalf("state of a new warehouse: %v %v", ok, err)
 	}
@@ -318,12 +296,8 @@ func TestStateMovesOnlyWithACommit(t *testing.T) {
 // job has its own connection to the catalog, as separate processes do.
 func TestConcurrentJobsCommitThroughOptimisticConcurrency(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	first, err := Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
+	first, _ := testWarehouse(t, Config{})
+	root := first.Root()
 	const jobs = 8
 	var retries atomic.Int64
 	var wg sync.WaitGroup
@@ -392,73 +366,9 @@ func TestConcurrentJobsCommitThroughOptimisticConcurrency(t *testing.T) {
 	t.Logf("%d commit retries over %d jobs", retries.Load(), jobs)
 }
 
-// flakyCatalog loses the answer of the first CommitTable of a table: the catalog applied it, the caller hears a
-// broken connection.
-type flakyCatalog struct {
-	catalog.Catalog
-	mu   sync.Mutex
-	lost map[string]bool
-}
-
-func (c *flakyCatalog) LoadTable(ctx context.Context, id itable.Identifier) (*itable.Table, error) {
-	tbl, err := c.Catalog.LoadTable(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return itable.New(id, tbl.Metadata(), tbl.MetadataLocation(), tbl.FS, c), nil
-}
-
-func (c *flakyCatalog) CommitTable(ctx context.Context, id itable.Identifier, reqs []itable.Requirement, upds []itable.Update) (itable.Metadata, string, error) {
-	md, loc, err := c.Catalog.CommitTable(ctx, id, reqs, upds)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err == nil && !c.lost[id[1]] {
-		c.lost[id[1]] = true
-		return nil, "", errors.New("read tcp 127.0.0.1:5432: connection reset by peer")
-	}
-	return md, loc, err
-}
-
-func TestUnknownOutcomeIsNotCommittedTwice(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	ctx := context.Background()
-	w, err := OpenConfig(ctx, Config{Root: t.TempDir(), Commit: CommitOptions{MinBackoff: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	w.cat = &flakyCatalog{Catalog: w.cat, lost: map[string]bool{}}
-	s := signIns(t, mem, "r1", "s1", "2026-11-21T08:00:00Z", "s2", "2026-11-21T09:00:00Z")
-	defer s.Release()
-	txn := write(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.SignIns: {s}}, map[string]string{"graph_signins": "w1"})
-	if err := txn.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Join(scan(t, w, graph.SignIns.Name, "id"), " "); got != "s1 s2" {
-		t.Errorf("graph_signins %s: an append whose answer was lost was committed twice", got)
-	}
-	it, _ := w.cat.LoadTable(ctx, ident(graph.SignIns.Name))
-	if n := len(it.Metadata().Snapshots()); n != 1 {
-		t.Errorf("%d snapshots, want 1", n)
-	}
-	if txn.Retries() != 2 { // the table's commit and the commit log's row, each looked up once
-		t.Errorf("%d retries, want 2", txn.Retries())
-	}
-	if v, ok, _ := w.State("t1", "graph_signins"); !ok || string(v) != "w1" {
-		t.Errorf("state %q %v", v, ok)
-	}
-}
-
 func TestWriteRunAppends(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := testWarehouse(t, Config{})
 	ctx := context.Background()
-	w, err := Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	runs := table.New("runs", table.Log, "", "", table.Column{Name: "status", Type: arrow.BinaryTypes.String},
 		table.Column{Name: "warnings", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true})
 	for i, tenant := range []string{"t1", "t2", "t1"} {
@@ -486,15 +396,9 @@ func TestWriteRunAppends(t *testing.T) {
 }
 
 func TestRejectsAreStoredWithTheRun(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := testWarehouse(t, Config{})
 	ctx := context.Background()
-	root := t.TempDir()
-	w, err := Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	root := w.Root()
 	txn := write(t, w, "r1", WriterOptions{Allocator: mem}, nil, nil)
 	rw := txn.Rejects(graph.SignIns)
 	for _, raw := range []string{`{"id": null,
@@ -531,15 +435,8 @@ func TestRejectsAreStoredWithTheRun(t *testing.T) {
 
 // An aborted run leaves no data file behind; a table is created on first use.
 func TestAbortRemovesTheRunsFiles(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	ctx := context.Background()
-	root := t.TempDir()
-	w, err := Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w, mem := testWarehouse(t, Config{})
+	root := w.Root()
 	u := users(t, mem, "r1", "u1")
 	defer u.Release()
 	txn := write(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}}, nil)
@@ -639,10 +536,7 @@ func TestEventRowsLandInTheirDay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
-			root := t.TempDir()
-			w, _ := Open(context.Background(), root, nil)
+			w, mem := testWarehouse(t, Config{})
 			tt.opts.Allocator = mem
 			var recs []arrow.RecordBatch
 			for _, b := range tt.idAt {
@@ -667,11 +561,8 @@ func TestEventRowsLandInTheirDay(t *testing.T) {
 }
 
 func TestWriterRejectsWhatItCannotStore(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := testWarehouse(t, Config{})
 	ctx := context.Background()
-	root := t.TempDir()
-	w, _ := Open(ctx, root, nil)
 	for _, ids := range [][2]string{{"", "t1"}, {"r/1", "t1"}, {"..", "t1"}, {"r1", ""}, {"r1", "a/b"}} {
 		if _, err := w.Begin(ids[0], ids[1], day, WriterOptions{}); err == nil {
 			t.Errorf("Begin(%q, %q) succeeded", ids[0], ids[1])
@@ -706,11 +597,7 @@ func TestWriterRejectsWhatItCannotStore(t *testing.T) {
 }
 
 func TestLockWait(t *testing.T) {
-	w, err := Open(context.Background(), t.TempDir(), nil)
-	defer w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := testWarehouse(t, Config{})
 	unlock, err := w.Lock()
 	if err != nil {
 		t.Fatal(err)
@@ -764,14 +651,7 @@ func TestStoragePropsFromTheEnvironment(t *testing.T) {
 
 // An event table that got no rows tonight commits nothing and keeps its earlier events visible.
 func TestEventTableWithoutRowsKeepsItsEvents(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	ctx := context.Background()
-	w, err := Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w, mem := testWarehouse(t, Config{})
 	s := signIns(t, mem, "r1", "s1", "2026-11-21T08:00:00Z")
 	commit(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.SignIns: {s}}, nil)
 	s.Release()
@@ -786,23 +666,13 @@ func TestEventTableWithoutRowsKeepsItsEvents(t *testing.T) {
 
 // A column added to a declaration is added to the Iceberg table; the rows written before read it as null.
 func TestDeclarationGainsAColumn(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := testWarehouse(t, Config{})
 	ctx := context.Background()
-	w, err := Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	v1 := table.New("test_things", table.Snapshot, "", "things", table.Column{Name: "id", Type: arrow.BinaryTypes.String})
 	v2 := table.New("test_things", table.Snapshot, "", "things", table.Column{Name: "id", Type: arrow.BinaryTypes.String},
 		table.Column{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true})
 	r1 := record(t, mem, v1, `[{"tenant_id":"t1","run_id":"r1","extracted_at":"2026-11-21T02:00:00Z","id":"a"}]`)
-	txn, _ := w.Begin("r1", "t1", day.AddDate(0, 0, -1), WriterOptions{Allocator: mem})
-	tw, _ := txn.Writer(v1)
-	if err := tw.Write(ctx, r1); err != nil {
-		t.Fatal(err)
-	}
+	txn := writeAs(t, w, "r1", "t1", day.AddDate(0, 0, -1), WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{v1: {r1}}, nil)
 	r1.Release()
 	if err := txn.Commit(ctx); err != nil {
 		t.Fatal(err)

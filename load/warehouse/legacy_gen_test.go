@@ -57,38 +57,16 @@ func TestGenerateLegacyWarehouse(t *testing.T) {
 			u := record(t, mem, graph.Users, "["+strings.Join(us, ",")+"]")
 			s := record(t, mem, graph.SignIns, "["+strings.Join(ss, ",")+"]")
 			p := record(t, mem, people, "["+strings.Join(ps, ",")+"]")
-			txn, err := w.Begin(run, tenant, d.Add(2*time.Hour), WriterOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for tbl, rec := range map[*table.Table]arrow.RecordBatch{graph.Users: u, graph.SignIns: s} {
-				tw, err := txn.Writer(tbl)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := tw.Write(ctx, rec); err != nil {
-					t.Fatal(err)
-				}
-			}
+			txn := writeAs(t, w, run, tenant, d.Add(2*time.Hour), WriterOptions{}, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}, graph.SignIns: {s}},
+				map[string]string{"graph_signins": fmt.Sprintf(`{"watermark":"%sT02:00:00Z"}`, night)})
 			if err := txn.Rejects(graph.SignIns).Write([]byte(`{"id": null, "createdDateTime": "x"}`)); err != nil {
 				t.Fatal(err)
 			}
-			txn.PutState("graph_signins", []byte(fmt.Sprintf(`{"watermark":"%sT02:00:00Z"}`, night)))
 			if err := txn.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-			mt, err := w.Begin(run+"-marts", tenant, d, WriterOptions{Layer: Marts})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tw, err := mt.Writer(people)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := tw.Write(ctx, p); err != nil {
-				t.Fatal(err)
-			}
-			if err := mt.Commit(ctx); err != nil {
+			marts := writeAs(t, w, run+"-marts", tenant, d, WriterOptions{Layer: Marts}, map[*table.Table][]arrow.RecordBatch{people: {p}}, nil)
+			if err := marts.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
 			r := record(t, mem, legacyRuns, fmt.Sprintf(`[{"tenant_id":%q,"run_id":%q,"extracted_at":%q,"status":"succeeded"}]`, tenant, run, at))

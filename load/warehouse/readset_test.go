@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/table"
@@ -16,27 +16,11 @@ import (
 // A job reads only its own tenants: ReadSetOf lists the given tenant's files and snapshots of a snapshot table and
 // of a record table (the commit log), none of another tenant's, where ReadSet lists both.
 func TestReadSetOfOneTenant(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := testWarehouse(t, Config{})
 	ctx := context.Background()
-	w, err := Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	for _, tenant := range []string{"t1", "t2"} {
 		rec := record(t, mem, graph.Users, fmt.Sprintf(`[{"tenant_id":%q,"run_id":"r-%s","extracted_at":"2026-11-22T02:00:00Z","id":"u","sign_in_activity_available":true,"assigned_license_count":1}]`, tenant, tenant))
-		txn, err := w.Begin("r-"+tenant, tenant, day, WriterOptions{Allocator: mem})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tw, err := txn.Writer(graph.Users)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tw.Write(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
+		txn := writeAs(t, w, "r-"+tenant, tenant, day, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: {rec}}, nil)
 		rec.Release()
 		if err := txn.Commit(ctx); err != nil {
 			t.Fatal(err)

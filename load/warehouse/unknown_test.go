@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
 	itable "github.com/apache/iceberg-go/table"
@@ -53,8 +53,8 @@ func (c *lostAnswerCatalog) CommitTable(ctx context.Context, id itable.Identifie
 // TestUnknownOutcomeOfEachCatalogError: the errors with which the catalogs seatlake supports report a commit whose
 // outcome is unknown, each after the commit landed: the REST catalog's 5xx on a commit (iceberg-go's
 // rest.ErrCommitStateUnknown for 500, 502, 503 and 504) and its client timeout, the SQL catalog's broken connection
-// (PostgreSQL's reset, database/sql's bad connection). Each table's commit and the commit log's row are found, not
-// committed twice. (TestPostgresCommitAnswerLost loses a real PostgreSQL answer.)
+// (PostgreSQL's reset, database/sql's bad connection), and an error of no known type (a reset known only by its
+// text). Each table's commit and the commit log's row are found, not committed twice. (TestPostgresCommitAnswerLost loses a real PostgreSQL answer.)
 func TestUnknownOutcomeOfEachCatalogError(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -65,19 +65,14 @@ func TestUnknownOutcomeOfEachCatalogError(t *testing.T) {
 		{"REST client timeout", &url.Error{Op: "Post", URL: "https://catalog.example/v1/namespaces/seatlake/tables/x", Err: context.DeadlineExceeded}},
 		{"PostgreSQL connection reset", &net.OpError{Op: "read", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5432}, Err: syscall.ECONNRESET}},
 		{"database/sql bad connection", driver.ErrBadConn},
+		{"a broken connection known only by its text", errors.New("read tcp 127.0.0.1:5432: connection reset by peer")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if isConflict(c.err) || isPermanent(c.err) {
 				t.Fatalf("%v is classified as a conflict or a permanent error: its commit would be retried blindly or not at all", c.err)
 			}
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
+			w, mem := testWarehouse(t, Config{Commit: CommitOptions{MinBackoff: time.Millisecond, FailureBackoff: time.Millisecond}})
 			ctx := context.Background()
-			w, err := OpenConfig(ctx, Config{Root: t.TempDir(), Commit: CommitOptions{MinBackoff: time.Millisecond, FailureBackoff: time.Millisecond}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
 			w.cat = &lostAnswerCatalog{Catalog: w.cat, err: c.err, lost: map[string]bool{}}
 			s := signIns(t, mem, "r1", "s1", "2026-11-21T08:00:00Z", "s2", "2026-11-21T09:00:00Z")
 			defer s.Release()
