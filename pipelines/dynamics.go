@@ -271,7 +271,7 @@ func (r *run) finOpsEnv(ctx context.Context, env string, sinks map[*table.Table]
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	read := func(t *table.Table, f func(context.Context, finops.Pager, table.Sink) (finops.Result, error)) {
+	read := func(t *table.Table, f func(context.Context, pages.Pager, table.Sink) (finops.Result, error)) {
 		g.Go(func() error {
 			name := t.Name + " " + envHost(env)
 			st := r.streamStats(name)

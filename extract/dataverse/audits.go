@@ -46,7 +46,7 @@ type AuditsResult struct {
 }
 
 // Audits pages the user-driven audit records with createdon in [from, to) into dataverse_audits.
-func (x *Extractor) Audits(ctx context.Context, p Pager, from, to time.Time, sink table.Sink) (AuditsResult, error) {
+func (x *Extractor) Audits(ctx context.Context, p pages.Pager, from, to time.Time, sink table.Sink) (AuditsResult, error) {
 	var res AuditsResult
 	bt := x.NewBatcher(Audits, sink)
 	defer bt.Release()

@@ -16,14 +16,6 @@ import (
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 
-// Pager walks an OData collection; *odata.Client implements it.
-type Pager = pages.Pager
-
-// Getter fetches one answer; *odata.Client implements it.
-type Getter interface {
-	Get(ctx context.Context, u string, buf *bytes.Buffer) error
-}
-
 // PageSize is what every request asks for with Prefer: odata.maxpagesize (Dataverse's maximum).
 const PageSize = 5000
 
@@ -115,7 +107,7 @@ func (x *Extractor) SettingsURL() string {
 }
 
 // Settings reads GET organizations into dataverse_audit_settings and returns it (OrganizationID included).
-func (x *Extractor) Settings(ctx context.Context, p Pager, sink table.Sink) (Settings, error) {
+func (x *Extractor) Settings(ctx context.Context, p pages.Pager, sink table.Sink) (Settings, error) {
 	var page struct {
 		Value []struct {
 			OrganizationID string `json:"organizationid"`
@@ -187,7 +179,7 @@ type WhoAmI struct {
 }
 
 // WhoAmI calls the WhoAmI function: it succeeds only when the app has an application user in the environment.
-func (x *Extractor) WhoAmI(ctx context.Context, g Getter) (WhoAmI, error) {
+func (x *Extractor) WhoAmI(ctx context.Context, g pages.Getter) (WhoAmI, error) {
 	var buf bytes.Buffer
 	var w WhoAmI
 	if err := g.Get(ctx, x.url("WhoAmI", ""), &buf); err != nil {
@@ -225,7 +217,7 @@ type UsersResult struct {
 }
 
 // Users reads GET systemusers into dataverse_users.
-func (x *Extractor) Users(ctx context.Context, p Pager, sink table.Sink) (UsersResult, error) {
+func (x *Extractor) Users(ctx context.Context, p pages.Pager, sink table.Sink) (UsersResult, error) {
 	var res UsersResult
 	bt := x.NewBatcher(Users, sink)
 	defer bt.Release()

@@ -15,14 +15,6 @@ import (
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 
-// Pager walks an OData collection; *odata.Client implements it.
-type Pager = pages.Pager
-
-// Getter fetches one answer; *odata.Client implements it.
-type Getter interface {
-	Get(ctx context.Context, u string, buf *bytes.Buffer) error
-}
-
 // ErrMissingEntity means the environment's $metadata lacks an entity or property seatlake reads.
 var ErrMissingEntity = errors.New("finops: entity or property missing from $metadata")
 
@@ -85,7 +77,7 @@ type csdl struct {
 
 // CheckMetadata reads /data/$metadata once and checks that every entity and property seatlake selects exists. The
 // error names each missing one (entity, property, environment) and wraps ErrMissingEntity.
-func (x *Extractor) CheckMetadata(ctx context.Context, g Getter) error {
+func (x *Extractor) CheckMetadata(ctx context.Context, g pages.Getter) error {
 	var buf bytes.Buffer
 	if err := g.Get(ctx, strings.TrimRight(x.Environment, "/")+"/data/$metadata", &buf); err != nil {
 		return x.explain(err, "$metadata")
@@ -133,7 +125,7 @@ func (x *Extractor) CheckMetadata(ctx context.Context, g Getter) error {
 // Result says what one entity read produced.
 type Result = pages.Counts
 
-func walk[T any](ctx context.Context, x *Extractor, p Pager, e entity, t *table.Table, sink table.Sink, row func(bt *table.Batcher) func(v *T)) (Result, error) {
+func walk[T any](ctx context.Context, x *Extractor, p pages.Pager, e entity, t *table.Table, sink table.Sink, row func(bt *table.Batcher) func(v *T)) (Result, error) {
 	bt := x.NewBatcher(t, sink)
 	defer bt.Release()
 	prov := x.Provenance(bt.Builder())
@@ -165,7 +157,7 @@ type userJSON struct {
 }
 
 // Users reads SystemUsers into finops_users.
-func (x *Extractor) Users(ctx context.Context, p Pager, sink table.Sink) (Result, error) {
+func (x *Extractor) Users(ctx context.Context, p pages.Pager, sink table.Sink) (Result, error) {
 	return walk(ctx, x, p, usersEntity, Users, sink, func(bt *table.Batcher) func(*userJSON) {
 		id, name, alias, email, dom, comp, person, acct := bt.String("user_id"), bt.String("user_name"), bt.String("alias"), bt.String("email"),
 			bt.String("network_domain"), bt.String("company"), bt.String("person_name"), bt.String("account_type")
@@ -203,7 +195,7 @@ func appendTier(tier *array.StringBuilder, rank *array.Int32Builder, license *st
 }
 
 // SecurityRoles reads SecurityRoles into finops_security_roles.
-func (x *Extractor) SecurityRoles(ctx context.Context, p Pager, sink table.Sink) (Result, error) {
+func (x *Extractor) SecurityRoles(ctx context.Context, p pages.Pager, sink table.Sink) (Result, error) {
 	return walk(ctx, x, p, rolesEntity, SecurityRoles, sink, func(bt *table.Batcher) func(*roleJSON) {
 		id, name, desc, lic, tier, rank := bt.String("security_role_identifier"), bt.String("security_role_name"), bt.String("description"),
 			bt.String("user_license_type"), bt.String("license_tier"), bt.Int32("license_rank")
@@ -227,7 +219,7 @@ type userRoleJSON struct {
 }
 
 // UserRoles reads SecurityUserRoles into finops_user_roles.
-func (x *Extractor) UserRoles(ctx context.Context, p Pager, sink table.Sink) (Result, error) {
+func (x *Extractor) UserRoles(ctx context.Context, p pages.Pager, sink table.Sink) (Result, error) {
 	return walk(ctx, x, p, userRolesEntity, UserRoles, sink, func(bt *table.Batcher) func(*userRoleJSON) {
 		uid, rid, name, status, mode, lic, tier, rank := bt.String("user_id"), bt.String("security_role_identifier"), bt.String("security_role_name"),
 			bt.String("assignment_status"), bt.String("assignment_mode"), bt.String("user_license_type"), bt.String("license_tier"), bt.Int32("license_rank")

@@ -104,11 +104,13 @@ func TestEntitiesMatchTheSimulatedEnvironment(t *testing.T) {
 	tr := sim.Truth().Environments[x.Environment]
 	for _, tc := range []struct {
 		table string
-		read  func(context.Context, Pager, *rowCounter) (Result, error)
+		read  func(context.Context, pages.Pager, *rowCounter) (Result, error)
 	}{
-		{"finops_users", func(ctx context.Context, p Pager, s *rowCounter) (Result, error) { return x.Users(ctx, p, s) }},
-		{"finops_security_roles", func(ctx context.Context, p Pager, s *rowCounter) (Result, error) { return x.SecurityRoles(ctx, p, s) }},
-		{"finops_user_roles", func(ctx context.Context, p Pager, s *rowCounter) (Result, error) { return x.UserRoles(ctx, p, s) }},
+		{"finops_users", func(ctx context.Context, p pages.Pager, s *rowCounter) (Result, error) { return x.Users(ctx, p, s) }},
+		{"finops_security_roles", func(ctx context.Context, p pages.Pager, s *rowCounter) (Result, error) {
+			return x.SecurityRoles(ctx, p, s)
+		}},
+		{"finops_user_roles", func(ctx context.Context, p pages.Pager, s *rowCounter) (Result, error) { return x.UserRoles(ctx, p, s) }},
 	} {
 		var rows rowCounter
 		if _, err := tc.read(context.Background(), c, &rows); err != nil {

@@ -2,7 +2,7 @@
 // assignedLicenses), the display names of the groups that assign licenses, subscribedSkus, interactive sign-ins by
 // time window, and the usage reports' concealment setting.
 //
-// Each stream pages its endpoint through a Pager (extract/odata in production), decodes one page at a time into
+// Each stream pages its endpoint through a pages.Pager (extract/odata in production), decodes one page at a time into
 // reused Arrow builders (table.Batcher) and hands full record batches to a table.Sink, so memory is bounded by the
 // batch size whatever the tenant's size. Page decoding is all-or-nothing: a page that does not parse appends nothing
 // and is reported as odata.ErrBadPage so the pager fetches it again.

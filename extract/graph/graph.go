@@ -13,10 +13,6 @@ import (
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 
-// Pager walks an OData collection, calling decode with each page's body and following the nextLink it returns.
-// *odata.Client implements it.
-type Pager = pages.Pager
-
 // Resource is the Microsoft Graph resource (token audience) for the public cloud.
 const Resource = "https://graph.microsoft.com"
 

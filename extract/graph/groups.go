@@ -30,7 +30,7 @@ type GroupsResult struct {
 // Groups reads the display name of each group in ids (the groups that assign licenses, UsersResult.Groups) with
 // GET /groups/{id}?$select=id,displayName into graph_groups. A group Graph does not find (deleted since) is
 // counted and left out; a refusal (403: the permission is missing) returns ErrGroupsDenied at once.
-func (x *Extractor) Groups(ctx context.Context, p Pager, ids []string, sink table.Sink) (GroupsResult, error) {
+func (x *Extractor) Groups(ctx context.Context, p pages.Pager, ids []string, sink table.Sink) (GroupsResult, error) {
 	var res GroupsResult
 	bt := x.NewBatcher(Groups, sink)
 	defer bt.Release()

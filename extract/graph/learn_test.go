@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/extract/odata"
+	"github.com/seatlake/seatlake/extract/pages"
 )
 
 // replay is a pager that hands the extractor one page, read verbatim from testdata/learn/, and records the nextLink
 // the extractor found in it (a replay never follows it: Learn's links point at graph.microsoft.com).
-func replay(t *testing.T, file string, edit func([]byte) []byte) (Pager, *string) {
+func replay(t *testing.T, file string, edit func([]byte) []byte) (pages.Pager, *string) {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("testdata", "learn", file))
 	if err != nil {

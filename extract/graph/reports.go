@@ -58,7 +58,7 @@ type UsageReportResult struct {
 // UsageReport downloads the Office 365 active user detail report (CSV) into graph_usage_report. The CSV is read
 // with encoding/csv (quoted fields, a leading UTF-8 byte order mark); a body that does not parse whole is fetched
 // again, so a truncated download never lands half a report.
-func (x *Extractor) UsageReport(ctx context.Context, p Pager, sink table.Sink) (UsageReportResult, error) {
+func (x *Extractor) UsageReport(ctx context.Context, p pages.Pager, sink table.Sink) (UsageReportResult, error) {
 	var res UsageReportResult
 	bt := x.NewBatcher(UsageReport, sink)
 	defer bt.Release()

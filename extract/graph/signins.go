@@ -27,7 +27,7 @@ func (x *Extractor) SignInsURL(from, to time.Time) string {
 
 // SignIns pages GET /auditLogs/signIns for createdDateTime in [from, to) into graph_signins, batching every
 // BatchRows rows into sink. It returns ErrNoPremium (wrapped) when the tenant has no Entra ID P1/P2.
-func (x *Extractor) SignIns(ctx context.Context, p Pager, from, to time.Time, sink table.Sink) (SignInsResult, error) {
+func (x *Extractor) SignIns(ctx context.Context, p pages.Pager, from, to time.Time, sink table.Sink) (SignInsResult, error) {
 	var res SignInsResult
 	bt := x.NewBatcher(SignIns, sink)
 	defer bt.Release()

@@ -29,7 +29,7 @@ type skuJSON struct {
 }
 
 // SubscribedSkus reads GET /subscribedSkus into graph_subscribed_skus and returns the number of SKUs.
-func (x *Extractor) SubscribedSkus(ctx context.Context, p Pager, sink table.Sink) (int64, error) {
+func (x *Extractor) SubscribedSkus(ctx context.Context, p pages.Pager, sink table.Sink) (int64, error) {
 	bt := x.NewBatcher(SubscribedSkus, sink)
 	defer bt.Release()
 	b := bt.Builder()
@@ -67,7 +67,7 @@ func (x *Extractor) SubscribedSkus(ctx context.Context, p Pager, sink table.Sink
 }
 
 // ReportSettings reads GET /admin/reportSettings (one row: are user names concealed in usage reports?).
-func (x *Extractor) ReportSettings(ctx context.Context, p Pager, sink table.Sink) (concealed bool, err error) {
+func (x *Extractor) ReportSettings(ctx context.Context, p pages.Pager, sink table.Sink) (concealed bool, err error) {
 	bt := x.NewBatcher(ReportSettings, sink)
 	defer bt.Release()
 	b := bt.Builder()

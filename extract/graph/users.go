@@ -29,7 +29,7 @@ type UsersResult struct {
 
 // Users pages GET /users into graph_users and graph_user_licenses. With withActivity it selects signInActivity;
 // when Graph refuses that for lack of Entra ID P1/P2, it reads the users again without it and says so in the result.
-func (x *Extractor) Users(ctx context.Context, p Pager, withActivity bool, users, licenses table.Sink) (UsersResult, error) {
+func (x *Extractor) Users(ctx context.Context, p pages.Pager, withActivity bool, users, licenses table.Sink) (UsersResult, error) {
 	if withActivity {
 		res, err := x.users(ctx, p, true, users, licenses)
 		if err == nil || !isNoPremium(err) || res.Users > 0 {
@@ -47,7 +47,7 @@ func (x *Extractor) Users(ctx context.Context, p Pager, withActivity bool, users
 	return res, nil
 }
 
-func (x *Extractor) users(ctx context.Context, p Pager, withActivity bool, usersSink, licSink table.Sink) (UsersResult, error) {
+func (x *Extractor) users(ctx context.Context, p pages.Pager, withActivity bool, usersSink, licSink table.Sink) (UsersResult, error) {
 	res := UsersResult{SignInActivity: withActivity}
 	ub := x.NewBatcher(Users, usersSink)
 	defer ub.Release()

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -14,6 +15,11 @@ import (
 // *odata.Client implements it.
 type Pager interface {
 	Walk(ctx context.Context, firstURL string, decode func(body []byte) (nextLink string, err error)) error
+}
+
+// Getter fetches one answer (a function's, $metadata); *odata.Client implements it.
+type Getter interface {
+	Get(ctx context.Context, u string, buf *bytes.Buffer) error
 }
 
 // Bad marks a decode failure of a page of what as a malformed page, so the pager fetches it again (a truncated body
