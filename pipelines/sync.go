@@ -293,17 +293,7 @@ func (s tenantSync) remember(ctx context.Context, syncID, tenant string, start t
 func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, error) {
 	d := assets.Data{TenantID: t}
 	q := func(query string, scan func(*sql.Rows) error) error {
-		rows, err := db.QueryContext(ctx, query, t)
-		if err != nil {
-			return fmt.Errorf("reading the marts: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return fmt.Errorf("reading the marts: %w", err)
-			}
-		}
-		return rows.Err()
+		return catalog.EachRow(ctx, db, query, []any{t}, scan)
 	}
 	// A person's Dynamics 365 accounts are the identities mart's rows joined to them.
 	err := q(`SELECT g.id, coalesce(g.user_principal_name, ''), coalesce(g.display_name, ''), coalesce(g.department, ''), coalesce(g.account_enabled, false),

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/seatlake/seatlake/load/catalog"
 )
 
 // Queryer runs a query; *sql.DB implements it.
@@ -285,21 +287,9 @@ func candidates(ctx context.Context, db Queryer, tenantID, where string, top int
 	return out, err
 }
 
+// each reads the rows of a query over the marts.
 func each(ctx context.Context, db Queryer, q string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("reading the marts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return fmt.Errorf("reading the marts: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading the marts: %w", err)
-	}
-	return nil
+	return catalog.EachRow(ctx, db, q, args, scan)
 }
 
 // money formats an amount with its currency ("" when there is no price list).
