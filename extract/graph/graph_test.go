@@ -151,6 +151,20 @@ func (c *collect) release() {
 	}
 }
 
+// newCollect returns a collect whose batches are released when the test ends (before its allocator is checked).
+func newCollect(t *testing.T) *collect {
+	c := &collect{}
+	t.Cleanup(c.release)
+	return c
+}
+
+// readUsers runs the users stream, with signInActivity, into two new collects.
+func readUsers(t *testing.T, x *Extractor, p pages.Pager) (res UsersResult, users, lic *collect, err error) {
+	users, lic = newCollect(t), newCollect(t)
+	res, err = x.Users(context.Background(), p, true, users, lic)
+	return res, users, lic, err
+}
+
 // golden compares the batches, one JSON object per row, with testdata/golden/<name>.jsonl.
 func (c *collect) golden(t *testing.T, name string) {
 	t.Helper()
@@ -191,10 +205,7 @@ func newTestExtractor(t *testing.T, f *fakeGraph) (*Extractor, *odata.Client, *m
 func TestUsersFollowsPagesAndSplitsLicenses(t *testing.T) {
 	f := newFakeGraph(t)
 	x, c, _ := newTestExtractor(t, f)
-	var users, lic collect
-	defer users.release()
-	defer lic.release()
-	res, err := x.Users(context.Background(), c, true, &users, &lic)
+	res, users, lic, err := readUsers(t, x, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,10 +235,7 @@ func TestUsersWithoutEntraP1FallsBack(t *testing.T) {
 	f := newFakeGraph(t)
 	f.noPremium = true
 	x, c, _ := newTestExtractor(t, f)
-	var users, lic collect
-	defer users.release()
-	defer lic.release()
-	res, err := x.Users(context.Background(), c, true, &users, &lic)
+	res, users, _, err := readUsers(t, x, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,9 +247,7 @@ func TestUsersWithoutEntraP1FallsBack(t *testing.T) {
 	}
 	users.golden(t, "graph_users_no_p1")
 
-	var s collect
-	defer s.release()
-	_, err = x.SignIns(context.Background(), c, time.Now().Add(-time.Hour), time.Now(), &s)
+	_, err = x.SignIns(context.Background(), c, time.Now().Add(-time.Hour), time.Now(), newCollect(t))
 	if !errors.Is(err, ErrNoPremium) {
 		t.Errorf("sign-ins without P1: error %v, want ErrNoPremium", err)
 	}
@@ -252,10 +258,9 @@ func TestSignInsWindowFilterAndBadRows(t *testing.T) {
 	x, c, _ := newTestExtractor(t, f)
 	var rejected []string
 	x.Reject = func(tbl *table.Table, raw []byte) { rejected = append(rejected, tbl.Name+" "+string(raw)) }
-	var s collect
-	defer s.release()
+	s := newCollect(t)
 	from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	res, err := x.SignIns(context.Background(), c, from, from.Add(24*time.Hour), &s)
+	res, err := x.SignIns(context.Background(), c, from, from.Add(24*time.Hour), s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,15 +285,13 @@ func TestSignInsWindowFilterAndBadRows(t *testing.T) {
 func TestSkusAndReportSettings(t *testing.T) {
 	f := newFakeGraph(t)
 	x, c, _ := newTestExtractor(t, f)
-	var skus, rs collect
-	defer skus.release()
-	defer rs.release()
-	n, err := x.SubscribedSkus(context.Background(), c, &skus)
+	skus, rs := newCollect(t), newCollect(t)
+	n, err := x.SubscribedSkus(context.Background(), c, skus)
 	if err != nil || n != 1 {
 		t.Fatalf("skus: %d, %v", n, err)
 	}
 	skus.golden(t, "graph_subscribed_skus")
-	concealed, err := x.ReportSettings(context.Background(), c, &rs)
+	concealed, err := x.ReportSettings(context.Background(), c, rs)
 	if err != nil || !concealed {
 		t.Fatalf("report settings: concealed=%v, %v", concealed, err)
 	}
@@ -299,10 +302,7 @@ func TestMissingPermissionIsNamed(t *testing.T) {
 	f := newFakeGraph(t)
 	f.denied = true
 	x, c, _ := newTestExtractor(t, f)
-	var users, lic collect
-	defer users.release()
-	defer lic.release()
-	_, err := x.Users(context.Background(), c, true, &users, &lic)
+	_, _, _, err := readUsers(t, x, c)
 	if err == nil || !strings.Contains(err.Error(), "User.Read.All") || !strings.Contains(err.Error(), "AuditLog.Read.All") {
 		t.Errorf("error %v: want the missing permissions named", err)
 	}
@@ -375,10 +375,7 @@ func TestUsageReport(t *testing.T) {
 func TestGroupsReadsTheNamesOfLicensingGroups(t *testing.T) {
 	f := newFakeGraph(t)
 	x, c, _ := newTestExtractor(t, f)
-	var users, lic collect
-	defer users.release()
-	defer lic.release()
-	ures, err := x.Users(context.Background(), c, true, &users, &lic)
+	ures, _, _, err := readUsers(t, x, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,9 +384,8 @@ func TestGroupsReadsTheNamesOfLicensingGroups(t *testing.T) {
 		t.Fatalf("groups that assign licenses: %v, want %v", ures.Groups, want)
 	}
 	f.requests = nil
-	var groups collect
-	defer groups.release()
-	res, err := x.Groups(context.Background(), c, ures.Groups, &groups)
+	groups := newCollect(t)
+	res, err := x.Groups(context.Background(), c, ures.Groups, groups)
 	if err != nil || res.Read != 1 || res.NotFound != 1 {
 		t.Fatalf("groups: %+v %v, want 1 read and 1 not found", res, err)
 	}
@@ -399,9 +395,8 @@ func TestGroupsReadsTheNamesOfLicensingGroups(t *testing.T) {
 	groups.golden(t, "graph_groups")
 
 	f.groupsDenied = true
-	var denied collect
-	defer denied.release()
-	res, err = x.Groups(context.Background(), c, ures.Groups, &denied)
+	denied := newCollect(t)
+	res, err = x.Groups(context.Background(), c, ures.Groups, denied)
 	if !errors.Is(err, ErrGroupsDenied) || !strings.Contains(err.Error(), "GroupMember.Read.All") || res.Read != 0 || denied.rows() != 0 {
 		t.Errorf("without the permission: %+v %v, %d rows", res, err, denied.rows())
 	}

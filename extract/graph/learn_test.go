@@ -44,10 +44,7 @@ func TestLearnExamples(t *testing.T) {
 	t.Run("List users with signInActivity", func(t *testing.T) {
 		x := newX(t)
 		p, next := replay(t, "users_signinactivity.json", nil)
-		var users, lic collect
-		defer users.release()
-		defer lic.release()
-		res, err := x.Users(ctx, p, true, &users, &lic)
+		res, users, _, err := readUsers(t, x, p)
 		if err != nil || res.Users != 2 || res.Licenses != 0 || res.BadValues != 0 || *next != "" {
 			t.Fatalf("result %+v, nextLink %q, err %v: want 2 users, nothing unparsed", res, *next, err)
 		}
@@ -60,9 +57,8 @@ func TestLearnExamples(t *testing.T) {
 		// not JSON. The extractor refuses the page whole rather than guess at it.
 		x := newX(t)
 		p, _ := replay(t, "signins.json", nil)
-		var s collect
-		defer s.release()
-		res, err := x.SignIns(ctx, p, time.Time{}, time.Now(), &s)
+		s := newCollect(t)
+		res, err := x.SignIns(ctx, p, time.Time{}, time.Now(), s)
 		if !errors.Is(err, odata.ErrBadPage) || res.Rows != 0 || s.rows() != 0 {
 			t.Fatalf("the published example: %d rows, err %v; want the page refused as malformed", res.Rows, err)
 		}
@@ -70,9 +66,8 @@ func TestLearnExamples(t *testing.T) {
 		p, next := replay(t, "signins.json", func(b []byte) []byte {
 			return bytes.Replace(b, []byte("},\n              ]"), []byte("}\n              ]"), 1)
 		})
-		var fixed collect
-		defer fixed.release()
-		res, err = x.SignIns(ctx, p, time.Time{}, time.Now(), &fixed)
+		fixed := newCollect(t)
+		res, err = x.SignIns(ctx, p, time.Time{}, time.Now(), fixed)
 		if err != nil || res.Rows != 1 || res.BadValues != 0 {
 			t.Fatalf("the example without its trailing comma: %+v, %v", res, err)
 		}
@@ -85,9 +80,8 @@ func TestLearnExamples(t *testing.T) {
 	t.Run("List subscribedSkus", func(t *testing.T) {
 		x := newX(t)
 		p, _ := replay(t, "subscribedSkus.json", nil)
-		var skus collect
-		defer skus.release()
-		if n, err := x.SubscribedSkus(ctx, p, &skus); err != nil || n != 2 {
+		skus := newCollect(t)
+		if n, err := x.SubscribedSkus(ctx, p, skus); err != nil || n != 2 {
 			t.Fatalf("%d SKUs, %v; want 2", n, err)
 		}
 		skus.golden(t, "learn_graph_subscribed_skus")
@@ -98,9 +92,8 @@ func TestLearnExamples(t *testing.T) {
 		// does): the extractor reads both.
 		x := newX(t)
 		p, _ := replay(t, "reportSettings.json", nil)
-		var rs collect
-		defer rs.release()
-		if concealed, err := x.ReportSettings(ctx, p, &rs); err != nil || !concealed {
+		rs := newCollect(t)
+		if concealed, err := x.ReportSettings(ctx, p, rs); err != nil || !concealed {
 			t.Fatalf("concealed %v, %v; want true", concealed, err)
 		}
 		rs.golden(t, "learn_graph_report_settings")
@@ -110,9 +103,7 @@ func TestLearnExamples(t *testing.T) {
 		// Learn shows the header line of the CSV behind the 302: every column the extractor reads is in it.
 		x := newX(t)
 		p, _ := replay(t, "usage_report_header.csv", nil)
-		var got collect
-		defer got.release()
-		if res, err := x.UsageReport(ctx, p, &got); err != nil || res.Rows != 0 {
+		if res, err := x.UsageReport(ctx, p, newCollect(t)); err != nil || res.Rows != 0 {
 			t.Fatalf("the documented header: %+v, %v; want no rows and no error", res, err)
 		}
 	})
