@@ -56,28 +56,7 @@ func (e *envClient) get(path string) (*http.Response, []byte) {
 // all follows nextLinks; it checks each nextLink stays on the environment and returns the rows and pages.
 func (e *envClient) all(path string) ([]map[string]any, []*http.Response) {
 	e.t.Helper()
-	var rows []map[string]any
-	var resps []*http.Response
-	for next := path; next != ""; {
-		resp, body := e.get(next)
-		if resp.StatusCode != 200 {
-			e.t.Fatalf("GET %s: %d %s", next, resp.StatusCode, body)
-		}
-		p := decodePage(e.t, body)
-		if p.NextLink != "" && !strings.HasPrefix(p.NextLink, e.base+"/") {
-			e.t.Fatalf("nextLink %s leaves %s", p.NextLink, e.base)
-		}
-		for _, v := range p.Value {
-			var m map[string]any
-			if err := json.Unmarshal(v, &m); err != nil {
-				e.t.Fatal(err)
-			}
-			rows = append(rows, m)
-		}
-		resps = append(resps, resp)
-		next = p.NextLink
-	}
-	return rows, resps
+	return walkPages(e.t, e.get, path, e.base+"/")
 }
 
 const userDrivenFilter = "(action eq 64 or action eq 65 or action eq 1 or action eq 2 or action eq 3)"

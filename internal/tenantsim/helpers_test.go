@@ -198,28 +198,36 @@ func (c *client) try(path string) (*http.Response, []byte, error) {
 // all follows nextLinks from path and returns every row, checking each page on the way.
 func (c *client) all(path string) ([]map[string]any, int) {
 	c.t.Helper()
+	rows, resps := walkPages(c.t, c.get, path, c.base+"/v1.0/")
+	return rows, len(resps)
+}
+
+// walkPages follows nextLinks from path with get and returns every row and each page's response. A page that is
+// not 200, or a nextLink that is not an absolute URL starting with prefix, fails the test.
+func walkPages(t testing.TB, get func(path string) (*http.Response, []byte), path, prefix string) ([]map[string]any, []*http.Response) {
+	t.Helper()
 	var rows []map[string]any
-	pages := 0
+	var resps []*http.Response
 	for next := path; next != ""; {
-		resp, body := c.get(next)
+		resp, body := get(next)
 		if resp.StatusCode != 200 {
-			c.t.Fatalf("GET %s: %d %s", next, resp.StatusCode, body)
+			t.Fatalf("GET %s: %d %s", next, resp.StatusCode, body)
 		}
-		p := decodePage(c.t, body)
-		if p.NextLink != "" && !strings.HasPrefix(p.NextLink, c.base+"/v1.0/") {
-			c.t.Fatalf("nextLink %s is not an absolute URL on the simulator's base %s", p.NextLink, c.base)
+		p := decodePage(t, body)
+		if p.NextLink != "" && !strings.HasPrefix(p.NextLink, prefix) {
+			t.Fatalf("nextLink %s is not an absolute URL under %s", p.NextLink, prefix)
 		}
 		for _, v := range p.Value {
 			var m map[string]any
 			if err := json.Unmarshal(v, &m); err != nil {
-				c.t.Fatal(err)
+				t.Fatal(err)
 			}
 			rows = append(rows, m)
 		}
+		resps = append(resps, resp)
 		next = p.NextLink
-		pages++
 	}
-	return rows, pages
+	return rows, resps
 }
 
 func keys(m map[string]any) []string {
