@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 )
 
 // discard is a ResponseWriter that looks at the body as it is written (counting rows, keeping the nextLink)
@@ -33,18 +32,20 @@ func (d *discard) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// signInBenchSim is the tenant both sign-in benchmarks serve: 20,000 users, a million sign-ins over 30 days.
+func signInBenchSim(b *testing.B) *Sim {
+	return newSim(b, func(c *Config) { c.Seed, c.Users, c.SignIns, c.Days = DefaultConfig().Seed, 20000, 1_000_000, 30 })
+}
+
+// signInBenchWindow is the first page of the sign-ins both benchmarks page through, again and again.
+const signInBenchWindow = "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01T00:00:00Z%20and%20createdDateTime%20le%202026-11-19T23:59:59.9999999Z"
+
 // BenchmarkSignInPages serves whole sign-in pages (1,000 sign-ins each) through the Handler, with token checks and
 // paging, and reports sign-ins per second of one goroutine.
 func BenchmarkSignInPages(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.Users, cfg.SignIns, cfg.Days = 20000, 1_000_000, 30
-	cfg.Now = func() time.Time { return fixedNow }
-	s, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := signInBenchSim(b)
 	tok := issueToken(b, s, "https://graph.microsoft.com/.default")
-	first := "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01T00:00:00Z%20and%20createdDateTime%20le%202026-11-19T23:59:59.9999999Z"
+	first := signInBenchWindow
 	h := s.Handler()
 	url := first
 	var rows, bytesOut int64
@@ -74,20 +75,14 @@ func BenchmarkSignInPages(b *testing.B) {
 // BenchmarkSignInPagesHTTP is the same over loopback TCP with net/http on both ends, as in the end-to-end
 // benchmark where the simulator runs in its own process (the client here only counts rows).
 func BenchmarkSignInPagesHTTP(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.Users, cfg.SignIns, cfg.Days = 20000, 1_000_000, 30
-	cfg.Now = func() time.Time { return fixedNow }
-	s, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := signInBenchSim(b)
 	base, err := s.Start("127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
 	tok := issueToken(b, s, base+"/.default")
-	first := base + "/v1.0/auditLogs/signIns?$filter=createdDateTime%20ge%202026-11-01T00:00:00Z%20and%20createdDateTime%20le%202026-11-19T23:59:59.9999999Z"
+	first := base + signInBenchWindow
 	url := first
 	var rows int64
 	buf := make([]byte, 2<<20)
