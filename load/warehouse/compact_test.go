@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
@@ -22,16 +20,6 @@ import (
 	lcatalog "github.com/seatlake/seatlake/load/catalog"
 	. "github.com/seatlake/seatlake/load/warehouse"
 )
-
-// rows is JSON rows of tenant t1 and run for tbl.
-func rows(t *testing.T, mem memory.Allocator, tbl *table.Table, run string, objs ...string) arrow.RecordBatch {
-	t.Helper()
-	var rs []string
-	for _, o := range objs {
-		rs = append(rs, fmt.Sprintf(`{"tenant_id":"t1","run_id":%q,"extracted_at":"2026-11-22T02:00:00Z",%s}`, run, o))
-	}
-	return record(t, mem, tbl, "["+strings.Join(rs, ",")+"]")
-}
 
 // currentIDs scans a table's current snapshot as another engine reads it (iceberg-go through the catalog) and
 // returns its ids, sorted, and its number of data files.
@@ -73,15 +61,9 @@ func currentIDs(t *testing.T, root, name string) ([]string, int) {
 // the same rows before and after; expiry keeps the recorded snapshot (tagged) and its small files until a later
 // complete run of the tenant replaces it; a partition a killed run left in the table is not compacted into it.
 func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := NewTestWarehouse(t, Config{})
 	ctx := context.Background()
-	root := t.TempDir()
-	w, err := Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	root := w.Root()
 	tables := []*table.Table{graph.Users, graph.SignIns}
 	tiny := WriterOptions{Allocator: mem, FileRows: 1} // one file per row: a partition of small files
 	user := func(id string) string {
@@ -91,14 +73,14 @@ func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
 		return fmt.Sprintf(`"id":%q,"created_at":%q,"app_display_name":"Teams"`, id, at)
 	}
 	// r1: three users and two sign-ins of the 21st; r2: the lookback's copy of s2 and a new one, appended.
-	u := rows(t, mem, graph.Users, "r1", user("a"), user("b"), user("c"))
-	s1 := rows(t, mem, graph.SignIns, "r1", signIn("s1", "2026-11-21T10:00:00Z"), signIn("s2", "2026-11-21T11:00:00Z"))
-	txn := write(t, w, "r1", tiny, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}, graph.SignIns: {s1}}, nil)
+	u := RowsOfRun(t, mem, graph.Users, "r1", user("a"), user("b"), user("c"))
+	s1 := RowsOfRun(t, mem, graph.SignIns, "r1", signIn("s1", "2026-11-21T10:00:00Z"), signIn("s2", "2026-11-21T11:00:00Z"))
+	txn := WriteUncommitted(t, w, "r1", tiny, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}, graph.SignIns: {s1}}, nil)
 	if err := txn.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s2 := rows(t, mem, graph.SignIns, "r2", signIn("s2", "2026-11-21T11:00:00Z"), signIn("s3", "2026-11-21T12:00:00Z"))
-	txn = write(t, w, "r2", tiny, map[*table.Table][]arrow.RecordBatch{graph.SignIns: {s2}}, nil)
+	s2 := RowsOfRun(t, mem, graph.SignIns, "r2", signIn("s2", "2026-11-21T11:00:00Z"), signIn("s3", "2026-11-21T12:00:00Z"))
+	txn = WriteUncommitted(t, w, "r2", tiny, map[*table.Table][]arrow.RecordBatch{graph.SignIns: {s2}}, nil)
 	if err := txn.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -188,13 +170,13 @@ func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
 
 	// r4 writes the 22nd again in small files; then a run killed after committing graph_users, before its commit
 	// log row: its partition (the 23rd) is not in the tenant's recorded snapshot, and is not compacted; r4's is.
-	u = rows(t, mem, graph.Users, "r4", user("a"), user("b"), user("c"))
-	txn = write(t, w, "r4", tiny, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}}, nil)
+	u = RowsOfRun(t, mem, graph.Users, "r4", user("a"), user("b"), user("c"))
+	txn = WriteUncommitted(t, w, "r4", tiny, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}}, nil)
 	if err := txn.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	u.Release()
-	killed, err := w.Begin("r3", "t1", day.AddDate(0, 0, 1), tiny)
+	killed, err := w.Begin("r3", "t1", RunDay.AddDate(0, 0, 1), tiny)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,14 +184,14 @@ func TestMaintainCompactsSmallFilesAndKeepsTheReadSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := rows(t, mem, graph.Users, "r3", user("x"), user("y"))
+	k := RowsOfRun(t, mem, graph.Users, "r3", user("x"), user("y"))
 	if err := tw.Write(ctx, k); err != nil {
 		t.Fatal(err)
 	}
 	k.Release()
 	SetFailpoint(w, func(step string) error {
 		if step == "record" {
-			return errCrash
+			return ErrCrash
 		}
 		return nil
 	})

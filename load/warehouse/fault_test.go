@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/dataverse"
@@ -19,52 +17,15 @@ import (
 	. "github.com/seatlake/seatlake/load/warehouse"
 )
 
-var errCrash = errors.New("simulated crash")
-
-func record(t *testing.T, mem memory.Allocator, tbl *table.Table, js string) arrow.RecordBatch {
-	t.Helper()
-	rec, _, err := array.RecordFromJSON(mem, tbl.Schema(), strings.NewReader(js))
-	if err != nil {
-		t.Fatalf("%s fixture: %v", tbl.Name, err)
-	}
-	return rec
-}
-
-var day = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-
-// write writes each table's batches in one run of tenant t1, with state, without committing.
-func write(t *testing.T, w *Warehouse, run string, opts WriterOptions, batches map[*table.Table][]arrow.RecordBatch, state map[string]string) *Txn {
-	t.Helper()
-	txn, err := w.Begin(run, "t1", day, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for tbl, recs := range batches {
-		tw, err := txn.Writer(tbl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			if err := tw.Write(context.Background(), r); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for k, v := range state {
-		txn.PutState(k, []byte(v))
-	}
-	return txn
-}
-
 // dynamicsRows is n dataverse_users and n finops_user_roles rows of run for tenant t1.
 func dynamicsRows(t *testing.T, mem memory.Allocator, run string, n int) (users, roles arrow.RecordBatch) {
 	t.Helper()
 	var us, rs []string
 	for i := range n {
-		us = append(us, fmt.Sprintf(`{"tenant_id":"t1","run_id":%q,"extracted_at":"2026-11-22T02:00:00Z","environment_url":"https://contoso.crm.dynamics.com","systemuserid":"%s-u%d"}`, run, run, i))
-		rs = append(rs, fmt.Sprintf(`{"tenant_id":"t1","run_id":%q,"extracted_at":"2026-11-22T02:00:00Z","environment_url":"https://contoso.operations.dynamics.com","user_id":"%s-u%d","security_role_identifier":"r"}`, run, run, i))
+		us = append(us, fmt.Sprintf(`"environment_url":"https://contoso.crm.dynamics.com","systemuserid":"%s-u%d"`, run, i))
+		rs = append(rs, fmt.Sprintf(`"environment_url":"https://contoso.operations.dynamics.com","user_id":"%s-u%d","security_role_identifier":"r"`, run, i))
 	}
-	return record(t, mem, dataverse.Users, "["+strings.Join(us, ",")+"]"), record(t, mem, finops.UserRoles, "["+strings.Join(rs, ",")+"]")
+	return RowsOfRun(t, mem, dataverse.Users, run, us...), RowsOfRun(t, mem, finops.UserRoles, run, rs...)
 }
 
 // dynamicsNight commits run's n dataverse_users and finops_user_roles rows of tenant t1, the process dying (the
@@ -74,11 +35,11 @@ func dynamicsNight(t *testing.T, w *Warehouse, mem memory.Allocator, run string,
 	u, r := dynamicsRows(t, mem, run, n)
 	defer u.Release()
 	defer r.Release()
-	txn := write(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
+	txn := WriteUncommitted(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
 		map[string]string{"dynamics": run})
 	SetFailpoint(w, func(s string) error {
 		if s == kill {
-			return errCrash
+			return ErrCrash
 		}
 		return nil
 	})
@@ -89,18 +50,11 @@ func dynamicsNight(t *testing.T, w *Warehouse, mem memory.Allocator, run string,
 // counts is what an analyst sees: the rows of dataverse_users and finops_user_roles and the runs they came from.
 func counts(t *testing.T, root string) string {
 	t.Helper()
-	ctx := context.Background()
-	if err := catalog.Build(ctx, root, []*table.Table{dataverse.Users, finops.UserRoles}); err != nil {
+	if err := catalog.Build(context.Background(), root, []*table.Table{dataverse.Users, finops.UserRoles}); err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
-	q := `SELECT (SELECT count(*) || ' ' || string_agg(DISTINCT run_id, ',') FROM dataverse_users) || ' / ' ||
-	             (SELECT count(*) || ' ' || string_agg(DISTINCT run_id, ',') FROM finops_user_roles)`
-	if err := catalog.Query(ctx, root, q, "csv", &out); err != nil {
-		t.Fatal(err)
-	}
-	_, rows, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
-	return rows
+	return query(t, root, `SELECT (SELECT count(*) || ' ' || string_agg(DISTINCT run_id, ',') FROM dataverse_users) || ' / ' ||
+	             (SELECT count(*) || ' ' || string_agg(DISTINCT run_id, ',') FROM finops_user_roles)`)
 }
 
 // TestKilledLaterRunNeverDoublesTheSnapshot is the fault the folder protocol had: a later run of the same day, killed
@@ -110,14 +64,9 @@ func counts(t *testing.T, root string) string {
 func TestKilledLaterRunNeverDoublesTheSnapshot(t *testing.T) {
 	for _, step := range killSteps {
 		t.Run(step, func(t *testing.T) {
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
+			w, mem := NewTestWarehouse(t, Config{})
 			ctx := context.Background()
-			root := t.TempDir()
-			w, err := Open(ctx, root, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			root := w.Root()
 			night := func(run string, n int, kill string) error { return dynamicsNight(t, w, mem, run, n, kill) }
 			if err := night("r1", 2, ""); err != nil {
 				t.Fatal(err)
@@ -126,7 +75,7 @@ func TestKilledLaterRunNeverDoublesTheSnapshot(t *testing.T) {
 				t.Fatalf("after r1: %s, want %s", got, want)
 			}
 			// The later run of the same day (a rerun, or the next night's run before midnight UTC) dies mid-commit.
-			if err := night("r2", 3, step); !errors.Is(err, errCrash) {
+			if err := night("r2", 3, step); !errors.Is(err, ErrCrash) {
 				t.Fatalf("r2 commit: %v, want the simulated crash", err)
 			}
 			if got, want := counts(t, root), "2 r1 / 2 r1"; got != want {
@@ -140,6 +89,7 @@ func TestKilledLaterRunNeverDoublesTheSnapshot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer w2.Close()
 			w = w2
 			if err := night("r3", 1, ""); err != nil {
 				t.Fatal(err)
@@ -164,19 +114,14 @@ var killSteps = []string{"committed dataverse_users", "committed finops_user_rol
 // and show its half. The read snapshot is tagged (seatlake-read-<tenant>), and readers see the previous run,
 // exactly, until the next complete run.
 func TestMaintainKeepsTheSnapshotReadersRead(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := NewTestWarehouse(t, Config{})
 	ctx := context.Background()
-	root := t.TempDir()
-	w, err := Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := w.Root()
 	night := func(run string, n int, kill string) error { return dynamicsNight(t, w, mem, run, n, kill) }
 	if err := night("r1", 2, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := night("r2", 3, "committed dataverse_users"); !errors.Is(err, errCrash) {
+	if err := night("r2", 3, "committed dataverse_users"); !errors.Is(err, ErrCrash) {
 		t.Fatalf("r2 commit: %v, want the simulated crash", err)
 	}
 	if run, err := CurrentSnapshotRun(ctx, w, dataverse.Users.Name); err != nil || run != "r2" {

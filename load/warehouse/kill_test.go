@@ -44,7 +44,7 @@ func TestHelperKilledRun(t *testing.T) {
 	}
 	mem := memory.NewGoAllocator()
 	u, r := dynamicsRows(t, mem, "r2", 3)
-	txn := write(t, w, "r2", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
+	txn := WriteUncommitted(t, w, "r2", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
 		map[string]string{"dynamics": "r2"})
 	SetFailpoint(w, func(s string) error {
 		if s != step {
@@ -82,7 +82,7 @@ func TestKill9BetweenTableCommits(t *testing.T) {
 				u, r := dynamicsRows(t, mem, run, n)
 				defer u.Release()
 				defer r.Release()
-				txn := write(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
+				txn := WriteUncommitted(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{dataverse.Users: {u}, finops.UserRoles: {r}},
 					map[string]string{"dynamics": run})
 				if err := txn.Commit(ctx); err != nil {
 					t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/table"
@@ -19,19 +18,13 @@ import (
 // Maintenance expires old snapshots with the files only they held, rewrites manifests and removes old orphans,
 // and the views still show each tenant's last run.
 func TestMaintainExpiresRewritesAndRemovesOrphans(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	w, mem := NewTestWarehouse(t, Config{})
 	ctx := context.Background()
-	root := t.TempDir()
-	w, err := Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	root := w.Root()
 	for _, run := range []string{"r1", "r2", "r3"} {
-		u := record(t, mem, graph.Users, `[{"tenant_id":"t1","run_id":"`+run+`","extracted_at":"2026-11-22T02:00:00Z","id":"u1","sign_in_activity_available":true,"assigned_license_count":1},
-			{"tenant_id":"t1","run_id":"`+run+`","extracted_at":"2026-11-22T02:00:00Z","id":"u2","sign_in_activity_available":true,"assigned_license_count":1}]`)
-		txn := write(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}}, nil)
+		u := RowsOfRun(t, mem, graph.Users, run, `"id":"u1","sign_in_activity_available":true,"assigned_license_count":1`,
+			`"id":"u2","sign_in_activity_available":true,"assigned_license_count":1`)
+		txn := WriteUncommitted(t, w, run, WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}}, nil)
 		u.Release()
 		if err := txn.Commit(ctx); err != nil {
 			t.Fatal(err)

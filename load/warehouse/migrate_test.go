@@ -7,25 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/load/catalog"
 	. "github.com/seatlake/seatlake/load/warehouse"
-)
-
-// The declarations testdata/legacy was written with (see legacy_gen_test.go).
-var (
-	legacyPeople = table.New("test_people", table.Snapshot, "", "people",
-		table.Column{Name: "id", Type: arrow.BinaryTypes.String, Key: true, HighCardinality: true},
-		table.Column{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
-		table.Column{Name: "enabled", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-		table.Column{Name: "seats", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
-		table.Column{Name: "seen_at", Type: table.Timestamp, Nullable: true},
-		table.Column{Name: "plans", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
-	)
-	legacyRuns = table.New("runs", table.Log, "", "runs", table.Column{Name: "status", Type: arrow.BinaryTypes.String})
 )
 
 func copyDir(t *testing.T, src, dst string) {
@@ -66,7 +51,7 @@ func TestMigrateKeepsEveryRowOfAFolderLayoutWarehouse(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	copyDir(t, filepath.Join("testdata", "legacy"), root)
-	tables := []*table.Table{graph.Users, graph.SignIns, legacyPeople, legacyRuns}
+	tables := []*table.Table{graph.Users, graph.SignIns, LegacyPeople, LegacyRuns}
 	w, err := Open(ctx, root, nil)
 	if err != nil {
 		t.Fatal(err)

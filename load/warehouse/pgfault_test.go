@@ -51,23 +51,7 @@ func TestPostgresStoppedMidRun(t *testing.T) {
 				}
 			}
 			pg.Start(t)
-			if got, want := counts(t, root), "2 r1 / 2 r1"; got != want {
-				t.Errorf("after the failed run the views show %s, want r1's answers: %s", got, want)
-			}
-			w, err := OpenConfig(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
-			if st, _, err := w.State("t1", "dynamics"); err != nil || string(st) != "r1" {
-				t.Errorf("state %q (%v), want r1's: the failed night must be fetched again", st, err)
-			}
-			if err := storageNight(t, cfg, "r3", 4, nil); err != nil {
-				t.Fatal(err)
-			}
-			if got, want := counts(t, root), "4 r3 / 4 r3"; got != want {
-				t.Errorf("the next run: %s, want %s", got, want)
-			}
+			afterFailedRun(t, cfg)
 		})
 	}
 }

@@ -49,9 +49,9 @@ func concurrentJobs(t *testing.T, cfg func(root string) Config, jobs int) {
 			for i := range j + 1 {
 				rows = append(rows, fmt.Sprintf(`{"tenant_id":%q,"run_id":"r","extracted_at":"2026-11-22T02:00:00Z","id":"u%d","sign_in_activity_available":true,"assigned_license_count":1}`, tenant, i))
 			}
-			u := record(t, mem, graph.Users, "["+strings.Join(rows, ",")+"]")
+			u := RecordFromJSON(t, mem, graph.Users, "["+strings.Join(rows, ",")+"]")
 			defer u.Release()
-			txn, err := w.Begin("run-"+tenant, tenant, day, WriterOptions{Allocator: mem})
+			txn, err := w.Begin("run-"+tenant, tenant, RunDay, WriterOptions{Allocator: mem})
 			if err == nil {
 				var tw *TableWriter
 				if tw, err = txn.Writer(graph.Users); err == nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/table"
@@ -22,18 +21,13 @@ import (
 // through the FileIO, the views read local copies of the read set's files, and the warehouse directory remembers
 // where its tables are.
 func TestObjectStorageIsReadThroughTheLocalCache(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	ctx := context.Background()
-	root := t.TempDir()
 	storage := fmt.Sprintf("mem://seatlake-%d/warehouse", time.Now().UnixNano())
-	w, err := OpenConfig(ctx, Config{Root: root, Storage: storage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := record(t, mem, graph.Users, `[{"tenant_id":"t1","run_id":"r1","extracted_at":"2026-11-22T02:00:00Z","id":"u1","sign_in_activity_available":true,"assigned_license_count":1}]`)
+	w, mem := NewTestWarehouse(t, Config{Storage: storage})
+	ctx := context.Background()
+	root := w.Root()
+	u := RowsOfRun(t, mem, graph.Users, "r1", `"id":"u1","sign_in_activity_available":true,"assigned_license_count":1`)
 	defer u.Release()
-	txn := write(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}}, map[string]string{"s": "v"})
+	txn := WriteUncommitted(t, w, "r1", WriterOptions{Allocator: mem}, map[*table.Table][]arrow.RecordBatch{graph.Users: {u}}, map[string]string{"s": "v"})
 	if err := txn.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

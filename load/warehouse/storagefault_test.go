@@ -126,7 +126,7 @@ func storageNight(t *testing.T, cfg Config, run string, n int, at func(step stri
 	u, r := dynamicsRows(t, mem, run, n)
 	defer u.Release()
 	defer r.Release()
-	txn, err := w.Begin(run, "t1", day, WriterOptions{Allocator: mem})
+	txn, err := w.Begin(run, "t1", RunDay, WriterOptions{Allocator: mem})
 	if err != nil {
 		return err
 	}
@@ -150,6 +150,29 @@ func storageNight(t *testing.T, cfg Config, run string, n int, at func(step stri
 	}
 	t.Logf("%s committed, %d commit retries", run, txn.Retries())
 	return nil
+}
+
+// afterFailedRun checks the warehouse of cfg after its run r2 failed: readers see r1's answers and watermark, and
+// the next run, r3, completes the night exactly.
+func afterFailedRun(t *testing.T, cfg Config) {
+	t.Helper()
+	if got, want := counts(t, cfg.Root), "2 r1 / 2 r1"; got != want {
+		t.Errorf("after the failed run the views show %s, want r1's answers: %s", got, want)
+	}
+	w, err := OpenConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if st, _, err := w.State("t1", "dynamics"); err != nil || string(st) != "r1" {
+		t.Errorf("state %q (%v), want r1's: the failed night must be fetched again", st, err)
+	}
+	if err := storageNight(t, cfg, "r3", 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := counts(t, cfg.Root), "4 r3 / 4 r3"; got != want {
+		t.Errorf("the next run: %s, want %s", got, want)
+	}
 }
 
 // withWatchdog runs f, failing the test if it has not returned after limit: a run must end, even when its
@@ -302,23 +325,7 @@ func TestPersistentStorageFailureIsNamed(t *testing.T) {
 						}
 					}
 					s.proxy.set(func(p *faultProxy) { p.down = false })
-					if got, want := counts(t, root), "2 r1 / 2 r1"; got != want {
-						t.Errorf("after the failed run the views show %s, want r1's answers: %s", got, want)
-					}
-					w, err := OpenConfig(context.Background(), cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer w.Close()
-					if st, _, err := w.State("t1", "dynamics"); err != nil || string(st) != "r1" {
-						t.Errorf("state %q (%v), want r1's: the failed night must be fetched again", st, err)
-					}
-					if err := storageNight(t, cfg, "r3", 4, nil); err != nil {
-						t.Fatal(err)
-					}
-					if got, want := counts(t, root), "4 r3 / 4 r3"; got != want {
-						t.Errorf("the next run: %s, want %s", got, want)
-					}
+					afterFailedRun(t, cfg)
 				})
 			}
 		})
