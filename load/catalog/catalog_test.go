@@ -60,19 +60,13 @@ func TestViewScripts(t *testing.T) {
 }
 
 func runScript(t *testing.T, path string) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	root := t.TempDir()
+	root, wh := openWarehouse(t)
 	ctx := context.Background()
-	wh, err := warehouse.Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sc := bufio.NewScanner(f)
 	line := 0
 	next := func() (string, bool) {
@@ -117,10 +111,7 @@ func runScript(t *testing.T, path string) {
 			if len(fields) == 5 {
 				tenant = strings.TrimPrefix(fields[4], "tenant=")
 			}
-			rows := block("")
-			rec := fixture(t, mem, tbl, tenant, fields[2], date.Add(2*time.Hour), rows)
-			store(t, wh, tbl, tenant, fields[2], date, rec, fields[0] == "abort")
-			rec.Release()
+			load(t, wh, tbl, tenant, fields[2], date, block(""), fields[0] == "abort")
 		case l == "query" || l == "query error" || l == "query contains":
 			q := strings.Join(block("----"), "\n")
 			want := strings.Join(block(""), "\n")
@@ -183,17 +174,33 @@ func fixture(t *testing.T, mem memory.Allocator, tbl *table.Table, tenant, run s
 	return rec
 }
 
-func store(t *testing.T, wh *warehouse.Warehouse, tbl *table.Table, tenant, run string, date time.Time, rec arrow.RecordBatch, abort bool) {
+// openWarehouse opens a warehouse in a temporary folder, closed when the test ends.
+func openWarehouse(t *testing.T) (root string, wh *warehouse.Warehouse) {
+	t.Helper()
+	root = t.TempDir()
+	wh, err := warehouse.Open(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	return root, wh
+}
+
+// load stores tbl's rows (JSON lines, see fixture; extracted at 02:00 of date) as tenant's run of date, as a run
+// does, or writes them and aborts the run.
+func load(t *testing.T, wh *warehouse.Warehouse, tbl *table.Table, tenant, run string, date time.Time, rows []string, abort bool) {
 	t.Helper()
 	ctx := context.Background()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec := fixture(t, mem, tbl, tenant, run, date.Add(2*time.Hour), rows)
+	defer rec.Release()
 	if tbl.Kind == table.Log {
 		if err := wh.WriteRun(ctx, tbl, tenant, run, rec); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
 	// One run id per table and tenant, so that a script can load several tables "in one run".
 	txn, err := wh.Begin(run+"-"+tbl.Name+"-"+tenant, tenant, date, warehouse.WriterOptions{Allocator: mem})
 	if err != nil {
@@ -339,14 +346,8 @@ func TestBuildReplacesTheCatalogAtomically(t *testing.T) {
 // A column added to a declaration after files were written reads as NULL in the old files' rows; a column
 // dropped from it disappears from the views; the rows stay.
 func TestViewsFollowTheDeclaration(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	root, wh := openWarehouse(t)
 	ctx := context.Background()
-	root := t.TempDir()
-	wh, err := warehouse.Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	v1 := table.New("test_things", table.Snapshot, "", "things",
 		table.Column{Name: "id", Type: arrow.BinaryTypes.String, Key: true},
 		table.Column{Name: "old", Type: arrow.BinaryTypes.String, Nullable: true},
@@ -355,9 +356,7 @@ func TestViewsFollowTheDeclaration(t *testing.T) {
 		table.Column{Name: "id", Type: arrow.BinaryTypes.String, Key: true},
 		table.Column{Name: "added", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 	)
-	rec := fixture(t, mem, v1, "t1", "r1", time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC), []string{`{"id": "a", "old": "x"}`})
-	store(t, wh, v1, "t1", "r1", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), rec, false)
-	rec.Release()
+	load(t, wh, v1, "t1", "r1", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), []string{`{"id": "a", "old": "x"}`}, false)
 	if err := Build(ctx, root, []*table.Table{v2}); err != nil {
 		t.Fatal(err)
 	}

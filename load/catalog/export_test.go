@@ -10,27 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/seatlake/seatlake/extract/graph"
-	"github.com/seatlake/seatlake/load/warehouse"
 )
 
 // A folder-only reader of the export sees what the views show.
 func TestExportMatchesTheViews(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	root, wh := openWarehouse(t)
 	ctx := context.Background()
-	root := t.TempDir()
-	wh, err := warehouse.Open(ctx, root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
-	d1, d2 := time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	d1, d2 := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	for _, l := range []struct {
 		tenant, run string
-		at          time.Time
+		date        time.Time
 		users       []string
 		signins     []string
 	}{
@@ -38,13 +28,9 @@ func TestExportMatchesTheViews(t *testing.T) {
 		{"t1", "r2", d2, []string{`{"id":"u1","sign_in_activity_available":true,"assigned_license_count":2}`}, []string{`{"id":"s1","created_at":"2026-11-20T08:00:00Z"}`, `{"id":"s2","created_at":"2026-11-21T08:00:00Z"}`}},
 		{"t2", "r3", d2, []string{`{"id":"v1","sign_in_activity_available":false,"assigned_license_count":0}`}, nil},
 	} {
-		u := fixture(t, mem, graph.Users, l.tenant, l.run, l.at, l.users)
-		store(t, wh, graph.Users, l.tenant, l.run, l.at, u, false)
-		u.Release()
+		load(t, wh, graph.Users, l.tenant, l.run, l.date, l.users, false)
 		if l.signins != nil {
-			s := fixture(t, mem, graph.SignIns, l.tenant, l.run, l.at, l.signins)
-			store(t, wh, graph.SignIns, l.tenant, l.run, l.at, s, false)
-			s.Release()
+			load(t, wh, graph.SignIns, l.tenant, l.run, l.date, l.signins, false)
 		}
 	}
 	tables := append(graph.Tables(), runsTable)
