@@ -68,14 +68,25 @@ func ParseFilter(f string, props map[string]byte) (*Filter, error) {
 }
 
 func ftokens(f string) ([]string, error) {
-	var toks []string
+	toks, at := FilterTokens(f, "()", " ()")
+	if at >= 0 {
+		return nil, fmt.Errorf("Syntax error: unterminated string literal at position %d in '%s'.", at, f)
+	}
+	return toks, nil
+}
+
+// FilterTokens splits an OData $filter into words, quoted strings (quotes kept, doubled quotes left for the parser
+// to undo) and the one-character tokens in punct; spaces and tabs between tokens are skipped, and a word ends at
+// any character of wordEnds. Services differ in these sets (Graph's functions take commas), so each passes its
+// own. at is the position of a string literal left unterminated, or -1.
+func FilterTokens(f, punct, wordEnds string) (toks []string, at int) {
 	for i := 0; i < len(f); {
 		c := f[i]
 		switch {
 		case c == ' ' || c == '\t':
 			i++
-		case c == '(' || c == ')':
-			toks = append(toks, string(c))
+		case strings.IndexByte(punct, c) >= 0:
+			toks = append(toks, f[i:i+1])
 			i++
 		case c == '\'':
 			j := i + 1
@@ -89,20 +100,20 @@ func ftokens(f string) ([]string, error) {
 				}
 			}
 			if j >= len(f) {
-				return nil, fmt.Errorf("Syntax error: unterminated string literal at position %d in '%s'.", i, f)
+				return nil, i
 			}
 			toks = append(toks, f[i:j+1])
 			i = j + 1
 		default:
 			j := i
-			for j < len(f) && f[j] != ' ' && f[j] != '(' && f[j] != ')' {
+			for j < len(f) && strings.IndexByte(wordEnds, f[j]) < 0 {
 				j++
 			}
 			toks = append(toks, f[i:j])
 			i = j
 		}
 	}
-	return toks, nil
+	return toks, -1
 }
 
 func (p *fparser) peek() string {

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
+	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
 // Error is a refused $filter or $search: Graph's error code and message.
@@ -83,40 +84,9 @@ func filterProp(name string) *userProp {
 // filterTokens splits a $filter into words, quoted strings (quotes kept, doubled quotes undone later), parentheses
 // and commas.
 func filterTokens(f string) ([]string, *Error) {
-	var toks []string
-	for i := 0; i < len(f); {
-		c := f[i]
-		switch {
-		case c == ' ' || c == '\t':
-			i++
-		case c == '(' || c == ')' || c == ',':
-			toks = append(toks, f[i:i+1])
-			i++
-		case c == '\'':
-			j := i + 1
-			for {
-				if j >= len(f) {
-					return nil, invalidFilter("unterminated string literal")
-				}
-				if f[j] == '\'' {
-					if j+1 < len(f) && f[j+1] == '\'' {
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
-			toks = append(toks, f[i:j+1])
-			i = j + 1
-		default:
-			j := i
-			for j < len(f) && !strings.ContainsRune(" \t(),'", rune(f[j])) {
-				j++
-			}
-			toks = append(toks, f[i:j])
-			i = j
-		}
+	toks, at := simkit.FilterTokens(f, "(),", " \t(),'")
+	if at >= 0 {
+		return nil, invalidFilter("unterminated string literal")
 	}
 	return toks, nil
 }
