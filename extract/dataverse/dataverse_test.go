@@ -19,6 +19,7 @@ import (
 	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
+	"github.com/seatlake/seatlake/internal/tenantsim/simtest"
 )
 
 var fixedNow = time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC)
@@ -48,20 +49,7 @@ func (c *rowCounter) Write(_ context.Context, rec arrow.RecordBatch) error {
 
 func setup(t *testing.T, mutate func(*tenantsim.Config), pageSize int) (*tenantsim.Sim, *Extractor, *odata.Client, *recording) {
 	t.Helper()
-	cfg := tenantsim.DefaultConfig()
-	cfg.Users, cfg.Days, cfg.Now = 400, 5, func() time.Time { return fixedNow }
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	sim, err := tenantsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim, base := simtest.Start(t, func(c *tenantsim.Config) { c.Users, c.Days, c.Now = 400, 5, func() time.Time { return fixedNow } }, mutate)
 	tenant, client, secret := sim.Credentials()
 	env := sim.DataverseURLs()[0]
 	tokens := msauth.NewTokenSource(msauth.Config{AuthorityHost: base, TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret)}, env)

@@ -19,6 +19,7 @@ import (
 	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
+	"github.com/seatlake/seatlake/internal/tenantsim/simtest"
 )
 
 type rowCounter struct{ n atomic.Int64 }
@@ -74,21 +75,7 @@ func TestServerPagesOf10000(t *testing.T) {
 
 func simExtractor(t *testing.T, mutate func(*tenantsim.Config)) (*tenantsim.Sim, *Extractor, *odata.Client) {
 	t.Helper()
-	cfg := tenantsim.DefaultConfig()
-	cfg.Users, cfg.Days = 2000, 2
-	cfg.FinOpsPageSize = 100
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	sim, err := tenantsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim, base := simtest.Start(t, func(c *tenantsim.Config) { c.Users, c.Days, c.FinOpsPageSize = 2000, 2, 100 }, mutate)
 	tenant, client, secret := sim.Credentials()
 	env := sim.FinOpsURLs()[0]
 	tokens := msauth.NewTokenSource(msauth.Config{AuthorityHost: base, TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret)}, env)
