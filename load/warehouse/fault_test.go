@@ -47,6 +47,17 @@ func dynamicsNight(t *testing.T, w *Warehouse, mem memory.Allocator, run string,
 	return txn.Commit(context.Background())
 }
 
+// firstNight is a new warehouse (NewTestWarehouse) in which run r1 committed 2 dataverse_users and
+// finops_user_roles rows of tenant t1.
+func firstNight(t *testing.T) (*Warehouse, memory.Allocator) {
+	t.Helper()
+	w, mem := NewTestWarehouse(t, Config{})
+	if err := dynamicsNight(t, w, mem, "r1", 2, ""); err != nil {
+		t.Fatal(err)
+	}
+	return w, mem
+}
+
 // counts is what an analyst sees: the rows of dataverse_users and finops_user_roles and the runs they came from.
 func counts(t *testing.T, root string) string {
 	t.Helper()
@@ -64,13 +75,10 @@ func counts(t *testing.T, root string) string {
 func TestKilledLaterRunNeverDoublesTheSnapshot(t *testing.T) {
 	for _, step := range killSteps {
 		t.Run(step, func(t *testing.T) {
-			w, mem := NewTestWarehouse(t, Config{})
+			w, mem := firstNight(t)
 			ctx := context.Background()
 			root := w.Root()
 			night := func(run string, n int, kill string) error { return dynamicsNight(t, w, mem, run, n, kill) }
-			if err := night("r1", 2, ""); err != nil {
-				t.Fatal(err)
-			}
 			if got, want := counts(t, root), "2 r1 / 2 r1"; got != want {
 				t.Fatalf("after r1: %s, want %s", got, want)
 			}
@@ -114,13 +122,10 @@ var killSteps = []string{"committed dataverse_users", "committed finops_user_rol
 // and show its half. The read snapshot is tagged (seatlake-read-<tenant>), and readers see the previous run,
 // exactly, until the next complete run.
 func TestMaintainKeepsTheSnapshotReadersRead(t *testing.T) {
-	w, mem := NewTestWarehouse(t, Config{})
+	w, mem := firstNight(t)
 	ctx := context.Background()
 	root := w.Root()
 	night := func(run string, n int, kill string) error { return dynamicsNight(t, w, mem, run, n, kill) }
-	if err := night("r1", 2, ""); err != nil {
-		t.Fatal(err)
-	}
 	if err := night("r2", 3, "committed dataverse_users"); !errors.Is(err, ErrCrash) {
 		t.Fatalf("r2 commit: %v, want the simulated crash", err)
 	}
