@@ -190,7 +190,10 @@ func (c *collect) golden(t *testing.T, name string) {
 	}
 }
 
-func newTestExtractor(t *testing.T, f *fakeGraph) (*Extractor, *odata.Client, *memory.CheckedAllocator) {
+// newTestExtractor starts a fake Graph and returns it, an extractor of it (its allocator checked at the end of the
+// test) and a client reading it.
+func newTestExtractor(t *testing.T) (*fakeGraph, *Extractor, *odata.Client) {
+	f := newFakeGraph(t)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	t.Cleanup(func() { mem.AssertSize(t, 0) })
 	x := &Extractor{
@@ -199,12 +202,11 @@ func newTestExtractor(t *testing.T, f *fakeGraph) (*Extractor, *odata.Client, *m
 	}
 	c := odata.NewClient(odata.Config{Tokens: staticToken{}, HTTPClient: f.srv.Client(),
 		Retry: outbound.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTotalWait: time.Second}})
-	return x, c, mem
+	return f, x, c
 }
 
 func TestUsersFollowsPagesAndSplitsLicenses(t *testing.T) {
-	f := newFakeGraph(t)
-	x, c, _ := newTestExtractor(t, f)
+	f, x, c := newTestExtractor(t)
 	res, users, lic, err := readUsers(t, x, c)
 	if err != nil {
 		t.Fatal(err)
@@ -232,9 +234,8 @@ func TestUsersFollowsPagesAndSplitsLicenses(t *testing.T) {
 }
 
 func TestUsersWithoutEntraP1FallsBack(t *testing.T) {
-	f := newFakeGraph(t)
+	f, x, c := newTestExtractor(t)
 	f.noPremium = true
-	x, c, _ := newTestExtractor(t, f)
 	res, users, _, err := readUsers(t, x, c)
 	if err != nil {
 		t.Fatal(err)
@@ -254,8 +255,7 @@ func TestUsersWithoutEntraP1FallsBack(t *testing.T) {
 }
 
 func TestSignInsWindowFilterAndBadRows(t *testing.T) {
-	f := newFakeGraph(t)
-	x, c, _ := newTestExtractor(t, f)
+	f, x, c := newTestExtractor(t)
 	var rejected []string
 	x.Reject = func(tbl *table.Table, raw []byte) { rejected = append(rejected, tbl.Name+" "+string(raw)) }
 	s := newCollect(t)
@@ -283,8 +283,7 @@ func TestSignInsWindowFilterAndBadRows(t *testing.T) {
 }
 
 func TestSkusAndReportSettings(t *testing.T) {
-	f := newFakeGraph(t)
-	x, c, _ := newTestExtractor(t, f)
+	_, x, c := newTestExtractor(t)
 	skus, rs := newCollect(t), newCollect(t)
 	n, err := x.SubscribedSkus(context.Background(), c, skus)
 	if err != nil || n != 1 {
@@ -299,9 +298,8 @@ func TestSkusAndReportSettings(t *testing.T) {
 }
 
 func TestMissingPermissionIsNamed(t *testing.T) {
-	f := newFakeGraph(t)
+	f, x, c := newTestExtractor(t)
 	f.denied = true
-	x, c, _ := newTestExtractor(t, f)
 	_, _, _, err := readUsers(t, x, c)
 	if err == nil || !strings.Contains(err.Error(), "User.Read.All") || !strings.Contains(err.Error(), "AuditLog.Read.All") {
 		t.Errorf("error %v: want the missing permissions named", err)
@@ -344,9 +342,8 @@ func (f pagerFunc) Walk(ctx context.Context, url string, decode func([]byte) (st
 // a download cut short is fetched again, never half landed.
 func TestUsageReport(t *testing.T) {
 	for _, truncated := range []bool{false, true} {
-		f := newFakeGraph(t)
+		f, x, c := newTestExtractor(t)
 		f.truncateOnce = truncated
-		x, c, _ := newTestExtractor(t, f)
 		var got collect
 		res, err := x.UsageReport(context.Background(), c, &got)
 		if err != nil {
@@ -373,8 +370,7 @@ func TestUsageReport(t *testing.T) {
 // and displayName; a group deleted since (404) is counted and left out; without the permission (403) it stops at
 // once with ErrGroupsDenied naming GroupMember.Read.All, and lands nothing.
 func TestGroupsReadsTheNamesOfLicensingGroups(t *testing.T) {
-	f := newFakeGraph(t)
-	x, c, _ := newTestExtractor(t, f)
+	f, x, c := newTestExtractor(t)
 	ures, _, _, err := readUsers(t, x, c)
 	if err != nil {
 		t.Fatal(err)

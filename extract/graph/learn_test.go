@@ -37,7 +37,7 @@ func replay(t *testing.T, file string, edit func([]byte) []byte) (pages.Pager, *
 func TestLearnExamples(t *testing.T) {
 	ctx := context.Background()
 	newX := func(t *testing.T) *Extractor {
-		x, _, _ := newTestExtractor(t, newFakeGraph(t))
+		_, x, _ := newTestExtractor(t)
 		return x
 	}
 
