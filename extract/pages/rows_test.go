@@ -48,12 +48,11 @@ func (r *records) Write(_ context.Context, rec arrow.RecordBatch) error {
 // JSON), counts rows and pages, and reports a body that does not decode as a bad page, to be fetched again.
 func TestRows(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		pages     bodies
-		wantIDs   string
-		wantCount Counts
-		rejected  string
-		badPage   bool
+		name              string
+		pages             bodies
+		wantIDs, rejected string
+		wantCount         Counts
+		badPage           bool
 	}{
 		{name: "two pages", pages: bodies{`{"value":[{"id":"a"},{"id":"b"}],"@odata.nextLink":"1"}`, `{"value":[{"id":"c"}]}`},
 			wantIDs: "a b c", wantCount: Counts{Rows: 3, Pages: 2}},
