@@ -84,42 +84,17 @@ func loadConfigFile(dst **fileConfig) cli.BeforeFunc {
 }
 
 func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
-	raw, err := os.ReadFile(path)
+	doc, err := readConfigDoc(path)
 	if err != nil {
 		return nil, err
 	}
-	var top yaml.Node
-	if err := yaml.Unmarshal(raw, &top); err != nil {
-		return nil, fmt.Errorf("not YAML: %s", oneLine(err.Error()))
-	}
 	fc := &fileConfig{path: path}
-	if len(top.Content) == 0 {
+	if doc == nil {
 		return fc, nil
 	}
-	doc := top.Content[0]
-	if doc.Kind != yaml.MappingNode {
-		return nil, errors.New("the file must be a mapping of keys to values")
-	}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
-		key, val := doc.Content[i].Value, doc.Content[i+1]
-		switch key {
-		case "tenants":
-			if fc.tenants, err = readTenants(val); err != nil {
-				return nil, err
-			}
-		case "rules":
-			if val.Kind != yaml.MappingNode {
-				return nil, fmt.Errorf("rules (line %d): want a mapping (threshold-days, product-thresholds, exclude, prices, products-file)", val.Line)
-			}
-			fc.rules = val
-		case "sync":
-			if fc.sync, err = readSyncSection(c, val); err != nil {
-				return nil, err
-			}
-		case "events":
-			if fc.routes, err = readEventsSection(c, fc, val); err != nil {
-				return nil, err
-			}
+		if err := fc.readSection(c, doc.Content[i].Value, doc.Content[i+1]); err != nil {
+			return nil, err
 		}
 	}
 	if err := applyKeys(c, doc, "", true); err != nil {
@@ -128,8 +103,53 @@ func readConfigFile(c *cli.Context, path string) (*fileConfig, error) {
 	return fc, nil
 }
 
+// readConfigDoc reads the file's top-level mapping; nil for an empty file.
+func readConfigDoc(path string) (*yaml.Node, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var top yaml.Node
+	if err := yaml.Unmarshal(raw, &top); err != nil {
+		return nil, fmt.Errorf("not YAML: %s", oneLine(err.Error()))
+	}
+	if len(top.Content) == 0 {
+		return nil, nil
+	}
+	doc := top.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, errors.New("the file must be a mapping of keys to values")
+	}
+	return doc, nil
+}
+
 // sectionKeys are the top-level keys that are sections, not flags.
 var sectionKeys = []string{"tenants", "rules", "sync", "events"}
+
+// readSection reads the top-level key when it is a section (sectionKeys); the other keys are settings, applied
+// once every section is read.
+func (fc *fileConfig) readSection(c *cli.Context, key string, val *yaml.Node) error {
+	var err error
+	switch key {
+	case "tenants":
+		fc.tenants, err = readTenants(val)
+	case "rules":
+		fc.rules, err = rulesSection(val)
+	case "sync":
+		fc.sync, err = readSyncSection(c, val)
+	case "events":
+		fc.routes, err = readEventsSection(c, fc, val)
+	}
+	return err
+}
+
+// rulesSection checks the rules section's shape; its keys are transform/rules' to check, when they are applied.
+func rulesSection(n *yaml.Node) (*yaml.Node, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("rules (line %d): want a mapping (threshold-days, product-thresholds, exclude, prices, products-file)", n.Line)
+	}
+	return n, nil
+}
 
 // readEventsSection checks the events section (the receiver's settings, keyed as `seatlake events serve` flags, and
 // its routes), sets the flags when c is that command, and returns the routes.
@@ -137,134 +157,70 @@ func readEventsSection(c *cli.Context, fc *fileConfig, n *yaml.Node) ([]pipeline
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("events (line %d): want a mapping (listen, public-url, commit-interval, routes, …)", n.Line)
 	}
-	settings := &yaml.Node{Kind: yaml.MappingNode}
-	var routes []pipelines.Route
+	settings, routes, err := fc.readEventsEntries(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyEventsSettings(c, settings); err != nil {
+		return nil, err
+	}
+	return routes, nil
+}
+
+// readEventsEntries reads the events section's routes (keeping their warnings) and returns the other keys, the
+// receiver's settings, as a mapping of their own; a key that is neither is an error.
+func (fc *fileConfig) readEventsEntries(n *yaml.Node) (*yaml.Node, []pipelines.Route, error) {
 	known := []string{"routes"}
 	for _, f := range eventsFlags() {
 		known = append(known, f.Names()[0])
 	}
+	settings := &yaml.Node{Kind: yaml.MappingNode}
+	var routes []pipelines.Route
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i].Value, n.Content[i+1]
 		switch {
 		case key == "routes":
-			var err error
 			var warnings []string
+			var err error
 			if routes, warnings, err = readRoutes(val); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			fc.warnings = append(fc.warnings, warnings...)
 		case !slices.Contains(known, key):
-			return nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, pipelines.Suggest(key, known))
+			return nil, nil, fmt.Errorf("unknown key \"events.%s\" (line %d)%s", key, n.Content[i].Line, pipelines.Suggest(key, known))
 		default:
 			settings.Content = append(settings.Content, n.Content[i], val)
 		}
 	}
-	if c.Command.Name == "serve" {
-		if err := applyKeys(c, settings, "events.", false); err != nil {
-			return nil, err
-		}
-	} else if commandHasFlag(c.Command, "events-dir") { // check, new-endpoint: where the receiver keeps its secrets
-		dir := &yaml.Node{Kind: yaml.MappingNode}
-		for i := 0; i+1 < len(settings.Content); i += 2 {
-			if settings.Content[i].Value == "events-dir" {
-				dir.Content = append(dir.Content, settings.Content[i], settings.Content[i+1])
-			}
-		}
-		if err := applyKeys(c, dir, "events.", false); err != nil {
-			return nil, err
+	return settings, routes, nil
+}
+
+// applyEventsSettings sets the receiver's flags from its settings when c is `seatlake events serve`; the commands
+// that only need to know where the receiver keeps its secrets (check, new-endpoint) take events-dir alone.
+func applyEventsSettings(c *cli.Context, settings *yaml.Node) error {
+	switch {
+	case c.Command.Name == "serve":
+		return applyKeys(c, settings, "events.", false)
+	case commandHasFlag(c.Command, "events-dir"):
+		return applyKeys(c, onlyKey(settings, "events-dir"), "events.", false)
+	}
+	return nil
+}
+
+// onlyKey is the mapping m with its entries for key alone.
+func onlyKey(m *yaml.Node, key string) *yaml.Node {
+	out := &yaml.Node{Kind: yaml.MappingNode}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			out.Content = append(out.Content, m.Content[i], m.Content[i+1])
 		}
 	}
-	if routes == nil {
-		return nil, nil
-	}
-	return routes, nil
+	return out
 }
 
 // commandHasFlag says whether cmd has a flag of that name.
 func commandHasFlag(cmd *cli.Command, name string) bool {
 	return slices.ContainsFunc(cmd.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), name) })
-}
-
-// readRoutes reads events.routes: each a mapping of conditions (business-event-id, legal-entity, environment,
-// fields) and actions. The older key event-id (the column is business_event_id; event_id is another one) is still
-// read, with a warning.
-func readRoutes(n *yaml.Node) ([]pipelines.Route, []string, error) {
-	if n.Kind != yaml.SequenceNode {
-		return nil, nil, fmt.Errorf("events.routes (line %d): want a list of routes", n.Line)
-	}
-	keys := []string{"business-event-id", "legal-entity", "environment", "fields", "actions"}
-	out := []pipelines.Route{}
-	var warnings []string
-	for i, rn := range n.Content {
-		if rn.Kind != yaml.MappingNode {
-			return nil, nil, fmt.Errorf("events.routes[%d] (line %d): want a mapping (%s)", i, rn.Line, strings.Join(keys, ", "))
-		}
-		var r pipelines.Route
-		for k := 0; k+1 < len(rn.Content); k += 2 {
-			kn, val := rn.Content[k], rn.Content[k+1]
-			key := kn.Value
-			if key == "event-id" {
-				if slices.ContainsFunc(rn.Content, func(o *yaml.Node) bool { return o.Value == "business-event-id" }) {
-					return nil, nil, fmt.Errorf("events.routes[%d]: key \"event-id\" (line %d): give business-event-id only (event-id is its older name)", i, kn.Line)
-				}
-				warnings = append(warnings, fmt.Sprintf("events.routes[%d]: key \"event-id\" (line %d) is the older name of business-event-id (the column business_event_id): rename it", i, kn.Line))
-				key = "business-event-id"
-			}
-			if !slices.Contains(keys, key) {
-				hint := pipelines.Suggest(key, keys)
-				if hint == "" && pipelines.Suggest(key, []string{"event-id"}) != "" {
-					hint = `, did you mean "business-event-id"?`
-				}
-				return nil, nil, fmt.Errorf("events.routes[%d]: unknown key %q (line %d)%s", i, key, kn.Line, hint)
-			}
-			where := fmt.Sprintf("events.routes[%d].%s", i, kn.Value)
-			var err error
-			switch key {
-			case "business-event-id":
-				r.BusinessEventID, err = scalar(where, val, "an event's BusinessEventId, e.g. BusinessEventsAlertEvent")
-			case "legal-entity":
-				r.LegalEntity, err = scalar(where, val, "a legal entity (DataAreaId), e.g. USMF")
-			case "environment":
-				r.Environment, err = scalar(where, val, "an F&O environment's name, e.g. contoso-prod")
-			case "fields":
-				if val.Kind != yaml.MappingNode {
-					return nil, nil, fmt.Errorf("key %q (line %d): want a mapping of the event's fields to values, e.g. {TableName: UserInfo}", where, val.Line)
-				}
-				r.Fields = map[string]string{}
-				for f := 0; f+1 < len(val.Content); f += 2 {
-					name := val.Content[f].Value
-					if r.Fields[name], err = scalar(where+"."+name, val.Content[f+1], "a value"); err != nil {
-						return nil, nil, err
-					}
-				}
-			case "actions":
-				items := []*yaml.Node{val}
-				if val.Kind == yaml.SequenceNode {
-					items = val.Content
-				}
-				for _, a := range items {
-					var v string
-					if v, err = scalar(where, a, strings.Join(pipelines.RouteActions, " or ")); err != nil {
-						return nil, nil, err
-					}
-					r.Actions = append(r.Actions, v)
-				}
-			}
-			if err != nil {
-				return nil, nil, err
-			}
-		}
-		if len(r.Actions) == 0 {
-			return nil, nil, fmt.Errorf("events.routes[%d] (line %d): no actions: want %s", i, rn.Line, strings.Join(pipelines.RouteActions, " or "))
-		}
-		for _, a := range r.Actions {
-			if !slices.Contains(pipelines.RouteActions, a) {
-				return nil, nil, fmt.Errorf("events.routes[%d] (line %d): action %q: want %s", i, rn.Line, a, strings.Join(pipelines.RouteActions, " or "))
-			}
-		}
-		out = append(out, r)
-	}
-	return out, warnings, nil
 }
 
 // scalar is a value of the file that must be one value: otherwise the error names the key, its line and what is
@@ -295,13 +251,13 @@ func readSyncSection(c *cli.Context, n *yaml.Node) (map[string]*yaml.Node, error
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("sync (line %d): want a mapping of targets (jsm-assets, servicenow) to their settings", n.Line)
 	}
-	out := map[string]*yaml.Node{}
 	var targets []string
 	subs := map[string]*cli.Command{}
 	for _, sc := range syncCommand().Subcommands {
 		targets = append(targets, sc.Name)
 		subs[sc.Name] = sc
 	}
+	out := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		name, val := n.Content[i].Value, n.Content[i+1]
 		sub, ok := subs[name]
@@ -312,32 +268,50 @@ func readSyncSection(c *cli.Context, n *yaml.Node) (map[string]*yaml.Node, error
 			return nil, fmt.Errorf("sync.%s (line %d): want a mapping of settings", name, val.Line)
 		}
 		out[name] = val
-		if c.Command.Name == name && len(c.Lineage()) > 2 && c.Lineage()[1].Command != nil && c.Lineage()[1].Command.Name == "sync" {
-			if err := applyKeys(c, val, "sync."+name+".", false); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		// Another command reads the file: the keys are checked against the target's flags, not applied.
-		known := map[string]bool{}
-		var names []string
-		for _, f := range sub.Flags {
-			for _, fn := range f.Names() {
-				known[fn] = true
-			}
-			names = append(names, f.Names()[0])
-		}
-		for k := 0; k+1 < len(val.Content); k += 2 {
-			key := val.Content[k].Value
-			if !known[key] || key == "config" || key == "help" {
-				return nil, fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", name, key, val.Content[k].Line, pipelines.Suggest(key, names))
-			}
-			if isSecretKey(key) {
-				return nil, fmt.Errorf("key \"sync.%s.%s\" (line %d): a secret's value never goes in the file: name a file with %s-file", name, key, val.Content[k].Line, key)
-			}
+		if err := readSyncTarget(c, sub, val); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// readSyncTarget sets the flags of the sync subcommand sub from its settings when c is that command; when another
+// command reads the file, the keys are checked against the target's flags, not applied.
+func readSyncTarget(c *cli.Context, sub *cli.Command, settings *yaml.Node) error {
+	if isSyncCommand(c, sub.Name) {
+		return applyKeys(c, settings, "sync."+sub.Name+".", false)
+	}
+	flags, names := flagsByName(sub.Flags)
+	for k := 0; k+1 < len(settings.Content); k += 2 {
+		kn := settings.Content[k]
+		key := kn.Value
+		if _, known := flags[key]; !known || key == "config" || key == "help" {
+			return fmt.Errorf("unknown key \"sync.%s.%s\" (line %d)%s", sub.Name, key, kn.Line, pipelines.Suggest(key, names))
+		}
+		if isSecretKey(key) {
+			return fmt.Errorf("key \"sync.%s.%s\" (line %d): a secret's value never goes in the file: name a file with %s-file", sub.Name, key, kn.Line, key)
+		}
+	}
+	return nil
+}
+
+// isSyncCommand says whether c is `seatlake sync <name>`.
+func isSyncCommand(c *cli.Context, name string) bool {
+	lineage := c.Lineage()
+	return c.Command.Name == name && len(lineage) > 2 && lineage[1].Command != nil && lineage[1].Command.Name == "sync"
+}
+
+// flagsByName indexes flags by every name each answers to, and lists each one's first name, in order.
+func flagsByName(flags []cli.Flag) (map[string]cli.Flag, []string) {
+	byName := map[string]cli.Flag{}
+	var names []string
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			byName[n] = f
+		}
+		names = append(names, f.Names()[0])
+	}
+	return byName, names
 }
 
 // isSecretKey names keys that would hold a secret's value.
@@ -349,59 +323,95 @@ func isSecretKey(key string) bool {
 // did not; a key that names no flag is an error naming it (prefix says where it is). Top-level keys (top) may be
 // sections, or settings of `seatlake run` that this command does not use.
 func applyKeys(c *cli.Context, m *yaml.Node, prefix string, top bool) error {
-	flags := map[string]cli.Flag{}
-	var flagNames []string
-	for _, f := range c.Command.Flags {
-		for _, n := range f.Names() {
-			flags[n] = f
-		}
-		if n := f.Names()[0]; n != "config" && n != "help" {
-			flagNames = append(flagNames, n)
-		}
-	}
-	if top {
-		flagNames = append(flagNames, sectionKeys...)
-	}
+	keys := newFlagKeys(c.Command.Flags, prefix, top)
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		key, val := m.Content[i].Value, m.Content[i+1]
-		if top && slices.Contains(sectionKeys, key) {
+		f, err := keys.flag(m.Content[i])
+		if err != nil {
+			return err
+		}
+		if f == nil {
 			continue
 		}
-		f, ok := flags[key]
-		if !ok && top && isRunFlag(key) {
-			continue // a setting of `seatlake run` this command does not use (e.g. `seatlake marts` with the nightly file)
-		}
-		if isSecretKey(key) {
-			return fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with %s-file", prefix+key, m.Content[i].Line, key)
-		}
-		if !ok || key == "config" || key == "help" {
-			return fmt.Errorf("unknown key %q (line %d)%s", prefix+key, m.Content[i].Line, pipelines.Suggest(key, flagNames))
-		}
-		name := f.Names()[0]
-		if c.IsSet(name) {
-			continue // the command line or the environment wins
-		}
-		var vals []string
-		switch val.Kind {
-		case yaml.ScalarNode:
-			vals = []string{val.Value}
-		case yaml.SequenceNode:
-			for _, v := range val.Content {
-				if v.Kind != yaml.ScalarNode {
-					return fmt.Errorf("key %q (line %d): want a list of values", prefix+key, v.Line)
-				}
-				vals = append(vals, v.Value)
-			}
-		default:
-			return fmt.Errorf("key %q (line %d): want a value or a list", prefix+key, val.Line)
-		}
-		for _, v := range vals {
-			if err := c.Set(name, v); err != nil { // the flag package says only "parse error"
-				return fmt.Errorf("key %q (line %d): %q: %s", prefix+key, val.Line, v, wants(f))
-			}
+		if err := setFromFile(c, f, prefix+m.Content[i].Value, m.Content[i+1]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// flagKeys are the keys a mapping of the file may have: the flags of a command, under prefix (events.,
+// sync.<target>.), which says where the mapping is in the file.
+type flagKeys struct {
+	flags  map[string]cli.Flag
+	names  []string // what an unknown key is compared with for a suggestion
+	prefix string
+	top    bool // the file's top level: sections and settings of `seatlake run` are passed over
+}
+
+func newFlagKeys(flags []cli.Flag, prefix string, top bool) flagKeys {
+	byName, names := flagsByName(flags)
+	names = slices.DeleteFunc(names, func(n string) bool { return n == "config" || n == "help" })
+	if top {
+		names = append(names, sectionKeys...)
+	}
+	return flagKeys{flags: byName, names: names, prefix: prefix, top: top}
+}
+
+// flag is the flag the key kn sets; nil when the key is not this command's to set (a section, or a setting of
+// `seatlake run` this command does not use, e.g. `seatlake marts` with the nightly file).
+func (k flagKeys) flag(kn *yaml.Node) (cli.Flag, error) {
+	key := kn.Value
+	if k.top && slices.Contains(sectionKeys, key) {
+		return nil, nil
+	}
+	f, ok := k.flags[key]
+	if !ok && k.top && isRunFlag(key) {
+		return nil, nil
+	}
+	if isSecretKey(key) {
+		return nil, fmt.Errorf("key %q (line %d): a secret's value never goes in the file: name a file with %s-file", k.prefix+key, kn.Line, key)
+	}
+	if !ok || key == "config" || key == "help" {
+		return nil, fmt.Errorf("unknown key %q (line %d)%s", k.prefix+key, kn.Line, pipelines.Suggest(key, k.names))
+	}
+	return f, nil
+}
+
+// setFromFile sets flag f from the file's value of key, unless the command line or the environment set it (they
+// win).
+func setFromFile(c *cli.Context, f cli.Flag, key string, val *yaml.Node) error {
+	name := f.Names()[0]
+	if c.IsSet(name) {
+		return nil
+	}
+	vals, err := fileValues(key, val)
+	if err != nil {
+		return err
+	}
+	for _, v := range vals {
+		if err := c.Set(name, v); err != nil { // the flag package says only "parse error"
+			return fmt.Errorf("key %q (line %d): %q: %s", key, val.Line, v, wants(f))
+		}
+	}
+	return nil
+}
+
+// fileValues are the values a key of the file gives a flag: one value, or a list of them.
+func fileValues(key string, val *yaml.Node) ([]string, error) {
+	switch val.Kind {
+	case yaml.ScalarNode:
+		return []string{val.Value}, nil
+	case yaml.SequenceNode:
+		var vals []string
+		for _, v := range val.Content {
+			if v.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("key %q (line %d): want a list of values", key, v.Line)
+			}
+			vals = append(vals, v.Value)
+		}
+		return vals, nil
+	}
+	return nil, fmt.Errorf("key %q (line %d): want a value or a list", key, val.Line)
 }
 
 func readTenants(n *yaml.Node) ([]tenantFile, error) {
@@ -410,44 +420,65 @@ func readTenants(n *yaml.Node) ([]tenantFile, error) {
 	}
 	var out []tenantFile
 	for i, tn := range n.Content {
-		label := fmt.Sprintf("tenants[%d]", i)
-		if tn.Kind != yaml.MappingNode {
-			return nil, fmt.Errorf("%s (line %d): want a mapping (name, tenant-id, client-id, …)", label, tn.Line)
-		}
-		for k := 0; k+1 < len(tn.Content); k += 2 {
-			if tn.Content[k].Value == "name" {
-				label = fmt.Sprintf("tenant %q", tn.Content[k+1].Value)
-			}
-		}
-		sources := map[string][]string{}
-		for k := 0; k+1 < len(tn.Content); k += 2 {
-			key := tn.Content[k].Value
-			known := slices.Contains(tenantKeys, key)
-			if ok, list := tenantSourceKey(key); ok {
-				vals, err := sourceValue(key, list, tn.Content[k+1])
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", label, err)
-				}
-				sources[key] = vals
-				continue
-			}
-			if key == "client-secret" {
-				return nil, fmt.Errorf("%s: key %q (line %d): a secret's value never goes in the file: use client-secret-file or client-secret-env", label, key, tn.Content[k].Line)
-			}
-			if !known {
-				return nil, fmt.Errorf("%s: unknown key %q (line %d)%s", label, key, tn.Content[k].Line, pipelines.Suggest(key, allTenantKeys()))
-			}
-			if err := tenantValue(key, tn.Content[k+1]); err != nil {
-				return nil, fmt.Errorf("%s: %w", label, err)
-			}
-		}
-		t := tenantFile{Sources: sources}
-		if err := tn.Decode(&t); err != nil {
-			return nil, fmt.Errorf("%s: %s", label, oneLine(err.Error()))
+		t, err := readTenant(i, tn)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// readTenant checks every key of the tenant entry at index i before decoding it, so that an error names the tenant
+// and the key in the user's words, never YAML's.
+func readTenant(i int, tn *yaml.Node) (tenantFile, error) {
+	if tn.Kind != yaml.MappingNode {
+		return tenantFile{}, fmt.Errorf("tenants[%d] (line %d): want a mapping (name, tenant-id, client-id, …)", i, tn.Line)
+	}
+	label := tenantLabel(i, tn)
+	sources := map[string][]string{}
+	for k := 0; k+1 < len(tn.Content); k += 2 {
+		if err := readTenantKey(sources, tn.Content[k], tn.Content[k+1]); err != nil {
+			return tenantFile{}, fmt.Errorf("%s: %w", label, err)
+		}
+	}
+	t := tenantFile{Sources: sources}
+	if err := tn.Decode(&t); err != nil {
+		return tenantFile{}, fmt.Errorf("%s: %s", label, oneLine(err.Error()))
+	}
+	return t, nil
+}
+
+// tenantLabel names a tenant entry in messages: by its name when it has one, else by its place in the list.
+func tenantLabel(i int, tn *yaml.Node) string {
+	label := fmt.Sprintf("tenants[%d]", i)
+	for k := 0; k+1 < len(tn.Content); k += 2 {
+		if tn.Content[k].Value == "name" {
+			label = fmt.Sprintf("tenant %q", tn.Content[k+1].Value)
+		}
+	}
+	return label
+}
+
+// readTenantKey checks one key of a tenant's entry: a registered source's per-tenant setting is read into sources;
+// the others are the entry's own (tenantKeys), only checked here and decoded after.
+func readTenantKey(sources map[string][]string, kn, v *yaml.Node) error {
+	key := kn.Value
+	if ok, list := tenantSourceKey(key); ok {
+		vals, err := sourceValue(key, list, v)
+		if err != nil {
+			return err
+		}
+		sources[key] = vals
+		return nil
+	}
+	if key == "client-secret" {
+		return fmt.Errorf("key %q (line %d): a secret's value never goes in the file: use client-secret-file or client-secret-env", key, kn.Line)
+	}
+	if !slices.Contains(tenantKeys, key) {
+		return fmt.Errorf("unknown key %q (line %d)%s", key, kn.Line, pipelines.Suggest(key, allTenantKeys()))
+	}
+	return tenantValue(key, v)
 }
 
 // tenantValue checks the shape of a tenant entry's value, so that decoding it cannot fail with YAML's words.

@@ -60,31 +60,40 @@ func checkRanges(c *cli.Context, command string) error {
 		if !ok {
 			continue
 		}
-		bad := ""
-		switch f.(type) {
-		case *cli.IntFlag:
-			if v := float64(c.Int(name)); v < r.min || v > r.max {
-				bad = fmt.Sprintf("%d: want %.0f to %.0f", c.Int(name), r.min, r.max)
-			}
-		case *cli.Int64Flag:
-			if v := float64(c.Int64(name)); v < r.min || v > r.max {
-				bad = fmt.Sprintf("%d: want %.0f to %.0f", c.Int64(name), r.min, r.max)
-			}
-		case *cli.Float64Flag:
-			if v := c.Float64(name); v < r.min || v > r.max {
-				bad = fmt.Sprintf("%g: want %g to %g", v, r.min, r.max)
-			}
-		case *cli.DurationFlag:
-			if v := c.Duration(name); v < r.dmin || v > r.dmax {
-				bad = fmt.Sprintf("%s: want %s to %s", v, r.dmin, r.dmax)
-			}
-		}
-		if bad != "" {
+		if bad := r.violation(c, f); bad != "" {
 			return &exitError{code: exitUsage, err: fmt.Errorf("--%s %s: see 'seatlake %s --help'", name, bad, command)}
 		}
 	}
 	return nil
 }
+
+// violation says what is wrong with the value c holds for flag f, outside r: the value and the range in the flag's
+// own form; empty when it is within.
+func (r flagRange) violation(c *cli.Context, f cli.Flag) string {
+	name := f.Names()[0]
+	switch f.(type) {
+	case *cli.IntFlag:
+		if v := c.Int(name); r.outside(float64(v)) {
+			return fmt.Sprintf("%d: want %.0f to %.0f", v, r.min, r.max)
+		}
+	case *cli.Int64Flag:
+		if v := c.Int64(name); r.outside(float64(v)) {
+			return fmt.Sprintf("%d: want %.0f to %.0f", v, r.min, r.max)
+		}
+	case *cli.Float64Flag:
+		if v := c.Float64(name); r.outside(v) {
+			return fmt.Sprintf("%g: want %g to %g", v, r.min, r.max)
+		}
+	case *cli.DurationFlag:
+		if v := c.Duration(name); v < r.dmin || v > r.dmax {
+			return fmt.Sprintf("%s: want %s to %s", v, r.dmin, r.dmax)
+		}
+	}
+	return ""
+}
+
+// outside says whether a number is outside the range.
+func (r flagRange) outside(v float64) bool { return v < r.min || v > r.max }
 
 // sizeForms is what a size flag (--memory-limit) accepts.
 const sizeForms = "want auto, or a whole number of B, KiB, MiB or GiB such as 512MiB or 2GiB"
@@ -98,18 +107,7 @@ func wants(f cli.Flag) string {
 		if !bounded {
 			return "want a duration like 72h, 90m or 30s (hours, minutes, seconds: 2 days is 48h)"
 		}
-		var eg []string // examples within the range
-		for _, e := range []string{"72h", "24h", "6h", "90m", "15m", "30s", "5s"} {
-			if d, _ := time.ParseDuration(e); d >= r.dmin && d <= r.dmax && len(eg) < 3 {
-				eg = append(eg, e)
-			}
-		}
-		days := ""
-		if r.dmax >= 48*time.Hour {
-			days = ": 2 days is 48h"
-		}
-		return fmt.Sprintf("want a duration from %s to %s, like %s or %s (hours, minutes, seconds%s)", shortDuration(r.dmin), shortDuration(r.dmax),
-			strings.Join(eg[:len(eg)-1], ", "), eg[len(eg)-1], days)
+		return r.wantsDuration()
 	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
 		if bounded {
 			return fmt.Sprintf("want a whole number from %.0f to %.0f", r.min, r.max)
@@ -124,6 +122,22 @@ func wants(f cli.Flag) string {
 		return "want true or false"
 	}
 	return "see its help"
+}
+
+// wantsDuration says what a bounded duration flag accepts: its range, with up to three examples within it.
+func (r flagRange) wantsDuration() string {
+	var eg []string
+	for _, e := range []string{"72h", "24h", "6h", "90m", "15m", "30s", "5s"} {
+		if d, _ := time.ParseDuration(e); d >= r.dmin && d <= r.dmax && len(eg) < 3 {
+			eg = append(eg, e)
+		}
+	}
+	days := ""
+	if r.dmax >= 48*time.Hour {
+		days = ": 2 days is 48h"
+	}
+	return fmt.Sprintf("want a duration from %s to %s, like %s or %s (hours, minutes, seconds%s)", shortDuration(r.dmin), shortDuration(r.dmax),
+		strings.Join(eg[:len(eg)-1], ", "), eg[len(eg)-1], days)
 }
 
 // shortDuration is d as a person writes it: 24h, 1m, 90s (not 24h0m0s).
