@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seatlake/seatlake/internal/tenantsim"
+	"github.com/seatlake/seatlake/internal/tenantsim/simtest"
 	"github.com/seatlake/seatlake/load/warehouse"
 )
 
@@ -61,20 +61,9 @@ func seatlake(t *testing.T, env []string, args ...string) result {
 
 func startSim(t *testing.T, mutate func(*tenantsim.Config)) (*tenantsim.Sim, string, []string) {
 	t.Helper()
-	cfg := tenantsim.DefaultConfig()
-	cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = 7, 250, 4, 5000, "off"
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	sim, err := tenantsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim, base := simtest.Start(t, func(cfg *tenantsim.Config) {
+		cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = 7, 250, 4, 5000, "off"
+	}, mutate)
 	tenant, client, secret := sim.Credentials()
 	env := []string{
 		"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=" + client, "AZURE_CLIENT_SECRET=" + secret,
@@ -87,17 +76,7 @@ func startSim(t *testing.T, mutate func(*tenantsim.Config)) (*tenantsim.Sim, str
 // truth reads GET /_sim/truth as another tool would.
 func truth(t *testing.T, base string) map[string]int64 {
 	t.Helper()
-	resp, err := http.Get(base + "/_sim/truth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tr struct {
-		Tables map[string]int64 `json:"tables"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
-		t.Fatal(err)
-	}
+	tr := fullTruth(t, base)
 	if len(tr.Tables) == 0 {
 		t.Fatal("truth lists no tables")
 	}

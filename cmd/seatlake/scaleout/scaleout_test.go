@@ -25,6 +25,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/table"
 	"github.com/seatlake/seatlake/internal/tenantsim"
+	"github.com/seatlake/seatlake/internal/tenantsim/simtest"
 	"github.com/seatlake/seatlake/internal/testservices"
 	"github.com/seatlake/seatlake/pipelines"
 	"github.com/seatlake/seatlake/transform"
@@ -123,20 +124,9 @@ func (j *tenantJob) output() string {
 // first) and returns it, its base URL and the environment that points a seatlake run at it.
 func startTenant(t *testing.T, seed int64, mutate func(*tenantsim.Config)) (*tenantsim.Sim, string, []string) {
 	t.Helper()
-	cfg := tenantsim.DefaultConfig()
-	cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = seed, 40, 2, 300, "off"
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	sim, err := tenantsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim, base := simtest.Start(t, func(cfg *tenantsim.Config) {
+		cfg.Seed, cfg.Users, cfg.Days, cfg.SignIns, cfg.Throttle = seed, 40, 2, 300, "off"
+	}, mutate)
 	tenant, client, secret := sim.Credentials()
 	return sim, base, []string{
 		"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=" + client, "AZURE_CLIENT_SECRET=" + secret,
