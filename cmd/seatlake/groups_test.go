@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,10 +16,7 @@ import (
 // group_names_unknown finding say why, the groups are named by id, and check warns (exit 0).
 func TestCLIGroupNames(t *testing.T) {
 	_, base, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
+	wh := runInto(t, env)
 	groups := map[string]string{}
 	for _, row := range csvRows(t, wh, "SELECT group_id, display_name FROM graph_groups") {
 		groups[row[0]] = row[1]
@@ -43,21 +38,7 @@ func TestCLIGroupNames(t *testing.T) {
 
 	// The plan names the group too, and so does reclaim's decision on an approved row.
 	dir := t.TempDir()
-	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
-		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "reclaim-plan.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(strings.NewReader(string(raw))).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
+	recs, col := planOf(t, wh, dir)
 	approved := -1
 	for i, rec := range recs[1:] {
 		if id := rec[col["assigned_by_group"]]; id != "" {
@@ -73,10 +54,7 @@ func TestCLIGroupNames(t *testing.T) {
 		t.Fatal("the plan has no group-inherited row")
 	}
 	recs[approved][col["approve"]] = "yes"
-	plan := filepath.Join(dir, "approved.csv")
-	pf, _ := os.Create(plan)
-	csv.NewWriter(pf).WriteAll(recs)
-	pf.Close()
+	plan := writeCSV(t, filepath.Join(dir, "approved.csv"), recs)
 	r := seatlake(t, env, "reclaim", "--warehouse", wh, "--plan", plan, "--actor", "approver@contoso")
 	id := recs[approved][col["assigned_by_group"]]
 	if r.code != 0 || !strings.Contains(r.stdout, "inherited from group "+groups[id]+" ("+id+"): remove the user from that group") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -24,27 +23,8 @@ import (
 // plan again removes nothing more; the next run no longer sees the removed license.
 func TestCLIReclaim(t *testing.T) {
 	sim, base, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
-	dir := t.TempDir()
-	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
-		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
-	}
-	f, err := os.Open(filepath.Join(dir, "reclaim-plan.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
+	wh, dir := runInto(t, env), t.TempDir()
+	recs, col := planOf(t, wh, dir)
 	// A group-inherited candidate; a direct one of a product any sign-in proves (Microsoft 365, Entra ID, Power
 	// Automate) whose user then signs in; a direct Dynamics 365 one whose user signs in too (a sign-in is not
 	// Dynamics use); and another direct one. Four users.
@@ -77,10 +57,7 @@ func TestCLIReclaim(t *testing.T) {
 	for _, i := range []int{direct, group, active, dynamics} {
 		recs[i][col["approve"]] = "yes"
 	}
-	plan := filepath.Join(dir, "approved.csv")
-	pf, _ := os.Create(plan)
-	csv.NewWriter(pf).WriteAll(recs)
-	pf.Close()
+	plan := writeCSV(t, filepath.Join(dir, "approved.csv"), recs)
 	for _, i := range []int{active, dynamics} {
 		if !sim.SignInNow(recs[i][col["user_id"]]) {
 			t.Fatal("the simulator has no such user")
@@ -150,19 +127,8 @@ func TestCLIReclaimRefusals(t *testing.T) {
 	sim, _, env := startSim(t, func(c *tenantsim.Config) {
 		c.GraphPermissions = []string{"User.Read.All", "AuditLog.Read.All", "Organization.Read.All", "ReportSettings.Read.All", "Reports.Read.All"}
 	})
-	wh, dir := t.TempDir(), t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
-	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
-		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, "reclaim-plan.csv"))
-	recs, _ := csv.NewReader(strings.NewReader(string(b))).ReadAll()
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
+	wh, dir := runInto(t, env), t.TempDir()
+	recs, col := planOf(t, wh, dir)
 	var direct []int
 	for i, rec := range recs[1:] {
 		if rec[col["action"]] == "remove license" && rec[col["assigned_by_group"]] == "" && len(direct) < 2 &&
@@ -177,11 +143,7 @@ func TestCLIReclaimRefusals(t *testing.T) {
 		for _, i := range direct {
 			recs[i][col["approve"]] = approve
 		}
-		p := filepath.Join(dir, "plan.csv")
-		f, _ := os.Create(p)
-		csv.NewWriter(f).WriteAll(recs)
-		f.Close()
-		return p
+		return writeCSV(t, filepath.Join(dir, "plan.csv"), recs)
 	}
 	r := seatlake(t, env, "reclaim", "--warehouse", wh, "--plan", write("maybe"))
 	if r.code != 2 || !strings.Contains(r.stderr, "line "+strconv.Itoa(direct[0]+1)) || !strings.Contains(r.stderr, `"maybe"`) {

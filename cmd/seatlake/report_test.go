@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"html"
 	"image/png"
@@ -65,15 +64,7 @@ func TestCLIReport(t *testing.T) {
 	}
 	// The plan holds every candidate: as many rows as license_usage has reclaim and downgrade candidates.
 	want := csvRows(t, wh, "SELECT count(*) FILTER (WHERE reclaim_candidate) + count(*) FILTER (WHERE downgrade_to IS NOT NULL) FROM license_usage")[0][0]
-	f, err := os.Open(filepath.Join(out, "reclaim-plan.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readCSV(t, filepath.Join(out, "reclaim-plan.csv"))
 	if strconv.Itoa(len(recs)-1) != want || len(recs) < 10 {
 		t.Errorf("reclaim-plan.csv has %d candidates, license_usage %s", len(recs)-1, want)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -226,10 +225,7 @@ func everyTableWarehouse(t *testing.T) string {
 	}
 
 	dir := t.TempDir()
-	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
-		t.Fatalf("report --csv: exit %d: %s", r.code, r.stderr)
-	}
-	recs := readCSV(t, filepath.Join(dir, "reclaim-plan.csv"))
+	recs, _ := planOf(t, wh, dir)
 	if len(recs) < 2 {
 		t.Fatalf("the reclaim plan: %d lines", len(recs))
 	}
@@ -238,15 +234,7 @@ func everyTableWarehouse(t *testing.T) string {
 		t.Fatalf("the reclaim plan has no approve column: %v", recs[0])
 	}
 	recs[1][approve] = "yes"
-	plan := filepath.Join(dir, "approved.csv")
-	pf, err := os.Create(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := csv.NewWriter(pf).WriteAll(recs); err != nil {
-		t.Fatal(err)
-	}
-	pf.Close()
+	plan := writeCSV(t, filepath.Join(dir, "approved.csv"), recs)
 	if r := seatlake(t, env, "reclaim", "--warehouse", wh, "--plan", plan, "--actor", "reader@test"); r.code != 0 {
 		t.Fatalf("reclaim preview: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

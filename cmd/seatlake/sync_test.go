@@ -18,18 +18,6 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
-// ranWarehouse is a warehouse into which `seatlake run` loaded the default simulated tenant, and the environment
-// that points seatlake at that tenant.
-func ranWarehouse(t *testing.T) (string, []string) {
-	t.Helper()
-	_, _, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
-	return wh, env
-}
-
 // startJSMAssets serves an emulated JSM Assets that accepts the token on loopback until the test ends, and
 // returns it and its URL.
 func startJSMAssets(t *testing.T, token string) (*jsmassets.Server, string) {
@@ -273,11 +261,7 @@ func TestCLISyncServiceNow(t *testing.T) {
 // nothing landed) naming the setting or the entry to change, and one with the right mapping lands every row with its
 // values; a sync never exits 0 with rows skipped or empty.
 func TestCLISyncServiceNowColumnMapping(t *testing.T) {
-	_, _, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
+	wh, _ := ranWarehouse(t)
 	users := map[string]string{}
 	for _, row := range csvRows(t, wh, "SELECT id, coalesce(user_principal_name, '') FROM graph_users") {
 		users[row[0]] = row[1]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -228,18 +227,4 @@ func TestCLITwoTenantsOneConfigFile(t *testing.T) {
 			t.Errorf("events serve with every tenant: want warnings about contoso's credential and its environment's missing secret:\n%s", rcv.stderr)
 		}
 	}
-}
-
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
 }

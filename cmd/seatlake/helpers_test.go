@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// runInto runs `seatlake run --quiet` with the environment into a new temporary warehouse and returns the warehouse.
+func runInto(t *testing.T, env []string) string {
+	t.Helper()
+	wh := t.TempDir()
+	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	return wh
+}
+
+// ranWarehouse is a warehouse into which `seatlake run` loaded the default simulated tenant, and the environment
+// that points seatlake at that tenant.
+func ranWarehouse(t *testing.T) (string, []string) {
+	t.Helper()
+	_, _, env := startSim(t, nil)
+	return runInto(t, env), env
+}
+
+// planOf writes the report's CSV files of the warehouse into dir (`report --csv`) and returns the lines of
+// reclaim-plan.csv, the header first, and the index of each column by its name.
+func planOf(t *testing.T, wh, dir string) ([][]string, map[string]int) {
+	t.Helper()
+	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
+		t.Fatalf("report --csv: exit %d: %s", r.code, r.stderr)
+	}
+	recs := readCSV(t, filepath.Join(dir, "reclaim-plan.csv"))
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	return recs, col
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// writeCSV writes the lines to a CSV file at path (an approver's edited plan) and returns the path.
+func writeCSV(t *testing.T, path string, recs [][]string) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := csv.NewWriter(f).WriteAll(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
