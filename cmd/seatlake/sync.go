@@ -44,12 +44,9 @@ func syncCommand() *cli.Command {
 				&cli.IntFlag{Name: "chunk-size", Value: 500, Usage: "objects per submitResults request"},
 			}, common()...),
 			Action: func(c *cli.Context) error {
-				log, err := newLogger(c)
+				log, err := syncLogger(c)
 				if err != nil {
 					return err
-				}
-				if !pipelines.HasWarehouse(c.String("warehouse")) {
-					return noWarehouse(c.String("warehouse"))
 				}
 				var tenants []tenantFile
 				if fcJSM != nil {
@@ -98,12 +95,9 @@ func syncCommand() *cli.Command {
 					"the labels are read from sys_dictionary) or name (when a REST Insert Multiples entry maps each staging table by Column name)"},
 			}, common()...),
 			Action: func(c *cli.Context) error {
-				log, err := newLogger(c)
+				log, err := syncLogger(c)
 				if err != nil {
 					return err
-				}
-				if !pipelines.HasWarehouse(c.String("warehouse")) {
-					return noWarehouse(c.String("warehouse"))
 				}
 				sn, err := pipelines.ServiceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
 				if err != nil {
@@ -118,6 +112,18 @@ func syncCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// syncLogger begins every sync: its logger, once the warehouse it reads is known to be there.
+func syncLogger(c *cli.Context) (*slog.Logger, error) {
+	log, err := newLogger(c)
+	if err != nil {
+		return nil, err
+	}
+	if !pipelines.HasWarehouse(c.String("warehouse")) {
+		return nil, noWarehouse(c.String("warehouse"))
+	}
+	return log, nil
 }
 
 // setting reads one setting of a sync target by its flag's name: from the command line (flagSetting) or, for
