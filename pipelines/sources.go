@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -64,30 +65,75 @@ func containsTable(ts []*table.Table, t *table.Table) bool {
 }
 
 // goRegistered starts the registered sources' streams in g, each writing through its table's sink. A failed
-// optional stream is recorded as missing; any other failure fails the run, as a Graph stream's does.
+// optional stream is recorded as missing; a failed stream of a scope drops the scope (see source.Stream.Scope);
+// any other failure fails the run, as a Graph stream's does.
 func (r *run) goRegistered(ctx context.Context, g *errgroup.Group, rs []registered, txn *warehouse.Txn, sinks map[*table.Table]*asyncSink) {
 	for _, x := range rs {
+		scopes := map[string][]source.Stream{}
+		var order []string
 		for _, st := range x.streams {
-			sink := sinks[st.Table]
-			g.Go(func() error {
-				stats := r.streamStats(st.Name)
-				p := r.progress.stream(st.Name, 0, stats, &sink.rows)
-				err := st.Run(ctx, r.sourceEnv(x.src, stats, txn), sink)
-				p.done()
-				if err != nil && st.Optional && ctx.Err() == nil {
-					r.mu.Lock()
-					r.sum.Missing = append(r.sum.Missing, st.Name+": "+err.Error())
-					r.mu.Unlock()
-					r.log.Error("optional stream not read", "stream", st.Name, "err", err)
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("%s: %w", st.Name, err)
-				}
-				return nil
-			})
+			if st.Scope == "" {
+				g.Go(func() error { return r.runStream(ctx, x.src, st, sinks[st.Table], &sinks[st.Table].rows, txn) })
+				continue
+			}
+			if _, ok := scopes[st.Scope]; !ok {
+				order = append(order, st.Scope)
+			}
+			scopes[st.Scope] = append(scopes[st.Scope], st)
+		}
+		for _, scope := range order {
+			g.Go(func() error { return r.runScope(ctx, x.src, scope, scopes[scope], txn, sinks) })
 		}
 	}
+}
+
+// runStream runs one stream into sink.
+func (r *run) runStream(ctx context.Context, src source.Source, st source.Stream, sink table.Sink, rows *atomic.Int64, txn *warehouse.Txn) error {
+	stats := r.streamStats(st.Name)
+	p := r.progress.stream(st.Name, 0, stats, rows)
+	err := st.Run(ctx, r.sourceEnv(src, stats, txn), sink)
+	p.done()
+	if err != nil && st.Optional && ctx.Err() == nil {
+		r.missing(st.Name+": "+err.Error(), "optional stream not read", "stream", st.Name, "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", st.Name, err)
+	}
+	return nil
+}
+
+// runScope runs one scope's streams side by side; they land together or not at all.
+func (r *run) runScope(ctx context.Context, src source.Source, scope string, streams []source.Stream, txn *warehouse.Txn, sinks map[*table.Table]*asyncSink) error {
+	var tables []*table.Table
+	for _, st := range streams {
+		if !containsTable(tables, st.Table) {
+			tables = append(tables, st.Table)
+		}
+	}
+	es := r.envSinks(sinks, tables)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, st := range streams {
+		st.Optional = false // a scope is whole
+		g.Go(func() error { return r.runStream(gctx, src, st, es[st.Table], &es[st.Table].rows, txn) })
+	}
+	err := g.Wait()
+	if serr := r.settle(ctx, scope, es, err == nil); err == nil {
+		err = serr
+	}
+	if err != nil && ctx.Err() == nil {
+		r.missing(fmt.Sprintf("%s %s: %v", src.Name(), scope, err), "scope not read", "source", src.Name(), "scope", scope, "err", err)
+		return nil
+	}
+	return err
+}
+
+// missing records a part of the run that could not be read.
+func (r *run) missing(part, msg string, attrs ...any) {
+	r.mu.Lock()
+	r.sum.Missing = append(r.sum.Missing, part)
+	r.mu.Unlock()
+	r.log.Error(msg, attrs...)
 }
 
 // sourceEnv is what a registered source's stream gets from this run; its state keys are prefixed with the

@@ -46,55 +46,65 @@ func (exampleSource) Name() string           { return "example" }
 func (exampleSource) Tables() []*table.Table { return []*table.Table{exampleItems} }
 func (exampleSource) Settings() []source.Setting {
 	return []source.Setting{
-		{Key: "example-url", Kind: source.URL, Help: "the example service's items URL", PerTenant: true},
+		{Key: "example-url", Kind: source.URLs, Help: "an example service's items URL, each read on its own", PerTenant: true},
 		{Key: "example-page-size", Kind: source.Int, Default: "50", Min: "1", Max: "1000", Help: "items per request"},
 	}
 }
 
 func (s exampleSource) Streams(v source.Values) []source.Stream {
 	r := source.Read(s.Settings(), v)
-	u, top := r.String("example-url"), r.Int("example-page-size")
-	if u == "" {
-		return nil
+	var streams []source.Stream
+	for _, u := range r.Strings("example-url") {
+		streams = append(streams, source.Stream{Name: exampleItems.Name + " " + u, Table: exampleItems, Scope: u,
+			Run: func(ctx context.Context, env source.Env, sink table.Sink) error {
+				return readExample(ctx, env, sink, u, r.Int("example-page-size"))
+			}})
 	}
-	return []source.Stream{{Name: exampleItems.Name, Table: exampleItems, Run: func(ctx context.Context, env source.Env, sink table.Sink) error {
-		bt := table.NewBatcher(memory.DefaultAllocator, exampleItems, env.BatchRows, sink)
-		defer bt.Release()
-		prov := table.NewProvenance(bt.Builder(), env.TenantID, env.RunID, env.ExtractedAt)
-		client := env.Client("")
-		var buf bytes.Buffer
-		for skip := 0; ; skip += top {
-			if err := client.Get(ctx, fmt.Sprintf("%s?top=%d&skip=%d", u, top, skip), &buf); err != nil {
+	return streams
+}
+
+// readExample reads one example service's items.
+func readExample(ctx context.Context, env source.Env, sink table.Sink, u string, top int) error {
+	bt := table.NewBatcher(memory.DefaultAllocator, exampleItems, env.BatchRows, sink)
+	defer bt.Release()
+	prov := table.NewProvenance(bt.Builder(), env.TenantID, env.RunID, env.ExtractedAt)
+	client := env.Client("")
+	var buf bytes.Buffer
+	for skip := 0; ; skip += top {
+		if err := client.Get(ctx, fmt.Sprintf("%s?top=%d&skip=%d", u, top, skip), &buf); err != nil {
+			return err
+		}
+		var page examplePage
+		if err := json.Unmarshal(buf.Bytes(), &page); err != nil {
+			return fmt.Errorf("reading the example page: %w", err)
+		}
+		for _, it := range page.Value {
+			prov.Append()
+			b := bt.Builder()
+			b.Field(3).(*array.StringBuilder).Append(it.ID)
+			b.Field(4).(*array.StringBuilder).Append(it.Name)
+			b.Field(5).(*array.Int64Builder).Append(it.Size)
+			if err := bt.RowDone(ctx); err != nil {
 				return err
 			}
-			var page examplePage
-			if err := json.Unmarshal(buf.Bytes(), &page); err != nil {
-				return fmt.Errorf("reading the example page: %w", err)
-			}
-			for _, it := range page.Value {
-				prov.Append()
-				b := bt.Builder()
-				b.Field(3).(*array.StringBuilder).Append(it.ID)
-				b.Field(4).(*array.StringBuilder).Append(it.Name)
-				b.Field(5).(*array.Int64Builder).Append(it.Size)
-				if err := bt.RowDone(ctx); err != nil {
-					return err
-				}
-			}
-			if !page.Next {
-				return bt.Flush(ctx)
-			}
 		}
-	}}}
+		if !page.Next {
+			return bt.Flush(ctx)
+		}
+	}
 }
 
 func (s exampleSource) Check(ctx context.Context, v source.Values, env source.Env) []source.Check {
-	u := source.Read(s.Settings(), v).String("example-url")
-	var buf bytes.Buffer
-	if err := env.Client("").Get(ctx, u+"?top=1&skip=0", &buf); err != nil {
-		return []source.Check{{Target: u, Name: "items", Status: source.Fail, Detail: err.Error(), Action: "check example-url"}}
+	var out []source.Check
+	for _, u := range source.Read(s.Settings(), v).Strings("example-url") {
+		var buf bytes.Buffer
+		if err := env.Client("").Get(ctx, u+"?top=1&skip=0", &buf); err != nil {
+			out = append(out, source.Check{Target: u, Name: "items", Status: source.Fail, Detail: err.Error(), Action: "check example-url"})
+			continue
+		}
+		out = append(out, source.Check{Target: u, Name: "items", Status: source.OK, Detail: "the items answer"})
 	}
-	return []source.Check{{Target: u, Name: "items", Status: source.OK, Detail: "the items answer"}}
+	return out
 }
 
 type examplePage struct {
@@ -106,17 +116,22 @@ type examplePage struct {
 	Next bool `json:"next"`
 }
 
-// exampleService serves n items in pages and counts the requests.
-func exampleService(t *testing.T, n int) (*httptest.Server, *atomic.Int64) {
+// exampleService serves n items named <prefix>-NNN in pages, answers 404 from item failFrom on (when > 0), and
+// counts the requests.
+func exampleService(t *testing.T, prefix string, n, failFrom int) (*httptest.Server, *atomic.Int64) {
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		top, _ := strconv.Atoi(r.URL.Query().Get("top"))
 		skip, _ := strconv.Atoi(r.URL.Query().Get("skip"))
+		if failFrom > 0 && skip >= failFrom {
+			http.Error(w, "gone", http.StatusNotFound)
+			return
+		}
 		page := map[string]any{"next": skip+top < n}
 		var items []map[string]any
 		for i := skip; i < min(skip+top, n); i++ {
-			items = append(items, map[string]any{"id": fmt.Sprintf("item-%03d", i), "name": fmt.Sprintf("Item %d", i), "size": i * 10})
+			items = append(items, map[string]any{"id": fmt.Sprintf("%s-%03d", prefix, i), "name": fmt.Sprintf("Item %d", i), "size": i * 10})
 		}
 		page["value"] = items
 		json.NewEncoder(w).Encode(page)
@@ -127,13 +142,13 @@ func exampleService(t *testing.T, n int) (*httptest.Server, *atomic.Int64) {
 
 func TestCLIASourcePlugsInWithOneLine(t *testing.T) {
 	_, base, simEnv := startSim(t, nil)
-	srv, requests := exampleService(t, 120)
+	srv, requests := exampleService(t, "item", 120, 0)
 	dir := t.TempDir()
 	env := append(simEnv, "SEATLAKE_TEST_EXAMPLE_SOURCE=1")
 	tenantID, clientID := envValue(simEnv, "AZURE_TENANT_ID"), envValue(simEnv, "AZURE_CLIENT_ID")
 	config := func(top, url string) string {
 		f := filepath.Join(dir, "seatlake.yaml")
-		body := fmt.Sprintf("example-page-size: %s\ntenants:\n  - name: contoso\n    tenant-id: %s\n    client-id: %s\n    client-secret-env: AZURE_CLIENT_SECRET\n    authority-host: %s\n    graph-endpoint: %s\n    example-url: %s\n",
+		body := fmt.Sprintf("example-page-size: %s\ntenants:\n  - name: contoso\n    tenant-id: %s\n    client-id: %s\n    client-secret-env: AZURE_CLIENT_SECRET\n    authority-host: %s\n    graph-endpoint: %s\n    example-url: [%s]\n",
 			top, tenantID, clientID, base, base, url)
 		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -148,7 +163,7 @@ func TestCLIASourcePlugsInWithOneLine(t *testing.T) {
 	for _, bad := range []struct{ top, url, want string }{
 		{"0", srv.URL, `example-page-size "0": must be between 1 and 1000`},
 		{"many", srv.URL, `example-page-size "many": want a whole number`},
-		{"40", "ftp://example", `tenant "contoso": example-url "ftp://example": want a URL`},
+		{"40", "ftp://example", `tenant "contoso": example-url "ftp://example": want a list of URLs`},
 	} {
 		r := seatlake(t, env, "config", "validate", "--config", config(bad.top, bad.url))
 		if r.code != exitUsage || !strings.Contains(r.stderr, bad.want) {
@@ -181,6 +196,18 @@ func TestCLIASourcePlugsInWithOneLine(t *testing.T) {
 	q := seatlake(t, env, "query", "-w", wh, "--format", "csv", "SELECT count(*) AS n, count(DISTINCT id) AS ids, sum(size) AS size FROM example_items")
 	if want := "n,ids,size\n120,120,71400\n"; q.stdout != want {
 		t.Errorf("example_items through the views:\n%s%s\nwant\n%s", q.stdout, q.stderr, want)
+	}
+
+	// Each URL is a scope of its own: one that fails after a page is named as missing and lands none of its rows,
+	// the other lands whole, and the run is incomplete (exit 3), not failed.
+	broken, _ := exampleService(t, "broken", 100, 40)
+	r = seatlake(t, env, "run", "--config", config("40", srv.URL+", "+broken.URL), "-w", wh, "--progress", "never")
+	if r.code != exitIncomplete || !strings.Contains(r.stdout+r.stderr, "example "+broken.URL+": ") {
+		t.Errorf("run with a failing scope: exit %d, want %d naming %q as missing\n%s%s", r.code, exitIncomplete, "example "+broken.URL, r.stdout, r.stderr)
+	}
+	q = seatlake(t, env, "query", "-w", wh, "--format", "csv", "SELECT count(*) AS n, count(*) FILTER (WHERE id LIKE 'broken-%') AS broken FROM example_items")
+	if want := "n,broken\n120,0\n"; q.stdout != want {
+		t.Errorf("example_items after a failing scope:\n%s%s\nwant\n%s", q.stdout, q.stderr, want)
 	}
 }
 

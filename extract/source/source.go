@@ -61,6 +61,11 @@ const (
 type Stream struct {
 	Name  string // unique within the run (progress, statistics): the table's name, then the scope if several
 	Table *table.Table
+	// Scope names the part of the tenant the stream reads when the source reads several on their own (an
+	// environment's URL); empty for the tenant as a whole. A scope's streams land together or not at all: when one
+	// fails, the scope's snapshot rows are dropped (its tables keep their last snapshot for it), the scope is named
+	// as missing and the run goes on with the other scopes, incomplete.
+	Scope string
 	// Optional streams are evidence, not the roster: a failure is recorded as missing and the run goes on.
 	Optional bool
 	Run      func(ctx context.Context, env Env, sink table.Sink) error
