@@ -1,13 +1,10 @@
 package main
 
 import (
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 )
 
 // TestCLISyncsCarryProductNames: after a run against the simulator, both syncs carry Microsoft's product names
@@ -20,12 +17,10 @@ func TestCLISyncsCarryProductNames(t *testing.T) {
 	if r := seatlake(t, []string{"SEATLAKE_JSM_ASSETS_TOKEN=tok"}, "sync", "jsm-assets", "--warehouse", wh, "--url", asrvURL); r.code != 0 {
 		t.Fatalf("Assets sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	sn := servicenow.New("seatlake.integration", "pw", "c", "s")
-	ssrv := httptest.NewServer(sn)
-	defer ssrv.Close()
+	sn, snURL := startServiceNow(t, "pw", "c", "s")
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("pw"), 0o600)
-	if r := seatlake(t, nil, "sync", "servicenow", "--warehouse", wh, "--instance-url", ssrv.URL, "--user", "seatlake.integration", "--password-file", pw); r.code != 0 {
+	if r := seatlake(t, nil, "sync", "servicenow", "--warehouse", wh, "--instance-url", snURL, "--user", "seatlake.integration", "--password-file", pw); r.code != 0 {
 		t.Fatalf("ServiceNow sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	tenant := csvRows(t, wh, "SELECT DISTINCT tenant_id FROM graph_users")[0][0]

@@ -29,6 +29,16 @@ func startJSMAssets(t *testing.T, token string) (*jsmassets.Server, string) {
 	return emu, srv.URL
 }
 
+// startServiceNow serves an emulated ServiceNow instance on loopback until the test ends, its integration user
+// seatlake.integration with the password (and the OAuth client, when clientID is not empty), and returns it and its URL.
+func startServiceNow(t *testing.T, password, clientID, clientSecret string) (*servicenow.Server, string) {
+	t.Helper()
+	sn := servicenow.New("seatlake.integration", password, clientID, clientSecret)
+	srv := httptest.NewServer(sn)
+	t.Cleanup(srv.Close)
+	return sn, srv.URL
+}
+
 // A sync into the emulated Assets: what Assets holds afterwards equals the marts (persons, subscriptions,
 // assignments, and the assignments by status), with no object error, the users with no activity at all included
 // (their last activity left out, not sent empty); a second sync creates and changes nothing; an execution status
@@ -323,16 +333,14 @@ func TestCLISyncServiceNowColumnMapping(t *testing.T) {
 // checks the sync section.
 func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
 	_, _, env := startSim(t, nil)
-	sn := servicenow.New("seatlake.integration", "pw-from-file", "", "")
-	srv := httptest.NewServer(sn)
-	defer srv.Close()
+	sn, snURL := startServiceNow(t, "pw-from-file", "", "")
 	dir := t.TempDir()
 	wh := filepath.Join(dir, "wh")
 	pw := filepath.Join(dir, "password")
 	os.WriteFile(pw, []byte("pw-from-file"), 0o600)
 	cfg := filepath.Join(dir, "seatlake.yaml")
 	write := func(passwordKey string) {
-		os.WriteFile(cfg, []byte("warehouse: "+wh+"\nthen-sync: [servicenow]\nsync:\n  servicenow:\n    instance-url: "+srv.URL+
+		os.WriteFile(cfg, []byte("warehouse: "+wh+"\nthen-sync: [servicenow]\nsync:\n  servicenow:\n    instance-url: "+snURL+
 			"\n    user: seatlake.integration\n    "+passwordKey+": "+pw+"\n"), 0o600)
 	}
 	write("pasword-file")
@@ -359,8 +367,8 @@ func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
 		t.Errorf("syncs: %v", rows)
 	}
 	// `seatlake check` probes the sync targets of the file: tonight's refused password fails today.
-	if r := seatlake(t, env, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" import set API") ||
-		!strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" credentials") || !strings.Contains(r.stdout, "OK   - servicenow "+srv.URL+" column mapping: labels") {
+	if r := seatlake(t, env, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, "OK   - servicenow "+snURL+" import set API") ||
+		!strings.Contains(r.stdout, "OK   - servicenow "+snURL+" credentials") || !strings.Contains(r.stdout, "OK   - servicenow "+snURL+" column mapping: labels") {
 		t.Errorf("check with a working ServiceNow: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	sn.SetPassword("rotated")
@@ -375,17 +383,15 @@ func TestCLIRunThenSyncFromTheConfigFile(t *testing.T) {
 // column-mapping: name without REST Insert Multiples entries; with the entries every ServiceNow line is OK.
 func TestCLICheckServiceNowSetUp(t *testing.T) {
 	_, _, env := startSim(t, nil)
-	sn := servicenow.New("seatlake.integration", "pw", "client-1", "client-secret-value")
-	srv := httptest.NewServer(sn)
-	defer srv.Close()
+	sn, snURL := startServiceNow(t, "pw", "client-1", "client-secret-value")
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	os.WriteFile(secret, []byte("client-secret-value"), 0o600)
 	cfg := filepath.Join(dir, "seatlake.yaml")
-	os.WriteFile(cfg, []byte("warehouse: "+filepath.Join(dir, "wh")+"\nsync:\n  servicenow:\n    instance-url: "+srv.URL+
+	os.WriteFile(cfg, []byte("warehouse: "+filepath.Join(dir, "wh")+"\nsync:\n  servicenow:\n    instance-url: "+snURL+
 		"\n    client-id: client-1\n    client-secret-file: "+secret+"\n    column-mapping: name\n"), 0o600)
 	line := func(status, check string) string {
-		return fmt.Sprintf("%-4s - servicenow %s %s: ", status, srv.URL, check)
+		return fmt.Sprintf("%-4s - servicenow %s %s: ", status, snURL, check)
 	}
 	r := seatlake(t, env, "check", "--config", cfg)
 	if r.code != 1 || !strings.Contains(r.stdout, line("FAIL", "OAuth client credentials")) || !strings.Contains(r.stdout, "glide.oauth.inbound.client.credential.grant_type.enabled") ||

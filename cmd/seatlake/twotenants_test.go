@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
-	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -49,9 +48,7 @@ func TestCLITwoTenantsOneConfigFile(t *testing.T) {
 	for _, e := range []*jsmassets.Server{shared, emuA, emuB} {
 		e.SetBase(assetsSrv.URL)
 	}
-	sn := servicenow.New("seatlake.integration", "sn-password", "", "")
-	snSrv := httptest.NewServer(sn)
-	defer snSrv.Close()
+	_, snURL := startServiceNow(t, "sn-password", "", "")
 
 	cfg := filepath.Join(dir, "seatlake.yaml")
 	write := func(ownTokens bool) {
@@ -61,7 +58,7 @@ func TestCLITwoTenantsOneConfigFile(t *testing.T) {
 			b += "    jsm-assets-token-file: " + writeSecret(t, dir, "assets-b", "token-b") + "\n"
 		}
 		os.WriteFile(cfg, []byte("warehouse: "+wh+"\nsync:\n  jsm-assets:\n    url: "+assetsSrv.URL+"\n    token-file: "+writeSecret(t, dir, "assets-shared", "token-shared")+
-			"\n  servicenow:\n    instance-url: "+snSrv.URL+"\n    user: seatlake.integration\n    password-file: "+writeSecret(t, dir, "sn-password", "sn-password")+
+			"\n  servicenow:\n    instance-url: "+snURL+"\n    user: seatlake.integration\n    password-file: "+writeSecret(t, dir, "sn-password", "sn-password")+
 			"\ntenants:\n"+a+b), 0o600)
 	}
 	write(false)
