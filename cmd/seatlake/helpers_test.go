@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
 // runInto runs `seatlake run --quiet` with the environment into a new temporary warehouse and returns the warehouse.
@@ -23,6 +25,15 @@ func ranWarehouse(t *testing.T) (string, []string) {
 	t.Helper()
 	_, _, env := startSim(t, nil)
 	return runInto(t, env), env
+}
+
+// startSeeded starts a simulated tenant of the seed (so its own tenant id), as startSim does, and returns it, its
+// base URL and its client secret, for a config file's tenants list.
+func startSeeded(t *testing.T, seed int64) (*tenantsim.Sim, string, string) {
+	t.Helper()
+	sim, base, _ := startSim(t, func(c *tenantsim.Config) { c.Seed = seed })
+	_, _, secret := sim.Credentials()
+	return sim, base, secret
 }
 
 // planOf writes the report's CSV files of the warehouse into dir (`report --csv`) and returns the lines of

@@ -416,11 +416,9 @@ func TestCLICheckServiceNowSetUp(t *testing.T) {
 // Several tenants into Assets, each into its own import source (its token named in its entry of the config file):
 // each source holds its tenant's people only.
 func TestCLISyncJSMAssetsImportSourcePerTenant(t *testing.T) {
-	simA, baseA, _ := startSim(t, func(c *tenantsim.Config) { c.Seed = 11 })
-	simB, baseB, _ := startSim(t, func(c *tenantsim.Config) { c.Seed = 12 })
+	simA, baseA, secretA := startSeeded(t, 11)
+	simB, baseB, secretB := startSeeded(t, 12)
 	dir := t.TempDir()
-	_, _, secretA := simA.Credentials()
-	_, _, secretB := simB.Credentials()
 	wh := filepath.Join(dir, "wh")
 	emuA, emuB := jsmassets.New("token-a"), jsmassets.New("token-b")
 	// One Assets API, two import sources: the token says which.

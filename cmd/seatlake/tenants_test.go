@@ -116,11 +116,9 @@ func tenantYAML(name string, sim *tenantsim.Sim, base, secretFile string) string
 }
 
 func TestCLITwoTenantsOneFailing(t *testing.T) {
-	simA, baseA, _ := startSim(t, func(c *tenantsim.Config) { c.Seed = 11 })
-	simB, baseB, _ := startSim(t, func(c *tenantsim.Config) { c.Seed = 12 })
+	simA, baseA, secretA := startSeeded(t, 11)
+	simB, baseB, secretB := startSeeded(t, 12)
 	dir := t.TempDir()
-	_, _, secretA := simA.Credentials()
-	_, _, secretB := simB.Credentials()
 	fileA := writeSecret(t, dir, "a", secretA)
 	fileB := writeSecret(t, dir, "b", "not-the-secret")
 	wh := filepath.Join(dir, "wh")
