@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seatlake/seatlake/internal/csvtest"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -54,7 +55,7 @@ func TestCLIGroupNames(t *testing.T) {
 		t.Fatal("the plan has no group-inherited row")
 	}
 	recs[approved][col["approve"]] = "yes"
-	plan := writeCSV(t, filepath.Join(dir, "approved.csv"), recs)
+	plan := csvtest.Write(t, filepath.Join(dir, "approved.csv"), recs)
 	r := seatlake(t, env, "reclaim", "--warehouse", wh, "--plan", plan, "--actor", "approver@contoso")
 	id := recs[approved][col["assigned_by_group"]]
 	if r.code != 0 || !strings.Contains(r.stdout, "inherited from group "+groups[id]+" ("+id+"): remove the user from that group") {

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"encoding/csv"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/seatlake/seatlake/internal/csvtest"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -43,40 +42,10 @@ func planOf(t *testing.T, wh, dir string) ([][]string, map[string]int) {
 	if r := seatlake(t, nil, "report", "--warehouse", wh, "--csv", dir); r.code != 0 {
 		t.Fatalf("report --csv: exit %d: %s", r.code, r.stderr)
 	}
-	recs := readCSV(t, filepath.Join(dir, "reclaim-plan.csv"))
+	recs := csvtest.Read(t, filepath.Join(dir, "reclaim-plan.csv"))
 	col := map[string]int{}
 	for i, h := range recs[0] {
 		col[h] = i
 	}
 	return recs, col
-}
-
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
-}
-
-// writeCSV writes the lines to a CSV file at path (an approver's edited plan) and returns the path.
-func writeCSV(t *testing.T, path string, recs [][]string) string {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := csv.NewWriter(f).WriteAll(recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seatlake/seatlake/internal/csvtest"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -57,7 +58,7 @@ func TestCLIReclaim(t *testing.T) {
 	for _, i := range []int{direct, group, active, dynamics} {
 		recs[i][col["approve"]] = "yes"
 	}
-	plan := writeCSV(t, filepath.Join(dir, "approved.csv"), recs)
+	plan := csvtest.Write(t, filepath.Join(dir, "approved.csv"), recs)
 	for _, i := range []int{active, dynamics} {
 		if !sim.SignInNow(recs[i][col["user_id"]]) {
 			t.Fatal("the simulator has no such user")
@@ -143,7 +144,7 @@ func TestCLIReclaimRefusals(t *testing.T) {
 		for _, i := range direct {
 			recs[i][col["approve"]] = approve
 		}
-		return writeCSV(t, filepath.Join(dir, "plan.csv"), recs)
+		return csvtest.Write(t, filepath.Join(dir, "plan.csv"), recs)
 	}
 	r := seatlake(t, env, "reclaim", "--warehouse", wh, "--plan", write("maybe"))
 	if r.code != 2 || !strings.Contains(r.stderr, "line "+strconv.Itoa(direct[0]+1)) || !strings.Contains(r.stderr, `"maybe"`) {

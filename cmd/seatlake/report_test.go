@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/csvtest"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 	"github.com/seatlake/seatlake/pipelines"
 )
@@ -64,7 +65,7 @@ func TestCLIReport(t *testing.T) {
 	}
 	// The plan holds every candidate: as many rows as license_usage has reclaim and downgrade candidates.
 	want := csvRows(t, wh, "SELECT count(*) FILTER (WHERE reclaim_candidate) + count(*) FILTER (WHERE downgrade_to IS NOT NULL) FROM license_usage")[0][0]
-	recs := readCSV(t, filepath.Join(out, "reclaim-plan.csv"))
+	recs := csvtest.Read(t, filepath.Join(out, "reclaim-plan.csv"))
 	if strconv.Itoa(len(recs)-1) != want || len(recs) < 10 {
 		t.Errorf("reclaim-plan.csv has %d candidates, license_usage %s", len(recs)-1, want)
 	}

@@ -22,6 +22,7 @@ import (
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	itable "github.com/apache/iceberg-go/table"
 
+	"github.com/seatlake/seatlake/internal/csvtest"
 	"github.com/seatlake/seatlake/internal/testservices"
 	"github.com/seatlake/seatlake/load/warehouse"
 )
@@ -234,7 +235,7 @@ func everyTableWarehouse(t *testing.T) string {
 		t.Fatalf("the reclaim plan has no approve column: %v", recs[0])
 	}
 	recs[1][approve] = "yes"
-	plan := writeCSV(t, filepath.Join(dir, "approved.csv"), recs)
+	plan := csvtest.Write(t, filepath.Join(dir, "approved.csv"), recs)
 	if r := seatlake(t, env, "reclaim", "--warehouse", wh, "--plan", plan, "--actor", "reader@test"); r.code != 0 {
 		t.Fatalf("reclaim preview: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
+	"github.com/seatlake/seatlake/internal/csvtest"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 )
 
@@ -161,7 +162,7 @@ func TestCLITwoTenantsOneConfigFile(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "seatlake report  tenant fabrikam ("+idB+")") || strings.Contains(r.stdout, "tenant contoso") {
 		t.Errorf("report --tenant fabrikam: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if plan := readCSV(t, filepath.Join(out, "reclaim-plan.csv")); len(plan) < 2 || plan[0][1] != "tenant_name" || plan[1][1] != "fabrikam" {
+	if plan := csvtest.Read(t, filepath.Join(out, "reclaim-plan.csv")); len(plan) < 2 || plan[0][1] != "tenant_name" || plan[1][1] != "fabrikam" {
 		t.Errorf("the plan's tenant_name: %v", plan[:min(len(plan), 2)])
 	}
 	// Without the config file, the names the runs recorded.

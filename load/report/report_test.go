@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/csvtest"
 	"github.com/seatlake/seatlake/transform"
 )
 
@@ -62,15 +62,7 @@ func martsOf(t *testing.T, name string) (*sql.DB, []map[string]string) {
 	if _, err := db.Exec("CREATE VIEW license_usage_history AS SELECT * FROM license_usage"); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "expected_license_position.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := csvtest.Read(t, filepath.Join(dir, "expected_license_position.csv"))
 	var rows []map[string]string
 	for _, r := range recs[1:] {
 		m := map[string]string{}
