@@ -111,10 +111,7 @@ func post(t *testing.T, url, ctype, body string) int {
 func TestCLIEventsServe(t *testing.T) {
 	const n = 30
 	sim, base, env := startSim(t, nil) // the plan comes from the sender, which has this simulator apply it
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
+	wh := runInto(t, env)
 	name := "finops-" + sim.FinOpsURLs()[0][strings.LastIndexByte(sim.FinOpsURLs()[0], ':')+1:]
 	if r := seatlake(t, env, "events", "new-endpoint", "--warehouse", wh); r.code != 0 || !strings.Contains(r.stdout, "/finops/events/"+name+"/") {
 		t.Fatalf("new-endpoint: exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -83,6 +83,17 @@ func truth(t *testing.T, base string) map[string]int64 {
 	return tr.Tables
 }
 
+// wantTruth checks that each raw table of the warehouse has the rows the tenant's truth says, when (the moment, for
+// the message) is.
+func wantTruth(t *testing.T, wh, base, when string) {
+	t.Helper()
+	for table, want := range truth(t, base) {
+		if got := queryCount(t, wh, table); got != want {
+			t.Errorf("%s, %s has %d rows, the tenant %d", when, table, got, want)
+		}
+	}
+}
+
 func queryCount(t *testing.T, wh, table string) int64 {
 	t.Helper()
 	r := seatlake(t, nil, "query", "--warehouse", wh, "--format", "csv", "SELECT count(*) AS n FROM "+table)
@@ -112,11 +123,7 @@ func TestCLIRunMatchesTruth(t *testing.T) {
 			t.Errorf("run summary lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	for table, want := range truth(t, base) {
-		if got := queryCount(t, wh, table); got != want {
-			t.Errorf("%s: the warehouse has %d rows, the tenant %d", table, got, want)
-		}
-	}
+	wantTruth(t, wh, base, "after the run")
 	// The run row says, per stream, what it did: pages, rows, requests, and the windows of a windowed stream.
 	var streams map[string]struct {
 		Rows, Pages, Requests, Windows int64
@@ -197,10 +204,7 @@ func listing(t *testing.T, wh string) []string {
 // metadata, no commit, the same answers; its files are orphans for maintenance, and the next run completes.
 func TestCLIKilledRunLeavesWarehouseUnchanged(t *testing.T) {
 	sim, base, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("first run: exit %d: %s", r.code, r.stderr)
-	}
+	wh := runInto(t, env)
 	before := listing(t, wh)
 	had := map[string]bool{}
 	for _, l := range before {
@@ -254,20 +258,12 @@ func TestCLIKilledRunLeavesWarehouseUnchanged(t *testing.T) {
 			t.Errorf("the killed run left %s, more than uncommitted data files", name)
 		}
 	}
-	for table, want := range truth(t, base) {
-		if got := queryCount(t, wh, table); got != want {
-			t.Errorf("after the kill, %s has %d rows, want %d", table, got, want)
-		}
-	}
+	wantTruth(t, wh, base, "after the kill")
 	// The next run succeeds, and its answers are the night's.
 	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
 		t.Fatalf("run after the kill: exit %d: %s", r.code, r.stderr)
 	}
-	for table, want := range truth(t, base) {
-		if got := queryCount(t, wh, table); got != want {
-			t.Errorf("after the next run, %s has %d rows, want %d", table, got, want)
-		}
-	}
+	wantTruth(t, wh, base, "after the next run")
 }
 
 func TestCLIFailuresAreOneActionableLine(t *testing.T) {

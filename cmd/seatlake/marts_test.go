@@ -117,10 +117,7 @@ func TestCLILicenseMartsMatchTruth(t *testing.T) {
 // error naming the key.
 func TestCLIMartsRecompute(t *testing.T) {
 	_, _, env := startSim(t, func(c *tenantsim.Config) { c.Users, c.Days, c.SignIns = 400, 30, 0 })
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
+	wh := runInto(t, env)
 	low := func() int64 {
 		n, _ := strconv.ParseInt(csvRows(t, wh, "SELECT count(*) FROM license_usage WHERE status = 'low_usage'")[0][0], 10, 64)
 		return n

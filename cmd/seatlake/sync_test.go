@@ -173,10 +173,7 @@ func TestCLIKilledSyncIsRecoveredByTheNext(t *testing.T) {
 // password fails with its record and never shows the password; the instance's 429s are waited out.
 func TestCLISyncServiceNow(t *testing.T) {
 	_, _, env := startSim(t, nil)
-	wh := t.TempDir()
-	if r := seatlake(t, env, "run", "--quiet", "--warehouse", wh); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
-	}
+	wh := runInto(t, env)
 	sn := servicenow.New("seatlake.integration", "pa55-w0rd-secret", "client-1", "client-secret-value")
 	sn.ThrottleEvery = 9
 	srv := httptest.NewServer(sn)
