@@ -172,8 +172,7 @@ func TestCLIKilledSyncIsRecoveredByTheNext(t *testing.T) {
 // every row ignored; rows a transform map refuses are counted, named and make the sync partial (exit 1); a wrong
 // password fails with its record and never shows the password; the instance's 429s are waited out.
 func TestCLISyncServiceNow(t *testing.T) {
-	_, _, env := startSim(t, nil)
-	wh := runInto(t, env)
+	wh, _ := ranWarehouse(t)
 	sn := servicenow.New("seatlake.integration", "pa55-w0rd-secret", "client-1", "client-secret-value")
 	sn.ThrottleEvery = 9
 	srv := httptest.NewServer(sn)

@@ -240,8 +240,7 @@ func TestCLICopiedWarehouseReadsItsOwnFiles(t *testing.T) {
 // The data committed but the catalog could not be rebuilt: not a failure. Exit 3, the run row says incomplete and
 // why, and --rebuild brings the views back.
 func TestCLICatalogFailureAfterCommitIsIncomplete(t *testing.T) {
-	_, _, env := startSim(t, nil)
-	wh := runInto(t, env)
+	wh, env := ranWarehouse(t)
 	// A directory where the catalog build renames its new file: the views cannot be replaced.
 	blocker := filepath.Join(wh, "seatlake.duckdb")
 	if err := os.Remove(blocker); err != nil {
