@@ -254,6 +254,9 @@ func TestCLIKilledRunLeavesWarehouseUnchanged(t *testing.T) {
 		delete(now, name)
 	}
 	for name := range now {
+		if strings.HasPrefix(name, warehouse.EmbeddedCatalogFile) {
+			continue // SQLite's write-ahead log and shared memory: they come with an open catalog and go when it is closed
+		}
 		if !strings.HasSuffix(name, ".parquet") || !strings.Contains(filepath.ToSlash(name), "/data/") {
 			t.Errorf("the killed run left %s, more than uncommitted data files", name)
 		}
