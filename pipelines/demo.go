@@ -81,6 +81,12 @@ FROM dataverse_audits GROUP BY ALL ORDER BY environment_url`},
 // second changes nothing there) and the commands that read the warehouse next. A configuration to fix wraps
 // ErrInvalidConfig.
 func Demo(ctx context.Context, cfg DemoConfig, out io.Writer) error {
+	if cfg.Sim.Now == nil {
+		// The tenant's history ends at today's midnight (UTC), not at the second the demo starts: two demos of one
+		// day give the same answers, and the run, starting later that day, reads the whole history.
+		midnight := time.Now().UTC().Truncate(24 * time.Hour)
+		cfg.Sim.Now = func() time.Time { return midnight }
+	}
 	sim, err := tenantsim.New(cfg.Sim)
 	if err != nil {
 		return invalid(fmt.Errorf("configuring the simulator: %w", err))
