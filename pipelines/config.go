@@ -197,7 +197,7 @@ func (c *Config) Validate() error {
 	if c.DataverseConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("dataverse concurrency %d: must be at least 1", c.DataverseConcurrency))
 	}
-	if err := c.validateSources(); err != nil {
+	if err := CheckSourceValues(c.Sources); err != nil {
 		errs = append(errs, err)
 	}
 	seen := map[string]bool{}

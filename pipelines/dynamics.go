@@ -129,10 +129,7 @@ func (r *run) envDone(ctx context.Context, d *dynamicsRun, kind, env string, out
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.mu.Lock()
-		r.sum.Missing = append(r.sum.Missing, fmt.Sprintf("%s %s: %v", kind, env, err))
-		r.mu.Unlock()
-		r.log.Error("environment not extracted", "source", kind, "environment", env, "err", err)
+		r.missing(fmt.Sprintf("%s %s: %v", kind, env, err), "environment not extracted", "source", kind, "environment", env, "err", err)
 		return nil
 	}
 	if out != nil {

@@ -103,10 +103,7 @@ func (g *graphRun) usageReport(ctx context.Context, sink *asyncSink) error {
 	g.usage, err = g.x.UsageReport(ctx, counting{g.client.WithStats(st), p}, sink)
 	p.done()
 	if err != nil && ctx.Err() == nil {
-		r.mu.Lock()
-		r.sum.Missing = append(r.sum.Missing, graph.UsageReport.Name+": "+err.Error())
-		r.mu.Unlock()
-		r.log.Error("usage report not read", "err", err)
+		r.missing(graph.UsageReport.Name+": "+err.Error(), "usage report not read", "err", err)
 		return nil
 	}
 	return err

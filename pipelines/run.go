@@ -161,6 +161,8 @@ type run struct {
 
 	mu    sync.Mutex
 	stats map[string]*outbound.Stats
+	// clients are the registered sources' HTTP clients, one per resource.
+	clients *sourceClients
 }
 
 func (r *run) streamStats(name string) *outbound.Stats {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -44,30 +46,29 @@ func (r *run) registeredStreams() []registered {
 
 // registeredTables are the tables of the registered sources this run reads.
 func registeredTables(rs []registered) []*table.Table {
-	var ts []*table.Table
+	var streams []source.Stream
 	for _, x := range rs {
-		for _, st := range x.streams {
-			if !containsTable(ts, st.Table) {
-				ts = append(ts, st.Table)
-			}
+		streams = append(streams, x.streams...)
+	}
+	return streamTables(streams)
+}
+
+// streamTables are the tables streams write, each once.
+func streamTables(streams []source.Stream) []*table.Table {
+	var ts []*table.Table
+	for _, st := range streams {
+		if !slices.Contains(ts, st.Table) {
+			ts = append(ts, st.Table)
 		}
 	}
 	return ts
-}
-
-func containsTable(ts []*table.Table, t *table.Table) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // goRegistered starts the registered sources' streams in g, each writing through its table's sink. A failed
 // optional stream is recorded as missing; a failed stream of a scope drops the scope (see source.Stream.Scope);
 // any other failure fails the run, as a Graph stream's does.
 func (r *run) goRegistered(ctx context.Context, g *errgroup.Group, rs []registered, txn *warehouse.Txn, sinks map[*table.Table]*asyncSink) {
+	r.clients = newSourceClients(&r.cfg, r.log)
 	for _, x := range rs {
 		scopes := map[string][]source.Stream{}
 		var order []string
@@ -105,13 +106,7 @@ func (r *run) runStream(ctx context.Context, src source.Source, st source.Stream
 
 // runScope runs one scope's streams side by side; they land together or not at all.
 func (r *run) runScope(ctx context.Context, src source.Source, scope string, streams []source.Stream, txn *warehouse.Txn, sinks map[*table.Table]*asyncSink) error {
-	var tables []*table.Table
-	for _, st := range streams {
-		if !containsTable(tables, st.Table) {
-			tables = append(tables, st.Table)
-		}
-	}
-	es := r.envSinks(sinks, tables)
+	es := r.envSinks(sinks, streamTables(streams))
 	g, gctx := errgroup.WithContext(ctx)
 	for _, st := range streams {
 		st.Optional = false // a scope is whole
@@ -121,11 +116,7 @@ func (r *run) runScope(ctx context.Context, src source.Source, scope string, str
 	if serr := r.settle(ctx, scope, es, err == nil); err == nil {
 		err = serr
 	}
-	if err != nil && ctx.Err() == nil {
-		r.missing(fmt.Sprintf("%s %s: %v", src.Name(), scope, err), "scope not read", "source", src.Name(), "scope", scope, "err", err)
-		return nil
-	}
-	return err
+	return r.envDone(ctx, nil, src.Name(), scope, nil, err) // named as missing as an environment is
 }
 
 // missing records a part of the run that could not be read.
@@ -143,7 +134,7 @@ func (r *run) sourceEnv(s source.Source, stats *outbound.Stats, txn *warehouse.T
 	return source.Env{
 		TenantID: r.cfg.TenantID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt, BatchRows: r.cfg.BatchRows,
 		Logger: r.log.With("source", s.Name()),
-		Client: func(resource string) *outbound.Client { return r.cfg.sourceClient(r.log, resource).WithStats(stats) },
+		Client: func(resource string) *outbound.Client { return r.clients.get(resource).WithStats(stats) },
 		State: func(key string) ([]byte, bool, error) {
 			return r.wh.State(r.cfg.TenantID, prefix+key)
 		},
@@ -152,29 +143,45 @@ func (r *run) sourceEnv(s source.Source, stats *outbound.Stats, txn *warehouse.T
 	}
 }
 
-// sourceClient is the HTTP client a registered source gets: tokens for resource (none when empty), the run's
-// retries, timeouts and trusted roots.
-func (c *Config) sourceClient(log *slog.Logger, resource string) *outbound.Client {
-	oc := outbound.Config{HTTPClient: c.httpClient(0), Retry: c.Retry, RequestTimeout: c.RequestTimeout, Logger: log}
-	if resource != "" {
-		oc.Tokens = msauth.NewTokenSource(c.auth(log), resource)
-	}
-	return outbound.New(oc)
+// sourceClients are the HTTP clients of a run's (or a check's) registered sources, one per resource: its streams
+// share its token source (one token until it expires, not one per stream) and its connections.
+type sourceClients struct {
+	cfg        *Config
+	log        *slog.Logger
+	mu         sync.Mutex
+	byResource map[string]*outbound.Client
 }
 
-// validateSources checks the registered sources' values.
-func (c *Config) validateSources() error { return source.Validate(Settings(), c.Sources) }
+func newSourceClients(cfg *Config, log *slog.Logger) *sourceClients {
+	return &sourceClients{cfg: cfg, log: log, byResource: map[string]*outbound.Client{}}
+}
+
+// get is the client of resource: tokens for it (none when empty), the run's retries, timeouts and trusted roots.
+func (c *sourceClients) get(resource string) *outbound.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if oc, ok := c.byResource[resource]; ok {
+		return oc
+	}
+	oc := outbound.Config{HTTPClient: c.cfg.httpClient(0), Retry: c.cfg.Retry, RequestTimeout: c.cfg.RequestTimeout, Logger: c.log}
+	if resource != "" {
+		oc.Tokens = msauth.NewTokenSource(c.cfg.auth(c.log), resource)
+	}
+	client := outbound.New(oc)
+	c.byResource[resource] = client
+	return client
+}
 
 // checkRegistered runs the registered sources' checks for cfg's tenant.
 func checkRegistered(ctx context.Context, cfg Config) []CheckResult {
 	var out []CheckResult
+	clients := newSourceClients(&cfg, cfg.Logger)
 	for _, s := range source.Default.Sources() {
 		ck, ok := s.(source.Checker)
 		if !ok || len(s.Streams(cfg.Sources)) == 0 {
 			continue
 		}
-		env := source.Env{TenantID: cfg.TenantID, BatchRows: cfg.BatchRows, Logger: cfg.Logger,
-			Client: func(resource string) *outbound.Client { return cfg.sourceClient(cfg.Logger, resource) }}
+		env := source.Env{TenantID: cfg.TenantID, BatchRows: cfg.BatchRows, Logger: cfg.Logger, Client: clients.get}
 		for _, c := range ck.Check(ctx, cfg.Sources, env) {
 			out = append(out, CheckResult{Tenant: cfg.Name, Source: s.Name(), Target: c.Target, Check: c.Name,
 				Status: c.Status, Detail: c.Detail, Action: c.Action})

@@ -167,13 +167,3 @@ func (r *Registry) Settings() []Setting {
 	}
 	return out
 }
-
-// Setting finds a registered setting by key.
-func (r *Registry) Setting(key string) (Setting, bool) {
-	for _, st := range r.Settings() {
-		if st.Key == key {
-			return st, true
-		}
-	}
-	return Setting{}, false
-}
