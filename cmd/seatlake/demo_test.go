@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -110,6 +111,7 @@ func TestOneFormPerFlag(t *testing.T) {
 // environments, not the first one's too; its last lines are the commands that read that directory.
 func TestCLIDemoTwiceShowsTheSameEnvironments(t *testing.T) {
 	wh := filepath.Join(t.TempDir(), "demo")
+	var answers [][][]string // per demo: the newest sign-in and the license answers
 	environments := func() []string {
 		r := seatlake(t, nil, "demo", "--warehouse", wh, "--users", "60", "--days", "2", "--throttle", "off", "--tls=false", "--log-level", "error")
 		if r.code != 0 {
@@ -136,11 +138,25 @@ func TestCLIDemoTwiceShowsTheSameEnvironments(t *testing.T) {
 		if len(printed) != 3 || !slices.Equal(got, printed) {
 			t.Errorf("the warehouse holds the environments %v; the demo printed %v (2 Dataverse, 1 F&O)", got, printed)
 		}
+		answers = append(answers, csvRows(t, wh, `SELECT 'newest sign-in', CAST(max(created_at) AS VARCHAR) FROM graph_signins
+			UNION ALL SELECT status || ' ' || count(*), CAST(sum(days_inactive) AS VARCHAR) FROM license_usage GROUP BY status ORDER BY 1`))
 		return printed
 	}
 	first := environments()
 	second := environments()
 	if len(first) != len(second) {
 		t.Errorf("first demo %v, second %v", first, second)
+	}
+	// The simulated history ends at today's midnight (UTC), whenever the demo starts: two demos of a day agree.
+	if !slices.EqualFunc(answers[0], answers[1], slices.Equal) {
+		t.Errorf("two demos of one day answer differently:\n%v\n%v", answers[0], answers[1])
+	}
+	midnight := time.Now().UTC().Truncate(24 * time.Hour)
+	i := slices.IndexFunc(answers[0], func(row []string) bool { return row[0] == "newest sign-in" })
+	if i < 0 {
+		t.Fatalf("no newest sign-in in %v", answers[0])
+	}
+	if newest, err := time.Parse("2006-01-02 15:04:05.999999-07", answers[0][i][1]); err != nil || !newest.Before(midnight) || newest.Before(midnight.Add(-time.Hour)) {
+		t.Errorf("the newest simulated sign-in is %q (%v); want within the hour before today's midnight UTC, %s", answers[0][i][1], err, midnight)
 	}
 }
