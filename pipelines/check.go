@@ -20,7 +20,7 @@ import (
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/assets"
 )

@@ -7,7 +7,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/odata"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // groups reads the display names of the groups that assign licenses (after the users, whose licenses name them).

@@ -13,7 +13,7 @@ import (
 	_ "github.com/seatlake/seatlake/extract/all" // the registered sources
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/source"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/warehouse"
 )

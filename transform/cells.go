@@ -8,7 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // scanCell holds one value of a mart column: rows.Scan fills it (it is a sql.Scanner) and appendTo appends it, or

@@ -10,7 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	seatsql "github.com/seatlake/seatlake/sql"
 )
 

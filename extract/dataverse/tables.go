@@ -3,7 +3,7 @@ package dataverse
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 var (

@@ -1,5 +1,5 @@
 // Package pages is what every extractor (extract/graph, extract/dataverse, extract/finops) shares between the
-// pager (extract/odata) and its tables (extract/table): the run an extractor reads for, and the loop that decodes
+// pager (extract/odata) and its tables (internal/table): the run an extractor reads for, and the loop that decodes
 // an OData collection's pages into a table's batcher.
 //
 // Contracts:

@@ -8,7 +8,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/seatlake/seatlake/extract/odata"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // Pager walks an OData collection, calling decode with each page's body and following the nextLink it returns.

@@ -8,7 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	json "github.com/goccy/go-json"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // Run is what an extractor is told of the run it reads for. Fields are set once; methods may run concurrently.

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 func TestSettingValidate(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
 )
 

@@ -18,7 +18,7 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // CommitsTable is the commit log: one row per committed transaction, appended after the transaction's tables were

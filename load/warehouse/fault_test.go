@@ -12,7 +12,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/dataverse"
 	"github.com/seatlake/seatlake/extract/finops"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/catalog"
 	. "github.com/seatlake/seatlake/load/warehouse"
 )

@@ -28,7 +28,7 @@ import (
 	"github.com/xitongsys/parquet-go/reader"
 
 	"github.com/seatlake/seatlake/extract/graph"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 var uuidSuffix = regexp.MustCompile(`-[0-9a-f]{8}\.parquet$`)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/dataverse"
 	"github.com/seatlake/seatlake/extract/finops"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	. "github.com/seatlake/seatlake/load/warehouse"
 )
 

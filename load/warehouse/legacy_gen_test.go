@@ -14,7 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/seatlake/seatlake/extract/graph"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 var genLegacy = flag.Bool("gen-legacy", false, "write testdata/legacy with the folder protocol (only with the code before Iceberg)")

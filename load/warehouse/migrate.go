@@ -20,7 +20,7 @@ import (
 	"github.com/apache/iceberg-go"
 	itable "github.com/apache/iceberg-go/table"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // LegacyDir is where Migrate moves the folder layout's files once they are in the Iceberg tables: nothing is

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/seatlake/seatlake/extract/graph"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/catalog"
 	. "github.com/seatlake/seatlake/load/warehouse"
 )

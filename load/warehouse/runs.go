@@ -12,7 +12,7 @@ import (
 	itable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // WriteRun appends a record table's row(s) (runs, syncs, actions) for a run: one data file, one commit (retried

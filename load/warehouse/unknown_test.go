@@ -19,7 +19,7 @@ import (
 	itable "github.com/apache/iceberg-go/table"
 
 	"github.com/seatlake/seatlake/extract/graph"
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // lostAnswerCatalog applies the first CommitTable of each table and then answers it with err, as a catalog whose

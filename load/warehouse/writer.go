@@ -22,7 +22,7 @@ import (
 	itable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // TableWriter writes one table's record batches into the run's data files, in the Iceberg table's data location,

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatlake/seatlake/extract/table"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 	"github.com/seatlake/seatlake/internal/tenantsim/simtest"
 	"github.com/seatlake/seatlake/internal/testservices"
