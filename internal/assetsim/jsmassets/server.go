@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"sort"
@@ -447,7 +448,7 @@ func (s *Server) process(e *execution) {
 				continue
 			}
 			if o, ok := s.objects[t.name][identity]; ok {
-				if same(o.Attributes, attrs) {
+				if maps.Equal(o.Attributes, attrs) {
 					tr.ObjectsIdentical++
 					continue
 				}
@@ -596,18 +597,6 @@ func (s *Server) resolve(am *attrMapDef, val string) string {
 	}
 	sort.Strings(ids)
 	return "ref:" + ids[0]
-}
-
-func same(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

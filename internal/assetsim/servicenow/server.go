@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -508,7 +509,7 @@ func (s *Server) transform(set *importSet) {
 			rec = &Record{SysID: sysID(), Values: copyValues(rw.values)}
 			target[key] = rec
 			rw.state = "inserted"
-		case equalValues(rec.Values, rw.values):
+		case maps.Equal(rec.Values, rw.values):
 			rw.state, rw.comment = "ignored", "No field values changed"
 		default:
 			rec.Values = copyValues(rw.values)
@@ -539,18 +540,6 @@ func copyValues(v map[string]string) map[string]string {
 		out[k] = x
 	}
 	return out
-}
-
-func equalValues(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // records are a table's rows as the Table API returns them; ok is false for a table the instance does not have.
