@@ -126,11 +126,7 @@ func azuriteProgram() (string, error) {
 // nothing is left running.
 func startAzurite(bin, dir string) (*Azurite, error) {
 	a := &Azurite{AccountName: AzuriteAccountName, AccountKey: AzuriteAccountKey, Container: "seatlake"}
-	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, fmt.Errorf("azurite: %w", err)
-		}
+	err := startOnFreePort(func(port, attempt int) (string, error) {
 		a.Port = port
 		a.BlobEndpoint = fmt.Sprintf("http://127.0.0.1:%d/%s", port, a.AccountName)
 		cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
@@ -138,20 +134,12 @@ func startAzurite(bin, dir string) (*Azurite, error) {
 		cmd.Dir = dir
 		cmd.Env = minimalEnv(dir)
 		logPath := filepath.Join(dir, fmt.Sprintf("azurite-%d.log", attempt))
-		proc, err := startProcess("azurite", cmd, logPath, syscall.SIGTERM)
-		if err != nil {
-			return nil, fmt.Errorf("azurite: %w", err)
-		}
-		err = proc.waitReady(readyTimeout, a.ready)
-		if err == nil {
-			a.proc = proc
-			break
-		}
-		_ = proc.stop(syscall.SIGKILL)
-		if attempt < 3 && addressInUse(logPath) {
-			continue
-		}
-		return nil, fmt.Errorf("azurite: %w\n%s", err, proc.logTail())
+		proc, err := startReady("azurite", cmd, logPath, a.ready)
+		a.proc = proc
+		return logPath, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("azurite: %w", err)
 	}
 	a.ConnectionString = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
 		a.AccountName, a.AccountKey, a.BlobEndpoint)

@@ -159,19 +159,10 @@ func RunPostgres() (p *Postgres, stop func() error, err error) {
 		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync").CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("initdb in %s: %w\n%s", p.data, err, out))
 	}
-	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return fail(err)
-		}
+	if err := startOnFreePort(func(port, _ int) (string, error) {
 		p.Port = port
-		err = p.start()
-		if err == nil {
-			break
-		}
-		if attempt < 3 && addressInUse(filepath.Join(dir, "postgres.log")) {
-			continue
-		}
+		return filepath.Join(dir, "postgres.log"), p.start()
+	}); err != nil {
 		return fail(err)
 	}
 	if err := p.psql(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", p.User, p.Password)); err != nil {

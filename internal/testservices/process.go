@@ -171,6 +171,41 @@ func fileTail(path string, lines int) string {
 	return filepath.Base(path) + ":\n\t" + strings.Join(all, "\n\t")
 }
 
+// startOnFreePort runs launch on a port nothing listened on a moment ago. launch starts the server on port (its
+// log at logPath, attempt numbering the tries) and waits until it is ready, leaving nothing running when it fails;
+// another process may take the port before the server binds it, so a failure whose log says the address is in use
+// is tried again on another port, up to three tries.
+func startOnFreePort(launch func(port, attempt int) (logPath string, err error)) error {
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		logPath, err := launch(port, attempt)
+		if err == nil {
+			return nil
+		}
+		if attempt < 3 && addressInUse(logPath) {
+			continue
+		}
+		return err
+	}
+}
+
+// startReady starts cmd as startProcess does (SIGTERM if the test binary dies) and waits until ready answers; when
+// it does not, the process is killed and the error carries the end of its log.
+func startReady(name string, cmd *exec.Cmd, logPath string, ready func() error) (*process, error) {
+	proc, err := startProcess(name, cmd, logPath, syscall.SIGTERM)
+	if err != nil {
+		return nil, err
+	}
+	if err := proc.waitReady(readyTimeout, ready); err != nil {
+		_ = proc.stop(syscall.SIGKILL)
+		return nil, fmt.Errorf("%w\n%s", err, proc.logTail())
+	}
+	return proc, nil
+}
+
 // addressInUse reports whether a server's log says its port was taken between freePort and its bind.
 func addressInUse(logPath string) bool {
 	b, _ := os.ReadFile(logPath)

@@ -73,11 +73,7 @@ func StartS3(t testing.TB) *S3 {
 	}
 	dir := t.TempDir()
 	s := &S3{Region: "us-east-1", AccessKeyID: "AKIA" + randomHex(8), SecretAccessKey: randomHex(20), Bucket: "seatlake"}
-	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("s3: %v", err)
-		}
+	err := startOnFreePort(func(port, attempt int) (string, error) {
 		s.Port = port
 		s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
 		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
@@ -85,20 +81,12 @@ func StartS3(t testing.TB) *S3 {
 		// PYENV_ROOT and PYENV_VERSION, when set, say which Python a pyenv shim runs.
 		cmd.Env = minimalEnv(dir, passEnv("PYENV_ROOT", "PYENV_VERSION")...)
 		logPath := filepath.Join(dir, fmt.Sprintf("moto-%d.log", attempt))
-		proc, err := startProcess("moto_server", cmd, logPath, syscall.SIGTERM)
-		if err != nil {
-			t.Fatalf("s3: %v", err)
-		}
-		err = proc.waitReady(readyTimeout, s.ready)
-		if err == nil {
-			s.proc = proc
-			break
-		}
-		_ = proc.stop(syscall.SIGKILL)
-		if attempt < 3 && addressInUse(logPath) {
-			continue
-		}
-		t.Fatalf("s3: %v\n%s", err, proc.logTail())
+		proc, err := startReady("moto_server", cmd, logPath, s.ready)
+		s.proc = proc
+		return logPath, err
+	})
+	if err != nil {
+		t.Fatalf("s3: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := s.proc.stop(syscall.SIGTERM); err != nil {
