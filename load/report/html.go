@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,20 +146,11 @@ func breaks(s string) template.HTML {
 // active per SKU. Free self-service SKUs (priced 0, often 10,000 seats) are left out so they do not flatten the
 // other bars; so are SKUs with no seats at all.
 func seatRows(t *Tenant) (rows []seatRow, warning, suspended bool) {
-	var longest int64
-	for _, p := range t.Position {
-		if skipSeats(p) {
-			continue
-		}
-		longest = max(longest, p.Purchased+p.Warning+p.Suspended, p.Assigned)
-	}
-	for _, p := range t.Position {
-		if skipSeats(p) {
-			continue
-		}
+	shown := slices.DeleteFunc(slices.Clone(t.Position), skipSeats)
+	l := longest(shown, func(p Position) int64 { return max(p.Purchased+p.Warning+p.Suspended, p.Assigned) })
+	for _, p := range shown {
 		warning = warning || p.Warning > 0
 		suspended = suspended || p.Suspended > 0
-		l := float64(longest)
 		rows = append(rows, seatRow{Position: p, BoughtBar: stack(l, "purchased", p.Purchased, "warning", p.Warning, "suspended", p.Suspended),
 			AssignedBar: stack(l, "assigned", p.Assigned), ActiveBar: stack(l, "active", p.Active)})
 	}
@@ -169,31 +161,35 @@ func skipSeats(p Position) bool {
 	return p.Purchased+p.Warning+p.Suspended+p.Assigned == 0 || (p.HasPrice && p.MonthlyPrice == 0)
 }
 
+// longest is the longest bar of a chart, the one every bar is drawn against: the largest length of the items, 0
+// for none.
+func longest[T any, N int64 | float64](items []T, length func(T) N) float64 {
+	var l N
+	for _, it := range items {
+		l = max(l, length(it))
+	}
+	return float64(l)
+}
+
 // inactivityRows: how long the inactive licenses have been idle.
 func inactivityRows(t *Tenant) []barRow {
-	var longest int64
-	for _, b := range t.Inactivity {
-		longest = max(longest, b.Count)
-	}
+	l := longest(t.Inactivity, func(b Bucket) int64 { return b.Count })
 	var rows []barRow
 	for _, b := range t.Inactivity {
-		rows = append(rows, barRow{Label: b.Label, Value: strconv.FormatInt(b.Count, 10), Bar: stack(float64(longest), "plain", b.Count)})
+		rows = append(rows, barRow{Label: b.Label, Value: strconv.FormatInt(b.Count, 10), Bar: stack(l, "plain", b.Count)})
 	}
 	return rows
 }
 
 // savingRows: the yearly saving of reclaims and downgrades by product.
 func savingRows(t *Tenant) []barRow {
-	var longest float64
-	for _, p := range t.Products {
-		longest = max(longest, p.YearlySaving)
-	}
+	l := longest(t.Products, func(p Product) float64 { return p.YearlySaving })
 	var rows []barRow
 	for _, p := range t.Products {
 		if p.YearlySaving <= 0 {
 			continue
 		}
-		rows = append(rows, barRow{Label: p.Product, Value: money(p.YearlySaving, t.Currency), Bar: stack(longest, "plain", p.YearlySaving)})
+		rows = append(rows, barRow{Label: p.Product, Value: money(p.YearlySaving, t.Currency), Bar: stack(l, "plain", p.YearlySaving)})
 	}
 	return rows
 }
@@ -201,13 +197,10 @@ func savingRows(t *Tenant) []barRow {
 // trendRows: licenses active, inactive and undecided across the last 30 marts snapshots.
 func trendRows(t *Tenant) []trendRow {
 	points := t.Trend[max(len(t.Trend)-30, 0):]
-	var longest int64
-	for _, p := range points {
-		longest = max(longest, p.Active+p.Inactive+p.Unknown)
-	}
+	l := longest(points, func(p TrendPoint) int64 { return p.Active + p.Inactive + p.Unknown })
 	var rows []trendRow
 	for _, p := range points {
-		rows = append(rows, trendRow{TrendPoint: p, Bar: stack(float64(longest), "active", p.Active, "inactive", p.Inactive, "undecided", p.Unknown)})
+		rows = append(rows, trendRow{TrendPoint: p, Bar: stack(l, "active", p.Active, "inactive", p.Inactive, "undecided", p.Unknown)})
 	}
 	return rows
 }
