@@ -3,12 +3,13 @@ package tenantsim
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/seatlake/seatlake/internal/testservices"
 )
 
 func TestStartListensOnLoopbackOnly(t *testing.T) {
@@ -145,27 +146,18 @@ func TestHandlerMountedElsewhere(t *testing.T) {
 // so a config file naming their URLs keeps working; a port already taken is named with the fix.
 func TestFixedAddrGivesStableEnvironmentPorts(t *testing.T) {
 	mutate := func(c *Config) { c.DataverseEnvs, c.FinOpsEnvs = 2, 1 }
-	var port int
 	var first []string
-	for try := 0; ; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+	port := testservices.OnFreePort(t, func(port int) bool {
 		s := newSim(t, mutate)
 		base, err := s.Start(fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			if try < 5 && port+3 <= 65535 {
-				continue // a neighbouring port is someone else's: pick another
-			}
-			t.Fatal(err)
+			t.Logf("port %d: %v", port, err) // a neighbouring port is someone else's: pick another
+			return false
 		}
 		first = append([]string{base}, s.URLLines()...)
 		s.Close()
-		break
-	}
+		return true
+	})
 	want := []string{
 		fmt.Sprintf("http://127.0.0.1:%d", port),
 		fmt.Sprintf("dataverse_url=http://127.0.0.1:%d", port+1),

@@ -4,6 +4,8 @@
 // string, an endpoint with keys) and is stopped by t.Cleanup, leaving no process and no listening port behind.
 // RunPostgres and RunAzurite start the same servers for a program that is not a test (make bench): they return a
 // stop function, and an *UnavailableError when the program is not on the machine.
+// OnFreePort starts a test's own server (the simulator, say) on a free loopback port, trying another when one is
+// taken.
 //
 // Contracts:
 //   - Every server listens on 127.0.0.1 only, on a port free when it started, with its files in a temporary folder.

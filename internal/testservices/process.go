@@ -67,6 +67,25 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// OnFreePort starts a test's own server on a port nothing listened on a moment ago and returns that port. start
+// reports whether the server started there; one that also takes the ports after its own (the simulator's
+// environments and emulators) may find one of them taken, so start is tried on another free port, five ports in
+// all, before the test fails.
+func OnFreePort(t testing.TB, start func(port int) bool) int {
+	t.Helper()
+	for try := 1; try <= 5; try++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start(port) {
+			return port
+		}
+	}
+	t.Fatal("the server did not start on 5 free ports")
+	return 0
+}
+
 // process is one server started for a test, the leader of its own process group, writing its output to a log file.
 type process struct {
 	name    string
