@@ -11,19 +11,30 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
-var auditProps = newDvProps([]dvProp{
-	{"auditid", 's'},
-	{"createdon", 't'},
-	{"action", 'i'},
-	{"operation", 'i'},
-	{"objecttypecode", 's'},
-	{"_objectid_value", 's'},
-	{"_userid_value", 's'},
-	{"_callinguserid_value", 's'},
-	{"transactionid", 's'},
-	{"attributemask", 's'},
-	{"useradditionalinfo", 's'},
+// auditProps are the properties of an audit record; _callinguserid_value, attributemask and useradditionalinfo are
+// always null.
+var auditProps = newDvProps([]dvProp[auditAt]{
+	{"auditid", 's', func(x auditAt) simkit.Value { return simkit.Value{Kind: 's', S: x.a.AuditID(x.k, x.j)} }},
+	{"createdon", 't', func(x auditAt) simkit.Value { return simkit.Value{Kind: 'i', I: x.r.At} }},
+	{"action", 'i', func(x auditAt) simkit.Value { return simkit.Value{Kind: 'i', I: int64(x.r.Action)} }},
+	{"operation", 'i', func(x auditAt) simkit.Value { return simkit.Value{Kind: 'i', I: int64(auditOperation(x.r))} }},
+	{"objecttypecode", 's', func(x auditAt) simkit.Value { return simkit.Value{Kind: 's', S: model.ObjectTypes[x.r.OTC]} }},
+	{"_objectid_value", 's', func(x auditAt) simkit.Value { return simkit.Value{Kind: 's', S: auditObjectID(x.a, x.r)} }},
+	{"_userid_value", 's', func(x auditAt) simkit.Value { return simkit.Value{Kind: 's', S: x.a.Env.Users[x.r.User].ID} }},
+	{"_callinguserid_value", 's', nil},
+	{"transactionid", 's', func(x auditAt) simkit.Value {
+		return simkit.Value{Kind: 's', S: ids.GUID(ids.Mix(x.r.H^0x7a1), ids.Mix(x.r.H^0x7a2))}
+	}},
+	{"attributemask", 's', nil},
+	{"useradditionalinfo", 's', nil},
 })
+
+// auditAt is record r, the j-th of hour k of audit log a: what an audit property is read from.
+type auditAt struct {
+	a    *model.AuditLog
+	k, j int
+	r    *model.AuditRecord
+}
 
 var auditActionNames = map[uint8]string{1: "Create", 2: "Update", 3: "Delete", 55: "Assign Role To User", 64: "User Access via Web",
 	65: "User Access via Web Services"}
@@ -50,29 +61,6 @@ func auditObjectID(a *model.AuditLog, r *model.AuditRecord) string {
 		return a.Env.Users[r.User].ID
 	}
 	return ids.GUID(ids.Mix(r.H^0x0b1), ids.Mix(r.H^0x0b2))
-}
-
-// auditValue is one property of record j of hour k, as a $filter compares it.
-func auditValue(a *model.AuditLog, k, j int, r *model.AuditRecord, prop string) simkit.Value {
-	switch prop {
-	case "auditid":
-		return simkit.Value{Kind: 's', S: a.AuditID(k, j)}
-	case "createdon":
-		return simkit.Value{Kind: 'i', I: r.At}
-	case "action":
-		return simkit.Value{Kind: 'i', I: int64(r.Action)}
-	case "operation":
-		return simkit.Value{Kind: 'i', I: int64(auditOperation(r))}
-	case "objecttypecode":
-		return simkit.Value{Kind: 's', S: model.ObjectTypes[r.OTC]}
-	case "_objectid_value":
-		return simkit.Value{Kind: 's', S: auditObjectID(a, r)}
-	case "_userid_value":
-		return simkit.Value{Kind: 's', S: a.Env.Users[r.User].ID}
-	case "transactionid":
-		return simkit.Value{Kind: 's', S: ids.GUID(ids.Mix(r.H^0x7a1), ids.Mix(r.H^0x7a2))}
-	}
-	return simkit.Value{Kind: 'n'}
 }
 
 // audits is GET audits: records in createdon order (asc by default, desc with $orderby=createdon desc), $filter
@@ -224,7 +212,7 @@ func (pg *auditPage) hour(b []byte, k, j int, recs []model.AuditRecord) []byte {
 		if rec.At < q.lo || rec.At >= q.hi {
 			continue
 		}
-		if q.filter != nil && !q.filter.Eval(func(prop string) simkit.Value { return auditValue(a, k, jj, rec, prop) }) {
+		if q.filter != nil && !q.filter.Eval(func(prop string) simkit.Value { return auditProps.value(auditAt{a, k, jj, rec}, prop) }) {
 			continue
 		}
 		if pg.n == pg.size {
@@ -281,8 +269,8 @@ func appendAudit(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, 
 	return append(b, '}')
 }
 
-// appendAuditValue writes one property of an audit record: what auditValue says, appended without building strings (the
-// hot path of an audit page).
+// appendAuditValue writes one property of an audit record: its value in auditProps, appended without building
+// strings (the hot path of an audit page).
 func appendAuditValue(b []byte, a *model.AuditLog, k, j int, rec *model.AuditRecord, prop string) []byte {
 	quoted := func(b []byte, f func([]byte) []byte) []byte { return append(f(append(b, '"')), '"') }
 	switch prop {

@@ -141,22 +141,37 @@ func selectProps(r *http.Request, rep *simkit.Reply, entity string, all []string
 }
 
 // dvProps is an entity's properties in the order they are rendered, each with the kind a $filter compares
-// ('s' string or GUID, 'b' boolean, 'i' integer, 't' DateTimeOffset).
-type dvProps struct {
-	names []string
-	kinds map[string]byte
+// ('s' string or GUID, 'b' boolean, 'i' integer, 't' DateTimeOffset, compared as Unix microseconds) and its value
+// in a record of type T.
+type dvProps[T any] struct {
+	names  []string
+	kinds  map[string]byte
+	values map[string]func(T) simkit.Value
 }
 
-type dvProp struct {
-	name string
-	kind byte
+// dvProp declares one property: its name, its kind and its value (nil: always null).
+type dvProp[T any] struct {
+	name  string
+	kind  byte
+	value func(T) simkit.Value
 }
 
-func newDvProps(props []dvProp) dvProps {
-	p := dvProps{kinds: map[string]byte{}}
+func newDvProps[T any](props []dvProp[T]) dvProps[T] {
+	p := dvProps[T]{kinds: map[string]byte{}, values: map[string]func(T) simkit.Value{}}
 	for _, d := range props {
 		p.names = append(p.names, d.name)
 		p.kinds[d.name] = d.kind
+		if d.value != nil {
+			p.values[d.name] = d.value
+		}
 	}
 	return p
+}
+
+// value is property prop of rec as a $filter compares it: null for a property the entity does not have.
+func (p dvProps[T]) value(rec T, prop string) simkit.Value {
+	if f, ok := p.values[prop]; ok {
+		return f(rec)
+	}
+	return simkit.Value{Kind: 'n'}
 }

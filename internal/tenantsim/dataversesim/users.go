@@ -11,51 +11,22 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
-var systemUserProps = newDvProps([]dvProp{
-	{"systemuserid", 's'},
-	{"domainname", 's'},
-	{"internalemailaddress", 's'},
-	{"fullname", 's'},
-	{"azureactivedirectoryobjectid", 's'},
-	{"isdisabled", 'b'},
-	{"accessmode", 'i'},
-	{"islicensed", 'b'},
-	{"applicationid", 's'},
-	{"isintegrationuser", 'b'},
-	{"createdon", 't'},
+// systemUserProps are the properties of a systemuser.
+var systemUserProps = newDvProps([]dvProp[*model.DataverseUser]{
+	{"systemuserid", 's', func(u *model.DataverseUser) simkit.Value { return simkit.NullableString(u.ID) }},
+	{"domainname", 's', func(u *model.DataverseUser) simkit.Value { return simkit.NullableString(u.DomainName) }},
+	{"internalemailaddress", 's', func(u *model.DataverseUser) simkit.Value { return simkit.NullableString(u.Email) }},
+	{"fullname", 's', func(u *model.DataverseUser) simkit.Value { return simkit.NullableString(u.FullName) }},
+	{"azureactivedirectoryobjectid", 's', func(u *model.DataverseUser) simkit.Value { return simkit.NullableString(u.AADObjectID) }},
+	{"isdisabled", 'b', func(u *model.DataverseUser) simkit.Value { return simkit.BoolValue(u.Disabled) }},
+	{"accessmode", 'i', func(u *model.DataverseUser) simkit.Value { return simkit.Value{Kind: 'i', I: int64(u.AccessMode)} }},
+	{"islicensed", 'b', func(u *model.DataverseUser) simkit.Value { return simkit.BoolValue(u.Licensed) }},
+	{"applicationid", 's', func(u *model.DataverseUser) simkit.Value { return simkit.NullableString(u.AppID) }},
+	{"isintegrationuser", 'b', func(u *model.DataverseUser) simkit.Value { return simkit.BoolValue(u.Integration) }},
+	{"createdon", 't', func(u *model.DataverseUser) simkit.Value { return simkit.Value{Kind: 'i', I: u.Created} }},
 })
 
 var accessModes = []string{"Read-Write", "Administrative", "Read", "Support User", "Non-interactive", "Delegated Admin"}
-
-// systemUserValue is one property of a systemuser, as a $filter compares it.
-func systemUserValue(u *model.DataverseUser, prop string) simkit.Value {
-	str, bl := simkit.NullableString, simkit.BoolValue
-	switch prop {
-	case "systemuserid":
-		return str(u.ID)
-	case "domainname":
-		return str(u.DomainName)
-	case "internalemailaddress":
-		return str(u.Email)
-	case "fullname":
-		return str(u.FullName)
-	case "azureactivedirectoryobjectid":
-		return str(u.AADObjectID)
-	case "applicationid":
-		return str(u.AppID)
-	case "isdisabled":
-		return bl(u.Disabled)
-	case "islicensed":
-		return bl(u.Licensed)
-	case "isintegrationuser":
-		return bl(u.Integration)
-	case "accessmode":
-		return simkit.Value{Kind: 'i', I: int64(u.AccessMode)}
-	case "createdon":
-		return simkit.Value{Kind: 'i', I: u.Created}
-	}
-	return simkit.Value{Kind: 'n'}
-}
 
 func appendDvValue(b []byte, v simkit.Value, prop string) []byte {
 	switch {
@@ -127,7 +98,7 @@ func (d *environment) systemUsers(w http.ResponseWriter, r *http.Request, rep *s
 	n, first, last, more := 0, "", "", false
 	for i := start; i < len(env.Users); i++ {
 		u := &env.Users[i]
-		if filter != nil && !filter.Eval(func(prop string) simkit.Value { return systemUserValue(u, prop) }) {
+		if filter != nil && !filter.Eval(func(prop string) simkit.Value { return systemUserProps.value(u, prop) }) {
 			continue
 		}
 		if n == size {
@@ -141,7 +112,7 @@ func (d *environment) systemUsers(w http.ResponseWriter, r *http.Request, rep *s
 		b = strconv.AppendUint(b, ids.Hash(d.seed, 0xe7, uint64(i))%100000000, 10)
 		b = append(b, `\""`...)
 		for _, prop := range props {
-			v := systemUserValue(u, prop)
+			v := systemUserProps.value(u, prop)
 			if p.formatted && v.Kind != 'n' {
 				switch prop {
 				case "accessmode":

@@ -6,8 +6,8 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim/model"
 )
 
-// Every systemuser property the entity declares ($select, $filter) has a value of its declared kind: a property
-// added to systemUserProps but not to systemUserValue would otherwise be served as null.
+// Every systemuser property the entity declares ($select, $filter) has a value of its declared kind: a value of
+// another kind would be compared and rendered as that kind.
 func TestEverySystemUserPropertyHasAValue(t *testing.T) {
 	u := &model.DataverseUser{ID: "a", DomainName: "b", Email: "c", FullName: "d", AADObjectID: "e", AppID: "f",
 		Disabled: true, Licensed: true, Integration: true, AccessMode: 4, Created: 1}
@@ -16,7 +16,7 @@ func TestEverySystemUserPropertyHasAValue(t *testing.T) {
 		if want == 't' { // a DateTimeOffset compares as Unix microseconds
 			want = 'i'
 		}
-		if got := systemUserValue(u, p).Kind; got != want {
+		if got := systemUserProps.value(u, p).Kind; got != want {
 			t.Errorf("%s: value of kind %q, want %q", p, got, want)
 		}
 	}
