@@ -11,10 +11,75 @@ import (
 	"github.com/seatlake/seatlake/internal/tenantsim/simkit"
 )
 
-// userProps are the user properties the simulator serves, in Graph's spelling.
-var userProps = []string{"id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "accountEnabled",
-	"userType", "createdDateTime", "department", "jobTitle", "assignedLicenses", "licenseAssignmentStates", "signInActivity", "businessPhones",
-	"mobilePhone", "officeLocation", "preferredLanguage", "usageLocation"}
+// userProps are the user properties the simulator serves, in Graph's spelling, each with how its value is written.
+var userProps = []userProp{
+	{"id", func(_ *Service, b []byte, u *model.User) []byte { return appendRaw(b, u.ID) }},
+	{"userPrincipalName", func(_ *Service, b []byte, u *model.User) []byte { return appendRaw(b, u.UPN) }},
+	{"displayName", func(_ *Service, b []byte, u *model.User) []byte { return appendRaw(b, u.Name) }},
+	{"givenName", func(_ *Service, b []byte, u *model.User) []byte { return appendRaw(b, u.Given) }},
+	{"surname", func(_ *Service, b []byte, u *model.User) []byte { return appendRaw(b, u.Surname) }},
+	{"mail", func(_ *Service, b []byte, u *model.User) []byte { return appendNullable(b, u.Mail) }},
+	{"accountEnabled", func(_ *Service, b []byte, u *model.User) []byte { return strconv.AppendBool(b, u.Enabled) }},
+	{"userType", func(_ *Service, b []byte, u *model.User) []byte {
+		if u.Guest {
+			return appendRaw(b, "Guest")
+		}
+		return appendRaw(b, "Member")
+	}},
+	{"createdDateTime", func(_ *Service, b []byte, u *model.User) []byte { return simkit.AppendDate(b, u.Created) }},
+	{"department", func(_ *Service, b []byte, u *model.User) []byte {
+		return appendNullable(b, ofDept(u, model.Departments))
+	}},
+	{"jobTitle", func(_ *Service, b []byte, u *model.User) []byte { return appendNullable(b, ofDept(u, model.JobTitles)) }},
+	{"assignedLicenses", func(_ *Service, b []byte, u *model.User) []byte { return appendLicenses(b, u) }},
+	{"licenseAssignmentStates", (*Service).appendAssignmentStates},
+	{"signInActivity", func(_ *Service, b []byte, u *model.User) []byte { return appendActivity(b, u) }},
+	{"businessPhones", func(_ *Service, b []byte, _ *model.User) []byte { return append(b, "[]"...) }},
+	{"mobilePhone", func(_ *Service, b []byte, _ *model.User) []byte { return append(b, "null"...) }},
+	{"officeLocation", func(_ *Service, b []byte, u *model.User) []byte {
+		return appendNullable(b, orNull(!u.Guest, model.Places[u.Place].City))
+	}},
+	{"preferredLanguage", func(_ *Service, b []byte, u *model.User) []byte { return appendNullable(b, orNull(!u.Guest, "en-US")) }},
+	{"usageLocation", func(_ *Service, b []byte, u *model.User) []byte {
+		return appendNullable(b, orNull(len(u.Licenses) > 0, model.Places[u.Place].Country))
+	}},
+}
+
+// userProp is a user property and how its value is written.
+type userProp struct {
+	name   string
+	append userValue
+}
+
+// userValue writes the value of one property of user u (g: the service, for the tenant's groups).
+type userValue func(g *Service, b []byte, u *model.User) []byte
+
+// userPropNames and userValues are userProps' names, and their writers by name.
+var userPropNames, userValues = indexUserProps(userProps)
+
+func indexUserProps(props []userProp) ([]string, map[string]userValue) {
+	names, values := make([]string, len(props)), make(map[string]userValue, len(props))
+	for i, p := range props {
+		names[i], values[p.name] = p.name, p.append
+	}
+	return names, values
+}
+
+// ofDept is the user's entry in a list by department (its name, the job title), "" (null) for a user without one.
+func ofDept(u *model.User, list []string) string {
+	if u.Dept < 0 {
+		return ""
+	}
+	return list[u.Dept]
+}
+
+// orNull is s where the user has the property, "" (null) where not.
+func orNull(has bool, s string) string {
+	if has {
+		return s
+	}
+	return ""
+}
 
 // defaultUserProps is the property set of GET /users without $select (reference §2a).
 var defaultUserProps = []string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
@@ -125,7 +190,7 @@ func (g *Service) selectUserProps(w http.ResponseWriter, rep *simkit.Reply, sel 
 	var props []string
 	for _, p := range strings.Split(sel, ",") {
 		p = strings.TrimSpace(p)
-		name := canonical(p, userProps)
+		name := canonical(p, userPropNames)
 		switch {
 		case collection && canonical(p, notInCollections) != "":
 			g.graphError(rep, http.StatusNotImplemented, "NotImplemented", "This operation target is not yet supported.", w.Header().Get("request-id"))
@@ -176,92 +241,12 @@ func (g *Service) appendUser(b []byte, u *model.User, props []string) []byte {
 		b = append(b, '"')
 		b = append(b, p...)
 		b = append(b, '"', ':')
-		b = g.appendUserProp(b, u, p)
+		b = userValues[p](g, b, u)
 	}
 	return append(b, '}')
 }
 
-// appendUserProp writes the value of property p: the account and its licenses here, the profile in
-// appendProfileProp.
-func (g *Service) appendUserProp(b []byte, u *model.User, p string) []byte {
-	switch p {
-	case "id":
-		b = appendRaw(b, u.ID)
-	case "userPrincipalName":
-		b = appendRaw(b, u.UPN)
-	case "displayName":
-		b = appendRaw(b, u.Name)
-	case "givenName":
-		b = appendRaw(b, u.Given)
-	case "surname":
-		b = appendRaw(b, u.Surname)
-	case "mail":
-		b = appendNullable(b, u.Mail)
-	case "accountEnabled":
-		b = strconv.AppendBool(b, u.Enabled)
-	case "userType":
-		if u.Guest {
-			b = appendRaw(b, "Guest")
-		} else {
-			b = appendRaw(b, "Member")
-		}
-	case "createdDateTime":
-		b = simkit.AppendDate(b, u.Created)
-	case "assignedLicenses":
-		b = g.appendLicenses(b, u)
-	case "licenseAssignmentStates":
-		b = g.appendAssignmentStates(b, u)
-	case "signInActivity":
-		b = appendActivity(b, u)
-	default:
-		b = appendProfileProp(b, u, p)
-	}
-	return b
-}
-
-// appendProfileProp writes the value of a profile property: department, job title, phones, office, language,
-// usage location.
-func appendProfileProp(b []byte, u *model.User, p string) []byte {
-	switch p {
-	case "department":
-		if u.Dept < 0 {
-			b = append(b, "null"...)
-		} else {
-			b = appendRaw(b, model.Departments[u.Dept])
-		}
-	case "jobTitle":
-		if u.Dept < 0 {
-			b = append(b, "null"...)
-		} else {
-			b = appendRaw(b, model.JobTitles[u.Dept])
-		}
-	case "businessPhones":
-		b = append(b, "[]"...)
-	case "mobilePhone":
-		b = append(b, "null"...)
-	case "officeLocation":
-		if u.Guest {
-			b = append(b, "null"...)
-		} else {
-			b = appendRaw(b, model.Places[u.Place].City)
-		}
-	case "preferredLanguage":
-		if u.Guest {
-			b = append(b, "null"...)
-		} else {
-			b = appendRaw(b, "en-US")
-		}
-	case "usageLocation":
-		if len(u.Licenses) == 0 {
-			b = append(b, "null"...)
-		} else {
-			b = appendRaw(b, model.Places[u.Place].Country)
-		}
-	}
-	return b
-}
-
-func (g *Service) appendLicenses(b []byte, u *model.User) []byte {
+func appendLicenses(b []byte, u *model.User) []byte {
 	b = append(b, '[')
 	for i, l := range u.Licenses {
 		if i > 0 {
