@@ -3,11 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seatlake/seatlake/internal/testservices"
 )
 
 // With a fixed --addr the asset emulators, like the Dynamics environments, are served on the ports right after it,
@@ -36,23 +37,11 @@ func TestCLISimFixedAddrGivesStableAssetEmulators(t *testing.T) {
 		}
 		return lines, false // it could not start: a port after --addr's was taken
 	}
-	var port int
 	var first map[string]string
-	for try := 0; ; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		var ok bool
-		if first, ok = start(port); ok {
-			break
-		}
-		if try == 5 {
-			t.Fatal("the simulator did not start on 5 free ports")
-		}
-	}
+	port := testservices.OnFreePort(t, func(port int) (ok bool) {
+		first, ok = start(port)
+		return ok
+	})
 	wantAssets := fmt.Sprintf("jsm_assets_url=http://127.0.0.1:%d jsm_assets_token=sim-assets-", port+3)
 	wantSN := fmt.Sprintf("servicenow_url=http://127.0.0.1:%d servicenow_user=seatlake.integration servicenow_password=sim-", port+4)
 	if !strings.HasPrefix(first["jsm_assets_url"], wantAssets) || !strings.HasPrefix(first["servicenow_url"], wantSN) {
