@@ -325,7 +325,7 @@ func (s *Server) importAPI(w http.ResponseWriter, r *http.Request, rest []string
 			return
 		}
 		set := s.loadingSynchronous(tr.Staging)
-		rw := s.load(set, byName(tr, values))
+		rw := s.load(set, columnValues(tr, values, false))
 		s.transform(set)
 		writeJSON(w, http.StatusCreated, map[string]any{"import_set": set.number, "staging_table": tr.Staging, "result": []any{s.result(base, tr, rw)}})
 		return
@@ -345,11 +345,7 @@ func (s *Server) importAPI(w http.ResponseWriter, r *http.Request, rest []string
 			fail(w, http.StatusBadRequest, "Exception while reading request", fmt.Sprintf("record %d: %v", i, err))
 			return
 		}
-		if entry.ColumnNames {
-			all = append(all, byName(tr, values))
-		} else {
-			all = append(all, byLabel(tr, values))
-		}
+		all = append(all, columnValues(tr, values, !entry.ColumnNames))
 	}
 	s.maxBatch = max(s.maxBatch, len(all))
 	set := s.newSet(tr.Staging, "asynchronous")
@@ -417,22 +413,16 @@ func flat(b []byte) (map[string]string, error) {
 	return out, nil
 }
 
-// byName keeps the keys that are column names; byLabel maps the keys that are column labels to their columns. Other
-// keys are dropped without a word, as the instance drops them.
-func byName(tr Transform, in map[string]string) map[string]string {
+// columnValues keeps the values of in whose key is a column's name (byLabel false) or a column's label, under the
+// column's name. Other keys are dropped without a word, as the instance drops them.
+func columnValues(tr Transform, in map[string]string, byLabel bool) map[string]string {
 	out := map[string]string{}
 	for _, c := range tr.Columns {
-		if v, ok := in[c.Name]; ok {
-			out[c.Name] = v
+		key := c.Name
+		if byLabel {
+			key = c.Label
 		}
-	}
-	return out
-}
-
-func byLabel(tr Transform, in map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, c := range tr.Columns {
-		if v, ok := in[c.Label]; ok {
+		if v, ok := in[key]; ok {
 			out[c.Name] = v
 		}
 	}
