@@ -70,16 +70,7 @@ func azuriteBin() (string, bool) {
 // Telemetry is off (Azurite otherwise reports to an outside host).
 func StartAzurite(t testing.TB) *Azurite {
 	t.Helper()
-	a, stop, err := RunAzurite()
-	if err != nil {
-		failStart(t, err)
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return a
+	return forTest(t, RunAzurite)
 }
 
 // RunAzurite starts Azurite as StartAzurite does, for a program that is not a test (make bench): stop ends it

@@ -97,16 +97,7 @@ func serverUser() (*syscall.Credential, error) {
 // database and a role ready for p.URL.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
-	p, stop, err := RunPostgres()
-	if err != nil {
-		failStart(t, err)
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("postgres: %v", err)
-		}
-	})
-	return p
+	return forTest(t, RunPostgres)
 }
 
 // RunPostgres starts a private PostgreSQL server as StartPostgres does, for a program that is not a test (make
@@ -139,7 +130,10 @@ func RunPostgres() (p *Postgres, stop func() error, err error) {
 		if e := os.RemoveAll(dir); e != nil && err == nil { // after the server has stopped
 			err = e
 		}
-		return err
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		return nil
 	}
 	fail := func(err error) (*Postgres, func() error, error) {
 		_ = stop()

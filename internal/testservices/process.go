@@ -56,6 +56,22 @@ func failStart(t testing.TB, err error) {
 	t.Fatal(err)
 }
 
+// forTest runs a Run function for a test: an error ends the test (a skip when the program is missing, see
+// failStart) and t.Cleanup stops what it started.
+func forTest[T any](t testing.TB, run func() (T, func() error, error)) T {
+	t.Helper()
+	v, stop, err := run()
+	if err != nil {
+		failStart(t, err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return v
+}
+
 // freePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago. Another process may take it
 // before the server binds it: the starters retry on "address in use".
 func freePort() (int, error) {
