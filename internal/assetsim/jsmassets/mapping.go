@@ -120,13 +120,7 @@ func build(d *document) (*model, error) {
 	if err := m.addTypes(os.ObjectTypes, nil); err != nil {
 		return nil, err
 	}
-	if err := m.addStatuses(d); err != nil {
-		return nil, err
-	}
-	if err := m.link(); err != nil {
-		return nil, err
-	}
-	if err := m.setMappings(d.Mapping.ObjectTypeMappings); err != nil {
+	if err := m.complete(d); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -143,16 +137,22 @@ func (m *model) patch(d *document) (*model, error) {
 	if d.Schema.ObjectSchema.Description != nil {
 		next.description = *d.Schema.ObjectSchema.Description
 	}
-	if err := next.addStatuses(d); err != nil {
-		return nil, err
-	}
-	if err := next.link(); err != nil {
-		return nil, err
-	}
-	if err := next.setMappings(d.Mapping.ObjectTypeMappings); err != nil {
+	if err := next.complete(d); err != nil {
 		return nil, err
 	}
 	return next, nil
+}
+
+// complete adds d's statuses, resolves the references between object types and sets d's mappings: what a new
+// model and a patched one both do once their object types are in.
+func (m *model) complete(d *document) error {
+	if err := m.addStatuses(d); err != nil {
+		return err
+	}
+	if err := m.link(); err != nil {
+		return err
+	}
+	return m.setMappings(d.Mapping.ObjectTypeMappings)
 }
 
 func (m *model) clone() *model {
