@@ -252,36 +252,15 @@ func TestQueryFormats(t *testing.T) {
 ]
 `},
 		{"empty json", "SELECT 1 AS a WHERE false", "json", "[]\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			if err := Query(ctx, root, tt.q, tt.format, &out); err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", out.String(), tt.want)
-			}
-		})
-	}
-}
-
-func TestQueryTableAlignsAndCounts(t *testing.T) {
-	root := t.TempDir()
-	ctx := context.Background()
-	if err := Build(ctx, root, nil); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ name, q, want string }{
-		{"no rows", `SELECT 1 AS a WHERE false`, "a\n-\n(0 rows)\n"},
-		{"numbers right, wide text, newlines escaped",
-			`SELECT * FROM (VALUES (7, '東京'), (1234, 'two' || chr(10) || 'lines'), (NULL, NULL)) v(num, name)`,
+		{"table without rows", `SELECT 1 AS a WHERE false`, "table", "a\n-\n(0 rows)\n"},
+		{"table: numbers right, wide text, newlines escaped",
+			`SELECT * FROM (VALUES (7, '東京'), (1234, 'two' || chr(10) || 'lines'), (NULL, NULL)) v(num, name)`, "table",
 			"num   name\n----  ----------\n   7  東京\n1234  two\\nlines\nNULL  NULL\n(3 rows)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := Query(ctx, root, tt.q, "table", &out); err != nil {
+			if err := Query(ctx, root, tt.q, tt.format, &out); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != tt.want {
