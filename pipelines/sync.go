@@ -22,6 +22,7 @@ import (
 	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/load/catalog"
+	"github.com/seatlake/seatlake/load/target"
 	"github.com/seatlake/seatlake/load/warehouse"
 )
 
@@ -53,9 +54,11 @@ type SyncConfig struct {
 	Names        map[string]string
 	DryRun       bool
 	AllowPartial bool
-	JSM          assets.Config
-	// JSMTokens are tenants' own import source tokens (one import source per tenant); a tenant without one uses
-	// JSM.Token.
+	// Target is the registered target opened for this sync (OpenTarget).
+	Target *OpenedTarget
+	// JSM, JSMTokens (tenants' own import source tokens, by tenant id) and ServiceNow configure the two built-in
+	// targets when Target is nil: the set-up from before the registry (see JSMAssetsTarget).
+	JSM        assets.Config
 	JSMTokens  map[string]string
 	ServiceNow assets.ServiceNowConfig
 	Logger     *slog.Logger
@@ -72,84 +75,9 @@ type SyncResult struct {
 	Err  error
 }
 
-// syncTarget is an asset system a sync sends to: its name in syncs.target, the state key of what its last
-// successful sync sent (per selector, each object's identity and a hash of its fields), and the send itself.
-type syncTarget struct {
-	name, sentKey string
-	// check, when set, refuses a configuration before anything is sent (an error wrapping ErrInvalidConfig).
-	check func(tenants []TenantRef) error
-	send  func(ctx context.Context, wh *warehouse.Warehouse, tenant string, data assets.Data) (assets.Result, error)
-}
-
-// SyncJSMAssets sends each tenant's people, subscriptions and license assignments (the latest committed marts)
-// to the Assets import source, and records each sync in syncs/ before returning, whatever happened.
-func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
-	return syncTenants(ctx, cfg, syncTarget{name: "jsm-assets", sentKey: "jsm_assets_sent",
-		check: func(tenants []TenantRef) error { return jsmImportSources(cfg, tenants) },
-		send: func(ctx context.Context, wh *warehouse.Warehouse, t string, data assets.Data) (assets.Result, error) {
-			// An execution a killed sync left behind is recorded beside the syncs: cancel it before starting.
-			marker := warehouse.ExecutionMarker(wh.Root(), t, "jsm-assets")
-			jsm := cfg.JSM
-			if tok, ok := cfg.JSMTokens[t]; ok {
-				jsm.Token = tok
-			}
-			if jsm.Token == "" {
-				return assets.Result{}, fmt.Errorf("%w: no Assets container token for tenant %s: give jsm-assets-token-file in its entry of the config file, or $SEATLAKE_JSM_ASSETS_TOKEN", ErrInvalidConfig, t)
-			}
-			if b, err := os.ReadFile(marker); err == nil {
-				jsm.StaleExecution = strings.TrimSpace(string(b))
-			}
-			jsm.Started = func(link string) {
-				if link == "" {
-					os.Remove(marker)
-					return
-				}
-				if err := warehouse.WriteAtomic(marker, func(w io.Writer) error { _, err := io.WriteString(w, link+"\n"); return err }); err != nil {
-					cfg.Logger.Warn("could not record the started execution; a killed sync would leave it for Assets to time out", "err", err)
-				}
-			}
-			return assets.Sync(ctx, jsm, data)
-		}})
-}
-
-// jsmImportSources refuses two tenants of one sync sending into the same Assets import source (the same container
-// token): an import source is one schema mapping, and a completed import marks the objects absent from it as
-// missing, so each tenant's sync would replace the other's objects, and a SKU id is the same in every tenant.
-func jsmImportSources(cfg SyncConfig, tenants []TenantRef) error {
-	byToken := map[string][]string{}
-	var order []string
-	for _, t := range tenants {
-		tok, ok := cfg.JSMTokens[t.ID]
-		if !ok {
-			tok = cfg.JSM.Token
-		}
-		if tok == "" {
-			continue // no token: that tenant's sync fails alone, saying so
-		}
-		if len(byToken[tok]) == 0 {
-			order = append(order, tok)
-		}
-		byToken[tok] = append(byToken[tok], t.Name)
-	}
-	for _, tok := range order {
-		if names := byToken[tok]; len(names) > 1 {
-			return fmt.Errorf("%w: tenants %s would share one Assets import source (the same container token): each sync would replace "+
-				"the other's objects; give each tenant its own import source: tenants[].jsm-assets-token-file in the config file", ErrInvalidConfig, strings.Join(names, " and "))
-		}
-	}
-	return nil
-}
-
-// SyncServiceNow sends the same rows to a ServiceNow instance's staging tables (Import Set API), waits until
-// every import set is processed, and records the sync: rows the transform maps refused make it partial.
-func SyncServiceNow(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
-	return syncTenants(ctx, cfg, syncTarget{name: "servicenow", sentKey: "servicenow_sent",
-		send: func(ctx context.Context, _ *warehouse.Warehouse, _ string, data assets.Data) (assets.Result, error) {
-			return assets.SyncServiceNow(ctx, cfg.ServiceNow, data)
-		}})
-}
-
-func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]SyncResult, error) {
+// syncTenants syncs each tenant into the target name (opened as sender) and records each sync in syncs/ before
+// returning, whatever happened.
+func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target.Sender) ([]SyncResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -170,12 +98,16 @@ func syncTenants(ctx context.Context, cfg SyncConfig, target syncTarget) ([]Sync
 	if err != nil {
 		return nil, err
 	}
-	if target.check != nil && !cfg.DryRun {
-		if err := target.check(refs); err != nil {
-			return nil, err
+	if p, ok := sender.(target.Preflighter); ok && !cfg.DryRun {
+		var ts []target.Tenant
+		for _, r := range refs {
+			ts = append(ts, target.Tenant{ID: r.ID, Name: r.Name})
+		}
+		if err := p.Preflight(ts); err != nil {
+			return nil, invalidConfig{err}
 		}
 	}
-	s := tenantSync{cfg: cfg, target: target, wh: wh, db: db}
+	s := tenantSync{cfg: cfg, name: name, sender: sender, wh: wh, db: db}
 	var out []SyncResult
 	for _, ref := range refs {
 		out = append(out, s.one(ctx, ref))
@@ -213,17 +145,22 @@ func syncRefs(ctx context.Context, cfg SyncConfig, wh *warehouse.Warehouse, db *
 // tenantSync syncs one tenant after another to one target.
 type tenantSync struct {
 	cfg    SyncConfig
-	target syncTarget
+	name   string // syncs.target
+	sender target.Sender
 	wh     *warehouse.Warehouse
 	db     *sql.DB
 }
+
+// sentKey is the state key of what the target's last successful sync sent (per selector, each object's identity
+// and a hash of its fields).
+func (s tenantSync) sentKey() string { return strings.ReplaceAll(s.name, "-", "_") + "_sent" }
 
 // one syncs one tenant and records the sync, whatever happened: a sync that fails says so in its record.
 func (s tenantSync) one(ctx context.Context, ref TenantRef) SyncResult {
 	start := s.cfg.Now().UTC()
 	res := SyncResult{SyncID: newRunID(start), TenantID: ref.ID, TenantName: ref.Name, Status: "failed", Sent: map[string]int{}}
-	res.Err = s.send(ctx, start, &res)
-	if err := writeSync(ctx, s.wh, s.target.name, res, s.cfg.DryRun, start, s.cfg.Now().UTC()); err != nil {
+	res.Err = s.send(ctx, start, ref, &res)
+	if err := writeSync(ctx, s.wh, s.name, res, s.cfg.DryRun, start, s.cfg.Now().UTC()); err != nil {
 		s.cfg.Logger.Error("could not record the sync", "err", err)
 		if res.Err == nil {
 			res.Err, res.Status = fmt.Errorf("recording the sync: %w", err), "failed"
@@ -234,7 +171,7 @@ func (s tenantSync) one(ctx context.Context, ref TenantRef) SyncResult {
 
 // send reads the tenant's latest marts, diffs them against what was sent last and, unless a dry run, sends them
 // and remembers what was sent.
-func (s tenantSync) send(ctx context.Context, start time.Time, res *SyncResult) error {
+func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, res *SyncResult) error {
 	t := res.TenantID
 	var status string
 	err := s.db.QueryRowContext(ctx, "SELECT status FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1", t).Scan(&status)
@@ -248,10 +185,10 @@ func (s tenantSync) send(ctx context.Context, start time.Time, res *SyncResult) 
 	if err != nil {
 		return err
 	}
-	res.Sent = map[string]int{"persons": len(data.Persons), "subscriptions": len(data.Subscriptions), "assignments": len(data.Assignments)}
+	res.Sent = data.Sizes()
 	now := fingerprints(data)
 	var prev map[string]map[string]string
-	if raw, ok, err := s.wh.State(t, s.target.sentKey); err == nil && ok {
+	if raw, ok, err := s.wh.State(t, s.sentKey()); err == nil && ok {
 		json.Unmarshal(raw, &prev)
 	}
 	res.Diff = diff(prev, now)
@@ -259,16 +196,65 @@ func (s tenantSync) send(ctx context.Context, start time.Time, res *SyncResult) 
 		res.Status = "succeeded"
 		return nil
 	}
-	r, err := s.target.send(ctx, s.wh, t, data)
+	r, err := s.sender.Send(ctx, s.env(ref), data)
 	res.ExecutionID, res.Counts = r.ExecutionID, r.Counts
+	if err == nil {
+		err = shortfall(data, r)
+	}
 	if err != nil {
-		if errors.Is(err, assets.ErrRowsRefused) {
+		if errors.Is(err, target.ErrRowsRefused) {
 			res.Sent, res.Status = r.Sent, "partial" // the target took the other rows
+		}
+		if errors.Is(err, target.ErrSetUp) {
+			err = invalidConfig{err}
 		}
 		return err
 	}
 	res.Sent, res.Status = r.Sent, "succeeded"
 	return s.remember(ctx, res.SyncID, t, start, now)
+}
+
+// env is what one Send gets: the tenant, and its note kept beside the syncs.
+func (s tenantSync) env(ref TenantRef) target.Env {
+	marker := warehouse.ExecutionMarker(s.wh.Root(), ref.ID, s.name)
+	return target.Env{Tenant: target.Tenant{ID: ref.ID, Name: ref.Name}, Logger: s.cfg.Logger,
+		Note: func() string {
+			b, _ := os.ReadFile(marker)
+			return string(b)
+		},
+		SetNote: func(text string) error {
+			if text == "" {
+				if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+				return nil
+			}
+			return warehouse.WriteAtomic(marker, func(w io.Writer) error { _, err := io.WriteString(w, text+"\n"); return err })
+		}}
+}
+
+// shortfall fails a send that returned no error yet did not take every row, or counted errors: a row a target
+// skipped or emptied is never a success.
+func shortfall(data target.Data, r target.Result) error {
+	var short []string
+	took := 0
+	for _, t := range target.Types() {
+		n, want := r.Sent[t.Selector], data.Sizes()[t.Selector]
+		took += n
+		if n < want {
+			short = append(short, fmt.Sprintf("took %d of the %d %s rows", n, want, t.Name))
+		}
+		if e := r.Counts[t.Name+":errors"]; e > 0 {
+			short = append(short, fmt.Sprintf("counted %d %s errors", e, t.Name))
+		}
+	}
+	if len(short) == 0 {
+		return nil
+	}
+	if took > 0 {
+		return fmt.Errorf("%w: it %s", target.ErrRowsRefused, strings.Join(short, ", "))
+	}
+	return fmt.Errorf("the target %s", strings.Join(short, ", "))
 }
 
 // remember commits what was sent, like a run's state: the next dry run diffs against it.
@@ -281,7 +267,7 @@ func (s tenantSync) remember(ctx context.Context, syncID, tenant string, start t
 	if err != nil {
 		return fmt.Errorf("recording what was sent: %w", err)
 	}
-	txn.PutState(s.target.sentKey, b)
+	txn.PutState(s.sentKey(), b)
 	if err := txn.Commit(ctx); err != nil {
 		txn.Abort()
 		return fmt.Errorf("recording what was sent: %w", err)
@@ -290,8 +276,8 @@ func (s tenantSync) remember(ctx context.Context, syncID, tenant string, start t
 }
 
 // loadAssetsData reads the latest committed marts of tenant t as the rows a sync sends.
-func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, error) {
-	d := assets.Data{TenantID: t}
+func loadAssetsData(ctx context.Context, db *sql.DB, t string) (target.Data, error) {
+	d := target.Data{TenantID: t}
 	q := func(query string, scan func(*sql.Rows) error) error {
 		return catalog.EachRow(ctx, db, query, []any{t}, scan)
 	}
@@ -303,7 +289,7 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, err
 				coalesce(account_name, account_id), ', ' ORDER BY source, environment_url, account_id) AS accounts
 			FROM identities WHERE tenant_id = $1 AND source <> 'entra' AND entra_user_id IS NOT NULL GROUP BY entra_user_id) d ON d.entra_user_id = g.id
 		WHERE g.tenant_id = $1 ORDER BY g.id`, func(r *sql.Rows) error {
-		var p assets.Person
+		var p target.Person
 		err := r.Scan(&p.ID, &p.UPN, &p.DisplayName, &p.Department, &p.Enabled, &p.DynamicsUsers)
 		d.Persons = append(d.Persons, p)
 		return err
@@ -314,7 +300,7 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, err
 	err = q(`SELECT sku_id, coalesce(sku_part_number, ''), coalesce(product_display_name, sku_part_number, ''), coalesce(product_name, ''),
 		coalesce(purchased, 0) + coalesce(warning, 0), coalesce(assigned, 0), coalesce(active, 0), coalesce(available, 0), coalesce(monthly_price, 0)
 		FROM license_position WHERE tenant_id = $1 AND kind = 'sku' ORDER BY sku_id`, func(r *sql.Rows) error {
-		var s assets.Subscription
+		var s target.Subscription
 		err := r.Scan(&s.SkuID, &s.Part, &s.ProductName, &s.Product, &s.Purchased, &s.Assigned, &s.Active, &s.Available, &s.MonthlyPrice)
 		d.Subscriptions = append(d.Subscriptions, s)
 		return err
@@ -328,7 +314,7 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (assets.Data, err
 		days_inactive, coalesce(reason, ''), coalesce(monthly_cost, 0), reclaim_candidate,
 		coalesce(under_licensed, false), coalesce(required_license, ''), coalesce(true_up_monthly_cost, 0), coalesce(action, '')
 		FROM license_usage WHERE tenant_id = $1 ORDER BY user_id, sku_id`, func(r *sql.Rows) error {
-		var a assets.Assignment
+		var a target.Assignment
 		var days sql.NullInt64
 		err := r.Scan(&a.UserID, &a.SkuID, &a.ProductName, &a.Status, &a.LastActivity, &a.Evidence, &days, &a.Reason, &a.MonthlyCost,
 			&a.ReclaimCandidate, &a.UnderLicensed, &a.RequiredLicense, &a.TrueUpMonthlyCost, &a.Action)
@@ -381,7 +367,7 @@ func appendOpt(b *array.StringBuilder, s string) {
 }
 
 // fingerprints is, per selector, each object's identity and a hash of everything sent for it.
-func fingerprints(d assets.Data) map[string]map[string]string {
+func fingerprints(d target.Data) map[string]map[string]string {
 	out := map[string]map[string]string{"persons": {}, "subscriptions": {}, "assignments": {}}
 	h := func(v any) string {
 		b, _ := json.Marshal(v)

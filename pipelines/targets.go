@@ -7,117 +7,131 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
+	"strings"
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/load/assets"
+	"github.com/seatlake/seatlake/load/target"
+	_ "github.com/seatlake/seatlake/load/target/all" // the registered sync targets
 )
 
-// TenantTokenFile names a tenant's own Assets import source token file (the config file's jsm-assets-token-file).
-type TenantTokenFile struct{ Name, TenantID, File string }
+// The sync targets registered through load/target are opened, run and checked here generically: their names,
+// settings, set-up checks and probes come from their declarations. cmd derives `seatlake sync <name>`, its flags
+// and the config file's sync.<name> keys from TargetInfos.
 
-// TenantToken is a tenant's own Assets import source token.
-type TenantToken struct{ Name, TenantID, Token string }
+// TargetSetting is one setting of a registered sync target: a flag of its subcommand and a key of its section of
+// the config file, or, PerTenant, a key of a tenant's entry.
+type TargetSetting = target.Setting
 
-// JSMAssetsTarget is the Assets sink's configuration from its settings (get reads one by its flag's name, "" when
-// unset): the API, the shared container token, and the tokens of the tenants that name their own import source.
-// Without secrets (a dry run) no token is read.
-func JSMAssetsTarget(get func(name string) string, tenants []TenantTokenFile, secrets bool, log *slog.Logger) (assets.Config, []TenantToken, error) {
-	cfg := assets.Config{BaseURL: cmp.Or(get("url"), "https://api.atlassian.com"), Logger: log}
-	if n, err := strconv.Atoi(get("chunk-size")); err == nil {
-		cfg.ChunkSize = n
+// TargetTenant is a tenant as a target is opened with it: its id, name and its entry's values of the target's
+// per-tenant settings.
+type TargetTenant = target.Tenant
+
+// TargetInfo is a registered sync target as cmd shows it.
+type TargetInfo struct {
+	Name, Usage, Description string
+	Settings                 []TargetSetting
+}
+
+// TargetInfos are the registered sync targets, in the order they registered.
+func TargetInfos() []TargetInfo {
+	var out []TargetInfo
+	for _, t := range target.Default.Targets() {
+		out = append(out, TargetInfo{Name: t.Name(), Usage: t.Usage(), Description: t.Description(), Settings: t.Settings()})
 	}
-	if err := CheckEndpoint(cfg.BaseURL); err != nil {
-		return cfg, nil, fmt.Errorf("url: %w", err)
+	return out
+}
+
+// TargetNames are the registered sync targets' names.
+func TargetNames() []string {
+	var out []string
+	for _, t := range target.Default.Targets() {
+		out = append(out, t.Name())
 	}
-	if !secrets {
-		return cfg, nil, nil
+	return out
+}
+
+// OpenedTarget is a registered sync target readied for syncs (SyncConfig.Target) or a check (CheckTargets).
+type OpenedTarget struct {
+	name   string
+	sender target.Sender
+}
+
+// OpenTarget readies the registered target name from its settings (get reads one by key, "" when unset: its default
+// applies) and the deployment's tenants. Without secrets (a dry run) no secret is read. The error, which does not
+// name the target, wraps ErrInvalidConfig: a configuration to fix.
+func OpenTarget(name string, get func(key string) string, tenants []TargetTenant, secrets bool, log *slog.Logger) (*OpenedTarget, error) {
+	t, ok := target.Default.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: sync target %q: want %s%s", ErrInvalidConfig, name, strings.Join(TargetNames(), " or "), Suggest(name, TargetNames()))
 	}
-	var own []TenantToken
-	for _, t := range tenants {
-		if t.File == "" {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := target.Setup{Values: target.Values{}, Tenants: tenants, Secrets: secrets, Logger: log}
+	for _, st := range t.Settings() {
+		if st.PerTenant {
 			continue
 		}
-		tok, err := msauth.LoadNamedSecret("JSM Assets token", "jsm-assets-token-file", "", t.File)
-		if err != nil {
-			return cfg, nil, fmt.Errorf("tenant %q: jsm-assets-token-file: %w", t.Name, err)
+		v := cmp.Or(get(st.Key), st.Default)
+		if v == "" {
+			continue
 		}
-		own = append(own, TenantToken{t.Name, t.TenantID, tok.Reveal()})
+		if err := st.Validate(v); err != nil {
+			return nil, invalidConfig{fmt.Errorf("%s %q: %w", st.Key, v, err)}
+		}
+		if st.Endpoint {
+			if err := msauth.CheckEndpoint(v); err != nil {
+				return nil, invalidConfig{fmt.Errorf("%s: %w", st.Key, err)}
+			}
+		}
+		s.Values[st.Key] = v
 	}
-	// The shared token is needed unless tenants have their own; a tenant left without one fails alone.
-	tok, err := msauth.LoadNamedSecret("JSM Assets token", "token-file", "SEATLAKE_JSM_ASSETS_TOKEN", get("token-file"))
-	if err != nil && len(own) == 0 {
-		return cfg, nil, fmt.Errorf("the Assets container token: %w", err)
+	if secrets {
+		s.Secret = func(what, key, env, file string) (string, error) {
+			sec, err := msauth.LoadNamedSecret(what, key, env, file)
+			return sec.Reveal(), err
+		}
 	}
-	cfg.Token = tok.Reveal()
-	return cfg, own, nil
+	sender, err := t.Open(s)
+	if err != nil {
+		return nil, invalidConfig{err}
+	}
+	return &OpenedTarget{name: name, sender: sender}, nil
 }
 
-// ServiceNowTarget is the ServiceNow sink's configuration from its settings (as JSMAssetsTarget's): the instance,
-// the staging tables, and basic auth or OAuth client credentials (read only with secrets: a dry run sends nothing).
-func ServiceNowTarget(get func(name string) string, secrets bool, log *slog.Logger) (assets.ServiceNowConfig, error) {
-	sn := assets.ServiceNowConfig{InstanceURL: get("instance-url"), Logger: log,
-		Tables: assets.StagingTables{User: cmp.Or(get("user-table"), assets.DefaultStagingTables.User),
-			Subscription: cmp.Or(get("subscription-table"), assets.DefaultStagingTables.Subscription),
-			License:      cmp.Or(get("license-table"), assets.DefaultStagingTables.License)}}
-	if n, err := strconv.Atoi(get("batch-size")); err == nil {
-		sn.BatchSize = n
+// invalidConfig marks a set-up error as ErrInvalidConfig without adding to its message.
+type invalidConfig struct{ error }
+
+func (e invalidConfig) Is(t error) bool { return t == ErrInvalidConfig }
+func (e invalidConfig) Unwrap() error   { return e.error }
+
+// CheckTargets probes each opened target that can be probed, without sending anything: a token or a password that
+// would fail tonight's sync fails here today.
+func CheckTargets(ctx context.Context, targets []*OpenedTarget) []CheckResult {
+	var out []CheckResult
+	for _, t := range targets {
+		p, ok := t.sender.(target.Prober)
+		if !ok {
+			continue
+		}
+		for _, c := range p.Probe(ctx) {
+			out = append(out, CheckResult{Tenant: cmp.Or(c.Tenant, "-"), Source: t.name, Target: c.Target, Check: c.Name, Status: c.Status,
+				Detail: oneLine(c.Detail), Action: c.Action})
+		}
 	}
-	switch sn.ColumnMapping = cmp.Or(get("column-mapping"), assets.ColumnLabels); sn.ColumnMapping {
-	case assets.ColumnLabels, assets.ColumnNames:
-	default:
-		return sn, fmt.Errorf("column-mapping %q: want %s or %s", sn.ColumnMapping, assets.ColumnLabels, assets.ColumnNames)
-	}
-	if sn.InstanceURL == "" {
-		return sn, errors.New("instance-url is required (https://<instance>.service-now.com)")
-	}
-	if err := CheckEndpoint(sn.InstanceURL); err != nil {
-		return sn, fmt.Errorf("instance-url: %w", err)
-	}
-	if !secrets {
-		return sn, nil
-	}
-	return serviceNowCredentials(sn, get)
+	return out
 }
 
-// serviceNowCredentials reads basic auth's password or the OAuth client secret into sn.
-func serviceNowCredentials(sn assets.ServiceNowConfig, get func(name string) string) (assets.ServiceNowConfig, error) {
-	user, client := get("user"), get("client-id")
-	switch {
-	case client != "" && user != "":
-		return sn, errors.New("give user (basic auth) or client-id (OAuth), not both")
-	case client != "":
-		sec, err := msauth.LoadNamedSecret("ServiceNow client secret", "client-secret-file", "SEATLAKE_SERVICENOW_CLIENT_SECRET", get("client-secret-file"))
-		if err != nil {
-			return sn, fmt.Errorf("the OAuth client secret: %w", err)
-		}
-		sn.ClientID, sn.ClientSecret = client, sec.Reveal()
-	case user != "":
-		pw, err := msauth.LoadNamedSecret("ServiceNow password", "password-file", "SEATLAKE_SERVICENOW_PASSWORD", get("password-file"))
-		if err != nil {
-			return sn, fmt.Errorf("the password of %s: %w", user, err)
-		}
-		sn.User, sn.Password = user, pw.Reveal()
-	default:
-		return sn, errors.New("give user (basic auth, password from $SEATLAKE_SERVICENOW_PASSWORD or password-file) or client-id (OAuth)")
-	}
-	return sn, nil
-}
-
-// Sync syncs into target (jsm-assets or servicenow, whose settings cfg holds) and writes a line per tenant and
-// object type to out (WriteSyncs). The error wraps ErrInvalidConfig for a configuration to fix (as it is), and
-// ErrNotComplete when a tenant's latest run was not complete; any other names the target.
+// Sync syncs into target (its opened set-up in cfg.Target) and writes a line per tenant and object type to out
+// (WriteSyncs). The error wraps ErrInvalidConfig for a configuration to fix (as it is), and ErrNotComplete when a
+// tenant's latest run was not complete; any other names the target.
 func Sync(ctx context.Context, target string, cfg SyncConfig, out io.Writer) error {
-	var res []SyncResult
-	var err error
-	switch target {
-	case "jsm-assets":
-		res, err = SyncJSMAssets(ctx, cfg)
-	case "servicenow":
-		res, err = SyncServiceNow(ctx, cfg)
-	default:
-		return fmt.Errorf("%w: sync target %q: want jsm-assets or servicenow", ErrInvalidConfig, target)
+	sender, err := cfg.sender(target)
+	if err != nil {
+		return err
 	}
+	res, err := syncTenants(ctx, cfg, target, sender)
 	if errors.Is(err, ErrInvalidConfig) {
 		return err
 	}
@@ -142,4 +156,69 @@ func RunThenSync(ctx context.Context, syncs []TargetSync, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// sender is the opened target cfg names, or the one its legacy fields configure.
+func (cfg SyncConfig) sender(name string) (target.Sender, error) {
+	if cfg.Target != nil {
+		if cfg.Target.name != name {
+			return nil, fmt.Errorf("%w: sync %s with the set-up of %s", ErrInvalidConfig, name, cfg.Target.name)
+		}
+		return cfg.Target.sender, nil
+	}
+	// Until cmd/seatlake/run.go (--then-sync) and the demo open their targets with OpenTarget.
+	switch name {
+	case "jsm-assets":
+		return &assets.JSMSink{Config: cfg.JSM, Tokens: cfg.JSMTokens}, nil
+	case "servicenow":
+		return &assets.ServiceNowSink{Config: cfg.ServiceNow}, nil
+	}
+	return nil, fmt.Errorf("%w: sync target %q: want %s%s", ErrInvalidConfig, name, strings.Join(TargetNames(), " or "), Suggest(name, TargetNames()))
+}
+
+// The set-up functions below are the two built-in targets' from before the registry, kept for cmd/seatlake's
+// run.go (--then-sync) and check.go and for the demo until they call OpenTarget, CheckTargets and Sync with
+// SyncConfig.Target; they go with SyncConfig's JSM, JSMTokens and ServiceNow fields.
+
+// TenantTokenFile names a tenant's own Assets import source token file (the config file's jsm-assets-token-file).
+type TenantTokenFile struct{ Name, TenantID, File string }
+
+// TenantToken is a tenant's own Assets import source token.
+type TenantToken struct{ Name, TenantID, Token string }
+
+// JSMAssetsTarget is the jsm-assets target's set-up (OpenTarget) as an assets.Config and the tenants' own tokens.
+func JSMAssetsTarget(get func(name string) string, tenants []TenantTokenFile, secrets bool, log *slog.Logger) (assets.Config, []TenantToken, error) {
+	var ts []TargetTenant
+	for _, t := range tenants {
+		ts = append(ts, TargetTenant{ID: t.TenantID, Name: t.Name, Values: map[string]string{"jsm-assets-token-file": t.File}})
+	}
+	o, err := OpenTarget("jsm-assets", get, ts, secrets, log)
+	if err != nil {
+		return assets.Config{}, nil, err
+	}
+	j := o.sender.(*assets.JSMSink)
+	var own []TenantToken
+	for _, t := range j.Own() {
+		own = append(own, TenantToken{t.Name, t.ID, j.Tokens[t.ID]})
+	}
+	return j.Config, own, nil
+}
+
+// ServiceNowTarget is the servicenow target's set-up (OpenTarget) as an assets.ServiceNowConfig.
+func ServiceNowTarget(get func(name string) string, secrets bool, log *slog.Logger) (assets.ServiceNowConfig, error) {
+	o, err := OpenTarget("servicenow", get, nil, secrets, log)
+	if err != nil {
+		return assets.ServiceNowConfig{}, err
+	}
+	return o.sender.(*assets.ServiceNowSink).Config, nil
+}
+
+// SyncJSMAssets syncs cfg's tenants into Assets (cfg.JSM, cfg.JSMTokens), as Sync does without its lines.
+func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
+	return syncTenants(ctx, cfg, "jsm-assets", &assets.JSMSink{Config: cfg.JSM, Tokens: cfg.JSMTokens})
+}
+
+// SyncServiceNow syncs cfg's tenants into ServiceNow (cfg.ServiceNow), as Sync does without its lines.
+func SyncServiceNow(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
+	return syncTenants(ctx, cfg, "servicenow", &assets.ServiceNowSink{Config: cfg.ServiceNow})
 }

@@ -4,114 +4,206 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
 
 	"github.com/seatlake/seatlake/pipelines"
 )
 
+// The sync targets registered below pipelines (load/target) are subcommands of `seatlake sync`, derived here from
+// their declarations: each setting is a flag of the subcommand and a key of the config file's sync.<name> section
+// (or, per tenant, a key of a tenant's entry). Nothing here names a target.
+
 func syncCommand() *cli.Command {
-	common := func() []cli.Flag {
-		return append([]cli.Flag{
-			warehouseFlag(), catalogFlag(), storageFlag(),
-			configFlag(),
-			tenantFlag(),
-			&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "send nothing: print and record what would change against the last successful sync"},
-			&cli.BoolFlag{Name: "allow-partial", Usage: "sync even when the tenant's latest run was incomplete"},
-		}, logFlags()...)
+	var subs []*cli.Command
+	for _, t := range pipelines.TargetInfos() {
+		subs = append(subs, targetCommand(t))
 	}
-	var fcJSM, fcSN *fileConfig
-	userTable, subscriptionTable, licenseTable := pipelines.DefaultStagingTables()
 	return &cli.Command{
-		Name:  "sync",
-		Usage: "push people, subscriptions and license usage into an asset system",
-		Subcommands: []*cli.Command{{
-			Name:  "jsm-assets",
-			Usage: "sync into Jira Service Management Assets through an external import source (Imports REST API)",
-			Description: "Sends every tenant's people (Person), subscribed SKUs (Subscription) and license assignments (License Assignment,\n" +
-				"with status, last activity, reason and cost) from the latest committed marts: the full set every time, identified by\n" +
-				"stable ids, so a repeated sync updates the same objects. The container token comes from $SEATLAKE_JSM_ASSETS_TOKEN\n" +
-				"or --token-file. Settings may come from the config file's sync.jsm-assets section. Every sync is recorded in the\n" +
-				"syncs table. Exit 0 only when Assets finished the import (DONE).",
-			Before: loadConfigFile(&fcJSM),
-			Flags: append([]cli.Flag{
-				&cli.StringFlag{Name: "url", Value: "https://api.atlassian.com", Usage: "the Assets API base URL (http:// only on loopback)", EnvVars: []string{"SEATLAKE_JSM_ASSETS_URL"}},
-				&cli.StringFlag{Name: "token-file", Usage: "read the import source's container token from this file instead of $SEATLAKE_JSM_ASSETS_TOKEN"},
-				&cli.IntFlag{Name: "chunk-size", Value: 500, Usage: "objects per submitResults request"},
-			}, common()...),
-			Action: func(c *cli.Context) error {
-				log, err := syncLogger(c)
-				if err != nil {
-					return err
-				}
-				var tenants []tenantFile
-				if fcJSM != nil {
-					tenants = fcJSM.tenants
-				}
-				cfg, stored, err := syncConfig(c, fcJSM, log)
-				if err != nil {
-					return err
-				}
-				if err := importSourceConflict(fcJSM, stored); err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("sync jsm-assets: %w", err)}
-				}
-				jsm, own, err := pipelines.JSMAssetsTarget(flagSetting(c), tokenFiles(tenants), !c.Bool("dry-run"), log)
-				if err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("sync jsm-assets: %w", err)}
-				}
-				cfg.JSM, cfg.JSMTokens = jsm, map[string]string{}
-				for _, t := range own {
-					cfg.JSMTokens[t.TenantID] = t.Token
-				}
-				return syncError(pipelines.Sync(c.Context, "jsm-assets", cfg, c.App.Writer))
-			},
-		}, {
-			Name:  "servicenow",
-			Usage: "sync into ServiceNow through the Import Set API (staging tables and your transform maps)",
-			Description: "Sends the same rows as strings into three staging tables (u_seatlake_user, u_seatlake_subscription,\n" +
-				"u_seatlake_license by default), each carrying u_external_id, the coalesce key of your transform maps, with\n" +
-				"insertMultiple (at most 200 records a request; keys are the columns' labels, read from sys_dictionary, unless\n" +
-				"--column-mapping name), waits until every import set is transformed, and reads each row's result: rows marked\n" +
-				"error or skipped, or landed without u_external_id, are counted and named, and fail the sync. Basic auth (--user with\n" +
-				"$SEATLAKE_SERVICENOW_PASSWORD or --password-file) or OAuth client credentials (--client-id with\n" +
-				"$SEATLAKE_SERVICENOW_CLIENT_SECRET or --client-secret-file). Settings may come from the config file's\n" +
-				"sync.servicenow section. Every sync is recorded in the syncs table.",
-			Before: loadConfigFile(&fcSN),
-			Flags: append([]cli.Flag{
-				&cli.StringFlag{Name: "instance-url", Usage: "https://<instance>.service-now.com (http:// only on loopback)", EnvVars: []string{"SEATLAKE_SERVICENOW_URL"}},
-				&cli.StringFlag{Name: "user", Usage: "the integration user (basic auth)", EnvVars: []string{"SEATLAKE_SERVICENOW_USER"}},
-				&cli.StringFlag{Name: "password-file", Usage: "read the user's password from this file instead of $SEATLAKE_SERVICENOW_PASSWORD"},
-				&cli.StringFlag{Name: "client-id", Usage: "OAuth client credentials instead of basic auth: the application registry's client id", EnvVars: []string{"SEATLAKE_SERVICENOW_CLIENT_ID"}},
-				&cli.StringFlag{Name: "client-secret-file", Usage: "read the OAuth client secret from this file instead of $SEATLAKE_SERVICENOW_CLIENT_SECRET"},
-				&cli.StringFlag{Name: "user-table", Value: userTable, Usage: "the staging table for people"},
-				&cli.StringFlag{Name: "subscription-table", Value: subscriptionTable, Usage: "the staging table for subscribed SKUs"},
-				&cli.StringFlag{Name: "license-table", Value: licenseTable, Usage: "the staging table for license assignments"},
-				&cli.IntFlag{Name: "batch-size", Value: pipelines.MaxServiceNowBatch, Usage: "records per insertMultiple request"},
-				&cli.StringFlag{Name: "column-mapping", Value: pipelines.ColumnLabels, Usage: "insertMultiple's record keys: label (ServiceNow's default; " +
-					"the labels are read from sys_dictionary) or name (when a REST Insert Multiples entry maps each staging table by Column name)"},
-			}, common()...),
-			Action: func(c *cli.Context) error {
-				log, err := syncLogger(c)
-				if err != nil {
-					return err
-				}
-				sn, err := pipelines.ServiceNowTarget(flagSetting(c), !c.Bool("dry-run"), log)
-				if err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("sync servicenow: %w", err)}
-				}
-				cfg, _, err := syncConfig(c, fcSN, log)
-				if err != nil {
-					return err
-				}
-				cfg.ServiceNow = sn
-				return syncError(pipelines.Sync(c.Context, "servicenow", cfg, c.App.Writer))
-			},
-		}},
+		Name:        "sync",
+		Usage:       "push people, subscriptions and license usage into an asset system",
+		Subcommands: subs,
 	}
+}
+
+// targetCommand is `seatlake sync <target>`.
+func targetCommand(t pipelines.TargetInfo) *cli.Command {
+	var fc *fileConfig
+	load := loadConfigFile(&fc)
+	return &cli.Command{
+		Name:        t.Name,
+		Usage:       t.Usage,
+		Description: t.Description,
+		Before: func(c *cli.Context) error {
+			if err := load(c); err != nil {
+				return err
+			}
+			return checkTargetBounds(t, flagSetting(c), func(name string, n int, lo, hi int) error {
+				return fmt.Errorf("--%s %d: want %d to %d: see 'seatlake sync %s --help'", name, n, lo, hi, t.Name)
+			})
+		},
+		Flags: append(targetFlags(t), syncFlags()...),
+		Action: func(c *cli.Context) error {
+			log, err := syncLogger(c)
+			if err != nil {
+				return err
+			}
+			cfg, known, err := syncConfig(c, fc, log)
+			if err != nil {
+				return err
+			}
+			if cfg.Target, err = pipelines.OpenTarget(t.Name, flagSetting(c), targetTenants(fc, known, t), !cfg.DryRun, log); err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("sync %s: %w", t.Name, err)}
+			}
+			return syncError(pipelines.Sync(c.Context, t.Name, cfg, c.App.Writer))
+		},
+	}
+}
+
+// syncFlags are every sync subcommand's own flags, after the target's.
+func syncFlags() []cli.Flag {
+	return append([]cli.Flag{
+		warehouseFlag(), catalogFlag(), storageFlag(),
+		configFlag(),
+		tenantFlag(),
+		&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "send nothing: print and record what would change against the last successful sync"},
+		&cli.BoolFlag{Name: "allow-partial", Usage: "sync even when the tenant's latest run was incomplete"},
+	}, logFlags()...)
+}
+
+// targetFlags are a flag per setting of the target (a per-tenant setting is a key of a tenant's entry instead).
+func targetFlags(t pipelines.TargetInfo) []cli.Flag {
+	var flags []cli.Flag
+	for _, s := range t.Settings {
+		if s.PerTenant {
+			continue
+		}
+		var env []string
+		if s.Env != "" {
+			env = []string{s.Env}
+		}
+		if s.Number() {
+			n, _ := strconv.Atoi(s.Default)
+			flags = append(flags, &cli.IntFlag{Name: s.Key, Value: n, Usage: s.Help, EnvVars: env})
+			continue
+		}
+		flags = append(flags, &cli.StringFlag{Name: s.Key, Value: s.Default, Usage: s.Help, EnvVars: env})
+	}
+	return flags
+}
+
+// checkTargetBounds checks the target's whole-number settings read through get against their bounds; bad says
+// what is wrong with one.
+func checkTargetBounds(t pipelines.TargetInfo, get setting, bad func(name string, n, lo, hi int) error) error {
+	for _, s := range t.Settings {
+		lo, hi, ok := s.Bounds()
+		if !ok || s.PerTenant {
+			continue
+		}
+		if n, err := strconv.Atoi(get(s.Key)); err == nil && (n < lo || n > hi) {
+			return &exitError{code: exitUsage, err: bad(s.Key, n, lo, hi)}
+		}
+	}
+	return nil
+}
+
+// targetInfo is the registered target of that name.
+func targetInfo(name string) (pipelines.TargetInfo, bool) {
+	for _, t := range pipelines.TargetInfos() {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return pipelines.TargetInfo{}, false
+}
+
+// targetTenants are the tenants a target is opened with: the config file's, with their entries' values of the
+// target's per-tenant settings, else known (the warehouse's).
+func targetTenants(fc *fileConfig, known []pipelines.TenantRef, t pipelines.TargetInfo) []pipelines.TargetTenant {
+	var out []pipelines.TargetTenant
+	if fc == nil || len(fc.tenants) == 0 {
+		for _, k := range known {
+			out = append(out, pipelines.TargetTenant{ID: k.ID, Name: k.Name})
+		}
+		return out
+	}
+	for _, e := range fc.tenants {
+		v := map[string]string{}
+		for _, s := range t.Settings {
+			if s.PerTenant {
+				v[s.Key] = entryValue(e, s.Key)
+			}
+		}
+		out = append(out, pipelines.TargetTenant{ID: e.TenantID, Name: e.Name, Values: v})
+	}
+	return out
+}
+
+// entryValue is a tenant entry's value of key: a registered setting's, or the field the entry decodes it into.
+func entryValue(e tenantFile, key string) string {
+	if vs := e.Sources[key]; len(vs) > 0 {
+		return vs[len(vs)-1]
+	}
+	v := reflect.ValueOf(e)
+	for i := range v.NumField() {
+		tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		if tag == key && v.Field(i).Kind() == reflect.String {
+			return v.Field(i).String()
+		}
+	}
+	return ""
+}
+
+// sectionTarget opens the target name as `seatlake sync <name>` would with no flag on the command line: its
+// settings from the environment and the config file's sync.<name> section (range-checked as its flags), its tenants
+// the file's, else known. secrets is false for a dry run. For --then-sync (run.go) and `seatlake check`.
+func sectionTarget(name string, fc *fileConfig, known []pipelines.TenantRef, secrets bool, log *slog.Logger) (*pipelines.OpenedTarget, error) {
+	t, ok := targetInfo(name)
+	if !ok {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("sync target %q: want %s%s", name, strings.Join(pipelines.TargetNames(), " or "), pipelines.Suggest(name, pipelines.TargetNames()))}
+	}
+	var section *yaml.Node
+	path := ""
+	if fc != nil {
+		section, path = fc.sync[name], fc.path
+	}
+	get, err := sectionSetting(name, section)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	if err := checkSection(name, get, path); err != nil {
+		return nil, err
+	}
+	o, err := pipelines.OpenTarget(name, get, targetTenants(fc, known, t), secrets, log)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("sync.%s: %w", name, err)}
+	}
+	return o, nil
+}
+
+// sectionTargets are the targets of the config file's sync section, opened with their secrets, for `seatlake
+// check` to probe (pipelines.CheckTargets).
+func sectionTargets(fc *fileConfig, log *slog.Logger) ([]*pipelines.OpenedTarget, error) {
+	var out []*pipelines.OpenedTarget
+	if fc == nil {
+		return nil, nil
+	}
+	for _, name := range pipelines.TargetNames() {
+		if fc.sync[name] == nil {
+			continue
+		}
+		o, err := sectionTarget(name, fc, nil, true, log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // syncLogger begins every sync: its logger, once the warehouse it reads is known to be there.
@@ -132,6 +224,9 @@ type setting func(name string) string
 
 func flagSetting(c *cli.Context) setting {
 	return func(name string) string {
+		if !c.IsSet(name) {
+			return "" // its default, from its declaration
+		}
 		if v := c.Value(name); v != nil {
 			return fmt.Sprint(v)
 		}
@@ -171,62 +266,33 @@ func syncError(err error) error {
 	return nil
 }
 
-// importSourceConflict refuses a set-up in which two tenants would send into one Assets import source: every
-// tenant without its own jsm-assets-token-file shares the one of sync.jsm-assets.token-file (or
-// $SEATLAKE_JSM_ASSETS_TOKEN), and two tenants may name the same token file. An import source is one schema
-// mapping, and a completed import marks the objects it did not receive as missing: each tenant's sync would replace
-// the other's objects, and a SKU id is the same in every tenant that buys the product. The tenants are the config
-// file's; without a tenants list, stored (the warehouse's).
+// importSourceConflict is the jsm-assets target's refusal of two tenants sending into one import source (each
+// tenant's sync would replace the other's objects), checked without reading a token: the config file's tenants, else
+// stored (the warehouse's). Kept for run.go, check.go and configcmd.go, which call it by name until they open the
+// targets of the sync section with sectionTarget (which refuses it for any target).
 func importSourceConflict(fc *fileConfig, stored []pipelines.TenantRef) error {
-	var shared []string
-	byFile := map[string][]string{}
-	var files []string
-	if fc != nil && len(fc.tenants) > 0 {
-		for _, t := range fc.tenants {
-			if t.AssetsTokenFile == "" {
-				shared = append(shared, t.Name)
-				continue
-			}
-			f, err := filepath.Abs(t.AssetsTokenFile)
-			if err != nil {
-				f = filepath.Clean(t.AssetsTokenFile)
-			}
-			if len(byFile[f]) == 0 {
-				files = append(files, f)
-			}
-			byFile[f] = append(byFile[f], t.Name)
-		}
-	} else {
-		for _, t := range stored {
-			shared = append(shared, t.Name)
-		}
+	t, ok := targetInfo("jsm-assets")
+	if !ok {
+		return nil
 	}
-	const fix = "give each tenant its own import source: tenants[].jsm-assets-token-file in the config file"
-	if len(shared) > 1 {
-		return fmt.Errorf("tenants %s would share one Assets import source (sync.jsm-assets.token-file or $SEATLAKE_JSM_ASSETS_TOKEN): "+
-			"an import source is one schema mapping, so each tenant's sync would replace the other's objects; %s", andList(shared), fix)
-	}
-	for _, f := range files {
-		if names := byFile[f]; len(names) > 1 {
-			return fmt.Errorf("tenants %s name the same jsm-assets-token-file %s, one Assets import source: each tenant's sync would replace the other's objects; %s",
-				andList(names), f, fix)
-		}
-	}
-	return nil
-}
-
-// andList is "a", "a and b", "a, b and c".
-func andList(xs []string) string {
-	if len(xs) < 2 {
-		return strings.Join(xs, "")
-	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+	_, err := pipelines.OpenTarget(t.Name, func(string) string { return "" }, targetTenants(fc, stored, t), false, nil)
+	return err
 }
 
 // checkSection checks a sync target's whole-number and true/false settings read through get (as --then-sync reads
 // them from the config file's sync section) as its command checks its flags: a value that does not parse, or a
 // number out of its range, is a usage error.
 func checkSection(target string, get setting, configPath string) error {
+	t, ok := targetInfo(target)
+	if !ok {
+		return nil
+	}
+	err := checkTargetBounds(t, get, func(name string, n, lo, hi int) error {
+		return fmt.Errorf("sync %s: --%s %d: want %d to %d: see 'seatlake sync %s --help'", target, name, n, lo, hi, target)
+	})
+	if err != nil {
+		return err
+	}
 	for _, sc := range syncCommand().Subcommands {
 		if sc.Name != target {
 			continue
@@ -239,12 +305,7 @@ func checkSection(target string, get setting, configPath string) error {
 			var err error
 			switch f.(type) {
 			case *cli.IntFlag:
-				var n int
-				if n, err = strconv.Atoi(v); err == nil {
-					if r, ok := ranges[name]; ok && (float64(n) < r.min || float64(n) > r.max) {
-						return &exitError{code: exitUsage, err: fmt.Errorf("sync %s: --%s %d: want %.0f to %.0f: see 'seatlake sync %s --help'", target, name, n, r.min, r.max, target)}
-					}
-				}
+				_, err = strconv.Atoi(v)
 			case *cli.BoolFlag:
 				_, err = strconv.ParseBool(v)
 			}
