@@ -21,8 +21,8 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/reclaim"
 	"github.com/seatlake/seatlake/load/warehouse"
@@ -31,10 +31,8 @@ import (
 
 // ActionsTable records every decision `seatlake reclaim` took on an approved plan row, previews included: who,
 // what, when, the result and the plan row itself, so an audit can reproduce it.
-var ActionsTable = table.New("actions", table.Log, "",
+var ActionsTable = recordTable("actions", "action_id", "the plan's tenant_name",
 	"One row per approved reclaim plan row that seatlake reclaim looked at: who, what, when, the result and the plan row.",
-	table.Column{Name: "action_id", Type: arrow.BinaryTypes.String, Key: true},
-	table.Column{Name: "tenant_name", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the tenant's name in the config file (or the plan's tenant_name)"},
 	table.Column{Name: "reclaim_id", Type: arrow.BinaryTypes.String, Doc: "one per seatlake reclaim invocation"},
 	table.Column{Name: "applied", Type: arrow.FixedWidthTypes.Boolean, Doc: "false for a preview (no --apply)"},
 	table.Column{Name: "actor", Type: arrow.BinaryTypes.String, Doc: "who ran it (--actor, or the OS user and host) and with which app"},
@@ -110,16 +108,11 @@ func Reclaim(ctx context.Context, cfg ReclaimConfig) ([]ReclaimAction, error) {
 	if len(approved) == 0 {
 		return nil, nil
 	}
-	wh, release, err := openLocked(ctx, cfg.Warehouse, cfg.Logger)
+	wh, db, release, err := openMarts(ctx, cfg.Warehouse, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	db, err := catalog.Open(wh.Root())
-	if err != nil {
-		return nil, fmt.Errorf("%w: run `seatlake run` first", err)
-	}
-	defer db.Close()
 
 	excludeRE, err := regexp.Compile(cfg.Rules.Exclude.UPNRegex)
 	if err != nil {

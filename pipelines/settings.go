@@ -9,7 +9,6 @@ import (
 
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/internal/table"
-	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform/rules"
 )
@@ -31,20 +30,11 @@ type (
 
 // Defaults of settings that cmd's flags show.
 const (
-	DefaultBatchRows   = table.DefaultBatchRows
-	DefaultCodec       = warehouse.DefaultCodec
-	MaxServiceNowBatch = assets.MaxServiceNowBatch
-	// ColumnLabels is ServiceNow's default insertMultiple record keys: the columns' labels.
-	ColumnLabels = assets.ColumnLabels
+	DefaultBatchRows = table.DefaultBatchRows
+	DefaultCodec     = warehouse.DefaultCodec
 	// LegacyDir is the folder, under the warehouse directory, where migrate moves the earlier layout's files.
 	LegacyDir = warehouse.LegacyDir
 )
-
-// DefaultStagingTables are the ServiceNow staging tables a sync sends to by default.
-func DefaultStagingTables() (user, subscription, license string) {
-	t := assets.DefaultStagingTables
-	return t.User, t.Subscription, t.License
-}
 
 // CheckCodec checks a Parquet codec's name.
 func CheckCodec(name string) error { return warehouse.CheckCodec(name) }

@@ -15,31 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/target"
 	"github.com/seatlake/seatlake/load/warehouse"
-)
-
-// SyncsTable is the record of every sync to an asset system, dry runs included, whatever its outcome.
-var SyncsTable = table.New("syncs", table.Log, "",
-	"One row per sync to an asset system: target, dry run, when, what was sent per object type, the target's counts, status and error.",
-	table.Column{Name: "sync_id", Type: arrow.BinaryTypes.String, Key: true},
-	table.Column{Name: "tenant_name", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the tenant's name in the config file (or as its latest run recorded it)"},
-	table.Column{Name: "target", Type: arrow.BinaryTypes.String, Doc: "jsm-assets or servicenow"},
-	table.Column{Name: "dry_run", Type: arrow.FixedWidthTypes.Boolean},
-	table.Column{Name: "started_at", Type: table.Timestamp},
-	table.Column{Name: "ended_at", Type: table.Timestamp},
-	table.Column{Name: "execution_id", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the Assets execution (or ServiceNow import sets)"},
-	table.Column{Name: "sent_json", Type: arrow.BinaryTypes.String, Doc: "objects sent per type"},
-	table.Column{Name: "counts_json", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the target's own counts, where it reports them"},
-	table.Column{Name: "status", Type: arrow.BinaryTypes.String, Doc: "succeeded, failed or partial"},
-	table.Column{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true},
 )
 
 // ErrNotComplete means the tenant's latest run was not complete: a sync refuses it unless allowed.
@@ -84,16 +63,11 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	wh, release, err := openLocked(ctx, cfg.Warehouse, cfg.Logger) // a sync and a run never interleave their commits
+	wh, db, release, err := openMarts(ctx, cfg.Warehouse, cfg.Logger) // a sync and a run never interleave their commits
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	db, err := catalog.Open(wh.Root())
-	if err != nil {
-		return nil, fmt.Errorf("%w: run `seatlake run` first", err)
-	}
-	defer db.Close()
 	refs, err := syncRefs(ctx, cfg, wh, db)
 	if err != nil {
 		return nil, err
@@ -325,45 +299,6 @@ func loadAssetsData(ctx context.Context, db *sql.DB, t string) (target.Data, err
 		return err
 	})
 	return d, err
-}
-
-// writeSync stores one syncs row (never a token: the row holds ids, counts and the error's text).
-func writeSync(ctx context.Context, wh *warehouse.Warehouse, target string, r SyncResult, dry bool, start, end time.Time) error {
-	bt := table.NewBatcher(memory.DefaultAllocator, SyncsTable, 1, table.SinkFunc(func(ctx context.Context, rec arrow.RecordBatch) error {
-		return wh.WriteRun(ctx, SyncsTable, r.TenantID, r.SyncID, rec)
-	}))
-	defer bt.Release()
-	table.NewProvenance(bt.Builder(), r.TenantID, r.SyncID, start).Append()
-	sent, _ := json.Marshal(r.Sent)
-	bt.String("sync_id").Append(r.SyncID)
-	appendOpt(bt.String("tenant_name"), r.TenantName)
-	bt.String("target").Append(target)
-	bt.Bool("dry_run").Append(dry)
-	bt.Timestamp("started_at").Append(arrow.Timestamp(start.UnixMicro()))
-	bt.Timestamp("ended_at").Append(arrow.Timestamp(end.UnixMicro()))
-	appendOpt(bt.String("execution_id"), r.ExecutionID)
-	bt.String("sent_json").Append(string(sent))
-	counts := ""
-	if r.Counts != nil {
-		c, _ := json.Marshal(r.Counts)
-		counts = string(c)
-	}
-	appendOpt(bt.String("counts_json"), counts)
-	bt.String("status").Append(r.Status)
-	errText := ""
-	if r.Err != nil {
-		errText = r.Err.Error()
-	}
-	appendOpt(bt.String("error"), errText)
-	return bt.RowDone(ctx) // one row: the batch is full and goes to the sink
-}
-
-func appendOpt(b *array.StringBuilder, s string) {
-	if s == "" {
-		b.AppendNull()
-		return
-	}
-	b.Append(s)
 }
 
 // fingerprints is, per selector, each object's identity and a hash of everything sent for it.

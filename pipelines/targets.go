@@ -36,20 +36,14 @@ type TargetInfo struct {
 // TargetInfos are the registered sync targets, in the order they registered.
 func TargetInfos() []TargetInfo {
 	var out []TargetInfo
-	for _, t := range target.Default.Targets() {
+	for _, t := range target.Default.All() {
 		out = append(out, TargetInfo{Name: t.Name(), Usage: t.Usage(), Description: t.Description(), Settings: t.Settings()})
 	}
 	return out
 }
 
 // TargetNames are the registered sync targets' names.
-func TargetNames() []string {
-	var out []string
-	for _, t := range target.Default.Targets() {
-		out = append(out, t.Name())
-	}
-	return out
-}
+func TargetNames() []string { return target.Default.Names() }
 
 // OpenedTarget is a registered sync target readied for syncs (SyncConfig.Target) or a check (CheckTargets).
 type OpenedTarget struct {

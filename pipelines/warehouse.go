@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -190,6 +191,21 @@ func openLocked(ctx context.Context, root string, log *slog.Logger) (wh *warehou
 		return nil, nil, err
 	}
 	return wh, func() { unlock(); wh.Close() }, nil
+}
+
+// openMarts opens the warehouse at root locked (openLocked) with its DuckDB catalog, to read the latest committed
+// marts; release closes both.
+func openMarts(ctx context.Context, root string, log *slog.Logger) (*warehouse.Warehouse, *sql.DB, func(), error) {
+	wh, unlock, err := openLocked(ctx, root, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := catalog.Open(wh.Root())
+	if err != nil {
+		unlock()
+		return nil, nil, nil, fmt.Errorf("%w: run `seatlake run` first", err)
+	}
+	return wh, db, func() { db.Close(); unlock() }, nil
 }
 
 // lockWarehouse takes wh's lock, waiting up to warehouse.LockPatience for another command's.

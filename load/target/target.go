@@ -20,8 +20,8 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
+
+	"github.com/seatlake/seatlake/internal/plugin"
 )
 
 // Target is one asset system seatlake syncs into.
@@ -103,21 +103,14 @@ var ErrRowsRefused = errors.New("the target refused rows")
 // token): the command exits as for a usage error. Open's errors are always the set-up's.
 var ErrSetUp = errors.New("invalid configuration")
 
-// Check is one line of `seatlake check`.
-type Check struct {
-	Tenant string // whose set-up, "" for every tenant's
-	Target string // the endpoint checked
-	Name   string // what was checked
-	Status string // ok, warn or fail
-	Detail string
-	Action string // what to do about a warn or fail
-}
+// Check is one line of `seatlake check`; Tenant is "" for a set-up every tenant shares.
+type Check = plugin.Check
 
 // Check statuses.
 const (
-	OK   = "ok"
-	Warn = "warn"
-	Fail = "fail"
+	OK   = plugin.OK
+	Warn = plugin.Warn
+	Fail = plugin.Fail
 )
 
 // Kind is the type of a setting's value.
@@ -174,7 +167,7 @@ func (s Setting) check() error {
 	if s.Kind != String && s.Kind != Int {
 		return fmt.Errorf("setting %s: no kind", s.Key)
 	}
-	if !validName(s.Key) {
+	if !plugin.ValidName(s.Key) {
 		return fmt.Errorf("setting %q: want lower-case letters, digits and -", s.Key)
 	}
 	for _, v := range []string{s.Default, s.Min, s.Max} {
@@ -194,34 +187,22 @@ func (v Values) Int(key string) int {
 	return n
 }
 
-// Registry holds the registered targets. The process has one, Default, filled by the targets' init functions
-// before main runs and only read after: the one package-level variable of the contract, as a plugin registry is.
-type Registry struct {
-	mu      sync.RWMutex
-	targets []Target
-}
+// Registry holds the registered targets.
+type Registry = plugin.Registry[Target]
 
-// Default is the registry Register fills and seatlake reads.
-var Default = &Registry{}
+// Default is the registry Register fills and seatlake reads: the one package-level variable of the contract, as a
+// plugin registry is.
+var Default = New()
 
-// Register adds t to the default registry. It panics when t's name is taken or a setting is malformed: a
+// New is an empty registry of targets.
+func New() *Registry { return plugin.New[Target]("sync target", checkTarget) }
+
+// Register adds t to the default plugin. It panics when t's name is taken or a setting is malformed: a
 // programming error, found the first time the binary starts.
 func Register(t Target) { Default.Register(t) }
 
-// Register adds t; see the package function.
-func (r *Registry) Register(t Target) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.conflict(t); err != nil {
-		panic(fmt.Sprintf("sync target %s: %v", t.Name(), err))
-	}
-	r.targets = append(r.targets, t)
-}
-
-func (r *Registry) conflict(t Target) error {
-	if !validName(t.Name()) {
-		return fmt.Errorf("name %q: want lower-case letters, digits and -", t.Name())
-	}
+// checkTarget refuses a malformed setting.
+func checkTarget(t Target) error {
 	var keys []string
 	for _, s := range t.Settings() {
 		if err := s.check(); err != nil {
@@ -232,31 +213,5 @@ func (r *Registry) conflict(t Target) error {
 		}
 		keys = append(keys, s.Key)
 	}
-	for _, o := range r.targets {
-		if o.Name() == t.Name() {
-			return errors.New("registered twice")
-		}
-	}
 	return nil
-}
-
-func validName(n string) bool {
-	return n != "" && strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789-") == "" && !strings.HasPrefix(n, "-")
-}
-
-// Targets are the registered targets, in the order they registered.
-func (r *Registry) Targets() []Target {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return slices.Clone(r.targets)
-}
-
-// Lookup is the registered target of that name.
-func (r *Registry) Lookup(name string) (Target, bool) {
-	for _, t := range r.Targets() {
-		if t.Name() == name {
-			return t, true
-		}
-	}
-	return nil, false
 }
