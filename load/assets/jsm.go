@@ -5,7 +5,9 @@
 // and SKU, each identified by stable ids, so a repeated sync updates the same objects and never duplicates them.
 // Every sync sends the full set, as Assets importers do: objects absent from a completed import are marked missing
 // by Assets, and a full send repairs objects someone edited. The two sinks share the rows and the way they use the
-// outbound HTTP client (retries on 429 and 5xx, a 401 final), which is why they are one package.
+// outbound HTTP client (retries on 429 and 5xx, a 401 final), which is why they are one package. Both are sync
+// targets of the load/target contract, registered in targets.go: their names, settings and help, how each is
+// opened from its settings, and their checks before a sync and for `seatlake check`.
 package assets
 
 import (
