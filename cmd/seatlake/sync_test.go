@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
 	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
@@ -452,5 +455,55 @@ func TestCLISyncJSMAssetsImportSourcePerTenant(t *testing.T) {
 		if got := len(c.emu.Objects()["Person"]); got != want || want == 0 {
 			t.Errorf("the import source of tenant %s holds %d people, the tenant has %d", tenant, got, want)
 		}
+	}
+}
+
+// The targets of the config file's sync section open as their subcommands would with no flag (the file's keys, the
+// flags' bounds, the per-tenant token files), for --then-sync and `seatlake check`; each refusal is a usage error
+// naming the key or the fix.
+func TestSyncSectionTargets(t *testing.T) {
+	dir := t.TempDir()
+	pw := writeSecret(t, dir, "pw", "pw")
+	section := func(yml string) map[string]*yaml.Node {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content[0].Content); i += 2 {
+			out[n.Content[0].Content[i].Value] = n.Content[0].Content[i+1]
+		}
+		return out
+	}
+	two := []tenantFile{{Name: "contoso", TenantID: "t1"}, {Name: "fabrikam", TenantID: "t2"}}
+	for _, tc := range []struct {
+		name    string
+		fc      *fileConfig
+		targets int
+		want    string // "" when they open
+	}{
+		{"none", nil, 0, ""},
+		{"servicenow", &fileConfig{sync: section("servicenow: {instance-url: 'https://x.service-now.com', user: u, password-file: " + pw + "}")}, 1, ""},
+		{"out of bounds", &fileConfig{path: "f.yaml", sync: section("servicenow: {instance-url: 'https://x.service-now.com', batch-size: '300'}")}, 0,
+			"sync servicenow: --batch-size 300: want 1 to 200"},
+		{"not a number", &fileConfig{path: "f.yaml", sync: section("jsm-assets: {chunk-size: many}")}, 0, `--config f.yaml: key "sync.jsm-assets.chunk-size": "many"`},
+		{"one import source", &fileConfig{tenants: two, sync: section("jsm-assets: {token-file: " + pw + "}")}, 0,
+			"sync.jsm-assets: tenants contoso and fabrikam would share one Assets import source"},
+		{"their own import sources", &fileConfig{tenants: []tenantFile{{Name: "contoso", TenantID: "t1", AssetsTokenFile: writeSecret(t, dir, "a", "token-a")},
+			{Name: "fabrikam", TenantID: "t2", AssetsTokenFile: writeSecret(t, dir, "b", "token-b")}}, sync: section("jsm-assets: {url: 'https://assets.example'}")}, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := sectionTargets(tc.fc, nil)
+			var ee *exitError
+			switch {
+			case tc.want == "" && (err != nil || len(got) != tc.targets):
+				t.Errorf("%d targets, %v; want %d", len(got), err, tc.targets)
+			case tc.want != "" && (!errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("%v; want a usage error naming %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := sectionTarget("jira", nil, nil, false, nil); err == nil || !strings.Contains(err.Error(), `sync target "jira": want jsm-assets or servicenow`) {
+		t.Errorf("an unknown target: %v", err)
 	}
 }

@@ -33,9 +33,11 @@ func init() {
 // exampleTarget POSTs {"tenant", "type", "ids"} to <endpoint> in batches; the service answers {"took": n}.
 type exampleTarget struct{}
 
-func (exampleTarget) Name() string        { return "example-sink" }
-func (exampleTarget) Usage() string       { return "sync into an example service" }
-func (exampleTarget) Description() string { return "Posts every row's id to the example service in batches." }
+func (exampleTarget) Name() string  { return "example-sink" }
+func (exampleTarget) Usage() string { return "sync into an example service" }
+func (exampleTarget) Description() string {
+	return "Posts every row's id to the example service in batches."
+}
 func (exampleTarget) Settings() []target.Setting {
 	return []target.Setting{
 		{Key: "endpoint", Kind: target.String, Help: "the example service's URL", Env: "SEATLAKE_EXAMPLE_SINK_URL", Endpoint: true},
