@@ -5,22 +5,18 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/seatlake/seatlake/extract/dataverse"
-	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
-	"github.com/seatlake/seatlake/internal/table"
+	"github.com/seatlake/seatlake/extract/source"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/load/assets"
 )
@@ -72,14 +68,12 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 	if !k.graph(ctx) {
 		return k.out // nothing else can work without a token: the same cause would repeat on every line
 	}
-	for _, env := range cfg.Dataverse {
-		k.dataverse(ctx, env)
-	}
-	for _, env := range cfg.FinOps {
-		k.finops(ctx, env)
-	}
 	cfg.Retry = k.retry
-	return append(k.out, checkRegistered(ctx, cfg)...)
+	k.out = append(k.out, checkRegistered(ctx, cfg)...)
+	for _, env := range cfg.finOpsURLs() {
+		checkEventsEndpoint(cmp.Or(cfg.EventsDir, eventsDirOf(cfg.Warehouse)), env, k.add)
+	}
+	return k.out
 }
 
 // checker gathers one tenant's check lines.
@@ -104,7 +98,8 @@ func (k *checker) graph(ctx context.Context) bool {
 	graphTokens := msauth.NewTokenSource(k.auth, cfg.GraphEndpoint)
 	tok, err := graphTokens.Token(ctx)
 	if err != nil {
-		k.add("graph", cfg.AuthorityHost, "token", CheckFail, tokenDetail(err), tokenAction(err))
+		detail, action := source.TokenProblem(err)
+		k.add("graph", cfg.AuthorityHost, "token", CheckFail, detail, action)
 		return false
 	}
 	k.add("graph", cfg.AuthorityHost, "token", CheckOK, "a Microsoft Graph token was issued", "")
@@ -176,62 +171,6 @@ func (k *checker) premium(ctx context.Context, tokens *msauth.TokenSource) {
 	}
 }
 
-// dataverse checks one Dataverse environment: a token, the application user, reading audits, the audit settings.
-func (k *checker) dataverse(ctx context.Context, env string) {
-	cfg := k.cfg
-	tokens := msauth.NewTokenSource(k.auth, env)
-	if _, err := tokens.Token(ctx); err != nil {
-		k.add("dataverse", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
-		return
-	}
-	c := k.client(tokens, dataverse.Headers())
-	x := &dataverse.Extractor{Environment: env, ClientID: cfg.ClientID}
-	if _, err := x.WhoAmI(ctx, c); err != nil {
-		action := "check the environment URL"
-		if errors.Is(err, dataverse.ErrNoApplicationUser) {
-			action = "create an application user for client id " + cfg.ClientID + " (Power Platform admin center > Environments > the environment > Settings > Users + permissions > Application users)"
-		}
-		k.add("dataverse", env, "application user", CheckFail, oneLine(err.Error()), action)
-		return
-	}
-	k.add("dataverse", env, "application user", CheckOK, "WhoAmI answered", "")
-	var buf bytes.Buffer
-	if err := c.Get(ctx, x.OneAuditURL(), &buf); err != nil {
-		k.add("dataverse", env, "read audits", CheckFail, oneLine(err.Error()),
-			"give the application user a security role that reads audit summaries (prvReadAuditSummary)")
-	} else {
-		k.add("dataverse", env, "read audits", CheckOK, "a one-row audits request succeeded", "")
-	}
-	s, err := x.Settings(ctx, c, table.SinkFunc(func(context.Context, arrow.RecordBatch) error { return nil }))
-	missing, action := s.Gap()
-	switch {
-	case err != nil:
-		k.add("dataverse", env, "audit settings", CheckFail, oneLine(err.Error()), "give the application user read access to the organization table")
-	case missing != "":
-		k.add("dataverse", env, "audit settings", CheckWarn, missing, action)
-	default:
-		k.add("dataverse", env, "audit settings", CheckOK, fmt.Sprintf("auditing and user access auditing on (every %d h, kept %d days)", s.UserAccessIntervalHours, s.RetentionDays), "")
-	}
-}
-
-// finops checks one F&O environment: its business events endpoint, a token and the entities in $metadata.
-func (k *checker) finops(ctx context.Context, env string) {
-	cfg := k.cfg
-	checkEventsEndpoint(cmp.Or(cfg.EventsDir, eventsDirOf(cfg.Warehouse)), env, k.add)
-	tokens := msauth.NewTokenSource(k.auth, env)
-	if _, err := tokens.Token(ctx); err != nil {
-		k.add("finops", env, "token", CheckFail, tokenDetail(err), tokenAction(err))
-		return
-	}
-	x := &finops.Extractor{Environment: env, ClientID: cfg.ClientID}
-	if err := x.CheckMetadata(ctx, k.client(tokens, nil)); err != nil {
-		k.add("finops", env, "entities", CheckFail, oneLine(err.Error()),
-			"make SystemUsers, SecurityRoles and SecurityUserRoles available, and register client id "+cfg.ClientID+" under System administration > Setup > Microsoft Entra applications")
-		return
-	}
-	k.add("finops", env, "entities", CheckOK, "SystemUsers, SecurityRoles and SecurityUserRoles are in $metadata", "")
-}
-
 // checkEventsEndpoint says whether the environment has a business events endpoint (a callback secret made by
 // `seatlake events new-endpoint`) and when the receiver last got an event from it. Neither is needed for a run.
 func checkEventsEndpoint(dir, env string, add func(source, target, check, status, detail, action string)) {
@@ -280,26 +219,7 @@ func tokenRoles(tok string) map[string]bool {
 	return roles
 }
 
-// tokenDetail is a failed token request's error, without the fix when the action says it (an untrusted certificate).
-func tokenDetail(err error) string {
-	if ce := outbound.CertificateProblem(err); ce != nil {
-		return oneLine(strings.Replace(err.Error(), ": "+ce.Fix, "", 1))
-	}
-	return oneLine(err.Error())
-}
-
-func tokenAction(err error) string {
-	var ae *msauth.AuthError
-	if errors.As(err, &ae) {
-		return "fix the app registration's credentials as the AADSTS message says"
-	}
-	if ce := outbound.CertificateProblem(err); ce != nil {
-		return ce.Fix
-	}
-	return "check the authority host and the network"
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+func oneLine(s string) string { return source.OneLine(s) }
 
 // SyncTargets are the asset systems the config file syncs into, as `seatlake check` probes them.
 type SyncTargets struct {

@@ -5,15 +5,17 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/seatlake/seatlake/internal/outbound"
-	"github.com/seatlake/seatlake/load/warehouse"
-	"github.com/seatlake/seatlake/transform/rules"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
+	"slices"
 	"time"
 
+	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/load/warehouse"
+	"github.com/seatlake/seatlake/transform/rules"
+
+	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/source"
 )
@@ -51,17 +53,6 @@ type Config struct {
 	// SignInWindow is the length of one sign-in window (windows never cross a UTC midnight).
 	SignInWindow time.Duration
 
-	// Dataverse and FinOps are the tenant's Dynamics 365 environment URLs.
-	Dataverse []string
-	FinOps    []string
-	// DataverseHistory is how far back a first run fetches audit records (default 30 days); DataverseLookback
-	// re-reads before the watermark for records logged late; DataverseWindow is one window's length;
-	// DataverseConcurrency is how many windows of one environment are fetched at once.
-	DataverseHistory     time.Duration
-	DataverseLookback    time.Duration
-	DataverseWindow      time.Duration
-	DataverseConcurrency int
-
 	// Sources are this tenant's values of the registered sources' settings (extract/source), by key.
 	Sources source.Values
 
@@ -81,10 +72,10 @@ type Config struct {
 	// Quiet logs only errors while the run goes (no warnings, no heartbeat): a condition that repeats every night
 	// is recorded in the run row, and Summary.NewWarnings says which warnings are new since the last run.
 	Quiet bool
-	// FinOpsOnly reads only the F&O environments (users, roles, role assignments) and recomputes the marts over
-	// them and the last committed Graph and Dataverse data: the intraday refresh a business event triggers. It
-	// leaves the sign-in watermarks and the nightly warnings untouched.
-	FinOpsOnly bool
+	// Only, when set, names the only sources the run reads (graph, dataverse, finops, …): the other sources'
+	// tables keep their last snapshots and the marts are recomputed over them. {"finops"} is the intraday refresh
+	// a business event triggers; without graph the sign-in watermarks and the nightly warnings stay untouched.
+	Only []string
 	// ParquetCompression is the codec of the Parquet files written: gzip (default), snappy, zstd or none.
 	ParquetCompression string
 	Logger             *slog.Logger
@@ -92,6 +83,14 @@ type Config struct {
 	// Heartbeat is how often a progress line is logged when there is no terminal.
 	Heartbeat time.Duration
 }
+
+// finOpsURLs are the tenant's F&O environments, which the business events receiver serves.
+func (c *Config) finOpsURLs() []string {
+	return source.Read(finops.Source{}.Settings(), c.Sources).Strings(finops.URLSetting)
+}
+
+// reads says whether the run reads the named source.
+func (c *Config) reads(name string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, name) }
 
 // auth is the tenant's client-credentials setup; every resource's token source is made from it.
 func (c *Config) auth(log *slog.Logger) msauth.Config {
@@ -129,18 +128,6 @@ func (c *Config) Defaults() {
 	}
 	if c.SignInWindow == 0 {
 		c.SignInWindow = 24 * time.Hour
-	}
-	if c.DataverseHistory == 0 {
-		c.DataverseHistory = 30 * 24 * time.Hour
-	}
-	if c.DataverseLookback == 0 {
-		c.DataverseLookback = 4 * time.Hour
-	}
-	if c.DataverseWindow == 0 {
-		c.DataverseWindow = 24 * time.Hour
-	}
-	if c.DataverseConcurrency == 0 {
-		c.DataverseConcurrency = 4
 	}
 	if c.Name == "" {
 		c.Name = c.TenantID
@@ -183,35 +170,20 @@ func (c *Config) Validate() error {
 	if c.SignInWindow < time.Minute || c.SignInWindow > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("sign-in window %s: must be between 1m and 24h", c.SignInWindow))
 	}
-	if c.DataverseHistory < 0 || c.DataverseHistory > 3650*24*time.Hour {
-		errs = append(errs, fmt.Errorf("dataverse history %s: must be between 0 and 10 years", c.DataverseHistory))
-	}
-	if c.DataverseWindow < time.Minute || c.DataverseWindow > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("dataverse window %s: must be between 1m and 24h", c.DataverseWindow))
-	}
 	if c.ParquetCompression != "" {
 		if err := warehouse.CheckCodec(c.ParquetCompression); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if c.DataverseConcurrency < 1 {
-		errs = append(errs, fmt.Errorf("dataverse concurrency %d: must be at least 1", c.DataverseConcurrency))
-	}
 	if err := CheckSourceValues(c.Sources); err != nil {
 		errs = append(errs, err)
 	}
-	seen := map[string]bool{}
-	for _, env := range append(append([]string(nil), c.Dataverse...), c.FinOps...) {
-		if err := msauth.CheckEndpoint(env); err != nil {
-			errs = append(errs, fmt.Errorf("environment %s: %w", env, err))
+	for _, src := range source.Default.Sources() {
+		if v, ok := src.(source.Validator); ok {
+			if err := v.Validate(c.Sources); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		if u, err := url.Parse(env); err == nil && (u.Path != "" && u.Path != "/" || u.RawQuery != "") {
-			errs = append(errs, fmt.Errorf("environment %s: give the environment's root URL (e.g. https://contoso.crm.dynamics.com), without a path", env))
-		}
-		if seen[env] {
-			errs = append(errs, fmt.Errorf("environment %s is listed twice", env))
-		}
-		seen[env] = true
 	}
 	return errors.Join(errs...)
 }

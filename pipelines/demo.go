@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seatlake/seatlake/extract/dataverse"
+	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/internal/assetsim"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 	"github.com/seatlake/seatlake/load/assets"
@@ -111,7 +113,8 @@ func Demo(ctx context.Context, cfg DemoConfig, out io.Writer) error {
 	run := cfg.Run
 	run.TenantID, run.ClientID, run.ClientSecret = tenant, client, Secret(secret)
 	run.AuthorityHost, run.GraphEndpoint, run.Warehouse = base, base, cfg.Warehouse
-	run.Dataverse, run.FinOps, run.RootCAs = sim.DataverseURLs(), sim.FinOpsURLs(), sim.CertPool()
+	run.Sources = run.Sources.With(SourceValues{dataverse.URLSetting: sim.DataverseURLs(), finops.URLSetting: sim.FinOpsURLs()})
+	run.RootCAs = sim.CertPool()
 	// The demo prices licenses with the example price list, which says it holds examples.
 	run.Rules = rules.Default().WithExamplePrices()
 	fmt.Fprintln(out, "seatlake check: what the run will need, before it runs")

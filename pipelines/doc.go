@@ -1,8 +1,8 @@
 // Package pipelines wires every job seatlake runs, each from settings to a record of what it did:
-//   - the nightly run (run.go, graph.go, signins.go, dynamics.go, groups.go, tenants.go, sources.go): Microsoft Graph,
-//     each Dataverse environment and each F&O environment of a tenant, and the streams of every source registered
-//     through extract/source (sources.go runs them generically: their tables, settings, streams and checks come
-//     from their declarations) -> Arrow batches -> one warehouse transaction of Iceberg
+//   - the nightly run (run.go, graph.go, signins.go, groups.go, tenants.go, sources.go, scope.go): Microsoft Graph,
+//     and the streams of every source registered through extract/source (Dataverse and F&O: one scope per
+//     environment), which sources.go runs generically (their tables, settings, streams, windows and checks come from
+//     their declarations; scope.go lands a scope whole or not at all) -> Arrow batches -> one warehouse transaction of Iceberg
 //     table commits with the incremental state (load/warehouse) -> the marts computed by DuckDB over what was
 //     committed (marts.go, transform) -> one runs row; tenants run in parallel, sharded across jobs by --shard;
 //   - the syncs to JSM Assets and ServiceNow (sync.go, sink.go) and the approved reclaim (reclaim.go), each leaving

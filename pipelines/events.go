@@ -105,7 +105,7 @@ type EventsConfig struct {
 	MaxBody      int64
 	Logger       *slog.Logger
 	// Refresh is the refresh-user action: re-read the environment's F&O users and role assignments and commit
-	// them as an intraday snapshot, marts recomputed (a FinOpsOnly run of the environment's tenant).
+	// them as an intraday snapshot, marts recomputed (a run of the environment's tenant reading only F&O).
 	Refresh func(ctx context.Context, env EventsEnv, users []string) error
 	Now     func() time.Time
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/pages"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/warehouse"
 )
 
@@ -33,14 +33,14 @@ type graphRun struct {
 	signIns   windowOutcome
 }
 
-// newGraphRun sets up the Graph clients and extractor. A token first (unless the run reads only F&O): a wrong
+// newGraphRun sets up the Graph clients and extractor. A token first (when the run reads Graph): a wrong
 // secret or tenant is the most common failure of a new setup, and it should read as such, not as five streams
 // failing at once.
 func (r *run) newGraphRun(ctx context.Context, txn *warehouse.Txn) (*graphRun, error) {
 	cfg := r.cfg
 	httpClient := cfg.httpClient(0) // per-attempt timeouts come from the pager's RequestTimeout
 	tokens := msauth.NewTokenSource(cfg.auth(r.log), cfg.GraphEndpoint)
-	if !cfg.FinOpsOnly {
+	if cfg.reads("graph") {
 		if _, err := tokens.Token(ctx); err != nil {
 			return nil, fmt.Errorf("getting a Microsoft Graph token: %w", err)
 		}

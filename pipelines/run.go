@@ -15,13 +15,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/seatlake/seatlake/extract/dataverse"
-	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/source"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/transform"
 )
@@ -39,27 +37,18 @@ var ErrIncomplete = errors.New("run incomplete")
 func Tables() []*table.Table {
 	var ts []*table.Table
 	ts = append(ts, graph.Tables()...)
-	ts = append(ts, dataverse.Tables()...)
-	ts = append(ts, finops.Tables()...)
 	ts = append(ts, source.Default.Tables()...)
 	ts = append(ts, transform.Marts()...)
 	return append(ts, RunsTable, SyncsTable, ActionsTable, BusinessEventsTable)
 }
 
-// sourceTables are the tables this run writes: Graph's, and the Dynamics ones when environments are configured.
-// A table of a source not configured keeps its snapshots (opening its writer would replace today's with nothing).
-func (r *run) sourceTables() []*table.Table {
-	if r.cfg.FinOpsOnly {
-		return finops.Tables()
+// graphTables are Graph's tables when this run reads Graph. A table of a source not read keeps its snapshots
+// (opening its writer would replace today's with nothing).
+func (r *run) graphTables() []*table.Table {
+	if !r.cfg.reads("graph") {
+		return nil
 	}
-	ts := graph.Tables()
-	if len(r.cfg.Dataverse) > 0 {
-		ts = append(ts, dataverse.Tables()...)
-	}
-	if len(r.cfg.FinOps) > 0 {
-		ts = append(ts, finops.Tables()...)
-	}
-	return ts
+	return graph.Tables()
 }
 
 const signInStream = "graph_signins"
@@ -221,18 +210,18 @@ func (r *run) execute(ctx context.Context) error {
 	// One writer goroutine per table; streams hand batches over through a short queue.
 	plugged := r.registeredStreams()
 	writers, wctx := errgroup.WithContext(ctx)
-	sinks, err := r.openWriters(wctx, writers, txn, append(r.sourceTables(), registeredTables(plugged)...))
+	sinks, err := r.openWriters(wctx, writers, txn, append(r.graphTables(), registeredTables(plugged)...))
 	if err != nil {
 		return err
 	}
 	r.progress.start(ctx)
 	streams, sctx := errgroup.WithContext(wctx)
-	if !cfg.FinOpsOnly {
+	nightly := cfg.reads("graph")
+	if nightly {
 		g.start(sctx, streams, sinks)
 	}
-	// Dynamics environments: each on its own, so one failing environment is named as missing and never stops
-	// the others or Graph.
-	dynamics := r.dynamics(sctx, streams, sinks)
+	// Each scope (a Dynamics environment) on its own: one failing is named as missing and never stops the others
+	// or Graph.
 	r.goRegistered(sctx, streams, plugged, txn, sinks)
 	if err := r.waitStreams(streams, writers, sinks); err != nil {
 		return err
@@ -240,14 +229,14 @@ func (r *run) execute(ctx context.Context) error {
 	if err := g.rejects.report(r); err != nil {
 		return err
 	}
-	if !cfg.FinOpsOnly { // the nightly run's warnings stay the reference of "new since the last run"
+	if nightly { // the nightly run's warnings stay the reference of "new since the last run"
 		g.warnings(r)
 		if err := r.compareWarnings(txn); err != nil {
 			return err
 		}
-	}
-	if err := putWindowStates(txn, append([]windowOutcome{g.signIns}, dynamics.outcomes()...)); err != nil {
-		return err
+		if err := putWindowStates(txn, []windowOutcome{g.signIns}); err != nil {
+			return err
+		}
 	}
 	return r.commit(ctx, txn)
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatlake/seatlake/extract/dataverse"
+	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
@@ -49,7 +51,7 @@ func testConfig(sim *tenantsim.Sim, base, warehouse string) Config {
 	return Config{
 		TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret),
 		AuthorityHost: base, GraphEndpoint: base, Warehouse: warehouse,
-		Dataverse: sim.DataverseURLs(), FinOps: sim.FinOpsURLs(),
+		Sources:       SourceValues{dataverse.URLSetting: sim.DataverseURLs(), finops.URLSetting: sim.FinOpsURLs()},
 		SignInHistory: 7 * 24 * time.Hour,
 		BatchRows:     1000, // several batches per stream, even on a small tenant
 		Retry:         outbound.RetryPolicy{MaxAttempts: 4, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxTotalWait: 5 * time.Second},

@@ -24,7 +24,7 @@ import (
 // whose F&O environments it receives for, and where and how it listens.
 type ServeConfig struct {
 	// Events configures the receiver. Its Envs are left empty: they are the F&O environments of Tenants that have a
-	// callback secret. Refresh nil is the refresh-user action of a FinOpsOnly run (RefreshUsers).
+	// callback secret. Refresh nil is the refresh-user action of a run reading only F&O (RefreshUsers).
 	Events     EventsConfig
 	Tenants    []Config
 	SecretFile string // the one environment's secret, instead of <Events.Dir>/secrets/<name>.secret
@@ -113,11 +113,11 @@ func eventsEnvs(cfg ServeConfig) ([]EventsEnv, error) {
 	var envs []EventsEnv
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
-		if t.SetupErr != nil && len(t.FinOps) > 0 {
+		if t.SetupErr != nil && len(t.finOpsURLs()) > 0 {
 			log.Warn("events are received, but refresh-user cannot re-read the tenant's F&O users until its credential is fixed",
 				"tenant", t.Name, "problem", t.SetupErr.Error())
 		}
-		for _, u := range t.FinOps {
+		for _, u := range t.finOpsURLs() {
 			envs = append(envs, EventsEnv{Name: EventsEnvName(u), URL: u, Tenant: t, SecretFile: SecretPathIn(cfg.Events.Dir, EventsEnvName(u))})
 		}
 	}
@@ -148,7 +148,7 @@ func eventsEnvs(cfg ServeConfig) ([]EventsEnv, error) {
 	return ready, nil
 }
 
-// RefreshUsers is the refresh-user action over the warehouse wh: a FinOpsOnly run of the environment's tenant,
+// RefreshUsers is the refresh-user action over the warehouse wh: a run of the environment's tenant reading only F&O,
 // marts recomputed.
 func RefreshUsers(wh string) func(ctx context.Context, env EventsEnv, users []string) error {
 	return func(ctx context.Context, env EventsEnv, users []string) error {
@@ -156,7 +156,7 @@ func RefreshUsers(wh string) func(ctx context.Context, env EventsEnv, users []st
 		if cfg.SetupErr != nil {
 			return fmt.Errorf("tenant %s: %w", cfg.Name, cfg.SetupErr)
 		}
-		cfg.FinOpsOnly, cfg.Warehouse, cfg.Quiet = true, wh, true
+		cfg.Only, cfg.Warehouse, cfg.Quiet = []string{"finops"}, wh, true
 		sum, err := Run(ctx, cfg)
 		if err != nil {
 			return err

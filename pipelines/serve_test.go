@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seatlake/seatlake/extract/finops"
 )
 
 // new-endpoint: the one environment is picked without a name; the secret is written for its owner only and the
@@ -75,7 +77,7 @@ func TestEventsEnvs(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			envs, err := eventsEnvs(ServeConfig{Events: EventsConfig{Dir: dir, Logger: slog.New(slog.DiscardHandler)},
-				Tenants: []Config{{Name: "contoso", FinOps: tt.finops}}, SecretFile: tt.secretFile})
+				Tenants: []Config{{Name: "contoso", Sources: SourceValues{finops.URLSetting: tt.finops}}}, SecretFile: tt.secretFile})
 			got := ""
 			for _, e := range envs {
 				got += e.Name

@@ -52,6 +52,8 @@ func (s *asyncSink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 // close tells the writer no more batches come. Call it once every producer has returned.
 func (s *asyncSink) close() { close(s.ch) }
 
+func (s *asyncSink) rowCount() *atomic.Int64 { return &s.rows }
+
 // drain writes every queued batch to dst until the queue is closed. After an error it keeps releasing what arrives,
 // so producers never block on a dead writer.
 func (s *asyncSink) drain(ctx context.Context, dst table.Sink) error {

@@ -2,19 +2,24 @@ package pipelines
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
 	_ "github.com/seatlake/seatlake/extract/all" // the registered sources
+	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/source"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/warehouse"
 )
 
@@ -30,13 +35,13 @@ type registered struct {
 	streams []source.Stream
 }
 
-// registeredStreams are the registered sources' streams for this run's tenant (none for an F&O-only refresh).
+// registeredStreams are the registered sources' streams for this run's tenant (of the sources it reads).
 func (r *run) registeredStreams() []registered {
-	if r.cfg.FinOpsOnly {
-		return nil
-	}
 	var out []registered
 	for _, s := range source.Default.Sources() {
+		if !r.cfg.reads(s.Name()) {
+			continue
+		}
 		if ss := s.Streams(r.cfg.Sources); len(ss) > 0 {
 			out = append(out, registered{s, ss})
 		}
@@ -57,7 +62,7 @@ func registeredTables(rs []registered) []*table.Table {
 func streamTables(streams []source.Stream) []*table.Table {
 	var ts []*table.Table
 	for _, st := range streams {
-		if !slices.Contains(ts, st.Table) {
+		if st.Table != nil && !slices.Contains(ts, st.Table) {
 			ts = append(ts, st.Table)
 		}
 	}
@@ -73,27 +78,73 @@ func (r *run) goRegistered(ctx context.Context, g *errgroup.Group, rs []register
 		scopes := map[string][]source.Stream{}
 		var order []string
 		for _, st := range x.streams {
-			if st.Scope == "" {
-				g.Go(func() error { return r.runStream(ctx, x.src, st, sinks[st.Table], &sinks[st.Table].rows, txn) })
-				continue
-			}
 			if _, ok := scopes[st.Scope]; !ok {
 				order = append(order, st.Scope)
 			}
 			scopes[st.Scope] = append(scopes[st.Scope], st)
 		}
 		for _, scope := range order {
+			if scope == "" { // the tenant as a whole: each stream's failure is its own
+				g.Go(func() error {
+					return runOrdered(ctx, scopes[scope], func(ctx context.Context, st source.Stream) error {
+						var sink rowSink
+						if st.Table != nil {
+							sink = sinks[st.Table]
+						}
+						return r.runStream(ctx, x.src, st, sink, txn.PutState)
+					})
+				})
+				continue
+			}
 			g.Go(func() error { return r.runScope(ctx, x.src, scope, scopes[scope], txn, sinks) })
 		}
 	}
 }
 
-// runStream runs one stream into sink.
-func (r *run) runStream(ctx context.Context, src source.Source, st source.Stream, sink table.Sink, rows *atomic.Int64, txn *warehouse.Txn) error {
+// runOrdered runs streams side by side, each once the streams it comes after (Stream.After) have succeeded.
+func runOrdered(ctx context.Context, streams []source.Stream, run func(context.Context, source.Stream) error) error {
+	done := map[string]chan struct{}{}
+	for _, st := range streams {
+		done[st.Name] = make(chan struct{})
+	}
+	for _, st := range streams {
+		for _, a := range st.After {
+			if done[a] == nil {
+				return fmt.Errorf("%s: comes after %s, which is not a stream of its scope", st.Name, a)
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, st := range streams {
+		g.Go(func() error {
+			for _, a := range st.After {
+				select {
+				case <-done[a]:
+				case <-gctx.Done():
+					return gctx.Err() // the stream it needed failed, and said so
+				}
+			}
+			if err := run(gctx, st); err != nil {
+				return err
+			}
+			close(done[st.Name])
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// runStream runs one stream into sink (nil for a step without a table); put keeps the state it stores.
+func (r *run) runStream(ctx context.Context, src source.Source, st source.Stream, sink rowSink, put func(key string, value []byte)) error {
 	stats := r.streamStats(st.Name)
-	p := r.progress.stream(st.Name, 0, stats, rows)
-	err := st.Run(ctx, r.sourceEnv(src, stats, txn), sink)
-	p.done()
+	var p *streamProgress
+	if sink != nil {
+		p = r.progress.stream(st.Name, 0, stats, sink.rowCount())
+	}
+	err := st.Run(ctx, r.sourceEnv(src, stats, p, put), sink)
+	if p != nil {
+		p.done()
+	}
 	if err != nil && st.Optional && ctx.Err() == nil {
 		r.missing(st.Name+": "+err.Error(), "optional stream not read", "stream", st.Name, "err", err)
 		return nil
@@ -104,19 +155,39 @@ func (r *run) runStream(ctx context.Context, src source.Source, st source.Stream
 	return nil
 }
 
-// runScope runs one scope's streams side by side; they land together or not at all.
+// rowSink is a table's sink that counts its rows for progress.
+type rowSink interface {
+	table.Sink
+	rowCount() *atomic.Int64
+}
+
+// runScope runs one scope's streams side by side; they land together or not at all, their state with them.
 func (r *run) runScope(ctx context.Context, src source.Source, scope string, streams []source.Stream, txn *warehouse.Txn, sinks map[*table.Table]*asyncSink) error {
 	es := r.envSinks(sinks, streamTables(streams))
-	g, gctx := errgroup.WithContext(ctx)
-	for _, st := range streams {
-		st.Optional = false // a scope is whole
-		g.Go(func() error { return r.runStream(gctx, src, st, es[st.Table], &es[st.Table].rows, txn) })
+	var mu sync.Mutex
+	state := map[string][]byte{}
+	put := func(key string, value []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		state[key] = value
 	}
-	err := g.Wait()
+	err := runOrdered(ctx, streams, func(ctx context.Context, st source.Stream) error {
+		st.Optional = false // a scope is whole
+		var sink rowSink
+		if st.Table != nil {
+			sink = es[st.Table]
+		}
+		return r.runStream(ctx, src, st, sink, put)
+	})
 	if serr := r.settle(ctx, scope, es, err == nil); err == nil {
 		err = serr
 	}
-	return r.envDone(ctx, nil, src.Name(), scope, nil, err) // named as missing as an environment is
+	if err == nil {
+		for k, v := range state {
+			txn.PutState(k, v)
+		}
+	}
+	return r.envDone(ctx, src.Name(), scope, err) // named as missing as an environment is
 }
 
 // missing records a part of the run that could not be read.
@@ -127,20 +198,56 @@ func (r *run) missing(part, msg string, attrs ...any) {
 	r.log.Error(msg, attrs...)
 }
 
-// sourceEnv is what a registered source's stream gets from this run; its state keys are prefixed with the
-// source's name, so sources never read each other's watermarks.
-func (r *run) sourceEnv(s source.Source, stats *outbound.Stats, txn *warehouse.Txn) source.Env {
-	prefix := s.Name() + ":"
-	return source.Env{
-		TenantID: r.cfg.TenantID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt, BatchRows: r.cfg.BatchRows,
+// sourceEnv is what a registered source's stream gets from this run. A source's state keys start with its name
+// (dataverse_audits-…), or are prefixed with it, so sources never read each other's watermarks; put keeps what
+// the stream stores for the commit.
+func (r *run) sourceEnv(s source.Source, stats *outbound.Stats, p *streamProgress, put func(key string, value []byte)) source.Env {
+	key := func(k string) string { return stateKey(s.Name(), k) }
+	env := source.Env{
+		TenantID: r.cfg.TenantID, ClientID: r.cfg.ClientID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt, BatchRows: r.cfg.BatchRows,
 		Logger: r.log.With("source", s.Name()),
 		Client: func(resource string) *outbound.Client { return r.clients.get(resource).WithStats(stats) },
-		State: func(key string) ([]byte, bool, error) {
-			return r.wh.State(r.cfg.TenantID, prefix+key)
+		HTTP:   r.clients.config,
+		Stats:  stats,
+		Pages: func(pg source.Pager) source.Pager {
+			if p == nil {
+				return pg
+			}
+			return counting{pg, p}
 		},
-		PutState: func(key string, value []byte) { txn.PutState(prefix+key, value) },
+		State:    func(k string) ([]byte, bool, error) { return r.wh.State(r.cfg.TenantID, key(k)) },
+		PutState: func(k string, value []byte) { put(key(k), value) },
 		Warn:     r.warn,
 	}
+	env.Windows = func(ctx context.Context, w source.Windows) error {
+		if p == nil {
+			return errors.New("windows: a stream without a table has no windows")
+		}
+		out, err := r.fetchWindows(ctx, windowSpec{stream: p.name, key: key(w.Key), history: w.History, lookback: w.Lookback,
+			size: w.Size, concurrency: w.Concurrency, fetch: w.Fetch, fatal: w.Fatal}, p)
+		if err != nil {
+			return err
+		}
+		if out.stateChanged {
+			b, err := json.Marshal(out.state)
+			if err != nil {
+				return fmt.Errorf("encoding %s state: %w", out.key, err)
+			}
+			put(out.key, b)
+		}
+		return nil
+	}
+	return env
+}
+
+// stateKey is a source's state key as stored: as given when it starts with the source's name, else prefixed.
+func stateKey(name, key string) string {
+	for _, sep := range []string{"_", "-", ":"} {
+		if strings.HasPrefix(key, name+sep) {
+			return key
+		}
+	}
+	return name + ":" + key
 }
 
 // sourceClients are the HTTP clients of a run's (or a check's) registered sources, one per resource: its streams
@@ -150,26 +257,45 @@ type sourceClients struct {
 	log        *slog.Logger
 	mu         sync.Mutex
 	byResource map[string]*outbound.Client
+	tokens     map[string]*msauth.TokenSource
+	http       *http.Client
 }
 
 func newSourceClients(cfg *Config, log *slog.Logger) *sourceClients {
-	return &sourceClients{cfg: cfg, log: log, byResource: map[string]*outbound.Client{}}
+	return &sourceClients{cfg: cfg, log: log, byResource: map[string]*outbound.Client{}, tokens: map[string]*msauth.TokenSource{}}
 }
 
 // get is the client of resource: tokens for it (none when empty), the run's retries, timeouts and trusted roots.
 func (c *sourceClients) get(resource string) *outbound.Client {
+	cfg := c.config(resource)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if oc, ok := c.byResource[resource]; ok {
 		return oc
 	}
-	oc := outbound.Config{HTTPClient: c.cfg.httpClient(0), Retry: c.cfg.Retry, RequestTimeout: c.cfg.RequestTimeout, Logger: c.log}
-	if resource != "" {
-		oc.Tokens = msauth.NewTokenSource(c.cfg.auth(c.log), resource)
-	}
-	client := outbound.New(oc)
+	client := outbound.New(cfg)
 	c.byResource[resource] = client
 	return client
+}
+
+// config is the client configuration of resource: its token source (one per resource: one token until it
+// expires), the run's HTTP client (connections), retries, timeouts and trusted roots.
+func (c *sourceClients) config(resource string) outbound.Config {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.http == nil {
+		c.http = c.cfg.httpClient(0)
+	}
+	oc := outbound.Config{HTTPClient: c.http, Retry: c.cfg.Retry, RequestTimeout: c.cfg.RequestTimeout, Logger: c.log}
+	if resource != "" {
+		ts, ok := c.tokens[resource]
+		if !ok {
+			ts = msauth.NewTokenSource(c.cfg.auth(c.log), resource)
+			c.tokens[resource] = ts
+		}
+		oc.Tokens = ts
+	}
+	return oc
 }
 
 // checkRegistered runs the registered sources' checks for cfg's tenant.
@@ -181,7 +307,7 @@ func checkRegistered(ctx context.Context, cfg Config) []CheckResult {
 		if !ok || len(s.Streams(cfg.Sources)) == 0 {
 			continue
 		}
-		env := source.Env{TenantID: cfg.TenantID, BatchRows: cfg.BatchRows, Logger: cfg.Logger, Client: clients.get}
+		env := source.Env{TenantID: cfg.TenantID, ClientID: cfg.ClientID, BatchRows: cfg.BatchRows, Logger: cfg.Logger, Client: clients.get, HTTP: clients.config}
 		for _, c := range ck.Check(ctx, cfg.Sources, env) {
 			out = append(out, CheckResult{Tenant: cfg.Name, Source: s.Name(), Target: c.Target, Check: c.Name,
 				Status: c.Status, Detail: c.Detail, Action: c.Action})
@@ -189,6 +315,20 @@ func checkRegistered(ctx context.Context, cfg Config) []CheckResult {
 	}
 	return out
 }
+
+// Setting is a registered source's setting; the kinds cmd gives typed flags.
+type Setting = source.Setting
+
+// Kinds of settings' values.
+const (
+	KindDuration = source.Duration
+	KindInt      = source.Int
+	KindURL      = source.URL
+	KindURLs     = source.URLs
+)
+
+// FinOpsURLKey is the setting of a tenant's F&O environments, whose business events the receiver takes.
+const FinOpsURLKey = finops.URLSetting
 
 // SourceValues are a tenant's values of the registered sources' settings, by key.
 type SourceValues = source.Values

@@ -26,33 +26,31 @@ func configFlag() cli.Flag {
 
 // tenantFile is one entry of the tenants list.
 type tenantFile struct {
-	Name             string   `yaml:"name"`
-	TenantID         string   `yaml:"tenant-id"`
-	ClientID         string   `yaml:"client-id"`
-	ClientSecretFile string   `yaml:"client-secret-file"`
-	ClientSecretEnv  string   `yaml:"client-secret-env"`
-	CertificateFile  string   `yaml:"client-certificate-file"`
-	CertPasswordEnv  string   `yaml:"client-certificate-password-env"`
-	FederatedFile    string   `yaml:"federated-token-file"`
-	ManagedIdentity  bool     `yaml:"managed-identity"`
-	Cloud            string   `yaml:"cloud"`
-	AuthorityHost    string   `yaml:"authority-host"`
-	GraphEndpoint    string   `yaml:"graph-endpoint"`
-	Dataverse        []string `yaml:"dataverse"`
-	FinOps           []string `yaml:"finops"`
-	SignInHistory    string   `yaml:"signin-history"`
-	DataverseHistory string   `yaml:"dataverse-history"`
+	Name             string `yaml:"name"`
+	TenantID         string `yaml:"tenant-id"`
+	ClientID         string `yaml:"client-id"`
+	ClientSecretFile string `yaml:"client-secret-file"`
+	ClientSecretEnv  string `yaml:"client-secret-env"`
+	CertificateFile  string `yaml:"client-certificate-file"`
+	CertPasswordEnv  string `yaml:"client-certificate-password-env"`
+	FederatedFile    string `yaml:"federated-token-file"`
+	ManagedIdentity  bool   `yaml:"managed-identity"`
+	Cloud            string `yaml:"cloud"`
+	AuthorityHost    string `yaml:"authority-host"`
+	GraphEndpoint    string `yaml:"graph-endpoint"`
+	SignInHistory    string `yaml:"signin-history"`
 	// AssetsTokenFile is this tenant's own JSM Assets import source token (one import source per tenant: a
 	// completed import marks the objects absent from it as missing).
 	AssetsTokenFile string `yaml:"jsm-assets-token-file"`
-	// Sources are the entry's values of the registered sources' per-tenant settings.
+	// Sources are the entry's values of the registered sources' per-tenant settings (its Dataverse and F&O
+	// environments, …), by the settings' keys.
 	Sources map[string][]string `yaml:"-"`
 }
 
 // tenantKeys are the keys a tenant entry may have.
 var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "client-certificate-file",
 	"client-certificate-password-env", "federated-token-file", "managed-identity", "cloud", "authority-host",
-	"graph-endpoint", "dataverse", "finops", "signin-history", "dataverse-history", "jsm-assets-token-file"}
+	"graph-endpoint", "signin-history", "jsm-assets-token-file"}
 
 // fileConfig is what the config file says beyond the flags.
 type fileConfig struct {
@@ -464,12 +462,12 @@ func tenantLabel(i int, tn *yaml.Node) string {
 // the others are the entry's own (tenantKeys), only checked here and decoded after.
 func readTenantKey(sources map[string][]string, kn, v *yaml.Node) error {
 	key := kn.Value
-	if ok, list := tenantSourceKey(key); ok {
-		vals, err := sourceValue(key, list, v)
+	if s, ok := tenantSetting(key); ok {
+		vals, err := sourceValue(s, v)
 		if err != nil {
 			return err
 		}
-		sources[key] = vals
+		sources[s.Key] = vals
 		return nil
 	}
 	if key == "client-secret" {
@@ -484,21 +482,6 @@ func readTenantKey(sources map[string][]string, kn, v *yaml.Node) error {
 // tenantValue checks the shape of a tenant entry's value, so that decoding it cannot fail with YAML's words.
 func tenantValue(key string, v *yaml.Node) error {
 	switch key {
-	case "dataverse", "finops":
-		if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
-			return fmt.Errorf("key %q (line %d): want a list of environment URLs, e.g. [https://contoso.crm.dynamics.com]", key, v.Line)
-		}
-		if v.Kind == yaml.SequenceNode {
-			for _, u := range v.Content {
-				if _, err := scalar(key, u, "an environment URL"); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if v.Kind != yaml.ScalarNode {
-			return fmt.Errorf("key %q (line %d): want a list of environment URLs, not a %s", key, v.Line, kindName(v))
-		}
 	case "managed-identity":
 		var b bool
 		if _, err := scalar(key, v, "true or false"); err != nil {
@@ -526,16 +509,13 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 	}
 	cfg := base
 	cfg.Name, cfg.TenantID, cfg.ClientID = t.Name, t.TenantID, t.ClientID
-	cfg.Dataverse, cfg.FinOps = trimURLs(t.Dataverse), trimURLs(t.FinOps)
-	cfg.Sources = base.Sources.With(t.Sources)
+	cfg.Sources = tenantSources(base.Sources).With(t.Sources)
 	cfg.ManagedIdentity = cfg.ManagedIdentity || t.ManagedIdentity
-	for _, step := range []func(*pipelines.Config) *keyError{t.required, t.endpoints, t.histories, t.credentialChoice} {
+	sources := func(*pipelines.Config) *keyError { return checkTenantSources(t.Sources) }
+	for _, step := range []func(*pipelines.Config) *keyError{t.required, t.endpoints, t.histories, sources, t.credentialChoice} {
 		if err := step(&cfg); err != nil {
 			return pipelines.Config{}, fmt.Errorf("%s: %s: %s", label, err.key, err.msg)
 		}
-	}
-	if err := pipelines.CheckSourceValues(t.Sources); err != nil {
-		return pipelines.Config{}, fmt.Errorf("%s: %w", label, err)
 	}
 	return cfg, nil
 }
@@ -575,7 +555,7 @@ func (t tenantFile) endpoints(cfg *pipelines.Config) *keyError {
 	for _, kv := range []struct {
 		key  string
 		urls []string
-	}{{"authority-host", []string{cfg.AuthorityHost}}, {"graph-endpoint", []string{cfg.GraphEndpoint}}, {"dataverse", t.Dataverse}, {"finops", t.FinOps}} {
+	}{{"authority-host", []string{cfg.AuthorityHost}}, {"graph-endpoint", []string{cfg.GraphEndpoint}}} {
 		for _, u := range kv.urls {
 			if err := pipelines.CheckEndpoint(u); err != nil {
 				return keyErr(kv.key, "%s: %v", u, err)
@@ -591,7 +571,7 @@ func (t tenantFile) histories(cfg *pipelines.Config) *keyError {
 		key string
 		v   string
 		dst *time.Duration
-	}{{"signin-history", t.SignInHistory, &cfg.SignInHistory}, {"dataverse-history", t.DataverseHistory, &cfg.DataverseHistory}} {
+	}{{"signin-history", t.SignInHistory, &cfg.SignInHistory}} {
 		if kv.v == "" {
 			continue
 		}

@@ -122,7 +122,7 @@ func newEndpoint(c *cli.Context, fc *fileConfig) error {
 		}
 		for _, t := range fc.tenants {
 			if slices.Contains(picked, pipelines.TenantRef{Name: t.Name, ID: t.TenantID}) {
-				urls = append(urls, t.FinOps...)
+				urls = append(urls, t.Sources[pipelines.FinOpsURLKey]...)
 			}
 		}
 	}

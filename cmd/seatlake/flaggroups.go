@@ -15,8 +15,8 @@ var requestFlags = []string{"request-timeout", "max-attempts", "max-retry-wait"}
 // environments' URLs or what tunes an extraction (windows, concurrency, batch sizes, progress, --quiet):
 // `seatlake reclaim`; `seatlake events serve` adds --finops-url.
 func signInFlags() []cli.Flag {
-	drop := []string{"parallel-tenants", "as-of", "dataverse-url", "finops-url"}
-	for _, f := range tuningFlags() {
+	drop := []string{"parallel-tenants", "as-of"}
+	for _, f := range append(tuningFlags(), sourceFlags()...) {
 		if n := f.Names()[0]; !slices.Contains(requestFlags, n) {
 			drop = append(drop, n)
 		}

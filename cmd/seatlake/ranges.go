@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seatlake/seatlake/pipelines"
 	"github.com/urfave/cli/v2"
 )
 
@@ -18,45 +19,55 @@ type flagRange struct {
 	dmax     time.Duration
 }
 
-// ranges bounds every numeric flag of every command: a value outside is a usage error naming the flag and its range,
+// ranges bounds every numeric flag of every command (the registered sources' settings bring their own, rangeOf): a value outside is a usage error naming the flag and its range,
 // never a run that does something odd with it (a negative batch size, no attempts, a zero timeout).
 var ranges = map[string]flagRange{
-	"batch-rows":            {min: 1, max: 1_000_000},
-	"signin-concurrency":    {min: 1, max: 16},
-	"dataverse-concurrency": {min: 1, max: 52},
-	"max-attempts":          {min: 1, max: 100},
-	"parallel-tenants":      {min: 1, max: 64},
-	"top":                   {min: 0, max: 1_000_000},
-	"chunk-size":            {min: 1, max: 1000},
-	"batch-size":            {min: 1, max: 200},
-	"commit-events":         {min: 1, max: 1_000_000},
-	"max-body":              {min: 1024, max: 64 << 20},
-	"commit-interval":       {dmin: time.Second, dmax: 24 * time.Hour},
-	"max-removals":          {min: 0, max: 100_000},
-	"users":                 {min: 0, max: 10_000_000},
-	"days":                  {min: 1, max: 365},
-	"signins":               {min: 0, max: 100_000_000_000},
-	"audits-per-env":        {min: 0, max: 10_000_000_000},
-	"dataverse-envs":        {min: 0, max: 16},
-	"finops-envs":           {min: 0, max: 16},
-	"idle-share":            {min: 0, max: 1},
-	"request-timeout":       {dmin: time.Second, dmax: time.Hour},
-	"max-retry-wait":        {dmin: 0, dmax: 24 * time.Hour},
-	"heartbeat":             {dmin: time.Second, dmax: 24 * time.Hour},
-	"signin-history":        {dmin: 0, dmax: 30 * 24 * time.Hour},
-	"signin-lookback":       {dmin: 0, dmax: 7 * 24 * time.Hour},
-	"signin-window":         {dmin: time.Minute, dmax: 24 * time.Hour},
-	"dataverse-history":     {dmin: 0, dmax: 3650 * 24 * time.Hour},
-	"dataverse-window":      {dmin: time.Minute, dmax: 24 * time.Hour},
-	"token-lifetime":        {dmin: time.Minute, dmax: 24 * time.Hour},
-	"page-latency":          {dmin: 0, dmax: time.Minute},
+	"batch-rows":         {min: 1, max: 1_000_000},
+	"signin-concurrency": {min: 1, max: 16},
+	"max-attempts":       {min: 1, max: 100},
+	"parallel-tenants":   {min: 1, max: 64},
+	"top":                {min: 0, max: 1_000_000},
+	"chunk-size":         {min: 1, max: 1000},
+	"batch-size":         {min: 1, max: 200},
+	"commit-events":      {min: 1, max: 1_000_000},
+	"max-body":           {min: 1024, max: 64 << 20},
+	"commit-interval":    {dmin: time.Second, dmax: 24 * time.Hour},
+	"max-removals":       {min: 0, max: 100_000},
+	"users":              {min: 0, max: 10_000_000},
+	"days":               {min: 1, max: 365},
+	"signins":            {min: 0, max: 100_000_000_000},
+	"audits-per-env":     {min: 0, max: 10_000_000_000},
+	"dataverse-envs":     {min: 0, max: 16},
+	"finops-envs":        {min: 0, max: 16},
+	"idle-share":         {min: 0, max: 1},
+	"request-timeout":    {dmin: time.Second, dmax: time.Hour},
+	"max-retry-wait":     {dmin: 0, dmax: 24 * time.Hour},
+	"heartbeat":          {dmin: time.Second, dmax: 24 * time.Hour},
+	"signin-history":     {dmin: 0, dmax: 30 * 24 * time.Hour},
+	"signin-lookback":    {dmin: 0, dmax: 7 * 24 * time.Hour},
+	"signin-window":      {dmin: time.Minute, dmax: 24 * time.Hour},
+	"token-lifetime":     {dmin: time.Minute, dmax: 24 * time.Hour},
+	"page-latency":       {dmin: 0, dmax: time.Minute},
+}
+
+// rangeOf is the range of the flag named name: from ranges, or the bounds of a registered source's setting.
+func rangeOf(name string) (flagRange, bool) {
+	if r, ok := ranges[name]; ok {
+		return r, true
+	}
+	for _, s := range pipelines.Settings() {
+		if s.Key == name {
+			return settingRange(s)
+		}
+	}
+	return flagRange{}, false
 }
 
 // checkRanges checks the numeric flags of command (its full name, for the message) against ranges.
 func checkRanges(c *cli.Context, command string) error {
 	for _, f := range c.Command.Flags {
 		name := f.Names()[0]
-		r, ok := ranges[name]
+		r, ok := rangeOf(name)
 		if !ok {
 			continue
 		}
@@ -101,7 +112,7 @@ const sizeForms = "want auto, or a whole number of B, KiB, MiB or GiB such as 51
 // wants says what flag f accepts, for a value that does not parse as its type: the form and, when bounded, the
 // range (the flag package says only "parse error").
 func wants(f cli.Flag) string {
-	r, bounded := ranges[f.Names()[0]]
+	r, bounded := rangeOf(f.Names()[0])
 	switch f.(type) {
 	case *cli.DurationFlag:
 		if !bounded {

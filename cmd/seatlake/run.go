@@ -59,9 +59,6 @@ func tuningFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "signin-lookback", Value: 2 * time.Hour, Usage: "re-read this much before the last watermark, for late-logged sign-ins (views deduplicate)"},
 		&cli.DurationFlag{Name: "signin-window", Value: 24 * time.Hour, Usage: "length of one sign-in time window (1m..24h; windows never cross midnight UTC)"},
 		&cli.IntFlag{Name: "signin-concurrency", Value: 4, Usage: "sign-in windows fetched at once (the reporting API allows 5 requests per 10 s)"},
-		&cli.DurationFlag{Name: "dataverse-history", Value: 30 * 24 * time.Hour, Usage: "how far back a first run fetches Dataverse audit records"},
-		&cli.DurationFlag{Name: "dataverse-window", Value: 24 * time.Hour, Usage: "length of one audit time window (1m..24h; windows never cross midnight UTC)"},
-		&cli.IntFlag{Name: "dataverse-concurrency", Value: 4, Usage: "audit windows of one environment fetched at once"},
 		&cli.StringFlag{Name: "parquet-compression", Value: pipelines.DefaultCodec, Usage: "Parquet codec: gzip (the default: as small as zstd, and read by every BI tool), snappy, zstd or none"},
 		&cli.IntFlag{Name: "batch-rows", Value: pipelines.DefaultBatchRows, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
 		&cli.DurationFlag{Name: "request-timeout", Value: 100 * time.Second, Usage: "timeout of one HTTP request, body included"},
@@ -89,8 +86,6 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "authority-host", Value: "https://login.microsoftonline.com", Usage: "Microsoft identity platform host (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_AUTHORITY_HOST"}},
 		&cli.StringSliceFlag{Name: "allow-authority-host", Usage: "an identity platform host beyond Microsoft's documented ones (login.microsoftonline.com, .us, chinacloudapi.cn) that may receive the client secret; repeatable; logged when used"},
 		&cli.StringFlag{Name: "graph-endpoint", Value: "https://graph.microsoft.com", Usage: "Microsoft Graph endpoint (national clouds, testing); http:// only for loopback", EnvVars: []string{"SEATLAKE_GRAPH_ENDPOINT"}},
-		&cli.StringSliceFlag{Name: "dataverse-url", Usage: "a Dataverse environment URL, e.g. https://contoso.crm.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_DATAVERSE_URL"}},
-		&cli.StringSliceFlag{Name: "finops-url", Usage: "a Finance and Operations environment URL, e.g. https://contoso.operations.dynamics.com; repeatable", EnvVars: []string{"SEATLAKE_FINOPS_URL"}},
 		tenantFlag(),
 		&cli.IntFlag{Name: "parallel-tenants", Value: 2, Usage: "tenants run at once"},
 		asOfFlag(),
@@ -207,9 +202,6 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	cfg.SignInLookback = c.Duration("signin-lookback")
 	cfg.SignInWindow = c.Duration("signin-window")
 	cfg.SignInConcurrency = c.Int("signin-concurrency")
-	cfg.DataverseHistory = c.Duration("dataverse-history")
-	cfg.DataverseWindow = c.Duration("dataverse-window")
-	cfg.DataverseConcurrency = c.Int("dataverse-concurrency")
 	cfg.BatchRows = c.Int("batch-rows")
 	cfg.ParquetCompression = c.String("parquet-compression") // empty on a command without it: the default
 	if err := pipelines.CheckCodec(cmp.Or(cfg.ParquetCompression, pipelines.DefaultCodec)); err != nil {

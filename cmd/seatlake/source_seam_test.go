@@ -161,9 +161,9 @@ func TestCLIASourcePlugsInWithOneLine(t *testing.T) {
 		t.Errorf("run --help does not show the source's flag with its bounds:\n%s", r.stdout)
 	}
 	for _, bad := range []struct{ top, url, want string }{
-		{"0", srv.URL, `example-page-size "0": must be between 1 and 1000`},
-		{"many", srv.URL, `example-page-size "many": want a whole number`},
-		{"40", "ftp://example", `tenant "contoso": example-url "ftp://example": want a list of URLs`},
+		{"0", srv.URL, `--example-page-size 0: want 1 to 1000`},
+		{"many", srv.URL, `key "example-page-size" (line 1): "many": want a whole number from 1 to 1000`},
+		{"40", "ftp://example", `tenant "contoso": example-url: ftp://example: scheme "ftp", want https`},
 	} {
 		r := seatlake(t, env, "config", "validate", "--config", config(bad.top, bad.url))
 		if r.code != exitUsage || !strings.Contains(r.stderr, bad.want) {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
@@ -11,24 +14,59 @@ import (
 )
 
 // The registered sources' settings are flags of the commands taking runFlags, keys of the config file (at the
-// top, as every flag is, and in a tenant's entry for a per-tenant setting): derived here from their declarations.
+// top, as every flag is, and in a tenant's entry for a per-tenant setting) and ranges checked as every flag's are:
+// all derived here from their declarations.
 
-// sourceFlags are one flag per registered setting. Values stay text here: pipelines checks them against the
-// setting's kind and bounds, naming the key.
+// sourceFlags are one flag per registered setting, typed by its kind: a duration or a number that does not parse,
+// or is outside the setting's bounds, is refused as any flag's is (naming the flag, its range and examples).
 func sourceFlags() []cli.Flag {
 	var flags []cli.Flag
 	for _, s := range pipelines.Settings() {
-		var env []string
-		if s.Env != "" {
-			env = []string{s.Env}
-		}
-		if s.List() {
-			flags = append(flags, &cli.StringSliceFlag{Name: s.Key, Usage: s.Usage(), EnvVars: env})
-			continue
-		}
-		flags = append(flags, &cli.StringFlag{Name: s.Key, Value: s.Default, Usage: s.Usage(), EnvVars: env})
+		flags = append(flags, sourceFlag(s))
 	}
 	return flags
+}
+
+func sourceFlag(s pipelines.Setting) cli.Flag {
+	var env []string
+	if s.Env != "" {
+		env = []string{s.Env}
+	}
+	switch {
+	case s.List():
+		return &cli.StringSliceFlag{Name: s.Key, Usage: s.Usage(), EnvVars: env}
+	case s.Kind == pipelines.KindDuration:
+		d, _ := time.ParseDuration(s.Default)
+		return &cli.DurationFlag{Name: s.Key, Value: d, Usage: s.Usage(), EnvVars: env}
+	case s.Kind == pipelines.KindInt:
+		n, _ := strconv.Atoi(s.Default)
+		return &cli.IntFlag{Name: s.Key, Value: n, Usage: s.Usage(), EnvVars: env}
+	}
+	return &cli.StringFlag{Name: s.Key, Value: s.Default, Usage: s.Usage(), EnvVars: env}
+}
+
+// settingRange is a setting's bounds as a flag's range; false when it has none.
+func settingRange(s pipelines.Setting) (flagRange, bool) {
+	if s.Min == "" && s.Max == "" {
+		return flagRange{}, false
+	}
+	r := flagRange{min: math.Inf(-1), max: math.Inf(1), dmin: math.MinInt64, dmax: math.MaxInt64}
+	if s.Kind == pipelines.KindDuration {
+		if s.Min != "" {
+			r.dmin, _ = time.ParseDuration(s.Min)
+		}
+		if s.Max != "" {
+			r.dmax, _ = time.ParseDuration(s.Max)
+		}
+		return r, true
+	}
+	if s.Min != "" {
+		r.min, _ = strconv.ParseFloat(s.Min, 64)
+	}
+	if s.Max != "" {
+		r.max, _ = strconv.ParseFloat(s.Max, 64)
+	}
+	return r, true
 }
 
 // sourceValues are the registered settings' values the command line, the environment or the config file's top
@@ -40,6 +78,10 @@ func sourceValues(c *cli.Context) pipelines.SourceValues {
 		case !c.IsSet(s.Key):
 		case s.List():
 			v[s.Key] = c.StringSlice(s.Key)
+		case s.Kind == pipelines.KindDuration:
+			v[s.Key] = []string{c.Duration(s.Key).String()}
+		case s.Kind == pipelines.KindInt:
+			v[s.Key] = []string{strconv.Itoa(c.Int(s.Key))}
 		default:
 			v[s.Key] = []string{c.String(s.Key)}
 		}
@@ -47,42 +89,85 @@ func sourceValues(c *cli.Context) pipelines.SourceValues {
 	return v
 }
 
-// tenantSourceKey reports whether key is a per-tenant setting of a registered source, and whether it is a list.
-func tenantSourceKey(key string) (ok, list bool) {
+// tenantSetting is the per-tenant setting of a registered source whose key in a tenant's entry is key.
+func tenantSetting(key string) (pipelines.Setting, bool) {
 	for _, s := range pipelines.Settings() {
-		if s.Key == key && s.PerTenant {
-			return true, s.List()
+		if s.PerTenant && s.InTenant() == key {
+			return s, true
 		}
 	}
-	return false, false
+	return pipelines.Setting{}, false
 }
 
-// sourceValue reads a per-tenant setting's value from a tenant's entry: a list for a list setting, else one value.
-func sourceValue(key string, list bool, v *yaml.Node) ([]string, error) {
-	if !list {
-		s, err := scalar(key, v, "a value")
-		return []string{s}, err
+// sourceValue reads a per-tenant setting's value from a tenant's entry: a list for a list setting (none for an
+// empty key), else one value.
+func sourceValue(s pipelines.Setting, v *yaml.Node) ([]string, error) {
+	key := s.InTenant()
+	if !s.List() {
+		x, err := scalar(key, v, "a value")
+		return []string{x}, err
+	}
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil, nil
 	}
 	if v.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("key %q (line %d): want a list of values", key, v.Line)
+		return nil, fmt.Errorf("key %q (line %d): want %s", key, v.Line, s.Wants())
 	}
 	var out []string
 	for _, n := range v.Content {
-		s, err := scalar(key, n, "a value")
+		x, err := scalar(key, n, "a value")
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		out = append(out, x)
 	}
 	return out, nil
 }
 
-// allTenantKeys are the keys a tenant entry may have: its own and the registered per-tenant settings.
+// checkTenantSources checks a tenant entry's values of the registered settings as their flags would be: a URL as
+// a service endpoint (https, http only on loopback), a duration or number by its form and range.
+func checkTenantSources(v pipelines.SourceValues) *keyError {
+	for _, s := range pipelines.Settings() {
+		for _, x := range v[s.Key] {
+			if s.Kind == pipelines.KindURL || s.Kind == pipelines.KindURLs {
+				if err := pipelines.CheckEndpoint(x); err != nil {
+					return keyErr(s.InTenant(), "%v", err) // the error names the URL
+				}
+				continue
+			}
+			if err := s.Validate(x); err != nil {
+				f := sourceFlag(s)
+				if _, bounded := settingRange(s); bounded || s.Kind == pipelines.KindDuration || s.Kind == pipelines.KindInt {
+					return keyErr(s.InTenant(), "%q: %s", x, wants(f))
+				}
+				return keyErr(s.InTenant(), "%q: %v", x, err)
+			}
+		}
+	}
+	return nil
+}
+
+// tenantSources are base's values for a tenant of the config file: without those only a tenant's own entry gives
+// (its environments).
+func tenantSources(base pipelines.SourceValues) pipelines.SourceValues {
+	out := pipelines.SourceValues{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for _, s := range pipelines.Settings() {
+		if s.TenantOnly {
+			delete(out, s.Key)
+		}
+	}
+	return out
+}
+
+// allTenantKeys are the keys a tenant entry may have: its own and the registered per-tenant settings'.
 func allTenantKeys() []string {
 	keys := slices.Clone(tenantKeys)
 	for _, s := range pipelines.Settings() {
 		if s.PerTenant {
-			keys = append(keys, s.Key)
+			keys = append(keys, s.InTenant())
 		}
 	}
 	return keys

@@ -106,7 +106,6 @@ func flagTenantConfig(c *cli.Context, base pipelines.Config) ([]pipelines.Config
 		"AZURE_CLIENT_CERTIFICATE_PASSWORD", c.String("federated-token-file"), "AZURE_CLIENT_SECRET", c.String("client-secret-file")); err != nil {
 		return nil, err
 	}
-	cfg.Dataverse, cfg.FinOps = trimURLs(c.StringSlice("dataverse-url")), trimURLs(c.StringSlice("finops-url"))
 	return []pipelines.Config{cfg}, nil
 }
 

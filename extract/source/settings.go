@@ -46,6 +46,29 @@ type Setting struct {
 	Help      string
 	Env       string // environment variable, optional
 	PerTenant bool   // a tenant's entry may set it, over the top-level value
+	// TenantKey is the setting's key in a tenant's entry when it is not Key (e.g. dataverse for dataverse-url).
+	TenantKey string
+	// TenantOnly: with a tenants list, only a tenant's own entry gives the setting (an environment belongs to one
+	// tenant); the top-level value is that of the one tenant of the command line.
+	TenantOnly bool
+	// Want says what a value is, for messages (default: the kind's words), e.g. "a list of environment URLs".
+	Want string
+}
+
+// InTenant is the setting's key in a tenant's entry.
+func (s Setting) InTenant() string {
+	if s.TenantKey != "" {
+		return s.TenantKey
+	}
+	return s.Key
+}
+
+// Wants says what a value of the setting is.
+func (s Setting) Wants() string {
+	if s.Want != "" {
+		return s.Want
+	}
+	return s.Kind.String()
 }
 
 func (s Setting) check() error {
@@ -85,7 +108,7 @@ func (s Setting) parse(v string) error {
 // value; the caller says where the value came from.
 func (s Setting) Validate(v string) error {
 	if err := s.parse(v); err != nil {
-		return fmt.Errorf("want %s", s.Kind)
+		return fmt.Errorf("want %s", s.Wants())
 	}
 	if s.Min == "" && s.Max == "" {
 		return nil

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // Source is one service seatlake reads.
@@ -59,7 +59,9 @@ const (
 
 // Stream is one read of a tenant's run: it writes the rows of Table through the sink it is given.
 type Stream struct {
-	Name  string // unique within the run (progress, statistics): the table's name, then the scope if several
+	Name string // unique within the run (progress, statistics): the table's name, then the scope if several
+	// Table is what the stream writes; nil for a step that writes nothing (a check the scope's other streams
+	// need to pass first, e.g. that the service has the entities the source reads).
 	Table *table.Table
 	// Scope names the part of the tenant the stream reads when the source reads several on their own (an
 	// environment's URL); empty for the tenant as a whole. A scope's streams land together or not at all: when one
@@ -68,12 +70,16 @@ type Stream struct {
 	Scope string
 	// Optional streams are evidence, not the roster: a failure is recorded as missing and the run goes on.
 	Optional bool
-	Run      func(ctx context.Context, env Env, sink table.Sink) error
+	// After names streams of the same scope that must succeed before this one starts (a first step whose answer
+	// the others use, e.g. the environment's organization id).
+	After []string
+	Run   func(ctx context.Context, env Env, sink table.Sink) error
 }
 
 // Env is what the run gives a stream.
 type Env struct {
 	TenantID    string
+	ClientID    string // the app registration's client id, for messages about granting it access
 	RunID       string
 	ExtractedAt time.Time // the run's start, UTC: every row's extracted_at
 	BatchRows   int       // rows per record batch handed to the sink
@@ -82,12 +88,47 @@ type Env struct {
 	// scope) or without credentials when resource is empty, the run's retry policy, timeouts and trusted roots,
 	// counting into the stream's statistics.
 	Client func(resource string) *outbound.Client
+	// HTTP is the run's client configuration for resource, for a source that builds its own clients (headers, a
+	// gate shared by a scope's streams): the token source of the resource (one per run and resource), the run's
+	// HTTP client, retry policy, timeout and logger. Count a stream's requests with Client.WithStats(Stats).
+	HTTP  func(resource string) outbound.Config
+	Stats *outbound.Stats
+	// Pages returns a pager that counts the pages p walks in the stream's progress and statistics.
+	Pages func(p Pager) Pager
+	// Windows fetches a windowed event stream since its last committed watermark (see Windows); the new
+	// watermark is committed with the run's data.
+	Windows func(ctx context.Context, w Windows) error
 	// State reads what the source stored under key with the last committed run (a watermark); PutState stores
 	// a new value, committed with this run's data and only then.
 	State    func(key string) ([]byte, bool, error)
 	PutState func(key string, value []byte)
 	// Warn records a warning in the run's summary.
 	Warn func(msg string)
+}
+
+// Pager walks an OData collection; *odata.Client is one.
+type Pager interface {
+	Walk(ctx context.Context, firstURL string, decode func(body []byte) (nextLink string, err error)) error
+}
+
+// Windows is a windowed event stream (sign-ins, an environment's audit records): the time since its watermark,
+// split into windows of at most Size that never cross a UTC midnight, fetched Concurrency at once. A window that
+// fails is named as missing and the watermark stops before it; the run goes on.
+type Windows struct {
+	Key         string        // the state key of the watermark
+	History     time.Duration // how far back a first run reads
+	Lookback    time.Duration // re-read before the watermark, for events logged late (views deduplicate)
+	Size        time.Duration
+	Concurrency int
+	Fetch       func(ctx context.Context, from, to time.Time) (rows int64, err error)
+	// Fatal says whether an error ends every window (no window can succeed): Windows then returns it.
+	Fatal func(err error) bool
+}
+
+// Validator is a Source that checks a tenant's values beyond each setting's kind and bounds (e.g. that a URL is a
+// service's root): one error per problem, naming the value.
+type Validator interface {
+	Validate(v Values) error
 }
 
 // Registry holds the registered sources. The process has one, Default, filled by the sources' init functions
@@ -126,6 +167,9 @@ func (r *Registry) conflict(s Source) error {
 	for _, st := range s.Settings() {
 		if !strings.HasPrefix(st.Key, s.Name()+"-") {
 			return fmt.Errorf("setting %s: a source's settings start with its name and -", st.Key)
+		}
+		if st.TenantKey != "" && !strings.HasPrefix(st.TenantKey, s.Name()) {
+			return fmt.Errorf("setting %s: its tenant key %s does not start with the source's name", st.Key, st.TenantKey)
 		}
 		if err := st.check(); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seatlake/seatlake/extract/dataverse"
 	"github.com/seatlake/seatlake/internal/tenantsim"
 	"github.com/seatlake/seatlake/load/warehouse"
 )
@@ -43,10 +44,10 @@ func TestEnvironmentFailing(t *testing.T) {
 		}
 	}
 	// Per-environment watermarks: the healthy environment's was committed, the failed one's was not.
-	if _, ok, err := openState(t, wh, cfg.TenantID, envKey("dataverse_audits", dv[0])); err != nil || !ok {
+	if _, ok, err := openState(t, wh, cfg.TenantID, dataverse.StateKey(dv[0])); err != nil || !ok {
 		t.Errorf("no committed watermark for %s (%v)", dv[0], err)
 	}
-	if _, ok, _ := openState(t, wh, cfg.TenantID, envKey("dataverse_audits", dv[1])); ok {
+	if _, ok, _ := openState(t, wh, cfg.TenantID, dataverse.StateKey(dv[1])); ok {
 		t.Errorf("a watermark was committed for the failed environment %s", dv[1])
 	}
 
