@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/seatlake/seatlake/extract/jsonscan"
 	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/internal/table"
 )
@@ -83,7 +84,7 @@ type signInDecoder struct {
 
 // signInRef holds one sign-in's fields as sub-slices of the page body.
 type signInRef struct {
-	id, created, user, upn, app, appName, res, resName, client, ip, country field
+	id, created, user, upn, app, appName, res, resName, client, ip, country jsonscan.Field
 	raw                                                                     []byte // the whole object, for rejects
 	interactive, hasInteractive                                             bool
 	errCode                                                                 int32
@@ -121,15 +122,15 @@ func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next strin
 	}
 	for i := range d.rows {
 		r := &d.rows[i]
-		if !r.id.set || !r.created.set {
+		if !r.id.Set || !r.created.Set {
 			bad++ // an event without an id or a time cannot be deduplicated or partitioned
 			d.reject(r.raw)
 			continue
 		}
-		created := r.created.raw
-		if r.created.escaped {
+		created := r.created.Raw
+		if r.created.Escaped {
 			var uerr error
-			if d.tmp, uerr = unescape(d.tmp[:0], created); uerr != nil {
+			if d.tmp, uerr = jsonscan.Unescape(d.tmp[:0], created); uerr != nil {
 				bad++
 				d.reject(r.raw)
 				continue
@@ -169,153 +170,127 @@ func (d *signInDecoder) decodePage(ctx context.Context, body []byte) (next strin
 			return "", rows, bad, err
 		}
 	}
-	if nextRaw.set {
+	if nextRaw.Set {
 		d.tmp = d.tmp[:0]
-		if nextRaw.escaped {
-			if d.tmp, err = unescape(d.tmp, nextRaw.raw); err != nil {
+		if nextRaw.Escaped {
+			if d.tmp, err = jsonscan.Unescape(d.tmp, nextRaw.Raw); err != nil {
 				return "", rows, bad, pages.Bad("sign-ins", err)
 			}
 			return string(d.tmp), rows, bad, nil
 		}
-		return string(nextRaw.raw), rows, bad, nil
+		return string(nextRaw.Raw), rows, bad, nil
 	}
 	return "", rows, bad, nil
 }
 
-func (d *signInDecoder) str(b *array.StringBuilder, f field) {
+func (d *signInDecoder) str(b *array.StringBuilder, f jsonscan.Field) {
 	switch {
-	case !f.set:
+	case !f.Set:
 		b.AppendNull()
-	case f.escaped:
+	case f.Escaped:
 		var err error
-		d.tmp, err = unescape(d.tmp[:0], f.raw)
+		d.tmp, err = jsonscan.Unescape(d.tmp[:0], f.Raw)
 		if err != nil {
 			b.AppendNull() // scanPage already accepted the string; a bad escape degrades to null
 			return
 		}
 		b.BinaryBuilder.Append(d.tmp)
 	default:
-		b.BinaryBuilder.Append(f.raw)
+		b.BinaryBuilder.Append(f.Raw)
 	}
 }
 
 // scanPage fills d.rows with the page's sign-ins and returns the nextLink.
-func (d *signInDecoder) scanPage(body []byte) (field, error) {
+func (d *signInDecoder) scanPage(body []byte) (jsonscan.Field, error) {
 	d.rows = d.rows[:0]
-	var next field
-	sc := scanner{b: body}
-	err := sc.object(func(key []byte) error {
+	var next jsonscan.Field
+	sc := jsonscan.New(body)
+	err := sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "@odata.nextLink":
-			return sc.strOrNull(&next)
+			return sc.StrOrNull(&next)
 		case "value":
-			return sc.array(func() error {
+			return sc.Array(func() error {
 				d.rows = append(d.rows, signInRef{})
 				r := &d.rows[len(d.rows)-1]
-				sc.ws()
-				start := sc.i
+				sc.Peek()
+				start := sc.Pos()
 				err := d.scanSignIn(&sc, r)
-				r.raw = body[start:sc.i]
+				r.raw = body[start:sc.Pos()]
 				return err
 			})
 		}
-		return sc.skip()
+		return sc.Skip()
 	})
 	if err == nil {
-		if sc.ws(); sc.i != len(body) {
-			err = errSyntax
-		}
+		err = sc.End()
 	}
 	return next, err
 }
 
-func (d *signInDecoder) scanSignIn(sc *scanner, r *signInRef) error {
-	return sc.object(func(key []byte) error {
+func (d *signInDecoder) scanSignIn(sc *jsonscan.Scanner, r *signInRef) error {
+	return sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "id":
-			return sc.strOrNull(&r.id)
+			return sc.StrOrNull(&r.id)
 		case "createdDateTime":
-			return sc.strOrNull(&r.created)
+			return sc.StrOrNull(&r.created)
 		case "userId":
-			return sc.strOrNull(&r.user)
+			return sc.StrOrNull(&r.user)
 		case "userPrincipalName":
-			return sc.strOrNull(&r.upn)
+			return sc.StrOrNull(&r.upn)
 		case "appId":
-			return sc.strOrNull(&r.app)
+			return sc.StrOrNull(&r.app)
 		case "appDisplayName":
-			return sc.strOrNull(&r.appName)
+			return sc.StrOrNull(&r.appName)
 		case "resourceId":
-			return sc.strOrNull(&r.res)
+			return sc.StrOrNull(&r.res)
 		case "resourceDisplayName":
-			return sc.strOrNull(&r.resName)
+			return sc.StrOrNull(&r.resName)
 		case "clientAppUsed":
-			return sc.strOrNull(&r.client)
+			return sc.StrOrNull(&r.client)
 		case "ipAddress":
-			return sc.strOrNull(&r.ip)
+			return sc.StrOrNull(&r.ip)
 		case "isInteractive":
 			switch {
-			case sc.literal("true"):
+			case sc.Literal("true"):
 				r.interactive, r.hasInteractive = true, true
-			case sc.literal("false"):
+			case sc.Literal("false"):
 				r.interactive, r.hasInteractive = false, true
 			default:
-				return sc.skip()
+				return sc.Skip()
 			}
 			return nil
 		case "status":
-			if sc.peek() != '{' {
-				return sc.skip()
+			if sc.Peek() != '{' {
+				return sc.Skip()
 			}
-			return sc.object(func(k []byte) error {
-				if string(k) != "errorCode" || sc.peek() == 'n' {
-					return sc.skip()
+			return sc.Object(func(k []byte) error {
+				if string(k) != "errorCode" || sc.Peek() == 'n' {
+					return sc.Skip()
 				}
-				num, err := sc.number()
+				num, err := sc.Number()
 				if err != nil {
 					return err
 				}
-				v, ok := atoi32(num)
+				v, ok := jsonscan.Atoi32(num)
 				if !ok {
-					return errSyntax
+					return jsonscan.ErrSyntax
 				}
 				r.errCode, r.hasErrCode = v, true
 				return nil
 			})
 		case "location":
-			if sc.peek() != '{' {
-				return sc.skip()
+			if sc.Peek() != '{' {
+				return sc.Skip()
 			}
-			return sc.object(func(k []byte) error {
+			return sc.Object(func(k []byte) error {
 				if string(k) == "countryOrRegion" {
-					return sc.strOrNull(&r.country)
+					return sc.StrOrNull(&r.country)
 				}
-				return sc.skip()
+				return sc.Skip()
 			})
 		}
-		return sc.skip()
+		return sc.Skip()
 	})
-}
-
-func atoi32(b []byte) (int32, bool) {
-	neg := false
-	if len(b) > 0 && b[0] == '-' {
-		neg, b = true, b[1:]
-	}
-	if len(b) == 0 || len(b) > 10 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	if n < -1<<31 || n > 1<<31-1 {
-		return 0, false
-	}
-	return int32(n), true
 }
