@@ -18,7 +18,6 @@ import (
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/source"
 	"github.com/seatlake/seatlake/internal/outbound"
-	"github.com/seatlake/seatlake/load/assets"
 )
 
 // Check results.
@@ -220,46 +219,3 @@ func tokenRoles(tok string) map[string]bool {
 }
 
 func oneLine(s string) string { return source.OneLine(s) }
-
-// SyncTargets are the asset systems the config file syncs into, as `seatlake check` probes them.
-type SyncTargets struct {
-	JSM        []JSMTarget // one per import source: the shared one, or each tenant's own
-	ServiceNow *assets.ServiceNowConfig
-}
-
-// JSMTarget is one Assets import source and the tenant whose it is ("-" for the shared one).
-type JSMTarget struct {
-	Tenant string
-	Config assets.Config
-}
-
-// CheckSyncTargets probes each configured asset system without sending anything: a token or a password that would
-// fail tonight's sync fails here today.
-func CheckSyncTargets(ctx context.Context, t SyncTargets) []CheckResult {
-	var out []CheckResult
-	add := func(source, target, check, status, detail, action string) {
-		out = append(out, CheckResult{Tenant: "-", Source: source, Target: target, Check: check, Status: status, Detail: detail, Action: action})
-	}
-	for _, j := range t.JSM {
-		status, err := assets.ProbeJSM(ctx, j.Config)
-		res := func(status, detail, action string) {
-			out = append(out, CheckResult{Tenant: j.Tenant, Source: "jsm-assets", Target: j.Config.BaseURL, Check: "import source", Status: status, Detail: detail, Action: action})
-		}
-		switch {
-		case err != nil:
-			res(CheckFail, oneLine(err.Error()), "fix the container token or the import source in Assets before tonight's sync")
-		case status == "RUNNING":
-			res(CheckWarn, "an import is RUNNING on the import source", "let it finish, or cancel it in Assets: a sync cannot start while it runs")
-		default:
-			res(CheckOK, "the container token is taken; the import source is "+status, "")
-		}
-	}
-	if t.ServiceNow != nil {
-		// The credentials (the OAuth grant's set-up included), read access, and the column mapping insertMultiple uses.
-		status := map[string]string{assets.ProbeOK: CheckOK, assets.ProbeWarn: CheckWarn, assets.ProbeFail: CheckFail}
-		for _, p := range assets.ProbeServiceNow(ctx, *t.ServiceNow) {
-			add("servicenow", t.ServiceNow.InstanceURL, p.Check, status[p.Status], oneLine(p.Detail), p.Action)
-		}
-	}
-	return out
-}

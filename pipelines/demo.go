@@ -204,11 +204,11 @@ func demoSyncs(ctx context.Context, cfg DemoConfig, tenant string, out io.Writer
 	}
 	defer sn.Stop()
 	sc := SyncConfig{Warehouse: cfg.Warehouse, Tenants: []string{tenant}, Logger: cfg.Run.Logger}
-	jsm, snow := sc, sc
-	jsm.JSM = assets.Config{BaseURL: assetsURL, Token: secrets.AssetsToken}
-	snow.ServiceNow = assets.ServiceNowConfig{InstanceURL: sn.URL, User: sn.User, Password: sn.Password, Poll: 100 * time.Millisecond}
+	// The built-in targets' senders, set up for the emulators (ServiceNow's imports polled every 100 ms).
+	jsm := &assets.JSMSink{Config: assets.Config{BaseURL: assetsURL, Token: secrets.AssetsToken}}
+	snow := &assets.ServiceNowSink{Config: assets.ServiceNowConfig{InstanceURL: sn.URL, User: sn.User, Password: sn.Password, Poll: 100 * time.Millisecond}}
 	targets := []demoTarget{
-		{"jsm-assets", "an emulated Assets at " + assetsURL, func() ([]SyncResult, error) { return SyncJSMAssets(ctx, jsm) }, func() []string {
+		{"jsm-assets", "an emulated Assets at " + assetsURL, func() ([]SyncResult, error) { return syncTenants(ctx, sc, "jsm-assets", jsm) }, func() []string {
 			var ids []string
 			for typ, objs := range emu.Objects() {
 				for _, o := range objs {
@@ -218,7 +218,7 @@ func demoSyncs(ctx context.Context, cfg DemoConfig, tenant string, out io.Writer
 			sort.Strings(ids)
 			return ids
 		}},
-		{"servicenow", "an emulated ServiceNow at " + sn.URL, func() ([]SyncResult, error) { return SyncServiceNow(ctx, snow) }, func() []string {
+		{"servicenow", "an emulated ServiceNow at " + sn.URL, func() ([]SyncResult, error) { return syncTenants(ctx, sc, "servicenow", snow) }, func() []string {
 			var ids []string
 			for table, recs := range sn.Held().Targets {
 				for _, r := range recs {

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/target"
 	"github.com/seatlake/seatlake/load/warehouse"
@@ -35,13 +34,8 @@ type SyncConfig struct {
 	AllowPartial bool
 	// Target is the registered target opened for this sync (OpenTarget).
 	Target *OpenedTarget
-	// JSM, JSMTokens (tenants' own import source tokens, by tenant id) and ServiceNow configure the two built-in
-	// targets when Target is nil: the set-up from before the registry (see JSMAssetsTarget).
-	JSM        assets.Config
-	JSMTokens  map[string]string
-	ServiceNow assets.ServiceNowConfig
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // SyncResult is one tenant's sync.

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/seatlake/seatlake/extract/msauth"
-	"github.com/seatlake/seatlake/load/assets"
 	"github.com/seatlake/seatlake/load/target"
 	_ "github.com/seatlake/seatlake/load/target/all" // the registered sync targets
 )
@@ -152,67 +151,13 @@ func RunThenSync(ctx context.Context, syncs []TargetSync, out io.Writer) error {
 	return nil
 }
 
-// sender is the opened target cfg names, or the one its legacy fields configure.
+// sender is the opened target cfg names.
 func (cfg SyncConfig) sender(name string) (target.Sender, error) {
-	if cfg.Target != nil {
-		if cfg.Target.name != name {
-			return nil, fmt.Errorf("%w: sync %s with the set-up of %s", ErrInvalidConfig, name, cfg.Target.name)
-		}
-		return cfg.Target.sender, nil
+	if cfg.Target == nil {
+		return nil, fmt.Errorf("%w: sync %s: the target is not set up (OpenTarget)", ErrInvalidConfig, name)
 	}
-	// Until cmd/seatlake/run.go (--then-sync) and the demo open their targets with OpenTarget.
-	switch name {
-	case "jsm-assets":
-		return &assets.JSMSink{Config: cfg.JSM, Tokens: cfg.JSMTokens}, nil
-	case "servicenow":
-		return &assets.ServiceNowSink{Config: cfg.ServiceNow}, nil
+	if cfg.Target.name != name {
+		return nil, fmt.Errorf("%w: sync %s with the set-up of %s", ErrInvalidConfig, name, cfg.Target.name)
 	}
-	return nil, fmt.Errorf("%w: sync target %q: want %s%s", ErrInvalidConfig, name, strings.Join(TargetNames(), " or "), Suggest(name, TargetNames()))
-}
-
-// The set-up functions below are the two built-in targets' from before the registry, kept for cmd/seatlake's
-// run.go (--then-sync) and check.go and for the demo until they call OpenTarget, CheckTargets and Sync with
-// SyncConfig.Target; they go with SyncConfig's JSM, JSMTokens and ServiceNow fields.
-
-// TenantTokenFile names a tenant's own Assets import source token file (the config file's jsm-assets-token-file).
-type TenantTokenFile struct{ Name, TenantID, File string }
-
-// TenantToken is a tenant's own Assets import source token.
-type TenantToken struct{ Name, TenantID, Token string }
-
-// JSMAssetsTarget is the jsm-assets target's set-up (OpenTarget) as an assets.Config and the tenants' own tokens.
-func JSMAssetsTarget(get func(name string) string, tenants []TenantTokenFile, secrets bool, log *slog.Logger) (assets.Config, []TenantToken, error) {
-	var ts []TargetTenant
-	for _, t := range tenants {
-		ts = append(ts, TargetTenant{ID: t.TenantID, Name: t.Name, Values: map[string]string{"jsm-assets-token-file": t.File}})
-	}
-	o, err := OpenTarget("jsm-assets", get, ts, secrets, log)
-	if err != nil {
-		return assets.Config{}, nil, err
-	}
-	j := o.sender.(*assets.JSMSink)
-	var own []TenantToken
-	for _, t := range j.Own() {
-		own = append(own, TenantToken{t.Name, t.ID, j.Tokens[t.ID]})
-	}
-	return j.Config, own, nil
-}
-
-// ServiceNowTarget is the servicenow target's set-up (OpenTarget) as an assets.ServiceNowConfig.
-func ServiceNowTarget(get func(name string) string, secrets bool, log *slog.Logger) (assets.ServiceNowConfig, error) {
-	o, err := OpenTarget("servicenow", get, nil, secrets, log)
-	if err != nil {
-		return assets.ServiceNowConfig{}, err
-	}
-	return o.sender.(*assets.ServiceNowSink).Config, nil
-}
-
-// SyncJSMAssets syncs cfg's tenants into Assets (cfg.JSM, cfg.JSMTokens), as Sync does without its lines.
-func SyncJSMAssets(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
-	return syncTenants(ctx, cfg, "jsm-assets", &assets.JSMSink{Config: cfg.JSM, Tokens: cfg.JSMTokens})
-}
-
-// SyncServiceNow syncs cfg's tenants into ServiceNow (cfg.ServiceNow), as Sync does without its lines.
-func SyncServiceNow(ctx context.Context, cfg SyncConfig) ([]SyncResult, error) {
-	return syncTenants(ctx, cfg, "servicenow", &assets.ServiceNowSink{Config: cfg.ServiceNow})
+	return cfg.Target.sender, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -36,15 +35,15 @@ func checkCommand() *cli.Command {
 				return &exitError{code: exitUsage, err: err}
 			}
 			// The sync targets' set-up first: one that tonight's sync would refuse is a usage error, before any request.
-			targets, err := syncTargets(fc, log)
+			targets, err := sectionTargets(fc, log)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			var all []pipelines.CheckResult
 			for _, cfg := range cfgs {
 				all = append(all, pipelines.Check(c.Context, cfg)...)
 			}
-			all = append(all, pipelines.CheckSyncTargets(c.Context, targets)...)
+			all = append(all, pipelines.CheckTargets(c.Context, targets)...)
 			switch c.String("format") {
 			case "json":
 				b, err := json.MarshalIndent(all, "", "  ")
@@ -69,48 +68,6 @@ func checkCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-// syncTargets are the asset systems of the config file's sync section, built as the sync commands build them, for
-// `seatlake check` to probe.
-func syncTargets(fc *fileConfig, log *slog.Logger) (pipelines.SyncTargets, error) {
-	var t pipelines.SyncTargets
-	if fc == nil {
-		return t, nil
-	}
-	if n := fc.sync["jsm-assets"]; n != nil {
-		if err := importSourceConflict(fc, nil); err != nil {
-			return t, fmt.Errorf("sync.jsm-assets: %w", err)
-		}
-		get, err := sectionSetting("jsm-assets", n)
-		if err != nil {
-			return t, err
-		}
-		cfg, own, err := pipelines.JSMAssetsTarget(get, tokenFiles(fc.tenants), true, log)
-		if err != nil {
-			return t, fmt.Errorf("sync.jsm-assets: %w", err)
-		}
-		for _, o := range own {
-			c := cfg
-			c.Token = o.Token
-			t.JSM = append(t.JSM, pipelines.JSMTarget{Tenant: o.Name, Config: c})
-		}
-		if cfg.Token != "" {
-			t.JSM = append(t.JSM, pipelines.JSMTarget{Tenant: "-", Config: cfg})
-		}
-	}
-	if n := fc.sync["servicenow"]; n != nil {
-		get, err := sectionSetting("servicenow", n)
-		if err != nil {
-			return t, err
-		}
-		sn, err := pipelines.ServiceNowTarget(get, true, log)
-		if err != nil {
-			return t, fmt.Errorf("sync.servicenow: %w", err)
-		}
-		t.ServiceNow = &sn
-	}
-	return t, nil
 }
 
 // sectionSetting reads a sync target's settings as its sync command would with no flag on the command line: the

@@ -39,18 +39,15 @@ type tenantFile struct {
 	AuthorityHost    string `yaml:"authority-host"`
 	GraphEndpoint    string `yaml:"graph-endpoint"`
 	SignInHistory    string `yaml:"signin-history"`
-	// AssetsTokenFile is this tenant's own JSM Assets import source token (one import source per tenant: a
-	// completed import marks the objects absent from it as missing).
-	AssetsTokenFile string `yaml:"jsm-assets-token-file"`
-	// Sources are the entry's values of the registered sources' per-tenant settings (its Dataverse and F&O
-	// environments, …), by the settings' keys.
+	// Sources are the entry's values of the registered sources' and sync targets' per-tenant settings (its
+	// Dataverse and F&O environments, its own Assets import source token file, …), by the settings' keys.
 	Sources map[string][]string `yaml:"-"`
 }
 
 // tenantKeys are the keys a tenant entry may have.
 var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "client-certificate-file",
 	"client-certificate-password-env", "federated-token-file", "managed-identity", "cloud", "authority-host",
-	"graph-endpoint", "signin-history", "jsm-assets-token-file"}
+	"graph-endpoint", "signin-history"}
 
 // fileConfig is what the config file says beyond the flags.
 type fileConfig struct {
@@ -469,6 +466,11 @@ func readTenantKey(sources map[string][]string, kn, v *yaml.Node) error {
 		}
 		sources[s.Key] = vals
 		return nil
+	}
+	if targetTenantKey(key) {
+		x, err := scalar(key, v, "a value")
+		sources[key] = []string{x}
+		return err
 	}
 	if key == "client-secret" {
 		return fmt.Errorf("key %q (line %d): a secret's value never goes in the file: use client-secret-file or client-secret-env", key, kn.Line)

@@ -65,9 +65,12 @@ func configValidate(c *cli.Context, fc *fileConfig) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), err)}
 	}
-	if fc != nil && fc.sync["jsm-assets"] != nil {
-		if err := importSourceConflict(fc, nil); err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("%s: sync.jsm-assets: %w", c.String("config"), err)}
+	for _, name := range pipelines.TargetNames() { // each target of the sync section, as it would be opened
+		if fc == nil || fc.sync[name] == nil {
+			continue
+		}
+		if _, err := sectionTarget(name, fc, nil, false, nil); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", c.String("config"), errors.Unwrap(err))}
 		}
 	}
 	if err := validateTenants(cfgs); err != nil {

@@ -27,8 +27,6 @@ var ranges = map[string]flagRange{
 	"max-attempts":       {min: 1, max: 100},
 	"parallel-tenants":   {min: 1, max: 64},
 	"top":                {min: 0, max: 1_000_000},
-	"chunk-size":         {min: 1, max: 1000},
-	"batch-size":         {min: 1, max: 200},
 	"commit-events":      {min: 1, max: 1_000_000},
 	"max-body":           {min: 1024, max: 64 << 20},
 	"commit-interval":    {dmin: time.Second, dmax: 24 * time.Hour},
@@ -50,7 +48,8 @@ var ranges = map[string]flagRange{
 	"page-latency":       {dmin: 0, dmax: time.Minute},
 }
 
-// rangeOf is the range of the flag named name: from ranges, or the bounds of a registered source's setting.
+// rangeOf is the range of the flag named name: from ranges, or the bounds of a registered source's or sync
+// target's setting.
 func rangeOf(name string) (flagRange, bool) {
 	if r, ok := ranges[name]; ok {
 		return r, true
@@ -58,6 +57,13 @@ func rangeOf(name string) (flagRange, bool) {
 	for _, s := range pipelines.Settings() {
 		if s.Key == name {
 			return settingRange(s)
+		}
+	}
+	for _, t := range pipelines.TargetInfos() {
+		for _, s := range t.Settings {
+			if lo, hi, ok := s.Bounds(); ok && s.Key == name {
+				return flagRange{min: float64(lo), max: float64(hi)}, true
+			}
 		}
 	}
 	return flagRange{}, false

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -425,20 +426,19 @@ func writeResults(c *cli.Context, res []pipelines.TenantResult) error {
 
 func thenSyncFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "then-sync",
-		Usage: "after a successful run, sync into this asset system (jsm-assets or servicenow) with its settings from the config file's sync section and the environment; repeatable"}
+		Usage: "after a successful run, sync into this asset system (" + strings.Join(pipelines.TargetNames(), " or ") + ") with its settings from the config file's sync section and the environment; repeatable"}
 }
 
-// checkThenSync checks the --then-sync targets before anything runs, and for Assets that no two tenants of the
-// config file would share one import source.
+// checkThenSync checks the --then-sync targets before anything runs: each is a registered target whose settings
+// (the config file's sync section and the environment) it takes, for the config file's tenants (no two of them
+// into one Assets import source).
 func checkThenSync(c *cli.Context, fc *fileConfig) error {
 	for _, target := range c.StringSlice("then-sync") {
-		if target != "jsm-assets" && target != "servicenow" {
-			return &exitError{code: exitUsage, err: fmt.Errorf("then-sync %q: want jsm-assets or servicenow", target)}
+		if !slices.Contains(pipelines.TargetNames(), target) {
+			return &exitError{code: exitUsage, err: fmt.Errorf("then-sync %q: want %s", target, strings.Join(pipelines.TargetNames(), " or "))}
 		}
-		if target == "jsm-assets" {
-			if err := importSourceConflict(fc, nil); err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("then-sync jsm-assets: %w", err)}
-			}
+		if _, err := sectionTarget(target, fc, nil, false, nil); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -474,46 +474,25 @@ func thenSync(c *cli.Context, fc *fileConfig, cfgs []pipelines.Config) error {
 // thenSyncConfig is one --then-sync target's sync of the tenants just run, configured as `seatlake sync TARGET`
 // configures it from the config file and the environment.
 func thenSyncConfig(c *cli.Context, fc *fileConfig, target string, cfgs []pipelines.Config, log *slog.Logger) (pipelines.SyncConfig, error) {
-	usage := func(err error) (pipelines.SyncConfig, error) {
-		return pipelines.SyncConfig{}, &exitError{code: exitUsage, err: fmt.Errorf("sync %s: %w", target, err)}
-	}
 	var section *yaml.Node
-	var tenants []tenantFile
 	if fc != nil {
-		section, tenants = fc.sync[target], fc.tenants
+		section = fc.sync[target]
 	}
 	get, err := sectionSetting(target, section)
 	if err != nil {
 		return pipelines.SyncConfig{}, &exitError{code: exitUsage, err: err}
 	}
-	if err := checkSection(target, get, c.String("config")); err != nil {
-		return pipelines.SyncConfig{}, err
-	}
 	yes := func(name string) bool { b, _ := strconv.ParseBool(get(name)); return b }
 	known, err := knownTenants(c, fc, c.String("warehouse"))
 	if err != nil {
-		return usage(err)
+		return pipelines.SyncConfig{}, &exitError{code: exitUsage, err: fmt.Errorf("sync %s: %w", target, err)}
 	}
 	cfg := pipelines.SyncConfig{Warehouse: c.String("warehouse"), Names: tenantNames(known), DryRun: yes("dry-run"), AllowPartial: yes("allow-partial"), Logger: log}
 	for _, t := range cfgs {
 		cfg.Tenants = append(cfg.Tenants, t.TenantID)
 	}
-	if target == "servicenow" {
-		if cfg.ServiceNow, err = pipelines.ServiceNowTarget(get, !cfg.DryRun, log); err != nil {
-			return usage(err)
-		}
-		return cfg, nil
-	}
-	if err := importSourceConflict(fc, known); err != nil {
-		return usage(err)
-	}
-	jsm, own, err := pipelines.JSMAssetsTarget(get, tokenFiles(tenants), !cfg.DryRun, log)
-	if err != nil {
-		return usage(err)
-	}
-	cfg.JSM, cfg.JSMTokens = jsm, map[string]string{}
-	for _, t := range own {
-		cfg.JSMTokens[t.TenantID] = t.Token
+	if cfg.Target, err = sectionTarget(target, fc, known, !cfg.DryRun, log); err != nil {
+		return pipelines.SyncConfig{}, err
 	}
 	return cfg, nil
 }

@@ -162,12 +162,33 @@ func tenantSources(base pipelines.SourceValues) pipelines.SourceValues {
 	return out
 }
 
-// allTenantKeys are the keys a tenant entry may have: its own and the registered per-tenant settings'.
+// targetTenantKey reports whether key is a registered sync target's per-tenant setting (a tenant's own Assets
+// import source token file).
+func targetTenantKey(key string) bool {
+	for _, t := range pipelines.TargetInfos() {
+		for _, s := range t.Settings {
+			if s.PerTenant && s.Key == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allTenantKeys are the keys a tenant entry may have: its own and the registered per-tenant settings' (sources'
+// and sync targets').
 func allTenantKeys() []string {
 	keys := slices.Clone(tenantKeys)
 	for _, s := range pipelines.Settings() {
 		if s.PerTenant {
 			keys = append(keys, s.InTenant())
+		}
+	}
+	for _, t := range pipelines.TargetInfos() {
+		for _, s := range t.Settings {
+			if s.PerTenant {
+				keys = append(keys, s.Key)
+			}
 		}
 	}
 	return keys

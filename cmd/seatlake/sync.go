@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"strings"
 
@@ -144,17 +143,10 @@ func targetTenants(fc *fileConfig, known []pipelines.TenantRef, t pipelines.Targ
 	return out
 }
 
-// entryValue is a tenant entry's value of key: a registered setting's, or the field the entry decodes it into.
+// entryValue is a tenant entry's value of a registered per-tenant setting.
 func entryValue(e tenantFile, key string) string {
 	if vs := e.Sources[key]; len(vs) > 0 {
 		return vs[len(vs)-1]
-	}
-	v := reflect.ValueOf(e)
-	for i := range v.NumField() {
-		tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-		if tag == key && v.Field(i).Kind() == reflect.String {
-			return v.Field(i).String()
-		}
 	}
 	return ""
 }
@@ -234,15 +226,6 @@ func flagSetting(c *cli.Context) setting {
 	}
 }
 
-// tokenFiles are the tenants' own Assets import source token files.
-func tokenFiles(tenants []tenantFile) []pipelines.TenantTokenFile {
-	var out []pipelines.TenantTokenFile
-	for _, t := range tenants {
-		out = append(out, pipelines.TenantTokenFile{Name: t.Name, TenantID: t.TenantID, File: t.AssetsTokenFile})
-	}
-	return out
-}
-
 // syncConfig is a sync's configuration from its flags and --tenant, and the tenants known (the config file's and the
 // warehouse's).
 func syncConfig(c *cli.Context, fc *fileConfig, log *slog.Logger) (pipelines.SyncConfig, []pipelines.TenantRef, error) {
@@ -264,19 +247,6 @@ func syncError(err error) error {
 		return &exitError{code: exitFailed, err: err}
 	}
 	return nil
-}
-
-// importSourceConflict is the jsm-assets target's refusal of two tenants sending into one import source (each
-// tenant's sync would replace the other's objects), checked without reading a token: the config file's tenants, else
-// stored (the warehouse's). Kept for run.go, check.go and configcmd.go, which call it by name until they open the
-// targets of the sync section with sectionTarget (which refuses it for any target).
-func importSourceConflict(fc *fileConfig, stored []pipelines.TenantRef) error {
-	t, ok := targetInfo("jsm-assets")
-	if !ok {
-		return nil
-	}
-	_, err := pipelines.OpenTarget(t.Name, func(string) string { return "" }, targetTenants(fc, stored, t), false, nil)
-	return err
 }
 
 // checkSection checks a sync target's whole-number and true/false settings read through get (as --then-sync reads

@@ -489,8 +489,8 @@ func TestSyncSectionTargets(t *testing.T) {
 		{"not a number", &fileConfig{path: "f.yaml", sync: section("jsm-assets: {chunk-size: many}")}, 0, `--config f.yaml: key "sync.jsm-assets.chunk-size": "many"`},
 		{"one import source", &fileConfig{tenants: two, sync: section("jsm-assets: {token-file: " + pw + "}")}, 0,
 			"sync.jsm-assets: tenants contoso and fabrikam would share one Assets import source"},
-		{"their own import sources", &fileConfig{tenants: []tenantFile{{Name: "contoso", TenantID: "t1", AssetsTokenFile: writeSecret(t, dir, "a", "token-a")},
-			{Name: "fabrikam", TenantID: "t2", AssetsTokenFile: writeSecret(t, dir, "b", "token-b")}}, sync: section("jsm-assets: {url: 'https://assets.example'}")}, 1, ""},
+		{"their own import sources", &fileConfig{tenants: []tenantFile{{Name: "contoso", TenantID: "t1", Sources: map[string][]string{"jsm-assets-token-file": {writeSecret(t, dir, "a", "token-a")}}},
+			{Name: "fabrikam", TenantID: "t2", Sources: map[string][]string{"jsm-assets-token-file": {writeSecret(t, dir, "b", "token-b")}}}}, sync: section("jsm-assets: {url: 'https://assets.example'}")}, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := sectionTargets(tc.fc, nil)

@@ -32,7 +32,8 @@ func storageFlag() cli.Flag {
 
 // opensWarehouse are the commands whose --catalog and --storage are put to use before their action: the
 // warehouse is opened with them once, which records them for every open of the directory that follows.
-var opensWarehouse = []string{"run", "marts", "report", "query", "sync jsm-assets", "sync servicenow", "reclaim", "events serve"}
+// (every `sync <target>` too).
+var opensWarehouse = []string{"run", "marts", "report", "query", "reclaim", "events serve"}
 
 // warehouseConfig is the warehouse the flags (or the config file's warehouse, catalog and storage keys, or the
 // environment) name. A malformed catalog or storage is a usage error naming the accepted forms.
@@ -61,7 +62,8 @@ func warehouseBefore(c *cli.Context, command string) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(opensWarehouse, command) || (wc.Catalog == "" && wc.Storage == "") {
+	opens := slices.Contains(opensWarehouse, command) || strings.HasPrefix(command, "sync ")
+	if !opens || (wc.Catalog == "" && wc.Storage == "") {
 		return nil
 	}
 	if err := pipelines.UseWarehouse(c.Context, wc); err != nil {
