@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"github.com/seatlake/seatlake/extract/pages"
 	"github.com/seatlake/seatlake/internal/table"
 )
@@ -28,6 +26,8 @@ func (x *Extractor) OneAuditURL() string {
 	return x.url("audits", "$select=auditid&$top=1")
 }
 
+// auditJSON is an audit record as the general decoder (goccy/go-json) reads it. The scanner builds one only for a
+// record it sets aside, so what Reject receives is what it always received.
 type auditJSON struct {
 	ID         string  `json:"auditid"`
 	CreatedOn  *string `json:"createdon"`
@@ -50,33 +50,18 @@ func (x *Extractor) Audits(ctx context.Context, p pages.Pager, from, to time.Tim
 	var res AuditsResult
 	bt := x.NewBatcher(Audits, sink)
 	defer bt.Release()
-	prov := x.provenance(bt, x.OrganizationID)
-	id, otype, oid, uid, calling := bt.String("auditid"), bt.String("object_type"), bt.String("object_id"), bt.String("user_id"), bt.String("calling_user_id")
-	action, op, created := bt.Int32("action"), bt.Int32("operation"), bt.Timestamp("createdon")
-	n, err := pages.Rows(ctx, p, x.AuditsURL(from, to), "audits", bt, func(v *auditJSON) bool {
-		var at arrow.Timestamp
-		var err error
-		if v.CreatedOn != nil {
-			at, err = table.ParseTimestamp(*v.CreatedOn)
+	d := x.newAuditDecoder(bt)
+	decode := func(body []byte) (string, error) {
+		next, n, rejected, err := d.decodePage(ctx, body)
+		res.Rows += n
+		res.Rejected += rejected
+		if err != nil {
+			return "", err
 		}
-		if v.ID == "" || v.CreatedOn == nil || err != nil {
-			x.SetAsideJSON(Audits, v)
-			res.Rejected++
-			return false
-		}
-		prov()
-		id.Append(v.ID)
-		created.Append(at)
-		table.AppendInt32(action, v.Action)
-		table.AppendInt32(op, v.Operation)
-		table.AppendString(uid, v.UserID)
-		table.AppendString(calling, v.Calling)
-		table.AppendString(otype, v.ObjectType)
-		table.AppendString(oid, v.ObjectID)
-		return true
-	})
-	res.Rows, res.Pages = n.Rows, n.Pages
-	if err != nil {
+		res.Pages++
+		return next, nil
+	}
+	if err := p.Walk(ctx, x.AuditsURL(from, to), decode); err != nil {
 		return res, x.explain(err, "audits")
 	}
 	return res, bt.Flush(ctx)

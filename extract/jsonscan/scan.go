@@ -70,9 +70,10 @@ func (s *Scanner) expect(c byte) error {
 	return nil
 }
 
-// Str reads a string and returns its raw contents (escapes not yet decoded) and whether it has escapes. The common
-// case, a string without escapes, is found with one vectorised search for the closing quote (lenient) or one pass
-// eight bytes at a time (strict, which also looks for control characters).
+// Str reads a string and returns its raw contents and whether they must be decoded (Unescape, Decode) to be its
+// value: they have escapes, or, read by a strict scanner, bytes beyond ASCII (which may not be valid UTF-8). The
+// common case, a string without escapes, is found with one vectorised search for the closing quote (lenient) or one
+// pass eight bytes at a time (strict, which also looks for control characters and bytes beyond ASCII).
 func (s *Scanner) Str() (raw []byte, escaped bool, err error) {
 	if s.Peek() != '"' {
 		return nil, false, ErrSyntax
@@ -80,14 +81,14 @@ func (s *Scanner) Str() (raw []byte, escaped bool, err error) {
 	s.i++
 	start := s.i
 	if s.strict {
-		j := special(s.b[start:])
+		j, nonASCII := special(s.b[start:])
 		if j < 0 {
 			return nil, false, ErrSyntax
 		}
 		switch s.b[start+j] {
 		case '"':
 			s.i = start + j + 1
-			return s.b[start : start+j], false, nil
+			return s.b[start : start+j], nonASCII, nil
 		case '\\':
 			s.i = start + j
 			return s.escapedStr(start)
@@ -142,10 +143,11 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special returns the index of the first '"', '\\' or control character of b (-1 if none), eight bytes at a time.
-// Each test below is the classic "has a zero byte" trick, whose lowest set bit is exact; the lowest of the three
-// is the first special byte.
-func special(b []byte) int {
+// special returns the index of the first '"', '\\' or control character of b (-1 if none) and whether a byte
+// beyond ASCII comes before it, eight bytes at a time. Each test below is the classic "has a zero byte" trick, whose
+// lowest set bit is exact; the lowest of the three is the first special byte.
+func special(b []byte) (int, bool) {
+	var seen uint64 // the bytes before the special one, or'ed
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
@@ -153,15 +155,20 @@ func special(b []byte) int {
 		e := x ^ ('\\' * ones)
 		m := ((q - ones) &^ q) | ((e - ones) &^ e) | ((x - 0x20*ones) &^ x)
 		if m &= highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+			j := bits.TrailingZeros64(m) / 8
+			seen |= x & (1<<(8*j) - 1)
+			return i + j, seen&highs != 0
 		}
+		seen |= x
 	}
 	for ; i < len(b); i++ {
 		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
+			return i, seen&highs != 0
+		} else if c >= utf8.RuneSelf {
+			seen = highs
 		}
 	}
-	return -1
+	return -1, false
 }
 
 // Literal consumes word (true, false, null) if it is next.
@@ -331,7 +338,7 @@ func (s *Scanner) elems(elem func() error) error {
 // Field is a string value found on a page: raw bytes of the body, decoded when appended.
 type Field struct {
 	Raw     []byte
-	Escaped bool
+	Escaped bool // Raw must be decoded (see Str)
 	Set     bool // false: absent or null
 }
 
@@ -358,11 +365,6 @@ func Unescape(dst, raw []byte) ([]byte, error) {
 // decoded, each byte that is not valid UTF-8 and each unpaired surrogate replaced by U+FFFD.
 func Decode(dst, raw []byte) ([]byte, error) {
 	return decode(dst, raw, true)
-}
-
-// NeedsDecode reports whether Decode would change f's bytes: it has escapes or bytes that are not valid UTF-8.
-func (f Field) NeedsDecode() bool {
-	return f.Escaped || !utf8.Valid(f.Raw)
 }
 
 func decode(dst, raw []byte, valid bool) ([]byte, error) {
