@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/seatlake/seatlake/extract/finops"
 	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/odata"
@@ -69,8 +71,17 @@ func Check(ctx context.Context, cfg Config) []CheckResult {
 	}
 	cfg.Retry = k.retry
 	k.out = append(k.out, checkRegistered(ctx, cfg)...)
+	// Each F&O environment's business events endpoint, first among its lines (events.go receives them).
 	for _, env := range cfg.finOpsURLs() {
-		checkEventsEndpoint(cmp.Or(cfg.EventsDir, eventsDirOf(cfg.Warehouse)), env, k.add)
+		i := slices.IndexFunc(k.out, func(c CheckResult) bool { return c.Source == finops.Source{}.Name() && c.Target == env })
+		if i < 0 {
+			i = len(k.out)
+		}
+		var lines []CheckResult
+		checkEventsEndpoint(cmp.Or(cfg.EventsDir, eventsDirOf(cfg.Warehouse)), env, func(source, target, check, status, detail, action string) {
+			lines = append(lines, CheckResult{Tenant: cfg.Name, Source: source, Target: target, Check: check, Status: status, Detail: detail, Action: action})
+		})
+		k.out = slices.Insert(k.out, i, lines...)
 	}
 	return k.out
 }

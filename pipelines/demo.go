@@ -67,7 +67,7 @@ WHERE n = 1 ORDER BY status`},
 SELECT source, coalesce(match_method, unmatched_reason) AS how, count(*) AS accounts,
        coalesce(printf('%.2f', avg(confidence)), 'not joined') AS confidence
 FROM identities WHERE source <> 'entra'
-GROUP BY ALL ORDER BY source, accounts DESC`},
+GROUP BY ALL ORDER BY source, accounts DESC, how`},
 		{"Dataverse activity per environment: audit records, users seen, last record", `
 SELECT environment_url,
        count(*) FILTER (WHERE action IN (64, 65)) AS access_records,
