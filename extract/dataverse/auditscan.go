@@ -66,6 +66,9 @@ func (d *auditDecoder) decodePage(ctx context.Context, body []byte) (next string
 	}
 	for i := range d.rows[:d.n] {
 		r := &d.rows[i]
+		if d.id.Len() == 0 {
+			d.reserveBatch(d.n-i, nextRaw.Set)
+		}
 		at, ok := d.createdOn(r)
 		if len(r.id.Raw) == 0 || !ok {
 			d.setAside(r) // without an id or a time a record can be neither deduplicated nor partitioned
@@ -91,6 +94,40 @@ func (d *auditDecoder) decodePage(ctx context.Context, body []byte) (next string
 	}
 	return "", rows, rejected, nil
 }
+
+// reserveBatch sizes the builders at the start of a batch for the rows it is about to receive (the rest of this
+// page, or a whole batch when more pages follow), so that a batch is not grown and copied again and again as it
+// fills. String data is sized from the page's average length, at most maxReserveBytes a value, so that a few long
+// values cannot make a batch huge (longer ones grow the builder as before).
+func (d *auditDecoder) reserveBatch(rest int, more bool) {
+	rows := d.x.BatchRows
+	if rows <= 0 {
+		rows = table.DefaultBatchRows
+	}
+	if !more {
+		rows = min(rows, rest)
+	}
+	d.bt.Builder().Reserve(rows)
+	var sum [5]int
+	cols := [5]*array.StringBuilder{d.id, d.otype, d.oid, d.uid, d.calling}
+	for i := range d.rows[:d.n] {
+		r := &d.rows[i]
+		for c, f := range [5]jsonscan.Field{r.id, r.otype, r.oid, r.uid, r.calling} {
+			sum[c] += len(f.Raw)
+		}
+	}
+	for c, b := range cols {
+		b.ReserveData(rows * min(sum[c]/d.n, maxReserveBytes))
+	}
+	for _, c := range []struct{ name, value string }{
+		{table.TenantID.Name, d.x.TenantID}, {table.RunID.Name, d.x.RunID}, {envColumn.Name, d.x.Environment}, {orgColumn.Name, d.x.OrganizationID},
+	} {
+		d.bt.String(c.name).ReserveData(rows * len(c.value))
+	}
+}
+
+// maxReserveBytes bounds the length reserved for each string value of a batch (an id is 36 bytes).
+const maxReserveBytes = 64
 
 func (d *auditDecoder) createdOn(r *auditRef) (arrow.Timestamp, bool) {
 	if !r.created.Set {
