@@ -81,6 +81,9 @@ func main() {
 	commitJobs := flag.String("commit-jobs", "1,8,24", "the numbers of concurrent jobs section 8 measures")
 	commitTime := flag.Duration("commit-time", 3*time.Minute, "section 8: no job starts a transaction past this time of its level")
 	stateOnly := flag.Bool("commit-state-only", false, "section 8's transactions carry only a watermark: the commit log's commit alone")
+	syncPeople := flag.Int("sync-people", 100_000, "people of the syncs' tenant (section 9; 0 skips it)")
+	onlySync := flag.Bool("only-sync", false, "run section 9 (sync servicenow and sync jsm-assets against the emulators) alone")
+	syncProfile := flag.String("sync-cpuprofile", "", "section 9: also run each sync inside the bench under a CPU profile, written to <this>-<target>.prof")
 	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
 		"for comparing binaries built from different commits")
 	flag.Parse()
@@ -103,10 +106,12 @@ func main() {
 			err = runE2E(ctx, abs, *users, *small, dir)
 		case *onlyCommits:
 			err = runCommits(ctx, dir, levels, *perJob, *commitTime, *stateOnly)
+		case *onlySync:
+			err = runSync(ctx, abs, *syncPeople, dir, *syncProfile)
 		case *onlyEvents:
 			err = runEvents(ctx, abs, dir)
 		default:
-			err = run(ctx, abs, *users, *small, *large, *audits, *auditsLarge, *martsUsers, levels, *perJob, *commitTime, dir)
+			err = run(ctx, abs, *users, *small, *large, *audits, *auditsLarge, *martsUsers, levels, *perJob, *commitTime, *syncPeople, *syncProfile, dir)
 		}
 		cleanup()
 	}
@@ -131,7 +136,7 @@ func workDir(dir string) (string, func(), error) {
 var cpuProfile string
 
 // run is every section; bin is the binary's absolute path, dir the working directory.
-func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, levels []int, perJob int, commitTime time.Duration, dir string) error {
+func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, levels []int, perJob int, commitTime time.Duration, syncPeople int, syncProfile, dir string) error {
 	fmt.Printf("== 1. end to end: %d sign-ins, %d users, simulator in its own process, throttling off\n", small, users)
 	e2e, err := endToEnd(ctx, bin, signInSpec(users, small), filepath.Join(dir, "e2e-1m"), filepath.Join(dir, "pages"))
 	if err != nil {
@@ -244,10 +249,25 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 		return err
 	}
 
-	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f"+codecLine+commitsKeys(levels, commits)+"\n",
+	var syncs syncSectionResult
+	if syncPeople > 0 {
+		// The marts run's tenant when it has the size asked for; else one landed for the syncs.
+		whDir := filepath.Join(dir, "marts")
+		if martsUsers != syncPeople {
+			whDir = filepath.Join(dir, fmt.Sprintf("sync-%d", syncPeople))
+		}
+		fmt.Printf("\n== 9. the syncs: %d people, emulators in the bench's process\n", syncPeople)
+		if syncs, err = syncSection(ctx, bin, syncPeople, whDir, syncProfile); err != nil {
+			return err
+		}
+	}
+	syncSN, syncJSM, syncRSS := syncs.worst()
+
+	fmt.Printf("bench: rows_per_s=%.0f ratio_vs_duckdb=%.2f peak_rss_mib=%.0f rss_growth_10m=%.2f audits_rows_per_s=%.0f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f limit_efficiency=%.2f limit_throttled_pct=%.1f marts_s=%.1f marts_peak_rss_mib=%.0f events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f"+codecLine+commitsKeys(levels, commits)+" sync_servicenow_s=%.1f sync_jsm_s=%.1f sync_peak_rss_mib=%.0f\n",
 		float64(e2e.rows)/e2e.wall.Seconds(), ratio, e2e.rssMiB, growth, perSecond(aud), aud.rssMiB, auditsGrowth,
 		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)),
-		marts.wall.Seconds(), marts.rssMiB, evs[false].perSecond, ms(evs[false].p99), evs[true].perSecond, ms(evs[true].p99))
+		marts.wall.Seconds(), marts.rssMiB, evs[false].perSecond, ms(evs[false].p99), evs[true].perSecond, ms(evs[true].p99),
+		syncSN.Seconds(), syncJSM.Seconds(), syncRSS)
 	return nil
 }
 
