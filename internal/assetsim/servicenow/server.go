@@ -533,7 +533,9 @@ func copyValues(v map[string]string) map[string]string {
 }
 
 // records are a table's rows as the Table API returns them; ok is false for a table the instance does not have.
-func (s *Server) records(table string, ref func(tbl, id string) any) (records []map[string]any, ok bool) {
+// With sets not nil, only the staging rows of those import sets are made (the query's condition on sys_import_set,
+// which filter applies again): a read of one page of rows does not build every row the instance holds.
+func (s *Server) records(table string, ref func(tbl, id string) any, sets map[string]bool) (records []map[string]any, ok bool) {
 	switch {
 	case table == "sys_import_set":
 		for _, id := range s.order {
@@ -543,7 +545,7 @@ func (s *Server) records(table string, ref func(tbl, id string) any) (records []
 		}
 	case table == "sys_import_set_row" || s.transforms[table].Staging != "":
 		for _, rw := range s.rows {
-			if table != "sys_import_set_row" && rw.table != table {
+			if table != "sys_import_set_row" && rw.table != table || sets != nil && !sets[rw.set] {
 				continue
 			}
 			tr := s.transforms[rw.table]
@@ -614,7 +616,7 @@ func (s *Server) tableAPI(w http.ResponseWriter, r *http.Request, rest []string,
 		fail(w, http.StatusForbidden, "Operation Failed", "ACL Exception Read Failed due to security constraints: "+table)
 		return
 	}
-	records, ok := s.records(table, ref)
+	records, ok := s.records(table, ref, importSets(q.Get("sysparm_query")))
 	if !ok {
 		fail(w, http.StatusBadRequest, "Invalid table "+table, "")
 		return
@@ -668,6 +670,27 @@ func (s *Server) tableAPI(w http.ResponseWriter, r *http.Request, rest []string,
 	w.Header().Set("Link", strings.Join(links, ","))
 	w.Header().Set("X-Total-Count", strconv.Itoa(total))
 	writeJSON(w, http.StatusOK, map[string]any{"result": out})
+}
+
+// importSets are the import sets a query's sys_import_set=… or sys_import_setIN… conditions allow (every condition
+// must hold, so the first one bounds the rows), or nil when it has none.
+func importSets(query string) map[string]bool {
+	for _, part := range strings.Split(query, "^") {
+		var ids string
+		if v, ok := strings.CutPrefix(part, "sys_import_setIN"); ok {
+			ids = v
+		} else if v, ok := strings.CutPrefix(part, "sys_import_set="); ok {
+			ids = v
+		} else {
+			continue
+		}
+		sets := map[string]bool{}
+		for _, id := range strings.Split(ids, ",") {
+			sets[id] = true
+		}
+		return sets
+	}
+	return nil
 }
 
 // pick keeps the fields sysparm_fields names (all when empty); fields the table does not have are ignored.

@@ -288,3 +288,27 @@ func TestDefaultTransformsAreTheREADMEs(t *testing.T) {
 		}
 	}
 }
+
+// A read of staging rows by import set (sys_import_setIN…, as a sync reads what its rows became) gets the rows of
+// those sets, in the order they were loaded, from the staging table and from sys_import_set_row alike.
+func TestRowsOfSomeImportSets(t *testing.T) {
+	sn := New("u", "p", "", "")
+	srv := httptest.NewServer(sn)
+	defer srv.Close()
+	a := insert(t, srv, "u_seatlake_user", `[{"External ID":"a1"},{"External ID":"a2"}]`)
+	insert(t, srv, "u_seatlake_user", `[{"External ID":"b1"}]`)
+	c := insert(t, srv, "u_seatlake_user", `[{"External ID":"c1"}]`)
+	for _, table := range []string{"u_seatlake_user", "sys_import_set_row"} {
+		_, body, _ := do(t, srv, call{method: "GET", basic: true, path: "/api/now/table/" + table + "?sysparm_exclude_reference_link=true&sysparm_fields=u_external_id,sys_import_set,sys_import_row&sysparm_query=" +
+			url.QueryEscape("sys_import_setIN"+c+","+a+"^sys_import_row!=5")})
+		var got []string
+		for _, r := range body["result"].([]any) {
+			m := r.(map[string]any)
+			got = append(got, m["sys_import_set"].(string)[:4]+" "+m["sys_import_row"].(string))
+		}
+		want := []string{a[:4] + " 0", a[:4] + " 1", c[:4] + " 0"}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: rows of sets a and c: %v, want %v", table, got, want)
+		}
+	}
+}
