@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/seatlake/seatlake/internal/assetsim/jsmassets"
-	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/internal/assetsim/servicenow"
+	"github.com/seatlake/seatlake/load/warehouse"
 	"github.com/seatlake/seatlake/pipelines"
 )
 
