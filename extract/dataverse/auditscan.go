@@ -35,6 +35,8 @@ type auditDecoder struct {
 	rows []auditRef
 	n    int
 	tmp  []byte // scratch for decoding escapes
+	// reserved is set once the current batch's builders are sized (see reserveBatch).
+	reserved bool
 
 	id, otype, oid, uid, calling *array.StringBuilder
 	action, op                   *array.Int32Builder
@@ -66,7 +68,7 @@ func (d *auditDecoder) decodePage(ctx context.Context, body []byte) (next string
 	}
 	for i := range d.rows[:d.n] {
 		r := &d.rows[i]
-		if d.id.Len() == 0 {
+		if !d.reserved {
 			d.reserveBatch(d.n-i, nextRaw.Set)
 		}
 		at, ok := d.createdOn(r)
@@ -88,6 +90,9 @@ func (d *auditDecoder) decodePage(ctx context.Context, body []byte) (next string
 		if err := d.bt.RowDone(ctx); err != nil {
 			return "", rows, rejected, err
 		}
+		if d.id.Len() == 0 {
+			d.reserved = false // the batch went to the sink: the next one starts empty
+		}
 	}
 	if nextRaw.Set {
 		return string(d.decoded(nextRaw)), rows, rejected, nil
@@ -100,6 +105,7 @@ func (d *auditDecoder) decodePage(ctx context.Context, body []byte) (next string
 // fills. String data is sized from the page's average length, at most maxReserveBytes a value, so that a few long
 // values cannot make a batch huge (longer ones grow the builder as before).
 func (d *auditDecoder) reserveBatch(rest int, more bool) {
+	d.reserved = true
 	rows := d.x.BatchRows
 	if rows <= 0 {
 		rows = table.DefaultBatchRows
