@@ -257,9 +257,9 @@ func (c *client) startExecution(ctx context.Context, link string) (executionLink
 
 // submit sends every type's objects to the submitResults link, referenced objects before the objects referencing
 // them, then completes the import.
-func (c *client) submit(ctx context.Context, link string, rows map[string][]map[string]any, res *Result) error {
+func (c *client) submit(ctx context.Context, link string, rows payloadRows, res *Result) error {
 	for _, t := range Types() {
-		if err := c.send(ctx, link, t.Selector, rows[t.Selector], res); err != nil {
+		if err := c.send(ctx, link, t.Selector, rows, res); err != nil {
 			return err
 		}
 	}
@@ -269,17 +269,21 @@ func (c *client) submit(ctx context.Context, link string, rows map[string][]map[
 	return nil
 }
 
-// send submits one selector's objects in chunks, counting them in res.
-func (c *client) send(ctx context.Context, link, selector string, objs []map[string]any, res *Result) error {
-	for i := 0; i < len(objs); i += c.chunk {
-		part := objs[i:min(i+c.chunk, len(objs))]
+// send submits one selector's objects in chunks, each chunk's objects made as it is sent, counting them in res.
+func (c *client) send(ctx context.Context, link, selector string, rows payloadRows, res *Result) error {
+	n := rows.count(selector)
+	for i := 0; i < n; i += c.chunk {
+		part := make([]map[string]any, 0, min(c.chunk, n-i))
+		for k := i; k < min(i+c.chunk, n); k++ {
+			part = append(part, rows.object(selector, k))
+		}
 		body := map[string]any{"data": map[string]any{selector: part}, "clientGeneratedId": newChunkID()}
 		if err := c.call(ctx, http.MethodPost, link, body, nil); err != nil {
 			return fmt.Errorf("submitting %s %d-%d: %w", selector, i+1, i+len(part), err)
 		}
 		res.Sent[selector] += len(part)
 		res.Chunks++
-		c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", len(objs))
+		c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", n)
 	}
 	return nil
 }
