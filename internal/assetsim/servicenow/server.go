@@ -533,12 +533,16 @@ func copyValues(v map[string]string) map[string]string {
 }
 
 // records are a table's rows as the Table API returns them; ok is false for a table the instance does not have.
-// With sets not nil, only the staging rows of those import sets are made (the query's condition on sys_import_set,
-// which filter applies again): a read of one page of rows does not build every row the instance holds.
+// With sets not nil, only those import sets, or the staging rows of those import sets, are made (the query's
+// condition on sys_id or sys_import_set, which filter applies again): a read of one page of rows, or a poll of a
+// few import sets, does not build every record the instance holds.
 func (s *Server) records(table string, ref func(tbl, id string) any, sets map[string]bool) (records []map[string]any, ok bool) {
 	switch {
 	case table == "sys_import_set":
 		for _, id := range s.order {
+			if sets != nil && !sets[id] {
+				continue
+			}
 			set := s.sets[id]
 			records = append(records, map[string]any{"sys_id": set.sysID, "number": set.number, "state": set.state, "mode": set.mode,
 				"table_name": set.table, "sys_created_on": set.created.UTC().Format("2006-01-02 15:04:05")})
@@ -616,7 +620,11 @@ func (s *Server) tableAPI(w http.ResponseWriter, r *http.Request, rest []string,
 		fail(w, http.StatusForbidden, "Operation Failed", "ACL Exception Read Failed due to security constraints: "+table)
 		return
 	}
-	records, ok := s.records(table, ref, importSets(q.Get("sysparm_query")))
+	setField := "sys_import_set" // the staging rows' reference to their set
+	if table == "sys_import_set" {
+		setField = "sys_id"
+	}
+	records, ok := s.records(table, ref, importSets(q.Get("sysparm_query"), setField))
 	if !ok {
 		fail(w, http.StatusBadRequest, "Invalid table "+table, "")
 		return
@@ -672,14 +680,14 @@ func (s *Server) tableAPI(w http.ResponseWriter, r *http.Request, rest []string,
 	writeJSON(w, http.StatusOK, map[string]any{"result": out})
 }
 
-// importSets are the import sets a query's sys_import_set=… or sys_import_setIN… conditions allow (every condition
-// must hold, so the first one bounds the rows), or nil when it has none.
-func importSets(query string) map[string]bool {
+// importSets are the import sets a query's field=… or fieldIN… condition allows (every condition must hold, so the
+// first one bounds the records), or nil when it has none.
+func importSets(query, field string) map[string]bool {
 	for _, part := range strings.Split(query, "^") {
 		var ids string
-		if v, ok := strings.CutPrefix(part, "sys_import_setIN"); ok {
+		if v, ok := strings.CutPrefix(part, field+"IN"); ok {
 			ids = v
-		} else if v, ok := strings.CutPrefix(part, "sys_import_set="); ok {
+		} else if v, ok := strings.CutPrefix(part, field+"="); ok {
 			ids = v
 		} else {
 			continue
