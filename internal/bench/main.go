@@ -23,6 +23,10 @@
 //     into one Iceberg table on a private PostgreSQL (the SQL catalog) and Azurite (abfss:// storage). Reported:
 //     commits a second, retries per commit, the Commit p99 and the transactions that gave up. Skipped, saying why,
 //     when PostgreSQL or Azurite is not on the machine.
+//  9. The syncs (sync.go): a tenant of -sync-people users (the marts run's warehouse when -marts-users is the same)
+//     is synced by `seatlake sync servicenow` and `seatlake sync jsm-assets` into the emulators, which run in the
+//     bench's process behind a timer, each twice (the second changes nothing). Reported: wall time, the sync's peak
+//     RSS, and the time the emulator was busy and its CPU seconds.
 //
 // The last line is machine-readable:
 //
@@ -30,9 +34,9 @@
 //	audits_rss_growth_10m=… limit_efficiency=… limit_throttled_pct=… marts_s=… marts_peak_rss_mib=…
 //	events_fsync_per_s=… events_fsync_p99_ms=… events_group_per_s=… events_group_p99_ms=… parquet_<codec>_mib=…
 //	parquet_<codec>_s=… commits_per_s_<jobs>=… commit_retries_per_commit_<jobs>=… commit_p99_ms_<jobs>=…
-//	commit_gave_up_<jobs>=…
+//	commit_gave_up_<jobs>=… sync_servicenow_s=… sync_jsm_s=… sync_peak_rss_mib=…
 //
-// -only-events, -only-commits and -only-e2e run one section alone; -only-e2e measures any seatlake binary (-bin)
+// -only-events, -only-commits, -only-sync and -only-e2e run one section alone; -only-e2e measures any seatlake binary (-bin)
 // and counts rows with its own query command, to compare builds of two commits.
 package main
 
