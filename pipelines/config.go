@@ -44,16 +44,8 @@ type Config struct {
 	// EventsDir(Warehouse).
 	EventsDir string
 
-	// SignInHistory is how far back a first run fetches sign-ins (Microsoft keeps 30 days with P1/P2).
-	SignInHistory time.Duration
-	// SignInLookback re-reads this much before the watermark, for events the service logs late; views deduplicate.
-	SignInLookback time.Duration
-	// SignInConcurrency is how many sign-in windows are fetched at once (the reporting API allows 5 requests / 10 s).
-	SignInConcurrency int
-	// SignInWindow is the length of one sign-in window (windows never cross a UTC midnight).
-	SignInWindow time.Duration
-
-	// Sources are this tenant's values of the registered sources' settings (extract/source), by key.
+	// Sources are this tenant's values of the registered sources' settings (extract/source), by key: Graph's
+	// sign-in history and windows, the Dataverse and F&O environments, ….
 	Sources source.Values
 
 	BatchRows      int
@@ -74,7 +66,8 @@ type Config struct {
 	Quiet bool
 	// Only, when set, names the only sources the run reads (graph, dataverse, finops, …): the other sources'
 	// tables keep their last snapshots and the marts are recomputed over them. {"finops"} is the intraday refresh
-	// a business event triggers; without graph the sign-in watermarks and the nightly warnings stay untouched.
+	// a business event triggers; without graph the sign-in watermarks stay untouched, and a run with Only set never
+	// compares or replaces the nightly warnings (the reference of "new since the last run").
 	Only []string
 	// ParquetCompression is the codec of the Parquet files written: gzip (default), snappy, zstd or none.
 	ParquetCompression string
@@ -117,18 +110,6 @@ func (c *Config) Defaults() {
 	if c.GraphEndpoint == "" {
 		c.GraphEndpoint = "https://graph.microsoft.com"
 	}
-	if c.SignInHistory == 0 {
-		c.SignInHistory = 30 * 24 * time.Hour
-	}
-	if c.SignInLookback == 0 {
-		c.SignInLookback = 2 * time.Hour
-	}
-	if c.SignInConcurrency == 0 {
-		c.SignInConcurrency = 4
-	}
-	if c.SignInWindow == 0 {
-		c.SignInWindow = 24 * time.Hour
-	}
 	if c.Name == "" {
 		c.Name = c.TenantID
 	}
@@ -160,15 +141,6 @@ func (c *Config) Validate() error {
 	}
 	if err := msauth.CheckEndpoint(c.GraphEndpoint); err != nil {
 		errs = append(errs, fmt.Errorf("graph endpoint: %w", err))
-	}
-	if c.SignInHistory < 0 || c.SignInHistory > 30*24*time.Hour {
-		errs = append(errs, fmt.Errorf("sign-in history %s: must be between 0 and 30 days (Microsoft keeps 30)", c.SignInHistory))
-	}
-	if c.SignInConcurrency < 1 {
-		errs = append(errs, fmt.Errorf("sign-in concurrency %d: must be at least 1", c.SignInConcurrency))
-	}
-	if c.SignInWindow < time.Minute || c.SignInWindow > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("sign-in window %s: must be between 1m and 24h", c.SignInWindow))
 	}
 	if c.ParquetCompression != "" {
 		if err := warehouse.CheckCodec(c.ParquetCompression); err != nil {

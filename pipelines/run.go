@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/extract/source"
 	"github.com/seatlake/seatlake/internal/outbound"
@@ -36,22 +35,10 @@ var ErrIncomplete = errors.New("run incomplete")
 // Tables lists every table the pipeline writes, for the catalog.
 func Tables() []*table.Table {
 	var ts []*table.Table
-	ts = append(ts, graph.Tables()...)
 	ts = append(ts, source.Default.Tables()...)
 	ts = append(ts, transform.Marts()...)
 	return append(ts, RunsTable, SyncsTable, ActionsTable, BusinessEventsTable)
 }
-
-// graphTables are Graph's tables when this run reads Graph. A table of a source not read keeps its snapshots
-// (opening its writer would replace today's with nothing).
-func (r *run) graphTables() []*table.Table {
-	if !r.cfg.reads("graph") {
-		return nil
-	}
-	return graph.Tables()
-}
-
-const signInStream = "graph_signins"
 
 // newRun prepares one tenant's nightly run in wh (whose lock the caller holds).
 func newRun(cfg Config, wh *warehouse.Warehouse) *run {
@@ -152,6 +139,8 @@ type run struct {
 	stats map[string]*outbound.Stats
 	// clients are the registered sources' HTTP clients, one per resource.
 	clients *sourceClients
+	// rejects are the records the streams could not load, kept aside with the run.
+	rejects *rejectSet
 }
 
 func (r *run) streamStats(name string) *outbound.Stats {
@@ -203,38 +192,34 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	defer txn.Abort() // a no-op after Commit
 
-	g, err := r.newGraphRun(ctx, txn)
-	if err != nil {
+	// The sources a run reads (a source not read keeps its tables' snapshots: opening its writers would replace
+	// today's with nothing), and their first steps before anything is opened.
+	plugged := r.registeredStreams()
+	r.clients, r.rejects = newSourceClients(&r.cfg, r.log), newRejectSet(txn)
+	if err := r.startRegistered(ctx, plugged, txn); err != nil {
 		return err
 	}
 	// One writer goroutine per table; streams hand batches over through a short queue.
-	plugged := r.registeredStreams()
 	writers, wctx := errgroup.WithContext(ctx)
-	sinks, err := r.openWriters(wctx, writers, txn, append(r.graphTables(), registeredTables(plugged)...))
+	sinks, err := r.openWriters(wctx, writers, txn, registeredTables(plugged))
 	if err != nil {
 		return err
 	}
 	r.progress.start(ctx)
 	streams, sctx := errgroup.WithContext(wctx)
-	nightly := cfg.reads("graph")
-	if nightly {
-		g.start(sctx, streams, sinks)
-	}
 	// Each scope (a Dynamics environment) on its own: one failing is named as missing and never stops the others
-	// or Graph.
+	// or the tenant-wide streams.
 	r.goRegistered(sctx, streams, plugged, txn, sinks)
 	if err := r.waitStreams(streams, writers, sinks); err != nil {
 		return err
 	}
-	if err := g.rejects.report(r); err != nil {
+	if err := r.rejects.report(r); err != nil {
 		return err
 	}
-	if nightly { // the nightly run's warnings stay the reference of "new since the last run"
-		g.warnings(r)
+	// A full nightly run's warnings stay the reference of "new since the last run"; a run of some sources only
+	// (Only: the intraday refresh) neither compares nor replaces them.
+	if len(cfg.Only) == 0 {
 		if err := r.compareWarnings(txn); err != nil {
-			return err
-		}
-		if err := putWindowStates(txn, []windowOutcome{g.signIns}); err != nil {
 			return err
 		}
 	}
@@ -277,21 +262,6 @@ func (r *run) waitStreams(streams, writers *errgroup.Group, sinks map[*table.Tab
 		return streamErr
 	}
 	return writeErr
-}
-
-// putWindowStates stores the windowed streams' new watermarks with the transaction.
-func putWindowStates(txn *warehouse.Txn, outs []windowOutcome) error {
-	for _, o := range outs {
-		if !o.stateChanged {
-			continue
-		}
-		b, err := json.Marshal(o.state)
-		if err != nil {
-			return fmt.Errorf("encoding %s state: %w", o.key, err)
-		}
-		txn.PutState(o.key, b)
-	}
-	return nil
 }
 
 // commit commits the run's transaction and sets the summary's status.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatlake/seatlake/extract/dataverse"
 	"github.com/seatlake/seatlake/extract/finops"
+	"github.com/seatlake/seatlake/extract/graph"
 	"github.com/seatlake/seatlake/extract/msauth"
 	"github.com/seatlake/seatlake/internal/outbound"
 	"github.com/seatlake/seatlake/internal/tenantsim"
@@ -51,10 +52,10 @@ func testConfig(sim *tenantsim.Sim, base, warehouse string) Config {
 	return Config{
 		TenantID: tenant, ClientID: client, ClientSecret: msauth.Secret(secret),
 		AuthorityHost: base, GraphEndpoint: base, Warehouse: warehouse,
-		Sources:       SourceValues{dataverse.URLSetting: sim.DataverseURLs(), finops.URLSetting: sim.FinOpsURLs()},
-		SignInHistory: 7 * 24 * time.Hour,
-		BatchRows:     1000, // several batches per stream, even on a small tenant
-		Retry:         outbound.RetryPolicy{MaxAttempts: 4, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxTotalWait: 5 * time.Second},
+		Sources: SourceValues{dataverse.URLSetting: sim.DataverseURLs(), finops.URLSetting: sim.FinOpsURLs(),
+			graph.HistorySetting: {"168h"}},
+		BatchRows: 1000, // several batches per stream, even on a small tenant
+		Retry:     outbound.RetryPolicy{MaxAttempts: 4, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxTotalWait: 5 * time.Second},
 	}
 }
 
@@ -175,7 +176,7 @@ func TestWindowThatCannotBeFetchedIsReportedMissing(t *testing.T) {
 	sim, base := startSim(t, nil)
 	wh := t.TempDir()
 	cfg := testConfig(sim, base, wh)
-	cfg.SignInConcurrency = 1
+	cfg.Sources[graph.ConcurrencySetting] = []string{"1"}
 	// Far more 503s than the retry policy allows: one window must give up.
 	sim.InjectFault(tenantsim.Fault{Path: "/v1.0/auditLogs/signIns", Kind: tenantsim.Status503, Count: cfg.Retry.MaxAttempts})
 	sum, err := Run(context.Background(), cfg)

@@ -58,22 +58,36 @@ func registeredTables(rs []registered) []*table.Table {
 	return streamTables(streams)
 }
 
-// streamTables are the tables streams write, each once.
+// streamTables are the tables streams write (Table, then Also), each once.
 func streamTables(streams []source.Stream) []*table.Table {
 	var ts []*table.Table
 	for _, st := range streams {
-		if st.Table != nil && !slices.Contains(ts, st.Table) {
-			ts = append(ts, st.Table)
+		for _, t := range append([]*table.Table{st.Table}, st.Also...) {
+			if t != nil && !slices.Contains(ts, t) {
+				ts = append(ts, t)
+			}
 		}
 	}
 	return ts
 }
 
+// startRegistered runs the first steps of the sources that have one (source.Starter), in their order, before any
+// stream starts or any table is opened: the first error is the run's, as the source words it.
+func (r *run) startRegistered(ctx context.Context, rs []registered, txn *warehouse.Txn) error {
+	for _, x := range rs {
+		if st, ok := x.src.(source.Starter); ok {
+			if err := st.Start(ctx, r.cfg.Sources, r.sourceEnv(x.src, &outbound.Stats{}, nil, nil, txn.PutState)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // goRegistered starts the registered sources' streams in g, each writing through its table's sink. A failed
 // optional stream is recorded as missing; a failed stream of a scope drops the scope (see source.Stream.Scope);
-// any other failure fails the run, as a Graph stream's does.
+// any other failure (a tenant-wide stream's: Graph's users, the roster) fails the run.
 func (r *run) goRegistered(ctx context.Context, g *errgroup.Group, rs []registered, txn *warehouse.Txn, sinks map[*table.Table]*asyncSink) {
-	r.clients = newSourceClients(&r.cfg, r.log)
 	for _, x := range rs {
 		scopes := map[string][]source.Stream{}
 		var order []string
@@ -87,11 +101,7 @@ func (r *run) goRegistered(ctx context.Context, g *errgroup.Group, rs []register
 			if scope == "" { // the tenant as a whole: each stream's failure is its own
 				g.Go(func() error {
 					return runOrdered(ctx, scopes[scope], func(ctx context.Context, st source.Stream) error {
-						var sink rowSink
-						if st.Table != nil {
-							sink = sinks[st.Table]
-						}
-						return r.runStream(ctx, x.src, st, sink, txn.PutState)
+						return r.runStream(ctx, x.src, st, func(t *table.Table) rowSink { return sinks[t] }, txn.PutState)
 					})
 				})
 				continue
@@ -134,14 +144,20 @@ func runOrdered(ctx context.Context, streams []source.Stream, run func(context.C
 	return g.Wait()
 }
 
-// runStream runs one stream into sink (nil for a step without a table); put keeps the state it stores.
-func (r *run) runStream(ctx context.Context, src source.Source, st source.Stream, sink rowSink, put func(key string, value []byte)) error {
+// runStream runs one stream into the sinks of its tables (sinkOf gives a table's); put keeps the state it stores.
+func (r *run) runStream(ctx context.Context, src source.Source, st source.Stream, sinkOf func(*table.Table) rowSink, put func(key string, value []byte)) error {
 	stats := r.streamStats(st.Name)
 	var p *streamProgress
-	if sink != nil {
-		p = r.progress.stream(st.Name, 0, stats, sink.rowCount())
+	var sink table.Sink // nil for a step without a table
+	if st.Table != nil {
+		s := sinkOf(st.Table)
+		p, sink = r.progress.stream(st.Name, 0, stats, s.rowCount()), s
 	}
-	err := st.Run(ctx, r.sourceEnv(src, stats, p, put), sink)
+	also := map[*table.Table]table.Sink{}
+	for _, t := range st.Also {
+		also[t] = sinkOf(t)
+	}
+	err := st.Run(ctx, r.sourceEnv(src, stats, p, also, put), sink)
 	if p != nil {
 		p.done()
 	}
@@ -173,11 +189,7 @@ func (r *run) runScope(ctx context.Context, src source.Source, scope string, str
 	}
 	err := runOrdered(ctx, streams, func(ctx context.Context, st source.Stream) error {
 		st.Optional = false // a scope is whole
-		var sink rowSink
-		if st.Table != nil {
-			sink = es[st.Table]
-		}
-		return r.runStream(ctx, src, st, sink, put)
+		return r.runStream(ctx, src, st, func(t *table.Table) rowSink { return es[t] }, put)
 	})
 	if serr := r.settle(ctx, scope, es, err == nil); err == nil {
 		err = serr
@@ -198,14 +210,18 @@ func (r *run) missing(part, msg string, attrs ...any) {
 	r.log.Error(msg, attrs...)
 }
 
-// sourceEnv is what a registered source's stream gets from this run. A source's state keys start with its name
-// (dataverse_audits-…), or are prefixed with it, so sources never read each other's watermarks; put keeps what
-// the stream stores for the commit.
-func (r *run) sourceEnv(s source.Source, stats *outbound.Stats, p *streamProgress, put func(key string, value []byte)) source.Env {
+// sourceEnv is what a registered source's stream gets from this run: also are the sinks of the tables it writes
+// beside its own (Stream.Also). A source's state keys start with its name (dataverse_audits-…, graph_signins), or
+// are prefixed with it, so sources never read each other's watermarks; put keeps what the stream stores for the
+// commit.
+func (r *run) sourceEnv(s source.Source, stats *outbound.Stats, p *streamProgress, also map[*table.Table]table.Sink, put func(key string, value []byte)) source.Env {
 	key := func(k string) string { return stateKey(s.Name(), k) }
 	env := source.Env{
 		TenantID: r.cfg.TenantID, ClientID: r.cfg.ClientID, RunID: r.sum.RunID, ExtractedAt: r.sum.StartedAt, BatchRows: r.cfg.BatchRows,
+		AuthorityHost: r.cfg.AuthorityHost, GraphEndpoint: r.cfg.GraphEndpoint,
 		Logger: r.log.With("source", s.Name()),
+		Reject: r.rejects.keep,
+		Sink:   func(t *table.Table) table.Sink { return also[t] },
 		Client: func(resource string) *outbound.Client { return r.clients.get(resource).WithStats(stats) },
 		HTTP:   r.clients.config,
 		Stats:  stats,
@@ -298,22 +314,26 @@ func (c *sourceClients) config(resource string) outbound.Config {
 	return oc
 }
 
-// checkRegistered runs the registered sources' checks for cfg's tenant.
-func checkRegistered(ctx context.Context, cfg Config) []CheckResult {
-	var out []CheckResult
+// checkRegistered runs the registered sources' checks for cfg's tenant, in their order; stopped is true when a
+// failed line stopped them (source.Check.Stop): nothing else of the tenant is checked then.
+func checkRegistered(ctx context.Context, cfg Config) (out []CheckResult, stopped bool) {
 	clients := newSourceClients(&cfg, cfg.Logger)
 	for _, s := range source.Default.Sources() {
 		ck, ok := s.(source.Checker)
 		if !ok || len(s.Streams(cfg.Sources)) == 0 {
 			continue
 		}
-		env := source.Env{TenantID: cfg.TenantID, ClientID: cfg.ClientID, BatchRows: cfg.BatchRows, Logger: cfg.Logger, Client: clients.get, HTTP: clients.config}
+		env := source.Env{TenantID: cfg.TenantID, ClientID: cfg.ClientID, AuthorityHost: cfg.AuthorityHost, GraphEndpoint: cfg.GraphEndpoint,
+			BatchRows: cfg.BatchRows, Logger: cfg.Logger, Client: clients.get, HTTP: clients.config}
 		for _, c := range ck.Check(ctx, cfg.Sources, env) {
 			out = append(out, CheckResult{Tenant: cfg.Name, Source: s.Name(), Target: c.Target, Check: c.Name,
 				Status: c.Status, Detail: c.Detail, Action: c.Action})
+			if c.Stop && c.Status == source.Fail {
+				return out, true
+			}
 		}
 	}
-	return out
+	return out, false
 }
 
 // Setting is a registered source's setting; the kinds cmd gives typed flags.

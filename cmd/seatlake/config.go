@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
@@ -38,16 +37,16 @@ type tenantFile struct {
 	Cloud            string `yaml:"cloud"`
 	AuthorityHost    string `yaml:"authority-host"`
 	GraphEndpoint    string `yaml:"graph-endpoint"`
-	SignInHistory    string `yaml:"signin-history"`
-	// Sources are the entry's values of the registered sources' and sync targets' per-tenant settings (its
-	// Dataverse and F&O environments, its own Assets import source token file, …), by the settings' keys.
+	// Sources are the entry's values of the registered sources' and sync targets' per-tenant settings (its sign-in
+	// history, its Dataverse and F&O environments, its own Assets import source token file, …), by the settings'
+	// keys.
 	Sources map[string][]string `yaml:"-"`
 }
 
 // tenantKeys are the keys a tenant entry may have.
 var tenantKeys = []string{"name", "tenant-id", "client-id", "client-secret-file", "client-secret-env", "client-certificate-file",
 	"client-certificate-password-env", "federated-token-file", "managed-identity", "cloud", "authority-host",
-	"graph-endpoint", "signin-history"}
+	"graph-endpoint"}
 
 // fileConfig is what the config file says beyond the flags.
 type fileConfig struct {
@@ -502,8 +501,8 @@ func tenantValue(key string, v *yaml.Node) error {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // settings checks a tenant entry as written, without reading a secret (no I/O), and returns base with the
-// tenant's settings; errors name the tenant and the key. base holds what the command line says (endpoints,
-// histories), which a tenant may override. credentials reads the secret after.
+// tenant's settings; errors name the tenant and the key. base holds what the command line says (endpoints, the
+// sources' settings such as histories), which a tenant may override. credentials reads the secret after.
 func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, error) {
 	label := fmt.Sprintf("tenants[%d]", i)
 	if t.Name != "" {
@@ -514,7 +513,7 @@ func (t tenantFile) settings(i int, base pipelines.Config) (pipelines.Config, er
 	cfg.Sources = tenantSources(base.Sources).With(t.Sources)
 	cfg.ManagedIdentity = cfg.ManagedIdentity || t.ManagedIdentity
 	sources := func(*pipelines.Config) *keyError { return checkTenantSources(t.Sources) }
-	for _, step := range []func(*pipelines.Config) *keyError{t.required, t.endpoints, t.histories, sources, t.credentialChoice} {
+	for _, step := range []func(*pipelines.Config) *keyError{t.required, t.endpoints, sources, t.credentialChoice} {
 		if err := step(&cfg); err != nil {
 			return pipelines.Config{}, fmt.Errorf("%s: %s: %s", label, err.key, err.msg)
 		}
@@ -563,25 +562,6 @@ func (t tenantFile) endpoints(cfg *pipelines.Config) *keyError {
 				return keyErr(kv.key, "%s: %v", u, err)
 			}
 		}
-	}
-	return nil
-}
-
-// histories sets the tenant's own history depths.
-func (t tenantFile) histories(cfg *pipelines.Config) *keyError {
-	for _, kv := range []struct {
-		key string
-		v   string
-		dst *time.Duration
-	}{{"signin-history", t.SignInHistory, &cfg.SignInHistory}} {
-		if kv.v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(kv.v)
-		if err != nil {
-			return keyErr(kv.key, "%q: %s", kv.v, wants(runFlag(kv.key)))
-		}
-		*kv.dst = d
 	}
 	return nil
 }

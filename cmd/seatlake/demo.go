@@ -19,6 +19,7 @@ func demoCommand() *cli.Command {
 	}
 	flags = append(flags, simFlags("scaled", true)...)
 	flags = append(flags, tuningFlags()...)
+	flags = append(flags, sourceTuningFlags()...)
 	flags = append(flags, logFlags()...)
 	return &cli.Command{
 		Name:  "demo",

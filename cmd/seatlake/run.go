@@ -53,13 +53,10 @@ func warehouseFlag() cli.Flag {
 	return &cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "./warehouse", Usage: "the local warehouse directory: seatlake.duckdb, the embedded catalog, caches and, without --storage, the tables", EnvVars: []string{"SEATLAKE_WAREHOUSE"}}
 }
 
-// runFlags are the flags of `seatlake run`; `seatlake demo` reuses the tuning ones.
+// tuningFlags are the flags of `seatlake run` that tune an extraction; `seatlake demo` reuses them (with the
+// sources' own, sourceTuningFlags).
 func tuningFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "signin-history", Value: 30 * 24 * time.Hour, Usage: "how far back a first run fetches sign-ins (Microsoft keeps 30 days)"},
-		&cli.DurationFlag{Name: "signin-lookback", Value: 2 * time.Hour, Usage: "re-read this much before the last watermark, for late-logged sign-ins (views deduplicate)"},
-		&cli.DurationFlag{Name: "signin-window", Value: 24 * time.Hour, Usage: "length of one sign-in time window (1m..24h; windows never cross midnight UTC)"},
-		&cli.IntFlag{Name: "signin-concurrency", Value: 4, Usage: "sign-in windows fetched at once (the reporting API allows 5 requests per 10 s)"},
 		&cli.StringFlag{Name: "parquet-compression", Value: pipelines.DefaultCodec, Usage: "Parquet codec: gzip (the default: as small as zstd, and read by every BI tool), snappy, zstd or none"},
 		&cli.IntFlag{Name: "batch-rows", Value: pipelines.DefaultBatchRows, Usage: "rows per Arrow record batch: memory is bounded by this, not by the tenant's size"},
 		&cli.DurationFlag{Name: "request-timeout", Value: 100 * time.Second, Usage: "timeout of one HTTP request, body included"},
@@ -199,10 +196,6 @@ func exportAfterRun(c *cli.Context, res []pipelines.TenantResult, log *slog.Logg
 }
 
 func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
-	cfg.SignInHistory = c.Duration("signin-history")
-	cfg.SignInLookback = c.Duration("signin-lookback")
-	cfg.SignInWindow = c.Duration("signin-window")
-	cfg.SignInConcurrency = c.Int("signin-concurrency")
 	cfg.BatchRows = c.Int("batch-rows")
 	cfg.ParquetCompression = c.String("parquet-compression") // empty on a command without it: the default
 	if err := pipelines.CheckCodec(cmp.Or(cfg.ParquetCompression, pipelines.DefaultCodec)); err != nil {

@@ -27,6 +27,18 @@ func sourceFlags() []cli.Flag {
 	return flags
 }
 
+// sourceTuningFlags are the registered settings' flags but the URLs: what tunes a source's extraction (histories,
+// windows, concurrency), which `seatlake demo` takes too, its environments being the simulator's.
+func sourceTuningFlags() []cli.Flag {
+	var flags []cli.Flag
+	for _, s := range pipelines.Settings() {
+		if s.Kind != pipelines.KindURL && s.Kind != pipelines.KindURLs {
+			flags = append(flags, sourceFlag(s))
+		}
+	}
+	return flags
+}
+
 func sourceFlag(s pipelines.Setting) cli.Flag {
 	var env []string
 	if s.Env != "" {

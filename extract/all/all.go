@@ -1,11 +1,20 @@
-// Package all links the registered sources into seatlake: one blank import per source, each of which registers
-// itself (source.Register in its init). pipelines imports this package, so adding a source is its package and one
-// line here. The order is the order of their tables, flags and check lines.
+// Package all links the sources into seatlake: one Register line per source, in the order of their tables, flags
+// and check lines (Microsoft Graph first: its token check stops a tenant's other checks when it fails). pipelines
+// imports this package, so adding a source is its package and one line here.
 //
-// Microsoft Graph predates the source contract and still runs on its own path in pipelines (graph.go).
+// The lines are here rather than in each source's init: Go initializes packages in the order of their import paths,
+// not of the imports, so only one init can give the sources an order.
 package all
 
 import (
-	_ "github.com/seatlake/seatlake/extract/dataverse" // Dataverse environments: users, audit settings, audits
-	_ "github.com/seatlake/seatlake/extract/finops"    // F&O environments: users, security roles, assignments
+	"github.com/seatlake/seatlake/extract/dataverse"
+	"github.com/seatlake/seatlake/extract/finops"
+	"github.com/seatlake/seatlake/extract/graph"
+	"github.com/seatlake/seatlake/extract/source"
 )
+
+func init() {
+	source.Register(graph.Source{})     // Microsoft Graph: users, licenses, groups, SKUs, report settings, usage, sign-ins
+	source.Register(dataverse.Source{}) // Dataverse environments: users, audit settings, audits
+	source.Register(finops.Source{})    // F&O environments: users, security roles, assignments
+}

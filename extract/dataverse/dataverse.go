@@ -12,8 +12,8 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/seatlake/seatlake/extract/pages"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // PageSize is what every request asks for with Prefer: odata.maxpagesize (Dataverse's maximum).

@@ -16,8 +16,8 @@ import (
 
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/pages"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // replay serves one documented answer (testdata/README.md), "[Organization URI]" being the server, and records the

@@ -19,8 +19,6 @@ import (
 	"github.com/seatlake/seatlake/internal/table"
 )
 
-func init() { source.Register(Source{}) }
-
 // Setting keys.
 const (
 	URLSetting         = "dataverse-url"

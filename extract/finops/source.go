@@ -10,8 +10,6 @@ import (
 	"github.com/seatlake/seatlake/internal/table"
 )
 
-func init() { source.Register(Source{}) }
-
 // URLSetting is the key of the F&O environment URLs.
 const URLSetting = "finops-url"
 

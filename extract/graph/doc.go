@@ -9,4 +9,8 @@
 //
 // The extractor neither retries nor paces requests (the pager does) nor writes files (the sink does). It knows what
 // Graph means: the Entra ID P1 fallback for signInActivity, and which permission a 403 is missing.
+//
+// Source (source.go) is Graph as a source of extract/source: a token first, then the tenant's streams (the
+// users' stream with the sign-ins' on one gate of the reporting APIs), the sign-in settings (signin-…) and the
+// checks of `seatlake check` (check.go).
 package graph

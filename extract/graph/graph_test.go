@@ -20,8 +20,8 @@ import (
 
 	"github.com/seatlake/seatlake/extract/odata"
 	"github.com/seatlake/seatlake/extract/pages"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")

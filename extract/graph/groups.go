@@ -8,8 +8,8 @@ import (
 	"net/url"
 
 	"github.com/seatlake/seatlake/extract/pages"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // GroupPermission is the least privileged Graph application permission that reads a group's display name (Learn,

@@ -10,8 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/seatlake/seatlake/extract/pages"
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/msgraph"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // UsersResult says what the users stream produced.

@@ -95,3 +95,42 @@ func TestRegisterRefusesWhatWouldCollide(t *testing.T) {
 		})
 	}
 }
+
+// prefixed is a named source that declares key prefixes beyond its name.
+type prefixed struct {
+	named
+	prefixes []string
+}
+
+func (p prefixed) KeyPrefixes() []string { return p.prefixes }
+
+// A source may declare key prefixes beyond its name (keys older than the contract); a setting outside them, or a
+// prefix another source's keys could take, is refused.
+func TestRegisterTakesDeclaredKeyPrefixes(t *testing.T) {
+	graphish := prefixed{named{name: "g", settings: []Setting{{Key: "signin-window", Kind: Duration, PerTenant: true}, {Key: "g-x", Kind: Int}}}, []string{"signin-"}}
+	r := &Registry{}
+	r.Register(graphish)
+	if got := len(r.Settings()); got != 2 {
+		t.Fatalf("%d settings registered, want 2", got)
+	}
+	for _, tc := range []struct {
+		name string
+		s    Source
+		want string
+	}{
+		{"a key outside the prefixes", prefixed{named{name: "h", settings: []Setting{{Key: "login-window", Kind: Duration}}}, []string{"signin-"}}, "start with its name"},
+		{"a prefix another source declared", prefixed{named{name: "h"}, []string{"signin-x-"}}, "overlaps source g"},
+		{"a prefix over another source's name", prefixed{named{name: "h"}, []string{"g-"}}, "overlaps source g"},
+		{"a prefix without its dash", prefixed{named{name: "h"}, []string{"login"}}, "ending in -"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				msg, _ := recover().(string)
+				if !strings.Contains(msg, tc.want) {
+					t.Errorf("Register panicked with %q; want %q", msg, tc.want)
+				}
+			}()
+			r.Register(tc.s)
+		})
+	}
+}

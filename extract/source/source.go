@@ -5,9 +5,10 @@
 // `seatlake config validate` checks) and what it reads for one tenant (its streams, one or more per scope: the
 // tenant, or each of its environments). A source may also check its set-up for `seatlake check`.
 //
-// A source plugs in with one line, Register in its package's init (as Telegraf's inputs.Add does), and is linked in
-// by one blank import; pipelines runs the registered sources' streams generically and cmd derives its flags and
-// keys from their settings, so neither changes for a new source.
+// A source plugs in with one line, a Register call in extract/all (as Telegraf's inputs.Add does; there rather than
+// in each package's init, since Go initializes packages in the order of their import paths, and the order of
+// registration is the order of tables, flags and check lines); pipelines runs the registered sources' streams
+// generically and cmd derives its flags and keys from their settings, so neither changes for a new source.
 package source
 
 import (
@@ -29,7 +30,8 @@ type Source interface {
 	Name() string
 	// Tables are every table the source writes.
 	Tables() []*table.Table
-	// Settings are what a user can set.
+	// Settings are what a user can set; their keys start with the source's name and - (or a prefix it declares,
+	// see KeyPrefixer).
 	Settings() []Setting
 	// Streams are what one tenant's run reads, from the tenant's values of the settings (validated); none when the
 	// source is not configured for the tenant (its tables then keep their last snapshots).
@@ -41,6 +43,21 @@ type Checker interface {
 	Check(ctx context.Context, v Values, env Env) []Check
 }
 
+// Starter is a Source whose run begins with a step that must succeed before any stream of the run (of any source)
+// starts and any table is opened: a precondition whose failure is the run's one error, as Start returns it (e.g. a
+// token for the tenant: a wrong secret then reads as such, not as every stream failing at once). Reads only; Start
+// runs only when the run reads the source.
+type Starter interface {
+	Start(ctx context.Context, v Values, env Env) error
+}
+
+// KeyPrefixer is a Source whose settings' keys may also start with the prefixes it declares (each ending in -),
+// beyond its name and -: keys older than the contract that users already write (Graph's signin-…). No two sources
+// may declare overlapping prefixes.
+type KeyPrefixer interface {
+	KeyPrefixes() []string
+}
+
 // Check is one line of `seatlake check`.
 type Check struct {
 	Target string // the endpoint or environment checked
@@ -48,6 +65,9 @@ type Check struct {
 	Status string // ok, warn or fail
 	Detail string
 	Action string // what to do about a warn or fail
+	// Stop, on a failed line, says that nothing else of the tenant can be checked (the tenant's credential was
+	// refused): the tenant's other checks are skipped, since the same cause would repeat on every line.
+	Stop bool
 }
 
 // Check statuses.
@@ -63,6 +83,9 @@ type Stream struct {
 	// Table is what the stream writes; nil for a step that writes nothing (a check the scope's other streams
 	// need to pass first, e.g. that the service has the entities the source reads).
 	Table *table.Table
+	// Also are further tables the stream writes, rows that come with Table's records (a user's licenses), each
+	// through env.Sink(t). Progress counts Table's rows.
+	Also []*table.Table
 	// Scope names the part of the tenant the stream reads when the source reads several on their own (an
 	// environment's URL); empty for the tenant as a whole. A scope's streams land together or not at all: when one
 	// fails, the scope's snapshot rows are dropped (its tables keep their last snapshot for it), the scope is named
@@ -78,12 +101,16 @@ type Stream struct {
 
 // Env is what the run gives a stream.
 type Env struct {
-	TenantID    string
-	ClientID    string // the app registration's client id, for messages about granting it access
-	RunID       string
-	ExtractedAt time.Time // the run's start, UTC: every row's extracted_at
-	BatchRows   int       // rows per record batch handed to the sink
-	Logger      *slog.Logger
+	TenantID string
+	ClientID string // the app registration's client id, for messages about granting it access
+	RunID    string
+	// AuthorityHost and GraphEndpoint are the tenant's cloud (the identity platform, Microsoft Graph): core
+	// configuration rather than a source's settings, since reclaim, check and the cloud table use them too.
+	AuthorityHost string
+	GraphEndpoint string
+	ExtractedAt   time.Time // the run's start, UTC: every row's extracted_at
+	BatchRows     int       // rows per record batch handed to the sink
+	Logger        *slog.Logger
 	// Client returns the run's HTTP client, with bearer tokens for the resource (an https URL: its /.default
 	// scope) or without credentials when resource is empty, the run's retry policy, timeouts and trusted roots,
 	// counting into the stream's statistics.
@@ -104,6 +131,11 @@ type Env struct {
 	PutState func(key string, value []byte)
 	// Warn records a warning in the run's summary.
 	Warn func(msg string)
+	// Reject keeps aside a record of t that cannot be loaded (raw JSON) in the run's reject files, committed with
+	// the run; the run's warnings say how many and where. It may be called concurrently and does not keep raw.
+	Reject func(t *table.Table, raw []byte)
+	// Sink is the sink of a table the stream writes beside its Table (Stream.Also); nil for any other table.
+	Sink func(t *table.Table) table.Sink
 }
 
 // Pager walks an OData collection; *odata.Client is one.
@@ -164,11 +196,20 @@ func (r *Registry) conflict(s Source) error {
 			return fmt.Errorf("table %s: a source's tables start with its name and _", t.Name)
 		}
 	}
-	for _, st := range s.Settings() {
-		if !strings.HasPrefix(st.Key, s.Name()+"-") {
-			return fmt.Errorf("setting %s: a source's settings start with its name and -", st.Key)
+	extra := extraPrefixes(s)
+	for _, p := range extra {
+		if !validName(strings.TrimSuffix(p, "-")) || !strings.HasSuffix(p, "-") {
+			return fmt.Errorf("key prefix %q: want lower-case letters, digits and -, ending in -", p)
 		}
-		if st.TenantKey != "" && !strings.HasPrefix(st.TenantKey, s.Name()) {
+	}
+	owns := func(key string) bool {
+		return slices.ContainsFunc(append([]string{s.Name()}, extra...), func(p string) bool { return strings.HasPrefix(key, p) })
+	}
+	for _, st := range s.Settings() {
+		if !strings.HasPrefix(st.Key, s.Name()+"-") && !slices.ContainsFunc(extra, func(p string) bool { return strings.HasPrefix(st.Key, p) }) {
+			return fmt.Errorf("setting %s: a source's settings start with its name and - (or a prefix it declares)", st.Key)
+		}
+		if st.TenantKey != "" && !owns(st.TenantKey) {
 			return fmt.Errorf("setting %s: its tenant key %s does not start with the source's name", st.Key, st.TenantKey)
 		}
 		if err := st.check(); err != nil {
@@ -179,6 +220,21 @@ func (r *Registry) conflict(s Source) error {
 		if o.Name() == s.Name() {
 			return fmt.Errorf("registered twice")
 		}
+		for i, p := range append([]string{s.Name() + "-"}, extra...) {
+			for j, q := range append([]string{o.Name() + "-"}, extraPrefixes(o)...) {
+				if (i > 0 || j > 0) && (strings.HasPrefix(p, q) || strings.HasPrefix(q, p)) { // a declared prefix
+					return fmt.Errorf("key prefix %s overlaps source %s's %s", p, o.Name(), q)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// extraPrefixes are the key prefixes s declares beyond its name (KeyPrefixer).
+func extraPrefixes(s Source) []string {
+	if kp, ok := s.(KeyPrefixer); ok {
+		return kp.KeyPrefixes()
 	}
 	return nil
 }

@@ -19,8 +19,8 @@ import (
 	"golang.org/x/net/html"
 	"gopkg.in/yaml.v3"
 
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/csvtest"
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/transform"
 )
 

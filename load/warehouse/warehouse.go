@@ -23,8 +23,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "modernc.org/sqlite" // the embedded catalog's pure-Go SQLite driver
 
-	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/table"
 )
 
 // ErrLocked is returned (wrapped) by Lock when another process holds the warehouse's local lock.

@@ -3,19 +3,19 @@ package pipelines
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/seatlake/seatlake/extract/graph"
-	"github.com/seatlake/seatlake/extract/odata"
 )
 
-// window is a half-open time range [From, To) of sign-ins.
+// A windowed event stream (a source's Windows: sign-ins, an environment's audit records) is fetched here: the
+// windows since its committed watermark, a bounded number at once, the watermark moved to the end of the unbroken
+// run of fetched windows.
+
+// window is a half-open time range [From, To) of events.
 type window struct{ From, To time.Time }
 
 func (w window) String() string {
@@ -161,27 +161,4 @@ func (r *run) fetchWindows(ctx context.Context, spec windowSpec, p *streamProgre
 		out.stateChanged = true
 	}
 	return out, nil
-}
-
-// signIns fetches the sign-in windows. No Entra ID P1/P2 skips the stream with a warning.
-func (r *run) signIns(ctx context.Context, x *graph.Extractor, client *odata.Client, sink *asyncSink) (windowOutcome, error) {
-	cfg := r.cfg
-	st := r.streamStats(graph.SignIns.Name)
-	p := r.progress.stream(graph.SignIns.Name, 0, st, &sink.rows)
-	defer p.done()
-	pager := counting{client.WithStats(st), p}
-	out, err := r.fetchWindows(ctx, windowSpec{
-		stream: graph.SignIns.Name, key: signInStream,
-		history: cfg.SignInHistory, lookback: cfg.SignInLookback, size: cfg.SignInWindow, concurrency: cfg.SignInConcurrency,
-		fetch: func(ctx context.Context, from, to time.Time) (int64, error) {
-			res, err := x.SignIns(ctx, pager, from, to, sink)
-			return res.Rows, err
-		},
-		fatal: func(err error) bool { return errors.Is(err, graph.ErrNoPremium) },
-	}, p)
-	if errors.Is(err, graph.ErrNoPremium) {
-		r.warn("graph_signins skipped: the tenant has no Entra ID P1/P2, which Microsoft requires for sign-in logs")
-		return windowOutcome{key: signInStream}, nil
-	}
-	return out, err
 }
