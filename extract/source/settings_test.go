@@ -83,7 +83,7 @@ func TestRegisterRefusesWhatWouldCollide(t *testing.T) {
 		{"bad name", named{name: "Y"}, "lower-case"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Registry{}
+			r := NewRegistry()
 			r.Register(ok)
 			defer func() {
 				msg, _ := recover().(string)
@@ -108,7 +108,7 @@ func (p prefixed) KeyPrefixes() []string { return p.prefixes }
 // prefix another source's keys could take, is refused.
 func TestRegisterTakesDeclaredKeyPrefixes(t *testing.T) {
 	graphish := prefixed{named{name: "g", settings: []Setting{{Key: "signin-window", Kind: Duration, PerTenant: true}, {Key: "g-x", Kind: Int}}}, []string{"signin-"}}
-	r := &Registry{}
+	r := NewRegistry()
 	r.Register(graphish)
 	if got := len(r.Settings()); got != 2 {
 		t.Fatalf("%d settings registered, want 2", got)

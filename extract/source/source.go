@@ -17,10 +17,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/seatlake/seatlake/internal/outbound"
+	"github.com/seatlake/seatlake/internal/plugin"
 	"github.com/seatlake/seatlake/internal/table"
 )
 
@@ -58,23 +58,15 @@ type KeyPrefixer interface {
 	KeyPrefixes() []string
 }
 
-// Check is one line of `seatlake check`.
-type Check struct {
-	Target string // the endpoint or environment checked
-	Name   string // what was checked
-	Status string // ok, warn or fail
-	Detail string
-	Action string // what to do about a warn or fail
-	// Stop, on a failed line, says that nothing else of the tenant can be checked (the tenant's credential was
-	// refused): the tenant's other checks are skipped, since the same cause would repeat on every line.
-	Stop bool
-}
+// Check is one line of `seatlake check` (its Tenant is left to the caller; Stop, on a failed line, skips the
+// tenant's other checks).
+type Check = plugin.Check
 
 // Check statuses.
 const (
-	OK   = "ok"
-	Warn = "warn"
-	Fail = "fail"
+	OK   = plugin.OK
+	Warn = plugin.Warn
+	Fail = plugin.Fail
 )
 
 // Stream is one read of a tenant's run: it writes the rows of Table through the sink it is given.
@@ -163,34 +155,28 @@ type Validator interface {
 	Validate(v Values) error
 }
 
-// Registry holds the registered sources. The process has one, Default, filled by the sources' init functions
-// before main runs and only read after: the one package-level variable of the contract, as a plugin registry is.
-type Registry struct {
-	mu      sync.RWMutex
-	sources []Source
+// Registry holds the registered sources (internal/plugin's registry, with the contract's rules). The process has
+// one, Default, filled by extract/all's init before main runs and only read after.
+type Registry struct{ plugins *plugin.Registry[Source] }
+
+// NewRegistry is an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{plugins: plugin.New[Source]("source", conflict)}
 }
 
 // Default is the registry Register fills and seatlake reads.
-var Default = &Registry{}
+var Default = NewRegistry()
 
 // Register adds s to the default registry. It panics when s's name, a table or a setting key is already taken:
 // a programming error, found the first time the binary starts.
 func Register(s Source) { Default.Register(s) }
 
 // Register adds s; see the package function.
-func (r *Registry) Register(s Source) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.conflict(s); err != nil {
-		panic(fmt.Sprintf("source %s: %v", s.Name(), err))
-	}
-	r.sources = append(r.sources, s)
-}
+func (r *Registry) Register(s Source) { r.plugins.Register(s) }
 
-func (r *Registry) conflict(s Source) error {
-	if !validName(s.Name()) {
-		return fmt.Errorf("name %q: want lower-case letters, digits and -", s.Name())
-	}
+// conflict is the contract's rules for s (its tables, settings and key prefixes), against the sources registered
+// before it.
+func conflict(s Source, registered []Source) error {
 	for _, t := range s.Tables() {
 		if !strings.HasPrefix(t.Name, strings.ReplaceAll(s.Name(), "-", "_")+"_") {
 			return fmt.Errorf("table %s: a source's tables start with its name and _", t.Name)
@@ -198,7 +184,7 @@ func (r *Registry) conflict(s Source) error {
 	}
 	extra := extraPrefixes(s)
 	for _, p := range extra {
-		if !validName(strings.TrimSuffix(p, "-")) || !strings.HasSuffix(p, "-") {
+		if !plugin.ValidName(strings.TrimSuffix(p, "-")) || !strings.HasSuffix(p, "-") {
 			return fmt.Errorf("key prefix %q: want lower-case letters, digits and -, ending in -", p)
 		}
 	}
@@ -216,10 +202,7 @@ func (r *Registry) conflict(s Source) error {
 			return err
 		}
 	}
-	for _, o := range r.sources {
-		if o.Name() == s.Name() {
-			return fmt.Errorf("registered twice")
-		}
+	for _, o := range registered {
 		for i, p := range append([]string{s.Name() + "-"}, extra...) {
 			for j, q := range append([]string{o.Name() + "-"}, extraPrefixes(o)...) {
 				if (i > 0 || j > 0) && (strings.HasPrefix(p, q) || strings.HasPrefix(q, p)) { // a declared prefix
@@ -239,16 +222,8 @@ func extraPrefixes(s Source) []string {
 	return nil
 }
 
-func validName(n string) bool {
-	return n != "" && strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789-") == "" && !strings.HasPrefix(n, "-")
-}
-
 // Sources are the registered sources, in the order they registered.
-func (r *Registry) Sources() []Source {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return slices.Clone(r.sources)
-}
+func (r *Registry) Sources() []Source { return r.plugins.All() }
 
 // Tables are the registered sources' tables.
 func (r *Registry) Tables() []*table.Table {

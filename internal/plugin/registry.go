@@ -15,14 +15,16 @@ type Named interface{ Name() string }
 
 // Registry holds one kind of plugin, in the order they registered.
 type Registry[T Named] struct {
-	kind  string        // what a plugin is, for the panic's message: "sync target"
-	check func(T) error // the contract's own rules for a plugin, beyond its name
+	kind string // what a plugin is, for the panic's message: "sync target"
+	// check is the contract's own rules for a plugin beyond its name, given the plugins registered before it.
+	check func(p T, registered []T) error
 	mu    sync.RWMutex
 	items []T
 }
 
-// New is an empty registry of kind; check, when set, refuses a malformed plugin.
-func New[T Named](kind string, check func(T) error) *Registry[T] {
+// New is an empty registry of kind; check, when set, refuses a malformed plugin (or one that collides with those
+// registered before it).
+func New[T Named](kind string, check func(p T, registered []T) error) *Registry[T] {
 	return &Registry[T]{kind: kind, check: check}
 }
 
@@ -42,7 +44,7 @@ func (r *Registry[T]) conflict(p T) error {
 		return fmt.Errorf("name %q: want lower-case letters, digits and -", p.Name())
 	}
 	if r.check != nil {
-		if err := r.check(p); err != nil {
+		if err := r.check(p, slices.Clone(r.items)); err != nil {
 			return err
 		}
 	}
@@ -95,6 +97,9 @@ type Check struct {
 	Status string // OK, Warn or Fail
 	Detail string
 	Action string // what to do about a warn or fail
+	// Stop, on a failed line, says that nothing else of the tenant can be checked (the tenant's credential was
+	// refused): the tenant's other checks are skipped, since the same cause would repeat on every line.
+	Stop bool
 }
 
 // Check statuses.

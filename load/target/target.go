@@ -195,7 +195,9 @@ type Registry = plugin.Registry[Target]
 var Default = New()
 
 // New is an empty registry of targets.
-func New() *Registry { return plugin.New[Target]("sync target", checkTarget) }
+func New() *Registry {
+	return plugin.New[Target]("sync target", func(t Target, _ []Target) error { return checkTarget(t) })
+}
 
 // Register adds t to the default plugin. It panics when t's name is taken or a setting is malformed: a
 // programming error, found the first time the binary starts.
