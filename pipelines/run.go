@@ -213,7 +213,9 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.waitStreams(streams, writers, sinks); err != nil {
 		return err
 	}
-	if err := r.rejects.report(r); err != nil {
+	err = r.rejects.report(r)
+	r.rejects = nil // it holds the transaction: let the writers go once the run is committed, before the marts
+	if err != nil {
 		return err
 	}
 	// A full nightly run's warnings stay the reference of "new since the last run"; a run of some sources only

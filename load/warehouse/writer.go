@@ -453,6 +453,9 @@ func (tw *TableWriter) finish(pf *partFile) error {
 		return fmt.Errorf("describing %s for the commit: %w", pf.location, err)
 	}
 	pf.df = df
+	// Its Parquet writer and 256 KiB buffer are done with: a finished file keeps only what the commit needs, so
+	// the transaction (held until the run ends) does not keep every file's writer.
+	pf.fw, pf.buf = nil, nil
 	return nil
 }
 
