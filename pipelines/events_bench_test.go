@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,9 +18,7 @@ import (
 // (go test -run X -bench ReceiverGroupCommit -cpuprofile cpu.out ./pipelines/).
 func BenchmarkReceiverGroupCommit(b *testing.B) {
 	wh := b.TempDir()
-	secret := SecretPath(wh, "contoso-prod")
-	os.MkdirAll(filepath.Dir(secret), 0o750)
-	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	secret := contosoSecret(b, wh)
 	rcv, err := NewReceiver(context.Background(), EventsConfig{Warehouse: wh, CommitEvery: time.Second, CommitEvents: 5000, GroupCommit: true,
 		Envs: []EventsEnv{{Name: "contoso-prod", URL: "https://contoso-prod.operations.dynamics.com", SecretFile: secret, Tenant: &Config{TenantID: "t1"}}}})
 	if err != nil {

@@ -16,9 +16,7 @@ import (
 // the events are committed once all the same; once the refresh works, the journal is empty.
 func TestReceiverRetriesFailedActions(t *testing.T) {
 	wh := t.TempDir()
-	secret := SecretPath(wh, "contoso-prod")
-	os.MkdirAll(filepath.Dir(secret), 0o750)
-	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	secret := contosoSecret(t, wh)
 	calls, fail := 0, true
 	var refreshed []string
 	tenant := &Config{TenantID: "t1"}
@@ -71,9 +69,7 @@ func TestReceiverRetriesFailedActions(t *testing.T) {
 // A receiver started on a warehouse that already holds events answers F&O's late retries of them as duplicates.
 func TestReceiverRemembersCommittedEvents(t *testing.T) {
 	wh := t.TempDir()
-	secret := SecretPath(wh, "contoso-prod")
-	os.MkdirAll(filepath.Dir(secret), 0o750)
-	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	secret := contosoSecret(t, wh)
 	cfg := EventsConfig{Warehouse: wh, CommitEvery: time.Hour,
 		Envs: []EventsEnv{{Name: "contoso-prod", URL: "https://contoso-prod.operations.dynamics.com", SecretFile: secret, Tenant: &Config{TenantID: "t1"}}}}
 	post := func(rcv *Receiver, cn string) int {
@@ -116,9 +112,7 @@ func TestReceiverRemembersCommittedEvents(t *testing.T) {
 // older receiver wrote with such a line still replays: the line is set aside as it was, the others land.
 func TestReceiverRefusesMalformedBodies(t *testing.T) {
 	wh := t.TempDir()
-	secret := SecretPath(wh, "contoso-prod")
-	os.MkdirAll(filepath.Dir(secret), 0o750)
-	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	secret := contosoSecret(t, wh)
 	// The journal of an older receiver: one good event, one body that is not UTF-8.
 	jdir := filepath.Join(EventsDir(wh), "journal")
 	os.MkdirAll(jdir, 0o750)
@@ -165,4 +159,18 @@ func TestReceiverRefusesMalformedBodies(t *testing.T) {
 	if segs, _ := filepath.Glob(filepath.Join(jdir, "seg-*.jsonl")); len(segs) != 1 { // the new, empty segment
 		t.Errorf("journal after the commit: %v", segs)
 	}
+}
+
+// contosoSecret writes the callback secret "s3cret" of the environment contoso-prod in the warehouse wh, and
+// returns its path.
+func contosoSecret(tb testing.TB, wh string) string {
+	tb.Helper()
+	secret := SecretPath(wh, "contoso-prod")
+	if err := os.MkdirAll(filepath.Dir(secret), 0o750); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return secret
 }

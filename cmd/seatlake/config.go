@@ -624,14 +624,6 @@ func (t tenantFile) credentials(cfg *pipelines.Config) error {
 	return nil
 }
 
-func trimURLs(us []string) []string {
-	out := make([]string, len(us))
-	for i, u := range us {
-		out[i] = strings.TrimRight(strings.TrimSpace(u), "/")
-	}
-	return out
-}
-
 // isRunFlag reports whether key names a flag of `seatlake run`: the config file is keyed by them.
 func isRunFlag(key string) bool {
 	if key == "then-sync" || key == "export" { // run's own flags beyond runFlags

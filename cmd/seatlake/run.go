@@ -225,14 +225,9 @@ func applyTuning(c *cli.Context, cfg *pipelines.Config) error {
 	return nil
 }
 
-// runTenants runs and reports: each tenant's summary on stdout (unless --quiet and it succeeded), the cause on
-// stderr via main. The exit code is the worst of the tenants': failed over incomplete over succeeded.
-func runTenants(c *cli.Context, cfgs []pipelines.Config) error {
-	_, err := runAndReport(c, cfgs)
-	return err
-}
-
-// runAndReport is runTenants, returning each tenant's result as well.
+// runAndReport runs and reports: each tenant's summary on stdout (unless --quiet and it succeeded), the cause on
+// stderr via main, and each tenant's result. The exit code is the worst of the tenants': failed over incomplete
+// over succeeded.
 func runAndReport(c *cli.Context, cfgs []pipelines.Config) ([]pipelines.TenantResult, error) {
 	res, err := pipelines.RunTenants(c.Context, cfgs, c.Int("parallel-tenants"))
 	if err != nil {

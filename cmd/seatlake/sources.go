@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -147,12 +148,8 @@ func checkTenantSources(v pipelines.SourceValues) *keyError {
 				}
 				continue
 			}
-			if err := s.Validate(x); err != nil {
-				f := sourceFlag(s)
-				if _, bounded := settingRange(s); bounded || s.Kind == pipelines.KindDuration || s.Kind == pipelines.KindInt {
-					return keyErr(s.InTenant(), "%q: %s", x, wants(f))
-				}
-				return keyErr(s.InTenant(), "%q: %v", x, err)
+			if err := s.Validate(x); err != nil { // a duration or a number: named as its flag's value would be
+				return keyErr(s.InTenant(), "%q: %s", x, wants(sourceFlag(s)))
 			}
 		}
 	}
@@ -162,10 +159,7 @@ func checkTenantSources(v pipelines.SourceValues) *keyError {
 // tenantSources are base's values for a tenant of the config file: without those only a tenant's own entry gives
 // (its environments).
 func tenantSources(base pipelines.SourceValues) pipelines.SourceValues {
-	out := pipelines.SourceValues{}
-	for k, v := range base {
-		out[k] = v
-	}
+	out := maps.Clone(base)
 	for _, s := range pipelines.Settings() {
 		if s.TenantOnly {
 			delete(out, s.Key)
