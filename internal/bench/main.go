@@ -183,7 +183,7 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 		// Read back as an analyst's query would: every row, three columns decompressed.
 		readStart := time.Now()
 		n, err := countRows(ctx, "", "SELECT CAST(count(*) + 0*count(DISTINCT user_id) + 0*sum(length(app_display_name)) + 0*epoch(max(created_at)) AS BIGINT) FROM read_parquet('"+
-			filepath.Join(out, "raw", "graph_signins", "*", "*", "*.parquet")+"')")
+			filepath.Join(out, "raw", "graph_signins", "data", "**", "*.parquet")+"')")
 		if err != nil {
 			return fmt.Errorf("DuckDB reading the %s files: %w", codec, err)
 		}
