@@ -447,13 +447,13 @@ func (r *Receiver) Commit(ctx context.Context) error { return r.commit(ctx, true
 // the same, and the receiver's memory of them does not depend on the views).
 func (r *Receiver) commit(ctx context.Context, views bool) error {
 	err := r.commitJournal(ctx, views)
-	if err == nil && views && r.viewsStale.Load() { // events an earlier commit left out of the views
+	if views && r.viewsStale.Load() { // events an earlier commit left out of the views (whatever this one's actions did)
 		unlock, lerr := r.wh.Lock()
 		if lerr != nil {
-			return fmt.Errorf("locking the warehouse to rebuild the views (a run holds it; retried at the next commit): %w", lerr)
+			return errors.Join(err, fmt.Errorf("locking the warehouse to rebuild the views (a run holds it; retried at the next commit): %w", lerr))
 		}
 		defer unlock()
-		return r.rebuildViews(ctx)
+		return errors.Join(err, r.rebuildViews(ctx))
 	}
 	return err
 }
