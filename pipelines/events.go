@@ -136,6 +136,7 @@ type Receiver struct {
 	kick      chan struct{}
 	// viewsStale: events were committed since the catalog's views of finops_business_events were last rebuilt.
 	viewsStale atomic.Bool
+	views      catalog.ViewRebuilder // the committer's (Run's) alone
 
 	accepted, duplicates, malformed, unauthorized, tooLarge, wrongType, committedN, actionFailures atomic.Int64
 }
@@ -417,7 +418,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
 			err := r.Commit(fctx)
-			return errors.Join(err, r.journal.Close())
+			return errors.Join(err, r.journal.Close(), r.views.Close())
 		case <-t.C:
 		case <-r.kick:
 			// A commit for the journal's size: the views follow at the next tick, so that they are rebuilt once
@@ -461,7 +462,7 @@ func (r *Receiver) commit(ctx context.Context, views bool) error {
 // rebuildViews replaces the catalog's views of finops_business_events (the warehouse lock held).
 func (r *Receiver) rebuildViews(ctx context.Context) error {
 	// Only this table's views change: the others are kept as the last build left them.
-	if err := catalog.RebuildViews(ctx, r.wh, Tables(), []*table.Table{BusinessEventsTable}); err != nil {
+	if err := r.views.Rebuild(ctx, r.wh, Tables(), []*table.Table{BusinessEventsTable}); err != nil {
 		return fmt.Errorf("rebuilding the catalog: %w", err)
 	}
 	r.viewsStale.Store(false)
