@@ -134,6 +134,9 @@ type Receiver struct {
 	last      map[string]time.Time // environment -> the last event's arrival
 	pending   atomic.Int64
 	kick      chan struct{}
+	// viewsStale: events were committed since the catalog's views of finops_business_events were last rebuilt.
+	viewsStale atomic.Bool
+	views      catalog.ViewRebuilder // the committer's (Run's) alone
 
 	accepted, duplicates, malformed, unauthorized, tooLarge, wrongType, committedN, actionFailures atomic.Int64
 }
@@ -226,6 +229,7 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 		r.envs[e.Name] = e
 		r.secrets[e.Name] = &secretFile{path: e.SecretFile}
 	}
+	r.buildMissingCatalog(ctx)
 	if err := r.loadCommitted(ctx); err != nil {
 		return nil, err
 	}
@@ -260,11 +264,30 @@ func NewReceiver(ctx context.Context, cfg EventsConfig) (*Receiver, error) {
 	return r, nil
 }
 
-// loadCommitted reads the keys of the events the warehouse holds.
-func (r *Receiver) loadCommitted(ctx context.Context) error {
-	db, err := catalog.Open(r.wh.Root())
+// buildMissingCatalog builds the catalog of a warehouse that has none yet (a receiver started before the first
+// run), before the receiver takes events: its commits then rebuild only the views of finops_business_events. When
+// a run holds the warehouse, that run builds it.
+func (r *Receiver) buildMissingCatalog(ctx context.Context) {
+	if _, err := os.Stat(filepath.Join(r.wh.Root(), catalog.FileName)); !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	unlock, err := r.wh.Lock()
 	if err != nil {
-		return nil // no catalog yet: nothing committed
+		return
+	}
+	defer unlock()
+	if err := catalog.BuildFrom(ctx, r.wh, Tables()); err != nil {
+		r.cfg.Logger.Warn("could not build the catalog; the first commit builds it", "err", err)
+	}
+}
+
+// loadCommitted reads the keys of the events the warehouse holds, from its committed snapshots (not from the
+// catalog, whose views may lag the last commit by a commit interval).
+func (r *Receiver) loadCommitted(ctx context.Context) error {
+	db, err := catalog.Views(ctx, r.wh, []*table.Table{BusinessEventsTable})
+	if err != nil {
+		r.cfg.Logger.Warn("could not read the committed business events; F&O's retries of them will land again (the views show each once)", "err", err)
+		return nil
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, `SELECT environment, business_event_id, control_number, received_at FROM finops_business_events
@@ -386,35 +409,68 @@ func (r *Receiver) Run(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.CommitEvery)
 	defer t.Stop()
 	if r.pending.Load() > 0 {
-		r.commitLogged(ctx) // what a killed receiver left
+		r.commitLogged(ctx, true) // what a killed receiver left
 	}
 	for {
+		views := true
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
 			err := r.Commit(fctx)
-			return errors.Join(err, r.journal.Close())
+			return errors.Join(err, r.journal.Close(), r.views.Close())
 		case <-t.C:
 		case <-r.kick:
+			// A commit for the journal's size: the views follow at the next tick, so that they are rebuilt once
+			// per CommitEvery however fast events come.
+			views = false
 		}
-		r.commitLogged(ctx)
+		r.commitLogged(ctx, views)
 	}
 }
 
-func (r *Receiver) commitLogged(ctx context.Context) {
+func (r *Receiver) commitLogged(ctx context.Context, views bool) {
 	// A commit that has begun finishes even when a signal comes meanwhile: cut short, it could leave the catalog
 	// half rebuilt; the signal is served right after it.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	if err := r.Commit(cctx); err != nil {
+	if err := r.commit(cctx, views); err != nil {
 		r.cfg.Logger.Error("business events not committed yet; they stay journaled and are retried", "err", err)
 	}
 }
 
-// Commit lands every closed journal segment in the warehouse (each distinct event once), runs the routes'
-// actions, and removes a segment once its events are committed and their actions done.
-func (r *Receiver) Commit(ctx context.Context) error {
+// Commit lands every closed journal segment in the warehouse (each distinct event once), rebuilds the catalog's
+// views of finops_business_events, runs the routes' actions, and removes a segment once its events are committed
+// and their actions done.
+func (r *Receiver) Commit(ctx context.Context) error { return r.commit(ctx, true) }
+
+// commit is Commit; without views, the catalog's views are left for a later commit (the events are committed all
+// the same, and the receiver's memory of them does not depend on the views).
+func (r *Receiver) commit(ctx context.Context, views bool) error {
+	err := r.commitJournal(ctx, views)
+	if views && r.viewsStale.Load() { // events an earlier commit left out of the views (whatever this one's actions did)
+		unlock, lerr := r.wh.Lock()
+		if lerr != nil {
+			return errors.Join(err, fmt.Errorf("locking the warehouse to rebuild the views (a run holds it; retried at the next commit): %w", lerr))
+		}
+		defer unlock()
+		return errors.Join(err, r.rebuildViews(ctx))
+	}
+	return err
+}
+
+// rebuildViews replaces the catalog's views of finops_business_events (the warehouse lock held).
+func (r *Receiver) rebuildViews(ctx context.Context) error {
+	// Only this table's views change: the others are kept as the last build left them.
+	if err := r.views.Rebuild(ctx, r.wh, Tables(), []*table.Table{BusinessEventsTable}); err != nil {
+		return fmt.Errorf("rebuilding the catalog: %w", err)
+	}
+	r.viewsStale.Store(false)
+	return nil
+}
+
+// commitJournal lands the closed segments (rebuilding the views with views) and runs their actions.
+func (r *Receiver) commitJournal(ctx context.Context, views bool) error {
 	r.forgetOld()
 	segs, err := r.journal.Rotate()
 	if err != nil || len(segs) == 0 {
@@ -444,7 +500,7 @@ func (r *Receiver) Commit(ctx context.Context) error {
 		r.mu.Unlock()
 	}
 	if len(fresh) > 0 {
-		if err := r.land(ctx, fresh); err != nil {
+		if err := r.land(ctx, fresh, views); err != nil {
 			return err
 		}
 		r.mu.Lock()
@@ -527,9 +583,9 @@ func (r *Receiver) forgetOld() {
 	}
 }
 
-// land writes the events to finops_business_events, one file per tenant, under the warehouse lock, and rebuilds
-// the catalog.
-func (r *Receiver) land(ctx context.Context, evs []*businessevents.Event) error {
+// land writes the events to finops_business_events, one file per tenant, under the warehouse lock, and with views
+// rebuilds the catalog's views of the table (else a later commit does).
+func (r *Receiver) land(ctx context.Context, evs []*businessevents.Event, views bool) error {
 	unlock, err := r.wh.Lock()
 	if err != nil {
 		return fmt.Errorf("locking the warehouse (a run holds it; retried at the next commit): %w", err)
@@ -556,9 +612,10 @@ func (r *Receiver) land(ctx context.Context, evs []*businessevents.Event) error 
 			txn.Abort()
 			return fmt.Errorf("committing business events: %w", err)
 		}
+		r.viewsStale.Store(true)
 	}
-	if err := catalog.Build(ctx, r.wh.Root(), Tables()); err != nil {
-		return fmt.Errorf("rebuilding the catalog: %w", err)
+	if views {
+		return r.rebuildViews(ctx)
 	}
 	return nil
 }

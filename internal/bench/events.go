@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,9 @@ type eventsResult struct {
 	perSecond     float64
 	p50, p99, max time.Duration
 	accepted      int64
+	// cpuPerEvent is the receiver's CPU time (user and system) while the events were posted, per event: what the
+	// machine's other load does not change as much as it changes the wall time (0 where /proc is not readable).
+	cpuPerEvent time.Duration
 }
 
 // eventsBench starts `seatlake events serve` (its own process, a fresh warehouse, commits every second) and posts
@@ -86,6 +91,7 @@ func eventsBench(ctx context.Context, bin, dir string, n, clients int, group boo
 	lat := make([]time.Duration, n)
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
+	cpu0, cpuErr := processCPU(cmd.Process.Pid)
 	start := time.Now()
 	for range clients {
 		wg.Add(1)
@@ -112,11 +118,16 @@ func eventsBench(ctx context.Context, bin, dir string, n, clients int, group boo
 	}
 	wg.Wait()
 	wall := time.Since(start)
+	cpu1, err := processCPU(cmd.Process.Pid)
+	cpuErr = errors.Join(cpuErr, err)
 	if f := failed.Load(); f > 0 {
 		return res, fmt.Errorf("%d of %d events were not acknowledged: %s", f, n, stderr.String())
 	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	res = eventsResult{perSecond: float64(n) / wall.Seconds(), p50: lat[n/2], p99: lat[n*99/100], max: lat[n-1], accepted: int64(n)}
+	if cpuErr == nil {
+		res.cpuPerEvent = (cpu1 - cpu0) / time.Duration(n)
+	}
 	// SIGTERM: the receiver commits what is journaled; the warehouse then holds every event.
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
@@ -134,6 +145,33 @@ func eventsBench(ctx context.Context, bin, dir string, n, clients int, group boo
 	return res, nil
 }
 
+// processCPU is the user and system CPU time process pid has used, from /proc/<pid>/stat (Linux).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command's name, which is in parentheses and may hold spaces: state is field 3, utime
+	// and stime (clock ticks, 100 a second on Linux) are fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("reading /proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("reading /proc/%d/stat: %d fields", pid, len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading /proc/%d/stat: %w", pid, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // eventsSection is section 7: fsync per event, then group commit.
 func eventsSection(ctx context.Context, bin, dir string) (map[bool]eventsResult, error) {
 	fmt.Printf("\n== 7. business events: events serve, 20,000 distinct events from 32 clients, each acknowledged after its fsync\n")
@@ -148,8 +186,8 @@ func eventsSection(ctx context.Context, bin, dir string) (map[bool]eventsResult,
 		if group {
 			mode = "group commit"
 		}
-		fmt.Printf("%-16s %.0f events/s acknowledged, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", mode, r.perSecond,
-			ms(r.p50), ms(r.p99), ms(r.max))
+		fmt.Printf("%-16s %.0f events/s acknowledged, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; receiver CPU %.0f µs/event\n", mode, r.perSecond,
+			ms(r.p50), ms(r.p99), ms(r.max), float64(r.cpuPerEvent)/float64(time.Microsecond))
 	}
 	return evs, nil
 }
@@ -159,7 +197,8 @@ func runEvents(ctx context.Context, bin, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench: events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f\n",
-		evs[false].perSecond, ms(evs[false].p99), evs[true].perSecond, ms(evs[true].p99))
+	fmt.Printf("bench: events_fsync_per_s=%.0f events_fsync_p99_ms=%.2f events_group_per_s=%.0f events_group_p99_ms=%.2f events_fsync_cpu_us=%.0f events_group_cpu_us=%.0f\n",
+		evs[false].perSecond, ms(evs[false].p99), evs[true].perSecond, ms(evs[true].p99),
+		float64(evs[false].cpuPerEvent)/float64(time.Microsecond), float64(evs[true].cpuPerEvent)/float64(time.Microsecond))
 	return nil
 }
