@@ -36,7 +36,8 @@
 //	parquet_<codec>_s=… commits_per_s_<jobs>=… commit_retries_per_commit_<jobs>=… commit_p99_ms_<jobs>=…
 //	commit_gave_up_<jobs>=… sync_servicenow_s=… sync_jsm_s=… sync_peak_rss_mib=…
 //
-// -only-events, -only-commits, -only-sync and -only-e2e run one section alone; -only-e2e measures any seatlake binary (-bin)
+// -only-events, -only-commits, -only-sync, -only-marts and -only-e2e run one section alone (-only-marts with
+// -marts-warehouse W measures `seatlake marts` on W, landed before, and lands nothing); -only-e2e measures any seatlake binary (-bin)
 // and counts rows with its own query command, to compare builds of two commits.
 package main
 
@@ -88,6 +89,8 @@ func main() {
 	syncPeople := flag.Int("sync-people", 100_000, "people of the syncs' tenant (section 9; 0 skips it)")
 	onlySync := flag.Bool("only-sync", false, "run section 9 (sync servicenow and sync jsm-assets against the emulators) alone")
 	syncProfile := flag.String("sync-cpuprofile", "", "section 9: also run each sync inside the bench under a CPU profile, written to <this>-<target>.prof")
+	onlyMarts := flag.Bool("only-marts", false, "run section 6 (the marts: a tenant of -marts-users users landed, then `seatlake marts` alone) alone")
+	martsWarehouse := flag.String("marts-warehouse", "", "section 6: measure `seatlake marts` on this warehouse, already landed (by an earlier -only-marts -dir D: D/marts), instead of landing one")
 	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
 		"for comparing binaries built from different commits")
 	flag.Parse()
@@ -108,6 +111,8 @@ func main() {
 		switch {
 		case *onlyE2E:
 			err = runE2E(ctx, abs, *users, *small, dir)
+		case *onlyMarts:
+			err = runMarts(ctx, abs, *martsUsers, dir, *martsWarehouse)
 		case *onlyCommits:
 			err = runCommits(ctx, dir, levels, *perJob, *commitTime, *stateOnly)
 		case *onlySync:
@@ -666,6 +671,25 @@ TO '%s' (FORMAT parquet)`, duckColumns, filepath.Join(pagesDir, "*.json"), strin
 	return time.Since(start), nil
 }
 
+// runMarts is -only-marts: section 6 alone, on a warehouse landed now (dir/marts) or on warehouseDir.
+func runMarts(ctx context.Context, bin string, users int, dir, warehouseDir string) error {
+	var res martsResult
+	var err error
+	if warehouseDir != "" {
+		fmt.Printf("== 6. the marts of the warehouse %s (%s)\n", warehouseDir, bin)
+		res, err = martsAlone(ctx, bin, warehouseDir)
+	} else {
+		fmt.Printf("== 6. the marts: %d users, 10,000,000 sign-ins, 1,000,000 audit records, one F&O environment (%s)\n", users, bin)
+		res, err = martsRun(ctx, bin, users, filepath.Join(dir, "marts"))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seatlake marts: %.2f s wall, %.2f CPU s, peak RSS %.0f MiB\n", res.wall.Seconds(), res.cpu.Seconds(), res.rssMiB)
+	fmt.Printf("bench: marts_s=%.1f marts_cpu_s=%.2f marts_peak_rss_mib=%.0f\n", res.wall.Seconds(), res.cpu.Seconds(), res.rssMiB)
+	return nil
+}
+
 type martsResult struct {
 	wall, cpu, runWall time.Duration
 	rssMiB             float64
@@ -685,6 +709,13 @@ func martsRun(ctx context.Context, bin string, users int, warehouseDir string) (
 	if err != nil {
 		return martsResult{}, err
 	}
+	res, err := martsAlone(ctx, bin, warehouseDir)
+	res.runWall, res.rows = landed.wall, landed.rows
+	return res, err
+}
+
+// martsAlone measures `seatlake marts` on a landed warehouse: wall time, CPU and peak RSS.
+func martsAlone(ctx context.Context, bin, warehouseDir string) (martsResult, error) {
 	cmd := exec.CommandContext(ctx, bin, "marts", "--warehouse", warehouseDir, "--quiet", "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	start := time.Now()
@@ -693,8 +724,8 @@ func martsRun(ctx context.Context, bin string, users int, warehouseDir string) (
 	}
 	peak := make(chan int64, 1)
 	go func() { peak <- watchPeakRSS(cmd.Process.Pid) }()
-	err = cmd.Wait()
-	res := martsResult{wall: time.Since(start), runWall: landed.wall, rows: landed.rows}
+	err := cmd.Wait()
+	res := martsResult{wall: time.Since(start)}
 	if err != nil {
 		return res, fmt.Errorf("seatlake marts: %w", err)
 	}

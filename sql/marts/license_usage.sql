@@ -1,7 +1,8 @@
 -- license_usage: one row per user and assigned SKU: the product, when it was assigned (and by which group), the
 -- last activity and its evidence, days inactive, the status, a reason a person can act on, the cost, and whether it
 -- is a reclaim (or downgrade) candidate. $1 is the tenant id; run_params holds as_of, the exclusion settings and
--- the tenant's name (tenant_name, first, so a person reads whose row it is).
+-- the tenant's name (tenant_name, first, so a person reads whose row it is); rule_upn_matches(upn) tests the
+-- exclusion pattern (a macro holding it as a constant, compiled once).
 -- Status, first that applies:
 --   excluded                 the UPN matches the exclusion regex or list, the license comes from an excluded group,
 --                            or one of the user's Dataverse accounts is non-interactive or an application user
@@ -86,7 +87,7 @@ base AS (
            (SELECT rows > concealed FROM report) AS report_usable,
            fr.rank AS required_rank, h.held_rank,
            row_number() OVER (PARTITION BY l.user_id, rp.finops_rank ORDER BY l.sku_part_number, l.sku_id) AS rank_row,
-           CASE WHEN p.upn_regex <> '' AND regexp_matches(lower(u.user_principal_name), p.upn_regex) THEN 'the exclusion pattern ' || p.upn_regex
+           CASE WHEN p.upn_regex <> '' AND rule_upn_matches(lower(u.user_principal_name)) THEN 'the exclusion pattern ' || p.upn_regex
                 WHEN lower(u.user_principal_name) IN (SELECT value FROM rule_exclusions WHERE kind = 'user') THEN 'the exclusion list'
                 WHEN xg.assigned_by_group IS NOT NULL
                      THEN CASE WHEN l.group_names IS NOT NULL THEN 'the excluded group ' || l.group_label ELSE 'an excluded group (' || l.assigned_by_group || ')' END

@@ -1,0 +1,61 @@
+package pipelines
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+)
+
+func TestMartsBudget(t *testing.T) {
+	for _, tc := range []struct {
+		licenses int64
+		large    bool
+		want     martsBudget
+	}{
+		{licenses: 30_267, want: martsBudget{memory: "128MB", threads: 1}},
+		{licenses: smallTenantLicenses, want: martsBudget{memory: "128MB", threads: 1}},
+		{licenses: 150_840, want: martsBudget{memory: "256MB"}},
+		{licenses: 10, large: true, want: martsBudget{memory: "256MB"}},
+	} {
+		if got := budgetFor(tc.licenses, tc.large); got != tc.want {
+			t.Errorf("budgetFor(%d, %v) = %+v, want %+v", tc.licenses, tc.large, got, tc.want)
+		}
+	}
+}
+
+// TestMartsOutOfMemory: what DuckDB says when a query needs more than its limit is what makes the marts retry with
+// the large budget; any other error is not.
+func TestMartsOutOfMemory(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, s := range []string{"SET memory_limit = '8MB'", "SET threads = 1", "SET temp_directory = ''"} {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, oom := conn.ExecContext(ctx, "CREATE TEMP TABLE big AS SELECT range AS i, repeat('x', 100) || range AS s FROM range(2000000) ORDER BY s DESC")
+	_, syntax := conn.ExecContext(ctx, "SELEC 1")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"out of memory, wrapped as the marts wrap it", fmt.Errorf("computing license_usage: %w", oom), true},
+		{"a syntax error", syntax, false},
+		{"no error", nil, false},
+	} {
+		if got := outOfMemory(tc.err); got != tc.want {
+			t.Errorf("%s: outOfMemory(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
