@@ -36,12 +36,13 @@
 //	parquet_<codec>_s=… commits_per_s_<jobs>=… commit_retries_per_commit_<jobs>=… commit_p99_ms_<jobs>=…
 //	commit_gave_up_<jobs>=… sync_servicenow_s=… sync_jsm_s=… sync_peak_rss_mib=…
 //
-// -only-events, -only-commits, -only-sync and -only-e2e run one section alone; -only-e2e measures any seatlake binary (-bin)
+// -only-events, -only-commits, -only-sync, -only-convert (2 and 2b) and -only-e2e run one section alone; -only-e2e measures any seatlake binary (-bin)
 // and counts rows with its own query command, to compare builds of two commits.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -88,6 +89,8 @@ func main() {
 	syncPeople := flag.Int("sync-people", 100_000, "people of the syncs' tenant (section 9; 0 skips it)")
 	onlySync := flag.Bool("only-sync", false, "run section 9 (sync servicenow and sync jsm-assets against the emulators) alone")
 	syncProfile := flag.String("sync-cpuprofile", "", "section 9: also run each sync inside the bench under a CPU profile, written to <this>-<target>.prof")
+	onlyConvert := flag.Bool("only-convert", false, "run sections 2 and 2b (conversion against DuckDB, the codecs) alone, on -signins "+
+		"sign-ins saved under -dir's pages folder (saved from the simulator when not there)")
 	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
 		"for comparing binaries built from different commits")
 	flag.Parse()
@@ -106,6 +109,8 @@ func main() {
 	if err == nil {
 		ctx := context.Background()
 		switch {
+		case *onlyConvert:
+			err = runConvert(ctx, abs, *users, *small, dir)
 		case *onlyE2E:
 			err = runE2E(ctx, abs, *users, *small, dir)
 		case *onlyCommits:
@@ -149,48 +154,9 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 	fmt.Printf("seatlake run: %.2f s wall, %.0f sign-in rows/s, %.2f CPU s, peak RSS %.0f MiB\n",
 		e2e.wall.Seconds(), float64(e2e.rows)/e2e.wall.Seconds(), e2e.cpu.Seconds(), e2e.rssMiB)
 
-	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", e2e.rows)
-	ours, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "conv-seatlake"), "")
+	ratio, codecLine, err := convertSection(ctx, filepath.Join(dir, "pages"), dir, e2e.rows)
 	if err != nil {
 		return err
-	}
-	fmt.Printf("seatlake production path (%s):          %.2f s\n", warehouse.DefaultCodec, ours.Seconds())
-	duckDefault, err := convertDuckDB(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "duck-default.parquet"), false)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("DuckDB COPY (defaults, all cores):        %.2f s\n", duckDefault.Seconds())
-	duckUnordered, err := convertDuckDB(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "duck-unordered.parquet"), true)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("DuckDB COPY (preserve_insertion_order=false): %.2f s\n", duckUnordered.Seconds())
-	ratio := duckDefault.Seconds() / ours.Seconds()
-	fmt.Printf("ratio DuckDB/seatlake: %.2f (defaults), %.2f (unordered)\n", ratio, duckUnordered.Seconds()/ours.Seconds())
-
-	fmt.Printf("\n== 2b. Parquet compression: the same sign-ins written with each codec (size of the files, write time)\n")
-	codecLine := ""
-	for _, codec := range []string{"snappy", "zstd", "gzip", "none"} {
-		out := filepath.Join(dir, "codec-"+codec)
-		d, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), out, codec)
-		if err != nil {
-			return err
-		}
-		size, err := dirSize(filepath.Join(out, "raw"))
-		if err != nil {
-			return err
-		}
-		// Read back as an analyst's query would: every row, three columns decompressed.
-		readStart := time.Now()
-		n, err := countRows(ctx, "", "SELECT CAST(count(*) + 0*count(DISTINCT user_id) + 0*sum(length(app_display_name)) + 0*epoch(max(created_at)) AS BIGINT) FROM read_parquet('"+
-			filepath.Join(out, "raw", "graph_signins", "*", "*", "*.parquet")+"')")
-		if err != nil {
-			return fmt.Errorf("DuckDB reading the %s files: %w", codec, err)
-		}
-		read := time.Since(readStart)
-		fmt.Printf("%-7s %7.1f MiB  write %.2f s  DuckDB query %.3f s (%d rows)\n", codec, float64(size)/(1<<20), d.Seconds(), read.Seconds(), n)
-		codecLine += fmt.Sprintf(" parquet_%s_mib=%.1f parquet_%s_s=%.2f", codec, float64(size)/(1<<20), codec, d.Seconds())
-		os.RemoveAll(out)
 	}
 
 	growth := 0.0
@@ -563,23 +529,36 @@ func savePages(ctx context.Context, creds map[string]string, dir string) error {
 	})
 }
 
-// filePager serves saved pages in order, as if they came from the service.
+// filePager serves saved pages in order, as if they came from the service: each read into one reused buffer, as
+// odata.Client.Walk reads each response body.
 type filePager struct{ files []string }
 
 func (f filePager) Walk(ctx context.Context, _ string, decode func([]byte) (string, error)) error {
+	var buf bytes.Buffer
 	for _, name := range f.files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		body, err := os.ReadFile(name)
-		if err != nil {
+		if err := readInto(&buf, name); err != nil {
 			return err
 		}
-		if _, err := decode(body); err != nil {
+		if _, err := decode(buf.Bytes()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// readInto replaces buf's content with the file's.
+func readInto(buf *bytes.Buffer, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf.Reset()
+	_, err = buf.ReadFrom(f)
+	return err
 }
 
 // convertSeatlake runs the production conversion: decoding in one goroutine, Parquet writing in another, committed.
@@ -589,7 +568,7 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) 
 		return 0, err
 	}
 	sort.Strings(files)
-	if cpuProfile != "" {
+	if cpuProfile != "" && codec == "" { // the production path with the default codec, not 2b's runs
 		f, err := os.Create(cpuProfile)
 		if err != nil {
 			return 0, err
@@ -664,6 +643,86 @@ TO '%s' (FORMAT parquet)`, duckColumns, filepath.Join(pagesDir, "*.json"), strin
 		return 0, fmt.Errorf("duckdb copy: %w", err)
 	}
 	return time.Since(start), nil
+}
+
+// convertSection is sections 2 and 2b: the sign-in pages saved under pagesDir converted by seatlake and by DuckDB,
+// then by seatlake with each codec. It returns DuckDB's time (defaults) over seatlake's and the codecs' keys.
+func convertSection(ctx context.Context, pagesDir, dir string, rows int64) (float64, string, error) {
+	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", rows)
+	os.RemoveAll(filepath.Join(dir, "conv-seatlake")) // a fresh warehouse each time, -dir reused or not
+	ours, err := convertSeatlake(ctx, pagesDir, filepath.Join(dir, "conv-seatlake"), "")
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Printf("seatlake production path (%s):          %.2f s\n", warehouse.DefaultCodec, ours.Seconds())
+	duckDefault, err := convertDuckDB(ctx, pagesDir, filepath.Join(dir, "duck-default.parquet"), false)
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Printf("DuckDB COPY (defaults, all cores):        %.2f s\n", duckDefault.Seconds())
+	duckUnordered, err := convertDuckDB(ctx, pagesDir, filepath.Join(dir, "duck-unordered.parquet"), true)
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Printf("DuckDB COPY (preserve_insertion_order=false): %.2f s\n", duckUnordered.Seconds())
+	ratio := duckDefault.Seconds() / ours.Seconds()
+	fmt.Printf("ratio DuckDB/seatlake: %.2f (defaults), %.2f (unordered)\n", ratio, duckUnordered.Seconds()/ours.Seconds())
+
+	fmt.Printf("\n== 2b. Parquet compression: the same sign-ins written with each codec (size of the files, write time)\n")
+	codecLine := ""
+	for _, codec := range []string{"snappy", "zstd", "gzip", "none"} {
+		out := filepath.Join(dir, "codec-"+codec)
+		d, err := convertSeatlake(ctx, pagesDir, out, codec)
+		if err != nil {
+			return 0, "", err
+		}
+		size, err := dirSize(filepath.Join(out, "raw", "graph_signins", "data"))
+		if err != nil {
+			return 0, "", err
+		}
+		// Read back as an analyst's query would: every row, three columns decompressed.
+		readStart := time.Now()
+		n, err := countRows(ctx, "", "SELECT CAST(count(*) + 0*count(DISTINCT user_id) + 0*sum(length(app_display_name)) + 0*epoch(max(created_at)) AS BIGINT) FROM read_parquet('"+
+			filepath.Join(out, "raw", "graph_signins", "data", "*", "*", "*.parquet")+"')")
+		if err != nil {
+			return 0, "", fmt.Errorf("DuckDB reading the %s files: %w", codec, err)
+		}
+		read := time.Since(readStart)
+		fmt.Printf("%-7s %7.1f MiB  write %.2f s  DuckDB query %.3f s (%d rows)\n", codec, float64(size)/(1<<20), d.Seconds(), read.Seconds(), n)
+		codecLine += fmt.Sprintf(" parquet_%s_mib=%.1f parquet_%s_s=%.2f", codec, float64(size)/(1<<20), codec, d.Seconds())
+		os.RemoveAll(out)
+	}
+	os.RemoveAll(filepath.Join(dir, "duck-default.parquet"))
+	os.RemoveAll(filepath.Join(dir, "duck-unordered.parquet"))
+	fmt.Println()
+	return ratio, codecLine, nil
+}
+
+// runConvert is -only-convert: sections 2 and 2b alone, on the pages of a simulated tenant saved under dir/pages
+// (reused when there, so that runs alternated in one sitting convert the same pages).
+func runConvert(ctx context.Context, bin string, users int, signIns int64, dir string) error {
+	pagesDir := filepath.Join(dir, "pages")
+	if have, _ := filepath.Glob(filepath.Join(pagesDir, "*.json")); len(have) == 0 {
+		creds, stop, err := startSim(ctx, bin, append(signInSpec(users, signIns).simArgs, "--throttle", "off"), 0)
+		if err != nil {
+			return err
+		}
+		err = savePages(ctx, creds, pagesDir)
+		stop()
+		if err != nil {
+			return err
+		}
+	}
+	n, err := countRows(ctx, "", "SELECT CAST(sum(len(value)) AS BIGINT) FROM read_json('"+filepath.Join(pagesDir, "*.json")+"', columns={value: 'STRUCT(id VARCHAR)[]'})")
+	if err != nil {
+		return fmt.Errorf("counting the saved sign-ins: %w", err)
+	}
+	ratio, codecLine, err := convertSection(ctx, pagesDir, dir, n)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench: ratio_vs_duckdb=%.2f%s\n", ratio, codecLine)
+	return nil
 }
 
 type martsResult struct {
