@@ -561,7 +561,8 @@ func readInto(buf *bytes.Buffer, name string) error {
 	return err
 }
 
-// convertSeatlake runs the production conversion: decoding in one goroutine, Parquet writing in another, committed.
+// convertSeatlake runs the production conversion: decoding in one goroutine, Parquet writing in as many as a run
+// uses per table (pipelines.WriteLanes), committed.
 func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) (time.Duration, error) {
 	files, err := filepath.Glob(filepath.Join(pagesDir, "*.json"))
 	if err != nil {
@@ -591,7 +592,7 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) 
 	if err != nil {
 		return 0, err
 	}
-	q := pipelines.NewQueue(4)
+	q := pipelines.NewParallelQueue(4, pipelines.WriteLanes()) // as a run drains each table's queue
 	done := make(chan error, 1)
 	go func() { done <- q.Drain(ctx, tw) }()
 	x := &graph.Extractor{Run: pages.Run{TenantID: "bench-tenant", RunID: "bench", ExtractedAt: start}}
