@@ -89,12 +89,14 @@ func main() {
 	syncPeople := flag.Int("sync-people", 100_000, "people of the syncs' tenant (section 9; 0 skips it)")
 	onlySync := flag.Bool("only-sync", false, "run section 9 (sync servicenow and sync jsm-assets against the emulators) alone")
 	syncProfile := flag.String("sync-cpuprofile", "", "section 9: also run each sync inside the bench under a CPU profile, written to <this>-<target>.prof")
+	codecList := flag.String("codecs", "snappy,zstd,gzip,none", "the codecs section 2b writes the sign-ins with (empty: skip 2b)")
 	onlyConvert := flag.Bool("only-convert", false, "run sections 2 and 2b (conversion against DuckDB, the codecs) alone, on -signins "+
 		"sign-ins saved under -dir's pages folder (saved from the simulator when not there)")
 	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
 		"for comparing binaries built from different commits")
 	flag.Parse()
 	cpuProfile = *profile
+	codecs = strings.FieldsFunc(*codecList, func(r rune) bool { return r == ',' })
 	levels, err := parseLevels(*commitJobs)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -142,7 +144,10 @@ func workDir(dir string) (string, func(), error) {
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
-var cpuProfile string
+var (
+	cpuProfile string
+	codecs     []string // section 2b's
+)
 
 // run is every section; bin is the binary's absolute path, dir the working directory.
 func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, levels []int, perJob int, commitTime time.Duration, syncPeople int, syncProfile, dir string) error {
@@ -671,7 +676,7 @@ func convertSection(ctx context.Context, pagesDir, dir string, rows int64) (floa
 
 	fmt.Printf("\n== 2b. Parquet compression: the same sign-ins written with each codec (size of the files, write time)\n")
 	codecLine := ""
-	for _, codec := range []string{"snappy", "zstd", "gzip", "none"} {
+	for _, codec := range codecs {
 		out := filepath.Join(dir, "codec-"+codec)
 		d, err := convertSeatlake(ctx, pagesDir, out, codec)
 		if err != nil {
