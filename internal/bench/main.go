@@ -57,6 +57,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -89,6 +90,7 @@ func main() {
 	syncPeople := flag.Int("sync-people", 100_000, "people of the syncs' tenant (section 9; 0 skips it)")
 	onlySync := flag.Bool("only-sync", false, "run section 9 (sync servicenow and sync jsm-assets against the emulators) alone")
 	syncProfile := flag.String("sync-cpuprofile", "", "section 9: also run each sync inside the bench under a CPU profile, written to <this>-<target>.prof")
+	level := flag.Int("compression-level", 0, "sections 2 and 2b: the Parquet codec's level (0: the warehouse's default)")
 	codecList := flag.String("codecs", "snappy,zstd,gzip,none", "the codecs section 2b writes the sign-ins with (empty: skip 2b)")
 	onlyConvert := flag.Bool("only-convert", false, "run sections 2 and 2b (conversion against DuckDB, the codecs) alone, on -signins "+
 		"sign-ins saved under -dir's pages folder (saved from the simulator when not there)")
@@ -96,6 +98,7 @@ func main() {
 		"for comparing binaries built from different commits")
 	flag.Parse()
 	cpuProfile = *profile
+	compressionLevel = *level
 	codecs = strings.FieldsFunc(*codecList, func(r rune) bool { return r == ',' })
 	levels, err := parseLevels(*commitJobs)
 	if err != nil {
@@ -147,6 +150,8 @@ func workDir(dir string) (string, func(), error) {
 var (
 	cpuProfile string
 	codecs     []string // section 2b's
+	// compressionLevel is the codec level of sections 2 and 2b (0: the warehouse's default).
+	compressionLevel int
 )
 
 // run is every section; bin is the binary's absolute path, dir the working directory.
@@ -566,6 +571,16 @@ func readInto(buf *bytes.Buffer, name string) error {
 	return err
 }
 
+// processCPU is the bench process's CPU time so far (user and system): what a conversion in it costs, apart from
+// the machine's other load.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // convertSeatlake runs the production conversion: decoding in one goroutine, Parquet writing in as many as a run
 // uses per table (pipelines.WriteLanes), committed.
 func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) (time.Duration, error) {
@@ -588,7 +603,7 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) 
 	if err != nil {
 		return 0, err
 	}
-	txn, err := wh.Begin("bench", "bench-tenant", start, warehouse.WriterOptions{Codec: codec})
+	txn, err := wh.Begin("bench", "bench-tenant", start, warehouse.WriterOptions{Codec: codec, CompressionLevel: compressionLevel})
 	if err != nil {
 		return 0, err
 	}
@@ -656,11 +671,12 @@ TO '%s' (FORMAT parquet)`, duckColumns, filepath.Join(pagesDir, "*.json"), strin
 func convertSection(ctx context.Context, pagesDir, dir string, rows int64) (float64, string, error) {
 	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", rows)
 	os.RemoveAll(filepath.Join(dir, "conv-seatlake")) // a fresh warehouse each time, -dir reused or not
+	cpu0 := processCPU()
 	ours, err := convertSeatlake(ctx, pagesDir, filepath.Join(dir, "conv-seatlake"), "")
 	if err != nil {
 		return 0, "", err
 	}
-	fmt.Printf("seatlake production path (%s):          %.2f s\n", warehouse.DefaultCodec, ours.Seconds())
+	fmt.Printf("seatlake production path (%s):          %.2f s (%.2f CPU s)\n", warehouse.DefaultCodec, ours.Seconds(), (processCPU() - cpu0).Seconds())
 	duckDefault, err := convertDuckDB(ctx, pagesDir, filepath.Join(dir, "duck-default.parquet"), false)
 	if err != nil {
 		return 0, "", err
@@ -678,10 +694,12 @@ func convertSection(ctx context.Context, pagesDir, dir string, rows int64) (floa
 	codecLine := ""
 	for _, codec := range codecs {
 		out := filepath.Join(dir, "codec-"+codec)
+		cpu0 := processCPU()
 		d, err := convertSeatlake(ctx, pagesDir, out, codec)
 		if err != nil {
 			return 0, "", err
 		}
+		cpu := processCPU() - cpu0
 		size, err := dirSize(filepath.Join(out, "raw", "graph_signins", "data"))
 		if err != nil {
 			return 0, "", err
@@ -694,7 +712,7 @@ func convertSection(ctx context.Context, pagesDir, dir string, rows int64) (floa
 			return 0, "", fmt.Errorf("DuckDB reading the %s files: %w", codec, err)
 		}
 		read := time.Since(readStart)
-		fmt.Printf("%-7s %7.1f MiB  write %.2f s  DuckDB query %.3f s (%d rows)\n", codec, float64(size)/(1<<20), d.Seconds(), read.Seconds(), n)
+		fmt.Printf("%-7s %7.1f MiB  write %.2f s (%.2f CPU s)  DuckDB query %.3f s (%d rows)\n", codec, float64(size)/(1<<20), d.Seconds(), cpu.Seconds(), read.Seconds(), n)
 		codecLine += fmt.Sprintf(" parquet_%s_mib=%.1f parquet_%s_s=%.2f", codec, float64(size)/(1<<20), codec, d.Seconds())
 		os.RemoveAll(out)
 	}

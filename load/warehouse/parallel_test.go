@@ -38,7 +38,7 @@ func TestConcurrentWritesLandEveryRow(t *testing.T) {
 						id := fmt.Sprintf("g%d-b%d-%d", g, b, i)
 						want = append(want, id)
 						// Two days per batch, so that writes also meet in the same partition.
-						at := time.Date(2026, 11, 20+i%2, 1, g, b, i, time.UTC).Format(time.RFC3339Nano)
+						at := time.Date(2026, 11, 20+i%2, 1, g, b, i*1000, time.UTC).Format(time.RFC3339Nano)
 						idAt = append(idAt, id, at)
 					}
 					recs[g] = append(recs[g], signIns(t, mem, "r1", idAt...))
