@@ -236,7 +236,7 @@ func (r *run) openWriters(ctx context.Context, writers *errgroup.Group, txn *war
 		if err != nil {
 			return nil, fmt.Errorf("opening %s writer: %w", t.Name, err)
 		}
-		s := newAsyncSink(2)
+		s := newAsyncSink(2, WriteLanes())
 		sinks[t] = s
 		writers.Go(func() error {
 			if err := s.drain(ctx, tw); err != nil {

@@ -36,13 +36,14 @@
 //	parquet_<codec>_s=… commits_per_s_<jobs>=… commit_retries_per_commit_<jobs>=… commit_p99_ms_<jobs>=…
 //	commit_gave_up_<jobs>=… sync_servicenow_s=… sync_jsm_s=… sync_peak_rss_mib=…
 //
-// -only-events, -only-commits, -only-sync, -only-marts and -only-e2e run one section alone (-only-marts with
-// -marts-warehouse W measures `seatlake marts` on W, landed before, and lands nothing); -only-e2e measures any seatlake binary (-bin)
+// -only-events, -only-commits, -only-sync, -only-marts, -only-convert (2 and 2b) and -only-e2e run one section alone
+// (-only-marts with -marts-warehouse W measures `seatlake marts` on W, landed before, and lands nothing); -only-e2e measures any seatlake binary (-bin)
 // and counts rows with its own query command, to compare builds of two commits.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -91,10 +92,16 @@ func main() {
 	syncProfile := flag.String("sync-cpuprofile", "", "section 9: also run each sync inside the bench under a CPU profile, written to <this>-<target>.prof")
 	onlyMarts := flag.Bool("only-marts", false, "run section 6 (the marts: a tenant of -marts-users users landed, then `seatlake marts` alone) alone")
 	martsWarehouse := flag.String("marts-warehouse", "", "section 6: measure `seatlake marts` on this warehouse, already landed (by an earlier -only-marts -dir D: D/marts), instead of landing one")
+	level := flag.Int("compression-level", 0, "sections 2 and 2b: the Parquet codec's level (0: the warehouse's default)")
+	codecList := flag.String("codecs", "snappy,zstd,gzip,none", "the codecs section 2b writes the sign-ins with (empty: skip 2b)")
+	onlyConvert := flag.Bool("only-convert", false, "run sections 2 and 2b (conversion against DuckDB, the codecs) alone, on -signins "+
+		"sign-ins saved under -dir's pages folder (saved from the simulator when not there)")
 	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
 		"for comparing binaries built from different commits")
 	flag.Parse()
 	cpuProfile = *profile
+	compressionLevel = *level
+	codecs = strings.FieldsFunc(*codecList, func(r rune) bool { return r == ',' })
 	levels, err := parseLevels(*commitJobs)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -109,6 +116,8 @@ func main() {
 	if err == nil {
 		ctx := context.Background()
 		switch {
+		case *onlyConvert:
+			err = runConvert(ctx, abs, *users, *small, dir)
 		case *onlyE2E:
 			err = runE2E(ctx, abs, *users, *small, dir)
 		case *onlyMarts:
@@ -142,7 +151,12 @@ func workDir(dir string) (string, func(), error) {
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
-var cpuProfile string
+var (
+	cpuProfile string
+	codecs     []string // section 2b's
+	// compressionLevel is the codec level of sections 2 and 2b (0: the warehouse's default).
+	compressionLevel int
+)
 
 // run is every section; bin is the binary's absolute path, dir the working directory.
 func run(ctx context.Context, bin string, users int, small, large, audits, auditsLarge int64, martsUsers int, levels []int, perJob int, commitTime time.Duration, syncPeople int, syncProfile, dir string) error {
@@ -154,48 +168,9 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 	fmt.Printf("seatlake run: %.2f s wall, %.0f sign-in rows/s, %.2f CPU s, peak RSS %.0f MiB\n",
 		e2e.wall.Seconds(), float64(e2e.rows)/e2e.wall.Seconds(), e2e.cpu.Seconds(), e2e.rssMiB)
 
-	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", e2e.rows)
-	ours, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "conv-seatlake"), "")
+	ratio, codecLine, err := convertSection(ctx, filepath.Join(dir, "pages"), dir, e2e.rows)
 	if err != nil {
 		return err
-	}
-	fmt.Printf("seatlake production path (%s):          %.2f s\n", warehouse.DefaultCodec, ours.Seconds())
-	duckDefault, err := convertDuckDB(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "duck-default.parquet"), false)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("DuckDB COPY (defaults, all cores):        %.2f s\n", duckDefault.Seconds())
-	duckUnordered, err := convertDuckDB(ctx, filepath.Join(dir, "pages"), filepath.Join(dir, "duck-unordered.parquet"), true)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("DuckDB COPY (preserve_insertion_order=false): %.2f s\n", duckUnordered.Seconds())
-	ratio := duckDefault.Seconds() / ours.Seconds()
-	fmt.Printf("ratio DuckDB/seatlake: %.2f (defaults), %.2f (unordered)\n", ratio, duckUnordered.Seconds()/ours.Seconds())
-
-	fmt.Printf("\n== 2b. Parquet compression: the same sign-ins written with each codec (size of the files, write time)\n")
-	codecLine := ""
-	for _, codec := range []string{"snappy", "zstd", "gzip", "none"} {
-		out := filepath.Join(dir, "codec-"+codec)
-		d, err := convertSeatlake(ctx, filepath.Join(dir, "pages"), out, codec)
-		if err != nil {
-			return err
-		}
-		size, err := dirSize(filepath.Join(out, "raw"))
-		if err != nil {
-			return err
-		}
-		// Read back as an analyst's query would: every row, three columns decompressed.
-		readStart := time.Now()
-		n, err := countRows(ctx, "", "SELECT CAST(count(*) + 0*count(DISTINCT user_id) + 0*sum(length(app_display_name)) + 0*epoch(max(created_at)) AS BIGINT) FROM read_parquet('"+
-			filepath.Join(out, "raw", "graph_signins", "data", "**", "*.parquet")+"')")
-		if err != nil {
-			return fmt.Errorf("DuckDB reading the %s files: %w", codec, err)
-		}
-		read := time.Since(readStart)
-		fmt.Printf("%-7s %7.1f MiB  write %.2f s  DuckDB query %.3f s (%d rows)\n", codec, float64(size)/(1<<20), d.Seconds(), read.Seconds(), n)
-		codecLine += fmt.Sprintf(" parquet_%s_mib=%.1f parquet_%s_s=%.2f", codec, float64(size)/(1<<20), codec, d.Seconds())
-		os.RemoveAll(out)
 	}
 
 	growth := 0.0
@@ -568,33 +543,47 @@ func savePages(ctx context.Context, creds map[string]string, dir string) error {
 	})
 }
 
-// filePager serves saved pages in order, as if they came from the service.
+// filePager serves saved pages in order, as if they came from the service: each read into one reused buffer, as
+// odata.Client.Walk reads each response body.
 type filePager struct{ files []string }
 
 func (f filePager) Walk(ctx context.Context, _ string, decode func([]byte) (string, error)) error {
+	var buf bytes.Buffer
 	for _, name := range f.files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		body, err := os.ReadFile(name)
-		if err != nil {
+		if err := readInto(&buf, name); err != nil {
 			return err
 		}
-		if _, err := decode(body); err != nil {
+		if _, err := decode(buf.Bytes()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// convertSeatlake runs the production conversion: decoding in one goroutine, Parquet writing in another, committed.
+// readInto replaces buf's content with the file's.
+func readInto(buf *bytes.Buffer, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf.Reset()
+	_, err = buf.ReadFrom(f)
+	return err
+}
+
+// convertSeatlake runs the production conversion: decoding in one goroutine, Parquet writing in as many as a run
+// uses per table (pipelines.WriteLanes), committed.
 func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) (time.Duration, error) {
 	files, err := filepath.Glob(filepath.Join(pagesDir, "*.json"))
 	if err != nil {
 		return 0, err
 	}
 	sort.Strings(files)
-	if cpuProfile != "" {
+	if cpuProfile != "" && codec == "" { // the production path with the default codec, not 2b's runs
 		f, err := os.Create(cpuProfile)
 		if err != nil {
 			return 0, err
@@ -608,7 +597,7 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) 
 	if err != nil {
 		return 0, err
 	}
-	txn, err := wh.Begin("bench", "bench-tenant", start, warehouse.WriterOptions{Codec: codec})
+	txn, err := wh.Begin("bench", "bench-tenant", start, warehouse.WriterOptions{Codec: codec, CompressionLevel: compressionLevel})
 	if err != nil {
 		return 0, err
 	}
@@ -617,7 +606,7 @@ func convertSeatlake(ctx context.Context, pagesDir, warehouseDir, codec string) 
 	if err != nil {
 		return 0, err
 	}
-	q := pipelines.NewQueue(4)
+	q := pipelines.NewParallelQueue(4, pipelines.WriteLanes()) // as a run drains each table's queue
 	done := make(chan error, 1)
 	go func() { done <- q.Drain(ctx, tw) }()
 	x := &graph.Extractor{Run: pages.Run{TenantID: "bench-tenant", RunID: "bench", ExtractedAt: start}}
@@ -687,6 +676,89 @@ func runMarts(ctx context.Context, bin string, users int, dir, warehouseDir stri
 	}
 	fmt.Printf("seatlake marts: %.2f s wall, %.2f CPU s, peak RSS %.0f MiB\n", res.wall.Seconds(), res.cpu.Seconds(), res.rssMiB)
 	fmt.Printf("bench: marts_s=%.1f marts_cpu_s=%.2f marts_peak_rss_mib=%.0f\n", res.wall.Seconds(), res.cpu.Seconds(), res.rssMiB)
+	return nil
+}
+
+// convertSection is sections 2 and 2b: the sign-in pages saved under pagesDir converted by seatlake and by DuckDB,
+// then by seatlake with each codec. It returns DuckDB's time (defaults) over seatlake's and the codecs' keys.
+func convertSection(ctx context.Context, pagesDir, dir string, rows int64) (float64, string, error) {
+	fmt.Printf("\n== 2. conversion of the same %d sign-ins from saved JSON pages to Parquet\n", rows)
+	os.RemoveAll(filepath.Join(dir, "conv-seatlake")) // a fresh warehouse each time, -dir reused or not
+	cpu0 := selfCPU()
+	ours, err := convertSeatlake(ctx, pagesDir, filepath.Join(dir, "conv-seatlake"), "")
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Printf("seatlake production path (%s):          %.2f s (%.2f CPU s)\n", warehouse.DefaultCodec, ours.Seconds(), (selfCPU() - cpu0).Seconds())
+	duckDefault, err := convertDuckDB(ctx, pagesDir, filepath.Join(dir, "duck-default.parquet"), false)
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Printf("DuckDB COPY (defaults, all cores):        %.2f s\n", duckDefault.Seconds())
+	duckUnordered, err := convertDuckDB(ctx, pagesDir, filepath.Join(dir, "duck-unordered.parquet"), true)
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Printf("DuckDB COPY (preserve_insertion_order=false): %.2f s\n", duckUnordered.Seconds())
+	ratio := duckDefault.Seconds() / ours.Seconds()
+	fmt.Printf("ratio DuckDB/seatlake: %.2f (defaults), %.2f (unordered)\n", ratio, duckUnordered.Seconds()/ours.Seconds())
+
+	fmt.Printf("\n== 2b. Parquet compression: the same sign-ins written with each codec (size of the files, write time)\n")
+	codecLine := ""
+	for _, codec := range codecs {
+		out := filepath.Join(dir, "codec-"+codec)
+		cpu0 := selfCPU()
+		d, err := convertSeatlake(ctx, pagesDir, out, codec)
+		if err != nil {
+			return 0, "", err
+		}
+		cpu := selfCPU() - cpu0
+		size, err := dirSize(filepath.Join(out, "raw", "graph_signins", "data"))
+		if err != nil {
+			return 0, "", err
+		}
+		// Read back as an analyst's query would: every row, three columns decompressed.
+		readStart := time.Now()
+		n, err := countRows(ctx, "", "SELECT CAST(count(*) + 0*count(DISTINCT user_id) + 0*sum(length(app_display_name)) + 0*epoch(max(created_at)) AS BIGINT) FROM read_parquet('"+
+			filepath.Join(out, "raw", "graph_signins", "data", "**", "*.parquet")+"')")
+		if err != nil {
+			return 0, "", fmt.Errorf("DuckDB reading the %s files: %w", codec, err)
+		}
+		read := time.Since(readStart)
+		fmt.Printf("%-7s %7.1f MiB  write %.2f s (%.2f CPU s)  DuckDB query %.3f s (%d rows)\n", codec, float64(size)/(1<<20), d.Seconds(), cpu.Seconds(), read.Seconds(), n)
+		codecLine += fmt.Sprintf(" parquet_%s_mib=%.1f parquet_%s_s=%.2f", codec, float64(size)/(1<<20), codec, d.Seconds())
+		os.RemoveAll(out)
+	}
+	os.RemoveAll(filepath.Join(dir, "duck-default.parquet"))
+	os.RemoveAll(filepath.Join(dir, "duck-unordered.parquet"))
+	fmt.Println()
+	return ratio, codecLine, nil
+}
+
+// runConvert is -only-convert: sections 2 and 2b alone, on the pages of a simulated tenant saved under dir/pages
+// (reused when there, so that runs alternated in one sitting convert the same pages).
+func runConvert(ctx context.Context, bin string, users int, signIns int64, dir string) error {
+	pagesDir := filepath.Join(dir, "pages")
+	if have, _ := filepath.Glob(filepath.Join(pagesDir, "*.json")); len(have) == 0 {
+		creds, stop, err := startSim(ctx, bin, append(signInSpec(users, signIns).simArgs, "--throttle", "off"), 0)
+		if err != nil {
+			return err
+		}
+		err = savePages(ctx, creds, pagesDir)
+		stop()
+		if err != nil {
+			return err
+		}
+	}
+	n, err := countRows(ctx, "", "SELECT CAST(sum(len(value)) AS BIGINT) FROM read_json('"+filepath.Join(pagesDir, "*.json")+"', columns={value: 'STRUCT(id VARCHAR)[]'})")
+	if err != nil {
+		return fmt.Errorf("counting the saved sign-ins: %w", err)
+	}
+	ratio, codecLine, err := convertSection(ctx, pagesDir, dir, n)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench: ratio_vs_duckdb=%.2f%s\n", ratio, codecLine)
 	return nil
 }
 

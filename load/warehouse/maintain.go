@@ -394,16 +394,13 @@ func (w *Warehouse) rewriteGroup(ctx context.Context, it *itable.Table, tbl *tab
 		}
 	}
 	if len(tw.files) == 0 && len(tw.closed) == 0 { // only empty files: the partition stays one empty file
-		if _, err := tw.open(g.day); err != nil {
+		pf, err := tw.open(g.day)
+		if err != nil {
 			return err
 		}
+		tw.files[g.day] = []*partFile{pf}
 	}
-	for _, p := range slices.Sorted(maps.Keys(tw.files)) {
-		if err := tw.finish(tw.files[p]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tw.finishOpen()
 }
 
 // partitionFiles lists the table's current files of one tenant and day.

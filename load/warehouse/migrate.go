@@ -368,8 +368,8 @@ func (m *legacyMigration) finishFile(tenant, day string) error {
 	if tw == nil {
 		return nil
 	}
-	if pf := tw.files[day]; pf != nil {
-		return tw.finish(pf)
+	if len(tw.files[day]) > 0 {
+		return tw.finishOpen(day)
 	}
 	if m.t.Kind != table.Snapshot || slices.ContainsFunc(tw.closed, func(pf *partFile) bool { return pf.partition == day }) {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +27,14 @@ import (
 )
 
 // TableWriter writes one table's record batches into the run's data files, in the Iceberg table's data location,
-// each file written once; Commit adds them to the table. It implements table.Sink. One goroutine at a time may
-// call Write; Rows may be read from any goroutine.
+// each file written once; Commit adds them to the table. It implements table.Sink.
+//
+// Write may be called from several goroutines at once (unless BufferRows is set, when calls take turns): each
+// call encodes into a file of its partition that no other call is using, opening another file of the partition
+// when all of them are busy. So a writer fed by N goroutines keeps N Parquet encoders busy, and a partition ends
+// up in as many files as writes to it overlapped (one, when a single goroutine writes). Rows keep their order
+// within a batch, not across the batches of concurrent calls: the tables' rows have no order (readers sort or
+// aggregate; event tables are de-duplicated by the views). Rows may be read from any goroutine.
 type TableWriter struct {
 	txn        *Txn
 	tbl        *table.Table
@@ -37,12 +44,16 @@ type TableWriter struct {
 	timeCol    int // event tables: the EventTime column
 
 	// Set by bind, from the Iceberg table: the files' schema (with field ids) and where they go.
-	it    *itable.Table
-	ws    *arrow.Schema
-	types []arrow.DataType
+	bindMu sync.Mutex
+	it     *itable.Table
+	ws     *arrow.Schema
+	types  []arrow.DataType
 
-	files     map[string]*partFile // open files by partition value (a date)
-	seq       map[string]int       // files started per partition
+	turns sync.Mutex // buffered mode: one Write at a time (evict finishes other calls' files)
+
+	mu        sync.Mutex             // guards the fields below; never held while a file is encoded
+	files     map[string][]*partFile // open files not in use by a Write, by partition value (a date)
+	seq       map[string]int         // files started per partition
 	closed    []*partFile
 	buffered  int64  // buffered mode: rows in unfinished row groups over all open files
 	clock     uint64 // orders writes, for finishing the least recently written file first
@@ -54,6 +65,7 @@ type TableWriter struct {
 // partFile is one Parquet file being written.
 type partFile struct {
 	partition string // the day, YYYY-MM-DD
+	seq       int    // its number among the partition's files
 	day       int32
 	location  string // where the file is, as the table records it
 	out       io.WriteCloser
@@ -72,7 +84,7 @@ func newTableWriter(t *Txn, tbl *table.Table) (*TableWriter, error) {
 		return nil, err
 	}
 	tw := &TableWriter{
-		txn: t, tbl: tbl, mem: t.opts.Allocator, files: map[string]*partFile{}, seq: map[string]int{},
+		txn: t, tbl: tbl, mem: t.opts.Allocator, files: map[string][]*partFile{}, seq: map[string]int{},
 		arrowProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(t.opts.Allocator)),
 	}
 	switch tbl.Kind {
@@ -106,6 +118,8 @@ func (w *Warehouse) boundWriter(it *itable.Table, tbl *table.Table, runID, tenan
 
 // bind loads (or creates) the Iceberg table on first use and derives the files' schema from it.
 func (tw *TableWriter) bind(ctx context.Context) error {
+	tw.bindMu.Lock()
+	defer tw.bindMu.Unlock()
 	if tw.it != nil {
 		return nil
 	}
@@ -159,8 +173,12 @@ func (tw *TableWriter) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if tw.err != nil {
-		return fmt.Errorf("%s: an earlier write failed: %w", tw.tbl.Name, tw.err)
+	if tw.txn.opts.BufferRows > 0 {
+		tw.turns.Lock()
+		defer tw.turns.Unlock()
+	}
+	if err := tw.failed(); err != nil {
+		return fmt.Errorf("%s: an earlier write failed: %w", tw.tbl.Name, err)
 	}
 	if !rec.Schema().Equal(tw.tbl.Schema()) {
 		return fmt.Errorf("%s: batch schema %s does not match the declaration %s", tw.tbl.Name, rec.Schema(), tw.tbl.Schema())
@@ -178,9 +196,25 @@ func (tw *TableWriter) Write(ctx context.Context, rec arrow.RecordBatch) error {
 		err = tw.writeTo(tw.txn.date, rec)
 	}
 	if err != nil {
-		tw.err = err // part of rec may be in the files: committing them now would store a partial batch
+		tw.fail(err) // part of rec may be in the files: committing them now would store a partial batch
 	}
 	return err
+}
+
+// failed is the first write error, if any.
+func (tw *TableWriter) failed() error {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return tw.err
+}
+
+// fail records err unless an earlier error is recorded.
+func (tw *TableWriter) fail(err error) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.err == nil {
+		tw.err = err
+	}
 }
 
 const usPerDay = int64(24 * time.Hour / time.Microsecond)
@@ -273,52 +307,111 @@ func (tw *TableWriter) gatherByDay(ctx context.Context, rec arrow.RecordBatch, v
 	return nil
 }
 
-// writeTo appends rec to the partition's open file, starting files as needed. Unbuffered (the default), each
-// call becomes row groups of its own; buffered, row groups fill across calls and evict bounds what they hold.
+// writeTo appends rec to a file of the partition that no other call is using, starting files as needed.
+// Unbuffered (the default), each call becomes row groups of its own; buffered, row groups fill across calls and
+// evict bounds what they hold.
 func (tw *TableWriter) writeTo(partition string, rec arrow.RecordBatch) error {
 	o := tw.txn.opts
 	for off, n := int64(0), rec.NumRows(); off < n; {
-		pf := tw.files[partition]
-		if pf == nil {
-			var err error
-			if pf, err = tw.open(partition); err != nil {
-				return err
-			}
+		pf, err := tw.checkout(partition)
+		if err != nil {
+			return err
 		}
 		size := min(n-off, o.FileRows-pf.rows)
-		part, err := tw.fileRecord(pf, rec, off, size)
-		if err != nil {
+		if err := tw.encode(pf, rec, off, size); err != nil {
+			tw.checkin(pf) // open again, so that abort closes and removes it
 			return fmt.Errorf("writing %s: %w", pf.location, err)
 		}
-		if o.BufferRows > 0 {
-			err = pf.fw.WriteBuffered(part)
-		} else {
-			err = pf.fw.Write(part)
-		}
-		part.Release()
-		if err != nil {
-			return fmt.Errorf("writing %s: %w", pf.location, err)
-		}
-		tw.clock++
-		pf.lastWrite = tw.clock
-		pf.rows += size
 		tw.rows.Add(size)
 		off += size
-		if o.BufferRows > 0 {
-			inGroup, err := pf.fw.RowGroupNumRows()
-			if err != nil {
-				return fmt.Errorf("writing %s: %w", pf.location, err)
-			}
-			tw.buffered += int64(inGroup) - pf.buffered
-			pf.buffered = int64(inGroup)
-		}
 		if pf.rows >= o.FileRows {
 			if err := tw.finish(pf); err != nil {
 				return err
 			}
+		} else {
+			tw.checkin(pf)
 		}
 		if o.BufferRows > 0 {
 			if err := tw.evict(pf); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// encode writes rows [off, off+size) of rec into pf, a file the caller has checked out.
+func (tw *TableWriter) encode(pf *partFile, rec arrow.RecordBatch, off, size int64) error {
+	part, err := tw.fileRecord(pf, rec, off, size)
+	if err != nil {
+		return err
+	}
+	defer part.Release()
+	if tw.txn.opts.BufferRows == 0 {
+		if err := pf.fw.Write(part); err != nil {
+			return err
+		}
+		pf.rows += size
+		return nil
+	}
+	if err := pf.fw.WriteBuffered(part); err != nil {
+		return err
+	}
+	pf.rows += size
+	inGroup, err := pf.fw.RowGroupNumRows()
+	if err != nil {
+		return err
+	}
+	tw.mu.Lock()
+	tw.buffered += int64(inGroup) - pf.buffered
+	tw.mu.Unlock()
+	pf.buffered = int64(inGroup)
+	return nil
+}
+
+// checkout takes an open file of the partition that no other call is using, or starts one.
+func (tw *TableWriter) checkout(partition string) (*partFile, error) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if open := tw.files[partition]; len(open) > 0 {
+		pf := open[len(open)-1]
+		tw.setOpen(partition, open[:len(open)-1])
+		return pf, nil
+	}
+	return tw.open(partition)
+}
+
+// checkin hands pf back: the next write to its partition may take it.
+func (tw *TableWriter) checkin(pf *partFile) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tw.clock++
+	pf.lastWrite = tw.clock
+	tw.files[pf.partition] = append(tw.files[pf.partition], pf)
+}
+
+// setOpen sets the partition's open files, dropping the partition when there are none. tw.mu is held.
+func (tw *TableWriter) setOpen(partition string, open []*partFile) {
+	if len(open) == 0 {
+		delete(tw.files, partition)
+		return
+	}
+	tw.files[partition] = open
+}
+
+// finishOpen finishes the open files of the partitions, each in the order they were started (partitions sorted
+// when all). No Write may be running.
+func (tw *TableWriter) finishOpen(partitions ...string) error {
+	if len(partitions) == 0 {
+		partitions = slices.Sorted(maps.Keys(tw.files))
+	}
+	for _, p := range partitions {
+		open := tw.files[p]
+		slices.SortFunc(open, func(a, b *partFile) int { return a.seq - b.seq })
+		delete(tw.files, p)
+		for i, pf := range open {
+			if err := tw.finish(pf); err != nil {
+				tw.files[p] = open[i+1:] // still open: abort closes and removes them
 				return err
 			}
 		}
@@ -369,14 +462,17 @@ func (tw *TableWriter) fileRecord(pf *partFile, rec arrow.RecordBatch, off, size
 func (tw *TableWriter) evict(current *partFile) error {
 	for tw.buffered > tw.txn.opts.BufferRows {
 		var lru *partFile
-		for _, pf := range tw.files {
-			if pf != current && pf.buffered > 0 && (lru == nil || pf.lastWrite < lru.lastWrite) {
-				lru = pf
+		for _, open := range tw.files {
+			for _, pf := range open {
+				if pf != current && pf.buffered > 0 && (lru == nil || pf.lastWrite < lru.lastWrite) {
+					lru = pf
+				}
 			}
 		}
 		if lru == nil {
 			return nil
 		}
+		tw.setOpen(lru.partition, slices.DeleteFunc(tw.files[lru.partition], func(pf *partFile) bool { return pf == lru }))
 		if err := tw.finish(lru); err != nil {
 			return err
 		}
@@ -384,6 +480,7 @@ func (tw *TableWriter) evict(current *partFile) error {
 	return nil
 }
 
+// open starts a file of the partition, checked out to the caller. tw.mu is held.
 func (tw *TableWriter) open(partition string) (*partFile, error) {
 	day, err := time.Parse(time.DateOnly, partition)
 	if err != nil {
@@ -404,16 +501,18 @@ func (tw *TableWriter) open(partition string) (*partFile, error) {
 		out.Close()
 		return nil, fmt.Errorf("starting parquet file %s: %w", loc, err)
 	}
-	pf := &partFile{partition: partition, day: int32(day.Unix() / 86400), location: loc, out: out, cw: cw, buf: buf, fw: fw}
-	tw.files[partition] = pf
+	pf := &partFile{partition: partition, seq: tw.seq[partition], day: int32(day.Unix() / 86400), location: loc, out: out, cw: cw, buf: buf, fw: fw}
 	return pf, nil
 }
 
 // finish writes the file's last row group and footer, makes it durable and describes it for the commit (from
-// the writer's own metadata: the file is not read back).
+// the writer's own metadata: the file is not read back). pf is no longer among the open files: checked out, or
+// taken from them.
 func (tw *TableWriter) finish(pf *partFile) error {
-	delete(tw.files, pf.partition)
+	tw.mu.Lock()
 	tw.buffered -= pf.buffered
+	tw.closed = append(tw.closed, pf) // listed even when it fails: Abort removes it
+	tw.mu.Unlock()
 	pf.buffered = 0
 	if pf.dates != nil {
 		pf.dates.Release()
@@ -426,7 +525,6 @@ func (tw *TableWriter) finish(pf *partFile) error {
 	if cerr := pf.out.Close(); err == nil {
 		err = cerr
 	}
-	tw.closed = append(tw.closed, pf) // listed even when it failed: Abort removes it
 	if err != nil {
 		return fmt.Errorf("finishing %s: %w", pf.location, err)
 	}
@@ -469,16 +567,16 @@ func (tw *TableWriter) close(ctx context.Context) error {
 		return err
 	}
 	if tw.tbl.Kind == table.Snapshot && len(tw.closed) == 0 && len(tw.files) == 0 {
-		if _, err := tw.open(tw.txn.date); err != nil {
+		pf, err := tw.open(tw.txn.date)
+		if err != nil {
 			tw.err = err
 			return err
 		}
+		tw.files[pf.partition] = []*partFile{pf}
 	}
-	for _, p := range slices.Sorted(maps.Keys(tw.files)) {
-		if err := tw.finish(tw.files[p]); err != nil {
-			tw.err = err
-			return err
-		}
+	if err := tw.finishOpen(); err != nil {
+		tw.err = err
+		return err
 	}
 	return nil
 }
@@ -513,15 +611,17 @@ func (tw *TableWriter) plan(ctx context.Context, it *itable.Table, txn *itable.T
 // abort closes the open files and removes every file of the table, unless its commit succeeded (its snapshot
 // names them).
 func (tw *TableWriter) abort() error {
-	for p, pf := range tw.files {
-		// Errors do not matter: the file is being thrown away.
-		_ = pf.fw.Close()
-		_ = pf.out.Close()
-		if pf.dates != nil {
-			pf.dates.Release()
-			pf.dates = nil
+	for p, open := range tw.files {
+		for _, pf := range open {
+			// Errors do not matter: the file is being thrown away.
+			_ = pf.fw.Close()
+			_ = pf.out.Close()
+			if pf.dates != nil {
+				pf.dates.Release()
+				pf.dates = nil
+			}
+			tw.closed = append(tw.closed, pf)
 		}
-		tw.closed = append(tw.closed, pf)
 		delete(tw.files, p)
 	}
 	tw.buffered = 0
