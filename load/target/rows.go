@@ -90,7 +90,9 @@ type Rows interface {
 func (d Data) Tenant() string { return d.TenantID }
 
 // EachPerson hands f every person of d, in order.
-func (d Data) EachPerson(ctx context.Context, f func(Person) error) error { return each(ctx, d.Persons, f) }
+func (d Data) EachPerson(ctx context.Context, f func(Person) error) error {
+	return each(ctx, d.Persons, f)
+}
 
 // EachSubscription hands f every subscription of d, in order.
 func (d Data) EachSubscription(ctx context.Context, f func(Subscription) error) error {
