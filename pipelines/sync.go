@@ -90,8 +90,8 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 	return out, nil
 }
 
-// syncDuckDB are the DuckDB settings of a sync's reads: a page of rows at a time needs little memory, and one
-// thread keeps DuckDB's own buffers small (its memory grows with its threads).
+// syncDuckDB are the DuckDB settings of a sync's reads: a sync's queries stream their rows into files (newMartRows),
+// which needs little memory, and one thread keeps DuckDB's own buffers small (its memory grows with its threads).
 const syncDuckDB = "SET memory_limit = '64MB'; SET threads = 1"
 
 // openSyncViews opens the warehouse locked, with its DuckDB views, for a sync.
@@ -170,7 +170,12 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 	if status != StatusSucceeded && !s.cfg.AllowPartial {
 		return fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
 	}
-	rows, err := newMartRows(ctx, s.db, t)
+	dir, err := os.MkdirTemp("", "seatlake-sync-")
+	if err != nil {
+		return fmt.Errorf("reading the marts: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	rows, err := newMartRows(ctx, s.db, t, dir)
 	if err != nil {
 		return err
 	}
