@@ -66,6 +66,7 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 		return nil, err
 	}
 	defer release()
+	defer db.Close() // closing twice is harmless
 	refs, err := syncRefs(ctx, cfg, wh, db)
 	if err != nil {
 		return nil, err
@@ -84,6 +85,7 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 	for _, ref := range refs {
 		out = append(out, s.one(ctx, ref))
 	}
+	db.Close()
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
 		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
 	}
@@ -94,13 +96,19 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 // which needs little memory, and one thread keeps DuckDB's own buffers small (its memory grows with its threads).
 const syncDuckDB = "SET memory_limit = '64MB'; SET threads = 1"
 
-// openSyncViews opens the warehouse locked, with its DuckDB views, for a sync.
-func openSyncViews(ctx context.Context, cfg SyncConfig) (*warehouse.Warehouse, *sql.DB, func(), error) {
-	wh, db, release, err := openMarts(ctx, cfg.Warehouse, cfg.Logger)
+// openSyncViews opens the warehouse locked (release unlocks and closes it), with its DuckDB views (the caller
+// closes db: before the views' rebuild, so that two DuckDB databases are never open at once).
+func openSyncViews(ctx context.Context, cfg SyncConfig) (wh *warehouse.Warehouse, db *sql.DB, release func(), err error) {
+	wh, release, err = openLocked(ctx, cfg.Warehouse, cfg.Logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if db, err = catalog.Open(wh.Root()); err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("%w: run `seatlake run` first", err)
+	}
 	if _, err := db.ExecContext(ctx, syncDuckDB); err != nil {
+		db.Close()
 		release()
 		return nil, nil, nil, fmt.Errorf("setting DuckDB's memory limit: %w", err)
 	}

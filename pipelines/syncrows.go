@@ -25,8 +25,9 @@ import (
 // neither DuckDB nor seatlake holds a tenant's rows. The rows come in the marts' own order (no sort, which would hold
 // them all); Subscriptions, a few rows, are sorted by SKU id.
 
-// syncBatchRows is how many rows a sync decodes at a time (the exported files' row group).
-const syncBatchRows = 5000
+// SyncBatchRows is how many rows a sync decodes at a time (the exported files' row group): its batch, as
+// --batch-rows is a run's.
+const SyncBatchRows = 5000
 
 // martRows are one tenant's rows in the latest committed marts, read as a stream (target.Rows). The first complete
 // read of each selector also fingerprints its rows: what the sync remembers it sent, and the dry run's diff.
@@ -71,7 +72,7 @@ func newMartRows(ctx context.Context, db execer, tenant, dir string) (*martRows,
 		// COPY takes no parameters: the tenant id (a checked name) is a literal.
 		q := strings.ReplaceAll(syncQueries[t.Selector], "$1", "'"+strings.ReplaceAll(tenant, "'", "''")+"'")
 		res, err := db.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO '%s' (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE %d)",
-			q, strings.ReplaceAll(path, "'", "''"), syncBatchRows))
+			q, strings.ReplaceAll(path, "'", "''"), SyncBatchRows))
 		if err != nil {
 			return nil, fmt.Errorf("reading the marts: %w", err)
 		}
@@ -166,7 +167,7 @@ func eachBatch(ctx context.Context, mem memory.Allocator, path string, f func(ar
 		return fmt.Errorf("reading the marts: %w", err)
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: syncBatchRows}, mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: SyncBatchRows}, mem)
 	if err != nil {
 		return fmt.Errorf("reading the marts: %w", err)
 	}

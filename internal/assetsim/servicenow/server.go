@@ -390,6 +390,10 @@ func (s *Server) result(base string, tr Transform, rw *row) map[string]any {
 // flat decodes a flat JSON object. The Import Set API takes string values; others are stored as text (a nested
 // object's ":" becoming "="), not refused.
 func flat(b []byte) (map[string]string, error) {
+	var strs map[string]string // every value a string (or null: ""), as seatlake sends them
+	if json.Unmarshal(b, &strs) == nil && strs != nil {
+		return strs, nil
+	}
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %v", err)
