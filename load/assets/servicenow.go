@@ -486,16 +486,29 @@ func (c *client) finalRows(ctx context.Context, table string, sets []sentSet) (m
 	return final, err
 }
 
-// eachRow reads the staging rows of the given import sets, a page at a time.
+// rowsPerRead is the Table API's default sysparm_limit, the most rows eachRow asks for at once; setsPerRead bounds
+// the import sets one request names (the query's length).
+const (
+	rowsPerRead = 10000
+	setsPerRead = 100
+)
+
+// eachRow reads the staging rows of the given import sets, a page at a time: as many sets a request as their rows
+// fill a page of rowsPerRead.
 func (c *client) eachRow(ctx context.Context, table string, sets []sentSet, fields string, f func(map[string]string) error) error {
 	for len(sets) > 0 {
-		batch := sets[:min(20, len(sets))]
+		k, rows := 1, sets[0].n
+		for k < len(sets) && k < setsPerRead && rows+sets[k].n <= rowsPerRead {
+			rows += sets[k].n
+			k++
+		}
+		batch := sets[:k]
 		sets = sets[len(batch):]
 		ids, expect := make([]string, len(batch)), 0
 		for i, s := range batch {
 			ids[i], expect = s.id, expect+s.n
 		}
-		page := min(max(expect, 1), 10000)
+		page := min(max(expect, 1), rowsPerRead)
 		for offset := 0; ; offset += page {
 			var ans struct {
 				Result []map[string]string `json:"result"`
