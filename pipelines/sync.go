@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,7 +95,7 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 
 // syncDuckDB are the DuckDB settings of a sync's reads: a sync's queries stream their rows into files (newMartRows),
 // which needs little memory, and one thread keeps DuckDB's own buffers small (its memory grows with its threads).
-const syncDuckDB = "SET memory_limit = '64MB'; SET threads = 1"
+const syncDuckDB = "SET memory_limit = '128MB'; SET threads = 1; SET enable_external_file_cache = false"
 
 // openSyncViews opens the warehouse locked (release unlocks and closes it), with its DuckDB views (the caller
 // closes db: before the views' rebuild, so that two DuckDB databases are never open at once).
@@ -178,6 +179,13 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 	if status != StatusSucceeded && !s.cfg.AllowPartial {
 		return fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
 	}
+	// What the last sync sent, read first: reading the commit log is the sync's largest allocation, and the memory it
+	// took goes back to the OS before DuckDB reads the marts.
+	var prev sentPrints
+	if raw, ok, err := s.wh.State(t, s.sentKey()); err == nil && ok {
+		prev = readPrints(raw)
+	}
+	debug.FreeOSMemory()
 	dir, err := os.MkdirTemp("", "seatlake-sync-")
 	if err != nil {
 		return fmt.Errorf("reading the marts: %w", err)
@@ -188,10 +196,6 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 		return err
 	}
 	res.Sent = maps.Clone(rows.Sizes())
-	var prev sentPrints
-	if raw, ok, err := s.wh.State(t, s.sentKey()); err == nil && ok {
-		prev = readPrints(raw)
-	}
 	if s.cfg.DryRun {
 		now, err := rows.fingerprints(ctx)
 		if err != nil {
