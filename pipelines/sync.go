@@ -87,6 +87,7 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 		out = append(out, s.one(ctx, ref))
 	}
 	db.Close()
+	debug.FreeOSMemory() // the syncs' memory back before the rebuild reads the commit log again
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
 		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
 	}
@@ -237,6 +238,7 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 		return fmt.Errorf("the target took every row, but what was sent could not be fingerprinted for the next sync's diff: %w", perr)
 	}
 	res.Sent, res.Status = r.Sent, "succeeded"
+	debug.FreeOSMemory() // the sending's garbage, before the commit reads the commit log
 	return s.remember(ctx, res.SyncID, t, start, now)
 }
 
