@@ -12,7 +12,9 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,11 +62,12 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	wh, db, release, err := openMarts(ctx, cfg.Warehouse, cfg.Logger) // a sync and a run never interleave their commits
+	wh, db, release, err := openSyncViews(ctx, cfg) // a sync and a run never interleave their commits
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	defer db.Close() // closing twice is harmless
 	refs, err := syncRefs(ctx, cfg, wh, db)
 	if err != nil {
 		return nil, err
@@ -83,10 +86,35 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 	for _, ref := range refs {
 		out = append(out, s.one(ctx, ref))
 	}
+	db.Close()
+	debug.FreeOSMemory() // the syncs' memory back before the rebuild reads the commit log again
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
 		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
 	}
 	return out, nil
+}
+
+// syncDuckDB are the DuckDB settings of a sync's reads: a sync's queries stream their rows into files (newMartRows),
+// which needs little memory, and one thread keeps DuckDB's own buffers small (its memory grows with its threads).
+const syncDuckDB = "SET memory_limit = '128MB'; SET threads = 1; SET enable_external_file_cache = false"
+
+// openSyncViews opens the warehouse locked (release unlocks and closes it), with its DuckDB views (the caller
+// closes db: before the views' rebuild, so that two DuckDB databases are never open at once).
+func openSyncViews(ctx context.Context, cfg SyncConfig) (wh *warehouse.Warehouse, db *sql.DB, release func(), err error) {
+	wh, release, err = openLocked(ctx, cfg.Warehouse, cfg.Logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if db, err = catalog.Open(wh.Root()); err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("%w: run `seatlake run` first", err)
+	}
+	if _, err := db.ExecContext(ctx, syncDuckDB); err != nil {
+		db.Close()
+		release()
+		return nil, nil, nil, fmt.Errorf("setting DuckDB's memory limit: %w", err)
+	}
+	return wh, db, release, nil
 }
 
 // syncRefs are the tenants to sync: cfg's, or every tenant with marts, named as the config file or their latest
@@ -152,25 +180,50 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 	if status != StatusSucceeded && !s.cfg.AllowPartial {
 		return fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
 	}
-	data, err := loadAssetsData(ctx, s.db, t)
-	if err != nil {
-		return err
-	}
-	res.Sent = data.Sizes()
-	now := fingerprints(data)
+	// What the last sync sent, read first: reading the commit log is the sync's largest allocation, and the memory it
+	// took goes back to the OS before DuckDB reads the marts.
 	var prev sentPrints
 	if raw, ok, err := s.wh.State(t, s.sentKey()); err == nil && ok {
 		prev = readPrints(raw)
 	}
-	res.Diff = diff(prev, now)
+	debug.FreeOSMemory()
+	dir, err := os.MkdirTemp("", "seatlake-sync-")
+	if err != nil {
+		return fmt.Errorf("reading the marts: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	rows, err := newMartRows(ctx, s.db, t, dir)
+	if err != nil {
+		return err
+	}
+	res.Sent = maps.Clone(rows.Sizes())
 	if s.cfg.DryRun {
-		res.Status = "succeeded"
+		now, err := rows.fingerprints(ctx)
+		if err != nil {
+			return err
+		}
+		res.Diff, res.Status = diff(prev, now), "succeeded"
 		return nil
 	}
-	r, err := s.sender.Send(ctx, s.env(ref), data)
+	var r target.Result
+	if ss, ok := s.sender.(target.StreamSender); ok {
+		r, err = ss.SendRows(ctx, s.env(ref), rows)
+	} else {
+		var data target.Data
+		if data, err = rows.data(ctx); err != nil {
+			return err
+		}
+		r, err = s.sender.Send(ctx, s.env(ref), data)
+	}
+	// The diff against the last sync: the rows' fingerprints, taken as the target read them (the rows it did not
+	// read to their end are read again for it).
+	now, perr := rows.fingerprints(ctx)
+	if perr == nil {
+		res.Diff = diff(prev, now)
+	}
 	res.ExecutionID, res.Counts = r.ExecutionID, r.Counts
 	if err == nil {
-		err = shortfall(data, r)
+		err = shortfall(rows, r)
 	}
 	if err != nil {
 		if errors.Is(err, target.ErrRowsRefused) {
@@ -181,7 +234,11 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 		}
 		return err
 	}
+	if perr != nil {
+		return fmt.Errorf("the target took every row, but what was sent could not be fingerprinted for the next sync's diff: %w", perr)
+	}
 	res.Sent, res.Status = r.Sent, "succeeded"
+	debug.FreeOSMemory() // the sending's garbage, before the commit reads the commit log
 	return s.remember(ctx, res.SyncID, t, start, now)
 }
 
@@ -206,7 +263,7 @@ func (s tenantSync) env(ref TenantRef) target.Env {
 
 // shortfall fails a send that returned no error yet did not take every row, or counted errors: a row a target
 // skipped or emptied is never a success.
-func shortfall(data target.Data, r target.Result) error {
+func shortfall(data target.Rows, r target.Result) error {
 	var short []string
 	took := 0
 	for _, t := range target.Types() {
@@ -241,72 +298,6 @@ func (s tenantSync) remember(ctx context.Context, syncID, tenant string, start t
 		return fmt.Errorf("recording what was sent: %w", err)
 	}
 	return nil
-}
-
-// loadAssetsData reads the latest committed marts of tenant t as the rows a sync sends.
-func loadAssetsData(ctx context.Context, db *sql.DB, t string) (target.Data, error) {
-	d := target.Data{TenantID: t}
-	q := func(query string, scan func(*sql.Rows) error) error {
-		return catalog.EachRow(ctx, db, query, []any{t}, scan)
-	}
-	// The values that repeat across rows (SKU ids, product names, statuses, reasons, departments) are held once
-	// each: a tenant's rows are held whole until sent, and these are most of their bytes.
-	seen := map[string]string{}
-	intern := func(ps ...*string) {
-		for _, p := range ps {
-			if v, ok := seen[*p]; ok {
-				*p = v
-			} else if len(seen) < 1<<16 {
-				seen[*p] = *p
-			}
-		}
-	}
-	// A person's Dynamics 365 accounts are the identities mart's rows joined to them.
-	err := q(`SELECT g.id, coalesce(g.user_principal_name, ''), coalesce(g.display_name, ''), coalesce(g.department, ''), coalesce(g.account_enabled, false),
-			coalesce(d.accounts, '')
-		FROM graph_users g
-		LEFT JOIN (SELECT entra_user_id, string_agg(source || ' ' || regexp_replace(coalesce(environment_url, ''), '^https?://', '') || ': ' ||
-				coalesce(account_name, account_id), ', ' ORDER BY source, environment_url, account_id) AS accounts
-			FROM identities WHERE tenant_id = $1 AND source <> 'entra' AND entra_user_id IS NOT NULL GROUP BY entra_user_id) d ON d.entra_user_id = g.id
-		WHERE g.tenant_id = $1 ORDER BY g.id`, func(r *sql.Rows) error {
-		var p target.Person
-		err := r.Scan(&p.ID, &p.UPN, &p.DisplayName, &p.Department, &p.Enabled, &p.DynamicsUsers)
-		intern(&p.Department)
-		d.Persons = append(d.Persons, p)
-		return err
-	})
-	if err != nil {
-		return d, err
-	}
-	err = q(`SELECT sku_id, coalesce(sku_part_number, ''), coalesce(product_display_name, sku_part_number, ''), coalesce(product_name, ''),
-		coalesce(purchased, 0) + coalesce(warning, 0), coalesce(assigned, 0), coalesce(active, 0), coalesce(available, 0), coalesce(monthly_price, 0)
-		FROM license_position WHERE tenant_id = $1 AND kind = 'sku' ORDER BY sku_id`, func(r *sql.Rows) error {
-		var s target.Subscription
-		err := r.Scan(&s.SkuID, &s.Part, &s.ProductName, &s.Product, &s.Purchased, &s.Assigned, &s.Active, &s.Available, &s.MonthlyPrice)
-		d.Subscriptions = append(d.Subscriptions, s)
-		return err
-	})
-	if err != nil {
-		return d, err
-	}
-	// days_inactive stays NULL when unknown (no activity and no other evidence): a nil, never a 0 ("active today").
-	err = q(`SELECT user_id, sku_id, coalesce(product_display_name, sku_part_number, sku_id), status,
-		coalesce(strftime(last_activity, '%Y-%m-%dT%H:%M:%SZ'), ''), coalesce(evidence_detail, ''),
-		days_inactive, coalesce(reason, ''), coalesce(monthly_cost, 0), reclaim_candidate,
-		coalesce(under_licensed, false), coalesce(required_license, ''), coalesce(true_up_monthly_cost, 0), coalesce(action, '')
-		FROM license_usage WHERE tenant_id = $1 ORDER BY user_id, sku_id`, func(r *sql.Rows) error {
-		var a target.Assignment
-		var days sql.NullInt64
-		err := r.Scan(&a.UserID, &a.SkuID, &a.ProductName, &a.Status, &a.LastActivity, &a.Evidence, &days, &a.Reason, &a.MonthlyCost,
-			&a.ReclaimCandidate, &a.UnderLicensed, &a.RequiredLicense, &a.TrueUpMonthlyCost, &a.Action)
-		if days.Valid {
-			a.DaysInactive = &days.Int64
-		}
-		intern(&a.SkuID, &a.ProductName, &a.Status, &a.Evidence, &a.Reason, &a.RequiredLicense, &a.Action)
-		d.Assignments = append(d.Assignments, a)
-		return err
-	})
-	return d, err
 }
 
 // sentPrints is, per selector, each object sent: a hash of its identity and a hash of everything sent for it.

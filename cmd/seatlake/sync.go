@@ -47,6 +47,9 @@ func targetCommand(t pipelines.TargetInfo) *cli.Command {
 		},
 		Flags: append(targetFlags(t), syncFlags()...),
 		Action: func(c *cli.Context) error {
+			if err := setMemoryLimit(c.String("memory-limit"), pipelines.SyncBatchRows); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
 			log, err := syncLogger(c)
 			if err != nil {
 				return err
@@ -72,6 +75,7 @@ func syncFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "tenant-id", Hidden: true, Usage: "only this tenant id; repeatable (older spelling of --tenant)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "send nothing: print and record what would change against the last successful sync"},
 		&cli.BoolFlag{Name: "allow-partial", Usage: "sync even when the tenant's latest run was incomplete"},
+		&cli.StringFlag{Name: "memory-limit", Value: "auto", Usage: "Go soft memory limit, e.g. 512MiB; auto: 96 MiB + 4 KiB per row of a sync's batch of 5,000 (116 MiB) (GOMEMLIMIT wins when set)"},
 	}, logFlags()...)
 }
 

@@ -42,8 +42,11 @@ type (
 // not copying empty fields).
 const noAction = "none"
 
-// Data is one full send.
-type Data = target.Data
+// Data is one full send; Rows is one read as a stream.
+type (
+	Data = target.Data
+	Rows = target.Rows
+)
 
 // Config configures a sync.
 type Config struct {
@@ -159,11 +162,11 @@ func (c *client) configStatus(ctx context.Context, link string) (string, error) 
 // submitResults link, complete it, and read its getExecutionStatus link until DONE. When seatlake itself fails
 // after the execution started, it records the failure on the execution and cancels it (its cancel link), so the
 // next sync can start.
-func Sync(ctx context.Context, cfg Config, data Data) (Result, error) {
+// The rows are read twice: once to check every object before anything is sent, once as they are sent.
+func Sync(ctx context.Context, cfg Config, rows Rows) (Result, error) {
 	c := newClient(cfg)
 	res := Result{Sent: map[string]int{}}
-	rows, err := payload(data) // every value in its type's form before anything is sent
-	if err != nil {
+	if err := checkObjects(ctx, rows); err != nil { // every value in its type's form before anything is sent
 		return res, fmt.Errorf("preparing the objects: %w", err)
 	}
 	links, status, err := c.discover(ctx)
@@ -257,7 +260,7 @@ func (c *client) startExecution(ctx context.Context, link string) (executionLink
 
 // submit sends every type's objects to the submitResults link, referenced objects before the objects referencing
 // them, then completes the import.
-func (c *client) submit(ctx context.Context, link string, rows payloadRows, res *Result) error {
+func (c *client) submit(ctx context.Context, link string, rows Rows, res *Result) error {
 	for _, t := range Types() {
 		if err := c.send(ctx, link, t.Selector, rows, res); err != nil {
 			return err
@@ -270,22 +273,31 @@ func (c *client) submit(ctx context.Context, link string, rows payloadRows, res 
 }
 
 // send submits one selector's objects in chunks, each chunk's objects made as it is sent, counting them in res.
-func (c *client) send(ctx context.Context, link, selector string, rows payloadRows, res *Result) error {
-	n := rows.count(selector)
-	for i := 0; i < n; i += c.chunk {
-		part := make([]map[string]any, 0, min(c.chunk, n-i))
-		for k := i; k < min(i+c.chunk, n); k++ {
-			part = append(part, rows.object(selector, k))
-		}
+func (c *client) send(ctx context.Context, link, selector string, rows Rows, res *Result) error {
+	t, _ := typeOf(selector)
+	n := rows.Sizes()[selector]
+	part := make([]map[string]any, 0, min(c.chunk, n))
+	flush := func() error {
 		body := map[string]any{"data": map[string]any{selector: part}, "clientGeneratedId": newChunkID()}
 		if err := c.call(ctx, http.MethodPost, link, body, nil); err != nil {
-			return fmt.Errorf("submitting %s %d-%d: %w", selector, i+1, i+len(part), err)
+			return fmt.Errorf("submitting %s %d-%d: %w", selector, res.Sent[selector]+1, res.Sent[selector]+len(part), err)
 		}
 		res.Sent[selector] += len(part)
 		res.Chunks++
 		c.heartbeat("sending", "objects", selector, "sent", res.Sent[selector], "of", n)
+		part = part[:0]
+		return nil
 	}
-	return nil
+	err := eachObject(ctx, t, rows, func(obj map[string]any) error {
+		if part = append(part, obj); len(part) == c.chunk {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(part) > 0 {
+		err = flush()
+	}
+	return err
 }
 
 // abort records the sync's failure on the execution and cancels it, with time of its own: a cancelled context

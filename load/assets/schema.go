@@ -2,6 +2,7 @@ package assets
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -36,10 +37,9 @@ type attr struct {
 type objType struct {
 	id, name, selector, desc string
 	attrs                    []attr
-	// count is the type's rows in a send; row gives its i-th row as raw values by locator (a nil value is unknown
-	// and is omitted), made when it is sent: a sync holds one request's rows as maps, not the tenant's.
-	count func(d Data) int
-	row   func(d Data, i int) map[string]any
+	// each reads the type's rows of a send, handing f each one as raw values by locator (a nil value is unknown and
+	// is omitted), made as it is sent: a sync holds one request's rows as maps, not the tenant's.
+	each func(ctx context.Context, rows Rows, f func(raw map[string]any) error) error
 }
 
 var objectTypes = []objType{
@@ -50,10 +50,11 @@ var objectTypes = []objType{
 		{id: "seatlake/person/department", name: "Department", typ: typeText, locator: "department", desc: "Department"},
 		{id: "seatlake/person/enabled", name: "Enabled", typ: typeBoolean, locator: "enabled", desc: "The account can sign in"},
 		{id: "seatlake/person/dynamics-users", name: "Dynamics users", typ: typeTextarea, locator: "dynamicsUsers", desc: "The person's Dataverse and F&O accounts (environment: account)"},
-	}, func(d Data) int { return len(d.Persons) }, func(d Data, i int) map[string]any {
-		p := d.Persons[i]
-		return map[string]any{"id": p.ID, "upn": p.UPN, "displayName": p.DisplayName, "department": p.Department,
-			"enabled": p.Enabled, "dynamicsUsers": p.DynamicsUsers}
+	}, func(ctx context.Context, rows Rows, f func(map[string]any) error) error {
+		return rows.EachPerson(ctx, func(p Person) error {
+			return f(map[string]any{"id": p.ID, "upn": p.UPN, "displayName": p.DisplayName, "department": p.Department,
+				"enabled": p.Enabled, "dynamicsUsers": p.DynamicsUsers})
+		})
 	}},
 	{"seatlake/subscription", "Subscription", "subscriptions", "A subscribed SKU and its seats", []attr{
 		{id: "seatlake/subscription/sku-id", name: "SKU id", typ: typeText, locator: "skuId", key: true, desc: "skuId"},
@@ -65,10 +66,11 @@ var objectTypes = []objType{
 		{id: "seatlake/subscription/active", name: "Active", typ: typeInteger, locator: "active", desc: "Assigned and in use"},
 		{id: "seatlake/subscription/available", name: "Available", typ: typeInteger, locator: "available", desc: "Purchased - assigned"},
 		{id: "seatlake/subscription/price", name: "Monthly price", typ: typeDouble, locator: "monthlyPrice", desc: "From the price list"},
-	}, func(d Data) int { return len(d.Subscriptions) }, func(d Data, i int) map[string]any {
-		s := d.Subscriptions[i]
-		return map[string]any{"skuId": s.SkuID, "part": s.Part, "productName": s.ProductName, "product": s.Product, "purchased": s.Purchased,
-			"assigned": s.Assigned, "active": s.Active, "available": s.Available, "monthlyPrice": s.MonthlyPrice}
+	}, func(ctx context.Context, rows Rows, f func(map[string]any) error) error {
+		return rows.EachSubscription(ctx, func(s Subscription) error {
+			return f(map[string]any{"skuId": s.SkuID, "part": s.Part, "productName": s.ProductName, "product": s.Product, "purchased": s.Purchased,
+				"assigned": s.Assigned, "active": s.Active, "available": s.Available, "monthlyPrice": s.MonthlyPrice})
+		})
 	}},
 	{"seatlake/assignment", "License Assignment", "assignments", "A license assigned to a person, with its usage", []attr{
 		{id: "seatlake/assignment/key", name: "Key", typ: typeText, locator: "userId skuId", key: true, desc: "Entra object id and SKU id"},
@@ -86,16 +88,17 @@ var objectTypes = []objType{
 		{id: "seatlake/assignment/required-license", name: "Required license", typ: typeText, locator: "requiredLicense", desc: "For F&O licenses: the tier the user's roles require"},
 		{id: "seatlake/assignment/true-up", name: "True-up monthly cost", typ: typeDouble, locator: "trueUpMonthlyCost", desc: "What the required license costs a month more (0 when not under-licensed)"},
 		{id: "seatlake/assignment/action", name: "Action", typ: typeText, locator: "action", desc: "remove license, remove from group, assign <tier>, downgrade to <license>, or none"},
-	}, func(d Data) int { return len(d.Assignments) }, func(d Data, i int) map[string]any {
-		a := d.Assignments[i]
-		var days any // unknown: left out
-		if a.DaysInactive != nil {
-			days = *a.DaysInactive
-		}
-		return map[string]any{"userId": a.UserID, "skuId": a.SkuID, "productName": a.ProductName, "status": a.Status, "lastActivity": a.LastActivity,
-			"evidence": a.Evidence, "daysInactive": days, "reason": a.Reason, "monthlyCost": a.MonthlyCost,
-			"reclaimCandidate": a.ReclaimCandidate, "underLicensed": a.UnderLicensed, "requiredLicense": a.RequiredLicense,
-			"trueUpMonthlyCost": a.TrueUpMonthlyCost, "action": cmp.Or(a.Action, noAction)}
+	}, func(ctx context.Context, rows Rows, f func(map[string]any) error) error {
+		return rows.EachAssignment(ctx, func(a Assignment) error {
+			var days any // unknown: left out
+			if a.DaysInactive != nil {
+				days = *a.DaysInactive
+			}
+			return f(map[string]any{"userId": a.UserID, "skuId": a.SkuID, "productName": a.ProductName, "status": a.Status, "lastActivity": a.LastActivity,
+				"evidence": a.Evidence, "daysInactive": days, "reason": a.Reason, "monthlyCost": a.MonthlyCost,
+				"reclaimCandidate": a.ReclaimCandidate, "underLicensed": a.UnderLicensed, "requiredLicense": a.RequiredLicense,
+				"trueUpMonthlyCost": a.TrueUpMonthlyCost, "action": cmp.Or(a.Action, noAction)})
+		})
 	}},
 }
 
@@ -147,48 +150,45 @@ func Mapping() map[string]any {
 	}
 }
 
-// payload is a send's objects by selector, each attribute value in the JSON form its type takes and an unknown or
-// empty value left out (Assets refuses an empty string for a typed attribute). Every object is checked when the
-// payload is made: a value seatlake cannot put in its type's form, or an object without its identity, is an error
-// naming the object, and nothing is sent then. The objects themselves are made again a request at a time (object).
-type payloadRows struct{ d Data }
-
-func payload(d Data) (payloadRows, error) {
-	p := payloadRows{d}
+// checkObjects puts every object of a send in the form it is sent, each attribute value in the JSON form its type
+// takes and an unknown or empty value left out (Assets refuses an empty string for a typed attribute), before
+// anything is sent: a value seatlake cannot put in its type's form, or an object without its identity, is an error
+// naming the object, and nothing is sent then. The objects themselves are made again a request at a time
+// (eachObject), as the rows are read again.
+func checkObjects(ctx context.Context, rows Rows) error {
 	for _, t := range objectTypes {
-		for i := range t.count(d) {
-			if _, err := p.encode(t, i); err != nil {
-				return p, err
-			}
-		}
-	}
-	return p, nil
-}
-
-// count is the objects of a selector.
-func (p payloadRows) count(selector string) int {
-	for _, t := range objectTypes {
-		if t.selector == selector {
-			return t.count(p.d)
-		}
-	}
-	return 0
-}
-
-// object is the i-th object of a selector, as payload checked it.
-func (p payloadRows) object(selector string, i int) map[string]any {
-	for _, t := range objectTypes {
-		if t.selector == selector {
-			obj, _ := p.encode(t, i)
-			return obj
+		if err := eachObject(ctx, t, rows, func(map[string]any) error { return nil }); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// encode is the i-th object of type t in the form it is sent.
-func (p payloadRows) encode(t objType, i int) (map[string]any, error) {
-	raw := t.row(p.d, i)
+// typeOf is the object type of a selector.
+func typeOf(selector string) (objType, bool) {
+	for _, t := range objectTypes {
+		if t.selector == selector {
+			return t, true
+		}
+	}
+	return objType{}, false
+}
+
+// eachObject hands f every object of type t in rows, in the form it is sent.
+func eachObject(ctx context.Context, t objType, rows Rows, f func(obj map[string]any) error) error {
+	i := 0
+	return t.each(ctx, rows, func(raw map[string]any) error {
+		i++
+		obj, err := encode(t, i, raw)
+		if err != nil {
+			return err
+		}
+		return f(obj)
+	})
+}
+
+// encode is the i-th object (from 1) of type t, raw, in the form it is sent.
+func encode(t objType, i int, raw map[string]any) (map[string]any, error) {
 	obj := map[string]any{}
 	for _, a := range t.attrs {
 		for _, loc := range strings.Fields(a.locator) {
@@ -197,7 +197,7 @@ func (p payloadRows) encode(t objType, i int) (map[string]any, error) {
 			}
 			v, err := typed(a.typ, raw[loc])
 			if err != nil {
-				return nil, fmt.Errorf("%s %d (%v): attribute %q: %w", t.name, i+1, identity(t, raw), a.name, err)
+				return nil, fmt.Errorf("%s %d (%v): attribute %q: %w", t.name, i, identity(t, raw), a.name, err)
 			}
 			if v != nil {
 				obj[loc] = v
@@ -206,7 +206,7 @@ func (p payloadRows) encode(t objType, i int) (map[string]any, error) {
 		if a.key {
 			for _, loc := range strings.Fields(a.locator) {
 				if obj[loc] == nil {
-					return nil, fmt.Errorf("%s %d: its identity %q (%s) is empty: Assets could not tell it from another", t.name, i+1, a.name, loc)
+					return nil, fmt.Errorf("%s %d: its identity %q (%s) is empty: Assets could not tell it from another", t.name, i, a.name, loc)
 				}
 			}
 		}

@@ -83,8 +83,49 @@ func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // coalesceColumn is the staging column the transform maps coalesce on.
 const coalesceColumn = "u_external_id"
 
-// stagingSource is one selector's rows as staging columns, made one at a time: a sync holds one request's rows as
-// strings, not the tenant's.
+// The staging columns of each selector's rows, as strings.
+
+func personStaging(tenant string, p Person) map[string]string {
+	return map[string]string{"u_external_id": p.ID, "u_tenant_id": tenant, "u_entra_id": p.ID, "u_upn": p.UPN, "u_display_name": p.DisplayName,
+		"u_department": p.Department, "u_enabled": strconv.FormatBool(p.Enabled), "u_dynamics_users": p.DynamicsUsers}
+}
+
+func subscriptionStaging(tenant string, s Subscription) map[string]string {
+	return map[string]string{"u_external_id": subscriptionKey(tenant, s.SkuID), "u_tenant_id": tenant, "u_sku_id": s.SkuID, "u_part_number": s.Part,
+		"u_product_name": s.ProductName, "u_product": s.Product,
+		"u_purchased": strconv.FormatInt(s.Purchased, 10), "u_assigned": strconv.FormatInt(s.Assigned, 10),
+		"u_active": strconv.FormatInt(s.Active, 10), "u_available": strconv.FormatInt(s.Available, 10), "u_monthly_price": num(s.MonthlyPrice)}
+}
+
+func assignmentStaging(tenant string, a Assignment) map[string]string {
+	days := "" // unknown
+	if a.DaysInactive != nil {
+		days = strconv.FormatInt(*a.DaysInactive, 10)
+	}
+	return map[string]string{"u_external_id": AssignmentKey(a), "u_tenant_id": tenant, "u_user": a.UserID,
+		"u_subscription": subscriptionKey(tenant, a.SkuID), "u_product_name": a.ProductName, "u_status": a.Status,
+		"u_last_activity": a.LastActivity, "u_evidence": a.Evidence, "u_days_inactive": days,
+		"u_reason": a.Reason, "u_monthly_cost": num(a.MonthlyCost), "u_reclaim_candidate": strconv.FormatBool(a.ReclaimCandidate),
+		"u_under_licensed": strconv.FormatBool(a.UnderLicensed), "u_required_license": a.RequiredLicense,
+		"u_true_up_monthly_cost": num(a.TrueUpMonthlyCost), "u_action": cmp.Or(a.Action, noAction)}
+}
+
+// eachStaging hands f one selector's rows as staging columns, made one at a time as they are read: a sync holds
+// one request's rows as strings, not the tenant's.
+func eachStaging(ctx context.Context, rows Rows, selector string, f func(map[string]string) error) error {
+	t := rows.Tenant()
+	switch selector {
+	case "persons":
+		return rows.EachPerson(ctx, func(p Person) error { return f(personStaging(t, p)) })
+	case "subscriptions":
+		return rows.EachSubscription(ctx, func(s Subscription) error { return f(subscriptionStaging(t, s)) })
+	case "assignments":
+		return rows.EachAssignment(ctx, func(a Assignment) error { return f(assignmentStaging(t, a)) })
+	}
+	return fmt.Errorf("no staging rows of %q", selector)
+}
+
+// stagingSource is one selector's rows of d as staging columns, by index.
 type stagingSource struct {
 	n   int
 	row func(i int) map[string]string
@@ -92,31 +133,9 @@ type stagingSource struct {
 
 func stagingRows(d Data) map[string]stagingSource {
 	return map[string]stagingSource{
-		"persons": {len(d.Persons), func(i int) map[string]string {
-			p := d.Persons[i]
-			return map[string]string{"u_external_id": p.ID, "u_tenant_id": d.TenantID, "u_entra_id": p.ID, "u_upn": p.UPN, "u_display_name": p.DisplayName,
-				"u_department": p.Department, "u_enabled": strconv.FormatBool(p.Enabled), "u_dynamics_users": p.DynamicsUsers}
-		}},
-		"subscriptions": {len(d.Subscriptions), func(i int) map[string]string {
-			s := d.Subscriptions[i]
-			return map[string]string{"u_external_id": subscriptionKey(d.TenantID, s.SkuID), "u_tenant_id": d.TenantID, "u_sku_id": s.SkuID, "u_part_number": s.Part,
-				"u_product_name": s.ProductName, "u_product": s.Product,
-				"u_purchased": strconv.FormatInt(s.Purchased, 10), "u_assigned": strconv.FormatInt(s.Assigned, 10),
-				"u_active": strconv.FormatInt(s.Active, 10), "u_available": strconv.FormatInt(s.Available, 10), "u_monthly_price": num(s.MonthlyPrice)}
-		}},
-		"assignments": {len(d.Assignments), func(i int) map[string]string {
-			a := d.Assignments[i]
-			days := "" // unknown
-			if a.DaysInactive != nil {
-				days = strconv.FormatInt(*a.DaysInactive, 10)
-			}
-			return map[string]string{"u_external_id": AssignmentKey(a), "u_tenant_id": d.TenantID, "u_user": a.UserID,
-				"u_subscription": subscriptionKey(d.TenantID, a.SkuID), "u_product_name": a.ProductName, "u_status": a.Status,
-				"u_last_activity": a.LastActivity, "u_evidence": a.Evidence, "u_days_inactive": days,
-				"u_reason": a.Reason, "u_monthly_cost": num(a.MonthlyCost), "u_reclaim_candidate": strconv.FormatBool(a.ReclaimCandidate),
-				"u_under_licensed": strconv.FormatBool(a.UnderLicensed), "u_required_license": a.RequiredLicense,
-				"u_true_up_monthly_cost": num(a.TrueUpMonthlyCost), "u_action": cmp.Or(a.Action, noAction)}
-		}},
+		"persons":       {len(d.Persons), func(i int) map[string]string { return personStaging(d.TenantID, d.Persons[i]) }},
+		"subscriptions": {len(d.Subscriptions), func(i int) map[string]string { return subscriptionStaging(d.TenantID, d.Subscriptions[i]) }},
+		"assignments":   {len(d.Assignments), func(i int) map[string]string { return assignmentStaging(d.TenantID, d.Assignments[i]) }},
 	}
 }
 
@@ -145,8 +164,8 @@ func (cfg ServiceNowConfig) mapping() string { return cmp.Or(cfg.ColumnMapping, 
 // table. Counts has, per object type, created (inserted), updated, unchanged (ignored), errors (rows marked error or
 // skipped, and rows that landed without u_external_id), and of those skipped and landed_empty. Rows that landed
 // without u_external_id stop the sync with an error naming the column mapping to fix; refused and skipped rows are
-// named in an error wrapping ErrRowsRefused when other rows landed.
-func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Result, error) {
+// named in an error wrapping ErrRowsRefused when other rows landed. Each table's rows are read once, as they are sent.
+func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Rows) (Result, error) {
 	c, err := newServiceNowClient(cfg)
 	if err != nil {
 		return Result{}, err
@@ -156,7 +175,7 @@ func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Resul
 	}
 	tables := cfg.tables()
 	res := Result{Sent: map[string]int{}, Counts: map[string]int{}}
-	rows := stagingRows(data)
+	sizes := data.Sizes()
 	var numbers, problems []string
 	landed := 0
 	done := func(err error) (Result, error) {
@@ -170,8 +189,8 @@ func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Resul
 		return res, err
 	}
 	for _, t := range Types() { // referenced kinds first: the license transform resolves users and subscriptions
-		table, src := tables[t.Selector], rows[t.Selector]
-		if src.n == 0 {
+		table, n := tables[t.Selector], sizes[t.Selector]
+		if n == 0 {
 			continue
 		}
 		keys, err := c.columnKeys(ctx, cfg.mapping(), table, stagingColumns(t.Selector))
@@ -179,19 +198,31 @@ func SyncServiceNow(ctx context.Context, cfg ServiceNowConfig, data Data) (Resul
 			return done(err)
 		}
 		var sets []sentSet
-		for i := 0; i < src.n; i += c.chunk {
-			part := make([]map[string]string, 0, min(c.chunk, src.n-i))
-			for k := i; k < min(i+c.chunk, src.n); k++ {
-				part = append(part, src.row(k))
-			}
+		part := make([]map[string]string, 0, min(c.chunk, n))
+		flush := func() error {
+			from := res.Sent[t.Selector] + 1
 			id, err := c.insertMultiple(ctx, table, keys, part)
 			if err != nil {
-				return done(fmt.Errorf("inserting %s rows %d-%d into %s: %w", t.Name, i+1, i+len(part), table, err))
+				return fmt.Errorf("inserting %s rows %d-%d into %s: %w", t.Name, from, from+len(part)-1, table, err)
 			}
 			sets = append(sets, sentSet{id, len(part)})
 			res.Sent[t.Selector] += len(part)
 			res.Chunks++
-			c.heartbeat("sending", "objects", t.Selector, "sent", res.Sent[t.Selector], "of", src.n)
+			c.heartbeat("sending", "objects", t.Selector, "sent", res.Sent[t.Selector], "of", n)
+			part = part[:0]
+			return nil
+		}
+		err = eachStaging(ctx, data, t.Selector, func(r map[string]string) error {
+			if part = append(part, r); len(part) == c.chunk {
+				return flush()
+			}
+			return nil
+		})
+		if err == nil && len(part) > 0 {
+			err = flush()
+		}
+		if err != nil {
+			return done(err)
 		}
 		// Licenses reference users and subscriptions: their rows are transformed before the licenses are sent.
 		nums, err := c.waitTransformed(ctx, table, sets)
@@ -455,16 +486,29 @@ func (c *client) finalRows(ctx context.Context, table string, sets []sentSet) (m
 	return final, err
 }
 
-// eachRow reads the staging rows of the given import sets, a page at a time.
+// rowsPerRead is the Table API's default sysparm_limit, the most rows eachRow asks for at once; setsPerRead bounds
+// the import sets one request names (the query's length).
+const (
+	rowsPerRead = 10000
+	setsPerRead = 100
+)
+
+// eachRow reads the staging rows of the given import sets, a page at a time: as many sets a request as their rows
+// fill a page of rowsPerRead.
 func (c *client) eachRow(ctx context.Context, table string, sets []sentSet, fields string, f func(map[string]string) error) error {
 	for len(sets) > 0 {
-		batch := sets[:min(20, len(sets))]
+		k, rows := 1, sets[0].n
+		for k < len(sets) && k < setsPerRead && rows+sets[k].n <= rowsPerRead {
+			rows += sets[k].n
+			k++
+		}
+		batch := sets[:k]
 		sets = sets[len(batch):]
 		ids, expect := make([]string, len(batch)), 0
 		for i, s := range batch {
 			ids[i], expect = s.id, expect+s.n
 		}
-		page := min(max(expect, 1), 10000)
+		page := min(max(expect, 1), rowsPerRead)
 		for offset := 0; ; offset += page {
 			var ans struct {
 				Result []map[string]string `json:"result"`

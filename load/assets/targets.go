@@ -17,6 +17,12 @@ func init() {
 	target.Register(serviceNowTarget{})
 }
 
+// Both sinks take a tenant's rows as a stream.
+var (
+	_ target.StreamSender = (*JSMSink)(nil)
+	_ target.StreamSender = (*ServiceNowSink)(nil)
+)
+
 type jsmTarget struct{}
 
 func (jsmTarget) Name() string { return "jsm-assets" }
@@ -140,8 +146,13 @@ func (j *JSMSink) token(tenant string) string {
 	return j.Config.Token
 }
 
-// Send syncs one tenant, first cancelling the execution a killed sync of it left behind (its note).
+// Send syncs one tenant's rows, held whole (SendRows).
 func (j *JSMSink) Send(ctx context.Context, env target.Env, data Data) (target.Result, error) {
+	return j.SendRows(ctx, env, data)
+}
+
+// SendRows syncs one tenant, first cancelling the execution a killed sync of it left behind (its note).
+func (j *JSMSink) SendRows(ctx context.Context, env target.Env, data Rows) (target.Result, error) {
 	cfg := j.Config
 	cfg.Token = j.token(env.Tenant.ID)
 	if cfg.Token == "" {
@@ -280,8 +291,13 @@ func (serviceNowTarget) Open(s target.Setup) (target.Sender, error) {
 // ServiceNowSink is the opened servicenow target.
 type ServiceNowSink struct{ Config ServiceNowConfig }
 
-// Send syncs one tenant's rows into the staging tables.
-func (s *ServiceNowSink) Send(ctx context.Context, _ target.Env, data Data) (target.Result, error) {
+// Send syncs one tenant's rows, held whole, into the staging tables.
+func (s *ServiceNowSink) Send(ctx context.Context, env target.Env, data Data) (target.Result, error) {
+	return s.SendRows(ctx, env, data)
+}
+
+// SendRows syncs one tenant's rows into the staging tables, read as they are sent.
+func (s *ServiceNowSink) SendRows(ctx context.Context, _ target.Env, data Rows) (target.Result, error) {
 	return sent(SyncServiceNow(ctx, s.Config, data))
 }
 

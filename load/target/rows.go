@@ -1,5 +1,7 @@
 package target
 
+import "context"
+
 // The rows every target is sent: the latest committed marts of one tenant, one full set each time, identified by
 // stable ids so that a repeated sync updates the same objects.
 
@@ -69,4 +71,47 @@ func Types() []ObjectType {
 // Sizes are the rows per selector.
 func (d Data) Sizes() map[string]int {
 	return map[string]int{"persons": len(d.Persons), "subscriptions": len(d.Subscriptions), "assignments": len(d.Assignments)}
+}
+
+// Rows is one full send as a stream: how many rows each selector has, and each selector's rows in a stable order,
+// read one at a time as they are sent, so that a sync holds a request's rows rather than the tenant's. Each Each…
+// call reads its selector again from the start (a sender may read a selector twice: to check every row before it
+// sends any); an error from f stops the read and is returned, as is an error reading the rows. Data is Rows too.
+type Rows interface {
+	// Tenant is whose rows these are: ServiceNow rows carry it, and a SKU's key is per tenant there.
+	Tenant() string
+	Sizes() map[string]int
+	EachPerson(ctx context.Context, f func(Person) error) error
+	EachSubscription(ctx context.Context, f func(Subscription) error) error
+	EachAssignment(ctx context.Context, f func(Assignment) error) error
+}
+
+// Tenant is d.TenantID.
+func (d Data) Tenant() string { return d.TenantID }
+
+// EachPerson hands f every person of d, in order.
+func (d Data) EachPerson(ctx context.Context, f func(Person) error) error {
+	return each(ctx, d.Persons, f)
+}
+
+// EachSubscription hands f every subscription of d, in order.
+func (d Data) EachSubscription(ctx context.Context, f func(Subscription) error) error {
+	return each(ctx, d.Subscriptions, f)
+}
+
+// EachAssignment hands f every assignment of d, in order.
+func (d Data) EachAssignment(ctx context.Context, f func(Assignment) error) error {
+	return each(ctx, d.Assignments, f)
+}
+
+func each[T any](ctx context.Context, rows []T, f func(T) error) error {
+	for _, r := range rows {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,8 +4,9 @@
 // A target declares its name (the `seatlake sync <name>` subcommand, the syncs table's target, the config file's
 // sync.<name> section and the value of --then-sync), what a user can set (its settings: each one a flag of its
 // subcommand and a key of its section, or a key of a tenant's entry) and how it is opened for one sync from their
-// values. The opened target sends one tenant's rows (Sender); it may also refuse a set of tenants before anything is
-// sent (Preflighter) and probe its set-up for `seatlake check` (Prober).
+// values. The opened target sends one tenant's rows (Sender; StreamSender when it takes them as a stream read from
+// the marts as it sends); it may also refuse a set of tenants before anything is sent (Preflighter) and probe its
+// set-up for `seatlake check` (Prober).
 //
 // A target plugs in with one line, Register in its package's init (as Telegraf's outputs.Add does), and is linked
 // in by one blank import in load/target/all; pipelines reads the marts, diffs, records every sync in the syncs table
@@ -43,6 +44,14 @@ type Sender interface {
 	// took: fewer than data holds (a row skipped or emptied) fails the sync, as an error wrapping ErrRowsRefused
 	// does (the sync is then partial: the other rows landed).
 	Send(ctx context.Context, env Env, data Data) (Result, error)
+}
+
+// StreamSender is a Sender that also takes a tenant's rows as a stream (Rows), read from the marts while it sends
+// them, so that a sync's memory does not grow with the tenant: seatlake hands rows this way to every sender that
+// implements it, and whole (Send) to the others. SendRows's result and errors mean what Send's do.
+type StreamSender interface {
+	Sender
+	SendRows(ctx context.Context, env Env, rows Rows) (Result, error)
 }
 
 // Preflighter is a Sender that refuses, before anything is sent, a sync of these tenants it cannot take (two

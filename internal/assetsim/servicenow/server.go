@@ -89,6 +89,7 @@ type Server struct {
 	noRead       map[string]bool // tables the integration user's read ACLs do not cover
 	sets         map[string]*importSet
 	order        []string // import set sys_ids, in creation order
+	due          int      // the index in order of the first set processDue has to look at
 	rows         []*row
 	targets      map[string]map[string]*Record // target table -> coalesce value -> record
 	seq          int
@@ -119,6 +120,7 @@ type importSet struct {
 type row struct {
 	sysID, table, set string
 	num               int
+	seq               int // its place in Server.rows: the instance's order of rows
 	values            map[string]string // by column name
 	state, comment    string            // sys_import_state: pending, inserted, updated, ignored, skipped, error
 	target            string            // sys_target_sys_id
@@ -388,6 +390,10 @@ func (s *Server) result(base string, tr Transform, rw *row) map[string]any {
 // flat decodes a flat JSON object. The Import Set API takes string values; others are stored as text (a nested
 // object's ":" becoming "="), not refused.
 func flat(b []byte) (map[string]string, error) {
+	var strs map[string]string // every value a string (or null: ""), as seatlake sends them
+	if json.Unmarshal(b, &strs) == nil && strs != nil {
+		return strs, nil
+	}
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %v", err)
@@ -448,16 +454,18 @@ func (s *Server) loadingSynchronous(table string) *importSet {
 }
 
 func (s *Server) load(set *importSet, values map[string]string) *row {
-	rw := &row{sysID: sysID(), table: set.table, set: set.sysID, num: len(set.rows), values: values, state: "pending"}
+	rw := &row{sysID: sysID(), table: set.table, set: set.sysID, num: len(set.rows), seq: len(s.rows), values: values, state: "pending"}
 	set.rows = append(set.rows, rw)
 	s.rows = append(s.rows, rw)
 	return rw
 }
 
-// processDue transforms, in creation order, every loaded asynchronous import set that has waited ProcessAfter.
+// processDue transforms, in creation order, every loaded asynchronous import set that has waited ProcessAfter. A set
+// is loaded only from its creation until it is processed, so the sets before the first one still loaded (due) are
+// not looked at again.
 func (s *Server) processDue(now time.Time) {
-	for _, id := range s.order {
-		set := s.sets[id]
+	for ; s.due < len(s.order); s.due++ {
+		set := s.sets[s.order[s.due]]
 		if set.state != "loaded" {
 			continue
 		}
@@ -548,7 +556,7 @@ func (s *Server) records(table string, ref func(tbl, id string) any, sets map[st
 				"table_name": set.table, "sys_created_on": set.created.UTC().Format("2006-01-02 15:04:05")})
 		}
 	case table == "sys_import_set_row" || s.transforms[table].Staging != "":
-		for _, rw := range s.rows {
+		for _, rw := range s.rowsOf(sets) {
 			if table != "sys_import_set_row" && rw.table != table || sets != nil && !sets[rw.set] {
 				continue
 			}
@@ -593,6 +601,22 @@ func (s *Server) records(table string, ref func(tbl, id string) any, sets map[st
 		return nil, false
 	}
 	return records, true
+}
+
+// rowsOf are the staging rows of the given import sets (every row when sets is nil), in the instance's order: a
+// read of a few import sets' rows looks at those sets, not at every row the instance ever took.
+func (s *Server) rowsOf(sets map[string]bool) []*row {
+	if sets == nil {
+		return s.rows
+	}
+	var out []*row
+	for id := range sets {
+		if set, ok := s.sets[id]; ok {
+			out = append(out, set.rows...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
