@@ -215,10 +215,14 @@ type window struct {
 	pending  []gateAnswer // answers waiting for an earlier request's, by start
 	admits   []time.Time  // starts of admitted requests, oldest first (the latest gateHistory)
 	lo, hi   []time.Duration
-	taught   bool // a 429 has been seen
+	taught   bool          // a 429 has been seen
+	jitter   time.Duration // how far answers contradicted the brackets (see noted)
 }
 
 const unbounded = time.Duration(math.MaxInt64)
+
+// arrivalJitter is how much later than another a request may start and still reach the service first.
+const arrivalJitter = 25 * time.Millisecond
 
 type outcome int
 
@@ -287,7 +291,9 @@ func (w *window) admitted(start time.Time) {
 	w.init()
 	k := w.before(start)
 	for n := 1; n <= k; n++ {
-		w.hi[n] = min(w.hi[n], start.Sub(w.admits[k-n]))
+		hi := start.Sub(w.admits[k-n])
+		w.noted(n, w.lo[n], hi)
+		w.hi[n] = min(w.hi[n], hi)
 	}
 	if len(w.admits) == gateHistory {
 		w.admits = w.admits[1:]
@@ -305,16 +311,40 @@ func (w *window) refused(start time.Time, retryAfter time.Duration) {
 	k := w.before(start)
 	for n := 1; n <= k; n++ {
 		d := start.Sub(w.admits[k-n])
-		w.lo[n] = max(w.lo[n], d)
+		lo := d
+		if retryAfter >= time.Second && retryAfter%time.Second == 0 { // rounded up from more than a second less
+			lo = max(lo, d+retryAfter-time.Second)
+		}
+		w.noted(n, lo, w.hi[n])
+		w.lo[n] = max(w.lo[n], lo)
 		w.hi[n] = min(w.hi[n], d+retryAfter)
 	}
-	for n := k + 1; n < len(w.lo); n++ { // n requests would have let this one in: not the limit
+	// n requests would have let this one in: not the limit. Requests that started within arrivalJitter after it
+	// may have arrived before it (they count as its predecessors here).
+	for n := w.before(start.Add(arrivalJitter)) + 1; n < len(w.lo); n++ {
 		w.lo[n] = unbounded
 	}
 }
 
-// spacing is the spacing that keeps every n whose bracket holds (lo < hi, with a little room for the jitter
-// between a start and its arrival) within its limit at its upper bound, plus half a percent for that jitter.
+// noted learns the arrival jitter from an answer that contradicts a bracket that held: a request admitted less
+// than the window after the nth before it, or refused more than the window after, arrived later or earlier than
+// it started (a busy client or service). The jitter widens every bracket and the spacing.
+func (w *window) noted(n int, lo, hi time.Duration) {
+	if lo == 0 || hi == unbounded || lo <= hi || !w.holds(n) {
+		return
+	}
+	w.jitter = min(max(w.jitter, lo-hi), hi/8)
+}
+
+func (w *window) holds(n int) bool {
+	lo, hi := w.lo[n], w.hi[n]
+	return lo != 0 && hi != unbounded && lo < hi+w.jitter+hi/64
+}
+
+// spacing is the spacing that keeps every n whose bracket holds (lo < hi, with room for the jitter between a start
+// and its arrival) within its limit at its upper bound, or at the whole second below it when that is still in the
+// bracket, plus the jitter and one percent. A window that is not whole seconds answers the first
+// request the whole second lets through too early with a 429, which takes the whole second out of its bracket.
 func (w *window) spacing() (time.Duration, bool) {
 	if !w.taught {
 		return 0, false
@@ -322,12 +352,16 @@ func (w *window) spacing() (time.Duration, bool) {
 	var safe time.Duration
 	ok := false
 	for n := 1; n < len(w.lo); n++ {
-		lo, hi := w.lo[n], w.hi[n]
-		if lo == 0 || hi == unbounded || lo >= hi+hi/64 {
+		if !w.holds(n) {
 			continue
 		}
-		s := max(hi, lo) / time.Duration(n)
-		safe, ok = max(safe, s+s/200), true
+		lo, hi := w.lo[n], w.hi[n]
+		base := max(hi, lo)
+		if s := hi.Truncate(time.Second); s+w.jitter > lo && s >= time.Second {
+			base = s // the documented windows are whole seconds (10 s, 1 and 5 minutes): the rounding is the slack
+		}
+		s := (base + w.jitter) / time.Duration(n)
+		safe, ok = max(safe, s+s/100), true
 	}
 	return safe, ok
 }
