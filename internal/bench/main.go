@@ -36,8 +36,9 @@
 //	parquet_<codec>_s=… commits_per_s_<jobs>=… commit_retries_per_commit_<jobs>=… commit_p99_ms_<jobs>=…
 //	commit_gave_up_<jobs>=… sync_servicenow_s=… sync_jsm_s=… sync_peak_rss_mib=…
 //
-// -only-events, -only-commits, -only-sync, -only-marts, -only-convert (2 and 2b) and -only-e2e run one section alone
-// (-only-marts with -marts-warehouse W measures `seatlake marts` on W, landed before, and lands nothing); -only-e2e measures any seatlake binary (-bin)
+// -only-events, -only-commits, -only-sync, -only-marts, -only-convert (2 and 2b), -only-limits, -only-audits and -only-e2e
+// run one section alone (-only-marts with -marts-warehouse W measures `seatlake marts` on W, landed before, and lands
+// nothing); -only-e2e measures any seatlake binary (-bin)
 // and counts rows with its own query command, to compare builds of two commits.
 package main
 
@@ -96,6 +97,8 @@ func main() {
 	codecList := flag.String("codecs", "snappy,zstd,gzip,none", "the codecs section 2b writes the sign-ins with (empty: skip 2b)")
 	onlyConvert := flag.Bool("only-convert", false, "run sections 2 and 2b (conversion against DuckDB, the codecs) alone, on -signins "+
 		"sign-ins saved under -dir's pages folder (saved from the simulator when not there)")
+	onlyLimits := flag.Bool("only-limits", false, "run section 5 (Graph + Dataverse against the scaled service limits) alone")
+	onlyAudits := flag.Bool("only-audits", false, "run section 4 (Dataverse audits end to end, -audits and -audits-large) alone")
 	onlyE2E := flag.Bool("only-e2e", false, "run section 1 (end to end, -signins) alone, counting rows with the measured binary: "+
 		"for comparing binaries built from different commits")
 	flag.Parse()
@@ -128,6 +131,10 @@ func main() {
 			err = runSync(ctx, abs, *syncPeople, dir, *syncProfile)
 		case *onlyEvents:
 			err = runEvents(ctx, abs, dir)
+		case *onlyLimits:
+			err = runLimits(ctx, abs, dir)
+		case *onlyAudits:
+			err = runAudits(ctx, abs, *users, *audits, *auditsLarge, dir)
 		default:
 			err = run(ctx, abs, *users, *small, *large, *audits, *auditsLarge, *martsUsers, levels, *perJob, *commitTime, *syncPeople, *syncProfile, dir)
 		}
@@ -188,30 +195,15 @@ func run(ctx context.Context, bin string, users int, small, large, audits, audit
 	var aud e2eResult
 	auditsGrowth := 0.0
 	if audits > 0 {
-		fmt.Printf("\n== 4. end to end: one Dataverse environment with about %d audit records, %d users, throttling off\n", audits, users)
-		if aud, err = endToEnd(ctx, bin, auditSpec(users, audits), filepath.Join(dir, "audits-1m"), ""); err != nil {
+		if aud, auditsGrowth, err = auditsSection(ctx, bin, users, audits, auditsLarge, dir); err != nil {
 			return err
-		}
-		fmt.Printf("seatlake run: %.2f s wall, %d audit rows, %.0f audit rows/s, %.2f CPU s, peak RSS %.0f MiB\n",
-			aud.wall.Seconds(), aud.rows, float64(aud.rows)/aud.wall.Seconds(), aud.cpu.Seconds(), aud.rssMiB)
-		if auditsLarge > 0 {
-			big, err := endToEnd(ctx, bin, auditSpec(users, auditsLarge), filepath.Join(dir, "audits-10m"), "")
-			if err != nil {
-				return err
-			}
-			auditsGrowth = big.rssMiB / aud.rssMiB
-			fmt.Printf("again at about %d: %.2f s wall, %d audit rows, %.0f rows/s, %.2f CPU s, peak RSS %.0f MiB (%.2fx)\n", auditsLarge,
-				big.wall.Seconds(), big.rows, float64(big.rows)/big.wall.Seconds(), big.cpu.Seconds(), big.rssMiB, auditsGrowth)
 		}
 	}
 
-	fmt.Printf("\n== 5. extraction at the speed the services allow: Graph + Dataverse, scaled limits, 100 ms pages\n")
-	eff, err := limitEfficiency(ctx, bin, filepath.Join(dir, "limits"))
+	eff, err := limitsSection(ctx, bin, dir)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("seatlake run: %.2f s wall; the limits allow %.2f s (Graph reporting %.2f s, Dataverse %.2f s); %d of %d requests throttled\n",
-		eff.wall.Seconds(), eff.minimum.Seconds(), eff.graphMin.Seconds(), eff.dvMin.Seconds(), eff.throttled, eff.requests)
 
 	var marts martsResult
 	if martsUsers > 0 {
@@ -356,6 +348,62 @@ func countWithBinary(ctx context.Context, bin, warehouseDir, query string) (int6
 		return 0, fmt.Errorf("seatlake query %q printed %q: %w", query, out, err)
 	}
 	return n, nil
+}
+
+// auditsSection is section 4: the audits run at audits records, and at auditsLarge (0 skips it) for the growth.
+func auditsSection(ctx context.Context, bin string, users int, audits, auditsLarge int64, dir string) (e2eResult, float64, error) {
+	fmt.Printf("\n== 4. end to end: one Dataverse environment with about %d audit records, %d users, throttling off\n", audits, users)
+	aud, err := endToEnd(ctx, bin, auditSpec(users, audits), filepath.Join(dir, "audits-1m"), "")
+	if err != nil {
+		return aud, 0, err
+	}
+	fmt.Printf("seatlake run: %.2f s wall, %d audit rows, %.0f audit rows/s, %.2f CPU s, peak RSS %.0f MiB\n",
+		aud.wall.Seconds(), aud.rows, float64(aud.rows)/aud.wall.Seconds(), aud.cpu.Seconds(), aud.rssMiB)
+	growth := 0.0
+	if auditsLarge > 0 {
+		big, err := endToEnd(ctx, bin, auditSpec(users, auditsLarge), filepath.Join(dir, "audits-10m"), "")
+		if err != nil {
+			return aud, 0, err
+		}
+		growth = big.rssMiB / aud.rssMiB
+		fmt.Printf("again at about %d: %.2f s wall, %d audit rows, %.0f rows/s, %.2f CPU s, peak RSS %.0f MiB (%.2fx)\n", auditsLarge,
+			big.wall.Seconds(), big.rows, float64(big.rows)/big.wall.Seconds(), big.cpu.Seconds(), big.rssMiB, growth)
+	}
+	return aud, growth, nil
+}
+
+// runAudits is -only-audits: section 4 alone.
+func runAudits(ctx context.Context, bin string, users int, audits, auditsLarge int64, dir string) error {
+	aud, growth, err := auditsSection(ctx, bin, users, audits, auditsLarge, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench: audits_rows_per_s=%.0f audits_cpu_s=%.2f audits_peak_rss_mib=%.0f audits_rss_growth_10m=%.2f\n",
+		perSecond(aud), aud.cpu.Seconds(), aud.rssMiB, growth)
+	return nil
+}
+
+// limitsSection is section 5.
+func limitsSection(ctx context.Context, bin, dir string) (efficiency, error) {
+	fmt.Printf("\n== 5. extraction at the speed the services allow: Graph + Dataverse, scaled limits, 100 ms pages\n")
+	eff, err := limitEfficiency(ctx, bin, filepath.Join(dir, "limits"))
+	if err != nil {
+		return eff, err
+	}
+	fmt.Printf("seatlake run: %.2f s wall; the limits allow %.2f s (Graph reporting %.2f s, Dataverse %.2f s); %d of %d requests throttled\n",
+		eff.wall.Seconds(), eff.minimum.Seconds(), eff.graphMin.Seconds(), eff.dvMin.Seconds(), eff.throttled, eff.requests)
+	return eff, nil
+}
+
+// runLimits is -only-limits: section 5 alone.
+func runLimits(ctx context.Context, bin, dir string) error {
+	eff, err := limitsSection(ctx, bin, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench: limit_efficiency=%.2f limit_throttled_pct=%.1f limit_wall_s=%.2f limit_min_s=%.2f\n",
+		eff.wall.Seconds()/eff.minimum.Seconds(), 100*float64(eff.throttled)/float64(max(eff.requests, 1)), eff.wall.Seconds(), eff.minimum.Seconds())
+	return nil
 }
 
 // runE2E is -only-e2e: section 1 alone.
