@@ -120,7 +120,7 @@ type importSet struct {
 type row struct {
 	sysID, table, set string
 	num               int
-	seq               int // its place in Server.rows: the instance's order of rows
+	seq               int               // its place in Server.rows: the instance's order of rows
 	values            map[string]string // by column name
 	state, comment    string            // sys_import_state: pending, inserted, updated, ignored, skipped, error
 	target            string            // sys_target_sys_id
