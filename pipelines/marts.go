@@ -65,14 +65,20 @@ func budgetFor(licenses int64, large bool) martsBudget {
 	return martsBudget{memory: "128MB", threads: 1}
 }
 
-// settings are the statements that give DuckDB the budget, spilling to spill.
-func (b martsBudget) settings(spill string) []string {
+// settings are the statements that give DuckDB the budget. They can be given again (the large budget after the
+// small one ran out); the spill directory cannot once DuckDB has spilled to it, so spillSettings are given once.
+func (b martsBudget) settings() []string {
 	threads := "RESET threads"
 	if b.threads > 0 {
 		threads = fmt.Sprintf("SET threads = %d", b.threads)
 	}
-	return []string{"SET enable_external_file_cache = false", "SET memory_limit = '" + b.memory + "'", threads,
-		"SET temp_directory = '" + strings.ReplaceAll(spill, "'", "''") + "'"}
+	return []string{"SET memory_limit = '" + b.memory + "'", threads}
+}
+
+// spillSettings are the statements, given once before any budget, that make DuckDB spill to spill and leave the
+// external file cache off.
+func spillSettings(spill string) []string {
+	return []string{"SET enable_external_file_cache = false", "SET temp_directory = '" + strings.ReplaceAll(spill, "'", "''") + "'"}
 }
 
 // marts computes this tenant's marts over db and commits them: within the small budget when the tenant is small,
@@ -86,6 +92,11 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	var licenses int64
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM graph_user_licenses WHERE tenant_id = $1", r.cfg.TenantID).Scan(&licenses); err != nil {
 		return fmt.Errorf("counting the tenant's licenses: %w", err)
+	}
+	for _, set := range spillSettings(warehouse.SpillDir(r.wh.Root())) {
+		if _, err := db.ExecContext(ctx, set); err != nil {
+			return fmt.Errorf("limiting the marts' memory: %w", err)
+		}
 	}
 	budget := budgetFor(licenses, false)
 	err = r.martsWithin(ctx, db, budget)
@@ -104,7 +115,7 @@ func outOfMemory(err error) bool {
 
 // martsWithin computes this tenant's marts over db within budget and commits them.
 func (r *run) martsWithin(ctx context.Context, db *sql.Conn, budget martsBudget) error {
-	for _, set := range budget.settings(warehouse.SpillDir(r.wh.Root())) {
+	for _, set := range budget.settings() {
 		if _, err := db.ExecContext(ctx, set); err != nil {
 			return fmt.Errorf("limiting the marts' memory: %w", err)
 		}

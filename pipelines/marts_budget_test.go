@@ -59,3 +59,40 @@ func TestMartsOutOfMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetGivenAgainAfterSpilling: the large budget is given on the connection on which the small one ran out,
+// after DuckDB spilled; giving it must not touch the spill directory, which DuckDB refuses to switch once used (a
+// 1,000,000-audit run failed its marts so: "Cannot switch temporary directory after the current one has been used").
+func TestBudgetGivenAgainAfterSpilling(t *testing.T) {
+	ctx := context.Background()
+	pool, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db, err := pool.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	spill := t.TempDir()
+	small, large := budgetFor(1, false), budgetFor(1, true)
+	for _, set := range append(spillSettings(spill), small.settings()...) {
+		if _, err := db.ExecContext(ctx, set); err != nil {
+			t.Fatalf("%s: %v", set, err)
+		}
+	}
+	// A sort larger than the small budget: DuckDB spills it to the directory.
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT repeat('x', 60) || i AS s FROM range(4000000) t(i) ORDER BY s DESC LIMIT 5000000)").Scan(&n); err != nil {
+		t.Fatalf("the spilling sort: %v", err)
+	}
+	if n != 4_000_000 {
+		t.Fatalf("the sort counted %d rows, want 4000000", n)
+	}
+	for _, set := range large.settings() {
+		if _, err := db.ExecContext(ctx, set); err != nil {
+			t.Fatalf("giving the large budget after spilling: %s: %v", set, err)
+		}
+	}
+}
