@@ -57,12 +57,33 @@ type martsBudget struct {
 // smallTenantLicenses is the most license rows a tenant has for the small budget.
 const smallTenantLicenses = 50_000
 
-// budgetFor is the budget of a tenant with that many license rows; large: the large one whatever the tenant.
-func budgetFor(licenses int64, large bool) martsBudget {
-	if large || licenses > smallTenantLicenses {
+// smallTenantEvents is the most event rows (sign-ins, audits, business events: the tables the marts aggregate) a
+// tenant has for the small budget. Measured: 1,000,000 sign-ins or audit records fit it; 10,000,000 audit records
+// (20,000 users) ran out of it, and computing the marts again within the large one cost the run 15 CPU s and 85 MiB
+// more at its peak than the large budget from the start.
+const smallTenantEvents = 2_000_000
+
+// budgetFor is the budget of a tenant with that many license and event rows; large: the large one whatever the
+// tenant.
+func budgetFor(licenses, events int64, large bool) martsBudget {
+	if large || licenses > smallTenantLicenses || events > smallTenantEvents {
 		return martsBudget{memory: "256MB"}
 	}
 	return martsBudget{memory: "128MB", threads: 1}
+}
+
+// tenantSize counts the tenant's license rows and its rows in the event tables, which size the marts' work.
+func tenantSize(ctx context.Context, db *sql.Conn, tenant string) (licenses, events int64, err error) {
+	counts := []string{"(SELECT count(*) FROM graph_user_licenses WHERE tenant_id = $1)"}
+	for _, t := range Tables() {
+		if t.Kind == table.Event {
+			counts = append(counts, "(SELECT count(*) FROM "+t.Name+" WHERE tenant_id = $1)")
+		}
+	}
+	if err := db.QueryRowContext(ctx, "SELECT "+counts[0]+", 0 + "+strings.Join(counts[1:], " + "), tenant).Scan(&licenses, &events); err != nil {
+		return 0, 0, fmt.Errorf("counting the tenant's licenses and events: %w", err)
+	}
+	return licenses, events, nil
 }
 
 // settings are the statements that give DuckDB the budget. They can be given again (the large budget after the
@@ -89,19 +110,19 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 		return fmt.Errorf("opening the catalog: %w", err)
 	}
 	defer db.Close()
-	var licenses int64
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM graph_user_licenses WHERE tenant_id = $1", r.cfg.TenantID).Scan(&licenses); err != nil {
-		return fmt.Errorf("counting the tenant's licenses: %w", err)
+	licenses, events, err := tenantSize(ctx, db, r.cfg.TenantID)
+	if err != nil {
+		return err
 	}
 	for _, set := range spillSettings(warehouse.SpillDir(r.wh.Root())) {
 		if _, err := db.ExecContext(ctx, set); err != nil {
 			return fmt.Errorf("limiting the marts' memory: %w", err)
 		}
 	}
-	budget := budgetFor(licenses, false)
+	budget := budgetFor(licenses, events, false)
 	err = r.martsWithin(ctx, db, budget)
-	if large := budgetFor(licenses, true); budget != large && outOfMemory(err) {
-		r.log.Info("the marts ran out of the small budget: computing them again with the large one", "licenses", licenses, "err", err)
+	if large := budgetFor(licenses, events, true); budget != large && outOfMemory(err) {
+		r.log.Info("the marts ran out of the small budget: computing them again with the large one", "licenses", licenses, "events", events, "err", err)
 		err = r.martsWithin(ctx, db, large)
 	}
 	return err

@@ -9,17 +9,18 @@ import (
 
 func TestMartsBudget(t *testing.T) {
 	for _, tc := range []struct {
-		licenses int64
-		large    bool
-		want     martsBudget
+		licenses, events int64
+		large            bool
+		want             martsBudget
 	}{
-		{licenses: 30_267, want: martsBudget{memory: "128MB", threads: 1}},
-		{licenses: smallTenantLicenses, want: martsBudget{memory: "128MB", threads: 1}},
+		{licenses: 30_267, events: 1_001_000, want: martsBudget{memory: "128MB", threads: 1}},
+		{licenses: smallTenantLicenses, events: smallTenantEvents, want: martsBudget{memory: "128MB", threads: 1}},
 		{licenses: 150_840, want: martsBudget{memory: "256MB"}},
+		{licenses: 30_267, events: 10_000_000, want: martsBudget{memory: "256MB"}},
 		{licenses: 10, large: true, want: martsBudget{memory: "256MB"}},
 	} {
-		if got := budgetFor(tc.licenses, tc.large); got != tc.want {
-			t.Errorf("budgetFor(%d, %v) = %+v, want %+v", tc.licenses, tc.large, got, tc.want)
+		if got := budgetFor(tc.licenses, tc.events, tc.large); got != tc.want {
+			t.Errorf("budgetFor(%d, %d, %v) = %+v, want %+v", tc.licenses, tc.events, tc.large, got, tc.want)
 		}
 	}
 }
@@ -76,7 +77,7 @@ func TestBudgetGivenAgainAfterSpilling(t *testing.T) {
 	}
 	defer db.Close()
 	spill := t.TempDir()
-	small, large := budgetFor(1, false), budgetFor(1, true)
+	small, large := budgetFor(1, 1, false), budgetFor(1, 1, true)
 	for _, set := range append(spillSettings(spill), small.settings()...) {
 		if _, err := db.ExecContext(ctx, set); err != nil {
 			t.Fatalf("%s: %v", set, err)
