@@ -223,17 +223,14 @@ func (c *Client) retry(ctx context.Context, what string, try func(context.Contex
 		again, err := try(ctx)
 		if err == nil {
 			if gate != nil {
-				gate.succeededAt(started)
+				gate.succeeded()
 			}
 			return nil
-		}
-		status, retryAfter, retry := decide(err)
-		if gate != nil && status != http.StatusTooManyRequests {
-			gate.abandoned(started)
 		}
 		if again {
 			continue
 		}
+		status, retryAfter, retry := decide(err)
 		if !retry || ctx.Err() != nil {
 			return unfinal(err)
 		}
