@@ -28,7 +28,9 @@ import (
 var CommitsTable = table.New("seatlake_commits", table.Log, "",
 	"seatlake's commit log: one row per committed transaction (a run's raw tables, its marts, a sync's state, a batch of business events), with the snapshot id of every table it committed and the state it carried. seatlake's readers read each tenant's tables at the snapshots of its last committed transactions.",
 	table.Column{Name: "snapshots_json", Type: arrow.BinaryTypes.String, Doc: `the snapshot id of each table the transaction committed, e.g. {"graph_users": 4242}`},
-	table.Column{Name: "state_json", Type: arrow.BinaryTypes.String, Doc: "the state (watermarks) the transaction committed, by stream"},
+	// No dictionary and no min/max statistics: a state is unique to its row, and a sync's is megabytes, each
+	// statistic one more copy of it while the row is written.
+	table.Column{Name: "state_json", Type: arrow.BinaryTypes.String, HighCardinality: true, Doc: "the state (watermarks) the transaction committed, by stream"},
 	table.Column{Name: "commit_retries", Type: arrow.PrimitiveTypes.Int64, Doc: "commit attempts past the first (concurrent commits, unknown outcomes checked)"},
 )
 
@@ -55,7 +57,9 @@ func (w *Warehouse) recordCommit(ctx context.Context, tenantID, runID string, sn
 	b.Field(1).(*array.StringBuilder).Append(runID)
 	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Now().UnixMicro()))
 	b.Field(3).(*array.StringBuilder).Append(string(snaps))
-	b.Field(4).(*array.StringBuilder).Append(string(st))
+	sb := b.Field(4).(*array.StringBuilder)
+	sb.ReserveData(len(st))     // one buffer of its size, not doublings up to it
+	sb.BinaryBuilder.Append(st) // the JSON as it is, not copied into a string first
 	b.Field(5).(*array.Int64Builder).Append(int64(retries))
 	rec := b.NewRecordBatch()
 	defer rec.Release()
