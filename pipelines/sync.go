@@ -62,16 +62,22 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	wh, db, release, err := openSyncViews(ctx, cfg) // a sync and a run never interleave their commits
+	wh, release, err := openLocked(ctx, cfg.Warehouse, cfg.Logger) // a sync and a run never interleave their commits
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	defer db.Close() // closing twice is harmless
+	views := &syncViews{root: wh.Root()}
+	defer views.close()
+	db, err := views.open(ctx)
+	if err != nil {
+		return nil, err
+	}
 	refs, err := syncRefs(ctx, cfg, wh, db)
 	if err != nil {
 		return nil, err
 	}
+	views.close() // each tenant opens the views again for its own reads
 	if p, ok := sender.(target.Preflighter); ok && !cfg.DryRun {
 		var ts []target.Tenant
 		for _, r := range refs {
@@ -81,12 +87,12 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 			return nil, invalidConfig{err}
 		}
 	}
-	s := tenantSync{cfg: cfg, name: name, sender: sender, wh: wh, db: db}
+	s := tenantSync{cfg: cfg, name: name, sender: sender, wh: wh, views: views}
 	var out []SyncResult
 	for _, ref := range refs {
 		out = append(out, s.one(ctx, ref))
 	}
-	db.Close()
+	views.close()
 	debug.FreeOSMemory() // the syncs' memory back before the rebuild reads the commit log again
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
 		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
@@ -98,23 +104,41 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 // which needs little memory, and one thread keeps DuckDB's own buffers small (its memory grows with its threads).
 const syncDuckDB = "SET memory_limit = '128MB'; SET threads = 1; SET enable_external_file_cache = false"
 
-// openSyncViews opens the warehouse locked (release unlocks and closes it), with its DuckDB views (the caller
-// closes db: before the views' rebuild, so that two DuckDB databases are never open at once).
-func openSyncViews(ctx context.Context, cfg SyncConfig) (wh *warehouse.Warehouse, db *sql.DB, release func(), err error) {
-	wh, release, err = openLocked(ctx, cfg.Warehouse, cfg.Logger)
-	if err != nil {
-		return nil, nil, nil, err
+// syncViews are the warehouse's DuckDB views, open only while a sync reads them: a tenant's rows are exported
+// (newMartRows) and the views closed before they are sent, so that DuckDB's memory (about 70 MB after exporting
+// 100,000 people) is handed back before the sending and the commit of what was sent, and two DuckDB databases
+// (the views' rebuild opens another) are never open at once.
+type syncViews struct {
+	root string
+	db   *sql.DB
+}
+
+// open opens the views, or returns those open.
+func (v *syncViews) open(ctx context.Context) (*sql.DB, error) {
+	if v.db != nil {
+		return v.db, nil
 	}
-	if db, err = catalog.Open(wh.Root()); err != nil {
-		release()
-		return nil, nil, nil, fmt.Errorf("%w: run `seatlake run` first", err)
+	db, err := catalog.Open(v.root)
+	if err != nil {
+		return nil, fmt.Errorf("%w: run `seatlake run` first", err)
 	}
 	if _, err := db.ExecContext(ctx, syncDuckDB); err != nil {
 		db.Close()
-		release()
-		return nil, nil, nil, fmt.Errorf("setting DuckDB's memory limit: %w", err)
+		return nil, fmt.Errorf("setting DuckDB's memory limit: %w", err)
 	}
-	return wh, db, release, nil
+	v.db = db
+	return db, nil
+}
+
+// close closes the views and hands the memory of DuckDB and of what was read back to the OS; closing closed views
+// does nothing.
+func (v *syncViews) close() {
+	if v.db == nil {
+		return
+	}
+	v.db.Close()
+	v.db = nil
+	debug.FreeOSMemory()
 }
 
 // syncRefs are the tenants to sync: cfg's, or every tenant with marts, named as the config file or their latest
@@ -147,7 +171,7 @@ type tenantSync struct {
 	name   string // syncs.target
 	sender target.Sender
 	wh     *warehouse.Warehouse
-	db     *sql.DB
+	views  *syncViews
 }
 
 // sentKey is the state key of what the target's last successful sync sent (per selector, each object's identity
@@ -172,18 +196,9 @@ func (s tenantSync) one(ctx context.Context, ref TenantRef) SyncResult {
 // and remembers what was sent.
 func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, res *SyncResult) error {
 	t := res.TenantID
-	var status string
-	err := s.db.QueryRowContext(ctx, "SELECT status FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1", t).Scan(&status)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("reading the latest run: %w", err)
-	}
-	if status != StatusSucceeded && !s.cfg.AllowPartial {
-		return fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
-	}
-	// What the last sync sent, read first: reading the commit log is the sync's largest allocation, and the memory it
-	// took goes back to the OS before DuckDB reads the marts.
+	// What the last sync sent, read first, and the memory its reading took handed back before DuckDB opens.
 	var prev sentPrints
-	if raw, ok, err := s.wh.State(t, s.sentKey()); err == nil && ok {
+	if raw, ok, err := s.wh.StateContext(ctx, t, s.sentKey()); err == nil && ok {
 		prev = readPrints(raw)
 	}
 	debug.FreeOSMemory()
@@ -192,7 +207,7 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 		return fmt.Errorf("reading the marts: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	rows, err := newMartRows(ctx, s.db, t, dir)
+	rows, err := s.export(ctx, t, dir)
 	if err != nil {
 		return err
 	}
@@ -238,8 +253,27 @@ func (s tenantSync) send(ctx context.Context, start time.Time, ref TenantRef, re
 		return fmt.Errorf("the target took every row, but what was sent could not be fingerprinted for the next sync's diff: %w", perr)
 	}
 	res.Sent, res.Status = r.Sent, "succeeded"
-	debug.FreeOSMemory() // the sending's garbage, before the commit reads the commit log
+	debug.FreeOSMemory() // the sending's garbage handed back before what was sent is committed
 	return s.remember(ctx, res.SyncID, t, start, now)
+}
+
+// export checks that the tenant's latest run was complete (unless partial runs are allowed) and exports its rows
+// into dir, then closes the views: the rows are read from dir as they are sent.
+func (s tenantSync) export(ctx context.Context, tenant, dir string) (*martRows, error) {
+	defer s.views.close()
+	db, err := s.views.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var status string
+	err = db.QueryRowContext(ctx, "SELECT status FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1", tenant).Scan(&status)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("reading the latest run: %w", err)
+	}
+	if status != StatusSucceeded && !s.cfg.AllowPartial {
+		return nil, fmt.Errorf("%w (status %q): sync after a complete run, or pass --allow-partial", ErrNotComplete, status)
+	}
+	return newMartRows(ctx, db, tenant, dir)
 }
 
 // env is what one Send gets: the tenant, and its note kept beside the syncs.
@@ -338,24 +372,30 @@ func valueHash(v any) uint64 {
 // commit log, which every reader of the warehouse reads, holds one such state per sync.
 const printsFormat = "fnv64a-pairs"
 
-// encode is the state's compact form.
+// encode is the state's compact form, written into one buffer: the state is megabytes (16 bytes an object), and
+// each copy of it is one more while the sync commits it.
 func (p sentPrints) encode() []byte {
-	out := map[string]string{"format": printsFormat}
-	for sel, objs := range p {
-		keys := make([]uint64, 0, len(objs))
-		for k := range objs {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b := make([]byte, 0, 16*len(keys))
-		for _, k := range keys {
-			b = binary.BigEndian.AppendUint64(b, k)
-			b = binary.BigEndian.AppendUint64(b, objs[k])
-		}
-		out[sel] = base64.StdEncoding.EncodeToString(b)
+	sels := slices.Sorted(maps.Keys(p))
+	size := len(`{"format":"` + printsFormat + `"}`)
+	for _, sel := range sels {
+		size += len(`,"":""`) + len(sel) + base64.StdEncoding.EncodedLen(16*len(p[sel]))
 	}
-	raw, _ := json.Marshal(out)
-	return raw
+	out := make([]byte, 0, size)
+	out = append(out, `{"format":"`+printsFormat+`"`...)
+	var bin []byte
+	for _, sel := range sels {
+		objs := p[sel]
+		keys := slices.Sorted(maps.Keys(objs))
+		bin = bin[:0]
+		for _, k := range keys {
+			bin = binary.BigEndian.AppendUint64(bin, k)
+			bin = binary.BigEndian.AppendUint64(bin, objs[k])
+		}
+		out = append(out, `,"`+sel+`":"`...) // selectors are plain names
+		out = base64.StdEncoding.AppendEncode(out, bin)
+		out = append(out, '"')
+	}
+	return append(out, '}')
 }
 
 // readPrints reads a state in the compact form, or in the earlier one (per selector, each object's identity and the

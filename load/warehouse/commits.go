@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,16 +28,17 @@ import (
 var CommitsTable = table.New("seatlake_commits", table.Log, "",
 	"seatlake's commit log: one row per committed transaction (a run's raw tables, its marts, a sync's state, a batch of business events), with the snapshot id of every table it committed and the state it carried. seatlake's readers read each tenant's tables at the snapshots of its last committed transactions.",
 	table.Column{Name: "snapshots_json", Type: arrow.BinaryTypes.String, Doc: `the snapshot id of each table the transaction committed, e.g. {"graph_users": 4242}`},
-	table.Column{Name: "state_json", Type: arrow.BinaryTypes.String, Doc: "the state (watermarks) the transaction committed, by stream"},
+	// No dictionary and no min/max statistics: a state is unique to its row, and a sync's is megabytes, each
+	// statistic one more copy of it while the row is written.
+	table.Column{Name: "state_json", Type: arrow.BinaryTypes.String, HighCardinality: true, Doc: "the state (watermarks) the transaction committed, by stream"},
 	table.Column{Name: "commit_retries", Type: arrow.PrimitiveTypes.Int64, Doc: "commit attempts past the first (concurrent commits, unknown outcomes checked)"},
 )
 
-// commitRow is one row of the commit log.
+// commitRow is one row of the commit log, without its state (StateContext reads that).
 type commitRow struct {
 	Tenant, RunID string
 	At            int64 // microseconds
 	Snapshots     map[string]int64
-	State         map[string]string
 }
 
 // recordCommit appends a transaction's row to the commit log: its commit point.
@@ -55,7 +57,9 @@ func (w *Warehouse) recordCommit(ctx context.Context, tenantID, runID string, sn
 	b.Field(1).(*array.StringBuilder).Append(runID)
 	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Now().UnixMicro()))
 	b.Field(3).(*array.StringBuilder).Append(string(snaps))
-	b.Field(4).(*array.StringBuilder).Append(string(st))
+	sb := b.Field(4).(*array.StringBuilder)
+	sb.ReserveData(len(st))     // one buffer of its size, not doublings up to it
+	sb.BinaryBuilder.Append(st) // the JSON as it is, not copied into a string first
 	b.Field(5).(*array.Int64Builder).Append(int64(retries))
 	rec := b.NewRecordBatch()
 	defer rec.Release()
@@ -65,60 +69,90 @@ func (w *Warehouse) recordCommit(ctx context.Context, tenantID, runID string, sn
 	return w.appendLog(ctx, CommitsTable, tenantID, runID, rec, iceberg.Properties{propRunID: runID, propTenantID: tenantID})
 }
 
-// commitRows reads the commit log's rows of tenantID (every tenant's when empty), oldest first.
-func (w *Warehouse) commitRows(ctx context.Context, tenantID string) ([]commitRow, error) {
+// commitCols are the columns of one batch of the commit log that a read selected (nil when not selected).
+type commitCols struct {
+	tenants, runs, snaps, states *array.String
+	ats                          *array.Timestamp
+}
+
+// eachCommit reads the commit log's rows of tenantID (every tenant's when empty) a batch at a time, in no
+// particular order, handing f each row; f must not keep the batch's values (Retain what it keeps). Of the JSON
+// columns, only the state or only the snapshots are read: a sync's state is megabytes in each of its rows, and
+// readers of the snapshots never read it. Reading the states, one file at a time.
+func (w *Warehouse) eachCommit(ctx context.Context, tenantID string, state bool, f func(c commitCols, i int) error) error {
 	it, err := w.cat.LoadTable(ctx, ident(CommitsTable.Name))
 	if errors.Is(err, catalog.ErrNoSuchTable) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading the commit log: %w", err)
+		return fmt.Errorf("loading the commit log: %w", err)
 	}
 	if it.CurrentSnapshot() == nil {
-		return nil, nil
+		return nil
 	}
-	opts := []itable.ScanOption{itable.WithSelectedFields("tenant_id", "run_id", "extracted_at", "snapshots_json", "state_json")}
+	opts := []itable.ScanOption{itable.WithSelectedFields("tenant_id", "run_id", "extracted_at", "snapshots_json")}
+	if state {
+		opts = []itable.ScanOption{itable.WithSelectedFields("tenant_id", "run_id", "extracted_at", "state_json"), itable.WithMaxConcurrency(1)}
+	}
 	if tenantID != "" {
 		opts = append(opts, itable.WithRowFilter(iceberg.EqualTo(iceberg.Reference(table.TenantID.Name), tenantID)))
 	}
 	_, recs, err := it.Scan(opts...).ToArrowRecords(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the commit log: %w", err)
+		return fmt.Errorf("reading the commit log: %w", err)
 	}
-	var rows []commitRow
 	for rec, err := range recs {
 		if err != nil {
-			return nil, fmt.Errorf("reading the commit log: %w", err)
+			return fmt.Errorf("reading the commit log: %w", err)
 		}
-		col := func(name string) arrow.Array {
-			idx := rec.Schema().FieldIndices(name)
-			if len(idx) == 0 {
-				return nil
-			}
-			return rec.Column(idx[0])
-		}
-		tenants, _ := col("tenant_id").(*array.String)
-		runs, _ := col("run_id").(*array.String)
-		ats, _ := col("extracted_at").(*array.Timestamp)
-		snaps, _ := col("snapshots_json").(*array.String)
-		states, _ := col("state_json").(*array.String)
-		if tenants == nil || runs == nil || ats == nil || snaps == nil || states == nil {
-			rec.Release()
-			return nil, fmt.Errorf("reading the commit log: unexpected columns %s", rec.Schema())
-		}
-		for i := range int(rec.NumRows()) {
-			r := commitRow{Tenant: tenants.Value(i), RunID: runs.Value(i), At: int64(ats.Value(i))}
-			if err := json.Unmarshal([]byte(snaps.Value(i)), &r.Snapshots); err != nil {
-				rec.Release()
-				return nil, fmt.Errorf("reading the commit log: run %s: %w", r.RunID, err)
-			}
-			if err := json.Unmarshal([]byte(states.Value(i)), &r.State); err != nil {
-				rec.Release()
-				return nil, fmt.Errorf("reading the commit log: run %s: %w", r.RunID, err)
-			}
-			rows = append(rows, r)
-		}
+		err := eachCommitRow(rec, state, f)
 		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachCommitRow hands f each row of one batch of the commit log.
+func eachCommitRow(rec arrow.RecordBatch, state bool, f func(c commitCols, i int) error) error {
+	col := func(name string) arrow.Array {
+		idx := rec.Schema().FieldIndices(name)
+		if len(idx) == 0 {
+			return nil
+		}
+		return rec.Column(idx[0])
+	}
+	var c commitCols
+	c.tenants, _ = col("tenant_id").(*array.String)
+	c.runs, _ = col("run_id").(*array.String)
+	c.ats, _ = col("extracted_at").(*array.Timestamp)
+	c.snaps, _ = col("snapshots_json").(*array.String)
+	c.states, _ = col("state_json").(*array.String)
+	if c.tenants == nil || c.runs == nil || c.ats == nil || (!state && c.snaps == nil) || (state && c.states == nil) {
+		return fmt.Errorf("reading the commit log: unexpected columns %s", rec.Schema())
+	}
+	for i := range int(rec.NumRows()) {
+		if err := f(c, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitRows reads the commit log's rows of tenantID (every tenant's when empty), oldest first.
+func (w *Warehouse) commitRows(ctx context.Context, tenantID string) ([]commitRow, error) {
+	var rows []commitRow
+	err := w.eachCommit(ctx, tenantID, false, func(c commitCols, i int) error {
+		r := commitRow{Tenant: c.tenants.Value(i), RunID: c.runs.Value(i), At: int64(c.ats.Value(i))}
+		if err := json.Unmarshal([]byte(c.snaps.Value(i)), &r.Snapshots); err != nil {
+			return fmt.Errorf("reading the commit log: run %s: %w", r.RunID, err)
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortStableFunc(rows, func(a, b commitRow) int { return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.RunID, b.RunID)) })
 	return rows, nil
@@ -134,7 +168,8 @@ func (w *Warehouse) State(tenantID, stream string) (value []byte, ok bool, err e
 
 // StateContext returns a stream's committed state: the value of the tenant's last committed transaction that
 // carried the stream (the commit log's row, so a transaction killed before its row never moves it); ok is false
-// when none ever did.
+// when none ever did. It holds one batch of the commit log and the newest value found so far, never every state
+// the tenant's transactions committed (a sync's is megabytes, and every sync commits one).
 func (w *Warehouse) StateContext(ctx context.Context, tenantID, stream string) (value []byte, ok bool, err error) {
 	if err := checkName("tenant id", tenantID); err != nil {
 		return nil, false, err
@@ -142,16 +177,56 @@ func (w *Warehouse) StateContext(ctx context.Context, tenantID, stream string) (
 	if err := checkName("stream", stream); err != nil {
 		return nil, false, err
 	}
-	rows, err := w.commitRows(ctx, tenantID)
-	if err != nil {
-		return nil, false, fmt.Errorf("reading state %s: %w", stream, err)
+	// The newest row that may carry the stream (its state holds the stream's name as JSON writes a key), as the
+	// commit log's order (commit time, then run id) has it; of rows equal in both, the one read last, as a stable
+	// sort of the rows would leave it. Its column is kept, not copied, and decoded once: when its name was no key
+	// there, the rows are read again without it.
+	k, _ := json.Marshal(stream) // as recordCommit's json.Marshal writes it as a key
+	key := string(k)
+	type found struct {
+		at  int64
+		run string
+		col *array.String
+		i   int
 	}
-	for i := len(rows) - 1; i >= 0; i-- {
-		if v, ok := rows[i].State[stream]; ok {
+	var skip []found // rows whose state holds the name, not as a key
+	for {
+		var best *found
+		err := w.eachCommit(ctx, tenantID, true, func(c commitCols, i int) error {
+			at, run := int64(c.ats.Value(i)), c.runs.Value(i)
+			if best != nil && cmp.Or(cmp.Compare(at, best.at), cmp.Compare(run, best.run)) < 0 {
+				return nil
+			}
+			if !strings.Contains(c.states.Value(i), key) || slices.ContainsFunc(skip, func(f found) bool { return f.at == at && f.run == run }) {
+				return nil
+			}
+			if best != nil {
+				best.col.Release()
+			}
+			c.states.Retain()
+			best = &found{at: at, run: strings.Clone(run), col: c.states, i: i}
+			return nil
+		})
+		if err != nil {
+			if best != nil {
+				best.col.Release()
+			}
+			return nil, false, fmt.Errorf("reading state %s: %w", stream, err)
+		}
+		if best == nil {
+			return nil, false, nil
+		}
+		var st map[string]string
+		err = json.Unmarshal([]byte(best.col.Value(best.i)), &st)
+		best.col.Release()
+		if err != nil {
+			return nil, false, fmt.Errorf("reading state %s: run %s: %w", stream, best.run, err)
+		}
+		if v, ok := st[stream]; ok {
 			return []byte(v), true, nil
 		}
+		skip = append(skip, *best)
 	}
-	return nil, false, nil
 }
 
 // ReadSet is what seatlake's readers (the DuckDB views, the marts, report, sync, reclaim) read: for each table, for

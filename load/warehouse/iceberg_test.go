@@ -708,3 +708,40 @@ func TestDeclarationGainsAColumn(t *testing.T) {
 		t.Errorf("rows %s", s)
 	}
 }
+
+// A stream's state is the newest value committed for it, whatever else the tenant's later transactions carried:
+// a name that is part of another's, in another stream's value, or one JSON escapes.
+func TestStateIsTheNewestValueOfItsStream(t *testing.T) {
+	w, mem := testWarehouse(t, Config{})
+	ctx := context.Background()
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB, as a sync's sent state is megabytes
+	for i, st := range []map[string]string{
+		{"sent": "s1", "sent_x": "x1", `a<b&"c`: "e1"},
+		{"sent": big + "2"},
+		{"other": `{"sent":"not this"}`, "sent_x": "x3"},
+		{`a<b&"c`: "e4", "sentinel": "n4"},
+		{"quoted": `x"sent`}, // "sent" in its JSON, not as a key
+	} {
+		commit(t, w, fmt.Sprintf("r%d", i+1), WriterOptions{Allocator: mem}, nil, st)
+	}
+	if err := writeAs(t, w, "r5", "t2", day, WriterOptions{Allocator: mem}, nil, map[string]string{"sent": "another tenant's"}).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stream, want string
+		ok           bool
+	}{
+		{"sent", big + "2", true},
+		{"sent_x", "x3", true},
+		{`a<b&"c`, "e4", true},
+		{"other", `{"sent":"not this"}`, true},
+		{"sentinel", "n4", true},
+		{"quoted", `x"sent`, true},
+		{"sen", "", false},
+	} {
+		v, ok, err := w.StateContext(ctx, "t1", c.stream)
+		if err != nil || ok != c.ok || string(v) != c.want {
+			t.Errorf("state %s = %.20q (%d bytes) %v %v, want %.20q (%d bytes) %v", c.stream, v, len(v), ok, err, c.want, len(c.want), c.ok)
+		}
+	}
+}
