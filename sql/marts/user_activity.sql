@@ -1,7 +1,7 @@
 -- user_activity: per Entra user and product the user holds a SKU of, the last activity, the evidence that gave it and that evidence's known lag, with the newest
 -- date of each evidence kind beside it so a reader can check the choice.
 -- $1 is the tenant id. rule_* and run_params are the rules and the as-of date, loaded by transform/ for this run;
--- mart_identities is this run's identities mart.
+-- mart_identities is this run's identities mart, signin_summary the sign-in log read once for the marts.
 -- Evidence kinds (a product uses the kinds it lists in the rules):
 --   signin_log        successful (error_code 0) sign-ins to one of the product's resources
 --   dataverse         Dataverse audits (access 64/65, changes 1/2/3) of the user's accounts in any environment
@@ -18,18 +18,11 @@ held AS (
     JOIN rule_skus s ON s.sku_part_number = k.sku_part_number
     WHERE l.tenant_id = $1
 ),
-signin_by_resource AS (
-    -- Event tables are read through their _history views: a maximum or minimum does not change with the copies
-    -- overlapping runs store, and skipping the views' de-duplication keeps a 10M-row log cheap.
-    SELECT user_id, resource_id, max(created_at) AS at, arg_max(app_display_name, created_at) AS app
-    FROM graph_signins_history
-    WHERE tenant_id = $1 AND error_code = 0 AND user_id IS NOT NULL
-      AND resource_id IN (SELECT resource_id FROM rule_product_resources)
-    GROUP BY ALL
-),
 signin AS (
-    SELECT s.user_id, r.product_id, max(s.at) AS at, arg_max(s.app, s.at) AS app
-    FROM signin_by_resource s JOIN rule_product_resources r ON r.resource_id = s.resource_id
+    -- the sign-in log's summary (signin_summary: successful sign-ins per user and product resource)
+    SELECT s.user_id, r.product_id, max(s.last_at) AS at, arg_max(s.app, s.last_at) AS app
+    FROM signin_summary s JOIN rule_product_resources r ON r.resource_id = s.resource_id
+    WHERE s.user_id IS NOT NULL
     GROUP BY ALL
 ),
 dv_acct AS (
@@ -57,7 +50,9 @@ report AS (
     FROM graph_usage_report WHERE tenant_id = $1 AND NOT name_concealed
 ),
 horizon AS (
-    SELECT (SELECT min(created_at) FROM graph_signins_history WHERE tenant_id = $1) AS signin_from,
+    -- Event tables are read through their _history views: a minimum does not change with the copies overlapping
+    -- runs store, and skipping the views' de-duplication keeps a large log cheap.
+    SELECT (SELECT min(first_at) FROM signin_summary) AS signin_from,
            (SELECT min(createdon) FROM dataverse_audits_history WHERE tenant_id = $1) AS dataverse_from
 ),
 evidence AS (
