@@ -150,7 +150,8 @@ type step struct {
 }
 
 // steps are the marts' queries in order: each may read those before it.
-var steps = []step{{mart: Identities}, {shared: "finops_required"}, {shared: "signin_summary"}, {mart: UserActivity}, {mart: LicenseUsage},
+var steps = []step{{mart: Identities}, {shared: "finops_required"}, {shared: "signin_summary"},
+	{shared: "audit_summary"}, {mart: UserActivity}, {mart: LicenseUsage},
 	{mart: LicensePosition}, {mart: Findings}}
 
 // Marts lists the marts in the order they are computed.

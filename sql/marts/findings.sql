@@ -1,7 +1,7 @@
 -- findings: anonymization and data-quality findings, each with a severity (high, medium, low), the environment it is
 -- about (null for the tenant), how many things it counts, what was seen and what to do. A finding not listed did
--- not occur. $1 is the tenant id; run_missing lists what this run could not fetch; signin_summary is the sign-in log
--- read once for the marts.
+-- not occur. $1 is the tenant id; run_missing lists what this run could not fetch; signin_summary and audit_summary
+-- are the sign-in and audit logs read once for the marts.
 WITH f AS (
     SELECT 'report_names_concealed' AS code, 'medium' AS severity, NULL AS environment_url, 1 AS n,
            'Microsoft 365 usage reports conceal user names (displayConcealedNames = true): report rows join to nobody, so Microsoft 365 licenses of users not proved active by sign-ins are review_only' AS detail,
@@ -33,7 +33,7 @@ WITH f AS (
            'find out who uses these accounts; disable the ones that belong to people who left'
     FROM (
         SELECT a.environment_url, i.account_id, coalesce(i.account_name, i.account_id) AS account_name
-        FROM (SELECT DISTINCT environment_url, user_id FROM dataverse_audits_history WHERE tenant_id = $1) a
+        FROM (SELECT environment_url, user_id FROM audit_summary) a
         JOIN mart_identities i ON i.source = 'dataverse' AND i.environment_url = a.environment_url AND i.account_id = a.user_id
         WHERE i.entra_user_id IS NULL AND i.unmatched_reason NOT IN ('application_user', 'built_in')
         UNION ALL
