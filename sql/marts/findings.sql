@@ -1,6 +1,7 @@
 -- findings: anonymization and data-quality findings, each with a severity (high, medium, low), the environment it is
 -- about (null for the tenant), how many things it counts, what was seen and what to do. A finding not listed did
--- not occur. $1 is the tenant id; run_missing lists what this run could not fetch.
+-- not occur. $1 is the tenant id; run_missing lists what this run could not fetch; signin_summary and audit_summary
+-- are the sign-in and audit logs read once for the marts.
 WITH f AS (
     SELECT 'report_names_concealed' AS code, 'medium' AS severity, NULL AS environment_url, 1 AS n,
            'Microsoft 365 usage reports conceal user names (displayConcealedNames = true): report rows join to nobody, so Microsoft 365 licenses of users not proved active by sign-ins are review_only' AS detail,
@@ -32,17 +33,17 @@ WITH f AS (
            'find out who uses these accounts; disable the ones that belong to people who left'
     FROM (
         SELECT a.environment_url, i.account_id, coalesce(i.account_name, i.account_id) AS account_name
-        FROM (SELECT DISTINCT environment_url, user_id FROM dataverse_audits_history WHERE tenant_id = $1) a
+        FROM (SELECT environment_url, user_id FROM audit_summary) a
         JOIN mart_identities i ON i.source = 'dataverse' AND i.environment_url = a.environment_url AND i.account_id = a.user_id
         WHERE i.entra_user_id IS NULL AND i.unmatched_reason NOT IN ('application_user', 'built_in')
         UNION ALL
-        -- the users off the roster first (user ids alone), then the names of their sign-ins only: decoding every name of
-        -- a 10M-row log cost more than reading the ids twice
+        -- the users off the roster first (their ids from the log's summary, signin_summary), then the names of their
+        -- sign-ins only: decoding every name of a 10M-row log costs more than the few sign-ins read again
         SELECT NULL, s.user_id, coalesce(s.upn, s.user_id)
         FROM (SELECT user_id, any_value(user_principal_name) AS upn FROM graph_signins_history
               WHERE tenant_id = $1 AND user_id IN (
-                  SELECT DISTINCT user_id FROM graph_signins_history
-                  WHERE tenant_id = $1 AND user_id IS NOT NULL AND user_id NOT IN (SELECT id FROM graph_users WHERE tenant_id = $1))
+                  SELECT DISTINCT user_id FROM signin_summary
+                  WHERE user_id IS NOT NULL AND user_id NOT IN (SELECT id FROM graph_users WHERE tenant_id = $1))
               GROUP BY user_id) s
     ) GROUP BY environment_url
     UNION ALL

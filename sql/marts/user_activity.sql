@@ -1,7 +1,8 @@
 -- user_activity: per Entra user and product the user holds a SKU of, the last activity, the evidence that gave it and that evidence's known lag, with the newest
 -- date of each evidence kind beside it so a reader can check the choice.
 -- $1 is the tenant id. rule_* and run_params are the rules and the as-of date, loaded by transform/ for this run;
--- mart_identities is this run's identities mart.
+-- mart_identities is this run's identities mart, signin_summary and audit_summary the sign-in and audit logs read
+-- once for the marts.
 -- Evidence kinds (a product uses the kinds it lists in the rules):
 --   signin_log        successful (error_code 0) sign-ins to one of the product's resources
 --   dataverse         Dataverse audits (access 64/65, changes 1/2/3) of the user's accounts in any environment
@@ -18,18 +19,11 @@ held AS (
     JOIN rule_skus s ON s.sku_part_number = k.sku_part_number
     WHERE l.tenant_id = $1
 ),
-signin_by_resource AS (
-    -- Event tables are read through their _history views: a maximum or minimum does not change with the copies
-    -- overlapping runs store, and skipping the views' de-duplication keeps a 10M-row log cheap.
-    SELECT user_id, resource_id, max(created_at) AS at, arg_max(app_display_name, created_at) AS app
-    FROM graph_signins_history
-    WHERE tenant_id = $1 AND error_code = 0 AND user_id IS NOT NULL
-      AND resource_id IN (SELECT resource_id FROM rule_product_resources)
-    GROUP BY ALL
-),
 signin AS (
-    SELECT s.user_id, r.product_id, max(s.at) AS at, arg_max(s.app, s.at) AS app
-    FROM signin_by_resource s JOIN rule_product_resources r ON r.resource_id = s.resource_id
+    -- the sign-in log's summary (signin_summary: successful sign-ins per user and product resource)
+    SELECT s.user_id, r.product_id, max(s.last_at) AS at, arg_max(s.app, s.last_at) AS app
+    FROM signin_summary s JOIN rule_product_resources r ON r.resource_id = s.resource_id
+    WHERE s.user_id IS NOT NULL
     GROUP BY ALL
 ),
 dv_acct AS (
@@ -37,16 +31,16 @@ dv_acct AS (
     WHERE source = 'dataverse' AND entra_user_id IS NOT NULL
 ),
 dv AS (
+    -- the audit log's summary (audit_summary: per environment and account)
     SELECT i.entra_user_id AS user_id,
-           max(a.createdon) AS at,
-           arg_max(CASE WHEN a.action IN (64, 65) THEN 'Dataverse user access in ' ELSE 'Dataverse change to ' || coalesce(a.object_type, 'a record') || ' in ' END
-                   || regexp_extract(a.environment_url, '^https?://([^/]+)', 1), a.createdon) AS detail,
-           max(a.createdon) FILTER (WHERE a.action IN (64, 65)) AS access_at,
-           max(a.createdon) FILTER (WHERE a.action IN (1, 2, 3)) AS change_at,
+           max(a.at) AS at,
+           arg_max(a.detail, a.at) AS detail,
+           max(a.access_at) AS access_at,
+           max(a.change_at) AS change_at,
            count(DISTINCT a.environment_url) AS environments
-    FROM dataverse_audits_history a
+    FROM audit_summary a
     JOIN dv_acct i ON i.environment_url = a.environment_url AND i.account_id = a.user_id
-    WHERE a.tenant_id = $1 AND a.action IN (1, 2, 3, 64, 65)
+    WHERE a.at IS NOT NULL
     GROUP BY 1
 ),
 report AS (
@@ -57,8 +51,8 @@ report AS (
     FROM graph_usage_report WHERE tenant_id = $1 AND NOT name_concealed
 ),
 horizon AS (
-    SELECT (SELECT min(created_at) FROM graph_signins_history WHERE tenant_id = $1) AS signin_from,
-           (SELECT min(createdon) FROM dataverse_audits_history WHERE tenant_id = $1) AS dataverse_from
+    SELECT (SELECT min(first_at) FROM signin_summary) AS signin_from,
+           (SELECT min(first_at) FROM audit_summary) AS dataverse_from
 ),
 evidence AS (
     SELECT p.user_id, p.product_id, u.user_principal_name,
