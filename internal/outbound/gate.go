@@ -69,15 +69,7 @@ func (g *Gate) throttled(start time.Time, retryAfter time.Duration) {
 		g.until = until
 	}
 	if retryAfter > 0 {
-		// Retry-After carries whole seconds, rounded up by the service: the slot frees within the last second
-		// before it. Taking its end made every estimate slow by up to a second's worth (at 5 requests a second,
-		// spacing at 1.2-1.6x the limit), which the slow relaxing below then kept for the rest of the run; the
-		// middle of that second errs either way, and a 429 from an estimate too fast corrects it.
-		free := now.Add(retryAfter)
-		if retryAfter%time.Second == 0 {
-			free = free.Add(-time.Second / 2)
-		}
-		if rate, ok := learnedSpacing(g.starts, now, free); ok {
+		if rate, ok := learnedSpacing(g.starts, now, now.Add(retryAfter)); ok {
 			// The latest answer wins: a limit can loosen, and an estimate can be off (requests of another client
 			// in the same window make it high); the next 429 corrects it.
 			g.floor = min(max(g.paced, rate), maxSpacing)

@@ -149,27 +149,6 @@ func TestGateLearnsTheLimitFromRetryAfter(t *testing.T) {
 	}
 }
 
-// TestGateReadsWholeSecondsOfRetryAfterAsTheirMiddle: 5 requests a second, evenly spaced, and a sixth refused 100 ms
-// before the oldest leaves the window; Retry-After says 1 (whole seconds, rounded up). Read as freeing at its end,
-// the gate learned 380 ms between requests (1.9x the limit's 200) and kept it for the rest of the run; read as
-// freeing in the middle of that second, 280 ms.
-func TestGateReadsWholeSecondsOfRetryAfterAsTheirMiddle(t *testing.T) {
-	t0 := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
-	g := NewGate()
-	now := t0.Add(900 * time.Millisecond)
-	g.now = func() time.Time { return now }
-	for _, ms := range []int{0, 200, 400, 600, 800, 900} {
-		g.starts = append(g.starts, t0.Add(time.Duration(ms)*time.Millisecond))
-	}
-	g.throttled(now, time.Second)
-	if g.floor != 280*time.Millisecond {
-		t.Errorf("after a 429 with Retry-After: 1 the gate spaces requests %v apart; want 280ms (the limit allows 200ms)", g.floor)
-	}
-	if !g.until.Equal(now.Add(time.Second)) {
-		t.Errorf("everyone waits until %v; want the whole Retry-After, %v", g.until, now.Add(time.Second))
-	}
-}
-
 func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
 	var clock atomic.Int64
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
