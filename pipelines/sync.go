@@ -92,8 +92,7 @@ func syncTenants(ctx context.Context, cfg SyncConfig, name string, sender target
 	for _, ref := range refs {
 		out = append(out, s.one(ctx, ref))
 	}
-	views.close()
-	debug.FreeOSMemory() // the syncs' memory back before the rebuild reads the commit log again
+	debug.FreeOSMemory() // the syncs' memory back before the rebuild reads the commit log again (the views are closed: each export closes them)
 	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
 		cfg.Logger.Error("could not rebuild the DuckDB catalog", "err", err)
 	}
