@@ -223,22 +223,25 @@ func (c *Client) retry(ctx context.Context, what string, try func(context.Contex
 		again, err := try(ctx)
 		if err == nil {
 			if gate != nil {
-				gate.succeeded()
+				gate.succeeded(started)
 			}
 			return nil
+		}
+		status, retryAfter, step, retry := decide(err)
+		throttled := status == http.StatusTooManyRequests
+		if gate != nil && !throttled {
+			gate.failed(started)
 		}
 		if again {
 			continue
 		}
-		status, retryAfter, retry := decide(err)
 		if !retry || ctx.Err() != nil {
 			return unfinal(err)
 		}
-		throttled := status == http.StatusTooManyRequests
 		if throttled {
 			c.stats.Throttled.Add(1)
 			if gate != nil {
-				gate.throttled(started, retryAfter)
+				gate.throttled(started, retryAfter, step)
 			}
 		}
 		wait := retryAfter
@@ -270,16 +273,16 @@ func (c *Client) retry(ctx context.Context, what string, try func(context.Contex
 
 // decide says whether a failed attempt is worth another, and what the service answered: its status and
 // Retry-After.
-func decide(err error) (status int, retryAfter time.Duration, retry bool) {
+func decide(err error) (status int, retryAfter, step time.Duration, retry bool) {
 	var fe *finalError
 	if errors.As(err, &fe) || CertificateProblem(err) != nil { // a certificate stays untrusted however often asked
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	var he *Error
 	if errors.As(err, &he) {
-		return he.Status, he.RetryAfter, retryableStatus(he.Status)
+		return he.Status, he.RetryAfter, he.RetryAfterStep, retryableStatus(he.Status)
 	}
-	return 0, 0, true // no complete answer: a reset, a timeout, a truncated body
+	return 0, 0, 0, true // no complete answer: a reset, a timeout, a truncated body
 }
 
 func retryableStatus(status int) bool {
@@ -336,7 +339,8 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, token st
 		}
 		return nil
 	}
-	he := &Error{Status: resp.StatusCode, RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), URL: Redact(u)}
+	ra := resp.Header.Get("Retry-After")
+	he := &Error{Status: resp.StatusCode, RetryAfter: ParseRetryAfter(ra, time.Now()), RetryAfterStep: RetryAfterStep(ra), URL: Redact(u)}
 	if method != http.MethodGet {
 		he.Method = method
 	}

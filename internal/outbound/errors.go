@@ -19,8 +19,10 @@ type Error struct {
 	Code       string // the service's error code: Graph "Authorization_RequestDenied", Dataverse "0x80072322"…
 	Message    string
 	RetryAfter time.Duration
-	URL        string // without the query string
-	RequestID  string
+	// RetryAfterStep is the Retry-After's resolution (RetryAfterStep): the service rounded its wait up to it.
+	RetryAfterStep time.Duration
+	URL            string // without the query string
+	RequestID      string
 }
 
 func (e *Error) Error() string {
@@ -53,6 +55,24 @@ func unfinal(err error) error {
 		return fe.err
 	}
 	return err
+}
+
+// RetryAfterStep is the resolution of a Retry-After header, to which the service rounded its wait: a second for
+// whole seconds or an HTTP date, a tenth for "1.3", a thousandth for "2.128"; 0 when absent or unreadable.
+func RetryAfterStep(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		_, frac, _ := strings.Cut(v, ".")
+		step := time.Second
+		for range min(len(frac), 9) {
+			step /= 10
+		}
+		return step
+	}
+	if _, err := http.ParseTime(v); err == nil {
+		return time.Second
+	}
+	return 0
 }
 
 // ParseRetryAfter reads a Retry-After header: seconds (Graph sends fractions such as 2.128) or an HTTP date; 0 when

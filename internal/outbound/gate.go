@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -8,19 +9,24 @@ import (
 )
 
 // Gate is shared by the requests of one throttled API (the Graph reporting APIs allow 5 requests per 10 s per app
-// and tenant). It does two things:
+// and tenant). It does three things:
 //   - when any request is told to wait (429 + Retry-After), every request on the gate waits until then, instead of
 //     each running into the limit on its own;
-//   - it spaces request starts adaptively: each 429 doubles the spacing, each success shrinks it by 1/16, so
-//     concurrent windows settle near the service's rate with an occasional 429 rather than a storm of them;
-//   - it learns the limit from the first 429s: a service limiting n requests in any window of T seconds answers the
+//   - it spaces request starts adaptively: a 429 it cannot learn from doubles the spacing, each success shrinks it
+//     by 1/16, so concurrent windows settle near the service's rate with an occasional 429 rather than a storm;
+//   - it learns the limit from the 429s: a service limiting n requests in any window of T seconds answers the
 //     request that would be the (n+1)th with a Retry-After that ends when the oldest of the n leaves the window. The
-//     gate remembers when its recent requests started (those in flight too), takes every n consistent with that
-//     answer (the request before those n started before the window T it implies) and keeps requests at least the
-//     median of their T/n apart: the median, because a Retry-After rounded up (whole seconds, or a minimum) makes the
-//     estimates from few requests too slow. That floor relaxes by 1/512 per success, so an estimate that came out
-//     too slow (another client's requests in the same window) is corrected by a later 429 rather than slowing the
-//     rest of the run; probing, and the 429s it costs, become rare.
+//     gate remembers when its recent requests started and how each was answered, and learns from a 429 once every
+//     request started before that answer came has been answered (in a burst the service sees requests in its own
+//     order, so only the admitted ones tell n): it takes every n consistent with the answer (the admitted request
+//     before those n started before the window T it implies) and the (lower) median of their T/n;
+//   - the Retry-After is rounded up to its last digit (whole seconds for "5", tenths for "1.3"), so each answer
+//     bounds the spacing from both sides: at most the estimate, more than the estimate less that digit's step over
+//     n. Answers about the same limit narrow those bounds together, and the gate halves what is left of them by
+//     trying: it keeps the upper bound (safe) until a whole window's worth of requests has gone through, then tries
+//     the middle; a window through at the middle makes it the upper bound, a 429 there the lower one. Once the
+//     bounds are within 1% of each other the gate stays at the upper one: a probe costs a refused request and up to
+//     a step of Retry-After, more than the rest of a run gains.
 //
 // NewPacedGate also sets a floor on the spacing, for a known limit.
 type Gate struct {
@@ -31,7 +37,37 @@ type Gate struct {
 	spacing time.Duration // current adaptive spacing
 	floor   time.Duration // minimum spacing: the larger of paced and learned
 	paced   time.Duration // the known limit's spacing (NewPacedGate)
-	starts  []time.Time   // when the latest admitted requests started, oldest first (throttled ones removed)
+	starts  []gateStart   // the latest requests let through, oldest first
+	lessons []lesson      // 429s not learned from yet
+	learned learned       // what the 429s so far say about the limit
+	through int           // requests through since the floor last changed or a 429
+}
+
+// gateStart is a request the gate let through: when, and how the service answered.
+type gateStart struct {
+	at      time.Time
+	verdict verdict
+}
+
+type verdict int8
+
+const (
+	pending  verdict = iota
+	admitted         // counted against the limit
+	refused          // 429
+	failed           // another failure: the gate does not know whether it counted, and does not learn from it
+)
+
+// lesson is a 429 to learn from: the answer came at at, and the slot frees at free, rounded up to step.
+type lesson struct {
+	at, free time.Time
+	step     time.Duration
+}
+
+// learned bounds the spacing a limit of n requests per window allows: lo < T/n <= hi.
+type learned struct {
+	n      int
+	lo, hi time.Duration
 }
 
 // gateHistory is how many starts the gate keeps to learn a limit: n above this is not learned (the
@@ -53,63 +89,131 @@ func NewPacedGate(n int, per time.Duration) *Gate {
 	return g
 }
 
-// throttled records a 429 to the request that started at start: everyone waits retryAfter, and requests are
-// spaced further apart, at least as far as the limit the answer reveals.
-func (g *Gate) throttled(start time.Time, retryAfter time.Duration) {
+// answered records the answer to the request that started at start.
+func (g *Gate) answered(start time.Time, v verdict) {
+	for i := len(g.starts) - 1; i >= 0; i-- {
+		if g.starts[i].at.Equal(start) && g.starts[i].verdict == pending {
+			g.starts[i].verdict = v
+			return
+		}
+	}
+}
+
+// throttled records a 429 to the request that started at start: everyone waits retryAfter, and the gate learns
+// the limit from the answer once the requests started before it are answered too. step is the resolution of the
+// Retry-After (1 s for whole seconds): the service rounded the wait up to it.
+func (g *Gate) throttled(start time.Time, retryAfter, step time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	for i := len(g.starts) - 1; i >= 0; i-- { // a refused request did not use the budget
-		if g.starts[i].Equal(start) {
-			g.starts = append(g.starts[:i], g.starts[i+1:]...)
-			break
-		}
+	g.answered(start, refused)
+	g.through = 0
+	if l := &g.learned; l.n > 0 && g.floor < l.hi { // refused while trying below the upper bound: too fast
+		l.lo = max(l.lo, g.floor)
+		g.floor = max(l.hi, g.paced)
+		g.spacing = max(g.spacing, g.floor)
 	}
 	if until := now.Add(retryAfter); until.After(g.until) {
 		g.until = until
 	}
-	if retryAfter > 0 {
-		if rate, ok := learnedSpacing(g.starts, now, now.Add(retryAfter)); ok {
-			// The latest answer wins: a limit can loosen, and an estimate can be off (requests of another client
-			// in the same window make it high); the next 429 corrects it.
-			g.floor = min(max(g.paced, rate), maxSpacing)
-			g.spacing = max(g.spacing, g.floor)
-			return
+	if retryAfter <= 0 {
+		g.spacing = min(max(2*g.spacing, 50*time.Millisecond), maxSpacing)
+		return
+	}
+	g.lessons = append(g.lessons, lesson{at: now, free: now.Add(retryAfter), step: step})
+	g.learn()
+}
+
+// succeeded lets the spacing shrink back towards the floor, and, once a whole window's worth of requests went
+// through at the floor, tries the middle of what the 429s left open.
+func (g *Gate) succeeded(start time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.answered(start, admitted)
+	g.learn()
+	g.through++
+	if l := &g.learned; l.n > 0 && g.through > l.n {
+		l.hi = min(l.hi, max(g.floor, l.lo))
+		if l.hi-l.lo > l.hi/100 {
+			g.floor, g.through = max((l.lo+l.hi)/2, g.paced), 0
 		}
 	}
-	g.spacing = min(max(2*g.spacing, 50*time.Millisecond), maxSpacing)
+	g.spacing = max(g.spacing-g.spacing/16, g.floor)
+	if g.spacing < time.Millisecond && g.floor == 0 {
+		g.spacing = 0
+	}
+}
+
+// failed records a failure other than a 429 of the request that started at start.
+func (g *Gate) failed(start time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.answered(start, failed)
+	g.learn()
+}
+
+// learn takes the lessons whose earlier requests are all answered.
+func (g *Gate) learn() {
+	for len(g.lessons) > 0 {
+		ls := g.lessons[0]
+		var ok []time.Time // the admitted requests the service could have counted
+		for _, st := range g.starts {
+			if st.at.After(ls.at) {
+				break
+			}
+			if st.verdict == pending {
+				return
+			}
+			if st.verdict == admitted {
+				ok = append(ok, st.at)
+			}
+		}
+		g.lessons = g.lessons[1:]
+		rate, n, found := learnedSpacing(ok, ls.at, ls.free, g.learned.n)
+		if !found {
+			g.spacing = min(max(2*g.spacing, 50*time.Millisecond), maxSpacing)
+			continue
+		}
+		l := learned{n: n, lo: max(rate-ls.step/time.Duration(n), 0), hi: rate}
+		if p := g.learned; p.n == n && l.lo <= p.hi && p.lo <= l.hi { // the same limit: narrow the bounds
+			l.lo, l.hi = max(l.lo, p.lo), min(l.hi, p.hi)
+		}
+		// Otherwise the latest answer wins: a limit can change, and an estimate can be off (requests of another
+		// client in the same window make it high); the next 429 corrects it.
+		g.learned, g.through = l, 0
+		g.floor = min(max(g.paced, l.hi), maxSpacing)
+		g.spacing = max(g.spacing, g.floor)
+	}
 }
 
 // learnedSpacing finds every n for which "n requests in any window T" explains a 429 at now whose slot frees at
-// free: T = free - (the nth latest start), and the start before those n is at or before now - T, outside the
-// window. It returns the (lower) median of their T/n.
-func learnedSpacing(starts []time.Time, now, free time.Time) (time.Duration, bool) {
-	var rates []time.Duration
+// free: T = free - (the nth latest admitted start), and the admitted start before those n is at or before now - T,
+// outside the window. It returns the T/n of known when that n is among them (requests at a steady spacing fit
+// every n: a burst tells n, later answers T), else the (lower) median of their T/n, and its n.
+func learnedSpacing(starts []time.Time, now, free time.Time, known int) (time.Duration, int, bool) {
+	type estimate struct {
+		rate time.Duration
+		n    int
+	}
+	var rates []estimate
 	for n := 1; n <= len(starts); n++ {
 		window := free.Sub(starts[len(starts)-n])
 		if window <= 0 {
 			continue
 		}
 		if n == len(starts) || !starts[len(starts)-n-1].After(now.Add(-window)) {
-			rates = append(rates, window/time.Duration(n))
+			if n == known {
+				return window / time.Duration(n), n, true
+			}
+			rates = append(rates, estimate{window / time.Duration(n), n})
 		}
 	}
 	if len(rates) == 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	slices.Sort(rates)
-	return rates[(len(rates)-1)/2], true
-}
-
-// succeeded lets the spacing shrink back towards the floor, and a learned floor towards the paced one.
-func (g *Gate) succeeded() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.floor = max(g.floor-g.floor/512, g.paced)
-	g.spacing = max(g.spacing-g.spacing/16, g.floor)
-	if g.spacing < time.Millisecond && g.floor == 0 {
-		g.spacing = 0
-	}
+	slices.SortFunc(rates, func(a, b estimate) int { return cmp.Compare(a.rate, b.rate) })
+	m := rates[(len(rates)-1)/2]
+	return m.rate, m.n, true
 }
 
 // wait blocks until the gate lets one request start and returns how long it waited and when the request starts.
@@ -144,7 +248,7 @@ func (g *Gate) wait(ctx context.Context, sleep func(context.Context, time.Durati
 		if len(g.starts) == gateHistory {
 			g.starts = append(g.starts[:0], g.starts[1:]...)
 		}
-		g.starts = append(g.starts, start)
+		g.starts = append(g.starts, gateStart{at: start})
 		g.mu.Unlock()
 		return total, start, nil
 	}

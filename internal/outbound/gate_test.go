@@ -125,7 +125,7 @@ func TestGateLearnsTheLimitFromRetryAfter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := learnedSpacing(tc.starts, t0.Add(time.Duration(tc.now)*time.Millisecond), t0.Add(time.Duration(tc.free)*time.Millisecond))
+			got, _, ok := learnedSpacing(tc.starts, t0.Add(time.Duration(tc.now)*time.Millisecond), t0.Add(time.Duration(tc.free)*time.Millisecond), 0)
 			if ok != tc.ok || got != tc.want {
 				t.Errorf("learnedSpacing = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
 			}
@@ -135,17 +135,64 @@ func TestGateLearnsTheLimitFromRetryAfter(t *testing.T) {
 	g := NewGate()
 	now := t0
 	g.now = func() time.Time { return now }
-	g.starts = at(0, 1, 2, 3, 4, 10) // the sixth is refused
+	for i, st := range at(0, 1, 2, 3, 4, 10) { // the sixth is refused
+		g.starts = append(g.starts, gateStart{at: st, verdict: admitted})
+		if i == 5 {
+			g.starts[i].verdict = pending
+		}
+	}
 	now = t0.Add(10 * time.Millisecond)
-	g.throttled(now, 990*time.Millisecond)
+	g.throttled(t0.Add(10*time.Millisecond), 990*time.Millisecond, time.Millisecond)
 	if g.spacing != 200*time.Millisecond || g.floor != 200*time.Millisecond {
 		t.Errorf("after the 429: spacing %v, floor %v; want 200ms", g.spacing, g.floor)
 	}
 	for range 10 {
-		g.succeeded()
+		g.succeeded(time.Time{})
 	}
-	if g.spacing < 180*time.Millisecond || g.spacing >= 200*time.Millisecond {
-		t.Errorf("after 10 successes the spacing is %v: want it a little under 200ms, not back to 0", g.spacing)
+	// A Retry-After in thousandths leaves the limit known within 0.2 ms: nothing to try.
+	if g.spacing != 200*time.Millisecond {
+		t.Errorf("after 10 successes the spacing is %v: want it kept at 200ms", g.spacing)
+	}
+}
+
+// TestGateNarrowsARoundedLimit: a service allowing 5 requests in any 985 ms (197 ms apart) answers Retry-After in
+// tenths, so the first 429 leaves the spacing known only within 20 ms; the gate keeps the upper bound for a
+// window's worth of requests, then tries the middle (a 429 there raises the lower bound, a window through it lowers
+// the upper one), until the bounds are within 1% and it stays at the upper one, with few 429s on the way.
+func TestGateNarrowsARoundedLimit(t *testing.T) {
+	const window, n = 985 * time.Millisecond, 5
+	var clock atomic.Int64
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	g := NewGate()
+	g.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
+	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	var admitted []time.Time
+	refused := 0
+	for range 150 {
+		_, start, _ := g.wait(context.Background(), sleep)
+		in := 0
+		for _, a := range admitted {
+			if a.After(start.Add(-window)) {
+				in++
+			}
+		}
+		if in < n {
+			admitted = append(admitted, start)
+			g.succeeded(start)
+			continue
+		}
+		refused++
+		wait := admitted[len(admitted)-n].Add(window).Sub(start)
+		tenths := (wait + 100*time.Millisecond - 1) / (100 * time.Millisecond) * (100 * time.Millisecond)
+		g.throttled(start, tenths, 100*time.Millisecond)
+	}
+	limit := window / n
+	t.Logf("settled at %v (bounds %+v), %d refused", g.floor, g.learned, refused)
+	if g.floor < limit || g.floor > limit+limit/50 {
+		t.Errorf("the gate settled at %v for a limit of %v apart (bounds %+v)", g.floor, limit, g.learned)
+	}
+	if refused > 6 {
+		t.Errorf("%d of 150 requests refused: want at most the first burst's and a few tries", refused)
 	}
 }
 
@@ -155,10 +202,11 @@ func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
 	g := NewGate()
 	g.now = func() time.Time { return base.Add(time.Duration(clock.Load())) }
 	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
-	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {
-		t.Fatalf("an idle gate made a request wait %v", d)
+	d0, first, _ := g.wait(context.Background(), sleep)
+	if d0 != 0 {
+		t.Fatalf("an idle gate made a request wait %v", d0)
 	}
-	g.throttled(time.Time{}, 3*time.Second)
+	g.throttled(first, 3*time.Second, time.Second)
 	d, _, _ := g.wait(context.Background(), sleep)
 	if d != 3*time.Second {
 		t.Errorf("after a 429 with Retry-After 3s the next request waited %v", d)
@@ -169,7 +217,7 @@ func TestGatePausesEveryoneOnRetryAfter(t *testing.T) {
 		t.Errorf("the request after a throttled one did not wait for the spacing")
 	}
 	for i := 0; i < 200; i++ {
-		g.succeeded()
+		g.succeeded(time.Time{})
 	}
 	clock.Add(int64(time.Minute))
 	if d, _, _ := g.wait(context.Background(), sleep); d != 0 {

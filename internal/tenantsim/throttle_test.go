@@ -2,6 +2,7 @@ package tenantsim
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -84,8 +85,10 @@ func TestScaledLimitsAndOff(t *testing.T) {
 			rec := serveDirect(tt.s, tok, "/v1.0/auditLogs/signIns?$top=1")
 			if rec.Code == 429 {
 				got429 = true
-				if ra := rec.Header().Get("Retry-After"); ra != "1" {
-					t.Errorf("scaled Retry-After %q: want 1 (whole seconds, rounded up; the scaled window is 1 s)", ra)
+				// The scaled window is 1 s: the 20 requests come within it, so the first frees the window at its end;
+				// in tenths of a second, rounded up (the service's whole seconds, scaled ten times).
+				if secs, err := strconv.ParseFloat(rec.Header().Get("Retry-After"), 64); err != nil || secs < 0.1 || secs > 1 {
+					t.Errorf("scaled Retry-After %q: want 0.1-1 (tenths, rounded up; the scaled window is 1 s)", rec.Header().Get("Retry-After"))
 				}
 			}
 		}
@@ -184,9 +187,9 @@ func burst(t *testing.T, c *client, n int, path string) (ok int, h *retryHandler
 		}(i)
 	}
 	wg.Wait()
-	for _, ra := range h.retryAfter {
-		if n, err := strconv.Atoi(ra); err != nil || n < 1 {
-			t.Errorf("Retry-After %q: want whole seconds, at least 1", ra)
+	for _, ra := range h.retryAfter { // scaled: tenths of a second for the request windows, whole seconds for the bucket
+		if secs, err := strconv.ParseFloat(ra, 64); err != nil || secs < 0.1 || math.Abs(secs*10-math.Round(secs*10)) > 1e-9 {
+			t.Errorf("Retry-After %q: want tenths of a second, at least 0.1", ra)
 		}
 	}
 	t.Logf("%s x%d: statuses %v, %d throttled answers, Retry-After %v", path, n, statuses, h.throttled, h.retryAfter)

@@ -20,16 +20,21 @@ import (
 //   - usage reports (/reports, CSV): 14 requests per 10 minutes.
 //
 // "scaled" runs the same shapes ten times faster (windows of 1 s, 6 s and 1 minute, a directory bucket of 50 RU per
-// second) so a demo sees 429s and still finishes quickly. Every 429 carries Retry-After in whole seconds, rounded up
-// to the first whole second at which the limit that refused the request has room again, and throttled requests do
-// not use the budget: a client that waits exactly Retry-After gets through, unless others took the room first.
+// second) so a demo sees 429s and still finishes quickly. Every 429 carries Retry-After rounded up to the first
+// moment at which the limit that refused the request has room again: in whole seconds, and in tenths for the
+// scaled request windows (the same share of the window as the service's whole seconds; the scaled directory
+// bucket is sized for demos rather than scaled from the service's, so it keeps whole seconds). Throttled requests do not use the budget: a client that
+// waits exactly Retry-After gets through, unless others took the room first (the Graph fact file says why: how
+// throttled requests accrue is not documented, and counting them as admitted ones would make a client that waits
+// Retry-After, as Learn advises, fail in a burst).
 type limits struct {
-	mu       sync.Mutex
-	reports  simkit.Window
-	activity simkit.Window
-	usage    simkit.Window // usage reports
-	dir      simkit.Bucket
-	scope    string // x-ms-throttle-scope of directory throttling
+	mu         sync.Mutex
+	resolution time.Duration // of the request windows' Retry-After
+	reports    simkit.Window
+	activity   simkit.Window
+	usage      simkit.Window // usage reports
+	dir        simkit.Bucket
+	scope      string // x-ms-throttle-scope of directory throttling
 }
 
 func newLimits(mode string, users int, appID, tenantID string) *limits {
@@ -40,7 +45,7 @@ func newLimits(mode string, users int, appID, tenantID string) *limits {
 	case users <= 500:
 		ru = 5000
 	}
-	l := &limits{scope: "Tenant_Application/ReadWrite/" + appID + "/" + tenantID}
+	l := &limits{scope: "Tenant_Application/ReadWrite/" + appID + "/" + tenantID, resolution: time.Second}
 	switch mode {
 	case "realistic":
 		l.reports = simkit.Window{N: 5, Per: 10 * time.Second}
@@ -52,6 +57,7 @@ func newLimits(mode string, users int, appID, tenantID string) *limits {
 		l.activity = simkit.Window{N: 10, Per: 6 * time.Second}
 		l.usage = simkit.Window{N: 14, Per: time.Minute}
 		l.dir = simkit.Bucket{Capacity: 50, Level: 50, Per: time.Second}
+		l.resolution = 100 * time.Millisecond
 	default:
 		return nil
 	}
@@ -117,6 +123,15 @@ func (l *limits) admitClock(clock func() time.Time, c cost) (wait time.Duration,
 }
 
 func (l *limits) admitLocked(now time.Time, c cost) (wait time.Duration, directory, ok bool) {
+	if wait, directory = l.waitLocked(now, c); wait > 0 {
+		return wait, directory, false
+	}
+	l.take(now, c)
+	return 0, false, true
+}
+
+// waitLocked is how long a request costing c waits at now, and whether the directory bucket is (one of) the cause.
+func (l *limits) waitLocked(now time.Time, c cost) (wait time.Duration, directory bool) {
 	if c.reports {
 		wait = max(wait, l.reports.Wait(now))
 	}
@@ -131,9 +146,11 @@ func (l *limits) admitLocked(now time.Time, c cost) (wait time.Duration, directo
 			wait, directory = max(wait, d), true
 		}
 	}
-	if wait > 0 {
-		return wait, directory, false
-	}
+	return wait, directory
+}
+
+// take records an admitted request at now in every limit it counts against.
+func (l *limits) take(now time.Time, c cost) {
 	if c.reports {
 		l.reports.Take(now)
 	}
@@ -146,7 +163,6 @@ func (l *limits) admitLocked(now time.Time, c cost) (wait time.Duration, directo
 	if c.ru > 0 {
 		l.dir.Level -= c.ru
 	}
-	return 0, false, true
 }
 
 // admit applies the service limits to a request and renders the 429 when one is exceeded.
@@ -166,7 +182,11 @@ func (g *Service) admit(w http.ResponseWriter, r *http.Request, family string, r
 		w.Header().Set("x-ms-throttle-scope", g.limits.scope)
 		w.Header().Set("x-ms-throttle-information", "ResourceUnitLimitExceeded")
 	}
-	w.Header().Set("Retry-After", simkit.RetryAfterSeconds(wait))
+	resolution := g.limits.resolution
+	if directory { // the scaled bucket is sized for demos, not the service's scaled: whole seconds, as the service
+		resolution = time.Second
+	}
+	w.Header().Set("Retry-After", simkit.RetryAfter(wait, resolution))
 	g.tooMany(rep, reqID)
 	return false
 }

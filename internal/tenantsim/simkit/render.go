@@ -113,6 +113,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // RetryAfterSeconds is the Retry-After of a service limit: whole seconds (RFC 9110 delay-seconds), rounded up so
 // that a client coming back after it finds the window free; at least 1.
-func RetryAfterSeconds(wait time.Duration) string {
-	return strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10)
+func RetryAfterSeconds(wait time.Duration) string { return RetryAfter(wait, time.Second) }
+
+// RetryAfter is the Retry-After of a service limit in seconds, rounded up to a multiple of resolution (at least
+// one): whole seconds for a resolution of 1 s, decimal fractions below that ("0.3", as Graph's own sample shows a
+// fraction, "2.128"). A limits mode that runs the service's windows ten times faster answers in tenths, so the
+// rounding keeps the same share of the window as the service's whole seconds.
+func RetryAfter(wait, resolution time.Duration) string {
+	if resolution <= 0 {
+		resolution = time.Second
+	}
+	steps := max(1, int64((wait+resolution-1)/resolution))
+	if resolution%time.Second == 0 {
+		return strconv.FormatInt(steps*int64(resolution/time.Second), 10)
+	}
+	return strconv.FormatFloat((time.Duration(steps) * resolution).Seconds(), 'f', -1, 64)
 }
