@@ -31,12 +31,14 @@ func (r *run) computeMarts(ctx context.Context) {
 		r.mu.Unlock()
 		r.log.Error("marts not computed", "err", err)
 	}
+	start := time.Now()
 	db, err := catalog.Views(ctx, r.wh, Tables(), r.cfg.TenantID) // the marts read only their tenant's rows
 	if err != nil {
 		fail(fmt.Errorf("reading the committed data for the marts: %w", err))
 		return
 	}
 	defer db.Close()
+	r.log.Debug("marts' views made", "took", time.Since(start).Round(time.Millisecond))
 	if err := r.marts(ctx, db); err != nil {
 		fail(err)
 	}
@@ -164,11 +166,15 @@ func (r *run) martsWithin(ctx context.Context, db *sql.Conn, budget martsBudget)
 	}
 	defer txn.Abort()
 	run := transform.Run{TenantID: r.cfg.TenantID, RunID: r.sum.RunID, At: r.sum.StartedAt, BatchRows: r.cfg.BatchRows}
+	start := time.Now()
 	rows, err := transform.ComputeAll(ctx, db, run, func(m *table.Table) (table.Sink, error) { return txn.Writer(m) })
 	if err != nil {
 		return err
 	}
+	r.log.Debug("marts computed", "took", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	err = txn.Commit(ctx)
+	r.log.Debug("marts committed", "took", time.Since(start).Round(time.Millisecond))
 	r.recordCommit(txn)
 	if err != nil {
 		return fmt.Errorf("committing the marts: %w", err)

@@ -213,6 +213,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.waitStreams(streams, writers, sinks); err != nil {
 		return err
 	}
+	r.log.Debug("streams and writers done")
 	err = r.rejects.report(r)
 	r.rejects = nil // it holds the transaction: let the writers go once the run is committed, before the marts
 	if err != nil {
@@ -272,11 +273,13 @@ func (r *run) commit(ctx context.Context, txn *warehouse.Txn) error {
 		r.stage.Lock()
 		defer r.stage.Unlock()
 	}
+	start := time.Now()
 	err := txn.Commit(ctx)
 	r.recordCommit(txn)
 	if err != nil {
 		return fmt.Errorf("committing the run: %w", err)
 	}
+	r.log.Debug("run committed", "took", time.Since(start).Round(time.Millisecond))
 	r.sum.Status = StatusSucceeded
 	if len(r.sum.Missing) > 0 {
 		r.sum.Status = StatusIncomplete

@@ -119,6 +119,8 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 			only = append(only, cfg.TenantID)
 		}
 	}
+	built := time.Now()
+	defer func() { log.Debug("catalog built", "took", time.Since(built).Round(time.Millisecond)) }()
 	if err := catalog.BuildOf(cctx, wh, Tables(), only); err != nil {
 		// The data is committed: the run is not a failure, but its views are stale until the catalog is rebuilt.
 		// The run row and the exit code say exactly that.
@@ -155,8 +157,11 @@ func (r *run) whole(ctx context.Context) (*Summary, error) {
 		r.stage.Lock()
 		// The extraction's buffers are garbage now; give them back before DuckDB (the catalog, the marts) allocates
 		// its own, so a tenant's peak is the larger of the two stages, not their sum.
+		start := time.Now()
 		debug.FreeOSMemory()
+		freed := time.Now()
 		r.computeMarts(ctx)
+		r.log.Debug("marts stage done", "free_os_memory", freed.Sub(start).Round(time.Millisecond), "marts", time.Since(freed).Round(time.Millisecond))
 		r.stage.Unlock()
 	}
 	r.stage.Lock() // the run row lands beside the files another tenant's marts may be reading

@@ -145,7 +145,16 @@ func create(ctx context.Context, path string, tmpl *template.Template, wh *wareh
 			return err
 		}
 	}
+	// One transaction: each statement of its own would be a write-ahead-log commit, and an fsync, of its own
+	// (hundreds of them for the views of every table).
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
 	if err := createViews(ctx, conn, tmpl, wh, rs, tables, relative); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return err
 	}
 	// Everything into the database file, nothing left in a WAL that would not follow the rename.
