@@ -145,16 +145,7 @@ func create(ctx context.Context, path string, tmpl *template.Template, wh *wareh
 			return err
 		}
 	}
-	// One transaction: each statement of its own would be a write-ahead-log commit, and an fsync, of its own
-	// (hundreds of them for the views of every table).
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return err
-	}
 	if err := createViews(ctx, conn, tmpl, wh, rs, tables, relative); err != nil {
-		conn.ExecContext(ctx, "ROLLBACK")
-		return err
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return err
 	}
 	// Everything into the database file, nothing left in a WAL that would not follow the rename.
@@ -164,7 +155,21 @@ func create(ctx context.Context, path string, tmpl *template.Template, wh *wareh
 
 // createViews creates the views of tables over the read set on conn; relative: name the files relative to the
 // warehouse directory (conn's file_search_path).
-func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, rs *warehouse.ReadSet, tables []*table.Table, relative bool) error {
+// They are created in one transaction: in a database file, each statement of its own would be a write-ahead-log
+// commit and an fsync of its own (hundreds for the views of every table).
+func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, rs *warehouse.ReadSet, tables []*table.Table, relative bool) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		end := "COMMIT"
+		if err != nil {
+			end = "ROLLBACK"
+		}
+		if _, cerr := conn.ExecContext(context.WithoutCancel(ctx), end); err == nil {
+			err = cerr
+		}
+	}()
 	for _, t := range tables {
 		stmts, err := tableViews(ctx, conn, tmpl, wh, rs.Tables[t.Name], relative)
 		if err != nil {
