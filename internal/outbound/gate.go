@@ -24,9 +24,11 @@ import (
 //     bounds the spacing from both sides: at most the estimate, more than the estimate less that digit's step over
 //     n. Answers about the same limit narrow those bounds together, and the gate halves what is left of them by
 //     trying: it keeps the upper bound (safe) until a whole window's worth of requests has gone through, then tries
-//     the middle; a window through at the middle makes it the upper bound, a 429 there the lower one. Once the
-//     bounds are within 1% of each other the gate stays at the upper one: a probe costs a refused request and up to
-//     a step of Retry-After, more than the rest of a run gains.
+//     the middle; a window through at the middle makes it the upper bound, a 429 there the lower one (and the next
+//     try is the middle of the rest). Once the bounds are within 1% of each other the gate stays at the upper one:
+//     a probe costs a refused request and up to a step of Retry-After, more than the rest of a run gains; a 429
+//     there moves it 2% further apart instead of learning anew (the service saw the requests closer than they
+//     left: a busy machine, the network).
 //
 // NewPacedGate also sets a floor on the spacing, for a known limit.
 type Gate struct {
@@ -70,6 +72,9 @@ type learned struct {
 	lo, hi time.Duration
 }
 
+// settled: the bounds are within 1% of each other; trying further costs more than it gains.
+func (l learned) settled() bool { return l.n > 0 && l.hi-l.lo <= l.hi/100 }
+
 // gateHistory is how many starts the gate keeps to learn a limit: n above this is not learned (the
 // adaptive spacing still applies).
 const gateHistory = 128
@@ -108,9 +113,21 @@ func (g *Gate) throttled(start time.Time, retryAfter, step time.Duration) {
 	now := g.now()
 	g.answered(start, refused)
 	g.through = 0
-	if l := &g.learned; l.n > 0 && g.floor < l.hi { // refused while trying below the upper bound: too fast
-		l.lo = max(l.lo, g.floor)
-		g.floor = max(l.hi, g.paced)
+	if l := &g.learned; l.n > 0 {
+		switch {
+		case g.floor < l.hi: // refused while trying below the upper bound: too fast; try the middle of the rest
+			l.lo = max(l.lo, g.floor)
+			g.floor = l.hi
+			if l.hi-l.lo > l.hi/100 {
+				g.floor = (l.lo + l.hi) / 2
+			}
+		case l.settled():
+			// Refused at the settled spacing: the service's clock saw the requests closer than they left (a
+			// busy machine, the network); a little further apart, rather than learning the limit anew.
+			l.hi += l.hi / 50
+			g.floor = l.hi
+		}
+		g.floor = max(g.floor, g.paced)
 		g.spacing = max(g.spacing, g.floor)
 	}
 	if until := now.Add(retryAfter); until.After(g.until) {
@@ -134,7 +151,7 @@ func (g *Gate) succeeded(start time.Time) {
 	g.through++
 	if l := &g.learned; l.n > 0 && g.through > l.n {
 		l.hi = min(l.hi, max(g.floor, l.lo))
-		if l.hi-l.lo > l.hi/100 {
+		if !l.settled() {
 			g.floor, g.through = max((l.lo+l.hi)/2, g.paced), 0
 		}
 	}
@@ -175,6 +192,9 @@ func (g *Gate) learn() {
 			continue
 		}
 		l := learned{n: n, lo: max(rate-ls.step/time.Duration(n), 0), hi: rate}
+		if p := g.learned; p.n == n && p.settled() && l.hi >= p.lo {
+			continue // the answer of a settled limit (the 429 itself spaced the requests further apart)
+		}
 		if p := g.learned; p.n == n && l.lo <= p.hi && p.lo <= l.hi { // the same limit: narrow the bounds
 			l.lo, l.hi = max(l.lo, p.lo), min(l.hi, p.hi)
 		}
