@@ -237,3 +237,39 @@ func TestPacedGate(t *testing.T) {
 		t.Errorf("6 requests at 5 per 10 s took %v, want 10s", got)
 	}
 }
+
+// TestGateLearnsFromABurstOnceAnswered: eight requests leave at once and the service, which allows 5 in any second,
+// sees them in its own order: the third to leave is refused first, before the answers of the others come. The gate
+// learns only once every request that left before that 429 is answered, from the five admitted: n = 5, 200 ms
+// apart, not the 2 or 7 the order of leaving would suggest.
+func TestGateLearnsFromABurstOnceAnswered(t *testing.T) {
+	var clock atomic.Int64
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	g := NewGate()
+	g.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
+	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	var starts []time.Time
+	for range 8 {
+		_, st, _ := g.wait(context.Background(), sleep)
+		starts = append(starts, st)
+		clock.Add(int64(time.Millisecond))
+	}
+	// The service admitted 0, 1, 3, 4, 5 and refused 2, 6, 7: each 429 frees at t0 + 1 s (whole milliseconds).
+	refuse := func(i int) {
+		free := t0.Add(time.Second)
+		g.throttled(starts[i], free.Sub(g.now()), time.Millisecond)
+	}
+	refuse(2)
+	if g.learned.n != 0 {
+		t.Fatalf("learned %+v before the requests that left earlier were answered", g.learned)
+	}
+	for _, i := range []int{0, 1, 3, 4, 5} {
+		clock.Add(int64(10 * time.Millisecond))
+		g.succeeded(starts[i])
+	}
+	refuse(6)
+	refuse(7)
+	if g.learned.n != 5 || g.floor < 199*time.Millisecond || g.floor > 201*time.Millisecond {
+		t.Errorf("learned %+v, floor %v: want 5 requests, 200ms apart", g.learned, g.floor)
+	}
+}
