@@ -161,11 +161,7 @@ func TestGateLearnsTheLimitFromRetryAfter(t *testing.T) {
 // the upper one), until the bounds are within 1% and it stays at the upper one, with few 429s on the way.
 func TestGateNarrowsARoundedLimit(t *testing.T) {
 	const window, n = 985 * time.Millisecond, 5
-	var clock atomic.Int64
-	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	g := NewGate()
-	g.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
-	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	g, _, sleep := gateOnFakeTime()
 	var admitted []time.Time
 	refused := 0
 	for range 150 {
@@ -243,11 +239,8 @@ func TestPacedGate(t *testing.T) {
 // learns only once every request that left before that 429 is answered, from the five admitted: n = 5, 200 ms
 // apart, not the 2 or 7 the order of leaving would suggest.
 func TestGateLearnsFromABurstOnceAnswered(t *testing.T) {
-	var clock atomic.Int64
-	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	g := NewGate()
-	g.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
-	sleep := func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+	g, clock, sleep := gateOnFakeTime()
+	t0 := g.now()
 	var starts []time.Time
 	for range 8 {
 		_, st, _ := g.wait(context.Background(), sleep)
@@ -272,4 +265,13 @@ func TestGateLearnsFromABurstOnceAnswered(t *testing.T) {
 	if g.learned.n != 5 || g.floor < 199*time.Millisecond || g.floor > 201*time.Millisecond {
 		t.Errorf("learned %+v, floor %v: want 5 requests, 200ms apart", g.learned, g.floor)
 	}
+}
+
+// gateOnFakeTime is a gate whose clock moves only when its sleepers sleep (or the test adds to clock).
+func gateOnFakeTime() (g *Gate, clock *atomic.Int64, sleep func(context.Context, time.Duration) error) {
+	clock = new(atomic.Int64)
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	g = NewGate()
+	g.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
+	return g, clock, func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
 }
