@@ -210,8 +210,10 @@ type MartsResult struct {
 }
 
 // RecomputeMarts computes every tenant's marts again from the committed raw tables (no request to any service),
-// as of cfg.AsOf with cfg.Rules, and commits them as each tenant's latest marts snapshot; the catalog is rebuilt
-// after. What the tenant's last run could not fetch is taken from its run row, so findings still report it.
+// as of cfg.AsOf with cfg.Rules, and commits them as each tenant's latest marts snapshot. The catalog is rebuilt
+// before (the marts read its views) and the marts' views after: the marts' commits change no other table's read
+// set, so the catalog is then as a whole rebuild would make it. What the tenant's last run could not fetch is taken
+// from its run row, so findings still report it.
 func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error) {
 	if cfg.AsOf.IsZero() {
 		return nil, fmt.Errorf("%w: no as-of date", ErrInvalidConfig)
@@ -227,7 +229,7 @@ func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error)
 		return nil, err
 	}
 	defer release()
-	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
+	if err := catalog.BuildFrom(ctx, wh, Tables()); err != nil {
 		return nil, fmt.Errorf("rebuilding the catalog: %w", err)
 	}
 	pool, err := catalog.Open(wh.Root())
@@ -269,8 +271,9 @@ func RecomputeMarts(ctx context.Context, cfg MartsConfig) ([]MartsResult, error)
 		res = append(res, MartsResult{TenantID: t, TenantName: name, Tables: r.sum.Tables, Err: err})
 	}
 	pool.Close()
-	if err := catalog.Build(ctx, wh.Root(), Tables()); err != nil {
-		return res, fmt.Errorf("rebuilding the catalog: %w", err)
+	// Only the marts' views: the whole catalog was rebuilt above, under the same lock.
+	if err := catalog.RebuildViews(ctx, wh, Tables(), transform.Marts()); err != nil {
+		return res, fmt.Errorf("rebuilding the marts' views: %w", err)
 	}
 	return res, nil
 }
