@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/catalog"
@@ -167,7 +168,27 @@ func (r *run) martsWithin(ctx context.Context, db *sql.Conn, budget martsBudget)
 	defer txn.Abort()
 	run := transform.Run{TenantID: r.cfg.TenantID, RunID: r.sum.RunID, At: r.sum.StartedAt, BatchRows: r.cfg.BatchRows}
 	start := time.Now()
-	rows, err := transform.ComputeAll(ctx, db, run, func(m *table.Table) (table.Sink, error) { return txn.Writer(m) })
+	// Each mart's batches are encoded into Parquet by a goroutine of its own while DuckDB serves the next rows, and
+	// the next mart's query starts while the last batch of one is encoded. One lane per mart keeps its rows in the
+	// query's order.
+	writers, wctx := errgroup.WithContext(ctx)
+	var queues []*Queue
+	rows, err := transform.ComputeAll(ctx, db, run, func(m *table.Table) (table.Sink, error) {
+		w, err := txn.Writer(m)
+		if err != nil {
+			return nil, err
+		}
+		q := NewQueue(1)
+		queues = append(queues, q)
+		writers.Go(func() error { return q.Drain(wctx, w) })
+		return q, nil
+	})
+	for _, q := range queues {
+		q.Close()
+	}
+	if werr := writers.Wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return err
 	}
