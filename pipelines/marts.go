@@ -136,6 +136,12 @@ func (r *run) marts(ctx context.Context, pool *sql.DB) error {
 	return err
 }
 
+// martsBatchRows is the most rows of a mart read from DuckDB and handed to its writer at a time (a row group of its
+// file). A mart's batches are encoded while DuckDB serves the next rows, so a few are held at once, beside what
+// DuckDB holds at the end of the mart's query: measured on 100,000 users (license_usage: 150,840 rows of about 30
+// columns), batches of 4,096 rows peaked 30-40 MiB below batches of 16,384, in the same CPU time.
+const martsBatchRows = 4096
+
 // outOfMemory reports whether err is DuckDB's out-of-memory error.
 func outOfMemory(err error) bool {
 	var d *duckdb.Error
@@ -166,7 +172,8 @@ func (r *run) martsWithin(ctx context.Context, db *sql.Conn, budget martsBudget)
 		return fmt.Errorf("starting the marts transaction: %w", err)
 	}
 	defer txn.Abort()
-	run := transform.Run{TenantID: r.cfg.TenantID, RunID: r.sum.RunID, At: r.sum.StartedAt, BatchRows: r.cfg.BatchRows}
+	run := transform.Run{TenantID: r.cfg.TenantID, RunID: r.sum.RunID, At: r.sum.StartedAt,
+		BatchRows: min(cmp.Or(r.cfg.BatchRows, table.DefaultBatchRows), martsBatchRows)}
 	start := time.Now()
 	// Each mart's batches are encoded into Parquet by a goroutine of its own while DuckDB serves the next rows, and
 	// the next mart's query starts while the last batch of one is encoded. One lane per mart keeps its rows in the
