@@ -41,6 +41,7 @@ type Gate struct {
 	paced   time.Duration // the known limit's spacing (NewPacedGate)
 	starts  []gateStart   // the latest requests let through, oldest first
 	lessons []lesson      // 429s not learned from yet
+	epoch   int           // how often the spacing widened: slots reserved before are given up
 	learned learned       // what the 429s so far say about the limit
 	through int           // requests through since the floor last changed or a 429
 }
@@ -128,17 +129,32 @@ func (g *Gate) throttled(start time.Time, retryAfter, step time.Duration) {
 			g.floor = l.hi
 		}
 		g.floor = max(g.floor, g.paced)
-		g.spacing = max(g.spacing, g.floor)
+		g.widen(g.floor)
 	}
 	if until := now.Add(retryAfter); until.After(g.until) {
 		g.until = until
 	}
 	if retryAfter <= 0 {
-		g.spacing = min(max(2*g.spacing, 50*time.Millisecond), maxSpacing)
+		g.widen(min(max(2*g.spacing, 50*time.Millisecond), maxSpacing))
 		return
 	}
 	g.lessons = append(g.lessons, lesson{at: now, free: now.Add(retryAfter), step: step})
 	g.learn()
+}
+
+// widen sets the spacing to at least d. When that spaces requests further apart, the slots reserved at the narrower
+// spacing are given up: their sleepers take new ones when they wake (a Retry-After they all wait out would
+// otherwise end in a burst at the old spacing). g.mu is held.
+func (g *Gate) widen(d time.Duration) {
+	if d <= g.spacing {
+		return
+	}
+	g.spacing = d
+	g.epoch++
+	g.next = time.Time{}
+	if n := len(g.starts); n > 0 {
+		g.next = g.starts[n-1].at.Add(d) // after the latest request that started, at the new spacing
+	}
 }
 
 // succeeded lets the spacing shrink back towards the floor, and, once a whole window's worth of requests went
@@ -188,7 +204,7 @@ func (g *Gate) learn() {
 		g.lessons = g.lessons[1:]
 		rate, n, found := learnedSpacing(ok, ls.at, ls.free, g.learned.n)
 		if !found {
-			g.spacing = min(max(2*g.spacing, 50*time.Millisecond), maxSpacing)
+			g.widen(min(max(2*g.spacing, 50*time.Millisecond), maxSpacing))
 			continue
 		}
 		l := learned{n: n, lo: max(rate-ls.step/time.Duration(n), 0), hi: rate}
@@ -202,7 +218,7 @@ func (g *Gate) learn() {
 		// client in the same window make it high); the next 429 corrects it.
 		g.learned, g.through = l, 0
 		g.floor = min(max(g.paced, l.hi), maxSpacing)
-		g.spacing = max(g.spacing, g.floor)
+		g.widen(g.floor)
 	}
 }
 
@@ -253,6 +269,7 @@ func (g *Gate) wait(ctx context.Context, sleep func(context.Context, time.Durati
 			start = g.next
 		}
 		g.next = start.Add(g.spacing)
+		epoch := g.epoch
 		g.mu.Unlock()
 		if d := start.Sub(now); d > 0 {
 			if err := sleep(ctx, d); err != nil {
@@ -261,7 +278,7 @@ func (g *Gate) wait(ctx context.Context, sleep func(context.Context, time.Durati
 			total += d
 		}
 		g.mu.Lock()
-		if g.until.After(start) { // told to wait while this caller slept
+		if g.until.After(start) || g.epoch != epoch { // told to wait, or spaced further apart, while this caller slept
 			g.mu.Unlock()
 			continue
 		}

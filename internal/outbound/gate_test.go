@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -274,4 +276,56 @@ func gateOnFakeTime() (g *Gate, clock *atomic.Int64, sleep func(context.Context,
 	g = NewGate()
 	g.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
 	return g, clock, func(_ context.Context, d time.Duration) error { clock.Add(int64(d)); return nil }
+}
+
+// TestGateRespacesSleepersWhenItWidens: three requests wait out a Retry-After with slots reserved before the limit
+// was known (no spacing yet, so all at its end); the limit is learned meanwhile (200 ms apart). They leave 200 ms
+// apart, not in a burst at the end of the wait that the service would refuse.
+func TestGateRespacesSleepersWhenItWidens(t *testing.T) {
+	g, clock, _ := gateOnFakeTime()
+	t0 := g.now()
+	g.until = t0.Add(time.Second)
+	var (
+		mu       sync.Mutex
+		reserved = make(chan struct{}, 3)
+		release  = make(chan struct{})
+	)
+	sleep := func(_ context.Context, d time.Duration) error {
+		select {
+		case <-release:
+		default:
+			reserved <- struct{}{}
+			<-release
+		}
+		mu.Lock() // several sleepers: the clock moves to the latest end of a sleep, not by their sum
+		defer mu.Unlock()
+		if end := g.now().Add(d); end.After(t0.Add(time.Duration(clock.Load()))) {
+			clock.Store(int64(end.Sub(t0)))
+		}
+		return nil
+	}
+	starts := make(chan time.Time, 3)
+	for range 3 {
+		go func() {
+			_, st, _ := g.wait(context.Background(), sleep)
+			starts <- st
+		}()
+	}
+	for range 3 {
+		<-reserved
+	}
+	g.mu.Lock()
+	g.widen(200 * time.Millisecond) // what a learned limit does
+	g.mu.Unlock()
+	close(release)
+	var got []time.Time
+	for range 3 {
+		got = append(got, <-starts)
+	}
+	slices.SortFunc(got, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(got); i++ {
+		if gap := got[i].Sub(got[i-1]); gap < 200*time.Millisecond {
+			t.Errorf("requests %d and %d left %v apart after the wait: want at least 200ms (starts %v)", i-1, i, gap, got)
+		}
+	}
 }
