@@ -81,6 +81,25 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
+// A Retry-After is rounded to its last digit: the gate learns a limit within that step.
+func TestRetryAfterStep(t *testing.T) {
+	tests := map[string]time.Duration{
+		"":                              0,
+		"3":                             time.Second,
+		"1.3":                           100 * time.Millisecond,
+		"2.128":                         time.Millisecond,
+		"0":                             time.Second,
+		"Sun, 22 Nov 2026 10:00:05 GMT": time.Second,
+		"soon":                          0,
+		"-1":                            0,
+	}
+	for in, want := range tests {
+		if got := RetryAfterStep(in); got != want {
+			t.Errorf("RetryAfterStep(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 // Retry decides by the type of what an attempt returned: a service's answer as a request's, a Final error or an
 // untrusted certificate never again, anything else (no complete answer) again after the backoff.
 func TestRetryDecidesByTypedErrors(t *testing.T) {
