@@ -126,7 +126,6 @@ func (g *Gate) throttled(start time.Time, retryAfter, step time.Duration) {
 			// Refused at the settled spacing: the service's clock saw the requests closer than they left (a
 			// busy machine, the network); a little further apart, rather than learning the limit anew.
 			l.hi += l.hi / 50
-			l.lo = l.hi - l.hi/100 // still settled: no trying again below
 			g.floor = l.hi
 		}
 		g.floor = max(g.floor, g.paced)
