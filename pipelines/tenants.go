@@ -120,8 +120,9 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 		}
 	}
 	built := time.Now()
-	defer func() { log.Debug("catalog built", "took", time.Since(built).Round(time.Millisecond)) }()
-	if err := catalog.BuildOf(cctx, wh, Tables(), only); err != nil {
+	berr := catalog.BuildOf(cctx, wh, Tables(), only)
+	log.Debug("catalog built", "took", time.Since(built).Round(time.Millisecond))
+	if err := berr; err != nil {
 		// The data is committed: the run is not a failure, but its views are stale until the catalog is rebuilt.
 		// The run row and the exit code say exactly that.
 		log.Error("could not rebuild the DuckDB catalog", "err", err)

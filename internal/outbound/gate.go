@@ -135,12 +135,15 @@ func (g *Gate) throttled(start time.Time, retryAfter, step time.Duration) {
 		g.until = until
 	}
 	if retryAfter <= 0 {
-		g.widen(min(max(2*g.spacing, 50*time.Millisecond), maxSpacing))
+		g.backOff()
 		return
 	}
 	g.lessons = append(g.lessons, lesson{at: now, free: now.Add(retryAfter), step: step})
 	g.learn()
 }
+
+// backOff doubles the spacing (at least 50 ms), for a 429 the gate cannot learn a limit from. g.mu is held.
+func (g *Gate) backOff() { g.widen(min(max(2*g.spacing, 50*time.Millisecond), maxSpacing)) }
 
 // widen sets the spacing to at least d. When that spaces requests further apart, the slots reserved at the narrower
 // spacing are given up: their sleepers take new ones when they wake (a Retry-After they all wait out would
@@ -204,7 +207,7 @@ func (g *Gate) learn() {
 		g.lessons = g.lessons[1:]
 		rate, n, found := learnedSpacing(ok, ls.at, ls.free, g.learned.n)
 		if !found {
-			g.widen(min(max(2*g.spacing, 50*time.Millisecond), maxSpacing))
+			g.backOff()
 			continue
 		}
 		l := learned{n: n, lo: max(rate-ls.step/time.Duration(n), 0), hi: rate}

@@ -98,6 +98,25 @@ func TestScaledLimitsAndOff(t *testing.T) {
 	}
 }
 
+// The scaled reporting window answers Retry-After in tenths, rounded up: five sign-in reads at once, a sixth 250 ms
+// later waits 750 ms for the first to leave the 1 s window ("0.8", not the whole second).
+func TestScaledRetryAfterInTenths(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.Throttle = "scaled" })
+	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	s.clock = clk.Now
+	tok := issueToken(t, s, "https://graph.microsoft.com/.default")
+	for i := 0; i < 5; i++ {
+		if rec := serveDirect(s, tok, "/v1.0/auditLogs/signIns?$top=1"); rec.Code != 200 {
+			t.Fatalf("request %d: %d", i+1, rec.Code)
+		}
+	}
+	clk.Advance(250 * time.Millisecond)
+	rec := serveDirect(s, tok, "/v1.0/auditLogs/signIns?$top=1")
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "0.8" {
+		t.Errorf("sixth request 250 ms later: %d Retry-After %q, want 429 and 0.8", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
 func TestDirectoryThrottleHeaders(t *testing.T) {
 	s := newSim(t, func(c *Config) { c.Throttle = "scaled" })
 	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
