@@ -145,7 +145,7 @@ func create(ctx context.Context, path string, tmpl *template.Template, wh *wareh
 			return err
 		}
 	}
-	if err := createViews(ctx, conn, tmpl, wh, rs, tables, relative); err != nil {
+	if err := createViews(ctx, conn, tmpl, wh, rs, tables, viewOptions{relative: relative, comments: true}); err != nil {
 		return err
 	}
 	// Everything into the database file, nothing left in a WAL that would not follow the rename.
@@ -153,11 +153,18 @@ func create(ctx context.Context, path string, tmpl *template.Template, wh *wareh
 	return err
 }
 
-// createViews creates the views of tables over the read set on conn; relative: name the files relative to the
-// warehouse directory (conn's file_search_path).
+// viewOptions say how views are written: relative names the files relative to the warehouse directory (the
+// connection's file_search_path); comments adds the declarations' documentation to the views (what readers of the
+// catalog see in duckdb_columns(); each is a statement of its own, about 40% of the time the views of every table
+// take, so views only a computation reads leave them out).
+type viewOptions struct {
+	relative, comments bool
+}
+
+// createViews creates the views of tables over the read set on conn.
 // They are created in one transaction: in a database file, each statement of its own would be a write-ahead-log
 // commit and an fsync of its own (hundreds for the views of every table).
-func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, rs *warehouse.ReadSet, tables []*table.Table, relative bool) (err error) {
+func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, rs *warehouse.ReadSet, tables []*table.Table, opt viewOptions) (err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return err
 	}
@@ -171,7 +178,7 @@ func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, w
 		}
 	}()
 	for _, t := range tables {
-		stmts, err := tableViews(ctx, conn, tmpl, wh, rs.Tables[t.Name], relative)
+		stmts, err := tableViews(ctx, conn, tmpl, wh, rs.Tables[t.Name], opt)
 		if err != nil {
 			return fmt.Errorf("the views of %s: %w", t.Name, err)
 		}
@@ -186,7 +193,7 @@ func createViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, w
 
 // Views opens an in-memory DuckDB database holding the views of tables over the warehouse's read set, as the
 // catalog file would (absolute file names), for code that computes over the committed data without rewriting
-// seatlake.duckdb (the marts of a run). The caller closes it.
+// seatlake.duckdb (the marts of a run), without the columns' documentation. The caller closes it.
 // With tenants, the views hold only their rows (the marts of a run read its tenant's files, not the warehouse's).
 func Views(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, tenants ...string) (_ *sql.DB, err error) {
 	tmpl, err := parseTemplates()
@@ -203,7 +210,7 @@ func Views(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, 
 	}
 	conn, err := db.Conn(ctx)
 	if err == nil {
-		err = createViews(ctx, conn, tmpl, wh, rs, tables, false)
+		err = createViews(ctx, conn, tmpl, wh, rs, tables, viewOptions{})
 		err = errors.Join(err, conn.Close())
 	}
 	if err != nil {
@@ -214,13 +221,13 @@ func Views(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, 
 }
 
 // tableViews renders the statements creating a table's views over its part of the read set.
-func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, tr *warehouse.TableRead, relative bool) ([]string, error) {
+func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh *warehouse.Warehouse, tr *warehouse.TableRead, opt viewOptions) ([]string, error) {
 	t := tr.Table
 	d, names, err := viewDataOf(t)
 	if err != nil {
 		return nil, err
 	}
-	all, latest, err := viewFiles(ctx, wh, tr, relative)
+	all, latest, err := viewFiles(ctx, wh, tr, opt.relative)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +253,10 @@ func tableViews(ctx context.Context, conn *sql.Conn, tmpl *template.Template, wh
 			}
 		}
 	}
-	if err := r.each("comments.sql", d, views); err != nil {
-		return nil, err
+	if opt.comments {
+		if err := r.each("comments.sql", d, views); err != nil {
+			return nil, err
+		}
 	}
 	return r.out, nil
 }

@@ -152,7 +152,7 @@ func (v *ViewRebuilder) update(ctx context.Context, path string, wh *warehouse.W
 			return err
 		}
 	}
-	if err := createViews(ctx, conn, v.tmpl, wh, rs, tables, relative); err != nil {
+	if err := createViews(ctx, conn, v.tmpl, wh, rs, tables, viewOptions{relative: relative, comments: true}); err != nil {
 		return err
 	}
 	// Everything into the database file, nothing left in a WAL that would not follow the rename.
