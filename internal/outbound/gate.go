@@ -24,8 +24,9 @@ import (
 //     bounds the spacing from both sides: at most the estimate, more than the estimate less that digit's step over
 //     n. Answers about the same limit narrow those bounds together, and the gate halves what is left of them by
 //     trying: it keeps the upper bound (safe) until a whole window's worth of requests has gone through, then tries
-//     the middle; a window through at the middle makes it the upper bound, a 429 there the lower one (and the next
-//     try is the middle of the rest). Once the bounds are within 1% of each other the gate stays at the upper one:
+//     the middle; a window through makes the spacing its requests actually started at the upper bound (not the
+//     middle aimed at: the spacing shrinks towards it a step per answer, and requests are not always waiting), a
+//     429 there makes the middle the lower one (and the next try is the middle of the rest). Once the bounds are within 1% of each other the gate stays at the upper one:
 //     a probe costs a refused request and up to a step of Retry-After, more than the rest of a run gains; a 429
 //     there moves it 2% further apart instead of learning anew (the service saw the requests closer than they
 //     left: a busy machine, the network).
@@ -169,7 +170,9 @@ func (g *Gate) succeeded(start time.Time) {
 	g.learn()
 	g.through++
 	if l := &g.learned; l.n > 0 && g.through > l.n {
-		l.hi = min(l.hi, max(g.floor, l.lo))
+		if span, ok := g.admittedSpacing(l.n); ok {
+			l.hi = min(l.hi, max(span, l.lo))
+		}
 		if !l.settled() {
 			g.floor, g.through = max((l.lo+l.hi)/2, g.paced), 0
 		}
@@ -178,6 +181,27 @@ func (g *Gate) succeeded(start time.Time) {
 	if g.spacing < time.Millisecond && g.floor == 0 {
 		g.spacing = 0
 	}
+}
+
+// admittedSpacing is the spacing the latest n+1 admitted requests started at: a service that admitted them all
+// allows n requests in a window no longer than their span, so it bounds T/n from above. It is the spacing the
+// service saw, not the floor the gate aimed at: the spacing only shrinks towards the floor a step per answer, so a
+// try's first requests leave further apart than it. g.mu is held.
+func (g *Gate) admittedSpacing(n int) (time.Duration, bool) {
+	var last time.Time
+	seen := 0
+	for i := len(g.starts) - 1; i >= 0; i-- {
+		if g.starts[i].verdict != admitted {
+			continue
+		}
+		if seen == 0 {
+			last = g.starts[i].at
+		}
+		if seen++; seen == n+1 {
+			return last.Sub(g.starts[i].at) / time.Duration(n), true
+		}
+	}
+	return 0, false
 }
 
 // failed records a failure other than a 429 of the request that started at start.

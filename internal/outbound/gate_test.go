@@ -350,3 +350,36 @@ func TestGateSettledMovesApartOnA429(t *testing.T) {
 		}
 	}
 }
+
+// TestGateBoundsTheLimitByTheSpacingRequestsLeftAt: a try aims at the middle of the bounds, but requests leave
+// further apart when none is waiting for its slot (or while the spacing shrinks towards the try); a window's worth of
+// them going through bounds the limit by the spacing they left at, not by the one the gate aimed at.
+func TestGateBoundsTheLimitByTheSpacingRequestsLeftAt(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		leftEvery time.Duration
+		wantHi    time.Duration
+	}{
+		{"requests left at the try", 200 * time.Millisecond, 200 * time.Millisecond},
+		{"requests left further apart", 215 * time.Millisecond, 215 * time.Millisecond},
+		{"requests left further apart than the upper bound", 230 * time.Millisecond, 220 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, clock, _ := gateOnFakeTime()
+			g.learned = learned{n: 5, lo: 180 * time.Millisecond, hi: 220 * time.Millisecond}
+			g.floor, g.spacing = 200*time.Millisecond, 200*time.Millisecond // trying the middle
+			for range 6 {
+				start := g.now()
+				g.starts = append(g.starts, gateStart{at: start})
+				clock.Add(int64(tc.leftEvery))
+				g.succeeded(start)
+			}
+			if g.learned.hi != tc.wantHi {
+				t.Errorf("after a window's worth through, left %v apart: upper bound %v, want %v", tc.leftEvery, g.learned.hi, tc.wantHi)
+			}
+			if want := (g.learned.lo + g.learned.hi) / 2; g.floor != want {
+				t.Errorf("the next try is at %v, want the middle of the bounds %v", g.floor, want)
+			}
+		})
+	}
+}

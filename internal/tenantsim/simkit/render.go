@@ -118,7 +118,8 @@ func RetryAfterSeconds(wait time.Duration) string { return RetryAfter(wait, time
 // RetryAfter is the Retry-After of a service limit in seconds, rounded up to a multiple of resolution (at least
 // one): whole seconds for a resolution of 1 s, decimal fractions below that ("0.3", as Graph's own sample shows a
 // fraction, "2.128"). A limits mode that runs the service's windows ten times faster answers in tenths, so the
-// rounding keeps the same share of the window as the service's whole seconds.
+// rounding keeps the same share of the window as the service's whole seconds. A fraction keeps its resolution's
+// digits ("1.0" in tenths): a client reads the rounding step from the last digit, as it would from "1.3".
 func RetryAfter(wait, resolution time.Duration) string {
 	if resolution <= 0 {
 		resolution = time.Second
@@ -127,5 +128,9 @@ func RetryAfter(wait, resolution time.Duration) string {
 	if resolution%time.Second == 0 {
 		return strconv.FormatInt(steps*int64(resolution/time.Second), 10)
 	}
-	return strconv.FormatFloat((time.Duration(steps) * resolution).Seconds(), 'f', -1, 64)
+	digits := 0
+	for r := resolution; r%time.Second != 0 && digits < 9; r *= 10 {
+		digits++
+	}
+	return strconv.FormatFloat((time.Duration(steps) * resolution).Seconds(), 'f', digits, 64)
 }

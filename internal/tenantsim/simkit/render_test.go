@@ -25,7 +25,7 @@ func TestRetryAfterInTenths(t *testing.T) {
 		want string
 	}{
 		{0, "0.1"}, {2 * time.Millisecond, "0.1"}, {300 * time.Millisecond, "0.3"}, {301 * time.Millisecond, "0.4"},
-		{time.Second, "1"}, {1250 * time.Millisecond, "1.3"},
+		{time.Second, "1.0"}, {1250 * time.Millisecond, "1.3"}, {2 * time.Second, "2.0"},
 	} {
 		if got := RetryAfter(tt.wait, 100*time.Millisecond); got != tt.want {
 			t.Errorf("wait %s: Retry-After %q, want %q", tt.wait, got, tt.want)
