@@ -41,6 +41,9 @@ func (r *run) computeMarts(ctx context.Context) {
 	}
 	defer db.Close()
 	r.log.Debug("marts' views made", "took", time.Since(start).Round(time.Millisecond))
+	// The raw tables' views of the catalog are final now: written while the marts are computed (on the core their
+	// one DuckDB thread leaves) when this is the last tenant of the run.
+	r.ahead.start(ctx, r.wh)
 	if err := r.marts(ctx, db); err != nil {
 		fail(err)
 	}

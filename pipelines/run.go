@@ -134,6 +134,8 @@ type run struct {
 	progress *progress
 	// stage is shared by the tenants of one RunTenants: their commits, marts and run rows take turns.
 	stage *sync.Mutex
+	// ahead writes the catalog's views of the raw tables during the last tenant's marts.
+	ahead *catalogAhead
 
 	mu    sync.Mutex
 	stats map[string]*outbound.Stats

@@ -7,16 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/seatlake/seatlake/internal/table"
 	"github.com/seatlake/seatlake/load/catalog"
 	"github.com/seatlake/seatlake/load/warehouse"
+	"github.com/seatlake/seatlake/transform"
 )
 
 // TenantResult is one tenant's run: its summary (nil when it never started) and its error.
@@ -91,6 +95,16 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 	// A tenant's commits and its marts take turns with the other tenants' (stage): the marts read the views of what
 	// is committed, which no other commit may change under them. Extraction, the long part, never waits.
 	var stage sync.Mutex
+	// The views over the warehouse after the run. On object storage they hold this run's tenants only: a job of one
+	// shard must not download every other tenant's files (at thousands of tenants, the whole warehouse per job).
+	var only []string
+	if wh.Remote() {
+		for _, cfg := range cfgs {
+			only = append(only, cfg.TenantID)
+		}
+	}
+	ahead := &catalogAhead{tenants: only, log: log}
+	ahead.running.Store(int32(len(cfgs)))
 	runs := make([]*run, len(cfgs))
 	res := make([]TenantResult, len(cfgs))
 	var g errgroup.Group // not WithContext: one tenant's failure must not cancel another
@@ -98,9 +112,11 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 	for i, cfg := range cfgs {
 		runs[i] = newRun(cfg, wh)
 		runs[i].stage = &stage
+		runs[i].ahead = ahead
 		g.Go(func() error {
 			sum, err := runs[i].whole(ctx)
 			res[i] = TenantResult{Name: cfg.Name, Summary: sum, Err: err}
+			ahead.running.Add(-1)
 			return nil
 		})
 	}
@@ -111,17 +127,9 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 	}
-	// The views over the warehouse after the run. On object storage they hold this run's tenants only: a job of one
-	// shard must not download every other tenant's files (at thousands of tenants, the whole warehouse per job).
-	var only []string
-	if wh.Remote() {
-		for _, cfg := range cfgs {
-			only = append(only, cfg.TenantID)
-		}
-	}
 	built := time.Now()
-	berr := catalog.BuildOf(cctx, wh, Tables(), only)
-	log.Debug("catalog built", "took", time.Since(built).Round(time.Millisecond))
+	berr := ahead.finish(cctx, wh)
+	log.Debug("catalog built", "took", time.Since(built).Round(time.Millisecond), "ahead", ahead.builder != nil)
 	if err := berr; err != nil {
 		// The data is committed: the run is not a failure, but its views are stale until the catalog is rebuilt.
 		// The run row and the exit code say exactly that.
@@ -168,6 +176,66 @@ func (r *run) whole(ctx context.Context) (*Summary, error) {
 	r.stage.Lock() // the run row lands beside the files another tenant's marts may be reading
 	defer r.stage.Unlock()
 	return r.finish(ctx, err)
+}
+
+// catalogAhead writes the catalog's views of the tables a run's marts and run rows leave as they are (every table
+// but the marts and runs) while the last tenant still running computes its marts, on the core its single-threaded
+// marts leave free, so that after them only the views of the marts and runs are left to write. The other tenants'
+// runs have ended by then, and the warehouse's lock keeps other commands' commits out (on object storage the catalog
+// holds this run's tenants only), so those views are what a build after the run would write.
+type catalogAhead struct {
+	running atomic.Int32 // tenants whose run has not ended
+	tenants []string     // the catalog's tenants; every tenant's when empty
+	log     *slog.Logger
+
+	done    chan struct{} // closed when the builder is started (or failed to); nil: not started
+	builder *catalog.Builder
+	err     error
+}
+
+// start starts the views ahead when the calling tenant is the only one still running. The caller holds the stage
+// lock (so no two tenants start it).
+func (a *catalogAhead) start(ctx context.Context, wh *warehouse.Warehouse) {
+	if a == nil || a.done != nil || a.running.Load() != 1 {
+		return
+	}
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		now, _ := aheadTables()
+		a.builder, a.err = catalog.StartBuild(ctx, wh, now, a.tenants)
+	}()
+}
+
+// aheadTables splits the tables into those whose views are written ahead (now) and those a tenant's marts and run
+// row change (later).
+func aheadTables() (now, later []*table.Table) {
+	changed := map[string]bool{RunsTable.Name: true}
+	for _, m := range transform.Marts() {
+		changed[m.Name] = true
+	}
+	for _, t := range Tables() {
+		if changed[t.Name] {
+			later = append(later, t)
+		} else {
+			now = append(now, t)
+		}
+	}
+	return now, later
+}
+
+// finish puts the catalog of the run in place: the views written ahead and the rest's, or every table's when they
+// were not written ahead (several tenants ended together, or writing them failed: then they are written again).
+func (a *catalogAhead) finish(ctx context.Context, wh *warehouse.Warehouse) error {
+	if a.done != nil {
+		<-a.done
+		if a.err == nil {
+			_, later := aheadTables()
+			return a.builder.Finish(ctx, later)
+		}
+		a.log.Debug("the catalog's views written ahead of the marts failed: writing them all again", "err", a.err)
+	}
+	return catalog.BuildOf(ctx, wh, Tables(), a.tenants)
 }
 
 // ShardOf is the shard (0 to n-1) of a tenant among n shards: the FNV-1a hash of its tenant id (lower case),

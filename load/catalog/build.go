@@ -81,45 +81,115 @@ func BuildFrom(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Tab
 // BuildOf is BuildFrom with the views holding only the given tenants' rows (every tenant's when empty): what a job
 // on object storage builds after its run, so that it downloads its own tenants' files, not the warehouse's.
 func BuildOf(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, tenants []string) error {
-	abs := wh.Root()
-	if strings.ContainsAny(filepath.ToSlash(abs), "*?[]{}") {
-		return fmt.Errorf("building the catalog: the warehouse path %s contains glob characters (*?[]{}), which DuckDB would expand: move it", abs)
-	}
-	seen := map[string]bool{}
-	for _, t := range tables {
-		if seen[t.Name] {
-			return fmt.Errorf("building the catalog: table %s is listed twice", t.Name)
-		}
-		seen[t.Name] = true
-	}
-	tmpl, err := parseTemplates()
+	b, err := StartBuild(ctx, wh, tables, tenants)
 	if err != nil {
 		return err
 	}
-	rs, err := wh.ReadSetOf(ctx, tables, tenants)
+	return b.Finish(ctx, nil)
+}
+
+// A Builder writes a new catalog file in parts: the views of the tables whose read set is final first (a run's raw
+// tables, while its marts are computed), the rest's at Finish, which puts the file in place of the catalog. Until
+// then readers open the old catalog. One goroutine uses it at a time.
+type Builder struct {
+	wh      *warehouse.Warehouse
+	tenants []string
+	tmpl    *template.Template
+	tmp     string // the new catalog file
+	db      *sql.DB
+	conn    *sql.Conn
+	seen    map[string]bool
+}
+
+// StartBuild begins a catalog of wh's read set (its tenants' rows only, every tenant's when empty) with the views of
+// tables, read as they are committed now. The caller calls Finish or Abort.
+func StartBuild(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table, tenants []string) (_ *Builder, err error) {
+	abs := wh.Root()
+	if strings.ContainsAny(filepath.ToSlash(abs), "*?[]{}") {
+		return nil, fmt.Errorf("building the catalog: the warehouse path %s contains glob characters (*?[]{}), which DuckDB would expand: move it", abs)
+	}
+	tmpl, err := parseTemplates()
 	if err != nil {
-		return fmt.Errorf("building the catalog: %w", err)
+		return nil, err
 	}
 	tmpf, err := os.CreateTemp(abs, FileName+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("building the catalog: %w", err)
+		return nil, fmt.Errorf("building the catalog: %w", err)
 	}
-	tmp := tmpf.Name()
+	b := &Builder{wh: wh, tenants: tenants, tmpl: tmpl, tmp: tmpf.Name(), seen: map[string]bool{}}
 	tmpf.Close()
-	os.Remove(tmp) // DuckDB creates the file itself
-	if err := create(ctx, tmp, tmpl, wh, rs, tables); err != nil {
-		os.Remove(tmp)
-		os.Remove(tmp + ".wal")
+	os.Remove(b.tmp) // DuckDB creates the file itself
+	defer func() {
+		if err != nil {
+			b.Abort()
+		}
+	}()
+	if b.db, err = sql.Open("duckdb", b.tmp); err != nil {
+		return nil, fmt.Errorf("building the catalog: %w", err)
+	}
+	if b.conn, err = b.db.Conn(ctx); err != nil {
+		return nil, fmt.Errorf("building the catalog: %w", err)
+	}
+	if relocatable(abs) {
+		if _, err := b.conn.ExecContext(ctx, "SET file_search_path = "+lit(abs)); err != nil {
+			return nil, fmt.Errorf("building the catalog: %w", err)
+		}
+	}
+	if err := b.add(ctx, tables); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// add creates the views of tables, read as they are committed now.
+func (b *Builder) add(ctx context.Context, tables []*table.Table) error {
+	for _, t := range tables {
+		if b.seen[t.Name] {
+			return fmt.Errorf("building the catalog: table %s is listed twice", t.Name)
+		}
+		b.seen[t.Name] = true
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	rs, err := b.wh.ReadSetOf(ctx, tables, b.tenants)
+	if err != nil {
 		return fmt.Errorf("building the catalog: %w", err)
 	}
-	if err := os.Chmod(tmp, 0o640); err != nil { // as the warehouse's other files (DuckDB creates it as the umask allows)
-		os.Remove(tmp)
+	if err := createViews(ctx, b.conn, b.tmpl, b.wh, rs, tables, viewOptions{relative: relocatable(b.wh.Root()), comments: true}); err != nil {
 		return fmt.Errorf("building the catalog: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(abs, FileName)); err != nil {
-		os.Remove(tmp)
+	return nil
+}
+
+// Finish creates the views of the rest of the tables, read as they are committed now, and puts the new catalog in
+// place of the old one. On an error the old catalog stays.
+func (b *Builder) Finish(ctx context.Context, rest []*table.Table) (err error) {
+	defer func() {
+		if err != nil {
+			b.Abort()
+		}
+	}()
+	if err := b.add(ctx, rest); err != nil {
+		return err
+	}
+	// Everything into the database file, nothing left in a WAL that would not follow the rename.
+	if _, err := b.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("building the catalog: %w", err)
+	}
+	err = errors.Join(b.conn.Close(), b.db.Close())
+	b.conn, b.db = nil, nil
+	if err != nil {
+		return fmt.Errorf("building the catalog: %w", err)
+	}
+	if err := os.Chmod(b.tmp, 0o640); err != nil { // as the warehouse's other files (DuckDB creates it as the umask allows)
+		return fmt.Errorf("building the catalog: %w", err)
+	}
+	abs := b.wh.Root()
+	if err := os.Rename(b.tmp, filepath.Join(abs, FileName)); err != nil {
 		return fmt.Errorf("replacing the catalog: %w", err)
 	}
+	b.tmp = "" // in place: nothing for Abort to remove
 	if d, err := os.Open(abs); err == nil {
 		_ = d.Sync() // best effort: the catalog can always be rebuilt
 		d.Close()
@@ -127,30 +197,20 @@ func BuildOf(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Table
 	return nil
 }
 
-// create writes a new DuckDB database at path holding the views of tables.
-func create(ctx context.Context, path string, tmpl *template.Template, wh *warehouse.Warehouse, rs *warehouse.ReadSet, tables []*table.Table) (err error) {
-	db, err := sql.Open("duckdb", path)
-	if err != nil {
-		return err
+// Abort gives the new catalog up: the old one stays. It can be called after Finish (it does nothing then).
+func (b *Builder) Abort() {
+	if b.conn != nil {
+		b.conn.Close()
 	}
-	defer func() { err = errors.Join(err, db.Close()) }()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
+	if b.db != nil {
+		b.db.Close()
 	}
-	defer func() { err = errors.Join(err, conn.Close()) }()
-	relative := relocatable(wh.Root())
-	if relative {
-		if _, err := conn.ExecContext(ctx, "SET file_search_path = "+lit(wh.Root())); err != nil {
-			return err
-		}
+	b.conn, b.db = nil, nil
+	if b.tmp != "" {
+		os.Remove(b.tmp)
+		os.Remove(b.tmp + ".wal")
+		b.tmp = ""
 	}
-	if err := createViews(ctx, conn, tmpl, wh, rs, tables, viewOptions{relative: relative, comments: true}); err != nil {
-		return err
-	}
-	// Everything into the database file, nothing left in a WAL that would not follow the rename.
-	_, err = conn.ExecContext(ctx, "CHECKPOINT")
-	return err
 }
 
 // viewOptions say how views are written: relative names the files relative to the warehouse directory (the
