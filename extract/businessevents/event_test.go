@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"reflect"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -183,5 +184,94 @@ func TestJournal(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "seg-*")); len(m) != 2 {
 		t.Errorf("segments: %v", m)
+	}
+}
+
+// FuzzParse: whatever the bytes, the one-pass parser makes of a body what encoding/json's parser makes of it: the
+// same event with the same fields (Field), or it leaves the body to that parser, so every refusal is worded as it
+// always was. The seeds are the golden payloads, the refusals above and shapes the scanner reads differently.
+func FuzzParse(f *testing.F) {
+	golden, _ := filepath.Glob("testdata/golden/*/payload.json")
+	for _, p := range golden {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		"{\"BusinessEventId\":\"X\",\"ControlNumber\":1,\"Name\":\"Caf\xe9\"}",
+		`{"BusinessEventId":"X","ControlNumber":1,"Name":"\ud800"}`,
+		`{"BusinessEventId":"X",`, ``, `[{"BusinessEventId":"X","ControlNumber":1}]`, `"BusinessEventId"`,
+		`{"BusinessEventId":"X","ControlNumber":1} {}`, `{"BusinessEventId":"X","ControlNumber":1}}`,
+		`{"BusinessEventId":" ","ControlNumber":1}`, `{"BusinessEventId":7,"ControlNumber":1}`,
+		`{"BusinessEventId":"X","ControlNumber":"1"}`, `{"BusinessEventId":"X","ControlNumber":1.5}`,
+		`{"BusinessEventId":"X","ControlNumber":99999999999999999999}`,
+		`{"BusinessEventId":"X","ControlNumber":1,"A":"\ud83d\ude00","B":"\\ud800"}`,
+		"\xef\xbb\xbf {\"Business\\u0045ventId\":\"X\",\"ControlNumber\":-0, \"ControlNumber\":2,\"MajorVersion\":\"7\",\"MinorVersion\":1e3}\n",
+		`{"BusinessEventId":" BusinessEventsAlertEvent ","ControlNumber":1,"TableName":" userinfo","KeyValue1":" b\u00f6b ","KeyValue1":null}`,
+		`{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"TableName":"SecurityUserRole","KeyValue1":42,"LegalEntity":"","DataAreaId":"usmf"}`,
+		`{"BusinessEventId":"X","ControlNumber":1,"EventTimeIso8601":"2026-12-02T10:00:00+01:00","EventTime":"\/Date(1764684000000+0100)\/","N":{"a":[1,true,null,"x"]},"T":true,"F":false}`,
+		`{"BusinessEventId":"X","ControlNumber":1,"MajorVersion":4294967297,"BusinessEventLegalEntity":{"x":1},"LegalEntity":"dat"}`,
+		"{\"BusinessEventId\":\"X\",\"ControlNumber\":1,\"S\":\"a\tb\"}",
+		`{"BusinessEventId":"X","ControlNumber":1,"S":"\u0000\"\\\/\b\f\n\r\t"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	received := time.Date(2026, 12, 7, 16, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want, fields, wantErr := parseStd("env", body, received)
+		got, err := Parse("env", body, received)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("Parse(%q): %v, encoding/json's parser: %v", body, err, wantErr)
+		}
+		fast, ok := parseFast("env", body, received)
+		if ok && wantErr != nil {
+			t.Fatalf("parseFast(%q) took a body encoding/json's parser refuses: %v", body, wantErr)
+		}
+		if !ok {
+			return
+		}
+		if !reflect.DeepEqual(fast, want) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseFast(%q):\n%+v\nencoding/json's parser:\n%+v", body, fast, want)
+		}
+		for k, v := range fields {
+			if fast.Field(k) != str(v) {
+				t.Errorf("Field(%q) = %q, want %q", k, fast.Field(k), str(v))
+			}
+		}
+		if fast.Field("NoSuchField") != "" {
+			t.Errorf("Field of an absent field: %q", fast.Field("NoSuchField"))
+		}
+	})
+}
+
+// The golden events that parse, and the shapes F&O sends, are read by the one-pass parser (a body it left to
+// encoding/json would be parsed right, but several times slower).
+func TestParseFastTakesEvents(t *testing.T) {
+	golden, _ := filepath.Glob("testdata/golden/*/payload.json")
+	for _, p := range golden {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse("env", b, time.Now()); err != nil {
+			continue // a refusal: parseStd words it
+		}
+		if _, ok := parseFast("env", b, time.Now()); !ok {
+			t.Errorf("%s: left to encoding/json", p)
+		}
+	}
+}
+
+// BenchmarkParse reads the body the bench's clients post (go test -run X -bench Parse ./extract/businessevents/).
+func BenchmarkParse(b *testing.B) {
+	body := []byte(`{"BusinessEventId":"SalesOrderInvoicedBusinessEvent","ControlNumber":5637144576,"EventId":"bench-1","EventTimeIso8601":"2026-12-02T10:00:00Z","BusinessEventLegalEntity":"USMF","MajorVersion":1,"MinorVersion":0,"InvoiceAccount":"US-001","InvoiceAmount":1.5}`)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("contoso-prod", body, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
