@@ -485,7 +485,7 @@ func (r *Receiver) commitJournal(ctx context.Context, views bool) error {
 	var fresh []*businessevents.Event
 	inBatch := map[string]bool{}
 	for _, s := range segs {
-		evs, rej, err := businessevents.ReadSegment(s)
+		evs, rej, err := r.journal.Read(s) // the segments this receiver wrote are not parsed again
 		if err != nil {
 			return err
 		}
@@ -551,7 +551,7 @@ func (r *Receiver) commitJournal(ctx context.Context, views bool) error {
 			r.cfg.Logger.Warn("journaled lines that are no business event set aside", "segment", filepath.Base(seg.path),
 				"lines", len(seg.rejected), "dir", filepath.Join(r.cfg.Dir, "rejected"), "first", seg.rejected[0].Reason)
 		}
-		if err := os.Remove(seg.path); err != nil {
+		if err := r.journal.Remove(seg.path); err != nil {
 			return fmt.Errorf("removing a committed journal segment: %w", err)
 		}
 		os.Remove(seg.path + ".error")

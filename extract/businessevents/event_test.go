@@ -275,3 +275,66 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// The events of a segment the journal wrote are read back as ReadSegment reads them from the file (what a
+// restarted receiver recovers from): the same events, in the same order, without parsing the file again; a journal
+// opened again on the folder (a restart) reads the file; a removed segment is gone from both.
+func TestJournalReadsWhatItWrote(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := []string{
+		`{"BusinessEventId":"X","ControlNumber":1,"Note":"<a & b>"}`,
+		"\xef\xbb\xbf {\"BusinessEventId\":\"BusinessEventsAlertEvent\",\"ControlNumber\":2,\"TableName\":\"UserInfo\",\"KeyValue1\":\"b\\u00f6b\",\"EventTime\":\"\\/Date(1196865000000)\\/\"}\n",
+		`{"BusinessEventId":"Y","ControlNumber":3,"S":"\ud83d\ude00 \u2028 \t"}`,
+	}
+	var wg sync.WaitGroup
+	for _, b := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := Parse("env", []byte(b), time.Now().In(time.FixedZone("CET", 3600)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := j.Append(e); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	segs, err := j.Rotate()
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("rotate: %v %v", segs, err)
+	}
+	held, rej, err := j.Read(segs[0])
+	if err != nil || len(rej) != 0 || len(held) != len(bodies) {
+		t.Fatalf("read: %d events, %v rejected, %v", len(held), rej, err)
+	}
+	fromFile, rej, err := ReadSegment(segs[0])
+	if err != nil || len(rej) != 0 {
+		t.Fatalf("the file: %v rejected, %v", rej, err)
+	}
+	if !reflect.DeepEqual(held, fromFile) {
+		t.Errorf("held:\n%+v\nthe file:\n%+v", held, fromFile)
+	}
+	j.Close()
+	j2, err := OpenJournal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	again, _, err := j2.Read(segs[0])
+	if err != nil || !reflect.DeepEqual(again, fromFile) {
+		t.Errorf("after a restart: %+v, %v", again, err)
+	}
+	if err := j.Remove(segs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, err := j.Read(segs[0]); err == nil || len(evs) != 0 {
+		t.Errorf("a removed segment still reads: %d events", len(evs))
+	}
+}

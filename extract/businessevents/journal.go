@@ -18,18 +18,32 @@ import (
 // acknowledged. With group commit, the events that arrive while one fsync runs share the next one; without it,
 // every event has its own. Rotate closes the current segment so the committer can land it in the warehouse and
 // then remove it; segments left by a killed receiver are replayed on start.
+//
+// The journal also keeps the events of the segments it wrote, as they were appended, so that committing them needs
+// no second read and parse of the files (Read); the files alone are what a restart recovers from (ReadSegment).
 type Journal struct {
 	dir   string
 	group bool
 	reqs  chan appendReq
-	mu    sync.Mutex // the current segment, between the writer and Rotate
+	mu    sync.Mutex // the current segment, between the writer and Rotate; the events held
 	f     *os.File
 	seg   int
 	done  chan struct{}
-	werr  error
+
+	// held are the events of the closed segments this journal wrote (by path), cur those of the current one. A
+	// segment in which a write failed, or whose events would take the bodies held past maxHeldBytes, is not held
+	// (curFromFile): Read reads its file, as it reads a previous process's segments.
+	held        map[string][]*Event
+	cur         []*Event
+	curFromFile bool
+	heldBytes   int64
 }
 
+// maxHeldBytes bounds the bodies the journal holds for the commit; past it, the commit reads the files.
+const maxHeldBytes = 64 << 20
+
 type appendReq struct {
+	e    *Event
 	line []byte
 	done chan error
 }
@@ -52,7 +66,7 @@ func OpenJournal(dir string, groupCommit bool) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{dir: dir, group: groupCommit, reqs: make(chan appendReq, 4096), done: make(chan struct{})}
+	j := &Journal{dir: dir, group: groupCommit, reqs: make(chan appendReq, 4096), done: make(chan struct{}), held: map[string][]*Event{}}
 	if len(segs) > 0 {
 		j.seg = segNumber(segs[len(segs)-1])
 	}
@@ -103,7 +117,7 @@ func (j *Journal) Append(e *Event) error {
 	if err := enc.Encode(record{Environment: e.Environment, ReceivedAt: e.ReceivedAt, Body: string(e.Payload)}); err != nil {
 		return err
 	}
-	req := appendReq{line: line.Bytes(), done: make(chan error, 1)}
+	req := appendReq{e: e, line: line.Bytes(), done: make(chan error, 1)}
 	select {
 	case j.reqs <- req:
 	case <-j.done:
@@ -143,6 +157,7 @@ func (j *Journal) writer() {
 		if err == nil {
 			err = j.f.Sync()
 		}
+		j.hold(batch, err)
 		j.mu.Unlock()
 		if err != nil {
 			err = fmt.Errorf("journaling the event: %w", err)
@@ -151,6 +166,30 @@ func (j *Journal) writer() {
 			r.done <- err
 		}
 	}
+}
+
+// hold keeps a batch's events with the current segment once they are on disk (j.mu held). After a failed write
+// the segment's file may hold part of the batch, or all of it: from then on the file is what the commit reads.
+func (j *Journal) hold(batch []appendReq, err error) {
+	if j.curFromFile {
+		return
+	}
+	var n int64
+	for _, r := range batch {
+		n += int64(len(r.e.Payload))
+	}
+	if err != nil || j.heldBytes+n > maxHeldBytes {
+		j.curFromFile = true
+		for _, e := range j.cur {
+			j.heldBytes -= int64(len(e.Payload))
+		}
+		j.cur = nil
+		return
+	}
+	for _, r := range batch {
+		j.cur = append(j.cur, r.e)
+	}
+	j.heldBytes += n
 }
 
 // Rotate closes the current segment (when it holds anything) and starts the next; it returns every closed
@@ -162,6 +201,10 @@ func (j *Journal) Rotate() ([]string, error) {
 		if err := j.f.Close(); err != nil {
 			return nil, err
 		}
+		if !j.curFromFile {
+			j.held[filepath.Join(j.dir, segName(j.seg))] = j.cur
+		}
+		j.cur, j.curFromFile = nil, false
 		if err := j.next(); err != nil {
 			return nil, err
 		}
@@ -178,6 +221,32 @@ func (j *Journal) Rotate() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Read returns a closed segment's events: those the journal holds when it wrote the segment (each as it was
+// appended, none rejected), else what ReadSegment reads of the file.
+func (j *Journal) Read(path string) ([]*Event, []Rejected, error) {
+	j.mu.Lock()
+	evs, ok := j.held[path]
+	j.mu.Unlock()
+	if ok {
+		return evs, nil, nil
+	}
+	return ReadSegment(path)
+}
+
+// Remove deletes a committed segment and forgets its events.
+func (j *Journal) Remove(path string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, e := range j.held[path] {
+		j.heldBytes -= int64(len(e.Payload))
+	}
+	delete(j.held, path)
+	return nil
 }
 
 // Close stops the writer; appends after it fail.
