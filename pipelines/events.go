@@ -176,6 +176,9 @@ func RejectedDir(warehouseRoot string) string {
 
 // isJSON is a Content-Type of application/json, with or without parameters (charset=utf-8).
 func isJSON(ct string) bool {
+	if ct == "application/json" { // what F&O sends: no need to parse it
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/json"
 }

@@ -338,3 +338,51 @@ func TestJournalReadsWhatItWrote(t *testing.T) {
 		t.Errorf("a removed segment still reads: %d events", len(evs))
 	}
 }
+
+// encodedRecord is a journal line as encoding/json's Encoder writes it (what Append wrote before appendRecord).
+func encodedRecord(t testing.TB, e *Event) []byte {
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(record{Environment: e.Environment, ReceivedAt: e.ReceivedAt, Body: string(e.Payload)}); err != nil {
+		t.Fatal(err)
+	}
+	return line.Bytes()
+}
+
+// A journal line is written byte for byte as encoding/json wrote it, whatever the body holds and whenever it came.
+func TestAppendRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, body string
+		at              time.Time
+	}{
+		{"the bench's event", "contoso-prod", `{"BusinessEventId":"X","ControlNumber":1,"Note":"<a & b>"}`, time.Date(2026, 12, 7, 16, 0, 0, 123456789, time.UTC)},
+		{"escapes and control characters", "env", "{\"S\":\"\\\"q\\\" \\\\ \\/ \x7f\",\n\t\"T\":\"\\u2028\u2028\u2029\"}\r", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"beyond ASCII", "caf\u00e9", `{"S":"` + "\U0001F600 \u00e9 \u4e2d" + `"}`, time.Date(2026, 1, 1, 0, 0, 0, 100, time.UTC)},
+		{"not UTF-8", "e\xff", "{\"S\":\"\xff\xfe\xc3\"}", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"no body", "env", "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"a zone", "env", `{}`, time.Date(2026, 1, 1, 0, 0, 0, 5, time.FixedZone("CET", 3600))},
+	} {
+		e := &Event{Environment: tc.env, ReceivedAt: tc.at, Payload: json.RawMessage(tc.body)}
+		got, err := appendRecord([]byte("prefix"), e)
+		if want := append([]byte("prefix"), encodedRecord(t, e)...); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %q (%v)\nwant %q", tc.name, got, err, want)
+		}
+	}
+}
+
+// FuzzAppendRecord: appendRecord writes what encoding/json's Encoder writes, for any environment, body and time.
+func FuzzAppendRecord(f *testing.F) {
+	f.Add("contoso-prod", []byte(`{"BusinessEventId":"X","ControlNumber":1,"Note":"<a & b>"}`), int64(1764684000123456789))
+	f.Add("e\x00\u2028", []byte("{\"S\":\"\\u00e9\xff\b\f\n\r\t\x01\x1f\\\"\u2029\U0001F600\"}"), int64(-62135596800000000))
+	f.Fuzz(func(t *testing.T, env string, body []byte, ns int64) {
+		e := &Event{Environment: env, ReceivedAt: time.Unix(0, ns).UTC(), Payload: body}
+		got, err := appendRecord(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := encodedRecord(t, e); !bytes.Equal(got, want) {
+			t.Fatalf("%q\nwant %q", got, want)
+		}
+	})
+}

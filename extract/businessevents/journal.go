@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Journal is the receiver's durable log: an event is appended and fsynced to the current segment before it is
@@ -111,19 +112,98 @@ func (j *Journal) next() error {
 
 // Append journals e and returns once it is on disk.
 func (j *Journal) Append(e *Event) error {
-	var line bytes.Buffer
-	enc := json.NewEncoder(&line) // one line, ending in a newline
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(record{Environment: e.Environment, ReceivedAt: e.ReceivedAt, Body: string(e.Payload)}); err != nil {
+	line, err := appendRecord(make([]byte, 0, len(e.Payload)+len(e.Environment)+96), e)
+	if err != nil {
 		return err
 	}
-	req := appendReq{e: e, line: line.Bytes(), done: make(chan error, 1)}
+	req := appendReq{e: e, line: line, done: make(chan error, 1)}
 	select {
 	case j.reqs <- req:
 	case <-j.done:
 		return errors.New("the journal is closed")
 	}
 	return <-req.done
+}
+
+// appendRecord appends e's journal line to dst: its record as encoding/json's Encoder writes it without HTML
+// escaping, newline included (TestAppendRecord and FuzzAppendRecord hold the two to the same bytes), written by hand
+// because the encoder's reflection was a fifth of the receiver's own CPU per event. A time encoding/json writes
+// differently or refuses (not UTC, a year outside 0-9999) is left to the encoder.
+func appendRecord(dst []byte, e *Event) ([]byte, error) {
+	if t := e.ReceivedAt; t.Location() != time.UTC || t.Year() < 0 || t.Year() > 9999 {
+		var line bytes.Buffer
+		enc := json.NewEncoder(&line) // one line, ending in a newline
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(record{Environment: e.Environment, ReceivedAt: e.ReceivedAt, Body: string(e.Payload)}); err != nil {
+			return nil, err
+		}
+		return append(dst, line.Bytes()...), nil
+	}
+	dst = append(dst, `{"environment":`...)
+	dst = appendJSONString(dst, e.Environment)
+	dst = append(dst, `,"received_at":"`...)
+	dst = e.ReceivedAt.AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, '"')
+	if len(e.Payload) > 0 { // omitempty
+		dst = append(dst, `,"body":`...)
+		dst = appendJSONString(dst, e.Payload)
+	}
+	return append(dst, '}', '\n'), nil
+}
+
+// appendJSONString appends s as encoding/json writes a string without HTML escaping: quotes, backslashes and
+// control characters escaped (\b \f \n \r \t by name), bytes that are not UTF-8 as \ufffd, U+2028 and U+2029
+// as \u2028 and \u2029.
+func appendJSONString[S ~[]byte | ~string](dst []byte, s S) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		n := min(len(s)-i, utf8.UTFMax)
+		c, size := utf8.DecodeRune([]byte(s[i : i+n]))
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 func (j *Journal) writer() {
