@@ -37,7 +37,7 @@ var BusinessEventsTable = table.New("finops_business_events", table.Event, "rece
 	"One row per distinct Finance and Operations business event received (F&O's retries land once): the envelope, the user it is about, and the body.",
 	table.Column{Name: "business_event_id", Type: arrow.BinaryTypes.String, Key: true, Doc: "BusinessEventId, e.g. BusinessEventsAlertEvent"},
 	table.Column{Name: "control_number", Type: arrow.BinaryTypes.String, Key: true, Doc: "ControlNumber: what F&O repeats when it retries"},
-	table.Column{Name: "event_id", Type: arrow.BinaryTypes.String, Nullable: true},
+	table.Column{Name: "event_id", Type: arrow.BinaryTypes.String, Nullable: true, HighCardinality: true},
 	table.Column{Name: "event_time", Type: table.Timestamp, Nullable: true, Doc: "EventTimeIso8601, else EventTime"},
 	table.Column{Name: "legal_entity", Type: arrow.BinaryTypes.String, Nullable: true},
 	table.Column{Name: "environment", Type: arrow.BinaryTypes.String, Key: true, Doc: "the F&O environment's name (its callback path)"},
@@ -46,7 +46,7 @@ var BusinessEventsTable = table.New("finops_business_events", table.Event, "rece
 	table.Column{Name: "major_version", Type: arrow.PrimitiveTypes.Int32},
 	table.Column{Name: "minor_version", Type: arrow.PrimitiveTypes.Int32},
 	table.Column{Name: "user_id", Type: arrow.BinaryTypes.String, Nullable: true, Doc: "the F&O user the event is about, when it names one"},
-	table.Column{Name: "payload", Type: arrow.BinaryTypes.String, Doc: "the body as received (JSON text)"},
+	table.Column{Name: "payload", Type: arrow.BinaryTypes.String, HighCardinality: true, Doc: "the body as received (JSON text)"},
 )
 
 // EventsEnv is one F&O environment the receiver has a callback path for.
