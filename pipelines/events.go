@@ -486,6 +486,7 @@ func (r *Receiver) commitJournal(ctx context.Context, views bool) error {
 	}
 	var all []segment
 	var fresh []*businessevents.Event
+	var freshKeys []string
 	inBatch := map[string]bool{}
 	for _, s := range segs {
 		evs, rej, err := r.journal.Read(s) // the segments this receiver wrote are not parsed again
@@ -495,9 +496,10 @@ func (r *Receiver) commitJournal(ctx context.Context, views bool) error {
 		all = append(all, segment{s, evs, rej})
 		r.mu.Lock()
 		for _, e := range evs {
-			if _, done := r.committed[e.Key()]; !done && !inBatch[e.Key()] {
-				fresh = append(fresh, e)
-				inBatch[e.Key()] = true
+			k := e.Key()
+			if _, done := r.committed[k]; !done && !inBatch[k] {
+				fresh, freshKeys = append(fresh, e), append(freshKeys, k)
+				inBatch[k] = true
 			}
 		}
 		r.mu.Unlock()
@@ -507,8 +509,8 @@ func (r *Receiver) commitJournal(ctx context.Context, views bool) error {
 			return err
 		}
 		r.mu.Lock()
-		for _, e := range fresh {
-			r.committed[e.Key()] = e.ReceivedAt
+		for i, e := range fresh {
+			r.committed[freshKeys[i]] = e.ReceivedAt
 		}
 		r.mu.Unlock()
 		r.committedN.Add(int64(len(fresh)))
