@@ -209,9 +209,6 @@ func appendJSONString[S ~[]byte | ~string](dst []byte, s S) []byte {
 func (j *Journal) writer() {
 	var buf bytes.Buffer
 	batch := make([]appendReq, 0, 512)
-	last := 0 // the last batch's size
-	gap := time.NewTimer(gatherGap)
-	defer gap.Stop()
 	for {
 		var first appendReq
 		select {
@@ -221,8 +218,15 @@ func (j *Journal) writer() {
 		}
 		batch = append(batch[:0], first)
 		if j.group {
-			batch = j.gather(batch, last, gap)
-			last = len(batch)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case r := <-j.reqs:
+					batch = append(batch, r)
+				default:
+					break more
+				}
+			}
 		}
 		buf.Reset()
 		for _, r := range batch {
@@ -266,45 +270,6 @@ func (j *Journal) hold(batch []appendReq, err error) {
 		j.cur = append(j.cur, r.e)
 	}
 	j.heldBytes += n
-}
-
-// With group commit, the writer lets a batch grow while appends keep coming: each one that arrives within
-// gatherGap of the previous one joins it, for at most maxGather after the first.
-const (
-	gatherGap = 100 * time.Microsecond
-	maxGather = time.Millisecond
-)
-
-// gather adds the appends already queued to batch. When the last batch had several (requests arrive concurrently),
-// it also waits for those that come within gatherGap of each other, up to maxGather, so that one fsync covers
-// them: on a busy receiver an fsync costs more CPU than several requests. A lone writer is never delayed.
-func (j *Journal) gather(batch []appendReq, last int, gap *time.Timer) []appendReq {
-	drain := func() {
-		for len(batch) < cap(batch) {
-			select {
-			case r := <-j.reqs:
-				batch = append(batch, r)
-			default:
-				return
-			}
-		}
-	}
-	drain()
-	if last < 2 {
-		return batch
-	}
-	deadline := time.Now().Add(maxGather)
-	for len(batch) < cap(batch) && time.Now().Before(deadline) {
-		gap.Reset(gatherGap)
-		select {
-		case r := <-j.reqs:
-			batch = append(batch, r)
-			drain()
-		case <-gap.C:
-			return batch
-		}
-	}
-	return batch
 }
 
 // Rotate closes the current segment (when it holds anything) and starts the next; it returns every closed
