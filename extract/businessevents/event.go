@@ -29,8 +29,7 @@ type Event struct {
 	MajorVersion    int32           `json:"major_version"`
 	MinorVersion    int32           `json:"minor_version"`
 	UserID          string          `json:"user_id"` // the user the event is about, "" when none
-	Fields          map[string]any  `json:"-"`       // every top-level field, for routing
-	Payload         json.RawMessage `json:"payload"` // the body as it came (valid UTF-8 JSON)
+	Payload         json.RawMessage `json:"payload"` // the body as it came (valid UTF-8 JSON); Field reads it
 }
 
 // Key identifies an event across F&O's retries: environment, business event id and control number (F&O documents
@@ -55,38 +54,51 @@ const (
 // Parse reads one business event body. A body that is not UTF-8, not one JSON object, without a BusinessEventId
 // string or without an integer ControlNumber is ErrMalformed, with what was wrong; an event seatlake does not know
 // is parsed all the same. A UTF-8 byte order mark before the object is dropped (RFC 8259 lets a parser ignore it).
+//
+// A well-formed event is read in one pass of the strict scanner, which keeps only the envelope's fields; anything
+// else (every refusal) is read again by encoding/json (parseStd), so a refusal says exactly what it always said.
 func Parse(env string, body []byte, received time.Time) (*Event, error) {
-	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	if e, ok := parseFast(env, body, received); ok {
+		return e, nil
+	}
+	e, _, err := parseStd(env, body, received)
+	return e, err
+}
+
+// parseStd is Parse by encoding/json into a map: the reference parseFast is checked against (FuzzParse), and what
+// explains a refusal. It returns the top-level fields too, for that check.
+func parseStd(env string, body []byte, received time.Time) (*Event, map[string]any, error) {
+	body = bytes.TrimPrefix(body, []byte(bom))
 	if !utf8.Valid(body) {
-		return nil, fmt.Errorf("%w: the body is not UTF-8 (byte %d)", ErrMalformed, invalidUTF8At(body))
+		return nil, nil, fmt.Errorf("%w: the body is not UTF-8 (byte %d)", ErrMalformed, invalidUTF8At(body))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: more than one JSON value", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: more than one JSON value", ErrMalformed)
 	}
 	fields, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: the body is %s, not a JSON object", ErrMalformed, kind(v))
+		return nil, nil, fmt.Errorf("%w: the body is %s, not a JSON object", ErrMalformed, kind(v))
 	}
 	if err := loneSurrogate(body); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	e := &Event{Environment: env, ReceivedAt: received.UTC(), Fields: fields, Payload: json.RawMessage(bytes.TrimSpace(body))}
+	e := &Event{Environment: env, ReceivedAt: received.UTC(), Payload: json.RawMessage(bytes.TrimSpace(body))}
 	id, ok := fields["BusinessEventId"].(string)
 	switch e.BusinessEventID = strings.TrimSpace(id); {
 	case !ok:
-		return nil, fmt.Errorf("%w: no BusinessEventId string (got %s)", ErrMalformed, fieldKind(fields, "BusinessEventId"))
+		return nil, nil, fmt.Errorf("%w: no BusinessEventId string (got %s)", ErrMalformed, fieldKind(fields, "BusinessEventId"))
 	case e.BusinessEventID == "":
-		return nil, fmt.Errorf("%w: an empty BusinessEventId", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: an empty BusinessEventId", ErrMalformed)
 	}
 	cn, ok := fields["ControlNumber"].(json.Number)
 	if _, err := strconv.ParseInt(string(cn), 10, 64); !ok || err != nil {
-		return nil, fmt.Errorf("%w: no integer ControlNumber (got %s)", ErrMalformed, fieldKind(fields, "ControlNumber"))
+		return nil, nil, fmt.Errorf("%w: no integer ControlNumber (got %s)", ErrMalformed, fieldKind(fields, "ControlNumber"))
 	}
 	e.ControlNumber = string(cn)
 	e.EventID = str(fields["EventId"])
@@ -97,19 +109,20 @@ func Parse(env string, body []byte, received time.Time) (*Event, error) {
 	} else if ms, ok := msDate(str(fields["EventTime"])); ok {
 		e.EventTime = time.UnixMilli(ms).UTC()
 	}
-	e.UserID = userOf(e.BusinessEventID, fields)
-	return e, nil
+	if e.BusinessEventID == AlertEventID {
+		e.UserID = userOf(str(fields["TableName"]), str(fields["KeyValue1"]))
+	}
+	return e, fields, nil
 }
+
+// bom is UTF-8's byte order mark.
+const bom = "\xef\xbb\xbf"
 
 // userOf is the user an alert on the user or user-role table is about: the alerted record's first key value. The
 // alert's own UserId is the owner of the alert rule (who is notified), not the user the record is about.
-func userOf(id string, f map[string]any) string {
-	if id != AlertEventID {
-		return ""
-	}
-	switch t := str(f["TableName"]); {
-	case strings.EqualFold(t, UserTable), strings.EqualFold(t, UserRoleTable):
-		return str(f["KeyValue1"])
+func userOf(table, keyValue1 string) string {
+	if strings.EqualFold(table, UserTable) || strings.EqualFold(table, UserRoleTable) {
+		return keyValue1
 	}
 	return ""
 }
@@ -238,5 +251,3 @@ func loneSurrogate(b []byte) error {
 	return nil
 }
 
-// Field is a top-level field of the event as text, for routing conditions.
-func (e *Event) Field(name string) string { return str(e.Fields[name]) }

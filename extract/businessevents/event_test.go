@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"reflect"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -184,4 +185,204 @@ func TestJournal(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, "seg-*")); len(m) != 2 {
 		t.Errorf("segments: %v", m)
 	}
+}
+
+// FuzzParse: whatever the bytes, the one-pass parser makes of a body what encoding/json's parser makes of it: the
+// same event with the same fields (Field), or it leaves the body to that parser, so every refusal is worded as it
+// always was. The seeds are the golden payloads, the refusals above and shapes the scanner reads differently.
+func FuzzParse(f *testing.F) {
+	golden, _ := filepath.Glob("testdata/golden/*/payload.json")
+	for _, p := range golden {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		"{\"BusinessEventId\":\"X\",\"ControlNumber\":1,\"Name\":\"Caf\xe9\"}",
+		`{"BusinessEventId":"X","ControlNumber":1,"Name":"\ud800"}`,
+		`{"BusinessEventId":"X",`, ``, `[{"BusinessEventId":"X","ControlNumber":1}]`, `"BusinessEventId"`,
+		`{"BusinessEventId":"X","ControlNumber":1} {}`, `{"BusinessEventId":"X","ControlNumber":1}}`,
+		`{"BusinessEventId":" ","ControlNumber":1}`, `{"BusinessEventId":7,"ControlNumber":1}`,
+		`{"BusinessEventId":"X","ControlNumber":"1"}`, `{"BusinessEventId":"X","ControlNumber":1.5}`,
+		`{"BusinessEventId":"X","ControlNumber":99999999999999999999}`,
+		`{"BusinessEventId":"X","ControlNumber":1,"A":"\ud83d\ude00","B":"\\ud800"}`,
+		"\xef\xbb\xbf {\"Business\\u0045ventId\":\"X\",\"ControlNumber\":-0, \"ControlNumber\":2,\"MajorVersion\":\"7\",\"MinorVersion\":1e3}\n",
+		`{"BusinessEventId":" BusinessEventsAlertEvent ","ControlNumber":1,"TableName":" userinfo","KeyValue1":" b\u00f6b ","KeyValue1":null}`,
+		`{"BusinessEventId":"BusinessEventsAlertEvent","ControlNumber":1,"TableName":"SecurityUserRole","KeyValue1":42,"LegalEntity":"","DataAreaId":"usmf"}`,
+		`{"BusinessEventId":"X","ControlNumber":1,"EventTimeIso8601":"2026-12-02T10:00:00+01:00","EventTime":"\/Date(1764684000000+0100)\/","N":{"a":[1,true,null,"x"]},"T":true,"F":false}`,
+		`{"BusinessEventId":"X","ControlNumber":1,"MajorVersion":4294967297,"BusinessEventLegalEntity":{"x":1},"LegalEntity":"dat"}`,
+		"{\"BusinessEventId\":\"X\",\"ControlNumber\":1,\"S\":\"a\tb\"}",
+		`{"BusinessEventId":"X","ControlNumber":1,"S":"\u0000\"\\\/\b\f\n\r\t"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	received := time.Date(2026, 12, 7, 16, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want, fields, wantErr := parseStd("env", body, received)
+		got, err := Parse("env", body, received)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("Parse(%q): %v, encoding/json's parser: %v", body, err, wantErr)
+		}
+		fast, ok := parseFast("env", body, received)
+		if ok && wantErr != nil {
+			t.Fatalf("parseFast(%q) took a body encoding/json's parser refuses: %v", body, wantErr)
+		}
+		if !ok {
+			return
+		}
+		if !reflect.DeepEqual(fast, want) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseFast(%q):\n%+v\nencoding/json's parser:\n%+v", body, fast, want)
+		}
+		for k, v := range fields {
+			if fast.Field(k) != str(v) {
+				t.Errorf("Field(%q) = %q, want %q", k, fast.Field(k), str(v))
+			}
+		}
+		if fast.Field("NoSuchField") != "" {
+			t.Errorf("Field of an absent field: %q", fast.Field("NoSuchField"))
+		}
+	})
+}
+
+// The golden events that parse, and the shapes F&O sends, are read by the one-pass parser (a body it left to
+// encoding/json would be parsed right, but several times slower).
+func TestParseFastTakesEvents(t *testing.T) {
+	golden, _ := filepath.Glob("testdata/golden/*/payload.json")
+	for _, p := range golden {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse("env", b, time.Now()); err != nil {
+			continue // a refusal: parseStd words it
+		}
+		if _, ok := parseFast("env", b, time.Now()); !ok {
+			t.Errorf("%s: left to encoding/json", p)
+		}
+	}
+}
+
+// BenchmarkParse reads the body the bench's clients post (go test -run X -bench Parse ./extract/businessevents/).
+func BenchmarkParse(b *testing.B) {
+	body := []byte(`{"BusinessEventId":"SalesOrderInvoicedBusinessEvent","ControlNumber":5637144576,"EventId":"bench-1","EventTimeIso8601":"2026-12-02T10:00:00Z","BusinessEventLegalEntity":"USMF","MajorVersion":1,"MinorVersion":0,"InvoiceAccount":"US-001","InvoiceAmount":1.5}`)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("contoso-prod", body, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The events of a segment the journal wrote are read back as ReadSegment reads them from the file (what a
+// restarted receiver recovers from): the same events, in the same order, without parsing the file again; a journal
+// opened again on the folder (a restart) reads the file; a removed segment is gone from both.
+func TestJournalReadsWhatItWrote(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := []string{
+		`{"BusinessEventId":"X","ControlNumber":1,"Note":"<a & b>"}`,
+		"\xef\xbb\xbf {\"BusinessEventId\":\"BusinessEventsAlertEvent\",\"ControlNumber\":2,\"TableName\":\"UserInfo\",\"KeyValue1\":\"b\\u00f6b\",\"EventTime\":\"\\/Date(1196865000000)\\/\"}\n",
+		`{"BusinessEventId":"Y","ControlNumber":3,"S":"\ud83d\ude00 \u2028 \t"}`,
+	}
+	var wg sync.WaitGroup
+	for _, b := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := Parse("env", []byte(b), time.Now().In(time.FixedZone("CET", 3600)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := j.Append(e); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	segs, err := j.Rotate()
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("rotate: %v %v", segs, err)
+	}
+	held, rej, err := j.Read(segs[0])
+	if err != nil || len(rej) != 0 || len(held) != len(bodies) {
+		t.Fatalf("read: %d events, %v rejected, %v", len(held), rej, err)
+	}
+	fromFile, rej, err := ReadSegment(segs[0])
+	if err != nil || len(rej) != 0 {
+		t.Fatalf("the file: %v rejected, %v", rej, err)
+	}
+	if !reflect.DeepEqual(held, fromFile) {
+		t.Errorf("held:\n%+v\nthe file:\n%+v", held, fromFile)
+	}
+	j.Close()
+	j2, err := OpenJournal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	again, _, err := j2.Read(segs[0])
+	if err != nil || !reflect.DeepEqual(again, fromFile) {
+		t.Errorf("after a restart: %+v, %v", again, err)
+	}
+	if err := j.Remove(segs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, err := j.Read(segs[0]); err == nil || len(evs) != 0 {
+		t.Errorf("a removed segment still reads: %d events", len(evs))
+	}
+}
+
+// encodedRecord is a journal line as encoding/json's Encoder writes it (what Append wrote before appendRecord).
+func encodedRecord(t testing.TB, e *Event) []byte {
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(record{Environment: e.Environment, ReceivedAt: e.ReceivedAt, Body: string(e.Payload)}); err != nil {
+		t.Fatal(err)
+	}
+	return line.Bytes()
+}
+
+// A journal line is written byte for byte as encoding/json wrote it, whatever the body holds and whenever it came.
+func TestAppendRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, body string
+		at              time.Time
+	}{
+		{"the bench's event", "contoso-prod", `{"BusinessEventId":"X","ControlNumber":1,"Note":"<a & b>"}`, time.Date(2026, 12, 7, 16, 0, 0, 123456789, time.UTC)},
+		{"escapes and control characters", "env", "{\"S\":\"\\\"q\\\" \\\\ \\/ \x7f\",\n\t\"T\":\"\\u2028\u2028\u2029\"}\r", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"beyond ASCII", "caf\u00e9", `{"S":"` + "\U0001F600 \u00e9 \u4e2d" + `"}`, time.Date(2026, 1, 1, 0, 0, 0, 100, time.UTC)},
+		{"not UTF-8", "e\xff", "{\"S\":\"\xff\xfe\xc3\"}", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"no body", "env", "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"a zone", "env", `{}`, time.Date(2026, 1, 1, 0, 0, 0, 5, time.FixedZone("CET", 3600))},
+	} {
+		e := &Event{Environment: tc.env, ReceivedAt: tc.at, Payload: json.RawMessage(tc.body)}
+		got, err := appendRecord([]byte("prefix"), e)
+		if want := append([]byte("prefix"), encodedRecord(t, e)...); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %q (%v)\nwant %q", tc.name, got, err, want)
+		}
+	}
+}
+
+// FuzzAppendRecord: appendRecord writes what encoding/json's Encoder writes, for any environment, body and time.
+func FuzzAppendRecord(f *testing.F) {
+	f.Add("contoso-prod", []byte(`{"BusinessEventId":"X","ControlNumber":1,"Note":"<a & b>"}`), int64(1764684000123456789))
+	f.Add("e\x00\u2028", []byte("{\"S\":\"\\u00e9\xff\b\f\n\r\t\x01\x1f\\\"\u2029\U0001F600\"}"), int64(-62135596800000000))
+	f.Fuzz(func(t *testing.T, env string, body []byte, ns int64) {
+		e := &Event{Environment: env, ReceivedAt: time.Unix(0, ns).UTC(), Payload: body}
+		got, err := appendRecord(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := encodedRecord(t, e); !bytes.Equal(got, want) {
+			t.Fatalf("%q\nwant %q", got, want)
+		}
+	})
 }
