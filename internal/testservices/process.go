@@ -3,6 +3,7 @@ package testservices
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -83,14 +84,51 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// freePortRun returns a port such that it and the n-1 ports after it were free a moment ago, below the kernel's
+// ephemeral range: the kernel hands ports of that range to every outgoing connection (the tests' own, other
+// packages' tests running beside them), so the ports right after a free one there are often taken a moment later.
+// Without such a run it falls back to a free port of the kernel's choice.
+func freePortRun(n int) (int, error) {
+	lo, hi := 20000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var first, last int
+		if _, err := fmt.Sscan(string(b), &first, &last); err == nil {
+			hi = first
+		}
+	}
+	lo = min(lo, hi/2)
+	for range 50 {
+		if hi-lo <= n {
+			break
+		}
+		base := lo + rand.IntN(hi-lo-n)
+		if portsFree(base, n) {
+			return base, nil
+		}
+	}
+	return freePort()
+}
+
+// portsFree reports whether n loopback ports from base can be listened on.
+func portsFree(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
+}
+
 // OnFreePort starts a test's own server on a port nothing listened on a moment ago and returns that port. start
 // reports whether the server started there; one that also takes the ports after its own (the simulator's
-// environments and emulators) may find one of them taken, so start is tried on another free port, five ports in
-// all, before the test fails.
+// environments and emulators: up to eight) may find one of them taken, so start is tried on another run of free
+// ports, five in all, before the test fails.
 func OnFreePort(t testing.TB, start func(port int) bool) int {
 	t.Helper()
 	for try := 1; try <= 5; try++ {
-		port, err := freePort()
+		port, err := freePortRun(8)
 		if err != nil {
 			t.Fatal(err)
 		}
