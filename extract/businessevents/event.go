@@ -250,4 +250,3 @@ func loneSurrogate(b []byte) error {
 	}
 	return nil
 }
-

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"flag"
 	"os"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,22 +141,11 @@ func TestJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
+	var bodies []string
 	for i := range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, _ := Parse("env", []byte(`{ "BusinessEventId": "X", "ControlNumber": `+strconv.Itoa(i)+`, "Note": "<a & b>" }`), time.Now())
-			if err := j.Append(e); err != nil {
-				t.Error(err)
-			}
-		}()
+		bodies = append(bodies, `{ "BusinessEventId": "X", "ControlNumber": `+strconv.Itoa(i)+`, "Note": "<a & b>" }`)
 	}
-	wg.Wait()
-	segs, err := j.Rotate()
-	if err != nil || len(segs) != 1 {
-		t.Fatalf("rotate: %v %v", segs, err)
-	}
+	segs := appendAtOnce(t, j, bodies, time.Now)
 	evs, rej, err := ReadSegment(segs[0])
 	if err != nil || len(evs) != 200 || len(rej) != 0 {
 		t.Fatalf("read back %d events, %d rejected: %v", len(evs), len(rej), err)
@@ -290,26 +279,7 @@ func TestJournalReadsWhatItWrote(t *testing.T) {
 		"\xef\xbb\xbf {\"BusinessEventId\":\"BusinessEventsAlertEvent\",\"ControlNumber\":2,\"TableName\":\"UserInfo\",\"KeyValue1\":\"b\\u00f6b\",\"EventTime\":\"\\/Date(1196865000000)\\/\"}\n",
 		`{"BusinessEventId":"Y","ControlNumber":3,"S":"\ud83d\ude00 \u2028 \t"}`,
 	}
-	var wg sync.WaitGroup
-	for _, b := range bodies {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, err := Parse("env", []byte(b), time.Now().In(time.FixedZone("CET", 3600)))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if err := j.Append(e); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	segs, err := j.Rotate()
-	if err != nil || len(segs) != 1 {
-		t.Fatalf("rotate: %v %v", segs, err)
-	}
+	segs := appendAtOnce(t, j, bodies, func() time.Time { return time.Now().In(time.FixedZone("CET", 3600)) })
 	held, rej, err := j.Read(segs[0])
 	if err != nil || len(rej) != 0 || len(held) != len(bodies) {
 		t.Fatalf("read: %d events, %v rejected, %v", len(held), rej, err)
@@ -385,4 +355,31 @@ func FuzzAppendRecord(f *testing.F) {
 			t.Fatalf("%q\nwant %q", got, want)
 		}
 	})
+}
+
+// appendAtOnce appends the events of bodies to j from a goroutine each, as concurrent requests do (received gives
+// each its time), and returns the segments Rotate hands over then: one.
+func appendAtOnce(t *testing.T, j *Journal, bodies []string, received func() time.Time) []string {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, b := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := Parse("env", []byte(b), received())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := j.Append(e); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	segs, err := j.Rotate()
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("rotate: %v %v", segs, err)
+	}
+	return segs
 }
