@@ -176,7 +176,7 @@ func RejectedDir(warehouseRoot string) string {
 
 // isJSON is a Content-Type of application/json, with or without parameters (charset=utf-8).
 func isJSON(ct string) bool {
-	if ct == "application/json" { // what F&O sends: no need to parse it
+	if ct == "application/json" { // the type F&O is taken to send (fact H4, assumed): no need to parse it
 		return true
 	}
 	mt, _, err := mime.ParseMediaType(ct)

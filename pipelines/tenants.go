@@ -103,8 +103,7 @@ func RunTenants(ctx context.Context, cfgs []Config, parallel int) ([]TenantResul
 			only = append(only, cfg.TenantID)
 		}
 	}
-	ahead := &catalogAhead{tenants: only, log: log}
-	ahead.running.Store(int32(len(cfgs)))
+	ahead := newCatalogAhead(len(cfgs), only, log)
 	runs := make([]*run, len(cfgs))
 	res := make([]TenantResult, len(cfgs))
 	var g errgroup.Group // not WithContext: one tenant's failure must not cancel another
@@ -184,13 +183,32 @@ func (r *run) whole(ctx context.Context) (*Summary, error) {
 // runs have ended by then, and the warehouse's lock keeps other commands' commits out (on object storage the catalog
 // holds this run's tenants only), so those views are what a build after the run would write.
 type catalogAhead struct {
-	running atomic.Int32 // tenants whose run has not ended
-	tenants []string     // the catalog's tenants; every tenant's when empty
-	log     *slog.Logger
+	running    atomic.Int32   // tenants whose run has not ended
+	tenants    []string       // the catalog's tenants; every tenant's when empty
+	now, later []*table.Table // the tables whose views are written ahead; those a tenant's marts and run row change
+	log        *slog.Logger
 
 	done    chan struct{} // closed when the builder is started (or failed to); nil: not started
 	builder *catalog.Builder
 	err     error
+}
+
+// newCatalogAhead is the catalog of a run of n tenants (tenants: the catalog's, every tenant's when empty).
+func newCatalogAhead(n int, tenants []string, log *slog.Logger) *catalogAhead {
+	a := &catalogAhead{tenants: tenants, log: log}
+	a.running.Store(int32(n))
+	changed := map[string]bool{RunsTable.Name: true}
+	for _, m := range transform.Marts() {
+		changed[m.Name] = true
+	}
+	for _, t := range Tables() {
+		if changed[t.Name] {
+			a.later = append(a.later, t)
+		} else {
+			a.now = append(a.now, t)
+		}
+	}
+	return a
 }
 
 // start starts the views ahead when the calling tenant is the only one still running. The caller holds the stage
@@ -202,26 +220,8 @@ func (a *catalogAhead) start(ctx context.Context, wh *warehouse.Warehouse) {
 	a.done = make(chan struct{})
 	go func() {
 		defer close(a.done)
-		now, _ := aheadTables()
-		a.builder, a.err = catalog.StartBuild(ctx, wh, now, a.tenants)
+		a.builder, a.err = catalog.StartBuild(ctx, wh, a.now, a.tenants)
 	}()
-}
-
-// aheadTables splits the tables into those whose views are written ahead (now) and those a tenant's marts and run
-// row change (later).
-func aheadTables() (now, later []*table.Table) {
-	changed := map[string]bool{RunsTable.Name: true}
-	for _, m := range transform.Marts() {
-		changed[m.Name] = true
-	}
-	for _, t := range Tables() {
-		if changed[t.Name] {
-			later = append(later, t)
-		} else {
-			now = append(now, t)
-		}
-	}
-	return now, later
 }
 
 // finish puts the catalog of the run in place: the views written ahead and the rest's, or every table's when they
@@ -230,8 +230,7 @@ func (a *catalogAhead) finish(ctx context.Context, wh *warehouse.Warehouse) erro
 	if a.done != nil {
 		<-a.done
 		if a.err == nil {
-			_, later := aheadTables()
-			return a.builder.Finish(ctx, later)
+			return a.builder.Finish(ctx, a.later)
 		}
 		a.log.Debug("the catalog's views written ahead of the marts failed: writing them all again", "err", a.err)
 	}

@@ -57,13 +57,13 @@ func scanValue(s *jsonscan.Scanner) (value, error) {
 	}
 }
 
-// keyIs reports whether a member's raw key (as jsonscan.Object hands it) is name once decoded.
-func keyIs(raw []byte, name string) bool {
+// keyName is a member's raw key (as jsonscan.Object hands it) decoded: raw itself when it has no escape (nearly
+// always), else a decoded copy.
+func keyName(raw []byte) ([]byte, error) {
 	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw) == name
+		return raw, nil
 	}
-	b, err := jsonscan.Decode(nil, raw)
-	return err == nil && string(b) == name
+	return jsonscan.Decode(nil, raw)
 }
 
 // envelope are the fields Parse reads; the others are kept in the payload only (Field reads them when a route asks).
@@ -117,18 +117,12 @@ func parseFast(env string, body []byte, received time.Time) (*Event, bool) {
 		return nil, false
 	}
 	var f envelope
-	var keyBuf []byte
 	err := s.Object(func(key []byte) error {
-		var slot *value
-		if bytes.IndexByte(key, '\\') < 0 {
-			slot = f.slot(string(key)) // no allocation: the switch compares the bytes
-		} else {
-			var err error
-			if keyBuf, err = jsonscan.Decode(keyBuf[:0], key); err != nil {
-				return err
-			}
-			slot = f.slot(string(keyBuf))
+		name, err := keyName(key)
+		if err != nil {
+			return err
 		}
+		slot := f.slot(string(name)) // no allocation: the switch compares the bytes
 		v, err := scanValue(&s)
 		if err == nil && slot != nil {
 			*slot = v // a repeated member: the last one counts, as it does in encoding/json's map
@@ -182,8 +176,10 @@ func (e *Event) Field(name string) string {
 	var found value
 	s.Object(func(key []byte) error {
 		v, err := scanValue(&s)
-		if err == nil && keyIs(key, name) {
-			found = v
+		if err == nil {
+			if k, kerr := keyName(key); kerr == nil && string(k) == name {
+				found = v
+			}
 		}
 		return err
 	})

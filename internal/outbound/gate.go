@@ -26,10 +26,10 @@ import (
 //     trying: it keeps the upper bound (safe) until a whole window's worth of requests has gone through, then tries
 //     the middle; a window through makes the spacing its requests actually started at the upper bound (not the
 //     middle aimed at: the spacing shrinks towards it a step per answer, and requests are not always waiting), a
-//     429 there makes the middle the lower one (and the next try is the middle of the rest). Once the bounds are within 1% of each other the gate stays at the upper one:
-//     a probe costs a refused request and up to a step of Retry-After, more than the rest of a run gains; a 429
-//     there moves it 2% further apart instead of learning anew (the service saw the requests closer than they
-//     left: a busy machine, the network).
+//     429 there makes the middle the lower one (and the next try is the middle of the rest). Once the bounds are
+//     within 1% of each other the gate stays at the upper one: a probe costs a refused request and up to a step
+//     of Retry-After, more than the rest of a run gains; a 429 there moves it 2% further apart instead of learning
+//     anew (the service saw the requests closer than they left: a busy machine, the network).
 //
 // NewPacedGate also sets a floor on the spacing, for a known limit.
 type Gate struct {
@@ -120,7 +120,7 @@ func (g *Gate) throttled(start time.Time, retryAfter, step time.Duration) {
 		case g.floor < l.hi: // refused while trying below the upper bound: too fast; try the middle of the rest
 			l.lo = max(l.lo, g.floor)
 			g.floor = l.hi
-			if l.hi-l.lo > l.hi/100 {
+			if !l.settled() {
 				g.floor = (l.lo + l.hi) / 2
 			}
 		case l.settled():

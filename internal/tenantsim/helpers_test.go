@@ -70,6 +70,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// throttledSim is newSim with its limits in mode (realistic, scaled) on a fake clock, and a Graph token.
+func throttledSim(t testing.TB, mode string) (*Sim, *fakeClock, string) {
+	t.Helper()
+	s := newSim(t, func(c *Config) { c.Throttle = mode })
+	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	s.clock = clk.Now
+	return s, clk, issueToken(t, s, "https://graph.microsoft.com/.default")
+}
+
 // newSim builds a small fixed tenant; mutate adjusts the config.
 func newSim(t testing.TB, mutate func(*Config)) *Sim {
 	t.Helper()

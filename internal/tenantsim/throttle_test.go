@@ -15,10 +15,7 @@ import (
 )
 
 func TestRealisticReportingLimit(t *testing.T) {
-	s := newSim(t, func(c *Config) { c.Throttle = "realistic" })
-	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
-	s.clock = clk.Now
-	tok := issueToken(t, s, "https://graph.microsoft.com/.default")
+	s, clk, tok := throttledSim(t, "realistic")
 	get := func(path string) *httptest.ResponseRecorder { return serveDirect(s, tok, path) }
 	for i := 0; i < 5; i++ {
 		if rec := get("/v1.0/auditLogs/signIns?$top=1"); rec.Code != 200 {
@@ -53,10 +50,7 @@ func TestRealisticReportingLimit(t *testing.T) {
 }
 
 func TestSignInActivityLimit(t *testing.T) {
-	s := newSim(t, func(c *Config) { c.Throttle = "realistic" })
-	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
-	s.clock = clk.Now
-	tok := issueToken(t, s, "https://graph.microsoft.com/.default")
+	s, clk, tok := throttledSim(t, "realistic")
 	// 10 a minute, even when spaced within the reporting limit.
 	for i := 0; i < 10; i++ {
 		if rec := serveDirect(s, tok, "/v1.0/users?$select=id,signInActivity"); rec.Code != 200 {
@@ -101,10 +95,7 @@ func TestScaledLimitsAndOff(t *testing.T) {
 // The scaled reporting window answers Retry-After in tenths, rounded up: five sign-in reads at once, a sixth 250 ms
 // later waits 750 ms for the first to leave the 1 s window ("0.8", not the whole second).
 func TestScaledRetryAfterInTenths(t *testing.T) {
-	s := newSim(t, func(c *Config) { c.Throttle = "scaled" })
-	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
-	s.clock = clk.Now
-	tok := issueToken(t, s, "https://graph.microsoft.com/.default")
+	s, clk, tok := throttledSim(t, "scaled")
 	for i := 0; i < 5; i++ {
 		if rec := serveDirect(s, tok, "/v1.0/auditLogs/signIns?$top=1"); rec.Code != 200 {
 			t.Fatalf("request %d: %d", i+1, rec.Code)
@@ -118,10 +109,7 @@ func TestScaledRetryAfterInTenths(t *testing.T) {
 }
 
 func TestDirectoryThrottleHeaders(t *testing.T) {
-	s := newSim(t, func(c *Config) { c.Throttle = "scaled" })
-	clk := &fakeClock{now: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
-	s.clock = clk.Now
-	tok := issueToken(t, s, "https://graph.microsoft.com/.default")
+	s, _, tok := throttledSim(t, "scaled") // the fake clock keeps the bucket from refilling
 	var rec *httptest.ResponseRecorder
 	for i := 0; i < 100; i++ { // the scaled bucket holds 50 RU; subscribedSkus costs 3
 		if rec = serveDirect(s, tok, "/v1.0/subscribedSkus"); rec.Code == 429 {

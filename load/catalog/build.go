@@ -95,6 +95,7 @@ type Builder struct {
 	wh      *warehouse.Warehouse
 	tenants []string
 	tmpl    *template.Template
+	opt     viewOptions
 	tmp     string // the new catalog file
 	db      *sql.DB
 	conn    *sql.Conn
@@ -116,7 +117,8 @@ func StartBuild(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Ta
 	if err != nil {
 		return nil, fmt.Errorf("building the catalog: %w", err)
 	}
-	b := &Builder{wh: wh, tenants: tenants, tmpl: tmpl, tmp: tmpf.Name(), seen: map[string]bool{}}
+	b := &Builder{wh: wh, tenants: tenants, tmpl: tmpl, opt: viewOptions{relative: relocatable(abs), comments: true},
+		tmp: tmpf.Name(), seen: map[string]bool{}}
 	tmpf.Close()
 	os.Remove(b.tmp) // DuckDB creates the file itself
 	defer func() {
@@ -130,7 +132,7 @@ func StartBuild(ctx context.Context, wh *warehouse.Warehouse, tables []*table.Ta
 	if b.conn, err = b.db.Conn(ctx); err != nil {
 		return nil, fmt.Errorf("building the catalog: %w", err)
 	}
-	if relocatable(abs) {
+	if b.opt.relative {
 		if _, err := b.conn.ExecContext(ctx, "SET file_search_path = "+lit(abs)); err != nil {
 			return nil, fmt.Errorf("building the catalog: %w", err)
 		}
@@ -156,7 +158,7 @@ func (b *Builder) add(ctx context.Context, tables []*table.Table) error {
 	if err != nil {
 		return fmt.Errorf("building the catalog: %w", err)
 	}
-	if err := createViews(ctx, b.conn, b.tmpl, b.wh, rs, tables, viewOptions{relative: relocatable(b.wh.Root()), comments: true}); err != nil {
+	if err := createViews(ctx, b.conn, b.tmpl, b.wh, rs, tables, b.opt); err != nil {
 		return fmt.Errorf("building the catalog: %w", err)
 	}
 	return nil
@@ -185,12 +187,20 @@ func (b *Builder) Finish(ctx context.Context, rest []*table.Table) (err error) {
 	if err := os.Chmod(b.tmp, 0o640); err != nil { // as the warehouse's other files (DuckDB creates it as the umask allows)
 		return fmt.Errorf("building the catalog: %w", err)
 	}
-	abs := b.wh.Root()
-	if err := os.Rename(b.tmp, filepath.Join(abs, FileName)); err != nil {
-		return fmt.Errorf("replacing the catalog: %w", err)
+	if err := replaceCatalog(b.wh.Root(), b.tmp); err != nil {
+		return err
 	}
 	b.tmp = "" // in place: nothing for Abort to remove
-	if d, err := os.Open(abs); err == nil {
+	return nil
+}
+
+// replaceCatalog renames the new catalog file tmp over the catalog in the warehouse directory dir, so a reader
+// opens either the old catalog or the new one.
+func replaceCatalog(dir, tmp string) error {
+	if err := os.Rename(tmp, filepath.Join(dir, FileName)); err != nil {
+		return fmt.Errorf("replacing the catalog: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // best effort: the catalog can always be rebuilt
 		d.Close()
 	}

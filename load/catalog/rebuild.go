@@ -70,13 +70,9 @@ func (v *ViewRebuilder) Rebuild(ctx context.Context, wh *warehouse.Warehouse, al
 		}
 		return nil
 	}
-	if err := os.Rename(tmp, cur); err != nil {
+	if err := replaceCatalog(abs, tmp); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("replacing the catalog: %w", err)
-	}
-	if d, err := os.Open(abs); err == nil {
-		_ = d.Sync() // best effort: the catalog can always be rebuilt
-		d.Close()
+		return err
 	}
 	return nil
 }
