@@ -180,12 +180,7 @@ func TestJournal(t *testing.T) {
 // same event with the same fields (Field), or it leaves the body to that parser, so every refusal is worded as it
 // always was. The seeds are the golden payloads, the refusals above and shapes the scanner reads differently.
 func FuzzParse(f *testing.F) {
-	golden, _ := filepath.Glob("testdata/golden/*/payload.json")
-	for _, p := range golden {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range goldenPayloads(f) {
 		f.Add(b)
 	}
 	for _, s := range []string{
@@ -238,12 +233,7 @@ func FuzzParse(f *testing.F) {
 // The golden events that parse, and the shapes F&O sends, are read by the one-pass parser (a body it left to
 // encoding/json would be parsed right, but several times slower).
 func TestParseFastTakesEvents(t *testing.T) {
-	golden, _ := filepath.Glob("testdata/golden/*/payload.json")
-	for _, p := range golden {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for p, b := range goldenPayloads(t) {
 		if _, err := Parse("env", b, time.Now()); err != nil {
 			continue // a refusal: parseStd words it
 		}
@@ -382,4 +372,22 @@ func appendAtOnce(t *testing.T, j *Journal, bodies []string, received func() tim
 		t.Fatalf("rotate: %v %v", segs, err)
 	}
 	return segs
+}
+
+// goldenPayloads are the bodies of the golden events, by file.
+func goldenPayloads(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	paths, _ := filepath.Glob("testdata/golden/*/payload.json")
+	bodies := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		bodies[p] = b
+	}
+	if len(bodies) == 0 {
+		tb.Fatal("no golden payloads under testdata/golden")
+	}
+	return bodies
 }

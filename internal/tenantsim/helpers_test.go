@@ -79,6 +79,18 @@ func throttledSim(t testing.TB, mode string) (*Sim, *fakeClock, string) {
 	return s, clk, issueToken(t, s, "https://graph.microsoft.com/.default")
 }
 
+// admitted sends n requests to path, every apart on the fake clock (the clock advanced after each), and fails the
+// test unless each is answered 200.
+func admitted(t testing.TB, s *Sim, clk *fakeClock, tok, path string, n int, every time.Duration) {
+	t.Helper()
+	for i := range n {
+		if rec := serveDirect(s, tok, path); rec.Code != 200 {
+			t.Fatalf("request %d of %s: %d", i+1, path, rec.Code)
+		}
+		clk.Advance(every)
+	}
+}
+
 // newSim builds a small fixed tenant; mutate adjusts the config.
 func newSim(t testing.TB, mutate func(*Config)) *Sim {
 	t.Helper()

@@ -17,12 +17,7 @@ import (
 func TestRealisticReportingLimit(t *testing.T) {
 	s, clk, tok := throttledSim(t, "realistic")
 	get := func(path string) *httptest.ResponseRecorder { return serveDirect(s, tok, path) }
-	for i := 0; i < 5; i++ {
-		if rec := get("/v1.0/auditLogs/signIns?$top=1"); rec.Code != 200 {
-			t.Fatalf("request %d: %d", i+1, rec.Code)
-		}
-		clk.Advance(time.Second)
-	}
+	admitted(t, s, clk, tok, "/v1.0/auditLogs/signIns?$top=1", 5, time.Second)
 	// Sixth request within 10 s: 429, told to come back when the first one leaves the window (10 s - 5 s).
 	rec := get("/v1.0/auditLogs/signIns?$top=1")
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "5" {
@@ -52,12 +47,7 @@ func TestRealisticReportingLimit(t *testing.T) {
 func TestSignInActivityLimit(t *testing.T) {
 	s, clk, tok := throttledSim(t, "realistic")
 	// 10 a minute, even when spaced within the reporting limit.
-	for i := 0; i < 10; i++ {
-		if rec := serveDirect(s, tok, "/v1.0/users?$select=id,signInActivity"); rec.Code != 200 {
-			t.Fatalf("request %d: %d", i+1, rec.Code)
-		}
-		clk.Advance(3 * time.Second)
-	}
+	admitted(t, s, clk, tok, "/v1.0/users?$select=id,signInActivity", 10, 3*time.Second)
 	rec := serveDirect(s, tok, "/v1.0/users?$select=id,signInActivity")
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "30" {
 		t.Errorf("11th signInActivity request in a minute: %d Retry-After %q, want 429 and 30", rec.Code, rec.Header().Get("Retry-After"))
@@ -96,11 +86,7 @@ func TestScaledLimitsAndOff(t *testing.T) {
 // later waits 750 ms for the first to leave the 1 s window ("0.8", not the whole second).
 func TestScaledRetryAfterInTenths(t *testing.T) {
 	s, clk, tok := throttledSim(t, "scaled")
-	for i := 0; i < 5; i++ {
-		if rec := serveDirect(s, tok, "/v1.0/auditLogs/signIns?$top=1"); rec.Code != 200 {
-			t.Fatalf("request %d: %d", i+1, rec.Code)
-		}
-	}
+	admitted(t, s, clk, tok, "/v1.0/auditLogs/signIns?$top=1", 5, 0)
 	clk.Advance(250 * time.Millisecond)
 	rec := serveDirect(s, tok, "/v1.0/auditLogs/signIns?$top=1")
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "0.8" {
